@@ -1,0 +1,1 @@
+"""Flyte workflow compiler shared by admin (registration) and propeller (dynamic workflows)."""

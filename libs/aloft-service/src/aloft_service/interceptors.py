@@ -1,0 +1,97 @@
+"""gRPC interceptors: error mapping, Prometheus timing and OpenTelemetry spans, applied once for every RPC."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from prometheus_client import Counter, Histogram
+
+from aloft_service.errors import AloftError
+from aloft_service.grpc_status import to_rpc_status
+
+log = logging.getLogger(__name__)
+
+RPC_LATENCY = Histogram(
+    "grpc_server_handling_seconds", "Latency of gRPC calls handled by this server", ["grpc_service", "grpc_method"]
+)
+RPC_HANDLED = Counter(
+    "grpc_server_handled_total", "gRPC calls completed", ["grpc_service", "grpc_method", "grpc_code"]
+)
+
+_tracer = trace.get_tracer("aloft.grpc.server")
+
+
+def _split(full_method: str) -> tuple[str, str]:
+    _, service, method = full_method.split("/", 2)
+    return service, method
+
+
+def _metadata_carrier(details: grpc.HandlerCallDetails) -> dict[str, str]:
+    return {k: v for k, v in (details.invocation_metadata or ()) if isinstance(v, str)}
+
+
+class ServerInterceptor(grpc.aio.ServerInterceptor):
+    """Maps AloftError to its status (with details), records latency and a server span per unary RPC."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        service, method = _split(handler_call_details.method)
+        inner = handler.unary_unary
+        parent = propagate.extract(_metadata_carrier(handler_call_details))
+
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            start = time.perf_counter()
+            code = grpc.StatusCode.OK
+            with _tracer.start_as_current_span(
+                f"{service}/{method}", kind=SpanKind.SERVER, context=parent
+            ) as span:
+                try:
+                    return await inner(request, context)
+                except AloftError as err:
+                    code = err.code
+                    span.set_status(Status(StatusCode.ERROR, err.message))
+                    await context.abort_with_status(to_rpc_status(err))
+                except grpc.aio.AbortError:
+                    code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
+                    raise
+                except Exception as exc:  # noqa: BLE001 - last-resort mapping, logged with its trace
+                    code = grpc.StatusCode.INTERNAL
+                    log.exception("unhandled error in %s/%s", service, method)
+                    span.record_exception(exc)
+                    await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {exc}")
+                finally:
+                    RPC_LATENCY.labels(service, method).observe(time.perf_counter() - start)
+                    RPC_HANDLED.labels(service, method, code.name).inc()
+
+        return grpc.unary_unary_rpc_method_handler(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+class ClientTracingInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """Client span plus trace-context propagation in the call metadata."""
+
+    async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        method = client_call_details.method
+        name = method.decode() if isinstance(method, bytes) else method
+        tracer = trace.get_tracer("aloft.grpc.client")
+        with tracer.start_as_current_span(name.lstrip("/"), kind=SpanKind.CLIENT):
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)
+            metadata = list(client_call_details.metadata or []) + list(carrier.items())
+            details = client_call_details._replace(metadata=metadata)
+            return await continuation(details, request)

@@ -1,0 +1,158 @@
+"""Run a service: one asyncio gRPC server (health + reflection + interceptors) and one ASGI HTTP server.
+
+Every service gets ``/metrics`` (Prometheus) and ``/healthcheck`` on its HTTP port. Shutdown is graceful on
+SIGINT/SIGTERM: health flips to NOT_SERVING, in-flight RPCs get a grace period, then on_stop hooks run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+import uvicorn
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from aloft_config import Section
+from aloft_service.interceptors import ServerInterceptor
+
+log = logging.getLogger(__name__)
+
+GrpcRegistration = Callable[[grpc.aio.Server], None]
+Hook = Callable[[], Awaitable[None]]
+
+
+class ListenConfig(Section):
+    """Where a service listens. ``0`` as a port asks the OS for a free one (tests)."""
+
+    host: str = "127.0.0.1"
+    grpcPort: int = 0
+    httpPort: int = 0
+
+
+async def _metrics(_: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def base_routes() -> list[Route]:
+    async def healthcheck(_: Request) -> Response:
+        return JSONResponse({"status": "SERVING"})
+
+    return [Route("/metrics", _metrics), Route("/healthcheck", healthcheck)]
+
+
+@dataclass
+class Service:
+    """A service description the runner can start: its gRPC servicers and HTTP routes."""
+
+    name: str
+    service_names: Sequence[str]
+    registrations: Sequence[GrpcRegistration]
+    http_app: Starlette | None = None
+    on_start: list[Hook] = field(default_factory=list)
+    on_stop: list[Hook] = field(default_factory=list)
+
+
+@dataclass
+class RunningService:
+    grpc_port: int
+    http_port: int
+    server: grpc.aio.Server
+    http_server: uvicorn.Server
+    health: health.aio.HealthServicer  # type: ignore[name-defined]
+    service: Service
+    _http_task: asyncio.Task[None]
+
+    async def stop(self, grace: float = 5.0) -> None:
+        for name in [*self.service.service_names, ""]:
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        for hook in reversed(self.service.on_stop):
+            try:
+                await hook()
+            except Exception:  # noqa: BLE001 - keep shutting the rest down
+                log.exception("stop hook failed")
+        await self.server.stop(grace)
+        self.http_server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._http_task
+
+
+def _new_server() -> grpc.aio.Server:
+    return grpc.aio.server(
+        interceptors=[ServerInterceptor()],
+        options=[
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            ("grpc.max_send_message_length", 64 * 1024 * 1024),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+
+
+async def start_service(service: Service, listen: ListenConfig) -> RunningService:
+    """Start gRPC and HTTP listeners; returns once both accept connections."""
+    server = _new_server()
+    for register in service.registrations:
+        register(server)
+    health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [*service.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]
+    reflection.enable_server_reflection(names, server)
+    grpc_port = server.add_insecure_port(f"{listen.host}:{listen.grpcPort}")
+    if grpc_port == 0:
+        raise OSError(f"{service.name}: cannot bind gRPC port {listen.host}:{listen.grpcPort}")
+
+    for hook in service.on_start:
+        await hook()
+    await server.start()
+
+    app = service.http_app or Starlette()
+    for route in base_routes():
+        app.router.routes.insert(0, route)
+    config = uvicorn.Config(app, host=listen.host, port=listen.httpPort, log_config=None, lifespan="off")
+    http_server = uvicorn.Server(config)
+    http_server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    http_task = asyncio.create_task(http_server.serve())
+    while not http_server.started:
+        if http_task.done():
+            http_task.result()
+            raise OSError(f"{service.name}: HTTP server on {listen.host}:{listen.httpPort} did not start")
+        await asyncio.sleep(0.01)
+    http_port = http_server.servers[0].sockets[0].getsockname()[1]
+
+    for name in [*service.service_names, ""]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("%s serving gRPC on %s:%d, HTTP on %s:%d", service.name, listen.host, grpc_port, listen.host, http_port)
+    return RunningService(grpc_port, http_port, server, http_server, health_servicer, service, http_task)
+
+
+async def serve_forever(service: Service, listen: ListenConfig) -> None:
+    """Run until SIGINT/SIGTERM, then stop gracefully."""
+    running = await start_service(service, listen)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("%s shutting down", service.name)
+    await running.stop()
+
+
+class StackConfig(Section):
+    """Where embedded state lives: SQLite files and the local blob store default to paths under ``dataDir``."""
+
+    dataDir: str = ".aloft"
+
+    def data_path(self) -> "Path":
+        from pathlib import Path
+
+        return Path(self.dataDir).expanduser().resolve()

@@ -1,0 +1,72 @@
+"""The BlobStore contract. URIs are the store's native form (``file:///...`` or ``s3://bucket/key``).
+
+Writes are whole-object and atomic (a reader sees the old or the new object, never a torn one). Reads of
+missing objects raise BlobNotFound. All methods are safe to call concurrently.
+"""
+
+from __future__ import annotations
+
+import abc
+from datetime import timedelta
+from typing import TypeVar
+
+from google.protobuf.message import Message
+
+M = TypeVar("M", bound=Message)
+
+
+class BlobNotFound(Exception):
+    def __init__(self, uri: str) -> None:
+        super().__init__(f"blob {uri} does not exist")
+        self.uri = uri
+
+
+class BlobStore(abc.ABC):
+    scheme: str
+
+    @property
+    @abc.abstractmethod
+    def base_uri(self) -> str:
+        """The URI of the store's root (``file:///root/container`` or ``s3://container``)."""
+
+    def uri(self, *parts: str) -> str:
+        """Join path segments under the store root."""
+        clean = [p.strip("/") for p in parts if p and p.strip("/")]
+        return "/".join([self.base_uri.rstrip("/"), *clean])
+
+    def owns(self, uri: str) -> bool:
+        return uri.startswith(self.scheme + "://")
+
+    @abc.abstractmethod
+    async def read(self, uri: str) -> bytes: ...
+
+    @abc.abstractmethod
+    async def write(self, uri: str, data: bytes) -> None: ...
+
+    @abc.abstractmethod
+    async def exists(self, uri: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def size(self, uri: str) -> int:
+        """Size in bytes; raises BlobNotFound."""
+
+    @abc.abstractmethod
+    async def delete(self, uri: str) -> None: ...
+
+    @abc.abstractmethod
+    async def list(self, prefix_uri: str) -> list[str]:
+        """URIs of all objects under a prefix, sorted."""
+
+    @abc.abstractmethod
+    def signed_url(
+        self, uri: str, method: str = "GET", expires_in: timedelta | None = None, content_md5: str = ""
+    ) -> str:
+        """A URL a plain HTTP client can ``method`` for ``expires_in`` (PUT honours Content-MD5 when given)."""
+
+    async def read_proto(self, uri: str, message_type: type[M]) -> M:
+        message = message_type()
+        message.ParseFromString(await self.read(uri))
+        return message
+
+    async def write_proto(self, uri: str, message: Message) -> None:
+        await self.write(uri, message.SerializeToString(deterministic=True))

@@ -1,0 +1,17 @@
+"""What every servicer mixin sees: ``self.deps``.
+
+Servicer methods are a few lines: call a manager, return its answer. They raise AloftError subclasses and never
+call ``context.abort`` themselves: the gRPC interceptor and the REST gateway map errors in one place, and the
+gateway calls these same methods in-process (with ``context=None``).
+"""
+
+from __future__ import annotations
+
+from aloft_admin.deps import AdminDeps
+
+
+class RpcMixin:
+    deps: AdminDeps
+
+    def __init__(self, deps: AdminDeps) -> None:
+        self.deps = deps

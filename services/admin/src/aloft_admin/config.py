@@ -1,0 +1,79 @@
+"""Admin's configuration sections (validated at start-up; see config/aloft.yaml for every key)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aloft_config import Duration, Section
+from aloft_db import DatabaseConfig
+from aloft_service.logging import LoggerConfig
+from aloft_service.runtime import ListenConfig, StackConfig
+from aloft_service.tracing import OtelConfig
+from aloft_storage import StorageConfig
+
+
+class DataPlaneConfig(Section):
+    """One data plane (cluster) admin can hand executions to over aloft.dataplane.v1."""
+
+    name: str = "default"
+    endpoint: str = "127.0.0.1:8092"
+    labels: list[str] = Field(default_factory=list)
+    enabled: bool = True
+
+
+class AdminSection(ListenConfig):
+    grpcPort: int = 8089
+    httpPort: int = 8088
+    allowCors: bool = True
+    allowedOrigins: list[str] = Field(default_factory=lambda: ["*"])
+    allowedHeaders: list[str] = Field(default_factory=lambda: ["Content-Type", "flyte-authorization"])
+    seedProjects: list[str] = Field(default_factory=lambda: ["flytesnacks"])
+    # Where inputs/closures of executions are offloaded (relative keys under the blob store root).
+    metadataPrefix: str = "metadata"
+    rawOutputPrefix: str = "raw"
+    # GetExecutionData returns full literal maps up to this size, signed URLs always.
+    maxInlineDataBytes: int = 2 * 1024 * 1024
+    signedUrlExpiry: Duration = Field(default="1h")  # type: ignore[assignment]
+    maxNameLength: int = 63
+    dataPlanes: list[DataPlaneConfig] = Field(default_factory=lambda: [DataPlaneConfig()])
+    database: DatabaseConfig | None = None
+
+
+class DomainConfig(Section):
+    id: str
+    name: str
+
+
+class ResourceSet(Section):
+    cpu: str = ""
+    gpu: str = ""
+    memory: str = ""
+    storage: str = ""
+    ephemeralStorage: str = ""
+
+
+class TaskResourcesConfig(Section):
+    defaults: ResourceSet = ResourceSet(cpu="500m", memory="1Gi")
+    limits: ResourceSet = ResourceSet(cpu="2", memory="4Gi")
+
+
+def _default_domains() -> list[DomainConfig]:
+    return [DomainConfig(id=d, name=d) for d in ("development", "staging", "production")]
+
+
+class AdminConfig(BaseModel):
+    """The sections admin reads from the shared Aloft config file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    admin: AdminSection = AdminSection()
+    database: DatabaseConfig = DatabaseConfig()
+    storage: StorageConfig = StorageConfig()
+    logger: LoggerConfig = LoggerConfig()
+    otel: OtelConfig = OtelConfig()
+    stack: StackConfig = StackConfig()
+    domains: list[DomainConfig] = Field(default_factory=_default_domains)
+    task_resources: TaskResourcesConfig = TaskResourcesConfig()
+
+    def effective_database(self) -> DatabaseConfig:
+        return self.admin.database or self.database

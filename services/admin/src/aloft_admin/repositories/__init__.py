@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models (models/), Protocols (base.py) and SQL implementations (sql/)."""

@@ -1,0 +1,98 @@
+"""Assemble admin: config → deps → servicers → gRPC + HTTP, with health, reflection, metrics and tracing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from flyteidl.service import admin_pb2, admin_pb2_grpc, auth_pb2, auth_pb2_grpc, dataproxy_pb2
+from flyteidl.service import dataproxy_pb2_grpc, identity_pb2, identity_pb2_grpc, signal_pb2, signal_pb2_grpc
+
+from aloft_db import create_database, migrate
+from aloft_service.runtime import Service
+from aloft_storage import create_blob_store
+
+from aloft_admin.api.admin_service import AdminServicer
+from aloft_admin.api.auth import AuthMetadataServicer, IdentityServicer
+from aloft_admin.api.dataproxy import DataProxyServicer
+from aloft_admin.api.signals import SignalServicer
+from aloft_admin.config import AdminConfig
+from aloft_admin.deps import AdminDeps
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version_admin"
+
+SERVICE_NAMES = [
+    admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
+    dataproxy_pb2.DESCRIPTOR.services_by_name["DataProxyService"].full_name,
+    signal_pb2.DESCRIPTOR.services_by_name["SignalService"].full_name,
+    auth_pb2.DESCRIPTOR.services_by_name["AuthMetadataService"].full_name,
+    identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name,
+]
+
+
+@dataclass
+class Servicers:
+    admin: AdminServicer
+    dataproxy: DataProxyServicer
+    signals: SignalServicer
+    auth: AuthMetadataServicer
+    identity: IdentityServicer
+
+    def registrations(self) -> list[object]:
+        def register(server: grpc.aio.Server) -> None:
+            admin_pb2_grpc.add_AdminServiceServicer_to_server(self.admin, server)
+            dataproxy_pb2_grpc.add_DataProxyServiceServicer_to_server(self.dataproxy, server)
+            signal_pb2_grpc.add_SignalServiceServicer_to_server(self.signals, server)
+            auth_pb2_grpc.add_AuthMetadataServiceServicer_to_server(self.auth, server)
+            identity_pb2_grpc.add_IdentityServiceServicer_to_server(self.identity, server)
+
+        return [register]
+
+
+def build_deps(config: AdminConfig) -> AdminDeps:
+    data_dir = config.stack.data_path()
+    db = create_database(config.effective_database(), data_dir / "admin.db")
+    blobs = create_blob_store(config.storage, base_dir=data_dir)
+    deps = AdminDeps(config=config, db=db, blobs=blobs)
+    from aloft_admin.integrations.dataplane import build_dataplane_client
+
+    deps.dataplanes = build_dataplane_client(config)
+    return deps
+
+
+def run_migrations(config: AdminConfig) -> None:
+    db_config = config.effective_database()
+    migrate(MIGRATIONS, db_config.sync_url(config.stack.data_path() / "admin.db"), VERSION_TABLE)
+
+
+def build_service(deps: AdminDeps) -> Service:
+    from aloft_admin.gateway.app import build_http_app
+    from aloft_admin.managers.seed import seed_defaults
+
+    servicers = Servicers(
+        admin=AdminServicer(deps),
+        dataproxy=DataProxyServicer(deps),
+        signals=SignalServicer(deps),
+        auth=AuthMetadataServicer(deps),
+        identity=IdentityServicer(deps),
+    )
+
+    async def on_start() -> None:
+        await seed_defaults(deps)
+
+    async def on_stop() -> None:
+        await deps.db.dispose()
+
+    return Service(
+        name="admin",
+        service_names=SERVICE_NAMES,
+        registrations=servicers.registrations(),  # type: ignore[arg-type]
+        http_app=build_http_app(deps, servicers),
+        on_start=[on_start],
+        on_stop=[on_stop],
+    )

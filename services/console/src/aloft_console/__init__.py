@@ -1,0 +1,1 @@
+"""Aloft console service."""

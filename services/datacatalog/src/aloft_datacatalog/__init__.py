@@ -1,0 +1,1 @@
+"""Aloft datacatalog service."""

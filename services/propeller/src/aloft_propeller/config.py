@@ -1,0 +1,130 @@
+"""Propeller's configuration sections, with the key names and defaults of Flyte's propeller config."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aloft_config import Duration, Section
+from aloft_db import DatabaseConfig
+from aloft_service.logging import LoggerConfig
+from aloft_service.runtime import StackConfig
+from aloft_service.tracing import OtelConfig
+from aloft_storage import StorageConfig
+
+
+class QueueRateConfig(Section):
+    type: str = "maxof"
+    rate: int = 1000
+    capacity: int = 10000
+    base_delay: Duration = Field(default="5ms", alias="base-delay")  # type: ignore[assignment]
+    max_delay: Duration = Field(default="60s", alias="max-delay")  # type: ignore[assignment]
+
+
+class QueueConfig(Section):
+    type: str = "batch"
+    batching_interval: Duration = Field(default="1s", alias="batching-interval")  # type: ignore[assignment]
+    batch_size: int = Field(default=-1, alias="batch-size")
+    queue: QueueRateConfig = QueueRateConfig()
+    sub_queue: QueueRateConfig = Field(default_factory=QueueRateConfig, alias="sub-queue")
+
+
+class ShardConfig(Section):
+    """Which workflows this propeller owns (hash / project / domain strategies, under a manager later)."""
+
+    type: str = Field(default="", description="'' (all), 'hash', 'project' or 'domain'")
+    shard_count: int = Field(default=1, alias="shard-count", ge=1)
+    shard_index: int = Field(default=0, alias="shard-index", ge=0)
+    include: list[str] = Field(default_factory=list)
+
+
+class PropellerSection(Section):
+    workers: int = Field(default=20, ge=1)
+    workflow_reeval_duration: Duration = Field(default="10s", alias="workflow-reeval-duration")  # type: ignore[assignment]
+    downstream_eval_duration: Duration = Field(default="5s", alias="downstream-eval-duration")  # type: ignore[assignment]
+    max_streak_length: int = Field(default=8, alias="max-streak-length", ge=0)
+    max_workflow_retries: int = Field(default=10, alias="max-workflow-retries", ge=0)
+    max_ttl_hours: int = Field(default=23, alias="max-ttl-hours")
+    gc_interval: Duration = Field(default="30m", alias="gc-interval")  # type: ignore[assignment]
+    metadata_prefix: str = Field(default="metadata/propeller", alias="metadata-prefix")
+    rawoutput_prefix: str = Field(default="", alias="rawoutput-prefix")
+    queue: QueueConfig = QueueConfig()
+    # Retries propeller adds for system (non-user) failures, on top of the task's user retries.
+    max_node_retries_for_system_failures: int = Field(default=3, alias="max-node-retries-for-system-failures")
+    cluster_id: str = Field(default="default", alias="cluster-id")
+    shard: ShardConfig = ShardConfig()
+    # Where this data plane serves aloft.dataplane.v1, its /metrics, and where admin listens for events.
+    host: str = "127.0.0.1"
+    grpcPort: int = 8092
+    httpPort: int = 10254
+    adminEndpoint: str = "127.0.0.1:8089"
+    datacatalogEndpoint: str = "127.0.0.1:8090"
+    database: DatabaseConfig | None = None
+
+
+class TaskPluginsConfig(Section):
+    enabled_plugins: list[str] = Field(default_factory=lambda: ["local-process"], alias="enabled-plugins")
+    default_for_task_types: dict[str, str] = Field(
+        default_factory=lambda: {
+            "python-task": "local-process",
+            "container": "local-process",
+            "container_array": "local-process",
+            "raw-container": "local-process",
+        },
+        alias="default-for-task-types",
+    )
+
+
+class TasksConfig(Section):
+    task_plugins: TaskPluginsConfig = Field(default_factory=TaskPluginsConfig, alias="task-plugins")
+    max_plugin_phase_versions: int = Field(default=100000, alias="max-plugin-phase-versions")
+
+
+class LogTemplate(Section):
+    displayName: str
+    templateUris: list[str]
+    messageFormat: str = "JSON"
+
+
+class LogsConfig(Section):
+    """Log links shown for each attempt (Flyte's ``task_logs`` plugin config)."""
+
+    templates: list[LogTemplate] = Field(
+        default_factory=lambda: [
+            LogTemplate(
+                displayName="Local process logs",
+                templateUris=["http://127.0.0.1:8088/api/v1/blobs/{{ .logKey }}"],
+            )
+        ]
+    )
+
+
+class LocalProcessConfig(Section):
+    """The embedded task executor: tasks run as subprocesses of propeller."""
+
+    max_concurrency: int = Field(default=8, alias="max-concurrency", ge=1)
+    # Image (glob pattern) → interpreter/bin dir; "" means the Python that has flytekit (.venv-flytekit or $PATH).
+    images: dict[str, str] = Field(default_factory=lambda: {"*": ""})
+    work_dir: str = Field(default="", alias="work-dir")
+    enforce_limits: bool = Field(default=True, alias="enforce-limits")
+    kill_grace_period: Duration = Field(default="5s", alias="kill-grace-period")  # type: ignore[assignment]
+
+
+class PluginsConfig(Section):
+    logs: LogsConfig = LogsConfig()
+    local_process: LocalProcessConfig = Field(default_factory=LocalProcessConfig, alias="local-process")
+
+
+class PropellerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    propeller: PropellerSection = PropellerSection()
+    tasks: TasksConfig = TasksConfig()
+    plugins: PluginsConfig = PluginsConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    storage: StorageConfig = StorageConfig()
+    logger: LoggerConfig = LoggerConfig()
+    otel: OtelConfig = OtelConfig()
+    stack: StackConfig = StackConfig()
+
+    def effective_database(self) -> DatabaseConfig:
+        return self.propeller.database or self.database

@@ -1,0 +1,1 @@
+"""Aloft stack launcher."""
