@@ -19,7 +19,7 @@ class ConnectionConfig(Section):
 
 
 class LocalConfig(Section):
-    root: str = ".aloft/data/blobs"
+    root: str = "blobs"  # relative paths are under stack.dataDir
 
 
 class SignedUrlConfig(Section):
