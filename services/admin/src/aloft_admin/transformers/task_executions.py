@@ -1,0 +1,50 @@
+"""Pure conversions between task-execution rows and flyteidl ``admin.TaskExecution`` messages."""
+
+from __future__ import annotations
+
+from flyteidl.admin import task_execution_pb2
+from flyteidl.core import identifier_pb2
+
+from aloft_admin.repositories.models.executions import TaskExecutionModel
+from aloft_admin.transformers.timestamps import seconds_duration, to_timestamp
+
+
+def task_execution_identifier(row: TaskExecutionModel) -> identifier_pb2.TaskExecutionIdentifier:
+    return identifier_pb2.TaskExecutionIdentifier(
+        task_id=identifier_pb2.Identifier(
+            resource_type=identifier_pb2.TASK,
+            project=row.task_project,
+            domain=row.task_domain,
+            name=row.task_name,
+            version=row.task_version,
+            org=row.task_org,
+        ),
+        node_execution_id=identifier_pb2.NodeExecutionIdentifier(
+            node_id=row.node_id,
+            execution_id=identifier_pb2.WorkflowExecutionIdentifier(
+                project=row.execution_project,
+                domain=row.execution_domain,
+                name=row.execution_name,
+                org=row.execution_org,
+            ),
+        ),
+        retry_attempt=row.retry_attempt,
+    )
+
+
+def task_closure_of(row: TaskExecutionModel) -> task_execution_pb2.TaskExecutionClosure:
+    closure = task_execution_pb2.TaskExecutionClosure()
+    closure.ParseFromString(row.closure)
+    return closure
+
+
+def to_task_execution(row: TaskExecutionModel) -> task_execution_pb2.TaskExecution:
+    closure = task_closure_of(row)
+    closure.created_at.CopyFrom(to_timestamp(row.task_execution_created_at or row.created_at))
+    closure.updated_at.CopyFrom(to_timestamp(row.task_execution_updated_at or row.updated_at))
+    if row.started_at is not None:
+        closure.started_at.CopyFrom(to_timestamp(row.started_at))
+        closure.duration.CopyFrom(seconds_duration(row.duration))
+    return task_execution_pb2.TaskExecution(
+        id=task_execution_identifier(row), input_uri=row.input_uri, closure=closure, is_parent=row.is_parent
+    )

@@ -1,0 +1,24 @@
+"""The executions migration branch creates its tables on a fresh SQLite file and a fresh PostgreSQL database."""
+
+from __future__ import annotations
+
+from sqlalchemy import create_engine, inspect
+
+from aloft_admin.server import MIGRATIONS, VERSION_TABLE
+from aloft_db import migrate
+
+
+def test_executions_branch_creates_tables(db_url: str) -> None:
+    migrate(MIGRATIONS, db_url, VERSION_TABLE)
+    migrate(MIGRATIONS, db_url, VERSION_TABLE)  # idempotent: already at heads
+    engine = create_engine(db_url)
+    try:
+        inspector = inspect(engine)
+        tables = set(inspector.get_table_names())
+        assert {"executions", "node_executions", "task_executions"} <= tables
+        columns = {c["name"] for c in inspector.get_columns("executions")}
+        assert {"org", "project", "domain", "name", "phase", "handoff", "version", "spec", "closure"} <= columns
+        uniques = inspector.get_unique_constraints("task_executions")
+        assert any("retry_attempt" in u["column_names"] for u in uniques)
+    finally:
+        engine.dispose()
