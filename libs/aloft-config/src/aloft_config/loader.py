@@ -96,7 +96,8 @@ def load_raw(path: str | os.PathLike[str] | None, environ: Mapping[str, str] | N
                 _apply_env_override(tree, parts, value)
     unknown = sorted(k for k in tree if k not in KNOWN_SECTIONS)
     if unknown:
-        raise ConfigError(f"unknown config section {unknown[0]!r} (known sections: {', '.join(sorted(KNOWN_SECTIONS))})")
+        known = ", ".join(sorted(KNOWN_SECTIONS))
+        raise ConfigError(f"unknown config section {unknown[0]!r} (known sections: {known})")
     return tree
 
 

@@ -1,1 +1,4 @@
-"""Runtime shared by every Aloft service: errors, gRPC server with health/reflection, HTTP, logging, metrics, tracing."""
+"""Runtime shared by every Aloft service.
+
+Errors, the gRPC server with health/reflection, HTTP with /metrics, logging and tracing.
+"""

@@ -20,9 +20,7 @@ log = logging.getLogger(__name__)
 RPC_LATENCY = Histogram(
     "grpc_server_handling_seconds", "Latency of gRPC calls handled by this server", ["grpc_service", "grpc_method"]
 )
-RPC_HANDLED = Counter(
-    "grpc_server_handled_total", "gRPC calls completed", ["grpc_service", "grpc_method", "grpc_code"]
-)
+RPC_HANDLED = Counter("grpc_server_handled_total", "gRPC calls completed", ["grpc_service", "grpc_method", "grpc_code"])
 
 _tracer = trace.get_tracer("aloft.grpc.server")
 
@@ -54,9 +52,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             start = time.perf_counter()
             code = grpc.StatusCode.OK
-            with _tracer.start_as_current_span(
-                f"{service}/{method}", kind=SpanKind.SERVER, context=parent
-            ) as span:
+            with _tracer.start_as_current_span(f"{service}/{method}", kind=SpanKind.SERVER, context=parent) as span:
                 try:
                     return await inner(request, context)
                 except AloftError as err:
@@ -66,7 +62,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 except grpc.aio.AbortError:
                     code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
                     raise
-                except Exception as exc:  # noqa: BLE001 - last-resort mapping, logged with its trace
+                except Exception as exc:  # last-resort mapping, logged with its trace
                     code = grpc.StatusCode.INTERNAL
                     log.exception("unhandled error in %s/%s", service, method)
                     span.record_exception(exc)

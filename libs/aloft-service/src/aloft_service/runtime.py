@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 import uvicorn
@@ -79,12 +80,20 @@ class RunningService:
         for hook in reversed(self.service.on_stop):
             try:
                 await hook()
-            except Exception:  # noqa: BLE001 - keep shutting the rest down
+            except Exception:  # keep shutting the rest down
                 log.exception("stop hook failed")
         await self.server.stop(grace)
         self.http_server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await self._http_task
+
+
+class _EmbeddedHttpServer(uvicorn.Server):
+    """uvicorn inside a service: the service owns SIGINT/SIGTERM, so uvicorn must not capture or re-raise them."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def _new_server() -> grpc.aio.Server:
@@ -119,8 +128,7 @@ async def start_service(service: Service, listen: ListenConfig) -> RunningServic
     for route in base_routes():
         app.router.routes.insert(0, route)
     config = uvicorn.Config(app, host=listen.host, port=listen.httpPort, log_config=None, lifespan="off")
-    http_server = uvicorn.Server(config)
-    http_server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    http_server = _EmbeddedHttpServer(config)
     http_task = asyncio.create_task(http_server.serve())
     while not http_server.started:
         if http_task.done():
@@ -152,7 +160,5 @@ class StackConfig(Section):
 
     dataDir: str = ".aloft"
 
-    def data_path(self) -> "Path":
-        from pathlib import Path
-
+    def data_path(self) -> Path:
         return Path(self.dataDir).expanduser().resolve()

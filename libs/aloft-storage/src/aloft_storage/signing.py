@@ -25,7 +25,8 @@ class UrlSigner:
 
     def sign(self, key: str, method: str, expires_in_seconds: float, content_md5: str = "") -> str:
         expires = int(time.time() + expires_in_seconds)
-        query = {"method": method.upper(), "expires": str(expires), "signature": self._mac(method, key, expires, content_md5)}
+        signature = self._mac(method, key, expires, content_md5)
+        query = {"method": method.upper(), "expires": str(expires), "signature": signature}
         if content_md5:
             query["md5"] = content_md5
         return f"{self.base_url}/{quote(key)}?{urlencode(query)}"

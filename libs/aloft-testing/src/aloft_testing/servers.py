@@ -126,7 +126,8 @@ def ensure_nats() -> tuple[str, int]:
     port = int(os.environ.get("ALOFT_TEST_NATS_PORT", "4222"))
     if port_open(host, port):
         return host, port
-    binary = shutil.which("nats-server") or ("/usr/sbin/nats-server" if Path("/usr/sbin/nats-server").exists() else None)
+    packaged = Path("/usr/sbin/nats-server")  # Debian installs it outside a normal user's PATH
+    binary = shutil.which("nats-server") or (str(packaged) if packaged.exists() else None)
     if not binary:
         raise MissingServer(f"NATS is not answering on {host}:{port} and nats-server is not installed")
     workdir = tempfile.mkdtemp(prefix="aloft-nats-")

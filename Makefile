@@ -1,0 +1,96 @@
+# Aloft developer entry points. `make run` starts the stack, `make test` runs lint and every test.
+# Everything is idempotent: stamp files make a second `make setup` a no-op until requirements change.
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+FLYTEKIT_VENV := .venv-flytekit
+CONFIG ?= config/aloft.yaml
+PYTEST_ARGS ?=
+CONSTRAINTS := requirements/constraints.txt
+PACKAGE_MANIFESTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
+TEST_PATHS := $(wildcard libs/*/tests services/*/tests) tests
+LINT_PATHS := libs services tools
+BENCH_GLOBS := benchmarks/bench_*.py services/*/benchmarks/bench_*.py
+# Debian packages providing the servers tests need (PostgreSQL, Redis, NATS): "binary:package".
+SYSTEM_SERVERS := postgres:postgresql redis-server:redis-server nats-server:nats-server
+
+.PHONY: help setup system-deps run test pytest lint format protos protos-check bench demo clean distclean
+
+help:
+	@echo "make setup     create .venv (+ .venv-flytekit) and install everything, pinned by $(CONSTRAINTS)"
+	@echo "make run       start the whole stack on embedded defaults (aloft up --config $(CONFIG))"
+	@echo "make test      setup, lint, then the whole test suite (PYTEST_ARGS=... to narrow)"
+	@echo "make lint      ruff check, ruff format --check, mypy"
+	@echo "make protos    compile protos/ into libs/aloft-protos (protos-check: fail if stale)"
+	@echo "make bench     run every benchmark and print it beside the performance targets"
+	@echo "make demo      register and run the examples against a running stack"
+	@echo "make clean     remove local state (.aloft) and caches; distclean also removes the virtualenvs"
+
+setup: $(VENV)/.installed $(FLYTEKIT_VENV)/.installed system-deps
+
+$(VENV)/.installed: requirements/dev.txt $(CONSTRAINTS) $(PACKAGE_MANIFESTS)
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -r requirements/dev.txt
+	@touch $@
+
+$(FLYTEKIT_VENV)/.installed: requirements/flytekit.txt $(CONSTRAINTS)
+	@test -x $(FLYTEKIT_VENV)/bin/python || $(PYTHON) -m venv $(FLYTEKIT_VENV)
+	$(FLYTEKIT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -r requirements/flytekit.txt
+	@touch $@
+
+# Installs a missing server package when running as root with apt; otherwise only says what is missing (tests
+# then use servers already answering on their standard ports, or fail naming what is missing).
+system-deps:
+	@missing=""; \
+	for pair in $(SYSTEM_SERVERS); do \
+	  bin=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v $$bin >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/$$bin /usr/sbin/$$bin >/dev/null 2>&1 \
+	    || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \
+	      || echo "warning: could not install$$missing; tests use servers already running on standard ports"; \
+	  else \
+	    echo "note: not installed:$$missing (tests use servers already running on standard ports)"; \
+	  fi; \
+	fi
+
+run: setup
+	$(VENV)/bin/aloft up --config $(CONFIG)
+
+test: setup lint pytest
+
+pytest: setup
+	$(VENV)/bin/python -m pytest $(TEST_PATHS) $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check $(LINT_PATHS) tests benchmarks
+	$(VENV)/bin/ruff format --check $(LINT_PATHS) tests benchmarks
+	$(VENV)/bin/mypy $(LINT_PATHS)
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix $(LINT_PATHS) tests benchmarks
+	$(VENV)/bin/ruff format $(LINT_PATHS) tests benchmarks
+
+protos: $(VENV)/.installed
+	$(VENV)/bin/python tools/protos/build.py
+
+protos-check: $(VENV)/.installed
+	$(VENV)/bin/python tools/protos/build.py --check
+
+bench: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/run.py
+
+demo: setup
+	@if [ -x tools/demo.sh ]; then tools/demo.sh; \
+	else echo "The demo is not available yet: tools/demo.sh (registering examples/) arrives with the propeller work."; fi
+
+clean:
+	rm -rf .aloft .pytest_cache .mypy_cache .ruff_cache
+	find . -name __pycache__ -type d -not -path './.venv*' -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) $(FLYTEKIT_VENV)
