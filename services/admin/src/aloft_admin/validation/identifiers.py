@@ -1,48 +1,65 @@
-"""Validation of the execution identifiers requests carry (INVALID_ARGUMENT naming the missing field)."""
+"""Identifier and request-shape validation shared by the entity RPCs (InvalidArgument naming the field)."""
 
 from __future__ import annotations
 
+import re
+
+from flyteidl.admin import common_pb2
 from flyteidl.core import identifier_pb2
 
 from aloft_service.errors import InvalidArgument
 
+_RESOURCE_NAMES = {v: k for k, v in identifier_pb2.ResourceType.items()}
+# Kubernetes DNS-1123 label, which flyteadmin requires of project ids.
+_DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def missing(field: str) -> InvalidArgument:
+    return InvalidArgument(f"missing {field}")
+
 
 def require(value: str, field: str) -> None:
     if not value:
-        raise InvalidArgument(f"missing {field}")
+        raise missing(field)
 
 
-def validate_execution_id(wid: identifier_pb2.WorkflowExecutionIdentifier, field: str = "id") -> None:
-    require(wid.project, f"{field}.project")
-    require(wid.domain, f"{field}.domain")
-    require(wid.name, f"{field}.name")
+def check_length(value: str, field: str, max_length: int) -> None:
+    if len(value) > max_length:
+        raise InvalidArgument(f"{field} [{value}] is too long: {len(value)} > {max_length} characters")
 
 
-def validate_node_execution_id(nid: identifier_pb2.NodeExecutionIdentifier, field: str = "id") -> None:
-    validate_execution_id(nid.execution_id, f"{field}.execution_id")
-    require(nid.node_id, f"{field}.node_id")
+def resource_type_name(resource_type: int) -> str:
+    return _RESOURCE_NAMES.get(resource_type, str(resource_type))
 
 
-def validate_task_execution_id(tid: identifier_pb2.TaskExecutionIdentifier, field: str = "id") -> None:
-    validate_node_execution_id(tid.node_execution_id, f"{field}.node_execution_id")
-    require(tid.task_id.project, f"{field}.task_id.project")
-    require(tid.task_id.domain, f"{field}.task_id.domain")
-    require(tid.task_id.name, f"{field}.task_id.name")
-    require(tid.task_id.version, f"{field}.task_id.version")
+def validate_identifier(id: identifier_pb2.Identifier, expected: int, max_name_length: int, field: str = "id") -> None:
+    """project, domain, name, version set; resource type as expected; name within the length limit."""
+    if not id.ByteSize():
+        raise missing(field)
+    if id.resource_type != expected:
+        raise InvalidArgument(
+            f"unexpected resource type {resource_type_name(id.resource_type)} for identifier [{field}], "
+            f"expected {resource_type_name(expected)} instead"
+        )
+    require(id.project, "project")
+    require(id.domain, "domain")
+    require(id.name, "name")
+    require(id.version, "version")
+    check_length(id.name, "name", max_name_length)
 
 
-def describe_execution(wid: identifier_pb2.WorkflowExecutionIdentifier) -> str:
-    org = f"{wid.org}:" if wid.org else ""
-    return f"execution {org}{wid.project}/{wid.domain}/{wid.name}"
+def validate_named_identifier(id: common_pb2.NamedEntityIdentifier, *, name_required: bool = True) -> None:
+    require(id.project, "project")
+    require(id.domain, "domain")
+    if name_required:
+        require(id.name, "name")
 
 
-def describe_node_execution(nid: identifier_pb2.NodeExecutionIdentifier) -> str:
-    return f"node execution {nid.node_id} of {describe_execution(nid.execution_id)}"
-
-
-def describe_task_execution(tid: identifier_pb2.TaskExecutionIdentifier) -> str:
-    task = tid.task_id
-    return (
-        f"task execution {task.project}/{task.domain}/{task.name}@{task.version} attempt {tid.retry_attempt}"
-        f" of {describe_node_execution(tid.node_execution_id)}"
-    )
+def validate_project_id(project_id: str, max_length: int = 63) -> None:
+    require(project_id, "project_id")
+    check_length(project_id, "project_id", max_length)
+    if not _DNS_1123_LABEL.match(project_id):
+        raise InvalidArgument(
+            f"invalid project_id [{project_id}]: must be a lowercase DNS-1123 label "
+            "(letters, digits and '-', starting and ending with a letter or digit)"
+        )

@@ -1,0 +1,82 @@
+"""SQL queries for entity rows (tasks, workflows, launch plans, named entities, description entities, projects).
+
+Every function takes the caller's AsyncSession so a whole RPC is one transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from flyteidl.admin import common_pb2
+from flyteidl.core import identifier_pb2
+from sqlalchemy import Select, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aloft_admin.repositories.models.entities import (
+    DescriptionEntityRow,
+    LaunchPlanRow,
+    NamedEntityRow,
+    ProjectRow,
+    TaskRow,
+    WorkflowRow,
+)
+
+VersionedRow = TypeVar("VersionedRow", TaskRow, WorkflowRow, LaunchPlanRow, DescriptionEntityRow)
+
+
+def by_identity(model: type[VersionedRow], id: identifier_pb2.Identifier) -> Select[Any]:
+    return select(model).where(
+        model.project == id.project,
+        model.domain == id.domain,
+        model.name == id.name,
+        model.version == id.version,
+        model.org == id.org,
+    )
+
+
+def by_name(model: Any, id: common_pb2.NamedEntityIdentifier) -> Select[Any]:
+    stmt = select(model).where(model.project == id.project, model.domain == id.domain, model.org == id.org)
+    return stmt.where(model.name == id.name) if id.name else stmt
+
+
+async def find(session: AsyncSession, model: type[VersionedRow], id: identifier_pb2.Identifier) -> VersionedRow | None:
+    row: VersionedRow | None = (await session.scalars(by_identity(model, id))).first()
+    return row
+
+
+async def find_project(session: AsyncSession, project_id: str, org: str = "") -> ProjectRow | None:
+    stmt = select(ProjectRow).where(ProjectRow.identifier == project_id, ProjectRow.org == org)
+    return (await session.scalars(stmt)).first()
+
+
+async def find_named_entity(
+    session: AsyncSession, resource_type: int, id: common_pb2.NamedEntityIdentifier
+) -> NamedEntityRow | None:
+    stmt = by_name(NamedEntityRow, id).where(NamedEntityRow.resource_type == resource_type)
+    return (await session.scalars(stmt)).first()
+
+
+async def find_description_entity(session: AsyncSession, id: identifier_pb2.Identifier) -> DescriptionEntityRow | None:
+    stmt = by_identity(DescriptionEntityRow, id).where(DescriptionEntityRow.resource_type == id.resource_type)
+    row: DescriptionEntityRow | None = (await session.scalars(stmt)).first()
+    return row
+
+
+async def find_active_launch_plan(session: AsyncSession, id: common_pb2.NamedEntityIdentifier) -> LaunchPlanRow | None:
+    stmt = by_name(LaunchPlanRow, id).where(LaunchPlanRow.state == 1)
+    return (await session.scalars(stmt)).first()
+
+
+async def deactivate_launch_plans(session: AsyncSession, id: common_pb2.NamedEntityIdentifier, now: Any) -> None:
+    """Set every active version of a launch plan name INACTIVE (there is at most one)."""
+    await session.execute(
+        update(LaunchPlanRow)
+        .where(
+            LaunchPlanRow.project == id.project,
+            LaunchPlanRow.domain == id.domain,
+            LaunchPlanRow.name == id.name,
+            LaunchPlanRow.org == id.org,
+            LaunchPlanRow.state == 1,
+        )
+        .values(state=0, updated_at=now)
+    )
