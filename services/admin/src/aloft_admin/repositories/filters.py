@@ -23,6 +23,7 @@ from typing import Any
 from flyteidl.admin import common_pb2
 from sqlalchemy import Boolean, DateTime, Float, Integer, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from aloft_service.errors import InvalidArgument
@@ -32,18 +33,22 @@ _LIST_SEPARATOR = ";"
 _ALL_FUNCTIONS = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "value_in")
 
 
+# A Core column expression or an ORM attribute (``TaskRow.name``).
+ColumnLike = ColumnElement[Any] | QueryableAttribute[Any]
+
+
 @dataclass(frozen=True)
 class FilterField:
     """A filterable/sortable column and how to turn a filter's text value into the stored value."""
 
-    column: ColumnElement[Any]
+    column: ColumnLike
     convert: Callable[[str], Any] | None = None
 
 
-FieldMap = Mapping[str, "ColumnElement[Any] | FilterField"]
+FieldMap = Mapping[str, "ColumnLike | FilterField"]
 
 
-def _as_field(spec: ColumnElement[Any] | FilterField) -> FilterField:
+def _as_field(spec: ColumnLike | FilterField) -> FilterField:
     return spec if isinstance(spec, FilterField) else FilterField(spec)
 
 
@@ -92,7 +97,7 @@ def enum_converter(enum_values: Mapping[str, int]) -> Callable[[str], int]:
 def _convert(field: FilterField, value: str) -> Any:
     if field.convert is not None:
         return field.convert(value)
-    sql_type = field.column.type
+    sql_type = getattr(field.column, "type", None)
     if isinstance(sql_type, DateTime):
         return parse_timestamp(value)
     if isinstance(sql_type, Boolean):
@@ -104,7 +109,7 @@ def _convert(field: FilterField, value: str) -> Any:
     return value
 
 
-def _condition(function: str, column: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
+def _condition(function: str, column: ColumnLike, value: Any) -> ColumnElement[bool]:
     if function == "eq":
         return column == value
     if function == "ne":
@@ -179,7 +184,7 @@ def apply_sort(
     stmt: Select[Any],
     sort_by: common_pb2.Sort | None,
     fields: FieldMap,
-    default: Sequence[ColumnElement[Any]] = (),
+    default: Sequence[Any] = (),
 ) -> Select[Any]:
     """Order by the request's sort key (InvalidArgument naming an unknown key), else by ``default``."""
     if sort_by is None or not sort_by.key:

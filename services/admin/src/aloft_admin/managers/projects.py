@@ -1,0 +1,104 @@
+"""Projects and domains: RegisterProject, UpdateProject, GetProject, ListProjects, GetDomains.
+
+Domains are system-wide (the ``domains`` config section). ListProjects without filters returns active projects
+only, sorted by id, as flyteadmin does; limit 0 means no limit.
+"""
+
+from __future__ import annotations
+
+from flyteidl.admin import project_pb2
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aloft_admin.deps import AdminDeps
+from aloft_admin.repositories import filters as f
+from aloft_admin.repositories.models.entities import ProjectRow
+from aloft_admin.repositories.sql import entities as repo
+from aloft_admin.transformers import entities as transform
+from aloft_admin.validation import projects as validate
+from aloft_admin.validation.execution_identifiers import validate_project_id
+from aloft_service.errors import AlreadyExists, NotFound
+
+PROJECT_FIELDS: f.FieldMap = {
+    "identifier": ProjectRow.identifier,
+    "id": ProjectRow.identifier,
+    "name": ProjectRow.name,
+    "description": ProjectRow.description,
+    "state": f.FilterField(ProjectRow.state, f.enum_converter(dict(project_pb2.Project.ProjectState.items()))),
+    "created_at": ProjectRow.created_at,
+    "updated_at": ProjectRow.updated_at,
+}
+
+
+class ProjectManager:
+    def __init__(self, deps: AdminDeps) -> None:
+        self.deps = deps
+
+    def domains(self) -> list[project_pb2.Domain]:
+        return [project_pb2.Domain(id=d.id, name=d.name) for d in self.deps.config.domains]
+
+    def get_domains(self) -> project_pb2.GetDomainsResponse:
+        return project_pb2.GetDomainsResponse(domains=self.domains())
+
+    async def register(self, request: project_pb2.ProjectRegisterRequest) -> project_pb2.ProjectRegisterResponse:
+        validate.validate_register(request, self.deps.config.admin.maxNameLength)
+        async with self.deps.db.session() as session:
+            await self.insert(session, request.project)
+        return project_pb2.ProjectRegisterResponse()
+
+    async def insert(self, session: AsyncSession, project: project_pb2.Project) -> ProjectRow:
+        if await repo.find_project(session, project.id, project.org) is not None:
+            raise AlreadyExists(f"project [{project.id}] already exists")
+        now = self.deps.clock()
+        row = ProjectRow(
+            identifier=project.id,
+            org=project.org,
+            name=project.name,
+            description=project.description,
+            labels=project.labels.SerializeToString() if project.HasField("labels") else b"",
+            state=project.state,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        await session.flush()
+        return row
+
+    async def update(self, project: project_pb2.Project) -> project_pb2.ProjectUpdateResponse:
+        validate.validate_project(project, self.deps.config.admin.maxNameLength)
+        async with self.deps.db.session() as session:
+            row = await self._get_row(session, project.id, project.org)
+            row.name = project.name or row.name
+            row.description = project.description
+            row.labels = project.labels.SerializeToString() if project.HasField("labels") else b""
+            row.state = project.state
+            row.updated_at = self.deps.clock()
+        return project_pb2.ProjectUpdateResponse()
+
+    async def get(self, request: project_pb2.ProjectGetRequest) -> project_pb2.Project:
+        validate_project_id(request.id, self.deps.config.admin.maxNameLength)
+        async with self.deps.db.session() as session:
+            row = await self._get_row(session, request.id, request.org)
+        return transform.to_project(row, self.domains())
+
+    async def list(self, request: project_pb2.ProjectListRequest) -> project_pb2.Projects:
+        conditions = f.parse_filters(request.filters, PROJECT_FIELDS)
+        if not conditions:
+            conditions = [ProjectRow.state == project_pb2.Project.ACTIVE]
+        stmt = f.where_all(select(ProjectRow).where(ProjectRow.org == request.org), conditions)
+        sort = request.sort_by if request.HasField("sort_by") else None
+        stmt = f.apply_sort(stmt, sort, PROJECT_FIELDS, default=[ProjectRow.identifier.asc()])
+        async with self.deps.db.session() as session:
+            if request.limit > 0:
+                rows, token = await f.paginate(session, stmt, request.limit, request.token)
+            else:
+                offset, _ = f.page_bounds(1, request.token)
+                rows, token = list((await session.scalars(stmt.offset(offset))).all()), ""
+        domains = self.domains()
+        return project_pb2.Projects(projects=[transform.to_project(r, domains) for r in rows], token=token)
+
+    async def _get_row(self, session: AsyncSession, project_id: str, org: str) -> ProjectRow:
+        row = await repo.find_project(session, project_id, org)
+        if row is None:
+            raise NotFound(f"project [{project_id}] not found")
+        return row
