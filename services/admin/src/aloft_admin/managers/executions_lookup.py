@@ -15,7 +15,7 @@ from aloft_admin.repositories.sql import executions as repo
 from aloft_admin.transformers.executions import to_execution
 from aloft_admin.transformers.node_executions import to_node_execution
 from aloft_admin.transformers.task_executions import to_task_execution
-from aloft_admin.validation.identifiers import (
+from aloft_admin.validation.execution_identifiers import (
     describe_execution,
     describe_node_execution,
     describe_task_execution,

@@ -8,6 +8,7 @@ flush fail with ``Aborted``, so callers retry from fresh state instead of overwr
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from flyteidl.core import identifier_pb2
 from sqlalchemy import Select, select
@@ -26,7 +27,7 @@ async def flush_checked(session: AsyncSession) -> None:
         raise Aborted("the entity was updated concurrently, retry") from exc
 
 
-def _execution_query(wid: identifier_pb2.WorkflowExecutionIdentifier) -> Select[tuple[ExecutionModel]]:
+def _execution_query(wid: identifier_pb2.WorkflowExecutionIdentifier) -> Select[Any]:
     return select(ExecutionModel).where(
         ExecutionModel.org == wid.org,
         ExecutionModel.project == wid.project,
@@ -41,10 +42,11 @@ async def find_execution(
     stmt = _execution_query(wid)
     if for_update:
         stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
+    row: Any = (await session.execute(stmt)).scalar_one_or_none()
+    return row
 
 
-def node_executions_of(wid: identifier_pb2.WorkflowExecutionIdentifier) -> Select[tuple[NodeExecutionModel]]:
+def node_executions_of(wid: identifier_pb2.WorkflowExecutionIdentifier) -> Select[Any]:
     return select(NodeExecutionModel).where(
         NodeExecutionModel.execution_org == wid.org,
         NodeExecutionModel.execution_project == wid.project,
@@ -59,10 +61,11 @@ async def find_node_execution(
     stmt = node_executions_of(nid.execution_id).where(NodeExecutionModel.node_id == nid.node_id)
     if for_update:
         stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
+    row: Any = (await session.execute(stmt)).scalar_one_or_none()
+    return row
 
 
-def task_executions_of(nid: identifier_pb2.NodeExecutionIdentifier) -> Select[tuple[TaskExecutionModel]]:
+def task_executions_of(nid: identifier_pb2.NodeExecutionIdentifier) -> Select[Any]:
     wid = nid.execution_id
     return select(TaskExecutionModel).where(
         TaskExecutionModel.execution_org == wid.org,
@@ -86,7 +89,8 @@ async def find_task_execution(
     )
     if for_update:
         stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
+    row: Any = (await session.execute(stmt)).scalar_one_or_none()
+    return row
 
 
 async def node_executions_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, NodeExecutionModel]:
