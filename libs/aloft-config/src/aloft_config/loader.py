@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -58,13 +58,38 @@ def _normalize(key: str) -> str:
     return key.replace("-", "").replace("_", "").lower()
 
 
-def _apply_env_override(tree: dict[str, Any], path: list[str], raw_value: str) -> None:
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The config model behind a field annotation (``Model``, ``Model | None``), else None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _field_key(model: type[BaseModel] | None, part: str) -> tuple[str | None, type[BaseModel] | None]:
+    """The spelling a model uses for an env-override path part, and the model of that field's value."""
+    if model is None:
+        return None, None
+    for name, field in model.model_fields.items():
+        spellings = [s for s in (field.alias, name) if s]
+        if any(_normalize(s) == _normalize(part) for s in spellings):
+            return spellings[0], _model_of(field.annotation)
+    return None, None
+
+
+def _apply_env_override(
+    tree: dict[str, Any], path: list[str], raw_value: str, model: type[BaseModel] | None = None
+) -> None:
+    """Set one override. Keys match existing ones loosely; new keys take the model's spelling when known."""
     node = tree
     for i, part in enumerate(path):
+        known, model = _field_key(model, part)
         match = next((k for k in node if _normalize(k) == _normalize(part)), None)
-        last = i == len(path) - 1
-        key = match if match is not None else part.lower()
-        if last:
+        key = match if match is not None else (known or part.lower())
+        if i == len(path) - 1:
             node[key] = yaml.safe_load(raw_value) if raw_value != "" else ""
             return
         child = node.get(key)
@@ -74,8 +99,15 @@ def _apply_env_override(tree: dict[str, Any], path: list[str], raw_value: str) -
         node = child
 
 
-def load_raw(path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Read the YAML file (if any) and apply ``ALOFT__A__B=value`` overrides (values parsed as YAML)."""
+def load_raw(
+    path: str | os.PathLike[str] | None,
+    environ: Mapping[str, str] | None = None,
+    model: type[BaseModel] | None = None,
+) -> dict[str, Any]:
+    """Read the YAML file (if any) and apply ``ALOFT__A__B=value`` overrides (values parsed as YAML).
+
+    ``model`` (a service's root config model) gives keys that the file does not already hold their proper spelling.
+    """
     tree: dict[str, Any] = {}
     if path is not None:
         file = Path(path)
@@ -93,7 +125,7 @@ def load_raw(path: str | os.PathLike[str] | None, environ: Mapping[str, str] | N
         if name.startswith(ENV_PREFIX):
             parts = [p for p in name[len(ENV_PREFIX) :].split("__") if p]
             if parts:
-                _apply_env_override(tree, parts, value)
+                _apply_env_override(tree, parts, value, model)
     unknown = sorted(k for k in tree if k not in KNOWN_SECTIONS)
     if unknown:
         known = ", ".join(sorted(KNOWN_SECTIONS))
@@ -129,7 +161,7 @@ def load_config(
     Sections of other components are left alone (they are checked by the component that reads them);
     every declared section is validated strictly.
     """
-    tree = load_raw(path, environ)
+    tree = load_raw(path, environ, model)
     wanted = _section_names(model)
     relevant = {k: v for k, v in tree.items() if k in wanted}
     try:

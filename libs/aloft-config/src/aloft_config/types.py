@@ -49,6 +49,9 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
 class Section(BaseModel):
-    """A strict config section: unknown keys are errors, Flyte's key names are accepted as aliases."""
+    """A strict config section: unknown keys are errors, Flyte's key names are accepted as aliases.
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    Defaults are validated too, so a ``Duration`` default written as ``"10s"`` is a timedelta like a configured one.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, validate_default=True)

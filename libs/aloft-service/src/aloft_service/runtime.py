@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,9 +117,10 @@ async def start_service(service: Service, listen: ListenConfig) -> RunningServic
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [*service.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
-    grpc_port = server.add_insecure_port(f"{listen.host}:{listen.grpcPort}")
-    if grpc_port == 0:
-        raise OSError(f"{service.name}: cannot bind gRPC port {listen.host}:{listen.grpcPort}")
+    try:
+        grpc_port = server.add_insecure_port(f"{listen.host}:{listen.grpcPort}")
+    except RuntimeError as exc:  # grpc reports a failed bind (port taken, bad host) this way
+        raise OSError(f"{service.name}: cannot bind gRPC port {listen.host}:{listen.grpcPort}: {exc}") from exc
 
     for hook in service.on_start:
         await hook()
@@ -129,13 +131,19 @@ async def start_service(service: Service, listen: ListenConfig) -> RunningServic
         app.router.routes.insert(0, route)
     config = uvicorn.Config(app, host=listen.host, port=listen.httpPort, log_config=None, lifespan="off")
     http_server = _EmbeddedHttpServer(config)
-    http_task = asyncio.create_task(http_server.serve())
+    # Bind here rather than in uvicorn, which turns a bind failure into SystemExit inside its task.
+    try:
+        http_socket = socket.create_server((listen.host, listen.httpPort))
+    except OSError as exc:
+        await server.stop(None)
+        raise OSError(f"{service.name}: cannot bind HTTP port {listen.host}:{listen.httpPort}: {exc}") from exc
+    http_port = int(http_socket.getsockname()[1])
+    http_task = asyncio.create_task(http_server.serve(sockets=[http_socket]))
     while not http_server.started:
         if http_task.done():
             http_task.result()
-            raise OSError(f"{service.name}: HTTP server on {listen.host}:{listen.httpPort} did not start")
+            raise OSError(f"{service.name}: HTTP server on {listen.host}:{http_port} did not start")
         await asyncio.sleep(0.01)
-    http_port = http_server.servers[0].sockets[0].getsockname()[1]
 
     for name in [*service.service_names, ""]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -66,8 +66,17 @@ class StackPlan:
         return self.data_dir / "logs"
 
 
+def _get(section: Mapping[str, Any], key: str, default: Any) -> Any:
+    """A key as the services match it: case, '-' and '_' do not matter (env overrides may spell it either way)."""
+
+    def norm(text: str) -> str:
+        return text.replace("-", "").replace("_", "").lower()
+
+    return next((v for k, v in section.items() if norm(str(k)) == norm(key)), default)
+
+
 def _port(section: Mapping[str, Any], key: str, default: int, where: str) -> int:
-    value = section.get(key, default)
+    value = _get(section, key, default)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
         raise ConfigError(f"{where}.{key}: expected a port number 0-65535 (got {value!r})")
     return value
@@ -97,12 +106,12 @@ def plan_stack(
 ) -> StackPlan:
     tree = load_raw(config_path, environ)
     stack = _section(tree, "stack")
-    data_dir = Path(str(stack.get("dataDir", ".aloft"))).expanduser().resolve()
+    data_dir = Path(str(_get(stack, "dataDir", ".aloft"))).expanduser().resolve()
     endpoints = []
     for name in services:
         spec = SERVICES[name]
         section = _section(tree, spec.section)
-        host = str(section.get("host", "127.0.0.1"))
+        host = str(_get(section, "host", "127.0.0.1"))
         endpoints.append(
             Endpoint(
                 spec,

@@ -1,0 +1,158 @@
+"""Database helper on SQLite and PostgreSQL: pragmas, one transaction per session, error mapping, migrations."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from pydantic import ValidationError
+
+from aloft_db import Database, DatabaseConfig, create_database, migrate
+from aloft_service.errors import AlreadyExists, FailedPrecondition
+
+metadata = sa.MetaData()
+projects = sa.Table(
+    "projects",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(63), nullable=False, unique=True),
+)
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id"), nullable=False),
+)
+
+
+@pytest.fixture
+async def db(db_url: str, tmp_path: Path) -> AsyncIterator[Database]:
+    database = create_database(DatabaseConfig(url=db_url), tmp_path / "unused.db")
+    async with database.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield database
+    await database.dispose()
+
+
+async def count(db: Database, table: sa.Table) -> int:
+    async with db.session() as session:
+        return int((await session.execute(sa.select(sa.func.count()).select_from(table))).scalar_one())
+
+
+async def test_unique_violation_is_already_exists(db: Database) -> None:
+    async with db.session() as session:
+        await session.execute(projects.insert().values(name="flytesnacks"))
+    with pytest.raises(AlreadyExists):
+        async with db.session() as session:
+            await session.execute(projects.insert().values(name="flytesnacks"))
+
+
+async def test_foreign_key_violation_is_failed_precondition(db: Database) -> None:
+    with pytest.raises(FailedPrecondition):
+        async with db.session() as session:
+            await session.execute(tasks.insert().values(project_id=12345))
+
+
+async def test_a_failed_session_writes_nothing(db: Database) -> None:
+    with pytest.raises(AlreadyExists):
+        async with db.session() as session:
+            await session.execute(projects.insert().values(name="a"))
+            await session.execute(projects.insert().values(name="a"))
+    assert await count(db, projects) == 0
+
+
+async def test_an_exception_in_the_caller_rolls_back(db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with db.session() as session:
+            await session.execute(projects.insert().values(name="b"))
+            raise RuntimeError("caller failed after writing")
+    assert await count(db, projects) == 0
+
+
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    db = create_database(DatabaseConfig(), tmp_path / "nested" / "svc.db")
+    try:
+        assert db.dialect == "sqlite"
+        async with db.session() as session:
+            assert (await session.execute(sa.text("PRAGMA journal_mode"))).scalar_one() == "wal"
+            assert (await session.execute(sa.text("PRAGMA foreign_keys"))).scalar_one() == 1
+        assert (tmp_path / "nested" / "svc.db").exists()
+    finally:
+        await db.dispose()
+
+
+async def test_postgres_engine(postgres_db: object) -> None:
+    url = postgres_db.sync_url  # type: ignore[attr-defined]
+    db = create_database(DatabaseConfig(url=url), Path("unused"))
+    try:
+        assert db.dialect == "postgresql"
+        async with db.session() as session:
+            assert (await session.execute(sa.text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await db.dispose()
+
+
+def test_only_one_backend_may_be_configured() -> None:
+    with pytest.raises(ValidationError, match="set only one of url, postgres, sqlite"):
+        DatabaseConfig.model_validate({"url": "sqlite:///x.db", "sqlite": {"file": "y.db"}})
+
+
+def test_urls_from_flyte_shaped_sections(tmp_path: Path) -> None:
+    password = tmp_path / "pw"
+    password.write_text("s3cr:t\n")
+    config = DatabaseConfig.model_validate(
+        {"postgres": {"host": "db", "port": 5433, "dbname": "flyte", "username": "app", "passwordPath": str(password)}}
+    )
+    assert config.sync_url(tmp_path / "d.db") == "postgresql+psycopg://app:s3cr%3At@db:5433/flyte"
+    assert DatabaseConfig().sync_url(tmp_path / "d.db") == f"sqlite:///{tmp_path / 'd.db'}"
+    assert DatabaseConfig().async_url(tmp_path / "d.db").startswith("sqlite+aiosqlite:///")
+    sqlite = DatabaseConfig.model_validate({"sqlite": {"file": "/var/lib/a.db"}})
+    assert sqlite.sync_url(tmp_path / "d.db") == "sqlite:////var/lib/a.db"
+
+
+ENV_PY = """
+import sqlalchemy as sa
+from aloft_db.alembic_env import run
+
+run(sa.MetaData())
+"""
+
+REVISION = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table("widgets", sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String(20)))
+
+
+def downgrade() -> None:
+    op.drop_table("widgets")
+"""
+
+
+def test_migrate_applies_revisions_once_with_its_own_version_table(db_url: str, tmp_path: Path) -> None:
+    scripts = tmp_path / "migrations"
+    (scripts / "versions").mkdir(parents=True)
+    (scripts / "env.py").write_text(ENV_PY)
+    (scripts / "versions" / "0001_widgets.py").write_text(REVISION)
+
+    migrate(scripts, db_url, "widgets_alembic_version")
+    migrate(scripts, db_url, "widgets_alembic_version")  # idempotent: already at head
+
+    engine = sa.create_engine(db_url)
+    try:
+        tables = set(sa.inspect(engine).get_table_names())
+        assert {"widgets", "widgets_alembic_version"} <= tables
+        assert "alembic_version" not in tables
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT version_num FROM widgets_alembic_version")).scalar_one() == "0001"
+    finally:
+        engine.dispose()
