@@ -17,7 +17,7 @@ from flyteidl.service import admin_pb2_grpc, dataproxy_pb2_grpc, signal_pb2_grpc
 
 from aloft_admin.config import AdminConfig
 from aloft_admin.deps import AdminDeps
-from aloft_admin.server import build_deps, build_service, run_migrations
+from aloft_admin.server import bind_http_port, build_deps, build_service, run_migrations
 from aloft_service.runtime import ListenConfig, RunningService, start_service
 
 pytest_plugins = ["aloft_testing.fixtures"]
@@ -58,6 +58,7 @@ async def admin_server(tmp_path: Path, db_url: str) -> AsyncIterator[AdminHandle
     run_migrations(config)
     deps = build_deps(config)
     running = await start_service(build_service(deps), ListenConfig(host="127.0.0.1"))
+    bind_http_port(deps, running.http_port)  # signed blob URLs must name the port actually bound
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.grpc_port}")
     try:
         yield AdminHandle(

@@ -7,12 +7,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-from flyteidl.service import admin_pb2, admin_pb2_grpc, auth_pb2, auth_pb2_grpc, dataproxy_pb2
-from flyteidl.service import dataproxy_pb2_grpc, identity_pb2, identity_pb2_grpc, signal_pb2, signal_pb2_grpc
-
-from aloft_db import create_database, migrate
-from aloft_service.runtime import Service
-from aloft_storage import create_blob_store
+from flyteidl.service import (
+    admin_pb2,
+    admin_pb2_grpc,
+    auth_pb2,
+    auth_pb2_grpc,
+    dataproxy_pb2,
+    dataproxy_pb2_grpc,
+    identity_pb2,
+    identity_pb2_grpc,
+    signal_pb2,
+    signal_pb2_grpc,
+)
 
 from aloft_admin.api.admin_service import AdminServicer
 from aloft_admin.api.auth import AuthMetadataServicer, IdentityServicer
@@ -20,6 +26,9 @@ from aloft_admin.api.dataproxy import DataProxyServicer
 from aloft_admin.api.signals import SignalServicer
 from aloft_admin.config import AdminConfig
 from aloft_admin.deps import AdminDeps
+from aloft_db import create_database, migrate
+from aloft_service.runtime import Service
+from aloft_storage import create_blob_store
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +68,27 @@ def build_deps(config: AdminConfig) -> AdminDeps:
     db = create_database(config.effective_database(), data_dir / "admin.db")
     blobs = create_blob_store(config.storage, base_dir=data_dir)
     deps = AdminDeps(config=config, db=db, blobs=blobs)
+    if config.admin.httpPort:
+        bind_http_port(deps, config.admin.httpPort)
     from aloft_admin.integrations.dataplane import build_dataplane_client
 
     deps.dataplanes = build_dataplane_client(config)
     return deps
+
+
+def bind_http_port(deps: AdminDeps, http_port: int) -> None:
+    """Point the local blob store's signed URLs at this admin's HTTP port (unless storage.signedUrl.baseUrl is set).
+
+    Call it again with the bound port when admin listens on port 0 (tests do, after start_service).
+    """
+    from aloft_admin.gateway.blobs import BLOB_ROUTE_PREFIX, bind_signed_url_base
+
+    if "baseUrl" in deps.config.storage.signedUrl.model_fields_set:
+        return
+    host = deps.config.admin.host
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    bind_signed_url_base(deps.blobs, f"http://{host}:{http_port}{BLOB_ROUTE_PREFIX}")
 
 
 def run_migrations(config: AdminConfig) -> None:
@@ -74,9 +100,10 @@ def build_service(deps: AdminDeps) -> Service:
     from aloft_admin.gateway.app import build_http_app
     from aloft_admin.managers.seed import seed_defaults
 
+    admin = AdminServicer(deps)
     servicers = Servicers(
-        admin=AdminServicer(deps),
-        dataproxy=DataProxyServicer(deps),
+        admin=admin,
+        dataproxy=DataProxyServicer(deps, executions=admin),
         signals=SignalServicer(deps),
         auth=AuthMetadataServicer(deps),
         identity=IdentityServicer(deps),

@@ -1,13 +1,96 @@
-"""admin's HTTP app: the grpc-gateway-style REST API, OpenAPI, signed blob URLs."""
+"""admin's HTTP app: the grpc-gateway-style REST API, OpenAPI, CORS and the local store's signed blob URLs.
+
+Routes come from the services' ``google.api.http`` annotations (gateway/descriptors.py); each calls the same
+servicer object the gRPC server uses, in-process, with ``context=None``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import grpc
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
+from aloft_admin.api.version import control_plane_version
 from aloft_admin.deps import AdminDeps
+from aloft_admin.gateway.blobs import blob_routes
+from aloft_admin.gateway.descriptors import Binding, all_bindings
+from aloft_admin.gateway.openapi import build_openapi
+from aloft_admin.gateway.rest import error_response, make_endpoint
+
+OPENAPI_PATHS = ("/api/v1/openapi", "/api/v1/openapi.json")
+
+
+def _servicer_map(servicers: Any) -> Mapping[str, object]:
+    if isinstance(servicers, Mapping):
+        return servicers
+    return {key: getattr(servicers, key) for key in ("admin", "dataproxy", "signals", "auth", "identity")}
+
+
+def rest_routes(bindings: list[Binding], servicers: Mapping[str, object]) -> list[Route]:
+    return [
+        Route(
+            b.path,
+            make_endpoint(b, servicers[b.servicer_key]),
+            methods=[b.verb],
+            name=f"{b.rpc_name} {b.verb} {b.path}",
+        )
+        for b in bindings
+    ]
+
+
+def openapi_routes(bindings: list[Binding]) -> list[Route]:
+    document = build_openapi(bindings, control_plane_version().Version)
+
+    async def openapi(_: Request) -> Response:
+        return JSONResponse(document)
+
+    return [Route(path, openapi, methods=["GET"]) for path in OPENAPI_PATHS]
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    """Unknown routes and wrong verbs answer with grpc-gateway's error body."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    code = {404: grpc.StatusCode.NOT_FOUND, 405: grpc.StatusCode.UNIMPLEMENTED}.get(status, grpc.StatusCode.INTERNAL)
+    response = error_response(code, str(getattr(exc, "detail", "")) or "error")
+    response.status_code = status
+    return response
+
+
+def _cors(deps: AdminDeps) -> list[Middleware]:
+    admin = deps.config.admin
+    if not admin.allowCors:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=admin.allowedOrigins,
+            allow_headers=admin.allowedHeaders,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"],
+            allow_credentials="*" not in admin.allowedOrigins,
+        )
+    ]
 
 
 def build_http_app(deps: AdminDeps, servicers: Any) -> Starlette:
-    return Starlette()
+    bindings = all_bindings()
+    by_key = _servicer_map(servicers)
+    routes: list[BaseRoute] = [
+        *openapi_routes(bindings),
+        *blob_routes(deps.blobs),
+        *rest_routes(bindings, by_key),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=_cors(deps),
+        exception_handlers={404: _http_error, 405: _http_error},
+    )
+    app.state.servicers = by_key
+    return app

@@ -1,0 +1,92 @@
+"""One Starlette endpoint per REST binding: HTTP → request message → servicer method in-process → JSON.
+
+JSON matches flyteadmin's gateway marshaler (protojson with ``UseProtoNames`` and ``EmitUnpopulated``): proto
+field names, defaults emitted, int64 as strings, enums by name. Errors use grpc-gateway's body
+``{"code": <grpc code>, "message": ..., "details": [...]}`` with its HTTP status mapping. Every answer that came
+from a servicer carries ``X-Aloft-Rpc: <service>/<method>`` so callers (and tests) can see which RPC served it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2, json_format
+from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from aloft_admin.gateway.binding import build_request
+from aloft_admin.gateway.descriptors import Binding
+from aloft_service.errors import AloftError, InvalidArgument, http_status
+
+log = logging.getLogger(__name__)
+
+RPC_HEADER = "X-Aloft-Rpc"
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def message_to_json(message: Message) -> dict[str, Any]:
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+
+
+def _detail_json(detail: Message) -> dict[str, Any]:
+    packed = any_pb2.Any()
+    packed.Pack(detail)
+    return json_format.MessageToDict(packed, preserving_proto_field_name=True)
+
+
+def error_response(
+    code: grpc.StatusCode, message: str, details: list[Message] | None = None, headers: dict[str, str] | None = None
+) -> Response:
+    body = {"code": code.value[0], "message": message, "details": [_detail_json(d) for d in details or []]}
+    return JSONResponse(body, status_code=http_status(code), headers=headers)
+
+
+def is_unimplemented(servicer: object, method_name: str) -> bool:
+    """True when the servicer only has the generated base class's UNIMPLEMENTED stub for this RPC."""
+    method = getattr(type(servicer), method_name, None)
+    return method is None or str(getattr(method, "__module__", "")).endswith("_pb2_grpc")
+
+
+async def _read_body(request: Request) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise InvalidArgument(f"request body exceeds {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def make_endpoint(binding: Binding, servicer: object) -> Endpoint:
+    request_type = GetMessageClass(binding.method.input_type)
+    rpc = binding.rpc_name
+    method_name = binding.method.name
+
+    async def endpoint(request: Request) -> Response:
+        if is_unimplemented(servicer, method_name):
+            return error_response(grpc.StatusCode.UNIMPLEMENTED, f"{rpc} is not implemented", headers={RPC_HEADER: rpc})
+        try:
+            raw = await _read_body(request) if binding.body else b""
+            path_values = {p.field_path: request.path_params[p.name] for p in binding.params}
+            message = build_request(request_type, binding.body, raw, path_values, request.query_params.multi_items())
+            reply = await getattr(servicer, method_name)(message, None)
+        except AloftError as exc:
+            details = [exc.details] if exc.details is not None else []
+            return error_response(exc.code, exc.message, details, headers={RPC_HEADER: rpc})
+        except Exception:
+            log.exception("REST call %s failed", rpc)
+            return error_response(grpc.StatusCode.INTERNAL, f"{rpc} failed", headers={RPC_HEADER: rpc})
+        return JSONResponse(message_to_json(reply), headers={RPC_HEADER: rpc})
+
+    endpoint.__name__ = method_name
+    return endpoint

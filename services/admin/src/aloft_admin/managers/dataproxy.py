@@ -1,0 +1,280 @@
+"""DataProxy use cases (flyteadmin dataproxy/service.go): signed upload/download URLs and GetData.
+
+Upload locations are ``<store root>/<project>/<domain>/<filename_root or base32(md5)>/<filename>``. The local
+blob store's signed URLs point at admin's own HTTP server (gateway/blobs.py); S3 stores hand out presigned URLs.
+Execution data is read through the AdminService RPCs of the same process (``ExecutionDataSource``), exactly as
+flyteadmin's data proxy calls its node/task execution managers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import re
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+from flyteidl.admin import node_execution_pb2, task_execution_pb2
+from flyteidl.core import identifier_pb2, literals_pb2
+from flyteidl.service import dataproxy_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
+
+from aloft_admin.deps import AdminDeps
+from aloft_service.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from aloft_storage import BlobStore
+from aloft_storage.local import LocalBlobStore
+
+DEFAULT_FILENAME_LENGTH = 20
+_FLYTE_URL = re.compile(
+    r"^flyte://v1/(?P<project>[\w-]+)/(?P<domain>[\w-]+)/(?P<execution>[\w-]+)/(?P<node>[\w.-]+)"
+    r"(?:/(?P<attempt>\d+))?/(?P<io>[iod])(?:/(?P<name>[\w.-]+))?$"
+)
+
+
+class ExecutionDataSource(Protocol):
+    """The AdminService RPCs the data proxy reads executions through (servicer methods, context=None)."""
+
+    async def GetNodeExecution(self, request: node_execution_pb2.NodeExecutionGetRequest, context: Any) -> Any: ...
+
+    async def GetNodeExecutionData(
+        self, request: node_execution_pb2.NodeExecutionGetDataRequest, context: Any
+    ) -> Any: ...
+
+    async def ListTaskExecutions(self, request: task_execution_pb2.TaskExecutionListRequest, context: Any) -> Any: ...
+
+    async def GetTaskExecutionData(
+        self, request: task_execution_pb2.TaskExecutionGetDataRequest, context: Any
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class FlyteUrl:
+    node_execution_id: identifier_pb2.NodeExecutionIdentifier
+    attempt: int | None
+    io: str  # "i", "o" or "d" (deck)
+    name: str
+
+
+def parse_flyte_url(url: str) -> FlyteUrl:
+    match = _FLYTE_URL.match(url)
+    if match is None:
+        raise InvalidArgument(
+            f"failed to parse flyte url [{url}]: expected flyte://v1/<project>/<domain>/"
+            "<execution>/<node>[/<attempt>]/{i,o,d}[/<name>]"
+        )
+    if match["io"] == "d" and match["name"]:
+        raise InvalidArgument(f"flyte url [{url}]: a deck has no named parts")
+    node_id = identifier_pb2.NodeExecutionIdentifier(
+        node_id=match["node"],
+        execution_id=identifier_pb2.WorkflowExecutionIdentifier(
+            project=match["project"], domain=match["domain"], name=match["execution"]
+        ),
+    )
+    attempt = int(match["attempt"]) if match["attempt"] is not None else None
+    return FlyteUrl(node_id, attempt, match["io"], match["name"] or "")
+
+
+def _random_filename() -> str:
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(DEFAULT_FILENAME_LENGTH))
+
+
+def _timestamp_after(deps: AdminDeps, delta: timedelta) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(deps.clock() + delta)
+    return stamp
+
+
+def validate_expiry(requested: duration_pb2.Duration | None, maximum: timedelta, field: str) -> timedelta:
+    """The requested expiry (default: the maximum); InvalidArgument when negative or above the maximum."""
+    if requested is None:
+        return maximum
+    if requested.seconds < 0 or requested.nanos < 0:
+        raise InvalidArgument(f"{field} [{requested.ToJsonString()}] should not be negative")
+    asked = requested.ToTimedelta()
+    if asked > maximum:
+        raise InvalidArgument(f"{field} [{requested.ToJsonString()}] cannot exceed max allowed expiration [{maximum}]")
+    return asked if asked > timedelta(0) else maximum
+
+
+async def existing_md5(store: BlobStore, uri: str) -> str:
+    """base64 MD5 of a stored object (S3: from its ETag, which is the MD5 for single-part uploads)."""
+    client = getattr(store, "client", None)
+    if store.scheme == "s3" and client is not None:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        head = await asyncio.to_thread(client.head_object, Bucket=bucket, Key=key)
+        etag = str(head.get("ETag", "")).strip('"')
+        try:
+            return base64.b64encode(bytes.fromhex(etag)).decode()
+        except ValueError:
+            return ""
+    if not isinstance(store, LocalBlobStore):
+        return ""
+    path = store.path(uri)
+
+    def _hash() -> str:
+        digest = hashlib.md5()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        return base64.b64encode(digest.digest()).decode()
+
+    return await asyncio.to_thread(_hash)
+
+
+class DataProxyManager:
+    def __init__(self, deps: AdminDeps, executions: ExecutionDataSource | None) -> None:
+        self.deps = deps
+        self.blobs = deps.blobs
+        self.executions = executions
+        self.max_expiry: timedelta = deps.config.admin.signedUrlExpiry
+
+    async def create_upload_location(
+        self, request: dataproxy_pb2.CreateUploadLocationRequest
+    ) -> dataproxy_pb2.CreateUploadLocationResponse:
+        if not request.project or not request.domain:
+            raise InvalidArgument("project and domain are required parameters")
+        if not request.filename_root and not request.content_md5:
+            raise InvalidArgument("content_md5 or filename_root is a required parameter")
+        md5 = base64.b64encode(request.content_md5).decode() if request.content_md5 else ""
+        expiry = validate_expiry(
+            request.expires_in if request.HasField("expires_in") else None, self.max_expiry, "expires_in"
+        )
+        prefix = request.filename_root or base64.b32encode(request.content_md5).decode()
+        filename = request.filename or _random_filename()
+        native = self.blobs.uri(request.project, request.domain, prefix, filename)
+        if request.filename and request.filename_root:
+            await self._check_overwrite(native, md5)
+        signed = self.blobs.signed_url(native, "PUT", expiry, content_md5=md5)
+        return dataproxy_pb2.CreateUploadLocationResponse(
+            signed_url=signed,
+            native_url=native,
+            expires_at=_timestamp_after(self.deps, expiry),
+            headers={"Content-MD5": md5} if md5 else {},
+        )
+
+    async def _check_overwrite(self, native: str, md5: str) -> None:
+        """A deterministic location may only be rewritten with the same content (flyteadmin's rule)."""
+        if not await self.blobs.exists(native):
+            return
+        if not md5 or await existing_md5(self.blobs, native) != md5:
+            raise AlreadyExists(
+                f"file already exists at location [{native}], specify a matching hash if you wish to rewrite"
+            )
+
+    async def create_download_location(
+        self, request: dataproxy_pb2.CreateDownloadLocationRequest
+    ) -> dataproxy_pb2.CreateDownloadLocationResponse:
+        expiry = validate_expiry(
+            request.expires_in if request.HasField("expires_in") else None, self.max_expiry, "expires_in"
+        )
+        signed = self._signed_get(request.native_url, expiry)
+        return dataproxy_pb2.CreateDownloadLocationResponse(
+            signed_url=signed, expires_at=_timestamp_after(self.deps, expiry)
+        )
+
+    def _signed_get(self, native_url: str, expiry: timedelta) -> str:
+        if not native_url:
+            raise InvalidArgument("native_url is required")
+        if not self.blobs.owns(native_url):
+            raise InvalidArgument(f"native_url [{native_url}] is not in this deployment's blob store")
+        try:
+            return self.blobs.signed_url(native_url, "GET", expiry)
+        except ValueError as exc:
+            raise InvalidArgument(f"native_url [{native_url}]: {exc}") from exc
+
+    async def create_download_link(
+        self, request: dataproxy_pb2.CreateDownloadLinkRequest
+    ) -> dataproxy_pb2.CreateDownloadLinkResponse:
+        expiry = validate_expiry(
+            request.expires_in if request.HasField("expires_in") else None, self.max_expiry, "expires_in"
+        )
+        if request.artifact_type == dataproxy_pb2.ARTIFACT_TYPE_UNDEFINED:
+            raise InvalidArgument("artifact_type is required")
+        if not request.HasField("node_execution_id"):
+            raise InvalidArgument("source is required: set node_execution_id")
+        node = await self._call(
+            "GetNodeExecution", node_execution_pb2.NodeExecutionGetRequest(id=request.node_execution_id)
+        )
+        native = node.closure.deck_uri
+        if not native:
+            raise NotFound(f"node execution [{_node_label(request.node_execution_id)}] has no deck")
+        if not await self.blobs.exists(native):
+            raise NotFound(f"URL [{native}] does not exist yet; the deck may not have been persisted")
+        signed = self._signed_get(native, expiry)
+        expires_at = _timestamp_after(self.deps, expiry)
+        return dataproxy_pb2.CreateDownloadLinkResponse(
+            signed_url=[signed],
+            expires_at=expires_at,
+            pre_signed_urls=dataproxy_pb2.PreSignedURLs(signed_url=[signed], expires_at=expires_at),
+        )
+
+    async def get_data(self, request: dataproxy_pb2.GetDataRequest) -> dataproxy_pb2.GetDataResponse:
+        url = request.flyte_url
+        if not url:
+            raise InvalidArgument("flyte_url is required")
+        if not url.startswith("flyte://"):
+            return self._raw_uri_data(url)
+        parsed = parse_flyte_url(url)
+        if parsed.io == "d":
+            if parsed.attempt is not None:
+                raise InvalidArgument("deck type cannot be specified with a retry attempt, just use the node instead")
+            link = await self.create_download_link(
+                dataproxy_pb2.CreateDownloadLinkRequest(
+                    artifact_type=dataproxy_pb2.ARTIFACT_TYPE_DECK, node_execution_id=parsed.node_execution_id
+                )
+            )
+            return dataproxy_pb2.GetDataResponse(pre_signed_urls=link.pre_signed_urls)
+        literals = await self._literal_map(parsed)
+        if not parsed.name:
+            return dataproxy_pb2.GetDataResponse(literal_map=literals)
+        if parsed.name not in literals.literals:
+            raise InvalidArgument(f"name [{parsed.name}] not found in [{url}]")
+        return dataproxy_pb2.GetDataResponse(literal=literals.literals[parsed.name])
+
+    def _raw_uri_data(self, uri: str) -> dataproxy_pb2.GetDataResponse:
+        signed = self._signed_get(uri, self.max_expiry)
+        urls = dataproxy_pb2.PreSignedURLs(signed_url=[signed], expires_at=_timestamp_after(self.deps, self.max_expiry))
+        return dataproxy_pb2.GetDataResponse(pre_signed_urls=urls)
+
+    async def _literal_map(self, parsed: FlyteUrl) -> literals_pb2.LiteralMap:
+        if parsed.attempt is None:
+            data = await self._call(
+                "GetNodeExecutionData", node_execution_pb2.NodeExecutionGetDataRequest(id=parsed.node_execution_id)
+            )
+        else:
+            task_id = await self._task_execution_id(parsed.node_execution_id, parsed.attempt)
+            data = await self._call("GetTaskExecutionData", task_execution_pb2.TaskExecutionGetDataRequest(id=task_id))
+        literal_map: literals_pb2.LiteralMap = data.full_inputs if parsed.io == "i" else data.full_outputs
+        return literal_map
+
+    async def _task_execution_id(
+        self, node_id: identifier_pb2.NodeExecutionIdentifier, attempt: int
+    ) -> identifier_pb2.TaskExecutionIdentifier:
+        listing = await self._call(
+            "ListTaskExecutions",
+            task_execution_pb2.TaskExecutionListRequest(
+                node_execution_id=node_id, limit=1, filters=f"eq(retry_attempt,{attempt})"
+            ),
+        )
+        if not listing.task_executions:
+            raise InvalidArgument(f"no task execution attempt {attempt} for node [{_node_label(node_id)}]")
+        task_id: identifier_pb2.TaskExecutionIdentifier = listing.task_executions[0].id
+        return task_id
+
+    async def _call(self, method: str, request: Any) -> Any:
+        handler = getattr(self.executions, method, None) if self.executions is not None else None
+        if handler is None or str(getattr(getattr(type(self.executions), method, None), "__module__", "")).endswith(
+            "_pb2_grpc"
+        ):
+            raise FailedPrecondition(f"execution data is not available: AdminService.{method} is not served")
+        return await handler(request, None)
+
+
+def _node_label(node_id: identifier_pb2.NodeExecutionIdentifier) -> str:
+    e = node_id.execution_id
+    return f"{e.project}/{e.domain}/{e.name}/{node_id.node_id}"
