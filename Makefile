@@ -21,7 +21,7 @@ help:
 	@echo "make setup     create .venv (+ .venv-flytekit) and install everything, pinned by $(CONSTRAINTS)"
 	@echo "make run       start the whole stack on embedded defaults (aloft up --config $(CONFIG))"
 	@echo "make test      setup, lint, then the whole test suite (PYTEST_ARGS=... to narrow)"
-	@echo "make lint      ruff check, ruff format --check, mypy"
+	@echo "make lint      ruff check, ruff format --check, mypy, proto lint"
 	@echo "make protos    compile protos/ into libs/aloft-protos (protos-check: fail if stale)"
 	@echo "make bench     run every benchmark and print it beside the performance targets"
 	@echo "make demo      register and run the examples against a running stack"
@@ -70,6 +70,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check $(LINT_PATHS) tests benchmarks
 	$(VENV)/bin/ruff format --check $(LINT_PATHS) tests benchmarks
 	$(VENV)/bin/mypy $(LINT_PATHS)
+	$(VENV)/bin/python tools/protos/lint.py
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix $(LINT_PATHS) tests benchmarks
