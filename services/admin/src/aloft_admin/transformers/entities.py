@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from flyteidl.admin import common_pb2, description_entity_pb2, launch_plan_pb2, project_pb2, task_pb2, workflow_pb2
 from flyteidl.core import identifier_pb2
@@ -98,7 +98,14 @@ def to_launch_plan(row: LaunchPlanRow) -> launch_plan_pb2.LaunchPlan:
     )
 
 
-def to_named_entity_id(row: TaskRow | WorkflowRow | LaunchPlanRow | NamedEntityRow) -> common_pb2.NamedEntityIdentifier:
+class _Named(Protocol):
+    project: str
+    domain: str
+    name: str
+    org: str
+
+
+def to_named_entity_id(row: _Named) -> common_pb2.NamedEntityIdentifier:
     return common_pb2.NamedEntityIdentifier(project=row.project, domain=row.domain, name=row.name, org=row.org)
 
 

@@ -1,0 +1,139 @@
+"""Named entities (a task/workflow/launch-plan name with a description and ACTIVE/ARCHIVED state) and
+description entities (the long description flytekit sends with each task/workflow version)."""
+
+from __future__ import annotations
+
+from flyteidl.admin import common_pb2, description_entity_pb2
+from flyteidl.core import identifier_pb2
+from sqlalchemy import select
+
+from aloft_admin.deps import AdminDeps
+from aloft_admin.managers import lookups
+from aloft_admin.repositories import filters as f
+from aloft_admin.repositories.models.entities import DescriptionEntityRow, NamedEntityRow
+from aloft_admin.repositories.sql import entities as repo
+from aloft_admin.transformers import entities as transform
+from aloft_admin.validation.identifiers import missing, validate_identifier, validate_named_identifier
+from aloft_service.errors import InvalidArgument, NotFound
+
+_NAMED_RESOURCE_TYPES = (identifier_pb2.TASK, identifier_pb2.WORKFLOW, identifier_pb2.LAUNCH_PLAN)
+_DESCRIBED_RESOURCE_TYPES = (identifier_pb2.TASK, identifier_pb2.WORKFLOW)
+_STATE = f.FilterField(NamedEntityRow.state, f.enum_converter(dict(common_pb2.NamedEntityState.items())))
+NAMED_ENTITY_FIELDS: f.FieldMap = {
+    "project": NamedEntityRow.project,
+    "domain": NamedEntityRow.domain,
+    "name": NamedEntityRow.name,
+    "description": NamedEntityRow.description,
+    "state": _STATE,
+    "named_entity_metadata.state": _STATE,
+    "created_at": NamedEntityRow.created_at,
+    "updated_at": NamedEntityRow.updated_at,
+}
+DESCRIPTION_FIELDS: f.FieldMap = {
+    "project": DescriptionEntityRow.project,
+    "domain": DescriptionEntityRow.domain,
+    "name": DescriptionEntityRow.name,
+    "version": DescriptionEntityRow.version,
+    "short_description": DescriptionEntityRow.short_description,
+    "created_at": DescriptionEntityRow.created_at,
+}
+
+
+def _check_resource_type(resource_type: int, allowed: tuple[int, ...]) -> None:
+    if resource_type not in allowed:
+        names = ", ".join(identifier_pb2.ResourceType.Name(t) for t in allowed)  # type: ignore[arg-type]
+        raise InvalidArgument(f"invalid resource_type {resource_type}: must be one of {names}")
+
+
+class NamedEntityManager:
+    def __init__(self, deps: AdminDeps) -> None:
+        self.deps = deps
+
+    async def get(self, request: common_pb2.NamedEntityGetRequest) -> common_pb2.NamedEntity:
+        _check_resource_type(request.resource_type, _NAMED_RESOURCE_TYPES)
+        validate_named_identifier(request.id)
+        async with self.deps.db.session() as session:
+            row = await repo.find_named_entity(session, request.resource_type, request.id)
+        if row is None:
+            raise lookups.missing_entity(request.resource_type, request.id)
+        return transform.to_named_entity(row)
+
+    async def update(self, request: common_pb2.NamedEntityUpdateRequest) -> common_pb2.NamedEntityUpdateResponse:
+        _check_resource_type(request.resource_type, _NAMED_RESOURCE_TYPES)
+        validate_named_identifier(request.id)
+        if not request.HasField("metadata"):
+            raise missing("metadata")
+        async with self.deps.db.session() as session:
+            await lookups.ensure_project_domain(
+                self.deps, session, request.id.project, request.id.domain, request.id.org
+            )
+            row = await repo.find_named_entity(session, request.resource_type, request.id)
+            now = self.deps.clock()
+            if row is None:
+                row = NamedEntityRow(
+                    resource_type=request.resource_type,
+                    project=request.id.project,
+                    domain=request.id.domain,
+                    name=request.id.name,
+                    org=request.id.org,
+                    created_at=now,
+                )
+                session.add(row)
+            row.description = request.metadata.description
+            row.state = request.metadata.state
+            row.updated_at = now
+        return common_pb2.NamedEntityUpdateResponse()
+
+    async def list(self, request: common_pb2.NamedEntityListRequest) -> common_pb2.NamedEntityList:
+        _check_resource_type(request.resource_type, _NAMED_RESOURCE_TYPES)
+        validate_named_identifier(
+            common_pb2.NamedEntityIdentifier(project=request.project, domain=request.domain), name_required=False
+        )
+        stmt = select(NamedEntityRow).where(
+            NamedEntityRow.resource_type == request.resource_type,
+            NamedEntityRow.project == request.project,
+            NamedEntityRow.domain == request.domain,
+            NamedEntityRow.org == request.org,
+        )
+        stmt = f.where_all(stmt, f.parse_filters(request.filters, NAMED_ENTITY_FIELDS))
+        sort = request.sort_by if request.HasField("sort_by") else None
+        stmt = f.apply_sort(stmt, sort, NAMED_ENTITY_FIELDS, default=[NamedEntityRow.name.asc()])
+        async with self.deps.db.session() as session:
+            rows, token = await f.paginate(session, stmt, request.limit, request.token)
+        return common_pb2.NamedEntityList(entities=[transform.to_named_entity(r) for r in rows], token=token)
+
+
+class DescriptionEntityManager:
+    def __init__(self, deps: AdminDeps) -> None:
+        self.deps = deps
+
+    async def get(self, request: common_pb2.ObjectGetRequest) -> description_entity_pb2.DescriptionEntity:
+        _check_resource_type(request.id.resource_type, _DESCRIBED_RESOURCE_TYPES)
+        validate_identifier(request.id, request.id.resource_type, self.deps.config.admin.maxNameLength)
+        async with self.deps.db.session() as session:
+            row = await repo.find_description_entity(session, request.id)
+        if row is None:
+            raise NotFound(f"missing description entity with identifier [{transform.id_text(request.id)}]")
+        return transform.to_description_entity(row)
+
+    async def list(
+        self, request: description_entity_pb2.DescriptionEntityListRequest
+    ) -> description_entity_pb2.DescriptionEntityList:
+        _check_resource_type(request.resource_type, _DESCRIBED_RESOURCE_TYPES)
+        validate_named_identifier(request.id)
+        stmt = select(DescriptionEntityRow).where(
+            DescriptionEntityRow.resource_type == request.resource_type,
+            DescriptionEntityRow.project == request.id.project,
+            DescriptionEntityRow.domain == request.id.domain,
+            DescriptionEntityRow.name == request.id.name,
+            DescriptionEntityRow.org == request.id.org,
+        )
+        stmt = f.where_all(stmt, f.parse_filters(request.filters, DESCRIPTION_FIELDS))
+        sort = request.sort_by if request.HasField("sort_by") else None
+        default = [DescriptionEntityRow.created_at.desc(), DescriptionEntityRow.id.desc()]
+        stmt = f.apply_sort(stmt, sort, DESCRIPTION_FIELDS, default=default)
+        async with self.deps.db.session() as session:
+            rows, token = await f.paginate(session, stmt, request.limit, request.token)
+        return description_entity_pb2.DescriptionEntityList(
+            descriptionEntities=[transform.to_description_entity(r) for r in rows], token=token
+        )

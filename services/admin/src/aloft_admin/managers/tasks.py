@@ -1,0 +1,92 @@
+"""Tasks: CreateTask, GetTask, ListTaskIds, ListTasks (flyteadmin task_manager.go semantics).
+
+Versions are immutable: re-registering an identical template is ALREADY_EXISTS ("task with identical structure
+already exists", which pyflyte treats as success); a different template under the same version is
+INVALID_ARGUMENT listing the differing fields.
+"""
+
+from __future__ import annotations
+
+from flyteidl.admin import common_pb2, task_pb2
+from flyteidl.core import compiler_pb2, identifier_pb2
+
+from aloft_admin.deps import AdminDeps
+from aloft_admin.managers import lookups
+from aloft_admin.managers.listing import list_names, list_versions, versioned_fields
+from aloft_admin.managers.registration import ensure_named_entity, store_description
+from aloft_admin.repositories import filters as f
+from aloft_admin.repositories.models.entities import TaskRow
+from aloft_admin.repositories.sql import entities as repo
+from aloft_admin.transformers import entities as transform
+from aloft_admin.validation.identifiers import validate_identifier
+from aloft_admin.validation.tasks import validate_task_request
+from aloft_service.errors import AlreadyExists, InvalidArgument
+
+TASK_FIELDS: f.FieldMap = versioned_fields(TaskRow, "task") | {"type": TaskRow.type, "task.type": TaskRow.type}
+
+
+class TaskManager:
+    def __init__(self, deps: AdminDeps) -> None:
+        self.deps = deps
+
+    async def create(self, request: task_pb2.TaskCreateRequest) -> task_pb2.TaskCreateResponse:
+        validate_task_request(request, self.deps.config)
+        template = request.spec.template
+        template.id.CopyFrom(request.id)  # the stored template names exactly the registered version
+        closure = task_pb2.TaskClosure(compiled_task=compiler_pb2.CompiledTask(template=template))
+        task_digest = transform.digest(closure.compiled_task)
+        async with self.deps.db.session() as session:
+            await lookups.ensure_project_domain(self.deps, session, request.id.project, request.id.domain)
+            existing = await repo.find(session, TaskRow, request.id)
+            if existing is not None:
+                raise self._exists_error(request, existing, closure.compiled_task, task_digest)
+            now = self.deps.clock()
+            closure.created_at.CopyFrom(transform.timestamp(now))
+            description = request.spec.description if request.spec.HasField("description") else None
+            short = await store_description(session, request.id, description, now)
+            session.add(
+                TaskRow(
+                    project=request.id.project,
+                    domain=request.id.domain,
+                    name=request.id.name,
+                    version=request.id.version,
+                    org=request.id.org,
+                    closure=closure.SerializeToString(),
+                    digest=task_digest,
+                    type=template.type,
+                    short_description=short,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            await ensure_named_entity(session, request.id, now)
+        return task_pb2.TaskCreateResponse()
+
+    @staticmethod
+    def _exists_error(
+        request: task_pb2.TaskCreateRequest, existing: TaskRow, compiled: compiler_pb2.CompiledTask, new_digest: bytes
+    ) -> Exception:
+        if existing.digest == new_digest:
+            return AlreadyExists("task with identical structure already exists")
+        old = task_pb2.TaskClosure.FromString(existing.closure).compiled_task
+        differences = "\n".join(transform.describe_differences(old, compiled))
+        return InvalidArgument(
+            f"{request.id.name} task with different structure already exists. "
+            f"(Please register a new version of the task):\n{differences}"
+        )
+
+    async def get(self, request: common_pb2.ObjectGetRequest) -> task_pb2.Task:
+        validate_identifier(request.id, identifier_pb2.TASK, self.deps.config.admin.maxNameLength)
+        async with self.deps.db.session() as session:
+            return await lookups.get_task(self.deps, session, request.id)
+
+    async def list(self, request: common_pb2.ResourceListRequest) -> task_pb2.TaskList:
+        async with self.deps.db.session() as session:
+            rows, token = await list_versions(session, TaskRow, request, TASK_FIELDS)
+        return task_pb2.TaskList(tasks=[transform.to_task(r) for r in rows], token=token)
+
+    async def list_ids(
+        self, request: common_pb2.NamedEntityIdentifierListRequest
+    ) -> common_pb2.NamedEntityIdentifierList:
+        async with self.deps.db.session() as session:
+            return await list_names(session, TaskRow, request, TASK_FIELDS)
