@@ -1,0 +1,107 @@
+"""Input checks admin runs outside the graph compiler: execution inputs and launch-plan parameter maps.
+
+Behaviour follows flyteadmin/pkg/manager/impl/validation (CheckAndFetchInputsForExecution,
+checkAndFetchExpectedInputForLaunchPlan, validateParameterMap), but every problem is collected instead of
+returning the first one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flyteidl.core import interface_pb2, literals_pb2
+
+from . import errors as e
+from .types import is_castable, literal_type_of, literal_type_problem, type_str
+
+_INPUTS = "inputs"
+
+
+def _check_literal(name: str, literal: Any, expected: Any, errs: e.ErrorCollector) -> None:
+    literal_type = literal_type_of(literal)
+    problem = literal_type_problem(literal_type)
+    if problem is not None:
+        errs.collect(e.invalid_literal_type(_INPUTS, name, problem))
+    elif not is_castable(literal_type, expected):
+        errs.collect(e.wrong_input_type(name, type_str(expected), type_str(literal_type)))
+
+
+def validate_inputs(inputs: Any, expected: Any, fixed: Any | None = None) -> Any:
+    """Complete an execution's inputs: defaults filled, fixed inputs added; unknown, missing or mistyped rejected.
+
+    Raises CompileErrors naming every offending input (admin maps them to INVALID_ARGUMENT).
+    """
+    errs = e.ErrorCollector()
+    parameters = dict(expected.parameters) if expected is not None else {}
+    provided = dict(inputs.literals) if inputs is not None else {}
+    complete: dict[str, Any] = {}
+    for name in sorted(provided):
+        if name not in parameters:
+            errs.collect(e.unexpected_input(name))
+        else:
+            complete[name] = provided[name]
+    for name in sorted(parameters):
+        parameter = parameters[name]
+        if name in complete:
+            _check_literal(name, complete[name], parameter.var.type, errs)
+        elif parameter.required:
+            errs.collect(e.missing_input(name))
+        elif parameter.HasField("default"):
+            complete[name] = parameter.default
+    fixed_literals = dict(fixed.literals) if fixed is not None else {}
+    for name in sorted(fixed_literals):
+        if name in complete and name in provided:
+            errs.collect(e.fixed_input_overridden(name))
+        complete[name] = fixed_literals[name]
+    errs.raise_if_any()
+    return literals_pb2.LiteralMap(literals=complete)
+
+
+def validate_parameter_map(parameters: Any, field_name: str = "default_inputs") -> None:
+    """Flyte's validateParameterMap: each parameter has a typed var, a default or `required`, a castable default."""
+    errs = e.ErrorCollector()
+    for name in sorted(parameters.parameters if parameters is not None else {}):
+        parameter = parameters.parameters[name]
+        if not name:
+            errs.collect(e.value_required(field_name, "name"))
+            continue
+        if not parameter.HasField("var") or not parameter.var.HasField("type"):
+            errs.collect(e.value_required(field_name, f"{name}.var.type"))
+            continue
+        if not parameter.HasField("default") and not parameter.HasField("artifact_query") and not parameter.required:
+            errs.collect(e.value_required(field_name, f"{name}: a default or required"))
+        if parameter.HasField("default"):
+            _check_literal(name, parameter.default, parameter.var.type, errs)
+    errs.raise_if_any()
+
+
+def launch_plan_expected_inputs(workflow_inputs: Any, default_inputs: Any | None, fixed_inputs: Any | None) -> Any:
+    """The ParameterMap a launch plan exposes (Flyte's checkAndFetchExpectedInputForLaunchPlan).
+
+    Defaults must name workflow inputs with castable types; fixed inputs are removed from what callers may pass;
+    every other workflow input becomes required.
+    """
+    errs = e.ErrorCollector()
+    variables = dict(workflow_inputs.variables) if workflow_inputs is not None else {}
+    defaults = dict(default_inputs.parameters) if default_inputs is not None else {}
+    fixed = dict(fixed_inputs.literals) if fixed_inputs is not None else {}
+    for name in sorted(defaults):
+        if name not in variables:
+            errs.collect(e.unexpected_input(name))
+        elif not is_castable(defaults[name].var.type, variables[name].type):
+            errs.collect(e.wrong_input_type(name, type_str(variables[name].type), type_str(defaults[name].var.type)))
+    for name in sorted(fixed):
+        if name not in variables:
+            errs.collect(e.unexpected_input(name))
+        else:
+            _check_literal(name, fixed[name], variables[name].type, errs)
+    errs.raise_if_any()
+    expected: dict[str, Any] = {}
+    for name, variable in variables.items():
+        if name in defaults:
+            expected[name] = defaults[name]
+        elif name not in fixed:
+            expected[name] = interface_pb2.Parameter(
+                var=interface_pb2.Variable(type=variable.type, description=variable.description), required=True
+            )
+    return interface_pb2.ParameterMap(parameters=expected)
