@@ -1,11 +1,63 @@
-"""Entry point: `aloft-datacatalog`."""
+"""``aloft-datacatalog [--config FILE] serve|migrate|check-config``."""
 
+from __future__ import annotations
+
+import argparse
+import asyncio
 import sys
 
+from aloft_config import load_config
+from aloft_datacatalog.config import DatacatalogConfig
+from aloft_service.cli import run_cli
+from aloft_service.logging import configure_logging
+from aloft_service.runtime import serve_forever
+from aloft_service.tracing import configure_tracing
 
-def main() -> int:
-    print("aloft-datacatalog: not yet implemented", file=sys.stderr)
-    return 1
+
+def _load(args: argparse.Namespace) -> DatacatalogConfig:
+    return load_config(args.config, DatacatalogConfig)
+
+
+def _check(args: argparse.Namespace) -> int:
+    _load(args)
+    print("configuration is valid")
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from aloft_datacatalog.server import run_migrations
+
+    config = _load(args)
+    configure_logging(config.logger, "datacatalog")
+    run_migrations(config)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from aloft_datacatalog.server import build_deps, build_service, run_migrations
+
+    config = _load(args)
+    configure_logging(config.logger, "datacatalog")
+    configure_tracing(config.otel, "datacatalog")
+    run_migrations(config)
+
+    async def _run() -> None:
+        await serve_forever(build_service(build_deps(config)), config.datacatalog)
+
+    asyncio.run(_run())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(
+        "datacatalog",
+        {
+            "serve": ("run the datacatalog gRPC and HTTP servers (migrates first)", _serve),
+            "migrate": ("apply database migrations and exit", _migrate),
+            "check-config": ("validate the configuration and exit", _check),
+        },
+        argv,
+    )
 
 
 if __name__ == "__main__":
