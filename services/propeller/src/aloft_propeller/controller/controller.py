@@ -1,0 +1,119 @@
+"""The controller: a work queue, N workers each evaluating one workflow at a time, streaks for hot workflows,
+idle polling while tasks run, and a periodic re-scan of every non-terminal execution (so a restart resumes
+everything the store holds)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aloft_propeller.config import PropellerSection
+from aloft_propeller.controller import metrics
+from aloft_propeller.controller.queue import WorkQueue
+from aloft_propeller.controller.round import RoundRunner
+from aloft_propeller.store.base import ExecutionKey, StaleRecord, WorkflowStore
+from aloft_service.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+# While a workflow waits on running tasks it is polled, starting fast and backing off to downstream-eval-duration.
+_FIRST_POLL_SECONDS = 0.05
+
+
+class Controller:
+    def __init__(self, config: PropellerSection, store: WorkflowStore, runner: RoundRunner) -> None:
+        self._config = config
+        self._store = store
+        self._runner = runner
+        rate = config.queue.queue
+        self.queue: WorkQueue[ExecutionKey] = WorkQueue(rate.base_delay.total_seconds(), rate.max_delay.total_seconds())
+        self._idle_rounds: dict[ExecutionKey, int] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._busy = 0
+
+    def enqueue(self, key: ExecutionKey) -> None:
+        """The in-process change feed: the data-plane API calls this after every write."""
+        self._idle_rounds.pop(key, None)
+        self.queue.add(key)
+        metrics.main_depth.set(len(self.queue))
+
+    async def start(self) -> None:
+        for key in await self._store.active_keys():
+            self.enqueue(key)
+        self._tasks = [
+            asyncio.create_task(self._worker(i), name=f"propeller-worker-{i}") for i in range(self._config.workers)
+        ]
+        self._tasks.append(asyncio.create_task(self._resync_loop(), name="propeller-resync"))
+        metrics.free_workers_count.set(self._config.workers)
+
+    async def stop(self) -> None:
+        self.queue.shut_down()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _resync_loop(self) -> None:
+        period = self._config.workflow_reeval_duration.total_seconds()
+        while True:
+            await asyncio.sleep(period)
+            try:
+                for key in await self._store.active_keys():
+                    self.queue.add(key)
+            except Exception:
+                log.exception("re-scan of active executions failed")
+
+    async def _worker(self, index: int) -> None:
+        while True:
+            key = await self.queue.get()
+            metrics.main_depth.set(len(self.queue))
+            self._busy += 1
+            metrics.free_workers_count.set(self._config.workers - self._busy)
+            try:
+                await self._process(key)
+            finally:
+                self._busy -= 1
+                metrics.free_workers_count.set(self._config.workers - self._busy)
+                self.queue.done(key)
+
+    async def _process(self, key: ExecutionKey) -> None:
+        try:
+            changed = await self._streak(key)
+        except StaleRecord:
+            self.queue.add(key)  # someone wrote first: re-evaluate from fresh state
+            return
+        except NotFound:
+            self.queue.forget(key)
+            return
+        except Exception:
+            delay = self.queue.add_rate_limited(key)
+            log.exception("round for %s failed; retrying in %.2fs", key, delay)
+            return
+        if changed is None:
+            self.queue.forget(key)
+            self._idle_rounds.pop(key, None)
+            return
+        self.queue.forget(key)
+        if changed:
+            self._idle_rounds[key] = 0
+            self.queue.add(key)
+            return
+        idle = self._idle_rounds.get(key, 0)
+        self._idle_rounds[key] = idle + 1
+        ceiling = self._config.downstream_eval_duration.total_seconds()
+        self.queue.add_after(key, min(_FIRST_POLL_SECONDS * 2**idle, ceiling))
+
+    async def _streak(self, key: ExecutionKey) -> bool | None:
+        """Rounds until no progress or the streak limit; None once terminal, else whether the last round changed."""
+        changed = False
+        for _ in range(max(self._config.max_streak_length, 1)):
+            outcome = await self._runner.run_round(key)
+            if outcome.terminal:
+                return None
+            changed = outcome.changed
+            if not changed:
+                break
+        return changed

@@ -1,0 +1,77 @@
+"""One workflow round (load → deliver leftovers → evaluate → persist with version check → deliver events) and a
+streak of rounds for a workflow that keeps making progress (``max-streak-length``)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from aloft_propeller.controller import metrics
+from aloft_propeller.controller.delivery import deliver_outbox
+from aloft_propeller.events.sink import EventSink
+from aloft_propeller.state import NodePhase, WorkflowPhase, WorkflowState
+from aloft_propeller.store.base import ExecutionKey, WorkflowRecord, WorkflowStore
+from aloft_propeller.workflow import WorkflowExecutor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RoundOutcome:
+    changed: bool
+    terminal: bool
+
+
+def _labels(record: WorkflowRecord, workflow_name: str) -> tuple[str, str, str]:
+    return (record.key.project, record.key.domain, workflow_name)
+
+
+def _observe(record: WorkflowRecord, before: WorkflowState, after: WorkflowState, workflow_name: str) -> None:
+    labels = _labels(record, workflow_name)
+    if before.phase == WorkflowPhase.READY and after.phase != WorkflowPhase.READY:
+        elapsed = after.updated_at or time.time()
+        metrics.acceptance_latency.labels(*labels).observe(max(elapsed - record.created_at.timestamp(), 0) * 1000)
+    last_node_end = 0.0
+    for path, node in after.nodes.items():
+        old = before.nodes.get(path)
+        old_phase = old.phase if old else NodePhase.NOT_YET_STARTED
+        if node.phase == old_phase:
+            continue
+        started = node.started_at or 0.0
+        updated = node.updated_at or started
+        last_node_end = max(last_node_end, updated)
+        if node.phase == NodePhase.SUCCEEDED:
+            metrics.node_success_duration.labels(*labels).observe((updated - started) * 1000)
+        elif node.phase in (NodePhase.FAILED, NodePhase.TIMED_OUT):
+            metrics.node_failure_duration.labels(*labels).observe((updated - started) * 1000)
+        elif node.phase == NodePhase.RUNNING and old_phase == NodePhase.QUEUED:
+            metrics.queueing_latency.labels(*labels).observe((updated - started) * 1000)
+    if after.phase.is_terminal and not before.phase.is_terminal and after.updated_at and last_node_end:
+        metrics.completion_latency.labels(*labels).observe(max(after.updated_at - last_node_end, 0) * 1000)
+
+
+class RoundRunner:
+    def __init__(self, store: WorkflowStore, executor: WorkflowExecutor, sink: EventSink) -> None:
+        self._store = store
+        self._executor = executor
+        self._sink = sink
+
+    async def run_round(self, key: ExecutionKey) -> RoundOutcome:
+        record = await self._store.get(key)
+        record = await deliver_outbox(record, self._sink, self._store)
+        if record.terminal:
+            return RoundOutcome(changed=False, terminal=True)
+        before = record.state
+        state = WorkflowState.from_json(before.to_json())
+        started = time.perf_counter()
+        ectx = await self._executor.context(record, state, time.time())
+        await self._executor.evaluate(ectx)
+        workflow_name = ectx.request.workflow_id.name
+        metrics.round_latency.labels(*_labels(record, workflow_name)).observe(time.perf_counter() - started)
+        if state.to_json() == before.to_json():
+            return RoundOutcome(changed=False, terminal=False)
+        record = await self._store.update(record.with_state(state))
+        _observe(record, before, state, workflow_name)
+        record = await deliver_outbox(record, self._sink, self._store)
+        return RoundOutcome(changed=True, terminal=record.terminal)

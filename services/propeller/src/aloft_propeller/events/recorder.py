@@ -1,0 +1,50 @@
+"""The event recorder the executor writes to: events are appended to the workflow state's outbox (persisted with
+the state that produced them) and delivered by the controller after the state is saved. Entities admin refused
+as already terminal are muted and get no further events."""
+
+from __future__ import annotations
+
+import base64
+
+from flyteidl.event import event_pb2
+
+from aloft_propeller.state import OutboxEvent, WorkflowState
+
+WORKFLOW_ENTITY = "workflow"
+
+
+def node_entity(path: str) -> str:
+    return f"node:{path}"
+
+
+def task_entity(path: str, attempt: int) -> str:
+    return f"task:{path}:{attempt}"
+
+
+def entity_of(kind: str, payload: bytes) -> str:
+    if kind == "workflow":
+        return WORKFLOW_ENTITY
+    if kind == "node":
+        return node_entity(event_pb2.NodeExecutionEvent.FromString(payload).id.node_id)
+    task = event_pb2.TaskExecutionEvent.FromString(payload)
+    return task_entity(task.parent_node_execution_id.node_id, task.retry_attempt)
+
+
+class OutboxRecorder:
+    def __init__(self, state: WorkflowState) -> None:
+        self._state = state
+
+    def _append(self, kind: str, entity: str, payload: bytes) -> None:
+        if entity in self._state.muted:
+            return
+        self._state.outbox.append(OutboxEvent(kind=kind, payload_b64=base64.b64encode(payload).decode()))
+
+    def workflow(self, event: event_pb2.WorkflowExecutionEvent) -> None:
+        self._append("workflow", WORKFLOW_ENTITY, event.SerializeToString(deterministic=True))
+
+    def node(self, event: event_pb2.NodeExecutionEvent) -> None:
+        self._append("node", node_entity(event.id.node_id), event.SerializeToString(deterministic=True))
+
+    def task(self, event: event_pb2.TaskExecutionEvent) -> None:
+        entity = task_entity(event.parent_node_execution_id.node_id, event.retry_attempt)
+        self._append("task", entity, event.SerializeToString(deterministic=True))

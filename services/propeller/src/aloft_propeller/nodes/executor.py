@@ -1,0 +1,423 @@
+"""The node executor: the phase machine of every node, DAG evaluation with the failure policy, retries, timeouts
+and abort. It alone writes node status and records node/task events; handlers only answer ``handle``.
+
+One step per node per round: a node that becomes ready is QUEUED (inputs written) in one round and handled in
+a later one, and a retry's new attempt number is persisted (RETRYABLE_FAILURE) before the plugin is asked to
+start it. Deterministic attempt ids make a replay after a crash adopt, never duplicate, an attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flyteidl.core import literals_pb2, workflow_pb2
+
+from aloft_propeller import paths
+from aloft_propeller.events import builders
+from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, Scope
+from aloft_propeller.nodes.bindings import resolve_bindings
+from aloft_propeller.nodes.context import END_NODE, START_NODE, ExecutionContext
+from aloft_propeller.nodes.errors import NodeError
+from aloft_propeller.nodes.registry import NodeHandlerRegistry, node_kind
+from aloft_propeller.plugins.base import Phase, PhaseInfo
+from aloft_propeller.state import ErrorState, NodePhase, NodeState
+
+log = logging.getLogger(__name__)
+
+_FAILED = (NodePhase.FAILED, NodePhase.TIMED_OUT, NodePhase.ABORTED)
+_ACTIVE = (NodePhase.QUEUED, NodePhase.RUNNING, NodePhase.RETRYABLE_FAILURE)
+
+
+@dataclass(frozen=True)
+class DagResult:
+    phase: NodePhase  # RUNNING, SUCCEEDED or FAILED
+    error: ErrorState | None = None
+    outputs: literals_pb2.LiteralMap | None = None
+
+
+@dataclass(frozen=True)
+class Parent:
+    path: str
+    retry_group: str
+
+
+def _promise_ids(bindings: Iterable[literals_pb2.Binding]) -> set[str]:
+    found: set[str] = set()
+
+    def walk(data: literals_pb2.BindingData) -> None:
+        kind = data.WhichOneof("value")
+        if kind == "promise":
+            found.add(data.promise.node_id)
+        elif kind == "collection":
+            for item in data.collection.bindings:
+                walk(item)
+        elif kind == "map":
+            for item in data.map.bindings.values():
+                walk(item)
+
+    for binding in bindings:
+        walk(binding.binding)
+    return found
+
+
+def _branch_children(node: workflow_pb2.Node) -> list[workflow_pb2.Node]:
+    if node.WhichOneof("target") != "branch_node":
+        return []
+    block = node.branch_node.if_else
+    children = [block.case.then_node, *(case.then_node for case in block.other)]
+    if block.HasField("else_node"):
+        children.append(block.else_node)
+    return children
+
+
+def upstream_ids(scope: Scope, node: workflow_pb2.Node) -> set[str]:
+    ids = set(node.upstream_node_ids) | _promise_ids(node.inputs)
+    if node.id in scope.workflow.connections.upstream:
+        ids |= set(scope.workflow.connections.upstream[node.id].ids)
+    for child in _branch_children(node):
+        ids |= upstream_ids(scope, child)
+    return ids - {START_NODE, END_NODE, node.id}
+
+
+def executable_nodes(scope: Scope) -> list[workflow_pb2.Node]:
+    """The scope's nodes in topological order (start/end nodes are implicit)."""
+    nodes = {n.id: n for n in scope.workflow.template.nodes if n.id not in (START_NODE, END_NODE)}
+    pending = {node_id: upstream_ids(scope, node) & nodes.keys() for node_id, node in nodes.items()}
+    ordered: list[workflow_pb2.Node] = []
+    while pending:
+        ready = sorted(node_id for node_id, deps in pending.items() if not deps)
+        if not ready:
+            raise NodeError(scope.parent_path or "workflow", f"cycle between nodes {sorted(pending)}")
+        for node_id in ready:
+            ordered.append(nodes[node_id])
+            del pending[node_id]
+        for deps in pending.values():
+            deps.difference_update(ready)
+    return ordered
+
+
+def _timeout(ctx: NodeContext) -> timedelta | None:
+    if ctx.node.metadata.HasField("timeout") and ctx.node.metadata.timeout.ToTimedelta():
+        return ctx.node.metadata.timeout.ToTimedelta()
+    if node_kind(ctx.node) == "task":
+        template = ctx.task_template()
+        if template.metadata.HasField("timeout") and template.metadata.timeout.ToTimedelta():
+            return template.metadata.timeout.ToTimedelta()
+    return None
+
+
+def _user_retries(ctx: NodeContext) -> int:
+    if ctx.node.metadata.HasField("retries"):
+        return ctx.node.metadata.retries.retries
+    if node_kind(ctx.node) == "task":
+        return ctx.task_template().metadata.retries.retries
+    return 0
+
+
+class NodeExecutor:
+    def __init__(self, handlers: NodeHandlerRegistry, max_system_retries: int) -> None:
+        self._handlers = handlers
+        self._max_system_retries = max_system_retries
+
+    # ---- DAG -------------------------------------------------------------------------------------------------
+
+    async def execute_dag(self, ectx: ExecutionContext, scope: Scope) -> DagResult:
+        nodes = executable_nodes(scope)
+        parent = Parent(scope.parent_path, str(scope.parent_attempt)) if scope.parent_path else None
+        for node in nodes:
+            await self.execute_node(ectx, scope, node, scope.path_of(node.id), parent)
+        states = [ectx.state.node(scope.path_of(node.id)) for node in nodes]
+        failed = [state for state in states if state.phase in _FAILED]
+        if failed:
+            policy = scope.workflow.template.metadata.on_failure
+            still_running = any(state.phase in _ACTIVE for state in states)
+            if policy == workflow_pb2.WorkflowMetadata.FAIL_IMMEDIATELY or not still_running:
+                return DagResult(NodePhase.FAILED, failed[0].error)
+            return DagResult(NodePhase.RUNNING)
+        if all(state.phase.is_terminal for state in states):
+            outputs = await self._scope_outputs(ectx, scope)
+            return DagResult(NodePhase.SUCCEEDED, outputs=outputs)
+        return DagResult(NodePhase.RUNNING)
+
+    async def _scope_outputs(self, ectx: ExecutionContext, scope: Scope) -> literals_pb2.LiteralMap:
+        async def outputs_of(node_id: str) -> literals_pb2.LiteralMap:
+            return await ectx.outputs_of(scope.prefix, scope.inputs, node_id)
+
+        return await resolve_bindings(END_NODE, scope.workflow.template.outputs, outputs_of)
+
+    async def abort_dag(self, ectx: ExecutionContext, scope: Scope, reason: str) -> None:
+        parent = Parent(scope.parent_path, str(scope.parent_attempt)) if scope.parent_path else None
+        for node in executable_nodes(scope):
+            await self.abort_node(ectx, scope, node, scope.path_of(node.id), reason, parent)
+
+    # ---- one node --------------------------------------------------------------------------------------------
+
+    async def execute_node(
+        self, ectx: ExecutionContext, scope: Scope, node: workflow_pb2.Node, path: str, parent: Parent | None
+    ) -> NodeState:
+        state = ectx.state.node(path)
+        if state.phase.is_terminal:
+            return state
+        if state.phase == NodePhase.NOT_YET_STARTED:
+            await self._maybe_start(ectx, scope, node, path, parent, check_upstream=True)
+            return state
+        ctx = await self._context(ectx, scope, node, path, parent)
+        await self._step(ctx, parent)
+        return state
+
+    async def execute_child(self, ctx: NodeContext, child: workflow_pb2.Node, path: str) -> NodeState:
+        """A branch's chosen node: runs in the branch's scope, with the branch as its parent."""
+        parent = Parent(ctx.path, str(ctx.state.attempt))
+        state = ctx.execution.state.node(path)
+        if state.phase == NodePhase.NOT_YET_STARTED:
+            await self._maybe_start(ctx.execution, ctx.scope, child, path, parent, check_upstream=False)
+            return state
+        if state.phase.is_terminal:
+            return state
+        child_ctx = await self._context(ctx.execution, ctx.scope, child, path, parent)
+        await self._step(child_ctx, parent)
+        return state
+
+    async def abort_child(self, ctx: NodeContext, child: workflow_pb2.Node, path: str, reason: str) -> None:
+        await self.abort_node(ctx.execution, ctx.scope, child, path, reason, Parent(ctx.path, str(ctx.state.attempt)))
+
+    async def abort_node(
+        self,
+        ectx: ExecutionContext,
+        scope: Scope,
+        node: workflow_pb2.Node,
+        path: str,
+        reason: str,
+        parent: Parent | None,
+    ) -> None:
+        state = ectx.state.nodes.get(path)
+        if state is None or state.phase not in _ACTIVE:
+            return
+        ctx = await self._context(ectx, scope, node, path, parent)
+        try:
+            await self._handlers.for_node(node).abort(ctx, reason)
+        except NodeError:
+            pass  # nothing was started for an unsupported node
+        if node_kind(node) == "task" and state.plugin_phase:
+            self._record_task_aborted(ctx, reason)
+        state.error = ErrorState("ExecutionAborted", reason, "USER")
+        self._set_phase(ctx, NodePhase.ABORTED, parent)
+
+    # ---- steps -----------------------------------------------------------------------------------------------
+
+    async def _maybe_start(
+        self,
+        ectx: ExecutionContext,
+        scope: Scope,
+        node: workflow_pb2.Node,
+        path: str,
+        parent: Parent | None,
+        check_upstream: bool,
+    ) -> None:
+        state = ectx.state.node(path)
+        if check_upstream:
+            upstream = [ectx.state.node(scope.path_of(node_id)) for node_id in upstream_ids(scope, node)]
+            if any(not up.phase.is_terminal or up.phase in _FAILED for up in upstream):
+                return
+            if any(up.phase == NodePhase.SKIPPED for up in upstream):
+                await self._skip(ectx, scope, node, path, parent)
+                return
+        if node_kind(node) == "task" and ectx.start_budget is not None:
+            if ectx.start_budget <= 0:
+                return
+            ectx.start_budget -= 1
+        node_uri = paths.node_dir(ectx.execution_uri, path)
+        inputs_uri = paths.inputs_uri(node_uri)
+
+        async def outputs_of(node_id: str) -> literals_pb2.LiteralMap:
+            return await ectx.outputs_of(scope.prefix, scope.inputs, node_id)
+
+        state.started_at = ectx.now
+        try:
+            inputs = await resolve_bindings(node.id, node.inputs, outputs_of)
+        except NodeError as exc:
+            ctx = self._make_context(ectx, scope, node, path, literals_pb2.LiteralMap(), "")
+            state.error = ErrorState(exc.code, exc.message, "USER")
+            self._set_phase(ctx, NodePhase.FAILED, parent)
+            return
+        await ectx.write_literal_map(inputs_uri, inputs)
+        ctx = self._make_context(ectx, scope, node, path, inputs, inputs_uri)
+        self._set_phase(ctx, NodePhase.QUEUED, parent)
+
+    async def _skip(
+        self, ectx: ExecutionContext, scope: Scope, node: workflow_pb2.Node, path: str, parent: Parent | None
+    ) -> None:
+        ctx = self._make_context(ectx, scope, node, path, literals_pb2.LiteralMap(), "")
+        self._set_phase(ctx, NodePhase.SKIPPED, parent)
+
+    async def _step(self, ctx: NodeContext, parent: Parent | None) -> None:
+        state = ctx.state
+        if state.phase == NodePhase.RETRYABLE_FAILURE:
+            # The new attempt number is already persisted: now it may start.
+            state.plugin_state, state.plugin_phase, state.plugin_phase_version = b"", 0, 0
+            state.attempt_started_at = None
+            state.phase = NodePhase.RUNNING
+        if await self._timed_out(ctx, parent):
+            return
+        try:
+            transition = await self._handlers.for_node(ctx.node).handle(ctx)
+        except NodeError as exc:
+            transition = HandlerTransition.failure(exc.code, exc.message)
+        await self._apply(ctx, transition, parent)
+
+    async def _timed_out(self, ctx: NodeContext, parent: Parent | None) -> bool:
+        timeout = _timeout(ctx)
+        started = ctx.state.attempt_started_at
+        if timeout is None or started is None or ctx.execution.now - started <= timeout.total_seconds():
+            return False
+        await self._handlers.for_node(ctx.node).abort(ctx, f"timed out after {timeout}")
+        error = ErrorState("Timeout", f"node [{ctx.node.id}] attempt {ctx.state.attempt} timed out after {timeout}")
+        await self._apply(ctx, HandlerTransition(HandlerPhase.RETRYABLE_FAILURE, error=error), parent, timed_out=True)
+        return True
+
+    async def _apply(
+        self, ctx: NodeContext, transition: HandlerTransition, parent: Parent | None, timed_out: bool = False
+    ) -> None:
+        state = ctx.state
+        if transition.plugin_state is not None:
+            state.plugin_state = transition.plugin_state
+        if transition.branch_taken:
+            state.branch_taken = transition.branch_taken
+        if transition.task_info is not None:
+            self._record_task_phase(ctx, transition.task_info, transition.outputs_uri)
+        if transition.phase == HandlerPhase.RUNNING:
+            if state.attempt_started_at is None:
+                state.attempt_started_at = ctx.execution.now
+            if state.phase == NodePhase.QUEUED:
+                self._set_phase(ctx, NodePhase.RUNNING, parent)
+            return
+        await self._finalize(ctx)
+        if transition.phase == HandlerPhase.SUCCESS:
+            state.outputs_uri = transition.outputs_uri
+            self._set_phase(ctx, NodePhase.SUCCEEDED, parent)
+            return
+        error = transition.error or ErrorState("UnknownError", "node failed without an error", "SYSTEM")
+        state.error = error
+        if transition.phase == HandlerPhase.RETRYABLE_FAILURE and self._take_retry(ctx, error):
+            state.attempt += 1
+            state.phase = NodePhase.RETRYABLE_FAILURE
+            state.message = f"retrying after: {error.message}"
+            return
+        self._set_phase(ctx, NodePhase.TIMED_OUT if timed_out else NodePhase.FAILED, parent)
+
+    def _take_retry(self, ctx: NodeContext, error: ErrorState) -> bool:
+        state = ctx.state
+        if error.kind == "SYSTEM":
+            if state.system_failures >= self._max_system_retries:
+                return False
+            state.system_failures += 1
+            return True
+        user_failures = state.attempt + 1 - state.system_failures
+        return user_failures <= _user_retries(ctx)
+
+    async def _finalize(self, ctx: NodeContext) -> None:
+        handler = self._handlers.for_node(ctx.node)
+        if handler.finalize_required():
+            await handler.finalize(ctx)
+
+    # ---- status + events -------------------------------------------------------------------------------------
+
+    def _event_info(self, ctx: NodeContext, parent: Parent | None) -> builders.NodeEventInfo:
+        kind = node_kind(ctx.node)
+        task_id = ctx.node.task_node.reference_id if kind == "task" else None
+        return builders.NodeEventInfo(
+            execution_id=ctx.execution.execution_id,
+            producer_id=ctx.execution.producer_id,
+            path=ctx.path,
+            spec_node_id=ctx.node.id,
+            node_name=ctx.node.metadata.name,
+            input_uri=ctx.inputs_uri,
+            parent_path=parent.path if parent else "",
+            retry_group=parent.retry_group if parent else "",
+            is_parent=kind in ("branch", "subworkflow"),
+            task_id=task_id,
+        )
+
+    def _set_phase(self, ctx: NodeContext, phase: NodePhase, parent: Parent | None) -> None:
+        state = ctx.state
+        state.phase = phase
+        state.updated_at = ctx.execution.now
+        output_uri = state.outputs_uri if phase == NodePhase.SUCCEEDED else ""
+        error = state.error if phase in _FAILED else None
+        event = builders.node_event(self._event_info(ctx, parent), phase, ctx.execution.now, output_uri, error)
+        ctx.execution.recorder.node(event)
+
+    def _record_task_phase(self, ctx: NodeContext, info: PhaseInfo, outputs_uri: str) -> None:
+        state = ctx.state
+        if (int(info.phase), info.version) == (state.plugin_phase, state.plugin_phase_version):
+            return
+        state.plugin_phase, state.plugin_phase_version = int(info.phase), info.version
+        template = ctx.task_template()
+        event = builders.task_event(
+            self._event_info(ctx, None),
+            template.type,
+            state.attempt,
+            paths.unique_attempt_id(ctx.execution.key.name, ctx.path, state.attempt),
+            template.type,
+            info,
+            ctx.execution.now,
+            outputs_uri,
+        )
+        ctx.execution.recorder.task(event)
+
+    def _record_task_aborted(self, ctx: NodeContext, reason: str) -> None:
+        info = PhaseInfo(Phase.PERMANENT_FAILURE, version=ctx.state.plugin_phase_version + 1, reason=reason)
+        template = ctx.task_template()
+        event = builders.task_event(
+            self._event_info(ctx, None),
+            template.type,
+            ctx.state.attempt,
+            paths.unique_attempt_id(ctx.execution.key.name, ctx.path, ctx.state.attempt),
+            template.type,
+            info,
+            ctx.execution.now,
+        )
+        event.phase = builders.execution_pb2.TaskExecution.ABORTED
+        ctx.execution.recorder.task(event)
+
+    # ---- plumbing --------------------------------------------------------------------------------------------
+
+    async def _context(
+        self, ectx: ExecutionContext, scope: Scope, node: workflow_pb2.Node, path: str, parent: Parent | None
+    ) -> NodeContext:
+        inputs_uri = paths.inputs_uri(paths.node_dir(ectx.execution_uri, path))
+        inputs = await ectx.read_literal_map(inputs_uri)
+        return self._make_context(ectx, scope, node, path, inputs, inputs_uri)
+
+    def _make_context(
+        self,
+        ectx: ExecutionContext,
+        scope: Scope,
+        node: workflow_pb2.Node,
+        path: str,
+        inputs: literals_pb2.LiteralMap,
+        inputs_uri: str,
+    ) -> NodeContext:
+        async def execute_dag(child_scope: Scope) -> DagResult:
+            return await self.execute_dag(ectx, child_scope)
+
+        async def abort_dag(child_scope: Scope, reason: str) -> None:
+            await self.abort_dag(ectx, child_scope, reason)
+
+        return NodeContext(
+            execution=ectx,
+            scope=scope,
+            node=node,
+            path=path,
+            state=ectx.state.node(path),
+            inputs=inputs,
+            inputs_uri=inputs_uri,
+            node_uri=paths.node_dir(ectx.execution_uri, path),
+            execute_dag=execute_dag,
+            abort_dag=abort_dag,
+            execute_child=self.execute_child,
+            abort_child=self.abort_child,
+        )

@@ -1,0 +1,46 @@
+"""Subworkflow nodes (inline, from the closure): the child workflow's DAG runs with this node as its parent and
+node paths prefixed ``{node path}-{attempt}-``. Its outputs are written to the node's attempt directory."""
+
+from __future__ import annotations
+
+from aloft_propeller import paths
+from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, Scope
+from aloft_propeller.state import NodePhase
+
+
+def child_scope(ctx: NodeContext) -> Scope:
+    workflow = ctx.execution.subworkflow(ctx.node.workflow_node.sub_workflow_ref)
+    attempt = ctx.state.attempt
+    return Scope(
+        workflow=workflow,
+        inputs=ctx.inputs,
+        prefix=f"{ctx.path}-{attempt}-",
+        parent_path=ctx.path,
+        parent_attempt=attempt,
+    )
+
+
+class SubworkflowNodeHandler:
+    async def setup(self) -> None:
+        return None
+
+    def finalize_required(self) -> bool:
+        return False
+
+    async def handle(self, ctx: NodeContext) -> HandlerTransition:
+        scope = child_scope(ctx)
+        result = await ctx.execute_dag(scope)
+        if result.phase == NodePhase.SUCCEEDED and result.outputs is not None:
+            uri = paths.outputs_uri(paths.attempt_dir(ctx.execution.execution_uri, ctx.path, ctx.state.attempt))
+            await ctx.execution.write_literal_map(uri, result.outputs)
+            return HandlerTransition(HandlerPhase.SUCCESS, outputs_uri=uri)
+        if result.phase == NodePhase.FAILED:
+            await ctx.abort_dag(scope, "subworkflow failed")
+            return HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=result.error)
+        return HandlerTransition.running()
+
+    async def abort(self, ctx: NodeContext, reason: str) -> None:
+        await ctx.abort_dag(child_scope(ctx), reason)
+
+    async def finalize(self, ctx: NodeContext) -> None:
+        return None

@@ -1,0 +1,133 @@
+"""Task nodes: build the attempt's TaskExecutionContext, ask the plugin, map its answer to a node transition.
+
+Order per round (flytepropeller nodes/task/handler.go): plugin → (terminal: finalize) → the executor records
+events and persists. Attempt identity is deterministic, so a replayed ``handle`` adopts the running attempt.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aloft.dataplane.v1 import dataplane_pb2
+from flyteidl.core import identifier_pb2, tasks_pb2
+
+from aloft_propeller import paths
+from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext
+from aloft_propeller.nodes.errors import NodeError
+from aloft_propeller.plugins.base import Phase, Plugin, Resources, TaskExecutionContext
+from aloft_propeller.state import ErrorState
+from aloft_service.errors import AloftError
+
+
+class UnknownTaskTypeError(NodeError):
+    code = "UnsupportedTaskType"
+
+
+_RESOURCE_FIELDS = {
+    tasks_pb2.Resources.CPU: "cpu",
+    tasks_pb2.Resources.MEMORY: "memory",
+    tasks_pb2.Resources.GPU: "gpu",
+    tasks_pb2.Resources.EPHEMERAL_STORAGE: "ephemeral_storage",
+}
+
+
+def _resources(
+    entries: list[tasks_pb2.Resources.ResourceEntry], default: dataplane_pb2.ResourceQuantities
+) -> Resources:
+    values = {"cpu": default.cpu, "memory": default.memory, "gpu": default.gpu}
+    values["ephemeral_storage"] = default.ephemeral_storage
+    for entry in entries:
+        name = _RESOURCE_FIELDS.get(entry.name)
+        if name:
+            values[name] = entry.value
+    return Resources(**values)
+
+
+def _phase_of(phase: Phase) -> HandlerPhase:
+    if phase == Phase.SUCCESS:
+        return HandlerPhase.SUCCESS
+    if phase == Phase.RETRYABLE_FAILURE:
+        return HandlerPhase.RETRYABLE_FAILURE
+    if phase == Phase.PERMANENT_FAILURE:
+        return HandlerPhase.PERMANENT_FAILURE
+    return HandlerPhase.RUNNING
+
+
+class TaskNodeHandler:
+    async def setup(self) -> None:
+        return None
+
+    def finalize_required(self) -> bool:
+        return False  # the plugin is finalized as soon as it reports a terminal phase
+
+    async def handle(self, ctx: NodeContext) -> HandlerTransition:
+        plugin, tctx = self._task_context(ctx)
+        transition = await plugin.handle(tctx)
+        info = transition.info
+        if info.phase.is_terminal:
+            await plugin.finalize(tctx)
+        error = None
+        if info.error is not None:
+            error = ErrorState(info.error.code, info.error.message, info.error.kind.value)
+        elif info.phase in (Phase.RETRYABLE_FAILURE, Phase.PERMANENT_FAILURE):
+            error = ErrorState("TaskFailed", info.reason or "task failed", "SYSTEM")
+        return HandlerTransition(
+            phase=_phase_of(info.phase),
+            error=error,
+            outputs_uri=paths.outputs_uri(tctx.output_prefix) if info.phase == Phase.SUCCESS else "",
+            task_info=info,
+            plugin_state=transition.plugin_state,
+        )
+
+    async def abort(self, ctx: NodeContext, reason: str) -> None:
+        plugin, tctx = self._task_context(ctx)
+        await plugin.abort(tctx, reason)
+        await plugin.finalize(tctx)
+
+    async def finalize(self, ctx: NodeContext) -> None:
+        return None
+
+    def _task_context(self, ctx: NodeContext) -> tuple[Plugin, TaskExecutionContext]:
+        ectx = ctx.execution
+        template = ctx.task_template()
+        try:
+            plugin = ectx.plugins.for_task_type(template.type)
+        except (LookupError, ValueError, AloftError) as exc:
+            raise UnknownTaskTypeError(ctx.node.id, f"no plugin for task type {template.type!r}: {exc}") from exc
+        attempt = ctx.state.attempt
+        attempt_uri = paths.attempt_dir(ectx.execution_uri, ctx.path, attempt)
+        unique_id = paths.unique_attempt_id(ectx.key.name, ctx.path, attempt)
+        previous = paths.checkpoint_prefix(paths.attempt_dir(ectx.execution_uri, ctx.path, attempt - 1))
+        config = ectx.request.config
+        timeout = template.metadata.timeout.ToTimedelta() if template.metadata.HasField("timeout") else None
+        task_execution_id = identifier_pb2.TaskExecutionIdentifier(
+            task_id=template.id,
+            node_execution_id=identifier_pb2.NodeExecutionIdentifier(node_id=ctx.path, execution_id=ectx.execution_id),
+            retry_attempt=attempt,
+        )
+        interruptible = template.metadata.interruptible
+        if config.HasField("interruptible"):
+            interruptible = config.interruptible.value
+        tctx = TaskExecutionContext(
+            task_execution_id=task_execution_id,
+            unique_id=unique_id,
+            template=template,
+            inputs_uri=ctx.inputs_uri,
+            output_prefix=attempt_uri,
+            raw_output_prefix=f"{ectx.raw_output_prefix}/{unique_id}",
+            checkpoint_prefix=paths.checkpoint_prefix(attempt_uri),
+            prev_checkpoint_prefix=previous if attempt > 0 else "",
+            blobs=ectx.blobs,
+            attempt=attempt,
+            plugin_state=ctx.state.plugin_state,
+            envs=dict(config.envs),
+            labels=dict(config.labels),
+            annotations=dict(config.annotations),
+            interruptible=interruptible,
+            resource_requests=_resources(list(template.container.resources.requests), config.task_resource_defaults),
+            resource_limits=_resources(list(template.container.resources.limits), config.task_resource_limits),
+            timeout=timeout if timeout and timeout > timedelta(0) else None,
+            workflow_name=ectx.request.workflow_id.name,
+            launch_plan_name=ectx.request.launch_plan_id.name,
+        )
+        return plugin, tctx

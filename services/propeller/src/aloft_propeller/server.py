@@ -1,0 +1,95 @@
+"""Assemble propeller: config → store, blobs, plugins, event sink → controller + DataPlaneService (gRPC) and
+/metrics (HTTP), all in one process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
+
+from aloft_db import Database, create_database, migrate
+from aloft_propeller.api.dataplane import DataPlaneServicer
+from aloft_propeller.config import PropellerConfig
+from aloft_propeller.controller.controller import Controller
+from aloft_propeller.controller.round import RoundRunner
+from aloft_propeller.events.sink import AdminEventSink, EventSink
+from aloft_propeller.managers.executions import ExecutionManager
+from aloft_propeller.nodes.context import PluginResolver
+from aloft_propeller.nodes.registry import default_node_handlers
+from aloft_propeller.store.sql import SqlWorkflowStore
+from aloft_propeller.workflow import WorkflowExecutor
+from aloft_service.runtime import ListenConfig, Service
+from aloft_storage import BlobStore, create_blob_store
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version_propeller"
+SERVICE_NAME = dataplane_pb2.DESCRIPTOR.services_by_name["DataPlaneService"].full_name
+
+
+def _sqlite_default(config: PropellerConfig) -> Path:
+    return config.stack.data_path() / "propeller.db"
+
+
+def run_migrations(config: PropellerConfig) -> None:
+    migrate(MIGRATIONS, config.effective_database().sync_url(_sqlite_default(config)), VERSION_TABLE)
+
+
+@dataclass
+class PropellerDeps:
+    config: PropellerConfig
+    db: Database
+    blobs: BlobStore
+    store: SqlWorkflowStore
+    sink: EventSink
+    controller: Controller
+    manager: ExecutionManager
+
+
+def _default_plugins(config: PropellerConfig, blobs: BlobStore) -> PluginResolver:
+    from aloft_propeller.plugins.registry import build_plugin_registry
+
+    return build_plugin_registry(config, blobs)
+
+
+def build_deps(
+    config: PropellerConfig,
+    plugins: PluginResolver | None = None,
+    sink: EventSink | None = None,
+    blobs: BlobStore | None = None,
+) -> PropellerDeps:
+    """Wire everything; tests pass their own plugins (a scripted fake), event sink or blob store."""
+    db = create_database(config.effective_database(), _sqlite_default(config))
+    blobs = blobs or create_blob_store(config.storage, base_dir=config.stack.data_path())
+    plugins = plugins or _default_plugins(config, blobs)
+    sink = sink or AdminEventSink(config.propeller.adminEndpoint)
+    store = SqlWorkflowStore(db)
+    executor = WorkflowExecutor(config, blobs, plugins, default_node_handlers())
+    controller = Controller(config.propeller, store, RoundRunner(store, executor, sink))
+    manager = ExecutionManager(store, config.propeller.cluster_id, controller.enqueue)
+    return PropellerDeps(config, db, blobs, store, sink, controller, manager)
+
+
+def listen_config(config: PropellerConfig) -> ListenConfig:
+    section = config.propeller
+    return ListenConfig(host=section.host, grpcPort=section.grpcPort, httpPort=section.httpPort)
+
+
+def build_service(deps: PropellerDeps) -> Service:
+    servicer = DataPlaneServicer(deps.manager)
+
+    def register(server: object) -> None:
+        dataplane_pb2_grpc.add_DataPlaneServiceServicer_to_server(servicer, server)
+
+    async def stop_engine() -> None:
+        await deps.controller.stop()
+        await deps.sink.close()
+        await deps.db.dispose()
+
+    return Service(
+        name="propeller",
+        service_names=[SERVICE_NAME],
+        registrations=[register],  # type: ignore[list-item]
+        on_start=[deps.controller.start],
+        on_stop=[stop_engine],
+    )

@@ -1,0 +1,138 @@
+"""The data plane's per-execution status: workflow phase plus one ``NodeState`` per node path, stored as JSON.
+
+Node paths: a top-level node is its id (``n0``); a node inside a branch or subworkflow is
+``{parent path}-{parent retry attempt}-{child id}`` (deterministic, so attempt ids are stable across restarts).
+The ``outbox`` holds events already decided but not yet acknowledged by admin: it is persisted with the state
+that produced them, flushed before the next evaluation, so a crash never loses (nor reorders) an event.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class NodePhase(enum.StrEnum):
+    NOT_YET_STARTED = "NOT_YET_STARTED"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    # The attempt failed and another one is due; the next round starts it (after persisting the new attempt number).
+    RETRYABLE_FAILURE = "RETRYABLE_FAILURE"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    SKIPPED = "SKIPPED"
+    ABORTED = "ABORTED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL_NODE_PHASES
+
+
+_TERMINAL_NODE_PHASES = {
+    NodePhase.SUCCEEDED,
+    NodePhase.FAILED,
+    NodePhase.TIMED_OUT,
+    NodePhase.SKIPPED,
+    NodePhase.ABORTED,
+}
+
+
+class WorkflowPhase(enum.StrEnum):
+    READY = "READY"
+    RUNNING = "RUNNING"
+    FAILING = "FAILING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    ABORTED = "ABORTED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (WorkflowPhase.SUCCEEDED, WorkflowPhase.FAILED, WorkflowPhase.ABORTED)
+
+
+@dataclass
+class ErrorState:
+    code: str
+    message: str
+    kind: str = "USER"  # USER | SYSTEM
+
+
+@dataclass
+class NodeState:
+    phase: NodePhase = NodePhase.NOT_YET_STARTED
+    attempt: int = 0
+    system_failures: int = 0
+    started_at: float | None = None
+    attempt_started_at: float | None = None
+    updated_at: float | None = None
+    message: str = ""
+    error: ErrorState | None = None
+    outputs_uri: str = ""
+    # Task nodes: the plugin's opaque state and last reported phase/version (to emit task events on change).
+    plugin_state_b64: str = ""
+    plugin_phase: int = 0
+    plugin_phase_version: int = 0
+    # Branch nodes: the id of the chosen child node ("" until decided).
+    branch_taken: str = ""
+
+    @property
+    def plugin_state(self) -> bytes:
+        return base64.b64decode(self.plugin_state_b64) if self.plugin_state_b64 else b""
+
+    @plugin_state.setter
+    def plugin_state(self, value: bytes) -> None:
+        self.plugin_state_b64 = base64.b64encode(value).decode() if value else ""
+
+
+@dataclass
+class OutboxEvent:
+    kind: str  # workflow | node | task
+    payload_b64: str  # serialized flyteidl.event message
+
+
+@dataclass
+class WorkflowState:
+    phase: WorkflowPhase = WorkflowPhase.READY
+    started_at: float | None = None
+    updated_at: float | None = None
+    abort_cause: str = ""
+    error: ErrorState | None = None
+    outputs_uri: str = ""
+    nodes: dict[str, NodeState] = field(default_factory=dict)
+    outbox: list[OutboxEvent] = field(default_factory=list)
+    # Entities admin refused as already terminal: never send events for them again.
+    muted: list[str] = field(default_factory=list)
+
+    def node(self, path: str) -> NodeState:
+        state = self.nodes.get(path)
+        if state is None:
+            state = self.nodes[path] = NodeState()
+        return state
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes | str | None) -> WorkflowState:
+        if not raw:
+            return cls()
+        data: dict[str, Any] = json.loads(raw)
+        nodes = {path: _node_from_dict(node) for path, node in data.pop("nodes", {}).items()}
+        outbox = [OutboxEvent(**event) for event in data.pop("outbox", [])]
+        error = data.pop("error", None)
+        return cls(
+            phase=WorkflowPhase(data.pop("phase", "READY")),
+            error=ErrorState(**error) if error else None,
+            nodes=nodes,
+            outbox=outbox,
+            **data,
+        )
+
+
+def _node_from_dict(data: dict[str, Any]) -> NodeState:
+    error = data.pop("error", None)
+    return NodeState(phase=NodePhase(data.pop("phase")), error=ErrorState(**error) if error else None, **data)

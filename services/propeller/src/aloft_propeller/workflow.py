@@ -1,0 +1,136 @@
+"""The workflow executor: one evaluation of one execution (flytepropeller controller/workflow/executor.go).
+
+READY → RUNNING → (DAG) → SUCCEEDED | FAILING (failure node, if any) → FAILED; an abort request at any point
+aborts active nodes and ends ABORTED. All changes are made to the in-memory state and its event outbox; the
+controller persists them (version-checked) before the outbox is delivered.
+"""
+
+from __future__ import annotations
+
+from aloft.dataplane.v1 import dataplane_pb2
+from flyteidl.core import compiler_pb2, literals_pb2, workflow_pb2
+
+from aloft_propeller import paths
+from aloft_propeller.config import PropellerConfig
+from aloft_propeller.events import builders
+from aloft_propeller.events.recorder import OutboxRecorder
+from aloft_propeller.nodes.base import Scope
+from aloft_propeller.nodes.context import ExecutionContext, PluginResolver
+from aloft_propeller.nodes.errors import NodeError
+from aloft_propeller.nodes.executor import NodeExecutor
+from aloft_propeller.nodes.registry import NodeHandlerRegistry
+from aloft_propeller.state import ErrorState, NodePhase, WorkflowPhase, WorkflowState
+from aloft_propeller.store.base import WorkflowRecord
+from aloft_storage import BlobNotFound, BlobStore
+
+_ACTIVE = (NodePhase.QUEUED, NodePhase.RUNNING, NodePhase.RETRYABLE_FAILURE)
+
+
+class WorkflowExecutor:
+    def __init__(
+        self, config: PropellerConfig, blobs: BlobStore, plugins: PluginResolver, handlers: NodeHandlerRegistry
+    ) -> None:
+        self._config = config
+        self._blobs = blobs
+        self._plugins = plugins
+        self._nodes = NodeExecutor(handlers, config.propeller.max_node_retries_for_system_failures)
+
+    async def context(self, record: WorkflowRecord, state: WorkflowState, now: float) -> ExecutionContext:
+        request = dataplane_pb2.CreateExecutionRequest.FromString(record.spec)
+        closure = await self._closure(request)
+        budget = None
+        if request.config.max_parallelism > 0:
+            running = sum(1 for node in state.nodes.values() if node.phase in _ACTIVE and node.plugin_phase)
+            budget = max(request.config.max_parallelism - running, 0)
+        return ExecutionContext(
+            key=record.key,
+            request=request,
+            closure=closure,
+            state=state,
+            blobs=self._blobs,
+            config=self._config,
+            plugins=self._plugins,
+            execution_uri=paths.execution_dir(self._blobs, self._config.propeller.metadata_prefix, record.key),
+            recorder=OutboxRecorder(state),
+            now=now,
+            start_budget=budget,
+        )
+
+    async def _closure(self, request: dataplane_pb2.CreateExecutionRequest) -> compiler_pb2.CompiledWorkflowClosure:
+        if request.WhichOneof("closure") == "closure_uri":
+            return await self._blobs.read_proto(request.closure_uri, compiler_pb2.CompiledWorkflowClosure)
+        return request.compiled_closure
+
+    async def evaluate(self, ectx: ExecutionContext) -> None:
+        state = ectx.state
+        if state.phase.is_terminal:
+            return
+        scope = await self._top_scope(ectx)
+        if state.abort_cause:
+            await self._abort(ectx, scope)
+            return
+        if state.phase == WorkflowPhase.READY:
+            state.started_at = ectx.now
+            self._set_phase(ectx, WorkflowPhase.RUNNING)
+        if state.phase == WorkflowPhase.RUNNING:
+            await self._run(ectx, scope)
+        elif state.phase == WorkflowPhase.FAILING:
+            await self._run_failure_node(ectx, scope)
+
+    async def _top_scope(self, ectx: ExecutionContext) -> Scope:
+        inputs = literals_pb2.LiteralMap()
+        if ectx.request.inputs_uri:
+            try:
+                inputs = await ectx.read_literal_map(ectx.request.inputs_uri)
+            except BlobNotFound:
+                inputs = literals_pb2.LiteralMap()
+        return Scope(workflow=ectx.closure.primary, inputs=inputs)
+
+    async def _run(self, ectx: ExecutionContext, scope: Scope) -> None:
+        state = ectx.state
+        try:
+            result = await self._nodes.execute_dag(ectx, scope)
+        except NodeError as exc:
+            result_error = ErrorState(exc.code, exc.message, "USER")
+            await self._fail(ectx, scope, result_error)
+            return
+        if result.phase == NodePhase.SUCCEEDED:
+            uri = paths.outputs_uri(ectx.execution_uri)
+            await ectx.write_literal_map(uri, result.outputs or literals_pb2.LiteralMap())
+            state.outputs_uri = uri
+            self._set_phase(ectx, WorkflowPhase.SUCCEEDED)
+        elif result.phase == NodePhase.FAILED:
+            await self._fail(ectx, scope, result.error or ErrorState("UnknownError", "workflow failed", "SYSTEM"))
+
+    async def _fail(self, ectx: ExecutionContext, scope: Scope, error: ErrorState) -> None:
+        ectx.state.error = error
+        await self._nodes.abort_dag(ectx, scope, f"workflow failed: {error.message}")
+        if scope.workflow.template.HasField("failure_node"):
+            self._set_phase(ectx, WorkflowPhase.FAILING)
+            await self._run_failure_node(ectx, scope)
+            return
+        self._set_phase(ectx, WorkflowPhase.FAILED)
+
+    async def _run_failure_node(self, ectx: ExecutionContext, scope: Scope) -> None:
+        node: workflow_pb2.Node = scope.workflow.template.failure_node
+        node_state = await self._nodes.execute_node(ectx, scope, node, node.id, None)
+        if node_state.phase.is_terminal:
+            self._set_phase(ectx, WorkflowPhase.FAILED)
+
+    async def _abort(self, ectx: ExecutionContext, scope: Scope) -> None:
+        cause = ectx.state.abort_cause
+        await self._nodes.abort_dag(ectx, scope, cause)
+        if scope.workflow.template.HasField("failure_node"):
+            failure_node = scope.workflow.template.failure_node
+            await self._nodes.abort_node(ectx, scope, failure_node, failure_node.id, cause, None)
+        ectx.state.error = ErrorState("ExecutionAborted", cause, "USER")
+        self._set_phase(ectx, WorkflowPhase.ABORTED)
+
+    def _set_phase(self, ectx: ExecutionContext, phase: WorkflowPhase) -> None:
+        state = ectx.state
+        state.phase = phase
+        state.updated_at = ectx.now
+        output_uri = state.outputs_uri if phase == WorkflowPhase.SUCCEEDED else ""
+        error = state.error if phase == WorkflowPhase.FAILED else None
+        event = builders.workflow_event(ectx.execution_id, ectx.producer_id, phase, ectx.now, output_uri, error)
+        ectx.recorder.workflow(event)
