@@ -50,6 +50,8 @@ class ExecutionError:
     code: str
     message: str
     kind: ErrorKind = ErrorKind.USER
+    # From the task's ErrorDocument (ContainerError.kind); decides RETRYABLE vs PERMANENT failure.
+    recoverable: bool = False
 
 
 @dataclass(frozen=True)

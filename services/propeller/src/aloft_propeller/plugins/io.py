@@ -1,0 +1,55 @@
+"""Where an attempt's data lives under its output prefix, and how a task's error document is read.
+
+Layout (Flyte's): ``<output prefix>/outputs.pb`` (LiteralMap), ``<output prefix>/error.pb`` (ErrorDocument),
+``deck.html``, and the logs this plugin family captures (``stdout.log`` / ``stderr.log``).
+"""
+
+from __future__ import annotations
+
+from flyteidl.core import errors_pb2, execution_pb2
+
+from aloft_propeller.plugins.base import ErrorKind, ExecutionError
+from aloft_storage import BlobNotFound, BlobStore
+
+OUTPUTS_FILE = "outputs.pb"
+ERROR_FILE = "error.pb"
+DECK_FILE = "deck.html"
+STDOUT_FILE = "stdout.log"
+STDERR_FILE = "stderr.log"
+
+
+def join_uri(prefix: str, *parts: str) -> str:
+    """Join path segments onto a blob URI without doubling slashes."""
+    out = prefix.rstrip("/")
+    for part in parts:
+        out = f"{out}/{part.strip('/')}"
+    return out
+
+
+def outputs_uri(output_prefix: str) -> str:
+    return join_uri(output_prefix, OUTPUTS_FILE)
+
+
+def error_uri(output_prefix: str) -> str:
+    return join_uri(output_prefix, ERROR_FILE)
+
+
+def error_from_document(document: errors_pb2.ErrorDocument) -> ExecutionError:
+    """ContainerError → ExecutionError; flytekit marks user exceptions USER and everything else SYSTEM."""
+    container_error = document.error
+    system = container_error.origin == execution_pb2.ExecutionError.SYSTEM
+    return ExecutionError(
+        code=container_error.code or ("SYSTEM" if system else "USER"),
+        message=container_error.message,
+        kind=ErrorKind.SYSTEM if system else ErrorKind.USER,
+        recoverable=container_error.kind == errors_pb2.ContainerError.RECOVERABLE,
+    )
+
+
+async def read_error_document(blobs: BlobStore, output_prefix: str) -> ExecutionError | None:
+    """The task's own error report (``error.pb``), or None when it wrote none."""
+    try:
+        document = await blobs.read_proto(error_uri(output_prefix), errors_pb2.ErrorDocument)
+    except BlobNotFound:
+        return None
+    return error_from_document(document)

@@ -1,0 +1,87 @@
+"""Plugins by task type, as flytepropeller's task handler resolves them.
+
+A task type is served by the plugin configured in ``tasks.task-plugins.default-for-task-types`` when present, else by
+the one enabled plugin that declares the type. Only plugins listed in ``enabled-plugins`` are built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from aloft_propeller.config import PropellerConfig
+from aloft_propeller.plugins.base import Plugin
+from aloft_storage import BlobStore
+
+
+class PluginConfigError(ValueError):
+    """The plugin configuration names a plugin that does not exist or is not enabled."""
+
+
+class UnsupportedTaskType(LookupError):
+    """No enabled plugin handles this task type: the engine fails the node permanently with ``code``."""
+
+    code = "UnsupportedTaskType"
+
+    def __init__(self, task_type: str, known: list[str]) -> None:
+        handled = ", ".join(sorted(known)) or "none"
+        super().__init__(f"no enabled task plugin handles task type [{task_type}]; handled types: {handled}")
+        self.task_type = task_type
+
+
+PluginFactory = Callable[[PropellerConfig, BlobStore], Plugin]
+
+
+def _local_process_factory(config: PropellerConfig, blobs: BlobStore) -> Plugin:
+    from aloft_propeller.plugins.local_process import LocalProcessPlugin
+
+    return LocalProcessPlugin(config, blobs)
+
+
+# Plugins this build can construct, by id. New plugins (k8s pod, fake) register here.
+AVAILABLE_PLUGINS: dict[str, PluginFactory] = {"local-process": _local_process_factory}
+
+
+class PluginRegistry:
+    def __init__(self, plugins: list[Plugin], defaults: Mapping[str, str]) -> None:
+        self._by_id = {plugin.id: plugin for plugin in plugins}
+        self._by_type: dict[str, Plugin] = {}
+        for plugin in plugins:
+            for task_type in plugin.task_types:
+                self._by_type.setdefault(task_type, plugin)
+        for task_type, plugin_id in defaults.items():
+            if plugin_id not in self._by_id:
+                raise PluginConfigError(
+                    f"tasks.task-plugins.default-for-task-types[{task_type}] names plugin [{plugin_id}], "
+                    f"which is not enabled (enabled: {', '.join(sorted(self._by_id)) or 'none'})"
+                )
+            self._by_type[task_type] = self._by_id[plugin_id]
+
+    def for_task_type(self, task_type: str) -> Plugin:
+        try:
+            return self._by_type[task_type]
+        except KeyError:
+            raise UnsupportedTaskType(task_type, list(self._by_type)) from None
+
+    def plugins(self) -> list[Plugin]:
+        return list(self._by_id.values())
+
+    def task_types(self) -> list[str]:
+        return sorted(self._by_type)
+
+
+def build_plugin_registry(
+    config: PropellerConfig, blobs: BlobStore, available: Mapping[str, PluginFactory] | None = None
+) -> PluginRegistry:
+    """Build the enabled plugins; ``available`` lets tests add fakes beside the built-in ones."""
+    factories = dict(AVAILABLE_PLUGINS)
+    factories.update(available or {})
+    plugins: list[Plugin] = []
+    for plugin_id in config.tasks.task_plugins.enabled_plugins:
+        factory = factories.get(plugin_id)
+        if factory is None:
+            raise PluginConfigError(
+                f"tasks.task-plugins.enabled-plugins names unknown plugin [{plugin_id}]; "
+                f"available: {', '.join(sorted(factories))}"
+            )
+        plugins.append(factory(config, blobs))
+    return PluginRegistry(plugins, config.tasks.task_plugins.default_for_task_types)

@@ -1,0 +1,302 @@
+"""The local-process plugin on raw containers (flytekit ContainerTask): copilot-style data, failures, process control.
+
+These run ``sh`` directly (no flytekit needed); the image maps to the host environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flyteidl.core import literals_pb2, types_pb2
+
+from aloft_propeller.config import PropellerConfig
+from aloft_propeller.plugins import io
+from aloft_propeller.plugins.base import ErrorKind, Phase, PhaseInfo, TaskExecutionContext
+from aloft_propeller.plugins.local_process import LocalProcessPlugin
+from aloft_storage import BlobStore
+
+INT = types_pb2.LiteralType(simple=types_pb2.INTEGER)
+STR = types_pb2.LiteralType(simple=types_pb2.STRING)
+FILE = types_pb2.LiteralType(blob=types_pb2.BlobType(format="txt"))
+DIR = types_pb2.LiteralType(blob=types_pb2.BlobType(format="", dimensionality=types_pb2.BlobType.MULTIPART))
+
+MakeCtx = Callable[..., Awaitable[TaskExecutionContext]]
+Drive = Callable[..., Awaitable[PhaseInfo]]
+
+
+async def wait_for(predicate: Callable[[], bool], seconds: float = 20.0) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+async def outputs(blobs: BlobStore, ctx: TaskExecutionContext) -> literals_pb2.LiteralMap:
+    return await blobs.read_proto(io.outputs_uri(ctx.output_prefix), literals_pb2.LiteralMap)
+
+
+async def test_sh_c_with_copilot_inputs_and_outputs(
+    propeller_config: PropellerConfig,
+    blobs: BlobStore,
+    make_ctx: MakeCtx,
+    drive: Drive,
+    raw_template: Any,
+    literals: Any,
+) -> None:
+    template = raw_template(
+        "echo $(( {{.inputs.x}} * {{.inputs.x}} )) > /var/outputs/square; "
+        "tr a-z A-Z < /var/inputs/word > /var/outputs/shout; "
+        "cp /var/inputs/doc /var/outputs/copy; "
+        "mkdir /var/outputs/folder && echo one > /var/outputs/folder/a && echo two > /var/outputs/folder/b; "
+        "test -s /var/inputs/inputs.json",  # DataLoadingConfig.format defaults to JSON
+        inputs={"x": INT, "word": STR, "doc": FILE},
+        outputs={"square": INT, "shout": STR, "copy": FILE, "folder": DIR},
+    )
+    doc_uri = blobs.uri("upstream", "doc.txt")
+    await blobs.write(doc_uri, b"file body")
+    doc = literals_pb2.Literal(
+        scalar=literals_pb2.Scalar(
+            blob=literals_pb2.Blob(uri=doc_uri, metadata=literals_pb2.BlobMetadata(type=FILE.blob))
+        )
+    )
+    ctx = await make_ctx(template, {"x": literals.integer(7), "word": literals.string("quiet"), "doc": doc})
+    info = await drive(LocalProcessPlugin(propeller_config, blobs), ctx)
+
+    assert info.phase == Phase.SUCCESS, info
+    result = await outputs(blobs, ctx)
+    assert result.literals["square"].scalar.primitive.integer == 49
+    assert result.literals["shout"].scalar.primitive.string_value == "QUIET"
+    copy = result.literals["copy"].scalar.blob
+    assert copy.uri == f"{ctx.raw_output_prefix}/copy"
+    assert await blobs.read(copy.uri) == b"file body"
+    folder = result.literals["folder"].scalar.blob
+    assert folder.metadata.type.dimensionality == types_pb2.BlobType.MULTIPART
+    assert await blobs.read(f"{folder.uri}/b") == b"two\n"
+
+
+async def test_missing_output_is_a_permanent_user_failure(
+    propeller_config: PropellerConfig, blobs: BlobStore, make_ctx: MakeCtx, drive: Drive, raw_template: Any
+) -> None:
+    ctx = await make_ctx(raw_template("true", outputs={"y": INT}))
+    info = await drive(LocalProcessPlugin(propeller_config, blobs), ctx)
+    assert info.phase == Phase.PERMANENT_FAILURE
+    assert info.error is not None and info.error.kind == ErrorKind.USER
+    assert "output [y] not found" in info.error.message
+
+
+async def test_error_file_is_a_user_error(
+    propeller_config: PropellerConfig, blobs: BlobStore, make_ctx: MakeCtx, drive: Drive, raw_template: Any
+) -> None:
+    ctx = await make_ctx(raw_template("echo 'disk full of cats' > /var/outputs/error", outputs={"y": INT}))
+    info = await drive(LocalProcessPlugin(propeller_config, blobs), ctx)
+    assert info.phase == Phase.PERMANENT_FAILURE
+    assert info.error is not None and "disk full of cats" in info.error.message
+
+
+async def test_nonzero_exit_is_retryable_with_stderr_and_logs(
+    propeller_config: PropellerConfig, blobs: BlobStore, make_ctx: MakeCtx, drive: Drive, raw_template: Any
+) -> None:
+    ctx = await make_ctx(raw_template("echo progress; echo 'it broke' >&2; exit 3"))
+    info = await drive(LocalProcessPlugin(propeller_config, blobs), ctx)
+
+    assert info.phase == Phase.RETRYABLE_FAILURE
+    assert info.error is not None
+    assert info.error.code == "Error" and info.error.recoverable
+    assert "process exited with code 3" in info.error.message and "it broke" in info.error.message
+    assert await blobs.read(f"{ctx.output_prefix}/stdout.log") == b"progress\n"
+    assert await blobs.read(f"{ctx.output_prefix}/stderr.log") == b"it broke\n"
+    key = str(blobs.key(f"{ctx.output_prefix}/stdout.log"))  # type: ignore[attr-defined]
+    assert [log.uri for log in info.logs] == [f"http://127.0.0.1:8088/api/v1/blobs/{key}"]
+
+
+async def test_killed_by_signal_is_reported(
+    propeller_config: PropellerConfig, blobs: BlobStore, make_ctx: MakeCtx, drive: Drive, raw_template: Any
+) -> None:
+    ctx = await make_ctx(raw_template("kill -9 $$"))
+    info = await drive(LocalProcessPlugin(propeller_config, blobs), ctx)
+    assert info.phase == Phase.RETRYABLE_FAILURE
+    assert info.error is not None and "SIGKILL" in info.error.message
+
+
+async def test_environment_and_task_envs(
+    propeller_config: PropellerConfig, blobs: BlobStore, make_ctx: MakeCtx, drive: Drive, raw_template: Any
+) -> None:
+    script = (
+        'printf "%s|%s|%s|%s|%s|%s|%s" "$FLYTE_INTERNAL_EXECUTION_ID" "$FLYTE_INTERNAL_EXECUTION_PROJECT" '
+        '"$FLYTE_INTERNAL_TASK_NAME" "$FLYTE_ATTEMPT_NUMBER" "$FLYTE_INTERNAL_EXECUTION_WORKFLOW" "$MY_SETTING" '
+        '"$(pwd)" > /var/outputs/env'
+    )
+    template = raw_template(script, outputs={"env": STR}, name="envtask")
+    ctx = await make_ctx(template, attempt=2, envs={"MY_SETTING": "on"})
+    plugin = LocalProcessPlugin(propeller_config, blobs)
+    info = await drive(plugin, ctx)
+
+    assert info.phase == Phase.SUCCESS, info
+    values = (await outputs(blobs, ctx)).literals["env"].scalar.primitive.string_value.split("|")
+    workdir = str(plugin.attempt_dir(ctx).workdir)
+    assert values == ["exec1", "flytesnacks", "envtask", "2", "demo.workflow", "on", workdir]
+
+
+async def test_timeout_kills_the_process_group(
+    propeller_config: PropellerConfig,
+    blobs: BlobStore,
+    make_ctx: MakeCtx,
+    drive: Drive,
+    raw_template: Any,
+    pid_gone: Callable[[int], bool],
+) -> None:
+    # A grandchild in the background proves the whole group goes, not just the shell.
+    ctx = await make_ctx(raw_template("sleep 300 & echo $! > /var/outputs/child; wait"), timeout=timedelta(seconds=1))
+    plugin = LocalProcessPlugin(propeller_config, blobs)
+    first = (await plugin.handle(ctx)).info
+    assert first.phase == Phase.RUNNING
+    child_file = plugin.attempt_dir(ctx).outputs_dir / "child"
+    await wait_for(lambda: child_file.exists() and child_file.read_text().strip() != "")
+    grandchild = int(child_file.read_text())
+    shim = int(first.custom_info["pid"]) if first.custom_info else 0
+
+    info = await drive(plugin, ctx)
+    assert info.phase == Phase.RETRYABLE_FAILURE
+    assert info.error is not None and info.error.code == "TimeoutExpired"
+    await wait_for(lambda: pid_gone(grandchild) and pid_gone(shim))
+
+
+async def test_abort_kills_and_later_handle_reports_aborted(
+    propeller_config: PropellerConfig,
+    blobs: BlobStore,
+    make_ctx: MakeCtx,
+    raw_template: Any,
+    pid_gone: Callable[[int], bool],
+) -> None:
+    ctx = await make_ctx(raw_template("trap '' TERM; sleep 300"))  # ignores SIGTERM: SIGKILL after the grace period
+    plugin = LocalProcessPlugin(propeller_config, blobs)
+    running = (await plugin.handle(ctx)).info
+    assert running.phase == Phase.RUNNING and running.custom_info is not None
+    pid = int(running.custom_info["pid"])
+
+    await plugin.abort(ctx, "execution terminated by user")
+    await wait_for(lambda: pid_gone(pid))
+    await plugin.abort(ctx, "again")  # repeated abort is harmless
+    await plugin.finalize(ctx)
+    after = (await plugin.handle(ctx)).info
+    assert after.phase == Phase.PERMANENT_FAILURE
+    assert after.error is not None and after.error.code == "Aborted"
+    assert "terminated by user" in after.error.message
+
+
+async def test_abort_and_finalize_without_an_attempt_are_safe(
+    propeller_config: PropellerConfig, blobs: BlobStore, make_ctx: MakeCtx, raw_template: Any
+) -> None:
+    ctx = await make_ctx(raw_template("true"))
+    plugin = LocalProcessPlugin(propeller_config, blobs)
+    await plugin.abort(ctx, "nothing there")
+    await plugin.finalize(ctx)
+    assert not plugin.attempt_dir(ctx).exists()
+
+
+async def test_restart_adopts_the_running_attempt_and_never_reruns_it(
+    propeller_config: PropellerConfig, blobs: BlobStore, make_ctx: MakeCtx, drive: Drive, raw_template: Any
+) -> None:
+    # Every start appends a line to a file outside the attempt: the count of lines is the count of runs.
+    runs = Path(propeller_config.stack.dataDir) / "runs.log"
+    runs.parent.mkdir(parents=True, exist_ok=True)
+    template = raw_template(f"echo started >> {runs}; sleep 1; echo 5 > /var/outputs/y", outputs={"y": INT})
+    ctx = await make_ctx(template)
+    first = LocalProcessPlugin(propeller_config, blobs)
+    assert (await first.handle(ctx)).info.phase == Phase.RUNNING
+    del first  # "propeller dies": a new instance knows nothing but the work dir
+
+    second = LocalProcessPlugin(propeller_config, blobs)
+    adopted = (await second.handle(ctx)).info
+    assert adopted.phase == Phase.RUNNING
+    info = await drive(second, ctx)
+    assert info.phase == Phase.SUCCESS
+    assert (await outputs(blobs, ctx)).literals["y"].scalar.primitive.integer == 5
+
+    third = LocalProcessPlugin(propeller_config, blobs)  # after completion: reports, does not rerun
+    assert (await third.handle(ctx)).info.phase == Phase.SUCCESS
+    assert runs.read_text().count("started") == 1
+
+
+async def test_racing_launchers_run_the_command_once(
+    propeller_config: PropellerConfig, blobs: BlobStore, make_ctx: MakeCtx, drive: Drive, raw_template: Any
+) -> None:
+    """Two plugin instances (two propellers after a split brain) handle the same attempt at the same time."""
+    runs = Path(propeller_config.stack.dataDir) / "race.log"
+    runs.parent.mkdir(parents=True, exist_ok=True)
+    ctx = await make_ctx(raw_template(f"echo started >> {runs}; sleep 1"))
+    plugins = [LocalProcessPlugin(propeller_config, blobs) for _ in range(2)]
+    await asyncio.gather(*(plugin.handle(ctx) for plugin in plugins))
+    results = await asyncio.gather(*(drive(plugin, ctx) for plugin in plugins))
+    assert [r.phase for r in results] == [Phase.SUCCESS, Phase.SUCCESS]
+    assert runs.read_text().count("started") == 1
+
+
+async def test_process_lost_is_a_retryable_system_failure(
+    propeller_config: PropellerConfig, blobs: BlobStore, make_ctx: MakeCtx, raw_template: Any
+) -> None:
+    ctx = await make_ctx(raw_template("sleep 300"))
+    plugin = LocalProcessPlugin(propeller_config, blobs)
+    running = (await plugin.handle(ctx)).info
+    assert running.custom_info is not None
+    # Kill the launcher and its command behind the plugin's back (as a host crash would): no exit status recorded.
+    await wait_for(lambda: plugin.attempt_dir(ctx).claimed_pid() is not None)  # the command has started
+    os.killpg(int(running.custom_info["pid"]), signal.SIGKILL)
+    for _ in range(100):
+        info = (await plugin.handle(ctx)).info
+        if info.phase.is_terminal:
+            break
+        await asyncio.sleep(0.05)
+    assert info.phase == Phase.RETRYABLE_FAILURE
+    assert info.error is not None and info.error.code == "ProcessLost" and info.error.kind == ErrorKind.SYSTEM
+
+
+async def test_max_concurrency_queues_extra_attempts(
+    make_config: Callable[..., PropellerConfig],
+    blobs: BlobStore,
+    make_ctx: MakeCtx,
+    drive: Drive,
+    raw_template: Any,
+) -> None:
+    config = make_config(**{"max-concurrency": 1})
+    plugin = LocalProcessPlugin(config, blobs)
+    first = await make_ctx(raw_template("sleep 1"), node="n1")
+    second = await make_ctx(raw_template("true"), node="n2")
+
+    assert (await plugin.handle(first)).info.phase == Phase.RUNNING
+    waiting = (await plugin.handle(second)).info
+    assert waiting.phase == Phase.WAITING_FOR_RESOURCES and waiting.error is None
+    assert not plugin.attempt_dir(second).claimed()
+
+    assert (await drive(plugin, first)).phase == Phase.SUCCESS
+    assert (await drive(plugin, second)).phase == Phase.SUCCESS
+
+
+async def test_memory_limit_is_enforced(
+    propeller_config: PropellerConfig, blobs: BlobStore, make_ctx: MakeCtx, drive: Drive, raw_template: Any
+) -> None:
+    from aloft_propeller.plugins.base import Resources
+
+    # A python that grabs 300 MB under a 64Mi limit: RLIMIT_DATA makes the allocation fail inside the task.
+    ctx = await make_ctx(raw_template("python3 -c 'x = bytearray(300 * 1024 * 1024)'"), limits=Resources(memory="64Mi"))
+    info = await drive(LocalProcessPlugin(propeller_config, blobs), ctx)
+    assert info.phase == Phase.RETRYABLE_FAILURE
+    assert info.error is not None and "MemoryError" in info.error.message
+
+
+async def test_bad_template_fails_permanently_before_starting(
+    propeller_config: PropellerConfig, blobs: BlobStore, make_ctx: MakeCtx, raw_template: Any
+) -> None:
+    ctx = await make_ctx(raw_template("echo {{.inputs.missing}}"))
+    plugin = LocalProcessPlugin(propeller_config, blobs)
+    info = (await plugin.handle(ctx)).info
+    assert info.phase == Phase.PERMANENT_FAILURE
+    assert info.error is not None and "requested input is not found [missing]" in info.error.message
+    assert not plugin.attempt_dir(ctx).claimed()
