@@ -9,7 +9,7 @@ CONFIG ?= config/aloft.yaml
 PYTEST_ARGS ?=
 CONSTRAINTS := requirements/constraints.txt
 PACKAGE_MANIFESTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
-TEST_PATHS := $(wildcard libs/*/tests services/*/tests) tests
+TEST_PATHS := $(wildcard libs/*/tests services/*/tests tools/*/tests) tests
 LINT_PATHS := libs services tools
 BENCH_GLOBS := benchmarks/bench_*.py services/*/benchmarks/bench_*.py
 # Debian packages providing the servers tests need (PostgreSQL, Redis, NATS): "binary:package".

@@ -69,7 +69,6 @@ def _up(args: argparse.Namespace) -> int:
 def _config_check(args: argparse.Namespace) -> int:
     """Each service validates the sections it owns (``aloft-<svc> check-config``); all must pass."""
     names = parse_services(args.services)
-    plan_stack(args.config, names)
     failed = 0
     for name in names:
         command = [find_executable(SERVICES[name].executable)]
