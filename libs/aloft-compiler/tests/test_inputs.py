@@ -1,0 +1,130 @@
+"""Execution input validation and launch-plan parameter maps (flyteadmin's rules, every problem collected)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flyteidl.core import interface_pb2, literals_pb2, types_pb2
+
+from aloft_compiler import CompileErrors, launch_plan_expected_inputs, validate_inputs, validate_parameter_map
+
+INT = types_pb2.LiteralType(simple=types_pb2.SimpleType.INTEGER)
+STR = types_pb2.LiteralType(simple=types_pb2.SimpleType.STRING)
+
+
+def lit(value: Any) -> Any:
+    primitive = (
+        literals_pb2.Primitive(integer=value) if isinstance(value, int) else literals_pb2.Primitive(string_value=value)
+    )
+    return literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=primitive))
+
+
+def params(**spec: tuple[Any, Any]) -> Any:
+    """name=(type, default-or-None); None default means required."""
+    out = interface_pb2.ParameterMap()
+    for name, (lt, default) in spec.items():
+        p = out.parameters[name]
+        p.var.type.CopyFrom(lt)
+        if default is None:
+            p.required = True
+        else:
+            p.default.CopyFrom(lit(default))
+    return out
+
+
+def lmap(**values: Any) -> Any:
+    return literals_pb2.LiteralMap(literals={k: lit(v) for k, v in values.items()})
+
+
+def test_defaults_are_filled_and_fixed_inputs_added() -> None:
+    expected = params(a=(INT, None), b=(STR, "hello"))
+
+    result = validate_inputs(lmap(a=3), expected, fixed=lmap(c=9))
+
+    assert dict(result.literals) == {"a": lit(3), "b": lit("hello"), "c": lit(9)}
+
+
+def test_provided_value_beats_default() -> None:
+    result = validate_inputs(lmap(b="bye"), params(b=(STR, "hello")))
+    assert result.literals["b"] == lit("bye")
+
+
+def test_every_bad_input_is_named() -> None:
+    expected = params(a=(INT, None), b=(STR, None), c=(INT, 1))
+
+    with pytest.raises(CompileErrors) as raised:
+        validate_inputs(lmap(b=5, c="x", extra=1), expected)
+
+    found = {(err.code, err.variable) for err in raised.value.errors}
+    assert found == {
+        ("MissingInput", "a"),
+        ("MismatchingTypes", "b"),
+        ("MismatchingTypes", "c"),
+        ("UnexpectedInput", "extra"),
+    }
+    assert "extra" in str(raised.value)
+
+
+def test_fixed_input_cannot_be_overridden() -> None:
+    expected = params(a=(INT, None))
+    expected.parameters["f"].var.type.CopyFrom(INT)
+    expected.parameters["f"].default.CopyFrom(lit(1))
+
+    with pytest.raises(CompileErrors) as raised:
+        validate_inputs(lmap(a=1, f=2), expected, fixed=lmap(f=3))
+
+    assert [(err.code, err.variable) for err in raised.value.errors] == [("FixedInputOverridden", "f")]
+
+
+def test_unknown_literal_is_rejected() -> None:
+    inputs = literals_pb2.LiteralMap(literals={"a": literals_pb2.Literal()})
+    with pytest.raises(CompileErrors) as raised:
+        validate_inputs(inputs, params(a=(INT, None)))
+    assert raised.value.errors[0].code == "InvalidLiteralType"
+
+
+def test_empty_inputs_against_empty_interface() -> None:
+    assert len(validate_inputs(literals_pb2.LiteralMap(), interface_pb2.ParameterMap()).literals) == 0
+
+
+def test_launch_plan_expected_inputs() -> None:
+    workflow_inputs = interface_pb2.VariableMap(
+        variables={
+            "a": interface_pb2.Variable(type=INT),
+            "b": interface_pb2.Variable(type=STR),
+            "c": interface_pb2.Variable(type=INT),
+        }
+    )
+
+    expected = launch_plan_expected_inputs(workflow_inputs, params(b=(STR, "x")), lmap(c=1))
+
+    assert set(expected.parameters) == {"a", "b"}
+    assert expected.parameters["a"].required
+    assert expected.parameters["b"].default == lit("x")
+
+
+def test_launch_plan_inputs_must_match_the_workflow() -> None:
+    workflow_inputs = interface_pb2.VariableMap(variables={"a": interface_pb2.Variable(type=INT)})
+
+    with pytest.raises(CompileErrors) as raised:
+        launch_plan_expected_inputs(workflow_inputs, params(a=(STR, "x"), z=(INT, 1)), lmap(a="wrong", y=2))
+
+    found = {(err.code, err.variable) for err in raised.value.errors}
+    assert found == {("MismatchingTypes", "a"), ("UnexpectedInput", "z"), ("UnexpectedInput", "y")}
+
+
+def test_parameter_map_needs_default_or_required() -> None:
+    bad = interface_pb2.ParameterMap()
+    bad.parameters["a"].var.type.CopyFrom(INT)
+    bad.parameters["b"].var.type.CopyFrom(INT)
+    bad.parameters["b"].default.CopyFrom(lit("not an int"))
+
+    with pytest.raises(CompileErrors) as raised:
+        validate_parameter_map(bad)
+
+    assert {(err.code, err.variable) for err in raised.value.errors} == {
+        ("ValueRequired", "a: a default or required"),
+        ("MismatchingTypes", "b"),
+    }
+    validate_parameter_map(params(a=(INT, None), b=(STR, "ok")))
