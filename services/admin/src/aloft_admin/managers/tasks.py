@@ -10,6 +10,7 @@ from __future__ import annotations
 from flyteidl.admin import common_pb2, task_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2
 
+import aloft_compiler
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers import lookups
 from aloft_admin.managers.listing import list_names, list_versions, versioned_fields
@@ -33,7 +34,11 @@ class TaskManager:
         validate_task_request(request, self.deps.config)
         template = request.spec.template
         template.id.CopyFrom(request.id)  # the stored template names exactly the registered version
-        closure = task_pb2.TaskClosure(compiled_task=compiler_pb2.CompiledTask(template=template))
+        try:
+            (compiled,) = aloft_compiler.compile_tasks([template])
+        except aloft_compiler.CompileErrors as errors:
+            raise InvalidArgument(f"failed to compile task [{request.id.name}] with err {errors}") from errors
+        closure = task_pb2.TaskClosure(compiled_task=compiled)
         task_digest = transform.digest(closure.compiled_task)
         async with self.deps.db.session() as session:
             await lookups.ensure_project_domain(self.deps, session, request.id.project, request.id.domain)

@@ -1,0 +1,200 @@
+"""Workflows: CreateWorkflow (compile + store), GetWorkflow, ListWorkflows, ListWorkflowIds.
+
+CreateWorkflow resolves what the template references — registered tasks, registered launch plans, and
+sub-workflows that are either in ``spec.sub_workflows`` or registered — compiles with ``aloft_compiler`` and stores
+the CompiledWorkflowClosure in the blob store (the row keeps its URI). Compile errors are INVALID_ARGUMENT and
+name the node and variable. Identical re-registration is ALREADY_EXISTS, a different structure under the same
+version INVALID_ARGUMENT; both carry flyteadmin's CreateWorkflowFailureReason details.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flyteidl.admin import common_pb2, task_pb2, workflow_pb2
+from flyteidl.core import compiler_pb2, identifier_pb2
+from flyteidl.core import workflow_pb2 as core_workflow_pb2
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import aloft_compiler
+from aloft_admin.deps import AdminDeps
+from aloft_admin.managers import lookups
+from aloft_admin.managers.listing import list_names, list_versions, versioned_fields
+from aloft_admin.managers.registration import ensure_named_entity, store_description
+from aloft_admin.repositories import filters as f
+from aloft_admin.repositories.models.entities import LaunchPlanRow, TaskRow, WorkflowRow
+from aloft_admin.repositories.sql import entities as repo
+from aloft_admin.transformers import entities as transform
+from aloft_admin.validation.identifiers import missing, validate_identifier
+from aloft_service.errors import AlreadyExists, InvalidArgument
+
+WORKFLOW_FIELDS: f.FieldMap = versioned_fields(WorkflowRow, "workflow")
+# Registered sub-workflows may themselves reference registered sub-workflows; stop resolving after this depth.
+_MAX_RESOLVE_ROUNDS = 10
+
+
+@dataclass
+class _Requirements:
+    """What the compiler needs beyond the request: found entities, keyed by identifier text."""
+
+    sub_workflows: dict[str, core_workflow_pb2.WorkflowTemplate] = field(default_factory=dict)
+    tasks: dict[str, Any] = field(default_factory=dict)
+    launch_plans: dict[str, aloft_compiler.LaunchPlanInterface] = field(default_factory=dict)
+
+
+def _key(id: identifier_pb2.Identifier) -> str:
+    return id.SerializeToString(deterministic=True).hex()
+
+
+def _uncompiled(template: core_workflow_pb2.WorkflowTemplate) -> core_workflow_pb2.WorkflowTemplate:
+    """A compiled template minus the start/end nodes the compiler adds, ready to be compiled again."""
+    plain = core_workflow_pb2.WorkflowTemplate()
+    plain.CopyFrom(template)
+    del plain.nodes[:]
+    synthetic = {aloft_compiler.START_NODE_ID, aloft_compiler.END_NODE_ID}
+    plain.nodes.extend(node for node in template.nodes if node.id not in synthetic)
+    return plain
+
+
+class WorkflowManager:
+    def __init__(self, deps: AdminDeps) -> None:
+        self.deps = deps
+
+    def _validate(self, request: workflow_pb2.WorkflowCreateRequest) -> None:
+        validate_identifier(request.id, identifier_pb2.WORKFLOW, self.deps.config.admin.maxNameLength)
+        if not request.HasField("spec") or not request.spec.HasField("template"):
+            raise missing("spec")
+        if not request.spec.template.nodes:
+            raise InvalidArgument(f"workflow [{request.id.name}] has no nodes")
+
+    async def create(self, request: workflow_pb2.WorkflowCreateRequest) -> workflow_pb2.WorkflowCreateResponse:
+        self._validate(request)
+        template = request.spec.template
+        template.id.CopyFrom(request.id)
+        async with self.deps.db.session() as session:
+            await lookups.ensure_project_domain(
+                self.deps, session, request.id.project, request.id.domain, request.id.org
+            )
+            closure = await self._compile(session, template, list(request.spec.sub_workflows))
+            closure_digest = transform.digest(closure)
+            existing = await repo.find(session, WorkflowRow, request.id)
+            if existing is not None:
+                raise await self._exists_error(request, existing, closure, closure_digest)
+            now = self.deps.clock()
+            uri = self._closure_uri(request.id, closure_digest)
+            await self.deps.blobs.write_proto(uri, closure)
+            description = request.spec.description if request.spec.HasField("description") else None
+            short = await store_description(session, request.id, description, now)
+            session.add(
+                WorkflowRow(
+                    project=request.id.project,
+                    domain=request.id.domain,
+                    name=request.id.name,
+                    version=request.id.version,
+                    org=request.id.org,
+                    typed_interface=template.interface.SerializeToString(),
+                    remote_closure_uri=uri,
+                    digest=closure_digest,
+                    short_description=short,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            await ensure_named_entity(session, request.id, now)
+        return workflow_pb2.WorkflowCreateResponse()
+
+    def _closure_uri(self, id: identifier_pb2.Identifier, closure_digest: bytes) -> str:
+        # The digest in the key keeps a racing registration of a different spec from overwriting this one.
+        parts = [self.deps.config.admin.metadataPrefix, "admin", "workflows", id.org or "_", id.project, id.domain]
+        return self.deps.blobs.uri(*parts, id.name, id.version, f"{closure_digest.hex()[:20]}.pb")
+
+    async def _compile(
+        self,
+        session: AsyncSession,
+        primary: core_workflow_pb2.WorkflowTemplate,
+        sub_workflows: list[core_workflow_pb2.WorkflowTemplate],
+    ) -> compiler_pb2.CompiledWorkflowClosure:
+        found = _Requirements(sub_workflows={_key(wf.id): wf for wf in sub_workflows})
+        for _ in range(_MAX_RESOLVE_ROUNDS):
+            refs = aloft_compiler.required_references(primary, list(found.sub_workflows.values()))
+            fetched = await self._fetch(session, refs, found)
+            if not fetched:
+                break
+        try:
+            closure: compiler_pb2.CompiledWorkflowClosure = aloft_compiler.compile_workflow(
+                primary,
+                list(found.sub_workflows.values()),
+                list(found.tasks.values()),
+                list(found.launch_plans.values()),
+            )
+        except aloft_compiler.CompileErrors as errors:
+            raise InvalidArgument(f"failed to compile workflow for [{primary.id.name}] with err {errors}") from errors
+        return closure
+
+    async def _fetch(self, session: AsyncSession, refs: aloft_compiler.References, found: _Requirements) -> bool:
+        """Load referenced entities not yet known; True when anything new (a sub-workflow) was added.
+
+        Missing ones are left out: the compiler then reports them naming the referring node.
+        """
+        for task_id in refs.task_ids:
+            if _key(task_id) not in found.tasks and (row := await repo.find(session, TaskRow, task_id)) is not None:
+                found.tasks[_key(task_id)] = task_pb2.TaskClosure.FromString(row.closure).compiled_task.template
+        for lp_id in refs.launch_plan_ids:
+            if _key(lp_id) in found.launch_plans:
+                continue
+            if (lp_row := await repo.find(session, LaunchPlanRow, lp_id)) is not None:
+                launch_plan = transform.to_launch_plan(lp_row)
+                found.launch_plans[_key(lp_id)] = aloft_compiler.LaunchPlanInterface.from_launch_plan(launch_plan)
+        added = False
+        for wf_id in refs.workflow_ids:
+            if (wf_row := await repo.find(session, WorkflowRow, wf_id)) is None:
+                continue
+            registered = await lookups.read_compiled_closure(self.deps, wf_row)
+            for compiled in [registered.primary, *registered.sub_workflows]:
+                if _key(compiled.template.id) not in found.sub_workflows:
+                    found.sub_workflows[_key(compiled.template.id)] = _uncompiled(compiled.template)
+                    added = True
+            for task in registered.tasks:
+                found.tasks.setdefault(_key(task.template.id), task.template)
+        return added
+
+    async def _exists_error(
+        self,
+        request: workflow_pb2.WorkflowCreateRequest,
+        existing: WorkflowRow,
+        closure: compiler_pb2.CompiledWorkflowClosure,
+        closure_digest: bytes,
+    ) -> Exception:
+        if existing.digest == closure_digest:
+            identical = workflow_pb2.CreateWorkflowFailureReason(
+                exists_identical_structure=workflow_pb2.WorkflowErrorExistsIdenticalStructure(id=request.id)
+            )
+            return AlreadyExists("workflow with identical structure already exists", details=identical)
+        old = await lookups.read_compiled_closure(self.deps, existing)
+        differences = "\n".join(transform.describe_differences(old, closure))
+        different = workflow_pb2.CreateWorkflowFailureReason(
+            exists_different_structure=workflow_pb2.WorkflowErrorExistsDifferentStructure(id=request.id)
+        )
+        return InvalidArgument(
+            f"{request.id.name} workflow with different structure already exists. "
+            f"(Please register a new version of the workflow):\n{differences}",
+            details=different,
+        )
+
+    async def get(self, request: common_pb2.ObjectGetRequest) -> workflow_pb2.Workflow:
+        validate_identifier(request.id, identifier_pb2.WORKFLOW, self.deps.config.admin.maxNameLength)
+        async with self.deps.db.session() as session:
+            return await lookups.get_workflow(self.deps, session, request.id)
+
+    async def list(self, request: common_pb2.ResourceListRequest) -> workflow_pb2.WorkflowList:
+        """Workflows without their compiled closures (GetWorkflow returns those), as flyteadmin lists them."""
+        async with self.deps.db.session() as session:
+            rows, token = await list_versions(session, WorkflowRow, request, WORKFLOW_FIELDS)
+        return workflow_pb2.WorkflowList(workflows=[transform.to_workflow(r) for r in rows], token=token)
+
+    async def list_ids(
+        self, request: common_pb2.NamedEntityIdentifierListRequest
+    ) -> common_pb2.NamedEntityIdentifierList:
+        async with self.deps.db.session() as session:
+            return await list_names(session, WorkflowRow, request, WORKFLOW_FIELDS)
