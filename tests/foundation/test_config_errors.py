@@ -31,7 +31,7 @@ def require(name: str, ready: Callable[[str], bool]) -> None:
         pytest.skip(f"aloft-{name} is still a placeholder CLI (no 'serve' command)")
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", [*SERVICES, "webhook", "console"])
 def test_the_shipped_config_is_valid_for_every_service(service: str, service_cli_ready: Callable[[str], bool]) -> None:
     require(service, service_cli_ready)
     result = run(str(BIN / f"aloft-{service}"), "--config", str(REPO / "config" / "aloft.yaml"), "check-config")

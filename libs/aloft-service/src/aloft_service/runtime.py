@@ -108,6 +108,49 @@ def _new_server() -> grpc.aio.Server:
     )
 
 
+async def start_http(
+    app: Starlette | None, host: str, port: int, name: str
+) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
+    """Serve ``app`` (plus /metrics and /healthcheck) on ``host:port``; returns once it accepts connections."""
+    app = app or Starlette()
+    for route in base_routes():
+        app.router.routes.insert(0, route)
+    http_server = _EmbeddedHttpServer(uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="off"))
+    # Bind here rather than in uvicorn, which turns a bind failure into SystemExit inside its task.
+    try:
+        http_socket = socket.create_server((host, port))
+    except OSError as exc:
+        raise OSError(f"{name}: cannot bind HTTP port {host}:{port}: {exc}") from exc
+    http_port = int(http_socket.getsockname()[1])
+    http_task = asyncio.create_task(http_server.serve(sockets=[http_socket]))
+    while not http_server.started:
+        if http_task.done():
+            http_task.result()
+            raise OSError(f"{name}: HTTP server on {host}:{http_port} did not start")
+        await asyncio.sleep(0.01)
+    return http_server, http_task, http_port
+
+
+async def wait_for_stop_signal() -> None:
+    """Block until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def serve_http_forever(app: Starlette, host: str, port: int, name: str) -> None:
+    """An HTTP-only service (webhook, console): serve until SIGINT/SIGTERM, then let in-flight requests finish."""
+    http_server, http_task, http_port = await start_http(app, host, port, name)
+    log.info("%s serving HTTP on %s:%d", name, host, http_port)
+    await wait_for_stop_signal()
+    log.info("%s shutting down", name)
+    http_server.should_exit = True
+    with contextlib.suppress(asyncio.CancelledError):
+        await http_task
+
+
 async def start_service(service: Service, listen: ListenConfig) -> RunningService:
     """Start gRPC and HTTP listeners; returns once both accept connections."""
     server = _new_server()
@@ -126,24 +169,13 @@ async def start_service(service: Service, listen: ListenConfig) -> RunningServic
         await hook()
     await server.start()
 
-    app = service.http_app or Starlette()
-    for route in base_routes():
-        app.router.routes.insert(0, route)
-    config = uvicorn.Config(app, host=listen.host, port=listen.httpPort, log_config=None, lifespan="off")
-    http_server = _EmbeddedHttpServer(config)
-    # Bind here rather than in uvicorn, which turns a bind failure into SystemExit inside its task.
     try:
-        http_socket = socket.create_server((listen.host, listen.httpPort))
-    except OSError as exc:
+        http_server, http_task, http_port = await start_http(
+            service.http_app, listen.host, listen.httpPort, service.name
+        )
+    except OSError:
         await server.stop(None)
-        raise OSError(f"{service.name}: cannot bind HTTP port {listen.host}:{listen.httpPort}: {exc}") from exc
-    http_port = int(http_socket.getsockname()[1])
-    http_task = asyncio.create_task(http_server.serve(sockets=[http_socket]))
-    while not http_server.started:
-        if http_task.done():
-            http_task.result()
-            raise OSError(f"{service.name}: HTTP server on {listen.host}:{http_port} did not start")
-        await asyncio.sleep(0.01)
+        raise
 
     for name in [*service.service_names, ""]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -154,11 +186,7 @@ async def start_service(service: Service, listen: ListenConfig) -> RunningServic
 async def serve_forever(service: Service, listen: ListenConfig) -> None:
     """Run until SIGINT/SIGTERM, then stop gracefully."""
     running = await start_service(service, listen)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await wait_for_stop_signal()
     log.info("%s shutting down", service.name)
     await running.stop()
 
