@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flyteidl.core import dynamic_job_pb2, types_pb2, workflow_pb2
+from flyteidl.core import dynamic_job_pb2, identifier_pb2, types_pb2, workflow_pb2
 
-from aloft_compiler import END_NODE_ID, START_NODE_ID, compile_workflow
+from aloft_compiler import END_NODE_ID, START_NODE_ID, compile_dynamic_job, compile_workflow
 
 SCENARIOS = sorted(p.name for p in (Path(__file__).parent / "fixtures").iterdir() if (p / "manifest.json").exists())
 
@@ -154,15 +154,14 @@ def test_dynamic_job_spec_compiles_like_propeller_does(load: Any) -> None:
     job = dynamic_job_pb2.DynamicJobSpec()
     job.ParseFromString((scenario.directory / "dynamic_job.pb").read_bytes())
     dynamic_task = scenario.task("dyn_fanout")
-    template = workflow_pb2.WorkflowTemplate(
-        id=dynamic_task.id, interface=dynamic_task.interface, nodes=job.nodes, outputs=job.outputs
-    )
-    template.id.resource_type = 2  # WORKFLOW
+    workflow_id = identifier_pb2.Identifier(project="p", domain="d", name="dynamic_n0", version="abc")
 
-    closure = compile_workflow(template, list(job.subworkflows), list(job.tasks))
+    closure = compile_dynamic_job(job, dynamic_task.interface, workflow_id)
 
+    assert closure.primary.template.id.resource_type == identifier_pb2.ResourceType.WORKFLOW
     assert len(closure.primary.template.nodes) == 2 + len(job.nodes)
     assert _ids(closure.primary.connections.upstream)[END_NODE_ID] == ["dn1", "dn3", "dn5"]
+    assert _ids(closure.primary.connections.upstream)["dn1"] == ["dn0"]
 
 
 def test_map_task_array_node_uses_list_interface(load: Any) -> None:
@@ -173,3 +172,33 @@ def test_map_task_array_node_uses_list_interface(load: Any) -> None:
     assert array.array_node.node.task_node.reference_id.name.endswith("arraynode")
     (task,) = scenario.tasks
     assert task.interface.inputs.variables["x"].type.collection_type.simple == types_pb2.SimpleType.INTEGER
+
+
+def test_large_fan_out_fan_in_workflow(load: Any) -> None:
+    """A dynamic-sized graph: 2,000 parallel add_one nodes gathered into one list output."""
+    scenario = load("chain")
+    add_one = scenario.task("add_one")
+    width = 2000
+    template = workflow_pb2.WorkflowTemplate()
+    template.CopyFrom(scenario.primary)
+    del template.nodes[:]
+    del template.outputs[:]
+    template.interface.outputs.variables["o0"].type.CopyFrom(
+        types_pb2.LiteralType(collection_type=types_pb2.LiteralType(simple=types_pb2.SimpleType.INTEGER))
+    )
+    gathered = template.outputs.add(var="o0")
+    for i in range(width):
+        node = template.nodes.add(id=f"n{i}")
+        node.task_node.reference_id.CopyFrom(add_one.id)
+        binding = node.inputs.add(var="x")
+        binding.binding.promise.node_id = START_NODE_ID
+        binding.binding.promise.var = "x"
+        gathered.binding.collection.bindings.add().promise.CopyFrom(
+            types_pb2.OutputReference(node_id=f"n{i}", var="o0")
+        )
+
+    closure = compile_workflow(template, [], [add_one])
+
+    assert len(closure.primary.connections.downstream[START_NODE_ID].ids) == width
+    assert len(closure.primary.connections.upstream[END_NODE_ID].ids) == width
+    _assert_graph_shape(closure.primary)

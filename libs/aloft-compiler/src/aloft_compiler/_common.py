@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from flyteidl.core import identifier_pb2, interface_pb2
@@ -47,7 +47,6 @@ class NodeEntry:
     resolved: bool = False
     branch_children: list[NodeEntry] | None = None
     array_child: NodeEntry | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def id(self) -> str:

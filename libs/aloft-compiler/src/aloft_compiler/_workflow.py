@@ -45,26 +45,20 @@ class WorkflowBuilder:
         return self.compiled.template
 
     def add_edge(self, provider: str, dependent: str, direction: EdgeDirection) -> None:
-        if direction is not EdgeDirection.UPSTREAM:
-            self._add_downstream(provider, dependent)
-        if direction is not EdgeDirection.DOWNSTREAM:
-            self._add_upstream(provider, dependent)
-
-    def _add_upstream(self, provider: str, dependent: str) -> None:
-        ids = self.upstream.setdefault(dependent, set())
-        ids.add(provider or START_NODE_ID)
-        self._write_ids(self.compiled.connections.upstream[dependent], ids)
-
-    def _add_downstream(self, provider: str, dependent: str) -> None:
         provider = provider or START_NODE_ID
-        ids = self.downstream.setdefault(provider, set())
-        ids.add(dependent)
-        self._write_ids(self.compiled.connections.downstream[provider], ids)
+        if direction is not EdgeDirection.UPSTREAM:
+            self.downstream.setdefault(provider, set()).add(dependent)
+        if direction is not EdgeDirection.DOWNSTREAM:
+            self.upstream.setdefault(dependent, set()).add(provider)
 
-    @staticmethod
-    def _write_ids(id_list: Any, ids: set[str]) -> None:
-        del id_list.ids[:]
-        id_list.ids.extend(sorted(ids))
+    def write_connections(self) -> None:
+        """Publish the adjacency sets as the compiled workflow's ConnectionSet (sorted id lists)."""
+        connections = self.compiled.connections
+        connections.SetInParent()
+        for dependent, providers in self.upstream.items():
+            connections.upstream[dependent].ids.extend(sorted(providers))
+        for provider, dependents in self.downstream.items():
+            connections.downstream[provider].ids.extend(sorted(dependents))
 
     def add_edges(self, entry: NodeEntry, direction: EdgeDirection, errs: e.ErrorCollector) -> None:
         """Edges from explicit upstream ids and from the node's bindings (checked against its interface)."""
@@ -109,7 +103,8 @@ def _find_cycle(start: str, neighbours: Callable[[str], set[str]]) -> tuple[list
     visited: set[str] = set()
     on_path: list[str] = []
     on_path_set: set[str] = set()
-    stack: list[tuple[str, list[str]]] = [(start, sorted(neighbours(start)))]
+    # Each frame holds the neighbours still to visit, reversed so pop() takes them in sorted order.
+    stack: list[tuple[str, list[str]]] = [(start, sorted(neighbours(start), reverse=True))]
     visited.add(start)
     on_path.append(start)
     on_path_set.add(start)
@@ -120,7 +115,7 @@ def _find_cycle(start: str, neighbours: Callable[[str], set[str]]) -> tuple[list
             on_path.pop()
             on_path_set.discard(node)
             continue
-        nxt = pending.pop(0)
+        nxt = pending.pop()
         if nxt in on_path_set:
             return [*on_path[on_path.index(nxt) :], nxt], visited
         if nxt in visited:
@@ -128,7 +123,7 @@ def _find_cycle(start: str, neighbours: Callable[[str], set[str]]) -> tuple[list
         visited.add(nxt)
         on_path.append(nxt)
         on_path_set.add(nxt)
-        stack.append((nxt, sorted(neighbours(nxt))))
+        stack.append((nxt, sorted(neighbours(nxt), reverse=True)))
     return None, visited
 
 
@@ -204,7 +199,7 @@ def compile_into(ctx: CompileContext, compiled: Any, errs: e.ErrorCollector) -> 
     validate_interface(START_NODE_ID, template.interface, scope.scope())
     originals = [_detached(node) for node in template.nodes]
     del template.nodes[:]
-    compiled.connections.SetInParent()
+    compiled.ClearField("connections")
     _add_global_nodes(w)
     top_level = _add_user_nodes(w, originals, scope)
     for node_id in sorted(w.nodes):
@@ -213,6 +208,7 @@ def compile_into(ctx: CompileContext, compiled: Any, errs: e.ErrorCollector) -> 
     _validate_failure_node(w, scope)
     _connect_dangling(w, top_level)
     _validate_reachable(w, scope.scope())
+    w.write_connections()
     # Flyte shares the output bindings with end-node, so promise ids it fills in show up in both.
     del template.outputs[:]
     template.outputs.extend(w.nodes[END_NODE_ID].node.inputs)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flyteidl.core import compiler_pb2, interface_pb2
+from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, workflow_pb2
 
 from . import errors as e
 from ._common import id_key, id_str
@@ -220,3 +220,20 @@ def compile_workflow(
     closure.sub_workflows.extend(ctx.sub_workflows.values())
     closure.tasks.extend(compiler_pb2.CompiledTask(template=task) for task in ctx.tasks.values())
     return closure
+
+
+def dynamic_workflow_template(job: Any, interface: Any, workflow_id: Any) -> Any:
+    """The WorkflowTemplate propeller builds from a dynamic task's DynamicJobSpec (Flyte's
+    buildDynamicWorkflowTemplate): the job's nodes and outputs under the parent task's interface."""
+    template = workflow_pb2.WorkflowTemplate(nodes=job.nodes, outputs=job.outputs, interface=interface)
+    template.id.CopyFrom(workflow_id)
+    template.id.resource_type = identifier_pb2.ResourceType.WORKFLOW
+    return template
+
+
+def compile_dynamic_job(
+    job: Any, interface: Any, workflow_id: Any, launch_plans: Sequence[LaunchPlanInterface] = ()
+) -> Any:
+    """Compile what a dynamic task returned; its sub-workflows and tasks come with the job spec."""
+    template = dynamic_workflow_template(job, interface, workflow_id)
+    return compile_workflow(template, list(job.subworkflows), list(job.tasks), launch_plans)
