@@ -288,11 +288,12 @@ class NodeExecutor:
             state.branch_taken = transition.branch_taken
         if transition.task_info is not None:
             self._record_task_phase(ctx, transition.task_info, transition.outputs_uri)
+        if state.attempt_started_at is None:
+            state.attempt_started_at = ctx.execution.now
+        if state.phase == NodePhase.QUEUED:
+            # Admin records started_at from RUNNING: report it even when the node finishes in its first round.
+            self._set_phase(ctx, NodePhase.RUNNING, parent)
         if transition.phase == HandlerPhase.RUNNING:
-            if state.attempt_started_at is None:
-                state.attempt_started_at = ctx.execution.now
-            if state.phase == NodePhase.QUEUED:
-                self._set_phase(ctx, NodePhase.RUNNING, parent)
             return
         await self._finalize(ctx)
         if transition.phase == HandlerPhase.SUCCESS:

@@ -1,0 +1,403 @@
+"""Fixtures for the engine tests: real components wired together.
+
+- ``ScriptedPlugin``: a real Plugin that "runs" the flytekit fixture tasks as Python functions, replaying scripted
+  failures per attempt. It keeps per-attempt state in marker files (like the local-process plugin adopts an
+  attempt by unique_id) and logs every attempt it *starts* to ``starts.log``: the side effects crash tests count.
+- ``FakeAdmin``: a real in-process gRPC AdminService servicer recording workflow/node/task events; identical
+  replays get ALREADY_EXISTS and, once told to, it refuses events as already-terminal with EventFailureReason.
+- ``stack``: FakeAdmin + propeller's real service (DataPlaneService on a free port, controller running, SQLite or
+  PostgreSQL workflow store, local blob store) and helpers to create executions and wait for them.
+Closures come from the protobufs serialized by real flytekit for the compiler's tests
+(libs/aloft-compiler/tests/fixtures), compiled with aloft_compiler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import msgpack
+import pytest
+from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
+from flyteidl.admin import event_pb2 as admin_event_pb2
+from flyteidl.admin import task_pb2, workflow_pb2
+from flyteidl.core import compiler_pb2, execution_pb2, identifier_pb2, literals_pb2
+from flyteidl.event import event_pb2
+from flyteidl.service import admin_pb2, admin_pb2_grpc
+
+from aloft_compiler import compile_workflow
+from aloft_db import DatabaseConfig
+from aloft_propeller.config import PropellerConfig, PropellerSection
+from aloft_propeller.plugins.base import (
+    ErrorKind,
+    ExecutionError,
+    Phase,
+    PhaseInfo,
+    TaskExecutionContext,
+    Transition,
+)
+from aloft_propeller.server import build_deps, build_service, run_migrations
+from aloft_service.errors import FailedPrecondition
+from aloft_service.runtime import ListenConfig, RunningService, Service, StackConfig, start_service
+from aloft_storage import BlobStore, StorageConfig, create_blob_store
+from aloft_testing.postgres import drop_database, fresh_database
+
+pytest_plugins = ["aloft_testing.fixtures"]
+
+FIXTURES = Path(__file__).resolve().parents[3] / "libs" / "aloft-compiler" / "tests" / "fixtures"
+
+# ---- literals -------------------------------------------------------------------------------------------------
+
+
+def to_literal(value: Any) -> literals_pb2.Literal:
+    if isinstance(value, literals_pb2.Literal):
+        return value
+    if isinstance(value, bool):
+        return literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(boolean=value)))
+    if isinstance(value, int):
+        return literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(integer=value)))
+    if isinstance(value, float):
+        return literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(float_value=value)))
+    if isinstance(value, str):
+        return literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(string_value=value)))
+    if isinstance(value, list):
+        return literals_pb2.Literal(collection=literals_pb2.LiteralCollection(literals=[to_literal(v) for v in value]))
+    if isinstance(value, dict):
+        return literals_pb2.Literal(map=to_literal_map(value))
+    raise TypeError(f"no literal for {value!r}")
+
+
+def to_literal_map(values: dict[str, Any]) -> literals_pb2.LiteralMap:
+    result = literals_pb2.LiteralMap()
+    for key, value in values.items():
+        result.literals[key].CopyFrom(to_literal(value))
+    return result
+
+
+def msgpack_literal(value: Any) -> literals_pb2.Literal:
+    binary = literals_pb2.Binary(value=msgpack.packb(value), tag="msgpack")
+    return literals_pb2.Literal(scalar=literals_pb2.Scalar(binary=binary))
+
+
+def from_literal(literal: literals_pb2.Literal) -> Any:
+    kind = literal.WhichOneof("value")
+    if kind == "collection":
+        return [from_literal(item) for item in literal.collection.literals]
+    if kind == "map":
+        return {key: from_literal(item) for key, item in literal.map.literals.items()}
+    scalar = literal.scalar
+    scalar_kind = scalar.WhichOneof("value")
+    if scalar_kind == "primitive":
+        return getattr(scalar.primitive, scalar.primitive.WhichOneof("value"))
+    if scalar_kind == "binary":
+        return msgpack.unpackb(scalar.binary.value)
+    if scalar_kind == "union":
+        return from_literal(scalar.union.value)
+    if scalar_kind == "none_type":
+        return None
+    raise TypeError(f"cannot convert {literal}")
+
+
+def from_literal_map(literal_map: literals_pb2.LiteralMap) -> dict[str, Any]:
+    return {key: from_literal(value) for key, value in literal_map.literals.items()}
+
+
+# ---- closures -------------------------------------------------------------------------------------------------
+
+
+def load_closure(name: str) -> compiler_pb2.CompiledWorkflowClosure:
+    directory = FIXTURES / name
+    manifest = json.loads((directory / "manifest.json").read_text())
+    primary = workflow_pb2.WorkflowSpec.FromString((directory / manifest["primary"]).read_bytes())
+    tasks = [task_pb2.TaskSpec.FromString((directory / f).read_bytes()).template for f in manifest["tasks"]]
+    return compile_workflow(primary.template, list(primary.sub_workflows), tasks, [])
+
+
+# ---- the scripted plugin --------------------------------------------------------------------------------------
+
+
+def _raise_if_positive(x: int) -> int:
+    if x > 0:
+        raise ValueError(x)
+    return x
+
+
+FUNCTIONS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "add_one": lambda i: {"o0": i["x"] + 1},
+    "double": lambda i: {"o0": i["x"] * 2},
+    "square": lambda i: {"o0": i["x"] * i["x"]},
+    "to_str": lambda i: {"o0": str(i["x"])},
+    "use_x": lambda i: {"o0": i["x"]},
+    "make_point": lambda i: {"o0": msgpack_literal({"x": i["x"], "y": 1.0, "label": "p"})},
+    "use_point": lambda i: {"o0": f"{i['p']['label']}({i['p']['x']},{i['p']['y']})"},
+    "fail_loud": lambda i: {"o0": _raise_if_positive(i["x"])},
+    "cleanup": lambda i: {},
+    "noop": lambda i: {},
+}
+
+
+@dataclass(frozen=True)
+class Scripted:
+    """What one attempt of a task does: run for ``duration`` seconds, then succeed or fail with ``error``."""
+
+    duration: float = 0.0
+    error: ExecutionError | None = None
+    retryable: bool = True
+
+
+@dataclass
+class ScriptedPlugin:
+    workdir: Path
+    script: dict[tuple[str, int], Scripted] = field(default_factory=dict)
+    durations: dict[str, float] = field(default_factory=dict)
+
+    id: str = "scripted"
+    task_types: tuple[str, ...] = ("python-task", "container", "raw-container")
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+
+    def starts(self) -> list[str]:
+        log = self.workdir / "starts.log"
+        return log.read_text().split() if log.exists() else []
+
+    def aborted(self) -> list[str]:
+        return sorted(p.stem for p in self.workdir.glob("*.aborted"))
+
+    def _started_at(self, ctx: TaskExecutionContext) -> float:
+        marker = self.workdir / f"{ctx.unique_id}.started"
+        if marker.exists():
+            return float(marker.read_text())  # adopt the attempt that is already running
+        now = time.time()
+        marker.write_text(str(now))
+        with (self.workdir / "starts.log").open("a") as log:
+            log.write(ctx.unique_id + "\n")
+        return now
+
+    async def handle(self, ctx: TaskExecutionContext) -> Transition:
+        name = ctx.template.id.name.rsplit(".", 1)[-1]
+        started = self._started_at(ctx)
+        if (self.workdir / f"{ctx.unique_id}.aborted").exists():
+            error = ExecutionError("Aborted", "attempt was aborted", ErrorKind.SYSTEM)
+            return Transition(PhaseInfo(Phase.PERMANENT_FAILURE, error=error))
+        step = self.script.get((name, ctx.attempt), Scripted(duration=self.durations.get(name, 0.0)))
+        if time.time() - started < step.duration:
+            return Transition(PhaseInfo(Phase.RUNNING, version=0), plugin_state=b"running")
+        if step.error is not None:
+            phase = Phase.RETRYABLE_FAILURE if step.retryable else Phase.PERMANENT_FAILURE
+            return Transition(PhaseInfo(phase, error=step.error))
+        inputs = from_literal_map(await ctx.blobs.read_proto(ctx.inputs_uri, literals_pb2.LiteralMap))
+        try:
+            outputs = FUNCTIONS[name](inputs)
+        except ValueError as exc:
+            error = ExecutionError("USER:ValueError", f"task raised {exc!r}", ErrorKind.USER)
+            return Transition(PhaseInfo(Phase.PERMANENT_FAILURE, error=error))
+        await ctx.blobs.write_proto(f"{ctx.output_prefix}/outputs.pb", to_literal_map(outputs))
+        return Transition(PhaseInfo(Phase.SUCCESS, version=1))
+
+    async def abort(self, ctx: TaskExecutionContext, reason: str) -> None:
+        (self.workdir / f"{ctx.unique_id}.aborted").write_text(reason)
+
+    async def finalize(self, ctx: TaskExecutionContext) -> None:
+        return None
+
+    def for_task_type(self, task_type: str) -> ScriptedPlugin:
+        if task_type not in self.task_types:
+            raise LookupError(f"unknown task type {task_type}")
+        return self
+
+
+# ---- the fake admin -------------------------------------------------------------------------------------------
+
+
+def _terminal_refusal(message: str) -> FailedPrecondition:
+    reason = admin_event_pb2.EventFailureReason(
+        already_in_terminal_state=admin_event_pb2.EventErrorAlreadyInTerminalState(current_phase="ABORTED")
+    )
+    return FailedPrecondition(message, details=reason)
+
+
+class FakeAdmin(admin_pb2_grpc.AdminServiceServicer):
+    def __init__(self) -> None:
+        self.workflow_events: list[event_pb2.WorkflowExecutionEvent] = []
+        self.node_events: list[event_pb2.NodeExecutionEvent] = []
+        self.task_events: list[event_pb2.TaskExecutionEvent] = []
+        self.replays = 0
+        self.refuse_workflows_as_terminal = False
+        self._seen: set[bytes] = set()
+
+    def _dedup(self, event: Any) -> None:
+        raw = event.SerializeToString(deterministic=True)
+        if raw in self._seen:
+            self.replays += 1
+            from aloft_service.errors import AlreadyExists
+
+            raise AlreadyExists("event already recorded")
+        self._seen.add(raw)
+
+    async def CreateWorkflowEvent(self, request: Any, context: Any) -> Any:
+        if self.refuse_workflows_as_terminal and request.event.phase != execution_pb2.WorkflowExecution.ABORTED:
+            raise _terminal_refusal("execution is already terminal")
+        self._dedup(request.event)
+        self.workflow_events.append(request.event)
+        return admin_event_pb2.WorkflowExecutionEventResponse()
+
+    async def CreateNodeEvent(self, request: Any, context: Any) -> Any:
+        self._dedup(request.event)
+        self.node_events.append(request.event)
+        return admin_event_pb2.NodeExecutionEventResponse()
+
+    async def CreateTaskEvent(self, request: Any, context: Any) -> Any:
+        self._dedup(request.event)
+        self.task_events.append(request.event)
+        return admin_event_pb2.TaskExecutionEventResponse()
+
+    def workflow_phases(self, name: str) -> list[int]:
+        return [e.phase for e in self.workflow_events if e.execution_id.name == name]
+
+    def node_phases(self, name: str, node_id: str) -> list[int]:
+        return [e.phase for e in self.node_events if e.id.execution_id.name == name and e.id.node_id == node_id]
+
+
+async def start_fake_admin(admin: FakeAdmin) -> RunningService:
+    def register(server: grpc.aio.Server) -> None:
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(admin, server)
+
+    name = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
+    return await start_service(Service("fake-admin", [name], [register]), ListenConfig())
+
+
+# ---- the stack ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    config: PropellerConfig
+    plugin: ScriptedPlugin
+    admin: FakeAdmin
+    blobs: BlobStore
+    client: dataplane_pb2_grpc.DataPlaneServiceStub
+    running: RunningService | None = None
+    channel: grpc.aio.Channel | None = None
+    counter: int = 0
+
+    def execution_id(self, name: str) -> identifier_pb2.WorkflowExecutionIdentifier:
+        return identifier_pb2.WorkflowExecutionIdentifier(project="flytesnacks", domain="development", name=name)
+
+    async def create(
+        self, scenario: str, inputs: dict[str, Any], name: str = "", **config: Any
+    ) -> identifier_pb2.WorkflowExecutionIdentifier:
+        self.counter += 1
+        execution_id = self.execution_id(name or f"e{self.counter}-{scenario.replace('_', '-')}")
+        inputs_uri = self.blobs.uri("inputs", execution_id.name, "inputs.pb")
+        await self.blobs.write_proto(inputs_uri, to_literal_map(inputs))
+        closure = load_closure(scenario)
+        request = dataplane_pb2.CreateExecutionRequest(
+            id=execution_id,
+            compiled_closure=closure,
+            inputs_uri=inputs_uri,
+            workflow_id=closure.primary.template.id,
+            config=dataplane_pb2.ExecutionConfig(**config),
+        )
+        await self.client.CreateExecution(request)
+        return execution_id
+
+    async def status(self, execution_id: identifier_pb2.WorkflowExecutionIdentifier) -> dataplane_pb2.ExecutionStatus:
+        return await self.client.GetExecutionStatus(dataplane_pb2.GetExecutionStatusRequest(id=execution_id))
+
+    async def wait(
+        self,
+        execution_id: identifier_pb2.WorkflowExecutionIdentifier,
+        deadline: float = 60.0,
+        wait_for_events: bool = True,
+    ) -> dataplane_pb2.ExecutionStatus:
+        """Poll until the execution is terminal and admin got the terminal workflow event."""
+        terminal = {
+            execution_pb2.WorkflowExecution.SUCCEEDED,
+            execution_pb2.WorkflowExecution.FAILED,
+            execution_pb2.WorkflowExecution.ABORTED,
+        }
+        give_up = time.monotonic() + deadline
+        while True:
+            status = await self.status(execution_id)
+            delivered = status.phase in self.admin.workflow_phases(execution_id.name) or not wait_for_events
+            if status.phase in terminal and delivered:
+                return status
+            if time.monotonic() > give_up:
+                raise AssertionError(f"{execution_id.name} did not finish: {status}")
+            await asyncio.sleep(0.05)
+
+    async def outputs(self, execution_id: identifier_pb2.WorkflowExecutionIdentifier) -> dict[str, Any]:
+        uri = self.blobs.uri(
+            *self.config.propeller.metadata_prefix.split("/"),
+            execution_id.project,
+            execution_id.domain,
+            execution_id.name,
+            "outputs.pb",
+        )
+        return from_literal_map(await self.blobs.read_proto(uri, literals_pb2.LiteralMap))
+
+    async def start(self) -> None:
+        deps = build_deps(self.config, plugins=self.plugin, blobs=self.blobs)
+        self.running = await start_service(build_service(deps), ListenConfig())
+        self.channel = grpc.aio.insecure_channel(f"127.0.0.1:{self.running.grpc_port}")
+        self.client = dataplane_pb2_grpc.DataPlaneServiceStub(self.channel)
+
+    async def stop(self) -> None:
+        if self.channel is not None:
+            await self.channel.close()
+        if self.running is not None:
+            await self.running.stop(grace=0.5)
+        self.running = None
+
+
+@pytest.fixture(params=["sqlite"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'propeller.db'}"
+        return
+    db = fresh_database()
+    try:
+        yield db.sync_url
+    finally:
+        drop_database(db)
+
+
+def make_config(tmp_path: Path, store_url: str, admin_port: int, **propeller: Any) -> PropellerConfig:
+    section = {
+        "workers": 4,
+        "workflow-reeval-duration": "1s",
+        "downstream-eval-duration": "200ms",
+        "max-node-retries-for-system-failures": 2,
+        "adminEndpoint": f"127.0.0.1:{admin_port}",
+        **propeller,
+    }
+    return PropellerConfig(
+        propeller=PropellerSection.model_validate(section),
+        database=DatabaseConfig(url=store_url),
+        storage=StorageConfig.model_validate({"type": "local", "local": {"root": str(tmp_path / "blobs")}}),
+        stack=StackConfig(dataDir=str(tmp_path / "stack")),
+    )
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, store_url: str) -> AsyncIterator[Stack]:
+    admin = FakeAdmin()
+    admin_service = await start_fake_admin(admin)
+    config = make_config(tmp_path, store_url, admin_service.grpc_port)
+    run_migrations(config)
+    blobs = create_blob_store(config.storage)
+    plugin = ScriptedPlugin(tmp_path / "plugin")
+    harness = Stack(config, plugin, admin, blobs, client=None)  # type: ignore[arg-type]
+    await harness.start()
+    try:
+        yield harness
+    finally:
+        await harness.stop()
+        await admin_service.stop(grace=0.5)
