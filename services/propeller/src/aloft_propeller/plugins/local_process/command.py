@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from posixpath import dirname
+from urllib.parse import unquote, urlparse
 
 from flyteidl.core import literals_pb2
 
@@ -28,15 +29,23 @@ def per_retry_unique_key(unique_id: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_]+", "_", key)
 
 
+def local_path(uri: str) -> str:
+    """``file:///a/b`` → ``/a/b``. flytekit treats ``file://`` URIs of FlyteFile/FlyteDirectory literals as local
+    paths and checks them with ``os.path.isfile`` unparsed, so what tasks write must carry plain paths."""
+    if uri.startswith("file://"):
+        return unquote(urlparse(uri).path)
+    return uri
+
+
 def template_parameters(ctx: TaskExecutionContext, attempt: AttemptDir) -> TemplateParameters:
     execution = ctx.task_execution_id.node_execution_id.execution_id
     return TemplateParameters(
-        inputs_uri=ctx.inputs_uri,
-        input_prefix=dirname(ctx.inputs_uri),
-        output_prefix=ctx.output_prefix,
-        raw_output_prefix=ctx.raw_output_prefix,
-        checkpoint_prefix=ctx.checkpoint_prefix,
-        prev_checkpoint_prefix=ctx.prev_checkpoint_prefix,
+        inputs_uri=local_path(ctx.inputs_uri),
+        input_prefix=dirname(local_path(ctx.inputs_uri)),
+        output_prefix=local_path(ctx.output_prefix),
+        raw_output_prefix=local_path(ctx.raw_output_prefix),
+        checkpoint_prefix=local_path(ctx.checkpoint_prefix),
+        prev_checkpoint_prefix=local_path(ctx.prev_checkpoint_prefix),
         per_retry_unique_key=per_retry_unique_key(ctx.unique_id),
         namespace=f"{execution.project}-{execution.domain}",
         task_template_path=str(attempt.path / "task.pb"),
