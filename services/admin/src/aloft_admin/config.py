@@ -36,6 +36,8 @@ class AdminSection(ListenConfig):
     signedUrlExpiry: Duration = Field(default="1h")  # type: ignore[assignment]
     maxNameLength: int = 63
     dataPlanes: list[DataPlaneConfig] = Field(default_factory=lambda: [DataPlaneConfig()])
+    # How often hand-offs/aborts that never reached a data plane are retried.
+    handoffRepairInterval: Duration = Field(default="5s")  # type: ignore[assignment]
     database: DatabaseConfig | None = None
 
 

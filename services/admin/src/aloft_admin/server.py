@@ -98,6 +98,7 @@ def run_migrations(config: AdminConfig) -> None:
 
 def build_service(deps: AdminDeps) -> Service:
     from aloft_admin.gateway.app import build_http_app
+    from aloft_admin.managers.executions_handoff import start_repair_loop, stop_repair_loop
     from aloft_admin.managers.seed import seed_defaults
 
     admin = AdminServicer(deps)
@@ -111,8 +112,13 @@ def build_service(deps: AdminDeps) -> Service:
 
     async def on_start() -> None:
         await seed_defaults(deps)
+        # Retries data-plane hand-offs and aborts that did not get through (executions area).
+        start_repair_loop(deps, deps.config.admin.handoffRepairInterval)
 
     async def on_stop() -> None:
+        await stop_repair_loop(deps)
+        if deps.dataplanes is not None:
+            await deps.dataplanes.close()
         await deps.db.dispose()
 
     return Service(

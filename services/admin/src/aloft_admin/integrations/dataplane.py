@@ -1,12 +1,106 @@
-"""How admin hands executions to data planes. The real client speaks aloft.dataplane.v1 (propeller issue)."""
+"""How admin hands executions to data planes (aloft.dataplane.v1 DataPlaneService).
+
+Contract of ``DataPlaneClient``:
+- ``route(cluster_label)`` picks the data plane for an execution: an enabled one whose name or labels match the
+  resolved execution-cluster label, else the first enabled one; None when no data plane is enabled.
+- ``create_execution`` is idempotent on the data plane's side (same id + spec → ``already_existed``), so the
+  hand-off may be retried any number of times (the repair loop does).
+- ``abort_execution`` is a no-op on the data plane for finished executions, so it may be retried too.
+- Both raise ``DataPlaneUnavailable`` when the data plane cannot be reached or refuses; callers keep the execution
+  recorded and retry later ("write the side effect's owner first").
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import Protocol
 
-from aloft_admin.config import AdminConfig
+import grpc
+from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
+from flyteidl.core import identifier_pb2
+
+from aloft_admin.config import AdminConfig, DataPlaneConfig
+
+log = logging.getLogger(__name__)
+
+CALL_TIMEOUT_SECONDS = 10.0
 
 
-def build_dataplane_client(config: AdminConfig) -> Any:
-    """Placeholder until the data-plane API exists: executions are recorded QUEUED and not dispatched."""
-    return None
+class DataPlaneUnavailable(Exception):
+    """The data plane could not take the request now (unreachable, overloaded or refused)."""
+
+
+class DataPlaneClient(Protocol):
+    def route(self, cluster_label: str) -> str | None: ...
+
+    async def create_execution(
+        self, cluster: str, request: dataplane_pb2.CreateExecutionRequest
+    ) -> dataplane_pb2.CreateExecutionResponse: ...
+
+    async def abort_execution(
+        self, cluster: str, id: identifier_pb2.WorkflowExecutionIdentifier, cause: str, principal: str = ""
+    ) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def choose_data_plane(planes: list[DataPlaneConfig], cluster_label: str) -> DataPlaneConfig | None:
+    enabled = [plane for plane in planes if plane.enabled]
+    if cluster_label:
+        for plane in enabled:
+            if plane.name == cluster_label or cluster_label in plane.labels:
+                return plane
+    return enabled[0] if enabled else None
+
+
+class GrpcDataPlaneClient:
+    """One lazily opened gRPC channel per configured data plane."""
+
+    def __init__(self, planes: list[DataPlaneConfig]) -> None:
+        self.planes = {plane.name: plane for plane in planes}
+        self._channels: dict[str, grpc.aio.Channel] = {}
+
+    def route(self, cluster_label: str) -> str | None:
+        plane = choose_data_plane(list(self.planes.values()), cluster_label)
+        return plane.name if plane else None
+
+    def _stub(self, cluster: str) -> dataplane_pb2_grpc.DataPlaneServiceStub:
+        plane = self.planes.get(cluster)
+        if plane is None or not plane.enabled:
+            raise DataPlaneUnavailable(f"data plane {cluster!r} is not configured or not enabled")
+        channel = self._channels.get(cluster)
+        if channel is None:
+            channel = grpc.aio.insecure_channel(plane.endpoint)
+            self._channels[cluster] = channel
+        return dataplane_pb2_grpc.DataPlaneServiceStub(channel)
+
+    async def create_execution(
+        self, cluster: str, request: dataplane_pb2.CreateExecutionRequest
+    ) -> dataplane_pb2.CreateExecutionResponse:
+        try:
+            response: dataplane_pb2.CreateExecutionResponse = await self._stub(cluster).CreateExecution(
+                request, timeout=CALL_TIMEOUT_SECONDS
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise DataPlaneUnavailable(f"data plane {cluster!r}: {exc.code().name}: {exc.details()}") from exc
+        return response
+
+    async def abort_execution(
+        self, cluster: str, id: identifier_pb2.WorkflowExecutionIdentifier, cause: str, principal: str = ""
+    ) -> None:
+        request = dataplane_pb2.AbortExecutionRequest(id=id, cause=cause, principal=principal)
+        try:
+            await self._stub(cluster).AbortExecution(request, timeout=CALL_TIMEOUT_SECONDS)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return  # the data plane never got it: nothing to stop
+            raise DataPlaneUnavailable(f"data plane {cluster!r}: {exc.code().name}: {exc.details()}") from exc
+
+    async def close(self) -> None:
+        channels, self._channels = self._channels, {}
+        for channel in channels.values():
+            await channel.close()
+
+
+def build_dataplane_client(config: AdminConfig) -> DataPlaneClient:
+    return GrpcDataPlaneClient(list(config.admin.dataPlanes))

@@ -1,0 +1,176 @@
+"""CreateNodeEvent: node executions are created by their first event and updated by later ones.
+
+Relations: ``parent_node_metadata.node_id`` makes the node a child of another node of the same execution
+(subworkflow, dynamic, array children); ``parent_task_metadata`` makes it a child of a task execution.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flyteidl.admin import event_pb2 as admin_event_pb2
+from flyteidl.admin import node_execution_pb2
+from flyteidl.core import catalog_pb2, identifier_pb2
+from flyteidl.core import execution_pb2 as core
+from flyteidl.event import event_pb2
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aloft_admin.deps import AdminDeps
+from aloft_admin.managers.events_common import occurred_at, offload_literal_map, raise_if_refused, seconds_between
+from aloft_admin.managers.executions_lookup import (
+    get_execution_row,
+    get_node_execution_row,
+    get_task_execution_row,
+)
+from aloft_admin.repositories.models.executions import NodeExecutionModel
+from aloft_admin.repositories.sql import executions as repo
+from aloft_admin.transformers.node_executions import node_closure_of, node_metadata_of
+from aloft_admin.transformers.timestamps import to_timestamp
+from aloft_admin.transitions import NODE_POLICY, Decision, Transition
+from aloft_admin.validation.execution_identifiers import describe_node_execution, validate_node_execution_id
+from aloft_service.errors import InvalidArgument
+
+NODE = core.NodeExecution
+
+
+async def record_node_event(
+    deps: AdminDeps, request: admin_event_pb2.NodeExecutionEventRequest
+) -> admin_event_pb2.NodeExecutionEventResponse:
+    if not request.HasField("event"):
+        raise InvalidArgument("missing event")
+    event = request.event
+    validate_node_execution_id(event.id, "event.id")
+    at = occurred_at(event.occurred_at, "event.occurred_at")
+    async with deps.db.session() as session:
+        await get_execution_row(session, event.id.execution_id)
+        row = await repo.find_node_execution(session, event.id, for_update=True)
+        if row is None:
+            row = await _create_node_execution(deps, session, event, at)
+        else:
+            verdict = NODE_POLICY.evaluate(Transition(NODE.Phase.Value(row.phase), event.phase))
+            if verdict.decision is Decision.DUPLICATE:
+                return admin_event_pb2.NodeExecutionEventResponse()
+            raise_if_refused(verdict, row.phase, describe_node_execution(event.id))
+        await apply_node_event(deps, row, event, at)
+        await repo.flush_checked(session)
+    return admin_event_pb2.NodeExecutionEventResponse()
+
+
+async def _create_node_execution(
+    deps: AdminDeps, session: AsyncSession, event: event_pb2.NodeExecutionEvent, at: datetime
+) -> NodeExecutionModel:
+    wid = event.id.execution_id
+    now = deps.clock()
+    row = NodeExecutionModel(
+        execution_org=wid.org,
+        execution_project=wid.project,
+        execution_domain=wid.domain,
+        execution_name=wid.name,
+        node_id=event.id.node_id,
+        phase=NODE.Phase.Name(NODE.UNDEFINED),
+        closure=b"",
+        metadata_=b"",
+        node_execution_created_at=at,
+        created_at=now,
+        updated_at=now,
+    )
+    if event.parent_node_metadata.node_id:
+        parent_id = identifier_pb2.NodeExecutionIdentifier(node_id=event.parent_node_metadata.node_id, execution_id=wid)
+        parent = await get_node_execution_row(session, parent_id)
+        row.parent_id = parent.id
+    if event.HasField("parent_task_metadata"):
+        parent_task = await get_task_execution_row(session, event.parent_task_metadata.id)
+        parent_task.is_parent = True
+        row.parent_task_execution_id = parent_task.id
+    session.add(row)
+    return row
+
+
+async def apply_node_event(
+    deps: AdminDeps, row: NodeExecutionModel, event: event_pb2.NodeExecutionEvent, at: datetime
+) -> None:
+    closure = node_closure_of(row)
+    closure.phase = event.phase
+    row.phase = NODE.Phase.Name(event.phase)
+    row.node_execution_updated_at = at
+    row.updated_at = deps.clock()
+    row.event_version = event.event_version
+    if event.phase == NODE.RUNNING and row.started_at is None:
+        row.started_at = at
+        closure.started_at.CopyFrom(to_timestamp(at))
+    await _record_inputs(deps, row, event)
+    _record_metadata(row, event)
+    await _record_target_metadata(deps, row, closure, event)
+    if event.deck_uri:
+        closure.deck_uri = event.deck_uri
+    if NODE_POLICY.is_terminal(event.phase):
+        row.duration = seconds_between(row.started_at, at)
+        await _record_result(deps, row, closure, event)
+    row.closure = closure.SerializeToString()
+
+
+async def _record_inputs(deps: AdminDeps, row: NodeExecutionModel, event: event_pb2.NodeExecutionEvent) -> None:
+    if event.input_uri:
+        row.input_uri = event.input_uri
+    elif event.HasField("input_data"):
+        row.input_uri = await offload_literal_map(deps, event.input_data, *_node_prefix(row), "inputs.pb")
+
+
+def _record_metadata(row: NodeExecutionModel, event: event_pb2.NodeExecutionEvent) -> None:
+    metadata = node_metadata_of(row)
+    metadata.retry_group = event.retry_group or metadata.retry_group
+    metadata.spec_node_id = event.spec_node_id or metadata.spec_node_id
+    metadata.is_parent_node = metadata.is_parent_node or event.is_parent
+    metadata.is_dynamic = metadata.is_dynamic or event.is_dynamic
+    metadata.is_array = metadata.is_array or event.is_array
+    metadata.is_eager = metadata.is_eager or event.is_eager
+    row.metadata_ = metadata.SerializeToString()
+
+
+async def _record_target_metadata(
+    deps: AdminDeps,
+    row: NodeExecutionModel,
+    closure: node_execution_pb2.NodeExecutionClosure,
+    event: event_pb2.NodeExecutionEvent,
+) -> None:
+    if event.HasField("workflow_node_metadata"):
+        closure.workflow_node_metadata.executionId.CopyFrom(event.workflow_node_metadata.execution_id)
+    if not event.HasField("task_node_metadata"):
+        return
+    task_meta = event.task_node_metadata
+    closure.task_node_metadata.cache_status = task_meta.cache_status
+    closure.task_node_metadata.catalog_key.CopyFrom(task_meta.catalog_key)
+    closure.task_node_metadata.checkpoint_uri = task_meta.checkpoint_uri
+    row.cache_status = catalog_pb2.CatalogCacheStatus.Name(task_meta.cache_status)
+    if task_meta.HasField("dynamic_workflow"):
+        dynamic = task_meta.dynamic_workflow
+        closure.dynamic_job_spec_uri = dynamic.dynamic_job_spec_uri
+        # The compiled dynamic workflow can be large: keep it in the blob store (GetDynamicNodeWorkflow reads it).
+        uri = deps.blobs.uri(deps.config.admin.metadataPrefix, *_node_prefix(row), "dynamic_workflow.pb")
+        await deps.blobs.write_proto(uri, dynamic)
+        row.dynamic_workflow_remote_closure_reference = uri
+        metadata = node_metadata_of(row)
+        metadata.is_dynamic = True
+        metadata.is_parent_node = True
+        row.metadata_ = metadata.SerializeToString()
+
+
+async def _record_result(
+    deps: AdminDeps,
+    row: NodeExecutionModel,
+    closure: node_execution_pb2.NodeExecutionClosure,
+    event: event_pb2.NodeExecutionEvent,
+) -> None:
+    result = event.WhichOneof("output_result")
+    if result == "output_uri":
+        closure.output_uri = event.output_uri
+    elif result == "output_data":
+        closure.output_uri = await offload_literal_map(deps, event.output_data, *_node_prefix(row), "outputs.pb")
+    elif result == "error":
+        closure.error.CopyFrom(event.error)
+        row.error_kind = core.ExecutionError.ErrorKind.Name(event.error.kind)
+        row.error_code = event.error.code
+
+
+def _node_prefix(row: NodeExecutionModel) -> tuple[str, ...]:
+    return (row.execution_project, row.execution_domain, row.execution_name, "nodes", row.node_id)

@@ -1,0 +1,241 @@
+"""CreateExecution, RelaunchExecution and RecoverExecution: record the execution, then hand it to a data plane.
+
+One transaction validates the request against the launch plan, resolves the execution config, writes inputs,
+compiled closure and hand-off request to the blob store and inserts the row (phase UNDEFINED, hand-off pending).
+After the commit the data plane is asked to run it (``executions_handoff.dispatch``); when it cannot be reached
+the execution stays recorded and the repair loop retries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aloft.dataplane.v1 import dataplane_pb2
+from flyteidl.admin import execution_pb2
+from flyteidl.core import identifier_pb2, literals_pb2
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aloft_admin.deps import AdminDeps
+from aloft_admin.managers import lookups
+from aloft_admin.managers.executions_config import data_plane_config, resolve_matching, resolve_spec
+from aloft_admin.managers.executions_handoff import dispatch, handoff_uri
+from aloft_admin.managers.executions_lookup import get_execution_row, get_node_execution_row
+from aloft_admin.managers.executions_names import execution_name
+from aloft_admin.repositories.models.executions import ExecutionModel
+from aloft_admin.transformers.executions import spec_of
+from aloft_admin.transformers.timestamps import to_timestamp
+from aloft_admin.validation.execution_identifiers import require
+from aloft_admin.validation.execution_inputs import merge_inputs
+from aloft_service.errors import InvalidArgument
+
+MODE = execution_pb2.ExecutionMetadata.ExecutionMode
+
+
+@dataclass
+class Launch:
+    """Everything that distinguishes a create from a relaunch or a recover."""
+
+    id: identifier_pb2.WorkflowExecutionIdentifier
+    spec: execution_pb2.ExecutionSpec
+    user_inputs: literals_pb2.LiteralMap
+    mode: int = MODE.MANUAL
+    reference: identifier_pb2.WorkflowExecutionIdentifier | None = None
+    recover_from: identifier_pb2.WorkflowExecutionIdentifier | None = None
+    source_row_id: int | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+async def create_execution(
+    deps: AdminDeps, request: execution_pb2.ExecutionCreateRequest
+) -> execution_pb2.ExecutionCreateResponse:
+    require(request.project, "project")
+    require(request.domain, "domain")
+    if not request.HasField("spec"):
+        raise InvalidArgument("missing spec")
+    wid = identifier_pb2.WorkflowExecutionIdentifier(
+        project=request.project,
+        domain=request.domain,
+        name=execution_name(request.name, deps.config.admin.maxNameLength),
+        org=request.org,
+    )
+    user_inputs = request.inputs if request.HasField("inputs") else request.spec.inputs
+    mode = request.spec.metadata.mode if request.spec.HasField("metadata") else MODE.MANUAL
+    await launch(
+        deps, Launch(id=wid, spec=request.spec, user_inputs=user_inputs, mode=mode, tags=list(request.spec.tags))
+    )
+    return execution_pb2.ExecutionCreateResponse(id=wid)
+
+
+async def relaunch_execution(
+    deps: AdminDeps, request: execution_pb2.ExecutionRelaunchRequest
+) -> execution_pb2.ExecutionCreateResponse:
+    """A new execution of the same launch plan with the same user inputs (mode RELAUNCH)."""
+    source, user_inputs = await _source(deps, request.id)
+    spec = spec_of(source)
+    spec.overwrite_cache = request.overwrite_cache
+    wid = _derived_id(deps, request.id, request.name)
+    await launch(
+        deps,
+        Launch(
+            id=wid,
+            spec=spec,
+            user_inputs=user_inputs,
+            mode=MODE.RELAUNCH,
+            reference=request.id,
+            source_row_id=source.id,
+        ),
+    )
+    return execution_pb2.ExecutionCreateResponse(id=wid)
+
+
+async def recover_execution(
+    deps: AdminDeps, request: execution_pb2.ExecutionRecoverRequest
+) -> execution_pb2.ExecutionCreateResponse:
+    """A new execution that the data plane runs skipping nodes the original already succeeded (mode RECOVERED)."""
+    source, user_inputs = await _source(deps, request.id)
+    spec = spec_of(source)
+    if request.metadata.principal:
+        spec.metadata.principal = request.metadata.principal
+    wid = _derived_id(deps, request.id, request.name)
+    await launch(
+        deps,
+        Launch(
+            id=wid,
+            spec=spec,
+            user_inputs=user_inputs,
+            mode=MODE.RECOVERED,
+            reference=request.id,
+            recover_from=request.id,
+            source_row_id=source.id,
+        ),
+    )
+    return execution_pb2.ExecutionCreateResponse(id=wid)
+
+
+async def _source(
+    deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionIdentifier
+) -> tuple[ExecutionModel, literals_pb2.LiteralMap]:
+    async with deps.db.session() as session:
+        source = await get_execution_row(session, wid)
+    user_inputs = literals_pb2.LiteralMap()
+    if source.user_inputs_uri:
+        user_inputs = await deps.blobs.read_proto(source.user_inputs_uri, literals_pb2.LiteralMap)
+    return source, user_inputs
+
+
+def _derived_id(
+    deps: AdminDeps, source: identifier_pb2.WorkflowExecutionIdentifier, name: str
+) -> identifier_pb2.WorkflowExecutionIdentifier:
+    return identifier_pb2.WorkflowExecutionIdentifier(
+        project=source.project,
+        domain=source.domain,
+        name=execution_name(name, deps.config.admin.maxNameLength),
+        org=source.org,
+    )
+
+
+async def launch(deps: AdminDeps, launch: Launch) -> None:
+    async with deps.db.session() as session:
+        await record_execution(deps, session, launch)
+    await dispatch(deps, launch.id)
+
+
+async def record_execution(deps: AdminDeps, session: AsyncSession, launch: Launch) -> ExecutionModel:
+    wid, spec = launch.id, launch.spec
+    if not spec.HasField("launch_plan"):
+        raise InvalidArgument("missing spec.launch_plan")
+    await lookups.ensure_project_domain(deps, session, wid.project, wid.domain, wid.org)
+    lp = await lookups.get_launch_plan(deps, session, spec.launch_plan)
+    workflow = await lookups.get_workflow(deps, session, lp.spec.workflow_id)
+    # Registration computes expected_inputs (every workflow input not fixed); older rows may only have defaults.
+    parameters = lp.closure.expected_inputs if lp.closure.expected_inputs.parameters else lp.spec.default_inputs
+    inputs = merge_inputs(parameters, lp.spec.fixed_inputs, launch.user_inputs)
+    matching = await resolve_matching(deps, session, wid.project, wid.domain, lp.spec.workflow_id.name, lp.id.name)
+    resolved = resolve_spec(deps, spec, lp.spec, matching)
+    now = deps.clock()
+    parent_row_id = await _fill_metadata(session, resolved, launch)
+    cluster = deps.dataplanes.route(resolved.execution_cluster_label.value) if deps.dataplanes else None
+
+    prefix = (deps.config.admin.metadataPrefix, wid.project, wid.domain, wid.name)
+    inputs_uri, user_inputs_uri = deps.blobs.uri(*prefix, "inputs.pb"), deps.blobs.uri(*prefix, "user_inputs.pb")
+    closure_uri = deps.blobs.uri(*prefix, "closure.pb")
+    await deps.blobs.write_proto(inputs_uri, inputs)
+    await deps.blobs.write_proto(user_inputs_uri, launch.user_inputs)
+    await deps.blobs.write_proto(closure_uri, workflow.closure.compiled_workflow)
+    handoff = dataplane_pb2.CreateExecutionRequest(
+        id=wid,
+        closure_uri=closure_uri,
+        inputs_uri=inputs_uri,
+        config=data_plane_config(deps, resolved, matching),
+        launch_plan_id=lp.id,
+        workflow_id=workflow.id,
+        cluster=cluster or "",
+        metadata_prefix=deps.blobs.uri(*prefix),
+        created_at=to_timestamp(now),
+        principal=resolved.metadata.principal,
+    )
+    if resolved.metadata.HasField("parent_node_execution"):
+        handoff.parent_node_execution.CopyFrom(resolved.metadata.parent_node_execution)
+    if launch.recover_from is not None:
+        handoff.recover_from.CopyFrom(launch.recover_from)
+    await deps.blobs.write_proto(handoff_uri(deps, wid), handoff)
+
+    closure = execution_pb2.ExecutionClosure(
+        created_at=to_timestamp(now), updated_at=to_timestamp(now), workflow_id=workflow.id
+    )
+    closure.state_change_details.state = execution_pb2.ExecutionState.EXECUTION_ACTIVE
+    closure.state_change_details.occurred_at.CopyFrom(to_timestamp(now))
+    closure.state_change_details.principal = resolved.metadata.principal
+    if inputs.ByteSize() <= deps.config.admin.maxInlineDataBytes:
+        closure.computed_inputs.CopyFrom(inputs)
+    row = ExecutionModel(
+        org=wid.org,
+        project=wid.project,
+        domain=wid.domain,
+        name=wid.name,
+        launch_plan_project=lp.id.project,
+        launch_plan_domain=lp.id.domain,
+        launch_plan_name=lp.id.name,
+        launch_plan_version=lp.id.version,
+        workflow_project=workflow.id.project,
+        workflow_domain=workflow.id.domain,
+        workflow_name=workflow.id.name,
+        workflow_version=workflow.id.version,
+        phase="UNDEFINED",
+        mode=resolved.metadata.mode,
+        state=execution_pb2.ExecutionState.EXECUTION_ACTIVE,
+        principal=resolved.metadata.principal,
+        cluster=cluster or "",
+        spec=resolved.SerializeToString(),
+        closure=closure.SerializeToString(),
+        inputs_uri=inputs_uri,
+        user_inputs_uri=user_inputs_uri,
+        closure_uri=closure_uri,
+        execution_created_at=now,
+        execution_updated_at=now,
+        created_at=now,
+        updated_at=now,
+        parent_node_execution_id=parent_row_id,
+        source_execution_id=launch.source_row_id,
+        tags=",".join(launch.tags),
+        handoff="pending",
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def _fill_metadata(session: AsyncSession, spec: execution_pb2.ExecutionSpec, launch: Launch) -> int | None:
+    """Mode, principal, nesting and references; returns the parent node execution's row id for child executions."""
+    metadata = spec.metadata
+    metadata.mode = launch.mode
+    metadata.principal = metadata.principal or "flyteadmin"
+    if launch.reference is not None:
+        metadata.reference_execution.CopyFrom(launch.reference)
+    if not metadata.HasField("parent_node_execution"):
+        return None
+    parent = await get_node_execution_row(session, metadata.parent_node_execution)
+    parent_execution = await get_execution_row(session, metadata.parent_node_execution.execution_id)
+    metadata.nesting = spec_of(parent_execution).metadata.nesting + 1
+    metadata.mode = MODE.CHILD_WORKFLOW if launch.mode == MODE.MANUAL else launch.mode
+    return parent.id

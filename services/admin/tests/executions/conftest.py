@@ -1,0 +1,237 @@
+"""Fixtures for the executions/events tests: a fake data plane and an admin wired to it.
+
+The fake data plane is a real in-process gRPC server implementing aloft.dataplane.v1 DataPlaneService: it
+records the requests it gets and can be told to fail (UNAVAILABLE) to exercise the hand-off repair path.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
+from flyteidl.admin import execution_pb2, launch_plan_pb2, task_pb2, workflow_pb2
+from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, tasks_pb2, types_pb2
+from flyteidl.core import workflow_pb2 as core_wf
+from flyteidl.service import admin_pb2_grpc
+
+from aloft_admin.config import AdminConfig
+from aloft_admin.deps import AdminDeps
+from aloft_admin.repositories.models.executions import ExecutionModel
+from aloft_admin.server import build_deps, build_service, run_migrations
+from aloft_service.runtime import ListenConfig, RunningService, start_service
+
+PROJECT, DOMAIN = "flytesnacks", "development"
+CLUSTER = "east"
+INT = types_pb2.LiteralType(simple=types_pb2.INTEGER)
+STR = types_pb2.LiteralType(simple=types_pb2.STRING)
+
+
+@dataclass
+class FakeDataPlane(dataplane_pb2_grpc.DataPlaneServiceServicer):
+    created: list[dataplane_pb2.CreateExecutionRequest] = field(default_factory=list)
+    aborted: list[dataplane_pb2.AbortExecutionRequest] = field(default_factory=list)
+    failing: bool = False
+    port: int = 0
+
+    async def CreateExecution(self, request: Any, context: Any) -> dataplane_pb2.CreateExecutionResponse:
+        if self.failing:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "fake data plane told to fail")
+        already = any(r.id == request.id for r in self.created)
+        self.created.append(request)
+        return dataplane_pb2.CreateExecutionResponse(shard_key="shard-0", already_existed=already)
+
+    async def AbortExecution(self, request: Any, context: Any) -> dataplane_pb2.AbortExecutionResponse:
+        if self.failing:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "fake data plane told to fail")
+        self.aborted.append(request)
+        return dataplane_pb2.AbortExecutionResponse()
+
+
+@pytest.fixture
+async def fake_dataplane() -> AsyncIterator[FakeDataPlane]:
+    fake = FakeDataPlane()
+    server = grpc.aio.server()
+    dataplane_pb2_grpc.add_DataPlaneServiceServicer_to_server(fake, server)
+    fake.port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield fake
+    finally:
+        await server.stop(grace=None)
+
+
+@dataclass
+class ExecHandle:
+    deps: AdminDeps
+    running: RunningService
+    channel: grpc.aio.Channel
+    admin: Any
+    dataplane: FakeDataPlane
+    names: Any = field(default_factory=lambda: (f"e{i}" for i in itertools.count()))
+
+    def wid(self, name: str) -> identifier_pb2.WorkflowExecutionIdentifier:
+        return identifier_pb2.WorkflowExecutionIdentifier(project=PROJECT, domain=DOMAIN, name=name)
+
+    async def seed_execution(self, name: str, phase: str = "QUEUED", cluster: str = CLUSTER) -> None:
+        """An execution row as CreateExecution leaves it after a hand-off (for event tests independent of LPs)."""
+        now = datetime.now(UTC)
+        closure = execution_pb2.ExecutionClosure()
+        async with self.deps.db.session() as session:
+            session.add(
+                ExecutionModel(
+                    project=PROJECT,
+                    domain=DOMAIN,
+                    name=name,
+                    phase=phase,
+                    cluster=cluster,
+                    spec=execution_pb2.ExecutionSpec().SerializeToString(),
+                    closure=closure.SerializeToString(),
+                    handoff="done",
+                    created_at=now,
+                    updated_at=now,
+                    execution_created_at=now,
+                    execution_updated_at=now,
+                )
+            )
+
+    async def register_launch_plan(
+        self, name: str = "wf", fixed: dict[str, int] | None = None, default_b: str = "hello"
+    ) -> identifier_pb2.Identifier:
+        """Task + workflow (inputs a:int required, b:str defaulted) + launch plan, registered over gRPC."""
+        task_id = _id(identifier_pb2.TASK, f"{name}.t")
+        wf_id = _id(identifier_pb2.WORKFLOW, name)
+        lp_id = _id(identifier_pb2.LAUNCH_PLAN, name)
+        interface = _interface({"a": INT, "b": STR}, {"o0": INT})
+        template = tasks_pb2.TaskTemplate(
+            id=task_id,
+            type="python-task",
+            metadata=tasks_pb2.TaskMetadata(
+                runtime=tasks_pb2.RuntimeMetadata(type=tasks_pb2.RuntimeMetadata.FLYTE_SDK, version="1.16.0")
+            ),
+            interface=interface,
+            container=tasks_pb2.Container(image="python:3.11", args=["pyflyte-execute"]),
+        )
+        await self.admin.CreateTask(task_pb2.TaskCreateRequest(id=task_id, spec=task_pb2.TaskSpec(template=template)))
+        node = core_wf.Node(
+            id="n0",
+            inputs=[_bind("a", "a"), _bind("b", "b")],
+            task_node=core_wf.TaskNode(reference_id=task_id),
+        )
+        wf = core_wf.WorkflowTemplate(
+            id=wf_id,
+            interface=interface,
+            nodes=[node],
+            outputs=[
+                literals_pb2.Binding(
+                    var="o0",
+                    binding=literals_pb2.BindingData(promise=types_pb2.OutputReference(node_id="n0", var="o0")),
+                )
+            ],
+        )
+        await self.admin.CreateWorkflow(
+            workflow_pb2.WorkflowCreateRequest(id=wf_id, spec=workflow_pb2.WorkflowSpec(template=wf))
+        )
+        parameters = {
+            "a": interface_pb2.Parameter(var=interface_pb2.Variable(type=INT), required=True),
+            "b": interface_pb2.Parameter(var=interface_pb2.Variable(type=STR), default=str_literal(default_b)),
+        }
+        fixed_inputs = literals_pb2.LiteralMap(literals={k: int_literal(v) for k, v in (fixed or {}).items()})
+        for key in fixed or {}:
+            parameters.pop(key, None)
+        spec = launch_plan_pb2.LaunchPlanSpec(
+            workflow_id=wf_id,
+            default_inputs=interface_pb2.ParameterMap(parameters=parameters),
+            fixed_inputs=fixed_inputs,
+        )
+        await self.admin.CreateLaunchPlan(launch_plan_pb2.LaunchPlanCreateRequest(id=lp_id, spec=spec))
+        return lp_id
+
+
+def _id(resource_type: int, name: str) -> identifier_pb2.Identifier:
+    return identifier_pb2.Identifier(
+        resource_type=resource_type,  # type: ignore[arg-type]
+        project=PROJECT,
+        domain=DOMAIN,
+        name=name,
+        version="v1",
+    )
+
+
+def _interface(inputs: dict[str, Any], outputs: dict[str, Any]) -> interface_pb2.TypedInterface:
+    return interface_pb2.TypedInterface(
+        inputs=interface_pb2.VariableMap(variables={k: interface_pb2.Variable(type=v) for k, v in inputs.items()}),
+        outputs=interface_pb2.VariableMap(variables={k: interface_pb2.Variable(type=v) for k, v in outputs.items()}),
+    )
+
+
+def _bind(var: str, input_name: str) -> literals_pb2.Binding:
+    return literals_pb2.Binding(
+        var=var,
+        binding=literals_pb2.BindingData(promise=types_pb2.OutputReference(node_id="start-node", var=input_name)),
+    )
+
+
+def int_literal(value: int) -> literals_pb2.Literal:
+    return literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(integer=value)))
+
+
+def str_literal(value: str) -> literals_pb2.Literal:
+    return literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(string_value=value)))
+
+
+@pytest.fixture
+def literals() -> Any:
+    """``literals.int_(3)`` / ``literals.str_("x")`` for test modules (they cannot import this conftest)."""
+
+    class Literals:
+        int_ = staticmethod(int_literal)
+        str_ = staticmethod(str_literal)
+
+    return Literals()
+
+
+def exec_config(tmp_path: Path, db_url: str, dataplane_port: int, **admin: Any) -> AdminConfig:
+    return AdminConfig.model_validate(
+        {
+            "stack": {"dataDir": str(tmp_path / "data")},
+            "database": {"url": db_url},
+            "admin": {
+                "grpcPort": 0,
+                "httpPort": 0,
+                # The background repair loop stays out of the way; tests call repair_once themselves.
+                "handoffRepairInterval": "1h",
+                "dataPlanes": [
+                    {"name": "west", "endpoint": "127.0.0.1:1", "labels": ["gpu"], "enabled": False},
+                    {"name": CLUSTER, "endpoint": f"127.0.0.1:{dataplane_port}", "labels": ["general"]},
+                ],
+                **admin,
+            },
+        }
+    )
+
+
+@pytest.fixture
+async def exec_server(tmp_path: Path, db_url: str, fake_dataplane: FakeDataPlane) -> AsyncIterator[ExecHandle]:
+    config = exec_config(tmp_path, db_url, fake_dataplane.port)
+    run_migrations(config)
+    deps = build_deps(config)
+    running = await start_service(build_service(deps), ListenConfig(host="127.0.0.1"))
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.grpc_port}")
+    try:
+        yield ExecHandle(
+            deps=deps,
+            running=running,
+            channel=channel,
+            admin=admin_pb2_grpc.AdminServiceStub(channel),
+            dataplane=fake_dataplane,
+        )
+    finally:
+        await channel.close()
+        await running.stop(grace=0.5)

@@ -1,0 +1,285 @@
+"""Workflow, node and task events over real gRPC (SQLite and PostgreSQL): lifecycle, relations, attempts,
+idempotent duplicates, terminal refusals and cluster checks with their EventFailureReason details."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+import pytest
+from flyteidl.admin import event_pb2 as admin_event_pb2
+from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
+from flyteidl.core import catalog_pb2, compiler_pb2, identifier_pb2, literals_pb2
+from flyteidl.core import execution_pb2 as core
+from flyteidl.core import workflow_pb2 as core_wf
+from flyteidl.event import event_pb2
+from google.protobuf import timestamp_pb2
+from grpc_status import rpc_status
+
+WF, NODE, TASK = core.WorkflowExecution, core.NodeExecution, core.TaskExecution
+CLUSTER = "east"
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def at(seconds: float) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(T0 + timedelta(seconds=seconds))
+    return stamp
+
+
+def wf_event(wid: Any, phase: int, t: float, producer: str = CLUSTER, **kw: Any) -> Any:
+    event = event_pb2.WorkflowExecutionEvent(
+        execution_id=wid, phase=phase, occurred_at=at(t), producer_id=producer, **kw
+    )
+    return admin_event_pb2.WorkflowExecutionEventRequest(request_id="r", event=event)
+
+
+def node_id(wid: Any, node: str) -> identifier_pb2.NodeExecutionIdentifier:
+    return identifier_pb2.NodeExecutionIdentifier(node_id=node, execution_id=wid)
+
+
+def node_event(wid: Any, node: str, phase: int, t: float, **kw: Any) -> Any:
+    event = event_pb2.NodeExecutionEvent(
+        id=node_id(wid, node), phase=phase, occurred_at=at(t), producer_id=CLUSTER, **kw
+    )
+    return admin_event_pb2.NodeExecutionEventRequest(request_id="r", event=event)
+
+
+TASK_ID = identifier_pb2.Identifier(
+    resource_type=identifier_pb2.TASK, project="flytesnacks", domain="development", name="t1", version="v1"
+)
+
+
+def task_event(wid: Any, node: str, attempt: int, phase: int, t: float, **kw: Any) -> Any:
+    event = event_pb2.TaskExecutionEvent(
+        task_id=TASK_ID,
+        parent_node_execution_id=node_id(wid, node),
+        retry_attempt=attempt,
+        phase=phase,
+        occurred_at=at(t),
+        producer_id=CLUSTER,
+        **kw,
+    )
+    return admin_event_pb2.TaskExecutionEventRequest(request_id="r", event=event)
+
+
+def failure_reason(error: grpc.aio.AioRpcError) -> admin_event_pb2.EventFailureReason:
+    status = rpc_status.from_call(error)
+    assert status is not None and len(status.details) == 1
+    reason = admin_event_pb2.EventFailureReason()
+    assert status.details[0].Unpack(reason)
+    return reason
+
+
+def outputs(value: int, literals: Any) -> literals_pb2.LiteralMap:
+    return literals_pb2.LiteralMap(literals={"o0": literals.int_(value)})
+
+
+async def test_workflow_lifecycle_with_outputs(exec_server: Any, literals: Any) -> None:
+    admin, wid = exec_server.admin, exec_server.wid("life")
+    await exec_server.seed_execution("life")
+    await admin.CreateWorkflowEvent(wf_event(wid, WF.RUNNING, 1))
+    running = await admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=wid))
+    assert running.closure.phase == WF.RUNNING
+    assert running.closure.started_at == at(1)
+
+    await admin.CreateWorkflowEvent(wf_event(wid, WF.SUCCEEDING, 4))
+    await admin.CreateWorkflowEvent(wf_event(wid, WF.SUCCEEDED, 5.5, output_data=outputs(42, literals)))
+    done = await admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=wid))
+    assert done.closure.phase == WF.SUCCEEDED
+    assert done.closure.duration.ToTimedelta() == timedelta(seconds=4.5)
+    assert done.closure.outputs.uri.endswith("outputs.pb")
+
+    data = await admin.GetExecutionData(execution_pb2.WorkflowExecutionGetDataRequest(id=wid))
+    assert data.full_outputs.literals["o0"].scalar.primitive.integer == 42
+    assert data.outputs.url and data.outputs.bytes > 0
+
+
+async def test_duplicate_event_is_accepted_without_change(exec_server: Any) -> None:
+    admin, wid = exec_server.admin, exec_server.wid("dup")
+    await exec_server.seed_execution("dup")
+    await admin.CreateWorkflowEvent(wf_event(wid, WF.RUNNING, 1))
+    before = await admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=wid))
+    await admin.CreateWorkflowEvent(wf_event(wid, WF.RUNNING, 9))
+    after = await admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=wid))
+    assert after.closure == before.closure
+
+
+async def test_terminal_refusal_carries_already_in_terminal_state(exec_server: Any) -> None:
+    admin, wid = exec_server.admin, exec_server.wid("term")
+    await exec_server.seed_execution("term")
+    await admin.CreateWorkflowEvent(wf_event(wid, WF.RUNNING, 1))
+    await admin.CreateWorkflowEvent(wf_event(wid, WF.FAILED, 2, error=core.ExecutionError(code="E", message="boom")))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await admin.CreateWorkflowEvent(wf_event(wid, WF.RUNNING, 3))
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    reason = failure_reason(caught.value)
+    assert reason.WhichOneof("reason") == "already_in_terminal_state"
+    assert reason.already_in_terminal_state.current_phase == "FAILED"
+    failed = await admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=wid))
+    assert failed.closure.phase == WF.FAILED and failed.closure.error.message == "boom"
+
+
+async def test_incompatible_cluster_and_invalid_moves(exec_server: Any) -> None:
+    admin, wid = exec_server.admin, exec_server.wid("clu")
+    await exec_server.seed_execution("clu")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await admin.CreateWorkflowEvent(wf_event(wid, WF.RUNNING, 1, producer="west"))
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert failure_reason(caught.value).incompatible_cluster.cluster == CLUSTER
+
+    await admin.CreateWorkflowEvent(wf_event(wid, WF.RUNNING, 1))
+    with pytest.raises(grpc.aio.AioRpcError) as back:
+        await admin.CreateWorkflowEvent(wf_event(wid, WF.QUEUED, 2))
+    assert back.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "RUNNING" in (back.value.details() or "") and "QUEUED" in (back.value.details() or "")
+
+
+async def test_events_for_unknown_entities_are_not_found(exec_server: Any) -> None:
+    admin, wid = exec_server.admin, exec_server.wid("ghost")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await admin.CreateWorkflowEvent(wf_event(wid, WF.RUNNING, 1))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "ghost" in (caught.value.details() or "")
+    await exec_server.seed_execution("real")
+    real = exec_server.wid("real")
+    with pytest.raises(grpc.aio.AioRpcError) as no_node:
+        await admin.CreateTaskEvent(task_event(real, "n9", 0, TASK.RUNNING, 1))
+    assert no_node.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "n9" in (no_node.value.details() or "")
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await admin.CreateNodeEvent(node_event(real, "", NODE.RUNNING, 1))
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "node_id" in (bad.value.details() or "")
+
+
+async def test_node_events_keep_parent_child_relations(exec_server: Any, literals: Any) -> None:
+    admin, wid = exec_server.admin, exec_server.wid("nodes")
+    await exec_server.seed_execution("nodes")
+    inputs = literals_pb2.LiteralMap(literals={"a": literals.int_(1)})
+    await admin.CreateNodeEvent(node_event(wid, "n0", NODE.RUNNING, 1, input_data=inputs, spec_node_id="n0"))
+    await admin.CreateNodeEvent(
+        node_event(wid, "n0", NODE.SUCCEEDED, 3, output_data=outputs(7, literals), deck_uri="s3://b/deck.html")
+    )
+    await admin.CreateNodeEvent(node_event(wid, "n1", NODE.RUNNING, 2, is_parent=True, spec_node_id="n1"))
+    child_meta = event_pb2.ParentNodeExecutionMetadata(node_id="n1")
+    await admin.CreateNodeEvent(
+        node_event(wid, "n1-0-n0", NODE.RUNNING, 2.5, parent_node_metadata=child_meta, spec_node_id="n0")
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as orphan:
+        await admin.CreateNodeEvent(
+            node_event(
+                wid, "x", NODE.RUNNING, 1, parent_node_metadata=event_pb2.ParentNodeExecutionMetadata(node_id="nope")
+            )
+        )
+    assert orphan.value.code() == grpc.StatusCode.NOT_FOUND
+
+    top = await admin.ListNodeExecutions(
+        node_execution_pb2.NodeExecutionListRequest(workflow_execution_id=wid, limit=10)
+    )
+    assert [n.id.node_id for n in top.node_executions] == ["n0", "n1"]
+    assert top.node_executions[1].metadata.is_parent_node
+    children = await admin.ListNodeExecutions(
+        node_execution_pb2.NodeExecutionListRequest(workflow_execution_id=wid, limit=10, unique_parent_id="n1")
+    )
+    assert [n.id.node_id for n in children.node_executions] == ["n1-0-n0"]
+    assert children.node_executions[0].metadata.spec_node_id == "n0"
+
+    n0 = await admin.GetNodeExecution(node_execution_pb2.NodeExecutionGetRequest(id=node_id(wid, "n0")))
+    assert n0.closure.phase == NODE.SUCCEEDED and n0.closure.deck_uri == "s3://b/deck.html"
+    assert n0.closure.duration.ToTimedelta() == timedelta(seconds=2)
+    data = await admin.GetNodeExecutionData(node_execution_pb2.NodeExecutionGetDataRequest(id=node_id(wid, "n0")))
+    assert data.full_inputs.literals["a"].scalar.primitive.integer == 1
+    assert data.full_outputs.literals["o0"].scalar.primitive.integer == 7
+
+    filtered = await admin.ListNodeExecutions(
+        node_execution_pb2.NodeExecutionListRequest(workflow_execution_id=wid, limit=10, filters="eq(phase,SUCCEEDED)")
+    )
+    assert [n.id.node_id for n in filtered.node_executions] == ["n0"]
+    with pytest.raises(grpc.aio.AioRpcError) as bad_filter:
+        await admin.ListNodeExecutions(
+            node_execution_pb2.NodeExecutionListRequest(workflow_execution_id=wid, limit=10, filters="eq(colour,red)")
+        )
+    assert bad_filter.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "colour" in (bad_filter.value.details() or "")
+
+
+async def test_task_events_keep_every_attempt(exec_server: Any, literals: Any) -> None:
+    admin, wid = exec_server.admin, exec_server.wid("tasks")
+    await exec_server.seed_execution("tasks")
+    await admin.CreateNodeEvent(node_event(wid, "n0", NODE.RUNNING, 1))
+    log_a = core.TaskLog(name="pod", uri="http://logs/a")
+    await admin.CreateTaskEvent(task_event(wid, "n0", 0, TASK.RUNNING, 1, logs=[log_a], reason="scheduled"))
+    await admin.CreateTaskEvent(
+        task_event(wid, "n0", 0, TASK.RUNNING, 2, phase_version=1, logs=[core.TaskLog(name="dash", uri="http://d")])
+    )
+    await admin.CreateTaskEvent(task_event(wid, "n0", 0, TASK.RUNNING, 2.5, phase_version=1))  # duplicate
+    await admin.CreateTaskEvent(
+        task_event(wid, "n0", 0, TASK.FAILED, 3, error=core.ExecutionError(code="OOM", message="killed"))
+    )
+    await admin.CreateTaskEvent(task_event(wid, "n0", 1, TASK.RUNNING, 4))
+    await admin.CreateTaskEvent(task_event(wid, "n0", 1, TASK.SUCCEEDED, 6, output_data=outputs(5, literals)))
+
+    listed = await admin.ListTaskExecutions(
+        task_execution_pb2.TaskExecutionListRequest(node_execution_id=node_id(wid, "n0"), limit=10)
+    )
+    assert [(t.id.retry_attempt, t.closure.phase) for t in listed.task_executions] == [
+        (0, TASK.FAILED),
+        (1, TASK.SUCCEEDED),
+    ]
+    first = listed.task_executions[0]
+    assert [log.uri for log in first.closure.logs] == ["http://logs/a", "http://d"]
+    assert first.closure.error.code == "OOM"
+    assert first.closure.reasons[0].message == "scheduled"
+    second = await admin.GetTaskExecution(task_execution_pb2.TaskExecutionGetRequest(id=listed.task_executions[1].id))
+    assert second.closure.duration.ToTimedelta() == timedelta(seconds=2)
+    data = await admin.GetTaskExecutionData(task_execution_pb2.TaskExecutionGetDataRequest(id=second.id))
+    assert data.full_outputs.literals["o0"].scalar.primitive.integer == 5
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await admin.CreateTaskEvent(task_event(wid, "n0", 1, TASK.RUNNING, 7))
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert failure_reason(caught.value).already_in_terminal_state.current_phase == "SUCCEEDED"
+
+    # A node launched by the task (array/dynamic children) is listed for the task execution.
+    parent_task = event_pb2.ParentTaskExecutionMetadata(id=second.id)
+    await admin.CreateNodeEvent(node_event(wid, "n0-0", NODE.RUNNING, 5, parent_task_metadata=parent_task))
+    for_task = await admin.ListNodeExecutionsForTask(
+        node_execution_pb2.NodeExecutionForTaskListRequest(task_execution_id=second.id, limit=10)
+    )
+    assert [n.id.node_id for n in for_task.node_executions] == ["n0-0"]
+    parent = await admin.GetTaskExecution(task_execution_pb2.TaskExecutionGetRequest(id=second.id))
+    assert parent.is_parent
+
+    metrics = await admin.GetExecutionMetrics(execution_pb2.WorkflowExecutionGetMetricsRequest(id=wid, depth=5))
+    assert metrics.span.workflow_id == wid
+    node_spans = {s.node_id.node_id: s for s in metrics.span.spans}
+    assert set(node_spans) == {"n0", "n0-0"}
+    assert [s.task_id.retry_attempt for s in node_spans["n0"].spans] == [0, 1]
+    assert node_spans["n0"].spans[1].end_time == at(6)
+
+
+async def test_dynamic_node_workflow(exec_server: Any) -> None:
+    admin, wid = exec_server.admin, exec_server.wid("dyn")
+    await exec_server.seed_execution("dyn")
+    compiled = compiler_pb2.CompiledWorkflowClosure(
+        primary=compiler_pb2.CompiledWorkflow(
+            template=core_wf.WorkflowTemplate(
+                id=identifier_pb2.Identifier(resource_type=identifier_pb2.WORKFLOW, name="dyn.sub", version="v1")
+            )
+        )
+    )
+    dynamic = event_pb2.DynamicWorkflowNodeMetadata(compiled_workflow=compiled, dynamic_job_spec_uri="s3://b/f.pb")
+    meta = event_pb2.TaskNodeMetadata(cache_status=catalog_pb2.CACHE_MISS, dynamic_workflow=dynamic)
+    await admin.CreateNodeEvent(node_event(wid, "n0", NODE.DYNAMIC_RUNNING, 1, task_node_metadata=meta))
+    got = await admin.GetDynamicNodeWorkflow(node_execution_pb2.GetDynamicNodeWorkflowRequest(id=node_id(wid, "n0")))
+    assert got.compiled_workflow.primary.template.id.name == "dyn.sub"
+    node = await admin.GetNodeExecution(node_execution_pb2.NodeExecutionGetRequest(id=node_id(wid, "n0")))
+    assert node.metadata.is_dynamic and node.closure.dynamic_job_spec_uri == "s3://b/f.pb"
+    assert node.closure.task_node_metadata.cache_status == catalog_pb2.CACHE_MISS
+
+    await admin.CreateNodeEvent(node_event(wid, "plain", NODE.RUNNING, 1))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await admin.GetDynamicNodeWorkflow(node_execution_pb2.GetDynamicNodeWorkflowRequest(id=node_id(wid, "plain")))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
