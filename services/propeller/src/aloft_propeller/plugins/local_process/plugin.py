@@ -101,7 +101,7 @@ class LocalProcessPlugin:
 
     def _work_root(self) -> Path:
         configured = self._settings.work_dir
-        root = Path(configured).expanduser() if configured else Path("work")
+        root = Path(configured).expanduser() if configured else Path("propeller") / "work"
         if not root.is_absolute():
             root = self._config.stack.data_path() / root
         return root
