@@ -65,6 +65,14 @@ def upgrade() -> None:
     op.create_index(op.f("ix_launch_plans_name"), "launch_plans", ["name"], unique=False)
     op.create_index(op.f("ix_launch_plans_project"), "launch_plans", ["project"], unique=False)
     op.create_index(op.f("ix_launch_plans_state"), "launch_plans", ["state"], unique=False)
+    op.create_index(
+        "uq_launch_plans_one_active",
+        "launch_plans",
+        ["project", "domain", "name", "org"],
+        unique=True,
+        postgresql_where=sa.text("state = 1"),
+        sqlite_where=sa.text("state = 1"),
+    )
     op.create_index(op.f("ix_launch_plans_workflow_id"), "launch_plans", ["workflow_id"], unique=False)
     op.create_table(
         "named_entity_metadata",
@@ -198,6 +206,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_named_entity_metadata_domain"), table_name="named_entity_metadata")
     op.drop_index(op.f("ix_named_entity_metadata_created_at"), table_name="named_entity_metadata")
     op.drop_table("named_entity_metadata")
+    op.drop_index("uq_launch_plans_one_active", table_name="launch_plans")
     op.drop_index(op.f("ix_launch_plans_workflow_id"), table_name="launch_plans")
     op.drop_index(op.f("ix_launch_plans_state"), table_name="launch_plans")
     op.drop_index(op.f("ix_launch_plans_project"), table_name="launch_plans")

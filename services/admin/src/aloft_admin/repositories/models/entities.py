@@ -8,7 +8,7 @@ No foreign keys leave this area.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aloft_admin.repositories.models.base import Base, Timestamps
@@ -63,7 +63,20 @@ class WorkflowRow(Timestamps, Base):
 
 class LaunchPlanRow(Timestamps, Base):
     __tablename__ = "launch_plans"
-    __table_args__ = (UniqueConstraint("project", "domain", "name", "version", "org"),)
+    __table_args__ = (
+        UniqueConstraint("project", "domain", "name", "version", "org"),
+        # At most one ACTIVE version per launch plan name, enforced by the database under concurrency.
+        Index(
+            "uq_launch_plans_one_active",
+            "project",
+            "domain",
+            "name",
+            "org",
+            unique=True,
+            postgresql_where=text("state = 1"),
+            sqlite_where=text("state = 1"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     project: Mapped[str] = mapped_column(String(_NAME), index=True)

@@ -1,0 +1,155 @@
+"""Launch plans: create (validated against the workflow interface), get, active lookups, lists, activation.
+
+New versions are INACTIVE. UpdateLaunchPlan(ACTIVE) deactivates the name's active version and activates this one
+in one transaction; a partial unique index on active rows keeps "at most one active version per name" true under
+concurrent activations (the loser gets ABORTED and may retry). The scheduler consumes active scheduled launch
+plans later; flytekit itself registers the default launch plan (named after its workflow).
+"""
+
+from __future__ import annotations
+
+from flyteidl.admin import common_pb2, launch_plan_pb2
+from flyteidl.core import identifier_pb2, interface_pb2
+from sqlalchemy import select
+
+from aloft_admin.deps import AdminDeps
+from aloft_admin.managers import lookups
+from aloft_admin.managers.listing import list_names, list_versions, versioned_fields
+from aloft_admin.managers.registration import ensure_named_entity
+from aloft_admin.repositories import filters as f
+from aloft_admin.repositories.models.entities import LaunchPlanRow
+from aloft_admin.repositories.sql import entities as repo
+from aloft_admin.transformers import entities as transform
+from aloft_admin.validation import launch_plans as validate
+from aloft_admin.validation.identifiers import validate_identifier, validate_named_identifier
+from aloft_service.errors import Aborted, AlreadyExists, InvalidArgument
+
+ACTIVE, INACTIVE = launch_plan_pb2.ACTIVE, launch_plan_pb2.INACTIVE
+_STATE = f.FilterField(LaunchPlanRow.state, f.enum_converter(dict(launch_plan_pb2.LaunchPlanState.items())))
+LAUNCH_PLAN_FIELDS: f.FieldMap = versioned_fields(LaunchPlanRow, "launch_plan") | {
+    "state": _STATE,
+    "launch_plan.state": _STATE,
+    "schedule_type": LaunchPlanRow.schedule_type,
+}
+
+
+class LaunchPlanManager:
+    def __init__(self, deps: AdminDeps) -> None:
+        self.deps = deps
+
+    async def create(
+        self, request: launch_plan_pb2.LaunchPlanCreateRequest
+    ) -> launch_plan_pb2.LaunchPlanCreateResponse:
+        validate.validate_request_shape(request, self.deps.config.admin.maxNameLength)
+        spec = request.spec
+        async with self.deps.db.session() as session:
+            await lookups.ensure_project_domain(
+                self.deps, session, request.id.project, request.id.domain, request.id.org
+            )
+            workflow = await lookups.get_workflow_row(session, spec.workflow_id)
+            interface = interface_pb2.TypedInterface.FromString(workflow.typed_interface)
+            expected = validate.expected_inputs(spec, interface)
+            validate.validate_schedule(spec, expected)
+            spec.default_inputs.CopyFrom(expected)
+            spec_digest = transform.digest(spec)
+            existing = await repo.find(session, LaunchPlanRow, request.id)
+            if existing is not None:
+                raise self._exists_error(request, existing, spec_digest)
+            now = self.deps.clock()
+            closure = launch_plan_pb2.LaunchPlanClosure(
+                state=INACTIVE,
+                expected_inputs=expected,
+                expected_outputs=interface.outputs,
+                created_at=transform.timestamp(now),
+                updated_at=transform.timestamp(now),
+            )
+            session.add(
+                LaunchPlanRow(
+                    project=request.id.project,
+                    domain=request.id.domain,
+                    name=request.id.name,
+                    version=request.id.version,
+                    org=request.id.org,
+                    spec=spec.SerializeToString(),
+                    closure=closure.SerializeToString(),
+                    workflow_id=workflow.id,
+                    state=INACTIVE,
+                    digest=spec_digest,
+                    schedule_type=validate.schedule_type(spec.entity_metadata.schedule),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            await ensure_named_entity(session, request.id, now)
+        return launch_plan_pb2.LaunchPlanCreateResponse()
+
+    @staticmethod
+    def _exists_error(
+        request: launch_plan_pb2.LaunchPlanCreateRequest, existing: LaunchPlanRow, new_digest: bytes
+    ) -> Exception:
+        if existing.digest == new_digest:
+            return AlreadyExists("launch plan with identical structure already exists")
+        old = launch_plan_pb2.LaunchPlanSpec.FromString(existing.spec)
+        differences = "\n".join(transform.describe_differences(old, request.spec))
+        return InvalidArgument(
+            f"{request.id.name} launch plan with different structure already exists. "
+            f"(Please register a new version of the launch plan):\n{differences}"
+        )
+
+    async def get(self, request: common_pb2.ObjectGetRequest) -> launch_plan_pb2.LaunchPlan:
+        validate_identifier(request.id, identifier_pb2.LAUNCH_PLAN, self.deps.config.admin.maxNameLength)
+        async with self.deps.db.session() as session:
+            return await lookups.get_launch_plan(self.deps, session, request.id)
+
+    async def get_active(self, request: launch_plan_pb2.ActiveLaunchPlanRequest) -> launch_plan_pb2.LaunchPlan:
+        validate_named_identifier(request.id)
+        id = request.id
+        async with self.deps.db.session() as session:
+            return await lookups.get_active_launch_plan(self.deps, session, id.project, id.domain, id.name, id.org)
+
+    async def update(
+        self, request: launch_plan_pb2.LaunchPlanUpdateRequest
+    ) -> launch_plan_pb2.LaunchPlanUpdateResponse:
+        validate_identifier(request.id, identifier_pb2.LAUNCH_PLAN, self.deps.config.admin.maxNameLength)
+        if request.state not in (ACTIVE, INACTIVE):
+            raise InvalidArgument(f"invalid state [{request.state}] for launch plan [{transform.id_text(request.id)}]")
+        try:
+            async with self.deps.db.session() as session:
+                row = await lookups.get_launch_plan_row(session, request.id)
+                now = self.deps.clock()
+                if request.state == ACTIVE:
+                    await repo.deactivate_launch_plans(session, transform.to_named_entity_id(row), now)
+                row.state = request.state
+                row.updated_at = now
+        except AlreadyExists as exc:
+            raise Aborted(
+                f"launch plan [{transform.id_text(request.id)}] was activated concurrently with another version, retry"
+            ) from exc
+        return launch_plan_pb2.LaunchPlanUpdateResponse()
+
+    async def list(self, request: common_pb2.ResourceListRequest) -> launch_plan_pb2.LaunchPlanList:
+        async with self.deps.db.session() as session:
+            rows, token = await list_versions(session, LaunchPlanRow, request, LAUNCH_PLAN_FIELDS)
+        return launch_plan_pb2.LaunchPlanList(launch_plans=[transform.to_launch_plan(r) for r in rows], token=token)
+
+    async def list_active(self, request: launch_plan_pb2.ActiveLaunchPlanListRequest) -> launch_plan_pb2.LaunchPlanList:
+        validate_named_identifier(
+            common_pb2.NamedEntityIdentifier(project=request.project, domain=request.domain), name_required=False
+        )
+        stmt = select(LaunchPlanRow).where(
+            LaunchPlanRow.project == request.project,
+            LaunchPlanRow.domain == request.domain,
+            LaunchPlanRow.org == request.org,
+            LaunchPlanRow.state == ACTIVE,
+        )
+        sort = request.sort_by if request.HasField("sort_by") else None
+        stmt = f.apply_sort(stmt, sort, LAUNCH_PLAN_FIELDS, default=[LaunchPlanRow.name.asc()])
+        async with self.deps.db.session() as session:
+            rows, token = await f.paginate(session, stmt, request.limit, request.token)
+        return launch_plan_pb2.LaunchPlanList(launch_plans=[transform.to_launch_plan(r) for r in rows], token=token)
+
+    async def list_ids(
+        self, request: common_pb2.NamedEntityIdentifierListRequest
+    ) -> common_pb2.NamedEntityIdentifierList:
+        async with self.deps.db.session() as session:
+            return await list_names(session, LaunchPlanRow, request, LAUNCH_PLAN_FIELDS)
