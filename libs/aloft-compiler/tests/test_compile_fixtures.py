@@ -202,3 +202,27 @@ def test_large_fan_out_fan_in_workflow(load: Any) -> None:
     assert len(closure.primary.connections.downstream[START_NODE_ID].ids) == width
     assert len(closure.primary.connections.upstream[END_NODE_ID].ids) == width
     _assert_graph_shape(closure.primary)
+
+
+def test_map_over_launch_plan_sees_list_interface(load: Any) -> None:
+    scenario = load("map_launch_plan")
+    array = scenario.node("n0").array_node
+    assert array.is_original_sub_node_interface.value
+    assert array.node.workflow_node.HasField("launchplan_ref")
+
+    closure = scenario.compile()
+
+    assert _ids(closure.primary.connections.upstream)[END_NODE_ID] == ["n0"]
+
+
+def test_map_over_launch_plan_checks_item_types(load: Any) -> None:
+    from aloft_compiler import CompileErrors
+
+    scenario = load("map_launch_plan")
+    # The workflow now hands a list of strings to a launch plan whose x is an int.
+    scenario.primary.interface.inputs.variables["xs"].type.collection_type.simple = types_pb2.SimpleType.STRING
+
+    with pytest.raises(CompileErrors) as raised:
+        scenario.compile()
+
+    assert {(e.code, e.node_id, e.variable) for e in raised.value.errors} == {("MismatchingTypes", "n0", "x")}

@@ -158,6 +158,30 @@ def test_dataclass_schemas_same_or_super_type() -> None:
     assert not is_castable(struct(POINT), other)
 
 
+def test_nested_dataclass_schemas() -> None:
+    """Flyte's typing_test cases: B{b: A{a: int}} vs D{d: C{c: str}}, and the same nesting twice."""
+
+    def nested(outer: str, field: str, inner: str, inner_field: str, inner_type: str) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "title": outer,
+            "required": [field],
+            "properties": {
+                field: {
+                    "type": "object",
+                    "title": inner,
+                    "required": [inner_field],
+                    "properties": {inner_field: {"type": inner_type}},
+                }
+            },
+        }
+
+    b_of_a = nested("B", "b", "A", "a", "integer")
+    assert is_castable(struct(b_of_a), struct(nested("B", "b", "A", "a", "integer")))
+    assert not is_castable(struct(b_of_a), struct(nested("D", "d", "C", "c", "string")))
+    assert not is_castable(struct(b_of_a), struct(nested("B", "b", "A", "a", "string")))
+
+
 def test_literal_type_of_scalars_and_containers() -> None:
     def lit(**kwargs: Any) -> Any:
         return literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(**kwargs)))

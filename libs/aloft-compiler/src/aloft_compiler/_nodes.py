@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flyteidl.core import interface_pb2
+from flyteidl.core import interface_pb2, types_pb2
 
 from . import errors as e
 from ._bindings import effective_outputs, validate_bindings, validate_boolean_expression
@@ -119,7 +119,30 @@ def _array_interface(w: WorkflowBuilder, entry: NodeEntry, errs: e.ErrorCollecto
         return None
     scope = errs.scope()
     interface = resolve_interface(w, entry.array_child, scope)
-    return None if scope.has_errors() else interface
+    if scope.has_errors() or interface is None:
+        return None
+    if entry.node.array_node.is_original_sub_node_interface.value:
+        return _as_list_interface(interface, set(entry.node.array_node.bound_inputs))
+    return _copy_interface(interface)
+
+
+def _as_list_interface(interface: Any, bound_inputs: set[str]) -> Any:
+    """The array node's view of a sub-node that kept its original (per-item) interface: every input except the
+    bound ones, and every output, become lists.
+
+    Flyte v1.16.8's compiler ignores `is_original_sub_node_interface`, which makes flytekit's map over a launch plan
+    fail to compile there; wrapping here is what flytekit means by the flag.
+    """
+    wrapped = interface_pb2.TypedInterface()
+    wrapped.CopyFrom(interface)
+    for side, keep in ((wrapped.inputs, bound_inputs), (wrapped.outputs, set())):
+        for name, variable in side.variables.items():
+            if name not in keep:
+                item_type = types_pb2.LiteralType()
+                item_type.CopyFrom(variable.type)
+                variable.type.Clear()
+                variable.type.collection_type.CopyFrom(item_type)
+    return wrapped
 
 
 def resolve_interface(w: WorkflowBuilder, entry: NodeEntry, errs: e.ErrorCollector) -> Any | None:
