@@ -34,7 +34,8 @@ class AdminSection(ListenConfig):
     # GetExecutionData returns full literal maps up to this size, signed URLs always.
     maxInlineDataBytes: int = 2 * 1024 * 1024
     signedUrlExpiry: Duration = Field(default="1h")  # type: ignore[assignment]
-    maxNameLength: int = 63
+    # Upper bound for entity, project and execution names (flytekit derives long names for array nodes).
+    maxNameLength: int = 255
     dataPlanes: list[DataPlaneConfig] = Field(default_factory=lambda: [DataPlaneConfig()])
     # How often hand-offs/aborts that never reached a data plane are retried.
     handoffRepairInterval: Duration = Field(default="5s")  # type: ignore[assignment]
