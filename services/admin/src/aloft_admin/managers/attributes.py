@@ -1,0 +1,188 @@
+"""Matchable attributes: project, project-domain and workflow attributes for every MatchableResource kind,
+ListMatchableAttributes, and ``resolve_attributes`` for the managers that apply them (executions).
+
+Precedence (most specific wins): domain < project < project+domain < workflow < launch plan, then the global
+defaults from config (``task_resources`` for TASK_RESOURCE).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flyteidl.admin import matchable_resource_pb2 as mr
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aloft_admin.config import ResourceSet
+from aloft_admin.deps import AdminDeps
+from aloft_admin.managers import lookups
+from aloft_admin.repositories.models.entities import MatchableAttributeRow
+from aloft_admin.repositories.sql import attributes as repo
+from aloft_admin.repositories.sql import entities as entity_repo
+from aloft_admin.repositories.sql.attributes import Scope
+from aloft_admin.validation.identifiers import missing, require
+from aloft_service.errors import Aborted, AlreadyExists, InvalidArgument, NotFound
+
+# MatchingAttributes' ``target`` oneof field → the MatchableResource it configures.
+_RESOURCE_BY_FIELD = {
+    "task_resource_attributes": mr.TASK_RESOURCE,
+    "cluster_resource_attributes": mr.CLUSTER_RESOURCE,
+    "execution_queue_attributes": mr.EXECUTION_QUEUE,
+    "execution_cluster_label": mr.EXECUTION_CLUSTER_LABEL,
+    "quality_of_service": mr.QUALITY_OF_SERVICE_SPECIFICATION,
+    "plugin_overrides": mr.PLUGIN_OVERRIDE,
+    "workflow_execution_config": mr.WORKFLOW_EXECUTION_CONFIG,
+    "cluster_assignment": mr.CLUSTER_ASSIGNMENT,
+}
+
+
+def resource_name(resource: int) -> str:
+    if resource not in mr.MatchableResource.values():
+        raise InvalidArgument(f"invalid resource_type [{resource}]")
+    return mr.MatchableResource.Name(resource)  # type: ignore[arg-type]
+
+
+def resource_of(attributes: mr.MatchingAttributes) -> int:
+    if not attributes.ByteSize():
+        raise missing("matching_attributes")
+    target = attributes.WhichOneof("target")
+    if target is None:
+        raise missing("matching_attributes target")
+    return _RESOURCE_BY_FIELD[target]
+
+
+def _task_resource_spec(resources: ResourceSet) -> mr.TaskResourceSpec:
+    return mr.TaskResourceSpec(
+        cpu=resources.cpu,
+        gpu=resources.gpu,
+        memory=resources.memory,
+        storage=resources.storage,
+        ephemeral_storage=resources.ephemeralStorage,
+    )
+
+
+def config_defaults(deps: AdminDeps, resource: int) -> mr.MatchingAttributes | None:
+    """Global defaults from config, used when no scope has attributes of this kind."""
+    if resource == mr.TASK_RESOURCE:
+        config = deps.config.task_resources
+        return mr.MatchingAttributes(
+            task_resource_attributes=mr.TaskResourceAttributes(
+                defaults=_task_resource_spec(config.defaults), limits=_task_resource_spec(config.limits)
+            )
+        )
+    return None
+
+
+async def resolve_attributes(
+    deps: AdminDeps,
+    session: AsyncSession,
+    project: str,
+    domain: str,
+    workflow: str = "",
+    launch_plan: str = "",
+    *,
+    resource: int,
+    org: str = "",
+) -> mr.MatchingAttributes | None:
+    """The most specific attributes of kind ``resource`` for an execution's scope, else config defaults."""
+    scope = Scope(project=project, domain=domain, workflow=workflow, launch_plan=launch_plan, org=org)
+    row = await repo.most_specific(session, scope, resource_name(resource))
+    if row is not None:
+        return mr.MatchingAttributes.FromString(row.attributes)
+    return config_defaults(deps, resource)
+
+
+class AttributesManager:
+    def __init__(self, deps: AdminDeps) -> None:
+        self.deps = deps
+
+    async def update(self, scope: Scope, attributes: mr.MatchingAttributes) -> None:
+        resource = resource_name(resource_of(attributes))
+        try:
+            async with self.deps.db.session() as session:
+                await self._check_scope(session, scope)
+                row = await repo.find(session, scope, resource)
+                now = self.deps.clock()
+                if row is None:
+                    row = MatchableAttributeRow(
+                        org=scope.org,
+                        project=scope.project,
+                        domain=scope.domain,
+                        workflow=scope.workflow,
+                        launch_plan=scope.launch_plan,
+                        resource_type=resource,
+                        priority=scope.priority,
+                        created_at=now,
+                    )
+                    session.add(row)
+                row.attributes = attributes.SerializeToString()
+                row.updated_at = now
+        except AlreadyExists as exc:
+            raise Aborted(f"attributes for {self._describe(scope)} were updated concurrently, retry") from exc
+
+    async def get(self, scope: Scope, resource: int) -> mr.MatchingAttributes:
+        async with self.deps.db.session() as session:
+            row = await repo.find(session, scope, resource_name(resource))
+        if row is None:
+            raise NotFound(f"no {resource_name(resource)} attributes found for {self._describe(scope)}")
+        return mr.MatchingAttributes.FromString(row.attributes)
+
+    async def delete(self, scope: Scope, resource: int) -> None:
+        async with self.deps.db.session() as session:
+            row = await repo.find(session, scope, resource_name(resource))
+            if row is None:
+                raise NotFound(f"no {resource_name(resource)} attributes found for {self._describe(scope)}")
+            await session.delete(row)
+
+    async def list(self, request: mr.ListMatchableAttributesRequest) -> mr.ListMatchableAttributesResponse:
+        async with self.deps.db.session() as session:
+            rows = await repo.list_all(session, resource_name(request.resource_type), request.org)
+        return mr.ListMatchableAttributesResponse(
+            configurations=[
+                mr.MatchableAttributesConfiguration(
+                    attributes=mr.MatchingAttributes.FromString(r.attributes),
+                    project=r.project,
+                    domain=r.domain,
+                    workflow=r.workflow,
+                    launch_plan=r.launch_plan,
+                    org=r.org,
+                )
+                for r in rows
+            ]
+        )
+
+    async def _check_scope(self, session: AsyncSession, scope: Scope) -> None:
+        require(scope.project, "project")
+        if scope.domain:
+            await lookups.ensure_project_domain(self.deps, session, scope.project, scope.domain, scope.org)
+        elif await entity_repo.find_project(session, scope.project, scope.org) is None:
+            raise InvalidArgument(f"project [{scope.project}] is not registered")
+
+    @staticmethod
+    def _describe(scope: Scope) -> str:
+        parts: list[Any] = [scope.project, scope.domain, scope.workflow, scope.launch_plan]
+        return "[" + ":".join(p for p in parts if p) + "]"
+
+
+def project_scope(project: str, org: str) -> Scope:
+    require(project, "project")
+    return Scope(project=project, org=org)
+
+
+def project_domain_scope(project: str, domain: str, org: str) -> Scope:
+    require(project, "project")
+    require(domain, "domain")
+    return Scope(project=project, domain=domain, org=org)
+
+
+def workflow_scope(project: str, domain: str, workflow: str, org: str) -> Scope:
+    require(project, "project")
+    require(domain, "domain")
+    require(workflow, "workflow")
+    return Scope(project=project, domain=domain, workflow=workflow, org=org)
+
+
+def attributes_of(request: Any) -> Any:
+    """The ``attributes`` message of an Update request (InvalidArgument when absent)."""
+    if not request.HasField("attributes"):
+        raise missing("attributes")
+    return request.attributes

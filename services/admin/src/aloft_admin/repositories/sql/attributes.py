@@ -1,0 +1,93 @@
+"""SQL for matchable attributes (the ``resources`` table): one row per scope and resource type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import ColumnElement
+
+from aloft_admin.repositories.models.entities import MatchableAttributeRow
+
+# Flyte's resource priorities: a more specific scope wins.
+DOMAIN_PRIORITY = 1
+PROJECT_PRIORITY = 5
+PROJECT_DOMAIN_PRIORITY = 10
+WORKFLOW_PRIORITY = 100
+LAUNCH_PLAN_PRIORITY = 1000
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where attributes apply; empty strings widen the scope (project-only, domain-only ...)."""
+
+    project: str = ""
+    domain: str = ""
+    workflow: str = ""
+    launch_plan: str = ""
+    org: str = ""
+
+    @property
+    def priority(self) -> int:
+        if self.launch_plan:
+            return LAUNCH_PLAN_PRIORITY
+        if self.workflow:
+            return WORKFLOW_PRIORITY
+        if self.project and self.domain:
+            return PROJECT_DOMAIN_PRIORITY
+        if self.project:
+            return PROJECT_PRIORITY
+        return DOMAIN_PRIORITY
+
+
+async def find(session: AsyncSession, scope: Scope, resource_type: str) -> MatchableAttributeRow | None:
+    stmt = select(MatchableAttributeRow).where(
+        MatchableAttributeRow.org == scope.org,
+        MatchableAttributeRow.project == scope.project,
+        MatchableAttributeRow.domain == scope.domain,
+        MatchableAttributeRow.workflow == scope.workflow,
+        MatchableAttributeRow.launch_plan == scope.launch_plan,
+        MatchableAttributeRow.resource_type == resource_type,
+    )
+    row: MatchableAttributeRow | None = (await session.scalars(stmt)).first()
+    return row
+
+
+async def most_specific(session: AsyncSession, scope: Scope, resource_type: str) -> MatchableAttributeRow | None:
+    """The highest-priority row whose scope contains ``scope`` (each level matches its value or '')."""
+    row_type = MatchableAttributeRow
+
+    def level(column: InstrumentedAttribute[str], value: str) -> ColumnElement[bool]:
+        return or_(column == value, column == "") if value else column == ""
+
+    stmt = (
+        select(row_type)
+        .where(
+            row_type.org == scope.org,
+            row_type.resource_type == resource_type,
+            level(row_type.project, scope.project),
+            level(row_type.domain, scope.domain),
+            level(row_type.workflow, scope.workflow),
+            level(row_type.launch_plan, scope.launch_plan),
+        )
+        .order_by(row_type.priority.desc())
+        .limit(1)
+    )
+    row: MatchableAttributeRow | None = (await session.scalars(stmt)).first()
+    return row
+
+
+async def list_all(session: AsyncSession, resource_type: str, org: str) -> list[MatchableAttributeRow]:
+    stmt = (
+        select(MatchableAttributeRow)
+        .where(MatchableAttributeRow.resource_type == resource_type, MatchableAttributeRow.org == org)
+        .order_by(
+            MatchableAttributeRow.project,
+            MatchableAttributeRow.domain,
+            MatchableAttributeRow.workflow,
+            MatchableAttributeRow.launch_plan,
+        )
+    )
+    return list((await session.scalars(stmt)).all())
