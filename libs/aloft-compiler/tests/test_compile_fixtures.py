@@ -226,3 +226,15 @@ def test_map_over_launch_plan_checks_item_types(load: Any) -> None:
         scenario.compile()
 
     assert {(e.code, e.node_id, e.variable) for e in raised.value.errors} == {("MismatchingTypes", "n0", "x")}
+
+
+@pytest.mark.parametrize("name", ["chain", "conditional", "gates", "subworkflow"])
+def test_recompiling_a_compiled_template_is_idempotent(name: str, load: Any) -> None:
+    scenario = load(name)
+    first = scenario.compile()
+    sub_templates = [sub.template for sub in first.sub_workflows]
+
+    second = compile_workflow(first.primary.template, sub_templates, scenario.tasks, scenario.launch_plans)
+
+    assert second.primary == first.primary
+    assert list(second.sub_workflows) == list(first.sub_workflows)

@@ -176,7 +176,7 @@ def resolve_interface(w: WorkflowBuilder, entry: NodeEntry, errs: e.ErrorCollect
 
 
 def branch_children(entry: NodeEntry) -> list[NodeEntry]:
-    """The then/else nodes of a branch, renamed `<branch id>-<node id>` (once) exactly as Flyte does."""
+    """The then/else nodes of a branch, renamed `<branch id>-<node id>` (once) as Flyte does."""
     if entry.branch_children is None:
         if_else = entry.node.branch_node.if_else
         nodes = []
@@ -186,7 +186,9 @@ def branch_children(entry: NodeEntry) -> list[NodeEntry]:
         if if_else.HasField("else_node"):
             nodes.append(if_else.else_node)
         for node in nodes:
-            node.id = f"{entry.id}-{node.id}"
+            # Already prefixed means an already compiled template: renaming again would break idempotency.
+            if not node.id.startswith(f"{entry.id}-"):
+                node.id = f"{entry.id}-{node.id}"
         entry.branch_children = [NodeEntry(node=node) for node in nodes]
     return entry.branch_children
 

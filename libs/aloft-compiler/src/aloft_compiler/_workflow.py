@@ -158,6 +158,8 @@ def _add_global_nodes(w: WorkflowBuilder) -> None:
 def _add_user_nodes(w: WorkflowBuilder, originals: list[Any], errs: e.ErrorCollector) -> list[str]:
     top_level: list[str] = []
     for original in originals:
+        if original.id in (START_NODE_ID, END_NODE_ID):
+            continue  # an already compiled template: Flyte rebuilds these two, so recompiling is idempotent
         if original.id in w.nodes:
             errs.collect(e.duplicate_node_id(original.id))
             continue
