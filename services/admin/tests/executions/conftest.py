@@ -104,11 +104,11 @@ class ExecHandle:
     async def register_launch_plan(
         self, name: str = "wf", fixed: dict[str, int] | None = None, default_b: str = "hello"
     ) -> identifier_pb2.Identifier:
-        """Task + workflow (inputs a:int required, b:str defaulted) + launch plan, registered over gRPC."""
+        """Task + workflow (inputs a:int required, b:str defaulted, c:int defaulted or fixed) + launch plan."""
         task_id = _id(identifier_pb2.TASK, f"{name}.t")
         wf_id = _id(identifier_pb2.WORKFLOW, name)
         lp_id = _id(identifier_pb2.LAUNCH_PLAN, name)
-        interface = _interface({"a": INT, "b": STR}, {"o0": INT})
+        interface = _interface({"a": INT, "b": STR, "c": INT}, {"o0": INT})
         template = tasks_pb2.TaskTemplate(
             id=task_id,
             type="python-task",
@@ -121,7 +121,7 @@ class ExecHandle:
         await self.admin.CreateTask(task_pb2.TaskCreateRequest(id=task_id, spec=task_pb2.TaskSpec(template=template)))
         node = core_wf.Node(
             id="n0",
-            inputs=[_bind("a", "a"), _bind("b", "b")],
+            inputs=[_bind("a", "a"), _bind("b", "b"), _bind("c", "c")],
             task_node=core_wf.TaskNode(reference_id=task_id),
         )
         wf = core_wf.WorkflowTemplate(
@@ -141,6 +141,7 @@ class ExecHandle:
         parameters = {
             "a": interface_pb2.Parameter(var=interface_pb2.Variable(type=INT), required=True),
             "b": interface_pb2.Parameter(var=interface_pb2.Variable(type=STR), default=str_literal(default_b)),
+            "c": interface_pb2.Parameter(var=interface_pb2.Variable(type=INT), default=int_literal(0)),
         }
         fixed_inputs = literals_pb2.LiteralMap(literals={k: int_literal(v) for k, v in (fixed or {}).items()})
         for key in fixed or {}:

@@ -1,0 +1,101 @@
+"""TerminateExecution: the cause is recorded first, then the data plane is asked to abort (retried when down)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+import pytest
+from flyteidl.admin import event_pb2 as admin_event_pb2
+from flyteidl.admin import execution_pb2
+from flyteidl.core import execution_pb2 as core
+from flyteidl.core import literals_pb2
+from flyteidl.event import event_pb2
+from google.protobuf import timestamp_pb2
+from grpc_status import rpc_status
+
+from aloft_admin.managers.executions_handoff import repair_once
+
+WF = core.WorkflowExecution
+
+
+def event(wid: Any, phase: int) -> admin_event_pb2.WorkflowExecutionEventRequest:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(datetime.now(UTC))
+    return admin_event_pb2.WorkflowExecutionEventRequest(
+        event=event_pb2.WorkflowExecutionEvent(execution_id=wid, phase=phase, occurred_at=stamp, producer_id="east")
+    )
+
+
+async def start(exec_server: Any, literals: Any, name: str) -> Any:
+    lp_id = await exec_server.register_launch_plan()
+    request = execution_pb2.ExecutionCreateRequest(
+        project="flytesnacks",
+        domain="development",
+        name=name,
+        spec=execution_pb2.ExecutionSpec(launch_plan=lp_id),
+        inputs=literals_pb2.LiteralMap(literals={"a": literals.int_(1)}),
+    )
+    return (await exec_server.admin.CreateExecution(request)).id
+
+
+async def get(exec_server: Any, wid: Any) -> execution_pb2.Execution:
+    return await exec_server.admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=wid))
+
+
+async def test_terminate_running_execution(exec_server: Any, literals: Any) -> None:
+    admin, fake = exec_server.admin, exec_server.dataplane
+    wid = await start(exec_server, literals, "stopme")
+    await admin.CreateWorkflowEvent(event(wid, WF.RUNNING))
+    await admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=wid, cause="user asked"))
+    aborting = await get(exec_server, wid)
+    assert aborting.closure.phase == WF.ABORTING
+    assert aborting.closure.abort_metadata.cause == "user asked"
+    assert [(r.id.name, r.cause) for r in fake.aborted] == [("stopme", "user asked")]
+
+    # While aborting, only an end is accepted from the data plane.
+    with pytest.raises(grpc.aio.AioRpcError) as not_yet:
+        await admin.CreateWorkflowEvent(event(wid, WF.RUNNING))
+    assert not_yet.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    await admin.CreateWorkflowEvent(event(wid, WF.ABORTED))
+    aborted = await get(exec_server, wid)
+    assert aborted.closure.phase == WF.ABORTED and aborted.closure.abort_metadata.cause == "user asked"
+
+    with pytest.raises(grpc.aio.AioRpcError) as again:
+        await admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=wid, cause="twice"))
+    assert again.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    status = rpc_status.from_call(again.value)
+    assert status is not None
+    reason = admin_event_pb2.EventFailureReason()
+    assert status.details[0].Unpack(reason)
+    assert reason.already_in_terminal_state.current_phase == "ABORTED"
+
+
+async def test_terminate_retries_when_data_plane_is_down(exec_server: Any, literals: Any) -> None:
+    admin, fake, deps = exec_server.admin, exec_server.dataplane, exec_server.deps
+    wid = await start(exec_server, literals, "later")
+    fake.failing = True
+    await admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=wid, cause="cost"))
+    assert (await get(exec_server, wid)).closure.phase == WF.ABORTING
+    assert fake.aborted == []
+    assert await repair_once(deps) == 0  # still down: stays pending
+    fake.failing = False
+    assert await repair_once(deps) == 1
+    assert [r.cause for r in fake.aborted] == ["cost"]
+    assert await repair_once(deps) == 0  # delivered once, not again
+
+
+async def test_terminate_before_hand_off_ends_it_here(exec_server: Any, literals: Any) -> None:
+    admin, fake = exec_server.admin, exec_server.dataplane
+    fake.failing = True
+    wid = await start(exec_server, literals, "never")
+    assert (await get(exec_server, wid)).closure.phase == WF.UNDEFINED
+    await admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=wid, cause="changed my mind"))
+    fake.failing = False
+    assert await repair_once(exec_server.deps) == 0  # cancelled hand-offs are not retried
+    ended = await get(exec_server, wid)
+    assert ended.closure.phase == WF.ABORTED and fake.created == [] and fake.aborted == []
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=exec_server.wid("nobody")))
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
