@@ -79,27 +79,35 @@ def _without_annotations(t: Any) -> Any:
     return copy
 
 
-def _schema_is_super_type(upstream: dict[str, Any], downstream: dict[str, Any]) -> bool:
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _as_names(value: Any) -> set[str]:
+    return {v for v in value if isinstance(v, str)} if isinstance(value, list) else set()
+
+
+def _schema_is_super_type(upstream: Any, downstream: Any) -> bool:
     """True when every value valid for the upstream JSON schema is valid for the downstream one (structurally)."""
+    upstream, downstream = _as_dict(upstream), _as_dict(downstream)
     if downstream.get("type") != upstream.get("type"):
         return False
-    down_props: dict[str, Any] = downstream.get("properties", {})
-    up_props: dict[str, Any] = upstream.get("properties", {})
-    for name in downstream.get("required", []):
-        if name not in upstream.get("required", []) and name not in up_props:
-            return False
+    down_props, up_props = _as_dict(downstream.get("properties")), _as_dict(upstream.get("properties"))
+    down_required = _as_names(downstream.get("required"))
+    if not down_required <= set(up_props) | _as_names(upstream.get("required")):
+        return False
     for name, down_prop in down_props.items():
         if name not in up_props:
-            if name in downstream.get("required", []):
+            if name in down_required:
                 return False
             continue
-        up_prop = up_props[name]
-        if isinstance(down_prop, dict) and isinstance(up_prop, dict):
-            if down_prop.get("properties") or up_prop.get("properties"):
-                if not _schema_is_super_type(up_prop, down_prop):
-                    return False
-            elif down_prop.get("type") != up_prop.get("type"):
+        up_prop = _as_dict(up_props[name])
+        down_prop = _as_dict(down_prop)
+        if down_prop.get("properties") or up_prop.get("properties"):
+            if not _schema_is_super_type(up_prop, down_prop):
                 return False
+        elif down_prop.get("type") != up_prop.get("type"):
+            return False
     if downstream.get("additionalProperties") is False:
         return set(up_props) <= set(down_props)
     return True
