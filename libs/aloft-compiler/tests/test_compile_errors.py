@@ -263,3 +263,55 @@ def test_dynamic_workflow_with_missing_task(load: Any) -> None:
         compile_workflow(template, [], [t for t in job.tasks if not t.id.name.endswith("square")])
 
     assert {err.node_id for err in raised.value.errors if err.code == "TaskReferenceNotFound"} == {"dn1"}
+
+
+def test_blob_formats_must_agree(load: Any) -> None:
+    scenario = load("files")
+    scenario.task("read_csv").interface.inputs.variables["f"].type.blob.format = "parquet"
+
+    errors = _errors(scenario)
+
+    assert {(e.code, e.node_id, e.variable) for e in errors} == {("MismatchingTypes", "n2", "f")}
+
+
+def test_structured_dataset_formats_must_agree(load: Any) -> None:
+    scenario = load("structured_dataset")
+    scenario.task("count_rows").interface.inputs.variables["df"].type.structured_dataset_type.format = "csv"
+
+    errors = _errors(scenario)
+
+    assert {(e.code, e.node_id, e.variable) for e in errors} == {("MismatchingTypes", "n1", "df")}
+
+
+def test_union_literal_must_match_a_variant(load: Any) -> None:
+    scenario = load("optional_union")
+    n2 = scenario.node("n2")  # int_or_str(v="literal"): a float fits neither int nor str
+    n2.inputs[0].binding.scalar.union.value.scalar.primitive.float_value = 1.5
+    n2.inputs[0].binding.scalar.union.type.simple = types_pb2.SimpleType.FLOAT
+    n2.inputs[0].binding.scalar.union.type.structure.tag = "float"
+
+    errors = _errors(scenario)
+
+    assert {(e.code, e.node_id, e.variable) for e in errors} == {("MismatchingTypes", "n2", "v")}
+
+
+def test_optional_input_may_stay_unbound_but_required_may_not(load: Any) -> None:
+    scenario = load("optional_union")
+    del scenario.node("n1").inputs[:]  # maybe_int() with x: Optional[int]
+    scenario.compile()
+
+    del scenario.node("n2").inputs[:]  # int_or_str(v: int | str) has no none variant
+    assert {(e.code, e.node_id, e.variable) for e in _errors(scenario)} == {("ParameterNotBound", "n2", "v")}
+
+
+def test_enum_values_must_match(load: Any) -> None:
+    scenario = load("enum")
+    scenario.task("color_name").interface.inputs.variables["c"].type.enum_type.values.append("blue")
+
+    errors = _errors(scenario)
+
+    # Neither the workflow's enum input (n0) nor pick_color's enum output (n2) has the same values any more.
+    assert {(e.code, e.node_id, e.variable) for e in errors} == {
+        ("MismatchingTypes", "n0", "c"),
+        ("MismatchingTypes", "n2", "c"),
+    }
