@@ -156,6 +156,8 @@ class ScriptedPlugin:
     workdir: Path
     script: dict[tuple[str, int], Scripted] = field(default_factory=dict)
     durations: dict[str, float] = field(default_factory=dict)
+    active: set[str] = field(default_factory=set)
+    max_active: int = 0
 
     id: str = "scripted"
     task_types: tuple[str, ...] = ("python-task", "container", "raw-container")
@@ -176,6 +178,8 @@ class ScriptedPlugin:
             return float(marker.read_text())  # adopt the attempt that is already running
         now = time.time()
         marker.write_text(str(now))
+        self.active.add(ctx.unique_id)
+        self.max_active = max(self.max_active, len(self.active))
         with (self.workdir / "starts.log").open("a") as log:
             log.write(ctx.unique_id + "\n")
         return now
@@ -189,6 +193,7 @@ class ScriptedPlugin:
         step = self.script.get((name, ctx.attempt), Scripted(duration=self.durations.get(name, 0.0)))
         if time.time() - started < step.duration:
             return Transition(PhaseInfo(Phase.RUNNING, version=0), plugin_state=b"running")
+        self.active.discard(ctx.unique_id)
         if step.error is not None:
             phase = Phase.RETRYABLE_FAILURE if step.retryable else Phase.PERMANENT_FAILURE
             return Transition(PhaseInfo(phase, error=step.error))
@@ -202,6 +207,7 @@ class ScriptedPlugin:
         return Transition(PhaseInfo(Phase.SUCCESS, version=1))
 
     async def abort(self, ctx: TaskExecutionContext, reason: str) -> None:
+        self.active.discard(ctx.unique_id)
         (self.workdir / f"{ctx.unique_id}.aborted").write_text(reason)
 
     async def finalize(self, ctx: TaskExecutionContext) -> None:
@@ -291,13 +297,20 @@ class Stack:
         return identifier_pb2.WorkflowExecutionIdentifier(project="flytesnacks", domain="development", name=name)
 
     async def create(
-        self, scenario: str, inputs: dict[str, Any], name: str = "", **config: Any
+        self,
+        scenario: str,
+        inputs: dict[str, Any],
+        name: str = "",
+        mutate: Callable[[compiler_pb2.CompiledWorkflowClosure], None] | None = None,
+        **config: Any,
     ) -> identifier_pb2.WorkflowExecutionIdentifier:
         self.counter += 1
         execution_id = self.execution_id(name or f"e{self.counter}-{scenario.replace('_', '-')}")
         inputs_uri = self.blobs.uri("inputs", execution_id.name, "inputs.pb")
         await self.blobs.write_proto(inputs_uri, to_literal_map(inputs))
         closure = load_closure(scenario)
+        if mutate is not None:
+            mutate(closure)
         request = dataplane_pb2.CreateExecutionRequest(
             id=execution_id,
             compiled_closure=closure,

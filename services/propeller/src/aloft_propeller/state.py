@@ -64,6 +64,7 @@ class ErrorState:
 @dataclass
 class NodeState:
     phase: NodePhase = NodePhase.NOT_YET_STARTED
+    kind: str = ""  # task | branch | subworkflow ... (set when the node starts)
     attempt: int = 0
     system_failures: int = 0
     started_at: float | None = None
@@ -106,6 +107,11 @@ class WorkflowState:
     outbox: list[OutboxEvent] = field(default_factory=list)
     # Entities admin refused as already terminal: never send events for them again.
     muted: list[str] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        """Terminal and every event delivered: nothing is left for the controller to do."""
+        return self.phase.is_terminal and not self.outbox
 
     def node(self, path: str) -> NodeState:
         state = self.nodes.get(path)

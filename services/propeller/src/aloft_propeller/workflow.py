@@ -40,7 +40,7 @@ class WorkflowExecutor:
         closure = await self._closure(request)
         budget = None
         if request.config.max_parallelism > 0:
-            running = sum(1 for node in state.nodes.values() if node.phase in _ACTIVE and node.plugin_phase)
+            running = sum(1 for node in state.nodes.values() if node.phase in _ACTIVE and node.kind == "task")
             budget = max(request.config.max_parallelism - running, 0)
         return ExecutionContext(
             key=record.key,

@@ -58,7 +58,7 @@ class ExecutionManager:
         cause = request.cause or "aborted"
         for _ in range(_ABORT_ATTEMPTS):
             record = await self._store.get(key)
-            if record.terminal or record.state.abort_cause:
+            if record.state.phase.is_terminal or record.state.abort_cause:
                 return dataplane_pb2.AbortExecutionResponse()
             state = WorkflowState.from_json(record.state.to_json())
             state.abort_cause = cause

@@ -110,7 +110,8 @@ def _timeout(ctx: NodeContext) -> timedelta | None:
 
 
 def _user_retries(ctx: NodeContext) -> int:
-    if ctx.node.metadata.HasField("retries"):
+    # flytekit copies the task's retries onto the node; a non-zero node value is an override (with_overrides).
+    if ctx.node.metadata.HasField("retries") and ctx.node.metadata.retries.retries > 0:
         return ctx.node.metadata.retries.retries
     if node_kind(ctx.node) == "task":
         return ctx.task_template().metadata.retries.retries
@@ -236,6 +237,7 @@ class NodeExecutor:
             return await ectx.outputs_of(scope.prefix, scope.inputs, node_id)
 
         state.started_at = ectx.now
+        state.kind = node_kind(node)
         try:
             inputs = await resolve_bindings(node.id, node.inputs, outputs_of)
         except NodeError as exc:

@@ -37,12 +37,12 @@ class WorkflowRecord:
     shard_key: str = ""
     cluster: str = ""
     resource_version: int = 0
-    terminal: bool = False
+    terminal: bool = False  # terminal phase and no undelivered events (``WorkflowState.finished``)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def with_state(self, state: WorkflowState) -> WorkflowRecord:
-        return replace(self, state=state, terminal=state.phase.is_terminal)
+        return replace(self, state=state, terminal=state.finished)
 
 
 class StaleRecord(Aborted):

@@ -59,7 +59,7 @@ class SqlWorkflowStore:
                 spec=record.spec,
                 status=record.state.to_json(),
                 resource_version=1,
-                terminal=record.state.phase.is_terminal,
+                terminal=record.state.finished,
                 created_at=now,
                 updated_at=now,
             )
@@ -82,7 +82,7 @@ class SqlWorkflowStore:
             .where(*_key_filter(record.key), WorkflowRow.resource_version == record.resource_version)
             .values(
                 status=record.state.to_json(),
-                terminal=record.state.phase.is_terminal,
+                terminal=record.state.finished,
                 resource_version=new_version,
                 updated_at=now,
             )
@@ -91,7 +91,7 @@ class SqlWorkflowStore:
             result = await session.execute(statement)
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise StaleRecord(f"execution {record.key} changed since version {record.resource_version}")
-        return replace(record, resource_version=new_version, terminal=record.state.phase.is_terminal, updated_at=now)
+        return replace(record, resource_version=new_version, terminal=record.state.finished, updated_at=now)
 
     async def page(self, limit: int, token: str = "", only_active: bool = False) -> Page:
         try:
