@@ -47,7 +47,13 @@ class CompileError:
     message: str
 
     def __str__(self) -> str:
-        return f"Code: {self.code}, Node Id: {self.node_id}, Description: {self.message}"
+        """Flyte's rendering; the node is already named by `Node Id`, so the message's own prefix is dropped."""
+        description = self.message.removeprefix(_node_prefix(self.node_id))
+        return f"Code: {self.code}, Node Id: {self.node_id}, Description: {description}"
+
+
+def _node_prefix(node_id: str) -> str:
+    return f"Node [{node_id}]: "
 
 
 class CompileErrors(Exception):
@@ -100,7 +106,7 @@ class ErrorCollector:
 
 
 def _error(code: str, node_id: str, variable: str, description: str) -> CompileError:
-    return CompileError(code=code, node_id=node_id, variable=variable, message=f"Node [{node_id}]: {description}")
+    return CompileError(code=code, node_id=node_id, variable=variable, message=_node_prefix(node_id) + description)
 
 
 def cycle_detected(node_id: str, cycle: str) -> CompileError:
