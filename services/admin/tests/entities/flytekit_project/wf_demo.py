@@ -1,7 +1,6 @@
 """A flytekit module for the registration test: tasks, a workflow with a sub-workflow and a map_task, launch plans."""
 
-import typing
-from flytekit import task, workflow, map_task, LaunchPlan, CronSchedule
+from flytekit import CronSchedule, LaunchPlan, map_task, task, workflow
 
 
 @task
@@ -10,7 +9,7 @@ def square(x: int) -> int:
 
 
 @task
-def total(xs: typing.List[int]) -> int:
+def total(xs: list[int]) -> int:
     return sum(xs)
 
 
@@ -25,7 +24,7 @@ def sub_wf(x: int) -> int:
 
 
 @workflow
-def main_wf(xs: typing.List[int] = [1, 2, 3], name: str = "world") -> str:
+def main_wf(xs: list[int] = [1, 2, 3], name: str = "world") -> str:  # noqa: B006 (a flytekit default input)
     squares = map_task(square)(x=xs)
     t = total(xs=squares)
     s = sub_wf(x=t)
