@@ -6,7 +6,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, workflow_pb2
+from flyteidl.admin import launch_plan_pb2
+from flyteidl.core import (
+    compiler_pb2,
+    dynamic_job_pb2,
+    identifier_pb2,
+    interface_pb2,
+    tasks_pb2,
+    workflow_pb2,
+)
 
 from . import errors as e
 from ._common import id_key, id_str
@@ -23,11 +31,11 @@ class LaunchPlanInterface:
     default need not be bound, exactly as Flyte decides from `expected_inputs`.
     """
 
-    id: Any  # identifier_pb2.Identifier
-    interface: Any  # interface_pb2.TypedInterface
-    parameters: Any | None = field(default=None)  # interface_pb2.ParameterMap
+    id: identifier_pb2.Identifier
+    interface: interface_pb2.TypedInterface
+    parameters: interface_pb2.ParameterMap | None = field(default=None)
 
-    def expected_inputs(self) -> Any:
+    def expected_inputs(self) -> interface_pb2.ParameterMap:
         if self.parameters is not None:
             return self.parameters
         params = interface_pb2.ParameterMap()
@@ -37,7 +45,7 @@ class LaunchPlanInterface:
         return params
 
     @classmethod
-    def from_launch_plan(cls, launch_plan: Any) -> LaunchPlanInterface:
+    def from_launch_plan(cls, launch_plan: launch_plan_pb2.LaunchPlan) -> LaunchPlanInterface:
         """From an admin LaunchPlan whose closure carries expected_inputs/expected_outputs."""
         closure = launch_plan.closure
         interface = interface_pb2.TypedInterface()
@@ -52,9 +60,9 @@ class LaunchPlanInterface:
 class References:
     """Entities a caller must look up before compiling (deduplicated, sorted like Flyte's IdentifierSet)."""
 
-    task_ids: list[Any]
-    launch_plan_ids: list[Any]
-    workflow_ids: list[Any]
+    task_ids: list[identifier_pb2.Identifier]
+    launch_plan_ids: list[identifier_pb2.Identifier]
+    workflow_ids: list[identifier_pb2.Identifier]
 
 
 def _sort_key(identifier: Any) -> tuple[int, str, str, str, str]:
@@ -114,7 +122,9 @@ def _ids(found: dict[str, tuple[str, Any]]) -> list[Any]:
     return sorted((ref for _, ref in found.values()), key=_sort_key)
 
 
-def required_references(primary: Any, sub_workflows: Sequence[Any]) -> References:
+def required_references(
+    primary: workflow_pb2.WorkflowTemplate, sub_workflows: Sequence[workflow_pb2.WorkflowTemplate]
+) -> References:
     """Tasks, launch plans and (not provided) sub-workflows the primary workflow refers to, transitively."""
     walker = _ReferenceWalker({id_key(wf.id): wf for wf in sub_workflows})
     walker.workflow(primary)
@@ -144,7 +154,7 @@ def _validate_container(name: str, task: Any, errs: e.ErrorCollector) -> None:
         errs.collect(e.value_required(name, "container.image"))
 
 
-def compile_tasks(tasks: Sequence[Any]) -> list[Any]:
+def compile_tasks(tasks: Sequence[tasks_pb2.TaskTemplate]) -> list[compiler_pb2.CompiledTask]:
     """Validate task templates (id, interface, container) and wrap them as CompiledTask (Flyte's CompileTask)."""
     errs = e.ErrorCollector()
     compiled = []
@@ -194,11 +204,11 @@ def _check_requirements(primary: Any, ctx: CompileContext, errs: e.ErrorCollecto
 
 
 def compile_workflow(
-    primary: Any,
-    sub_workflows: Sequence[Any],
-    tasks: Sequence[Any],
+    primary: workflow_pb2.WorkflowTemplate,
+    sub_workflows: Sequence[workflow_pb2.WorkflowTemplate],
+    tasks: Sequence[tasks_pb2.TaskTemplate],
     launch_plans: Sequence[LaunchPlanInterface] = (),
-) -> Any:
+) -> compiler_pb2.CompiledWorkflowClosure:
     """Compile a workflow into Flyte's CompiledWorkflowClosure; raises CompileErrors listing every problem.
 
     The closure holds the compiled primary (with start-node/end-node and connections), every provided
@@ -222,7 +232,11 @@ def compile_workflow(
     return closure
 
 
-def dynamic_workflow_template(job: Any, interface: Any, workflow_id: Any) -> Any:
+def dynamic_workflow_template(
+    job: dynamic_job_pb2.DynamicJobSpec,
+    interface: interface_pb2.TypedInterface,
+    workflow_id: identifier_pb2.Identifier,
+) -> workflow_pb2.WorkflowTemplate:
     """The WorkflowTemplate propeller builds from a dynamic task's DynamicJobSpec (Flyte's
     buildDynamicWorkflowTemplate): the job's nodes and outputs under the parent task's interface."""
     template = workflow_pb2.WorkflowTemplate(nodes=job.nodes, outputs=job.outputs, interface=interface)
@@ -232,8 +246,11 @@ def dynamic_workflow_template(job: Any, interface: Any, workflow_id: Any) -> Any
 
 
 def compile_dynamic_job(
-    job: Any, interface: Any, workflow_id: Any, launch_plans: Sequence[LaunchPlanInterface] = ()
-) -> Any:
+    job: dynamic_job_pb2.DynamicJobSpec,
+    interface: interface_pb2.TypedInterface,
+    workflow_id: identifier_pb2.Identifier,
+    launch_plans: Sequence[LaunchPlanInterface] = (),
+) -> compiler_pb2.CompiledWorkflowClosure:
     """Compile what a dynamic task returned; its sub-workflows and tasks come with the job spec."""
     template = dynamic_workflow_template(job, interface, workflow_id)
     return compile_workflow(template, list(job.subworkflows), list(job.tasks), launch_plans)

@@ -26,7 +26,11 @@ def _check_literal(name: str, literal: Any, expected: Any, errs: e.ErrorCollecto
         errs.collect(e.wrong_input_type(name, type_str(expected), type_str(literal_type)))
 
 
-def validate_inputs(inputs: Any, expected: Any, fixed: Any | None = None) -> Any:
+def validate_inputs(
+    inputs: literals_pb2.LiteralMap | None,
+    expected: interface_pb2.ParameterMap | None,
+    fixed: literals_pb2.LiteralMap | None = None,
+) -> literals_pb2.LiteralMap:
     """Complete an execution's inputs: defaults filled, fixed inputs added; unknown, missing or mistyped rejected.
 
     Raises CompileErrors naming every offending input (admin maps them to INVALID_ARGUMENT).
@@ -57,11 +61,12 @@ def validate_inputs(inputs: Any, expected: Any, fixed: Any | None = None) -> Any
     return literals_pb2.LiteralMap(literals=complete)
 
 
-def validate_parameter_map(parameters: Any, field_name: str = "default_inputs") -> None:
+def validate_parameter_map(parameters: interface_pb2.ParameterMap | None, field_name: str = "default_inputs") -> None:
     """Flyte's validateParameterMap: each parameter has a typed var, a default or `required`, a castable default."""
     errs = e.ErrorCollector()
-    for name in sorted(parameters.parameters if parameters is not None else {}):
-        parameter = parameters.parameters[name]
+    declared = dict(parameters.parameters) if parameters is not None else {}
+    for name in sorted(declared):
+        parameter = declared[name]
         if not name:
             errs.collect(e.value_required(field_name, "name"))
             continue
@@ -75,7 +80,11 @@ def validate_parameter_map(parameters: Any, field_name: str = "default_inputs") 
     errs.raise_if_any()
 
 
-def launch_plan_expected_inputs(workflow_inputs: Any, default_inputs: Any | None, fixed_inputs: Any | None) -> Any:
+def launch_plan_expected_inputs(
+    workflow_inputs: interface_pb2.VariableMap | None,
+    default_inputs: interface_pb2.ParameterMap | None,
+    fixed_inputs: literals_pb2.LiteralMap | None,
+) -> interface_pb2.ParameterMap:
     """The ParameterMap a launch plan exposes (Flyte's checkAndFetchExpectedInputForLaunchPlan).
 
     Defaults must name workflow inputs with castable types; fixed inputs are removed from what callers may pass;

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flyteidl.core import types_pb2
+from flyteidl.core import literals_pb2, types_pb2
 from google.protobuf import json_format, text_format
 
 LiteralType = types_pb2.LiteralType
@@ -28,7 +28,7 @@ _SCHEMA_COLUMN_TO_SIMPLE = {
 }
 
 
-def type_str(literal_type: Any) -> str:
+def type_str(literal_type: types_pb2.LiteralType | None) -> str:
     """One-line rendering of a LiteralType for error messages."""
     if literal_type is None:
         return "None"
@@ -233,7 +233,7 @@ def _checker(downstream: Any) -> _Checker:
     return _CHECKERS.get(_kind(downstream), _trivial_casts)
 
 
-def is_castable(upstream: Any, downstream: Any) -> bool:
+def is_castable(upstream: types_pb2.LiteralType | None, downstream: types_pb2.LiteralType | None) -> bool:
     """Flyte's AreTypesCastable(upstream, downstream)."""
     if upstream is None or downstream is None:
         return False
@@ -324,7 +324,7 @@ def _multiple_type_union(types: list[Any]) -> Any:
     return LiteralType(collection_type=union) if nested else union
 
 
-def literal_type_of(literal: Any) -> Any | None:
+def literal_type_of(literal: literals_pb2.Literal) -> types_pb2.LiteralType | None:
     """Flyte's LiteralTypeForLiteral: the type a literal value carries (None if unrecognizable)."""
     kind = literal.WhichOneof("value")
     if kind == "scalar":
@@ -349,7 +349,7 @@ def literal_type_problem(literal_type: Any) -> str | None:
     return None
 
 
-def literal_matches(literal: Any, expected: Any) -> bool:
+def literal_matches(literal: literals_pb2.Literal, expected: types_pb2.LiteralType) -> bool:
     """Whether a literal value may be passed where `expected` is declared (admin's execution input check)."""
     literal_type = literal_type_of(literal)
     return literal_type_problem(literal_type) is None and is_castable(literal_type, expected)
