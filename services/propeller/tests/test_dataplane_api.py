@@ -1,0 +1,60 @@
+"""DataPlaneService errors and listing over real gRPC: status codes and the field/id they name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import pytest
+from aloft.dataplane.v1 import dataplane_pb2
+from flyteidl.core import execution_pb2, identifier_pb2
+
+
+async def _code(call: Any) -> tuple[grpc.StatusCode, str]:
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await call
+    return error.value.code(), error.value.details() or ""
+
+
+async def test_create_validates_and_names_the_field(stack: Any) -> None:
+    request = dataplane_pb2.CreateExecutionRequest(
+        id=identifier_pb2.WorkflowExecutionIdentifier(project="p", domain="d")
+    )
+    code, details = await _code(stack.client.CreateExecution(request))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "id.name" in details
+    request.id.name = "x"
+    code, details = await _code(stack.client.CreateExecution(request))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "closure" in details
+
+
+async def test_create_twice_same_spec_is_accepted_different_spec_is_refused(stack: Any) -> None:
+    stack.plugin.durations["add_one"] = 600.0
+    execution_id = await stack.create("chain", {"x": 1}, name="dup")
+    status = await stack.status(execution_id)
+    assert status.cluster == "default" and status.shard_key
+    code, details = await _code(stack.create("chain", {"x": 1}, name="dup", max_parallelism=3))
+    assert code == grpc.StatusCode.ALREADY_EXISTS and "dup" in details
+    await stack.client.AbortExecution(dataplane_pb2.AbortExecutionRequest(id=execution_id, cause="cleanup"))
+    assert (await stack.wait(execution_id)).phase == execution_pb2.WorkflowExecution.ABORTED
+
+
+async def test_unknown_execution_is_not_found(stack: Any) -> None:
+    missing = stack.execution_id("missing")
+    code, details = await _code(stack.status(missing))
+    assert code == grpc.StatusCode.NOT_FOUND and "flytesnacks/development/missing" in details
+    code, _ = await _code(stack.client.AbortExecution(dataplane_pb2.AbortExecutionRequest(id=missing)))
+    assert code == grpc.StatusCode.NOT_FOUND
+
+
+async def test_list_pages_and_filters_active(stack: Any) -> None:
+    stack.plugin.durations["add_one"] = 600.0
+    running = await stack.create("chain", {"x": 1}, name="running")
+    done = await stack.create("no_io", {}, name="done")
+    assert (await stack.wait(done)).phase == execution_pb2.WorkflowExecution.SUCCEEDED
+    page = await stack.client.ListExecutions(dataplane_pb2.ListExecutionsRequest(limit=1))
+    rest = await stack.client.ListExecutions(dataplane_pb2.ListExecutionsRequest(limit=1, token=page.token))
+    assert [e.id.name for e in page.executions] + [e.id.name for e in rest.executions] == ["running", "done"]
+    active = await stack.client.ListExecutions(dataplane_pb2.ListExecutionsRequest(only_active=True))
+    assert [e.id.name for e in active.executions] == ["running"]
+    await stack.client.AbortExecution(dataplane_pb2.AbortExecutionRequest(id=running, cause="cleanup"))
+    assert (await stack.wait(running)).phase == execution_pb2.WorkflowExecution.ABORTED
