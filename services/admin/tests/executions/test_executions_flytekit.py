@@ -1,5 +1,6 @@
-"""Acceptance: unmodified flytekit (FlyteRemote in its own venv) registers a workflow, executes it against admin and
-reads the execution back (FlyteRemote.execute → FlyteRemote.fetch_execution). Runs on SQLite and PostgreSQL."""
+"""Acceptance: unmodified flytekit (FlyteRemote in its own venv) registers a workflow, executes it (and its task,
+as a single-task execution) against admin and reads the executions back (FlyteRemote.execute → fetch_execution).
+Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -47,7 +48,13 @@ async def test_flyteremote_execute_and_fetch(exec_server: Any, tmp_path: Path) -
         registered = remote.register_workflow(fk_workflows.doubler, serialization_settings=settings, version="v1")
         started = remote.execute(registered, inputs={{"a": 21}}, execution_name="fk-run", wait=False)
         fetched = remote.fetch_execution(name=started.id.name)
+        task = remote.fetch_task(name="fk_workflows.double", version="v1")
+        task_run = remote.execute(task, inputs={{"a": 2}}, execution_name="fk-task", wait=False)
+        task_fetched = remote.fetch_execution(name=task_run.id.name)
         print(json.dumps({{
+            "task_run": task_fetched.id.name,
+            "task_launch_type": task_fetched.spec.launch_plan.resource_type,
+            "task_launch_name": task_fetched.spec.launch_plan.name,
             "started": started.id.name,
             "fetched": fetched.id.name,
             "phase": fetched.closure.phase,
@@ -67,5 +74,8 @@ async def test_flyteremote_execute_and_fetch(exec_server: Any, tmp_path: Path) -
     assert result["launch_plan"].endswith("doubler")
     assert result["phase"] == 1  # QUEUED: handed to the (fake) data plane
     assert result["inputs"] == ["a", "label"]
-    [sent] = exec_server.dataplane.created
-    assert sent.id.name == "fk-run"
+    # A single-task execution runs a generated launch plan; its spec keeps the task id (resource type TASK = 1).
+    assert result["task_run"] == "fk-task"
+    assert (result["task_launch_type"], result["task_launch_name"]) == (1, "fk_workflows.double")
+    assert [r.id.name for r in exec_server.dataplane.created] == ["fk-run", "fk-task"]
+    assert exec_server.dataplane.created[1].launch_plan_id.name == ".flytegen.fk_workflows.double"

@@ -21,6 +21,7 @@ from aloft_admin.managers.executions_config import data_plane_config, resolve_ma
 from aloft_admin.managers.executions_handoff import dispatch, handoff_uri
 from aloft_admin.managers.executions_lookup import get_execution_row, get_node_execution_row
 from aloft_admin.managers.executions_names import execution_name
+from aloft_admin.managers.executions_single_task import launch_plan_for_task
 from aloft_admin.repositories.models.executions import ExecutionModel
 from aloft_admin.transformers.executions import spec_of
 from aloft_admin.transformers.timestamps import to_timestamp
@@ -43,6 +44,8 @@ class Launch:
     recover_from: identifier_pb2.WorkflowExecutionIdentifier | None = None
     source_row_id: int | None = None
     tags: list[str] = field(default_factory=list)
+    # Single-task executions: the generated launch plan to run (the spec keeps the task id).
+    launch_plan_id: identifier_pb2.Identifier | None = None
 
 
 async def create_execution(
@@ -135,6 +138,10 @@ def _derived_id(
 
 
 async def launch(deps: AdminDeps, launch: Launch) -> None:
+    if not launch.spec.HasField("launch_plan"):
+        raise InvalidArgument("missing spec.launch_plan")
+    if launch.spec.launch_plan.resource_type == identifier_pb2.TASK:
+        launch.launch_plan_id = await launch_plan_for_task(deps, launch.spec.launch_plan)
     async with deps.db.session() as session:
         await record_execution(deps, session, launch)
     await dispatch(deps, launch.id)
@@ -142,10 +149,8 @@ async def launch(deps: AdminDeps, launch: Launch) -> None:
 
 async def record_execution(deps: AdminDeps, session: AsyncSession, launch: Launch) -> ExecutionModel:
     wid, spec = launch.id, launch.spec
-    if not spec.HasField("launch_plan"):
-        raise InvalidArgument("missing spec.launch_plan")
     await lookups.ensure_project_domain(deps, session, wid.project, wid.domain, wid.org)
-    lp = await lookups.get_launch_plan(deps, session, spec.launch_plan)
+    lp = await lookups.get_launch_plan(deps, session, launch.launch_plan_id or spec.launch_plan)
     workflow = await lookups.get_workflow(deps, session, lp.spec.workflow_id)
     # Registration computes expected_inputs (every workflow input not fixed); older rows may only have defaults.
     parameters = lp.closure.expected_inputs if lp.closure.expected_inputs.parameters else lp.spec.default_inputs
@@ -201,6 +206,7 @@ async def record_execution(deps: AdminDeps, session: AsyncSession, launch: Launc
         workflow_domain=workflow.id.domain,
         workflow_name=workflow.id.name,
         workflow_version=workflow.id.version,
+        task_name=spec.launch_plan.name if launch.launch_plan_id is not None else "",
         phase="UNDEFINED",
         mode=resolved.metadata.mode,
         state=execution_pb2.ExecutionState.EXECUTION_ACTIVE,
