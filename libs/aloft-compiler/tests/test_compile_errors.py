@@ -317,3 +317,16 @@ def test_enum_values_must_match(load: Any) -> None:
         ("MismatchingTypes", "n0", "c"),
         ("MismatchingTypes", "n2", "c"),
     }
+
+
+def test_sub_workflow_containing_itself_is_a_cycle(load: Any) -> None:
+    scenario = load("subworkflow")
+    (inner,) = scenario.sub_workflows
+    # inner_wf's first node now runs inner_wf itself instead of add_one.
+    first = inner.nodes[0]
+    first.ClearField("task_node")
+    first.workflow_node.sub_workflow_ref.CopyFrom(inner.id)
+
+    error = _find(_errors(scenario), "CycleDetected")
+
+    assert error.node_id == "n0" and "contains itself" in error.message

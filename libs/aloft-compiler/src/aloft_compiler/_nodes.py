@@ -279,7 +279,7 @@ def validate_node(w: WorkflowBuilder, entry: NodeEntry, require_condition_types:
     elif kind == "workflow_node" and entry.node.workflow_node.WhichOneof("reference") == "sub_workflow_ref":
         ref = entry.node.workflow_node.sub_workflow_ref
         if id_key(ref) in w.ctx.sub_workflows:
-            w.ctx.compile_sub_workflow(id_key(ref), errs.scope())
+            w.ctx.compile_sub_workflow(id_key(ref), entry.id, errs.scope())
         else:
             errs.collect(e.workflow_reference_not_found(entry.id, id_str(ref)))
     elif kind == "task_node" and entry.node.task_node.HasField("reference_id"):

@@ -22,11 +22,20 @@ class CompileContext:
     launch_plans: dict[str, Any]
     sub_workflows: dict[str, Any]  # id key -> CompiledWorkflow whose template gets compiled in place
     _compiled: dict[str, bool] = field(default_factory=dict)
+    _in_progress: set[str] = field(default_factory=set)
 
-    def compile_sub_workflow(self, key: str, errs: e.ErrorCollector) -> bool:
+    def compile_sub_workflow(self, key: str, node_id: str, errs: e.ErrorCollector) -> bool:
+        """Compile a referenced sub-workflow once; one that (indirectly) contains itself is a cycle."""
+        if key in self._in_progress:
+            template_id = id_str(self.sub_workflows[key].template.id)
+            errs.collect(e.cycle_detected(node_id, f"{node_id}>{template_id} (a sub-workflow contains itself)"))
+            return False
         if key not in self._compiled:
-            self._compiled[key] = False  # a sub-workflow referring to itself must not recurse forever
-            self._compiled[key] = compile_into(self, self.sub_workflows[key], errs)
+            self._in_progress.add(key)
+            try:
+                self._compiled[key] = compile_into(self, self.sub_workflows[key], errs)
+            finally:
+                self._in_progress.discard(key)
         return self._compiled[key]
 
 
