@@ -8,7 +8,6 @@ sent to the data plane as ``aloft.dataplane.v1.ExecutionConfig``.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 from aloft.dataplane.v1 import dataplane_pb2
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.config import ResourceSet
 from aloft_admin.deps import AdminDeps
+from aloft_admin.managers.attributes import resolve_attributes
 
 DEFAULT_MAX_PARALLELISM = 25
 
@@ -32,7 +32,7 @@ class Matching:
 
 
 async def resolve_matching(
-    deps: AdminDeps, session: AsyncSession, project: str, domain: str, workflow: str, launch_plan: str
+    deps: AdminDeps, session: AsyncSession, project: str, domain: str, workflow: str, launch_plan: str, org: str = ""
 ) -> Matching:
     resolved = {}
     for resource in (
@@ -40,7 +40,9 @@ async def resolve_matching(
         MatchableResource.TASK_RESOURCE,
         MatchableResource.EXECUTION_CLUSTER_LABEL,
     ):
-        resolved[resource] = await _resolve(deps, session, project, domain, workflow, launch_plan, resource)
+        resolved[resource] = await resolve_attributes(
+            deps, session, project, domain, workflow=workflow, launch_plan=launch_plan, resource=resource, org=org
+        )
     empty = matchable_resource_pb2.MatchingAttributes()
     wec = resolved[MatchableResource.WORKFLOW_EXECUTION_CONFIG] or empty
     res = resolved[MatchableResource.TASK_RESOURCE] or empty
@@ -50,20 +52,6 @@ async def resolve_matching(
         task_resources=res.task_resource_attributes,
         cluster_label=label.execution_cluster_label.value,
     )
-
-
-async def _resolve(
-    deps: AdminDeps, session: AsyncSession, project: str, domain: str, workflow: str, launch_plan: str, resource: int
-) -> matchable_resource_pb2.MatchingAttributes | None:
-    # Owned by the entities/attributes area; imported at call time so executions work before attributes land.
-    try:
-        attributes = importlib.import_module("aloft_admin.managers.attributes")
-    except ImportError:
-        return None
-    result: matchable_resource_pb2.MatchingAttributes | None = await attributes.resolve_attributes(
-        deps, session, project, domain, workflow=workflow, launch_plan=launch_plan, resource=resource
-    )
-    return result
 
 
 def resolve_spec(

@@ -155,7 +155,9 @@ async def record_execution(deps: AdminDeps, session: AsyncSession, launch: Launc
     # Registration computes expected_inputs (every workflow input not fixed); older rows may only have defaults.
     parameters = lp.closure.expected_inputs if lp.closure.expected_inputs.parameters else lp.spec.default_inputs
     inputs = merge_inputs(parameters, lp.spec.fixed_inputs, launch.user_inputs)
-    matching = await resolve_matching(deps, session, wid.project, wid.domain, lp.spec.workflow_id.name, lp.id.name)
+    matching = await resolve_matching(
+        deps, session, wid.project, wid.domain, lp.spec.workflow_id.name, lp.id.name, wid.org
+    )
     resolved = resolve_spec(deps, spec, lp.spec, matching)
     now = deps.clock()
     parent_row_id = await _fill_metadata(session, resolved, launch)
