@@ -128,3 +128,15 @@ def test_parameter_map_needs_default_or_required() -> None:
         ("MismatchingTypes", "b"),
     }
     validate_parameter_map(params(a=(INT, None), b=(STR, "ok")))
+
+
+def test_collection_with_unknown_element_is_an_invalid_literal_type() -> None:
+    broken = literals_pb2.Literal(collection=literals_pb2.LiteralCollection(literals=[lit(1), literals_pb2.Literal()]))
+    expected = interface_pb2.ParameterMap()
+    expected.parameters["xs"].var.type.collection_type.CopyFrom(INT)
+    expected.parameters["xs"].required = True
+
+    with pytest.raises(CompileErrors) as raised:
+        validate_inputs(literals_pb2.LiteralMap(literals={"xs": broken}), expected)
+
+    assert [(err.code, err.variable) for err in raised.value.errors] == [("InvalidLiteralType", "xs")]

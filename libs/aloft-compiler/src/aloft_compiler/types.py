@@ -290,15 +290,17 @@ def literal_type_of_scalar(scalar: Any) -> Any | None:
     return None
 
 
-def _literal_type_of_many(literals: Iterable[Any]) -> Any:
+def _literal_type_of_many(literals: Iterable[Any]) -> Any | None:
     distinct: dict[bytes, Any] = {}
     none_collection: Any | None = None
     for literal in literals:
         lt = literal_type_of(literal)
+        if lt is None:
+            return None  # one unrecognizable element leaves the container's type unknown
         if literal.WhichOneof("value") == "collection" and not literal.collection.literals:
             none_collection = lt
             continue
-        key = lt.SerializeToString(deterministic=True) if lt is not None else b""
+        key = lt.SerializeToString(deterministic=True)
         distinct.setdefault(key, lt)
     types = list(distinct.values())
     if not types and none_collection is not None:
@@ -330,17 +332,18 @@ def literal_type_of(literal: literals_pb2.Literal) -> types_pb2.LiteralType | No
     if kind == "scalar":
         return literal_type_of_scalar(literal.scalar)
     if kind == "collection":
-        return LiteralType(collection_type=_literal_type_of_many(literal.collection.literals))
+        return LiteralType(collection_type=_literal_type_of_many(literal.collection.literals) or LiteralType())
     if kind == "map":
-        return LiteralType(map_value_type=_literal_type_of_many(literal.map.literals.values()))
+        return LiteralType(map_value_type=_literal_type_of_many(literal.map.literals.values()) or LiteralType())
     if kind == "offloaded_metadata":
         return literal.offloaded_metadata.inferred_type
     return None
 
 
 def literal_type_problem(literal_type: Any) -> str | None:
-    """Flyte's ValidateLiteralType: a reason when a (possibly nested) literal type is unknown."""
-    if literal_type is None:
+    """Flyte's ValidateLiteralType: a reason when a (possibly nested) literal type is unknown (an empty
+    LiteralType stands for an element whose type could not be determined)."""
+    if literal_type is None or _kind(literal_type) is None:
         return "got unknown literal type: [<nil>]"
     if _kind(literal_type) == "collection_type":
         return literal_type_problem(literal_type.collection_type)
