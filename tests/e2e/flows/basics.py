@@ -76,7 +76,9 @@ def flaky_wf(marker_dir: str) -> str:
 
 @task
 def explode(x: int) -> int:
-    raise ValueError(f"boom: x was {x}")
+    if x != 0:
+        raise ValueError(f"boom: x was {x}")
+    return x
 
 
 @workflow
