@@ -55,7 +55,7 @@ class DatasetRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
     partition_keys: Mapped[list[PartitionKeyRow]] = relationship(
-        order_by="PartitionKeyRow.position", lazy="selectin", cascade="all, delete-orphan"
+        order_by="PartitionKeyRow.position", lazy="raise", cascade="all, delete-orphan"
     )
 
 
@@ -82,13 +82,14 @@ class ArtifactRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     dataset: Mapped[DatasetRow] = relationship(lazy="joined", innerjoin=True)
+    # Collections load only when a query asks for them (see repositories/sql/artifacts.py), never lazily.
     data: Mapped[list[ArtifactDataRow]] = relationship(
-        order_by="ArtifactDataRow.position", lazy="selectin", cascade="all, delete-orphan"
+        order_by="ArtifactDataRow.position", lazy="raise", cascade="all, delete-orphan"
     )
     partitions: Mapped[list[PartitionRow]] = relationship(
-        order_by="PartitionRow.key", lazy="selectin", cascade="all, delete-orphan"
+        order_by="PartitionRow.key", lazy="raise", cascade="all, delete-orphan"
     )
-    tags: Mapped[list[TagRow]] = relationship(order_by="TagRow.tag_name", lazy="selectin", viewonly=True)
+    tags: Mapped[list[TagRow]] = relationship(order_by="TagRow.tag_name", lazy="raise", viewonly=True)
 
 
 class ArtifactDataRow(Base):

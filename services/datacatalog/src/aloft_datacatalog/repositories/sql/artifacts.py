@@ -6,10 +6,16 @@ from datetime import datetime
 
 from sqlalchemy import delete, exists, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload, selectinload
 
 from aloft_datacatalog.repositories.keys import ArtifactFilter, DatasetKey, Page
 from aloft_datacatalog.repositories.models import ArtifactDataRow, ArtifactRow, DatasetRow, PartitionRow, TagRow
 from aloft_datacatalog.repositories.sql.datasets import dataset_is
+
+# One artifact: a single query with its (few) data entries, partitions and tags joined in.
+_WHOLE_ONE = (joinedload(ArtifactRow.data), joinedload(ArtifactRow.partitions), joinedload(ArtifactRow.tags))
+# Pages of artifacts: one extra query per collection, whatever the page size.
+_WHOLE_MANY = (selectinload(ArtifactRow.data), selectinload(ArtifactRow.partitions), selectinload(ArtifactRow.tags))
 
 
 class SqlArtifactRepo:
@@ -22,7 +28,7 @@ class SqlArtifactRepo:
 
     async def get(self, dataset: DatasetRow, artifact_id: str) -> ArtifactRow | None:
         stmt = select(ArtifactRow).where(ArtifactRow.dataset_id == dataset.id, ArtifactRow.artifact_id == artifact_id)
-        return (await self._session.execute(stmt)).scalar_one_or_none()
+        return (await self._session.execute(stmt.options(*_WHOLE_ONE))).unique().scalar_one_or_none()
 
     async def get_by_tag(self, key: DatasetKey, tag_name: str) -> ArtifactRow | None:
         tagged = (
@@ -32,10 +38,10 @@ class SqlArtifactRepo:
             .scalar_subquery()
         )
         stmt = select(ArtifactRow).where(ArtifactRow.id == tagged)
-        return (await self._session.execute(stmt)).scalar_one_or_none()
+        return (await self._session.execute(stmt.options(*_WHOLE_ONE))).unique().scalar_one_or_none()
 
     async def find(self, dataset: DatasetRow, where: ArtifactFilter, page: Page) -> list[ArtifactRow]:
-        stmt = select(ArtifactRow).where(ArtifactRow.dataset_id == dataset.id)
+        stmt = select(ArtifactRow).where(ArtifactRow.dataset_id == dataset.id).options(*_WHOLE_MANY)
         for key, value in where.partitions:
             stmt = stmt.where(
                 exists().where(
@@ -71,4 +77,4 @@ class SqlArtifactRepo:
         if metadata is not None:
             artifact.serialized_metadata = metadata
         await self._session.flush()
-        await self._session.refresh(artifact, ["data"])
+        self._session.expire(artifact, ["data"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from aloft_datacatalog.repositories.keys import DatasetFilter, DatasetKey, Page
 from aloft_datacatalog.repositories.models import DatasetRow
@@ -28,11 +29,12 @@ class SqlDatasetRepo:
         await self._session.flush()
 
     async def get(self, key: DatasetKey) -> DatasetRow | None:
-        result = await self._session.execute(select(DatasetRow).where(*dataset_is(key)))
+        stmt = select(DatasetRow).where(*dataset_is(key)).options(selectinload(DatasetRow.partition_keys))
+        result = await self._session.execute(stmt)
         return result.scalars().one_or_none()
 
     async def find(self, where: DatasetFilter, page: Page) -> list[DatasetRow]:
-        stmt = select(DatasetRow)
+        stmt = select(DatasetRow).options(selectinload(DatasetRow.partition_keys))
         for column, value in sorted(where.equals.items()):
             stmt = stmt.where(getattr(DatasetRow, column) == value)
         order = (
