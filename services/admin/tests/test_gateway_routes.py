@@ -17,8 +17,9 @@ def _placeholder(binding: Binding, field_path: str) -> str:
     chain = resolve_path(binding.method.input_type, field_path)
     assert chain is not None, f"{binding.template}: {field_path} is not a request field"
     leaf = chain[-1]
-    if leaf.type == FieldDescriptor.TYPE_ENUM:
-        return leaf.enum_type.values[1].name if len(leaf.enum_type.values) > 1 else leaf.enum_type.values[0].name
+    if leaf.enum_type is not None:
+        values = leaf.enum_type.values
+        return values[1].name if len(values) > 1 else values[0].name
     if leaf.type in (FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_INT64):
         return "1"
     return f"x{leaf.name.replace('_', '')}"

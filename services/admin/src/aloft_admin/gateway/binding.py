@@ -10,13 +10,15 @@ ignored, as grpc-gateway does; unknown body fields are rejected (flyteadmin does
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from aloft_service.errors import InvalidArgument
+
+M = TypeVar("M", bound=Message)
 
 _WRAPPERS = {
     "google.protobuf.DoubleValue",
@@ -133,12 +135,12 @@ def _parse_body(message: Message, body: str, raw: bytes) -> None:
 
 
 def build_request(
-    message_type: type[Message],
+    message_type: type[M],
     body: str,
     raw_body: bytes,
     path_params: Mapping[str, str],
     query: Iterable[tuple[str, str]],
-) -> Message:
+) -> M:
     """``path_params`` maps dotted field paths to values (already URL-decoded)."""
     message = message_type()
     descriptor = message.DESCRIPTOR

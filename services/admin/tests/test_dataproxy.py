@@ -1,0 +1,156 @@
+"""DataProxyService against the real admin: upload/download locations, flytekit's upload path, GetData."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from flyteidl.service import dataproxy_pb2
+from google.protobuf import duration_pb2
+
+FLYTEKIT_PYTHON = Path("/tmp/probe/bin/python")
+
+
+def _md5(data: bytes) -> bytes:
+    return hashlib.md5(data).digest()
+
+
+async def test_upload_location_by_md5_and_put_with_flytekits_headers(admin_server: Any) -> None:
+    data = b"fast registration tarball"
+    reply = await admin_server.dataproxy.CreateUploadLocation(
+        dataproxy_pb2.CreateUploadLocationRequest(
+            project="flytesnacks",
+            domain="development",
+            filename="fast.tar.gz",
+            content_md5=_md5(data),
+            add_content_md5_metadata=True,
+        )
+    )
+    prefix = base64.b32encode(_md5(data)).decode()
+    assert reply.native_url == admin_server.deps.blobs.uri("flytesnacks", "development", prefix, "fast.tar.gz")
+    assert reply.headers["Content-MD5"] == base64.b64encode(_md5(data)).decode()
+    assert reply.expires_at.seconds > 0
+    headers = {"Content-Length": str(len(data)), "Content-MD5": base64.b64encode(_md5(data)).decode(), **reply.headers}
+    async with httpx.AsyncClient() as client:
+        put = await client.put(reply.signed_url, content=data, headers=headers)
+    assert put.status_code == 200, put.text
+    assert await admin_server.deps.blobs.read(reply.native_url) == data
+
+
+async def test_deterministic_location_may_only_be_rewritten_with_the_same_content(admin_server: Any) -> None:
+    blobs = admin_server.deps.blobs
+    native = blobs.uri("flytesnacks", "development", "root", "script.py")
+    await blobs.write(native, b"v1")
+
+    def request(md5: bytes) -> dataproxy_pb2.CreateUploadLocationRequest:
+        return dataproxy_pb2.CreateUploadLocationRequest(
+            project="flytesnacks", domain="development", filename="script.py", filename_root="root", content_md5=md5
+        )
+
+    same = await admin_server.dataproxy.CreateUploadLocation(request(_md5(b"v1")))
+    assert same.native_url == native
+    for md5 in (_md5(b"v2"), b""):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await admin_server.dataproxy.CreateUploadLocation(request(md5))
+        assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+        assert native in (err.value.details() or "")
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "complaint"),
+    [
+        ({"domain": "development", "content_md5": b"x"}, "project and domain"),
+        ({"project": "p", "domain": "d"}, "content_md5 or filename_root"),
+        (
+            {"project": "p", "domain": "d", "filename_root": "r", "expires_in": duration_pb2.Duration(seconds=10**6)},
+            "expires_in",
+        ),
+    ],
+)
+async def test_upload_location_bad_input(admin_server: Any, request_fields: dict[str, Any], complaint: str) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await admin_server.dataproxy.CreateUploadLocation(dataproxy_pb2.CreateUploadLocationRequest(**request_fields))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert complaint in (err.value.details() or "")
+
+
+async def test_download_location_and_raw_uri_get_data_sign_readable_urls(admin_server: Any) -> None:
+    blobs = admin_server.deps.blobs
+    native = blobs.uri("flytesnacks", "development", "outputs", "result.bin")
+    await blobs.write(native, b"result")
+    location = await admin_server.dataproxy.CreateDownloadLocation(
+        dataproxy_pb2.CreateDownloadLocationRequest(native_url=native, expires_in=duration_pb2.Duration(seconds=60))
+    )
+    data = await admin_server.dataproxy.GetData(dataproxy_pb2.GetDataRequest(flyte_url=native))
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(location.signed_url)).content == b"result"
+        assert (await client.get(data.pre_signed_urls.signed_url[0])).content == b"result"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await admin_server.dataproxy.CreateDownloadLocation(
+            dataproxy_pb2.CreateDownloadLocationRequest(native_url="s3://someone-elses/bucket")
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["flyte://v2/p/d/e/n0/o", "flyte://v1/p/d/e/n0/x", "flyte://v1/p/d/e/n0/d/name", "flyte://v1/p/d/e"],
+)
+async def test_get_data_rejects_malformed_flyte_urls(admin_server: Any, url: str) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await admin_server.dataproxy.GetData(dataproxy_pb2.GetDataRequest(flyte_url=url))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_download_link_requires_artifact_type_and_source(admin_server: Any) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await admin_server.dataproxy.CreateDownloadLink(dataproxy_pb2.CreateDownloadLinkRequest())
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "artifact_type" in (err.value.details() or "")
+
+
+async def test_upload_location_over_rest(admin_server: Any) -> None:
+    md5 = base64.b64encode(_md5(b"abc")).decode()
+    async with httpx.AsyncClient(base_url=admin_server.http_base) as client:
+        reply = await client.post(
+            "/api/v1/dataproxy/artifact_urn",
+            json={"project": "flytesnacks", "domain": "development", "filename": "a.txt", "content_md5": md5},
+        )
+        assert reply.status_code == 200, reply.text
+        body = reply.json()
+        put = await client.put(body["signed_url"], content=b"abc", headers=body["headers"])
+    assert put.status_code == 200
+    assert await admin_server.deps.blobs.read(body["native_url"]) == b"abc"
+
+
+@pytest.mark.skipif(not FLYTEKIT_PYTHON.exists(), reason="unmodified flytekit venv at /tmp/probe is not installed")
+async def test_unmodified_flytekit_uploads_through_the_signed_url(admin_server: Any, tmp_path: Path) -> None:
+    """FlyteRemote.upload_file is what `pyflyte register` uses for fast registration."""
+    package = tmp_path / "fast-package.tar.gz"
+    package.write_bytes(b"\x1f\x8b" + bytes(range(256)) * 4096)
+    script = textwrap.dedent(
+        f"""
+        import pathlib
+        from flytekit.configuration import Config
+        from flytekit.remote import FlyteRemote
+        remote = FlyteRemote(Config.for_endpoint("{admin_server.grpc_target}", insecure=True),
+                             default_project="flytesnacks", default_domain="development")
+        md5, native = remote.upload_file(pathlib.Path("{package}"))
+        print(native)
+        """
+    )
+    # The admin serves from this test's event loop, so the client must run without blocking it.
+    process = await asyncio.create_subprocess_exec(
+        str(FLYTEKIT_PYTHON), "-c", script, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=180)
+    assert process.returncode == 0, stderr.decode()[-3000:]
+    native = stdout.decode().strip().splitlines()[-1]
+    assert native.endswith("/fast-package.tar.gz")
+    assert await admin_server.deps.blobs.read(native) == package.read_bytes()

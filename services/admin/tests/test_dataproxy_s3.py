@@ -1,0 +1,107 @@
+"""DataProxy with an S3 blob store: presigned URLs. S3 is moto's server mode, an S3 *emulator* on a local port
+(no AWS is reachable here), so the presigned PUT goes over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+from flyteidl.service import dataproxy_pb2
+from moto.server import ThreadedMotoServer
+
+from aloft_admin.config import AdminConfig
+from aloft_admin.deps import AdminDeps
+from aloft_admin.managers.dataproxy import DataProxyManager
+from aloft_service.errors import AlreadyExists
+from aloft_storage import create_blob_store
+from aloft_testing.servers import free_port
+
+BUCKET = "aloft-dataproxy"
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="t",
+        aws_secret_access_key="t",
+    ).create_bucket(Bucket=BUCKET)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def manager(s3_endpoint: str, tmp_path: Path) -> DataProxyManager:
+    config = AdminConfig.model_validate(
+        {
+            "stack": {"dataDir": str(tmp_path)},
+            "storage": {
+                "type": "s3",
+                "container": BUCKET,
+                "connection": {
+                    "endpoint": s3_endpoint,
+                    "auth-type": "accesskey",
+                    "access-key": "t",
+                    "secret-key": "t",
+                    "disable-ssl": True,
+                },
+            },
+        }
+    )
+    blobs = create_blob_store(config.storage)
+    # The data proxy never touches the database for uploads; executions are not needed either.
+    deps = AdminDeps(config=config, db=None, blobs=blobs)  # type: ignore[arg-type]
+    return DataProxyManager(deps, executions=None)
+
+
+def _md5(data: bytes) -> bytes:
+    return hashlib.md5(data).digest()
+
+
+async def test_presigned_upload_location_accepts_the_put(manager: DataProxyManager, s3_endpoint: str) -> None:
+    data = b"s3 fast registration"
+    reply = await manager.create_upload_location(
+        dataproxy_pb2.CreateUploadLocationRequest(
+            project="flytesnacks", domain="development", filename="pkg.tgz", content_md5=_md5(data)
+        )
+    )
+    prefix = base64.b32encode(_md5(data)).decode()
+    assert reply.native_url == f"s3://{BUCKET}/flytesnacks/development/{prefix}/pkg.tgz"
+    assert reply.signed_url.startswith(s3_endpoint) and "X-Amz-Signature" in reply.signed_url
+    async with httpx.AsyncClient() as client:
+        put = await client.put(reply.signed_url, content=data, headers=dict(reply.headers))
+        assert put.status_code == 200, put.text
+        download = await manager.create_download_location(
+            dataproxy_pb2.CreateDownloadLocationRequest(native_url=reply.native_url)
+        )
+        assert (await client.get(download.signed_url)).content == data
+
+
+async def test_existing_s3_object_is_compared_by_etag(manager: DataProxyManager) -> None:
+    native = f"s3://{BUCKET}/flytesnacks/development/root/file.py"
+    await manager.blobs.write(native, b"v1")
+
+    def request(content: bytes) -> dataproxy_pb2.CreateUploadLocationRequest:
+        return dataproxy_pb2.CreateUploadLocationRequest(
+            project="flytesnacks",
+            domain="development",
+            filename="file.py",
+            filename_root="root",
+            content_md5=_md5(content),
+        )
+
+    assert (await manager.create_upload_location(request(b"v1"))).native_url == native
+    with pytest.raises(AlreadyExists):
+        await manager.create_upload_location(request(b"v2"))
