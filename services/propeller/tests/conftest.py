@@ -414,3 +414,14 @@ async def stack(tmp_path: Path, store_url: str) -> AsyncIterator[Stack]:
     finally:
         await harness.stop()
         await admin_service.stop(grace=0.5)
+
+
+@pytest.fixture
+async def fake_admin() -> AsyncIterator[tuple[FakeAdmin, int]]:
+    """A FakeAdmin on a free port (for tests that run propeller as a separate process)."""
+    admin = FakeAdmin()
+    running = await start_fake_admin(admin)
+    try:
+        yield admin, running.grpc_port
+    finally:
+        await running.stop(grace=0.5)

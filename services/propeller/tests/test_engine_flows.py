@@ -88,3 +88,24 @@ async def test_task_error_fails_workflow_with_message(stack: Any) -> None:
     # flytekit's on_failure handler node ran before the workflow was marked FAILED.
     assert stack.admin.workflow_phases(execution_id.name) == [WF.RUNNING, WF.FAILING, WF.FAILED]
     assert any(e.spec_node_id == "fn0" or "cleanup" in e.node_name for e in stack.admin.node_events)
+
+
+async def test_metrics_use_flyte_names(stack: Any) -> None:
+    import httpx
+
+    execution_id = await stack.create("chain", {"x": 1})
+    await stack.wait(execution_id)
+    async with httpx.AsyncClient() as client:
+        body = (await client.get(f"http://127.0.0.1:{stack.running.http_port}/metrics")).text
+    for name in (
+        "flyte:propeller:all:round:round_latency",
+        "flyte:propeller:all:free_workers_count",
+        "flyte:propeller:all:main_depth",
+        "flyte:propeller:all:workflow:acceptance_latency_ms",
+        "flyte:propeller:all:workflow:completion_latency_ms",
+        "flyte:propeller:all:node:queueing_latency_ms",
+        "flyte:propeller:all:node:success_duration_ms",
+        "flyte:propeller:all:node:transition_latency_ms",
+    ):
+        assert name in body, name
+    assert 'project="flytesnacks",wf="' in body

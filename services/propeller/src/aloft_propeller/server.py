@@ -32,6 +32,7 @@ def _sqlite_default(config: PropellerConfig) -> Path:
 
 
 def run_migrations(config: PropellerConfig) -> None:
+    _sqlite_default(config).parent.mkdir(parents=True, exist_ok=True)
     migrate(MIGRATIONS, config.effective_database().sync_url(_sqlite_default(config)), VERSION_TABLE)
 
 

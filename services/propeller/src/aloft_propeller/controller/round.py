@@ -33,6 +33,9 @@ def _observe(record: WorkflowRecord, before: WorkflowState, after: WorkflowState
         elapsed = after.updated_at or time.time()
         metrics.acceptance_latency.labels(*labels).observe(max(elapsed - record.created_at.timestamp(), 0) * 1000)
     last_node_end = 0.0
+    previous_end = max(
+        [n.updated_at or 0.0 for n in before.nodes.values() if n.phase.is_terminal] + [after.started_at or 0.0]
+    )
     for path, node in after.nodes.items():
         old = before.nodes.get(path)
         old_phase = old.phase if old else NodePhase.NOT_YET_STARTED
@@ -45,6 +48,8 @@ def _observe(record: WorkflowRecord, before: WorkflowState, after: WorkflowState
             metrics.node_success_duration.labels(*labels).observe((updated - started) * 1000)
         elif node.phase in (NodePhase.FAILED, NodePhase.TIMED_OUT):
             metrics.node_failure_duration.labels(*labels).observe((updated - started) * 1000)
+        elif node.phase == NodePhase.QUEUED and previous_end:
+            metrics.transition_latency.labels(*labels).observe(max(started - previous_end, 0) * 1000)
         elif node.phase == NodePhase.RUNNING and old_phase == NodePhase.QUEUED:
             metrics.queueing_latency.labels(*labels).observe((updated - started) * 1000)
     if after.phase.is_terminal and not before.phase.is_terminal and after.updated_at and last_node_end:

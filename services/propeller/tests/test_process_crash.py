@@ -1,0 +1,167 @@
+"""Crash safety of the real process: ``aloft-propeller serve`` (real local-process plugin running ``sh -c`` raw
+containers) is killed with SIGKILL while 20 executions run, then restarted on the same store. Every execution
+must succeed and no task attempt may run twice; the tasks themselves count their runs in side-effect files."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import grpc
+import yaml
+from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
+from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, literals_pb2, tasks_pb2, types_pb2, workflow_pb2
+
+from aloft_storage import StorageConfig, create_blob_store
+
+INT = types_pb2.LiteralType(simple=types_pb2.INTEGER)
+BIN = Path(sys.executable).parent / "aloft-propeller"
+EXECUTIONS = 20
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _raw_task(name: str, script: str) -> tasks_pb2.TaskTemplate:
+    variables = {"x": interface_pb2.Variable(type=INT)}
+    return tasks_pb2.TaskTemplate(
+        id=identifier_pb2.Identifier(
+            resource_type=identifier_pb2.TASK, project="p", domain="d", name=name, version="1"
+        ),
+        type="raw-container",
+        interface=interface_pb2.TypedInterface(
+            inputs=interface_pb2.VariableMap(variables=variables),
+            outputs=interface_pb2.VariableMap(variables={"o0": interface_pb2.Variable(type=INT)}),
+        ),
+        container=tasks_pb2.Container(
+            image="alpine:3.19",
+            command=["sh", "-c", script],
+            data_config=tasks_pb2.DataLoadingConfig(enabled=True, input_path="/var/inputs", output_path="/var/outputs"),
+        ),
+    )
+
+
+def _promise(node_id: str, var: str) -> literals_pb2.BindingData:
+    return literals_pb2.BindingData(promise=types_pb2.OutputReference(node_id=node_id, var=var))
+
+
+def _closure(side_effects: Path) -> compiler_pb2.CompiledWorkflowClosure:
+    """Two chained raw tasks; each appends a line to a per-(task, x) file, sleeps, then outputs x + 1."""
+
+    def script(task: str) -> str:
+        return (
+            f"echo run >> {side_effects}/{task}-{{{{.inputs.x}}}}; sleep 1; "
+            "echo $(( {{.inputs.x}} + 1 )) > /var/outputs/o0"
+        )
+
+    first, second = _raw_task("first", script("first")), _raw_task("second", script("second"))
+
+    def node(node_id: str, task: tasks_pb2.TaskTemplate, source: str, var: str) -> workflow_pb2.Node:
+        return workflow_pb2.Node(
+            id=node_id,
+            metadata=workflow_pb2.NodeMetadata(name=task.id.name),
+            inputs=[literals_pb2.Binding(var="x", binding=_promise(source, var))],
+            task_node=workflow_pb2.TaskNode(reference_id=task.id),
+        )
+
+    template = workflow_pb2.WorkflowTemplate(
+        id=identifier_pb2.Identifier(
+            resource_type=identifier_pb2.WORKFLOW, project="p", domain="d", name="wf", version="1"
+        ),
+        nodes=[node("n0", first, "start-node", "x"), node("n1", second, "n0", "o0")],
+        outputs=[literals_pb2.Binding(var="o0", binding=_promise("n1", "o0"))],
+    )
+    return compiler_pb2.CompiledWorkflowClosure(
+        primary=compiler_pb2.CompiledWorkflow(template=template),
+        tasks=[compiler_pb2.CompiledTask(template=first), compiler_pb2.CompiledTask(template=second)],
+    )
+
+
+def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen([str(BIN), "--config", str(config), "serve"], stdout=out, stderr=out)
+
+
+async def _ready(client: dataplane_pb2_grpc.DataPlaneServiceStub, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(400):
+        assert process.poll() is None, "propeller exited"
+        try:
+            await client.ListExecutions(dataplane_pb2.ListExecutionsRequest(limit=1), timeout=1)
+            return
+        except grpc.aio.AioRpcError:
+            await asyncio.sleep(0.05)
+    raise AssertionError("propeller did not start")
+
+
+async def test_sigkill_mid_run_then_restart(tmp_path: Path, fake_admin: tuple[Any, int]) -> None:
+    side_effects = tmp_path / "side-effects"
+    side_effects.mkdir()
+    grpc_port = _free_port()
+    settings = {
+        "propeller": {
+            "workers": 4,
+            "grpcPort": grpc_port,
+            "httpPort": _free_port(),
+            "adminEndpoint": f"127.0.0.1:{fake_admin[1]}",
+            "downstream-eval-duration": "300ms",
+        },
+        "plugins": {"local-process": {"max-concurrency": EXECUTIONS, "kill-grace-period": "1s"}},
+        "storage": {"type": "local", "local": {"root": str(tmp_path / "blobs")}},
+        "stack": {"dataDir": str(tmp_path / "data")},
+    }
+    config = tmp_path / "propeller.yaml"
+    config.write_text(yaml.safe_dump(settings))
+    log = tmp_path / "propeller.log"
+    blobs = create_blob_store(StorageConfig.model_validate(settings["storage"]))
+    closure = _closure(side_effects)
+
+    process = _start(config, log)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}")
+    client = dataplane_pb2_grpc.DataPlaneServiceStub(channel)
+    try:
+        await _ready(client, process)
+        ids = []
+        for x in range(EXECUTIONS):
+            execution_id = identifier_pb2.WorkflowExecutionIdentifier(project="p", domain="d", name=f"crash-{x}")
+            inputs_uri = blobs.uri("inputs", execution_id.name)
+            inputs = literals_pb2.LiteralMap()
+            inputs.literals["x"].scalar.primitive.integer = x * 10
+            await blobs.write_proto(inputs_uri, inputs)
+            request = dataplane_pb2.CreateExecutionRequest(
+                id=execution_id,
+                compiled_closure=closure,
+                inputs_uri=inputs_uri,
+                workflow_id=closure.primary.template.id,
+            )
+            await client.CreateExecution(request)
+            ids.append(execution_id)
+        while len(list(side_effects.iterdir())) < EXECUTIONS // 2:
+            await asyncio.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        process = _start(config, log)
+        await _ready(client, process)
+        for execution_id in ids:
+            for _ in range(1200):
+                status = await client.GetExecutionStatus(dataplane_pb2.GetExecutionStatusRequest(id=execution_id))
+                if status.phase in (4, 6, 7):  # SUCCEEDED, FAILED, ABORTED
+                    break
+                await asyncio.sleep(0.1)
+            assert status.phase == 4, (status, log.read_text()[-3000:])
+        runs = {path.name: path.read_text().count("run") for path in side_effects.iterdir()}
+        assert len(runs) == 2 * EXECUTIONS
+        assert {name: n for name, n in runs.items() if n != 1} == {}
+    finally:
+        await channel.close()
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=20)
