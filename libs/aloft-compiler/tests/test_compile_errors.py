@@ -330,3 +330,13 @@ def test_sub_workflow_containing_itself_is_a_cycle(load: Any) -> None:
     error = _find(_errors(scenario), "CycleDetected")
 
     assert error.node_id == "n0" and "contains itself" in error.message
+
+
+def test_scalar_operands_are_rejected_as_in_flyte(load: Any) -> None:
+    scenario = load("conditional")
+    right = scenario.node("n0").branch_node.if_else.case.condition.comparison.right_value
+    right.scalar.none_type.SetInParent()  # what flytekit's `x.is_none()` serializes
+
+    error = _find(_errors(scenario), "ValueRequired")
+
+    assert (error.node_id, error.variable) == ("n0", "RightValue.Val")

@@ -89,44 +89,50 @@ def _walk_attr_path(
     return source_type, True
 
 
+def _qualified(node: NodeEntry, var: str) -> str:
+    """`<entity name>.<var>` as Flyte names variables in type errors."""
+    return f"{node.node.metadata.name}.{var}" if node.node.HasField("metadata") else var
+
+
+def _mismatch(entry: NodeEntry, param: str, up: NodeEntry, promise: Any, found: Any, expected: Any) -> e.CompileError:
+    return e.mismatching_variables(
+        entry.id, param, _qualified(up, promise.var), type_str(found), _qualified(entry, param), type_str(expected)
+    )
+
+
 def _validate_promise(
     w: WorkflowBuilder, entry: NodeEntry, param: str, promise: Any, expected: Any, errs: e.ErrorCollector, check: bool
 ) -> Resolved:
+    """A promise names an existing node's output; the (indexed, attribute-accessed) output type must fit."""
+    failed: Resolved = (None, [], False)
     up = _resolve_node(w, entry, promise.node_id, errs.scope())
-    if up is not None:
-        parsed = parse_var_name(promise.var)
-        if parsed is None:
-            errs.collect(e.syntax_error(entry.id, promise.var))
-            return None, [], not errs.has_errors()
-        name, index = parsed
-        input_var = f"{entry.node.metadata.name}.{param}" if entry.node.HasField("metadata") else param
-        output_var = f"{up.node.metadata.name}.{promise.var}" if up.node.HasField("metadata") else promise.var
-        variable = _validate_output_var(up, name, errs.scope())
-        if variable is not None:
-            source_type = variable.type
-            if index is not None:
-                if variable.type.WhichOneof("type") != "collection_type":
-                    errs.collect(
-                        e.mismatching_variables(
-                            entry.id, param, output_var, type_str(variable.type), input_var, type_str(expected)
-                        )
-                    )
-                else:
-                    source_type = variable.type.collection_type
-            source_type, found = _walk_attr_path(entry, promise, source_type, errs)
-            if not found:
-                return None, [], not errs.has_errors()
-            if not check or is_castable(source_type, expected):
-                promise.node_id = up.id
-                return variable.type, [up.id], True
-            errs.collect(
-                e.mismatching_variables(
-                    entry.id, param, output_var, type_str(source_type), input_var, type_str(expected)
-                )
-            )
-            return None, [], not errs.has_errors()
-    errs.collect(e.parameter_not_bound(entry.id, param))
-    return None, [], not errs.has_errors()
+    if up is None:
+        errs.collect(e.parameter_not_bound(entry.id, param))
+        return failed
+    parsed = parse_var_name(promise.var)
+    if parsed is None:
+        errs.collect(e.syntax_error(entry.id, promise.var))
+        return failed
+    name, index = parsed
+    variable = _validate_output_var(up, name, errs.scope())
+    if variable is None:
+        errs.collect(e.parameter_not_bound(entry.id, param))
+        return failed
+    source_type = variable.type
+    if index is not None:
+        if variable.type.WhichOneof("type") == "collection_type":
+            source_type = variable.type.collection_type
+        else:
+            errs.collect(_mismatch(entry, param, up, promise, variable.type, expected))
+    source_type, found = _walk_attr_path(entry, promise, source_type, errs)
+    if not found:
+        return failed
+    if check and not is_castable(source_type, expected):
+        errs.collect(_mismatch(entry, param, up, promise, source_type, expected))
+        return failed
+    promise.node_id = up.id
+    # Flyte resolves to the whole output's type (not the attribute's) and reports success even after an index error.
+    return variable.type, [up.id], True
 
 
 def _validate_scalar(
@@ -280,8 +286,6 @@ def _validate_operand(entry: NodeEntry, side: str, operand: Any, require: bool, 
     kind = operand.WhichOneof("val")
     if kind == "primitive":
         return literal_type_of_primitive(operand.primitive)
-    if kind == "scalar" and operand.scalar.WhichOneof("value") == "primitive":
-        return literal_type_of_primitive(operand.scalar.primitive)
     if kind == "var" and operand.var:
         if entry.interface is None:
             errs.collect(e.value_required(entry.id, operand.var))
@@ -293,6 +297,7 @@ def _validate_operand(entry: NodeEntry, side: str, operand: Any, require: bool, 
             return None
         errs.collect(e.variable_name_not_found(entry.id, entry.id, operand.var))
         return None
+    # Flyte v1.16.8 neither compiles nor evaluates `scalar` operands (flytekit's `is_none()` emits one).
     errs.collect(e.value_required(entry.id, f"{side}.Val"))
     return None
 
