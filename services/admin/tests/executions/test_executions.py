@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
 import pytest
 from flyteidl.admin import common_pb2, execution_pb2
+from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2
 from flyteidl.core import execution_pb2 as core
+from flyteidl.event import event_pb2
 
 PROJECT, DOMAIN = "flytesnacks", "development"
 WF = core.WorkflowExecution
@@ -153,3 +156,29 @@ async def test_list_filters_archive_and_pages(exec_server: Any, literals: Any) -
     await expect_error(
         admin.ListExecutions(common_pb2.ResourceListRequest(id=scope, limit=0)), grpc.StatusCode.INVALID_ARGUMENT
     )
+
+
+async def test_child_execution_of_a_launch_plan_node(exec_server: Any, literals: Any) -> None:
+    admin, fake = exec_server.admin, exec_server.dataplane
+    lp_id = await exec_server.register_launch_plan()
+    parent = (await admin.CreateExecution(create_request(lp_id, "parent", a=literals.int_(1)))).id
+    parent_node = identifier_pb2.NodeExecutionIdentifier(node_id="n0", execution_id=parent)
+    occurred = datetime.now(UTC)
+    node_event = event_pb2.NodeExecutionEvent(id=parent_node, phase=core.NodeExecution.RUNNING, producer_id="east")
+    node_event.occurred_at.FromDatetime(occurred)
+    await admin.CreateNodeEvent(admin_event_pb2.NodeExecutionEventRequest(event=node_event))
+
+    child = create_request(lp_id, "child", a=literals.int_(2))
+    child.spec.metadata.parent_node_execution.CopyFrom(parent_node)
+    await admin.CreateExecution(child)
+    got = await admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=exec_server.wid("child")))
+    assert got.spec.metadata.mode == MODE.CHILD_WORKFLOW
+    assert got.spec.metadata.nesting == 1
+    assert got.spec.metadata.parent_node_execution == parent_node
+    assert fake.created[-1].parent_node_execution == parent_node
+
+    orphan = create_request(lp_id, "orphan", a=literals.int_(2))
+    orphan.spec.metadata.parent_node_execution.CopyFrom(
+        identifier_pb2.NodeExecutionIdentifier(node_id="n404", execution_id=parent)
+    )
+    await expect_error(admin.CreateExecution(orphan), grpc.StatusCode.NOT_FOUND, "n404")
