@@ -9,7 +9,10 @@ CONFIG ?= config/aloft.yaml
 PYTEST_ARGS ?=
 CONSTRAINTS := requirements/constraints.txt
 PACKAGE_MANIFESTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
-TEST_PATHS := $(wildcard libs/*/tests services/*/tests tools/*/tests) tests
+# One pytest process per suite: a broken package cannot stop the others from running, and process-wide state
+# (metrics registries, the tracer provider) never leaks between services. Libraries first, end-to-end last.
+TEST_PATHS := $(sort $(wildcard libs/*/tests)) $(sort $(wildcard tools/*/tests)) $(sort $(wildcard services/*/tests)) \
+	$(filter-out tests/e2e,$(patsubst %/,%,$(sort $(wildcard tests/*/)))) $(wildcard tests/e2e)
 LINT_PATHS := libs services tools
 BENCH_GLOBS := benchmarks/bench_*.py services/*/benchmarks/bench_*.py
 # Debian packages providing the servers tests need (PostgreSQL, Redis, NATS): "binary:package".
@@ -61,10 +64,25 @@ system-deps:
 run: setup
 	$(VENV)/bin/aloft up --config $(CONFIG)
 
-test: setup lint pytest
+# Lint and tests both run (so CI shows every problem at once); either failing fails the target.
+test: setup
+	@status=0; \
+	$(MAKE) --no-print-directory lint || status=1; \
+	$(MAKE) --no-print-directory pytest || status=1; \
+	if [ $$status -ne 0 ]; then echo "make test: FAILED (see lint and test output above)"; fi; \
+	exit $$status
 
+# A suite directory without test files is reported and skipped; one with test files where pytest collects nothing
+# (exit code 5) fails like any other failure.
 pytest: setup
-	$(VENV)/bin/python -m pytest $(TEST_PATHS) $(PYTEST_ARGS)
+	@failed=""; \
+	for suite in $(TEST_PATHS); do \
+	  if [ -z "$$(find $$suite -name 'test_*.py' -print -quit)" ]; then echo "--- $$suite: no tests yet"; continue; fi; \
+	  echo "=== $$suite"; \
+	  $(VENV)/bin/python -m pytest $$suite $(PYTEST_ARGS) || failed="$$failed $$suite"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "FAILED suites:$$failed"; exit 1; fi; \
+	echo "all test suites passed"
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check $(LINT_PATHS) tests benchmarks
