@@ -32,7 +32,7 @@ def main() -> int:
     if execution.error is not None:
         print(f"error: {execution.error.message}")
         return 1
-    for name, value in execution.outputs.items():
+    for name, value in sorted(execution.outputs.items()):
         print(f"  {name} = {value}")
     return 0
 

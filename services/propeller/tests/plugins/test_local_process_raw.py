@@ -300,3 +300,27 @@ async def test_bad_template_fails_permanently_before_starting(
     assert info.phase == Phase.PERMANENT_FAILURE
     assert info.error is not None and "requested input is not found [missing]" in info.error.message
     assert not plugin.attempt_dir(ctx).claimed()
+
+
+async def test_signed_log_links_verify_against_the_store_secret(
+    propeller_config: PropellerConfig, blobs: BlobStore, make_ctx: MakeCtx, drive: Drive, raw_template: Any
+) -> None:
+    from urllib.parse import urlsplit
+
+    from aloft_propeller.config import LogsConfig, LogTemplate, PluginsConfig
+    from aloft_storage.factory import local_signing_secret
+    from aloft_storage.signing import UrlSigner
+
+    template = LogTemplate(displayName="stdout", templateUris=["{{ .stdoutSignedUrl }}"])
+    plugins = PluginsConfig(logs=LogsConfig(templates=[template]), local_process=propeller_config.plugins.local_process)
+    config = propeller_config.model_copy(update={"plugins": plugins})
+    ctx = await make_ctx(raw_template("echo hi"))
+    info = await drive(LocalProcessPlugin(config, blobs), ctx)
+
+    assert info.phase == Phase.SUCCESS and len(info.logs) == 1
+    link = urlsplit(info.logs[0].uri)
+    key = str(blobs.key(f"{ctx.output_prefix}/stdout.log"))  # type: ignore[attr-defined]
+    assert link.path.endswith(f"/api/v1/blobs/{key}")
+    storage = propeller_config.storage
+    signer = UrlSigner(local_signing_secret(storage, Path(storage.local.root)), storage.signedUrl.baseUrl)
+    assert signer.verify(key, "GET", link.query) == ""  # raises unless signed with the store's secret

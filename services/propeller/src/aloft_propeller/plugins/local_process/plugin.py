@@ -16,7 +16,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flyteidl.core import literals_pb2
@@ -60,6 +60,7 @@ from aloft_storage import BlobNotFound, BlobStore
 
 PLUGIN_ID = "local-process"
 TASK_TYPES = ("python-task", "container", "raw-container")
+LOG_LINK_EXPIRY = timedelta(days=7)
 
 
 def _now(at: float | None = None) -> datetime:
@@ -397,6 +398,7 @@ class LocalProcessPlugin:
         self, ctx: TaskExecutionContext, attempt: AttemptDir, started_at: float | None
     ) -> tuple[TaskLog, ...]:
         stdout_uri = io.join_uri(ctx.output_prefix, io.STDOUT_FILE)
+        stderr_uri = io.join_uri(ctx.output_prefix, io.STDERR_FILE)
         execution = ctx.task_execution_id.node_execution_id.execution_id
         task_id = ctx.task_execution_id.task_id
         variables = {
@@ -415,7 +417,9 @@ class LocalProcessPlugin:
             "logName": ctx.unique_id,
             "logKey": _blob_key(self._blobs, stdout_uri),
             "stdoutUri": stdout_uri,
-            "stderrUri": io.join_uri(ctx.output_prefix, io.STDERR_FILE),
+            "stderrUri": stderr_uri,
+            "stdoutSignedUrl": _signed(self._blobs, stdout_uri),
+            "stderrSignedUrl": _signed(self._blobs, stderr_uri),
             "localStdoutPath": str(attempt.stdout),
             "localStderrPath": str(attempt.stderr),
             "hostname": socket.gethostname(),
@@ -452,6 +456,14 @@ def _blob_key(blobs: BlobStore, uri: str) -> str:
         except ValueError:
             return uri
     return uri
+
+
+def _signed(blobs: BlobStore, uri: str) -> str:
+    """A GET URL for a log that works without credentials (admin serves local blobs behind signed URLs)."""
+    try:
+        return blobs.signed_url(uri, "GET", LOG_LINK_EXPIRY)
+    except Exception:  # noqa: BLE001 - a store without signing still gets a usable plain link
+        return uri
 
 
 def _signal_group(pgid: int, signum: signal.Signals) -> None:
