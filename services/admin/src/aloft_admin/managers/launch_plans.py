@@ -40,7 +40,7 @@ class LaunchPlanManager:
     async def create(
         self, request: launch_plan_pb2.LaunchPlanCreateRequest
     ) -> launch_plan_pb2.LaunchPlanCreateResponse:
-        validate.validate_request_shape(request, self.deps.config.admin.maxNameLength)
+        validate.validate_request_shape(request)
         spec = request.spec
         async with self.deps.db.session() as session:
             await lookups.ensure_project_domain(
@@ -97,7 +97,7 @@ class LaunchPlanManager:
         )
 
     async def get(self, request: common_pb2.ObjectGetRequest) -> launch_plan_pb2.LaunchPlan:
-        validate_identifier(request.id, identifier_pb2.LAUNCH_PLAN, self.deps.config.admin.maxNameLength)
+        validate_identifier(request.id, identifier_pb2.LAUNCH_PLAN)
         async with self.deps.db.session() as session:
             return await lookups.get_launch_plan(self.deps, session, request.id)
 
@@ -110,7 +110,7 @@ class LaunchPlanManager:
     async def update(
         self, request: launch_plan_pb2.LaunchPlanUpdateRequest
     ) -> launch_plan_pb2.LaunchPlanUpdateResponse:
-        validate_identifier(request.id, identifier_pb2.LAUNCH_PLAN, self.deps.config.admin.maxNameLength)
+        validate_identifier(request.id, identifier_pb2.LAUNCH_PLAN)
         if request.state not in (ACTIVE, INACTIVE):
             raise InvalidArgument(f"invalid state [{request.state}] for launch plan [{transform.id_text(request.id)}]")
         try:

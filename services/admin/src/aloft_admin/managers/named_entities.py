@@ -109,7 +109,7 @@ class DescriptionEntityManager:
 
     async def get(self, request: common_pb2.ObjectGetRequest) -> description_entity_pb2.DescriptionEntity:
         _check_resource_type(request.id.resource_type, _DESCRIBED_RESOURCE_TYPES)
-        validate_identifier(request.id, request.id.resource_type, self.deps.config.admin.maxNameLength)
+        validate_identifier(request.id, request.id.resource_type)
         async with self.deps.db.session() as session:
             row = await repo.find_description_entity(session, request.id)
         if row is None:

@@ -16,7 +16,7 @@ from aloft_admin.repositories.models.entities import ProjectRow
 from aloft_admin.repositories.sql import entities as repo
 from aloft_admin.transformers import entities as transform
 from aloft_admin.validation import projects as validate
-from aloft_admin.validation.execution_identifiers import validate_project_id
+from aloft_admin.validation.identifiers import validate_project_id
 from aloft_service.errors import AlreadyExists, NotFound
 
 PROJECT_FIELDS: f.FieldMap = {
@@ -41,7 +41,7 @@ class ProjectManager:
         return project_pb2.GetDomainsResponse(domains=self.domains())
 
     async def register(self, request: project_pb2.ProjectRegisterRequest) -> project_pb2.ProjectRegisterResponse:
-        validate.validate_register(request, self.deps.config.admin.maxNameLength)
+        validate.validate_register(request)
         async with self.deps.db.session() as session:
             await self.insert(session, request.project)
         return project_pb2.ProjectRegisterResponse()
@@ -65,7 +65,7 @@ class ProjectManager:
         return row
 
     async def update(self, project: project_pb2.Project) -> project_pb2.ProjectUpdateResponse:
-        validate.validate_project(project, self.deps.config.admin.maxNameLength)
+        validate.validate_project(project)
         async with self.deps.db.session() as session:
             row = await self._get_row(session, project.id, project.org)
             row.name = project.name or row.name
@@ -76,7 +76,7 @@ class ProjectManager:
         return project_pb2.ProjectUpdateResponse()
 
     async def get(self, request: project_pb2.ProjectGetRequest) -> project_pb2.Project:
-        validate_project_id(request.id, self.deps.config.admin.maxNameLength)
+        validate_project_id(request.id)
         async with self.deps.db.session() as session:
             row = await self._get_row(session, request.id, request.org)
         return transform.to_project(row, self.domains())

@@ -81,7 +81,7 @@ class TaskManager:
         )
 
     async def get(self, request: common_pb2.ObjectGetRequest) -> task_pb2.Task:
-        validate_identifier(request.id, identifier_pb2.TASK, self.deps.config.admin.maxNameLength)
+        validate_identifier(request.id, identifier_pb2.TASK)
         async with self.deps.db.session() as session:
             return await lookups.get_task(self.deps, session, request.id)
 

@@ -62,7 +62,7 @@ class WorkflowManager:
         self.deps = deps
 
     def _validate(self, request: workflow_pb2.WorkflowCreateRequest) -> None:
-        validate_identifier(request.id, identifier_pb2.WORKFLOW, self.deps.config.admin.maxNameLength)
+        validate_identifier(request.id, identifier_pb2.WORKFLOW)
         if not request.HasField("spec") or not request.spec.HasField("template"):
             raise missing("spec")
         if not request.spec.template.nodes:
@@ -183,7 +183,7 @@ class WorkflowManager:
         )
 
     async def get(self, request: common_pb2.ObjectGetRequest) -> workflow_pb2.Workflow:
-        validate_identifier(request.id, identifier_pb2.WORKFLOW, self.deps.config.admin.maxNameLength)
+        validate_identifier(request.id, identifier_pb2.WORKFLOW)
         async with self.deps.db.session() as session:
             return await lookups.get_workflow(self.deps, session, request.id)
 

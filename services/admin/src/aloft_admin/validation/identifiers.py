@@ -9,6 +9,10 @@ from flyteidl.core import identifier_pb2
 
 from aloft_service.errors import InvalidArgument
 
+# The size of the identity columns (String(255)) in repositories/models/entities.py.
+MAX_ENTITY_FIELD_LENGTH = 255
+# Project ids become Kubernetes namespace parts: a DNS-1123 label.
+MAX_PROJECT_ID_LENGTH = 63
 _RESOURCE_NAMES = {v: k for k, v in identifier_pb2.ResourceType.items()}
 # Kubernetes DNS-1123 label, which flyteadmin requires of project ids.
 _DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -32,8 +36,14 @@ def resource_type_name(resource_type: int) -> str:
     return _RESOURCE_NAMES.get(resource_type, str(resource_type))
 
 
-def validate_identifier(id: identifier_pb2.Identifier, expected: int, max_name_length: int, field: str = "id") -> None:
-    """project, domain, name, version set; resource type as expected; name within the length limit."""
+def validate_identifier(
+    id: identifier_pb2.Identifier, expected: int, max_length: int = MAX_ENTITY_FIELD_LENGTH, field: str = "id"
+) -> None:
+    """project, domain, name, version set; resource type as expected; each within the column length.
+
+    Flyte doesn't cap entity names (flytekit derives long ones, e.g. map tasks' ``<module>.map_<fn>_<hash>-arraynode``),
+    so the limit is the column size, not ``admin.maxNameLength`` (which is for execution names).
+    """
     if not id.ByteSize():
         raise missing(field)
     if id.resource_type != expected:
@@ -45,7 +55,8 @@ def validate_identifier(id: identifier_pb2.Identifier, expected: int, max_name_l
     require(id.domain, "domain")
     require(id.name, "name")
     require(id.version, "version")
-    check_length(id.name, "name", max_name_length)
+    for part in ("project", "domain", "name", "version"):
+        check_length(getattr(id, part), part, max_length)
 
 
 def validate_named_identifier(id: common_pb2.NamedEntityIdentifier, *, name_required: bool = True) -> None:
@@ -55,7 +66,7 @@ def validate_named_identifier(id: common_pb2.NamedEntityIdentifier, *, name_requ
         require(id.name, "name")
 
 
-def validate_project_id(project_id: str, max_length: int = 63) -> None:
+def validate_project_id(project_id: str, max_length: int = MAX_PROJECT_ID_LENGTH) -> None:
     require(project_id, "project_id")
     check_length(project_id, "project_id", max_length)
     if not _DNS_1123_LABEL.match(project_id):

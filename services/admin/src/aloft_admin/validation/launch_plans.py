@@ -23,11 +23,11 @@ _ISO_DURATION = re.compile(r"^-?P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)
 _CRON_ALIASES = {"hourly", "daily", "weekly", "monthly", "yearly", "annually"}
 
 
-def validate_request_shape(request: launch_plan_pb2.LaunchPlanCreateRequest, max_name_length: int) -> None:
-    validate_identifier(request.id, identifier_pb2.LAUNCH_PLAN, max_name_length)
+def validate_request_shape(request: launch_plan_pb2.LaunchPlanCreateRequest) -> None:
+    validate_identifier(request.id, identifier_pb2.LAUNCH_PLAN)
     if not request.HasField("spec"):
         raise missing("spec")
-    validate_identifier(request.spec.workflow_id, identifier_pb2.WORKFLOW, max_name_length, field="workflow_id")
+    validate_identifier(request.spec.workflow_id, identifier_pb2.WORKFLOW, field="workflow_id")
     validate_notifications(list(request.spec.entity_metadata.notifications))
 
 

@@ -15,10 +15,10 @@ _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 
 
-def validate_project(project: project_pb2.Project, max_id_length: int) -> None:
+def validate_project(project: project_pb2.Project) -> None:
     if not project.ByteSize():
         raise missing("project")
-    validate_project_id(project.id, max_id_length)
+    validate_project_id(project.id)
     check_length(project.name, "project_name", MAX_PROJECT_NAME_LENGTH)
     check_length(project.description, "project_description", MAX_DESCRIPTION_LENGTH)
     if len(project.domains) > 0:
@@ -32,9 +32,9 @@ def validate_project(project: project_pb2.Project, max_id_length: int) -> None:
             raise InvalidArgument(f"invalid label value [{value}] for key [{key}]: must be a Kubernetes label value")
 
 
-def validate_register(request: project_pb2.ProjectRegisterRequest, max_id_length: int) -> None:
+def validate_register(request: project_pb2.ProjectRegisterRequest) -> None:
     if not request.HasField("project"):
         raise missing("project")
-    validate_project(request.project, max_id_length)
+    validate_project(request.project)
     if not request.project.name:
         raise missing("project_name")

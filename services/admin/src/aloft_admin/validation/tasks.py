@@ -18,7 +18,7 @@ _CHECKED = {_R.CPU: "cpu", _R.MEMORY: "memory", _R.GPU: "gpu", _R.EPHEMERAL_STOR
 
 def validate_task_request(request: task_pb2.TaskCreateRequest, config: AdminConfig) -> None:
     """Shape checks that need no database (project/domain registration is checked by the manager)."""
-    validate_identifier(request.id, identifier_pb2.TASK, config.admin.maxNameLength)
+    validate_identifier(request.id, identifier_pb2.TASK)
     if not request.HasField("spec") or not request.spec.HasField("template"):
         raise missing("spec")
     template = request.spec.template
