@@ -6,8 +6,12 @@ from importlib import metadata
 from typing import Any
 
 import httpx
+import pytest
 from flyteidl.admin import version_pb2
 from flyteidl.service import auth_pb2, auth_pb2_grpc, identity_pb2, identity_pb2_grpc
+
+# Storage/HTTP behaviour does not depend on the database backend: SQLite only keeps the suite fast.
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 async def test_get_version_reports_the_installed_package(admin_server: Any) -> None:

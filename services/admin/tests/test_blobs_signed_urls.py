@@ -10,6 +10,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
+import pytest
+
+# Storage/HTTP behaviour does not depend on the database backend: SQLite only keeps the suite fast.
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 def _md5(data: bytes) -> str:

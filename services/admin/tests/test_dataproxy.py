@@ -17,6 +17,9 @@ from google.protobuf import duration_pb2
 
 FLYTEKIT_PYTHON = Path("/tmp/probe/bin/python")
 
+# Storage/HTTP behaviour does not depend on the database backend: SQLite only keeps the suite fast.
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
 
 def _md5(data: bytes) -> bytes:
     return hashlib.md5(data).digest()

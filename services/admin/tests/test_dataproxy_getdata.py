@@ -131,6 +131,7 @@ async def test_without_execution_rpcs_get_data_is_a_failed_precondition(tmp_path
         )
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # storage behaviour: one backend is enough
 async def test_get_data_over_rest_with_query_parameter(admin_server: Any) -> None:
     blobs = admin_server.deps.blobs
     native = blobs.uri("raw", "file.txt")

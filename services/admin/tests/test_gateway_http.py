@@ -16,6 +16,9 @@ from aloft_service.runtime import ListenConfig, start_service
 
 EXECUTION = identifier_pb2.WorkflowExecutionIdentifier(project="flytesnacks", domain="development", name="exec1")
 
+# Storage/HTTP behaviour does not depend on the database backend: SQLite only keeps the suite fast.
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
 
 async def _create_signals(admin_server: Any, *names: str) -> None:
     for name in names:
@@ -136,13 +139,13 @@ async def test_cors_preflight_allows_configured_origins(admin_server: Any) -> No
 
 
 @pytest.mark.parametrize("allow_cors", [True, False])
-async def test_cors_is_configurable(tmp_path: Path, allow_cors: bool) -> None:
+async def test_cors_is_configurable(tmp_path: Path, db_url: str, allow_cors: bool) -> None:
     from aloft_admin.config import AdminConfig
 
     config = AdminConfig.model_validate(
         {
             "stack": {"dataDir": str(tmp_path / "data")},
-            "database": {"url": f"sqlite:///{tmp_path / 'admin.db'}"},
+            "database": {"url": db_url},
             "admin": {"grpcPort": 0, "httpPort": 0, "allowCors": allow_cors, "allowedOrigins": ["http://ok.example"]},
         }
     )

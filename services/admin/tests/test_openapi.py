@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from openapi_spec_validator import validate
 
 from aloft_admin.gateway.descriptors import all_bindings
+
+# Storage/HTTP behaviour does not depend on the database backend: SQLite only keeps the suite fast.
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 async def test_openapi_is_valid_and_covers_every_route(admin_server: Any) -> None:
