@@ -92,7 +92,8 @@ class LogsConfig(Section):
         default_factory=lambda: [
             LogTemplate(
                 displayName="Local process logs",
-                templateUris=["http://127.0.0.1:8088/api/v1/blobs/{{ .logKey }}"],
+                # A signed GET URL of the attempt's stdout.log (admin serves local blobs only behind signatures).
+                templateUris=["{{ .stdoutSignedUrl }}"],
             )
         ]
     )

@@ -113,7 +113,9 @@ async def test_nonzero_exit_is_retryable_with_stderr_and_logs(
     assert await blobs.read(f"{ctx.output_prefix}/stdout.log") == b"progress\n"
     assert await blobs.read(f"{ctx.output_prefix}/stderr.log") == b"it broke\n"
     key = str(blobs.key(f"{ctx.output_prefix}/stdout.log"))  # type: ignore[attr-defined]
-    assert [log.uri for log in info.logs] == [f"http://127.0.0.1:8088/api/v1/blobs/{key}"]
+    # The default template links the signed URL of stdout.log, served by admin's HTTP port.
+    assert [log.name for log in info.logs] == ["Local process logs"]
+    assert info.logs[0].uri.startswith(f"http://127.0.0.1:8088/api/v1/blobs/{key}?method=GET&expires=")
 
 
 async def test_killed_by_signal_is_reported(
