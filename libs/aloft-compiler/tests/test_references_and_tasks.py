@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from flyteidl.core import identifier_pb2
+from flyteidl.core import identifier_pb2, tasks_pb2
 
 from aloft_compiler import CompileErrors, compile_tasks, required_references
 
@@ -56,12 +56,47 @@ def test_compile_tasks_rejects_incomplete_templates(load: Any) -> None:
     task.interface.inputs.variables["x"].ClearField("type")
     nameless = load("chain").task("double")
     nameless.id.name = ""
+    before = task.SerializeToString(deterministic=True)
 
     with pytest.raises(CompileErrors) as raised:
         compile_tasks([task, nameless])
 
-    found = {(err.code, err.variable) for err in raised.value.errors}
-    assert ("ValueRequired", "container.image") in found
-    assert ("ValueRequired", "container.command") in found
-    assert ("ValueRequired", "x.type") in found
-    assert ("ValueRequired", "Id") in found
+    found = {(err.code, err.node_id, err.variable) for err in raised.value.errors}
+    assert found == {
+        ("ValueRequired", "container", "image"),
+        ("ValueRequired", "container", "command"),
+        ("ValueRequired", "make_fixtures.add_one", "x.type"),
+        ("ValueRequired", "root", "Id"),
+    }
+    assert task.SerializeToString(deterministic=True) == before, "validation never mutates the template"
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"), [("500m", True), ("1.5Gi", True), ("2", True), ("1e3", True), ("lots", False), ("", False)]
+)
+def test_container_resource_quantities(load: Any, value: str, valid: bool) -> None:
+    task = load("chain").task("add_one")
+    task.container.resources.requests.add(name=tasks_pb2.Resources.ResourceName.CPU, value=value)
+
+    if valid:
+        compile_tasks([task])
+        return
+    with pytest.raises(CompileErrors) as raised:
+        compile_tasks([task])
+    assert [(err.code, err.node_id) for err in raised.value.errors] == [("UnrecognizedValue", "resources.CPU")]
+
+
+def test_pod_task_container_names_must_be_dns_labels(load: Any) -> None:
+    task = load("chain").task("add_one")
+    task.ClearField("container")
+    task.k8s_pod.pod_spec.update({"containers": [{"name": "primary"}, {"name": "Bad_Name"}]})
+
+    with pytest.raises(CompileErrors) as raised:
+        compile_tasks([task])
+
+    assert [(err.code, err.variable) for err in raised.value.errors] == [
+        ("InvalidValue", "k8s pod spec container name")
+    ]
+    task.k8s_pod.pod_spec.Clear()
+    task.k8s_pod.pod_spec.update({"containers": [{"name": "primary"}]})
+    compile_tasks([task])

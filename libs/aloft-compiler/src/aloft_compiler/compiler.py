@@ -18,7 +18,7 @@ from flyteidl.core import (
 
 from . import errors as e
 from ._common import id_key, id_str
-from ._nodes import validate_interface
+from ._tasks import validate_task
 from ._workflow import CompileContext, compile_into, new_compiled_workflow
 
 
@@ -135,31 +135,12 @@ def required_references(
     )
 
 
-def _validate_task(task: Any, errs: e.ErrorCollector) -> None:
-    if not task.HasField("id") or not task.id.name:
-        errs.collect(e.value_required("root", "Id"))
-    name = task.id.name or "<task>"
-    if task.HasField("interface"):
-        validate_interface(name, task.interface, errs.scope())
-    if task.WhichOneof("target") == "container":
-        _validate_container(name, task, errs)
-
-
-def _validate_container(name: str, task: Any, errs: e.ErrorCollector) -> None:
-    container = task.container
-    has_io = bool(task.interface.inputs.variables) or bool(task.interface.outputs.variables)
-    if has_io and not container.command and not container.args:
-        errs.collect(e.value_required(name, "container.command"))
-    if not container.image:
-        errs.collect(e.value_required(name, "container.image"))
-
-
 def compile_tasks(tasks: Sequence[tasks_pb2.TaskTemplate]) -> list[compiler_pb2.CompiledTask]:
-    """Validate task templates (id, interface, container) and wrap them as CompiledTask (Flyte's CompileTask)."""
+    """Validate task templates and wrap them as CompiledTask (Flyte's CompileTask); raises CompileErrors."""
     errs = e.ErrorCollector()
     compiled = []
     for task in tasks:
-        _validate_task(task, errs.scope())
+        validate_task(task, errs.scope())
         compiled.append(compiler_pb2.CompiledTask(template=task))
     errs.raise_if_any()
     return compiled
