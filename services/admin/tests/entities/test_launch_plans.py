@@ -75,6 +75,23 @@ async def test_input_validation(admin_stub: Any, entities: Any, workflow_id: Any
     await admin_stub.CreateLaunchPlan(fixed_ok)
     got = await admin_stub.GetLaunchPlan(common_pb2.ObjectGetRequest(id=fixed_ok.id))
     assert set(got.closure.expected_inputs.parameters) == {"when"}
+    # workflow.* filters select by the launched workflow, not the launch plan's own name.
+    by_workflow = await admin_stub.ListLaunchPlans(
+        common_pb2.ResourceListRequest(
+            id=common_pb2.NamedEntityIdentifier(project=entities.project, domain=entities.domain),
+            limit=10,
+            filters="eq(workflow.name,wf.two)+eq(workflow.version,v1)",
+        )
+    )
+    assert [lp.id.name for lp in by_workflow.launch_plans] == ["lp.fixed"]
+    none = await admin_stub.ListLaunchPlans(
+        common_pb2.ResourceListRequest(
+            id=common_pb2.NamedEntityIdentifier(project=entities.project, domain=entities.domain),
+            limit=10,
+            filters="eq(workflow.name,lp.fixed)",
+        )
+    )
+    assert list(none.launch_plans) == []
 
 
 async def test_schedules(admin_stub: Any, entities: Any, workflow_id: Any) -> None:

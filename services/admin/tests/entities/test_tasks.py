@@ -126,3 +126,23 @@ async def test_bad_task_input(admin_stub: Any, entities: Any) -> None:
     # Nothing half-written: the failed creates left no rows behind.
     listed = await admin_stub.ListTasks(common_pb2.ResourceListRequest(id=scope, limit=5))
     assert [t.id.name for t in listed.tasks] == [long_name]
+
+
+async def test_archived_project_rejects_registration(admin_stub: Any, entities: Any) -> None:
+    from flyteidl.admin import project_pb2
+    from grpc_status import rpc_status
+
+    await admin_stub.RegisterProject(
+        project_pb2.ProjectRegisterRequest(project=project_pb2.Project(id="old", name="old"))
+    )
+    await admin_stub.UpdateProject(project_pb2.Project(id="old", name="old", state=project_pb2.Project.ARCHIVED))
+    request = entities.task_request("tasks.late")
+    request.id.project = "old"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await admin_stub.CreateTask(request)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "project [old] is not active" in (err.value.details() or "")
+    status = rpc_status.from_call(err.value)  # type: ignore[arg-type]
+    assert status is not None
+    inactive = project_pb2.InactiveProject()
+    assert status.details[0].Unpack(inactive) and inactive.id == "old"

@@ -8,6 +8,8 @@ plans later; flytekit itself registers the default launch plan (named after its 
 
 from __future__ import annotations
 
+from typing import Any
+
 from flyteidl.admin import common_pb2, launch_plan_pb2
 from flyteidl.core import identifier_pb2, interface_pb2
 from sqlalchemy import select
@@ -17,7 +19,7 @@ from aloft_admin.managers import lookups
 from aloft_admin.managers.listing import list_names, list_versions, versioned_fields
 from aloft_admin.managers.registration import ensure_named_entity
 from aloft_admin.repositories import filters as f
-from aloft_admin.repositories.models.entities import LaunchPlanRow
+from aloft_admin.repositories.models.entities import LaunchPlanRow, WorkflowRow
 from aloft_admin.repositories.sql import entities as repo
 from aloft_admin.transformers import entities as transform
 from aloft_admin.validation import launch_plans as validate
@@ -26,10 +28,21 @@ from aloft_service.errors import Aborted, AlreadyExists, InvalidArgument
 
 ACTIVE, INACTIVE = launch_plan_pb2.ACTIVE, launch_plan_pb2.INACTIVE
 _STATE = f.FilterField(LaunchPlanRow.state, f.enum_converter(dict(launch_plan_pb2.LaunchPlanState.items())))
+
+
+def _workflow_column(column: Any) -> Any:
+    """The launched workflow's column, for filters such as ``eq(workflow.name,...)`` (flyteconsole sends them)."""
+    return select(column).where(WorkflowRow.id == LaunchPlanRow.workflow_id).scalar_subquery()
+
+
 LAUNCH_PLAN_FIELDS: f.FieldMap = versioned_fields(LaunchPlanRow, "launch_plan") | {
     "state": _STATE,
     "launch_plan.state": _STATE,
     "schedule_type": LaunchPlanRow.schedule_type,
+    "workflow.name": _workflow_column(WorkflowRow.name),
+    "workflow.version": _workflow_column(WorkflowRow.version),
+    "workflow.project": _workflow_column(WorkflowRow.project),
+    "workflow.domain": _workflow_column(WorkflowRow.domain),
 }
 
 
