@@ -45,11 +45,16 @@ def _assert_graph_shape(compiled: Any) -> None:
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_every_fixture_compiles_into_flyte_shape(name: str, load: Any) -> None:
     scenario = load(name)
-    original = scenario.primary.SerializeToString(deterministic=True)
+
+    def snapshot() -> list[bytes]:
+        messages = [scenario.primary, *scenario.sub_workflows, *scenario.tasks]
+        return [m.SerializeToString(deterministic=True) for m in messages]
+
+    original = snapshot()
 
     closure = scenario.compile()
 
-    assert scenario.primary.SerializeToString(deterministic=True) == original, "inputs must not be mutated"
+    assert snapshot() == original, "inputs must not be mutated"
     _assert_graph_shape(closure.primary)
     assert closure.primary.template.id == scenario.primary.id
     assert {t.template.id.name for t in closure.tasks} == {t.id.name for t in scenario.tasks}
