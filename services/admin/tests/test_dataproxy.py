@@ -8,6 +8,7 @@ import hashlib
 import textwrap
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import grpc
 import httpx
@@ -157,3 +158,69 @@ async def test_unmodified_flytekit_uploads_through_the_signed_url(admin_server: 
     native = stdout.decode().strip().splitlines()[-1]
     assert native.endswith("/fast-package.tar.gz")
     assert await admin_server.deps.blobs.read(native) == package.read_bytes()
+
+
+FLOW = """
+from flytekit import task, workflow
+
+
+@task
+def add_one(x: int) -> int:
+    return x + 1
+
+
+@workflow
+def wf(x: int = 1) -> int:
+    return add_one(x=x)
+"""
+
+
+@pytest.mark.skipif(not FLYTEKIT_PYTHON.exists(), reason="unmodified flytekit venv at /tmp/probe is not installed")
+async def test_pyflyte_register_fast_registration_goes_through_the_signed_upload(
+    admin_server: Any, tmp_path: Path
+) -> None:
+    from flyteidl.admin import common_pb2
+    from flyteidl.core import identifier_pb2
+
+    project = tmp_path / "proj"
+    (project / "flows").mkdir(parents=True)
+    (project / "flows" / "__init__.py").write_text("")
+    (project / "flows" / "hello.py").write_text(FLOW)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"admin:\n  endpoint: dns:///{admin_server.grpc_target}\n  insecure: true\n")
+    process = await asyncio.create_subprocess_exec(
+        str(FLYTEKIT_PYTHON.parent / "pyflyte"),
+        "--config",
+        str(config),
+        "register",
+        "--project",
+        "flytesnacks",
+        "--domain",
+        "development",
+        "--version",
+        "v1",
+        "flows",
+        cwd=project,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=240)
+    assert process.returncode == 0, output.decode()[-3000:]
+
+    uploads = await admin_server.deps.blobs.list(admin_server.deps.blobs.uri("flytesnacks", "development"))
+    packages = [u for u in uploads if u.endswith(".tar.gz") and "/fast" in u]
+    assert len(packages) == 1, uploads
+    # The registered task runs from the uploaded package: its container args name the package's native URL.
+    task = await admin_server.admin.GetTask(
+        common_pb2.ObjectGetRequest(
+            id=identifier_pb2.Identifier(
+                resource_type=identifier_pb2.TASK,
+                project="flytesnacks",
+                domain="development",
+                name="flows.hello.add_one",
+                version="v1",
+            )
+        )
+    )
+    # (The store lists file:// URIs percent-encoded; the native URL handed to flytekit keeps base32's "=" raw.)
+    assert unquote(packages[0]) in list(task.closure.compiled_task.template.container.args)
