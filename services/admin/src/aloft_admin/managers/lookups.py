@@ -19,7 +19,7 @@ from aloft_admin.transformers import entities as transform
 from aloft_admin.validation.identifiers import resource_type_name
 from aloft_service.errors import InvalidArgument, NotFound
 
-ARCHIVED = project_pb2.Project.ARCHIVED
+INACTIVE_STATES = (project_pb2.Project.ARCHIVED, project_pb2.Project.SYSTEM_ARCHIVED)
 
 
 def missing_entity(resource_type: int, id: identifier_pb2.Identifier | common_pb2.NamedEntityIdentifier) -> NotFound:
@@ -89,7 +89,7 @@ async def ensure_project_domain(
             f"failed to validate that project [{project}] and domain [{domain}] are registered, "
             f"err: [project [{project}] not found]"
         )
-    if row.state == ARCHIVED:
+    if row.state in INACTIVE_STATES:
         raise InvalidArgument(f"project [{project}] is not active", details=_inactive(project))
     if domain not in {d.id for d in deps.config.domains}:
         raise InvalidArgument(f"domain [{domain}] is unrecognized by system")

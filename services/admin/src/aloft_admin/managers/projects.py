@@ -1,7 +1,7 @@
 """Projects and domains: RegisterProject, UpdateProject, GetProject, ListProjects, GetDomains.
 
-Domains are system-wide (the ``domains`` config section). ListProjects without filters returns active projects
-only, sorted by id, as flyteadmin does; limit 0 means no limit.
+Domains are system-wide (the ``domains`` config section). ListProjects without filters hides archived projects
+and sorts by id, as flyteadmin does; limit 0 means no limit.
 """
 
 from __future__ import annotations
@@ -83,8 +83,8 @@ class ProjectManager:
 
     async def list(self, request: project_pb2.ProjectListRequest) -> project_pb2.Projects:
         conditions = f.parse_filters(request.filters, PROJECT_FIELDS)
-        if not conditions:
-            conditions = [ProjectRow.state == project_pb2.Project.ACTIVE]
+        if not conditions:  # flyteadmin hides archived projects unless the request filters
+            conditions = [ProjectRow.state != project_pb2.Project.ARCHIVED]
         stmt = f.where_all(select(ProjectRow).where(ProjectRow.org == request.org), conditions)
         sort = request.sort_by if request.HasField("sort_by") else None
         stmt = f.apply_sort(stmt, sort, PROJECT_FIELDS, default=[ProjectRow.identifier.asc()])
