@@ -20,9 +20,10 @@ from aloft_propeller.nodes.errors import NodeError
 from aloft_propeller.nodes.executor import NodeExecutor
 from aloft_propeller.nodes.registry import NodeHandlerRegistry
 from aloft_propeller.state import ErrorState, NodePhase, WorkflowPhase, WorkflowState
-from aloft_propeller.store.base import WorkflowRecord
+from aloft_propeller.store.base import ExecutionKey, WorkflowRecord
 from aloft_storage import BlobNotFound, BlobStore
 
+_SPEC_CACHE_SIZE = 2048
 _ACTIVE = (NodePhase.QUEUED, NodePhase.RUNNING, NodePhase.RETRYABLE_FAILURE)
 
 
@@ -34,10 +35,13 @@ class WorkflowExecutor:
         self._blobs = blobs
         self._plugins = plugins
         self._nodes = NodeExecutor(handlers, config.propeller.max_node_retries_for_system_failures)
+        self._specs: dict[
+            ExecutionKey,
+            tuple[bytes, dataplane_pb2.CreateExecutionRequest, compiler_pb2.CompiledWorkflowClosure],
+        ] = {}
 
     async def context(self, record: WorkflowRecord, state: WorkflowState, now: float) -> ExecutionContext:
-        request = dataplane_pb2.CreateExecutionRequest.FromString(record.spec)
-        closure = await self._closure(request)
+        request, closure = await self._parsed_spec(record)
         budget = None
         if request.config.max_parallelism > 0:
             running = sum(1 for node in state.nodes.values() if node.phase in _ACTIVE and node.kind == "task")
@@ -55,6 +59,20 @@ class WorkflowExecutor:
             now=now,
             start_budget=budget,
         )
+
+    async def _parsed_spec(
+        self, record: WorkflowRecord
+    ) -> tuple[dataplane_pb2.CreateExecutionRequest, compiler_pb2.CompiledWorkflowClosure]:
+        """The spec never changes for an execution: parse it (and fetch an offloaded closure) once."""
+        cached = self._specs.get(record.key)
+        if cached is not None and cached[0] == record.spec:
+            return cached[1], cached[2]
+        request = dataplane_pb2.CreateExecutionRequest.FromString(record.spec)
+        closure = await self._closure(request)
+        if len(self._specs) >= _SPEC_CACHE_SIZE:
+            self._specs.pop(next(iter(self._specs)))
+        self._specs[record.key] = (record.spec, request, closure)
+        return request, closure
 
     async def _closure(self, request: dataplane_pb2.CreateExecutionRequest) -> compiler_pb2.CompiledWorkflowClosure:
         if request.WhichOneof("closure") == "closure_uri":

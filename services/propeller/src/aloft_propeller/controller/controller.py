@@ -18,7 +18,7 @@ from aloft_service.errors import NotFound
 log = logging.getLogger(__name__)
 
 # While a workflow waits on running tasks it is polled, starting fast and backing off to downstream-eval-duration.
-_FIRST_POLL_SECONDS = 0.05
+_FIRST_POLL_SECONDS = 0.002
 
 
 class Controller:

@@ -7,13 +7,15 @@ round carries out (killing running attempts) without telling admin again.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 
 from aloft_propeller.events.recorder import WORKFLOW_ENTITY, entity_of
 from aloft_propeller.events.sink import Delivery, EventSink
-from aloft_propeller.state import WorkflowState
+from aloft_propeller.state import OutboxEvent, WorkflowState
 from aloft_propeller.store.base import WorkflowRecord, WorkflowStore
+from aloft_service.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -35,19 +37,46 @@ def _apply(state: WorkflowState, kind: str, payload: bytes, outcome: Delivery) -
     ]
 
 
+_PARALLEL_ENTITIES = 32
+
+
+async def _send_all(events: list[OutboxEvent], sink: EventSink) -> list[tuple[OutboxEvent, Delivery | None]]:
+    """Each entity's events in order; different entities concurrently. None marks an event not sent (error)."""
+    by_entity: dict[str, list[OutboxEvent]] = {}
+    for event in events:
+        by_entity.setdefault(entity_of(event.kind, base64.b64decode(event.payload_b64)), []).append(event)
+    outcomes: dict[int, Delivery] = {}
+    errors: list[BaseException] = []
+    gate = asyncio.Semaphore(_PARALLEL_ENTITIES)
+
+    async def send_entity(sequence: list[OutboxEvent]) -> None:
+        async with gate:
+            for event in sequence:
+                try:
+                    outcomes[id(event)] = await sink.send(event.kind, base64.b64decode(event.payload_b64))
+                except Exception as exc:  # noqa: BLE001 - reported after the others finish
+                    errors.append(exc)
+                    return
+                if outcomes[id(event)] not in (Delivery.DELIVERED, Delivery.REJECTED):
+                    return  # the entity is muted: its later events are dropped
+
+    await asyncio.gather(*(send_entity(sequence) for sequence in by_entity.values()))
+    if errors and not outcomes:
+        raise errors[0]
+    return [(event, outcomes.get(id(event))) for event in events]
+
+
 async def deliver_outbox(record: WorkflowRecord, sink: EventSink, store: WorkflowStore) -> WorkflowRecord:
     """Send every pending event; persist progress. Raises (after persisting what was sent) if admin is down."""
     if not record.state.outbox:
         return record
     state = WorkflowState.from_json(record.state.to_json())
-    try:
-        while state.outbox:
-            event = state.outbox[0]
-            payload = base64.b64decode(event.payload_b64)
-            outcome = await sink.send(event.kind, payload)
-            if state.outbox and state.outbox[0] is event:
-                state.outbox.pop(0)
-            _apply(state, event.kind, payload, outcome)
-    finally:
-        record = await store.update(record.with_state(state))
+    results = await _send_all(list(state.outbox), sink)
+    state.outbox = [event for event, outcome in results if outcome is None]
+    for event, outcome in results:
+        if outcome is not None:
+            _apply(state, event.kind, base64.b64decode(event.payload_b64), outcome)
+    record = await store.update(record.with_state(state))
+    if state.outbox:
+        raise Unavailable(f"{len(state.outbox)} events for {record.key} could not be delivered yet")
     return record
