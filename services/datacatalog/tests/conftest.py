@@ -2,7 +2,8 @@
 
 ``catalog`` starts datacatalog (gRPC + HTTP on free ports) against a fresh database on each backend (``db_url`` is
 parametrized over SQLite and PostgreSQL) and a local blob store under ``tmp_path``. ``start_catalog`` does the same
-with overrides of the ``datacatalog`` config section (e.g. a short ``max-reservation-heartbeat``).
+with overrides of the ``datacatalog`` config section (e.g. a short ``max-reservation-heartbeat``) and optionally
+another ``storage`` section.
 """
 
 from __future__ import annotations
@@ -49,11 +50,12 @@ StartCatalog = Callable[..., Awaitable[CatalogHandle]]
 async def start_catalog(tmp_path: Path, db_url: str) -> AsyncIterator[StartCatalog]:
     started: list[CatalogHandle] = []
 
-    async def start(**section: Any) -> CatalogHandle:
+    async def start(storage: dict[str, Any] | None = None, **section: Any) -> CatalogHandle:
         config = DatacatalogConfig.model_validate(
             {
                 "stack": {"dataDir": str(tmp_path / "data")},
                 "database": {"url": db_url},
+                "storage": storage or {},
                 "datacatalog": {"grpcPort": 0, "httpPort": 0, **section},
             }
         )

@@ -50,3 +50,28 @@ def test_cli_rejects_unknown_key(tmp_path: Path) -> None:
     config = tmp_path / "aloft.yaml"
     config.write_text("datacatalog:\n  heartbeat-grace-multiplier: 2\n")
     assert main(["--config", str(config), "check-config"]) != 0
+
+
+def _sample(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+async def test_reservation_outcomes_are_counted(catalog: Any, make: Any) -> None:
+    from flyteidl.datacatalog import datacatalog_pb2 as dc
+
+    held = 'aloft_datacatalog_reservation_requests_total{outcome="held"}'
+    other = 'aloft_datacatalog_reservation_requests_total{outcome="held_by_other"}'
+    url = f"http://127.0.0.1:{catalog.running.http_port}/metrics"
+    async with httpx.AsyncClient() as client:
+        before = (await client.get(url)).text
+        reservation_id = dc.ReservationID(dataset_id=make.dataset_id(), tag_name="t")
+        for owner in ["a", "b", "b"]:
+            await catalog.stub.GetOrExtendReservation(
+                dc.GetOrExtendReservationRequest(reservation_id=reservation_id, owner_id=owner)
+            )
+        after = (await client.get(url)).text
+    assert _sample(after, held) - _sample(before, held) == 1
+    assert _sample(after, other) - _sample(before, other) == 2
