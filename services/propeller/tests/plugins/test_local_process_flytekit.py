@@ -12,7 +12,7 @@ from flyteidl.core import literals_pb2
 
 from aloft_propeller.config import PropellerConfig
 from aloft_propeller.plugins import io
-from aloft_propeller.plugins.base import ErrorKind, Phase, PhaseInfo, TaskExecutionContext
+from aloft_propeller.plugins.base import ErrorKind, Phase, PhaseInfo, Resources, TaskExecutionContext
 from aloft_propeller.plugins.local_process import LocalProcessPlugin
 from aloft_storage import BlobStore
 
@@ -30,7 +30,10 @@ async def test_python_task_runs_and_writes_outputs(
 ) -> None:
     template = flytekit_task("add")
     assert "--dest-dir" in template.container.args and "/root" in template.container.args
-    ctx = await make_ctx(template, {"a": literals.integer(2), "b": literals.integer(40)}, attempt=1)
+    # With a memory limit, as most registered tasks have: RLIMIT_DATA must leave flytekit room to work.
+    ctx = await make_ctx(
+        template, {"a": literals.integer(2), "b": literals.integer(40)}, attempt=1, limits=Resources(memory="256Mi")
+    )
     plugin = LocalProcessPlugin(propeller_config, blobs)
 
     info = await drive(plugin, ctx)

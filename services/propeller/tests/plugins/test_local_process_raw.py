@@ -326,3 +326,21 @@ async def test_signed_log_links_verify_against_the_store_secret(
     storage = propeller_config.storage
     signer = UrlSigner(local_signing_secret(storage, Path(storage.local.root)), storage.signedUrl.baseUrl)
     assert signer.verify(key, "GET", link.query) == ""  # raises unless signed with the store's secret
+
+
+async def test_attempts_of_a_previous_instance_hold_their_slots(
+    make_config: Callable[..., PropellerConfig],
+    blobs: BlobStore,
+    make_ctx: MakeCtx,
+    drive: Drive,
+    raw_template: Any,
+) -> None:
+    config = make_config(**{"max-concurrency": 1})
+    running = await make_ctx(raw_template("sleep 1"), node="n1")
+    assert (await LocalProcessPlugin(config, blobs).handle(running)).info.phase == Phase.RUNNING
+
+    restarted = LocalProcessPlugin(config, blobs)  # has not handled n1 yet, but finds it running in the work dir
+    queued = await make_ctx(raw_template("true"), node="n2")
+    assert (await restarted.handle(queued)).info.phase == Phase.WAITING_FOR_RESOURCES
+    assert (await drive(restarted, running)).phase == Phase.SUCCESS
+    assert (await drive(restarted, queued)).phase == Phase.SUCCESS

@@ -91,6 +91,7 @@ class LocalProcessPlugin:
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._active: dict[str, ProcessRecord] = {}
         self._log_sizes: dict[str, tuple[int, int]] = {}
+        self._scanned = False
 
     @property
     def id(self) -> str:
@@ -121,6 +122,8 @@ class LocalProcessPlugin:
             observed = await self._observe(ctx, attempt)
             if observed is not None:
                 return Transition(observed)
+            if not self._scanned:
+                await asyncio.to_thread(self._count_running_attempts)
             if self._running_count() >= self._settings.max_concurrency:
                 reason = f"waiting for a local-process slot ({self._settings.max_concurrency} attempts running)"
                 return Transition(PhaseInfo(phase=Phase.WAITING_FOR_RESOURCES, reason=reason, occurred_at=_now()))
@@ -171,6 +174,17 @@ class LocalProcessPlugin:
         )
         attempt.write_record(adopted)
         return adopted
+
+    def _count_running_attempts(self) -> None:
+        """After a restart, attempts started by the previous propeller still hold concurrency slots."""
+        self._scanned = True
+        if not self.work_root.is_dir():
+            return
+        for path in self.work_root.iterdir():
+            attempt = AttemptDir(path)
+            record = attempt.record()
+            if record is not None and attempt.exit_code() is None and is_running(record):
+                self._active.setdefault(path.name, record)
 
     def _reap(self, unique_id: str) -> None:
         child = self._children.get(unique_id)
