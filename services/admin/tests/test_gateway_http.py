@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from flyteidl.admin import signal_pb2
-from flyteidl.core import identifier_pb2, types_pb2
+from flyteidl.core import identifier_pb2, literals_pb2, types_pb2
 
 from aloft_admin.gateway.rest import RPC_HEADER
 from aloft_admin.server import build_deps, build_service, run_migrations
@@ -165,3 +165,32 @@ async def test_cors_is_configurable(tmp_path: Path, db_url: str, allow_cors: boo
     else:
         assert "access-control-allow-origin" not in allowed.headers
         assert "access-control-allow-origin" not in denied.headers
+
+
+async def test_octet_stream_speaks_binary_protobuf_like_flyteadmin(admin_server: Any) -> None:
+    from flyteidl.admin import version_pb2
+    from google.rpc import status_pb2
+
+    await _create_signals(admin_server, "approve")
+    proto = {"Accept": "application/octet-stream", "Content-Type": "application/octet-stream"}
+    set_request = signal_pb2.SignalSetRequest(
+        id=identifier_pb2.SignalIdentifier(execution_id=EXECUTION, signal_id="approve"),
+        value=literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(integer=1))),
+    )
+    async with httpx.AsyncClient(base_url=admin_server.http_base) as client:
+        version = await client.get("/api/v1/version", headers={"Accept": "application/octet-stream"})
+        assert version.headers["content-type"] == "application/octet-stream"
+        parsed = version_pb2.GetVersionResponse.FromString(version.content)
+        assert parsed.control_plane_version.Version
+        wrong_type = await client.post("/api/v1/signals", content=set_request.SerializeToString(), headers=proto)
+        assert wrong_type.status_code == 400
+        status = status_pb2.Status.FromString(wrong_type.content)
+        assert status.code == 3 and "not castable" in status.message
+        set_request.value.scalar.primitive.boolean = True
+        ok = await client.post("/api/v1/signals", content=set_request.SerializeToString(), headers=proto)
+        assert (
+            ok.status_code == 200
+            and signal_pb2.SignalSetResponse.FromString(ok.content) == signal_pb2.SignalSetResponse()
+        )
+        garbage = await client.post("/api/v1/signals", content=b"\xff\xff\xff", headers=proto)
+        assert garbage.status_code == 400

@@ -4,7 +4,8 @@ Order (as grpc-gateway): the body first (``*`` = the whole message, a field name
 parameters (they win over the body), then query parameters for every field neither of those covers. Query keys
 are dotted field paths (proto or JSON names); repeated fields take repeated keys; enums take names or numbers;
 well-known types take their JSON string forms (RFC 3339 timestamps, ``10s`` durations). Unknown query keys are
-ignored, as grpc-gateway does; unknown body fields are rejected (flyteadmin does not discard them).
+ignored, as grpc-gateway does; unknown body fields are rejected (flyteadmin does not discard them). Bodies are
+protobuf JSON, or binary protobuf with ``Content-Type: application/octet-stream`` (flyteadmin accepts both).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 
 from aloft_service.errors import InvalidArgument
 
@@ -116,7 +117,7 @@ def _covered(dotted: str, excluded: Iterable[str]) -> bool:
     return any(dotted == e or dotted.startswith(e + ".") or e.startswith(dotted + ".") for e in excluded)
 
 
-def _parse_body(message: Message, body: str, raw: bytes) -> None:
+def _parse_body(message: Message, body: str, raw: bytes, binary: bool) -> None:
     if not raw.strip():
         return
     if body == "*":
@@ -126,6 +127,12 @@ def _parse_body(message: Message, body: str, raw: bytes) -> None:
         if field.type != FieldDescriptor.TYPE_MESSAGE or field.is_repeated:
             raise InvalidArgument(f"body field {body} must be a message")
         target = getattr(message, body)
+    if binary:
+        try:
+            target.ParseFromString(raw)
+        except DecodeError as exc:
+            raise InvalidArgument(f"invalid protobuf body: {exc}") from exc
+        return
     try:
         json_format.Parse(raw, target)
     except json_format.ParseError as exc:
@@ -140,12 +147,13 @@ def build_request(
     raw_body: bytes,
     path_params: Mapping[str, str],
     query: Iterable[tuple[str, str]],
+    binary: bool = False,
 ) -> M:
-    """``path_params`` maps dotted field paths to values (already URL-decoded)."""
+    """``path_params`` maps dotted field paths to values (already URL-decoded); ``binary``: protobuf body."""
     message = message_type()
     descriptor = message.DESCRIPTOR
     if body:
-        _parse_body(message, body, raw_body)
+        _parse_body(message, body, raw_body, binary)
     tree: dict[str, Any] = {}
     for dotted, value in path_params.items():
         chain = resolve_path(descriptor, dotted)

@@ -1,8 +1,10 @@
 """One Starlette endpoint per REST binding: HTTP → request message → servicer method in-process → JSON.
 
 JSON matches flyteadmin's gateway marshaler (protojson with ``UseProtoNames`` and ``EmitUnpopulated``): proto
-field names, defaults emitted, int64 as strings, enums by name. Errors use grpc-gateway's body
-``{"code": <grpc code>, "message": ..., "details": [...]}`` with its HTTP status mapping. Every answer that came
+field names, defaults emitted, int64 as strings, enums by name. As flyteadmin, ``application/octet-stream`` is
+binary protobuf instead (request body by ``Content-Type``, reply by ``Accept``; flyteconsole talks this way).
+Errors use grpc-gateway's body ``{"code": <grpc code>, "message": ..., "details": [...]}`` (a google.rpc.Status
+when the reply is protobuf) with its HTTP status mapping. Every answer that came
 from a servicer carries ``X-Aloft-Rpc: <service>/<method>`` so callers (and tests) can see which RPC served it.
 """
 
@@ -16,6 +18,7 @@ import grpc
 from google.protobuf import any_pb2, json_format
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
+from google.rpc import status_pb2
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -26,6 +29,7 @@ from aloft_service.errors import AloftError, InvalidArgument, http_status
 log = logging.getLogger(__name__)
 
 RPC_HEADER = "X-Aloft-Rpc"
+PROTO_MEDIA_TYPE = "application/octet-stream"
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -44,10 +48,27 @@ def _detail_json(detail: Message) -> dict[str, Any]:
 
 
 def error_response(
-    code: grpc.StatusCode, message: str, details: list[Message] | None = None, headers: dict[str, str] | None = None
+    code: grpc.StatusCode,
+    message: str,
+    details: list[Message] | None = None,
+    headers: dict[str, str] | None = None,
+    binary: bool = False,
 ) -> Response:
+    status = http_status(code)
+    if binary:
+        packed = []
+        for detail in details or []:
+            item = any_pb2.Any()
+            item.Pack(detail)
+            packed.append(item)
+        proto = status_pb2.Status(code=code.value[0], message=message, details=packed)
+        return Response(proto.SerializeToString(), status_code=status, media_type=PROTO_MEDIA_TYPE, headers=headers)
     body = {"code": code.value[0], "message": message, "details": [_detail_json(d) for d in details or []]}
-    return JSONResponse(body, status_code=http_status(code), headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _is_proto(header: str) -> bool:
+    return any(part.split(";")[0].strip() == PROTO_MEDIA_TYPE for part in header.split(","))
 
 
 def is_unimplemented(servicer: object, method_name: str) -> bool:
@@ -73,20 +94,28 @@ def make_endpoint(binding: Binding, servicer: object) -> Endpoint:
     method_name = binding.method.name
 
     async def endpoint(request: Request) -> Response:
+        headers = {RPC_HEADER: rpc}
+        binary_in = _is_proto(request.headers.get("content-type", ""))
+        binary_out = _is_proto(request.headers.get("accept", ""))
         if is_unimplemented(servicer, method_name):
-            return error_response(grpc.StatusCode.UNIMPLEMENTED, f"{rpc} is not implemented", headers={RPC_HEADER: rpc})
+            return error_response(
+                grpc.StatusCode.UNIMPLEMENTED, f"{rpc} is not implemented", headers=headers, binary=binary_out
+            )
         try:
             raw = await _read_body(request) if binding.body else b""
             path_values = {p.field_path: request.path_params[p.name] for p in binding.params}
-            message = build_request(request_type, binding.body, raw, path_values, request.query_params.multi_items())
+            query = request.query_params.multi_items()
+            message = build_request(request_type, binding.body, raw, path_values, query, binary=binary_in)
             reply = await getattr(servicer, method_name)(message, None)
         except AloftError as exc:
             details = [exc.details] if exc.details is not None else []
-            return error_response(exc.code, exc.message, details, headers={RPC_HEADER: rpc})
+            return error_response(exc.code, exc.message, details, headers=headers, binary=binary_out)
         except Exception:
             log.exception("REST call %s failed", rpc)
-            return error_response(grpc.StatusCode.INTERNAL, f"{rpc} failed", headers={RPC_HEADER: rpc})
-        return JSONResponse(message_to_json(reply), headers={RPC_HEADER: rpc})
+            return error_response(grpc.StatusCode.INTERNAL, f"{rpc} failed", headers=headers, binary=binary_out)
+        if binary_out:
+            return Response(reply.SerializeToString(), media_type=PROTO_MEDIA_TYPE, headers=headers)
+        return JSONResponse(message_to_json(reply), headers=headers)
 
     endpoint.__name__ = method_name
     return endpoint
