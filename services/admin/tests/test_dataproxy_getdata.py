@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from flyteidl.admin import node_execution_pb2, task_execution_pb2
+from flyteidl.admin import common_pb2, node_execution_pb2, task_execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
 from flyteidl.service import dataproxy_pb2
 
@@ -33,21 +33,27 @@ def _map(**values: int) -> literals_pb2.LiteralMap:
 class InMemoryExecutions:
     """Answers the four AdminService RPCs the data proxy uses, for one node with two attempts."""
 
-    def __init__(self, deck_uri: str) -> None:
+    def __init__(self, deck_uri: str, offloaded_outputs_uri: str) -> None:
         self.deck_uri = deck_uri
+        self.offloaded_outputs_uri = offloaded_outputs_uri
 
     def _known(self, node: identifier_pb2.NodeExecutionIdentifier) -> None:
-        if (node.execution_id.name, node.node_id) != ("exec1", "n0"):
+        if (node.execution_id.name, node.node_id) not in {("exec1", "n0"), ("exec1", "big")}:
             raise NotFound(f"node execution {node.execution_id.name}/{node.node_id} does not exist")
 
     async def GetNodeExecution(self, request: Any, context: Any) -> node_execution_pb2.NodeExecution:
         self._known(request.id)
-        return node_execution_pb2.NodeExecution(
-            id=request.id, closure=node_execution_pb2.NodeExecutionClosure(deck_uri=self.deck_uri)
-        )
+        closure = node_execution_pb2.NodeExecutionClosure(deck_uri=self.deck_uri)
+        if request.id.node_id == "big":
+            closure.output_uri = self.offloaded_outputs_uri
+        return node_execution_pb2.NodeExecution(id=request.id, closure=closure)
 
     async def GetNodeExecutionData(self, request: Any, context: Any) -> node_execution_pb2.NodeExecutionGetDataResponse:
         self._known(request.id)
+        if request.id.node_id == "big":  # too large to inline: only a (signed) URL and the size
+            return node_execution_pb2.NodeExecutionGetDataResponse(
+                outputs=common_pb2.UrlBlob(url="https://signed.example/outputs.pb", bytes=10**7)
+            )
         return node_execution_pb2.NodeExecutionGetDataResponse(full_inputs=_map(x=1), full_outputs=_map(o0=2))
 
     async def ListTaskExecutions(self, request: Any, context: Any) -> task_execution_pb2.TaskExecutionList:
@@ -72,7 +78,8 @@ def manager(tmp_path: Path) -> DataProxyManager:
     config = AdminConfig.model_validate({"stack": {"dataDir": str(tmp_path)}})
     blobs = create_blob_store(config.storage, base_dir=tmp_path)
     deps = AdminDeps(config=config, db=None, blobs=blobs)  # type: ignore[arg-type]
-    return DataProxyManager(deps, InMemoryExecutions(blobs.uri("decks", "exec1", "n0", "deck.html")))
+    executions = InMemoryExecutions(blobs.uri("decks", "exec1", "n0", "deck.html"), blobs.uri("big", "outputs.pb"))
+    return DataProxyManager(deps, executions)
 
 
 async def _get(manager: DataProxyManager, url: str) -> dataproxy_pb2.GetDataResponse:
@@ -94,6 +101,12 @@ async def test_node_inputs_outputs_and_single_literals(manager: DataProxyManager
         await _get(manager, "flyte://v1/p/d/exec1/n0/o/missing")
     with pytest.raises(NotFound):
         await _get(manager, "flyte://v1/p/d/other/n0/o")
+
+
+async def test_outputs_too_large_to_inline_are_read_from_their_native_uri(manager: DataProxyManager) -> None:
+    await manager.blobs.write_proto(manager.blobs.uri("big", "outputs.pb"), _map(o0=7, o1=8))
+    assert (await _get(manager, "flyte://v1/p/d/exec1/big/o")).literal_map == _map(o0=7, o1=8)
+    assert (await _get(manager, "flyte://v1/p/d/exec1/big/o/o1")).literal == _int(8)
 
 
 async def test_attempt_urls_read_that_task_execution(manager: DataProxyManager) -> None:

@@ -242,19 +242,30 @@ class DataProxyManager:
         return dataproxy_pb2.GetDataResponse(pre_signed_urls=urls)
 
     async def _literal_map(self, parsed: FlyteUrl) -> literals_pb2.LiteralMap:
+        """The inputs or outputs, inline when the execution RPCs inline them, else read from their native URI."""
+        inputs = parsed.io == "i"
         if parsed.attempt is None:
-            data = await self._call(
-                "GetNodeExecutionData", node_execution_pb2.NodeExecutionGetDataRequest(id=parsed.node_execution_id)
-            )
+            node_id = parsed.node_execution_id
+            data = await self._call("GetNodeExecutionData", node_execution_pb2.NodeExecutionGetDataRequest(id=node_id))
+            owner = None
         else:
-            task_id = await self._task_execution_id(parsed.node_execution_id, parsed.attempt)
-            data = await self._call("GetTaskExecutionData", task_execution_pb2.TaskExecutionGetDataRequest(id=task_id))
-        literal_map: literals_pb2.LiteralMap = data.full_inputs if parsed.io == "i" else data.full_outputs
-        return literal_map
+            owner = await self._task_execution(parsed.node_execution_id, parsed.attempt)
+            data = await self._call("GetTaskExecutionData", task_execution_pb2.TaskExecutionGetDataRequest(id=owner.id))
+        literal_map: literals_pb2.LiteralMap = data.full_inputs if inputs else data.full_outputs
+        blob = data.inputs if inputs else data.outputs
+        if literal_map.literals or not blob.bytes:
+            return literal_map
+        # Too large to inline: read the map from where the execution stored it.
+        if owner is None:
+            owner = await self._call(
+                "GetNodeExecution", node_execution_pb2.NodeExecutionGetRequest(id=parsed.node_execution_id)
+            )
+        native = owner.input_uri if inputs else owner.closure.output_uri
+        return await self.blobs.read_proto(native, literals_pb2.LiteralMap)
 
-    async def _task_execution_id(
+    async def _task_execution(
         self, node_id: identifier_pb2.NodeExecutionIdentifier, attempt: int
-    ) -> identifier_pb2.TaskExecutionIdentifier:
+    ) -> task_execution_pb2.TaskExecution:
         listing = await self._call(
             "ListTaskExecutions",
             task_execution_pb2.TaskExecutionListRequest(
@@ -263,8 +274,8 @@ class DataProxyManager:
         )
         if not listing.task_executions:
             raise InvalidArgument(f"no task execution attempt {attempt} for node [{_node_label(node_id)}]")
-        task_id: identifier_pb2.TaskExecutionIdentifier = listing.task_executions[0].id
-        return task_id
+        task_execution: task_execution_pb2.TaskExecution = listing.task_executions[0]
+        return task_execution
 
     async def _call(self, method: str, request: Any) -> Any:
         handler = getattr(self.executions, method, None) if self.executions is not None else None
