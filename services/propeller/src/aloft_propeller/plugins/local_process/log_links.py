@@ -1,0 +1,83 @@
+"""The variables of ``plugins.logs.templates`` for one local attempt (see plugins/logs.py for the syntax)."""
+
+from __future__ import annotations
+
+import socket
+from datetime import timedelta
+
+from aloft_propeller.config import LogTemplate
+from aloft_propeller.plugins import io
+from aloft_propeller.plugins.base import TaskExecutionContext, TaskLog
+from aloft_propeller.plugins.local_process.attempt import AttemptDir
+from aloft_propeller.plugins.local_process.results import timestamp
+from aloft_propeller.plugins.logs import render_log_links
+from aloft_storage import BlobStore
+
+LOG_LINK_EXPIRY = timedelta(days=7)
+
+
+def attempt_log_links(
+    templates: list[LogTemplate],
+    blobs: BlobStore,
+    ctx: TaskExecutionContext,
+    attempt: AttemptDir,
+    started_at: float | None,
+) -> tuple[TaskLog, ...]:
+    return render_log_links(templates, log_variables(blobs, ctx, attempt, started_at))
+
+
+def log_variables(
+    blobs: BlobStore, ctx: TaskExecutionContext, attempt: AttemptDir, started_at: float | None
+) -> dict[str, str]:
+    stdout_uri = io.join_uri(ctx.output_prefix, io.STDOUT_FILE)
+    stderr_uri = io.join_uri(ctx.output_prefix, io.STDERR_FILE)
+    node_execution = ctx.task_execution_id.node_execution_id
+    execution = node_execution.execution_id
+    task_id = ctx.task_execution_id.task_id
+    retry_attempt = str(ctx.task_execution_id.retry_attempt)
+    variables = {
+        "executionName": execution.name,
+        "executionProject": execution.project,
+        "executionDomain": execution.domain,
+        "nodeId": node_execution.node_id,
+        "taskID": task_id.name,
+        "taskVersion": task_id.version,
+        "taskProject": task_id.project,
+        "taskDomain": task_id.domain,
+        "taskRetryAttempt": retry_attempt,
+        "retryAttempt": retry_attempt,
+        "generatedName": ctx.unique_id,
+        "podName": ctx.unique_id,
+        "logName": ctx.unique_id,
+        "logKey": _blob_key(blobs, stdout_uri),
+        "stdoutUri": stdout_uri,
+        "stderrUri": stderr_uri,
+        "stdoutSignedUrl": _signed(blobs, stdout_uri),
+        "stderrSignedUrl": _signed(blobs, stderr_uri),
+        "localStdoutPath": str(attempt.stdout),
+        "localStderrPath": str(attempt.stderr),
+        "hostname": socket.gethostname(),
+    }
+    if started_at is not None:
+        variables["podUnixStartTime"] = str(int(started_at))
+        variables["podRFC3339StartTime"] = timestamp(started_at).isoformat()
+    return variables
+
+
+def _blob_key(blobs: BlobStore, uri: str) -> str:
+    """The local store's key (what admin's /api/v1/blobs/<key> serves); other stores: the URI itself."""
+    key = getattr(blobs, "key", None)
+    if callable(key):
+        try:
+            return str(key(uri))
+        except ValueError:
+            return uri
+    return uri
+
+
+def _signed(blobs: BlobStore, uri: str) -> str:
+    """A GET URL for a log that works without credentials (admin serves local blobs behind signed URLs)."""
+    try:
+        return blobs.signed_url(uri, "GET", LOG_LINK_EXPIRY)
+    except Exception:  # noqa: BLE001 - a store without signing still gets a usable plain link
+        return uri

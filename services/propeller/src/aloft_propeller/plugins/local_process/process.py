@@ -1,0 +1,75 @@
+"""Starting an attempt's launcher in its own session, and killing its whole process group."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+
+from aloft_propeller.plugins.local_process.attempt import (
+    LAUNCHER_SCRIPT,
+    AttemptDir,
+    ProcessRecord,
+    boot_id,
+    group_members,
+    process_start_ticks,
+)
+
+
+def spawn(
+    attempt: AttemptDir, command: list[str], env: dict[str, str], preexec: Callable[[], None] | None
+) -> tuple[subprocess.Popen[bytes], ProcessRecord]:
+    """Start the launcher (which claims the attempt, runs ``command`` and records its exit status)."""
+    argv = ["/bin/sh", "-c", LAUNCHER_SCRIPT, "aloft-launcher", str(attempt.path), *command]
+    with attempt.stdout.open("ab") as stdout, attempt.stderr.open("ab") as stderr:
+        child = subprocess.Popen(
+            argv,
+            cwd=attempt.workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,  # survives propeller's death; killed as a group
+            preexec_fn=preexec,
+        )
+    record = ProcessRecord(
+        pid=child.pid,
+        pgid=child.pid,
+        boot_id=boot_id(),
+        start_ticks=process_start_ticks(child.pid),
+        started_at=time.time(),
+    )
+    attempt.write_record(record)
+    return child, record
+
+
+async def kill_group(pgid: int, grace_seconds: float, reap: Callable[[], None]) -> None:
+    """SIGTERM the group, SIGKILL whatever is left after the grace period, wait (bounded) until it is gone."""
+    if not group_members(pgid):
+        return
+    _signal_group(pgid, signal.SIGTERM)
+    if await _wait_gone(pgid, grace_seconds, reap):
+        return
+    _signal_group(pgid, signal.SIGKILL)
+    await _wait_gone(pgid, 2.0, reap)
+
+
+async def _wait_gone(pgid: int, seconds: float, reap: Callable[[], None]) -> bool:
+    deadline = time.monotonic() + seconds
+    while True:
+        reap()  # our own child would otherwise linger as a zombie member of the group
+        if not group_members(pgid):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.05)
+
+
+def _signal_group(pgid: int, signum: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
