@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 # While a workflow waits on running tasks it is polled, starting fast and backing off to downstream-eval-duration.
 _FIRST_POLL_SECONDS = 0.002
+_POLL_BACKOFF = 1.5
 
 
 class Controller:
@@ -34,6 +35,7 @@ class Controller:
 
     def enqueue(self, key: ExecutionKey) -> None:
         """The in-process change feed: the data-plane API calls this after every write."""
+        self._runner.invalidate(key)
         self._idle_rounds.pop(key, None)
         self.queue.add(key)
         metrics.main_depth.set(len(self.queue))
@@ -62,6 +64,7 @@ class Controller:
             await asyncio.sleep(period)
             try:
                 for key in await self._store.active_keys():
+                    self._runner.invalidate(key)
                     self.queue.add(key)
             except Exception:
                 log.exception("re-scan of active executions failed")
@@ -104,7 +107,7 @@ class Controller:
         idle = self._idle_rounds.get(key, 0)
         self._idle_rounds[key] = idle + 1
         ceiling = self._config.downstream_eval_duration.total_seconds()
-        self.queue.add_after(key, min(_FIRST_POLL_SECONDS * 2**idle, ceiling))
+        self.queue.add_after(key, min(_FIRST_POLL_SECONDS * _POLL_BACKOFF**idle, ceiling))
 
     async def _streak(self, key: ExecutionKey) -> bool | None:
         """Rounds until no progress or the streak limit; None once terminal, else whether the last round changed."""

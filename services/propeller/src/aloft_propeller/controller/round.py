@@ -61,11 +61,27 @@ class RoundRunner:
         self._store = store
         self._executor = executor
         self._sink = sink
+        # The last record this runner read or wrote, per execution (flytepropeller's resource-version caching):
+        # rounds that change nothing skip the read. A write by anyone else makes our next update stale (and the
+        # API invalidates on every write), so a cached record is never trusted past a conflicting change.
+        self._records: dict[ExecutionKey, WorkflowRecord] = {}
+
+    def invalidate(self, key: ExecutionKey) -> None:
+        self._records.pop(key, None)
 
     async def run_round(self, key: ExecutionKey) -> RoundOutcome:
-        record = await self._store.get(key)
+        try:
+            return await self._run_round(key)
+        except BaseException:
+            self.invalidate(key)
+            raise
+
+    async def _run_round(self, key: ExecutionKey) -> RoundOutcome:
+        record = self._records.get(key) or await self._store.get(key)
         record = await deliver_outbox(record, self._sink, self._store)
+        self._records[key] = record
         if record.terminal:
+            self.invalidate(key)
             return RoundOutcome(changed=False, terminal=True)
         before = record.state
         state = WorkflowState.from_json(before.to_json())
@@ -77,6 +93,10 @@ class RoundRunner:
         if state.to_json() == before.to_json():
             return RoundOutcome(changed=False, terminal=False)
         record = await self._store.update(record.with_state(state))
+        self._records[key] = record
         _observe(record, before, state, workflow_name)
         record = await deliver_outbox(record, self._sink, self._store)
+        self._records[key] = record
+        if record.terminal:
+            self.invalidate(key)
         return RoundOutcome(changed=True, terminal=record.terminal)
