@@ -131,13 +131,16 @@ class Holdings:
 
 
 async def test_twenty_clients_race_and_takeover_after_grace_period(start_catalog: Any, make: Any) -> None:
-    """Every answer a client gets while it holds the key is recorded as a span [grant, expires_at]; spans of
-    different owners must never overlap, whatever the scheduling. Only correctness is asserted, never speed: on a
-    slow machine a holder may legitimately lose the key between heartbeats, and the invariant still holds."""
+    """20 clients, spread over two service replicas sharing one database, race for one key.
+
+    Every answer a client gets while it holds the key is recorded as a span [grant, expires_at]; spans of different
+    owners must never overlap, whatever the scheduling. Only correctness is asserted, never speed: on a slow machine
+    a holder may legitimately lose the key between heartbeats, and the invariant still holds."""
     multiplier, heartbeat = 3, timedelta(seconds=0.5)
     grace = heartbeat * multiplier
-    catalog = await start_catalog(**{"heartbeat-grace-period-multiplier": multiplier})
-    channels = [grpc.aio.insecure_channel(catalog.target) for _ in range(20)]
+    # Two replicas of the service on one database, as when datacatalog is scaled out; clients alternate between them.
+    replicas = [await start_catalog(**{"heartbeat-grace-period-multiplier": multiplier}) for _ in range(2)]
+    channels = [grpc.aio.insecure_channel(replicas[i % 2].target) for i in range(20)]
     stubs = [datacatalog_pb2_grpc.DataCatalogStub(c) for c in channels]
     owners = [f"owner-{i}" for i in range(20)]
     holdings = Holdings()
