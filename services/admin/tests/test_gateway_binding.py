@@ -81,3 +81,24 @@ def test_bad_query_values_name_the_parameter(query: list[tuple[str, str]], named
 def test_bad_body_is_invalid_argument() -> None:
     with pytest.raises(InvalidArgument, match="invalid JSON body"):
         build_request(task_pb2.TaskCreateRequest, "*", b"[1, 2", {}, [])
+
+
+def test_resource_type_implied_by_the_url_is_filled_only_when_unspecified() -> None:
+    from flyteidl.admin import node_execution_pb2
+
+    from aloft_admin.gateway.implicit import fill_implicit_fields
+
+    get = common_pb2.ObjectGetRequest(id=identifier_pb2.Identifier(project="p"))
+    fill_implicit_fields("GetWorkflow", get)
+    assert get.id.resource_type == identifier_pb2.WORKFLOW
+    explicit = common_pb2.ObjectGetRequest(id=identifier_pb2.Identifier(resource_type=identifier_pb2.TASK))
+    fill_implicit_fields("GetLaunchPlan", explicit)
+    assert explicit.id.resource_type == identifier_pb2.TASK
+    children = node_execution_pb2.NodeExecutionForTaskListRequest(
+        task_execution_id=identifier_pb2.TaskExecutionIdentifier(task_id=identifier_pb2.Identifier(name="t"))
+    )
+    fill_implicit_fields("ListNodeExecutionsForTask", children)
+    assert children.task_execution_id.task_id.resource_type == identifier_pb2.TASK
+    empty = common_pb2.ObjectGetRequest()
+    fill_implicit_fields("GetTask", empty)
+    assert not empty.HasField("id")

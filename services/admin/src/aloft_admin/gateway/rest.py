@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 
 from aloft_admin.gateway.binding import build_request
 from aloft_admin.gateway.descriptors import Binding
+from aloft_admin.gateway.implicit import fill_implicit_fields
 from aloft_service.errors import AloftError, InvalidArgument, http_status
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ def make_endpoint(binding: Binding, servicer: object) -> Endpoint:
             path_values = {p.field_path: request.path_params[p.name] for p in binding.params}
             query = request.query_params.multi_items()
             message = build_request(request_type, binding.body, raw, path_values, query, binary=binary_in)
+            fill_implicit_fields(method_name, message)
             reply = await getattr(servicer, method_name)(message, None)
         except AloftError as exc:
             details = [exc.details] if exc.details is not None else []
