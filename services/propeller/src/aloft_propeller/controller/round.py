@@ -65,9 +65,18 @@ class RoundRunner:
         # rounds that change nothing skip the read. A write by anyone else makes our next update stale (and the
         # API invalidates on every write), so a cached record is never trusted past a conflicting change.
         self._records: dict[ExecutionKey, WorkflowRecord] = {}
+        self._invalidations = 0
 
     def invalidate(self, key: ExecutionKey) -> None:
         self._records.pop(key, None)
+        self._invalidations += 1
+
+    def _remember(self, record: WorkflowRecord, invalidations_seen: int) -> None:
+        # An invalidation during this round means someone else wrote: keep nothing, re-read next time.
+        if self._invalidations == invalidations_seen and not record.terminal:
+            self._records[record.key] = record
+        else:
+            self._records.pop(record.key, None)
 
     async def run_round(self, key: ExecutionKey) -> RoundOutcome:
         try:
@@ -77,11 +86,11 @@ class RoundRunner:
             raise
 
     async def _run_round(self, key: ExecutionKey) -> RoundOutcome:
+        seen = self._invalidations
         record = self._records.get(key) or await self._store.get(key)
         record = await deliver_outbox(record, self._sink, self._store)
-        self._records[key] = record
+        self._remember(record, seen)
         if record.terminal:
-            self.invalidate(key)
             return RoundOutcome(changed=False, terminal=True)
         before = record.state
         state = WorkflowState.from_json(before.to_json())
@@ -93,10 +102,8 @@ class RoundRunner:
         if state.to_json() == before.to_json():
             return RoundOutcome(changed=False, terminal=False)
         record = await self._store.update(record.with_state(state))
-        self._records[key] = record
+        self._remember(record, seen)
         _observe(record, before, state, workflow_name)
         record = await deliver_outbox(record, self._sink, self._store)
-        self._records[key] = record
-        if record.terminal:
-            self.invalidate(key)
+        self._remember(record, seen)
         return RoundOutcome(changed=True, terminal=record.terminal)
