@@ -49,7 +49,7 @@ def test_every_rpc_of_the_five_services_with_an_annotation_has_a_route() -> None
 
 
 async def test_every_annotated_route_reaches_its_servicer(admin_server: Any) -> None:
-    unimplemented = []
+    """Minimal valid-shaped requests: the servicer answers (success or its own error), never the router."""
     async with httpx.AsyncClient(base_url=admin_server.http_base) as client:
         for binding in all_bindings():
             content = b"{}" if binding.body else None
@@ -59,13 +59,11 @@ async def test_every_annotated_route_reaches_its_servicer(admin_server: Any) -> 
                 f"{label}: routed to {reply.headers.get(RPC_HEADER)}"
             )
             body = reply.json()
+            assert isinstance(body, dict), label
             if reply.status_code == 200:
-                assert isinstance(body, dict), label
                 continue
             assert set(body) == {"code", "message", "details"}, f"{label}: {body}"
             assert body["code"] != 0 and body["message"], label
-            if reply.status_code == 501:
-                # Allowed only while the RPC's servicer method is genuinely missing (another helper's area).
-                assert is_unimplemented(_servicers(admin_server)[binding.servicer_key], binding.method.name), label
-                unimplemented.append(binding.rpc_name)
-    print("RPCs still UNIMPLEMENTED:", sorted(set(unimplemented)))
+            # Not routing failures (405), not missing RPCs (501), not servicer crashes (500) on plain bad input.
+            assert reply.status_code in (400, 404, 409), f"{label}: {reply.status_code} {body}"
+            assert not is_unimplemented(_servicers(admin_server)[binding.servicer_key], binding.method.name), label
