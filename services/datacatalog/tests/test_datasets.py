@@ -50,6 +50,7 @@ async def test_unknown_dataset_is_not_found(stub: Any, make: Any) -> None:
         (dc.Dataset(), "dataset.id"),
         (dc.Dataset(id=dc.DatasetID(project="p", domain="d", name="n")), "dataset.id.version"),
         (dc.Dataset(id=dc.DatasetID(project="p", domain="d", version="v")), "dataset.id.name"),
+        (dc.Dataset(id=dc.DatasetID(project="p", domain="d", name="n" * 256, version="v")), "longer than 255"),
         (
             dc.Dataset(id=dc.DatasetID(project="p", name="n", version="v", domain="d"), partitionKeys=["a", "a"]),
             "dataset.partitionKeys",

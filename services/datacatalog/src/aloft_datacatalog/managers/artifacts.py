@@ -7,6 +7,8 @@ blob that no row points at.
 
 from __future__ import annotations
 
+import asyncio
+
 from flyteidl.datacatalog import datacatalog_pb2 as dc
 
 from aloft_datacatalog.managers.base import Clock, require_dataset, utc_now
@@ -84,7 +86,8 @@ class ArtifactManager:
         async with self._repos.transaction() as repos:
             dataset = await require_dataset(repos, dataset_key(request.dataset))
             rows = await repos.artifacts.find(dataset, where, page)
-        artifacts = [to_artifact(row, await self._data.get_all(row.data)) for row in rows]
+        data = await asyncio.gather(*(self._data.get_all(row.data) for row in rows))
+        artifacts = [to_artifact(row, values) for row, values in zip(rows, data, strict=True)]
         next_token = str(page.offset + len(rows)) if len(rows) == page.limit else ""
         return dc.ListArtifactsResponse(artifacts=artifacts, next_token=next_token)
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from flyteidl.datacatalog import datacatalog_pb2 as dc
 
 from aloft_datacatalog.validation.common import (
+    check_length,
     require_dataset_id,
     require_message,
     require_string,
@@ -41,6 +42,8 @@ def validate_create_artifact(request: dc.CreateArtifactRequest) -> None:
     require_string(artifact.id, "artifact.id")
     _validate_data(artifact.data, "artifact.data")
     require_unique([p.key for p in artifact.partitions], "artifact.partitions.key")
+    for partition in artifact.partitions:
+        check_length(partition.value, "artifact.partitions.value")
 
 
 def validate_partitions(dataset_keys: list[str], partitions: Sequence[dc.Partition]) -> None:
