@@ -70,6 +70,15 @@ async def test_list_tasks_filters_sort_pagination(admin_stub: Any, entities: Any
         common_pb2.NamedEntityIdentifierListRequest(project=entities.project, domain=entities.domain, limit=10)
     )
     assert [e.name for e in ids.entities] == ["tasks.a", "tasks.b"]
+    newest_first = await admin_stub.ListTaskIds(
+        common_pb2.NamedEntityIdentifierListRequest(
+            project=entities.project,
+            domain=entities.domain,
+            limit=10,
+            sort_by=common_pb2.Sort(key="created_at", direction=common_pb2.Sort.DESCENDING),
+        )
+    )
+    assert [e.name for e in newest_first.entities] == ["tasks.b", "tasks.a"]
     named = await admin_stub.GetNamedEntity(
         common_pb2.NamedEntityGetRequest(resource_type=identifier_pb2.TASK, id=scope)
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flyteidl.admin import common_pb2
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.repositories import filters as f
@@ -59,7 +59,7 @@ async def list_names(
     stmt = (
         select(model.project, model.domain, model.name, model.org)
         .where(model.project == request.project, model.domain == request.domain, model.org == request.org)
-        .distinct()
+        .group_by(model.project, model.domain, model.name, model.org)
     )
     stmt = f.where_all(stmt, f.parse_filters(request.filters, fields))
     stmt = f.apply_sort(stmt, _sort(request), _name_sort_fields(model), default=[model.name.asc()])
@@ -69,5 +69,11 @@ async def list_names(
 
 
 def _name_sort_fields(model: Any) -> dict[str, Any]:
-    # DISTINCT lists may only sort on selected columns.
-    return {"name": model.name, "project": model.project, "domain": model.domain}
+    # Grouped by name: timestamps sort by the newest version of each name.
+    return {
+        "name": model.name,
+        "project": model.project,
+        "domain": model.domain,
+        "created_at": func.max(model.created_at),
+        "updated_at": func.max(model.updated_at),
+    }
