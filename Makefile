@@ -84,11 +84,14 @@ pytest: setup
 	if [ -n "$$failed" ]; then echo "FAILED suites:$$failed"; exit 1; fi; \
 	echo "all test suites passed"
 
+# Every checker runs even when an earlier one fails, so one pass shows every problem.
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check $(LINT_PATHS) tests benchmarks
-	$(VENV)/bin/ruff format --check $(LINT_PATHS) tests benchmarks
-	$(VENV)/bin/mypy $(LINT_PATHS)
-	$(VENV)/bin/python tools/protos/lint.py
+	@status=0; \
+	echo "--- ruff check"; $(VENV)/bin/ruff check $(LINT_PATHS) tests benchmarks || status=1; \
+	echo "--- ruff format --check"; $(VENV)/bin/ruff format --check $(LINT_PATHS) tests benchmarks || status=1; \
+	echo "--- mypy"; $(VENV)/bin/mypy $(LINT_PATHS) || status=1; \
+	echo "--- proto lint"; $(VENV)/bin/python tools/protos/lint.py || status=1; \
+	exit $$status
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix $(LINT_PATHS) tests benchmarks
