@@ -8,42 +8,25 @@ plans later; flytekit itself registers the default launch plan (named after its 
 
 from __future__ import annotations
 
-from typing import Any
-
 from flyteidl.admin import common_pb2, launch_plan_pb2
 from flyteidl.core import identifier_pb2, interface_pb2
-from sqlalchemy import select
 
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers import lookups
-from aloft_admin.managers.listing import list_names, list_versions, versioned_fields
 from aloft_admin.managers.registration import ensure_named_entity
-from aloft_admin.repositories import filters as f
-from aloft_admin.repositories.models.entities import LaunchPlanRow, WorkflowRow
+from aloft_admin.repositories.models.entities import LaunchPlanRow
 from aloft_admin.repositories.sql import entities as repo
+from aloft_admin.repositories.sql import listing
+from aloft_admin.repositories.sql.fields import (
+    LAUNCH_PLAN_FIELDS,
+)
+from aloft_admin.repositories.sql.listing import ListQuery
 from aloft_admin.transformers import entities as transform
 from aloft_admin.validation import launch_plans as validate
 from aloft_admin.validation.identifiers import validate_identifier, validate_named_identifier
 from aloft_service.errors import Aborted, AlreadyExists, InvalidArgument
 
 ACTIVE, INACTIVE = launch_plan_pb2.ACTIVE, launch_plan_pb2.INACTIVE
-_STATE = f.FilterField(LaunchPlanRow.state, f.enum_converter(dict(launch_plan_pb2.LaunchPlanState.items())))
-
-
-def _workflow_column(column: Any) -> Any:
-    """The launched workflow's column, for filters such as ``eq(workflow.name,...)`` (flyteconsole sends them)."""
-    return select(column).where(WorkflowRow.id == LaunchPlanRow.workflow_id).scalar_subquery()
-
-
-LAUNCH_PLAN_FIELDS: f.FieldMap = versioned_fields(LaunchPlanRow, "launch_plan") | {
-    "state": _STATE,
-    "launch_plan.state": _STATE,
-    "schedule_type": LaunchPlanRow.schedule_type,
-    "workflow.name": _workflow_column(WorkflowRow.name),
-    "workflow.version": _workflow_column(WorkflowRow.version),
-    "workflow.project": _workflow_column(WorkflowRow.project),
-    "workflow.domain": _workflow_column(WorkflowRow.domain),
-}
 
 
 class LaunchPlanManager:
@@ -142,27 +125,35 @@ class LaunchPlanManager:
 
     async def list(self, request: common_pb2.ResourceListRequest) -> launch_plan_pb2.LaunchPlanList:
         async with self.deps.db.session() as session:
-            rows, token = await list_versions(session, LaunchPlanRow, request, LAUNCH_PLAN_FIELDS)
+            rows, token = await listing.list_versions(
+                session, LaunchPlanRow, request.id, ListQuery.of(request), LAUNCH_PLAN_FIELDS
+            )
         return launch_plan_pb2.LaunchPlanList(launch_plans=[transform.to_launch_plan(r) for r in rows], token=token)
 
     async def list_active(self, request: launch_plan_pb2.ActiveLaunchPlanListRequest) -> launch_plan_pb2.LaunchPlanList:
         validate_named_identifier(
             common_pb2.NamedEntityIdentifier(project=request.project, domain=request.domain), name_required=False
         )
-        stmt = select(LaunchPlanRow).where(
-            LaunchPlanRow.project == request.project,
-            LaunchPlanRow.domain == request.domain,
-            LaunchPlanRow.org == request.org,
-            LaunchPlanRow.state == ACTIVE,
-        )
-        sort = request.sort_by if request.HasField("sort_by") else None
-        stmt = f.apply_sort(stmt, sort, LAUNCH_PLAN_FIELDS, default=[LaunchPlanRow.name.asc()])
         async with self.deps.db.session() as session:
-            rows, token = await f.paginate(session, stmt, request.limit, request.token)
+            rows, token = await repo.list_active_launch_plans(
+                session, request.project, request.domain, request.org, ListQuery.of(request)
+            )
         return launch_plan_pb2.LaunchPlanList(launch_plans=[transform.to_launch_plan(r) for r in rows], token=token)
 
     async def list_ids(
         self, request: common_pb2.NamedEntityIdentifierListRequest
     ) -> common_pb2.NamedEntityIdentifierList:
+        validate_named_identifier(
+            common_pb2.NamedEntityIdentifier(project=request.project, domain=request.domain), name_required=False
+        )
         async with self.deps.db.session() as session:
-            return await list_names(session, LaunchPlanRow, request, LAUNCH_PLAN_FIELDS)
+            names, token = await listing.list_names(
+                session,
+                LaunchPlanRow,
+                request.project,
+                request.domain,
+                request.org,
+                ListQuery.of(request),
+                LAUNCH_PLAN_FIELDS,
+            )
+        return common_pb2.NamedEntityIdentifierList(entities=names, token=token)

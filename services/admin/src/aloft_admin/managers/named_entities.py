@@ -5,38 +5,18 @@ from __future__ import annotations
 
 from flyteidl.admin import common_pb2, description_entity_pb2
 from flyteidl.core import identifier_pb2
-from sqlalchemy import select
 
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers import lookups
-from aloft_admin.repositories import filters as f
-from aloft_admin.repositories.models.entities import DescriptionEntityRow, NamedEntityRow
+from aloft_admin.repositories.models.entities import NamedEntityRow
 from aloft_admin.repositories.sql import entities as repo
+from aloft_admin.repositories.sql.listing import ListQuery
 from aloft_admin.transformers import entities as transform
 from aloft_admin.validation.identifiers import missing, validate_identifier, validate_named_identifier
 from aloft_service.errors import InvalidArgument, NotFound
 
 _NAMED_RESOURCE_TYPES = (identifier_pb2.TASK, identifier_pb2.WORKFLOW, identifier_pb2.LAUNCH_PLAN)
 _DESCRIBED_RESOURCE_TYPES = (identifier_pb2.TASK, identifier_pb2.WORKFLOW)
-_STATE = f.FilterField(NamedEntityRow.state, f.enum_converter(dict(common_pb2.NamedEntityState.items())))
-NAMED_ENTITY_FIELDS: f.FieldMap = {
-    "project": NamedEntityRow.project,
-    "domain": NamedEntityRow.domain,
-    "name": NamedEntityRow.name,
-    "description": NamedEntityRow.description,
-    "state": _STATE,
-    "named_entity_metadata.state": _STATE,
-    "created_at": NamedEntityRow.created_at,
-    "updated_at": NamedEntityRow.updated_at,
-}
-DESCRIPTION_FIELDS: f.FieldMap = {
-    "project": DescriptionEntityRow.project,
-    "domain": DescriptionEntityRow.domain,
-    "name": DescriptionEntityRow.name,
-    "version": DescriptionEntityRow.version,
-    "short_description": DescriptionEntityRow.short_description,
-    "created_at": DescriptionEntityRow.created_at,
-}
 
 
 def _check_resource_type(resource_type: int, allowed: tuple[int, ...]) -> None:
@@ -89,17 +69,10 @@ class NamedEntityManager:
         validate_named_identifier(
             common_pb2.NamedEntityIdentifier(project=request.project, domain=request.domain), name_required=False
         )
-        stmt = select(NamedEntityRow).where(
-            NamedEntityRow.resource_type == request.resource_type,
-            NamedEntityRow.project == request.project,
-            NamedEntityRow.domain == request.domain,
-            NamedEntityRow.org == request.org,
-        )
-        stmt = f.where_all(stmt, f.parse_filters(request.filters, NAMED_ENTITY_FIELDS))
-        sort = request.sort_by if request.HasField("sort_by") else None
-        stmt = f.apply_sort(stmt, sort, NAMED_ENTITY_FIELDS, default=[NamedEntityRow.name.asc()])
         async with self.deps.db.session() as session:
-            rows, token = await f.paginate(session, stmt, request.limit, request.token)
+            rows, token = await repo.list_named_entities(
+                session, request.resource_type, request.project, request.domain, request.org, ListQuery.of(request)
+            )
         return common_pb2.NamedEntityList(entities=[transform.to_named_entity(r) for r in rows], token=token)
 
 
@@ -121,19 +94,10 @@ class DescriptionEntityManager:
     ) -> description_entity_pb2.DescriptionEntityList:
         _check_resource_type(request.resource_type, _DESCRIBED_RESOURCE_TYPES)
         validate_named_identifier(request.id)
-        stmt = select(DescriptionEntityRow).where(
-            DescriptionEntityRow.resource_type == request.resource_type,
-            DescriptionEntityRow.project == request.id.project,
-            DescriptionEntityRow.domain == request.id.domain,
-            DescriptionEntityRow.name == request.id.name,
-            DescriptionEntityRow.org == request.id.org,
-        )
-        stmt = f.where_all(stmt, f.parse_filters(request.filters, DESCRIPTION_FIELDS))
-        sort = request.sort_by if request.HasField("sort_by") else None
-        default = [DescriptionEntityRow.created_at.desc(), DescriptionEntityRow.id.desc()]
-        stmt = f.apply_sort(stmt, sort, DESCRIPTION_FIELDS, default=default)
         async with self.deps.db.session() as session:
-            rows, token = await f.paginate(session, stmt, request.limit, request.token)
+            rows, token = await repo.list_description_entities(
+                session, request.resource_type, request.id, ListQuery.of(request)
+            )
         return description_entity_pb2.DescriptionEntityList(
             descriptionEntities=[transform.to_description_entity(r) for r in rows], token=token
         )

@@ -7,27 +7,16 @@ and sorts by id, as flyteadmin does; limit 0 means no limit.
 from __future__ import annotations
 
 from flyteidl.admin import project_pb2
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.deps import AdminDeps
-from aloft_admin.repositories import filters as f
 from aloft_admin.repositories.models.entities import ProjectRow
 from aloft_admin.repositories.sql import entities as repo
+from aloft_admin.repositories.sql.listing import ListQuery
 from aloft_admin.transformers import entities as transform
 from aloft_admin.validation import projects as validate
 from aloft_admin.validation.identifiers import validate_project_id
 from aloft_service.errors import AlreadyExists, NotFound
-
-PROJECT_FIELDS: f.FieldMap = {
-    "identifier": ProjectRow.identifier,
-    "id": ProjectRow.identifier,
-    "name": ProjectRow.name,
-    "description": ProjectRow.description,
-    "state": f.FilterField(ProjectRow.state, f.enum_converter(dict(project_pb2.Project.ProjectState.items()))),
-    "created_at": ProjectRow.created_at,
-    "updated_at": ProjectRow.updated_at,
-}
 
 
 class ProjectManager:
@@ -82,18 +71,8 @@ class ProjectManager:
         return transform.to_project(row, self.domains())
 
     async def list(self, request: project_pb2.ProjectListRequest) -> project_pb2.Projects:
-        conditions = f.parse_filters(request.filters, PROJECT_FIELDS)
-        if not conditions:  # flyteadmin hides archived projects unless the request filters
-            conditions = [ProjectRow.state != project_pb2.Project.ARCHIVED]
-        stmt = f.where_all(select(ProjectRow).where(ProjectRow.org == request.org), conditions)
-        sort = request.sort_by if request.HasField("sort_by") else None
-        stmt = f.apply_sort(stmt, sort, PROJECT_FIELDS, default=[ProjectRow.identifier.asc()])
         async with self.deps.db.session() as session:
-            if request.limit > 0:
-                rows, token = await f.paginate(session, stmt, request.limit, request.token)
-            else:
-                offset, _ = f.page_bounds(1, request.token)
-                rows, token = list((await session.scalars(stmt.offset(offset))).all()), ""
+            rows, token = await repo.list_projects(session, request.org, ListQuery.of(request))
         domains = self.domains()
         return project_pb2.Projects(projects=[transform.to_project(r, domains) for r in rows], token=token)
 

@@ -13,17 +13,18 @@ from flyteidl.core import compiler_pb2, identifier_pb2
 import aloft_compiler
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers import lookups
-from aloft_admin.managers.listing import list_names, list_versions, versioned_fields
 from aloft_admin.managers.registration import ensure_named_entity, store_description
-from aloft_admin.repositories import filters as f
 from aloft_admin.repositories.models.entities import TaskRow
 from aloft_admin.repositories.sql import entities as repo
+from aloft_admin.repositories.sql import listing
+from aloft_admin.repositories.sql.fields import (
+    TASK_FIELDS,
+)
+from aloft_admin.repositories.sql.listing import ListQuery
 from aloft_admin.transformers import entities as transform
-from aloft_admin.validation.identifiers import validate_identifier
+from aloft_admin.validation.identifiers import validate_identifier, validate_named_identifier
 from aloft_admin.validation.tasks import validate_task_request
 from aloft_service.errors import AlreadyExists, InvalidArgument
-
-TASK_FIELDS: f.FieldMap = versioned_fields(TaskRow, "task") | {"type": TaskRow.type, "task.type": TaskRow.type}
 
 
 class TaskManager:
@@ -87,11 +88,17 @@ class TaskManager:
 
     async def list(self, request: common_pb2.ResourceListRequest) -> task_pb2.TaskList:
         async with self.deps.db.session() as session:
-            rows, token = await list_versions(session, TaskRow, request, TASK_FIELDS)
+            rows, token = await listing.list_versions(session, TaskRow, request.id, ListQuery.of(request), TASK_FIELDS)
         return task_pb2.TaskList(tasks=[transform.to_task(r) for r in rows], token=token)
 
     async def list_ids(
         self, request: common_pb2.NamedEntityIdentifierListRequest
     ) -> common_pb2.NamedEntityIdentifierList:
+        validate_named_identifier(
+            common_pb2.NamedEntityIdentifier(project=request.project, domain=request.domain), name_required=False
+        )
         async with self.deps.db.session() as session:
-            return await list_names(session, TaskRow, request, TASK_FIELDS)
+            names, token = await listing.list_names(
+                session, TaskRow, request.project, request.domain, request.org, ListQuery.of(request), TASK_FIELDS
+            )
+        return common_pb2.NamedEntityIdentifierList(entities=names, token=token)

@@ -20,16 +20,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import aloft_compiler
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers import lookups
-from aloft_admin.managers.listing import list_names, list_versions, versioned_fields
 from aloft_admin.managers.registration import ensure_named_entity, store_description
-from aloft_admin.repositories import filters as f
 from aloft_admin.repositories.models.entities import LaunchPlanRow, TaskRow, WorkflowRow
 from aloft_admin.repositories.sql import entities as repo
+from aloft_admin.repositories.sql import listing
+from aloft_admin.repositories.sql.fields import (
+    WORKFLOW_FIELDS,
+)
+from aloft_admin.repositories.sql.listing import ListQuery
 from aloft_admin.transformers import entities as transform
-from aloft_admin.validation.identifiers import missing, validate_identifier
+from aloft_admin.validation.identifiers import missing, validate_identifier, validate_named_identifier
 from aloft_service.errors import AlreadyExists, InvalidArgument
 
-WORKFLOW_FIELDS: f.FieldMap = versioned_fields(WorkflowRow, "workflow")
 # Registered sub-workflows may themselves reference registered sub-workflows; stop resolving after this depth.
 _MAX_RESOLVE_ROUNDS = 10
 
@@ -190,11 +192,25 @@ class WorkflowManager:
     async def list(self, request: common_pb2.ResourceListRequest) -> workflow_pb2.WorkflowList:
         """Workflows without their compiled closures (GetWorkflow returns those), as flyteadmin lists them."""
         async with self.deps.db.session() as session:
-            rows, token = await list_versions(session, WorkflowRow, request, WORKFLOW_FIELDS)
+            rows, token = await listing.list_versions(
+                session, WorkflowRow, request.id, ListQuery.of(request), WORKFLOW_FIELDS
+            )
         return workflow_pb2.WorkflowList(workflows=[transform.to_workflow(r) for r in rows], token=token)
 
     async def list_ids(
         self, request: common_pb2.NamedEntityIdentifierListRequest
     ) -> common_pb2.NamedEntityIdentifierList:
+        validate_named_identifier(
+            common_pb2.NamedEntityIdentifier(project=request.project, domain=request.domain), name_required=False
+        )
         async with self.deps.db.session() as session:
-            return await list_names(session, WorkflowRow, request, WORKFLOW_FIELDS)
+            names, token = await listing.list_names(
+                session,
+                WorkflowRow,
+                request.project,
+                request.domain,
+                request.org,
+                ListQuery.of(request),
+                WORKFLOW_FIELDS,
+            )
+        return common_pb2.NamedEntityIdentifierList(entities=names, token=token)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from flyteidl.admin import common_pb2
+from flyteidl.admin import common_pb2, project_pb2
 from flyteidl.core import identifier_pb2
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aloft_admin.repositories.filters import apply_sort, page_bounds, parse_filters, where_all
 from aloft_admin.repositories.models.entities import (
     DescriptionEntityRow,
     LaunchPlanRow,
@@ -20,6 +21,13 @@ from aloft_admin.repositories.models.entities import (
     TaskRow,
     WorkflowRow,
 )
+from aloft_admin.repositories.sql.fields import (
+    DESCRIPTION_FIELDS,
+    LAUNCH_PLAN_FIELDS,
+    NAMED_ENTITY_FIELDS,
+    PROJECT_FIELDS,
+)
+from aloft_admin.repositories.sql.listing import ListQuery, page, scoped
 
 VersionedRow = TypeVar("VersionedRow", TaskRow, WorkflowRow, LaunchPlanRow, DescriptionEntityRow)
 
@@ -80,3 +88,45 @@ async def deactivate_launch_plans(session: AsyncSession, id: common_pb2.NamedEnt
         )
         .values(state=0, updated_at=now)
     )
+
+
+async def list_projects(session: AsyncSession, org: str, query: ListQuery) -> tuple[list[ProjectRow], str]:
+    """Projects sorted by id; without filters archived ones are hidden (flyteadmin); limit 0 means all."""
+    stmt = select(ProjectRow).where(ProjectRow.org == org)
+    hide_archived = [ProjectRow.state != project_pb2.Project.ARCHIVED]
+    order = [ProjectRow.identifier.asc()]
+    if query.limit > 0:
+        return await page(session, stmt, query, PROJECT_FIELDS, order, when_unfiltered=hide_archived)
+    offset, _ = page_bounds(1, query.token)
+    conditions = parse_filters(query.filters, PROJECT_FIELDS) or hide_archived
+    stmt = apply_sort(where_all(stmt, conditions), query.sort_by, PROJECT_FIELDS, default=order)
+    return list((await session.scalars(stmt.offset(offset))).all()), ""
+
+
+async def list_named_entities(
+    session: AsyncSession, resource_type: int, project: str, domain: str, org: str, query: ListQuery
+) -> tuple[list[NamedEntityRow], str]:
+    stmt = select(NamedEntityRow).where(
+        NamedEntityRow.resource_type == resource_type,
+        NamedEntityRow.project == project,
+        NamedEntityRow.domain == domain,
+        NamedEntityRow.org == org,
+    )
+    return await page(session, stmt, query, NAMED_ENTITY_FIELDS, [NamedEntityRow.name.asc()])
+
+
+async def list_description_entities(
+    session: AsyncSession, resource_type: int, id: common_pb2.NamedEntityIdentifier, query: ListQuery
+) -> tuple[list[DescriptionEntityRow], str]:
+    stmt = scoped(DescriptionEntityRow, id.project, id.domain, id.org, id.name).where(
+        DescriptionEntityRow.resource_type == resource_type
+    )
+    order = [DescriptionEntityRow.created_at.desc(), DescriptionEntityRow.id.desc()]
+    return await page(session, stmt, query, DESCRIPTION_FIELDS, order)
+
+
+async def list_active_launch_plans(
+    session: AsyncSession, project: str, domain: str, org: str, query: ListQuery
+) -> tuple[list[LaunchPlanRow], str]:
+    stmt = scoped(LaunchPlanRow, project, domain, org).where(LaunchPlanRow.state == 1)
+    return await page(session, stmt, query, LAUNCH_PLAN_FIELDS, [LaunchPlanRow.name.asc()])
