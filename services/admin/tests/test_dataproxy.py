@@ -67,22 +67,28 @@ async def test_deterministic_location_may_only_be_rewritten_with_the_same_conten
         assert native in (err.value.details() or "")
 
 
-@pytest.mark.parametrize(
-    ("request_fields", "complaint"),
-    [
-        ({"domain": "development", "content_md5": b"x"}, "project and domain"),
-        ({"project": "p", "domain": "d"}, "content_md5 or filename_root"),
-        (
-            {"project": "p", "domain": "d", "filename_root": "r", "expires_in": duration_pb2.Duration(seconds=10**6)},
-            "expires_in",
-        ),
-    ],
-)
-async def test_upload_location_bad_input(admin_server: Any, request_fields: dict[str, Any], complaint: str) -> None:
-    with pytest.raises(grpc.aio.AioRpcError) as err:
-        await admin_server.dataproxy.CreateUploadLocation(dataproxy_pb2.CreateUploadLocationRequest(**request_fields))
-    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert complaint in (err.value.details() or "")
+UPLOAD_BAD_INPUT: list[tuple[dict[str, Any], str]] = [
+    ({"domain": "development", "content_md5": b"x"}, "project and domain"),
+    ({"project": "p", "domain": "d"}, "content_md5 or filename_root"),
+    (
+        {"project": "p", "domain": "d", "filename_root": "r", "expires_in": duration_pb2.Duration(seconds=10**6)},
+        "expires_in",
+    ),
+    (
+        {"project": "p", "domain": "d", "filename_root": "r", "expires_in": duration_pb2.Duration(seconds=-1)},
+        "negative",
+    ),
+]
+
+
+async def test_upload_location_bad_input(admin_server: Any) -> None:
+    for request_fields, complaint in UPLOAD_BAD_INPUT:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await admin_server.dataproxy.CreateUploadLocation(
+                dataproxy_pb2.CreateUploadLocationRequest(**request_fields)
+            )
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert complaint in (err.value.details() or ""), complaint
 
 
 async def test_download_location_and_raw_uri_get_data_sign_readable_urls(admin_server: Any) -> None:
@@ -103,14 +109,19 @@ async def test_download_location_and_raw_uri_get_data_sign_readable_urls(admin_s
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-@pytest.mark.parametrize(
-    "url",
-    ["flyte://v2/p/d/e/n0/o", "flyte://v1/p/d/e/n0/x", "flyte://v1/p/d/e/n0/d/name", "flyte://v1/p/d/e"],
-)
-async def test_get_data_rejects_malformed_flyte_urls(admin_server: Any, url: str) -> None:
-    with pytest.raises(grpc.aio.AioRpcError) as err:
-        await admin_server.dataproxy.GetData(dataproxy_pb2.GetDataRequest(flyte_url=url))
-    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+MALFORMED_FLYTE_URLS = [
+    "flyte://v2/p/d/e/n0/o",
+    "flyte://v1/p/d/e/n0/x",
+    "flyte://v1/p/d/e/n0/d/name",
+    "flyte://v1/p/d/e",
+]
+
+
+async def test_get_data_rejects_malformed_flyte_urls(admin_server: Any) -> None:
+    for url in MALFORMED_FLYTE_URLS:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await admin_server.dataproxy.GetData(dataproxy_pb2.GetDataRequest(flyte_url=url))
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, url
 
 
 async def test_download_link_requires_artifact_type_and_source(admin_server: Any) -> None:
