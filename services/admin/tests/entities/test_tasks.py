@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import grpc
@@ -155,3 +156,14 @@ async def test_archived_project_rejects_registration(admin_stub: Any, entities: 
     assert status is not None
     inactive = project_pb2.InactiveProject()
     assert status.details[0].Unpack(inactive) and inactive.id == "old"
+
+
+async def test_concurrent_identical_registrations_store_one_version(admin_stub: Any, entities: Any) -> None:
+    request = entities.task_request("tasks.race")
+    results = await asyncio.gather(*(admin_stub.CreateTask(request) for _ in range(4)), return_exceptions=True)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert len(failures) == 3, results
+    assert all(isinstance(e, grpc.aio.AioRpcError) and e.code() == grpc.StatusCode.ALREADY_EXISTS for e in failures)
+    scope = common_pb2.NamedEntityIdentifier(project=entities.project, domain=entities.domain, name="tasks.race")
+    listed = await admin_stub.ListTasks(common_pb2.ResourceListRequest(id=scope, limit=10))
+    assert len(listed.tasks) == 1

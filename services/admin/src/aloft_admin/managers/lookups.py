@@ -17,7 +17,8 @@ from aloft_admin.repositories.models.entities import LaunchPlanRow, ProjectRow, 
 from aloft_admin.repositories.sql import entities as repo
 from aloft_admin.transformers import entities as transform
 from aloft_admin.validation.identifiers import resource_type_name
-from aloft_service.errors import InvalidArgument, NotFound
+from aloft_service.errors import Internal, InvalidArgument, NotFound
+from aloft_storage import BlobNotFound
 
 INACTIVE_STATES = (project_pb2.Project.ARCHIVED, project_pb2.Project.SYSTEM_ARCHIVED)
 
@@ -54,7 +55,11 @@ async def get_task(deps: AdminDeps, session: AsyncSession, id: identifier_pb2.Id
 
 
 async def read_compiled_closure(deps: AdminDeps, row: WorkflowRow) -> compiler_pb2.CompiledWorkflowClosure:
-    return await deps.blobs.read_proto(row.remote_closure_uri, compiler_pb2.CompiledWorkflowClosure)
+    try:
+        return await deps.blobs.read_proto(row.remote_closure_uri, compiler_pb2.CompiledWorkflowClosure)
+    except BlobNotFound as exc:
+        name = f"{row.project}:{row.domain}:{row.name}:{row.version}"
+        raise Internal(f"compiled closure of workflow [{name}] is missing from {row.remote_closure_uri}") from exc
 
 
 async def get_workflow(deps: AdminDeps, session: AsyncSession, id: identifier_pb2.Identifier) -> workflow_pb2.Workflow:
