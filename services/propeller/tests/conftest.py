@@ -302,6 +302,7 @@ class Stack:
         inputs: dict[str, Any],
         name: str = "",
         mutate: Callable[[compiler_pb2.CompiledWorkflowClosure], None] | None = None,
+        recover_from: identifier_pb2.WorkflowExecutionIdentifier | None = None,
         **config: Any,
     ) -> identifier_pb2.WorkflowExecutionIdentifier:
         self.counter += 1
@@ -318,6 +319,8 @@ class Stack:
             workflow_id=closure.primary.template.id,
             config=dataplane_pb2.ExecutionConfig(**config),
         )
+        if recover_from is not None:
+            request.recover_from.CopyFrom(recover_from)
         await self.client.CreateExecution(request)
         return execution_id
 

@@ -172,3 +172,18 @@ async def _tick() -> None:
     import asyncio
 
     await asyncio.sleep(0.02)
+
+
+async def test_recover_reuses_succeeded_nodes_and_reruns_the_rest(stack: Any) -> None:
+    _script(stack, "double", 0, error=RECOVERABLE, retryable=False)
+    original = await stack.create("chain", {"x": 4})
+    assert (await stack.wait(original)).phase == WF.FAILED
+    stack.plugin.script.clear()
+    recovered = await stack.create("chain", {"x": 4}, recover_from=original)
+    status = await stack.wait(recovered)
+    assert status.phase == WF.SUCCEEDED
+    assert await stack.outputs(recovered) == {"o0": "10"}
+    assert stack.admin.node_phases(recovered.name, "n0") == [NODE.RECOVERED]
+    assert stack.admin.node_phases(recovered.name, "n1") == [NODE.QUEUED, NODE.RUNNING, NODE.SUCCEEDED]
+    started = [uid for uid in stack.plugin.starts() if uid.startswith(recovered.name)]
+    assert sorted(started) == [f"{recovered.name}-n1-0", f"{recovered.name}-n2-0"]

@@ -65,7 +65,7 @@ def build_deps(
     plugins = plugins or _default_plugins(config, blobs)
     sink = sink or AdminEventSink(config.propeller.adminEndpoint)
     store = SqlWorkflowStore(db)
-    executor = WorkflowExecutor(config, blobs, plugins, default_node_handlers())
+    executor = WorkflowExecutor(config, blobs, plugins, default_node_handlers(), store)
     controller = Controller(config.propeller, store, RoundRunner(store, executor, sink))
     manager = ExecutionManager(store, config.propeller.cluster_id, controller.enqueue)
     return PropellerDeps(config, db, blobs, store, sink, controller, manager)

@@ -73,6 +73,7 @@ class NodeState:
     message: str = ""
     error: ErrorState | None = None
     outputs_uri: str = ""
+    deck_uri: str = ""
     # Task nodes: the plugin's opaque state and last reported phase/version (to emit task events on change).
     plugin_state_b64: str = ""
     plugin_phase: int = 0

@@ -7,6 +7,8 @@ controller persists them (version-checked) before the outbox is delivered.
 
 from __future__ import annotations
 
+import logging
+
 from aloft.dataplane.v1 import dataplane_pb2
 from flyteidl.core import compiler_pb2, literals_pb2, workflow_pb2
 
@@ -20,8 +22,11 @@ from aloft_propeller.nodes.errors import NodeError
 from aloft_propeller.nodes.executor import NodeExecutor
 from aloft_propeller.nodes.registry import NodeHandlerRegistry
 from aloft_propeller.state import ErrorState, NodePhase, WorkflowPhase, WorkflowState
-from aloft_propeller.store.base import ExecutionKey, WorkflowRecord
+from aloft_propeller.store.base import ExecutionKey, WorkflowRecord, WorkflowStore
+from aloft_service.errors import NotFound
 from aloft_storage import BlobNotFound, BlobStore
+
+log = logging.getLogger(__name__)
 
 _SPEC_CACHE_SIZE = 2048
 _ACTIVE = (NodePhase.QUEUED, NodePhase.RUNNING, NodePhase.RETRYABLE_FAILURE)
@@ -29,8 +34,15 @@ _ACTIVE = (NodePhase.QUEUED, NodePhase.RUNNING, NodePhase.RETRYABLE_FAILURE)
 
 class WorkflowExecutor:
     def __init__(
-        self, config: PropellerConfig, blobs: BlobStore, plugins: PluginResolver, handlers: NodeHandlerRegistry
+        self,
+        config: PropellerConfig,
+        blobs: BlobStore,
+        plugins: PluginResolver,
+        handlers: NodeHandlerRegistry,
+        store: WorkflowStore | None = None,
     ) -> None:
+        self._store = store
+        self._recovered: dict[ExecutionKey, dict[str, str]] = {}
         self._config = config
         self._blobs = blobs
         self._plugins = plugins
@@ -58,7 +70,31 @@ class WorkflowExecutor:
             recorder=OutboxRecorder(state),
             now=now,
             start_budget=budget,
+            recovered=await self._recovered_nodes(record.key, request),
         )
+
+    async def _recovered_nodes(
+        self, key: ExecutionKey, request: dataplane_pb2.CreateExecutionRequest
+    ) -> dict[str, str]:
+        """For RecoverExecution: the nodes the original execution (held by this data plane) succeeded."""
+        if not request.HasField("recover_from") or self._store is None:
+            return {}
+        cached = self._recovered.get(key)
+        if cached is None:
+            original = request.recover_from
+            try:
+                record = await self._store.get(ExecutionKey(original.project, original.domain, original.name))
+            except NotFound:
+                log.warning(
+                    "%s: cannot recover from %s, not on this data plane; running every node", key, original.name
+                )
+                record = None
+            nodes = record.state.nodes.items() if record is not None else ()
+            cached = {path: node.outputs_uri for path, node in nodes if node.phase == NodePhase.SUCCEEDED}
+            if len(self._recovered) >= _SPEC_CACHE_SIZE:
+                self._recovered.pop(next(iter(self._recovered)))
+            self._recovered[key] = cached
+        return cached
 
     async def _parsed_spec(
         self, record: WorkflowRecord

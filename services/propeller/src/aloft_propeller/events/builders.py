@@ -106,6 +106,7 @@ def node_event(
     output_uri: str = "",
     error: ErrorState | None = None,
     deck_uri: str = "",
+    recovered: bool = False,
 ) -> event_pb2.NodeExecutionEvent:
     event = event_pb2.NodeExecutionEvent(
         id=info.node_execution_id(),
@@ -121,6 +122,8 @@ def node_event(
         event_version=EVENT_VERSION,
         deck_uri=deck_uri,
     )
+    if recovered:
+        event.phase = execution_pb2.NodeExecution.RECOVERED
     if info.parent_path:
         event.parent_node_metadata.node_id = info.parent_path
     if info.task_id is not None:

@@ -34,6 +34,7 @@ class HandlerTransition:
     phase: HandlerPhase
     error: ErrorState | None = None
     outputs_uri: str = ""
+    deck_uri: str = ""  # a task's Flyte Deck (deck.html), when it wrote one
     # Task nodes: the plugin's answer (for task events) and its opaque state to persist.
     task_info: PhaseInfo | None = None
     plugin_state: bytes | None = None

@@ -42,6 +42,8 @@ class ExecutionContext:
     now: float
     # Task nodes this round may still start (None: unbounded), from the execution's max_parallelism.
     start_budget: int | None = None
+    # RecoverExecution: node path → outputs of that node in the original execution, which succeeded there.
+    recovered: dict[str, str] = field(default_factory=dict)
     _tasks: dict[tuple[str, str, str, str], tasks_pb2.TaskTemplate] = field(default_factory=dict)
     _subworkflows: dict[tuple[str, str, str, str], compiler_pb2.CompiledWorkflow] = field(default_factory=dict)
     _literal_maps: dict[str, literals_pb2.LiteralMap] = field(default_factory=dict)

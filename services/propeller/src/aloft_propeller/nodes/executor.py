@@ -226,7 +226,7 @@ class NodeExecutor:
             if any(up.phase == NodePhase.SKIPPED for up in upstream):
                 await self._skip(ectx, scope, node, path, parent)
                 return
-        if node_kind(node) == "task" and ectx.start_budget is not None:
+        if node_kind(node) == "task" and ectx.start_budget is not None and path not in ectx.recovered:
             if ectx.start_budget <= 0:
                 return
             ectx.start_budget -= 1
@@ -247,6 +247,12 @@ class NodeExecutor:
             return
         await ectx.write_literal_map(inputs_uri, inputs)
         ctx = self._make_context(ectx, scope, node, path, inputs, inputs_uri)
+        recovered = ectx.recovered.get(path)
+        if recovered is not None:
+            # The original execution already succeeded this node: reuse its outputs, run nothing.
+            state.outputs_uri = recovered
+            self._set_phase(ctx, NodePhase.SUCCEEDED, parent, recovered=True)
+            return
         self._set_phase(ctx, NodePhase.QUEUED, parent)
 
     async def _skip(
@@ -300,6 +306,7 @@ class NodeExecutor:
         await self._finalize(ctx)
         if transition.phase == HandlerPhase.SUCCESS:
             state.outputs_uri = transition.outputs_uri
+            state.deck_uri = transition.deck_uri
             self._set_phase(ctx, NodePhase.SUCCEEDED, parent)
             return
         error = transition.error or ErrorState("UnknownError", "node failed without an error", "SYSTEM")
@@ -344,13 +351,15 @@ class NodeExecutor:
             task_id=task_id,
         )
 
-    def _set_phase(self, ctx: NodeContext, phase: NodePhase, parent: Parent | None) -> None:
+    def _set_phase(self, ctx: NodeContext, phase: NodePhase, parent: Parent | None, recovered: bool = False) -> None:
         state = ctx.state
         state.phase = phase
         state.updated_at = ctx.execution.now
         output_uri = state.outputs_uri if phase == NodePhase.SUCCEEDED else ""
         error = state.error if phase in _FAILED else None
-        event = builders.node_event(self._event_info(ctx, parent), phase, ctx.execution.now, output_uri, error)
+        info = self._event_info(ctx, parent)
+        deck_uri = state.deck_uri if phase == NodePhase.SUCCEEDED else ""
+        event = builders.node_event(info, phase, ctx.execution.now, output_uri, error, deck_uri, recovered)
         ctx.execution.recorder.node(event)
 
     def _record_task_phase(self, ctx: NodeContext, info: PhaseInfo, outputs_uri: str) -> None:

@@ -18,6 +18,8 @@ from aloft_propeller.plugins.base import Phase, Plugin, Resources, TaskExecution
 from aloft_propeller.state import ErrorState
 from aloft_service.errors import AloftError
 
+DECK_FILE = "deck.html"
+
 
 class UnknownTaskTypeError(NodeError):
     code = "UnsupportedTaskType"
@@ -71,9 +73,13 @@ class TaskNodeHandler:
             error = ErrorState(info.error.code, info.error.message, info.error.kind.value)
         elif info.phase in (Phase.RETRYABLE_FAILURE, Phase.PERMANENT_FAILURE):
             error = ErrorState("TaskFailed", info.reason or "task failed", "SYSTEM")
+        deck_uri = ""
+        if info.phase == Phase.SUCCESS and await ctx.execution.blobs.exists(f"{tctx.output_prefix}/{DECK_FILE}"):
+            deck_uri = f"{tctx.output_prefix}/{DECK_FILE}"
         return HandlerTransition(
             phase=_phase_of(info.phase),
             error=error,
+            deck_uri=deck_uri,
             outputs_uri=paths.outputs_uri(tctx.output_prefix) if info.phase == Phase.SUCCESS else "",
             task_info=info,
             plugin_state=transition.plugin_state,
