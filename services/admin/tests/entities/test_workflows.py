@@ -147,6 +147,20 @@ async def test_compile_errors_name_node_and_variable(admin_stub: Any, entities: 
         "n7",
         "tasks.unknown",
     )
+    bad_output_id = entities.workflow_id("wf.badoutput")
+    node = entities.task_node("n0", task, {"a": promise("start-node", "x")})
+    template = entities.workflow_template(
+        bad_output_id, [node], {"x": entities.INT}, {"o": (entities.INT, promise("n0", "nope"))}
+    )
+    await expect_error(
+        admin_stub.CreateWorkflow(
+            workflow_pb2.WorkflowCreateRequest(id=bad_output_id, spec=workflow_pb2.WorkflowSpec(template=template))
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "n0",
+        "nope",
+    )
+
     # Nothing was stored for any failed registration.
     ids = await admin_stub.ListWorkflowIds(
         common_pb2.NamedEntityIdentifierListRequest(project=entities.project, domain=entities.domain, limit=10)
