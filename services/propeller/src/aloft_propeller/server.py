@@ -17,6 +17,7 @@ from aloft_propeller.events.sink import AdminEventSink, EventSink
 from aloft_propeller.managers.executions import ExecutionManager
 from aloft_propeller.nodes.context import PluginResolver
 from aloft_propeller.nodes.registry import default_node_handlers
+from aloft_propeller.sharding.strategy import build_shard_strategy
 from aloft_propeller.store.sql import SqlWorkflowStore
 from aloft_propeller.workflow import WorkflowExecutor
 from aloft_service.runtime import ListenConfig, Service
@@ -66,7 +67,8 @@ def build_deps(
     sink = sink or AdminEventSink(config.propeller.adminEndpoint)
     store = SqlWorkflowStore(db)
     executor = WorkflowExecutor(config, blobs, plugins, default_node_handlers(), store)
-    controller = Controller(config.propeller, store, RoundRunner(store, executor, sink))
+    shard = build_shard_strategy(config.propeller.shard)
+    controller = Controller(config.propeller, store, RoundRunner(store, executor, sink), shard)
     manager = ExecutionManager(store, config.propeller.cluster_id, controller.enqueue)
     return PropellerDeps(config, db, blobs, store, sink, controller, manager)
 

@@ -12,6 +12,7 @@ from aloft_propeller.config import PropellerSection
 from aloft_propeller.controller import metrics
 from aloft_propeller.controller.queue import WorkQueue
 from aloft_propeller.controller.round import RoundRunner
+from aloft_propeller.sharding.strategy import AllExecutions, ShardStrategy
 from aloft_propeller.store.base import ExecutionKey, StaleRecord, WorkflowStore
 from aloft_service.errors import NotFound
 
@@ -23,8 +24,15 @@ _POLL_BACKOFF = 1.5
 
 
 class Controller:
-    def __init__(self, config: PropellerSection, store: WorkflowStore, runner: RoundRunner) -> None:
+    def __init__(
+        self,
+        config: PropellerSection,
+        store: WorkflowStore,
+        runner: RoundRunner,
+        shard: ShardStrategy | None = None,
+    ) -> None:
         self._config = config
+        self._shard = shard or AllExecutions()
         self._store = store
         self._runner = runner
         rate = config.queue.queue
@@ -36,6 +44,8 @@ class Controller:
     def enqueue(self, key: ExecutionKey) -> None:
         """The in-process change feed: the data-plane API calls this after every write."""
         self._runner.invalidate(key)
+        if not self._shard.owns(key):
+            return  # another propeller's shard evaluates it (it finds the write on its next scan)
         self._idle_rounds.pop(key, None)
         self.queue.add(key)
         metrics.main_depth.set(len(self.queue))
@@ -64,8 +74,9 @@ class Controller:
             await asyncio.sleep(period)
             try:
                 for key in await self._store.active_keys():
-                    self._runner.invalidate(key)
-                    self.queue.add(key)
+                    if self._shard.owns(key):
+                        self._runner.invalidate(key)
+                        self.queue.add(key)
             except Exception:
                 log.exception("re-scan of active executions failed")
 

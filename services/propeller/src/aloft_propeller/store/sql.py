@@ -14,10 +14,12 @@ from aloft_propeller.store.base import ExecutionKey, Page, StaleRecord, Workflow
 from aloft_propeller.store.models import WorkflowRow
 from aloft_service.errors import AlreadyExists, InvalidArgument, NotFound
 
+KEY_SPACE = 32
+
 
 def shard_key_for(key: ExecutionKey) -> str:
     """A stable shard label (0..31) the hash sharding strategy selects on."""
-    return str(int(hashlib.sha1(str(key).encode()).hexdigest(), 16) % 32)
+    return str(int(hashlib.sha1(str(key).encode()).hexdigest(), 16) % KEY_SPACE)
 
 
 def _to_record(row: WorkflowRow) -> WorkflowRecord:
