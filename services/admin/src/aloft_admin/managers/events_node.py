@@ -42,9 +42,10 @@ async def record_node_event(
     validate_node_execution_id(event.id, "event.id")
     at = occurred_at(event.occurred_at, "event.occurred_at")
     async with deps.db.session() as session:
-        await get_execution_row(session, event.id.execution_id)
         row = await repo.find_node_execution(session, event.id, for_update=True)
         if row is None:
+            # Only a new node needs its execution checked: an existing one proves it.
+            await get_execution_row(session, event.id.execution_id)
             row = await _create_node_execution(deps, session, event, at)
         else:
             verdict = NODE_POLICY.evaluate(Transition(NODE.Phase.Value(row.phase), event.phase))

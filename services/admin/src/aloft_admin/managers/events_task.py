@@ -45,9 +45,9 @@ async def record_task_event(
     validate_task_execution_id(tid, "event")
     at = occurred_at(event.occurred_at, "event.occurred_at")
     async with deps.db.session() as session:
-        await get_node_execution_row(session, event.parent_node_execution_id)
         row = await repo.find_task_execution(session, tid, for_update=True)
         if row is None:
+            await get_node_execution_row(session, event.parent_node_execution_id)
             row = _new_task_execution(deps, session, tid, at)
         else:
             transition = Transition(TASK.Phase.Value(row.phase), event.phase, row.phase_version, event.phase_version)

@@ -23,6 +23,7 @@ from aloft_admin.managers.executions_lookup import get_execution_row, get_node_e
 from aloft_admin.managers.executions_names import execution_name
 from aloft_admin.managers.executions_single_task import launch_plan_for_task
 from aloft_admin.repositories.models.executions import ExecutionModel
+from aloft_admin.transformers import entities as transform_entities
 from aloft_admin.transformers.executions import spec_of
 from aloft_admin.transformers.timestamps import to_timestamp
 from aloft_admin.validation.execution_identifiers import require
@@ -143,15 +144,20 @@ async def launch(deps: AdminDeps, launch: Launch) -> None:
     if launch.spec.launch_plan.resource_type == identifier_pb2.TASK:
         launch.launch_plan_id = await launch_plan_for_task(deps, launch.spec.launch_plan)
     async with deps.db.session() as session:
-        await record_execution(deps, session, launch)
-    await dispatch(deps, launch.id)
+        handoff = await record_execution(deps, session, launch)
+    await dispatch(deps, launch.id, handoff)
 
 
-async def record_execution(deps: AdminDeps, session: AsyncSession, launch: Launch) -> ExecutionModel:
+async def record_execution(
+    deps: AdminDeps, session: AsyncSession, launch: Launch
+) -> dataplane_pb2.CreateExecutionRequest:
+    """Insert the execution (hand-off pending) and return the hand-off request, also stored in the blob store."""
     wid, spec = launch.id, launch.spec
     await lookups.ensure_project_domain(deps, session, wid.project, wid.domain, wid.org)
     lp = await lookups.get_launch_plan(deps, session, launch.launch_plan_id or spec.launch_plan)
-    workflow = await lookups.get_workflow(deps, session, lp.spec.workflow_id)
+    # Workflow versions are immutable: the execution points at the registered compiled closure, no copy.
+    workflow_row = await lookups.get_workflow_row(session, lp.spec.workflow_id)
+    workflow = transform_entities.to_workflow(workflow_row)
     # Registration computes expected_inputs (every workflow input not fixed); older rows may only have defaults.
     parameters = lp.closure.expected_inputs if lp.closure.expected_inputs.parameters else lp.spec.default_inputs
     inputs = merge_inputs(parameters, lp.spec.fixed_inputs, launch.user_inputs)
@@ -165,10 +171,9 @@ async def record_execution(deps: AdminDeps, session: AsyncSession, launch: Launc
 
     prefix = (deps.config.admin.metadataPrefix, wid.project, wid.domain, wid.name)
     inputs_uri, user_inputs_uri = deps.blobs.uri(*prefix, "inputs.pb"), deps.blobs.uri(*prefix, "user_inputs.pb")
-    closure_uri = deps.blobs.uri(*prefix, "closure.pb")
+    closure_uri = workflow_row.remote_closure_uri
     await deps.blobs.write_proto(inputs_uri, inputs)
     await deps.blobs.write_proto(user_inputs_uri, launch.user_inputs)
-    await deps.blobs.write_proto(closure_uri, workflow.closure.compiled_workflow)
     handoff = dataplane_pb2.CreateExecutionRequest(
         id=wid,
         closure_uri=closure_uri,
@@ -230,7 +235,7 @@ async def record_execution(deps: AdminDeps, session: AsyncSession, launch: Launc
     )
     session.add(row)
     await session.flush()
-    return row
+    return handoff
 
 
 async def _fill_metadata(session: AsyncSession, spec: execution_pb2.ExecutionSpec, launch: Launch) -> int | None:

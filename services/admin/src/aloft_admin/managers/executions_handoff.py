@@ -15,14 +15,13 @@ from datetime import timedelta
 from aloft.dataplane.v1 import dataplane_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 
 from aloft_admin.deps import AdminDeps
 from aloft_admin.integrations.dataplane import DataPlaneUnavailable
 from aloft_admin.repositories.models.executions import ExecutionModel
 from aloft_admin.repositories.sql import executions as repo
 from aloft_admin.transformers.executions import closure_of, execution_identifier
-from aloft_service.errors import Aborted, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +34,19 @@ def handoff_uri(deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionIdentifier
     return deps.blobs.uri(deps.config.admin.metadataPrefix, wid.project, wid.domain, wid.name, "handoff.pb")
 
 
-async def dispatch(deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionIdentifier) -> bool:
-    """Send one pending execution to its data plane; True when a data plane accepted it."""
+async def dispatch(
+    deps: AdminDeps,
+    wid: identifier_pb2.WorkflowExecutionIdentifier,
+    request: dataplane_pb2.CreateExecutionRequest | None = None,
+) -> bool:
+    """Send one pending execution to its data plane; True when a data plane accepted it.
+
+    ``request`` is the stored hand-off request when the caller still holds it; else it is read back.
+    """
     if deps.dataplanes is None:
         return False
-    request = await deps.blobs.read_proto(handoff_uri(deps, wid), dataplane_pb2.CreateExecutionRequest)
+    if request is None:
+        request = await deps.blobs.read_proto(handoff_uri(deps, wid), dataplane_pb2.CreateExecutionRequest)
     if not request.cluster:
         cluster = deps.dataplanes.route(request.config.execution_cluster_label)
         if cluster is None:
@@ -70,22 +77,30 @@ async def _record_failure(deps: AdminDeps, wid: identifier_pb2.WorkflowExecution
 async def _mark_handed_off(
     deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionIdentifier, cluster: str, shard_key: str
 ) -> None:
-    try:
-        async with deps.db.session() as session:
-            row = await repo.find_execution(session, wid, for_update=True)
-            if row is None or row.handoff != PENDING:
-                return
-            row.handoff, row.cluster, row.shard_key, row.handoff_error = DONE, cluster, shard_key, ""
-            if row.phase == WF.Phase.Name(WF.UNDEFINED):
-                closure = closure_of(row)
-                closure.phase = WF.QUEUED
-                row.closure = closure.SerializeToString()
-                row.phase = WF.Phase.Name(WF.QUEUED)
-            row.updated_at = deps.clock()
-            await repo.flush_checked(session)
-    except (Aborted, Unavailable):
-        # A concurrent event already advanced the row (and marked the hand-off done).
-        log.debug("hand-off mark of %s raced with another writer", wid.name)
+    """One conditional UPDATE: pending → done, UNDEFINED → QUEUED (an event may already have moved the phase on;
+    the row's phase column is authoritative over the closure's copy)."""
+    undefined, queued = WF.Phase.Name(WF.UNDEFINED), WF.Phase.Name(WF.QUEUED)
+    async with deps.db.session() as session:
+        await session.execute(
+            update(ExecutionModel)
+            .where(
+                ExecutionModel.org == wid.org,
+                ExecutionModel.project == wid.project,
+                ExecutionModel.domain == wid.domain,
+                ExecutionModel.name == wid.name,
+                ExecutionModel.handoff == PENDING,
+            )
+            .values(
+                handoff=DONE,
+                cluster=cluster,
+                shard_key=shard_key,
+                handoff_error="",
+                phase=case((ExecutionModel.phase == undefined, queued), else_=ExecutionModel.phase),
+                updated_at=deps.clock(),
+                version=ExecutionModel.version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def request_abort(deps: AdminDeps, row: ExecutionModel, cause: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flyteidl.admin import execution_pb2
+from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2
 
 from aloft_admin.repositories.models.executions import ExecutionModel
@@ -28,8 +29,9 @@ def closure_of(row: ExecutionModel) -> execution_pb2.ExecutionClosure:
 
 
 def to_execution(row: ExecutionModel) -> execution_pb2.Execution:
-    """The stored closure, with the row's authoritative columns (phase, times, state) folded in."""
+    """The stored closure, with the row's authoritative columns (phase, times) folded in."""
     closure = closure_of(row)
+    closure.phase = core.WorkflowExecution.Phase.Value(row.phase)
     closure.created_at.CopyFrom(to_timestamp(row.execution_created_at or row.created_at))
     closure.updated_at.CopyFrom(to_timestamp(row.execution_updated_at or row.updated_at))
     if row.started_at is not None:
