@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from flyteidl.core import literals_pb2
 
 from aloft_propeller.config import PropellerConfig
@@ -15,6 +16,8 @@ from aloft_propeller.plugins import io
 from aloft_propeller.plugins.base import ErrorKind, Phase, PhaseInfo, Resources, TaskExecutionContext
 from aloft_propeller.plugins.local_process import LocalProcessPlugin
 from aloft_storage import BlobStore
+
+pytestmark = pytest.mark.flytekit
 
 MakeCtx = Callable[..., Awaitable[TaskExecutionContext]]
 Drive = Callable[..., Awaitable[PhaseInfo]]

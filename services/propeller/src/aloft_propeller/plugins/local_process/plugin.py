@@ -50,6 +50,7 @@ from aloft_storage import BlobNotFound, BlobStore
 
 PLUGIN_ID = "local-process"
 TASK_TYPES = ("python-task", "container", "raw-container")
+_INLINE_READ_BYTES = 256 * 1024
 # Failures of these kinds happen before anything runs and will not go away on a retry.
 _CANNOT_START = (TemplateError, ImageResolutionError, copilot.CopilotError, BlobNotFound, ValueError)
 
@@ -74,6 +75,7 @@ class LocalProcessPlugin:
         self._active: dict[str, ProcessRecord] = {}  # attempts holding a concurrency slot
         self._log_sizes: dict[str, tuple[int, int]] = {}
         self._scanned = False
+        self._bin_dirs: dict[str, Path] = {}
 
     @property
     def id(self) -> str:
@@ -194,7 +196,7 @@ class LocalProcessPlugin:
         if raw:
             await copilot.download_inputs(self._blobs, inputs, attempt.inputs_dir, container.data_config.format)
             attempt.outputs_dir.mkdir(parents=True, exist_ok=True)
-        bin_dir = resolve_bin_dir(container.image, self._settings.images, self._cwd)
+        bin_dir = self._bin_dir(container.image)
         if bin_dir is None and not raw:
             raise ImageResolutionError(
                 f"no flytekit environment for image [{container.image}]: set $ALOFT_FLYTEKIT_VENV, create "
@@ -206,6 +208,15 @@ class LocalProcessPlugin:
         self._children[ctx.unique_id] = child
         self._active[ctx.unique_id] = record
         return record
+
+    def _bin_dir(self, image: str) -> Path | None:
+        """Resolved once per image; a missing flytekit environment is looked for again (it may be created later)."""
+        if image not in self._bin_dirs:
+            bin_dir = resolve_bin_dir(image, self._settings.images, self._cwd)
+            if bin_dir is None:
+                return None
+            self._bin_dirs[image] = bin_dir
+        return self._bin_dirs[image]
 
     async def _read_inputs(self, ctx: TaskExecutionContext) -> literals_pb2.LiteralMap:
         try:
@@ -274,7 +285,7 @@ class LocalProcessPlugin:
         self._reap(ctx.unique_id)
         attempt = self.attempt_dir(ctx)
         if attempt.exists():
-            await self._upload_logs(ctx, attempt)
+            await self._upload_logs(ctx, attempt, only_if_changed=True)
 
     async def _kill(
         self, ctx: TaskExecutionContext, attempt: AttemptDir, record: ProcessRecord, termination: Termination
@@ -290,8 +301,14 @@ class LocalProcessPlugin:
         sizes = (_size(attempt.stdout), _size(attempt.stderr))
         if only_if_changed and self._log_sizes.get(ctx.unique_id) == sizes:
             return
-        for path, name in ((attempt.stdout, io.STDOUT_FILE), (attempt.stderr, io.STDERR_FILE)):
-            data = await asyncio.to_thread(_read_if_exists, path)
+        logs = ((attempt.stdout, io.STDOUT_FILE), (attempt.stderr, io.STDERR_FILE))
+        for (path, name), size in zip(logs, sizes, strict=True):
+            if size < 0:
+                continue
+            # Small logs (the common case) are read inline: a thread hop costs more than the read.
+            data = (
+                _read_if_exists(path) if size < _INLINE_READ_BYTES else await asyncio.to_thread(_read_if_exists, path)
+            )
             if data is not None:
                 await self._blobs.write(io.join_uri(ctx.output_prefix, name), data)
         self._log_sizes[ctx.unique_id] = sizes
