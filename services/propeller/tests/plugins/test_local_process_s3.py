@@ -83,6 +83,7 @@ async def test_raw_container_on_s3(
     assert await blobs.exists(f"{ctx.output_prefix}/stdout.log")
 
 
+@pytest.mark.flytekit
 async def test_flytekit_task_reads_and_writes_s3(
     propeller_config: PropellerConfig,
     blobs: BlobStore,
