@@ -218,3 +218,21 @@ async def test_resolve_precedence_and_config_defaults(admin_server: Any) -> None
     assert other_wf is not None and list(other_wf.execution_queue_attributes.tags) == ["level2"]
     assert other_domain is not None and list(other_domain.execution_queue_attributes.tags) == ["level1"]
     assert other_project is not None and list(other_project.execution_queue_attributes.tags) == ["level0"]
+
+
+async def test_project_task_resources_merge_onto_config_defaults(admin_server: Any) -> None:
+    stub, config = admin_server.admin, admin_server.config.task_resources
+    request = pa.ProjectAttributesGetRequest(project="flytesnacks", resource_type=mr.TASK_RESOURCE)
+    unset = (await stub.GetProjectAttributes(request)).attributes.matching_attributes.task_resource_attributes
+    assert (unset.defaults.cpu, unset.limits.memory) == (config.defaults.cpu, config.limits.memory)
+    custom = mr.MatchingAttributes(
+        task_resource_attributes=mr.TaskResourceAttributes(defaults=mr.TaskResourceSpec(cpu="3"))
+    )
+    await stub.UpdateProjectAttributes(
+        pa.ProjectAttributesUpdateRequest(
+            attributes=pa.ProjectAttributes(project="flytesnacks", matching_attributes=custom)
+        )
+    )
+    merged = (await stub.GetProjectAttributes(request)).attributes.matching_attributes.task_resource_attributes
+    assert (merged.defaults.cpu, merged.defaults.memory) == ("3", config.defaults.memory)
+    assert merged.limits.cpu == config.limits.cpu

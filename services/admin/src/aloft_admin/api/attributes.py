@@ -37,7 +37,7 @@ class AttributeRpcs(RpcMixin):
         self, request: pa.ProjectAttributesGetRequest, context: Any
     ) -> pa.ProjectAttributesGetResponse:
         scope = project_scope(request.project, request.org)
-        found = await self.attributes_manager.get(scope, request.resource_type)
+        found = await self.attributes_manager.get_project(scope, request.resource_type)
         return pa.ProjectAttributesGetResponse(
             attributes=pa.ProjectAttributes(project=request.project, matching_attributes=found, org=request.org)
         )

@@ -60,15 +60,30 @@ def _task_resource_spec(resources: ResourceSet) -> mr.TaskResourceSpec:
     )
 
 
+def merge_task_resources(*levels: mr.TaskResourceAttributes) -> mr.TaskResourceAttributes:
+    """Field by field, the first level (most specific first) that sets a value wins."""
+    merged = mr.TaskResourceAttributes()
+    for part in ("defaults", "limits"):
+        target = getattr(merged, part)
+        for field in ("cpu", "gpu", "memory", "storage", "ephemeral_storage"):
+            value = next(
+                (getattr(getattr(level, part), field) for level in levels if getattr(getattr(level, part), field)), ""
+            )
+            setattr(target, field, value)
+    return merged
+
+
+def task_resource_defaults(deps: AdminDeps) -> mr.TaskResourceAttributes:
+    config = deps.config.task_resources
+    return mr.TaskResourceAttributes(
+        defaults=_task_resource_spec(config.defaults), limits=_task_resource_spec(config.limits)
+    )
+
+
 def config_defaults(deps: AdminDeps, resource: int) -> mr.MatchingAttributes | None:
     """Global defaults from config, used when no scope has attributes of this kind."""
     if resource == mr.TASK_RESOURCE:
-        config = deps.config.task_resources
-        return mr.MatchingAttributes(
-            task_resource_attributes=mr.TaskResourceAttributes(
-                defaults=_task_resource_spec(config.defaults), limits=_task_resource_spec(config.limits)
-            )
-        )
+        return mr.MatchingAttributes(task_resource_attributes=task_resource_defaults(deps))
     return None
 
 
@@ -118,6 +133,18 @@ class AttributesManager:
                 row.updated_at = now
         except AlreadyExists as exc:
             raise Aborted(f"attributes for {self._describe(scope)} were updated concurrently, retry") from exc
+
+    async def get_project(self, scope: Scope, resource: int) -> mr.MatchingAttributes:
+        """Project attributes; TASK_RESOURCE is merged down onto the config defaults, as flyteadmin does."""
+        if resource != mr.TASK_RESOURCE:
+            return await self.get(scope, resource)
+        async with self.deps.db.session() as session:
+            row = await repo.find(session, scope, resource_name(resource))
+        levels = [task_resource_defaults(self.deps)]
+        if row is not None:
+            levels.insert(0, mr.MatchingAttributes.FromString(row.attributes).task_resource_attributes)
+        merged = merge_task_resources(*levels)
+        return mr.MatchingAttributes(task_resource_attributes=merged)
 
     async def get(self, scope: Scope, resource: int) -> mr.MatchingAttributes:
         async with self.deps.db.session() as session:
