@@ -124,6 +124,13 @@ async def test_bad_task_input(admin_stub: Any, entities: Any) -> None:
         "limit",
     )
     await expect_error(
+        admin_stub.ListWorkflows(
+            common_pb2.ResourceListRequest(id=common_pb2.NamedEntityIdentifier(project=entities.project), limit=5)
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "missing domain",
+    )
+    await expect_error(
         admin_stub.ListTasks(common_pb2.ResourceListRequest(id=scope, limit=5, filters="eq(color,red)")),
         grpc.StatusCode.INVALID_ARGUMENT,
         "eq(color,red)",

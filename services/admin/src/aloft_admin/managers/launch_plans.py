@@ -124,6 +124,7 @@ class LaunchPlanManager:
         return launch_plan_pb2.LaunchPlanUpdateResponse()
 
     async def list(self, request: common_pb2.ResourceListRequest) -> launch_plan_pb2.LaunchPlanList:
+        validate_named_identifier(request.id, name_required=False)
         async with self.deps.db.session() as session:
             rows, token = await listing.list_versions(
                 session, LaunchPlanRow, request.id, ListQuery.of(request), LAUNCH_PLAN_FIELDS

@@ -87,6 +87,7 @@ class TaskManager:
             return await lookups.get_task(self.deps, session, request.id)
 
     async def list(self, request: common_pb2.ResourceListRequest) -> task_pb2.TaskList:
+        validate_named_identifier(request.id, name_required=False)
         async with self.deps.db.session() as session:
             rows, token = await listing.list_versions(session, TaskRow, request.id, ListQuery.of(request), TASK_FIELDS)
         return task_pb2.TaskList(tasks=[transform.to_task(r) for r in rows], token=token)

@@ -191,6 +191,7 @@ class WorkflowManager:
 
     async def list(self, request: common_pb2.ResourceListRequest) -> workflow_pb2.WorkflowList:
         """Workflows without their compiled closures (GetWorkflow returns those), as flyteadmin lists them."""
+        validate_named_identifier(request.id, name_required=False)
         async with self.deps.db.session() as session:
             rows, token = await listing.list_versions(
                 session, WorkflowRow, request.id, ListQuery.of(request), WORKFLOW_FIELDS
