@@ -1,9 +1,9 @@
 """The node executor: the phase machine of every node, DAG evaluation with the failure policy, retries, timeouts
 and abort. It alone writes node status and records node/task events; handlers only answer ``handle``.
 
-One step per node per round: a node that becomes ready is QUEUED (inputs written) in one round and handled in
-a later one, and a retry's new attempt number is persisted (RETRYABLE_FAILURE) before the plugin is asked to
-start it. Deterministic attempt ids make a replay after a crash adopt, never duplicate, an attempt.
+One step per node per round (a node that becomes ready is QUEUED, its inputs written, and handled at once); a
+retry's new attempt number is persisted (RETRYABLE_FAILURE) before the plugin is asked to start it.
+Deterministic attempt ids make a replay after a crash adopt, never duplicate, an attempt.
 """
 
 from __future__ import annotations
@@ -164,7 +164,10 @@ class NodeExecutor:
             return state
         if state.phase == NodePhase.NOT_YET_STARTED:
             await self._maybe_start(ectx, scope, node, path, parent, check_upstream=True)
-            return state
+            if state.phase != NodePhase.QUEUED:
+                return state
+            # Handled in the same round: attempt 0's id is deterministic, so a crash before this round is saved
+            # replays the start and the plugin adopts the attempt it already began.
         ctx = await self._context(ectx, scope, node, path, parent)
         await self._step(ctx, parent)
         return state
@@ -175,7 +178,8 @@ class NodeExecutor:
         state = ctx.execution.state.node(path)
         if state.phase == NodePhase.NOT_YET_STARTED:
             await self._maybe_start(ctx.execution, ctx.scope, child, path, parent, check_upstream=False)
-            return state
+            if state.phase != NodePhase.QUEUED:
+                return state
         if state.phase.is_terminal:
             return state
         child_ctx = await self._context(ctx.execution, ctx.scope, child, path, parent)
