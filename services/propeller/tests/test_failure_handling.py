@@ -187,3 +187,33 @@ async def test_recover_reuses_succeeded_nodes_and_reruns_the_rest(stack: Any) ->
     assert stack.admin.node_phases(recovered.name, "n1") == [NODE.QUEUED, NODE.RUNNING, NODE.SUCCEEDED]
     started = [uid for uid in stack.plugin.starts() if uid.startswith(recovered.name)]
     assert sorted(started) == [f"{recovered.name}-n1-0", f"{recovered.name}-n2-0"]
+
+
+async def test_task_timeout_is_per_attempt_and_retried(stack: Any) -> None:
+    _script(stack, "add_one", 0, duration=600.0)
+
+    def mutate(closure: compiler_pb2.CompiledWorkflowClosure) -> None:
+        _task_retries("add_one", 1)(closure)
+        for task in closure.tasks:
+            if task.template.id.name.endswith(".add_one"):
+                task.template.metadata.timeout.FromMilliseconds(300)
+
+    execution_id = await stack.create("chain", {"x": 1}, mutate=mutate)
+    status = await stack.wait(execution_id)
+    assert status.phase == WF.SUCCEEDED and _attempts(status, "n0") == 2
+    assert stack.plugin.aborted() == [f"{execution_id.name}-n0-0"]
+
+
+async def test_node_timeout_is_a_deadline_for_all_attempts(stack: Any) -> None:
+    stack.plugin.durations["add_one"] = 600.0
+
+    def mutate(closure: compiler_pb2.CompiledWorkflowClosure) -> None:
+        _task_retries("add_one", 3)(closure)
+        node = next(n for n in closure.primary.template.nodes if n.id == "n0")
+        node.metadata.timeout.FromMilliseconds(300)
+
+    execution_id = await stack.create("chain", {"x": 1}, mutate=mutate)
+    status = await stack.wait(execution_id)
+    assert status.phase == WF.FAILED and "exceeded its timeout" in status.error.message
+    assert _attempts(status, "n0") == 1
+    assert stack.admin.node_phases(execution_id.name, "n0")[-1] == NODE.TIMED_OUT

@@ -99,9 +99,15 @@ def executable_nodes(scope: Scope) -> list[workflow_pb2.Node]:
     return ordered
 
 
-def _timeout(ctx: NodeContext) -> timedelta | None:
+def _node_deadline(ctx: NodeContext) -> timedelta | None:
+    """The node's own timeout (NodeMetadata.timeout): a deadline for all its attempts together."""
     if ctx.node.metadata.HasField("timeout") and ctx.node.metadata.timeout.ToTimedelta():
         return ctx.node.metadata.timeout.ToTimedelta()
+    return None
+
+
+def _attempt_timeout(ctx: NodeContext) -> timedelta | None:
+    """The task's timeout (TaskMetadata.timeout): a deadline per attempt; a timed-out attempt may be retried."""
     if node_kind(ctx.node) == "task":
         template = ctx.task_template()
         if template.metadata.HasField("timeout") and template.metadata.timeout.ToTimedelta():
@@ -281,9 +287,16 @@ class NodeExecutor:
         await self._apply(ctx, transition, parent)
 
     async def _timed_out(self, ctx: NodeContext, parent: Parent | None) -> bool:
-        timeout = _timeout(ctx)
+        now = ctx.execution.now
+        deadline = _node_deadline(ctx)
+        if deadline is not None and ctx.state.started_at and now - ctx.state.started_at > deadline.total_seconds():
+            await self._handlers.for_node(ctx.node).abort(ctx, f"node timed out after {deadline}")
+            error = ErrorState("Timeout", f"node [{ctx.node.id}] exceeded its timeout of {deadline}")
+            await self._apply(ctx, HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=error), parent, True)
+            return True
+        timeout = _attempt_timeout(ctx)
         started = ctx.state.attempt_started_at
-        if timeout is None or started is None or ctx.execution.now - started <= timeout.total_seconds():
+        if timeout is None or started is None or now - started <= timeout.total_seconds():
             return False
         await self._handlers.for_node(ctx.node).abort(ctx, f"timed out after {timeout}")
         error = ErrorState("Timeout", f"node [{ctx.node.id}] attempt {ctx.state.attempt} timed out after {timeout}")
