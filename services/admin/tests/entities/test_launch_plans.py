@@ -10,6 +10,8 @@ import pytest
 from flyteidl.admin import common_pb2, launch_plan_pb2, schedule_pb2
 from flyteidl.core import execution_pb2
 
+from aloft_admin.managers import lookups
+
 ACTIVE, INACTIVE = launch_plan_pb2.ACTIVE, launch_plan_pb2.INACTIVE
 
 
@@ -94,7 +96,7 @@ async def test_input_validation(admin_stub: Any, entities: Any, workflow_id: Any
     assert list(none.launch_plans) == []
 
 
-async def test_schedules(admin_stub: Any, entities: Any, workflow_id: Any) -> None:
+async def test_schedules(admin_server: Any, admin_stub: Any, entities: Any, workflow_id: Any) -> None:
     def scheduled(name: str, schedule: schedule_pb2.Schedule) -> launch_plan_pb2.LaunchPlanCreateRequest:
         request = entities.launch_plan_request(name, workflow_id, fixed={"x": entities.int_literal(1)})
         request.spec.entity_metadata.schedule.CopyFrom(schedule)
@@ -111,6 +113,12 @@ async def test_schedules(admin_stub: Any, entities: Any, workflow_id: Any) -> No
     ]
     for index, schedule in enumerate(ok):
         await admin_stub.CreateLaunchPlan(scheduled(f"lp.ok{index}", schedule))
+    rate_id = entities.launch_plan_id("lp.ok2")
+    await admin_stub.UpdateLaunchPlan(launch_plan_pb2.LaunchPlanUpdateRequest(id=rate_id, state=ACTIVE))
+    async with admin_server.deps.db.session() as session:
+        active = await lookups.active_scheduled_launch_plans(admin_server.deps, session)
+    assert [lp.id for lp in active] == [rate_id]
+    assert active[0].spec.entity_metadata.schedule.rate.value == 10
     listed = await admin_stub.ListLaunchPlans(
         common_pb2.ResourceListRequest(
             id=common_pb2.NamedEntityIdentifier(project=entities.project, domain=entities.domain),

@@ -84,6 +84,11 @@ async def get_active_launch_plan(
     return transform.to_launch_plan(row)
 
 
+async def active_scheduled_launch_plans(deps: AdminDeps, session: AsyncSession) -> list[launch_plan_pb2.LaunchPlan]:
+    """Active launch plans with a schedule (cron or fixed rate), for the scheduler."""
+    return [transform.to_launch_plan(row) for row in await repo.active_scheduled_launch_plans(session)]
+
+
 async def ensure_project_domain(
     deps: AdminDeps, session: AsyncSession, project: str, domain: str, org: str = ""
 ) -> ProjectRow:

@@ -130,3 +130,13 @@ async def list_active_launch_plans(
 ) -> tuple[list[LaunchPlanRow], str]:
     stmt = scoped(LaunchPlanRow, project, domain, org).where(LaunchPlanRow.state == 1)
     return await page(session, stmt, query, LAUNCH_PLAN_FIELDS, [LaunchPlanRow.name.asc()])
+
+
+async def active_scheduled_launch_plans(session: AsyncSession) -> list[LaunchPlanRow]:
+    """Every ACTIVE launch plan version that carries a schedule (what a scheduler must run)."""
+    stmt = (
+        select(LaunchPlanRow)
+        .where(LaunchPlanRow.state == 1, LaunchPlanRow.schedule_type != "NONE")
+        .order_by(LaunchPlanRow.project, LaunchPlanRow.domain, LaunchPlanRow.name)
+    )
+    return list((await session.scalars(stmt)).all())
