@@ -236,9 +236,17 @@ class FakeAdmin(admin_pb2_grpc.AdminServiceServicer):
         self.task_events: list[event_pb2.TaskExecutionEvent] = []
         self.replays = 0
         self.refuse_workflows_as_terminal = False
+        self.unavailable_calls = 0  # answer this many next calls with UNAVAILABLE (admin restarting)
+        self.refused_unavailable = 0
         self._seen: set[bytes] = set()
 
     def _dedup(self, event: Any) -> None:
+        if self.unavailable_calls > 0:
+            self.unavailable_calls -= 1
+            self.refused_unavailable += 1
+            from aloft_service.errors import Unavailable
+
+            raise Unavailable("admin is restarting")
         raw = event.SerializeToString(deterministic=True)
         if raw in self._seen:
             self.replays += 1

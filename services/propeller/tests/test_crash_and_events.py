@@ -56,3 +56,14 @@ async def test_create_is_idempotent_and_resumes_after_restart(stack: Any) -> Non
     status = await stack.wait(execution_id)
     assert status.phase == WF.SUCCEEDED
     assert await stack.outputs(execution_id) == {"o0": "12"}
+
+
+async def test_transient_admin_errors_are_retried_and_nothing_is_lost(stack: Any) -> None:
+    stack.admin.unavailable_calls = 12  # more than one send's retries: the round is requeued with backoff too
+    execution_id = await stack.create("chain", {"x": 2})
+    status = await stack.wait(execution_id)
+    assert status.phase == WF.SUCCEEDED
+    assert stack.admin.refused_unavailable == 12
+    assert stack.admin.workflow_phases(execution_id.name) == [WF.RUNNING, WF.SUCCEEDED]
+    for node_id in ("n0", "n1", "n2"):
+        assert stack.admin.node_phases(execution_id.name, node_id) == [NODE.QUEUED, NODE.RUNNING, NODE.SUCCEEDED]

@@ -94,6 +94,9 @@ class NodeState:
 class OutboxEvent:
     kind: str  # workflow | node | task
     payload_b64: str  # serialized flyteidl.event message
+    # Delivery order is kept within a group (a top-level node with its tasks and descendants); groups may go
+    # concurrently; workflow events ("") are barriers.
+    group: str = ""
 
 
 @dataclass

@@ -67,7 +67,7 @@ class WorkflowExecutor:
             config=self._config,
             plugins=self._plugins,
             execution_uri=paths.execution_dir(self._blobs, self._config.propeller.metadata_prefix, record.key),
-            recorder=OutboxRecorder(state),
+            recorder=OutboxRecorder(state, self._top_level_ids(closure)),
             now=now,
             start_budget=budget,
             recovered=await self._recovered_nodes(record.key, request),
@@ -109,6 +109,12 @@ class WorkflowExecutor:
             self._specs.pop(next(iter(self._specs)))
         self._specs[record.key] = (record.spec, request, closure)
         return request, closure
+
+    @staticmethod
+    def _top_level_ids(closure: compiler_pb2.CompiledWorkflowClosure) -> list[str]:
+        template = closure.primary.template
+        ids = [node.id for node in template.nodes]
+        return [*ids, template.failure_node.id] if template.HasField("failure_node") else ids
 
     async def _closure(self, request: dataplane_pb2.CreateExecutionRequest) -> compiler_pb2.CompiledWorkflowClosure:
         if request.WhichOneof("closure") == "closure_uri":

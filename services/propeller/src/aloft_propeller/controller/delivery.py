@@ -37,32 +37,48 @@ def _apply(state: WorkflowState, kind: str, payload: bytes, outcome: Delivery) -
     ]
 
 
-_PARALLEL_ENTITIES = 32
+_PARALLEL_GROUPS = 32
 
 
-async def _send_all(events: list[OutboxEvent], sink: EventSink) -> list[tuple[OutboxEvent, Delivery | None]]:
-    """Each entity's events in order; different entities concurrently. None marks an event not sent (error)."""
-    by_entity: dict[str, list[OutboxEvent]] = {}
+def _waves(events: list[OutboxEvent]) -> list[list[OutboxEvent]]:
+    """Split at workflow events (each is a wave of its own): everything before one is delivered before it."""
+    waves: list[list[OutboxEvent]] = [[]]
     for event in events:
-        by_entity.setdefault(entity_of(event.kind, base64.b64decode(event.payload_b64)), []).append(event)
-    outcomes: dict[int, Delivery] = {}
-    errors: list[BaseException] = []
-    gate = asyncio.Semaphore(_PARALLEL_ENTITIES)
+        if event.kind == "workflow":
+            waves.extend([[event], []])
+        else:
+            waves[-1].append(event)
+    return [wave for wave in waves if wave]
 
-    async def send_entity(sequence: list[OutboxEvent]) -> None:
+
+async def _send_wave(wave: list[OutboxEvent], sink: EventSink, outcomes: dict[int, Delivery]) -> bool:
+    """Each group's events in order, groups concurrently. False if any event could not be sent."""
+    groups: dict[str, list[OutboxEvent]] = {}
+    for event in wave:
+        groups.setdefault(event.group, []).append(event)
+    gate = asyncio.Semaphore(_PARALLEL_GROUPS)
+    failed: list[BaseException] = []
+
+    async def send_group(sequence: list[OutboxEvent]) -> None:
         async with gate:
             for event in sequence:
                 try:
                     outcomes[id(event)] = await sink.send(event.kind, base64.b64decode(event.payload_b64))
-                except Exception as exc:  # noqa: BLE001 - reported after the others finish
-                    errors.append(exc)
+                except Exception as exc:  # noqa: BLE001 - the group stops; the round reports it
+                    log.warning("event delivery failed: %s", exc)
+                    failed.append(exc)
                     return
-                if outcomes[id(event)] not in (Delivery.DELIVERED, Delivery.REJECTED):
-                    return  # the entity is muted: its later events are dropped
 
-    await asyncio.gather(*(send_entity(sequence) for sequence in by_entity.values()))
-    if errors and not outcomes:
-        raise errors[0]
+    await asyncio.gather(*(send_group(sequence) for sequence in groups.values()))
+    return not failed
+
+
+async def _send_all(events: list[OutboxEvent], sink: EventSink) -> list[tuple[OutboxEvent, Delivery | None]]:
+    """Deliver in order (see ``_waves``); stop after a wave with a failure. None marks an event not delivered."""
+    outcomes: dict[int, Delivery] = {}
+    for wave in _waves(events):
+        if not await _send_wave(wave, sink, outcomes):
+            break
     return [(event, outcomes.get(id(event))) for event in events]
 
 

@@ -5,6 +5,7 @@ as already terminal are muted and get no further events."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 
 from flyteidl.event import event_pb2
 
@@ -31,20 +32,31 @@ def entity_of(kind: str, payload: bytes) -> str:
 
 
 class OutboxRecorder:
-    def __init__(self, state: WorkflowState) -> None:
+    def __init__(self, state: WorkflowState, top_level_ids: Iterable[str] = ()) -> None:
         self._state = state
+        # Longest first, so "n1-n0" wins over "n1" when both are top-level ids.
+        self._roots = sorted(top_level_ids, key=len, reverse=True)
 
-    def _append(self, kind: str, entity: str, payload: bytes) -> None:
+    def group_of(self, path: str) -> str:
+        for root in self._roots:
+            if path == root or path.startswith(root + "-"):
+                return root
+        return path
+
+    def _append(self, kind: str, entity: str, payload: bytes, group: str) -> None:
         if entity in self._state.muted:
             return
-        self._state.outbox.append(OutboxEvent(kind=kind, payload_b64=base64.b64encode(payload).decode()))
+        encoded = base64.b64encode(payload).decode()
+        self._state.outbox.append(OutboxEvent(kind=kind, payload_b64=encoded, group=group))
 
     def workflow(self, event: event_pb2.WorkflowExecutionEvent) -> None:
-        self._append("workflow", WORKFLOW_ENTITY, event.SerializeToString(deterministic=True))
+        self._append("workflow", WORKFLOW_ENTITY, event.SerializeToString(deterministic=True), "")
 
     def node(self, event: event_pb2.NodeExecutionEvent) -> None:
-        self._append("node", node_entity(event.id.node_id), event.SerializeToString(deterministic=True))
+        path = event.id.node_id
+        self._append("node", node_entity(path), event.SerializeToString(deterministic=True), self.group_of(path))
 
     def task(self, event: event_pb2.TaskExecutionEvent) -> None:
-        entity = task_entity(event.parent_node_execution_id.node_id, event.retry_attempt)
-        self._append("task", entity, event.SerializeToString(deterministic=True))
+        path = event.parent_node_execution_id.node_id
+        entity = task_entity(path, event.retry_attempt)
+        self._append("task", entity, event.SerializeToString(deterministic=True), self.group_of(path))
