@@ -6,6 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aloft_config import Duration, Section
 from aloft_db import DatabaseConfig
+from aloft_propeller.catalog.config import CatalogCacheConfig
+from aloft_propeller.resourcemanager.config import ResourceManagerConfig
 from aloft_service.logging import LoggerConfig
 from aloft_service.runtime import StackConfig
 from aloft_service.tracing import OtelConfig
@@ -126,6 +128,8 @@ class PropellerConfig(BaseModel):
     logger: LoggerConfig = LoggerConfig()
     otel: OtelConfig = OtelConfig()
     stack: StackConfig = StackConfig()
+    catalog_cache: CatalogCacheConfig = Field(default_factory=CatalogCacheConfig, alias="catalog-cache")
+    resourcemanager: ResourceManagerConfig = ResourceManagerConfig()
 
     def effective_database(self) -> DatabaseConfig:
         return self.propeller.database or self.database

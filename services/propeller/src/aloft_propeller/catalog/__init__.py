@@ -1,0 +1,1 @@
+"""Task output caching through datacatalog: cache keys, clients, and the per-task cache steps."""
