@@ -156,3 +156,13 @@ def test_migrate_applies_revisions_once_with_its_own_version_table(db_url: str, 
             assert conn.execute(sa.text("SELECT version_num FROM widgets_alembic_version")).scalar_one() == "0001"
     finally:
         engine.dispose()
+
+
+def test_migrate_creates_the_sqlite_directory_of_a_fresh_data_dir(tmp_path: Path) -> None:
+    scripts = tmp_path / "migrations"
+    (scripts / "versions").mkdir(parents=True)
+    (scripts / "env.py").write_text(ENV_PY)
+    (scripts / "versions" / "0001_widgets.py").write_text(REVISION)
+    database = tmp_path / "fresh" / "data" / "svc.db"
+    migrate(scripts, f"sqlite:///{database}", "svc_version")
+    assert database.exists()
