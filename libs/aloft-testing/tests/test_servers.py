@@ -46,3 +46,17 @@ def test_missing_server_and_binary_is_a_clear_error(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(servers.shutil, "which", lambda _: None)
     with pytest.raises(servers.MissingServer, match=r"Redis is not answering .* redis-server is not installed"):
         servers.ensure_redis.__wrapped__()
+
+
+def test_a_throwaway_postgres_starts_when_none_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALOFT_TEST_PG_PORT", str(servers.free_port()))
+    host, port, user = servers.ensure_postgres.__wrapped__()
+    with psycopg.connect(f"host={host} port={port} user={user} dbname=postgres connect_timeout=10") as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_throwaway_nats_starts_when_none_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALOFT_TEST_NATS_PORT", str(servers.free_port()))
+    host, port = servers.ensure_nats.__wrapped__()
+    with socket.create_connection((host, port), timeout=5) as sock:
+        assert sock.recv(4) == b"INFO"
