@@ -2,8 +2,9 @@
 
 Contract: no method raises for catalog trouble. Failures come back as statuses (CACHE_LOOKUP_FAILURE,
 CACHE_PUT_FAILURE, RESERVATION_FAILURE) so a broken or unreachable catalog never fails a task — the task just runs.
-Every call is idempotent: ``put`` on an existing tag adopts it, ``release_reservation`` of a reservation held by
-someone else (or by no one) succeeds.
+Every call is idempotent: a repeated ``put`` of a key succeeds (datacatalog decides which artifact the tag names;
+Aloft's moves it to the newest), ``release_reservation`` of a reservation held by no
+one succeeds (one held by another owner is refused: RESERVATION_FAILURE).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class CatalogClient(Protocol):
     async def put(
         self, key: keys.CatalogKey, outputs: literals_pb2.LiteralMap, source: identifier_pb2.TaskExecutionIdentifier
     ) -> CachePut:
-        """Store ``outputs`` for ``key`` unless already cached (then the existing entry stays: CACHE_POPULATED)."""
+        """Store ``outputs`` for ``key`` (CACHE_POPULATED also when the key was cached already)."""
         ...
 
     async def update(
@@ -98,7 +99,7 @@ class CatalogClient(Protocol):
         ...
 
     async def release_reservation(self, key: keys.CatalogKey, owner: str) -> ReservationResult:
-        """Give the reservation up (no-op if ``owner`` doesn't hold it)."""
+        """Give the reservation up (RESERVATION_FAILURE if another owner holds it)."""
         ...
 
     async def close(self) -> None: ...
@@ -247,7 +248,7 @@ class DataCatalogClient:
         try:
             await self._call(self._stub.AddTag, datacatalog_pb2.AddTagRequest(tag=tag))
         except grpc.aio.AioRpcError as err:
-            # Someone cached this input first; their artifact stays the cached one (Flyte does the same).
+            # A datacatalog that refuses to move an existing tag (Flyte's) keeps the first result: still cached.
             if err.code() != grpc.StatusCode.ALREADY_EXISTS:
                 raise
         return CachePut(status=catalog_pb2.CACHE_POPULATED, catalog_key=keys.event_catalog_metadata(dataset_id, tag))
