@@ -62,9 +62,9 @@ def test_aloft_config_check_reports_each_service(tmp_path: Path, service_cli_rea
     assert result.returncode == 1
     assert "admin: INVALID" in result.stdout
     assert "admin.grpcPort" in result.stdout
-    good = run(
-        str(BIN / "aloft"), "--config", str(REPO / "config" / "aloft.yaml"), "--services", "admin", "config-check"
-    )
+    # Options are accepted after the subcommand too, as in `aloft up --config FILE --services admin`.
+    shipped = str(REPO / "config" / "aloft.yaml")
+    good = run(str(BIN / "aloft"), "config-check", "--config", shipped, "--services", "admin")
     assert good.returncode == 0, good.stdout
     assert "admin: ok" in good.stdout
 
