@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from aloft_propeller.config import ShardConfig
 from aloft_propeller.sharding.strategy import build_shard_strategy
@@ -30,9 +31,9 @@ def test_project_and_domain_shards_with_a_catch_all() -> None:
 
 
 def test_invalid_shard_settings_name_the_key() -> None:
-    with pytest.raises(ValueError, match="shard-index"):
-        build_shard_strategy(ShardConfig(type="hash", shard_count=2, shard_index=2))
-    with pytest.raises(ValueError, match="include"):
-        build_shard_strategy(ShardConfig(type="project"))
-    with pytest.raises(ValueError, match=r"shard\.type"):
-        build_shard_strategy(ShardConfig(type="nope"))
+    with pytest.raises(ValidationError, match="shard-index"):
+        ShardConfig(type="hash", shard_count=2, shard_index=2)
+    with pytest.raises(ValidationError, match="include"):
+        ShardConfig(type="project")
+    with pytest.raises(ValidationError, match="type"):
+        ShardConfig(type="nope")  # type: ignore[arg-type]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aloft_config import Duration, Section
 from aloft_db import DatabaseConfig
@@ -33,10 +35,18 @@ class QueueConfig(Section):
 class ShardConfig(Section):
     """Which workflows this propeller owns (hash / project / domain strategies, under a manager later)."""
 
-    type: str = Field(default="", description="'' (all), 'hash', 'project' or 'domain'")
+    type: Literal["", "hash", "project", "domain"] = Field(default="", description="'' (all) or a strategy")
     shard_count: int = Field(default=1, alias="shard-count", ge=1)
     shard_index: int = Field(default=0, alias="shard-index", ge=0)
     include: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ShardConfig:
+        if self.type == "hash" and self.shard_index >= self.shard_count:
+            raise ValueError(f"shard-index {self.shard_index} must be < shard-count {self.shard_count}")
+        if self.type in ("project", "domain") and not self.include:
+            raise ValueError(f"include must list at least one {self.type} (or '*')")
+        return self
 
 
 class PropellerSection(Section):
