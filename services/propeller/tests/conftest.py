@@ -411,10 +411,16 @@ def make_config(tmp_path: Path, store_url: str, admin_port: int, **propeller: An
 
 
 @pytest.fixture
-async def stack(tmp_path: Path, store_url: str) -> AsyncIterator[Stack]:
+def propeller_settings() -> dict[str, Any]:
+    """Extra ``propeller:`` keys for the stack; a test module overrides this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, store_url: str, propeller_settings: dict[str, Any]) -> AsyncIterator[Stack]:
     admin = FakeAdmin()
     admin_service = await start_fake_admin(admin)
-    config = make_config(tmp_path, store_url, admin_service.grpc_port)
+    config = make_config(tmp_path, store_url, admin_service.grpc_port, **propeller_settings)
     run_migrations(config)
     blobs = create_blob_store(config.storage)
     plugin = ScriptedPlugin(tmp_path / "plugin")

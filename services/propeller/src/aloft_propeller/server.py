@@ -68,7 +68,9 @@ def build_deps(
     store = SqlWorkflowStore(db)
     executor = WorkflowExecutor(config, blobs, plugins, default_node_handlers(), store)
     shard = build_shard_strategy(config.propeller.shard)
-    controller = Controller(config.propeller, store, RoundRunner(store, executor, sink), shard)
+    controller = Controller(
+        config.propeller, store, RoundRunner(store, executor, sink, config.propeller.cluster_id), shard
+    )
     manager = ExecutionManager(store, config.propeller.cluster_id, controller.enqueue)
     return PropellerDeps(config, db, blobs, store, sink, controller, manager)
 

@@ -14,7 +14,7 @@ from aloft_propeller.controller.queue import WorkQueue
 from aloft_propeller.controller.round import RoundRunner
 from aloft_propeller.sharding.strategy import AllExecutions, ShardStrategy
 from aloft_propeller.store.base import ExecutionKey, StaleRecord, WorkflowStore
-from aloft_service.errors import NotFound
+from aloft_service.errors import NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ class Controller:
         rate = config.queue.queue
         self.queue: WorkQueue[ExecutionKey] = WorkQueue(rate.base_delay.total_seconds(), rate.max_delay.total_seconds())
         self._idle_rounds: dict[ExecutionKey, int] = {}
+        self._round_failures: dict[ExecutionKey, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._busy = 0
 
@@ -102,10 +103,15 @@ class Controller:
         except NotFound:
             self.queue.forget(key)
             return
-        except Exception:
+        except Unavailable as exc:
+            # Admin (events) or the store is unreachable: wait with backoff, never give up on the workflow.
             delay = self.queue.add_rate_limited(key)
-            log.exception("round for %s failed; retrying in %.2fs", key, delay)
+            log.warning("round for %s postponed %.2fs: %s", key, delay, exc.message)
             return
+        except Exception as exc:  # noqa: BLE001 - a failing round must not kill the worker
+            await self._round_failed(key, exc)
+            return
+        self._round_failures.pop(key, None)
         if changed is None:
             self.queue.forget(key)
             self._idle_rounds.pop(key, None)
@@ -119,6 +125,25 @@ class Controller:
         self._idle_rounds[key] = idle + 1
         ceiling = self._config.downstream_eval_duration.total_seconds()
         self.queue.add_after(key, min(_FIRST_POLL_SECONDS * _POLL_BACKOFF**idle, ceiling))
+
+    async def _round_failed(self, key: ExecutionKey, exc: Exception) -> None:
+        """Retry with backoff; after ``max-workflow-retries`` consecutive failures the workflow is failed."""
+        failures = self._round_failures.get(key, 0) + 1
+        self._round_failures[key] = failures
+        if failures <= self._config.max_workflow_retries:
+            delay = self.queue.add_rate_limited(key)
+            log.exception("round %d for %s failed; retrying in %.2fs", failures, key, delay, exc_info=exc)
+            return
+        log.error("%s failed %d rounds in a row; failing the workflow: %s", key, failures, exc)
+        try:
+            await self._runner.fail(key, f"evaluation failed {failures} times: {exc}")
+        except Exception:
+            log.exception("could not record the failure of %s", key)
+            self.queue.add_rate_limited(key)
+            return
+        self._round_failures.pop(key, None)
+        self.queue.forget(key)
+        self.queue.add(key)  # deliver the FAILED event (and finish) in a normal round
 
     async def _streak(self, key: ExecutionKey) -> bool | None:
         """Rounds until no progress or the streak limit; None once terminal, else whether the last round changed."""

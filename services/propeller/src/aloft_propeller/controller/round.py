@@ -7,10 +7,14 @@ import logging
 import time
 from dataclasses import dataclass
 
+from aloft.dataplane.v1 import dataplane_pb2
+
 from aloft_propeller.controller import metrics
 from aloft_propeller.controller.delivery import deliver_outbox
+from aloft_propeller.events import builders
+from aloft_propeller.events.recorder import OutboxRecorder
 from aloft_propeller.events.sink import EventSink
-from aloft_propeller.state import NodePhase, WorkflowPhase, WorkflowState
+from aloft_propeller.state import ErrorState, NodePhase, WorkflowPhase, WorkflowState
 from aloft_propeller.store.base import ExecutionKey, WorkflowRecord, WorkflowStore
 from aloft_propeller.workflow import WorkflowExecutor
 
@@ -57,7 +61,10 @@ def _observe(record: WorkflowRecord, before: WorkflowState, after: WorkflowState
 
 
 class RoundRunner:
-    def __init__(self, store: WorkflowStore, executor: WorkflowExecutor, sink: EventSink) -> None:
+    def __init__(
+        self, store: WorkflowStore, executor: WorkflowExecutor, sink: EventSink, producer_id: str = "default"
+    ) -> None:
+        self._producer_id = producer_id
         self._store = store
         self._executor = executor
         self._sink = sink
@@ -107,3 +114,20 @@ class RoundRunner:
         record = await deliver_outbox(record, self._sink, self._store)
         self._remember(record, seen)
         return RoundOutcome(changed=True, terminal=record.terminal)
+
+    async def fail(self, key: ExecutionKey, message: str) -> None:
+        """Fail a workflow whose evaluation keeps raising (max-workflow-retries): record FAILED and its event."""
+        self.invalidate(key)
+        record = await self._store.get(key)
+        if record.state.phase.is_terminal:
+            return
+        state = WorkflowState.from_json(record.state.to_json())
+        request = dataplane_pb2.CreateExecutionRequest.FromString(record.spec)
+        state.error = ErrorState("RoundFailure", message, "SYSTEM")
+        state.phase = WorkflowPhase.FAILED
+        state.updated_at = time.time()
+        event = builders.workflow_event(
+            request.id, self._producer_id, WorkflowPhase.FAILED, state.updated_at, "", state.error
+        )
+        OutboxRecorder(state).workflow(event)
+        await self._store.update(record.with_state(state))
