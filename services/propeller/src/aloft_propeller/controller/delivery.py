@@ -60,14 +60,22 @@ async def _send_wave(wave: list[OutboxEvent], sink: EventSink, outcomes: dict[in
     failed: list[BaseException] = []
 
     async def send_group(sequence: list[OutboxEvent]) -> None:
+        refused: dict[str, Delivery] = {}  # entity → admin's refusal: its later events are not sent
         async with gate:
             for event in sequence:
+                payload = base64.b64decode(event.payload_b64)
+                entity = entity_of(event.kind, payload)
+                if entity in refused:
+                    outcomes[id(event)] = refused[entity]
+                    continue
                 try:
-                    outcomes[id(event)] = await sink.send(event.kind, base64.b64decode(event.payload_b64))
+                    outcomes[id(event)] = await sink.send(event.kind, payload)
                 except Exception as exc:  # noqa: BLE001 - the group stops; the round reports it
                     log.warning("event delivery failed: %s", exc)
                     failed.append(exc)
                     return
+                if outcomes[id(event)] in (Delivery.ALREADY_TERMINAL, Delivery.INCOMPATIBLE_CLUSTER):
+                    refused[entity] = outcomes[id(event)]
 
     await asyncio.gather(*(send_group(sequence) for sequence in groups.values()))
     return not failed
