@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 
 from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.core import literals_pb2
@@ -11,7 +13,9 @@ from google.protobuf import timestamp_pb2
 from aloft_admin.deps import AdminDeps
 from aloft_admin.transformers.timestamps import aware, from_timestamp
 from aloft_admin.transitions import Decision, Verdict
-from aloft_service.errors import FailedPrecondition, InvalidArgument
+from aloft_service.errors import AlreadyExists, FailedPrecondition, InvalidArgument
+
+T = TypeVar("T")
 
 # Events from a producer that never said which cluster it is are accepted anywhere (Flyte's default producer id).
 DEFAULT_PRODUCER_ID = "propeller"
@@ -59,3 +63,12 @@ async def offload_literal_map(deps: AdminDeps, literal_map: literals_pb2.Literal
     uri = deps.blobs.uri(deps.config.admin.metadataPrefix, *parts)
     await deps.blobs.write_proto(uri, literal_map)
     return uri
+
+
+async def retry_on_concurrent_create(record: Callable[[], Awaitable[T]]) -> T:
+    """Run an event's transaction; if a concurrent first event inserted the same row first (unique violation),
+    run it once more, now as an update of that row. Events never answer ALREADY_EXISTS for that race."""
+    try:
+        return await record()
+    except AlreadyExists:
+        return await record()

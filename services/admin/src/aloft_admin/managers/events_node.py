@@ -16,7 +16,13 @@ from flyteidl.event import event_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.deps import AdminDeps
-from aloft_admin.managers.events_common import occurred_at, offload_literal_map, raise_if_refused, seconds_between
+from aloft_admin.managers.events_common import (
+    occurred_at,
+    offload_literal_map,
+    raise_if_refused,
+    retry_on_concurrent_create,
+    seconds_between,
+)
 from aloft_admin.managers.executions_lookup import (
     get_execution_row,
     get_node_execution_row,
@@ -41,6 +47,13 @@ async def record_node_event(
     event = request.event
     validate_node_execution_id(event.id, "event.id")
     at = occurred_at(event.occurred_at, "event.occurred_at")
+    # A concurrent first event for the same node may win the insert: retry once, as an update.
+    return await retry_on_concurrent_create(lambda: _record(deps, event, at))
+
+
+async def _record(
+    deps: AdminDeps, event: event_pb2.NodeExecutionEvent, at: datetime
+) -> admin_event_pb2.NodeExecutionEventResponse:
     async with deps.db.session() as session:
         row = await repo.find_node_execution(session, event.id, for_update=True)
         if row is None:

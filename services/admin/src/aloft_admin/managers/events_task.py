@@ -16,7 +16,13 @@ from flyteidl.event import event_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.deps import AdminDeps
-from aloft_admin.managers.events_common import occurred_at, offload_literal_map, raise_if_refused, seconds_between
+from aloft_admin.managers.events_common import (
+    occurred_at,
+    offload_literal_map,
+    raise_if_refused,
+    retry_on_concurrent_create,
+    seconds_between,
+)
 from aloft_admin.managers.executions_lookup import get_node_execution_row
 from aloft_admin.repositories.models.executions import TaskExecutionModel
 from aloft_admin.repositories.sql import executions as repo
@@ -44,6 +50,13 @@ async def record_task_event(
     tid = task_execution_id(event)
     validate_task_execution_id(tid, "event")
     at = occurred_at(event.occurred_at, "event.occurred_at")
+    # A concurrent first event for the same attempt may win the insert: retry once, as an update.
+    return await retry_on_concurrent_create(lambda: _record(deps, event, tid, at))
+
+
+async def _record(
+    deps: AdminDeps, event: event_pb2.TaskExecutionEvent, tid: identifier_pb2.TaskExecutionIdentifier, at: datetime
+) -> admin_event_pb2.TaskExecutionEventResponse:
     async with deps.db.session() as session:
         row = await repo.find_task_execution(session, tid, for_update=True)
         if row is None:
