@@ -1,0 +1,67 @@
+"""The DAG of one workflow level: each node's upstream ids (explicit, from promises, from compiled connections,
+and from the children of branches) and a topological order. Start and end nodes are implicit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flyteidl.core import literals_pb2, workflow_pb2
+
+from aloft_propeller.nodes.base import Scope
+from aloft_propeller.nodes.context import END_NODE, START_NODE
+from aloft_propeller.nodes.errors import NodeError
+
+
+def _promise_ids(bindings: Iterable[literals_pb2.Binding]) -> set[str]:
+    found: set[str] = set()
+
+    def walk(data: literals_pb2.BindingData) -> None:
+        kind = data.WhichOneof("value")
+        if kind == "promise":
+            found.add(data.promise.node_id)
+        elif kind == "collection":
+            for item in data.collection.bindings:
+                walk(item)
+        elif kind == "map":
+            for item in data.map.bindings.values():
+                walk(item)
+
+    for binding in bindings:
+        walk(binding.binding)
+    return found
+
+
+def _branch_children(node: workflow_pb2.Node) -> list[workflow_pb2.Node]:
+    if node.WhichOneof("target") != "branch_node":
+        return []
+    block = node.branch_node.if_else
+    children = [block.case.then_node, *(case.then_node for case in block.other)]
+    if block.HasField("else_node"):
+        children.append(block.else_node)
+    return children
+
+
+def upstream_ids(scope: Scope, node: workflow_pb2.Node) -> set[str]:
+    ids = set(node.upstream_node_ids) | _promise_ids(node.inputs)
+    if node.id in scope.workflow.connections.upstream:
+        ids |= set(scope.workflow.connections.upstream[node.id].ids)
+    for child in _branch_children(node):
+        ids |= upstream_ids(scope, child)
+    return ids - {START_NODE, END_NODE, node.id}
+
+
+def executable_nodes(scope: Scope) -> list[workflow_pb2.Node]:
+    """The scope's nodes in topological order (start/end nodes are implicit)."""
+    nodes = {n.id: n for n in scope.workflow.template.nodes if n.id not in (START_NODE, END_NODE)}
+    pending = {node_id: upstream_ids(scope, node) & nodes.keys() for node_id, node in nodes.items()}
+    ordered: list[workflow_pb2.Node] = []
+    while pending:
+        ready = sorted(node_id for node_id, deps in pending.items() if not deps)
+        if not ready:
+            raise NodeError(scope.parent_path or "workflow", f"cycle between nodes {sorted(pending)}")
+        for node_id in ready:
+            ordered.append(nodes[node_id])
+            del pending[node_id]
+        for deps in pending.values():
+            deps.difference_update(ready)
+    return ordered
