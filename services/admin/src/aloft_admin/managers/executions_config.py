@@ -8,11 +8,13 @@ sent to the data plane as ``aloft.dataplane.v1.ExecutionConfig``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aloft.dataplane.v1 import dataplane_pb2
 from flyteidl.admin import execution_pb2, launch_plan_pb2, matchable_resource_pb2
 from flyteidl.admin.matchable_resource_pb2 import MatchableResource
+from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.config import ResourceSet
@@ -63,9 +65,9 @@ def resolve_spec(
     out.CopyFrom(spec)
     out.max_parallelism = spec.max_parallelism or lp.max_parallelism or wec.max_parallelism or DEFAULT_MAX_PARALLELISM
     _first_message(out, "security_context", spec, lp, wec)
-    _first_message(out, "labels", spec, lp, wec, nonempty=lambda m: bool(m.values))
-    _first_message(out, "annotations", spec, lp, wec, nonempty=lambda m: bool(m.values))
-    _first_message(out, "envs", spec, lp, wec, nonempty=lambda m: bool(m.values))
+    _first_message(out, "labels", spec, lp, wec, nonempty=_has_values)
+    _first_message(out, "annotations", spec, lp, wec, nonempty=_has_values)
+    _first_message(out, "envs", spec, lp, wec, nonempty=_has_values)
     _first_message(out, "interruptible", spec, lp, wec)
     raw = next(
         (
@@ -83,7 +85,14 @@ def resolve_spec(
     return out
 
 
-def _first_message(out, field: str, *sources, nonempty=None) -> None:  # type: ignore[no-untyped-def]
+def _has_values(message: Message) -> bool:
+    return bool(getattr(message, "values", None))
+
+
+def _first_message(
+    out: Message, field: str, *sources: Message, nonempty: Callable[[Message], bool] | None = None
+) -> None:
+    """Copy ``field`` from the first source that sets it (and, for maps/lists, sets it non-empty)."""
     for source in sources:
         if source.HasField(field) and (nonempty is None or nonempty(getattr(source, field))):
             getattr(out, field).CopyFrom(getattr(source, field))
