@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,8 @@ from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.event import event_pb2
+
+from aloft_admin.managers.execution_data import literal_map_data
 
 PROJECT, DOMAIN = "flytesnacks", "development"
 WF = core.WorkflowExecution
@@ -182,3 +185,36 @@ async def test_child_execution_of_a_launch_plan_node(exec_server: Any, literals:
         identifier_pb2.NodeExecutionIdentifier(node_id="n404", execution_id=parent)
     )
     await expect_error(admin.CreateExecution(orphan), grpc.StatusCode.NOT_FOUND, "n404")
+
+
+async def test_malformed_identifiers_name_the_field(exec_server: Any) -> None:
+    admin = exec_server.admin
+    bad = grpc.StatusCode.INVALID_ARGUMENT
+    no_name = identifier_pb2.WorkflowExecutionIdentifier(project=PROJECT, domain=DOMAIN)
+    await expect_error(admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=no_name)), bad, "id.name")
+    no_project = identifier_pb2.WorkflowExecutionIdentifier(domain=DOMAIN, name="x")
+    await expect_error(
+        admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=no_project)), bad, "id.project"
+    )
+    await expect_error(
+        admin.ListExecutions(common_pb2.ResourceListRequest(id=common_pb2.NamedEntityIdentifier(project=PROJECT))),
+        bad,
+        "id.domain",
+    )
+    await expect_error(admin.CreateExecution(execution_pb2.ExecutionCreateRequest(project=PROJECT)), bad, "domain")
+
+
+async def test_execution_data_inlines_only_small_maps(exec_server: Any, literals: Any) -> None:
+    deps = exec_server.deps
+    uri = deps.blobs.uri("metadata", "sizes", "map.pb")
+    literal_map = literals_pb2.LiteralMap(literals={"s": literals.str_("x" * 500)})
+    await deps.blobs.write_proto(uri, literal_map)
+    blob, full = await literal_map_data(deps, uri)
+    assert blob.url and blob.bytes == literal_map.ByteSize() and full == literal_map
+
+    small = deps.config.model_copy(update={"admin": deps.config.admin.model_copy(update={"maxInlineDataBytes": 100})})
+    blob, full = await literal_map_data(replace(deps, config=small), uri)
+    assert blob.url and blob.bytes > 100 and full == literals_pb2.LiteralMap()
+
+    blob, full = await literal_map_data(deps, deps.blobs.uri("metadata", "sizes", "missing.pb"))
+    assert not blob.url and full == literals_pb2.LiteralMap()
