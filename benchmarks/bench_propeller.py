@@ -39,12 +39,18 @@ ANCHOR_FANOUT = (
 ANCHOR_CHAIN = "target: <= 3 ms per transition; Prefect ~16 ms/task, Dagster 6.9 ms/op, flytekit local 1.6 ms/task"
 
 
+TERMINAL = (execution_pb2.WorkflowExecution.SUCCEEDED, execution_pb2.WorkflowExecution.FAILED)
+
+
 class CountingAdmin(admin_pb2_grpc.AdminServiceServicer):
     def __init__(self) -> None:
         self.events = 0
+        self.finished: dict[str, int] = {}  # execution name → terminal workflow phase received
 
     async def CreateWorkflowEvent(self, request: Any, context: Any) -> Any:
         self.events += 1
+        if request.event.phase in TERMINAL:
+            self.finished[request.event.execution_id.name] = request.event.phase
         return admin_event_pb2.WorkflowExecutionEventResponse()
 
     async def CreateNodeEvent(self, request: Any, context: Any) -> Any:
@@ -54,6 +60,39 @@ class CountingAdmin(admin_pb2_grpc.AdminServiceServicer):
     async def CreateTaskEvent(self, request: Any, context: Any) -> Any:
         self.events += 1
         return admin_event_pb2.TaskExecutionEventResponse()
+
+
+class InstantPlugin:
+    """--engine-only: every attempt succeeds on its first handle, so only the engine's work is measured."""
+
+    id = "instant"
+    task_types = ("raw-container",)
+
+    async def handle(self, ctx: Any) -> Any:
+        from aloft_propeller.plugins.base import Phase, PhaseInfo, Transition
+
+        return Transition(PhaseInfo(Phase.SUCCESS))
+
+    async def abort(self, ctx: Any, reason: str) -> None:
+        return None
+
+    async def finalize(self, ctx: Any) -> None:
+        return None
+
+    def for_task_type(self, task_type: str) -> Any:
+        return self
+
+
+async def start_in_process(settings: dict[str, Any]) -> Any:
+    from aloft_config import load_config
+    from aloft_propeller.config import PropellerConfig
+    from aloft_propeller.server import build_deps, build_service, run_migrations
+
+    path = Path(settings["stack"]["dataDir"]) / "propeller.yaml"
+    path.write_text(yaml.safe_dump(settings))
+    config = load_config(str(path), PropellerConfig)
+    run_migrations(config)
+    return await start_service(build_service(build_deps(config, plugins=InstantPlugin())), ListenConfig())
 
 
 def free_port() -> int:
@@ -102,18 +141,18 @@ def spawn_seconds(count: int, threads: int) -> float:
     return time.perf_counter() - start
 
 
-async def run_execution(client: Any, name: str, shape: str, size: int) -> float:
+async def run_execution(client: Any, admin: CountingAdmin, name: str, shape: str, size: int) -> float:
+    """Seconds from CreateExecution until admin holds the terminal workflow event. Workflow events are delivered
+    after every node and task event before them, so by then every event of the run is durable in admin."""
     execution_id = identifier_pb2.WorkflowExecutionIdentifier(project="b", domain="d", name=name)
     request = dataplane_pb2.CreateExecutionRequest(id=execution_id, compiled_closure=closure(shape, size))
     start = time.perf_counter()
     await client.CreateExecution(request)
-    while True:
-        status = await client.GetExecutionStatus(dataplane_pb2.GetExecutionStatusRequest(id=execution_id))
-        if status.phase in (execution_pb2.WorkflowExecution.SUCCEEDED, execution_pb2.WorkflowExecution.FAILED):
-            break
-        await asyncio.sleep(0.01)
+    while name not in admin.finished:
+        await asyncio.sleep(0.005)
     elapsed = time.perf_counter() - start
-    if status.phase != execution_pb2.WorkflowExecution.SUCCEEDED:
+    if admin.finished[name] != execution_pb2.WorkflowExecution.SUCCEEDED:
+        status = await client.GetExecutionStatus(dataplane_pb2.GetExecutionStatusRequest(id=execution_id))
         raise SystemExit(f"{name} failed: {status.error.message}")
     return elapsed
 
@@ -140,7 +179,13 @@ async def main(args: argparse.Namespace) -> int:
         }
         config = Path(tmp) / "propeller.yaml"
         config.write_text(yaml.safe_dump(settings))
-        process = subprocess.Popen([str(BIN), "--config", str(config), "serve"])  # noqa: ASYNC220 - one start
+        in_process = None
+        if args.engine_only:
+            in_process = await start_in_process(settings)
+            port = in_process.grpc_port
+            process = subprocess.Popen(["sleep", "3600"])  # noqa: ASYNC220 - placeholder, nothing to watch
+        else:
+            process = subprocess.Popen([str(BIN), "--config", str(config), "serve"])  # noqa: ASYNC220 - one start
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
         client = dataplane_pb2_grpc.DataPlaneServiceStub(channel)
         try:
@@ -152,13 +197,17 @@ async def main(args: argparse.Namespace) -> int:
                     break
                 except grpc.aio.AioRpcError:
                     await asyncio.sleep(0.05)
-            await run_execution(client, "warmup", "fanout", 5)
-            chain = [await run_execution(client, f"chain-{i}", "chain", args.chain) for i in range(args.rounds)]
-            fanout = [await run_execution(client, f"fanout-{i}", "fanout", args.fanout) for i in range(args.rounds)]
+            await run_execution(client, admin, "warmup", "fanout", 5)
+            chain = [await run_execution(client, admin, f"chain-{i}", "chain", args.chain) for i in range(args.rounds)]
+            fanout = [
+                await run_execution(client, admin, f"fanout-{i}", "fanout", args.fanout) for i in range(args.rounds)
+            ]
         finally:
             await channel.close()
             process.terminate()
             process.wait(timeout=30)
+            if in_process is not None:
+                await in_process.stop(grace=0.5)
     await admin_service.stop(grace=0.5)
 
     chain_spawn = spawn_seconds(args.chain, 1)
@@ -180,4 +229,9 @@ if __name__ == "__main__":
     parser.add_argument("--fanout", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16, help="plugins.local-process.max-concurrency")
+    parser.add_argument(
+        "--engine-only",
+        action="store_true",
+        help="run propeller in-process with a plugin that succeeds at once (no processes): the engine's own cost",
+    )
     sys.exit(asyncio.run(main(parser.parse_args())))
