@@ -32,7 +32,7 @@ from aloft_service.runtime import ListenConfig, start_service
 
 PROJECT, DOMAIN = "flytesnacks", "development"
 INT = types_pb2.LiteralType(simple=types_pb2.INTEGER)
-CONCURRENCY = 16
+CONCURRENCY = int(__import__("os").environ.get("BENCH_CONCURRENCY", "16"))
 
 
 class FakeDataPlane(dataplane_pb2_grpc.DataPlaneServiceServicer):
