@@ -26,12 +26,15 @@ import msgpack
 import pytest
 from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
 from flyteidl.admin import event_pb2 as admin_event_pb2
-from flyteidl.admin import task_pb2, workflow_pb2
+from flyteidl.admin import execution_pb2 as execution_admin_pb2
+from flyteidl.admin import launch_plan_pb2, task_pb2, workflow_pb2
+from flyteidl.admin import signal_pb2 as signal_admin_pb2
 from flyteidl.core import compiler_pb2, execution_pb2, identifier_pb2, literals_pb2
 from flyteidl.event import event_pb2
-from flyteidl.service import admin_pb2, admin_pb2_grpc
+from flyteidl.service import admin_pb2, admin_pb2_grpc, signal_pb2
+from flyteidl.service import signal_pb2_grpc as signal_grpc
 
-from aloft_compiler import compile_workflow
+from aloft_compiler import LaunchPlanInterface, compile_workflow, launch_plan_expected_inputs
 from aloft_db import DatabaseConfig
 from aloft_propeller.config import PropellerConfig, PropellerSection
 from aloft_propeller.plugins.base import (
@@ -116,7 +119,22 @@ def load_closure(name: str) -> compiler_pb2.CompiledWorkflowClosure:
     manifest = json.loads((directory / "manifest.json").read_text())
     primary = workflow_pb2.WorkflowSpec.FromString((directory / manifest["primary"]).read_bytes())
     tasks = [task_pb2.TaskSpec.FromString((directory / f).read_bytes()).template for f in manifest["tasks"]]
-    return compile_workflow(primary.template, list(primary.sub_workflows), tasks, [])
+    return compile_workflow(primary.template, list(primary.sub_workflows), tasks, _launch_plans(directory, manifest))
+
+
+def _launch_plans(directory: Path, manifest: dict[str, Any]) -> list[LaunchPlanInterface]:
+    """The interfaces of the launch plans a scenario calls (as admin derives them at registration)."""
+    workflows = [workflow_pb2.WorkflowSpec.FromString((directory / f).read_bytes()) for f in manifest["workflows"]]
+    templates = {spec.template.id.name: spec.template for spec in workflows}
+    result = []
+    for file in manifest.get("launch_plans", []):
+        lp = launch_plan_pb2.LaunchPlan.FromString((directory / file).read_bytes())
+        workflow = templates[lp.spec.workflow_id.name]
+        expected = launch_plan_expected_inputs(workflow.interface.inputs, lp.spec.default_inputs, lp.spec.fixed_inputs)
+        lp.closure.expected_inputs.CopyFrom(expected)
+        lp.closure.expected_outputs.CopyFrom(workflow.interface.outputs)
+        result.append(LaunchPlanInterface.from_launch_plan(lp))
+    return result
 
 
 # ---- the scripted plugin --------------------------------------------------------------------------------------
@@ -139,6 +157,7 @@ FUNCTIONS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "fail_loud": lambda i: {"o0": _raise_if_positive(i["x"])},
     "cleanup": lambda i: {},
     "noop": lambda i: {},
+    "sum_list": lambda i: {"o0": sum(i["xs"])},
 }
 
 
@@ -239,6 +258,11 @@ class FakeAdmin(admin_pb2_grpc.AdminServiceServicer):
         self.unavailable_calls = 0  # answer this many next calls with UNAVAILABLE (admin restarting)
         self.refused_unavailable = 0
         self._seen: set[bytes] = set()
+        # Child executions (launch-plan nodes): create requests, scripted results, terminations.
+        self.children: dict[str, execution_admin_pb2.ExecutionCreateRequest] = {}
+        self.child_results: dict[str, execution_admin_pb2.ExecutionClosure] = {}
+        self.terminated: dict[str, str] = {}
+        self.signals = FakeSignals()
 
     def _dedup(self, event: Any) -> None:
         if self.unavailable_calls > 0:
@@ -272,6 +296,33 @@ class FakeAdmin(admin_pb2_grpc.AdminServiceServicer):
         self.task_events.append(request.event)
         return admin_event_pb2.TaskExecutionEventResponse()
 
+    async def CreateExecution(self, request: Any, context: Any) -> Any:
+        from aloft_service.errors import AlreadyExists, NotFound
+
+        parent = request.spec.metadata.parent_node_execution
+        if not any(e.id == parent for e in self.node_events):  # admin needs the parent node execution first
+            raise NotFound(f"node execution {parent.node_id} not found")
+        if request.name in self.children:
+            raise AlreadyExists(f"execution {request.name} already exists")
+        self.children[request.name] = request
+        return execution_admin_pb2.ExecutionCreateResponse()
+
+    async def GetExecution(self, request: Any, context: Any) -> Any:
+        from aloft_service.errors import NotFound
+
+        if request.id.name not in self.children:
+            raise NotFound(f"execution {request.id.name} not found")
+        running = execution_admin_pb2.ExecutionClosure(phase=execution_pb2.WorkflowExecution.RUNNING)
+        closure = self.child_results.get(request.id.name, running)
+        return execution_admin_pb2.Execution(id=request.id, closure=closure)
+
+    async def TerminateExecution(self, request: Any, context: Any) -> Any:
+        self.terminated[request.id.name] = request.cause
+        self.child_results[request.id.name] = execution_admin_pb2.ExecutionClosure(
+            phase=execution_pb2.WorkflowExecution.ABORTED
+        )
+        return execution_admin_pb2.ExecutionTerminateResponse()
+
     def workflow_phases(self, name: str) -> list[int]:
         return [e.phase for e in self.workflow_events if e.execution_id.name == name]
 
@@ -279,12 +330,30 @@ class FakeAdmin(admin_pb2_grpc.AdminServiceServicer):
         return [e.phase for e in self.node_events if e.id.execution_id.name == name and e.id.node_id == node_id]
 
 
+class FakeSignals(signal_grpc.SignalServiceServicer):
+    """SignalService: GetOrCreateSignal records the signal (unset); tests set values with ``set``."""
+
+    def __init__(self) -> None:
+        self.signals: dict[tuple[str, str], signal_admin_pb2.Signal] = {}
+
+    def set(self, execution: str, signal_id: str, value: literals_pb2.Literal) -> None:
+        self.signals[(execution, signal_id)].value.CopyFrom(value)
+
+    async def GetOrCreateSignal(self, request: Any, context: Any) -> Any:
+        key = (request.id.execution_id.name, request.id.signal_id)
+        if key not in self.signals:
+            self.signals[key] = signal_admin_pb2.Signal(id=request.id, type=request.type)
+        return self.signals[key]
+
+
 async def start_fake_admin(admin: FakeAdmin) -> RunningService:
     def register(server: grpc.aio.Server) -> None:
         admin_pb2_grpc.add_AdminServiceServicer_to_server(admin, server)
+        signal_grpc.add_SignalServiceServicer_to_server(admin.signals, server)
 
     name = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
-    return await start_service(Service("fake-admin", [name], [register]), ListenConfig())
+    signals = signal_pb2.DESCRIPTOR.services_by_name["SignalService"].full_name
+    return await start_service(Service("fake-admin", [name, signals], [register]), ListenConfig())
 
 
 # ---- the stack ------------------------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def build_deps(
     plugins = plugins or _default_plugins(config, blobs)
     sink = sink or AdminEventSink(config.propeller.adminEndpoint)
     store = SqlWorkflowStore(db)
-    executor = WorkflowExecutor(config, blobs, plugins, default_node_handlers(), store)
+    executor = WorkflowExecutor(config, blobs, plugins, default_node_handlers(config.propeller.adminEndpoint), store)
     shard = build_shard_strategy(config.propeller.shard)
     controller = Controller(
         config.propeller, store, RoundRunner(store, executor, sink, config.propeller.cluster_id), shard

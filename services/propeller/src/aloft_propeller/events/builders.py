@@ -94,6 +94,8 @@ class NodeEventInfo:
     retry_group: str = ""
     is_parent: bool = False
     task_id: identifier_pb2.Identifier | None = None
+    # Launch-plan nodes: the child execution they started (workflow_node_metadata.execution_id).
+    child_execution: identifier_pb2.WorkflowExecutionIdentifier | None = None
 
     def node_execution_id(self) -> identifier_pb2.NodeExecutionIdentifier:
         return identifier_pb2.NodeExecutionIdentifier(node_id=self.path, execution_id=self.execution_id)
@@ -128,6 +130,8 @@ def node_event(
         event.parent_node_metadata.node_id = info.parent_path
     if info.task_id is not None:
         event.target_entity.CopyFrom(info.task_id)
+    if info.child_execution is not None:
+        event.workflow_node_metadata.execution_id.CopyFrom(info.child_execution)
     if output_uri:
         event.output_uri = output_uri
     if error is not None:

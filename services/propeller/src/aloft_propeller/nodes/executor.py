@@ -21,6 +21,7 @@ from aloft_propeller.nodes.bindings import resolve_bindings
 from aloft_propeller.nodes.context import END_NODE, ExecutionContext
 from aloft_propeller.nodes.dag import executable_nodes, upstream_ids
 from aloft_propeller.nodes.errors import NodeError
+from aloft_propeller.nodes.launchplan.handler import child_execution_id
 from aloft_propeller.nodes.registry import NodeHandlerRegistry, node_kind
 from aloft_propeller.plugins.base import Phase, PhaseInfo
 from aloft_propeller.state import ErrorState, NodePhase, NodeState
@@ -300,6 +301,7 @@ class NodeExecutor:
     def _event_info(self, ctx: NodeContext, parent: Parent | None) -> builders.NodeEventInfo:
         kind = node_kind(ctx.node)
         task_id = ctx.node.task_node.reference_id if kind == "task" else None
+        launched_child = kind == "launchplan" and ctx.state.phase != NodePhase.QUEUED
         return builders.NodeEventInfo(
             execution_id=ctx.execution.execution_id,
             producer_id=ctx.execution.producer_id,
@@ -311,6 +313,7 @@ class NodeExecutor:
             retry_group=parent.retry_group if parent else "",
             is_parent=kind in ("branch", "subworkflow"),
             task_id=task_id,
+            child_execution=child_execution_id(ctx) if launched_child else None,
         )
 
     def _set_phase(self, ctx: NodeContext, phase: NodePhase, parent: Parent | None, recovered: bool = False) -> None:

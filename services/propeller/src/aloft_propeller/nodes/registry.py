@@ -43,8 +43,13 @@ class NodeHandlerRegistry:
             await handler.setup()
 
 
-def default_node_handlers() -> NodeHandlerRegistry:
+def default_node_handlers(admin_endpoint: str = "") -> NodeHandlerRegistry:
+    """``admin_endpoint`` (propeller.adminEndpoint): where launch-plan nodes start children, gates read signals."""
     from aloft_propeller.nodes.branch.handler import BranchNodeHandler
+    from aloft_propeller.nodes.gate.handler import GateNodeHandler
+    from aloft_propeller.nodes.gate.signals import AdminSignalClient
+    from aloft_propeller.nodes.launchplan.admin import AdminLauncher
+    from aloft_propeller.nodes.launchplan.handler import LaunchPlanNodeHandler
     from aloft_propeller.nodes.subworkflow.handler import SubworkflowNodeHandler
     from aloft_propeller.nodes.task.handler import TaskNodeHandler
 
@@ -52,4 +57,7 @@ def default_node_handlers() -> NodeHandlerRegistry:
     registry.register("task", TaskNodeHandler())
     registry.register("branch", BranchNodeHandler())
     registry.register("subworkflow", SubworkflowNodeHandler())
+    if admin_endpoint:
+        registry.register("launchplan", LaunchPlanNodeHandler(AdminLauncher(admin_endpoint)))
+        registry.register("gate", GateNodeHandler(AdminSignalClient(admin_endpoint)))
     return registry
