@@ -198,8 +198,7 @@ async def record_execution(
     closure.state_change_details.state = execution_pb2.ExecutionState.EXECUTION_ACTIVE
     closure.state_change_details.occurred_at.CopyFrom(to_timestamp(now))
     closure.state_change_details.principal = resolved.metadata.principal
-    if inputs.ByteSize() <= deps.config.admin.maxInlineDataBytes:
-        closure.computed_inputs.CopyFrom(inputs)
+    # Inputs stay in the blob store only (GetExecutionData serves them); the row's closure stays small.
     row = ExecutionModel(
         org=wid.org,
         project=wid.project,
