@@ -96,6 +96,8 @@ class NodeEventInfo:
     task_id: identifier_pb2.Identifier | None = None
     # Launch-plan nodes: the child execution they started (workflow_node_metadata.execution_id).
     child_execution: identifier_pb2.WorkflowExecutionIdentifier | None = None
+    is_array: bool = False
+    is_dynamic: bool = False
 
     def node_execution_id(self) -> identifier_pb2.NodeExecutionIdentifier:
         return identifier_pb2.NodeExecutionIdentifier(node_id=self.path, execution_id=self.execution_id)
@@ -121,6 +123,8 @@ def node_event(
         node_name=info.node_name or info.spec_node_id,
         retry_group=info.retry_group,
         is_parent=info.is_parent,
+        is_array=info.is_array,
+        is_dynamic=info.is_dynamic,
         event_version=EVENT_VERSION,
         deck_uri=deck_uri,
     )

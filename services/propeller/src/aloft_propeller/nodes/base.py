@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from flyteidl.core import compiler_pb2, literals_pb2, tasks_pb2, workflow_pb2
@@ -81,6 +81,8 @@ class NodeContext:
     abort_dag: Callable[[Scope, str], Awaitable[None]]
     execute_child: Callable[[NodeContext, workflow_pb2.Node, str], Awaitable[NodeState]]
     abort_child: Callable[[NodeContext, workflow_pb2.Node, str, str], Awaitable[None]]
+    # Extra environment for the task attempt (array sub-nodes: which element this attempt maps).
+    task_envs: dict[str, str] = field(default_factory=dict)
 
     def task_template(self) -> tasks_pb2.TaskTemplate:
         return self.execution.task_template(self.node.task_node.reference_id)

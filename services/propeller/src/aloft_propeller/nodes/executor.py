@@ -314,6 +314,7 @@ class NodeExecutor:
             is_parent=kind in ("branch", "subworkflow"),
             task_id=task_id,
             child_execution=child_execution_id(ctx) if launched_child else None,
+            is_array=kind == "array",
         )
 
     def _set_phase(self, ctx: NodeContext, phase: NodePhase, parent: Parent | None, recovered: bool = False) -> None:

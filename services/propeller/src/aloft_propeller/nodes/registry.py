@@ -45,6 +45,7 @@ class NodeHandlerRegistry:
 
 def default_node_handlers(admin_endpoint: str = "") -> NodeHandlerRegistry:
     """``admin_endpoint`` (propeller.adminEndpoint): where launch-plan nodes start children, gates read signals."""
+    from aloft_propeller.nodes.array.handler import ArrayNodeHandler
     from aloft_propeller.nodes.branch.handler import BranchNodeHandler
     from aloft_propeller.nodes.gate.handler import GateNodeHandler
     from aloft_propeller.nodes.gate.signals import AdminSignalClient
@@ -54,7 +55,9 @@ def default_node_handlers(admin_endpoint: str = "") -> NodeHandlerRegistry:
     from aloft_propeller.nodes.task.handler import TaskNodeHandler
 
     registry = NodeHandlerRegistry()
-    registry.register("task", TaskNodeHandler())
+    task_handler = TaskNodeHandler()
+    registry.register("task", task_handler)
+    registry.register("array", ArrayNodeHandler(task_handler))
     registry.register("branch", BranchNodeHandler())
     registry.register("subworkflow", SubworkflowNodeHandler())
     if admin_endpoint:

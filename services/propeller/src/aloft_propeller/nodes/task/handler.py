@@ -126,7 +126,7 @@ class TaskNodeHandler:
             blobs=ectx.blobs,
             attempt=attempt,
             plugin_state=ctx.state.plugin_state,
-            envs=dict(config.envs),
+            envs={**config.envs, **ctx.task_envs},
             labels=dict(config.labels),
             annotations=dict(config.annotations),
             interruptible=interruptible,

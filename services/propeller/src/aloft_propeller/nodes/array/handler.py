@@ -1,0 +1,348 @@
+"""Array (map) nodes (flytepropeller nodes/array/handler.go).
+
+Each input element gets a task sub-node with its own attempts and retries, run through the task node handler (so
+plugins and caching behave exactly as for a task node). Sub-node status is the compact ``ArrayState`` kept in the
+array node's ``plugin_state``. Per round: step running sub-nodes, start new ones up to the parallelism, fail fast
+once ``min_successes`` cannot be reached (unless ``run_all_sub_nodes``), gather outputs in order when all are done.
+One task event per round that changed something carries every started sub-task as an external resource (index,
+retry attempt, phase, logs): what flytekit's ``sync_execution(sync_nodes=True)`` lists for a map task.
+
+flytekit map tasks (``is_original_sub_node_interface`` false) read the whole array's inputs.pb and pick their
+element from ``FLYTE_K8S_ARRAY_INDEX``; other sub-nodes get their own single-element inputs.pb.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from flyteidl.core import execution_pb2, identifier_pb2, literals_pb2
+from flyteidl.event import event_pb2
+
+from aloft_propeller import paths
+from aloft_propeller.events import builders
+from aloft_propeller.nodes.array.inputs import array_size, element_inputs, gather_outputs
+from aloft_propeller.nodes.array.state import ArrayState, SubPhase
+from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeHandler
+from aloft_propeller.plugins.base import Phase
+from aloft_propeller.state import ErrorState, NodePhase, NodeState
+from aloft_storage import BlobNotFound
+
+ARRAY_INDEX_VAR = "FLYTE_K8S_ARRAY_INDEX"
+_CONCURRENCY = 64  # sub-nodes handled at once within a round (plugin calls are mostly blob-store I/O)
+
+_SUB_TASK_PHASES = {
+    SubPhase.SUCCEEDED: execution_pb2.TaskExecution.SUCCEEDED,
+    SubPhase.FAILED: execution_pb2.TaskExecution.FAILED,
+    SubPhase.ABORTED: execution_pb2.TaskExecution.ABORTED,
+}
+
+
+def _min_successes(ctx: NodeContext, size: int) -> int:
+    array = ctx.node.array_node
+    criteria = array.WhichOneof("success_criteria")
+    if criteria == "min_successes":
+        return min(array.min_successes, size)
+    if criteria == "min_success_ratio":
+        return min(math.ceil(round(size * array.min_success_ratio, 6)), size)
+    return size
+
+
+def _parallelism(ctx: NodeContext) -> int:
+    """0 = unbounded; an unset or zero parallelism falls back to the execution's max parallelism."""
+    array = ctx.node.array_node
+    if array.WhichOneof("parallelism_option") and array.parallelism > 0:
+        return array.parallelism
+    return max(ctx.execution.request.config.max_parallelism, 0)
+
+
+class ArrayNodeHandler:
+    def __init__(self, task_handler: NodeHandler) -> None:
+        self._task = task_handler
+
+    async def setup(self) -> None:
+        return None
+
+    def finalize_required(self) -> bool:
+        return False
+
+    async def handle(self, ctx: NodeContext) -> HandlerTransition:
+        state = ArrayState.decode(ctx.state.plugin_state)
+        if state is None:
+            state = ArrayState.new(array_size(ctx.node.id, ctx.node.array_node, ctx.inputs))
+        if state.size == 0:
+            return await self._succeed(ctx, state)
+        changed = await self._step_all(ctx, state, self._indexes_to_step(ctx, state))
+        succeeded, failed = state.count(SubPhase.SUCCEEDED), state.count(SubPhase.FAILED)
+        needed = _min_successes(ctx, state.size)
+        hopeless = state.size - failed < needed
+        if hopeless and (not ctx.node.array_node.run_all_sub_nodes or self._all_terminal(state)):
+            await self._abort_running(ctx, state, "array node cannot reach its minimum successes")
+            return self._fail(ctx, state, succeeded, failed, needed)
+        if self._all_terminal(state):
+            return await self._succeed(ctx, state)
+        aggregate = execution_pb2.TaskExecution.RUNNING
+        self._record(ctx, state, aggregate, changed)
+        return HandlerTransition(HandlerPhase.RUNNING, plugin_state=state.encode())
+
+    async def abort(self, ctx: NodeContext, reason: str) -> None:
+        state = ArrayState.decode(ctx.state.plugin_state)
+        if state is None:
+            return
+        await self._abort_running(ctx, state, reason)
+        self._record(ctx, state, execution_pb2.TaskExecution.ABORTED, True)
+
+    async def finalize(self, ctx: NodeContext) -> None:
+        return None
+
+    # ---- sub-nodes -------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _all_terminal(state: ArrayState) -> bool:
+        return all(SubPhase(phase).is_terminal for phase in state.phases)
+
+    @staticmethod
+    def _indexes_to_step(ctx: NodeContext, state: ArrayState) -> list[int]:
+        running = [i for i, phase in enumerate(state.phases) if phase == SubPhase.RUNNING]
+        limit = _parallelism(ctx)
+        free = state.size if limit == 0 else max(limit - len(running), 0)
+        waiting = [i for i, phase in enumerate(state.phases) if phase == SubPhase.NOT_STARTED]
+        return running + waiting[:free]
+
+    async def _step_all(self, ctx: NodeContext, state: ArrayState, indexes: list[int]) -> bool:
+        results = await _bounded(indexes, lambda index: self._step(ctx, state, index))
+        return any(results)
+
+    async def _step(self, ctx: NodeContext, state: ArrayState, index: int) -> bool:
+        """One sub-node's round; True when something an event reports (phase, attempt, plugin phase) changed."""
+        before = (state.phases[index], state.attempts[index], state.task_phases[index])
+        if state.phases[index] == SubPhase.NOT_STARTED:
+            state.phases[index] = SubPhase.RUNNING
+            state.started_at[str(index)] = ctx.execution.now
+        sub_ctx = await self._sub_context(ctx, state, index)
+        transition = await self._task.handle(sub_ctx)
+        self._apply(ctx, state, index, transition)
+        return before != (state.phases[index], state.attempts[index], state.task_phases[index])
+
+    def _apply(self, ctx: NodeContext, state: ArrayState, index: int, transition: HandlerTransition) -> None:
+        key = str(index)
+        if transition.plugin_state is not None:
+            holder = NodeState()
+            holder.plugin_state = transition.plugin_state
+            _set_sparse(state.plugin_states, key, holder.plugin_state_b64)
+        info = transition.task_info
+        if info is not None:
+            state.task_phases[index] = int(info.phase)
+            if info.logs:
+                state.logs[key] = [[log.name, log.uri] for log in info.logs]
+        if transition.phase == HandlerPhase.SUCCESS:
+            state.phases[index] = SubPhase.SUCCEEDED
+            state.plugin_states.pop(key, None)
+            return
+        if transition.phase == HandlerPhase.RUNNING:
+            return
+        error = transition.error or ErrorState("TaskFailed", "sub-task failed", "SYSTEM")
+        state.errors[key] = [error.code, error.message, error.kind]
+        state.plugin_states.pop(key, None)
+        if transition.phase == HandlerPhase.RETRYABLE_FAILURE and self._take_retry(ctx, state, index, error):
+            state.attempts[index] += 1
+            state.task_phases[index] = int(Phase.UNDEFINED)
+            state.started_at[key] = ctx.execution.now
+            return
+        state.phases[index] = SubPhase.FAILED
+
+    @staticmethod
+    def _take_retry(ctx: NodeContext, state: ArrayState, index: int, error: ErrorState) -> bool:
+        if error.kind == "SYSTEM":
+            if state.system_failures[index] >= ctx.execution.config.propeller.max_node_retries_for_system_failures:
+                return False
+            state.system_failures[index] += 1
+            return True
+        sub = ctx.node.array_node.node
+        retries = sub.metadata.retries.retries if sub.metadata.retries.retries > 0 else 0
+        if not retries and sub.WhichOneof("target") == "task_node":
+            retries = ctx.execution.task_template(sub.task_node.reference_id).metadata.retries.retries
+        return state.attempts[index] + 1 - state.system_failures[index] <= retries
+
+    async def _sub_context(self, ctx: NodeContext, state: ArrayState, index: int) -> NodeContext:
+        array = ctx.node.array_node
+        path = self.sub_path(ctx, index)
+        node_uri = paths.node_dir(ctx.execution.execution_uri, path)
+        inputs = element_inputs(array, ctx.inputs, index)
+        inputs_uri = ctx.inputs_uri
+        if array.is_original_sub_node_interface.value:
+            inputs_uri = paths.inputs_uri(node_uri)
+            if state.attempts[index] == 0 and state.task_phases[index] == int(Phase.UNDEFINED):
+                await ctx.execution.blobs.write_proto(inputs_uri, inputs)
+        sub_state = NodeState(
+            phase=NodePhase.RUNNING,
+            kind="task",
+            attempt=state.attempts[index],
+            system_failures=state.system_failures[index],
+            plugin_state_b64=state.plugin_states.get(str(index), ""),
+            plugin_phase=state.task_phases[index],
+        )
+        envs = {"BATCH_JOB_ARRAY_INDEX_VAR_NAME": ARRAY_INDEX_VAR, ARRAY_INDEX_VAR: str(index)}
+        envs["BATCH_JOB_ARRAY_INDEX_OFFSET"] = "0"
+        return NodeContext(
+            execution=ctx.execution,
+            scope=ctx.scope,
+            node=array.node,
+            path=path,
+            state=sub_state,
+            inputs=inputs,
+            inputs_uri=inputs_uri,
+            node_uri=node_uri,
+            execute_dag=ctx.execute_dag,
+            abort_dag=ctx.abort_dag,
+            execute_child=ctx.execute_child,
+            abort_child=ctx.abort_child,
+            task_envs=envs,
+        )
+
+    @staticmethod
+    def sub_path(ctx: NodeContext, index: int) -> str:
+        return paths.child_path(ctx.path, ctx.state.attempt, str(index))
+
+    async def _abort_running(self, ctx: NodeContext, state: ArrayState, reason: str) -> None:
+        running = [i for i, phase in enumerate(state.phases) if phase == SubPhase.RUNNING]
+
+        async def abort(index: int) -> bool:
+            await self._task.abort(await self._sub_context(ctx, state, index), reason)
+            state.phases[index] = SubPhase.ABORTED
+            return True
+
+        await _bounded(running, abort)
+
+    # ---- outcome ---------------------------------------------------------------------------------------------
+
+    async def _succeed(self, ctx: NodeContext, state: ArrayState) -> HandlerTransition:
+        names = list(self._output_names(ctx))
+
+        async def read(index: int) -> literals_pb2.LiteralMap | None:
+            if state.phases[index] != SubPhase.SUCCEEDED:
+                return None
+            uri = paths.outputs_uri(
+                paths.attempt_dir(ctx.execution.execution_uri, self.sub_path(ctx, index), state.attempts[index])
+            )
+            try:
+                return await ctx.execution.blobs.read_proto(uri, literals_pb2.LiteralMap)
+            except BlobNotFound:
+                return literals_pb2.LiteralMap()
+
+        per_element = await _bounded(list(range(state.size)), read)
+        uri = paths.outputs_uri(paths.attempt_dir(ctx.execution.execution_uri, ctx.path, ctx.state.attempt))
+        await ctx.execution.write_literal_map(uri, gather_outputs(names, per_element))
+        self._record(ctx, state, execution_pb2.TaskExecution.SUCCEEDED, True, output_uri=uri)
+        return HandlerTransition(HandlerPhase.SUCCESS, outputs_uri=uri, plugin_state=state.encode())
+
+    def _fail(self, ctx: NodeContext, state: ArrayState, succeeded: int, failed: int, needed: int) -> HandlerTransition:
+        first = next((state.errors[str(i)] for i, p in enumerate(state.phases) if p == SubPhase.FAILED), None)
+        detail = f"; first failure [{first[0]}]: {first[1]}" if first else ""
+        message = (
+            f"array node [{ctx.node.id}]: {failed} of {state.size} sub-tasks failed, {succeeded} succeeded, "
+            f"{needed} successes required{detail}"
+        )
+        kind = first[2] if first else "USER"
+        error = ErrorState("ArrayNodeFailed", message, kind)
+        self._record(ctx, state, execution_pb2.TaskExecution.FAILED, True, error=error)
+        return HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=error, plugin_state=state.encode())
+
+    def _output_names(self, ctx: NodeContext) -> list[str]:
+        sub = ctx.node.array_node.node
+        if sub.WhichOneof("target") == "task_node":
+            template = ctx.execution.task_template(sub.task_node.reference_id)
+            return list(template.interface.outputs.variables)
+        return []
+
+    # ---- events ----------------------------------------------------------------------------------------------
+
+    def _record(
+        self,
+        ctx: NodeContext,
+        state: ArrayState,
+        phase: execution_pb2.TaskExecution.Phase.ValueType,
+        changed: bool,
+        output_uri: str = "",
+        error: ErrorState | None = None,
+    ) -> None:
+        if not changed and state.last_event and state.last_event[0] == phase:
+            return
+        state.event_version += 1
+        state.last_event = [int(phase)]
+        ctx.execution.recorder.task(self._task_event(ctx, state, phase, output_uri, error))
+
+    def _task_event(
+        self,
+        ctx: NodeContext,
+        state: ArrayState,
+        phase: execution_pb2.TaskExecution.Phase.ValueType,
+        output_uri: str,
+        error: ErrorState | None,
+    ) -> event_pb2.TaskExecutionEvent:
+        ectx = ctx.execution
+        sub = ctx.node.array_node.node
+        task_id = identifier_pb2.Identifier()
+        task_type = "array"
+        if sub.WhichOneof("target") == "task_node":
+            template = ectx.task_template(sub.task_node.reference_id)
+            task_id.CopyFrom(template.id)
+            task_type = template.type
+        event = event_pb2.TaskExecutionEvent(
+            task_id=task_id,
+            parent_node_execution_id=identifier_pb2.NodeExecutionIdentifier(
+                node_id=ctx.path, execution_id=ectx.execution_id
+            ),
+            retry_attempt=ctx.state.attempt,
+            phase=phase,
+            producer_id=ectx.producer_id,
+            occurred_at=builders.timestamp(ectx.now),
+            reported_at=builders.timestamp(ectx.now),
+            input_uri=ctx.inputs_uri,
+            phase_version=state.event_version,
+            task_type=task_type,
+            event_version=builders.EVENT_VERSION,
+        )
+        event.metadata.generated_name = paths.unique_attempt_id(ectx.key.name, ctx.path, ctx.state.attempt)
+        event.metadata.plugin_identifier = "array"
+        for index, sub_phase in enumerate(state.phases):
+            if sub_phase == SubPhase.NOT_STARTED:
+                continue
+            resource = event.metadata.external_resources.add(
+                external_id=paths.unique_attempt_id(ectx.key.name, self.sub_path(ctx, index), state.attempts[index]),
+                index=index,
+                retry_attempt=state.attempts[index],
+                phase=_SUB_TASK_PHASES.get(
+                    SubPhase(sub_phase), builders.TASK_PHASES.get(Phase(state.task_phases[index]), 0)
+                ),
+            )
+            for name, uri in state.logs.get(str(index), []):
+                resource.logs.add(name=name, uri=uri)
+        if output_uri:
+            event.output_uri = output_uri
+        if error is not None:
+            event.error.CopyFrom(builders.execution_error(error))
+        return event
+
+
+def _set_sparse(values: dict[str, str], key: str, value: str) -> None:
+    if value:
+        values[key] = value
+    else:
+        values.pop(key, None)
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+async def _bounded(items: list[T], work: Callable[[T], Awaitable[R]]) -> list[R]:
+    semaphore = asyncio.Semaphore(_CONCURRENCY)
+
+    async def one(item: T) -> R:
+        async with semaphore:
+            return await work(item)
+
+    return list(await asyncio.gather(*(one(item) for item in items)))

@@ -1,0 +1,140 @@
+"""Array (map) nodes end to end on the engine stack (real DataPlaneService, controller, SQL store, blob store, admin
+event sink), with flytekit's serialized ``map_task(square)`` workflow. The scripted plugin runs each sub-task like
+flytekit's ``pyflyte-map-execute``: it reads the whole array's inputs and picks its element from the index env."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flyteidl.core import compiler_pb2, execution_pb2, literals_pb2
+
+from aloft_propeller.plugins.base import ErrorKind, ExecutionError, Phase, PhaseInfo, TaskExecutionContext, Transition
+
+WF = execution_pb2.WorkflowExecution
+NODE = execution_pb2.NodeExecution
+TASK = execution_pb2.TaskExecution
+
+
+def run_map_elements(
+    plugin: Any, fail_attempts: dict[int, int] | None = None, broken: set[int] | None = None, duration: float = 0.0
+) -> None:
+    """Make the scripted plugin square element FLYTE_K8S_ARRAY_INDEX; ``fail_attempts[i]`` first attempts of
+    element i fail retryably, elements in ``broken`` fail for good."""
+    fail_attempts, broken = fail_attempts or {}, broken or set()
+
+    async def handle(ctx: TaskExecutionContext) -> Transition:
+        started = plugin._started_at(ctx)
+        if time.time() - started < duration:
+            return Transition(PhaseInfo(Phase.RUNNING, version=0), plugin_state=b"running")
+        plugin.active.discard(ctx.unique_id)
+        index = int(ctx.envs[ctx.envs["BATCH_JOB_ARRAY_INDEX_VAR_NAME"]])
+        if index in broken or ctx.attempt < fail_attempts.get(index, 0):
+            error = ExecutionError("USER:ValueError", f"element {index} failed", ErrorKind.USER)
+            phase = Phase.PERMANENT_FAILURE if index in broken else Phase.RETRYABLE_FAILURE
+            return Transition(PhaseInfo(phase, error=error))
+        inputs = await ctx.blobs.read_proto(ctx.inputs_uri, literals_pb2.LiteralMap)
+        x = inputs.literals["x"].collection.literals[index].scalar.primitive.integer
+        outputs = literals_pb2.LiteralMap()
+        outputs.literals["o0"].scalar.primitive.integer = x * x
+        await ctx.blobs.write_proto(f"{ctx.output_prefix}/outputs.pb", outputs)
+        return Transition(PhaseInfo(Phase.SUCCESS, version=1))
+
+    plugin.handle = handle
+
+
+def array_events(stack: Any, name: str) -> list[Any]:
+    return [e for e in stack.admin.task_events if e.parent_node_execution_id.execution_id.name == name]
+
+
+def with_array(**fields: Any) -> Any:
+    def mutate(closure: compiler_pb2.CompiledWorkflowClosure) -> None:
+        array = next(node for node in closure.primary.template.nodes if node.HasField("array_node")).array_node
+        for key, value in fields.items():
+            if key == "retries":
+                array.node.metadata.retries.retries = value
+            else:
+                setattr(array, key, value)
+
+    return mutate
+
+
+async def test_map_task_gathers_outputs_in_order_with_array_events(stack: Any) -> None:
+    run_map_elements(stack.plugin)
+    execution_id = await stack.create("map_task", {"xs": [3, 1, 4, 1, 5]})
+    status = await stack.wait(execution_id)
+    assert status.phase == WF.SUCCEEDED, status
+    assert await stack.outputs(execution_id) == {"o0": [9, 1, 16, 1, 25]}
+    node_events = [e for e in stack.admin.node_events if e.id.execution_id.name == execution_id.name]
+    assert {e.id.node_id for e in node_events} == {"n0"}  # sub-nodes are task executions, not node executions
+    assert all(e.is_array for e in node_events)
+    assert [e.phase for e in node_events] == [NODE.QUEUED, NODE.RUNNING, NODE.SUCCEEDED]
+    events = array_events(stack, execution_id.name)
+    last = events[-1]
+    assert last.phase == TASK.SUCCEEDED and last.output_uri.endswith("/n0/0/outputs.pb")
+    assert [r.index for r in last.metadata.external_resources] == [0, 1, 2, 3, 4]
+    assert {r.phase for r in last.metadata.external_resources} == {TASK.SUCCEEDED}
+    assert len({r.external_id for r in last.metadata.external_resources}) == 5
+    assert [e.phase_version for e in events] == sorted({e.phase_version for e in events})
+    assert len(stack.plugin.starts()) == 5
+
+
+async def test_sub_task_retries_on_its_own(stack: Any) -> None:
+    run_map_elements(stack.plugin, fail_attempts={2: 1})
+    execution_id = await stack.create("map_task", {"xs": [1, 2, 3]}, mutate=with_array(retries=1))
+    status = await stack.wait(execution_id)
+    assert status.phase == WF.SUCCEEDED, status
+    assert await stack.outputs(execution_id) == {"o0": [1, 4, 9]}
+    last = array_events(stack, execution_id.name)[-1]
+    assert [r.retry_attempt for r in last.metadata.external_resources] == [0, 0, 1]
+    assert len(stack.plugin.starts()) == 4
+
+
+async def test_failure_without_min_success_fails_with_partial_report(stack: Any) -> None:
+    run_map_elements(stack.plugin, broken={1})
+    execution_id = await stack.create("map_task", {"xs": [1, 2, 3]})
+    status = await stack.wait(execution_id)
+    assert status.phase == WF.FAILED
+    assert "1 of 3 sub-tasks failed" in status.error.message and "element 1 failed" in status.error.message
+    last = array_events(stack, execution_id.name)[-1]
+    assert last.phase == TASK.FAILED
+    assert TASK.FAILED in {r.phase for r in last.metadata.external_resources}
+
+
+async def test_min_success_ratio_tolerates_failures_with_none_outputs(stack: Any) -> None:
+    run_map_elements(stack.plugin, broken={1})
+    execution_id = await stack.create("map_task", {"xs": [1, 2, 3, 4]}, mutate=with_array(min_success_ratio=0.75))
+    status = await stack.wait(execution_id)
+    assert status.phase == WF.SUCCEEDED, status
+    assert await stack.outputs(execution_id) == {"o0": [1, None, 9, 16]}
+    too_many = await stack.create("map_task", {"xs": [1, 2, 3, 4]}, mutate=with_array(min_successes=4))
+    assert (await stack.wait(too_many)).phase == WF.FAILED
+
+
+async def test_parallelism_bounds_running_sub_tasks(stack: Any) -> None:
+    run_map_elements(stack.plugin, duration=0.3)
+    execution_id = await stack.create("map_task", {"xs": [1, 2, 3, 4, 5]}, mutate=with_array(parallelism=2))
+    status = await stack.wait(execution_id)
+    assert status.phase == WF.SUCCEEDED, status
+    assert await stack.outputs(execution_id) == {"o0": [1, 4, 9, 16, 25]}
+    assert stack.plugin.max_active == 2
+
+
+async def test_empty_list_succeeds_with_empty_outputs(stack: Any) -> None:
+    run_map_elements(stack.plugin)
+    execution_id = await stack.create("map_task", {"xs": []})
+    assert (await stack.wait(execution_id)).phase == WF.SUCCEEDED
+    assert await stack.outputs(execution_id) == {"o0": []}
+    assert stack.plugin.starts() == []
+
+
+async def test_large_map_keeps_one_compact_node_state(stack: Any) -> None:
+    run_map_elements(stack.plugin)
+    xs = list(range(300))
+    execution_id = await stack.create("map_task", {"xs": xs})
+    status = await stack.wait(execution_id, deadline=120)
+    assert status.phase == WF.SUCCEEDED, status
+    assert await stack.outputs(execution_id) == {"o0": [x * x for x in xs]}
+    node_ids = {e.id.node_id for e in stack.admin.node_events if e.id.execution_id.name == execution_id.name}
+    assert node_ids == {"n0"}
+    assert len(stack.plugin.starts()) == 300
