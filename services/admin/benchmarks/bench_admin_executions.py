@@ -9,6 +9,7 @@ GetExecution p99 ≤ 10 ms on PostgreSQL; events feed "every node and task event
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -32,7 +33,7 @@ from aloft_service.runtime import ListenConfig, start_service
 
 PROJECT, DOMAIN = "flytesnacks", "development"
 INT = types_pb2.LiteralType(simple=types_pb2.INTEGER)
-CONCURRENCY = int(__import__("os").environ.get("BENCH_CONCURRENCY", "16"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
 
 
 class FakeDataPlane(dataplane_pb2_grpc.DataPlaneServiceServicer):
@@ -41,6 +42,8 @@ class FakeDataPlane(dataplane_pb2_grpc.DataPlaneServiceServicer):
 
 
 def database_url(tmp: Path) -> tuple[str, object]:
+    if os.environ.get("BENCH_SQLITE"):
+        return f"sqlite:///{tmp / 'bench.db'}", None
     try:
         from aloft_testing.postgres import fresh_database
 
