@@ -111,4 +111,5 @@ def test_a_service_that_cannot_start_is_named_with_its_log(start_stack: Callable
         _, stderr = run.process.communicate(timeout=120)
     assert run.process.returncode == 1
     assert "admin failed to start" in stderr
-    assert f"cannot bind HTTP port 127.0.0.1:{port}" in stderr
+    assert f"aloft-admin: admin: cannot bind HTTP port 127.0.0.1:{port}" in stderr
+    assert "Traceback" not in stderr

@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from aloft_service.errors import InvalidArgument, NotFound
 from aloft_service.interceptors import ClientTracingInterceptor
-from aloft_service.runtime import ListenConfig, RunningService, Service, start_service
+from aloft_service.runtime import BindError, ListenConfig, RunningService, Service, start_service
 from aloft_service.tracing import OtelConfig, configure_tracing
 
 SERVICE = "aloft.test.v1.EchoService"
@@ -173,11 +173,11 @@ async def test_graceful_stop_flips_health_to_not_serving_before_closing(spans: I
 
 async def test_a_taken_port_is_a_clear_error(running: RunningService) -> None:
     service = Service(name="clash", service_names=[], registrations=[])
-    with pytest.raises(OSError, match="clash"):
+    with pytest.raises(BindError, match="clash: cannot bind gRPC port"):
         await start_service(service, ListenConfig(grpcPort=running.grpc_port))
 
 
 async def test_a_taken_http_port_is_a_clear_error(running: RunningService) -> None:
     service = Service(name="clash", service_names=[], registrations=[])
-    with pytest.raises(OSError, match="clash: cannot bind HTTP port"):
+    with pytest.raises(BindError, match="clash: cannot bind HTTP port"):
         await start_service(service, ListenConfig(httpPort=running.http_port))

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from aloft_config import ConfigError
+from aloft_service.runtime import BindError
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -28,3 +29,6 @@ def run_cli(service: str, commands: dict[str, tuple[str, Command]], argv: Sequen
     except ConfigError as exc:
         print(f"aloft-{service}: {exc}", file=sys.stderr)
         return 2
+    except BindError as exc:  # an operational condition, not a bug: one clear line, no traceback
+        print(f"aloft-{service}: {exc}", file=sys.stderr)
+        return 1

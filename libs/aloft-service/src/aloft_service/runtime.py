@@ -34,6 +34,10 @@ GrpcRegistration = Callable[[grpc.aio.Server], None]
 Hook = Callable[[], Awaitable[None]]
 
 
+class BindError(OSError):
+    """A listener could not bind its address (port taken, bad host); the message names the service and address."""
+
+
 class ListenConfig(Section):
     """Where a service listens. ``0`` as a port asks the OS for a free one (tests)."""
 
@@ -120,7 +124,7 @@ async def start_http(
     try:
         http_socket = socket.create_server((host, port))
     except OSError as exc:
-        raise OSError(f"{name}: cannot bind HTTP port {host}:{port}: {exc}") from exc
+        raise BindError(f"{name}: cannot bind HTTP port {host}:{port}: {exc}") from exc
     http_port = int(http_socket.getsockname()[1])
     http_task = asyncio.create_task(http_server.serve(sockets=[http_socket]))
     while not http_server.started:
@@ -163,7 +167,7 @@ async def start_service(service: Service, listen: ListenConfig) -> RunningServic
     try:
         grpc_port = server.add_insecure_port(f"{listen.host}:{listen.grpcPort}")
     except RuntimeError as exc:  # grpc reports a failed bind (port taken, bad host) this way
-        raise OSError(f"{service.name}: cannot bind gRPC port {listen.host}:{listen.grpcPort}: {exc}") from exc
+        raise BindError(f"{service.name}: cannot bind gRPC port {listen.host}:{listen.grpcPort}: {exc}") from exc
 
     for hook in service.on_start:
         await hook()
