@@ -10,7 +10,7 @@ from flyteidl.core import literals_pb2
 
 from aloft_admin.config import DataPlaneConfig
 from aloft_admin.integrations.dataplane import choose_data_plane
-from aloft_admin.managers.executions_handoff import repair_once
+from aloft_admin.managers.executions_handoff import handoff_uri, repair_once
 
 WF = core.WorkflowExecution
 
@@ -56,3 +56,23 @@ async def test_unreachable_data_plane_keeps_execution_and_repair_hands_it_off(ex
     queued = await admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=created.id))
     assert queued.closure.phase == WF.QUEUED
     assert await repair_once(deps) == 0  # handed off exactly once
+
+
+async def test_one_broken_row_does_not_block_repair_of_others(exec_server: Any, literals: Any) -> None:
+    admin, fake, deps = exec_server.admin, exec_server.dataplane, exec_server.deps
+    lp_id = await exec_server.register_launch_plan()
+    fake.failing = True
+    for name in ("broken", "fine"):
+        await admin.CreateExecution(
+            execution_pb2.ExecutionCreateRequest(
+                project="flytesnacks",
+                domain="development",
+                name=name,
+                spec=execution_pb2.ExecutionSpec(launch_plan=lp_id),
+                inputs=literals_pb2.LiteralMap(literals={"a": literals.int_(1)}),
+            )
+        )
+    await deps.blobs.delete(handoff_uri(deps, exec_server.wid("broken")))
+    fake.failing = False
+    assert await repair_once(deps) == 1
+    assert [r.id.name for r in fake.created] == ["fine"]

@@ -8,6 +8,7 @@ the execution stays recorded and the repair loop retries.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from aloft.dataplane.v1 import dataplane_pb2
@@ -29,6 +30,8 @@ from aloft_admin.transformers.timestamps import to_timestamp
 from aloft_admin.validation.execution_identifiers import require
 from aloft_admin.validation.execution_inputs import merge_inputs
 from aloft_service.errors import InvalidArgument
+
+log = logging.getLogger(__name__)
 
 MODE = execution_pb2.ExecutionMetadata.ExecutionMode
 
@@ -145,7 +148,11 @@ async def launch(deps: AdminDeps, launch: Launch) -> None:
         launch.launch_plan_id = await launch_plan_for_task(deps, launch.spec.launch_plan)
     async with deps.db.session() as session:
         handoff = await record_execution(deps, session, launch)
-    await dispatch(deps, launch.id, handoff)
+    try:
+        await dispatch(deps, launch.id, handoff)
+    except Exception:
+        # The execution is recorded (and its id returned): the repair loop retries the hand-off.
+        log.exception("hand-off of %s failed unexpectedly, the repair loop will retry", launch.id.name)
 
 
 async def record_execution(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from datetime import timedelta
 
 from aloft.dataplane.v1 import dataplane_pb2
@@ -150,10 +151,19 @@ async def repair_once(deps: AdminDeps, older_than: timedelta = timedelta(0)) -> 
         )
     delivered = 0
     for row in pending:
-        delivered += await dispatch(deps, execution_identifier(row))
+        delivered += await _safely(dispatch(deps, execution_identifier(row)), "hand-off", row)
     for row in aborts:
-        delivered += await request_abort(deps, row, closure_of(row).abort_metadata.cause)
+        delivered += await _safely(request_abort(deps, row, closure_of(row).abort_metadata.cause), "abort", row)
     return delivered
+
+
+async def _safely(attempt: Awaitable[bool], what: str, row: ExecutionModel) -> bool:
+    """One row's failure (a missing blob, a DB hiccup) must not stop the others from being repaired."""
+    try:
+        return await attempt
+    except Exception:
+        log.exception("%s of %s/%s/%s failed unexpectedly, will retry", what, row.project, row.domain, row.name)
+        return False
 
 
 async def repair_loop(deps: AdminDeps, interval: timedelta) -> None:
