@@ -97,7 +97,7 @@ class Stack:
         for name in reversed(list(self.procs)):
             proc = self.procs[name]
             proc.send_signal(signal.SIGTERM)
-        for name, proc in list(self.procs.items()):
+        for proc in list(self.procs.values()):
             try:
                 proc.wait(15)
             except subprocess.TimeoutExpired:

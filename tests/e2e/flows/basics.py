@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,7 +108,7 @@ def relabel(p: Point) -> Point:
 
 
 @workflow
-def dataclass_wf(n: int = 4) -> typing.Tuple[int, Point]:
+def dataclass_wf(n: int = 4) -> tuple[int, Point]:
     """Dataclass in/out plus attribute access into a promise (attr_path)."""
     p = make_point(n=n)
     return use_coordinate(v=p.y), relabel(p=p)
@@ -155,12 +154,12 @@ def square(x: int) -> int:
 
 
 @workflow
-def mapped(xs: typing.List[int]) -> typing.List[int]:
+def mapped(xs: list[int]) -> list[int]:
     return map_task(square)(x=xs)
 
 
 @workflow
-def with_sub_and_map(x: int = 2) -> typing.List[int]:
+def with_sub_and_map(x: int = 2) -> list[int]:
     y = outer(x=x)
     return mapped(xs=[x, y])
 

@@ -6,13 +6,12 @@ import argparse
 import asyncio
 import sys
 
+from aloft_admin.config import AdminConfig
 from aloft_config import load_config
 from aloft_service.cli import run_cli
 from aloft_service.logging import configure_logging
 from aloft_service.runtime import serve_forever
 from aloft_service.tracing import configure_tracing
-
-from aloft_admin.config import AdminConfig
 
 
 def _load(args: argparse.Namespace) -> AdminConfig:

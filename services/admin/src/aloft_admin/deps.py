@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from aloft_admin.config import AdminConfig
 from aloft_db import Database
 from aloft_storage import BlobStore
-
-from aloft_admin.config import AdminConfig
 
 
 def utcnow() -> datetime:

@@ -1,8 +1,7 @@
 """Alembic environment for admin. Revisions live in versions/ as independent branches per area
 (``entities``, ``executions`` ...), so ``upgrade heads`` applies them all."""
 
-from aloft_db.alembic_env import run
-
 from aloft_admin.repositories.models import all_metadata
+from aloft_db.alembic_env import run
 
 run(all_metadata())
