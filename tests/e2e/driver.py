@@ -6,6 +6,7 @@ Commands print one JSON document on stdout:
   run <version> <workflow> <inputs-json> [--timeout S] [--no-wait]
   wait <execution-name> [--timeout S]
   terminate <execution-name> <cause>
+  set-signal <execution-name> <signal id> <json value> [--timeout S]   waits for the gate's signal, then sets it
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import time
 import typing
 from datetime import timedelta
 
@@ -67,6 +69,18 @@ def _summary(remote: FlyteRemote, execution: typing.Any) -> dict[str, typing.Any
     return out
 
 
+def _set_signal(remote: FlyteRemote, name: str, signal_id: str, value: typing.Any, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while signal_id not in [s.id.signal_id for s in remote.list_signals(name)]:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"signal {signal_id} of {name} was not created within {timeout}s")
+        time.sleep(0.5)
+    listed = [s.id.signal_id for s in remote.list_signals(name)]
+    remote.set_signal(signal_id, name, value, python_type=type(value))
+    print(json.dumps({"set": signal_id, "listed": listed}))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", required=True)
@@ -90,6 +104,11 @@ def main() -> int:
     wait_many = sub.add_parser("wait-many")
     wait_many.add_argument("names", help="comma-separated execution names")
     wait_many.add_argument("--timeout", type=float, default=300)
+    signal = sub.add_parser("set-signal", help="wait until a gate created the signal, then SetSignal it")
+    signal.add_argument("name")
+    signal.add_argument("signal_id")
+    signal.add_argument("value", help="JSON: an int or a bool")
+    signal.add_argument("--timeout", type=float, default=120)
     term = sub.add_parser("terminate")
     term.add_argument("name")
     term.add_argument("cause")
@@ -145,6 +164,8 @@ def main() -> int:
             results.append(_summary(remote, execution))
         print(json.dumps({"results": results}))
         return 0
+    if args.cmd == "set-signal":
+        return _set_signal(remote, args.name, args.signal_id, json.loads(args.value), args.timeout)
     if args.cmd == "terminate":
         execution = remote.fetch_execution(name=args.name)
         remote.terminate(execution, cause=args.cause)

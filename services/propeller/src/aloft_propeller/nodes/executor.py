@@ -21,7 +21,7 @@ from aloft_propeller.nodes.bindings import resolve_bindings
 from aloft_propeller.nodes.context import END_NODE, ExecutionContext
 from aloft_propeller.nodes.dag import executable_nodes, upstream_ids
 from aloft_propeller.nodes.errors import NodeError
-from aloft_propeller.nodes.launchplan.handler import child_execution_id
+from aloft_propeller.nodes.launchplan.handler import launched_child_id
 from aloft_propeller.nodes.registry import NodeHandlerRegistry, node_kind
 from aloft_propeller.plugins.base import Phase, PhaseInfo
 from aloft_propeller.state import ErrorState, NodePhase, NodeState
@@ -313,7 +313,7 @@ class NodeExecutor:
             retry_group=parent.retry_group if parent else "",
             is_parent=kind in ("branch", "subworkflow"),
             task_id=task_id,
-            child_execution=child_execution_id(ctx) if launched_child else None,
+            child_execution=launched_child_id(ctx) if kind == "launchplan" else None,
             is_array=kind == "array",
         )
 

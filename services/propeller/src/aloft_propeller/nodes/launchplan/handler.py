@@ -42,6 +42,11 @@ def child_execution_id(ctx: NodeContext) -> identifier_pb2.WorkflowExecutionIden
     )
 
 
+def launched_child_id(ctx: NodeContext) -> identifier_pb2.WorkflowExecutionIdentifier | None:
+    """The child this node launched, for its events (workflow_node_metadata); None before admin accepted it."""
+    return child_execution_id(ctx) if ctx.state.plugin_state == LAUNCHED else None
+
+
 def _launch_request(ctx: NodeContext) -> LaunchRequest:
     request = ctx.execution.request
     config = request.config
