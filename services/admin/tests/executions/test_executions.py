@@ -77,8 +77,11 @@ async def test_generated_names_and_duplicates(exec_server: Any, literals: Any) -
     assert generated.id.name.startswith("a") and len(generated.id.name) == 20
     await admin.CreateExecution(create_request(lp_id, "same", a=literals.int_(1)))
     await expect_error(
-        admin.CreateExecution(create_request(lp_id, "same", a=literals.int_(1))), grpc.StatusCode.ALREADY_EXISTS
+        admin.CreateExecution(create_request(lp_id, "same", a=literals.int_(2))), grpc.StatusCode.ALREADY_EXISTS
     )
+    # The refused duplicate left the original's stored inputs alone.
+    data = await admin.GetExecutionData(execution_pb2.WorkflowExecutionGetDataRequest(id=exec_server.wid("same")))
+    assert data.full_inputs.literals["a"].scalar.primitive.integer == 1
 
 
 async def test_bad_requests_name_the_problem_and_write_nothing(exec_server: Any, literals: Any) -> None:

@@ -26,7 +26,7 @@ from aloft_admin.managers.executions_single_task import launch_plan_for_task
 from aloft_admin.repositories.models.executions import ExecutionModel
 from aloft_admin.transformers import entities as transform_entities
 from aloft_admin.transformers.executions import spec_of
-from aloft_admin.transformers.timestamps import to_timestamp
+from aloft_admin.transformers.timestamps import from_timestamp, to_timestamp
 from aloft_admin.validation.execution_identifiers import require
 from aloft_admin.validation.execution_inputs import merge_inputs
 from aloft_service.errors import InvalidArgument
@@ -158,13 +158,16 @@ async def launch(deps: AdminDeps, launch: Launch) -> None:
 async def record_execution(
     deps: AdminDeps, session: AsyncSession, launch: Launch
 ) -> dataplane_pb2.CreateExecutionRequest:
-    """Insert the execution (hand-off pending) and return the hand-off request, also stored in the blob store."""
+    """Insert the execution (hand-off pending) and return the hand-off request, also stored in the blob store.
+
+    The row is flushed before any blob is written, so a duplicate name fails (ALREADY_EXISTS) without touching
+    the existing execution's blobs; a failed blob write rolls the row back.
+    """
     wid, spec = launch.id, launch.spec
     await lookups.ensure_project_domain(deps, session, wid.project, wid.domain, wid.org)
     lp = await lookups.get_launch_plan(deps, session, launch.launch_plan_id or spec.launch_plan)
     # Workflow versions are immutable: the execution points at the registered compiled closure, no copy.
     workflow_row = await lookups.get_workflow_row(session, lp.spec.workflow_id)
-    workflow = transform_entities.to_workflow(workflow_row)
     # Registration computes expected_inputs (every workflow input not fixed); older rows may only have defaults.
     parameters = lp.closure.expected_inputs if lp.closure.expected_inputs.parameters else lp.spec.default_inputs
     inputs = merge_inputs(parameters, lp.spec.fixed_inputs, launch.user_inputs)
@@ -172,76 +175,81 @@ async def record_execution(
         deps, session, wid.project, wid.domain, lp.spec.workflow_id.name, lp.id.name, wid.org
     )
     resolved = resolve_spec(deps, spec, lp.spec, matching)
-    now = deps.clock()
     parent_row_id = await _fill_metadata(session, resolved, launch)
-    cluster = deps.dataplanes.route(resolved.execution_cluster_label.value) if deps.dataplanes else None
-
+    cluster = (deps.dataplanes.route(resolved.execution_cluster_label.value) if deps.dataplanes else None) or ""
     prefix = (deps.config.admin.metadataPrefix, wid.project, wid.domain, wid.name)
-    inputs_uri, user_inputs_uri = deps.blobs.uri(*prefix, "inputs.pb"), deps.blobs.uri(*prefix, "user_inputs.pb")
-    closure_uri = workflow_row.remote_closure_uri
-    await deps.blobs.write_proto(inputs_uri, inputs)
-    await deps.blobs.write_proto(user_inputs_uri, launch.user_inputs)
     handoff = dataplane_pb2.CreateExecutionRequest(
         id=wid,
-        closure_uri=closure_uri,
-        inputs_uri=inputs_uri,
+        closure_uri=workflow_row.remote_closure_uri,
+        inputs_uri=deps.blobs.uri(*prefix, "inputs.pb"),
         config=data_plane_config(deps, resolved, matching),
         launch_plan_id=lp.id,
-        workflow_id=workflow.id,
-        cluster=cluster or "",
+        workflow_id=transform_entities.to_workflow(workflow_row).id,
+        cluster=cluster,
         metadata_prefix=deps.blobs.uri(*prefix),
-        created_at=to_timestamp(now),
+        created_at=to_timestamp(deps.clock()),
         principal=resolved.metadata.principal,
     )
     if resolved.metadata.HasField("parent_node_execution"):
         handoff.parent_node_execution.CopyFrom(resolved.metadata.parent_node_execution)
     if launch.recover_from is not None:
         handoff.recover_from.CopyFrom(launch.recover_from)
+    row = _execution_row(launch, resolved, handoff, deps.blobs.uri(*prefix, "user_inputs.pb"))
+    row.parent_node_execution_id = parent_row_id
+    session.add(row)
+    await session.flush()
+    await deps.blobs.write_proto(handoff.inputs_uri, inputs)
+    await deps.blobs.write_proto(row.user_inputs_uri, launch.user_inputs)
     await deps.blobs.write_proto(handoff_uri(deps, wid), handoff)
+    return handoff
 
-    closure = execution_pb2.ExecutionClosure(
-        created_at=to_timestamp(now), updated_at=to_timestamp(now), workflow_id=workflow.id
-    )
+
+def _execution_row(
+    launch: Launch,
+    resolved: execution_pb2.ExecutionSpec,
+    handoff: dataplane_pb2.CreateExecutionRequest,
+    user_inputs_uri: str,
+) -> ExecutionModel:
+    """The new row: phase UNDEFINED until a data plane accepts it. Inputs live only in the blob store."""
+    wid, lp_id, wf_id = launch.id, handoff.launch_plan_id, handoff.workflow_id
+    now = from_timestamp(handoff.created_at)
+    closure = execution_pb2.ExecutionClosure(created_at=handoff.created_at, updated_at=handoff.created_at)
+    closure.workflow_id.CopyFrom(wf_id)
     closure.state_change_details.state = execution_pb2.ExecutionState.EXECUTION_ACTIVE
-    closure.state_change_details.occurred_at.CopyFrom(to_timestamp(now))
+    closure.state_change_details.occurred_at.CopyFrom(handoff.created_at)
     closure.state_change_details.principal = resolved.metadata.principal
-    # Inputs stay in the blob store only (GetExecutionData serves them); the row's closure stays small.
-    row = ExecutionModel(
+    return ExecutionModel(
         org=wid.org,
         project=wid.project,
         domain=wid.domain,
         name=wid.name,
-        launch_plan_project=lp.id.project,
-        launch_plan_domain=lp.id.domain,
-        launch_plan_name=lp.id.name,
-        launch_plan_version=lp.id.version,
-        workflow_project=workflow.id.project,
-        workflow_domain=workflow.id.domain,
-        workflow_name=workflow.id.name,
-        workflow_version=workflow.id.version,
-        task_name=spec.launch_plan.name if launch.launch_plan_id is not None else "",
+        launch_plan_project=lp_id.project,
+        launch_plan_domain=lp_id.domain,
+        launch_plan_name=lp_id.name,
+        launch_plan_version=lp_id.version,
+        workflow_project=wf_id.project,
+        workflow_domain=wf_id.domain,
+        workflow_name=wf_id.name,
+        workflow_version=wf_id.version,
+        task_name=launch.spec.launch_plan.name if launch.launch_plan_id is not None else "",
         phase="UNDEFINED",
         mode=resolved.metadata.mode,
         state=execution_pb2.ExecutionState.EXECUTION_ACTIVE,
         principal=resolved.metadata.principal,
-        cluster=cluster or "",
+        cluster=handoff.cluster,
         spec=resolved.SerializeToString(),
         closure=closure.SerializeToString(),
-        inputs_uri=inputs_uri,
+        inputs_uri=handoff.inputs_uri,
         user_inputs_uri=user_inputs_uri,
-        closure_uri=closure_uri,
+        closure_uri=handoff.closure_uri,
         execution_created_at=now,
         execution_updated_at=now,
         created_at=now,
         updated_at=now,
-        parent_node_execution_id=parent_row_id,
         source_execution_id=launch.source_row_id,
         tags=",".join(launch.tags),
         handoff="pending",
     )
-    session.add(row)
-    await session.flush()
-    return handoff
 
 
 async def _fill_metadata(session: AsyncSession, spec: execution_pb2.ExecutionSpec, launch: Launch) -> int | None:
