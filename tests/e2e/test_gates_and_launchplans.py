@@ -22,6 +22,13 @@ FLOWS = "flows.gates_and_launchplans"
 RUNNING, SUCCEEDED, FAILED, ABORTED = 2, 4, 6, 7
 
 
+def _admin_execution(stack: Any, name: str) -> execution_pb2.Execution:
+    execution_id = identifier_pb2.WorkflowExecutionIdentifier(project="flytesnacks", domain="development", name=name)
+    with grpc.insecure_channel(f"127.0.0.1:{stack.ports['admin_grpc']}") as channel:
+        request = execution_pb2.WorkflowExecutionGetRequest(id=execution_id)
+        return admin_pb2_grpc.AdminServiceStub(channel).GetExecution(request, timeout=5)
+
+
 def _wait_until_running(stack: Any, name: str, timeout: float = 120) -> None:
     """Until admin has the (child) execution and it is RUNNING."""
     execution_id = identifier_pb2.WorkflowExecutionIdentifier(project="flytesnacks", domain="development", name=name)
@@ -44,8 +51,14 @@ def test_a_workflow_calling_a_launch_plan(stack: Any, registered: str) -> None:
     result = stack.driver("run", registered, f"{FLOWS}.calls_launch_plan", json.dumps({"x": 3}), "--launch-plan")
     assert result["phase"] == SUCCEEDED, result
     assert result["outputs"] == {"o0": 3 * 10 + 2 * 10}, result
-    child = stack.driver("wait", child_execution_name(result["name"], "n0", 0))
+    child_name = child_execution_name(result["name"], "n0", 0)
+    child = stack.driver("wait", child_name)
     assert child["phase"] == SUCCEEDED and child["outputs"] == {"o0": 30}, child
+    metadata = _admin_execution(stack, child_name).spec.metadata
+    assert metadata.mode == execution_pb2.ExecutionMetadata.CHILD_WORKFLOW
+    assert metadata.parent_node_execution.node_id == "n0"
+    assert metadata.parent_node_execution.execution_id.name == result["name"]
+    assert metadata.nesting == 1
 
 
 def test_a_sleep_gate(stack: Any, registered: str) -> None:

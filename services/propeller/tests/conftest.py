@@ -262,6 +262,7 @@ class FakeAdmin(admin_pb2_grpc.AdminServiceServicer):
         self.children: dict[str, execution_admin_pb2.ExecutionCreateRequest] = {}
         self.child_results: dict[str, execution_admin_pb2.ExecutionClosure] = {}
         self.terminated: dict[str, str] = {}
+        self.lost_create_responses = 0  # record the child, then answer UNAVAILABLE (a reply lost on the way)
         self.signals = FakeSignals()
 
     def _dedup(self, event: Any) -> None:
@@ -305,6 +306,11 @@ class FakeAdmin(admin_pb2_grpc.AdminServiceServicer):
         if request.name in self.children:
             raise AlreadyExists(f"execution {request.name} already exists")
         self.children[request.name] = request
+        if self.lost_create_responses > 0:
+            self.lost_create_responses -= 1
+            from aloft_service.errors import Unavailable
+
+            raise Unavailable("connection reset after the child was created")
         return execution_admin_pb2.ExecutionCreateResponse()
 
     async def GetExecution(self, request: Any, context: Any) -> Any:

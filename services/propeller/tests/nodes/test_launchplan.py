@@ -98,6 +98,21 @@ async def test_aborting_the_parent_terminates_running_children(stack: Any) -> No
     assert all("user asked" in cause for cause in stack.admin.terminated.values())
 
 
+async def test_a_lost_create_reply_is_retried_and_adopts_the_child(stack: Any) -> None:
+    stack.admin.lost_create_responses = 2  # both children are created, but propeller never hears back
+    execution_id = await stack.create("launch_plan", {"x": 1}, name="lp-adopt")
+    children = await _children(stack, 2)
+    await asyncio.sleep(0.5)
+    assert set(stack.admin.children) == set(children)  # retries met ALREADY_EXISTS (same names) and adopted
+    for name in children:
+        stack.admin.child_results[name] = admin_execution_pb2.ExecutionClosure(
+            phase=_PHASE.SUCCEEDED, output_data=_int_map(5)
+        )
+    assert (await stack.wait(execution_id)).phase == _PHASE.SUCCEEDED
+    assert await stack.outputs(execution_id) == {"o0": 6}
+    assert stack.admin.lost_create_responses == 0
+
+
 @pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
 async def test_launch_plan_nodes_on_postgres(stack: Any) -> None:
     execution_id = await stack.create("launch_plan", {"x": 2}, name="lp-pg")
