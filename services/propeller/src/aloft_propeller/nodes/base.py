@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from flyteidl.core import compiler_pb2, literals_pb2, tasks_pb2, workflow_pb2
+from flyteidl.event import event_pb2
 
 from aloft_propeller.plugins.base import PhaseInfo
 from aloft_propeller.state import ErrorState, NodeState
@@ -40,6 +41,8 @@ class HandlerTransition:
     plugin_state: bytes | None = None
     # Branch nodes: the chosen child.
     branch_taken: str = ""
+    # Cacheable task nodes: cache_status / catalog_key / reservation_status for the node event.
+    task_node_metadata: event_pb2.TaskNodeMetadata | None = None
 
     @classmethod
     def running(cls) -> HandlerTransition:

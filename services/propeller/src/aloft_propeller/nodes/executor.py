@@ -270,7 +270,7 @@ class NodeExecutor:
         if transition.phase == HandlerPhase.SUCCESS:
             state.outputs_uri = transition.outputs_uri
             state.deck_uri = transition.deck_uri
-            self._set_phase(ctx, NodePhase.SUCCEEDED, parent)
+            self._set_phase(ctx, NodePhase.SUCCEEDED, parent, task_node_metadata=transition.task_node_metadata)
             return
         error = transition.error or ErrorState("UnknownError", "node failed without an error", "SYSTEM")
         state.error = error
@@ -317,7 +317,14 @@ class NodeExecutor:
             is_array=kind == "array",
         )
 
-    def _set_phase(self, ctx: NodeContext, phase: NodePhase, parent: Parent | None, recovered: bool = False) -> None:
+    def _set_phase(
+        self,
+        ctx: NodeContext,
+        phase: NodePhase,
+        parent: Parent | None,
+        recovered: bool = False,
+        task_node_metadata: builders.event_pb2.TaskNodeMetadata | None = None,
+    ) -> None:
         state = ctx.state
         state.phase = phase
         state.updated_at = ctx.execution.now
@@ -326,6 +333,8 @@ class NodeExecutor:
         info = self._event_info(ctx, parent)
         deck_uri = state.deck_uri if phase == NodePhase.SUCCEEDED else ""
         event = builders.node_event(info, phase, ctx.execution.now, output_uri, error, deck_uri, recovered)
+        if task_node_metadata is not None:
+            event.task_node_metadata.MergeFrom(task_node_metadata)
         ctx.execution.recorder.node(event)
 
     def _record_task_phase(self, ctx: NodeContext, info: PhaseInfo, outputs_uri: str) -> None:

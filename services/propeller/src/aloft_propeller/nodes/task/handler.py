@@ -12,8 +12,10 @@ from aloft.dataplane.v1 import dataplane_pb2
 from flyteidl.core import identifier_pb2, tasks_pb2
 
 from aloft_propeller import paths
+from aloft_propeller.catalog.task_cache import TaskCache, is_cacheable
 from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext
 from aloft_propeller.nodes.errors import NodeError
+from aloft_propeller.nodes.task.cache import build_task_cache, handle_cached, release_on_abort
 from aloft_propeller.plugins.base import Phase, Plugin, Resources, TaskExecutionContext
 from aloft_propeller.state import ErrorState
 from aloft_service.errors import AloftError
@@ -56,6 +58,9 @@ def _phase_of(phase: Phase) -> HandlerPhase:
 
 
 class TaskNodeHandler:
+    def __init__(self, cache: TaskCache | None = None) -> None:
+        self._cache = cache  # None: built from the propeller config when the first cacheable task runs
+
     async def setup(self) -> None:
         return None
 
@@ -64,6 +69,16 @@ class TaskNodeHandler:
 
     async def handle(self, ctx: NodeContext) -> HandlerTransition:
         plugin, tctx = self._task_context(ctx)
+        if is_cacheable(tctx.template):
+            return await handle_cached(self._task_cache(ctx), ctx, tctx, lambda: self._run(ctx, plugin, tctx))
+        return await self._run(ctx, plugin, tctx)
+
+    def _task_cache(self, ctx: NodeContext) -> TaskCache:
+        if self._cache is None:
+            self._cache = build_task_cache(ctx.execution.config)
+        return self._cache
+
+    async def _run(self, ctx: NodeContext, plugin: Plugin, tctx: TaskExecutionContext) -> HandlerTransition:
         transition = await plugin.handle(tctx)
         info = transition.info
         if info.phase.is_terminal:
@@ -89,6 +104,8 @@ class TaskNodeHandler:
         plugin, tctx = self._task_context(ctx)
         await plugin.abort(tctx, reason)
         await plugin.finalize(tctx)
+        if is_cacheable(tctx.template):
+            await release_on_abort(self._task_cache(ctx), ctx, tctx)
 
     async def finalize(self, ctx: NodeContext) -> None:
         return None
