@@ -1,7 +1,6 @@
 """Runs inside the flytekit virtualenv (unmodified flytekit): the user's side of the end-to-end tests.
 
 Commands print one JSON document on stdout:
-  register <version> <package_dir>           pyflyte-equivalent registration is done by the CLI; this only checks fetches
   fetch <version>                            fetch workflows/tasks/launch plans back with FlyteRemote
   run <version> <workflow> <inputs-json> [--timeout S] [--no-wait]
   wait <execution-name> [--timeout S]
@@ -26,9 +25,7 @@ PROJECT, DOMAIN = "flytesnacks", "development"
 
 
 def _remote(config_file: str) -> FlyteRemote:
-    return FlyteRemote(
-        config=Config.auto(config_file=config_file), default_project=PROJECT, default_domain=DOMAIN
-    )
+    return FlyteRemote(config=Config.auto(config_file=config_file), default_project=PROJECT, default_domain=DOMAIN)
 
 
 def _jsonable(value: typing.Any) -> typing.Any:
@@ -104,6 +101,11 @@ def main() -> int:
     wait_many = sub.add_parser("wait-many")
     wait_many.add_argument("names", help="comma-separated execution names")
     wait_many.add_argument("--timeout", type=float, default=300)
+    cached = sub.add_parser("run-cached", help="start executions concurrently, wait, report per-node cache status")
+    cached.add_argument("version")
+    cached.add_argument("workflow", help="fully qualified, e.g. flows.caching.cached_wf")
+    cached.add_argument("inputs_list", help="JSON list of input dicts, one execution each")
+    cached.add_argument("--timeout", type=float, default=240)
     signal = sub.add_parser("set-signal", help="wait until a gate created the signal, then SetSignal it")
     signal.add_argument("name")
     signal.add_argument("signal_id")
@@ -140,12 +142,16 @@ def main() -> int:
             entity = remote.fetch_workflow(name=f"flows.basics.{args.workflow}", version=args.version)
         execution = remote.execute(entity, inputs=inputs, wait=False)
         if not args.no_wait:
-            execution = remote.wait(execution, timeout=timedelta(seconds=args.timeout), poll_interval=timedelta(seconds=0.5))
+            execution = remote.wait(
+                execution, timeout=timedelta(seconds=args.timeout), poll_interval=timedelta(seconds=0.5)
+            )
         print(json.dumps(_summary(remote, execution)))
         return 0
     if args.cmd == "wait":
         execution = remote.fetch_execution(name=args.name)
-        execution = remote.wait(execution, timeout=timedelta(seconds=args.timeout), poll_interval=timedelta(seconds=0.5))
+        execution = remote.wait(
+            execution, timeout=timedelta(seconds=args.timeout), poll_interval=timedelta(seconds=0.5)
+        )
         print(json.dumps(_summary(remote, execution)))
         return 0
     if args.cmd == "start-many":
@@ -162,6 +168,22 @@ def main() -> int:
                 poll_interval=timedelta(seconds=1),
             )
             results.append(_summary(remote, execution))
+        print(json.dumps({"results": results}))
+        return 0
+    if args.cmd == "run-cached":
+        entity = remote.fetch_workflow(name=args.workflow, version=args.version)
+        started = [remote.execute(entity, inputs=inputs, wait=False) for inputs in json.loads(args.inputs_list)]
+        results = []
+        for execution in started:
+            done = remote.wait(execution, timeout=timedelta(seconds=args.timeout), poll_interval=timedelta(seconds=0.5))
+            summary = _summary(remote, done)
+            synced = remote.sync(done, sync_nodes=True)
+            summary["cache_status"] = {
+                node_id: int(node.closure.task_node_metadata.cache_status)
+                for node_id, node in (synced.node_executions or {}).items()
+                if node.closure.task_node_metadata is not None
+            }
+            results.append(summary)
         print(json.dumps({"results": results}))
         return 0
     if args.cmd == "set-signal":
