@@ -16,6 +16,7 @@ from aloft_propeller.resourcemanager import (
     RedisResourceManager,
     ResourceConstraints,
     ResourceManagerError,
+    TaskResourceManager,
     build_resource_manager,
 )
 from aloft_propeller.resourcemanager.config import ResourceManagerConfig
@@ -148,3 +149,15 @@ async def test_noop_grants_everything() -> None:
 def test_redis_type_without_a_host_is_a_clear_error() -> None:
     with pytest.raises(ResourceManagerError, match="hostPaths is empty"):
         build_resource_manager(ResourceManagerConfig.model_validate({"type": "redis"}))
+
+
+async def test_task_view_scopes_tokens_to_the_execution_and_plugin_namespace(manager: RedisResourceManager) -> None:
+    manager.register_quota("qubole:default_cluster", 1)
+    attempt_a = TaskResourceManager(manager, EXEC_A, namespace_prefix="qubole")
+    attempt_b = TaskResourceManager(manager, EXEC_B, namespace_prefix="qubole")
+    assert await attempt_a.allocate("default_cluster", "tok") is AllocationStatus.GRANTED
+    assert await attempt_b.allocate("default_cluster", "tok") is AllocationStatus.EXHAUSTED
+    await attempt_a.release("default_cluster", "tok")
+    await attempt_a.release("default_cluster", "tok")  # finalize after abort: releasing twice is fine
+    assert await attempt_b.allocate("default_cluster", "tok") is AllocationStatus.GRANTED
+    assert await manager.allocated("qubole:default_cluster") == 1

@@ -8,6 +8,7 @@ from aloft_propeller.resourcemanager.base import (
     ResourceConstraints,
     ResourceManager,
     ResourceManagerError,
+    TaskResourceManager,
 )
 from aloft_propeller.resourcemanager.config import ResourceManagerConfig
 from aloft_propeller.resourcemanager.noop import NoopResourceManager
@@ -21,6 +22,7 @@ __all__ = [
     "ResourceConstraints",
     "ResourceManager",
     "ResourceManagerError",
+    "TaskResourceManager",
     "build_resource_manager",
 ]
 

@@ -114,3 +114,28 @@ class QuotaRegistry:
 
     def resources(self) -> list[str]:
         return sorted(self._quotas)
+
+
+class TaskResourceManager:
+    """The view a plugin gets for one task attempt: tokens are scoped to the attempt's workflow execution.
+
+    Plugins call ``allocate`` before talking to the throttled service (retrying next round unless GRANTED) and
+    ``release`` when the call is done (also from ``abort``/``finalize``, which may repeat: release is idempotent).
+    """
+
+    def __init__(self, manager: ResourceManager, scope: ExecutionScope, namespace_prefix: str = "") -> None:
+        self._manager = manager
+        self._scope = scope
+        self._prefix = namespace_prefix
+
+    async def allocate(
+        self, resource: str, token: str, constraints: ResourceConstraints | None = None
+    ) -> AllocationStatus:
+        return await self._manager.allocate(self._name(resource), token, self._scope, constraints)
+
+    async def release(self, resource: str, token: str) -> None:
+        await self._manager.release(self._name(resource), token, self._scope)
+
+    def _name(self, resource: str) -> str:
+        # A plugin's pools live under its id ("<plugin>:<resource>"), as Flyte's ResourceNamespace.CreateSubNamespace.
+        return f"{self._prefix}:{resource}" if self._prefix else resource
