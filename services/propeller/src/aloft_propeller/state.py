@@ -80,6 +80,8 @@ class NodeState:
     plugin_phase_version: int = 0
     # Branch nodes: the id of the chosen child node ("" until decided).
     branch_taken: str = ""
+    # Task nodes that turned out dynamic: the offloaded compiled dynamic workflow ("" while the task runs).
+    dynamic_workflow_uri: str = ""
 
     @property
     def plugin_state(self) -> bytes:

@@ -43,6 +43,9 @@ class HandlerTransition:
     branch_taken: str = ""
     # Cacheable task nodes: cache_status / catalog_key / reservation_status for the node event.
     task_node_metadata: event_pb2.TaskNodeMetadata | None = None
+    # Dynamic nodes: the compiled dynamic workflow, once (offloaded URI + metadata for the node event).
+    dynamic_workflow_uri: str = ""
+    dynamic_workflow: event_pb2.DynamicWorkflowNodeMetadata | None = None
 
     @classmethod
     def running(cls) -> HandlerTransition:

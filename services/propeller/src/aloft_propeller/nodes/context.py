@@ -73,6 +73,13 @@ class ExecutionContext:
             raise NodeError(identifier.name, f"task {identifier.name}:{identifier.version} is not in the closure")
         return template
 
+    def include(self, closure: compiler_pb2.CompiledWorkflowClosure) -> None:
+        """Make a dynamic workflow's own tasks and subworkflows resolvable in this evaluation."""
+        for task in closure.tasks:
+            self._tasks.setdefault(_id_key(task.template.id), task.template)
+        for workflow in closure.sub_workflows:
+            self._subworkflows.setdefault(_id_key(workflow.template.id), workflow)
+
     def subworkflow(self, identifier: identifier_pb2.Identifier) -> compiler_pb2.CompiledWorkflow:
         workflow = self._subworkflows.get(_id_key(identifier))
         if workflow is None:

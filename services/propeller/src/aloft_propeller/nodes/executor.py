@@ -257,6 +257,8 @@ class NodeExecutor:
             state.plugin_state = transition.plugin_state
         if transition.branch_taken:
             state.branch_taken = transition.branch_taken
+        if transition.dynamic_workflow_uri:
+            state.dynamic_workflow_uri = transition.dynamic_workflow_uri
         if transition.task_info is not None:
             self._record_task_phase(ctx, transition.task_info, transition.outputs_uri)
         if state.attempt_started_at is None:
@@ -264,6 +266,8 @@ class NodeExecutor:
         if state.phase == NodePhase.QUEUED:
             # Admin records started_at from RUNNING: report it even when the node finishes in its first round.
             self._set_phase(ctx, NodePhase.RUNNING, parent)
+        if transition.dynamic_workflow is not None:
+            self._record_dynamic(ctx, transition.dynamic_workflow, parent)
         if transition.phase == HandlerPhase.RUNNING:
             return
         await self._finalize(ctx)
@@ -301,7 +305,6 @@ class NodeExecutor:
     def _event_info(self, ctx: NodeContext, parent: Parent | None) -> builders.NodeEventInfo:
         kind = node_kind(ctx.node)
         task_id = ctx.node.task_node.reference_id if kind == "task" else None
-        launched_child = kind == "launchplan" and ctx.state.phase != NodePhase.QUEUED
         return builders.NodeEventInfo(
             execution_id=ctx.execution.execution_id,
             producer_id=ctx.execution.producer_id,
@@ -311,7 +314,8 @@ class NodeExecutor:
             input_uri=ctx.inputs_uri,
             parent_path=parent.path if parent else "",
             retry_group=parent.retry_group if parent else "",
-            is_parent=kind in ("branch", "subworkflow"),
+            is_parent=kind in ("branch", "subworkflow") or bool(ctx.state.dynamic_workflow_uri),
+            is_dynamic=bool(ctx.state.dynamic_workflow_uri),
             task_id=task_id,
             child_execution=launched_child_id(ctx) if kind == "launchplan" else None,
             is_array=kind == "array",
@@ -335,6 +339,15 @@ class NodeExecutor:
         event = builders.node_event(info, phase, ctx.execution.now, output_uri, error, deck_uri, recovered)
         if task_node_metadata is not None:
             event.task_node_metadata.MergeFrom(task_node_metadata)
+        ctx.execution.recorder.node(event)
+
+    def _record_dynamic(
+        self, ctx: NodeContext, dynamic: builders.event_pb2.DynamicWorkflowNodeMetadata, parent: Parent | None
+    ) -> None:
+        """The node became a dynamic parent: DYNAMIC_RUNNING with its compiled workflow (GetDynamicNodeWorkflow)."""
+        event = builders.node_event(self._event_info(ctx, parent), NodePhase.RUNNING, ctx.execution.now)
+        event.phase = builders.execution_pb2.NodeExecution.DYNAMIC_RUNNING
+        event.task_node_metadata.dynamic_workflow.CopyFrom(dynamic)
         ctx.execution.recorder.node(event)
 
     def _record_task_phase(self, ctx: NodeContext, info: PhaseInfo, outputs_uri: str) -> None:

@@ -47,6 +47,7 @@ def default_node_handlers(admin_endpoint: str = "") -> NodeHandlerRegistry:
     """``admin_endpoint`` (propeller.adminEndpoint): where launch-plan nodes start children, gates read signals."""
     from aloft_propeller.nodes.array.handler import ArrayNodeHandler
     from aloft_propeller.nodes.branch.handler import BranchNodeHandler
+    from aloft_propeller.nodes.dynamic.handler import DynamicNodeHandler
     from aloft_propeller.nodes.gate.handler import GateNodeHandler
     from aloft_propeller.nodes.gate.signals import AdminSignalClient
     from aloft_propeller.nodes.launchplan.admin import AdminLauncher
@@ -56,7 +57,7 @@ def default_node_handlers(admin_endpoint: str = "") -> NodeHandlerRegistry:
 
     registry = NodeHandlerRegistry()
     task_handler = TaskNodeHandler()
-    registry.register("task", task_handler)
+    registry.register("task", DynamicNodeHandler(task_handler))
     registry.register("array", ArrayNodeHandler(task_handler))
     registry.register("branch", BranchNodeHandler())
     registry.register("subworkflow", SubworkflowNodeHandler())

@@ -1,0 +1,1 @@
+"""Dynamic nodes: a task that returns a DynamicJobSpec (futures.pb) runs the compiled workflow as its children."""

@@ -1,0 +1,152 @@
+"""Dynamic nodes (flytepropeller nodes/dynamic/handler.go), wrapping the task node handler.
+
+Phase 1: the task runs as any task node. If it succeeds having written ``futures.pb`` (a DynamicJobSpec) instead
+of outputs, the job is compiled against the parent task's interface (with the tasks and subworkflows it declares),
+the compiled closure is offloaded to the attempt directory and its URI kept in the node state; the executor reports
+DYNAMIC_RUNNING with the compiled workflow (admin's GetDynamicNodeWorkflow), and every later node event marks the
+node a dynamic parent. Phase 2: the workflow's DAG runs as children (paths ``{node}-{attempt}-{child}``) and its
+outputs become the node's outputs.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from flyteidl.core import compiler_pb2, dynamic_job_pb2, identifier_pb2, literals_pb2
+from flyteidl.event import event_pb2
+
+from aloft_compiler import compile_dynamic_job
+from aloft_propeller import paths
+from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeHandler, Scope
+from aloft_propeller.nodes.bindings import resolve_bindings
+from aloft_propeller.nodes.errors import BindingResolutionError, NodeError
+from aloft_propeller.state import ErrorState, NodePhase
+
+FUTURES_FILE = "futures.pb"
+COMPILED_FILE = "dynamic_compiled.pb"
+_CACHE_SIZE = 256
+
+
+class DynamicNodeHandler:
+    def __init__(self, task_handler: NodeHandler) -> None:
+        self._task = task_handler
+        self._closures: OrderedDict[str, compiler_pb2.CompiledWorkflowClosure] = OrderedDict()
+
+    async def setup(self) -> None:
+        await self._task.setup()
+
+    def finalize_required(self) -> bool:
+        return self._task.finalize_required()
+
+    async def handle(self, ctx: NodeContext) -> HandlerTransition:
+        if ctx.state.dynamic_workflow_uri:
+            return await self._run_children(ctx, ctx.state.dynamic_workflow_uri)
+        transition = await self._task.handle(ctx)
+        if transition.phase != HandlerPhase.SUCCESS:
+            return transition
+        attempt_uri = paths.attempt_dir(ctx.execution.execution_uri, ctx.path, ctx.state.attempt)
+        futures_uri = f"{attempt_uri}/{FUTURES_FILE}"
+        if not await ctx.execution.blobs.exists(futures_uri):
+            return transition  # an ordinary task
+        return await self._compile(ctx, transition, futures_uri, f"{attempt_uri}/{COMPILED_FILE}")
+
+    async def abort(self, ctx: NodeContext, reason: str) -> None:
+        if ctx.state.dynamic_workflow_uri:
+            closure = await self._closure(ctx, ctx.state.dynamic_workflow_uri)
+            await ctx.abort_dag(self._scope(ctx, closure), reason)
+            return
+        await self._task.abort(ctx, reason)
+
+    async def finalize(self, ctx: NodeContext) -> None:
+        await self._task.finalize(ctx)
+
+    # ---- phases ----------------------------------------------------------------------------------------------
+
+    async def _compile(
+        self, ctx: NodeContext, transition: HandlerTransition, futures_uri: str, compiled_uri: str
+    ) -> HandlerTransition:
+        job = await ctx.execution.blobs.read_proto(futures_uri, dynamic_job_pb2.DynamicJobSpec)
+        if not job.nodes:
+            return await self._literal_outputs(ctx, transition, job)
+        template = ctx.task_template()
+        workflow_id = identifier_pb2.Identifier(
+            resource_type=identifier_pb2.WORKFLOW,
+            project=template.id.project,
+            domain=template.id.domain,
+            name=f"{template.id.name}.{ctx.path}.dynamic",
+            version=template.id.version,
+        )
+        try:
+            closure = compile_dynamic_job(job, template.interface, workflow_id)
+        except Exception as exc:  # noqa: BLE001 - any compile error is the user's workflow being invalid
+            error = ErrorState("DynamicWorkflowBuildFailed", f"dynamic workflow of [{ctx.node.id}]: {exc}", "USER")
+            return HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=error, task_info=transition.task_info)
+        await ctx.execution.blobs.write_proto(compiled_uri, closure)
+        self._remember(compiled_uri, closure)
+        metadata = event_pb2.DynamicWorkflowNodeMetadata(
+            id=workflow_id, compiled_workflow=closure, dynamic_job_spec_uri=futures_uri
+        )
+        return HandlerTransition(
+            HandlerPhase.RUNNING,
+            task_info=transition.task_info,
+            plugin_state=transition.plugin_state,
+            dynamic_workflow_uri=compiled_uri,
+            dynamic_workflow=metadata,
+        )
+
+    async def _literal_outputs(
+        self, ctx: NodeContext, transition: HandlerTransition, job: dynamic_job_pb2.DynamicJobSpec
+    ) -> HandlerTransition:
+        """A job without nodes (flytekit returns plain outputs then, others may not): its outputs are literals."""
+
+        async def no_upstream(node_id: str) -> literals_pb2.LiteralMap:
+            raise BindingResolutionError(node_id, f"dynamic job without nodes refers to node [{node_id}]")
+
+        try:
+            outputs = await resolve_bindings(ctx.node.id, job.outputs, no_upstream)
+        except NodeError as exc:
+            error = ErrorState("DynamicWorkflowBuildFailed", exc.message, "USER")
+            return HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=error, task_info=transition.task_info)
+        await ctx.execution.write_literal_map(transition.outputs_uri, outputs)
+        return transition
+
+    async def _run_children(self, ctx: NodeContext, compiled_uri: str) -> HandlerTransition:
+        closure = await self._closure(ctx, compiled_uri)
+        scope = self._scope(ctx, closure)
+        result = await ctx.execute_dag(scope)
+        if result.phase == NodePhase.SUCCEEDED and result.outputs is not None:
+            attempt_uri = paths.attempt_dir(ctx.execution.execution_uri, ctx.path, ctx.state.attempt)
+            uri = paths.outputs_uri(attempt_uri)
+            await ctx.execution.write_literal_map(uri, result.outputs)
+            return HandlerTransition(HandlerPhase.SUCCESS, outputs_uri=uri)
+        if result.phase == NodePhase.FAILED:
+            await ctx.abort_dag(scope, "dynamic workflow failed")
+            return HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=result.error)
+        return HandlerTransition.running()
+
+    # ---- plumbing --------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _scope(ctx: NodeContext, closure: compiler_pb2.CompiledWorkflowClosure) -> Scope:
+        ctx.execution.include(closure)
+        attempt = ctx.state.attempt
+        return Scope(
+            workflow=closure.primary,
+            inputs=ctx.inputs,
+            prefix=f"{ctx.path}-{attempt}-",
+            parent_path=ctx.path,
+            parent_attempt=attempt,
+        )
+
+    async def _closure(self, ctx: NodeContext, uri: str) -> compiler_pb2.CompiledWorkflowClosure:
+        closure = self._closures.get(uri)
+        if closure is None:
+            closure = await ctx.execution.blobs.read_proto(uri, compiler_pb2.CompiledWorkflowClosure)
+            self._remember(uri, closure)
+        return closure
+
+    def _remember(self, uri: str, closure: compiler_pb2.CompiledWorkflowClosure) -> None:
+        self._closures[uri] = closure
+        self._closures.move_to_end(uri)
+        while len(self._closures) > _CACHE_SIZE:
+            self._closures.popitem(last=False)
