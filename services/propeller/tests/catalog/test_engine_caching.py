@@ -9,9 +9,10 @@ import asyncio
 from typing import Any
 
 import pytest
-from flyteidl.core import catalog_pb2, compiler_pb2, execution_pb2
+from flyteidl.core import catalog_pb2, compiler_pb2, execution_pb2, literals_pb2
 
 from aloft_propeller.catalog.config import CatalogCacheConfig
+from aloft_propeller.plugins.base import Phase, PhaseInfo, TaskExecutionContext, Transition
 
 TASKS = ("add_one", "double", "to_str")
 
@@ -124,3 +125,43 @@ async def test_unreachable_catalog_never_fails_the_task(stack: Any, request: Any
     assert (await stack.wait(execution)).phase == execution_pb2.WorkflowExecution.SUCCEEDED
     assert len(task_starts(stack, execution.name)) == 3
     assert succeeded_cache_status(stack, execution.name, "n0") == catalog_pb2.CACHE_PUT_FAILURE
+
+
+def cache_map_task(version: str) -> Any:
+    """map_task(square) with a cacheable sub-task; sub-nodes get their own element inputs (original interface)."""
+
+    def mutate(closure: compiler_pb2.CompiledWorkflowClosure) -> None:
+        cache_tasks(version)(closure)
+        array = next(node for node in closure.primary.template.nodes if node.HasField("array_node")).array_node
+        array.is_original_sub_node_interface.value = True
+
+    return mutate
+
+
+def square_elements(plugin: Any) -> None:
+    """The scripted plugin runs map_task's sub-task as ``o0 = x * x`` on the element's own inputs."""
+
+    async def handle(ctx: TaskExecutionContext) -> Transition:
+        plugin._started_at(ctx)  # logs the start: cache hits must not get here
+        inputs = await ctx.blobs.read_proto(ctx.inputs_uri, literals_pb2.LiteralMap)
+        x = inputs.literals["x"].scalar.primitive.integer
+        outputs = literals_pb2.LiteralMap()
+        outputs.literals["o0"].scalar.primitive.integer = x * x
+        await ctx.blobs.write_proto(f"{ctx.output_prefix}/outputs.pb", outputs)
+        return Transition(PhaseInfo(Phase.SUCCESS, version=1))
+
+    plugin.handle = handle
+
+
+async def test_array_sub_tasks_are_cached_per_element(cached_stack: Any, request: Any) -> None:
+    version = f"v-{request.node.name[-8:]}"
+    square_elements(cached_stack.plugin)
+    first = await cached_stack.create("map_task", {"xs": [3, 1, 4]}, mutate=cache_map_task(version))
+    assert (await cached_stack.wait(first)).phase == execution_pb2.WorkflowExecution.SUCCEEDED
+    assert len(task_starts(cached_stack, first.name)) == 3
+
+    # Elements 3 and 4 were cached by the first run; only 5 runs.
+    second = await cached_stack.create("map_task", {"xs": [4, 5, 3]}, mutate=cache_map_task(version))
+    assert (await cached_stack.wait(second)).phase == execution_pb2.WorkflowExecution.SUCCEEDED
+    assert len(task_starts(cached_stack, second.name)) == 1
+    assert await cached_stack.outputs(second) == {"o0": [16, 25, 9]}
