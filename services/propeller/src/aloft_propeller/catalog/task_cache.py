@@ -16,8 +16,8 @@ from datetime import timedelta
 from flyteidl.core import catalog_pb2, identifier_pb2, literals_pb2, tasks_pb2
 from flyteidl.event import event_pb2
 
-from aloft_propeller.catalog import keys
-from aloft_propeller.catalog.client import CatalogClient
+from aloft_propeller.catalog import keys, metrics
+from aloft_propeller.catalog.client import CatalogClient, ReservationResult
 
 Reservation = catalog_pb2.CatalogReservation
 
@@ -67,15 +67,19 @@ class TaskCache:
         self._heartbeat = heartbeat
 
     async def before_start(self, key: keys.CatalogKey, owner: str, *, overwrite: bool, serializable: bool) -> PreRun:
+        labels = _labels(key)
         lookup_status: int = catalog_pb2.CACHE_SKIPPED
-        if not overwrite:
+        if overwrite:
+            metrics.skip.labels(*labels).inc()
+        else:
             lookup = await self.client.get(key)
+            _count_lookup(labels, lookup.status)
             if lookup.hit and lookup.outputs is not None:
                 return PreRun(Decision.HIT, node_metadata(catalog_pb2.CACHE_HIT, lookup.catalog_key), lookup.outputs)
             lookup_status = lookup.status
         if not serializable:
             return PreRun(Decision.RUN, node_metadata(lookup_status))
-        reservation = await self.client.get_or_extend_reservation(key, owner, self._heartbeat)
+        reservation = await self._reserve(key, owner)
         metadata = node_metadata(lookup_status, reservation_status=reservation.status)
         if reservation.status == Reservation.RESERVATION_EXISTS:
             return PreRun(Decision.WAIT, metadata)
@@ -83,7 +87,14 @@ class TaskCache:
         return PreRun(Decision.RUN, metadata)
 
     async def heartbeat(self, key: keys.CatalogKey, owner: str) -> None:
-        await self.client.get_or_extend_reservation(key, owner, self._heartbeat)
+        await self._reserve(key, owner)
+
+    async def _reserve(self, key: keys.CatalogKey, owner: str) -> ReservationResult:
+        reservation = await self.client.get_or_extend_reservation(key, owner, self._heartbeat)
+        failed = reservation.status == Reservation.RESERVATION_FAILURE
+        counter = metrics.reservation_get_failure if failed else metrics.reservation_get_success
+        counter.labels(*_labels(key)).inc()
+        return reservation
 
     async def after_success(
         self,
@@ -95,7 +106,26 @@ class TaskCache:
     ) -> event_pb2.TaskNodeMetadata:
         store = self.client.update if overwrite else self.client.put
         result = await store(key, outputs, source)
+        stored = result.status == catalog_pb2.CACHE_POPULATED
+        (metrics.put_success if stored else metrics.put_failure).labels(*_labels(key)).inc()
         return node_metadata(result.status, result.catalog_key)
 
     async def release(self, key: keys.CatalogKey, owner: str) -> int:
-        return (await self.client.release_reservation(key, owner)).status
+        status = (await self.client.release_reservation(key, owner)).status
+        released = status == Reservation.RESERVATION_RELEASED
+        counter = metrics.reservation_release_success if released else metrics.reservation_release_failure
+        counter.labels(*_labels(key)).inc()
+        return status
+
+
+def _labels(key: keys.CatalogKey) -> tuple[str, str]:
+    return (key.task_id.project, key.task_id.domain)
+
+
+def _count_lookup(labels: tuple[str, str], status: int) -> None:
+    if status == catalog_pb2.CACHE_HIT:
+        metrics.hit.labels(*labels).inc()
+    elif status == catalog_pb2.CACHE_MISS:
+        metrics.miss.labels(*labels).inc()
+    elif status == catalog_pb2.CACHE_LOOKUP_FAILURE:
+        metrics.get_failure.labels(*labels).inc()
