@@ -107,3 +107,15 @@ async def test_serializable_second_owner_waits_until_the_first_stores(cache: Tas
 
     served = await cache.before_start(key, "owner-2", overwrite=False, serializable=True)
     assert served.decision == Decision.HIT and served.outputs == _ints(o0=9)
+
+
+async def test_tasks_without_outputs_are_never_stored(cache: TaskCache) -> None:
+    template = _template(serializable=False)
+    template.interface.outputs.Clear()
+    key = cache_key(template, _ints(x=1))
+    stored = await cache.after_success(
+        key, literals_pb2.LiteralMap(), identifier_pb2.TaskExecutionIdentifier(), overwrite=False
+    )
+    assert stored.cache_status == catalog_pb2.CACHE_DISABLED
+    pre = await cache.before_start(key, "owner-1", overwrite=False, serializable=False)
+    assert pre.decision == Decision.RUN and pre.metadata.cache_status == catalog_pb2.CACHE_MISS

@@ -163,7 +163,7 @@ class DataCatalogClient:
             return _lookup_failure(key, f"{err.code().name}: {err.details()}")
         except _CacheExpired as err:
             return CacheLookup(status=catalog_pb2.CACHE_MISS, error=str(err))
-        except keys.InvalidCacheKey as err:
+        except (ValueError, TypeError) as err:  # InvalidCacheKey, or inputs that can't be hashed
             return _lookup_failure(key, str(err))
 
     async def _get(self, key: keys.CatalogKey) -> CacheLookup:
@@ -215,7 +215,7 @@ class DataCatalogClient:
             return await self._create_artifact(key, dataset_id, outputs, source)
         except grpc.aio.AioRpcError as err:
             return _put_failure(dataset_id, f"{err.code().name}: {err.details()}")
-        except keys.InvalidCacheKey as err:
+        except (ValueError, TypeError) as err:  # InvalidCacheKey, or inputs that can't be hashed
             return _put_failure(dataset_id, str(err))
 
     async def _ensure_dataset(
@@ -292,7 +292,7 @@ class DataCatalogClient:
             reservation = (await self._call(self._stub.GetOrExtendReservation, request)).reservation
         except grpc.aio.AioRpcError as err:
             return _reservation_failure(f"{err.code().name}: {err.details()}")
-        except keys.InvalidCacheKey as err:
+        except (ValueError, TypeError) as err:  # InvalidCacheKey, or inputs that can't be hashed
             return _reservation_failure(str(err))
         acquired = reservation.owner_id == owner
         return ReservationResult(
@@ -308,7 +308,7 @@ class DataCatalogClient:
             await self._call(self._stub.ReleaseReservation, request)
         except grpc.aio.AioRpcError as err:
             return _reservation_failure(f"{err.code().name}: {err.details()}")
-        except keys.InvalidCacheKey as err:
+        except (ValueError, TypeError) as err:  # InvalidCacheKey, or inputs that can't be hashed
             return _reservation_failure(str(err))
         return ReservationResult(status=catalog_pb2.CatalogReservation.RESERVATION_RELEASED, owner=owner)
 

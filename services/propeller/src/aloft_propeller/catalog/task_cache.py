@@ -104,6 +104,9 @@ class TaskCache:
         *,
         overwrite: bool,
     ) -> event_pb2.TaskNodeMetadata:
+        if not key.interface.outputs.variables:
+            # Nothing to reuse: like Flyte, tasks without outputs are looked up but never stored.
+            return node_metadata(catalog_pb2.CACHE_DISABLED)
         store = self.client.update if overwrite else self.client.put
         result = await store(key, outputs, source)
         stored = result.status == catalog_pb2.CACHE_POPULATED
