@@ -6,6 +6,7 @@ Commands print one JSON document on stdout:
   wait <execution-name> [--timeout S]
   terminate <execution-name> <cause>
   set-signal <execution-name> <signal id> <json value> [--timeout S]   waits for the gate's signal, then sets it
+  run-flow <version> <module.workflow> <inputs-json> [--timeout S]   run, wait, report array/dynamic node details
 """
 
 from __future__ import annotations
@@ -78,6 +79,28 @@ def _set_signal(remote: FlyteRemote, name: str, signal_id: str, value: typing.An
     return 0
 
 
+def _node_details(node: typing.Any) -> dict[str, typing.Any]:
+    """What sync_nodes=True gives for one node: array task executions (external resources), dynamic children."""
+    tasks = []
+    # (a dynamic parent's task_executions is a list per child node: only array nodes are reported here)
+    for task_execution in (node.task_executions or []) if node.metadata.is_array else []:
+        metadata = task_execution.closure.metadata
+        resources = list(metadata.external_resources) if metadata is not None else []
+        tasks.append(
+            {
+                "phase": int(task_execution.closure.phase),
+                "external_resources": [[r.index, r.retry_attempt, int(r.phase)] for r in resources],
+            }
+        )
+    return {
+        "is_array": bool(node.metadata.is_array),
+        "is_parent": bool(node.metadata.is_parent_node),
+        "is_dynamic": bool(getattr(node.metadata, "is_dynamic", False)),
+        "children": sorted(node.subworkflow_node_executions.keys()) if node.metadata.is_parent_node else [],
+        "tasks": tasks,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", required=True)
@@ -111,6 +134,11 @@ def main() -> int:
     signal.add_argument("signal_id")
     signal.add_argument("value", help="JSON: an int or a bool")
     signal.add_argument("--timeout", type=float, default=120)
+    flow = sub.add_parser("run-flow", help="run a workflow by full name, report array/dynamic node details")
+    flow.add_argument("version")
+    flow.add_argument("workflow", help="fully qualified, e.g. flows.advanced_maps.map_cubes")
+    flow.add_argument("inputs")
+    flow.add_argument("--timeout", type=float, default=240)
     term = sub.add_parser("terminate")
     term.add_argument("name")
     term.add_argument("cause")
@@ -185,6 +213,15 @@ def main() -> int:
             }
             results.append(summary)
         print(json.dumps({"results": results}))
+        return 0
+    if args.cmd == "run-flow":
+        entity = remote.fetch_workflow(name=args.workflow, version=args.version)
+        execution = remote.execute(entity, inputs=json.loads(args.inputs), wait=False)
+        done = remote.wait(execution, timeout=timedelta(seconds=args.timeout), poll_interval=timedelta(seconds=0.5))
+        summary = _summary(remote, done)
+        synced = remote.sync(done, sync_nodes=True)
+        summary["nodes"] = {node_id: _node_details(node) for node_id, node in (synced.node_executions or {}).items()}
+        print(json.dumps(summary))
         return 0
     if args.cmd == "set-signal":
         return _set_signal(remote, args.name, args.signal_id, json.loads(args.value), args.timeout)
