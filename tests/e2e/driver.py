@@ -89,7 +89,9 @@ def _node_details(node: typing.Any) -> dict[str, typing.Any]:
         tasks.append(
             {
                 "phase": int(task_execution.closure.phase),
-                "external_resources": [[r.index, r.retry_attempt, int(r.phase)] for r in resources],
+                "external_resources": [
+                    [r.index, r.retry_attempt, int(r.phase), int(r.cache_status)] for r in resources
+                ],
             }
         )
     return {

@@ -4,6 +4,7 @@ sub-task retries, min_success_ratio) and a dynamic workflow fanning out N tasks,
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.flytekit]
 
 SUCCEEDED = 4  # flyteidl.core.WorkflowExecution.Phase
 TASK_SUCCEEDED, TASK_FAILED = 3, 5  # flyteidl.core.TaskExecution.Phase
+CACHE_HIT, CACHE_POPULATED = 2, 3  # flyteidl.core.CatalogCacheStatus
 
 
 def run_flow(stack: Any, version: str, workflow: str, **inputs: Any) -> dict[str, Any]:
@@ -33,8 +35,8 @@ def test_map_task_over_a_list(stack: Any, registered: str) -> None:
     (task_execution,) = node["tasks"]
     assert task_execution["phase"] == TASK_SUCCEEDED
     resources = task_execution["external_resources"]
-    assert sorted(index for index, _, _ in resources) == list(range(len(xs)))
-    assert {phase for _, _, phase in resources} == {TASK_SUCCEEDED}
+    assert sorted(index for index, _, _, _ in resources) == list(range(len(xs)))
+    assert {phase for _, _, phase, _ in resources} == {TASK_SUCCEEDED}
 
 
 def test_map_sub_task_retries_alone_with_broadcast_input(stack: Any, registered: str, tmp_path: Path) -> None:
@@ -42,7 +44,7 @@ def test_map_sub_task_retries_alone_with_broadcast_input(stack: Any, registered:
     assert result["phase"] == SUCCEEDED, result
     assert result["outputs"] == {"o0": [100, 101, 102]}
     resources = array_node(result)["tasks"][0]["external_resources"]
-    assert sorted((index, attempt) for index, attempt, _ in resources) == [(0, 0), (1, 1), (2, 0)]
+    assert sorted((index, attempt) for index, attempt, _, _ in resources) == [(0, 0), (1, 1), (2, 0)]
 
 
 def test_min_success_ratio_reports_partial_failure(stack: Any, registered: str) -> None:
@@ -50,7 +52,20 @@ def test_min_success_ratio_reports_partial_failure(stack: Any, registered: str) 
     assert result["phase"] == SUCCEEDED, result
     assert result["outputs"] == {"o0": [10, None, 30, 40]}
     resources = array_node(result)["tasks"][0]["external_resources"]
-    assert sorted((index, phase) for index, _, phase in resources)[1] == (1, TASK_FAILED)
+    assert sorted((index, phase) for index, _, phase, _ in resources)[1] == (1, TASK_FAILED)
+
+
+def test_cached_map_sub_tasks_hit_the_cache_on_the_second_run(stack: Any, registered: str) -> None:
+    xs = [random.randint(1_000, 1_000_000) for _ in range(3)]  # fresh cache keys per test run
+    first = run_flow(stack, registered, "cached_map", xs=xs)
+    assert first["phase"] == SUCCEEDED, first
+    assert first["outputs"] == {"o0": [2 * x for x in xs]}
+    assert {r[3] for r in array_node(first)["tasks"][0]["external_resources"]} == {CACHE_POPULATED}
+    second = run_flow(stack, registered, "cached_map", xs=[xs[1], xs[0], xs[2], 7])
+    assert second["phase"] == SUCCEEDED, second
+    assert second["outputs"] == {"o0": [2 * xs[1], 2 * xs[0], 2 * xs[2], 14]}
+    statuses = sorted((r[0], r[3]) for r in array_node(second)["tasks"][0]["external_resources"])
+    assert statuses == [(0, CACHE_HIT), (1, CACHE_HIT), (2, CACHE_HIT), (3, CACHE_POPULATED)]
 
 
 def test_dynamic_workflow_fans_out_n_tasks(stack: Any, registered: str) -> None:

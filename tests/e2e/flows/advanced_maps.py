@@ -47,6 +47,16 @@ def tolerant_map(xs: list[int]) -> list[int | None]:
     return map_task(positive_only, min_success_ratio=0.5)(x=xs)
 
 
+@task(cache=True, cache_version="1")
+def cached_double(x: int) -> int:
+    return 2 * x
+
+
+@workflow
+def cached_map(xs: list[int]) -> list[int]:
+    return map_task(cached_double)(x=xs)
+
+
 @dynamic
 def fan_out(n: int) -> list[int]:
     return [cube(x=i) for i in range(n)]

@@ -132,6 +132,8 @@ class ArrayNodeHandler:
             holder = NodeState()
             holder.plugin_state = transition.plugin_state
             _set_sparse(state.plugin_states, key, holder.plugin_state_b64)
+        if transition.task_node_metadata is not None and transition.task_node_metadata.cache_status:
+            state.cache_statuses[key] = int(transition.task_node_metadata.cache_status)
         info = transition.task_info
         if info is not None:
             state.task_phases[index] = int(info.phase)
@@ -318,6 +320,7 @@ class ArrayNodeHandler:
                     SubPhase(sub_phase), builders.TASK_PHASES.get(Phase(state.task_phases[index]), 0)
                 ),
             )
+            resource.cache_status = state.cache_statuses.get(str(index), 0)  # type: ignore[assignment]
             for name, uri in state.logs.get(str(index), []):
                 resource.logs.add(name=name, uri=uri)
         if output_uri:

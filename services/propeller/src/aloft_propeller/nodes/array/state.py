@@ -39,6 +39,7 @@ class ArrayState:
     errors: dict[str, list[str]] = field(default_factory=dict)
     logs: dict[str, list[list[str]]] = field(default_factory=dict)
     started_at: dict[str, float] = field(default_factory=dict)
+    cache_statuses: dict[str, int] = field(default_factory=dict)  # flyteidl CatalogCacheStatus, cached sub-tasks
 
     @classmethod
     def new(cls, size: int) -> ArrayState:

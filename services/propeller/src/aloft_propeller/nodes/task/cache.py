@@ -76,7 +76,9 @@ async def _after_round(
     if transition.phase == HandlerPhase.RUNNING:
         return transition
     metadata = None
-    if transition.phase == HandlerPhase.SUCCESS:
+    # A dynamic task succeeds with futures.pb, not outputs: nothing to cache yet (its children produce them).
+    futures = f"{tctx.output_prefix}/futures.pb"
+    if transition.phase == HandlerPhase.SUCCESS and not await ctx.execution.blobs.exists(futures):
         outputs = await ctx.execution.read_literal_map(transition.outputs_uri)
         metadata = await cache.after_success(key, outputs, tctx.task_execution_id, overwrite=overwrite)
     if serializable:
