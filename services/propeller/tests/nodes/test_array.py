@@ -4,9 +4,12 @@ flytekit's ``pyflyte-map-execute``: it reads the whole array's inputs and picks 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
+import pytest
+from aloft.dataplane.v1 import dataplane_pb2
 from flyteidl.core import compiler_pb2, execution_pb2, literals_pb2
 
 from aloft_propeller.plugins.base import ErrorKind, ExecutionError, Phase, PhaseInfo, TaskExecutionContext, Transition
@@ -138,3 +141,51 @@ async def test_large_map_keeps_one_compact_node_state(stack: Any) -> None:
     node_ids = {e.id.node_id for e in stack.admin.node_events if e.id.execution_id.name == execution_id.name}
     assert node_ids == {"n0"}
     assert len(stack.plugin.starts()) == 300
+
+
+async def test_abort_aborts_running_sub_tasks(stack: Any) -> None:
+    run_map_elements(stack.plugin, duration=600.0)
+    execution_id = await stack.create("map_task", {"xs": [1, 2, 3]}, mutate=with_array(parallelism=2))
+    while len(stack.plugin.starts()) < 2:
+        await asyncio.sleep(0.05)
+    await stack.client.AbortExecution(dataplane_pb2.AbortExecutionRequest(id=execution_id, cause="stop the map"))
+    status = await stack.wait(execution_id)
+    assert status.phase == WF.ABORTED and status.abort_cause == "stop the map"
+    assert stack.plugin.aborted() == [f"{execution_id.name}-n0-0-0-0", f"{execution_id.name}-n0-0-1-0"]
+    assert stack.admin.node_phases(execution_id.name, "n0")[-1] == NODE.ABORTED
+    last = array_events(stack, execution_id.name)[-1]
+    assert last.phase == TASK.ABORTED
+    assert [(r.index, r.phase) for r in last.metadata.external_resources] == [(0, TASK.ABORTED), (1, TASK.ABORTED)]
+
+
+async def test_sub_task_timeout_is_per_attempt_and_retried(stack: Any) -> None:
+    run_map_elements(stack.plugin, duration=600.0)
+
+    def short_timeout(closure: compiler_pb2.CompiledWorkflowClosure) -> None:
+        for task in closure.tasks:
+            task.template.metadata.timeout.FromMilliseconds(300)
+        with_array(retries=1)(closure)
+
+    execution_id = await stack.create("map_task", {"xs": [1]}, mutate=short_timeout)
+    status = await stack.wait(execution_id)
+    assert status.phase == WF.FAILED
+    assert "timed out" in status.error.message and status.error.code == "ArrayNodeFailed"
+    assert stack.plugin.starts() == [f"{execution_id.name}-n0-0-0-0", f"{execution_id.name}-n0-0-0-1"]
+    assert stack.plugin.aborted() == stack.plugin.starts()
+
+
+@pytest.mark.parametrize("store_url", ["sqlite", "postgres"], indirect=True)
+async def test_restart_mid_map_never_runs_a_sub_task_twice(stack: Any) -> None:
+    run_map_elements(stack.plugin, duration=0.2)
+    xs = list(range(40))
+    execution_id = await stack.create("map_task", {"xs": xs}, mutate=with_array(parallelism=8))
+    for _ in range(3):
+        await asyncio.sleep(0.3)
+        await stack.stop()  # cancelled wherever it is: mid-round, mid-persist, mid-delivery
+        await stack.start()
+    status = await stack.wait(execution_id)
+    assert status.phase == WF.SUCCEEDED, status
+    assert await stack.outputs(execution_id) == {"o0": [x * x for x in xs]}
+    starts = stack.plugin.starts()
+    assert len(starts) == 40 and len(set(starts)) == 40
+    assert stack.admin.node_phases(execution_id.name, "n0") == [NODE.QUEUED, NODE.RUNNING, NODE.SUCCEEDED]

@@ -4,9 +4,11 @@ plugin answers the dynamic task by writing a DynamicJobSpec (futures.pb) shaped 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flyteidl.core import dynamic_job_pb2, execution_pb2, literals_pb2
 
 from aloft_propeller.plugins.base import ErrorKind, ExecutionError, Phase, PhaseInfo, TaskExecutionContext, Transition
@@ -113,3 +115,21 @@ async def test_empty_and_wide_fanouts(stack: Any) -> None:
     assert await stack.outputs(empty) == {"o0": []}
     assert (await stack.wait(wide, deadline=120)).phase == WF.SUCCEEDED
     assert await stack.outputs(wide) == {"o0": [(i + 1) ** 2 for i in range(60)]}
+
+
+@pytest.mark.parametrize("store_url", ["sqlite", "postgres"], indirect=True)
+async def test_restart_mid_dynamic_never_runs_a_child_twice(stack: Any) -> None:
+    run_dynamic(stack.plugin)
+    stack.plugin.durations.update({"add_one": 0.15, "square": 0.15})
+    execution_id = await stack.create("dynamic", {"n": 10})
+    for _ in range(3):
+        await asyncio.sleep(0.3)
+        await stack.stop()  # cancelled wherever it is, also between compiling the job and persisting that
+        await stack.start()
+    status = await stack.wait(execution_id)
+    assert status.phase == WF.SUCCEEDED, status
+    assert await stack.outputs(execution_id) == {"o0": [(i + 1) ** 2 for i in range(10)]}
+    children = [uid for uid in stack.plugin.starts() if "-n0-0-dn" in uid]
+    assert len(children) == 20 and len(set(children)) == 20
+    parent = stack.admin.node_phases(execution_id.name, "n0")
+    assert parent == [NODE.QUEUED, NODE.RUNNING, NODE.DYNAMIC_RUNNING, NODE.SUCCEEDED]

@@ -54,7 +54,7 @@ def _node_deadline(ctx: NodeContext) -> timedelta | None:
 
 def _attempt_timeout(ctx: NodeContext) -> timedelta | None:
     """The task's timeout (TaskMetadata.timeout): a deadline per attempt; a timed-out attempt may be retried."""
-    if node_kind(ctx.node) == "task":
+    if node_kind(ctx.node) == "task" and not ctx.state.dynamic_workflow_uri:  # (not a dynamic node's children)
         template = ctx.task_template()
         if template.metadata.HasField("timeout") and template.metadata.timeout.ToTimedelta():
             return template.metadata.timeout.ToTimedelta()

@@ -122,7 +122,7 @@ class ArrayNodeHandler:
             state.phases[index] = SubPhase.RUNNING
             state.started_at[str(index)] = ctx.execution.now
         sub_ctx = await self._sub_context(ctx, state, index)
-        transition = await self._task.handle(sub_ctx)
+        transition = await self._timed_out(ctx, sub_ctx, state, index) or await self._task.handle(sub_ctx)
         self._apply(ctx, state, index, transition)
         return before != (state.phases[index], state.attempts[index], state.task_phases[index])
 
@@ -154,6 +154,19 @@ class ArrayNodeHandler:
             state.started_at[key] = ctx.execution.now
             return
         state.phases[index] = SubPhase.FAILED
+
+    async def _timed_out(
+        self, ctx: NodeContext, sub_ctx: NodeContext, state: ArrayState, index: int
+    ) -> HandlerTransition | None:
+        """The task's timeout is per attempt (as for task nodes): abort the attempt, retry it if retries remain."""
+        template = sub_ctx.task_template()
+        timeout = template.metadata.timeout.ToTimedelta() if template.metadata.HasField("timeout") else None
+        started = state.started_at.get(str(index))
+        if not timeout or started is None or ctx.execution.now - started <= timeout.total_seconds():
+            return None
+        await self._task.abort(sub_ctx, f"timed out after {timeout}")
+        message = f"sub-task {index} of [{ctx.node.id}] attempt {state.attempts[index]} timed out after {timeout}"
+        return HandlerTransition(HandlerPhase.RETRYABLE_FAILURE, error=ErrorState("Timeout", message))
 
     @staticmethod
     def _take_retry(ctx: NodeContext, state: ArrayState, index: int, error: ErrorState) -> bool:
