@@ -189,3 +189,14 @@ async def test_restart_mid_map_never_runs_a_sub_task_twice(stack: Any) -> None:
     starts = stack.plugin.starts()
     assert len(starts) == 40 and len(set(starts)) == 40
     assert stack.admin.node_phases(execution_id.name, "n0") == [NODE.QUEUED, NODE.RUNNING, NODE.SUCCEEDED]
+
+
+async def test_array_over_a_non_task_node_fails_clearly(stack: Any) -> None:
+    def over_a_gate(closure: compiler_pb2.CompiledWorkflowClosure) -> None:
+        array = next(node for node in closure.primary.template.nodes if node.HasField("array_node")).array_node
+        array.node.gate_node.sleep.duration.FromSeconds(1)
+
+    execution_id = await stack.create("map_task", {"xs": [1]}, mutate=over_a_gate)
+    status = await stack.wait(execution_id)
+    assert status.phase == WF.FAILED
+    assert status.error.code == "UnsupportedArrayNode" and "gate_node" in status.error.message

@@ -26,11 +26,18 @@ from aloft_propeller.events import builders
 from aloft_propeller.nodes.array.inputs import array_size, element_inputs, gather_outputs
 from aloft_propeller.nodes.array.state import ArrayState, SubPhase
 from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeHandler
+from aloft_propeller.nodes.errors import NodeError
 from aloft_propeller.plugins.base import Phase
 from aloft_propeller.state import ErrorState, NodePhase, NodeState
 from aloft_storage import BlobNotFound
 
 ARRAY_INDEX_VAR = "FLYTE_K8S_ARRAY_INDEX"
+
+
+class UnsupportedArrayError(NodeError):
+    code = "UnsupportedArrayNode"
+
+
 _CONCURRENCY = 64  # sub-nodes handled at once within a round (plugin calls are mostly blob-store I/O)
 
 _SUB_TASK_PHASES = {
@@ -69,6 +76,9 @@ class ArrayNodeHandler:
         return False
 
     async def handle(self, ctx: NodeContext) -> HandlerTransition:
+        target = ctx.node.array_node.node.WhichOneof("target")
+        if target != "task_node":
+            raise UnsupportedArrayError(ctx.node.id, f"array nodes over {target or 'nothing'} are not supported yet")
         state = ArrayState.decode(ctx.state.plugin_state)
         if state is None:
             state = ArrayState.new(array_size(ctx.node.id, ctx.node.array_node, ctx.inputs))
