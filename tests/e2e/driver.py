@@ -79,6 +79,15 @@ def _set_signal(remote: FlyteRemote, name: str, signal_id: str, value: typing.An
     return 0
 
 
+def _dynamic_workflow_nodes(remote: FlyteRemote, node: typing.Any) -> list[str]:
+    """AdminService.GetDynamicNodeWorkflow (flytekit's client has no wrapper for it): the compiled node ids."""
+    from flyteidl.admin import node_execution_pb2
+
+    request = node_execution_pb2.GetDynamicNodeWorkflowRequest(id=node.id.to_flyte_idl())
+    closure = remote.client._stub.GetDynamicNodeWorkflow(request, metadata=remote.client._metadata)
+    return sorted(n.id for n in closure.compiled_workflow.primary.template.nodes)
+
+
 def _node_details(node: typing.Any) -> dict[str, typing.Any]:
     """What sync_nodes=True gives for one node: array task executions (external resources), dynamic children."""
     tasks = []
@@ -223,6 +232,9 @@ def main() -> int:
         summary = _summary(remote, done)
         synced = remote.sync(done, sync_nodes=True)
         summary["nodes"] = {node_id: _node_details(node) for node_id, node in (synced.node_executions or {}).items()}
+        for node_id, node in (synced.node_executions or {}).items():
+            if summary["nodes"][node_id]["is_dynamic"]:
+                summary["nodes"][node_id]["dynamic_workflow_nodes"] = _dynamic_workflow_nodes(remote, node)
         print(json.dumps(summary))
         return 0
     if args.cmd == "set-signal":

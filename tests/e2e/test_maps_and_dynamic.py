@@ -75,3 +75,5 @@ def test_dynamic_workflow_fans_out_n_tasks(stack: Any, registered: str) -> None:
     (parent,) = [n for n in result["nodes"].values() if n["is_parent"]]
     assert parent["is_dynamic"]
     assert len(parent["children"]) == 6
+    compiled = [node_id for node_id in parent["dynamic_workflow_nodes"] if node_id not in ("start-node", "end-node")]
+    assert len(compiled) == 6  # GetDynamicNodeWorkflow answers with the compiled fan-out
