@@ -77,3 +77,11 @@ def test_dynamic_workflow_fans_out_n_tasks(stack: Any, registered: str) -> None:
     assert len(parent["children"]) == 6
     compiled = [node_id for node_id in parent["dynamic_workflow_nodes"] if node_id not in ("start-node", "end-node")]
     assert len(compiled) == 6  # GetDynamicNodeWorkflow answers with the compiled fan-out
+
+
+def test_dynamic_workflow_calling_launch_plans(stack: Any, registered: str) -> None:
+    result = run_flow(stack, registered, "dynamic_launch_plans", n=3)
+    assert result["phase"] == SUCCEEDED, result
+    assert result["outputs"] == {"o0": [0, 1, 8]}
+    (parent,) = [n for n in result["nodes"].values() if n["is_parent"]]
+    assert parent["is_dynamic"] and len(parent["children"]) == 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from flytekit import dynamic, map_task, task, workflow
+from flytekit import LaunchPlan, dynamic, map_task, task, workflow
 from flytekit.exceptions.user import FlyteRecoverableException
 
 
@@ -65,3 +65,21 @@ def fan_out(n: int) -> list[int]:
 @workflow
 def dynamic_fan_out(n: int) -> list[int]:
     return fan_out(n=n)
+
+
+@workflow
+def cube_wf(x: int) -> int:
+    return cube(x=x)
+
+
+cube_lp = LaunchPlan.get_or_create(cube_wf, name="advanced_maps_cube_lp")
+
+
+@dynamic
+def fan_out_launch_plans(n: int) -> list[int]:
+    return [cube_lp(x=i) for i in range(n)]
+
+
+@workflow
+def dynamic_launch_plans(n: int) -> list[int]:
+    return fan_out_launch_plans(n=n)

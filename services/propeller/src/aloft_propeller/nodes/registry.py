@@ -48,6 +48,7 @@ def default_node_handlers(admin_endpoint: str = "") -> NodeHandlerRegistry:
     from aloft_propeller.nodes.array.handler import ArrayNodeHandler
     from aloft_propeller.nodes.branch.handler import BranchNodeHandler
     from aloft_propeller.nodes.dynamic.handler import DynamicNodeHandler
+    from aloft_propeller.nodes.dynamic.launchplans import AdminLaunchPlans
     from aloft_propeller.nodes.gate.handler import GateNodeHandler
     from aloft_propeller.nodes.gate.signals import AdminSignalClient
     from aloft_propeller.nodes.launchplan.admin import AdminLauncher
@@ -57,7 +58,8 @@ def default_node_handlers(admin_endpoint: str = "") -> NodeHandlerRegistry:
 
     registry = NodeHandlerRegistry()
     task_handler = TaskNodeHandler()
-    registry.register("task", DynamicNodeHandler(task_handler))
+    launch_plans = AdminLaunchPlans(admin_endpoint) if admin_endpoint else None
+    registry.register("task", DynamicNodeHandler(task_handler, launch_plans))
     registry.register("array", ArrayNodeHandler(task_handler))
     registry.register("branch", BranchNodeHandler())
     registry.register("subworkflow", SubworkflowNodeHandler())

@@ -19,6 +19,12 @@ from aloft_compiler import compile_dynamic_job
 from aloft_propeller import paths
 from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeHandler, Scope
 from aloft_propeller.nodes.bindings import resolve_bindings
+from aloft_propeller.nodes.dynamic.launchplans import (
+    LaunchPlanNotFound,
+    LaunchPlanSource,
+    LaunchPlanUnavailable,
+    referenced_launch_plans,
+)
 from aloft_propeller.nodes.errors import BindingResolutionError, NodeError
 from aloft_propeller.state import ErrorState, NodePhase
 
@@ -28,8 +34,9 @@ _CACHE_SIZE = 256
 
 
 class DynamicNodeHandler:
-    def __init__(self, task_handler: NodeHandler) -> None:
+    def __init__(self, task_handler: NodeHandler, launch_plans: LaunchPlanSource | None = None) -> None:
         self._task = task_handler
+        self._launch_plans = launch_plans  # None: dynamic jobs calling launch plans fail to compile
         self._closures: OrderedDict[str, compiler_pb2.CompiledWorkflowClosure] = OrderedDict()
 
     async def setup(self) -> None:
@@ -76,8 +83,16 @@ class DynamicNodeHandler:
             name=f"{template.id.name}.{ctx.path}.dynamic",
             version=template.id.version,
         )
+        referenced = referenced_launch_plans(job)
         try:
-            closure = compile_dynamic_job(job, template.interface, workflow_id)
+            launch_plans = await self._launch_plans.fetch(referenced) if referenced and self._launch_plans else []
+        except LaunchPlanUnavailable:
+            return HandlerTransition(HandlerPhase.RUNNING, task_info=transition.task_info)  # compile next round
+        except LaunchPlanNotFound as exc:
+            error = ErrorState("DynamicWorkflowBuildFailed", f"dynamic workflow of [{ctx.node.id}]: {exc}", "USER")
+            return HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=error, task_info=transition.task_info)
+        try:
+            closure = compile_dynamic_job(job, template.interface, workflow_id, launch_plans)
         except Exception as exc:  # noqa: BLE001 - any compile error is the user's workflow being invalid
             error = ErrorState("DynamicWorkflowBuildFailed", f"dynamic workflow of [{ctx.node.id}]: {exc}", "USER")
             return HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=error, task_info=transition.task_info)
