@@ -2,62 +2,36 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import sys
 
-from aloft_config import load_config
 from aloft_datacatalog.config import DatacatalogConfig
-from aloft_service.cli import run_cli
-from aloft_service.logging import configure_logging
-from aloft_service.runtime import serve_forever
-from aloft_service.tracing import configure_tracing
+from aloft_service.cli import ServiceCommands, run_service_cli
 
 
-def _load(args: argparse.Namespace) -> DatacatalogConfig:
-    return load_config(args.config, DatacatalogConfig)
-
-
-def _check(args: argparse.Namespace) -> int:
-    _load(args)
-    print("configuration is valid")
-    return 0
-
-
-def _migrate(args: argparse.Namespace) -> int:
+def _migrate(config: DatacatalogConfig) -> None:
     from aloft_datacatalog.server import run_migrations
 
-    config = _load(args)
-    configure_logging(config.logger, "datacatalog")
-    run_migrations(config)
-    return 0
-
-
-def _serve(args: argparse.Namespace) -> int:
-    from aloft_datacatalog.server import build_deps, build_service, run_migrations
-
-    config = _load(args)
-    configure_logging(config.logger, "datacatalog")
-    configure_tracing(config.otel, "datacatalog")
     run_migrations(config)
 
-    async def _run() -> None:
-        await serve_forever(build_service(build_deps(config)), config.datacatalog)
 
-    asyncio.run(_run())
-    return 0
+async def _serve(config: DatacatalogConfig) -> None:
+    from aloft_datacatalog.server import build_deps, build_service
+    from aloft_service.runtime import serve_forever
+
+    await serve_forever(build_service(build_deps(config)), config.datacatalog)
+
+
+COMMANDS = ServiceCommands(
+    name="datacatalog",
+    config_model=DatacatalogConfig,
+    migrate=_migrate,
+    serve=_serve,
+    serve_help="run the datacatalog gRPC and HTTP servers (migrates first)",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_cli(
-        "datacatalog",
-        {
-            "serve": ("run the datacatalog gRPC and HTTP servers (migrates first)", _serve),
-            "migrate": ("apply database migrations and exit", _migrate),
-            "check-config": ("validate the configuration and exit", _check),
-        },
-        argv,
-    )
+    return run_service_cli(COMMANDS, argv)
 
 
 if __name__ == "__main__":
