@@ -4,6 +4,8 @@
 - ``db_url`` (parametrized ``sqlite`` / ``postgres``): a SQLAlchemy sync URL for an empty database on each
   backend, so repository tests run on both.
 - ``redis_url``: a Redis URL with a unique key prefix available as ``redis_prefix``.
+- ``datacatalog_endpoint`` (session): host:port of a real ``aloft-datacatalog`` process (SQLite, local blobs)
+  whose reservations expire one heartbeat after their last extension.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from aloft_testing.postgres import PgDatabase, drop_database, fresh_database
-from aloft_testing.servers import ensure_redis
+from aloft_testing.processes import run_service
+from aloft_testing.servers import ensure_redis, free_port
 
 
 @pytest.fixture
@@ -42,3 +45,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 def redis_url() -> str:
     host, port = ensure_redis()
     return f"redis://{host}:{port}/0"
+
+
+@pytest.fixture(scope="session")
+def datacatalog_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("datacatalog")
+    grpc_port = free_port()
+    config = {
+        "stack": {"dataDir": str(root)},
+        "database": {"sqlite": {"file": str(root / "datacatalog.db")}},
+        "datacatalog": {"grpcPort": grpc_port, "httpPort": free_port(), "heartbeat-grace-period-multiplier": 1},
+        "logger": {"level": "warning"},
+    }
+    with run_service("datacatalog", config, root, grpc_port) as endpoint:
+        yield endpoint
