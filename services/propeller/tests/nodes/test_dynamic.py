@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aloft.dataplane.v1 import dataplane_pb2
 from flyteidl.core import dynamic_job_pb2, execution_pb2, literals_pb2
 
 from aloft_propeller.plugins.base import ErrorKind, ExecutionError, Phase, PhaseInfo, TaskExecutionContext, Transition
@@ -133,3 +134,20 @@ async def test_restart_mid_dynamic_never_runs_a_child_twice(stack: Any) -> None:
     assert len(children) == 20 and len(set(children)) == 20
     parent = stack.admin.node_phases(execution_id.name, "n0")
     assert parent == [NODE.QUEUED, NODE.RUNNING, NODE.DYNAMIC_RUNNING, NODE.SUCCEEDED]
+
+
+async def test_abort_aborts_the_running_children(stack: Any) -> None:
+    run_dynamic(stack.plugin)
+    stack.plugin.durations["add_one"] = 600.0
+    execution_id = await stack.create("dynamic", {"n": 2})
+    while len([uid for uid in stack.plugin.starts() if "-dn" in uid]) < 2:
+        await asyncio.sleep(0.05)
+    await stack.client.AbortExecution(dataplane_pb2.AbortExecutionRequest(id=execution_id, cause="enough"))
+    status = await stack.wait(execution_id)
+    assert status.phase == WF.ABORTED
+    name = execution_id.name
+    assert stack.plugin.aborted() == [f"{name}-n0-0-dn0-0", f"{name}-n0-0-dn2-0"]
+    assert stack.admin.node_phases(name, "n0")[-1] == NODE.ABORTED
+    assert stack.admin.node_phases(name, "n0-0-dn0")[-1] == NODE.ABORTED
+    parent_task = [e.phase for e in stack.admin.task_events if e.parent_node_execution_id.node_id == "n0"]
+    assert parent_task[-1] == TASK.SUCCEEDED  # the dynamic task itself had finished: never reported aborted

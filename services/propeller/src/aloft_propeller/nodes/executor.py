@@ -158,7 +158,7 @@ class NodeExecutor:
             await self._handlers.for_node(node).abort(ctx, reason)
         except NodeError:
             pass  # nothing was started for an unsupported node
-        if node_kind(node) == "task" and state.plugin_phase:
+        if node_kind(node) == "task" and state.plugin_phase and not state.dynamic_workflow_uri:
             self._record_task_aborted(ctx, reason)
         state.error = ErrorState("ExecutionAborted", reason, "USER")
         self._set_phase(ctx, NodePhase.ABORTED, parent)
