@@ -52,6 +52,14 @@ async def _signal_created(stack: Any, execution: str, signal_id: str, deadline: 
     return stack.admin.signals.signals[(execution, signal_id)]
 
 
+async def _node_reached(stack: Any, execution: str, node: str, phase: int, deadline: float = 30.0) -> None:
+    """Events reach admin asynchronously (outbox delivery), so wait for the phase rather than expect it already."""
+    give_up = time.monotonic() + deadline
+    while phase not in stack.admin.node_phases(execution, node):
+        assert time.monotonic() < give_up, f"node {node} never reported phase {phase}"
+        await asyncio.sleep(0.05)
+
+
 async def test_sleep_signal_and_approve_gates_release_the_workflow(stack: Any) -> None:
     execution_id = await stack.create("gates", {"x": 4}, name="gates-ok", mutate=_shorten_sleep(1))
     extra = await _signal_created(stack, "gates-ok", "extra")
@@ -59,8 +67,7 @@ async def test_sleep_signal_and_approve_gates_release_the_workflow(stack: Any) -
     assert extra.id.execution_id == execution_id
     approve = await _signal_created(stack, "gates-ok", "approve-a")  # after the 1s sleep and add_one
     assert approve.type == types_pb2.LiteralType(simple=types_pb2.BOOLEAN)
-    sleep_phases = stack.admin.node_phases("gates-ok", "n0")
-    assert sleep_phases[-1] == execution_pb2.NodeExecution.SUCCEEDED
+    await _node_reached(stack, "gates-ok", "n0", execution_pb2.NodeExecution.SUCCEEDED)
 
     await asyncio.sleep(0.5)
     assert (await stack.status(execution_id)).phase == _PHASE.RUNNING  # both gates still closed
@@ -78,7 +85,7 @@ async def test_a_rejected_approval_fails_the_workflow(stack: Any) -> None:
     status = await stack.wait(execution_id)
     assert status.phase == _PHASE.FAILED
     assert status.error.code == "ReceivedRejectSignal"
-    assert stack.admin.node_phases("gates-reject", "n3")[-1] == execution_pb2.NodeExecution.FAILED
+    await _node_reached(stack, "gates-reject", "n3", execution_pb2.NodeExecution.FAILED)
 
 
 async def test_a_gate_that_times_out_fails_the_node(stack: Any) -> None:
@@ -87,7 +94,7 @@ async def test_a_gate_that_times_out_fails_the_node(stack: Any) -> None:
     status = await stack.wait(execution_id)
     assert status.phase == _PHASE.FAILED
     assert status.error.code == "Timeout"
-    assert stack.admin.node_phases("gates-timeout", "n1")[-1] == execution_pb2.NodeExecution.TIMED_OUT
+    await _node_reached(stack, "gates-timeout", "n1", execution_pb2.NodeExecution.TIMED_OUT)
 
 
 async def test_a_signal_of_the_wrong_type_for_approve_fails_clearly(stack: Any) -> None:
