@@ -111,6 +111,17 @@ class LogsConfig(Section):
     )
 
 
+class ScopeConstraint(Section):
+    Value: int = Field(ge=1)
+
+
+class ResourceConstraintsConfig(Section):
+    """Flyte's ResourceConstraintsSpec: how many tokens one project / one project+domain may hold at once."""
+
+    ProjectScopeResourceConstraint: ScopeConstraint | None = None
+    NamespaceScopeResourceConstraint: ScopeConstraint | None = None
+
+
 class LocalProcessConfig(Section):
     """The embedded task executor: tasks run as subprocesses of propeller."""
 
@@ -120,6 +131,12 @@ class LocalProcessConfig(Section):
     work_dir: str = Field(default="", alias="work-dir")
     enforce_limits: bool = Field(default=True, alias="enforce-limits")
     kill_grace_period: Duration = Field(default="5s", alias="kill-grace-period")  # type: ignore[assignment]
+    # Tokens of the ResourceManager pool `local-process:local-process` (shared by every propeller on the same
+    # resourcemanager); an attempt starts only with a token. 0 = no pool, only max-concurrency throttles.
+    resource_quota: int = Field(default=0, alias="resource-quota", ge=0)
+    resource_constraints: ResourceConstraintsConfig = Field(
+        default_factory=ResourceConstraintsConfig, alias="resource-constraints"
+    )
 
 
 class PluginsConfig(Section):

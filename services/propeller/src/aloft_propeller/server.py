@@ -17,6 +17,7 @@ from aloft_propeller.events.sink import AdminEventSink, EventSink
 from aloft_propeller.managers.executions import ExecutionManager
 from aloft_propeller.nodes.context import PluginResolver
 from aloft_propeller.nodes.registry import default_node_handlers
+from aloft_propeller.resourcemanager import ResourceManager, build_resource_manager
 from aloft_propeller.sharding.strategy import build_shard_strategy
 from aloft_propeller.store.sql import SqlWorkflowStore
 from aloft_propeller.workflow import WorkflowExecutor
@@ -46,12 +47,13 @@ class PropellerDeps:
     sink: EventSink
     controller: Controller
     manager: ExecutionManager
+    resources: ResourceManager | None = None
 
 
-def _default_plugins(config: PropellerConfig, blobs: BlobStore) -> PluginResolver:
+def _default_plugins(config: PropellerConfig, blobs: BlobStore, resources: ResourceManager) -> PluginResolver:
     from aloft_propeller.plugins.registry import build_plugin_registry
 
-    return build_plugin_registry(config, blobs)
+    return build_plugin_registry(config, blobs, resources=resources)
 
 
 def build_deps(
@@ -59,20 +61,25 @@ def build_deps(
     plugins: PluginResolver | None = None,
     sink: EventSink | None = None,
     blobs: BlobStore | None = None,
+    resources: ResourceManager | None = None,
 ) -> PropellerDeps:
-    """Wire everything; tests pass their own plugins (a scripted fake), event sink or blob store."""
+    """Wire everything; tests pass their own plugins (a scripted fake), event sink, blob store or resource
+    manager (e.g. Redis under a per-test key prefix)."""
     db = create_database(config.effective_database(), _sqlite_default(config))
     blobs = blobs or create_blob_store(config.storage, base_dir=config.stack.data_path())
-    plugins = plugins or _default_plugins(config, blobs)
+    resources = resources or build_resource_manager(config.resourcemanager)
+    plugins = plugins or _default_plugins(config, blobs, resources)
     sink = sink or AdminEventSink(config.propeller.adminEndpoint)
     store = SqlWorkflowStore(db)
-    executor = WorkflowExecutor(config, blobs, plugins, default_node_handlers(config.propeller.adminEndpoint), store)
+    executor = WorkflowExecutor(
+        config, blobs, plugins, default_node_handlers(config.propeller.adminEndpoint), store, resources
+    )
     shard = build_shard_strategy(config.propeller.shard)
     controller = Controller(
         config.propeller, store, RoundRunner(store, executor, sink, config.propeller.cluster_id), shard
     )
     manager = ExecutionManager(store, config.propeller.cluster_id, controller.enqueue)
-    return PropellerDeps(config, db, blobs, store, sink, controller, manager)
+    return PropellerDeps(config, db, blobs, store, sink, controller, manager, resources)
 
 
 def listen_config(config: PropellerConfig) -> ListenConfig:
@@ -89,6 +96,8 @@ def build_service(deps: PropellerDeps) -> Service:
     async def stop_engine() -> None:
         await deps.controller.stop()
         await deps.sink.close()
+        if deps.resources is not None:
+            await deps.resources.close()
         await deps.db.dispose()
 
     return Service(

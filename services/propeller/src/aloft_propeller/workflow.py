@@ -21,6 +21,7 @@ from aloft_propeller.nodes.context import ExecutionContext, PluginResolver
 from aloft_propeller.nodes.errors import NodeError
 from aloft_propeller.nodes.executor import NodeExecutor
 from aloft_propeller.nodes.registry import NodeHandlerRegistry
+from aloft_propeller.resourcemanager.base import ResourceManager
 from aloft_propeller.state import ErrorState, NodePhase, WorkflowPhase, WorkflowState
 from aloft_propeller.store.base import ExecutionKey, WorkflowRecord, WorkflowStore
 from aloft_service.errors import NotFound
@@ -40,8 +41,10 @@ class WorkflowExecutor:
         plugins: PluginResolver,
         handlers: NodeHandlerRegistry,
         store: WorkflowStore | None = None,
+        resources: ResourceManager | None = None,
     ) -> None:
         self._store = store
+        self._resources = resources
         self._recovered: dict[ExecutionKey, dict[str, str]] = {}
         self._config = config
         self._blobs = blobs
@@ -71,6 +74,7 @@ class WorkflowExecutor:
             now=now,
             start_budget=budget,
             recovered=await self._recovered_nodes(record.key, request),
+            resources=self._resources,
         )
 
     async def _recovered_nodes(

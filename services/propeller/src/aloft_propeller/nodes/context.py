@@ -12,6 +12,7 @@ from aloft_propeller.config import PropellerConfig
 from aloft_propeller.events.recorder import OutboxRecorder
 from aloft_propeller.nodes.errors import BindingResolutionError, NodeError
 from aloft_propeller.plugins.base import Plugin
+from aloft_propeller.resourcemanager.base import ResourceManager
 from aloft_propeller.state import NodePhase, WorkflowState
 from aloft_propeller.store.base import ExecutionKey
 from aloft_storage import BlobNotFound, BlobStore
@@ -44,6 +45,8 @@ class ExecutionContext:
     start_budget: int | None = None
     # RecoverExecution: node path → outputs of that node in the original execution, which succeeded there.
     recovered: dict[str, str] = field(default_factory=dict)
+    # The token pools plugins throttle with (resourcemanager section); None in tests that do not need it.
+    resources: ResourceManager | None = None
     _tasks: dict[tuple[str, str, str, str], tasks_pb2.TaskTemplate] = field(default_factory=dict)
     _subworkflows: dict[tuple[str, str, str, str], compiler_pb2.CompiledWorkflow] = field(default_factory=dict)
     _literal_maps: dict[str, literals_pb2.LiteralMap] = field(default_factory=dict)

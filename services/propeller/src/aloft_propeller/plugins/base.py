@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 from flyteidl.core import identifier_pb2, tasks_pb2
 from google.protobuf import struct_pb2
 
+from aloft_propeller.resourcemanager.base import TaskResourceManager
 from aloft_storage import BlobStore
 
 
@@ -113,6 +114,8 @@ class TaskExecutionContext:
     # Execution-level identity flytekit expects in its environment.
     workflow_name: str = ""
     launch_plan_name: str = ""
+    # Token pools of the plugin's throttled resources, scoped to this attempt's execution (None: not throttled).
+    resources: TaskResourceManager | None = None
 
 
 @runtime_checkable

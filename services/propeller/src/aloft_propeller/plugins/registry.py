@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 
 from aloft_propeller.config import PropellerConfig
 from aloft_propeller.plugins.base import Plugin
+from aloft_propeller.plugins.resources import register_plugin_quotas
+from aloft_propeller.resourcemanager.base import ResourceManager
 from aloft_storage import BlobStore
 
 
@@ -70,9 +72,14 @@ class PluginRegistry:
 
 
 def build_plugin_registry(
-    config: PropellerConfig, blobs: BlobStore, available: Mapping[str, PluginFactory] | None = None
+    config: PropellerConfig,
+    blobs: BlobStore,
+    available: Mapping[str, PluginFactory] | None = None,
+    *,
+    resources: ResourceManager | None = None,
 ) -> PluginRegistry:
-    """Build the enabled plugins; ``available`` lets tests add fakes beside the built-in ones."""
+    """Build the enabled plugins and register their resource pools with ``resources`` (the ResourceManager);
+    ``available`` lets tests add fakes beside the built-in ones."""
     factories = dict(AVAILABLE_PLUGINS)
     factories.update(available or {})
     plugins: list[Plugin] = []
@@ -83,5 +90,8 @@ def build_plugin_registry(
                 f"tasks.task-plugins.enabled-plugins names unknown plugin [{plugin_id}]; "
                 f"available: {', '.join(sorted(factories))}"
             )
-        plugins.append(factory(config, blobs))
+        plugin = factory(config, blobs)
+        if resources is not None:
+            register_plugin_quotas(resources, plugin.id, plugin)
+        plugins.append(plugin)
     return PluginRegistry(plugins, config.tasks.task_plugins.default_for_task_types)

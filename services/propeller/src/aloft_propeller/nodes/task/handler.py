@@ -17,6 +17,7 @@ from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeCont
 from aloft_propeller.nodes.errors import NodeError
 from aloft_propeller.nodes.task.cache import build_task_cache, handle_cached, release_on_abort
 from aloft_propeller.plugins.base import Phase, Plugin, Resources, TaskExecutionContext
+from aloft_propeller.plugins.resources import attempt_resources
 from aloft_propeller.state import ErrorState
 from aloft_service.errors import AloftError
 
@@ -152,5 +153,6 @@ class TaskNodeHandler:
             timeout=timeout if timeout and timeout > timedelta(0) else None,
             workflow_name=ectx.request.workflow_id.name,
             launch_plan_name=ectx.request.launch_plan_id.name,
+            resources=attempt_resources(ectx.resources, plugin.id, ectx.key.project, ectx.key.domain, ectx.key.name),
         )
         return plugin, tctx

@@ -46,6 +46,7 @@ from aloft_propeller.plugins.local_process.limits import ProcessLimits
 from aloft_propeller.plugins.local_process.log_links import attempt_log_links
 from aloft_propeller.plugins.local_process.process import kill_group, spawn
 from aloft_propeller.plugins.local_process.template import TemplateError
+from aloft_propeller.plugins.local_process.throttle import ProcessTokens
 from aloft_storage import BlobNotFound, BlobStore
 
 PLUGIN_ID = "local-process"
@@ -76,10 +77,15 @@ class LocalProcessPlugin:
         self._log_sizes: dict[str, tuple[int, int]] = {}
         self._scanned = False
         self._bin_dirs: dict[str, Path] = {}
+        self._tokens = ProcessTokens(self._settings)
 
     @property
     def id(self) -> str:
         return PLUGIN_ID
+
+    def resource_quotas(self) -> Mapping[str, int]:
+        """The ResourceManager pool registered at build time (plugins.local-process.resource-quota)."""
+        return self._tokens.quotas()
 
     @property
     def task_types(self) -> tuple[str, ...]:
@@ -111,9 +117,13 @@ class LocalProcessPlugin:
                 return Transition(
                     PhaseInfo(Phase.WAITING_FOR_RESOURCES, reason=reason, occurred_at=results.timestamp())
                 )
+            waiting = await self._tokens.acquire(ctx)  # after the local slot: a waiting attempt holds no token
+            if waiting is not None:
+                return Transition(waiting)
             try:
                 record = await self._launch(ctx, attempt)
             except _CANNOT_START as exc:
+                await self._tokens.release(ctx)
                 message = f"cannot start the task: {exc}"
                 return Transition(results.failure(Phase.PERMANENT_FAILURE, type(exc).__name__, message, ErrorKind.USER))
         return Transition(self._running_info(ctx, attempt, record))
@@ -269,6 +279,10 @@ class LocalProcessPlugin:
     # --- abort / finalize ---------------------------------------------------------------------------------------
 
     async def abort(self, ctx: TaskExecutionContext, reason: str) -> None:
+        await self._stop(ctx, reason)
+        await self._tokens.release(ctx)  # only once the process is gone: the token stands for a running process
+
+    async def _stop(self, ctx: TaskExecutionContext, reason: str) -> None:
         attempt = self.attempt_dir(ctx)
         if not attempt.exists() or attempt.exit_code() is not None:
             return
@@ -280,9 +294,11 @@ class LocalProcessPlugin:
         await self._kill(ctx, attempt, record, termination)
 
     async def finalize(self, ctx: TaskExecutionContext) -> None:
-        """Release the slot and ship the logs; the attempt record stays so a later handle reports, never reruns."""
+        """Release the slot and the token, ship the logs; the attempt record stays so a later handle reports,
+        never reruns."""
         self._active.pop(ctx.unique_id, None)
         self._reap(ctx.unique_id)
+        await self._tokens.release(ctx)
         attempt = self.attempt_dir(ctx)
         if attempt.exists():
             await self._upload_logs(ctx, attempt, only_if_changed=True)
