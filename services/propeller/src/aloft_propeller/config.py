@@ -158,5 +158,15 @@ class PropellerConfig(BaseModel):
     catalog_cache: CatalogCacheConfig = Field(default_factory=CatalogCacheConfig, alias="catalog-cache")
     resourcemanager: ResourceManagerConfig = ResourceManagerConfig()
 
+    @model_validator(mode="after")
+    def _quota_fits_the_resource_manager(self) -> PropellerConfig:
+        # Checked here too (not only when the plugin registers its pool) so check-config catches it.
+        quota, limit = self.plugins.local_process.resource_quota, self.resourcemanager.resourceMaxQuota
+        if quota > limit:
+            raise ValueError(
+                f"plugins.local-process.resource-quota {quota} exceeds resourcemanager.resourceMaxQuota {limit}"
+            )
+        return self
+
     def effective_database(self) -> DatabaseConfig:
         return self.propeller.database or self.database

@@ -273,3 +273,22 @@ def test_registry_registers_the_pool_at_build_time(
     unthrottled = NoopResourceManager(max_quota=3)
     build_plugin_registry(make_config(), blobs, resources=unthrottled)  # quota 0: no pool
     unthrottled.register_quota(POOL, 1)
+
+
+def test_config_rejects_a_quota_above_the_resource_managers_maximum() -> None:
+    settings = {"plugins": {"local-process": {"resource-quota": 11}}, "resourcemanager": {"resourceMaxQuota": 10}}
+    with pytest.raises(ValueError, match=r"plugins.local-process.resource-quota 11 exceeds .*resourceMaxQuota 10"):
+        PropellerConfig.model_validate(settings)
+    constrained = PropellerConfig.model_validate(
+        {
+            "plugins": {
+                "local-process": {
+                    "resource-quota": 10,
+                    "resource-constraints": {"ProjectScopeResourceConstraint": {"Value": 2}},
+                }
+            }
+        }
+    )
+    spec = constrained.plugins.local_process.resource_constraints
+    assert spec.ProjectScopeResourceConstraint is not None and spec.ProjectScopeResourceConstraint.Value == 2
+    assert spec.NamespaceScopeResourceConstraint is None
