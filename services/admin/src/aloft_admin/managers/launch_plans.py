@@ -13,6 +13,7 @@ from flyteidl.core import identifier_pb2, interface_pb2
 
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers import lookups
+from aloft_admin.managers.entity_ids import list_entity_ids
 from aloft_admin.managers.registration import ensure_named_entity
 from aloft_admin.repositories.models.entities import LaunchPlanRow
 from aloft_admin.repositories.sql import entities as repo
@@ -144,17 +145,4 @@ class LaunchPlanManager:
     async def list_ids(
         self, request: common_pb2.NamedEntityIdentifierListRequest
     ) -> common_pb2.NamedEntityIdentifierList:
-        validate_named_identifier(
-            common_pb2.NamedEntityIdentifier(project=request.project, domain=request.domain), name_required=False
-        )
-        async with self.deps.db.session() as session:
-            names, token = await listing.list_names(
-                session,
-                LaunchPlanRow,
-                request.project,
-                request.domain,
-                request.org,
-                ListQuery.of(request),
-                LAUNCH_PLAN_FIELDS,
-            )
-        return common_pb2.NamedEntityIdentifierList(entities=names, token=token)
+        return await list_entity_ids(self.deps, LaunchPlanRow, request, LAUNCH_PLAN_FIELDS)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import aloft_compiler
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers import lookups
+from aloft_admin.managers.entity_ids import list_entity_ids
 from aloft_admin.managers.registration import ensure_named_entity, store_description
 from aloft_admin.repositories.models.entities import LaunchPlanRow, TaskRow, WorkflowRow
 from aloft_admin.repositories.sql import entities as repo
@@ -201,17 +202,4 @@ class WorkflowManager:
     async def list_ids(
         self, request: common_pb2.NamedEntityIdentifierListRequest
     ) -> common_pb2.NamedEntityIdentifierList:
-        validate_named_identifier(
-            common_pb2.NamedEntityIdentifier(project=request.project, domain=request.domain), name_required=False
-        )
-        async with self.deps.db.session() as session:
-            names, token = await listing.list_names(
-                session,
-                WorkflowRow,
-                request.project,
-                request.domain,
-                request.org,
-                ListQuery.of(request),
-                WORKFLOW_FIELDS,
-            )
-        return common_pb2.NamedEntityIdentifierList(entities=names, token=token)
+        return await list_entity_ids(self.deps, WorkflowRow, request, WORKFLOW_FIELDS)
