@@ -7,6 +7,7 @@ defaults from config (``task_resources`` for TASK_RESOURCE).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flyteidl.admin import matchable_resource_pb2 as mr
@@ -104,6 +105,23 @@ async def resolve_attributes(
     if row is not None:
         return mr.MatchingAttributes.FromString(row.attributes)
     return config_defaults(deps, resource)
+
+
+async def resolve_attributes_each(
+    deps: AdminDeps,
+    session: AsyncSession,
+    scope: Scope,
+    resources: Sequence[int],
+) -> dict[int, mr.MatchingAttributes | None]:
+    """``resolve_attributes`` for several kinds at once, with one query."""
+    rows = await repo.most_specific_each(session, scope, [resource_name(r) for r in resources])
+    resolved: dict[int, mr.MatchingAttributes | None] = {}
+    for resource in resources:
+        row = rows.get(resource_name(resource))
+        resolved[resource] = (
+            mr.MatchingAttributes.FromString(row.attributes) if row is not None else config_defaults(deps, resource)
+        )
+    return resolved
 
 
 class AttributesManager:

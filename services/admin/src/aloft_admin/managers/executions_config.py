@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.config import ResourceSet
 from aloft_admin.deps import AdminDeps
-from aloft_admin.managers.attributes import resolve_attributes
+from aloft_admin.managers.attributes import resolve_attributes_each
+from aloft_admin.repositories.sql.attributes import Scope
 
 DEFAULT_MAX_PARALLELISM = 25
 
@@ -36,15 +37,17 @@ class Matching:
 async def resolve_matching(
     deps: AdminDeps, session: AsyncSession, project: str, domain: str, workflow: str, launch_plan: str, org: str = ""
 ) -> Matching:
-    resolved = {}
-    for resource in (
-        MatchableResource.WORKFLOW_EXECUTION_CONFIG,
-        MatchableResource.TASK_RESOURCE,
-        MatchableResource.EXECUTION_CLUSTER_LABEL,
-    ):
-        resolved[resource] = await resolve_attributes(
-            deps, session, project, domain, workflow=workflow, launch_plan=launch_plan, resource=resource, org=org
-        )
+    scope = Scope(project=project, domain=domain, workflow=workflow, launch_plan=launch_plan, org=org)
+    resolved = await resolve_attributes_each(
+        deps,
+        session,
+        scope,
+        (
+            MatchableResource.WORKFLOW_EXECUTION_CONFIG,
+            MatchableResource.TASK_RESOURCE,
+            MatchableResource.EXECUTION_CLUSTER_LABEL,
+        ),
+    )
     empty = matchable_resource_pb2.MatchingAttributes()
     wec = resolved[MatchableResource.WORKFLOW_EXECUTION_CONFIG] or empty
     res = resolved[MatchableResource.TASK_RESOURCE] or empty

@@ -24,7 +24,6 @@ from aloft_admin.managers.executions_lookup import get_execution_row, get_node_e
 from aloft_admin.managers.executions_names import execution_name
 from aloft_admin.managers.executions_single_task import launch_plan_for_task
 from aloft_admin.repositories.models.executions import ExecutionModel
-from aloft_admin.transformers import entities as transform_entities
 from aloft_admin.transformers.executions import spec_of
 from aloft_admin.transformers.timestamps import from_timestamp, to_timestamp
 from aloft_admin.validation.execution_identifiers import require
@@ -165,26 +164,23 @@ async def record_execution(
     """
     wid, spec = launch.id, launch.spec
     await lookups.ensure_project_domain(deps, session, wid.project, wid.domain, wid.org)
-    lp = await lookups.get_launch_plan(deps, session, launch.launch_plan_id or spec.launch_plan)
     # Workflow versions are immutable: the execution points at the registered compiled closure, no copy.
-    workflow_row = await lookups.get_workflow_row(session, lp.spec.workflow_id)
-    # Registration computes expected_inputs (every workflow input not fixed); older rows may only have defaults.
-    parameters = lp.closure.expected_inputs if lp.closure.expected_inputs.parameters else lp.spec.default_inputs
-    inputs = merge_inputs(parameters, lp.spec.fixed_inputs, launch.user_inputs)
+    target = await lookups.get_launch_target(deps, session, launch.launch_plan_id or spec.launch_plan)
+    inputs = merge_inputs(target.expected_inputs, target.spec.fixed_inputs, launch.user_inputs)
     matching = await resolve_matching(
-        deps, session, wid.project, wid.domain, lp.spec.workflow_id.name, lp.id.name, wid.org
+        deps, session, wid.project, wid.domain, target.workflow_id.name, target.launch_plan_id.name, wid.org
     )
-    resolved = resolve_spec(deps, spec, lp.spec, matching)
+    resolved = resolve_spec(deps, spec, target.spec, matching)
     parent_row_id = await _fill_metadata(session, resolved, launch)
     cluster = (deps.dataplanes.route(resolved.execution_cluster_label.value) if deps.dataplanes else None) or ""
     prefix = (deps.config.admin.metadataPrefix, wid.project, wid.domain, wid.name)
     handoff = dataplane_pb2.CreateExecutionRequest(
         id=wid,
-        closure_uri=workflow_row.remote_closure_uri,
+        closure_uri=target.workflow_closure_uri,
         inputs_uri=deps.blobs.uri(*prefix, "inputs.pb"),
         config=data_plane_config(deps, resolved, matching),
-        launch_plan_id=lp.id,
-        workflow_id=transform_entities.to_workflow(workflow_row).id,
+        launch_plan_id=target.launch_plan_id,
+        workflow_id=target.workflow_id,
         cluster=cluster,
         metadata_prefix=deps.blobs.uri(*prefix),
         created_at=to_timestamp(deps.clock()),

@@ -8,8 +8,11 @@ for an unregistered/archived project or an unknown domain.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from dataclasses import dataclass
+
 from flyteidl.admin import common_pb2, launch_plan_pb2, project_pb2, task_pb2, workflow_pb2
-from flyteidl.core import compiler_pb2, identifier_pb2
+from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.deps import AdminDeps
@@ -72,6 +75,54 @@ async def get_launch_plan(
     deps: AdminDeps, session: AsyncSession, id: identifier_pb2.Identifier
 ) -> launch_plan_pb2.LaunchPlan:
     return transform.to_launch_plan(await get_launch_plan_row(session, id))
+
+
+@dataclass(frozen=True)
+class LaunchTarget:
+    """The immutable parts of a launch plan version and of its workflow version that an execution needs.
+
+    Callers must not mutate the messages: they are shared through the cache below.
+    """
+
+    launch_plan_id: identifier_pb2.Identifier
+    spec: launch_plan_pb2.LaunchPlanSpec
+    expected_inputs: interface_pb2.ParameterMap
+    workflow_id: identifier_pb2.Identifier
+    workflow_closure_uri: str
+
+
+LAUNCH_TARGET_CACHE_SIZE = 1024
+_LAUNCH_TARGETS = "lookups.launch_targets"
+
+
+def _identifier_key(id: identifier_pb2.Identifier) -> tuple[str, ...]:
+    return (id.org, id.project, id.domain, id.name, id.version)
+
+
+async def get_launch_target(deps: AdminDeps, session: AsyncSession, id: identifier_pb2.Identifier) -> LaunchTarget:
+    """Launch plan + workflow for a new execution. Versions are immutable (the mutable ACTIVE/INACTIVE state is
+    not part of a target), so found targets are kept in a small per-deps LRU; misses are never cached."""
+    cache: OrderedDict[tuple[str, ...], LaunchTarget] = deps.extras.setdefault(_LAUNCH_TARGETS, OrderedDict())
+    key = _identifier_key(id)
+    target = cache.get(key)
+    if target is not None:
+        cache.move_to_end(key)
+        return target
+    lp = await get_launch_plan(deps, session, id)
+    workflow_row = await get_workflow_row(session, lp.spec.workflow_id)
+    # Registration computes expected_inputs (every workflow input not fixed); older rows may only have defaults.
+    expected = lp.closure.expected_inputs if lp.closure.expected_inputs.parameters else lp.spec.default_inputs
+    target = LaunchTarget(
+        launch_plan_id=lp.id,
+        spec=lp.spec,
+        expected_inputs=expected,
+        workflow_id=transform.to_workflow(workflow_row).id,
+        workflow_closure_uri=workflow_row.remote_closure_uri,
+    )
+    cache[key] = target
+    if len(cache) > LAUNCH_TARGET_CACHE_SIZE:
+        cache.popitem(last=False)
+    return target
 
 
 async def get_active_launch_plan(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
@@ -55,28 +56,49 @@ async def find(session: AsyncSession, scope: Scope, resource_type: str) -> Match
     return row
 
 
-async def most_specific(session: AsyncSession, scope: Scope, resource_type: str) -> MatchableAttributeRow | None:
-    """The highest-priority row whose scope contains ``scope`` (each level matches its value or '')."""
+def _containing(scope: Scope) -> list[ColumnElement[bool]]:
+    """Rows whose scope contains ``scope``: each level matches its value or ''."""
     row_type = MatchableAttributeRow
 
     def level(column: InstrumentedAttribute[str], value: str) -> ColumnElement[bool]:
         return or_(column == value, column == "") if value else column == ""
 
+    return [
+        row_type.org == scope.org,
+        level(row_type.project, scope.project),
+        level(row_type.domain, scope.domain),
+        level(row_type.workflow, scope.workflow),
+        level(row_type.launch_plan, scope.launch_plan),
+    ]
+
+
+async def most_specific(session: AsyncSession, scope: Scope, resource_type: str) -> MatchableAttributeRow | None:
+    """The highest-priority row whose scope contains ``scope``."""
+    row_type = MatchableAttributeRow
     stmt = (
         select(row_type)
-        .where(
-            row_type.org == scope.org,
-            row_type.resource_type == resource_type,
-            level(row_type.project, scope.project),
-            level(row_type.domain, scope.domain),
-            level(row_type.workflow, scope.workflow),
-            level(row_type.launch_plan, scope.launch_plan),
-        )
+        .where(row_type.resource_type == resource_type, *_containing(scope))
         .order_by(row_type.priority.desc())
         .limit(1)
     )
     row: MatchableAttributeRow | None = (await session.scalars(stmt)).first()
     return row
+
+
+async def most_specific_each(
+    session: AsyncSession, scope: Scope, resource_types: Sequence[str]
+) -> dict[str, MatchableAttributeRow]:
+    """``most_specific`` for several resource types in one query (types without a row are absent)."""
+    row_type = MatchableAttributeRow
+    stmt = (
+        select(row_type)
+        .where(row_type.resource_type.in_(resource_types), *_containing(scope))
+        .order_by(row_type.priority.desc())
+    )
+    found: dict[str, MatchableAttributeRow] = {}
+    for row in (await session.scalars(stmt)).all():
+        found.setdefault(row.resource_type, row)
+    return found
 
 
 async def list_all(session: AsyncSession, resource_type: str, org: str) -> list[MatchableAttributeRow]:
