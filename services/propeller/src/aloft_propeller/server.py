@@ -78,6 +78,7 @@ def build_deps(
     controller = Controller(
         config.propeller, store, RoundRunner(store, executor, sink, config.propeller.cluster_id), shard
     )
+    controller.wake_on_process_exit(plugins)
     manager = ExecutionManager(store, config.propeller.cluster_id, controller.enqueue)
     return PropellerDeps(config, db, blobs, store, sink, controller, manager, resources)
 

@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import logging
 
+from flyteidl.core import identifier_pb2
+
 from aloft_propeller.config import PropellerSection
 from aloft_propeller.controller import metrics
 from aloft_propeller.controller.queue import WorkQueue
@@ -50,6 +52,26 @@ class Controller:
         self._idle_rounds.pop(key, None)
         self.queue.add(key)
         metrics.main_depth.set(len(self.queue))
+
+    def wake(self, key: ExecutionKey) -> None:
+        """Something the workflow waits on changed outside the store (a task process exited): evaluate it now
+        rather than at its next poll. The store is unchanged, so the cached record stays valid."""
+        if not self._shard.owns(key):
+            return
+        self._idle_rounds.pop(key, None)
+        self.queue.add(key)
+        metrics.main_depth.set(len(self.queue))
+
+    def wake_on_process_exit(self, plugins: object) -> None:
+        """Plugins that can tell when a task process exits (local-process) wake its workflow at once."""
+        listing = getattr(plugins, "plugins", None)
+        for plugin in listing() if callable(listing) else [plugins]:
+            set_listener = getattr(plugin, "set_exit_listener", None)
+            if callable(set_listener):
+                set_listener(self._wake_execution)
+
+    def _wake_execution(self, execution_id: identifier_pb2.WorkflowExecutionIdentifier) -> None:
+        self.wake(ExecutionKey(execution_id.project, execution_id.domain, execution_id.name))
 
     async def start(self) -> None:
         for key in await self._store.active_keys():
