@@ -94,6 +94,49 @@ async def test_postgres_engine(postgres_db: object) -> None:
         await db.dispose()
 
 
+async def _backend_pid(db: Database) -> int:
+    async with db.session() as session:
+        return int((await session.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+def _terminate(db: Database, pid: int) -> None:
+    """Kill a backend from a separate connection (as a DB restart or an idle timeout would)."""
+    engine = sa.create_engine(db.sync_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+    finally:
+        engine.dispose()
+
+
+async def test_postgres_replaces_a_pooled_connection_closed_while_idle(postgres_db: object) -> None:
+    """A pooled connection idle past ``ping_after_idle`` is pinged at checkout; a dead one is replaced."""
+    url = postgres_db.sync_url  # type: ignore[attr-defined]
+    config = DatabaseConfig.model_validate({"url": url, "maxIdleConnections": 1, "maxOpenConnections": 2})
+    db = create_database(config, Path("unused"), ping_after_idle=0.0)
+    try:
+        pid = await _backend_pid(db)
+        _terminate(db, pid)
+        assert await _backend_pid(db) != pid
+    finally:
+        await db.dispose()
+
+
+async def test_postgres_reuses_a_recently_used_connection_without_a_ping(postgres_db: object) -> None:
+    """Busy connections skip the ping (one round trip per transaction): a dead one surfaces as an error once."""
+    url = postgres_db.sync_url  # type: ignore[attr-defined]
+    config = DatabaseConfig.model_validate({"url": url, "maxIdleConnections": 1, "maxOpenConnections": 2})
+    db = create_database(config, Path("unused"), ping_after_idle=3600.0)
+    try:
+        pid = await _backend_pid(db)
+        _terminate(db, pid)
+        with pytest.raises(Exception):  # noqa: B017 - the driver's disconnect error, mapped by translate_db_errors
+            await _backend_pid(db)
+        assert await _backend_pid(db) != pid  # the pool invalidated the dead connection
+    finally:
+        await db.dispose()
+
+
 def test_only_one_backend_may_be_configured() -> None:
     with pytest.raises(ValidationError, match="set only one of url, postgres, sqlite"):
         DatabaseConfig.model_validate({"url": "sqlite:///x.db", "sqlite": {"file": "y.db"}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -24,6 +26,35 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+# A pooled connection idle longer than this is pinged before use (a DB restart or an idle timeout may have closed
+# it). Busy connections skip the ping: pinging every checkout costs one round trip per transaction.
+PING_AFTER_IDLE_SECONDS = 2.0
+_CHECKED_IN_AT = "aloft_checked_in_at"
+
+
+def _ping_after_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        checked_in_at = record.info.get(_CHECKED_IN_AT)
+        if checked_in_at is None or time.monotonic() - checked_in_at < idle_seconds:
+            return  # new, or recently used
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if not dialect.is_disconnect(exc, dbapi_connection, None):
+                raise
+            alive = False
+        if not alive:
+            # The pool invalidates this connection and checks out a fresh one.
+            raise DisconnectionError("pooled connection was closed while idle")
 
 
 @dataclass
@@ -54,7 +85,9 @@ class Database:
         await self.engine.dispose()
 
 
-def create_database(config: DatabaseConfig, default_sqlite_file: Path) -> Database:
+def create_database(
+    config: DatabaseConfig, default_sqlite_file: Path, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS
+) -> Database:
     sync_url = config.sync_url(default_sqlite_file)
     url = make_url(config.async_url(default_sqlite_file))
     kwargs: dict[str, Any] = {"echo": config.debug}
@@ -66,8 +99,9 @@ def create_database(config: DatabaseConfig, default_sqlite_file: Path) -> Databa
     else:
         kwargs["pool_size"] = config.maxIdleConnections or 1
         kwargs["max_overflow"] = max(config.maxOpenConnections - config.maxIdleConnections, 0)
-        kwargs["pool_pre_ping"] = True
     engine = create_async_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    else:
+        _ping_after_idle(engine, ping_after_idle)
     return Database(engine, async_sessionmaker(engine, expire_on_commit=False), sync_url)
