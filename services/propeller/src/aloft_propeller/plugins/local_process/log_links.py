@@ -23,12 +23,21 @@ def attempt_log_links(
     attempt: AttemptDir,
     started_at: float | None,
 ) -> tuple[TaskLog, ...]:
-    return render_log_links(templates, log_variables(blobs, ctx, attempt, started_at))
+    if not templates:
+        return ()
+    wanted = " ".join(uri for template in templates for uri in template.templateUris).lower()
+    return render_log_links(templates, log_variables(blobs, ctx, attempt, started_at, wanted))
 
 
 def log_variables(
-    blobs: BlobStore, ctx: TaskExecutionContext, attempt: AttemptDir, started_at: float | None
+    blobs: BlobStore,
+    ctx: TaskExecutionContext,
+    attempt: AttemptDir,
+    started_at: float | None,
+    wanted: str | None = None,
 ) -> dict[str, str]:
+    """Every variable; with ``wanted`` (the lower-cased template text) the store look-ups and signatures are done
+    only for the variables it names (each resolves a path and signs: the costly part of a launch's bookkeeping)."""
     stdout_uri = io.join_uri(ctx.output_prefix, io.STDOUT_FILE)
     stderr_uri = io.join_uri(ctx.output_prefix, io.STDERR_FILE)
     node_execution = ctx.task_execution_id.node_execution_id
@@ -49,15 +58,20 @@ def log_variables(
         "generatedName": ctx.unique_id,
         "podName": ctx.unique_id,
         "logName": ctx.unique_id,
-        "logKey": _blob_key(blobs, stdout_uri),
         "stdoutUri": stdout_uri,
         "stderrUri": stderr_uri,
-        "stdoutSignedUrl": _signed(blobs, stdout_uri),
-        "stderrSignedUrl": _signed(blobs, stderr_uri),
         "localStdoutPath": str(attempt.stdout),
         "localStderrPath": str(attempt.stderr),
         "hostname": socket.gethostname(),
     }
+    costly = {
+        "logKey": lambda: _blob_key(blobs, stdout_uri),
+        "stdoutSignedUrl": lambda: _signed(blobs, stdout_uri),
+        "stderrSignedUrl": lambda: _signed(blobs, stderr_uri),
+    }
+    for name, compute in costly.items():
+        if wanted is None or name.lower() in wanted:
+            variables[name] = compute()
     if started_at is not None:
         variables["podUnixStartTime"] = str(int(started_at))
         variables["podRFC3339StartTime"] = timestamp(started_at).isoformat()

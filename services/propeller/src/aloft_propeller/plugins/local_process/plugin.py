@@ -79,6 +79,7 @@ class LocalProcessPlugin:
         self._children: dict[str, subprocess.Popen[bytes]] = {}  # spawned by this instance: reaped on poll
         self._active: dict[str, ProcessRecord] = {}  # attempts holding a concurrency slot
         self._log_sizes: dict[str, tuple[int, int]] = {}
+        self._links: dict[str, tuple[float | None, tuple[TaskLog, ...]]] = {}
         self._scanned = False
         self._bin_dirs: dict[str, Path] = {}
         self._tokens = ProcessTokens(self._settings)
@@ -328,6 +329,7 @@ class LocalProcessPlugin:
         """Release the slot and the token, ship the logs; the attempt record stays so a later handle reports,
         never reruns."""
         self._active.pop(ctx.unique_id, None)
+        self._links.pop(ctx.unique_id, None)
         self._reap(ctx.unique_id)
         await self._tokens.release(ctx)
         attempt = self.attempt_dir(ctx)
@@ -363,7 +365,13 @@ class LocalProcessPlugin:
     def _log_links(
         self, ctx: TaskExecutionContext, attempt: AttemptDir, started_at: float | None
     ) -> tuple[TaskLog, ...]:
-        return attempt_log_links(self._config.plugins.logs.templates, self._blobs, ctx, attempt, started_at)
+        # The same for every look at one attempt (a running attempt is observed on each poll): rendered once.
+        cached = self._links.get(ctx.unique_id)
+        if cached is not None and cached[0] == started_at:
+            return cached[1]
+        links = attempt_log_links(self._config.plugins.logs.templates, self._blobs, ctx, attempt, started_at)
+        self._links[ctx.unique_id] = (started_at, links)
+        return links
 
 
 def _read_if_exists(path: Path) -> bytes | None:
