@@ -52,6 +52,7 @@ from aloft_storage import BlobNotFound, BlobStore
 PLUGIN_ID = "local-process"
 TASK_TYPES = ("python-task", "container", "raw-container")
 _INLINE_READ_BYTES = 256 * 1024
+_CLAIM_SETTLE_LOOKS = 100
 # Failures of these kinds happen before anything runs and will not go away on a retry.
 _CANNOT_START = (TemplateError, ImageResolutionError, copilot.CopilotError, BlobNotFound, ValueError)
 
@@ -147,6 +148,7 @@ class LocalProcessPlugin:
             return await self._terminal(ctx, attempt, results.from_termination(termination))
         exit_code = attempt.exit_code()
         if exit_code is None:
+            await _settle_claim(attempt)
             record = self._current_record(attempt)
             if record is not None and is_running(record):
                 self._active[ctx.unique_id] = record
@@ -372,6 +374,16 @@ class LocalProcessPlugin:
         links = attempt_log_links(self._config.plugins.logs.templates, self._blobs, ctx, attempt, started_at)
         self._links[ctx.unique_id] = (started_at, links)
         return links
+
+
+async def _settle_claim(attempt: AttemptDir) -> None:
+    """A launcher writes its pid right after taking the claim. A look in between (another propeller's launcher won
+    the race) would see a claim without an owner and call the process lost: wait for the pid (briefly: a launcher
+    killed in that instant is then reported lost as before)."""
+    for _ in range(_CLAIM_SETTLE_LOOKS):
+        if not attempt.claimed() or attempt.claimed_pid() is not None:
+            return
+        await asyncio.sleep(0.01)
 
 
 def _read_if_exists(path: Path) -> bytes | None:
