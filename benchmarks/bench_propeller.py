@@ -6,7 +6,10 @@ local-process plugin). Its events go to a minimal in-process AdminService that a
 admin is measured in its own benchmark), so the figure is the engine's: evaluation rounds, version-checked
 persistence of every transition, event delivery over gRPC, and the plugin's process management.
 
-Usage: .venv/bin/python benchmarks/bench_propeller.py [--chain N] [--fanout N] [--concurrency N]
+Usage: .venv/bin/python benchmarks/bench_propeller.py [--chain N] [--fanout N] [--concurrency N] [--task-seconds S]
+
+``--task-seconds S`` runs ``sleep S`` instead of ``true``: how soon a longer task's exit is noticed (the bare
+spawn figure then includes the sleeps).
 """
 
 from __future__ import annotations
@@ -101,18 +104,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-NOOP = tasks_pb2.TaskTemplate(
-    id=identifier_pb2.Identifier(resource_type=identifier_pb2.TASK, project="b", domain="d", name="noop", version="1"),
-    type="raw-container",
-    interface=interface_pb2.TypedInterface(),
-    container=tasks_pb2.Container(image="alpine:3.19", command=["true"]),
-)
+def task_command(seconds: float) -> list[str]:
+    return ["sleep", str(seconds)] if seconds > 0 else ["true"]
 
 
-def closure(shape: str, size: int) -> compiler_pb2.CompiledWorkflowClosure:
+def noop_task(seconds: float) -> tasks_pb2.TaskTemplate:
+    return tasks_pb2.TaskTemplate(
+        id=identifier_pb2.Identifier(
+            resource_type=identifier_pb2.TASK, project="b", domain="d", name="noop", version="1"
+        ),
+        type="raw-container",
+        interface=interface_pb2.TypedInterface(),
+        container=tasks_pb2.Container(image="alpine:3.19", command=task_command(seconds)),
+    )
+
+
+def closure(shape: str, size: int, seconds: float = 0.0) -> compiler_pb2.CompiledWorkflowClosure:
+    noop = noop_task(seconds)
     nodes = []
     for i in range(size):
-        node = workflow_pb2.Node(id=f"n{i}", task_node=workflow_pb2.TaskNode(reference_id=NOOP.id))
+        node = workflow_pb2.Node(id=f"n{i}", task_node=workflow_pb2.TaskNode(reference_id=noop.id))
         if shape == "chain" and i:
             node.upstream_node_ids.append(f"n{i - 1}")
         nodes.append(node)
@@ -123,13 +134,13 @@ def closure(shape: str, size: int) -> compiler_pb2.CompiledWorkflowClosure:
         nodes=nodes,
     )
     return compiler_pb2.CompiledWorkflowClosure(
-        primary=compiler_pb2.CompiledWorkflow(template=template), tasks=[compiler_pb2.CompiledTask(template=NOOP)]
+        primary=compiler_pb2.CompiledWorkflow(template=template), tasks=[compiler_pb2.CompiledTask(template=noop)]
     )
 
 
-def spawn_seconds(count: int, threads: int) -> float:
+def spawn_seconds(count: int, threads: int, seconds: float = 0.0) -> float:
     def one(_: int) -> None:
-        subprocess.run(["true"], check=True)
+        subprocess.run(task_command(seconds), check=True)
 
     start = time.perf_counter()
     if threads == 1:
@@ -141,11 +152,13 @@ def spawn_seconds(count: int, threads: int) -> float:
     return time.perf_counter() - start
 
 
-async def run_execution(client: Any, admin: CountingAdmin, name: str, shape: str, size: int) -> float:
+async def run_execution(
+    client: Any, admin: CountingAdmin, name: str, shape: str, size: int, seconds: float = 0.0
+) -> float:
     """Seconds from CreateExecution until admin holds the terminal workflow event. Workflow events are delivered
     after every node and task event before them, so by then every event of the run is durable in admin."""
     execution_id = identifier_pb2.WorkflowExecutionIdentifier(project="b", domain="d", name=name)
-    request = dataplane_pb2.CreateExecutionRequest(id=execution_id, compiled_closure=closure(shape, size))
+    request = dataplane_pb2.CreateExecutionRequest(id=execution_id, compiled_closure=closure(shape, size, seconds))
     start = time.perf_counter()
     await client.CreateExecution(request)
     while name not in admin.finished:
@@ -198,9 +211,14 @@ async def main(args: argparse.Namespace) -> int:
                 except grpc.aio.AioRpcError:
                     await asyncio.sleep(0.05)
             await run_execution(client, admin, "warmup", "fanout", 5)
-            chain = [await run_execution(client, admin, f"chain-{i}", "chain", args.chain) for i in range(args.rounds)]
+            seconds = args.task_seconds
+            chain = [
+                await run_execution(client, admin, f"chain-{i}", "chain", args.chain, seconds)
+                for i in range(args.rounds)
+            ]
             fanout = [
-                await run_execution(client, admin, f"fanout-{i}", "fanout", args.fanout) for i in range(args.rounds)
+                await run_execution(client, admin, f"fanout-{i}", "fanout", args.fanout, seconds)
+                for i in range(args.rounds)
             ]
         finally:
             await channel.close()
@@ -210,8 +228,8 @@ async def main(args: argparse.Namespace) -> int:
                 await in_process.stop(grace=0.5)
     await admin_service.stop(grace=0.5)
 
-    chain_spawn = spawn_seconds(args.chain, 1)
-    fanout_spawn = spawn_seconds(args.fanout, 2)
+    chain_spawn = spawn_seconds(args.chain, 1, args.task_seconds)
+    fanout_spawn = spawn_seconds(args.fanout, 2, args.task_seconds)
     chain_s, fanout_s = statistics.median(chain), statistics.median(fanout)
     print(f"{args.chain}-node chain of no-op containers: {chain_s:.2f} s median over {args.rounds}")
     print(f"  bare spawn of {args.chain} processes, sequential: {chain_spawn:.2f} s")
@@ -228,6 +246,7 @@ if __name__ == "__main__":
     parser.add_argument("--chain", type=int, default=100)
     parser.add_argument("--fanout", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--task-seconds", type=float, default=0.0, help="each task runs `sleep S` (default: `true`)")
     parser.add_argument("--concurrency", type=int, default=16, help="plugins.local-process.max-concurrency")
     parser.add_argument(
         "--engine-only",
