@@ -59,7 +59,7 @@ def test_flytekit_environment_lookup_order(tmp_path: Path, monkeypatch: pytest.M
 
 def test_process_env_puts_the_environment_first_and_drops_propellers_venv(tmp_path: Path) -> None:
     venv = make_venv(tmp_path / "fk")
-    base = {"PATH": "/usr/bin", "VIRTUAL_ENV": "/work/main/.venv", "PYTHONPATH": "/x", "HOME": "/root"}
+    base = {"PATH": "/usr/bin", "VIRTUAL_ENV": "/opt/aloft/.venv", "PYTHONPATH": "/x", "HOME": "/root"}
     env = process_env(base, {"FLYTE_INTERNAL_EXECUTION_ID": "e1"}, venv / "bin")
     assert env["PATH"].split(":")[0] == str(venv / "bin")
     assert env["VIRTUAL_ENV"] == str(venv)

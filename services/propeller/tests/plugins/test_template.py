@@ -23,7 +23,7 @@ PARAMS = TemplateParameters(
     prev_checkpoint_prefix="",
     per_retry_unique_key="exec1_n0_0",
     namespace="flytesnacks-development",
-    task_template_path="/work/exec1-n0-0/task.pb",
+    task_template_path="/srv/exec1-n0-0/task.pb",
 )
 
 
@@ -56,7 +56,7 @@ INPUTS = literals_pb2.LiteralMap(
         ("{{.checkpointOutputPrefix}}", PARAMS.checkpoint_prefix),
         ("{{.prevCheckpointPrefix}}", '""'),  # an empty previous checkpoint stays one argument
         ("{{.perRetryUniqueKey}}", "exec1_n0_0"),
-        ("{{.taskTemplatePath}}", "/work/exec1-n0-0/task.pb"),
+        ("{{.taskTemplatePath}}", "/srv/exec1-n0-0/task.pb"),
         ("{{.namespace}}", "flytesnacks-development"),
         ("--out={{.outputPrefix}}/x", "--out=s3://bucket/meta/n0/0/x"),
         ("{{.inputs.x}}", "7"),
@@ -114,7 +114,7 @@ def test_map_literal_cannot_be_rendered() -> None:
 
 def test_dest_dir_rewrite() -> None:
     command = ["pyflyte-fast-execute", "--additional-distribution", "s3://x.tar.gz", "--dest-dir", "/root", "--", "x"]
-    assert rewrite_dest_dir(command, "/work/a/workdir")[4] == "/work/a/workdir"
+    assert rewrite_dest_dir(command, "/srv/a/workdir")[4] == "/srv/a/workdir"
     assert rewrite_dest_dir(["--dest-dir=/root"], "/w") == ["--dest-dir=/w"]
     assert rewrite_dest_dir(["--dest-dir", "."], "/w") == ["--dest-dir", "."]  # relative: already local
 
