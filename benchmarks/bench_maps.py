@@ -14,22 +14,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import grpc
 import yaml
 from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
-from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.core import (
     compiler_pb2,
     dynamic_job_pb2,
-    execution_pb2,
     identifier_pb2,
     interface_pb2,
     literals_pb2,
@@ -37,36 +32,15 @@ from flyteidl.core import (
     types_pb2,
     workflow_pb2,
 )
-from flyteidl.service import admin_pb2, admin_pb2_grpc
 from google.protobuf import wrappers_pb2
+from propeller_harness import CountingAdmin, InstantPlugin, spawn_seconds, start_counting_admin, time_execution
 
 from aloft_compiler import compile_workflow
-from aloft_service.runtime import ListenConfig, Service, start_service
+from aloft_service.runtime import ListenConfig, start_service
 
 ANCHOR = (
     "target: <= 3 ms/node beyond spawn (1,000-node fan-out durable in <= 4 s); Prefect 31 ms/task, Dagster 11.6 ms/task"
 )
-TERMINAL = (execution_pb2.WorkflowExecution.SUCCEEDED, execution_pb2.WorkflowExecution.FAILED)
-
-
-class CountingAdmin(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self) -> None:
-        self.events = 0
-        self.finished: dict[str, int] = {}
-
-    async def CreateWorkflowEvent(self, request: Any, context: Any) -> Any:
-        self.events += 1
-        if request.event.phase in TERMINAL:
-            self.finished[request.event.execution_id.name] = request.event.phase
-        return admin_event_pb2.WorkflowExecutionEventResponse()
-
-    async def CreateNodeEvent(self, request: Any, context: Any) -> Any:
-        self.events += 1
-        return admin_event_pb2.NodeExecutionEventResponse()
-
-    async def CreateTaskEvent(self, request: Any, context: Any) -> Any:
-        self.events += 1
-        return admin_event_pb2.TaskExecutionEventResponse()
 
 
 def _id(kind: int, name: str) -> identifier_pb2.Identifier:
@@ -144,27 +118,6 @@ class DynamicParentPlugin:
         return None
 
 
-class InstantPlugin:
-    """--engine-only: every no-op attempt succeeds on its first handle, so only the engine's work is measured."""
-
-    id = "instant"
-    task_types = ("raw-container",)
-
-    async def handle(self, ctx: Any) -> Any:
-        from aloft_propeller.plugins.base import Phase, PhaseInfo, Transition
-
-        return Transition(PhaseInfo(Phase.SUCCESS))
-
-    async def abort(self, ctx: Any, reason: str) -> None:
-        return None
-
-    async def finalize(self, ctx: Any) -> None:
-        return None
-
-    def for_task_type(self, task_type: str) -> Any:
-        return self
-
-
 class Plugins:
     def __init__(self, real: Any) -> None:
         self._real, self._dynamic = real, DynamicParentPlugin()
@@ -190,45 +143,19 @@ async def start_propeller(settings: dict[str, Any], engine_only: bool) -> Any:
     return service, blobs
 
 
-def spawn_seconds(count: int, threads: int) -> float:
-    def one(_: int) -> None:
-        subprocess.run(["true"], check=True)
-
-    start = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(one, range(count)))
-    return time.perf_counter() - start
-
-
 async def run_execution(
     client: Any, admin: CountingAdmin, blobs: Any, name: str, built: tuple[Any, literals_pb2.LiteralMap]
 ) -> float:
-    """Seconds from CreateExecution until admin holds the terminal workflow event (every event before it is
-    delivered first, so the whole run is durable in admin by then)."""
     closure, inputs = built
     inputs_uri = blobs.uri("inputs", name, "inputs.pb")
     await blobs.write_proto(inputs_uri, inputs)
     execution_id = identifier_pb2.WorkflowExecutionIdentifier(project="b", domain="d", name=name)
     request = dataplane_pb2.CreateExecutionRequest(id=execution_id, compiled_closure=closure, inputs_uri=inputs_uri)
-    start = time.perf_counter()
-    await client.CreateExecution(request)
-    while name not in admin.finished:
-        await asyncio.sleep(0.01)
-    elapsed = time.perf_counter() - start
-    if admin.finished[name] != execution_pb2.WorkflowExecution.SUCCEEDED:
-        status = await client.GetExecutionStatus(dataplane_pb2.GetExecutionStatusRequest(id=execution_id))
-        raise SystemExit(f"{name} failed: {status.error.message}")
-    return elapsed
+    return await time_execution(client, admin, request, poll=0.01)
 
 
 async def main(args: argparse.Namespace) -> int:
-    admin = CountingAdmin()
-
-    def register(server: grpc.aio.Server) -> None:
-        admin_pb2_grpc.add_AdminServiceServicer_to_server(admin, server)
-
-    admin_name = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
-    admin_service = await start_service(Service("bench-admin", [admin_name], [register]), ListenConfig())
+    admin, admin_service = await start_counting_admin()
     with tempfile.TemporaryDirectory(prefix="bench-maps-") as tmp:
         settings = {
             "propeller": {"adminEndpoint": f"127.0.0.1:{admin_service.grpc_port}"},

@@ -21,69 +21,22 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import grpc
 import yaml
 from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
-from flyteidl.admin import event_pb2 as admin_event_pb2
-from flyteidl.core import compiler_pb2, execution_pb2, identifier_pb2, interface_pb2, tasks_pb2, workflow_pb2
-from flyteidl.service import admin_pb2, admin_pb2_grpc
+from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, tasks_pb2, workflow_pb2
+from propeller_harness import CountingAdmin, InstantPlugin, spawn_seconds, start_counting_admin, time_execution
 
-from aloft_service.runtime import ListenConfig, Service, start_service
+from aloft_service.runtime import ListenConfig, start_service
 
 BIN = Path(sys.executable).parent / "aloft-propeller"
 ANCHOR_FANOUT = (
     "target: 1,000-node fan-out durable in <= 4 s (<= 3 ms/node beyond spawn); Prefect 31 ms/task, Dagster 11.6 ms/task"
 )
 ANCHOR_CHAIN = "target: <= 3 ms per transition; Prefect ~16 ms/task, Dagster 6.9 ms/op, flytekit local 1.6 ms/task"
-
-
-TERMINAL = (execution_pb2.WorkflowExecution.SUCCEEDED, execution_pb2.WorkflowExecution.FAILED)
-
-
-class CountingAdmin(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self) -> None:
-        self.events = 0
-        self.finished: dict[str, int] = {}  # execution name → terminal workflow phase received
-
-    async def CreateWorkflowEvent(self, request: Any, context: Any) -> Any:
-        self.events += 1
-        if request.event.phase in TERMINAL:
-            self.finished[request.event.execution_id.name] = request.event.phase
-        return admin_event_pb2.WorkflowExecutionEventResponse()
-
-    async def CreateNodeEvent(self, request: Any, context: Any) -> Any:
-        self.events += 1
-        return admin_event_pb2.NodeExecutionEventResponse()
-
-    async def CreateTaskEvent(self, request: Any, context: Any) -> Any:
-        self.events += 1
-        return admin_event_pb2.TaskExecutionEventResponse()
-
-
-class InstantPlugin:
-    """--engine-only: every attempt succeeds on its first handle, so only the engine's work is measured."""
-
-    id = "instant"
-    task_types = ("raw-container",)
-
-    async def handle(self, ctx: Any) -> Any:
-        from aloft_propeller.plugins.base import Phase, PhaseInfo, Transition
-
-        return Transition(PhaseInfo(Phase.SUCCESS))
-
-    async def abort(self, ctx: Any, reason: str) -> None:
-        return None
-
-    async def finalize(self, ctx: Any) -> None:
-        return None
-
-    def for_task_type(self, task_type: str) -> Any:
-        return self
 
 
 async def start_in_process(settings: dict[str, Any]) -> Any:
@@ -138,46 +91,16 @@ def closure(shape: str, size: int, seconds: float = 0.0) -> compiler_pb2.Compile
     )
 
 
-def spawn_seconds(count: int, threads: int, seconds: float = 0.0) -> float:
-    def one(_: int) -> None:
-        subprocess.run(task_command(seconds), check=True)
-
-    start = time.perf_counter()
-    if threads == 1:
-        for i in range(count):
-            one(i)
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(one, range(count)))
-    return time.perf_counter() - start
-
-
 async def run_execution(
     client: Any, admin: CountingAdmin, name: str, shape: str, size: int, seconds: float = 0.0
 ) -> float:
-    """Seconds from CreateExecution until admin holds the terminal workflow event. Workflow events are delivered
-    after every node and task event before them, so by then every event of the run is durable in admin."""
     execution_id = identifier_pb2.WorkflowExecutionIdentifier(project="b", domain="d", name=name)
     request = dataplane_pb2.CreateExecutionRequest(id=execution_id, compiled_closure=closure(shape, size, seconds))
-    start = time.perf_counter()
-    await client.CreateExecution(request)
-    while name not in admin.finished:
-        await asyncio.sleep(0.005)
-    elapsed = time.perf_counter() - start
-    if admin.finished[name] != execution_pb2.WorkflowExecution.SUCCEEDED:
-        status = await client.GetExecutionStatus(dataplane_pb2.GetExecutionStatusRequest(id=execution_id))
-        raise SystemExit(f"{name} failed: {status.error.message}")
-    return elapsed
+    return await time_execution(client, admin, request)
 
 
 async def main(args: argparse.Namespace) -> int:
-    admin = CountingAdmin()
-
-    def register(server: grpc.aio.Server) -> None:
-        admin_pb2_grpc.add_AdminServiceServicer_to_server(admin, server)
-
-    admin_name = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
-    admin_service = await start_service(Service("bench-admin", [admin_name], [register]), ListenConfig())
+    admin, admin_service = await start_counting_admin()
     with tempfile.TemporaryDirectory(prefix="bench-propeller-") as tmp:
         port = free_port()
         settings = {
@@ -228,8 +151,8 @@ async def main(args: argparse.Namespace) -> int:
                 await in_process.stop(grace=0.5)
     await admin_service.stop(grace=0.5)
 
-    chain_spawn = spawn_seconds(args.chain, 1, args.task_seconds)
-    fanout_spawn = spawn_seconds(args.fanout, 2, args.task_seconds)
+    chain_spawn = spawn_seconds(args.chain, 1, task_command(args.task_seconds))
+    fanout_spawn = spawn_seconds(args.fanout, 2, task_command(args.task_seconds))
     chain_s, fanout_s = statistics.median(chain), statistics.median(fanout)
     print(f"{args.chain}-node chain of no-op containers: {chain_s:.2f} s median over {args.rounds}")
     print(f"  bare spawn of {args.chain} processes, sequential: {chain_spawn:.2f} s")
