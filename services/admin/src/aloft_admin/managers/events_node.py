@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.events_common import (
+    check_event_cluster,
+    check_output_size,
     occurred_at,
     offload_literal_map,
     raise_if_refused,
@@ -24,7 +26,6 @@ from aloft_admin.managers.events_common import (
     seconds_between,
 )
 from aloft_admin.managers.executions_lookup import (
-    get_execution_row,
     get_node_execution_row,
     get_task_execution_row,
 )
@@ -32,7 +33,7 @@ from aloft_admin.repositories.models.executions import NodeExecutionModel
 from aloft_admin.repositories.sql import executions as repo
 from aloft_admin.transformers.node_executions import node_closure_of, node_metadata_of
 from aloft_admin.transformers.timestamps import to_timestamp
-from aloft_admin.transitions import NODE_POLICY, Decision, Transition
+from aloft_admin.transitions import NODE_POLICY, Transition
 from aloft_admin.validation.execution_identifiers import describe_node_execution, validate_node_execution_id
 from aloft_service.errors import InvalidArgument
 
@@ -47,6 +48,7 @@ async def record_node_event(
     event = request.event
     validate_node_execution_id(event.id, "event.id")
     at = occurred_at(event.occurred_at, "event.occurred_at")
+    check_output_size(deps, event)
     # A concurrent first event for the same node may win the insert: retry once, as an update.
     return await retry_on_concurrent_create(lambda: _record(deps, event, at))
 
@@ -55,16 +57,14 @@ async def _record(
     deps: AdminDeps, event: event_pb2.NodeExecutionEvent, at: datetime
 ) -> admin_event_pb2.NodeExecutionEventResponse:
     async with deps.db.session() as session:
+        what = describe_node_execution(event.id)
+        await check_event_cluster(session, event.id.execution_id, event.producer_id, what)
         row = await repo.find_node_execution(session, event.id, for_update=True)
         if row is None:
-            # Only a new node needs its execution checked: an existing one proves it.
-            await get_execution_row(session, event.id.execution_id)
             row = await _create_node_execution(deps, session, event, at)
         else:
             verdict = NODE_POLICY.evaluate(Transition(NODE.Phase.Value(row.phase), event.phase))
-            if verdict.decision is Decision.DUPLICATE:
-                return admin_event_pb2.NodeExecutionEventResponse()
-            raise_if_refused(verdict, row.phase, describe_node_execution(event.id))
+            raise_if_refused(verdict, row.phase, what)
         await apply_node_event(deps, row, event, at)
         await repo.flush_checked(session)
     return admin_event_pb2.NodeExecutionEventResponse()
