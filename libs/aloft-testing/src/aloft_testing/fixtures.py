@@ -3,6 +3,7 @@
 - ``postgres_db``: a fresh, empty PostgreSQL database (PgDatabase), dropped afterwards.
 - ``db_url`` (parametrized ``sqlite`` / ``postgres``): a SQLAlchemy sync URL for an empty database on each
   backend, so repository tests run on both.
+- ``throwaway_postgres``: a private PostgreSQL server (ThrowawayPostgres) the test may stop and start again.
 - ``redis_url``: a Redis URL with a unique key prefix available as ``redis_prefix``.
 - ``datacatalog_endpoint`` (session): host:port of a real ``aloft-datacatalog`` process (SQLite, local blobs)
   whose reservations expire one heartbeat after their last extension.
@@ -17,7 +18,7 @@ import pytest
 
 from aloft_testing.postgres import PgDatabase, drop_database, fresh_database
 from aloft_testing.processes import run_service
-from aloft_testing.servers import ensure_redis, free_port
+from aloft_testing.servers import MissingServer, ThrowawayPostgres, ensure_redis, free_port
 
 
 @pytest.fixture
@@ -39,6 +40,19 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield db.sync_url
     finally:
         drop_database(db)
+
+
+@pytest.fixture
+def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
+    try:
+        server = ThrowawayPostgres()
+    except MissingServer as exc:
+        pytest.skip(f"PostgreSQL server binaries are missing: {exc}")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -238,9 +239,9 @@ def exec_config(tmp_path: Path, db_url: str, dataplane_port: int, **admin: Any) 
     )
 
 
-@pytest.fixture
-async def exec_server(tmp_path: Path, db_url: str, fake_dataplane: FakeDataPlane) -> AsyncIterator[ExecHandle]:
-    config = exec_config(tmp_path, db_url, fake_dataplane.port)
+@asynccontextmanager
+async def running_exec_server(tmp_path: Path, db_url: str, dataplane: FakeDataPlane) -> AsyncIterator[ExecHandle]:
+    config = exec_config(tmp_path, db_url, dataplane.port)
     run_migrations(config)
     deps = build_deps(config)
     running = await start_service(build_service(deps), ListenConfig(host="127.0.0.1"))
@@ -251,8 +252,22 @@ async def exec_server(tmp_path: Path, db_url: str, fake_dataplane: FakeDataPlane
             running=running,
             channel=channel,
             admin=admin_pb2_grpc.AdminServiceStub(channel),
-            dataplane=fake_dataplane,
+            dataplane=dataplane,
         )
     finally:
         await channel.close()
         await running.stop(grace=0.5)
+
+
+@pytest.fixture
+async def exec_server(tmp_path: Path, db_url: str, fake_dataplane: FakeDataPlane) -> AsyncIterator[ExecHandle]:
+    async with running_exec_server(tmp_path, db_url, fake_dataplane) as handle:
+        yield handle
+
+
+@pytest.fixture
+def start_exec_server(
+    tmp_path: Path, fake_dataplane: FakeDataPlane
+) -> Callable[[str], AbstractAsyncContextManager[ExecHandle]]:
+    """For tests that bring their own database: ``async with start_exec_server(url) as server``."""
+    return lambda db_url: running_exec_server(tmp_path, db_url, fake_dataplane)
