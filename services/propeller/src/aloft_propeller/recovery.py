@@ -16,9 +16,9 @@ import grpc
 from flyteidl.admin import node_execution_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2
-from flyteidl.service import admin_pb2_grpc
 
 from aloft_propeller import paths
+from aloft_propeller.admin_channel import LazyAdminStub
 from aloft_service.errors import Unavailable
 from aloft_storage import BlobStore
 
@@ -43,16 +43,8 @@ class AdminRecoverySource:
     """Reads the original's node executions from admin (``propeller.adminEndpoint``); the channel opens on use."""
 
     def __init__(self, endpoint: str, blobs: BlobStore) -> None:
-        self._endpoint = endpoint
+        self._admin = LazyAdminStub(endpoint)
         self._blobs = blobs
-        self._channel: grpc.aio.Channel | None = None
-        self._stub: admin_pb2_grpc.AdminServiceStub | None = None
-
-    def _admin(self) -> admin_pb2_grpc.AdminServiceStub:
-        if self._stub is None:
-            self._channel = grpc.aio.insecure_channel(self._endpoint)
-            self._stub = admin_pb2_grpc.AdminServiceStub(self._channel)
-        return self._stub
 
     async def succeeded_nodes(
         self, original: identifier_pb2.WorkflowExecutionIdentifier, execution_uri: str
@@ -104,5 +96,4 @@ class AdminRecoverySource:
         return uri
 
     async def close(self) -> None:
-        if self._channel is not None:
-            await self._channel.close()
+        await self._admin.close()
