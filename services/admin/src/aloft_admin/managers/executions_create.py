@@ -17,12 +17,13 @@ from flyteidl.core import identifier_pb2, literals_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.deps import AdminDeps
-from aloft_admin.managers import lookups
 from aloft_admin.managers.executions_config import data_plane_config, resolve_matching, resolve_spec
 from aloft_admin.managers.executions_handoff import dispatch, handoff_uri
 from aloft_admin.managers.executions_lookup import get_execution_row, get_node_execution_row
 from aloft_admin.managers.executions_names import execution_name
 from aloft_admin.managers.executions_single_task import launch_plan_for_task
+from aloft_admin.managers.launch_targets import get_launch_target
+from aloft_admin.managers.projects import ensure_project_domain
 from aloft_admin.repositories.models.executions import ExecutionModel
 from aloft_admin.transformers.executions import spec_of
 from aloft_admin.transformers.timestamps import from_timestamp, to_timestamp
@@ -163,16 +164,16 @@ async def record_execution(
     the existing execution's blobs; a failed blob write rolls the row back.
     """
     wid, spec = launch.id, launch.spec
-    await lookups.ensure_project_domain(deps, session, wid.project, wid.domain, wid.org)
+    await ensure_project_domain(deps, session, wid.project, wid.domain, wid.org)
     # Workflow versions are immutable: the execution points at the registered compiled closure, no copy.
-    target = await lookups.get_launch_target(deps, session, launch.launch_plan_id or spec.launch_plan)
+    target = await get_launch_target(deps, session, launch.launch_plan_id or spec.launch_plan)
     inputs = merge_inputs(target.expected_inputs, target.spec.fixed_inputs, launch.user_inputs)
     matching = await resolve_matching(
         deps, session, wid.project, wid.domain, target.workflow_id.name, target.launch_plan_id.name, wid.org
     )
     resolved = resolve_spec(deps, spec, target.spec, matching)
     parent_row_id = await _fill_metadata(session, resolved, launch)
-    cluster = (deps.dataplanes.route(resolved.execution_cluster_label.value) if deps.dataplanes else None) or ""
+    cluster = deps.dataplanes.route(resolved.execution_cluster_label.value) or ""
     prefix = (deps.config.admin.metadataPrefix, wid.project, wid.domain, wid.name)
     handoff = dataplane_pb2.CreateExecutionRequest(
         id=wid,
