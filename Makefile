@@ -18,7 +18,7 @@ TEST_PATHS := $(sort $(wildcard libs/*/tests)) $(sort $(wildcard tools/*/tests))
 LINT_PATHS := libs services tools
 BENCH_GLOBS := benchmarks/bench_*.py services/*/benchmarks/bench_*.py
 # Debian packages providing the servers tests need (PostgreSQL, Redis, NATS): "binary:package".
-SYSTEM_SERVERS := postgres:postgresql redis-server:redis-server nats-server:nats-server
+SYSTEM_SERVERS := postgres:postgresql redis-server:redis-server nats-server:nats-server node:nodejs npm:npm
 
 .PHONY: help setup system-deps run test pytest lint format protos protos-check protos-release bench demo clean distclean
 

@@ -14,7 +14,7 @@ from flyteidl.service import dataproxy_pb2
 from aloft_admin.config import AdminConfig
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.dataproxy import DataProxyManager
-from aloft_service.errors import AlreadyExists
+from aloft_service.errors import AlreadyExists, InvalidArgument, PermissionDenied
 from aloft_storage import create_blob_store
 from aloft_testing.s3 import create_bucket, s3_storage_section
 
@@ -49,7 +49,7 @@ async def test_presigned_upload_location_accepts_the_put(manager: DataProxyManag
         )
     )
     prefix = base64.b32encode(_md5(data)).decode()
-    assert reply.native_url == f"s3://{BUCKET}/flytesnacks/development/{prefix}/pkg.tgz"
+    assert reply.native_url == f"s3://{BUCKET}/uploads/flytesnacks/development/{prefix}/pkg.tgz"
     assert reply.signed_url.startswith(s3_endpoint) and "X-Amz-Signature" in reply.signed_url
     async with httpx.AsyncClient() as client:
         put = await client.put(reply.signed_url, content=data, headers=dict(reply.headers))
@@ -61,7 +61,7 @@ async def test_presigned_upload_location_accepts_the_put(manager: DataProxyManag
 
 
 async def test_existing_s3_object_is_compared_by_etag(manager: DataProxyManager) -> None:
-    native = f"s3://{BUCKET}/flytesnacks/development/root/file.py"
+    native = f"s3://{BUCKET}/uploads/flytesnacks/development/root/file.py"
     await manager.blobs.write(native, b"v1")
 
     def request(content: bytes) -> dataproxy_pb2.CreateUploadLocationRequest:
@@ -76,3 +76,18 @@ async def test_existing_s3_object_is_compared_by_etag(manager: DataProxyManager)
     assert (await manager.create_upload_location(request(b"v1"))).native_url == native
     with pytest.raises(AlreadyExists):
         await manager.create_upload_location(request(b"v2"))
+
+
+async def test_downloads_outside_admins_prefixes_are_refused(manager: DataProxyManager) -> None:
+    for native in (
+        f"s3://{BUCKET}/elsewhere/state.db",
+        f"s3://{BUCKET}/raw/../elsewhere/state.db",
+        f"s3://other-{BUCKET}/raw/x",
+        f"s3://{BUCKET}/rawish/x",
+    ):
+        with pytest.raises((PermissionDenied, InvalidArgument)):
+            await manager.create_download_location(dataproxy_pb2.CreateDownloadLocationRequest(native_url=native))
+    allowed = await manager.create_download_location(
+        dataproxy_pb2.CreateDownloadLocationRequest(native_url=f"s3://{BUCKET}/metadata/p/d/e/inputs.pb")
+    )
+    assert "X-Amz-Signature" in allowed.signed_url

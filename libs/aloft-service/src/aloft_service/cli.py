@@ -9,13 +9,14 @@ import argparse
 import asyncio
 import os
 import sys
+import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, cast
 
 from pydantic import BaseModel
 
-from aloft_config import ConfigError, load_config
+from aloft_config import ConfigError, load_config, redact_text
 from aloft_service.logging import LoggerConfig, configure_logging
 from aloft_service.runtime import BindError, serve_http_forever
 from aloft_service.tracing import OtelConfig, configure_tracing
@@ -41,6 +42,9 @@ def run_cli(service: str, commands: dict[str, tuple[str, Command]], argv: Sequen
         return 2
     except BindError as exc:  # an operational condition, not a bug: one clear line, no traceback
         print(f"aloft-{service}: {exc}", file=sys.stderr)
+        return 1
+    except Exception:  # noqa: BLE001 - a crash keeps its traceback, never with a password in it (a bad DSN)
+        print(redact_text(traceback.format_exc()), file=sys.stderr)
         return 1
 
 

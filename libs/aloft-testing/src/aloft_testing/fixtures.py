@@ -5,6 +5,7 @@
   backend, so repository tests run on both.
 - ``s3_endpoint`` (session): the URL of an S3 emulator (moto's server mode, aloft_testing.s3) on a free port;
   ``s3_bucket``: a fresh, empty bucket on it.
+- ``throwaway_postgres``: a private PostgreSQL server (ThrowawayPostgres) the test may stop and start again.
 - ``redis_url``: a Redis URL with a unique key prefix available as ``redis_prefix``.
 - ``datacatalog_endpoint`` (session): host:port of a real ``aloft-datacatalog`` process (SQLite, local blobs)
   whose reservations expire one heartbeat after their last extension.
@@ -21,7 +22,7 @@ import pytest
 from aloft_testing.postgres import PgDatabase, drop_database, fresh_database
 from aloft_testing.processes import run_service
 from aloft_testing.s3 import create_bucket, moto_s3_server
-from aloft_testing.servers import ensure_redis, free_port
+from aloft_testing.servers import MissingServer, ThrowawayPostgres, ensure_redis, free_port
 
 
 @pytest.fixture
@@ -61,6 +62,19 @@ def s3_endpoint() -> Iterator[str]:
 @pytest.fixture
 def s3_bucket(s3_endpoint: str) -> str:
     return create_bucket(s3_endpoint)
+
+
+@pytest.fixture
+def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
+    try:
+        server = ThrowawayPostgres()
+    except MissingServer as exc:
+        pytest.skip(f"PostgreSQL server binaries are missing: {exc}")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
 
 
 @pytest.fixture
