@@ -106,6 +106,13 @@ def _artifact(
 
 
 DS = DatasetKey("p", "flyte_task-t", "d", "1.0-x")
+OTHER_DS = DatasetKey("p", "flyte_task-u", "d", "1.0-x")
+
+
+async def _create_datasets(repos: SqlRepositories, *keys: DatasetKey) -> None:
+    async with repos.transaction() as tx:
+        for key in keys:
+            await tx.datasets.create(_dataset(key))
 
 
 async def test_datasets_are_unique_by_identity_and_read_back_whole(repos: SqlRepositories) -> None:
@@ -143,10 +150,8 @@ async def test_dataset_find_filters_by_identity_columns_and_pages_by_creation_ti
 async def test_artifact_ids_are_unique_per_dataset_and_read_back_with_data_and_partitions(
     repos: SqlRepositories,
 ) -> None:
-    other_key = DatasetKey("p", "flyte_task-u", "d", "1.0-x")
-    async with repos.transaction() as tx:
-        await tx.datasets.create(_dataset(DS))
-        await tx.datasets.create(_dataset(other_key))
+    other_key = OTHER_DS
+    await _create_datasets(repos, DS, other_key)
     async with repos.transaction() as tx:
         ds, other = await tx.datasets.get(DS), await tx.datasets.get(other_key)
         assert ds is not None and other is not None
@@ -198,10 +203,8 @@ async def test_artifact_find_ands_partition_tag_and_id_filters(repos: SqlReposit
 
 
 async def test_a_tag_names_one_artifact_and_moves_when_put_again(repos: SqlRepositories) -> None:
-    other_key = DatasetKey("p", "flyte_task-u", "d", "1.0-x")
-    async with repos.transaction() as tx:
-        await tx.datasets.create(_dataset(DS))
-        await tx.datasets.create(_dataset(other_key))
+    other_key = OTHER_DS
+    await _create_datasets(repos, DS, other_key)
     async with repos.transaction() as tx:
         ds, other = await tx.datasets.get(DS), await tx.datasets.get(other_key)
         assert ds is not None and other is not None
