@@ -9,6 +9,7 @@ the execution stays recorded and the repair loop retries.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aloft.dataplane.v1 import dataplane_pb2
@@ -77,42 +78,47 @@ async def relaunch_execution(
     deps: AdminDeps, request: execution_pb2.ExecutionRelaunchRequest
 ) -> execution_pb2.ExecutionCreateResponse:
     """A new execution of the same launch plan with the same user inputs (mode RELAUNCH)."""
-    source, user_inputs = await _source(deps, request.id)
-    spec = spec_of(source)
-    spec.overwrite_cache = request.overwrite_cache
-    wid = _derived_id(deps, request.id, request.name)
-    await launch(
-        deps,
-        Launch(
-            id=wid,
-            spec=spec,
-            user_inputs=user_inputs,
-            mode=MODE.RELAUNCH,
-            reference=request.id,
-            source_row_id=source.id,
-        ),
-    )
-    return execution_pb2.ExecutionCreateResponse(id=wid)
+
+    def adjust(spec: execution_pb2.ExecutionSpec) -> None:
+        spec.overwrite_cache = request.overwrite_cache
+
+    return await _launch_again(deps, request.id, request.name, MODE.RELAUNCH, adjust)
 
 
 async def recover_execution(
     deps: AdminDeps, request: execution_pb2.ExecutionRecoverRequest
 ) -> execution_pb2.ExecutionCreateResponse:
     """A new execution that the data plane runs skipping nodes the original already succeeded (mode RECOVERED)."""
-    source, user_inputs = await _source(deps, request.id)
+
+    def adjust(spec: execution_pb2.ExecutionSpec) -> None:
+        if request.metadata.principal:
+            spec.metadata.principal = request.metadata.principal
+
+    return await _launch_again(deps, request.id, request.name, MODE.RECOVERED, adjust, recover=True)
+
+
+async def _launch_again(
+    deps: AdminDeps,
+    source_id: identifier_pb2.WorkflowExecutionIdentifier,
+    name: str,
+    mode: execution_pb2.ExecutionMetadata.ExecutionMode.ValueType,
+    adjust: Callable[[execution_pb2.ExecutionSpec], None],
+    recover: bool = False,
+) -> execution_pb2.ExecutionCreateResponse:
+    """Relaunch and recover: a new execution from an existing one's spec and user inputs, pointing back at it."""
+    source, user_inputs = await _source(deps, source_id)
     spec = spec_of(source)
-    if request.metadata.principal:
-        spec.metadata.principal = request.metadata.principal
-    wid = _derived_id(deps, request.id, request.name)
+    adjust(spec)
+    wid = _derived_id(deps, source_id, name)
     await launch(
         deps,
         Launch(
             id=wid,
             spec=spec,
             user_inputs=user_inputs,
-            mode=MODE.RECOVERED,
-            reference=request.id,
-            recover_from=request.id,
+            mode=mode,
+            reference=source_id,
+            recover_from=source_id if recover else None,
             source_row_id=source.id,
         ),
     )
