@@ -375,10 +375,19 @@ class Kubelet:
     def _command(
         self, pod: Obj, container: Obj, mounts: dict[str, Path], root: Path
     ) -> tuple[list[str], dict[str, str], Path]:
+        fs_root = _container_root(root, mounts)
+
         def remap(value: str) -> str:
-            for mount_path in sorted(mounts, key=len, reverse=True):
-                if value == mount_path or value.startswith(mount_path + "/"):
-                    return str(mounts[mount_path]) + value[len(mount_path) :]
+            """Paths at, under or above a mount point → the same path in the container's directory tree."""
+            if not value.startswith("/") or value == "/":
+                return value
+            for mount_path in mounts:
+                if (
+                    value == mount_path
+                    or value.startswith(mount_path + "/")
+                    or mount_path.startswith(value.rstrip("/") + "/")
+                ):
+                    return str(fs_root) + value
             return value
 
         env = dict(self.base_env)
@@ -431,6 +440,19 @@ class Kubelet:
             kind, _, name = resource.partition(".")
             return str((container.get("resources") or {}).get(kind, {}).get(name, ""))
         return ""
+
+
+def _container_root(root: Path, mounts: dict[str, Path]) -> Path:
+    """A directory standing for the container's filesystem root: each mountPath is a symlink to its volume."""
+    fs_root = root / "fs"
+    if fs_root.exists():
+        shutil.rmtree(fs_root)
+    for mount_path, source in mounts.items():
+        link = fs_root / mount_path.lstrip("/")
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(source, target_is_directory=source.is_dir())
+    fs_root.mkdir(parents=True, exist_ok=True)
+    return fs_root
 
 
 def _kill(process: asyncio.subprocess.Process, sig: int) -> None:
