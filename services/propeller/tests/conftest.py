@@ -49,7 +49,7 @@ from aloft_propeller.server import build_deps, build_service, run_migrations
 from aloft_service.errors import FailedPrecondition
 from aloft_service.runtime import ListenConfig, RunningService, Service, StackConfig, start_service
 from aloft_storage import BlobStore, StorageConfig, create_blob_store
-from aloft_testing.postgres import drop_database, fresh_database
+from aloft_testing.fixtures import empty_database_url
 
 pytest_plugins = ["aloft_testing.fixtures"]
 
@@ -458,14 +458,8 @@ class Stack:
 
 @pytest.fixture(params=["sqlite"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'propeller.db'}"
-        return
-    db = fresh_database()
-    try:
-        yield db.sync_url
-    finally:
-        drop_database(db)
+    with empty_database_url(request.param, tmp_path / "propeller.db") as url:
+        yield url
 
 
 def make_config(tmp_path: Path, store_url: str, admin_port: int, **propeller: Any) -> PropellerConfig:

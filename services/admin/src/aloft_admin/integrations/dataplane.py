@@ -6,8 +6,9 @@ Contract of ``DataPlaneClient``:
 - ``create_execution`` is idempotent on the data plane's side (same id + spec → ``already_existed``), so the
   hand-off may be retried any number of times (the repair loop does).
 - ``abort_execution`` is a no-op on the data plane for finished executions, so it may be retried too.
-- Both raise ``DataPlaneUnavailable`` when the data plane cannot be reached or refuses; callers keep the execution
-  recorded and retry later ("write the side effect's owner first").
+- Both raise ``DataPlaneUnavailable`` when the data plane cannot be reached or is overloaded; callers keep the
+  execution recorded and retry later ("write the side effect's owner first"). ``DataPlaneRefused`` is a permanent
+  answer (the request itself is wrong for that data plane): retrying cannot help, the execution ends FAILED.
 """
 
 from __future__ import annotations
@@ -28,6 +29,35 @@ CALL_TIMEOUT_SECONDS = 10.0
 
 class DataPlaneUnavailable(Exception):
     """The data plane could not take the request now (unreachable, overloaded or refused)."""
+
+
+class DataPlaneRefused(Exception):
+    """The data plane answered that it will never take this request (INVALID_ARGUMENT, FAILED_PRECONDITION ...)."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# Answers that mean "this request is wrong", not "try later": retrying the same request gets the same answer.
+PERMANENT_CODES = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.OUT_OF_RANGE,
+        grpc.StatusCode.UNIMPLEMENTED,
+    }
+)
+
+
+def _call_failed(cluster: str, exc: grpc.aio.AioRpcError) -> Exception:
+    message = f"data plane {cluster!r}: {exc.code().name}: {exc.details()}"
+    if exc.code() in PERMANENT_CODES:
+        return DataPlaneRefused(exc.code(), message)
+    return DataPlaneUnavailable(message)
 
 
 class DataPlaneClient(Protocol):
@@ -82,7 +112,7 @@ class GrpcDataPlaneClient:
                 request, timeout=CALL_TIMEOUT_SECONDS
             )
         except grpc.aio.AioRpcError as exc:
-            raise DataPlaneUnavailable(f"data plane {cluster!r}: {exc.code().name}: {exc.details()}") from exc
+            raise _call_failed(cluster, exc) from exc
         return response
 
     async def abort_execution(
@@ -94,7 +124,7 @@ class GrpcDataPlaneClient:
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return  # the data plane never got it: nothing to stop
-            raise DataPlaneUnavailable(f"data plane {cluster!r}: {exc.code().name}: {exc.details()}") from exc
+            raise _call_failed(cluster, exc) from exc
 
     async def close(self) -> None:
         channels, self._channels = self._channels, {}

@@ -14,7 +14,7 @@ from flyteidl.core import identifier_pb2, interface_pb2
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers import lookups
 from aloft_admin.managers.entity_ids import list_entity_ids
-from aloft_admin.managers.registration import ensure_named_entity
+from aloft_admin.managers.registration import ensure_named_entity, ensure_new_version
 from aloft_admin.repositories.models.entities import LaunchPlanRow
 from aloft_admin.repositories.sql import entities as repo
 from aloft_admin.repositories.sql import listing
@@ -23,11 +23,16 @@ from aloft_admin.repositories.sql.fields import (
 )
 from aloft_admin.repositories.sql.listing import ListQuery
 from aloft_admin.transformers import entities as transform
+from aloft_admin.transformers.timestamps import to_timestamp
 from aloft_admin.validation import launch_plans as validate
 from aloft_admin.validation.identifiers import validate_identifier, validate_named_identifier
 from aloft_service.errors import Aborted, AlreadyExists, InvalidArgument
 
 ACTIVE, INACTIVE = launch_plan_pb2.ACTIVE, launch_plan_pb2.INACTIVE
+
+
+async def _registered_spec(row: LaunchPlanRow) -> launch_plan_pb2.LaunchPlanSpec:
+    return launch_plan_pb2.LaunchPlanSpec.FromString(row.spec)
 
 
 class LaunchPlanManager:
@@ -49,16 +54,16 @@ class LaunchPlanManager:
             validate.validate_schedule(spec, expected)
             spec.default_inputs.CopyFrom(expected)
             spec_digest = transform.digest(spec)
-            existing = await repo.find(session, LaunchPlanRow, request.id)
-            if existing is not None:
-                raise self._exists_error(request, existing, spec_digest)
+            await ensure_new_version(
+                session, "launch plan", LaunchPlanRow, request.id, spec_digest, request.spec, _registered_spec
+            )
             now = self.deps.clock()
             closure = launch_plan_pb2.LaunchPlanClosure(
                 state=INACTIVE,
                 expected_inputs=expected,
                 expected_outputs=interface.outputs,
-                created_at=transform.timestamp(now),
-                updated_at=transform.timestamp(now),
+                created_at=to_timestamp(now),
+                updated_at=to_timestamp(now),
             )
             session.add(
                 LaunchPlanRow(
@@ -79,19 +84,6 @@ class LaunchPlanManager:
             )
             await ensure_named_entity(session, request.id, now)
         return launch_plan_pb2.LaunchPlanCreateResponse()
-
-    @staticmethod
-    def _exists_error(
-        request: launch_plan_pb2.LaunchPlanCreateRequest, existing: LaunchPlanRow, new_digest: bytes
-    ) -> Exception:
-        if existing.digest == new_digest:
-            return AlreadyExists("launch plan with identical structure already exists")
-        old = launch_plan_pb2.LaunchPlanSpec.FromString(existing.spec)
-        differences = "\n".join(transform.describe_differences(old, request.spec))
-        return InvalidArgument(
-            f"{request.id.name} launch plan with different structure already exists. "
-            f"(Please register a new version of the launch plan):\n{differences}"
-        )
 
     async def get(self, request: common_pb2.ObjectGetRequest) -> launch_plan_pb2.LaunchPlan:
         validate_identifier(request.id, identifier_pb2.LAUNCH_PLAN)

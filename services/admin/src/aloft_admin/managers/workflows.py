@@ -21,7 +21,7 @@ import aloft_compiler
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers import lookups
 from aloft_admin.managers.entity_ids import list_entity_ids
-from aloft_admin.managers.registration import ensure_named_entity, store_description
+from aloft_admin.managers.registration import ensure_named_entity, ensure_new_version, store_description
 from aloft_admin.repositories.models.entities import LaunchPlanRow, TaskRow, WorkflowRow
 from aloft_admin.repositories.sql import entities as repo
 from aloft_admin.repositories.sql import listing
@@ -31,7 +31,7 @@ from aloft_admin.repositories.sql.fields import (
 from aloft_admin.repositories.sql.listing import ListQuery
 from aloft_admin.transformers import entities as transform
 from aloft_admin.validation.identifiers import missing, validate_identifier, validate_named_identifier
-from aloft_service.errors import AlreadyExists, InvalidArgument
+from aloft_service.errors import InvalidArgument
 
 # Registered sub-workflows may themselves reference registered sub-workflows; stop resolving after this depth.
 _MAX_RESOLVE_ROUNDS = 10
@@ -60,6 +60,16 @@ def _uncompiled(template: core_workflow_pb2.WorkflowTemplate) -> core_workflow_p
     return plain
 
 
+def _failure_reason(id: identifier_pb2.Identifier, identical: bool) -> workflow_pb2.CreateWorkflowFailureReason:
+    if identical:
+        return workflow_pb2.CreateWorkflowFailureReason(
+            exists_identical_structure=workflow_pb2.WorkflowErrorExistsIdenticalStructure(id=id)
+        )
+    return workflow_pb2.CreateWorkflowFailureReason(
+        exists_different_structure=workflow_pb2.WorkflowErrorExistsDifferentStructure(id=id)
+    )
+
+
 class WorkflowManager:
     def __init__(self, deps: AdminDeps) -> None:
         self.deps = deps
@@ -81,9 +91,16 @@ class WorkflowManager:
             )
             closure = await self._compile(session, template, list(request.spec.sub_workflows))
             closure_digest = transform.digest(closure)
-            existing = await repo.find(session, WorkflowRow, request.id)
-            if existing is not None:
-                raise await self._exists_error(request, existing, closure, closure_digest)
+            await ensure_new_version(
+                session,
+                "workflow",
+                WorkflowRow,
+                request.id,
+                closure_digest,
+                closure,
+                lambda row: lookups.read_compiled_closure(self.deps, row),
+                lambda identical: _failure_reason(request.id, identical),
+            )
             now = self.deps.clock()
             uri = self._closure_uri(request.id, closure_digest)
             await self.deps.blobs.write_proto(uri, closure)
@@ -161,29 +178,6 @@ class WorkflowManager:
             for task in registered.tasks:
                 found.tasks.setdefault(_key(task.template.id), task.template)
         return added
-
-    async def _exists_error(
-        self,
-        request: workflow_pb2.WorkflowCreateRequest,
-        existing: WorkflowRow,
-        closure: compiler_pb2.CompiledWorkflowClosure,
-        closure_digest: bytes,
-    ) -> Exception:
-        if existing.digest == closure_digest:
-            identical = workflow_pb2.CreateWorkflowFailureReason(
-                exists_identical_structure=workflow_pb2.WorkflowErrorExistsIdenticalStructure(id=request.id)
-            )
-            return AlreadyExists("workflow with identical structure already exists", details=identical)
-        old = await lookups.read_compiled_closure(self.deps, existing)
-        differences = "\n".join(transform.describe_differences(old, closure))
-        different = workflow_pb2.CreateWorkflowFailureReason(
-            exists_different_structure=workflow_pb2.WorkflowErrorExistsDifferentStructure(id=request.id)
-        )
-        return InvalidArgument(
-            f"{request.id.name} workflow with different structure already exists. "
-            f"(Please register a new version of the workflow):\n{differences}",
-            details=different,
-        )
 
     async def get(self, request: common_pb2.ObjectGetRequest) -> workflow_pb2.Workflow:
         validate_identifier(request.id, identifier_pb2.WORKFLOW)
