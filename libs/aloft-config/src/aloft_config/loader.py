@@ -25,6 +25,7 @@ KNOWN_SECTIONS = frozenset(
         "datacatalog",
         "domains",
         "logger",
+        "manager",
         "otel",
         "plugins",
         "propeller",

@@ -7,7 +7,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, cast
 
 from pydantic import BaseModel
@@ -65,6 +65,8 @@ class ServiceCommands(Generic[C]):
     serve: Callable[[C], Coroutine[Any, Any, None]]
     serve_help: str
     migrate_help: str = "apply database migrations and exit"
+    # More subcommands: name -> (help, run(config, config_path) -> exit code), e.g. propeller's ``manager``.
+    extra: dict[str, tuple[str, Callable[[C, str | None], int]]] = field(default_factory=dict)
 
 
 def run_service_cli(spec: ServiceCommands[C], argv: Sequence[str] | None = None) -> int:
@@ -99,6 +101,16 @@ def run_service_cli(spec: ServiceCommands[C], argv: Sequence[str] | None = None)
             "serve": (spec.serve_help, serve),
             "migrate": (spec.migrate_help, migrate),
             "check-config": ("validate the configuration and exit", check),
+            **{name: (text, _with_config(load, run)) for name, (text, run) in spec.extra.items()},
         },
         argv,
     )
+
+
+def _with_config(
+    load: Callable[[argparse.Namespace], C], run: Callable[[C, str | None], int]
+) -> Callable[[argparse.Namespace], int]:
+    def command(args: argparse.Namespace) -> int:
+        return run(load(args), args.config)
+
+    return command
