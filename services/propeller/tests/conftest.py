@@ -29,7 +29,8 @@ from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.admin import execution_pb2 as execution_admin_pb2
 from flyteidl.admin import launch_plan_pb2, node_execution_pb2, task_pb2, workflow_pb2
 from flyteidl.admin import signal_pb2 as signal_admin_pb2
-from flyteidl.core import compiler_pb2, execution_pb2, identifier_pb2, literals_pb2
+from flyteidl.core import compiler_pb2, execution_pb2, identifier_pb2, interface_pb2, literals_pb2, tasks_pb2, types_pb2
+from flyteidl.core import workflow_pb2 as core_workflow_pb2
 from flyteidl.event import event_pb2
 from flyteidl.service import admin_pb2, admin_pb2_grpc, signal_pb2
 from flyteidl.service import signal_pb2_grpc as signal_grpc
@@ -553,3 +554,70 @@ async def fake_admin() -> AsyncIterator[tuple[FakeAdmin, int]]:
         yield admin, running.grpc_port
     finally:
         await running.stop(grace=0.5)
+
+
+# ---- raw-container workflows for tests that run propeller as a process -----------------------------------------
+
+_INT = types_pb2.LiteralType(simple=types_pb2.INTEGER)
+
+
+def _raw_task(name: str, script: str) -> tasks_pb2.TaskTemplate:
+    variables = {"x": interface_pb2.Variable(type=_INT)}
+    return tasks_pb2.TaskTemplate(
+        id=identifier_pb2.Identifier(
+            resource_type=identifier_pb2.TASK, project="p", domain="d", name=name, version="1"
+        ),
+        type="raw-container",
+        interface=interface_pb2.TypedInterface(
+            inputs=interface_pb2.VariableMap(variables=variables),
+            outputs=interface_pb2.VariableMap(variables={"o0": interface_pb2.Variable(type=_INT)}),
+        ),
+        container=tasks_pb2.Container(
+            image="alpine:3.19",
+            command=["sh", "-c", script],
+            data_config=tasks_pb2.DataLoadingConfig(enabled=True, input_path="/var/inputs", output_path="/var/outputs"),
+        ),
+    )
+
+
+def _promise(node_id: str, var: str) -> literals_pb2.BindingData:
+    return literals_pb2.BindingData(promise=types_pb2.OutputReference(node_id=node_id, var=var))
+
+
+def _chained_raw_closure(side_effects: Path) -> compiler_pb2.CompiledWorkflowClosure:
+    """Two chained raw tasks; each appends a line to a per-(task, x) file, sleeps, then outputs x + 1."""
+
+    def script(task: str) -> str:
+        return (
+            f"echo run >> {side_effects}/{task}-{{{{.inputs.x}}}}; sleep 1; "
+            "echo $(( {{.inputs.x}} + 1 )) > /var/outputs/o0"
+        )
+
+    first, second = _raw_task("first", script("first")), _raw_task("second", script("second"))
+
+    def node(node_id: str, task: tasks_pb2.TaskTemplate, source: str, var: str) -> core_workflow_pb2.Node:
+        return core_workflow_pb2.Node(
+            id=node_id,
+            metadata=core_workflow_pb2.NodeMetadata(name=task.id.name),
+            inputs=[literals_pb2.Binding(var="x", binding=_promise(source, var))],
+            task_node=core_workflow_pb2.TaskNode(reference_id=task.id),
+        )
+
+    template = core_workflow_pb2.WorkflowTemplate(
+        id=identifier_pb2.Identifier(
+            resource_type=identifier_pb2.WORKFLOW, project="p", domain="d", name="wf", version="1"
+        ),
+        nodes=[node("n0", first, "start-node", "x"), node("n1", second, "n0", "o0")],
+        outputs=[literals_pb2.Binding(var="o0", binding=_promise("n1", "o0"))],
+    )
+    return compiler_pb2.CompiledWorkflowClosure(
+        primary=compiler_pb2.CompiledWorkflow(template=template),
+        tasks=[compiler_pb2.CompiledTask(template=first), compiler_pb2.CompiledTask(template=second)],
+    )
+
+
+@pytest.fixture
+def chained_raw_closure() -> Callable[[Path], compiler_pb2.CompiledWorkflowClosure]:
+    """Two chained ``sh -c`` raw tasks; each appends ``run`` to ``<side_effects>/<task>-<x>``, sleeps 1s, outputs
+    x + 1: the side-effect files count how often each attempt really ran."""
+    return _chained_raw_closure

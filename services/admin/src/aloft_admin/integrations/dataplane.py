@@ -131,5 +131,29 @@ class GrpcDataPlaneClient:
             await channel.close()
 
 
+class NoDataPlanes:
+    """The client when no data plane is configured: nothing is routed, every call is DataPlaneUnavailable (so
+    executions stay recorded with their hand-off pending until a data plane is configured)."""
+
+    def route(self, cluster_label: str) -> str | None:
+        return None
+
+    async def create_execution(
+        self, cluster: str, request: dataplane_pb2.CreateExecutionRequest
+    ) -> dataplane_pb2.CreateExecutionResponse:
+        raise DataPlaneUnavailable(f"data plane {cluster!r} is not configured or not enabled")
+
+    async def abort_execution(
+        self, cluster: str, id: identifier_pb2.WorkflowExecutionIdentifier, cause: str, principal: str = ""
+    ) -> None:
+        raise DataPlaneUnavailable(f"data plane {cluster!r} is not configured or not enabled")
+
+    async def close(self) -> None:
+        return None
+
+
 def build_dataplane_client(config: AdminConfig) -> DataPlaneClient:
+    """The factory server.py calls: a gRPC client for the configured data planes, the no-op one for none."""
+    if not config.admin.dataPlanes:
+        return NoDataPlanes()
     return GrpcDataPlaneClient(list(config.admin.dataPlanes))

@@ -55,8 +55,6 @@ async def dispatch(
 
     ``request`` is the stored hand-off request when the caller still holds it; else it is read back.
     """
-    if deps.dataplanes is None:
-        return False
     if request is None:
         request = await deps.blobs.read_proto(handoff_uri(deps, wid), dataplane_pb2.CreateExecutionRequest)
     if not request.cluster:
@@ -188,7 +186,7 @@ async def _abort_if_cancelled(deps: AdminDeps, wid: identifier_pb2.WorkflowExecu
 async def request_abort(deps: AdminDeps, row: ExecutionModel, cause: str) -> bool:
     """Ask the row's data plane to abort; True when acknowledged (then ``abort_pending`` is cleared)."""
     wid = execution_identifier(row)
-    if deps.dataplanes is None or not row.cluster:
+    if not row.cluster:
         return False
     try:
         await deps.dataplanes.abort_execution(row.cluster, wid, cause)
@@ -336,13 +334,10 @@ async def repair_loop(deps: AdminDeps, interval: timedelta) -> None:
 
 
 def start_repair_loop(deps: AdminDeps, interval: timedelta) -> asyncio.Task[None]:
-    task = asyncio.create_task(repair_loop(deps, interval), name="admin-handoff-repair")
-    deps.extras["handoff_repair"] = task
-    return task
+    return asyncio.create_task(repair_loop(deps, interval), name="admin-handoff-repair")
 
 
-async def stop_repair_loop(deps: AdminDeps) -> None:
-    task = deps.extras.pop("handoff_repair", None)
+async def stop_repair_loop(task: asyncio.Task[None] | None) -> None:
     if task is None:
         return
     task.cancel()
