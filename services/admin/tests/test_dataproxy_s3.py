@@ -1,64 +1,35 @@
-"""DataProxy with an S3 blob store: presigned URLs. S3 is moto's server mode, an S3 *emulator* on a local port
-(no AWS is reachable here), so the presigned PUT goes over real HTTP."""
+"""DataProxy with an S3 blob store: presigned URLs. S3 is an S3 *emulator* (moto's server mode on a local port,
+aloft_testing.s3; no AWS is reachable here), so the presigned PUT goes over real HTTP."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
 from flyteidl.service import dataproxy_pb2
-from moto.server import ThreadedMotoServer
 
 from aloft_admin.config import AdminConfig
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.dataproxy import DataProxyManager
 from aloft_service.errors import AlreadyExists, InvalidArgument, PermissionDenied
 from aloft_storage import create_blob_store
-from aloft_testing.servers import free_port
+from aloft_testing.s3 import create_bucket, s3_storage_section
 
 BUCKET = "aloft-dataproxy"
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    ).create_bucket(Bucket=BUCKET)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+@pytest.fixture(scope="module", autouse=True)
+def _bucket(s3_endpoint: str) -> None:
+    create_bucket(s3_endpoint, BUCKET)
 
 
 @pytest.fixture
 def manager(s3_endpoint: str, tmp_path: Path) -> DataProxyManager:
     config = AdminConfig.model_validate(
-        {
-            "stack": {"dataDir": str(tmp_path)},
-            "storage": {
-                "type": "s3",
-                "container": BUCKET,
-                "connection": {
-                    "endpoint": s3_endpoint,
-                    "auth-type": "accesskey",
-                    "access-key": "t",
-                    "secret-key": "t",
-                    "disable-ssl": True,
-                },
-            },
-        }
+        {"stack": {"dataDir": str(tmp_path)}, "storage": s3_storage_section(s3_endpoint, BUCKET)}
     )
     blobs = create_blob_store(config.storage)
     # The data proxy never touches the database for uploads; executions are not needed either.

@@ -26,6 +26,7 @@ from flyteidl.service import dataproxy_pb2
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from aloft_admin.deps import AdminDeps
+from aloft_admin.transformers.timestamps import to_timestamp
 from aloft_service.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from aloft_storage import BlobStore
 from aloft_storage.local import LocalBlobStore
@@ -86,9 +87,7 @@ def _random_filename() -> str:
 
 
 def _timestamp_after(deps: AdminDeps, delta: timedelta) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(deps.clock() + delta)
-    return stamp
+    return to_timestamp(deps.clock() + delta)
 
 
 def validate_expiry(requested: duration_pb2.Duration | None, maximum: timedelta, field: str) -> timedelta:

@@ -8,6 +8,7 @@ from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.admin import execution_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.event import event_pb2
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.events_common import (
@@ -38,7 +39,6 @@ async def record_workflow_event(
         raise InvalidArgument("missing event")
     event = request.event
     at = occurred_at(event.occurred_at, "event.occurred_at")
-    check_output_size(deps, event)
     return await retry_on_concurrent_create(lambda: _record(deps, event, at))
 
 
@@ -46,14 +46,22 @@ async def _record(
     deps: AdminDeps, event: event_pb2.WorkflowExecutionEvent, at: datetime
 ) -> admin_event_pb2.WorkflowExecutionEventResponse:
     async with deps.db.session() as session:
-        row = await get_execution_row(session, event.execution_id, for_update=True)
-        what = describe_execution(event.execution_id)
-        check_cluster(row.cluster, event.producer_id, what)
-        verdict = WORKFLOW_POLICY.evaluate(Transition(WF.Phase.Value(row.phase), event.phase))
-        raise_if_refused(verdict, row.phase, what)
-        await apply_workflow_event(deps, row, event, at)
-        await flush_checked(session)
+        await record_workflow_event_in(deps, session, event, at)
     return admin_event_pb2.WorkflowExecutionEventResponse()
+
+
+async def record_workflow_event_in(
+    deps: AdminDeps, session: AsyncSession, event: event_pb2.WorkflowExecutionEvent, at: datetime
+) -> None:
+    """Every rule of a workflow event, inside the caller's transaction (a single event's, or a batch's)."""
+    check_output_size(deps, event)
+    row = await get_execution_row(session, event.execution_id, for_update=True)
+    what = describe_execution(event.execution_id)
+    check_cluster(row.cluster, event.producer_id, what)
+    verdict = WORKFLOW_POLICY.evaluate(Transition(WF.Phase.Value(row.phase), event.phase))
+    raise_if_refused(verdict, row.phase, what)
+    await apply_workflow_event(deps, row, event, at)
+    await flush_checked(session)
 
 
 async def apply_workflow_event(
