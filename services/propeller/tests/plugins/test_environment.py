@@ -149,7 +149,7 @@ def test_limits_are_set_on_a_started_process_and_inherited_by_what_it_starts(tmp
     """The launcher gets its limits from outside (no preexec_fn, so subprocess keeps its fast spawn path) before it
     is told to go; the command it then starts inherits them."""
     report = tmp_path / "report"
-    script = f'read -r go; sh -c \'ulimit -d; cat /proc/self/stat; grep Cpus_allowed_list /proc/self/status\' > {report}'
+    script = f"read -r go; sh -c 'ulimit -d; cat /proc/self/stat; grep Cpus_allowed_list /proc/self/status' > {report}"
     child = subprocess.Popen(["/bin/sh", "-c", script], stdin=subprocess.PIPE)
     assert child.stdin is not None
     ProcessLimits(memory_bytes=512 * 1024**2, cpus=0.5).apply_to(child.pid)
