@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from aloft_admin.api.event_batches import EventBatchServicer
 from aloft_admin.api.signals import SignalServicer
 from aloft_admin.config import AdminConfig
 from aloft_admin.deps import AdminDeps
+from aloft_admin.integrations.dataplane import build_dataplane_client
 from aloft_db import create_database, migrate
 from aloft_service.runtime import Service
 from aloft_storage import create_blob_store
@@ -72,12 +74,9 @@ def build_deps(config: AdminConfig) -> AdminDeps:
     data_dir = config.stack.data_path()
     db = create_database(config.effective_database(), data_dir / "admin.db")
     blobs = create_blob_store(config.storage, base_dir=data_dir)
-    deps = AdminDeps(config=config, db=db, blobs=blobs)
+    deps = AdminDeps(config=config, db=db, blobs=blobs, dataplanes=build_dataplane_client(config))
     if config.admin.httpPort:
         bind_http_port(deps, config.admin.httpPort)
-    from aloft_admin.integrations.dataplane import build_dataplane_client
-
-    deps.dataplanes = build_dataplane_client(config)
     return deps
 
 
@@ -116,15 +115,16 @@ def build_service(deps: AdminDeps) -> Service:
         event_batches=EventBatchServicer(deps),
     )
 
+    repair: list[asyncio.Task[None]] = []
+
     async def on_start() -> None:
         await seed_defaults(deps)
         # Retries data-plane hand-offs and aborts that did not get through (executions area).
-        start_repair_loop(deps, deps.config.admin.handoffRepairInterval)
+        repair.append(start_repair_loop(deps, deps.config.admin.handoffRepairInterval))
 
     async def on_stop() -> None:
-        await stop_repair_loop(deps)
-        if deps.dataplanes is not None:
-            await deps.dataplanes.close()
+        await stop_repair_loop(repair.pop() if repair else None)
+        await deps.dataplanes.close()
         await deps.db.dispose()
 
     return Service(
