@@ -4,6 +4,8 @@ ports, on SQLite (the embedded default) or a fresh PostgreSQL database, and a fl
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -63,6 +65,20 @@ def _config(
     return config
 
 
+def _kill_tasks_under(root: Path) -> None:
+    """Task processes run in sessions of their own (they outlive propeller by design): end those started here."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cwd = Path(os.readlink(proc / "cwd"))
+        except OSError:
+            continue
+        if root.resolve() in cwd.parents:
+            with contextlib.suppress(OSError):
+                os.killpg(os.getpgid(int(proc.name)), signal.SIGKILL)
+
+
 def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
     for process in processes.values():
         process.terminate()
@@ -105,6 +121,7 @@ def running_stack(
                 yield Stack(root, flyte_config, processes)
             finally:
                 _stop(processes)
+                _kill_tasks_under(root)
     finally:
         if pg is not None:
             drop_database(pg)
