@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -45,10 +46,9 @@ ExitListener = Callable[[identifier_pb2.WorkflowExecutionIdentifier], None]
 
 def api_client(settings: K8sPluginConfig) -> client.ApiClient:
     """Kubeconfig when configured, in-cluster config inside a pod, else the default kubeconfig."""
-    import os
-
     if settings.kube_config:
-        return config.new_client_from_config(config_file=settings.kube_config, context=settings.kube_context or None)
+        path = os.path.expanduser(settings.kube_config)
+        return config.new_client_from_config(config_file=path, context=settings.kube_context or None)
     if os.environ.get("KUBERNETES_SERVICE_HOST"):
         config.load_incluster_config()
         return client.ApiClient()
