@@ -18,11 +18,12 @@ BENCH_GLOBS := benchmarks/bench_*.py services/*/benchmarks/bench_*.py
 # Debian packages providing the servers tests need (PostgreSQL, Redis, NATS): "binary:package".
 SYSTEM_SERVERS := postgres:postgresql redis-server:redis-server nats-server:nats-server
 
-.PHONY: help setup system-deps run test pytest lint format protos protos-check bench demo clean distclean
+.PHONY: help setup system-deps run run-multicluster test pytest lint format protos protos-check bench demo clean distclean
 
 help:
 	@echo "make setup     create .venv (+ .venv-flytekit) and install everything, pinned by $(CONSTRAINTS)"
 	@echo "make run       start the whole stack on embedded defaults (aloft up --config $(CONFIG))"
+	@echo "make run-multicluster  admin + datacatalog + two data planes (propeller managers; config/multicluster)"
 	@echo "make test      setup, lint, then the whole test suite (PYTEST_ARGS=... to narrow)"
 	@echo "make lint      ruff check, ruff format --check, mypy, proto lint"
 	@echo "make protos    compile protos/ into libs/aloft-protos (protos-check: fail if stale)"
@@ -63,6 +64,9 @@ system-deps:
 
 run: setup
 	$(VENV)/bin/aloft up --config $(CONFIG)
+
+run-multicluster: setup
+	tools/run-multicluster.sh
 
 # Lint and tests both run (so CI shows every problem at once); either failing fails the target.
 test: setup
