@@ -8,6 +8,8 @@ FLYTEKIT_VENV := .venv-flytekit
 CONFIG ?= config/aloft.yaml
 PYTEST_ARGS ?=
 CONSTRAINTS := requirements/constraints.txt
+# Tools from npm (buf, for protos/), pinned by package-lock.json and installed into the git-ignored node_modules/.
+NODE_TOOLS := node_modules/.installed
 PACKAGE_MANIFESTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
 # One pytest process per suite: a broken package cannot stop the others from running, and process-wide state
 # (metrics registries, the tracer provider) never leaks between services. Libraries first, end-to-end last.
@@ -16,22 +18,24 @@ TEST_PATHS := $(sort $(wildcard libs/*/tests)) $(sort $(wildcard tools/*/tests))
 LINT_PATHS := libs services tools
 BENCH_GLOBS := benchmarks/bench_*.py services/*/benchmarks/bench_*.py
 # Debian packages providing the servers tests need (PostgreSQL, Redis, NATS): "binary:package".
-SYSTEM_SERVERS := postgres:postgresql redis-server:redis-server nats-server:nats-server
+SYSTEM_SERVERS := postgres:postgresql redis-server:redis-server nats-server:nats-server node:nodejs npm:npm
 
-.PHONY: help setup system-deps run run-multicluster test pytest lint format protos protos-check bench demo clean distclean
+.PHONY: help setup system-deps run run-multicluster test pytest lint format protos protos-check protos-release bench demo clean distclean
+.PHONY: images images-smoke image-tools
 
 help:
 	@echo "make setup     create .venv (+ .venv-flytekit) and install everything, pinned by $(CONSTRAINTS)"
 	@echo "make run       start the whole stack on embedded defaults (aloft up --config $(CONFIG))"
 	@echo "make run-multicluster  admin + datacatalog + two data planes (propeller managers; config/multicluster)"
 	@echo "make test      setup, lint, then the whole test suite (PYTEST_ARGS=... to narrow)"
-	@echo "make lint      ruff check, ruff format --check, mypy, proto lint"
+	@echo "make lint      ruff check, ruff format --check, mypy, buf lint + breaking (against protos/released.json)"
 	@echo "make protos    compile protos/ into libs/aloft-protos (protos-check: fail if stale)"
 	@echo "make bench     run every benchmark and print it beside the performance targets"
+	@echo "make images    build every service's image with buildah on a Debian base (mmdebstrap), then smoke-test them"
 	@echo "make demo      register and run the examples against a running stack"
 	@echo "make clean     remove local state (.aloft) and caches; distclean also removes the virtualenvs"
 
-setup: $(VENV)/.installed $(FLYTEKIT_VENV)/.installed system-deps
+setup: $(VENV)/.installed $(FLYTEKIT_VENV)/.installed system-deps $(NODE_TOOLS)
 
 $(VENV)/.installed: requirements/dev.txt $(CONSTRAINTS) $(PACKAGE_MANIFESTS)
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +45,11 @@ $(VENV)/.installed: requirements/dev.txt $(CONSTRAINTS) $(PACKAGE_MANIFESTS)
 $(FLYTEKIT_VENV)/.installed: requirements/flytekit.txt $(CONSTRAINTS)
 	@test -x $(FLYTEKIT_VENV)/bin/python || $(PYTHON) -m venv $(FLYTEKIT_VENV)
 	$(FLYTEKIT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -r requirements/flytekit.txt
+	@touch $@
+
+$(NODE_TOOLS): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is needed to install buf (apt-get install npm)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # Installs a missing server package when running as root with apt; otherwise only says what is missing (tests
@@ -61,6 +70,27 @@ system-deps:
 	    echo "note: not installed:$$missing (tests use servers already running on standard ports)"; \
 	  fi; \
 	fi
+
+# Container images (images/): a Debian base from mmdebstrap (cached), a wheelhouse pinned by the constraints, one
+# image per service with buildah --isolation chroot; then each image's service is started and its health checked.
+# Not part of `make test` (minutes, and root for buildah). SERVICES="admin console" narrows both steps.
+IMAGE_TOOLS := buildah mmdebstrap
+
+image-tools:
+	@missing=""; for tool in $(IMAGE_TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "make images needs the Debian packages:$$missing"; exit 1; fi; \
+	fi
+
+images: image-tools $(VENV)/.installed
+	PYTHON=$(PYTHON) images/build.sh
+	$(MAKE) --no-print-directory images-smoke
+
+images-smoke: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest images/tests -q
 
 run: setup
 	$(VENV)/bin/aloft up --config $(CONFIG)
@@ -89,12 +119,13 @@ pytest: setup
 	echo "all test suites passed"
 
 # Every checker runs even when an earlier one fails, so one pass shows every problem.
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed $(NODE_TOOLS)
 	@status=0; \
-	echo "--- ruff check"; $(VENV)/bin/ruff check $(LINT_PATHS) tests benchmarks || status=1; \
-	echo "--- ruff format --check"; $(VENV)/bin/ruff format --check $(LINT_PATHS) tests benchmarks || status=1; \
+	echo "--- ruff check"; $(VENV)/bin/ruff check $(LINT_PATHS) tests benchmarks images || status=1; \
+	echo "--- ruff format --check"; $(VENV)/bin/ruff format --check $(LINT_PATHS) tests benchmarks images || status=1; \
 	echo "--- mypy"; $(VENV)/bin/mypy $(LINT_PATHS) || status=1; \
-	echo "--- proto lint"; $(VENV)/bin/python tools/protos/lint.py || status=1; \
+	echo "--- buf lint"; $(VENV)/bin/python tools/protos/buf.py lint || status=1; \
+	echo "--- buf breaking"; $(VENV)/bin/python tools/protos/buf.py breaking || status=1; \
 	exit $$status
 
 format: $(VENV)/.installed
@@ -106,6 +137,10 @@ protos: $(VENV)/.installed
 
 protos-check: $(VENV)/.installed
 	$(VENV)/bin/python tools/protos/build.py --check
+
+# Record protos/ as the released API that `buf breaking` compares against (run when cutting a release).
+protos-release: $(VENV)/.installed $(NODE_TOOLS)
+	$(VENV)/bin/python tools/protos/buf.py release
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/run.py
@@ -119,4 +154,4 @@ clean:
 	find . -name __pycache__ -type d -not -path './.venv*' -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) $(FLYTEKIT_VENV)
+	rm -rf $(VENV) $(FLYTEKIT_VENV) node_modules

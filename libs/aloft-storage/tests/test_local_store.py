@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 from flyteidl.core import literals_pb2
 
 from aloft_storage import BlobNotFound, SignedUrlError, StorageConfig, UrlSigner, create_blob_store
-from aloft_storage.factory import local_signing_secret
+from aloft_storage.factory import local_signing_secret, signing_secret_path
 from aloft_storage.local import LocalBlobStore
 
 
@@ -92,7 +91,8 @@ async def test_signed_url_round_trip_through_the_signer(store: LocalBlobStore) -
     uri = store.uri("data", "file.txt")
     url = store.signed_url(uri, "PUT", timedelta(minutes=5), content_md5="abc==")
     assert url.startswith("http://127.0.0.1:8088/api/v1/blobs/bucket/data/file.txt?")
-    secret_file = store.root / ".signing-secret"
+    secret_file = signing_secret_path(store.root)
+    assert store.root not in secret_file.parents  # never inside the tree the blob endpoint serves
     assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
     # admin's HTTP server verifies with the same secret, derived again from the file beside the store.
     secret = local_signing_secret(StorageConfig(), store.root)
@@ -149,4 +149,14 @@ def test_configured_secret_is_used(tmp_path: Path) -> None:
     url = store.signed_url(store.uri("k"), "GET")
     key = store.key(store.uri("k")) if isinstance(store, LocalBlobStore) else ""
     UrlSigner(b"s3cr3t", "http://x/b").verify(key, "GET", query_of(url))
-    assert not os.path.exists(tmp_path / "blobs" / ".signing-secret")
+    assert not signing_secret_path(tmp_path / "blobs").exists()
+
+
+def test_a_secret_left_inside_the_store_root_is_moved_out(tmp_path: Path) -> None:
+    root = tmp_path / "blobs"
+    root.mkdir()
+    (root / ".signing-secret").write_text("legacy")
+    secret = local_signing_secret(StorageConfig(), root)
+    assert not (root / ".signing-secret").exists()
+    assert signing_secret_path(root).read_text() == "legacy"  # URLs signed before the upgrade still verify
+    assert secret == local_signing_secret(StorageConfig(), root)

@@ -1,57 +1,25 @@
-"""The s3:// blob store against moto's S3 server mode: an S3 *emulator* on a local port (no AWS is reachable here).
-
-Everything goes over real HTTP through boto3, so endpoint handling, presigned URLs and error mapping are exercised
-the way they are against AWS S3 or MinIO.
+"""The s3:// blob store against an S3 *emulator* (moto's server mode on a local port, aloft_testing.s3; no AWS is
+reachable here). Everything goes over real HTTP through boto3, so endpoint handling, presigned URLs and error mapping
+are exercised the way they are against AWS S3 or MinIO.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterator
 
-import boto3
 import httpx
 import pytest
 from flyteidl.core import literals_pb2
-from moto.server import ThreadedMotoServer
 
 from aloft_storage import BlobNotFound, StorageConfig, create_blob_store
 from aloft_storage.s3 import S3BlobStore
-from aloft_testing.servers import free_port
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+from aloft_testing.s3 import s3_storage_section
 
 
 @pytest.fixture
-def store(s3_endpoint: str, request: pytest.FixtureRequest) -> S3BlobStore:
-    bucket = f"aloft-{request.node.name.replace('_', '-')[:40].lower()}"
-    config = StorageConfig.model_validate(
-        {
-            "type": "s3",
-            "container": bucket,
-            "connection": {
-                "endpoint": s3_endpoint,
-                "auth-type": "accesskey",
-                "access-key": "testing",
-                "secret-key": "testing",
-                "disable-ssl": True,
-            },
-        }
-    )
-    boto3.client(
-        "s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
-    ).create_bucket(Bucket=bucket)
-    created = create_blob_store(config)
+def store(s3_endpoint: str, s3_bucket: str) -> S3BlobStore:
+    created = create_blob_store(StorageConfig.model_validate(s3_storage_section(s3_endpoint, s3_bucket)))
     assert isinstance(created, S3BlobStore)
     return created
 

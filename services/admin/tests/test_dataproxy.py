@@ -16,7 +16,7 @@ import pytest
 from flyteidl.service import dataproxy_pb2
 from google.protobuf import duration_pb2
 
-FLYTEKIT_PYTHON = Path("/tmp/probe/bin/python")
+from aloft_testing.flytekit import flytekit_bin, flytekit_python
 
 # Storage/HTTP behaviour does not depend on the database backend: SQLite only keeps the suite fast.
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -38,7 +38,9 @@ async def test_upload_location_by_md5_and_put_with_flytekits_headers(admin_serve
         )
     )
     prefix = base64.b32encode(_md5(data)).decode()
-    assert reply.native_url == admin_server.deps.blobs.uri("flytesnacks", "development", prefix, "fast.tar.gz")
+    assert reply.native_url == admin_server.deps.blobs.uri(
+        "uploads", "flytesnacks", "development", prefix, "fast.tar.gz"
+    )
     assert reply.headers["Content-MD5"] == base64.b64encode(_md5(data)).decode()
     assert reply.expires_at.seconds > 0
     headers = {"Content-Length": str(len(data)), "Content-MD5": base64.b64encode(_md5(data)).decode(), **reply.headers}
@@ -50,7 +52,7 @@ async def test_upload_location_by_md5_and_put_with_flytekits_headers(admin_serve
 
 async def test_deterministic_location_may_only_be_rewritten_with_the_same_content(admin_server: Any) -> None:
     blobs = admin_server.deps.blobs
-    native = blobs.uri("flytesnacks", "development", "root", "script.py")
+    native = blobs.uri("uploads", "flytesnacks", "development", "root", "script.py")
     await blobs.write(native, b"v1")
 
     def request(md5: bytes) -> dataproxy_pb2.CreateUploadLocationRequest:
@@ -93,7 +95,7 @@ async def test_upload_location_bad_input(admin_server: Any) -> None:
 
 async def test_download_location_and_raw_uri_get_data_sign_readable_urls(admin_server: Any) -> None:
     blobs = admin_server.deps.blobs
-    native = blobs.uri("flytesnacks", "development", "outputs", "result.bin")
+    native = blobs.uri("raw", "flytesnacks", "development", "outputs", "result.bin")
     await blobs.write(native, b"result")
     location = await admin_server.dataproxy.CreateDownloadLocation(
         dataproxy_pb2.CreateDownloadLocationRequest(native_url=native, expires_in=duration_pb2.Duration(seconds=60))
@@ -107,6 +109,58 @@ async def test_download_location_and_raw_uri_get_data_sign_readable_urls(admin_s
             dataproxy_pb2.CreateDownloadLocationRequest(native_url="s3://someone-elses/bucket")
         )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_downloads_are_signed_only_under_the_prefixes_admin_owns(admin_server: Any) -> None:
+    """The store root holds other state (the local signing secret sits beside it, datacatalog/propeller keep
+    theirs under metadata/): a signed URL for anything outside metadata/, raw/ and uploads/ is refused."""
+    from aloft_storage.factory import signing_secret_path
+
+    blobs = admin_server.deps.blobs
+    await blobs.write(blobs.uri("elsewhere", "state.db"), b"private")
+    secret_file = signing_secret_path(blobs.root)
+    legacy_secret = blobs.root / ".signing-secret"
+    refused = [
+        blobs.uri("elsewhere", "state.db"),
+        blobs.uri("metadata-other", "x"),  # a prefix of a name is not the prefix
+        blobs.uri("raw", "..", "elsewhere", "state.db"),
+        blobs.uri("uploads"),
+        secret_file.as_uri(),
+        legacy_secret.as_uri(),
+        (blobs.root / "other-container" / "raw" / "x").as_uri(),
+    ]
+    for native in refused:
+        for call in (
+            admin_server.dataproxy.CreateDownloadLocation(
+                dataproxy_pb2.CreateDownloadLocationRequest(native_url=native)
+            ),
+            admin_server.dataproxy.GetData(dataproxy_pb2.GetDataRequest(flyte_url=native)),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await call
+            assert err.value.code() in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.INVALID_ARGUMENT), native
+    # The secret is outside the tree the blob endpoint serves, so not even a URL signed with it reaches it.
+    assert blobs.root not in secret_file.parents and secret_file.exists()
+    assert not legacy_secret.exists()
+    for prefix in ("metadata", "raw", "uploads"):
+        native = blobs.uri(prefix, "flytesnacks", "development", "ok.bin")
+        await blobs.write(native, b"ok")
+        location = await admin_server.dataproxy.CreateDownloadLocation(
+            dataproxy_pb2.CreateDownloadLocationRequest(native_url=native)
+        )
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(location.signed_url)).content == b"ok"
+
+
+async def test_the_blob_endpoint_never_serves_hidden_files(admin_server: Any) -> None:
+    """Defence in depth: even a correctly signed URL cannot read dot-files (secrets, temporary uploads)."""
+    blobs = admin_server.deps.blobs
+    hidden = blobs.root / ".signing-secret"
+    hidden.write_text("would-be secret")
+    signed = blobs.signed_url(hidden.as_uri(), "GET")
+    async with httpx.AsyncClient() as client:
+        reply = await client.get(signed)
+    assert reply.status_code in (403, 404) and b"would-be" not in reply.content
 
 
 MALFORMED_FLYTE_URLS = [
@@ -144,7 +198,6 @@ async def test_upload_location_over_rest(admin_server: Any) -> None:
     assert await admin_server.deps.blobs.read(body["native_url"]) == b"abc"
 
 
-@pytest.mark.skipif(not FLYTEKIT_PYTHON.exists(), reason="unmodified flytekit venv at /tmp/probe is not installed")
 async def test_unmodified_flytekit_uploads_through_the_signed_url(admin_server: Any, tmp_path: Path) -> None:
     """FlyteRemote.upload_file is what `pyflyte register` uses for fast registration."""
     package = tmp_path / "fast-package.tar.gz"
@@ -162,7 +215,7 @@ async def test_unmodified_flytekit_uploads_through_the_signed_url(admin_server: 
     )
     # The admin serves from this test's event loop, so the client must run without blocking it.
     process = await asyncio.create_subprocess_exec(
-        str(FLYTEKIT_PYTHON), "-c", script, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        str(flytekit_python()), "-c", script, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=180)
     assert process.returncode == 0, stderr.decode()[-3000:]
@@ -186,7 +239,6 @@ def wf(x: int = 1) -> int:
 """
 
 
-@pytest.mark.skipif(not FLYTEKIT_PYTHON.exists(), reason="unmodified flytekit venv at /tmp/probe is not installed")
 async def test_pyflyte_register_fast_registration_goes_through_the_signed_upload(
     admin_server: Any, tmp_path: Path
 ) -> None:
@@ -200,7 +252,7 @@ async def test_pyflyte_register_fast_registration_goes_through_the_signed_upload
     config = tmp_path / "config.yaml"
     config.write_text(f"admin:\n  endpoint: dns:///{admin_server.grpc_target}\n  insecure: true\n")
     process = await asyncio.create_subprocess_exec(
-        str(FLYTEKIT_PYTHON.parent / "pyflyte"),
+        str(flytekit_bin() / "pyflyte"),
         "--config",
         str(config),
         "register",
@@ -218,7 +270,7 @@ async def test_pyflyte_register_fast_registration_goes_through_the_signed_upload
     output, _ = await asyncio.wait_for(process.communicate(), timeout=240)
     assert process.returncode == 0, output.decode()[-3000:]
 
-    uploads = await admin_server.deps.blobs.list(admin_server.deps.blobs.uri("flytesnacks", "development"))
+    uploads = await admin_server.deps.blobs.list(admin_server.deps.blobs.uri("uploads", "flytesnacks", "development"))
     packages = [u for u in uploads if u.endswith(".tar.gz") and "/fast" in u]
     assert len(packages) == 1, uploads
     # The registered task runs from the uploaded package: its container args name the package's native URL.

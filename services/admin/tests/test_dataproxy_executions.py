@@ -96,7 +96,7 @@ async def _record_node_with_two_attempts(admin_server: Any, deck_uri: str) -> No
 
 async def test_flyte_urls_resolve_to_recorded_execution_data(admin_server: Any) -> None:
     blobs = admin_server.deps.blobs
-    deck = blobs.uri("flytesnacks", "development", "dp1", "n0", "deck.html")
+    deck = blobs.uri("raw", "flytesnacks", "development", "dp1", "n0", "deck.html")
     await _seed_execution(admin_server)
     await _record_node_with_two_attempts(admin_server, deck)
 

@@ -78,7 +78,9 @@ def manager(tmp_path: Path) -> DataProxyManager:
     config = AdminConfig.model_validate({"stack": {"dataDir": str(tmp_path)}})
     blobs = create_blob_store(config.storage, base_dir=tmp_path)
     deps = AdminDeps(config=config, db=None, blobs=blobs)  # type: ignore[arg-type]
-    executions = InMemoryExecutions(blobs.uri("decks", "exec1", "n0", "deck.html"), blobs.uri("big", "outputs.pb"))
+    executions = InMemoryExecutions(
+        blobs.uri("raw", "decks", "exec1", "n0", "deck.html"), blobs.uri("big", "outputs.pb")
+    )
     return DataProxyManager(deps, executions)
 
 
@@ -120,7 +122,7 @@ async def test_attempt_urls_read_that_task_execution(manager: DataProxyManager) 
 async def test_deck_is_a_presigned_link_once_it_exists(manager: DataProxyManager) -> None:
     with pytest.raises(NotFound, match="does not exist yet"):
         await _get(manager, "flyte://v1/p/d/exec1/n0/d")
-    deck = manager.blobs.uri("decks", "exec1", "n0", "deck.html")
+    deck = manager.blobs.uri("raw", "decks", "exec1", "n0", "deck.html")
     await manager.blobs.write(deck, b"<html>deck</html>")
     reply = await _get(manager, "flyte://v1/p/d/exec1/n0/d")
     assert len(reply.pre_signed_urls.signed_url) == 1

@@ -1,55 +1,31 @@
-"""Artifact data in S3. S3 is moto's server mode, an S3 *emulator* on a local port (no AWS is reachable here); the
+"""Artifact data in S3. S3 is moto's server mode, an S3 *emulator* on a local port (aloft_testing.s3; no AWS is
+reachable here); the
 datacatalog talks to it with its real boto3 client, exactly as it would to S3."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from flyteidl.core import literals_pb2
 from flyteidl.datacatalog import datacatalog_pb2 as dc
-from moto.server import ThreadedMotoServer
 
-from aloft_testing.servers import free_port
+from aloft_testing.s3 import create_bucket, s3_storage_section
+from aloft_testing.s3 import s3_client as aloft_s3_client
 
 BUCKET = "aloft-datacatalog"
 
 
 @pytest.fixture(scope="module")
-def s3_client() -> Iterator[Any]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    client = boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    )
-    client.create_bucket(Bucket=BUCKET)
-    try:
-        yield client
-    finally:
-        server.stop()
+def s3_client(s3_endpoint: str) -> Any:
+    create_bucket(s3_endpoint, BUCKET)
+    return aloft_s3_client(s3_endpoint)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_artifact_data_round_trips_through_s3(start_catalog: Any, s3_client: Any, make: Any) -> None:
     endpoint = s3_client.meta.endpoint_url
-    storage = {
-        "type": "s3",
-        "container": BUCKET,
-        "connection": {
-            "endpoint": endpoint,
-            "auth-type": "accesskey",
-            "access-key": "t",
-            "secret-key": "t",
-            "disable-ssl": True,
-        },
-    }
+    storage = s3_storage_section(endpoint, BUCKET)
     stub = (await start_catalog(storage=storage)).stub
     ds = make.dataset_id()
     await stub.CreateDataset(dc.CreateDatasetRequest(dataset=dc.Dataset(id=ds)))

@@ -27,7 +27,7 @@ import pytest
 from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
 from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.admin import execution_pb2 as execution_admin_pb2
-from flyteidl.admin import launch_plan_pb2, task_pb2, workflow_pb2
+from flyteidl.admin import launch_plan_pb2, node_execution_pb2, task_pb2, workflow_pb2
 from flyteidl.admin import signal_pb2 as signal_admin_pb2
 from flyteidl.core import compiler_pb2, execution_pb2, identifier_pb2, interface_pb2, literals_pb2, tasks_pb2, types_pb2
 from flyteidl.core import workflow_pb2 as core_workflow_pb2
@@ -50,7 +50,7 @@ from aloft_propeller.server import build_deps, build_service, run_migrations
 from aloft_service.errors import FailedPrecondition
 from aloft_service.runtime import ListenConfig, RunningService, Service, StackConfig, start_service
 from aloft_storage import BlobStore, StorageConfig, create_blob_store
-from aloft_testing.postgres import drop_database, fresh_database
+from aloft_testing.fixtures import empty_database_url
 
 pytest_plugins = ["aloft_testing.fixtures"]
 
@@ -265,6 +265,7 @@ class FakeAdmin(admin_pb2_grpc.AdminServiceServicer):
         self.terminated: dict[str, str] = {}
         self.lost_create_responses = 0  # record the child, then answer UNAVAILABLE (a reply lost on the way)
         self.signals = FakeSignals()
+        self.blobs: BlobStore | None = None  # set to serve GetNodeExecutionData (recovery from admin)
 
     def _dedup(self, event: Any) -> None:
         if self.unavailable_calls > 0:
@@ -329,6 +330,47 @@ class FakeAdmin(admin_pb2_grpc.AdminServiceServicer):
             phase=execution_pb2.WorkflowExecution.ABORTED
         )
         return execution_admin_pb2.ExecutionTerminateResponse()
+
+    def _node_executions(self, name: str) -> dict[str, event_pb2.NodeExecutionEvent]:
+        """The latest event of each node of execution ``name`` (what admin's node execution rows hold)."""
+        latest: dict[str, event_pb2.NodeExecutionEvent] = {}
+        for event in self.node_events:
+            if event.id.execution_id.name == name:
+                row = event_pb2.NodeExecutionEvent()
+                row.CopyFrom(event)
+                previous = latest.get(event.id.node_id)
+                row.output_uri = event.output_uri or (previous.output_uri if previous is not None else "")
+                latest[event.id.node_id] = row
+        return latest
+
+    async def ListNodeExecutions(self, request: Any, context: Any) -> Any:
+        from aloft_service.errors import NotFound
+
+        nodes = self._node_executions(request.workflow_execution_id.name)
+        if not nodes:
+            raise NotFound(f"execution {request.workflow_execution_id.name} not found")
+        listed = [
+            node_execution_pb2.NodeExecution(
+                id=event.id,
+                closure=node_execution_pb2.NodeExecutionClosure(phase=event.phase, output_uri=event.output_uri),
+                metadata=node_execution_pb2.NodeExecutionMetaData(is_parent_node=event.is_parent),
+            )
+            for event in nodes.values()
+            if event.parent_node_metadata.node_id == request.unique_parent_id
+        ]
+        return node_execution_pb2.NodeExecutionList(node_executions=listed)
+
+    async def GetNodeExecutionData(self, request: Any, context: Any) -> Any:
+        from aloft_service.errors import NotFound
+
+        event = self._node_executions(request.id.execution_id.name).get(request.id.node_id)
+        if event is None or self.blobs is None:
+            raise NotFound(f"node execution {request.id.node_id} not found")
+        response = node_execution_pb2.NodeExecutionGetDataResponse()
+        if event.output_uri:
+            response.outputs.url = event.output_uri
+            response.full_outputs.CopyFrom(await self.blobs.read_proto(event.output_uri, literals_pb2.LiteralMap))
+        return response
 
     def workflow_phases(self, name: str) -> list[int]:
         return [e.phase for e in self.workflow_events if e.execution_id.name == name]
@@ -459,14 +501,8 @@ class Stack:
 
 @pytest.fixture(params=["sqlite"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'propeller.db'}"
-        return
-    db = fresh_database()
-    try:
-        yield db.sync_url
-    finally:
-        drop_database(db)
+    with empty_database_url(request.param, tmp_path / "propeller.db") as url:
+        yield url
 
 
 def make_config(tmp_path: Path, store_url: str, admin_port: int, **propeller: Any) -> PropellerConfig:

@@ -7,6 +7,17 @@ sections, and applies ``ALOFT__SECTION__KEY=value`` environment overrides before
 """
 
 from aloft_config.loader import KNOWN_SECTIONS, ConfigError, load_config, load_raw
+from aloft_config.redaction import redact, redact_text
 from aloft_config.types import Duration, Section, parse_duration
 
-__all__ = ["KNOWN_SECTIONS", "ConfigError", "Duration", "Section", "load_config", "load_raw", "parse_duration"]
+__all__ = [
+    "KNOWN_SECTIONS",
+    "ConfigError",
+    "Duration",
+    "Section",
+    "load_config",
+    "load_raw",
+    "parse_duration",
+    "redact",
+    "redact_text",
+]

@@ -10,6 +10,8 @@ from typing import Any, TypeVar, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from aloft_config.redaction import MASK, is_secret_name, redact, redact_text
+
 ENV_PREFIX = "ALOFT__"
 
 # Every top-level section any Aloft component understands. A service validates only the sections it
@@ -117,7 +119,7 @@ def load_raw(
         try:
             loaded = yaml.safe_load(file.read_text()) or {}
         except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {str(file)!r} is not valid YAML: {exc}") from exc
+            raise ConfigError(f"config file {str(file)!r} is not valid YAML: {_yaml_problem(exc)}") from exc
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {str(file)!r} must hold a mapping of sections at the top level")
         tree = loaded
@@ -134,6 +136,22 @@ def load_raw(
     return tree
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """Where and what, without PyYAML's snippet of the offending line (it may hold a password)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        return f"{exc.problem or exc.context or 'syntax error'}{where}"
+    return redact_text(str(exc))
+
+
+def _shown_input(err: Any) -> str:
+    """The offending value for the message, with secrets masked (by key name and in DSNs)."""
+    if err["loc"] and is_secret_name(err["loc"][-1]):
+        return MASK
+    return repr(redact(err.get("input")))
+
+
 def _describe(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
@@ -141,7 +159,7 @@ def _describe(exc: ValidationError) -> str:
         if err["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key")
         else:
-            lines.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
+            lines.append(f"{key}: {redact_text(err['msg'])} (got {_shown_input(err)})")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 

@@ -1,4 +1,7 @@
-"""Common command-line shape for services: ``aloft-<svc> serve|migrate|check-config --config FILE``."""
+"""Common command-line shape for services: ``aloft-<svc> serve|migrate|check-config --config FILE``.
+
+gRPC services with a database use ``run_service_cli``; HTTP-only services (no database) use ``run_http_service_cli``.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +9,16 @@ import argparse
 import asyncio
 import os
 import sys
+import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, cast
 
 from pydantic import BaseModel
 
-from aloft_config import ConfigError, load_config
+from aloft_config import ConfigError, load_config, redact_text
 from aloft_service.logging import LoggerConfig, configure_logging
-from aloft_service.runtime import BindError
+from aloft_service.runtime import BindError, serve_http_forever
 from aloft_service.tracing import OtelConfig, configure_tracing
 
 Command = Callable[[argparse.Namespace], int]
@@ -38,6 +42,9 @@ def run_cli(service: str, commands: dict[str, tuple[str, Command]], argv: Sequen
         return 2
     except BindError as exc:  # an operational condition, not a bug: one clear line, no traceback
         print(f"aloft-{service}: {exc}", file=sys.stderr)
+        return 1
+    except Exception:  # noqa: BLE001 - a crash keeps its traceback, never with a password in it (a bad DSN)
+        print(redact_text(traceback.format_exc()), file=sys.stderr)
         return 1
 
 
@@ -69,16 +76,24 @@ class ServiceCommands(Generic[C]):
     extra: dict[str, tuple[str, Callable[[C, str | None], int]]] = field(default_factory=dict)
 
 
-def run_service_cli(spec: ServiceCommands[C], argv: Sequence[str] | None = None) -> int:
-    """``aloft-<svc> [--config FILE] serve|migrate|check-config``: serve migrates first, then runs until a signal."""
+def _config_commands(model: type[C]) -> tuple[Callable[[argparse.Namespace], C], Command]:
+    """Loading the config named by ``--config``, and the ``check-config`` command built on it."""
 
     def load(args: argparse.Namespace) -> C:
-        return load_config(args.config, spec.config_model)
+        return load_config(args.config, model)
 
     def check(args: argparse.Namespace) -> int:
         load(args)
         print("configuration is valid")
         return 0
+
+    return load, check
+
+
+def run_service_cli(spec: ServiceCommands[C], argv: Sequence[str] | None = None) -> int:
+    """``aloft-<svc> [--config FILE] serve|migrate|check-config``: serve migrates first, then runs until a signal."""
+
+    load, check = _config_commands(spec.config_model)
 
     def migrate(args: argparse.Namespace) -> int:
         config = load(args)
@@ -114,3 +129,33 @@ def _with_config(
         return run(load(args), args.config)
 
     return command
+
+
+@dataclass(frozen=True)
+class HttpServiceCommands(Generic[C]):
+    """What differs between HTTP-only services' CLIs: their config model, their ASGI app and where it listens."""
+
+    name: str
+    config_model: type[C]
+    build_app: Callable[[C], Any]
+    listen: Callable[[C], tuple[str, int]]
+    serve_help: str
+
+
+def run_http_service_cli(spec: HttpServiceCommands[C], argv: Sequence[str] | None = None) -> int:
+    """``aloft-<svc> [--config FILE] serve|check-config``: serve runs the ASGI app until a signal."""
+
+    load, check = _config_commands(spec.config_model)
+
+    def serve(args: argparse.Namespace) -> int:
+        config = load(args)
+        configure_logging(cast(_ServiceConfig, config).logger, spec.name)
+        host, port = spec.listen(config)
+        asyncio.run(serve_http_forever(spec.build_app(config), host, port, spec.name))
+        return 0
+
+    return run_cli(
+        spec.name,
+        {"serve": (spec.serve_help, serve), "check-config": ("validate the configuration and exit", check)},
+        argv,
+    )

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pythonjsonlogger.json import JsonFormatter
 
-from aloft_config import Section
+from aloft_config import Section, redact_text
 
 
 class FormatterConfig(Section):
@@ -20,18 +20,30 @@ class LoggerConfig(Section):
     formatter: FormatterConfig = FormatterConfig()
 
 
+class RedactingFormatter(logging.Formatter):
+    """Masks secrets (DSN passwords, ``password: ...`` pairs) in the whole formatted line, tracebacks included:
+    libraries log connection strings and exceptions we do not control."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(self.inner.format(record))
+
+
 def configure_logging(config: LoggerConfig, service: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
+    inner: logging.Formatter
     if config.formatter.type == "json":
-        handler.setFormatter(
-            JsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(message)s",
-                rename_fields={"levelname": "level", "asctime": "ts"},
-                static_fields={"service": service},
-            )
+        inner = JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"levelname": "level", "asctime": "ts"},
+            static_fields={"service": service},
         )
     else:
-        handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s [{service}] %(name)s: %(message)s"))
+        inner = logging.Formatter(f"%(asctime)s %(levelname)s [{service}] %(name)s: %(message)s")
+    handler.setFormatter(RedactingFormatter(inner))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(config.level.upper())

@@ -37,6 +37,17 @@ class BlobStore(abc.ABC):
     def owns(self, uri: str) -> bool:
         return uri.startswith(self.scheme + "://")
 
+    def container_key(self, uri: str) -> str | None:
+        """The object's key relative to ``base_uri``; None when the URI lies outside the store's container
+        or is not in normal form (empty, ``.`` or ``..`` segments)."""
+        base = self.base_uri.rstrip("/") + "/"
+        if not uri.startswith(base):
+            return None
+        key = uri[len(base) :]
+        if any(part in ("", ".", "..") for part in key.split("/")):
+            return None
+        return key
+
     @abc.abstractmethod
     async def read(self, uri: str) -> bytes: ...
 

@@ -44,6 +44,15 @@ class LocalBlobStore(BlobStore):
     def owns(self, uri: str) -> bool:
         return uri.startswith("file://") or uri.startswith("/")
 
+    def container_key(self, uri: str) -> str | None:
+        try:
+            path = self.path(uri)
+        except ValueError:
+            return None
+        if self.container_path not in path.parents:
+            return None
+        return path.relative_to(self.container_path).as_posix()
+
     async def read(self, uri: str) -> bytes:
         path = self.path(uri)
         try:

@@ -3,6 +3,9 @@
 - ``postgres_db``: a fresh, empty PostgreSQL database (PgDatabase), dropped afterwards.
 - ``db_url`` (parametrized ``sqlite`` / ``postgres``): a SQLAlchemy sync URL for an empty database on each
   backend, so repository tests run on both.
+- ``s3_endpoint`` (session): the URL of an S3 emulator (moto's server mode, aloft_testing.s3) on a free port;
+  ``s3_bucket``: a fresh, empty bucket on it.
+- ``throwaway_postgres``: a private PostgreSQL server (ThrowawayPostgres) the test may stop and start again.
 - ``redis_url``: a Redis URL with a unique key prefix available as ``redis_prefix``.
 - ``datacatalog_endpoint`` (session): host:port of a real ``aloft-datacatalog`` process (SQLite, local blobs)
   whose reservations expire one heartbeat after their last extension.
@@ -11,13 +14,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from aloft_testing.postgres import PgDatabase, drop_database, fresh_database
 from aloft_testing.processes import run_service
-from aloft_testing.servers import ensure_redis, free_port
+from aloft_testing.s3 import create_bucket, moto_s3_server
+from aloft_testing.servers import MissingServer, ThrowawayPostgres, ensure_redis, free_port
 
 
 @pytest.fixture
@@ -29,16 +34,47 @@ def postgres_db() -> Iterator[PgDatabase]:
         drop_database(db)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.db'}"
+@contextmanager
+def empty_database_url(backend: str, sqlite_file: Path) -> Iterator[str]:
+    """A SQLAlchemy sync URL for an empty database: ``sqlite_file`` or a fresh PostgreSQL database dropped on exit."""
+    if backend == "sqlite":
+        yield f"sqlite:///{sqlite_file}"
         return
     db = fresh_database()
     try:
         yield db.sync_url
     finally:
         drop_database(db)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with empty_database_url(request.param, tmp_path / "test.db") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    with moto_s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> str:
+    return create_bucket(s3_endpoint)
+
+
+@pytest.fixture
+def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
+    try:
+        server = ThrowawayPostgres()
+    except MissingServer as exc:
+        pytest.skip(f"PostgreSQL server binaries are missing: {exc}")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
 
 
 @pytest.fixture

@@ -35,8 +35,9 @@ def _admin_conninfo(host: str, port: int, user: str) -> str:
     return f"host={host} port={port} user={user} dbname=postgres connect_timeout=5"
 
 
-def fresh_database(prefix: str = "aloft_test") -> PgDatabase:
-    host, port, user = ensure_postgres()
+def fresh_database(prefix: str = "aloft_test", server: tuple[str, int, str] | None = None) -> PgDatabase:
+    """On ``server`` (host, port, user) when given, else on the shared test server."""
+    host, port, user = server or ensure_postgres()
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(_admin_conninfo(host, port, user), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

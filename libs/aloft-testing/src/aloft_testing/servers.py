@@ -10,6 +10,7 @@ import atexit
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -67,6 +68,62 @@ def _stop_later(proc: subprocess.Popen[bytes], workdir: str) -> None:
     atexit.register(_stop)
 
 
+class ThrowawayPostgres:
+    """A private PostgreSQL server from the installed binaries, which a test may stop and start again.
+
+    The data directory and port survive ``stop()``, so ``start()`` brings the same databases back on the same port
+    (a database outage and recovery). ``remove()`` stops it and deletes everything.
+    """
+
+    def __init__(self, user: str = "postgres") -> None:
+        initdb, self._postgres = _pg_bin("initdb"), _pg_bin("postgres")
+        if not (initdb and self._postgres):
+            raise MissingServer("no initdb/postgres binaries are installed (apt-get install postgresql)")
+        self.user = user
+        self.workdir = tempfile.mkdtemp(prefix="aloft-pg-")
+        self._datadir = os.path.join(self.workdir, "data")
+        self._run_as: list[str] = []
+        if os.geteuid() == 0:  # postgres refuses to run as root
+            os.chmod(self.workdir, 0o777)
+            self._run_as = ["runuser", "-u", "postgres", "--"]
+        subprocess.run(
+            [*self._run_as, initdb, "-D", self._datadir, "-U", user, "--auth=trust"], check=True, capture_output=True
+        )
+        self.port = free_port()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        assert self._postgres is not None
+        listen = ["-c", "listen_addresses=127.0.0.1"]
+        self._proc = subprocess.Popen(
+            [*self._run_as, self._postgres, "-D", self._datadir, "-p", str(self.port), "-k", self.workdir, *listen],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_port(self.port, "PostgreSQL", self._proc)
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGINT): open connections are cut, as when a database server goes away."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        # Signal the postmaster itself (under runuser, the Popen child is runuser, which may not forward it).
+        pid_file = Path(self._datadir) / "postmaster.pid"
+        try:
+            os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
+        except (OSError, ValueError, IndexError):
+            proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
 @cache
 def ensure_postgres() -> tuple[str, int, str]:
     """(host, port, user) of a PostgreSQL server with trust auth for ``user``."""
@@ -75,28 +132,13 @@ def ensure_postgres() -> tuple[str, int, str]:
     user = os.environ.get("ALOFT_TEST_PG_USER", "postgres")
     if port_open(host, port):
         return host, port, user
-    initdb, postgres = _pg_bin("initdb"), _pg_bin("postgres")
-    if not (initdb and postgres):
-        raise MissingServer(
-            f"PostgreSQL is not answering on {host}:{port} and no initdb/postgres binaries are installed "
-            "(apt-get install postgresql, or start the local server)"
-        )
-    workdir = tempfile.mkdtemp(prefix="aloft-pg-")
-    datadir = os.path.join(workdir, "data")
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # postgres refuses to run as root
-        os.chmod(workdir, 0o777)
-        run_as = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*run_as, initdb, "-D", datadir, "-U", user, "--auth=trust"], check=True, capture_output=True)
-    port = free_port()
-    proc = subprocess.Popen(
-        [*run_as, postgres, "-D", datadir, "-p", str(port), "-k", workdir, "-c", "listen_addresses=127.0.0.1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _stop_later(proc, workdir)
-    _wait_port(port, "PostgreSQL", proc)
-    return "127.0.0.1", port, user
+    try:
+        server = ThrowawayPostgres(user)
+    except MissingServer as exc:
+        raise MissingServer(f"PostgreSQL is not answering on {host}:{port} and {exc}") from None
+    server.start()
+    atexit.register(server.remove)
+    return "127.0.0.1", server.port, user
 
 
 @cache

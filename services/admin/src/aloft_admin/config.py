@@ -59,6 +59,8 @@ class AdminSection(ListenConfig):
     # Where inputs/closures of executions are offloaded (relative keys under the blob store root).
     metadataPrefix: str = "metadata"
     rawOutputPrefix: str = "raw"
+    # Client uploads (fast-register packages, local files passed as inputs): Flyte's dataproxy.upload.storagePrefix.
+    uploadPrefix: str = "uploads"
     # GetExecutionData returns full literal maps up to this size, signed URLs always.
     maxInlineDataBytes: int = 2 * 1024 * 1024
     signedUrlExpiry: Duration = Field(default="1h")  # type: ignore[assignment]

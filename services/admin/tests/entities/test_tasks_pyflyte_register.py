@@ -1,8 +1,8 @@
 """Acceptance: unmodified flytekit's ``pyflyte register`` (tasks, a workflow with a sub-workflow and a map_task,
 launch plans) succeeds against admin, twice (re-registration is tolerated), and FlyteRemote fetches the entities.
 
-Runs flytekit from its own virtualenv (``.venv-flytekit`` made by ``make setup``, or ``/tmp/probe``); skipped when
-neither exists. SQLite only: the RPCs are the same ones the per-entity tests cover on both backends.
+Runs flytekit from its own virtualenv (``.venv-flytekit`` made by ``make setup``).
+SQLite only: the RPCs are the same ones the per-entity tests cover on both backends.
 """
 
 from __future__ import annotations
@@ -14,12 +14,9 @@ from typing import Any
 
 import pytest
 
-PROJECT_DIR = Path(__file__).parent / "flytekit_project"
-REPO_ROOT = Path(__file__).resolve().parents[4]
-CANDIDATES = [REPO_ROOT / ".venv-flytekit" / "bin", Path("/tmp/probe/bin")]
-FLYTEKIT_BIN = next((c for c in CANDIDATES if (c / "pyflyte").exists()), None)
+from aloft_testing.flytekit import flytekit_bin
 
-pytestmark = pytest.mark.skipif(FLYTEKIT_BIN is None, reason="no flytekit virtualenv (.venv-flytekit or /tmp/probe)")
+PROJECT_DIR = Path(__file__).parent / "flytekit_project"
 
 FETCH = """
 import sys
@@ -52,11 +49,10 @@ async def run(*args: str, cwd: Path) -> str:
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_pyflyte_register_and_fetch(admin_server: Any, tmp_path: Path) -> None:
-    assert FLYTEKIT_BIN is not None
     config = tmp_path / "flyte.yaml"
     config.write_text(f"admin:\n  endpoint: dns:///{admin_server.grpc_target}\n  insecure: true\n")
     register = [
-        str(FLYTEKIT_BIN / "pyflyte"),
+        str(flytekit_bin() / "pyflyte"),
         "--config",
         str(config),
         "register",
@@ -75,7 +71,7 @@ async def test_pyflyte_register_and_fetch(admin_server: Any, tmp_path: Path) -> 
     for _ in range(2):  # the second run re-registers identical entities: ALREADY_EXISTS is tolerated
         output = await run(*register, cwd=PROJECT_DIR)
         assert "Successfully registered 10 entities" in output, output
-    fetched = await run(str(FLYTEKIT_BIN / "python"), "-c", FETCH, str(config), cwd=tmp_path)
+    fetched = await run(str(flytekit_bin() / "python"), "-c", FETCH, str(config), cwd=tmp_path)
     assert "workflow wf_demo.main_wf ['n0', 'n1', 'n2', 'n3'] ['wf_demo.sub_wf']" in fetched, fetched
     assert "task wf_demo.square ['x']" in fetched, fetched
     assert "launch_plan main_wf_lp ['name', 'xs']" in fetched, fetched

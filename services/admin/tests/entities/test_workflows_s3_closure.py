@@ -1,45 +1,30 @@
-"""Workflow closures offloaded to an S3 blob store. S3 is emulated by moto's server mode on a local port (no AWS
-here); the row keeps only the s3:// URI, GetWorkflow reads the closure back."""
+"""Workflow closures offloaded to an S3 blob store. S3 is emulated by moto's server mode on a local port
+(aloft_testing.s3; no AWS here); the row keeps only the s3:// URI, GetWorkflow reads the closure back."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import grpc
 import pytest
 from flyteidl.admin import common_pb2
 from flyteidl.service import admin_pb2_grpc
-from moto.server import ThreadedMotoServer
 from sqlalchemy import select
 
 from aloft_admin.config import AdminConfig
 from aloft_admin.repositories.models.entities import WorkflowRow
 from aloft_admin.server import build_deps, build_service, run_migrations
 from aloft_service.runtime import ListenConfig, start_service
-from aloft_testing.servers import free_port
+from aloft_testing.s3 import create_bucket, s3_storage_section
 
 BUCKET = "aloft-closures"
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    ).create_bucket(Bucket=BUCKET)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+@pytest.fixture(scope="module", autouse=True)
+def _bucket(s3_endpoint: str) -> None:
+    create_bucket(s3_endpoint, BUCKET)
 
 
 @pytest.fixture
@@ -49,17 +34,7 @@ async def s3_admin(tmp_path: Path, s3_endpoint: str) -> AsyncIterator[tuple[Any,
             "stack": {"dataDir": str(tmp_path / "data")},
             "database": {"url": f"sqlite:///{tmp_path / 'admin.db'}"},
             "admin": {"grpcPort": 0, "httpPort": 0},
-            "storage": {
-                "type": "s3",
-                "container": BUCKET,
-                "connection": {
-                    "endpoint": s3_endpoint,
-                    "auth-type": "accesskey",
-                    "access-key": "testing",
-                    "secret-key": "testing",
-                    "disable-ssl": True,
-                },
-            },
+            "storage": s3_storage_section(s3_endpoint, BUCKET),
         }
     )
     run_migrations(config)

@@ -6,10 +6,12 @@ records the requests it gets and can be told to fail (UNAVAILABLE) to exercise t
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +40,25 @@ class FakeDataPlane(dataplane_pb2_grpc.DataPlaneServiceServicer):
     created: list[dataplane_pb2.CreateExecutionRequest] = field(default_factory=list)
     aborted: list[dataplane_pb2.AbortExecutionRequest] = field(default_factory=list)
     failing: bool = False
+    # Answer UNAVAILABLE for these execution names only (rows that keep failing).
+    unavailable_for: set[str] = field(default_factory=set)
+    # Refuse every CreateExecution with this code (a permanent refusal).
+    refuse: grpc.StatusCode | None = None
+    # Answer every AbortExecution with this code (e.g. NOT_FOUND: the data plane does not hold the execution).
+    refuse_abort: grpc.StatusCode | None = None
+    # When set, CreateExecution waits for it after ``create_entered`` is set (a hand-off in flight).
+    hold: asyncio.Event | None = None
+    create_entered: asyncio.Event = field(default_factory=asyncio.Event)
     port: int = 0
 
     async def CreateExecution(self, request: Any, context: Any) -> dataplane_pb2.CreateExecutionResponse:
-        if self.failing:
+        if self.failing or request.id.name in self.unavailable_for:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "fake data plane told to fail")
+        if self.refuse is not None:
+            await context.abort(self.refuse, "workflow closure is not valid for this data plane")
+        self.create_entered.set()
+        if self.hold is not None:
+            await self.hold.wait()
         already = any(r.id == request.id for r in self.created)
         self.created.append(request)
         return dataplane_pb2.CreateExecutionResponse(shard_key="shard-0", already_existed=already)
@@ -50,6 +66,8 @@ class FakeDataPlane(dataplane_pb2_grpc.DataPlaneServiceServicer):
     async def AbortExecution(self, request: Any, context: Any) -> dataplane_pb2.AbortExecutionResponse:
         if self.failing:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "fake data plane told to fail")
+        if self.refuse_abort is not None:
+            await context.abort(self.refuse_abort, "no such execution on this data plane")
         self.aborted.append(request)
         return dataplane_pb2.AbortExecutionResponse()
 
@@ -75,6 +93,13 @@ class ExecHandle:
     admin: Any
     dataplane: FakeDataPlane
     names: Any = field(default_factory=lambda: (f"e{i}" for i in itertools.count()))
+    clock_offset: timedelta = timedelta(0)
+
+    def skip_ahead(self, delta: timedelta = timedelta(hours=1)) -> None:
+        """Move admin's clock forward (past any repair backoff); real time keeps running underneath."""
+        self.clock_offset += delta
+        offset = self.clock_offset
+        self.deps.clock = lambda: datetime.now(UTC) + offset
 
     def wid(self, name: str) -> identifier_pb2.WorkflowExecutionIdentifier:
         return identifier_pb2.WorkflowExecutionIdentifier(project=PROJECT, domain=DOMAIN, name=name)
@@ -218,9 +243,9 @@ def exec_config(tmp_path: Path, db_url: str, dataplane_port: int, **admin: Any) 
     )
 
 
-@pytest.fixture
-async def exec_server(tmp_path: Path, db_url: str, fake_dataplane: FakeDataPlane) -> AsyncIterator[ExecHandle]:
-    config = exec_config(tmp_path, db_url, fake_dataplane.port)
+@asynccontextmanager
+async def running_exec_server(tmp_path: Path, db_url: str, dataplane: FakeDataPlane) -> AsyncIterator[ExecHandle]:
+    config = exec_config(tmp_path, db_url, dataplane.port)
     run_migrations(config)
     deps = build_deps(config)
     running = await start_service(build_service(deps), ListenConfig(host="127.0.0.1"))
@@ -231,8 +256,22 @@ async def exec_server(tmp_path: Path, db_url: str, fake_dataplane: FakeDataPlane
             running=running,
             channel=channel,
             admin=admin_pb2_grpc.AdminServiceStub(channel),
-            dataplane=fake_dataplane,
+            dataplane=dataplane,
         )
     finally:
         await channel.close()
         await running.stop(grace=0.5)
+
+
+@pytest.fixture
+async def exec_server(tmp_path: Path, db_url: str, fake_dataplane: FakeDataPlane) -> AsyncIterator[ExecHandle]:
+    async with running_exec_server(tmp_path, db_url, fake_dataplane) as handle:
+        yield handle
+
+
+@pytest.fixture
+def start_exec_server(
+    tmp_path: Path, fake_dataplane: FakeDataPlane
+) -> Callable[[str], AbstractAsyncContextManager[ExecHandle]]:
+    """For tests that bring their own database: ``async with start_exec_server(url) as server``."""
+    return lambda db_url: running_exec_server(tmp_path, db_url, fake_dataplane)

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import grpc
 import pytest
-from flyteidl.admin import execution_pb2, matchable_resource_pb2
+from flyteidl.admin import common_pb2, execution_pb2, matchable_resource_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.core import literals_pb2
 from pydantic import ValidationError
+from sqlalchemy import select
 
 from aloft_admin.config import AdminConfig, ClustersConfig, DataPlaneConfig
 from aloft_admin.integrations.dataplane import ClusterRouter
+from aloft_admin.managers import executions_handoff
 from aloft_admin.managers.executions_config import cluster_pool
 from aloft_admin.managers.executions_handoff import handoff_uri, repair_once
+from aloft_admin.repositories.models.executions import ExecutionModel
 from aloft_service.errors import InvalidArgument
 
 WF = core.WorkflowExecution
@@ -134,6 +139,7 @@ async def test_unreachable_data_plane_keeps_execution_and_repair_hands_it_off(ex
 
     assert await repair_once(deps) == 0
     fake.failing = False
+    exec_server.skip_ahead()  # past the backoff of the failed first try
     assert await repair_once(deps) == 1
     assert [r.id.name for r in fake.created] == ["stuck"]
     assert fake.created[0].config.execution_cluster_label == "general"
@@ -158,5 +164,103 @@ async def test_one_broken_row_does_not_block_repair_of_others(exec_server: Any, 
         )
     await deps.blobs.delete(handoff_uri(deps, exec_server.wid("broken")))
     fake.failing = False
+    exec_server.skip_ahead()
     assert await repair_once(deps) == 1
     assert [r.id.name for r in fake.created] == ["fine"]
+
+
+def create_request(lp_id: Any, name: str, literals: Any) -> execution_pb2.ExecutionCreateRequest:
+    return execution_pb2.ExecutionCreateRequest(
+        project="flytesnacks",
+        domain="development",
+        name=name,
+        spec=execution_pb2.ExecutionSpec(launch_plan=lp_id),
+        inputs=literals_pb2.LiteralMap(literals={"a": literals.int_(1)}),
+    )
+
+
+async def test_permanent_refusal_ends_execution_failed_with_the_cause(exec_server: Any, literals: Any) -> None:
+    admin, fake, deps = exec_server.admin, exec_server.dataplane, exec_server.deps
+    lp_id = await exec_server.register_launch_plan()
+    fake.refuse = grpc.StatusCode.INVALID_ARGUMENT
+    created = await admin.CreateExecution(create_request(lp_id, "refused", literals))
+    failed = await admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=created.id))
+    assert failed.closure.phase == WF.FAILED
+    error = failed.closure.error
+    assert error.kind == core.ExecutionError.SYSTEM and error.code == "DataPlaneRefused"
+    assert "INVALID_ARGUMENT" in error.message and "not valid for this data plane" in error.message
+    fake.refuse = None
+    exec_server.skip_ahead()
+    assert await repair_once(deps) == 0 and fake.created == []  # never retried
+    listed = await admin.ListExecutions(
+        common_pb2.ResourceListRequest(
+            id=common_pb2.NamedEntityIdentifier(project="flytesnacks", domain="development"),
+            limit=10,
+            filters="eq(phase,FAILED)",
+        )
+    )
+    assert [e.id.name for e in listed.executions] == ["refused"]
+
+
+async def test_rows_that_keep_failing_do_not_starve_newer_ones(
+    exec_server: Any, literals: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin, fake, deps = exec_server.admin, exec_server.dataplane, exec_server.deps
+    monkeypatch.setattr(executions_handoff, "REPAIR_BATCH", 3)
+    lp_id = await exec_server.register_launch_plan()
+    fake.unavailable_for = {"bad0", "bad1", "bad2"}
+    fake.failing = True
+    for name in ("bad0", "bad1", "bad2", "good"):
+        await admin.CreateExecution(create_request(lp_id, name, literals))
+    fake.failing = False  # the data plane is back, except for the three bad rows
+    for _ in range(3):  # bounded: each round pushes the failing rows back behind the good one
+        exec_server.skip_ahead()
+        await repair_once(deps)
+        if fake.created:
+            break
+    assert [r.id.name for r in fake.created] == ["good"]
+    async with deps.db.session() as session:
+        rows = (await session.execute(select(ExecutionModel).order_by(ExecutionModel.id))).scalars().all()
+    by_name = {row.name: row for row in rows}
+    assert by_name["good"].handoff == "done"
+    assert all(by_name[n].handoff == "pending" and by_name[n].handoff_attempts >= 2 for n in fake.unavailable_for)
+
+
+async def test_aborts_that_keep_failing_do_not_starve_newer_ones(
+    exec_server: Any, literals: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin, fake, deps = exec_server.admin, exec_server.dataplane, exec_server.deps
+    monkeypatch.setattr(executions_handoff, "REPAIR_BATCH", 2)
+    lp_id = await exec_server.register_launch_plan()
+    names = ("old0", "old1", "new")
+    for name in names:
+        await admin.CreateExecution(create_request(lp_id, name, literals))
+    fake.failing = True
+    for name in names:
+        await admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=exec_server.wid(name), cause="x"))
+    assert fake.aborted == []
+    exec_server.skip_ahead()
+    assert await repair_once(deps) == 0  # the two oldest fail again and move back
+    fake.failing = False
+    exec_server.skip_ahead(timedelta(seconds=1))  # "new" is due; the two that just failed again back off 4 s
+    assert await repair_once(deps) == 1
+    assert [r.id.name for r in fake.aborted] == ["new"]
+
+
+async def test_parallel_creates_with_one_name_make_one_execution(exec_server: Any, literals: Any) -> None:
+    admin, fake = exec_server.admin, exec_server.dataplane
+    lp_id = await exec_server.register_launch_plan()
+    request = create_request(lp_id, "once", literals)
+    results = await asyncio.gather(*(admin.CreateExecution(request) for _ in range(20)), return_exceptions=True)
+    ok = [r for r in results if not isinstance(r, BaseException)]
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert len(ok) == 1 and ok[0].id.name == "once"
+    assert [e.code() for e in errors] == [grpc.StatusCode.ALREADY_EXISTS] * 19  # type: ignore[attr-defined]
+    assert [r.id.name for r in fake.created] == ["once"]  # the data plane was asked once
+    listed = await admin.ListExecutions(
+        common_pb2.ResourceListRequest(
+            id=common_pb2.NamedEntityIdentifier(project="flytesnacks", domain="development"), limit=100
+        )
+    )
+    assert [e.id.name for e in listed.executions] == ["once"]
+    assert listed.executions[0].closure.phase == WF.QUEUED

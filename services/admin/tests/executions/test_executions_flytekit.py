@@ -10,9 +10,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-FLYTEKIT_PYTHON = Path("/tmp/probe/bin/python")
+from aloft_testing.flytekit import flytekit_python
 
 WORKFLOWS = """
 from flytekit import task, workflow
@@ -29,7 +27,6 @@ def doubler(a: int, label: str = "x") -> int:
 """
 
 
-@pytest.mark.skipif(not FLYTEKIT_PYTHON.exists(), reason="unmodified flytekit venv at /tmp/probe is not installed")
 async def test_flyteremote_execute_and_fetch(exec_server: Any, tmp_path: Path) -> None:
     (tmp_path / "fk_workflows.py").write_text(WORKFLOWS)
     target = f"127.0.0.1:{exec_server.running.grpc_port}"
@@ -65,7 +62,7 @@ async def test_flyteremote_execute_and_fetch(exec_server: Any, tmp_path: Path) -
     )
     # Admin serves from this test's event loop, so flytekit runs in a subprocess that does not block it.
     process = await asyncio.create_subprocess_exec(
-        str(FLYTEKIT_PYTHON), "-c", script, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        str(flytekit_python()), "-c", script, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=240)
     assert process.returncode == 0, stderr.decode()[-4000:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,8 +80,11 @@ async def test_terminate_retries_when_data_plane_is_down(exec_server: Any, liter
     await admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=wid, cause="cost"))
     assert (await get(exec_server, wid)).closure.phase == WF.ABORTING
     assert fake.aborted == []
-    assert await repair_once(deps) == 0  # still down: stays pending
+    assert await repair_once(deps) == 0  # still down: stays pending (not retried before its backoff)
+    exec_server.skip_ahead()
+    assert await repair_once(deps) == 0
     fake.failing = False
+    exec_server.skip_ahead()
     assert await repair_once(deps) == 1
     assert [r.cause for r in fake.aborted] == ["cost"]
     assert await repair_once(deps) == 0  # delivered once, not again
@@ -99,3 +103,60 @@ async def test_terminate_before_hand_off_ends_it_here(exec_server: Any, literals
     with pytest.raises(grpc.aio.AioRpcError) as missing:
         await admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=exec_server.wid("nobody")))
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_second_terminate_keeps_first_cause_and_sends_no_second_abort(exec_server: Any, literals: Any) -> None:
+    admin, fake = exec_server.admin, exec_server.dataplane
+    wid = await start(exec_server, literals, "twice")
+    await admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=wid, cause="first"))
+    await admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=wid, cause="second"))  # OK: underway
+    aborting = await get(exec_server, wid)
+    assert aborting.closure.phase == WF.ABORTING and aborting.closure.abort_metadata.cause == "first"
+    assert [r.cause for r in fake.aborted] == ["first"]
+
+
+async def test_concurrent_terminates_send_one_abort_and_keep_the_winning_cause(exec_server: Any, literals: Any) -> None:
+    admin, fake = exec_server.admin, exec_server.dataplane
+    wid = await start(exec_server, literals, "race")
+    await admin.CreateWorkflowEvent(event(wid, WF.RUNNING))
+    causes = [f"cause-{i}" for i in range(10)]
+    results = await asyncio.gather(
+        *(admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=wid, cause=c)) for c in causes),
+        return_exceptions=True,
+    )
+    # Every caller gets a clear answer: OK (recorded, or already being aborted); never ABORTED (retry-me).
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    assert len(fake.aborted) == 1
+    recorded = (await get(exec_server, wid)).closure.abort_metadata.cause
+    assert recorded == fake.aborted[0].cause and recorded in causes
+
+
+async def test_terminate_during_hand_off_in_flight_aborts_the_run_at_once(exec_server: Any, literals: Any) -> None:
+    admin, fake = exec_server.admin, exec_server.dataplane
+    fake.hold = asyncio.Event()
+    creating = asyncio.create_task(start(exec_server, literals, "inflight"))
+    await asyncio.wait_for(fake.create_entered.wait(), 30)  # the data plane has the request, not yet answered
+    wid = exec_server.wid("inflight")
+    await admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=wid, cause="stop it"))
+    assert (await get(exec_server, wid)).closure.phase == WF.ABORTED
+    fake.hold.set()
+    await asyncio.wait_for(creating, 30)
+    # The data plane accepted the run after the terminate: admin asked it to abort before answering the create.
+    assert [r.id.name for r in fake.created] == ["inflight"]
+    assert [(r.id.name, r.cause) for r in fake.aborted] == [("inflight", "stop it")]
+    ended = await get(exec_server, wid)
+    assert ended.closure.phase == WF.ABORTED and ended.closure.abort_metadata.cause == "stop it"
+    exec_server.skip_ahead()
+    assert await repair_once(exec_server.deps) == 0  # nothing left to hand off or abort
+    assert len(fake.created) == 1 and len(fake.aborted) == 1
+
+
+async def test_abort_the_data_plane_cannot_act_on_ends_in_admin(exec_server: Any, literals: Any) -> None:
+    admin, fake = exec_server.admin, exec_server.dataplane
+    wid = await start(exec_server, literals, "gone")
+    fake.refuse_abort = grpc.StatusCode.NOT_FOUND  # e.g. the data plane lost or purged it: no ABORTED event will come
+    await admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=wid, cause="clean up"))
+    ended = await get(exec_server, wid)
+    assert ended.closure.phase == WF.ABORTED and ended.closure.abort_metadata.cause == "clean up"
+    exec_server.skip_ahead()
+    assert await repair_once(exec_server.deps) == 0  # nothing left pending

@@ -1,7 +1,8 @@
 """``PUT/GET /api/v1/blobs/{key}``: the local blob store's signed URLs, served by admin's HTTP server.
 
 A URL is valid for one method until it expires, and only with its HMAC signature (``aloft_storage.UrlSigner``;
-the secret lives beside the store root, so every service sharing the store signs URLs admin accepts). A PUT
+the secret lives beside the store root, outside the served tree, so every service sharing the store signs URLs
+admin accepts). Hidden names (a leading ``.`` in any segment) are never served. A PUT
 whose URL was signed with a Content-MD5 must carry a body with that MD5; a ``Content-MD5`` header, when sent,
 must match the body too. Bodies are streamed to a temporary file and renamed into place, never held in memory.
 """
@@ -58,6 +59,9 @@ class BlobEndpoint:
         self.signer = signer
 
     def _target(self, key: str) -> Path | None:
+        """The file a key names; None outside the store or for hidden names (secrets, temporary uploads)."""
+        if any(part.startswith(".") for part in key.split("/")):
+            return None
         try:
             return self.store.path(str(self.store.root / key))
         except ValueError:
@@ -75,7 +79,9 @@ class BlobEndpoint:
         if isinstance(verified, Response):
             return verified
         path = self._target(key)
-        if path is None or not await asyncio.to_thread(os.path.isfile, path):
+        if path is None:
+            return _denied(f"{key} is not served")
+        if not await asyncio.to_thread(os.path.isfile, path):
             return error_response(grpc.StatusCode.NOT_FOUND, f"blob {key} does not exist")
         return FileResponse(path, media_type="application/octet-stream")
 

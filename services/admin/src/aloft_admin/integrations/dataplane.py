@@ -8,9 +8,11 @@ Contract of ``DataPlaneClient``:
   INVALID_ARGUMENT naming the label; None when no data plane is enabled at all. Disabled clusters get nothing new.
 - ``create_execution`` is idempotent on the data plane's side (same id + spec → ``already_existed``), so the
   hand-off may be retried any number of times (the repair loop does).
-- ``abort_execution`` is a no-op on the data plane for finished executions, so it may be retried too.
-- Both raise ``DataPlaneUnavailable`` when the data plane cannot be reached or refuses; callers keep the execution
-  recorded and retry later ("write the side effect's owner first").
+- ``abort_execution`` is a no-op on the data plane for finished executions, so it may be retried too. When the
+  data plane does not hold the execution (NOT_FOUND) it raises ``DataPlaneRefused``: no end event will come.
+- Both raise ``DataPlaneUnavailable`` when the data plane cannot be reached or is overloaded; callers keep the
+  execution recorded and retry later ("write the side effect's owner first"). ``DataPlaneRefused`` is a permanent
+  answer (the request itself is wrong for that data plane): retrying cannot help, the execution ends FAILED.
 """
 
 from __future__ import annotations
@@ -34,6 +36,35 @@ CALL_TIMEOUT_SECONDS = 10.0
 
 class DataPlaneUnavailable(Exception):
     """The data plane could not take the request now (unreachable, overloaded or refused)."""
+
+
+class DataPlaneRefused(Exception):
+    """The data plane answered that it will never take this request (INVALID_ARGUMENT, FAILED_PRECONDITION ...)."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# Answers that mean "this request is wrong", not "try later": retrying the same request gets the same answer.
+PERMANENT_CODES = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.OUT_OF_RANGE,
+        grpc.StatusCode.UNIMPLEMENTED,
+    }
+)
+
+
+def _call_failed(cluster: str, exc: grpc.aio.AioRpcError) -> Exception:
+    message = f"data plane {cluster!r}: {exc.code().name}: {exc.details()}"
+    if exc.code() in PERMANENT_CODES:
+        return DataPlaneRefused(exc.code(), message)
+    return DataPlaneUnavailable(message)
 
 
 class DataPlaneClient(Protocol):
@@ -117,7 +148,7 @@ class GrpcDataPlaneClient:
                 request, timeout=CALL_TIMEOUT_SECONDS
             )
         except grpc.aio.AioRpcError as exc:
-            raise DataPlaneUnavailable(f"data plane {cluster!r}: {exc.code().name}: {exc.details()}") from exc
+            raise _call_failed(cluster, exc) from exc
         return response
 
     async def abort_execution(
@@ -127,9 +158,7 @@ class GrpcDataPlaneClient:
         try:
             await self._stub(cluster).AbortExecution(request, timeout=CALL_TIMEOUT_SECONDS)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                return  # the data plane never got it: nothing to stop
-            raise DataPlaneUnavailable(f"data plane {cluster!r}: {exc.code().name}: {exc.details()}") from exc
+            raise _call_failed(cluster, exc) from exc
 
     async def close(self) -> None:
         channels, self._channels = self._channels, {}
@@ -151,5 +180,30 @@ def open_channel(plane: DataPlaneConfig) -> grpc.aio.Channel:
     return grpc.aio.secure_channel(plane.endpoint, credentials)
 
 
+class NoDataPlanes:
+    """The client when no data plane is configured: nothing is routed, every call is DataPlaneUnavailable (so
+    executions stay recorded with their hand-off pending until a data plane is configured)."""
+
+    def route(self, cluster_label: str, seed: str = "") -> str | None:
+        return None
+
+    async def create_execution(
+        self, cluster: str, request: dataplane_pb2.CreateExecutionRequest
+    ) -> dataplane_pb2.CreateExecutionResponse:
+        raise DataPlaneUnavailable(f"data plane {cluster!r} is not configured or not enabled")
+
+    async def abort_execution(
+        self, cluster: str, id: identifier_pb2.WorkflowExecutionIdentifier, cause: str, principal: str = ""
+    ) -> None:
+        raise DataPlaneUnavailable(f"data plane {cluster!r} is not configured or not enabled")
+
+    async def close(self) -> None:
+        return None
+
+
 def build_dataplane_client(config: AdminConfig) -> DataPlaneClient:
-    return GrpcDataPlaneClient(config.data_planes(), config.clusters)
+    """The factory server.py calls: a gRPC client for the configured data planes, the no-op one for none."""
+    planes = config.data_planes()
+    if not planes:
+        return NoDataPlanes()
+    return GrpcDataPlaneClient(planes, config.clusters)

@@ -1,6 +1,8 @@
 """DataProxy use cases (flyteadmin dataproxy/service.go): signed upload/download URLs and GetData.
 
-Upload locations are ``<store root>/<project>/<domain>/<filename_root or base32(md5)>/<filename>``. The local
+Upload locations are ``<store root>/<uploadPrefix>/<project>/<domain>/<filename_root or base32(md5)>/<filename>``.
+Download URLs are signed only for objects under the prefixes admin owns (metadata, raw data, uploads): the
+store holds other services' state too, and a signed URL is a credential anyone holding it can use. The local
 blob store's signed URLs point at admin's own HTTP server (gateway/blobs.py); S3 stores hand out presigned URLs.
 Execution data is read through the AdminService RPCs of the same process (``ExecutionDataSource``), exactly as
 flyteadmin's data proxy calls its node/task execution managers.
@@ -24,7 +26,8 @@ from flyteidl.service import dataproxy_pb2
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from aloft_admin.deps import AdminDeps
-from aloft_service.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from aloft_admin.transformers.timestamps import to_timestamp
+from aloft_service.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from aloft_storage import BlobStore
 from aloft_storage.local import LocalBlobStore
 
@@ -84,9 +87,7 @@ def _random_filename() -> str:
 
 
 def _timestamp_after(deps: AdminDeps, delta: timedelta) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(deps.clock() + delta)
-    return stamp
+    return to_timestamp(deps.clock() + delta)
 
 
 def validate_expiry(requested: duration_pb2.Duration | None, maximum: timedelta, field: str) -> timedelta:
@@ -146,7 +147,7 @@ class DataProxyManager:
         )
         prefix = request.filename_root or base64.b32encode(request.content_md5).decode()
         filename = request.filename or _random_filename()
-        native = self.blobs.uri(request.project, request.domain, prefix, filename)
+        native = self.blobs.uri(self.deps.config.admin.uploadPrefix, request.project, request.domain, prefix, filename)
         if request.filename and request.filename_root:
             await self._check_overwrite(native, md5)
         signed = self.blobs.signed_url(native, "PUT", expiry, content_md5=md5)
@@ -182,10 +183,19 @@ class DataProxyManager:
             raise InvalidArgument("native_url is required")
         if not self.blobs.owns(native_url):
             raise InvalidArgument(f"native_url [{native_url}] is not in this deployment's blob store")
+        self._check_owned_prefix(native_url)
         try:
             return self.blobs.signed_url(native_url, "GET", expiry)
         except ValueError as exc:
             raise InvalidArgument(f"native_url [{native_url}]: {exc}") from exc
+
+    def _check_owned_prefix(self, native_url: str) -> None:
+        key = self.blobs.container_key(native_url)
+        admin = self.deps.config.admin
+        prefixes = (admin.metadataPrefix, admin.rawOutputPrefix, admin.uploadPrefix)
+        owned = [p.strip("/") for p in prefixes if p.strip("/")]
+        if key is None or not any(key.startswith(prefix + "/") for prefix in owned):
+            raise PermissionDenied(f"native_url [{native_url}] is not under a prefix admin serves ({', '.join(owned)})")
 
     async def create_download_link(
         self, request: dataproxy_pb2.CreateDownloadLinkRequest

@@ -18,7 +18,7 @@ from aloft_admin.transformers.executions import closure_of, to_execution
 from aloft_admin.transformers.timestamps import to_timestamp
 from aloft_admin.transitions import WORKFLOW_POLICY
 from aloft_admin.validation.execution_identifiers import describe_execution, require
-from aloft_service.errors import FailedPrecondition, InvalidArgument
+from aloft_service.errors import Aborted, FailedPrecondition, InvalidArgument, Unavailable
 
 WF = core.WorkflowExecution
 STATE = execution_pb2.ExecutionState
@@ -120,10 +120,33 @@ async def update_execution(
     return execution_pb2.ExecutionUpdateResponse()
 
 
+TERMINATE_ATTEMPTS = 5
+
+
 async def terminate_execution(
     deps: AdminDeps, request: execution_pb2.ExecutionTerminateRequest
 ) -> execution_pb2.ExecutionTerminateResponse:
-    """Record the abort (cause, ABORTING) first, then ask the data plane; the repair loop retries the ask."""
+    """Record the abort (cause, ABORTING) first, then ask the data plane; the repair loop retries the ask.
+
+    Idempotent: a terminate of an execution already ABORTING answers OK and changes nothing (the first cause
+    stays, the abort is not sent again). Two concurrent terminates: PostgreSQL serializes them on the row lock;
+    on SQLite the loser's version check fails and it re-reads, so it never answers ABORTED (retry-me).
+    """
+    for _ in range(TERMINATE_ATTEMPTS):
+        try:
+            row, send = await _record_abort(deps, request)
+        except Aborted:
+            continue  # a concurrent writer (event, other terminate) won: re-read
+        if send:
+            await request_abort(deps, row, request.cause)
+        return execution_pb2.ExecutionTerminateResponse()
+    raise Unavailable(f"{describe_execution(request.id)} kept changing while being aborted, retry")
+
+
+async def _record_abort(
+    deps: AdminDeps, request: execution_pb2.ExecutionTerminateRequest
+) -> tuple[ExecutionModel, bool]:
+    """Returns the row and whether the data plane must be asked to abort (False when nothing new was recorded)."""
     async with deps.db.session() as session:
         row = await get_execution_row(session, request.id, for_update=True)
         current = WF.Phase.Value(row.phase)
@@ -134,12 +157,15 @@ async def terminate_execution(
             raise FailedPrecondition(
                 f"cannot abort {describe_execution(request.id)}: it already ended {row.phase}", details=details
             )
+        if current == WF.ABORTING:
+            return row, False
         now = deps.clock()
         closure = closure_of(row)
         closure.abort_metadata.cause = request.cause
         closure.abort_metadata.principal = "flyteadmin"
         if row.handoff == PENDING:
-            # Never reached a data plane: nothing to stop there, the abort completes here.
+            # Not (yet) accepted by a data plane: the abort completes here. A hand-off in flight that the data
+            # plane accepts after this commit finds the row cancelled and aborts the run at once (dispatch).
             row.handoff, target = CANCELLED, WF.ABORTED
         else:
             row.abort_pending, target = True, WF.ABORTING
@@ -148,9 +174,7 @@ async def terminate_execution(
         row.execution_updated_at = row.updated_at = now
         row.closure = closure.SerializeToString()
         await flush_checked(session)
-    if row.abort_pending:
-        await request_abort(deps, row, request.cause)
-    return execution_pb2.ExecutionTerminateResponse()
+    return row, row.abort_pending
 
 
 async def get_execution_data(

@@ -1,9 +1,11 @@
 """Handing executions to a data plane, and the repair loop for hand-offs and aborts that did not get through.
 
 The execution row is committed first (``handoff = "pending"``) with its hand-off request in the blob store; only
-then is the data plane asked. Success marks the row ``done`` and moves it UNDEFINED → QUEUED; failure leaves it
-pending and the repair loop retries (the data plane's CreateExecution is idempotent). Aborts work the same way
-with ``abort_pending``.
+then is the data plane asked. Success marks the row ``done`` and moves it UNDEFINED → QUEUED. A transient failure
+leaves it pending with a backoff (``retry_at``) and the repair loop retries (the data plane's CreateExecution is
+idempotent); a permanent refusal ends it FAILED with a system error naming the cause. Aborts work the same way
+with ``abort_pending``. A terminate that lands while a hand-off is in flight cancels the row; when the data plane
+then accepts the run, dispatch asks it to abort at once.
 """
 
 from __future__ import annotations
@@ -11,25 +13,34 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from aloft.dataplane.v1 import dataplane_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2
-from sqlalchemy import case, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 
 from aloft_admin.deps import AdminDeps
-from aloft_admin.integrations.dataplane import DataPlaneUnavailable, routing_seed
+from aloft_admin.integrations.dataplane import DataPlaneRefused, DataPlaneUnavailable, routing_seed
 from aloft_admin.repositories.models.executions import ExecutionModel
 from aloft_admin.repositories.sql import executions as repo
 from aloft_admin.transformers.executions import closure_of, execution_identifier
+from aloft_admin.transformers.timestamps import to_timestamp
 from aloft_db.leader import AdvisoryLeader
 
 log = logging.getLogger(__name__)
 
 WF = core.WorkflowExecution
-PENDING, DONE, CANCELLED = "pending", "done", "cancelled"
+PENDING, DONE, CANCELLED, FAILED = "pending", "done", "cancelled", "failed"
 REPAIR_BATCH = 50
+BACKOFF_BASE = timedelta(seconds=2)
+BACKOFF_MAX = timedelta(minutes=5)
+REFUSED_ERROR_CODE = "DataPlaneRefused"
+
+
+def backoff(attempts: int) -> timedelta:
+    """Delay before the next try after ``attempts`` failed ones: 2 s, 4 s, 8 s ... at most 5 min."""
+    return min(BACKOFF_BASE * 2 ** min(max(attempts - 1, 0), 16), BACKOFF_MAX)
 
 
 def handoff_uri(deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionIdentifier) -> str:
@@ -45,8 +56,6 @@ async def dispatch(
 
     ``request`` is the stored hand-off request when the caller still holds it; else it is read back.
     """
-    if deps.dataplanes is None:
-        return False
     if request is None:
         request = await deps.blobs.read_proto(handoff_uri(deps, wid), dataplane_pb2.CreateExecutionRequest)
     if not request.cluster:
@@ -54,87 +63,211 @@ async def dispatch(
         if cluster is None:
             return False
         request.cluster = cluster
+    if not await _still_pending(deps, wid):
+        return False  # terminated (or handed off by another attempt) since it was read: nothing to send
     try:
         response = await deps.dataplanes.create_execution(request.cluster, request)
     except DataPlaneUnavailable as exc:
         log.warning("hand-off of %s/%s/%s failed, will retry: %s", wid.project, wid.domain, wid.name, exc)
-        await _record_failure(deps, wid, str(exc))
+        await record_handoff_failure(deps, wid, str(exc))
         return False
-    await _mark_handed_off(deps, wid, request.cluster, response.shard_key)
+    except DataPlaneRefused as exc:
+        log.error("hand-off of %s/%s/%s refused for good: %s", wid.project, wid.domain, wid.name, exc)
+        await _fail_refused(deps, wid, str(exc))
+        return False
+    if not await _mark_handed_off(deps, wid, request.cluster, response.shard_key):
+        await _abort_if_cancelled(deps, wid, request.cluster)
     return True
 
 
-async def _record_failure(deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionIdentifier, error: str) -> None:
+async def _still_pending(deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionIdentifier) -> bool:
     async with deps.db.session() as session:
         row = await repo.find_execution(session, wid)
-        if row is not None:
+    return row is not None and row.handoff == PENDING
+
+
+async def record_handoff_failure(deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionIdentifier, error: str) -> None:
+    """Count the failed try and push the next one back (rows that keep failing must not starve the others)."""
+    async with deps.db.session() as session:
+        row = await repo.find_execution(session, wid)
+        if row is not None and row.handoff == PENDING:
             await session.execute(
                 update(ExecutionModel)
                 .where(ExecutionModel.id == row.id)
-                .values(handoff_attempts=ExecutionModel.handoff_attempts + 1, handoff_error=error[:2000])
+                .values(
+                    handoff_attempts=ExecutionModel.handoff_attempts + 1,
+                    handoff_error=error[:2000],
+                    retry_at=deps.clock() + backoff(row.handoff_attempts + 1),
+                )
                 .execution_options(synchronize_session=False)
             )
 
 
+async def _fail_refused(deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionIdentifier, error: str) -> None:
+    """A permanent refusal: the run can never start, so the execution ends FAILED with a system error."""
+    now = deps.clock()
+    async with deps.db.session() as session:
+        row = await repo.find_execution(session, wid, for_update=True)
+        if row is None or row.handoff != PENDING:
+            return  # terminated meanwhile
+        closure = closure_of(row)
+        closure.phase = WF.FAILED
+        closure.error.CopyFrom(
+            core.ExecutionError(
+                code=REFUSED_ERROR_CODE,
+                message=f"the data plane refused to run this execution: {error}",
+                kind=core.ExecutionError.SYSTEM,
+            )
+        )
+        closure.updated_at.CopyFrom(to_timestamp(now))
+        row.closure = closure.SerializeToString()
+        row.phase = WF.Phase.Name(WF.FAILED)
+        row.handoff, row.handoff_error, row.retry_at = FAILED, error[:2000], None
+        row.handoff_attempts += 1
+        row.error_kind, row.error_code = (
+            core.ExecutionError.ErrorKind.Name(core.ExecutionError.SYSTEM),
+            REFUSED_ERROR_CODE,
+        )
+        row.execution_updated_at = row.updated_at = now
+        await repo.flush_checked(session)
+
+
+def _identified_by(wid: identifier_pb2.WorkflowExecutionIdentifier) -> list[ColumnElement[bool]]:
+    return [
+        ExecutionModel.org == wid.org,
+        ExecutionModel.project == wid.project,
+        ExecutionModel.domain == wid.domain,
+        ExecutionModel.name == wid.name,
+    ]
+
+
 async def _mark_handed_off(
     deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionIdentifier, cluster: str, shard_key: str
-) -> None:
+) -> bool:
     """One conditional UPDATE: pending → done, UNDEFINED → QUEUED (an event may already have moved the phase on;
-    the row's phase column is authoritative over the closure's copy)."""
+    the row's phase column is authoritative over the closure's copy). False when the row was no longer pending."""
     undefined, queued = WF.Phase.Name(WF.UNDEFINED), WF.Phase.Name(WF.QUEUED)
     async with deps.db.session() as session:
-        await session.execute(
+        result = await session.execute(
             update(ExecutionModel)
-            .where(
-                ExecutionModel.org == wid.org,
-                ExecutionModel.project == wid.project,
-                ExecutionModel.domain == wid.domain,
-                ExecutionModel.name == wid.name,
-                ExecutionModel.handoff == PENDING,
-            )
+            .where(*_identified_by(wid), ExecutionModel.handoff == PENDING)
             .values(
                 handoff=DONE,
                 cluster=cluster,
                 shard_key=shard_key,
                 handoff_error="",
+                retry_at=None,
                 phase=case((ExecutionModel.phase == undefined, queued), else_=ExecutionModel.phase),
                 updated_at=deps.clock(),
                 version=ExecutionModel.version + 1,
             )
             .execution_options(synchronize_session=False)
         )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def _abort_if_cancelled(deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionIdentifier, cluster: str) -> None:
+    """The data plane accepted a run that was terminated while the hand-off was in flight: stop it at once.
+
+    The abort is recorded (``abort_pending``) before it is sent, so the repair loop retries it if the send fails.
+    """
+    async with deps.db.session() as session:
+        await session.execute(
+            update(ExecutionModel)
+            .where(*_identified_by(wid), ExecutionModel.handoff == CANCELLED)
+            .values(cluster=cluster, abort_pending=True, version=ExecutionModel.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        row = await repo.find_execution(session, wid)
+    if row is not None and row.handoff == CANCELLED:
+        await request_abort(deps, row, closure_of(row).abort_metadata.cause)
 
 
 async def request_abort(deps: AdminDeps, row: ExecutionModel, cause: str) -> bool:
     """Ask the row's data plane to abort; True when acknowledged (then ``abort_pending`` is cleared)."""
     wid = execution_identifier(row)
-    if deps.dataplanes is None or not row.cluster:
+    if not row.cluster:
         return False
     try:
         await deps.dataplanes.abort_execution(row.cluster, wid, cause)
     except DataPlaneUnavailable as exc:
         log.warning("abort of %s/%s/%s not delivered, will retry: %s", wid.project, wid.domain, wid.name, exc)
+        await record_abort_failure(deps, row.id)
         return False
+    except DataPlaneRefused as exc:
+        # Not there, or refused for good: no ABORTED event will come, so the abort completes here.
+        log.warning("abort of %s/%s/%s ends in admin: %s", wid.project, wid.domain, wid.name, exc)
+        await _end_aborted_here(deps, row.id)
+        return True
     async with deps.db.session() as session:
         await session.execute(
             update(ExecutionModel)
             .where(ExecutionModel.id == row.id)
-            .values(abort_pending=False)
+            .values(abort_pending=False, retry_at=None)
             .execution_options(synchronize_session=False)
         )
     return True
 
 
+async def _end_aborted_here(deps: AdminDeps, row_id: int) -> None:
+    """ABORTING → ABORTED in admin itself (the cause recorded by TerminateExecution stays)."""
+    now = deps.clock()
+    async with deps.db.session() as session:
+        row = (
+            await session.execute(select(ExecutionModel).where(ExecutionModel.id == row_id).with_for_update())
+        ).scalar_one_or_none()
+        if row is None:
+            return
+        row.abort_pending, row.retry_at = False, None
+        if row.phase == WF.Phase.Name(WF.ABORTING):
+            closure = closure_of(row)
+            closure.phase = WF.ABORTED
+            closure.updated_at.CopyFrom(to_timestamp(now))
+            row.closure = closure.SerializeToString()
+            row.phase = WF.Phase.Name(WF.ABORTED)
+            row.execution_updated_at = row.updated_at = now
+        await repo.flush_checked(session)
+
+
+async def record_abort_failure(deps: AdminDeps, row_id: int) -> None:
+    async with deps.db.session() as session:
+        attempts = (
+            await session.execute(select(ExecutionModel.abort_attempts).where(ExecutionModel.id == row_id))
+        ).scalar_one_or_none()
+        if attempts is None:
+            return
+        await session.execute(
+            update(ExecutionModel)
+            .where(ExecutionModel.id == row_id)
+            .values(abort_attempts=attempts + 1, retry_at=deps.clock() + backoff(attempts + 1))
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _due(now: datetime, never_tried_before: datetime) -> ColumnElement[bool]:
+    """Rows never tried by the repair loop wait ``older_than`` (the inline attempt may still be in flight)."""
+    return or_(
+        and_(ExecutionModel.retry_at.is_(None), ExecutionModel.created_at <= never_tried_before),
+        ExecutionModel.retry_at <= now,
+    )
+
+
 async def repair_once(deps: AdminDeps, older_than: timedelta = timedelta(0)) -> int:
-    """Retry hand-offs and aborts that never reached a data plane; returns how many got through."""
-    cutoff = deps.clock() - older_than
+    """Retry hand-offs and aborts that never reached a data plane; returns how many got through.
+
+    Due rows are taken earliest-due first; every failure pushes its row's next try back, so a set of rows that
+    keeps failing cannot hold the batch and block newer ones.
+    """
+    now = deps.clock()
+    due = _due(now, now - older_than)
+    order = (func.coalesce(ExecutionModel.retry_at, ExecutionModel.created_at), ExecutionModel.id)
     async with deps.db.session() as session:
         pending = (
             (
                 await session.execute(
                     select(ExecutionModel)
-                    .where(ExecutionModel.handoff == PENDING, ExecutionModel.created_at <= cutoff)
-                    .order_by(ExecutionModel.id)
+                    .where(ExecutionModel.handoff == PENDING, due)
+                    .order_by(*order)
                     .limit(REPAIR_BATCH)
                 )
             )
@@ -144,7 +277,10 @@ async def repair_once(deps: AdminDeps, older_than: timedelta = timedelta(0)) -> 
         aborts = (
             (
                 await session.execute(
-                    select(ExecutionModel).where(ExecutionModel.abort_pending.is_(True)).limit(REPAIR_BATCH)
+                    select(ExecutionModel)
+                    .where(ExecutionModel.abort_pending.is_(True), due)
+                    .order_by(*order)
+                    .limit(REPAIR_BATCH)
                 )
             )
             .scalars()
@@ -152,19 +288,37 @@ async def repair_once(deps: AdminDeps, older_than: timedelta = timedelta(0)) -> 
         )
     delivered = 0
     for row in pending:
-        delivered += await _safely(dispatch(deps, execution_identifier(row)), "hand-off", row)
+        delivered += await _repair_handoff(deps, row)
     for row in aborts:
-        delivered += await _safely(request_abort(deps, row, closure_of(row).abort_metadata.cause), "abort", row)
+        delivered += await _repair_abort(deps, row)
     return delivered
 
 
-async def _safely(attempt: Awaitable[bool], what: str, row: ExecutionModel) -> bool:
-    """One row's failure (a missing blob, a DB hiccup) must not stop the others from being repaired."""
+async def _repair_handoff(deps: AdminDeps, row: ExecutionModel) -> bool:
+    """One row's failure (a missing blob, a DB hiccup) must not stop the others; it is retried after a backoff."""
+    wid = execution_identifier(row)
     try:
-        return await attempt
-    except Exception:
-        log.exception("%s of %s/%s/%s failed unexpectedly, will retry", what, row.project, row.domain, row.name)
+        return await dispatch(deps, wid)
+    except Exception as exc:
+        log.exception("hand-off of %s/%s/%s failed unexpectedly, will retry", row.project, row.domain, row.name)
+        await _ignore_errors(record_handoff_failure(deps, wid, f"{type(exc).__name__}: {exc}"))
         return False
+
+
+async def _repair_abort(deps: AdminDeps, row: ExecutionModel) -> bool:
+    try:
+        return await request_abort(deps, row, closure_of(row).abort_metadata.cause)
+    except Exception:
+        log.exception("abort of %s/%s/%s failed unexpectedly, will retry", row.project, row.domain, row.name)
+        await _ignore_errors(record_abort_failure(deps, row.id))
+        return False
+
+
+async def _ignore_errors(step: Awaitable[None]) -> None:
+    try:
+        await step
+    except Exception:  # the DB itself may be what failed; the row is simply retried next round
+        log.exception("recording a failed repair failed")
 
 
 async def repair_loop(deps: AdminDeps, interval: timedelta) -> None:
@@ -186,13 +340,10 @@ async def repair_loop(deps: AdminDeps, interval: timedelta) -> None:
 
 
 def start_repair_loop(deps: AdminDeps, interval: timedelta) -> asyncio.Task[None]:
-    task = asyncio.create_task(repair_loop(deps, interval), name="admin-handoff-repair")
-    deps.extras["handoff_repair"] = task
-    return task
+    return asyncio.create_task(repair_loop(deps, interval), name="admin-handoff-repair")
 
 
-async def stop_repair_loop(deps: AdminDeps) -> None:
-    task = deps.extras.pop("handoff_repair", None)
+async def stop_repair_loop(task: asyncio.Task[None] | None) -> None:
     if task is None:
         return
     task.cancel()

@@ -12,9 +12,10 @@ from flyteidl.admin import common_pb2, launch_plan_pb2
 from flyteidl.core import identifier_pb2, interface_pb2
 
 from aloft_admin.deps import AdminDeps
-from aloft_admin.managers import lookups
+from aloft_admin.managers import registered_entities as registered
 from aloft_admin.managers.entity_ids import list_entity_ids
-from aloft_admin.managers.registration import ensure_named_entity
+from aloft_admin.managers.projects import ensure_project_domain
+from aloft_admin.managers.registration import ensure_named_entity, ensure_new_version
 from aloft_admin.repositories.models.entities import LaunchPlanRow
 from aloft_admin.repositories.sql import entities as repo
 from aloft_admin.repositories.sql import listing
@@ -23,11 +24,16 @@ from aloft_admin.repositories.sql.fields import (
 )
 from aloft_admin.repositories.sql.listing import ListQuery
 from aloft_admin.transformers import entities as transform
+from aloft_admin.transformers.timestamps import to_timestamp
 from aloft_admin.validation import launch_plans as validate
 from aloft_admin.validation.identifiers import validate_identifier, validate_named_identifier
 from aloft_service.errors import Aborted, AlreadyExists, InvalidArgument
 
 ACTIVE, INACTIVE = launch_plan_pb2.ACTIVE, launch_plan_pb2.INACTIVE
+
+
+async def _registered_spec(row: LaunchPlanRow) -> launch_plan_pb2.LaunchPlanSpec:
+    return launch_plan_pb2.LaunchPlanSpec.FromString(row.spec)
 
 
 class LaunchPlanManager:
@@ -40,25 +46,23 @@ class LaunchPlanManager:
         validate.validate_request_shape(request)
         spec = request.spec
         async with self.deps.db.session() as session:
-            await lookups.ensure_project_domain(
-                self.deps, session, request.id.project, request.id.domain, request.id.org
-            )
-            workflow = await lookups.get_workflow_row(session, spec.workflow_id)
+            await ensure_project_domain(self.deps, session, request.id.project, request.id.domain, request.id.org)
+            workflow = await registered.get_workflow_row(session, spec.workflow_id)
             interface = interface_pb2.TypedInterface.FromString(workflow.typed_interface)
             expected = validate.expected_inputs(spec, interface)
             validate.validate_schedule(spec, expected)
             spec.default_inputs.CopyFrom(expected)
             spec_digest = transform.digest(spec)
-            existing = await repo.find(session, LaunchPlanRow, request.id)
-            if existing is not None:
-                raise self._exists_error(request, existing, spec_digest)
+            await ensure_new_version(
+                session, "launch plan", LaunchPlanRow, request.id, spec_digest, request.spec, _registered_spec
+            )
             now = self.deps.clock()
             closure = launch_plan_pb2.LaunchPlanClosure(
                 state=INACTIVE,
                 expected_inputs=expected,
                 expected_outputs=interface.outputs,
-                created_at=transform.timestamp(now),
-                updated_at=transform.timestamp(now),
+                created_at=to_timestamp(now),
+                updated_at=to_timestamp(now),
             )
             session.add(
                 LaunchPlanRow(
@@ -80,29 +84,16 @@ class LaunchPlanManager:
             await ensure_named_entity(session, request.id, now)
         return launch_plan_pb2.LaunchPlanCreateResponse()
 
-    @staticmethod
-    def _exists_error(
-        request: launch_plan_pb2.LaunchPlanCreateRequest, existing: LaunchPlanRow, new_digest: bytes
-    ) -> Exception:
-        if existing.digest == new_digest:
-            return AlreadyExists("launch plan with identical structure already exists")
-        old = launch_plan_pb2.LaunchPlanSpec.FromString(existing.spec)
-        differences = "\n".join(transform.describe_differences(old, request.spec))
-        return InvalidArgument(
-            f"{request.id.name} launch plan with different structure already exists. "
-            f"(Please register a new version of the launch plan):\n{differences}"
-        )
-
     async def get(self, request: common_pb2.ObjectGetRequest) -> launch_plan_pb2.LaunchPlan:
         validate_identifier(request.id, identifier_pb2.LAUNCH_PLAN)
         async with self.deps.db.session() as session:
-            return await lookups.get_launch_plan(self.deps, session, request.id)
+            return await registered.get_launch_plan(self.deps, session, request.id)
 
     async def get_active(self, request: launch_plan_pb2.ActiveLaunchPlanRequest) -> launch_plan_pb2.LaunchPlan:
         validate_named_identifier(request.id)
         id = request.id
         async with self.deps.db.session() as session:
-            return await lookups.get_active_launch_plan(self.deps, session, id.project, id.domain, id.name, id.org)
+            return await registered.get_active_launch_plan(self.deps, session, id.project, id.domain, id.name, id.org)
 
     async def update(
         self, request: launch_plan_pb2.LaunchPlanUpdateRequest
@@ -112,7 +103,7 @@ class LaunchPlanManager:
             raise InvalidArgument(f"invalid state [{request.state}] for launch plan [{transform.id_text(request.id)}]")
         try:
             async with self.deps.db.session() as session:
-                row = await lookups.get_launch_plan_row(session, request.id)
+                row = await registered.get_launch_plan_row(session, request.id)
                 now = self.deps.clock()
                 if request.state == ACTIVE:
                     await repo.deactivate_launch_plans(session, transform.to_named_entity_id(row), now)

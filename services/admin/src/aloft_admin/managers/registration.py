@@ -1,16 +1,60 @@
-"""Side rows every entity registration writes in the same transaction: the named entity and its description."""
+"""What every entity registration (tasks, workflows, launch plans) does the same way, in its transaction.
+
+- ``ensure_new_version``: versions are immutable. Registering an existing version again is ALREADY_EXISTS when
+  identical ("<kind> with identical structure already exists", which pyflyte treats as success) and
+  INVALID_ARGUMENT listing the differing fields otherwise (flyteadmin's wording).
+- ``ensure_named_entity`` and ``store_description``: the side rows written with the entity.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 
 from flyteidl.admin import description_entity_pb2
 from flyteidl.core import identifier_pb2
+from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aloft_admin.repositories.models.entities import DescriptionEntityRow, NamedEntityRow
+from aloft_admin.repositories.models.entities import (
+    DescriptionEntityRow,
+    LaunchPlanRow,
+    NamedEntityRow,
+    TaskRow,
+    WorkflowRow,
+)
 from aloft_admin.repositories.sql import entities as repo
-from aloft_admin.transformers.entities import to_named_entity_id
+from aloft_admin.transformers.entities import describe_differences, to_named_entity_id
+from aloft_service.errors import AlreadyExists, InvalidArgument
+
+Row = TypeVar("Row", TaskRow, WorkflowRow, LaunchPlanRow)
+
+
+async def ensure_new_version(
+    session: AsyncSession,
+    kind: str,
+    row_type: type[Row],
+    id: identifier_pb2.Identifier,
+    digest: bytes,
+    new: Message,
+    registered: Callable[[Row], Awaitable[Message]],
+    failure_reason: Callable[[bool], Message | None] = lambda identical: None,
+) -> None:
+    """Raise when ``id`` is registered already: ALREADY_EXISTS if its digest equals ``digest``, else
+    INVALID_ARGUMENT with the differences between ``registered(row)`` and ``new``. ``failure_reason(identical)``
+    gives the error details some kinds carry (workflows: CreateWorkflowFailureReason)."""
+    existing = await repo.find(session, row_type, id)
+    if existing is None:
+        return
+    if existing.digest == digest:
+        raise AlreadyExists(f"{kind} with identical structure already exists", details=failure_reason(True))
+    differences = "\n".join(describe_differences(await registered(existing), new))
+    raise InvalidArgument(
+        f"{id.name} {kind} with different structure already exists. "
+        f"(Please register a new version of the {kind}):\n{differences}",
+        details=failure_reason(False),
+    )
 
 
 async def ensure_named_entity(session: AsyncSession, id: identifier_pb2.Identifier, now: datetime) -> None:

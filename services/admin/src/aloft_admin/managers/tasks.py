@@ -12,20 +12,25 @@ from flyteidl.core import compiler_pb2, identifier_pb2
 
 import aloft_compiler
 from aloft_admin.deps import AdminDeps
-from aloft_admin.managers import lookups
+from aloft_admin.managers import registered_entities as registered
 from aloft_admin.managers.entity_ids import list_entity_ids
-from aloft_admin.managers.registration import ensure_named_entity, store_description
+from aloft_admin.managers.projects import ensure_project_domain
+from aloft_admin.managers.registration import ensure_named_entity, ensure_new_version, store_description
 from aloft_admin.repositories.models.entities import TaskRow
-from aloft_admin.repositories.sql import entities as repo
 from aloft_admin.repositories.sql import listing
 from aloft_admin.repositories.sql.fields import (
     TASK_FIELDS,
 )
 from aloft_admin.repositories.sql.listing import ListQuery
 from aloft_admin.transformers import entities as transform
+from aloft_admin.transformers.timestamps import to_timestamp
 from aloft_admin.validation.identifiers import validate_identifier, validate_named_identifier
 from aloft_admin.validation.tasks import validate_task_request
-from aloft_service.errors import AlreadyExists, InvalidArgument
+from aloft_service.errors import InvalidArgument
+
+
+async def _registered_task(row: TaskRow) -> compiler_pb2.CompiledTask:
+    return task_pb2.TaskClosure.FromString(row.closure).compiled_task
 
 
 class TaskManager:
@@ -43,12 +48,12 @@ class TaskManager:
         closure = task_pb2.TaskClosure(compiled_task=compiled)
         task_digest = transform.digest(closure.compiled_task)
         async with self.deps.db.session() as session:
-            await lookups.ensure_project_domain(self.deps, session, request.id.project, request.id.domain)
-            existing = await repo.find(session, TaskRow, request.id)
-            if existing is not None:
-                raise self._exists_error(request, existing, closure.compiled_task, task_digest)
+            await ensure_project_domain(self.deps, session, request.id.project, request.id.domain)
+            await ensure_new_version(
+                session, "task", TaskRow, request.id, task_digest, closure.compiled_task, _registered_task
+            )
             now = self.deps.clock()
-            closure.created_at.CopyFrom(transform.timestamp(now))
+            closure.created_at.CopyFrom(to_timestamp(now))
             description = request.spec.description if request.spec.HasField("description") else None
             short = await store_description(session, request.id, description, now)
             session.add(
@@ -69,23 +74,10 @@ class TaskManager:
             await ensure_named_entity(session, request.id, now)
         return task_pb2.TaskCreateResponse()
 
-    @staticmethod
-    def _exists_error(
-        request: task_pb2.TaskCreateRequest, existing: TaskRow, compiled: compiler_pb2.CompiledTask, new_digest: bytes
-    ) -> Exception:
-        if existing.digest == new_digest:
-            return AlreadyExists("task with identical structure already exists")
-        old = task_pb2.TaskClosure.FromString(existing.closure).compiled_task
-        differences = "\n".join(transform.describe_differences(old, compiled))
-        return InvalidArgument(
-            f"{request.id.name} task with different structure already exists. "
-            f"(Please register a new version of the task):\n{differences}"
-        )
-
     async def get(self, request: common_pb2.ObjectGetRequest) -> task_pb2.Task:
         validate_identifier(request.id, identifier_pb2.TASK)
         async with self.deps.db.session() as session:
-            return await lookups.get_task(self.deps, session, request.id)
+            return await registered.get_task(self.deps, session, request.id)
 
     async def list(self, request: common_pb2.ResourceListRequest) -> task_pb2.TaskList:
         validate_named_identifier(request.id, name_required=False)

@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import aloft_compiler
 from aloft_admin.deps import AdminDeps
-from aloft_admin.managers import lookups
+from aloft_admin.managers import registered_entities as registered
 from aloft_admin.managers.entity_ids import list_entity_ids
-from aloft_admin.managers.registration import ensure_named_entity, store_description
+from aloft_admin.managers.projects import ensure_project_domain
+from aloft_admin.managers.registration import ensure_named_entity, ensure_new_version, store_description
 from aloft_admin.repositories.models.entities import LaunchPlanRow, TaskRow, WorkflowRow
 from aloft_admin.repositories.sql import entities as repo
 from aloft_admin.repositories.sql import listing
@@ -31,7 +32,7 @@ from aloft_admin.repositories.sql.fields import (
 from aloft_admin.repositories.sql.listing import ListQuery
 from aloft_admin.transformers import entities as transform
 from aloft_admin.validation.identifiers import missing, validate_identifier, validate_named_identifier
-from aloft_service.errors import AlreadyExists, InvalidArgument
+from aloft_service.errors import InvalidArgument
 
 # Registered sub-workflows may themselves reference registered sub-workflows; stop resolving after this depth.
 _MAX_RESOLVE_ROUNDS = 10
@@ -60,6 +61,16 @@ def _uncompiled(template: core_workflow_pb2.WorkflowTemplate) -> core_workflow_p
     return plain
 
 
+def _failure_reason(id: identifier_pb2.Identifier, identical: bool) -> workflow_pb2.CreateWorkflowFailureReason:
+    if identical:
+        return workflow_pb2.CreateWorkflowFailureReason(
+            exists_identical_structure=workflow_pb2.WorkflowErrorExistsIdenticalStructure(id=id)
+        )
+    return workflow_pb2.CreateWorkflowFailureReason(
+        exists_different_structure=workflow_pb2.WorkflowErrorExistsDifferentStructure(id=id)
+    )
+
+
 class WorkflowManager:
     def __init__(self, deps: AdminDeps) -> None:
         self.deps = deps
@@ -76,14 +87,19 @@ class WorkflowManager:
         template = request.spec.template
         template.id.CopyFrom(request.id)
         async with self.deps.db.session() as session:
-            await lookups.ensure_project_domain(
-                self.deps, session, request.id.project, request.id.domain, request.id.org
-            )
+            await ensure_project_domain(self.deps, session, request.id.project, request.id.domain, request.id.org)
             closure = await self._compile(session, template, list(request.spec.sub_workflows))
             closure_digest = transform.digest(closure)
-            existing = await repo.find(session, WorkflowRow, request.id)
-            if existing is not None:
-                raise await self._exists_error(request, existing, closure, closure_digest)
+            await ensure_new_version(
+                session,
+                "workflow",
+                WorkflowRow,
+                request.id,
+                closure_digest,
+                closure,
+                lambda row: registered.read_compiled_closure(self.deps, row),
+                lambda identical: _failure_reason(request.id, identical),
+            )
             now = self.deps.clock()
             uri = self._closure_uri(request.id, closure_digest)
             await self.deps.blobs.write_proto(uri, closure)
@@ -153,42 +169,19 @@ class WorkflowManager:
         for wf_id in refs.workflow_ids:
             if (wf_row := await repo.find(session, WorkflowRow, wf_id)) is None:
                 continue
-            registered = await lookups.read_compiled_closure(self.deps, wf_row)
-            for compiled in [registered.primary, *registered.sub_workflows]:
+            closure = await registered.read_compiled_closure(self.deps, wf_row)
+            for compiled in [closure.primary, *closure.sub_workflows]:
                 if _key(compiled.template.id) not in found.sub_workflows:
                     found.sub_workflows[_key(compiled.template.id)] = _uncompiled(compiled.template)
                     added = True
-            for task in registered.tasks:
+            for task in closure.tasks:
                 found.tasks.setdefault(_key(task.template.id), task.template)
         return added
-
-    async def _exists_error(
-        self,
-        request: workflow_pb2.WorkflowCreateRequest,
-        existing: WorkflowRow,
-        closure: compiler_pb2.CompiledWorkflowClosure,
-        closure_digest: bytes,
-    ) -> Exception:
-        if existing.digest == closure_digest:
-            identical = workflow_pb2.CreateWorkflowFailureReason(
-                exists_identical_structure=workflow_pb2.WorkflowErrorExistsIdenticalStructure(id=request.id)
-            )
-            return AlreadyExists("workflow with identical structure already exists", details=identical)
-        old = await lookups.read_compiled_closure(self.deps, existing)
-        differences = "\n".join(transform.describe_differences(old, closure))
-        different = workflow_pb2.CreateWorkflowFailureReason(
-            exists_different_structure=workflow_pb2.WorkflowErrorExistsDifferentStructure(id=request.id)
-        )
-        return InvalidArgument(
-            f"{request.id.name} workflow with different structure already exists. "
-            f"(Please register a new version of the workflow):\n{differences}",
-            details=different,
-        )
 
     async def get(self, request: common_pb2.ObjectGetRequest) -> workflow_pb2.Workflow:
         validate_identifier(request.id, identifier_pb2.WORKFLOW)
         async with self.deps.db.session() as session:
-            return await lookups.get_workflow(self.deps, session, request.id)
+            return await registered.get_workflow(self.deps, session, request.id)
 
     async def list(self, request: common_pb2.ResourceListRequest) -> workflow_pb2.WorkflowList:
         """Workflows without their compiled closures (GetWorkflow returns those), as flyteadmin lists them."""

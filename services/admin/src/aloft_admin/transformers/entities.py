@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from flyteidl.admin import common_pb2, description_entity_pb2, launch_plan_pb2, project_pb2, task_pb2, workflow_pb2
 from flyteidl.core import identifier_pb2
 from google.protobuf import json_format
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from aloft_admin.repositories.models.entities import (
     DescriptionEntityRow,
@@ -20,16 +18,11 @@ from aloft_admin.repositories.models.entities import (
     TaskRow,
     WorkflowRow,
 )
+from aloft_admin.transformers.timestamps import to_timestamp
 
 TASK = identifier_pb2.TASK
 WORKFLOW = identifier_pb2.WORKFLOW
 LAUNCH_PLAN = identifier_pb2.LAUNCH_PLAN
-
-
-def timestamp(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
-    return stamp
 
 
 def digest(message: Message) -> bytes:
@@ -83,7 +76,7 @@ def to_task(row: TaskRow) -> task_pb2.Task:
 
 
 def to_workflow(row: WorkflowRow, compiled: Any = None) -> workflow_pb2.Workflow:
-    closure = workflow_pb2.WorkflowClosure(created_at=timestamp(row.created_at))
+    closure = workflow_pb2.WorkflowClosure(created_at=to_timestamp(row.created_at))
     if compiled is not None:
         closure.compiled_workflow.CopyFrom(compiled)
     return workflow_pb2.Workflow(id=identifier(row, WORKFLOW), closure=closure, short_description=row.short_description)
@@ -92,7 +85,7 @@ def to_workflow(row: WorkflowRow, compiled: Any = None) -> workflow_pb2.Workflow
 def to_launch_plan(row: LaunchPlanRow) -> launch_plan_pb2.LaunchPlan:
     closure = launch_plan_pb2.LaunchPlanClosure.FromString(row.closure)
     closure.state = row.state  # type: ignore[assignment]
-    closure.updated_at.CopyFrom(timestamp(row.updated_at))
+    closure.updated_at.CopyFrom(to_timestamp(row.updated_at))
     return launch_plan_pb2.LaunchPlan(
         id=identifier(row, LAUNCH_PLAN), spec=launch_plan_pb2.LaunchPlanSpec.FromString(row.spec), closure=closure
     )

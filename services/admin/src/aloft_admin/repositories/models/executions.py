@@ -64,6 +64,10 @@ class ExecutionModel(Timestamps, Base):
     handoff_error: Mapped[str] = mapped_column(Text, default="")
     # Abort requested but not yet acknowledged by the data plane.
     abort_pending: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    abort_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # After a failed hand-off or abort: not retried before this (exponential backoff). The repair loop takes due
+    # rows oldest-due first, so rows that keep failing move back and never starve newer ones.
+    retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}
