@@ -117,6 +117,14 @@ async def test_unknown_label_is_refused_and_the_chosen_cluster_is_shown(exec_ser
     assert got.spec.metadata.system_metadata.execution_cluster == CLUSTER
     assert [r.cluster for r in fake.created] == [CLUSTER]
 
+    # Relaunch and recover are routed again by the same rules (the new execution's own choice, stored and shown).
+    again = await admin.RelaunchExecution(execution_pb2.ExecutionRelaunchRequest(id=created.id, name="again"))
+    recovered = await admin.RecoverExecution(execution_pb2.ExecutionRecoverRequest(id=created.id, name="recovered"))
+    for wid in (again.id, recovered.id):
+        shown = await admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=wid))
+        assert shown.spec.metadata.system_metadata.execution_cluster == CLUSTER
+    assert [(r.id.name, r.cluster) for r in fake.created][1:] == [("again", CLUSTER), ("recovered", CLUSTER)]
+
 
 async def test_unreachable_data_plane_keeps_execution_and_repair_hands_it_off(exec_server: Any, literals: Any) -> None:
     admin, fake, deps = exec_server.admin, exec_server.dataplane, exec_server.deps
