@@ -27,6 +27,7 @@ from aloft_admin.repositories.sql import executions as repo
 from aloft_admin.transformers.executions import closure_of, execution_identifier
 from aloft_admin.transformers.timestamps import to_timestamp
 from aloft_db.leader import AdvisoryLeader
+from aloft_service.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +60,14 @@ async def dispatch(
     if request is None:
         request = await deps.blobs.read_proto(handoff_uri(deps, wid), dataplane_pb2.CreateExecutionRequest)
     if not request.cluster:
-        cluster = deps.dataplanes.route(request.config.execution_cluster_label, seed=routing_seed(wid))
+        try:
+            cluster = deps.dataplanes.route(request.config.execution_cluster_label, seed=routing_seed(wid))
+        except InvalidArgument as exc:  # the clusters config changed since it was created: wait for one to match
+            cluster, reason = None, exc.message
+        else:
+            reason = "no data plane is enabled"
         if cluster is None:
-            await record_handoff_failure(deps, wid, "no data plane is enabled")
+            await record_handoff_failure(deps, wid, reason)
             return False
         request.cluster = cluster
     if not await _still_pending(deps, wid):
