@@ -20,12 +20,13 @@ BENCH_GLOBS := benchmarks/bench_*.py services/*/benchmarks/bench_*.py
 # Debian packages providing the servers tests need (PostgreSQL, Redis, NATS): "binary:package".
 SYSTEM_SERVERS := postgres:postgresql redis-server:redis-server nats-server:nats-server node:nodejs npm:npm
 
-.PHONY: help setup system-deps run test pytest lint format protos protos-check protos-release bench demo clean distclean
+.PHONY: help setup system-deps run run-multicluster test pytest lint format protos protos-check protos-release bench demo clean distclean
 .PHONY: images images-smoke image-tools
 
 help:
 	@echo "make setup     create .venv (+ .venv-flytekit) and install everything, pinned by $(CONSTRAINTS)"
 	@echo "make run       start the whole stack on embedded defaults (aloft up --config $(CONFIG))"
+	@echo "make run-multicluster  admin + datacatalog + two data planes (propeller managers; config/multicluster)"
 	@echo "make test      setup, lint, then the whole test suite (PYTEST_ARGS=... to narrow)"
 	@echo "make lint      ruff check, ruff format --check, mypy, buf lint + breaking (against protos/released.json)"
 	@echo "make protos    compile protos/ into libs/aloft-protos (protos-check: fail if stale)"
@@ -93,6 +94,9 @@ images-smoke: $(VENV)/.installed
 
 run: setup
 	$(VENV)/bin/aloft up --config $(CONFIG)
+
+run-multicluster: setup
+	tools/run-multicluster.sh
 
 # Lint and tests both run (so CI shows every problem at once); either failing fails the target.
 test: setup
