@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from aloft_admin.config import AdminConfig
+from aloft_admin.integrations.dataplane import DataPlaneClient, NoDataPlanes
+from aloft_admin.managers.launch_targets import LaunchTargetCache
 from aloft_db import Database
 from aloft_storage import BlobStore
 
@@ -22,7 +23,7 @@ class AdminDeps:
     db: Database
     blobs: BlobStore
     clock: Callable[[], datetime] = utcnow
-    # Set by server.py: the client admin uses to hand executions to data planes (aloft.dataplane.v1).
-    dataplanes: Any = None
-    # Free slots for collaborators built later in start-up (schedulers, notifiers ...), keyed by name.
-    extras: dict[str, Any] = field(default_factory=dict)
+    # How admin hands executions to data planes (aloft.dataplane.v1): server.py builds it from config with
+    # integrations.dataplane.build_dataplane_client; the default takes nothing (no data plane configured).
+    dataplanes: DataPlaneClient = field(default_factory=NoDataPlanes)
+    launch_targets: LaunchTargetCache = field(default_factory=LaunchTargetCache)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from aloft.events.v1 import events_pb2, events_pb2_grpc
 from flyteidl.service import (
     admin_pb2,
     admin_pb2_grpc,
@@ -23,9 +25,11 @@ from flyteidl.service import (
 from aloft_admin.api.admin_service import AdminServicer
 from aloft_admin.api.auth import AuthMetadataServicer, IdentityServicer
 from aloft_admin.api.dataproxy import DataProxyServicer
+from aloft_admin.api.event_batches import EventBatchServicer
 from aloft_admin.api.signals import SignalServicer
 from aloft_admin.config import AdminConfig
 from aloft_admin.deps import AdminDeps
+from aloft_admin.integrations.dataplane import build_dataplane_client
 from aloft_db import create_database, migrate
 from aloft_service.runtime import Service
 from aloft_storage import create_blob_store
@@ -41,6 +45,7 @@ SERVICE_NAMES = [
     signal_pb2.DESCRIPTOR.services_by_name["SignalService"].full_name,
     auth_pb2.DESCRIPTOR.services_by_name["AuthMetadataService"].full_name,
     identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name,
+    events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
 ]
 
 
@@ -51,6 +56,7 @@ class Servicers:
     signals: SignalServicer
     auth: AuthMetadataServicer
     identity: IdentityServicer
+    event_batches: EventBatchServicer
 
     def registrations(self) -> list[object]:
         def register(server: grpc.aio.Server) -> None:
@@ -59,6 +65,7 @@ class Servicers:
             signal_pb2_grpc.add_SignalServiceServicer_to_server(self.signals, server)
             auth_pb2_grpc.add_AuthMetadataServiceServicer_to_server(self.auth, server)
             identity_pb2_grpc.add_IdentityServiceServicer_to_server(self.identity, server)
+            events_pb2_grpc.add_EventServiceServicer_to_server(self.event_batches, server)
 
         return [register]
 
@@ -67,12 +74,9 @@ def build_deps(config: AdminConfig) -> AdminDeps:
     data_dir = config.stack.data_path()
     db = create_database(config.effective_database(), data_dir / "admin.db")
     blobs = create_blob_store(config.storage, base_dir=data_dir)
-    deps = AdminDeps(config=config, db=db, blobs=blobs)
+    deps = AdminDeps(config=config, db=db, blobs=blobs, dataplanes=build_dataplane_client(config))
     if config.admin.httpPort:
         bind_http_port(deps, config.admin.httpPort)
-    from aloft_admin.integrations.dataplane import build_dataplane_client
-
-    deps.dataplanes = build_dataplane_client(config)
     return deps
 
 
@@ -108,17 +112,19 @@ def build_service(deps: AdminDeps) -> Service:
         signals=SignalServicer(deps),
         auth=AuthMetadataServicer(deps),
         identity=IdentityServicer(deps),
+        event_batches=EventBatchServicer(deps),
     )
+
+    repair: list[asyncio.Task[None]] = []
 
     async def on_start() -> None:
         await seed_defaults(deps)
         # Retries data-plane hand-offs and aborts that did not get through (executions area).
-        start_repair_loop(deps, deps.config.admin.handoffRepairInterval)
+        repair.append(start_repair_loop(deps, deps.config.admin.handoffRepairInterval))
 
     async def on_stop() -> None:
-        await stop_repair_loop(deps)
-        if deps.dataplanes is not None:
-            await deps.dataplanes.close()
+        await stop_repair_loop(repair.pop() if repair else None)
+        await deps.dataplanes.close()
         await deps.db.dispose()
 
     return Service(

@@ -10,7 +10,7 @@ import pytest
 from flyteidl.admin import common_pb2, launch_plan_pb2, schedule_pb2
 from flyteidl.core import execution_pb2
 
-from aloft_admin.managers import lookups
+from aloft_admin.managers import registered_entities as registered
 
 ACTIVE, INACTIVE = launch_plan_pb2.ACTIVE, launch_plan_pb2.INACTIVE
 
@@ -116,7 +116,7 @@ async def test_schedules(admin_server: Any, admin_stub: Any, entities: Any, work
     rate_id = entities.launch_plan_id("lp.ok2")
     await admin_stub.UpdateLaunchPlan(launch_plan_pb2.LaunchPlanUpdateRequest(id=rate_id, state=ACTIVE))
     async with admin_server.deps.db.session() as session:
-        active = await lookups.active_scheduled_launch_plans(admin_server.deps, session)
+        active = await registered.active_scheduled_launch_plans(admin_server.deps, session)
     assert [lp.id for lp in active] == [rate_id]
     assert active[0].spec.entity_metadata.schedule.rate.value == 10
     listed = await admin_stub.ListLaunchPlans(

@@ -17,6 +17,7 @@ from aloft_propeller.events.sink import AdminEventSink, EventSink
 from aloft_propeller.managers.executions import ExecutionManager
 from aloft_propeller.nodes.context import PluginResolver
 from aloft_propeller.nodes.registry import default_node_handlers
+from aloft_propeller.recovery import AdminRecoverySource
 from aloft_propeller.resourcemanager import ResourceManager, build_resource_manager
 from aloft_propeller.sharding.strategy import build_shard_strategy
 from aloft_propeller.store.sql import SqlWorkflowStore
@@ -71,8 +72,9 @@ def build_deps(
     plugins = plugins or _default_plugins(config, blobs, resources)
     sink = sink or AdminEventSink(config.propeller.adminEndpoint)
     store = SqlWorkflowStore(db)
+    recovery = AdminRecoverySource(config.propeller.adminEndpoint, blobs)
     executor = WorkflowExecutor(
-        config, blobs, plugins, default_node_handlers(config.propeller.adminEndpoint), store, resources
+        config, blobs, plugins, default_node_handlers(config.propeller.adminEndpoint), store, resources, recovery
     )
     shard = build_shard_strategy(config.propeller.shard)
     controller = Controller(

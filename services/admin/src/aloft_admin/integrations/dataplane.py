@@ -5,7 +5,8 @@ Contract of ``DataPlaneClient``:
   resolved execution-cluster label, else the first enabled one; None when no data plane is enabled.
 - ``create_execution`` is idempotent on the data plane's side (same id + spec → ``already_existed``), so the
   hand-off may be retried any number of times (the repair loop does).
-- ``abort_execution`` is a no-op on the data plane for finished executions, so it may be retried too.
+- ``abort_execution`` is a no-op on the data plane for finished executions, so it may be retried too. When the
+  data plane does not hold the execution (NOT_FOUND) it raises ``DataPlaneRefused``: no end event will come.
 - Both raise ``DataPlaneUnavailable`` when the data plane cannot be reached or is overloaded; callers keep the
   execution recorded and retry later ("write the side effect's owner first"). ``DataPlaneRefused`` is a permanent
   answer (the request itself is wrong for that data plane): retrying cannot help, the execution ends FAILED.
@@ -122,8 +123,6 @@ class GrpcDataPlaneClient:
         try:
             await self._stub(cluster).AbortExecution(request, timeout=CALL_TIMEOUT_SECONDS)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                return  # the data plane never got it: nothing to stop
             raise _call_failed(cluster, exc) from exc
 
     async def close(self) -> None:
@@ -132,5 +131,29 @@ class GrpcDataPlaneClient:
             await channel.close()
 
 
+class NoDataPlanes:
+    """The client when no data plane is configured: nothing is routed, every call is DataPlaneUnavailable (so
+    executions stay recorded with their hand-off pending until a data plane is configured)."""
+
+    def route(self, cluster_label: str) -> str | None:
+        return None
+
+    async def create_execution(
+        self, cluster: str, request: dataplane_pb2.CreateExecutionRequest
+    ) -> dataplane_pb2.CreateExecutionResponse:
+        raise DataPlaneUnavailable(f"data plane {cluster!r} is not configured or not enabled")
+
+    async def abort_execution(
+        self, cluster: str, id: identifier_pb2.WorkflowExecutionIdentifier, cause: str, principal: str = ""
+    ) -> None:
+        raise DataPlaneUnavailable(f"data plane {cluster!r} is not configured or not enabled")
+
+    async def close(self) -> None:
+        return None
+
+
 def build_dataplane_client(config: AdminConfig) -> DataPlaneClient:
+    """The factory server.py calls: a gRPC client for the configured data planes, the no-op one for none."""
+    if not config.admin.dataPlanes:
+        return NoDataPlanes()
     return GrpcDataPlaneClient(list(config.admin.dataPlanes))

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.config import ResourceSet
 from aloft_admin.deps import AdminDeps
-from aloft_admin.managers import lookups
+from aloft_admin.managers.projects import ensure_project_domain
 from aloft_admin.repositories.models.entities import MatchableAttributeRow
 from aloft_admin.repositories.sql import attributes as repo
 from aloft_admin.repositories.sql import entities as entity_repo
@@ -198,7 +198,7 @@ class AttributesManager:
     async def _check_scope(self, session: AsyncSession, scope: Scope) -> None:
         require(scope.project, "project")
         if scope.domain:
-            await lookups.ensure_project_domain(self.deps, session, scope.project, scope.domain, scope.org)
+            await ensure_project_domain(self.deps, session, scope.project, scope.domain, scope.org)
         elif await entity_repo.find_project(session, scope.project, scope.org) is None:
             raise InvalidArgument(f"project [{scope.project}] is not registered")
 

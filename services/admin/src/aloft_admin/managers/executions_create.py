@@ -9,6 +9,7 @@ the execution stays recorded and the repair loop retries.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aloft.dataplane.v1 import dataplane_pb2
@@ -17,12 +18,14 @@ from flyteidl.core import identifier_pb2, literals_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.deps import AdminDeps
-from aloft_admin.managers import lookups
+from aloft_admin.faults import AFTER_EXECUTION_COMMIT, crash_point
 from aloft_admin.managers.executions_config import data_plane_config, resolve_matching, resolve_spec
 from aloft_admin.managers.executions_handoff import dispatch, handoff_uri
 from aloft_admin.managers.executions_lookup import get_execution_row, get_node_execution_row
 from aloft_admin.managers.executions_names import execution_name
 from aloft_admin.managers.executions_single_task import launch_plan_for_task
+from aloft_admin.managers.launch_targets import get_launch_target
+from aloft_admin.managers.projects import ensure_project_domain
 from aloft_admin.repositories.models.executions import ExecutionModel
 from aloft_admin.transformers.executions import spec_of
 from aloft_admin.transformers.timestamps import from_timestamp, to_timestamp
@@ -76,42 +79,47 @@ async def relaunch_execution(
     deps: AdminDeps, request: execution_pb2.ExecutionRelaunchRequest
 ) -> execution_pb2.ExecutionCreateResponse:
     """A new execution of the same launch plan with the same user inputs (mode RELAUNCH)."""
-    source, user_inputs = await _source(deps, request.id)
-    spec = spec_of(source)
-    spec.overwrite_cache = request.overwrite_cache
-    wid = _derived_id(deps, request.id, request.name)
-    await launch(
-        deps,
-        Launch(
-            id=wid,
-            spec=spec,
-            user_inputs=user_inputs,
-            mode=MODE.RELAUNCH,
-            reference=request.id,
-            source_row_id=source.id,
-        ),
-    )
-    return execution_pb2.ExecutionCreateResponse(id=wid)
+
+    def adjust(spec: execution_pb2.ExecutionSpec) -> None:
+        spec.overwrite_cache = request.overwrite_cache
+
+    return await _launch_again(deps, request.id, request.name, MODE.RELAUNCH, adjust)
 
 
 async def recover_execution(
     deps: AdminDeps, request: execution_pb2.ExecutionRecoverRequest
 ) -> execution_pb2.ExecutionCreateResponse:
     """A new execution that the data plane runs skipping nodes the original already succeeded (mode RECOVERED)."""
-    source, user_inputs = await _source(deps, request.id)
+
+    def adjust(spec: execution_pb2.ExecutionSpec) -> None:
+        if request.metadata.principal:
+            spec.metadata.principal = request.metadata.principal
+
+    return await _launch_again(deps, request.id, request.name, MODE.RECOVERED, adjust, recover=True)
+
+
+async def _launch_again(
+    deps: AdminDeps,
+    source_id: identifier_pb2.WorkflowExecutionIdentifier,
+    name: str,
+    mode: execution_pb2.ExecutionMetadata.ExecutionMode.ValueType,
+    adjust: Callable[[execution_pb2.ExecutionSpec], None],
+    recover: bool = False,
+) -> execution_pb2.ExecutionCreateResponse:
+    """Relaunch and recover: a new execution from an existing one's spec and user inputs, pointing back at it."""
+    source, user_inputs = await _source(deps, source_id)
     spec = spec_of(source)
-    if request.metadata.principal:
-        spec.metadata.principal = request.metadata.principal
-    wid = _derived_id(deps, request.id, request.name)
+    adjust(spec)
+    wid = _derived_id(deps, source_id, name)
     await launch(
         deps,
         Launch(
             id=wid,
             spec=spec,
             user_inputs=user_inputs,
-            mode=MODE.RECOVERED,
-            reference=request.id,
-            recover_from=request.id,
+            mode=mode,
+            reference=source_id,
+            recover_from=source_id if recover else None,
             source_row_id=source.id,
         ),
     )
@@ -147,6 +155,7 @@ async def launch(deps: AdminDeps, launch: Launch) -> None:
         launch.launch_plan_id = await launch_plan_for_task(deps, launch.spec.launch_plan)
     async with deps.db.session() as session:
         handoff = await record_execution(deps, session, launch)
+    crash_point(AFTER_EXECUTION_COMMIT)
     try:
         await dispatch(deps, launch.id, handoff)
     except Exception:
@@ -163,16 +172,16 @@ async def record_execution(
     the existing execution's blobs; a failed blob write rolls the row back.
     """
     wid, spec = launch.id, launch.spec
-    await lookups.ensure_project_domain(deps, session, wid.project, wid.domain, wid.org)
+    await ensure_project_domain(deps, session, wid.project, wid.domain, wid.org)
     # Workflow versions are immutable: the execution points at the registered compiled closure, no copy.
-    target = await lookups.get_launch_target(deps, session, launch.launch_plan_id or spec.launch_plan)
+    target = await get_launch_target(deps, session, launch.launch_plan_id or spec.launch_plan)
     inputs = merge_inputs(target.expected_inputs, target.spec.fixed_inputs, launch.user_inputs)
     matching = await resolve_matching(
         deps, session, wid.project, wid.domain, target.workflow_id.name, target.launch_plan_id.name, wid.org
     )
     resolved = resolve_spec(deps, spec, target.spec, matching)
     parent_row_id = await _fill_metadata(session, resolved, launch)
-    cluster = (deps.dataplanes.route(resolved.execution_cluster_label.value) if deps.dataplanes else None) or ""
+    cluster = deps.dataplanes.route(resolved.execution_cluster_label.value) or ""
     prefix = (deps.config.admin.metadataPrefix, wid.project, wid.domain, wid.name)
     handoff = dataplane_pb2.CreateExecutionRequest(
         id=wid,

@@ -14,7 +14,7 @@ from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, tasks_pb2
 from flyteidl.core import workflow_pb2 as core_wf
 
 from aloft_admin.deps import AdminDeps
-from aloft_admin.managers import lookups
+from aloft_admin.managers import registered_entities as registered
 from aloft_service.errors import AlreadyExists
 
 SYSTEM_PREFIX = ".flytegen."
@@ -74,7 +74,7 @@ async def launch_plan_for_task(deps: AdminDeps, task_id: identifier_pb2.Identifi
     from aloft_admin.managers.workflows import WorkflowManager
 
     async with deps.db.session() as session:
-        task = await lookups.get_task(deps, session, task_id)
+        task = await registered.get_task(deps, session, task_id)
     template = task.closure.compiled_task.template
     workflow = wrapper_workflow(task_id, template)
     lp_id = _generated_id(task_id, identifier_pb2.LAUNCH_PLAN)

@@ -12,8 +12,9 @@ from flyteidl.admin import common_pb2, launch_plan_pb2
 from flyteidl.core import identifier_pb2, interface_pb2
 
 from aloft_admin.deps import AdminDeps
-from aloft_admin.managers import lookups
+from aloft_admin.managers import registered_entities as registered
 from aloft_admin.managers.entity_ids import list_entity_ids
+from aloft_admin.managers.projects import ensure_project_domain
 from aloft_admin.managers.registration import ensure_named_entity, ensure_new_version
 from aloft_admin.repositories.models.entities import LaunchPlanRow
 from aloft_admin.repositories.sql import entities as repo
@@ -45,10 +46,8 @@ class LaunchPlanManager:
         validate.validate_request_shape(request)
         spec = request.spec
         async with self.deps.db.session() as session:
-            await lookups.ensure_project_domain(
-                self.deps, session, request.id.project, request.id.domain, request.id.org
-            )
-            workflow = await lookups.get_workflow_row(session, spec.workflow_id)
+            await ensure_project_domain(self.deps, session, request.id.project, request.id.domain, request.id.org)
+            workflow = await registered.get_workflow_row(session, spec.workflow_id)
             interface = interface_pb2.TypedInterface.FromString(workflow.typed_interface)
             expected = validate.expected_inputs(spec, interface)
             validate.validate_schedule(spec, expected)
@@ -88,13 +87,13 @@ class LaunchPlanManager:
     async def get(self, request: common_pb2.ObjectGetRequest) -> launch_plan_pb2.LaunchPlan:
         validate_identifier(request.id, identifier_pb2.LAUNCH_PLAN)
         async with self.deps.db.session() as session:
-            return await lookups.get_launch_plan(self.deps, session, request.id)
+            return await registered.get_launch_plan(self.deps, session, request.id)
 
     async def get_active(self, request: launch_plan_pb2.ActiveLaunchPlanRequest) -> launch_plan_pb2.LaunchPlan:
         validate_named_identifier(request.id)
         id = request.id
         async with self.deps.db.session() as session:
-            return await lookups.get_active_launch_plan(self.deps, session, id.project, id.domain, id.name, id.org)
+            return await registered.get_active_launch_plan(self.deps, session, id.project, id.domain, id.name, id.org)
 
     async def update(
         self, request: launch_plan_pb2.LaunchPlanUpdateRequest
@@ -104,7 +103,7 @@ class LaunchPlanManager:
             raise InvalidArgument(f"invalid state [{request.state}] for launch plan [{transform.id_text(request.id)}]")
         try:
             async with self.deps.db.session() as session:
-                row = await lookups.get_launch_plan_row(session, request.id)
+                row = await registered.get_launch_plan_row(session, request.id)
                 now = self.deps.clock()
                 if request.state == ACTIVE:
                     await repo.deactivate_launch_plans(session, transform.to_named_entity_id(row), now)

@@ -7,7 +7,8 @@ from flyteidl.admin import common_pb2, description_entity_pb2
 from flyteidl.core import identifier_pb2
 
 from aloft_admin.deps import AdminDeps
-from aloft_admin.managers import lookups
+from aloft_admin.managers import registered_entities as registered
+from aloft_admin.managers.projects import ensure_project_domain
 from aloft_admin.repositories.models.entities import NamedEntityRow
 from aloft_admin.repositories.sql import entities as repo
 from aloft_admin.repositories.sql.listing import ListQuery
@@ -35,7 +36,7 @@ class NamedEntityManager:
         async with self.deps.db.session() as session:
             row = await repo.find_named_entity(session, request.resource_type, request.id)
         if row is None:
-            raise lookups.missing_entity(request.resource_type, request.id)
+            raise registered.missing_entity(request.resource_type, request.id)
         return transform.to_named_entity(row)
 
     async def update(self, request: common_pb2.NamedEntityUpdateRequest) -> common_pb2.NamedEntityUpdateResponse:
@@ -44,9 +45,7 @@ class NamedEntityManager:
         if not request.HasField("metadata"):
             raise missing("metadata")
         async with self.deps.db.session() as session:
-            await lookups.ensure_project_domain(
-                self.deps, session, request.id.project, request.id.domain, request.id.org
-            )
+            await ensure_project_domain(self.deps, session, request.id.project, request.id.domain, request.id.org)
             row = await repo.find_named_entity(session, request.resource_type, request.id)
             now = self.deps.clock()
             if row is None:

@@ -1,6 +1,8 @@
 """Projects and domains: RegisterProject, UpdateProject, GetProject, ListProjects, GetDomains.
 
-Domains are system-wide (the ``domains`` config section). ListProjects without filters hides archived projects
+Domains are system-wide (the ``domains`` config section). ``ensure_project_domain`` is the check every
+registration and execution makes first: InvalidArgument, as flyteadmin answers, for an unregistered or archived
+project or an unknown domain. ListProjects without filters hides archived projects
 and sorts by id, as flyteadmin does; limit 0 means no limit.
 """
 
@@ -16,7 +18,30 @@ from aloft_admin.repositories.sql.listing import ListQuery
 from aloft_admin.transformers import entities as transform
 from aloft_admin.validation import projects as validate
 from aloft_admin.validation.identifiers import validate_project_id
-from aloft_service.errors import AlreadyExists, NotFound
+from aloft_service.errors import AlreadyExists, InvalidArgument, NotFound
+
+INACTIVE_STATES = (project_pb2.Project.ARCHIVED, project_pb2.Project.SYSTEM_ARCHIVED)
+
+
+async def ensure_project_domain(
+    deps: AdminDeps, session: AsyncSession, project: str, domain: str, org: str = ""
+) -> ProjectRow:
+    """The project must be registered and active and the domain one of the configured domains."""
+    row = await repo.find_project(session, project, org)
+    if row is None:
+        raise InvalidArgument(
+            f"failed to validate that project [{project}] and domain [{domain}] are registered, "
+            f"err: [project [{project}] not found]"
+        )
+    if row.state in INACTIVE_STATES:
+        raise InvalidArgument(f"project [{project}] is not active", details=_inactive(project))
+    if domain not in {d.id for d in deps.config.domains}:
+        raise InvalidArgument(f"domain [{domain}] is unrecognized by system")
+    return row
+
+
+def _inactive(project: str) -> project_pb2.InactiveProject:
+    return project_pb2.InactiveProject(id=project)
 
 
 class ProjectManager:

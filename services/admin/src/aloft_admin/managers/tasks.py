@@ -12,8 +12,9 @@ from flyteidl.core import compiler_pb2, identifier_pb2
 
 import aloft_compiler
 from aloft_admin.deps import AdminDeps
-from aloft_admin.managers import lookups
+from aloft_admin.managers import registered_entities as registered
 from aloft_admin.managers.entity_ids import list_entity_ids
+from aloft_admin.managers.projects import ensure_project_domain
 from aloft_admin.managers.registration import ensure_named_entity, ensure_new_version, store_description
 from aloft_admin.repositories.models.entities import TaskRow
 from aloft_admin.repositories.sql import listing
@@ -47,7 +48,7 @@ class TaskManager:
         closure = task_pb2.TaskClosure(compiled_task=compiled)
         task_digest = transform.digest(closure.compiled_task)
         async with self.deps.db.session() as session:
-            await lookups.ensure_project_domain(self.deps, session, request.id.project, request.id.domain)
+            await ensure_project_domain(self.deps, session, request.id.project, request.id.domain)
             await ensure_new_version(
                 session, "task", TaskRow, request.id, task_digest, closure.compiled_task, _registered_task
             )
@@ -76,7 +77,7 @@ class TaskManager:
     async def get(self, request: common_pb2.ObjectGetRequest) -> task_pb2.Task:
         validate_identifier(request.id, identifier_pb2.TASK)
         async with self.deps.db.session() as session:
-            return await lookups.get_task(self.deps, session, request.id)
+            return await registered.get_task(self.deps, session, request.id)
 
     async def list(self, request: common_pb2.ResourceListRequest) -> task_pb2.TaskList:
         validate_named_identifier(request.id, name_required=False)

@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import aloft_compiler
 from aloft_admin.deps import AdminDeps
-from aloft_admin.managers import lookups
+from aloft_admin.managers import registered_entities as registered
 from aloft_admin.managers.entity_ids import list_entity_ids
+from aloft_admin.managers.projects import ensure_project_domain
 from aloft_admin.managers.registration import ensure_named_entity, ensure_new_version, store_description
 from aloft_admin.repositories.models.entities import LaunchPlanRow, TaskRow, WorkflowRow
 from aloft_admin.repositories.sql import entities as repo
@@ -86,9 +87,7 @@ class WorkflowManager:
         template = request.spec.template
         template.id.CopyFrom(request.id)
         async with self.deps.db.session() as session:
-            await lookups.ensure_project_domain(
-                self.deps, session, request.id.project, request.id.domain, request.id.org
-            )
+            await ensure_project_domain(self.deps, session, request.id.project, request.id.domain, request.id.org)
             closure = await self._compile(session, template, list(request.spec.sub_workflows))
             closure_digest = transform.digest(closure)
             await ensure_new_version(
@@ -98,7 +97,7 @@ class WorkflowManager:
                 request.id,
                 closure_digest,
                 closure,
-                lambda row: lookups.read_compiled_closure(self.deps, row),
+                lambda row: registered.read_compiled_closure(self.deps, row),
                 lambda identical: _failure_reason(request.id, identical),
             )
             now = self.deps.clock()
@@ -170,19 +169,19 @@ class WorkflowManager:
         for wf_id in refs.workflow_ids:
             if (wf_row := await repo.find(session, WorkflowRow, wf_id)) is None:
                 continue
-            registered = await lookups.read_compiled_closure(self.deps, wf_row)
-            for compiled in [registered.primary, *registered.sub_workflows]:
+            closure = await registered.read_compiled_closure(self.deps, wf_row)
+            for compiled in [closure.primary, *closure.sub_workflows]:
                 if _key(compiled.template.id) not in found.sub_workflows:
                     found.sub_workflows[_key(compiled.template.id)] = _uncompiled(compiled.template)
                     added = True
-            for task in registered.tasks:
+            for task in closure.tasks:
                 found.tasks.setdefault(_key(task.template.id), task.template)
         return added
 
     async def get(self, request: common_pb2.ObjectGetRequest) -> workflow_pb2.Workflow:
         validate_identifier(request.id, identifier_pb2.WORKFLOW)
         async with self.deps.db.session() as session:
-            return await lookups.get_workflow(self.deps, session, request.id)
+            return await registered.get_workflow(self.deps, session, request.id)
 
     async def list(self, request: common_pb2.ResourceListRequest) -> workflow_pb2.WorkflowList:
         """Workflows without their compiled closures (GetWorkflow returns those), as flyteadmin lists them."""

@@ -15,8 +15,8 @@ import grpc
 from flyteidl.admin import common_pb2, execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2, security_pb2
-from flyteidl.service import admin_pb2_grpc
 
+from aloft_propeller.admin_channel import LazyAdminStub
 from aloft_service.errors import Unavailable
 
 # flytepropeller's maxLengthForSubWorkflow: room for admin's own suffixes within Kubernetes name limits.
@@ -107,15 +107,7 @@ class AdminLauncher:
     """The Launcher over gRPC to admin (``propeller.adminEndpoint``); the channel opens on first use."""
 
     def __init__(self, endpoint: str) -> None:
-        self._endpoint = endpoint
-        self._channel: grpc.aio.Channel | None = None
-        self._stub: admin_pb2_grpc.AdminServiceStub | None = None
-
-    def _admin(self) -> admin_pb2_grpc.AdminServiceStub:
-        if self._stub is None:
-            self._channel = grpc.aio.insecure_channel(self._endpoint)
-            self._stub = admin_pb2_grpc.AdminServiceStub(self._channel)
-        return self._stub
+        self._admin = LazyAdminStub(endpoint)
 
     async def launch(self, request: LaunchRequest) -> None:
         create = execution_pb2.ExecutionCreateRequest(
@@ -166,8 +158,7 @@ class AdminLauncher:
             raise _classified(exc, "terminating the child execution") from exc
 
     async def close(self) -> None:
-        if self._channel is not None:
-            await self._channel.close()
+        await self._admin.close()
         self._channel, self._stub = None, None
 
 
