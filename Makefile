@@ -39,7 +39,7 @@ help:
 	@echo "make demo      register and run the examples against a running stack"
 	@echo "make clean     remove local state (.aloft) and caches; distclean also removes the virtualenvs"
 
-setup: $(VENV)/.installed $(FLYTEKIT_VENV)/.installed system-deps $(NODE_TOOLS)
+setup: $(VENV)/.installed $(FLYTEKIT_VENV)/.installed $(HELM_VENV)/.installed system-deps $(NODE_TOOLS)
 
 $(VENV)/.installed: requirements/dev.txt $(CONSTRAINTS) $(PACKAGE_MANIFESTS)
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
