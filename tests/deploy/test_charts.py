@@ -16,8 +16,6 @@ import yaml
 from helm_python import lint
 from helm_python.errors import HelmValuesError
 
-from aloft_config import KNOWN_SECTIONS
-
 from .charts import (
     CHARTS,
     RELEASE,
@@ -73,8 +71,6 @@ def test_each_service_accepts_its_rendered_config(rendered: tuple[Case, list[dic
     assert services
     for service in services:
         config = service_config(objects, service)
-        if "manager" in config and "manager" not in KNOWN_SECTIONS:
-            pytest.xfail("propeller's `manager` config section arrives with the topology work (issue 11)")
         path = tmp_path / f"{service}.yaml"
         path.write_text(yaml.safe_dump(config))
         command = [str(Path(sys.executable).parent / f"aloft-{service}"), "--config", str(path), "check-config"]
