@@ -8,7 +8,8 @@ FLYTEKIT_VENV := .venv-flytekit
 # Chart tooling (requirements/helm.txt) needs Python >= 3.12: the first python3.13/python3.12 that runs, else the
 # newest such Python pyenv has installed; `make setup` installs Debian's python3.13 when neither exists.
 HELM_VENV := .venv-helm
-HELM_PYTHON ?= $(shell for p in python3.13 python3.12; do $$p -c '' >/dev/null 2>&1 && { command -v $$p; exit; }; done; \
+HELM_PYTHON ?= $(shell for p in python3.13 python3.12; do \
+	$$p -c '' >/dev/null 2>&1 && { command -v $$p; exit; }; done; \
 	ls -d $$(pyenv root 2>/dev/null || echo /nonexistent)/versions/3.1[23]*/bin/python3 2>/dev/null | tail -1)
 CONFIG ?= config/aloft.yaml
 PYTEST_ARGS ?=

@@ -59,11 +59,12 @@ build_wheels() {
 }
 
 build_service() {
-  local service=$1
+  local service=$1 scheme=http
+  [ "$service" = webhook ] && scheme=https  # the webhook serves /healthcheck over TLS only
   echo "building localhost/aloft-$service:$TAG"
   buildah bud --quiet --isolation chroot --layers --format docker \
     --build-arg BASE_IMAGE="$BASE_IMAGE" --build-arg SERVICE="$service" \
-    --build-arg HTTP_PORT="${HTTP_PORT[$service]}" --build-arg HEALTH_SCHEME="$([ "$service" = webhook ] && echo https || echo http)" \
+    --build-arg HTTP_PORT="${HTTP_PORT[$service]}" --build-arg HEALTH_SCHEME="$scheme" \
     --build-arg REVISION="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     --build-arg LIVE_UPDATE="${LIVE_UPDATE:-false}" \
     -f images/Containerfile -t "${IMAGE_REF:-localhost/aloft-$service:$TAG}" .
