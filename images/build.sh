@@ -42,18 +42,23 @@ build_base() {
 # Built by the base image's own Python (in a throwaway container with the sources mounted), so environment markers
 # (redis needs async-timeout on Debian's 3.11.2, not on 3.11.3+) and wheel tags are the image's. The host's CA
 # bundle is mounted so pip trusts what the host trusts. Reused while present; the image builds install from here
-# offline.
+# offline. Packages are built from a copy of their sources ($CACHE/src): setuptools writes build/ directories
+# in-tree, which must not land in the work tree (mypy and pytest would find two copies of each package).
 build_wheels() {
   local container status=0
   echo "filling the wheelhouse $CACHE/wheels (with $BASE_IMAGE's Python)"
   mkdir -p "$CACHE/wheels"
+  rm -rf "$CACHE/src" && mkdir -p "$CACHE/src"
+  tar -c --exclude=build --exclude='*.egg-info' --exclude=__pycache__ --exclude=tests libs services \
+    | tar -x -C "$CACHE/src"
   container=$(buildah from --pull-never "$BASE_IMAGE")
   buildah run --isolation chroot --volume "$PWD:/src" --volume /etc/ssl/certs:/etc/ssl/certs:ro \
     --env PIP_CERT=/etc/ssl/certs/ca-certificates.crt --env PIP_DISABLE_PIP_VERSION_CHECK=1 --workingdir /src \
     "$container" -- sh -euc '
       python3 -m venv /tmp/pip
       /tmp/pip/bin/pip wheel --quiet --wheel-dir "$0" --find-links "$0" -c requirements/constraints.txt "$@"' \
-    "$CACHE/wheels" $(printf './libs/%s ' $LIBS) $(printf './services/%s ' $SERVICES) || status=$?
+    "$CACHE/wheels" $(printf "./$CACHE/src/libs/%s " $LIBS) $(printf "./$CACHE/src/services/%s " $SERVICES) \
+    || status=$?
   buildah rm "$container" >/dev/null
   return $status
 }
