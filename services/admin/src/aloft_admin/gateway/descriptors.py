@@ -25,7 +25,7 @@ GATEWAY_SERVICES: list[tuple[ModuleType, str, str]] = [
 ]
 
 _VERBS = ("get", "put", "post", "delete", "patch")
-_VARIABLE = re.compile(r"\{([a-zA-Z0-9_.]+)(?:=([^}]*))?\}")
+TEMPLATE_VARIABLE = re.compile(r"\{([a-zA-Z0-9_.]+)(?:=([^}]*))?\}")
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def compile_template(template: str) -> tuple[str, tuple[PathParam, ...]]:
         params.append(PathParam(name=name, field_path=field_path, wildcard=wildcard))
         return "{" + name + (":path" if wildcard else "") + "}"
 
-    return _VARIABLE.sub(replace, template), tuple(params)
+    return TEMPLATE_VARIABLE.sub(replace, template), tuple(params)
 
 
 def _rules(rule: http_pb2.HttpRule) -> list[http_pb2.HttpRule]:

@@ -11,7 +11,7 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 
 from aloft_admin.gateway.binding import resolve_path
-from aloft_admin.gateway.descriptors import Binding
+from aloft_admin.gateway.descriptors import TEMPLATE_VARIABLE, Binding
 
 _SCALARS: dict[int, dict[str, Any]] = {
     FieldDescriptor.TYPE_DOUBLE: {"type": "number", "format": "double"},
@@ -122,7 +122,15 @@ def _operation(schemas: _Schemas, binding: Binding, operation_ids: set[str]) -> 
     for param in binding.params:
         chain = resolve_path(input_type, param.field_path) or []
         schema = schemas.single(chain[-1]) if chain else {"type": "string"}
-        parameters.append({"name": param.field_path, "in": "path", "required": True, "schema": schema})
+        parameters.append(
+            {
+                "name": path_parameter_name(param.field_path),
+                "in": "path",
+                "required": True,
+                "description": f"Request field `{param.field_path}`.",
+                "schema": schema,
+            }
+        )
     if binding.body != "*":
         for query in _query_parameters(schemas, input_type, "", 3):
             name = query["name"]
@@ -159,11 +167,15 @@ def _operation(schemas: _Schemas, binding: Binding, operation_ids: set[str]) -> 
     return operation
 
 
-def _openapi_path(binding: Binding) -> str:
-    path = binding.template
-    for param in binding.params:
-        path = path.replace("{" + param.field_path + "=**}", "{" + param.field_path + "}")
-    return path
+def path_parameter_name(field_path: str) -> str:
+    """``id.project`` → ``id_project``: tools expand path templates as format strings, where a dot means an
+    attribute (schemathesis and most client generators reject dotted names); the description keeps the field."""
+    return field_path.replace(".", "_")
+
+
+def openapi_path(binding: Binding) -> str:
+    """The binding's template with OpenAPI parameter names (``{name=**}`` wildcards become plain parameters)."""
+    return TEMPLATE_VARIABLE.sub(lambda match: "{" + path_parameter_name(match.group(1)) + "}", binding.template)
 
 
 def build_openapi(bindings: list[Binding], version: str) -> dict[str, Any]:
@@ -171,7 +183,7 @@ def build_openapi(bindings: list[Binding], version: str) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     operation_ids: set[str] = set()
     for binding in bindings:
-        paths.setdefault(_openapi_path(binding), {})[binding.verb.lower()] = _operation(schemas, binding, operation_ids)
+        paths.setdefault(openapi_path(binding), {})[binding.verb.lower()] = _operation(schemas, binding, operation_ids)
     schemas.components[ERROR_SCHEMA] = {
         "type": "object",
         "properties": {
