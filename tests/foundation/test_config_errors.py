@@ -30,7 +30,7 @@ def require(name: str, ready: Callable[[str], bool]) -> None:
     assert ready(name), f"aloft-{name} is not a real CLI (its --help lists no 'serve' command)"
 
 
-@pytest.mark.parametrize("service", [*SERVICES, "webhook", "console"])
+@pytest.mark.parametrize("service", [*SERVICES, "webhook", "console", "scheduler"])
 def test_the_shipped_config_is_valid_for_every_service(service: str, service_cli_ready: Callable[[str], bool]) -> None:
     require(service, service_cli_ready)
     result = run(str(BIN / f"aloft-{service}"), "--config", str(REPO / "config" / "aloft.yaml"), "check-config")
