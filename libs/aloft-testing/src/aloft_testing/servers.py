@@ -18,6 +18,8 @@ import time
 from functools import cache
 from pathlib import Path
 
+import psycopg
+
 
 class MissingServer(RuntimeError):
     pass
@@ -101,6 +103,20 @@ class ThrowawayPostgres:
             stderr=subprocess.DEVNULL,
         )
         _wait_port(self.port, "PostgreSQL", self._proc)
+        self._wait_accepting()
+
+    def _wait_accepting(self, timeout: float = 30) -> None:
+        """The port opens before recovery ends ("the database system is starting up"): wait for a session."""
+        conninfo = f"host=127.0.0.1 port={self.port} user={self.user} dbname=postgres connect_timeout=2"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                psycopg.connect(conninfo).close()
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT): open connections are cut, as when a database server goes away."""
