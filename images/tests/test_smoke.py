@@ -26,7 +26,7 @@ import yaml
 from aloft_testing.servers import free_port
 
 TAG = os.environ.get("TAG", "dev")
-SERVICES = os.environ.get("SERVICES", "admin propeller datacatalog webhook console").split()
+SERVICES = os.environ.get("SERVICES", "admin propeller datacatalog webhook console scheduler").split()
 # The config keys of each service's ports: the first one serves /healthcheck.
 PORT_KEYS = {
     "admin": ["httpPort", "grpcPort"],
@@ -34,6 +34,7 @@ PORT_KEYS = {
     "propeller": ["httpPort", "grpcPort"],
     "webhook": ["listenPort"],
     "console": ["httpPort"],
+    "scheduler": ["httpPort", "grpcPort"],
 }
 START_TIMEOUT_S = 90
 
