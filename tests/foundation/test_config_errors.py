@@ -103,6 +103,6 @@ def test_aloft_config_check_reports_each_service(tmp_path: Path, service_cli_rea
 
 
 def test_aloft_up_refuses_an_unknown_service() -> None:
-    result = run(str(BIN / "aloft"), "--services", "admin,scheduler", "up")
+    result = run(str(BIN / "aloft"), "--services", "admin,schedular", "up")
     assert result.returncode == 2
-    assert "unknown service 'scheduler'" in result.stderr
+    assert "unknown service 'schedular'" in result.stderr
