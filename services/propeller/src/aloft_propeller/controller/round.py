@@ -14,7 +14,8 @@ from aloft_propeller.controller.delivery import deliver_outbox
 from aloft_propeller.events import builders
 from aloft_propeller.events.recorder import OutboxRecorder
 from aloft_propeller.events.sink import EventSink
-from aloft_propeller.state import ErrorState, NodePhase, WorkflowPhase, WorkflowState
+from aloft_propeller.execution_error import ErrorKind, ExecutionError
+from aloft_propeller.state import NodePhase, WorkflowPhase, WorkflowState
 from aloft_propeller.store.base import ExecutionKey, WorkflowRecord, WorkflowStore
 from aloft_propeller.workflow import WorkflowExecutor
 
@@ -123,7 +124,7 @@ class RoundRunner:
             return
         state = WorkflowState.from_json(record.state.to_json())
         request = dataplane_pb2.CreateExecutionRequest.FromString(record.spec)
-        state.error = ErrorState("RoundFailure", message, "SYSTEM")
+        state.error = ExecutionError("RoundFailure", message, ErrorKind.SYSTEM)
         state.phase = WorkflowPhase.FAILED
         state.updated_at = time.time()
         event = builders.workflow_event(

@@ -17,6 +17,7 @@ from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2, security_pb2
 from flyteidl.service import admin_pb2_grpc
 
+from aloft_propeller.nodes.admin_channel import LazyStub
 from aloft_service.errors import Unavailable
 
 # flytepropeller's maxLengthForSubWorkflow: room for admin's own suffixes within Kubernetes name limits.
@@ -107,15 +108,10 @@ class AdminLauncher:
     """The Launcher over gRPC to admin (``propeller.adminEndpoint``); the channel opens on first use."""
 
     def __init__(self, endpoint: str) -> None:
-        self._endpoint = endpoint
-        self._channel: grpc.aio.Channel | None = None
-        self._stub: admin_pb2_grpc.AdminServiceStub | None = None
+        self._stub = LazyStub(endpoint, admin_pb2_grpc.AdminServiceStub)
 
     def _admin(self) -> admin_pb2_grpc.AdminServiceStub:
-        if self._stub is None:
-            self._channel = grpc.aio.insecure_channel(self._endpoint)
-            self._stub = admin_pb2_grpc.AdminServiceStub(self._channel)
-        return self._stub
+        return self._stub.get()
 
     async def launch(self, request: LaunchRequest) -> None:
         create = execution_pb2.ExecutionCreateRequest(
@@ -166,9 +162,7 @@ class AdminLauncher:
             raise _classified(exc, "terminating the child execution") from exc
 
     async def close(self) -> None:
-        if self._channel is not None:
-            await self._channel.close()
-        self._channel, self._stub = None, None
+        await self._stub.close()
 
 
 def _classified(exc: grpc.aio.AioRpcError, doing: str) -> Exception:
