@@ -21,6 +21,7 @@ BENCH_GLOBS := benchmarks/bench_*.py services/*/benchmarks/bench_*.py
 SYSTEM_SERVERS := postgres:postgresql redis-server:redis-server nats-server:nats-server node:nodejs npm:npm
 
 .PHONY: help setup system-deps run test pytest lint format protos protos-check protos-release bench demo clean distclean
+.PHONY: images images-smoke image-tools
 
 help:
 	@echo "make setup     create .venv (+ .venv-flytekit) and install everything, pinned by $(CONSTRAINTS)"
@@ -29,6 +30,7 @@ help:
 	@echo "make lint      ruff check, ruff format --check, mypy, buf lint + breaking (against protos/released.json)"
 	@echo "make protos    compile protos/ into libs/aloft-protos (protos-check: fail if stale)"
 	@echo "make bench     run every benchmark and print it beside the performance targets"
+	@echo "make images    build every service's image with buildah on a Debian base (mmdebstrap), then smoke-test them"
 	@echo "make demo      register and run the examples against a running stack"
 	@echo "make clean     remove local state (.aloft) and caches; distclean also removes the virtualenvs"
 
@@ -68,6 +70,27 @@ system-deps:
 	  fi; \
 	fi
 
+# Container images (images/): a Debian base from mmdebstrap (cached), a wheelhouse pinned by the constraints, one
+# image per service with buildah --isolation chroot; then each image's service is started and its health checked.
+# Not part of `make test` (minutes, and root for buildah). SERVICES="admin console" narrows both steps.
+IMAGE_TOOLS := buildah mmdebstrap
+
+image-tools:
+	@missing=""; for tool in $(IMAGE_TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "make images needs the Debian packages:$$missing"; exit 1; fi; \
+	fi
+
+images: image-tools $(VENV)/.installed
+	PYTHON=$(PYTHON) images/build.sh
+	$(MAKE) --no-print-directory images-smoke
+
+images-smoke: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest images/tests -q
+
 run: setup
 	$(VENV)/bin/aloft up --config $(CONFIG)
 
@@ -94,8 +117,8 @@ pytest: setup
 # Every checker runs even when an earlier one fails, so one pass shows every problem.
 lint: $(VENV)/.installed $(NODE_TOOLS)
 	@status=0; \
-	echo "--- ruff check"; $(VENV)/bin/ruff check $(LINT_PATHS) tests benchmarks || status=1; \
-	echo "--- ruff format --check"; $(VENV)/bin/ruff format --check $(LINT_PATHS) tests benchmarks || status=1; \
+	echo "--- ruff check"; $(VENV)/bin/ruff check $(LINT_PATHS) tests benchmarks images || status=1; \
+	echo "--- ruff format --check"; $(VENV)/bin/ruff format --check $(LINT_PATHS) tests benchmarks images || status=1; \
 	echo "--- mypy"; $(VENV)/bin/mypy $(LINT_PATHS) || status=1; \
 	echo "--- buf lint"; $(VENV)/bin/python tools/protos/buf.py lint || status=1; \
 	echo "--- buf breaking"; $(VENV)/bin/python tools/protos/buf.py breaking || status=1; \

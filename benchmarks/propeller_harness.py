@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 from aloft.dataplane.v1 import dataplane_pb2
+from aloft.events.v1 import events_pb2, events_pb2_grpc
 from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.core import execution_pb2
 from flyteidl.service import admin_pb2, admin_pb2_grpc
@@ -42,14 +43,33 @@ class CountingAdmin(admin_pb2_grpc.AdminServiceServicer):
         return admin_event_pb2.TaskExecutionEventResponse()
 
 
+class CountingEventBatches(events_pb2_grpc.EventServiceServicer):
+    """aloft.events.v1 batches, acknowledged at once and counted by the same CountingAdmin."""
+
+    def __init__(self, admin: CountingAdmin) -> None:
+        self.admin = admin
+
+    async def RecordEvents(self, request: Any, context: Any) -> Any:
+        for event in request.events:
+            self.admin.events += 1
+            if event.HasField("workflow") and event.workflow.phase in TERMINAL:
+                self.admin.finished[event.workflow.execution_id.name] = event.workflow.phase
+        ok = events_pb2.EventOutcome(code=grpc.StatusCode.OK.value[0])
+        return events_pb2.RecordEventsResponse(outcomes=[ok] * len(request.events))
+
+
 async def start_counting_admin() -> tuple[CountingAdmin, RunningService]:
     admin = CountingAdmin()
 
     def register(server: grpc.aio.Server) -> None:
         admin_pb2_grpc.add_AdminServiceServicer_to_server(admin, server)
+        events_pb2_grpc.add_EventServiceServicer_to_server(CountingEventBatches(admin), server)
 
-    name = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
-    return admin, await start_service(Service("bench-admin", [name], [register]), ListenConfig())
+    names = [
+        admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
+        events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
+    ]
+    return admin, await start_service(Service("bench-admin", names, [register]), ListenConfig())
 
 
 class InstantPlugin:

@@ -57,12 +57,21 @@ status=0
 "$VENV/bin/python" "$REPO/examples/show_execution.py" --config "$CONFIG" --project "$PROJECT" --domain "$DOMAIN" \
   "$NAME" || status=$?
 
+ALOFTCTL="$REPO/.venv/bin/aloftctl"
+if [[ -x "$ALOFTCTL" ]]; then
+  echo "==> aloftctl get execution -p $PROJECT -d $DOMAIN $NAME --details"
+  "$ALOFTCTL" --config "$CONFIG" get execution -p "$PROJECT" -d "$DOMAIN" "$NAME" --details || true
+fi
 cat <<EOF
 
 Inspect it:
   console:   $CONSOLE/projects/$PROJECT/domains/$DOMAIN/executions/$NAME
-  flytectl:  flytectl --config $CONFIG get execution -p $PROJECT -d $DOMAIN $NAME
-             flytectl --config $CONFIG get execution -p $PROJECT -d $DOMAIN $NAME --details
+  aloftctl:  $ALOFTCTL --config $CONFIG get execution -p $PROJECT -d $DOMAIN $NAME
+             $ALOFTCTL --config $CONFIG get execution -p $PROJECT -d $DOMAIN $NAME --details
+             $ALOFTCTL --config $CONFIG get execution -p $PROJECT -d $DOMAIN $NAME -o yaml | grep -A 20 error
+             $ALOFTCTL --config $CONFIG get executions -p $PROJECT -d $DOMAIN --filter.limit 10
+             $ALOFTCTL --config $CONFIG get launchplan -p $PROJECT -d $DOMAIN aloft_demo.pipeline.pipeline --execFile exec.yaml
+             $ALOFTCTL --config $CONFIG create execution -p $PROJECT -d $DOMAIN --execFile exec.yaml   # after editing its inputs
   python:    FlyteRemote(Config.auto("$CONFIG")).fetch_execution(project="$PROJECT", domain="$DOMAIN", name="$NAME")
   task logs and working directories: $REPO/.aloft/propeller/work/$NAME-*/
 EOF

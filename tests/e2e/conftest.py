@@ -63,10 +63,10 @@ class Stack:
     logs: Path
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, extra_env: dict[str, str] | None = None) -> None:
         exe = Path(sys.executable).parent / f"aloft-{name}"
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
-        env = {**os.environ, "ALOFT_FLYTEKIT_VENV": str(self.venv)}
+        env = {**os.environ, "ALOFT_FLYTEKIT_VENV": str(self.venv), **(extra_env or {})}
         self.procs[name] = subprocess.Popen(
             [str(exe), "--config", str(self.config_file), "serve"],
             stdout=log,

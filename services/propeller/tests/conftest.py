@@ -27,9 +27,10 @@ import pytest
 from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
 from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.admin import execution_pb2 as execution_admin_pb2
-from flyteidl.admin import launch_plan_pb2, task_pb2, workflow_pb2
+from flyteidl.admin import launch_plan_pb2, node_execution_pb2, task_pb2, workflow_pb2
 from flyteidl.admin import signal_pb2 as signal_admin_pb2
-from flyteidl.core import compiler_pb2, execution_pb2, identifier_pb2, literals_pb2
+from flyteidl.core import compiler_pb2, execution_pb2, identifier_pb2, interface_pb2, literals_pb2, tasks_pb2, types_pb2
+from flyteidl.core import workflow_pb2 as core_workflow_pb2
 from flyteidl.event import event_pb2
 from flyteidl.service import admin_pb2, admin_pb2_grpc, signal_pb2
 from flyteidl.service import signal_pb2_grpc as signal_grpc
@@ -264,6 +265,7 @@ class FakeAdmin(admin_pb2_grpc.AdminServiceServicer):
         self.terminated: dict[str, str] = {}
         self.lost_create_responses = 0  # record the child, then answer UNAVAILABLE (a reply lost on the way)
         self.signals = FakeSignals()
+        self.blobs: BlobStore | None = None  # set to serve GetNodeExecutionData (recovery from admin)
 
     def _dedup(self, event: Any) -> None:
         if self.unavailable_calls > 0:
@@ -328,6 +330,47 @@ class FakeAdmin(admin_pb2_grpc.AdminServiceServicer):
             phase=execution_pb2.WorkflowExecution.ABORTED
         )
         return execution_admin_pb2.ExecutionTerminateResponse()
+
+    def _node_executions(self, name: str) -> dict[str, event_pb2.NodeExecutionEvent]:
+        """The latest event of each node of execution ``name`` (what admin's node execution rows hold)."""
+        latest: dict[str, event_pb2.NodeExecutionEvent] = {}
+        for event in self.node_events:
+            if event.id.execution_id.name == name:
+                row = event_pb2.NodeExecutionEvent()
+                row.CopyFrom(event)
+                previous = latest.get(event.id.node_id)
+                row.output_uri = event.output_uri or (previous.output_uri if previous is not None else "")
+                latest[event.id.node_id] = row
+        return latest
+
+    async def ListNodeExecutions(self, request: Any, context: Any) -> Any:
+        from aloft_service.errors import NotFound
+
+        nodes = self._node_executions(request.workflow_execution_id.name)
+        if not nodes:
+            raise NotFound(f"execution {request.workflow_execution_id.name} not found")
+        listed = [
+            node_execution_pb2.NodeExecution(
+                id=event.id,
+                closure=node_execution_pb2.NodeExecutionClosure(phase=event.phase, output_uri=event.output_uri),
+                metadata=node_execution_pb2.NodeExecutionMetaData(is_parent_node=event.is_parent),
+            )
+            for event in nodes.values()
+            if event.parent_node_metadata.node_id == request.unique_parent_id
+        ]
+        return node_execution_pb2.NodeExecutionList(node_executions=listed)
+
+    async def GetNodeExecutionData(self, request: Any, context: Any) -> Any:
+        from aloft_service.errors import NotFound
+
+        event = self._node_executions(request.id.execution_id.name).get(request.id.node_id)
+        if event is None or self.blobs is None:
+            raise NotFound(f"node execution {request.id.node_id} not found")
+        response = node_execution_pb2.NodeExecutionGetDataResponse()
+        if event.output_uri:
+            response.outputs.url = event.output_uri
+            response.full_outputs.CopyFrom(await self.blobs.read_proto(event.output_uri, literals_pb2.LiteralMap))
+        return response
 
     def workflow_phases(self, name: str) -> list[int]:
         return [e.phase for e in self.workflow_events if e.execution_id.name == name]
@@ -511,3 +554,70 @@ async def fake_admin() -> AsyncIterator[tuple[FakeAdmin, int]]:
         yield admin, running.grpc_port
     finally:
         await running.stop(grace=0.5)
+
+
+# ---- raw-container workflows for tests that run propeller as a process -----------------------------------------
+
+_INT = types_pb2.LiteralType(simple=types_pb2.INTEGER)
+
+
+def _raw_task(name: str, script: str) -> tasks_pb2.TaskTemplate:
+    variables = {"x": interface_pb2.Variable(type=_INT)}
+    return tasks_pb2.TaskTemplate(
+        id=identifier_pb2.Identifier(
+            resource_type=identifier_pb2.TASK, project="p", domain="d", name=name, version="1"
+        ),
+        type="raw-container",
+        interface=interface_pb2.TypedInterface(
+            inputs=interface_pb2.VariableMap(variables=variables),
+            outputs=interface_pb2.VariableMap(variables={"o0": interface_pb2.Variable(type=_INT)}),
+        ),
+        container=tasks_pb2.Container(
+            image="alpine:3.19",
+            command=["sh", "-c", script],
+            data_config=tasks_pb2.DataLoadingConfig(enabled=True, input_path="/var/inputs", output_path="/var/outputs"),
+        ),
+    )
+
+
+def _promise(node_id: str, var: str) -> literals_pb2.BindingData:
+    return literals_pb2.BindingData(promise=types_pb2.OutputReference(node_id=node_id, var=var))
+
+
+def _chained_raw_closure(side_effects: Path) -> compiler_pb2.CompiledWorkflowClosure:
+    """Two chained raw tasks; each appends a line to a per-(task, x) file, sleeps, then outputs x + 1."""
+
+    def script(task: str) -> str:
+        return (
+            f"echo run >> {side_effects}/{task}-{{{{.inputs.x}}}}; sleep 1; "
+            "echo $(( {{.inputs.x}} + 1 )) > /var/outputs/o0"
+        )
+
+    first, second = _raw_task("first", script("first")), _raw_task("second", script("second"))
+
+    def node(node_id: str, task: tasks_pb2.TaskTemplate, source: str, var: str) -> core_workflow_pb2.Node:
+        return core_workflow_pb2.Node(
+            id=node_id,
+            metadata=core_workflow_pb2.NodeMetadata(name=task.id.name),
+            inputs=[literals_pb2.Binding(var="x", binding=_promise(source, var))],
+            task_node=core_workflow_pb2.TaskNode(reference_id=task.id),
+        )
+
+    template = core_workflow_pb2.WorkflowTemplate(
+        id=identifier_pb2.Identifier(
+            resource_type=identifier_pb2.WORKFLOW, project="p", domain="d", name="wf", version="1"
+        ),
+        nodes=[node("n0", first, "start-node", "x"), node("n1", second, "n0", "o0")],
+        outputs=[literals_pb2.Binding(var="o0", binding=_promise("n1", "o0"))],
+    )
+    return compiler_pb2.CompiledWorkflowClosure(
+        primary=compiler_pb2.CompiledWorkflow(template=template),
+        tasks=[compiler_pb2.CompiledTask(template=first), compiler_pb2.CompiledTask(template=second)],
+    )
+
+
+@pytest.fixture
+def chained_raw_closure() -> Callable[[Path], compiler_pb2.CompiledWorkflowClosure]:
+    """Two chained ``sh -c`` raw tasks; each appends ``run`` to ``<side_effects>/<task>-<x>``, sleeps 1s, outputs
+    x + 1: the side-effect files count how often each attempt really ran."""
+    return _chained_raw_closure

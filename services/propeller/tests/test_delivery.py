@@ -114,3 +114,62 @@ async def test_terminal_refusal_mutes_the_node_and_the_workflow_refusal_requests
     assert [name for _, name, _ in sink.sent].count("n0") == 1  # its second event was dropped
     assert "node:n0" in done.state.muted and "workflow" in done.state.muted
     assert "already terminal" in done.state.abort_cause
+
+
+class ScriptedBatchSink(ScriptedSink):
+    """Takes batches (admin's aloft.events.v1 RecordEvents), answering each event as ScriptedSink would."""
+
+    def __init__(self, answers: dict[tuple[str, str], Delivery | Exception] | None = None) -> None:
+        super().__init__(answers)
+        self.batches = 0
+
+    async def send_batch(self, events: list[tuple[str, bytes]]) -> list[Delivery | None] | None:
+        self.batches += 1
+        outcomes: list[Delivery | None] = []
+        for kind, payload in events:
+            try:
+                outcomes.append(await self.send(kind, payload))
+            except Unavailable:
+                outcomes.append(None)
+        return outcomes
+
+
+async def test_batches_keep_the_outbox_order_in_one_call(tmp_path: Path) -> None:
+    store, record = await _record(tmp_path, _outbox(WorkflowState(phase=WorkflowPhase.SUCCEEDED)))
+    sink = ScriptedBatchSink()
+    done = await deliver_outbox(record, sink, store)
+    assert done.terminal and not done.state.outbox and sink.batches == 1
+    assert [(name, phase) for _, name, phase in sink.sent] == [
+        ("n0", 1), ("n1", 1), ("n1-0-n0", 1), ("n0", 3), ("n1-0-n0", 3), ("n1", 3), ("", 4)
+    ]  # fmt: skip
+
+
+async def test_batch_event_not_recorded_keeps_it_and_everything_after_it(tmp_path: Path) -> None:
+    store, record = await _record(tmp_path, _outbox(WorkflowState(phase=WorkflowPhase.SUCCEEDED)))
+    sink = ScriptedBatchSink({("node", "n1-0-n0"): Unavailable("admin down")})
+    try:
+        await deliver_outbox(record, sink, store)
+        raise AssertionError("expected Unavailable")
+    except Unavailable:
+        pass
+    kept = (await store.get(record.key)).state.outbox
+    assert len(kept) == 5 and kept[-1].kind == "workflow"  # from the first n1-0-n0 event on
+    assert not (await store.get(record.key)).terminal
+
+
+async def test_fully_delivered_running_workflow_is_not_written_again(tmp_path: Path) -> None:
+    state = _outbox(WorkflowState(phase=WorkflowPhase.RUNNING))
+    state.outbox.pop()
+    store, record = await _record(tmp_path, state)
+    done = await deliver_outbox(record, ScriptedBatchSink(), store)
+    # The emptied outbox rides along with the next round's write; a crash before it re-sends duplicates.
+    assert not done.state.outbox and done.resource_version == record.resource_version
+    assert (await store.get(record.key)).state.outbox  # still in the store until then
+
+
+async def test_batch_refusal_mutes_the_entity(tmp_path: Path) -> None:
+    state = _outbox(WorkflowState(phase=WorkflowPhase.RUNNING))
+    state.outbox.pop()
+    store, record = await _record(tmp_path, state)
+    done = await deliver_outbox(record, ScriptedBatchSink({("node", "n0"): Delivery.ALREADY_TERMINAL}), store)
+    assert "node:n0" in done.state.muted and done.resource_version > record.resource_version

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aloft.dataplane.v1 import dataplane_pb2
 from flyteidl.core import compiler_pb2, execution_pb2, workflow_pb2
 
+from aloft_db import DatabaseConfig
 from aloft_propeller.plugins.base import ErrorKind, ExecutionError
+from aloft_propeller.server import run_migrations
 
 WF = execution_pb2.WorkflowExecution
 NODE = execution_pb2.NodeExecution
@@ -187,6 +190,37 @@ async def test_recover_reuses_succeeded_nodes_and_reruns_the_rest(stack: Any) ->
     assert stack.admin.node_phases(recovered.name, "n1") == [NODE.QUEUED, NODE.RUNNING, NODE.SUCCEEDED]
     started = [uid for uid in stack.plugin.starts() if uid.startswith(recovered.name)]
     assert sorted(started) == [f"{recovered.name}-n1-0", f"{recovered.name}-n2-0"]
+
+
+async def test_recover_from_another_data_plane_uses_admins_node_executions(stack: Any, tmp_path: Path) -> None:
+    _script(stack, "double", 0, error=RECOVERABLE, retryable=False)
+    original = await stack.create("chain", {"x": 4})
+    assert (await stack.wait(original)).phase == WF.FAILED
+    stack.plugin.script.clear()
+    # Another data plane: same admin, but a workflow store that never held the original.
+    await stack.stop()
+    stack.config = stack.config.model_copy(
+        update={"database": DatabaseConfig(url=f"sqlite:///{tmp_path / 'other-plane.db'}")}
+    )
+    run_migrations(stack.config)
+    await stack.start()
+    stack.admin.blobs = stack.blobs
+    recovered = await stack.create("chain", {"x": 4}, recover_from=original)
+    assert (await stack.wait(recovered)).phase == WF.SUCCEEDED
+    assert await stack.outputs(recovered) == {"o0": "10"}
+    assert stack.admin.node_phases(recovered.name, "n0") == [NODE.RECOVERED]  # from admin's record, not re-run
+    started = [uid for uid in stack.plugin.starts() if uid.startswith(recovered.name)]
+    assert sorted(started) == [f"{recovered.name}-n1-0", f"{recovered.name}-n2-0"]
+
+
+async def test_recover_from_an_execution_nobody_knows_runs_every_node(stack: Any) -> None:
+    original = stack.execution_id("ran-elsewhere")
+    stack.admin.blobs = stack.blobs
+    recovered = await stack.create("chain", {"x": 4}, recover_from=original)
+    # admin knows no such execution (NOT_FOUND): every node runs, as flytepropeller does.
+    assert (await stack.wait(recovered)).phase == WF.SUCCEEDED
+    started = [uid for uid in stack.plugin.starts() if uid.startswith(recovered.name)]
+    assert len(started) == 3
 
 
 async def test_task_timeout_is_per_attempt_and_retried(stack: Any) -> None:

@@ -10,17 +10,17 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import grpc
 import yaml
 from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
-from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, literals_pb2, tasks_pb2, types_pb2, workflow_pb2
+from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2
 
 from aloft_storage import StorageConfig, create_blob_store
 
-INT = types_pb2.LiteralType(simple=types_pb2.INTEGER)
 BIN = Path(sys.executable).parent / "aloft-propeller"
 EXECUTIONS = 20
 
@@ -29,61 +29,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _raw_task(name: str, script: str) -> tasks_pb2.TaskTemplate:
-    variables = {"x": interface_pb2.Variable(type=INT)}
-    return tasks_pb2.TaskTemplate(
-        id=identifier_pb2.Identifier(
-            resource_type=identifier_pb2.TASK, project="p", domain="d", name=name, version="1"
-        ),
-        type="raw-container",
-        interface=interface_pb2.TypedInterface(
-            inputs=interface_pb2.VariableMap(variables=variables),
-            outputs=interface_pb2.VariableMap(variables={"o0": interface_pb2.Variable(type=INT)}),
-        ),
-        container=tasks_pb2.Container(
-            image="alpine:3.19",
-            command=["sh", "-c", script],
-            data_config=tasks_pb2.DataLoadingConfig(enabled=True, input_path="/var/inputs", output_path="/var/outputs"),
-        ),
-    )
-
-
-def _promise(node_id: str, var: str) -> literals_pb2.BindingData:
-    return literals_pb2.BindingData(promise=types_pb2.OutputReference(node_id=node_id, var=var))
-
-
-def _closure(side_effects: Path) -> compiler_pb2.CompiledWorkflowClosure:
-    """Two chained raw tasks; each appends a line to a per-(task, x) file, sleeps, then outputs x + 1."""
-
-    def script(task: str) -> str:
-        return (
-            f"echo run >> {side_effects}/{task}-{{{{.inputs.x}}}}; sleep 1; "
-            "echo $(( {{.inputs.x}} + 1 )) > /var/outputs/o0"
-        )
-
-    first, second = _raw_task("first", script("first")), _raw_task("second", script("second"))
-
-    def node(node_id: str, task: tasks_pb2.TaskTemplate, source: str, var: str) -> workflow_pb2.Node:
-        return workflow_pb2.Node(
-            id=node_id,
-            metadata=workflow_pb2.NodeMetadata(name=task.id.name),
-            inputs=[literals_pb2.Binding(var="x", binding=_promise(source, var))],
-            task_node=workflow_pb2.TaskNode(reference_id=task.id),
-        )
-
-    template = workflow_pb2.WorkflowTemplate(
-        id=identifier_pb2.Identifier(
-            resource_type=identifier_pb2.WORKFLOW, project="p", domain="d", name="wf", version="1"
-        ),
-        nodes=[node("n0", first, "start-node", "x"), node("n1", second, "n0", "o0")],
-        outputs=[literals_pb2.Binding(var="o0", binding=_promise("n1", "o0"))],
-    )
-    return compiler_pb2.CompiledWorkflowClosure(
-        primary=compiler_pb2.CompiledWorkflow(template=template),
-        tasks=[compiler_pb2.CompiledTask(template=first), compiler_pb2.CompiledTask(template=second)],
-    )
 
 
 def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -102,7 +47,11 @@ async def _ready(client: dataplane_pb2_grpc.DataPlaneServiceStub, process: subpr
     raise AssertionError("propeller did not start")
 
 
-async def test_sigkill_mid_run_then_restart(tmp_path: Path, fake_admin: tuple[Any, int]) -> None:
+async def test_sigkill_mid_run_then_restart(
+    tmp_path: Path,
+    fake_admin: tuple[Any, int],
+    chained_raw_closure: Callable[[Path], compiler_pb2.CompiledWorkflowClosure],
+) -> None:
     side_effects = tmp_path / "side-effects"
     side_effects.mkdir()
     grpc_port = _free_port()
@@ -122,7 +71,7 @@ async def test_sigkill_mid_run_then_restart(tmp_path: Path, fake_admin: tuple[An
     config.write_text(yaml.safe_dump(settings))
     log = tmp_path / "propeller.log"
     blobs = create_blob_store(StorageConfig.model_validate(settings["storage"]))
-    closure = _closure(side_effects)
+    closure = chained_raw_closure(side_effects)
 
     process = _start(config, log)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}")

@@ -27,6 +27,7 @@ KNOWN_SECTIONS = frozenset(
         "datacatalog",
         "domains",
         "logger",
+        "manager",
         "otel",
         "plugins",
         "propeller",

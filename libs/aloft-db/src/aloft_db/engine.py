@@ -94,8 +94,14 @@ def create_database(
     if url.get_backend_name() == "sqlite":
         if url.database:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        # One connection per checkout keeps SQLite's locking predictable across tasks.
-        kwargs["poolclass"] = NullPool
+        if not url.database or url.database == ":memory:":
+            # Each connection to an in-memory database is a database of its own: never pool those apart.
+            kwargs["poolclass"] = NullPool
+        else:
+            # Pooled: opening a connection (and setting WAL on it) costs more than the transaction itself.
+            # WAL lets readers run beside the one writer; writers wait for each other (busy_timeout).
+            kwargs["pool_size"] = config.maxIdleConnections or 1
+            kwargs["max_overflow"] = max(config.maxOpenConnections - config.maxIdleConnections, 0)
     else:
         kwargs["pool_size"] = config.maxIdleConnections or 1
         kwargs["max_overflow"] = max(config.maxOpenConnections - config.maxIdleConnections, 0)

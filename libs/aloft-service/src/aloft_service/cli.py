@@ -11,7 +11,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, cast
 
 from pydantic import BaseModel
@@ -72,6 +72,8 @@ class ServiceCommands(Generic[C]):
     serve: Callable[[C], Coroutine[Any, Any, None]]
     serve_help: str
     migrate_help: str = "apply database migrations and exit"
+    # More subcommands: name -> (help, run(config, config_path) -> exit code), e.g. propeller's ``manager``.
+    extra: dict[str, tuple[str, Callable[[C, str | None], int]]] = field(default_factory=dict)
 
 
 def _config_commands(model: type[C]) -> tuple[Callable[[argparse.Namespace], C], Command]:
@@ -114,9 +116,19 @@ def run_service_cli(spec: ServiceCommands[C], argv: Sequence[str] | None = None)
             "serve": (spec.serve_help, serve),
             "migrate": (spec.migrate_help, migrate),
             "check-config": ("validate the configuration and exit", check),
+            **{name: (text, _with_config(load, run)) for name, (text, run) in spec.extra.items()},
         },
         argv,
     )
+
+
+def _with_config(
+    load: Callable[[argparse.Namespace], C], run: Callable[[C, str | None], int]
+) -> Callable[[argparse.Namespace], int]:
+    def command(args: argparse.Namespace) -> int:
+        return run(load(args), args.config)
+
+    return command
 
 
 @dataclass(frozen=True)

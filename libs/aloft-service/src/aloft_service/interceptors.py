@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -34,8 +35,34 @@ def _metadata_carrier(details: grpc.HandlerCallDetails) -> dict[str, str]:
     return {k: v for k, v in (details.invocation_metadata or ()) if isinstance(v, str)}
 
 
+class MalformedRequest:
+    """Stands in for a request whose bytes did not parse, so the RPC can answer INVALID_ARGUMENT (grpcio itself
+    would answer INTERNAL/UNKNOWN with the parser's text)."""
+
+    def __init__(self, message_type: str) -> None:
+        self.message_type = message_type
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+    message_type = getattr(getattr(deserializer, "__self__", None), "__name__", "request")
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception:  # noqa: BLE001 - protobuf raises DecodeError and others; all mean "bad bytes"
+            return MalformedRequest(message_type)
+
+    return parse
+
+
 class ServerInterceptor(grpc.aio.ServerInterceptor):
-    """Maps AloftError to its status (with details), records latency and a server span per unary RPC."""
+    """Maps AloftError to its status (with details), records latency and a server span per unary RPC.
+
+    Unparseable request bytes answer INVALID_ARGUMENT; an unexpected exception answers INTERNAL with a reference
+    to the logged traceback, never the exception's own text (it may hold SQL or paths).
+    """
 
     async def intercept_service(
         self,
@@ -54,6 +81,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             code = grpc.StatusCode.OK
             with _tracer.start_as_current_span(f"{service}/{method}", kind=SpanKind.SERVER, context=parent) as span:
                 try:
+                    if isinstance(request, MalformedRequest):
+                        code = grpc.StatusCode.INVALID_ARGUMENT
+                        await context.abort(code, f"the request is not a valid {request.message_type} message")
                     return await inner(request, context)
                 except AloftError as err:
                     code = err.code
@@ -64,16 +94,17 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                     raise
                 except Exception as exc:  # last-resort mapping, logged with its trace
                     code = grpc.StatusCode.INTERNAL
-                    log.exception("unhandled error in %s/%s", service, method)
+                    reference = uuid.uuid4().hex[:12]
+                    log.exception("unhandled error in %s/%s (reference %s)", service, method, reference)
                     span.record_exception(exc)
-                    await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {exc}")
+                    await context.abort(code, f"internal error in {method} (reference {reference} in the server log)")
                 finally:
                     RPC_LATENCY.labels(service, method).observe(time.perf_counter() - start)
                     RPC_HANDLED.labels(service, method, code.name).inc()
 
         return grpc.unary_unary_rpc_method_handler(
             wrapped,
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=_tolerant(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )
 

@@ -113,13 +113,18 @@ def _new_server() -> grpc.aio.Server:
 
 
 async def start_http(
-    app: Starlette | None, host: str, port: int, name: str
+    app: Starlette | None, host: str, port: int, name: str, tls: tuple[str, str] | None = None
 ) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
-    """Serve ``app`` (plus /metrics and /healthcheck) on ``host:port``; returns once it accepts connections."""
+    """Serve ``app`` (plus /metrics and /healthcheck) on ``host:port``; returns once it accepts connections.
+
+    ``tls`` = (certificate file, key file) serves HTTPS instead (the webhook)."""
     app = app or Starlette()
     for route in base_routes():
         app.router.routes.insert(0, route)
-    http_server = _EmbeddedHttpServer(uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="off"))
+    ssl = {"ssl_certfile": tls[0], "ssl_keyfile": tls[1]} if tls else {}
+    http_server = _EmbeddedHttpServer(
+        uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="off", **ssl)  # type: ignore[arg-type]
+    )
     # Bind here rather than in uvicorn, which turns a bind failure into SystemExit inside its task.
     try:
         http_socket = socket.create_server((host, port))
@@ -144,10 +149,12 @@ async def wait_for_stop_signal() -> None:
     await stop.wait()
 
 
-async def serve_http_forever(app: Starlette, host: str, port: int, name: str) -> None:
+async def serve_http_forever(
+    app: Starlette, host: str, port: int, name: str, tls: tuple[str, str] | None = None
+) -> None:
     """An HTTP-only service (webhook, console): serve until SIGINT/SIGTERM, then let in-flight requests finish."""
-    http_server, http_task, http_port = await start_http(app, host, port, name)
-    log.info("%s serving HTTP on %s:%d", name, host, http_port)
+    http_server, http_task, http_port = await start_http(app, host, port, name, tls)
+    log.info("%s serving %s on %s:%d", name, "HTTPS" if tls else "HTTP", host, http_port)
     await wait_for_stop_signal()
     log.info("%s shutting down", name)
     http_server.should_exit = True

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from aloft.events.v1 import events_pb2, events_pb2_grpc
 from flyteidl.service import (
     admin_pb2,
     admin_pb2_grpc,
@@ -24,6 +25,7 @@ from flyteidl.service import (
 from aloft_admin.api.admin_service import AdminServicer
 from aloft_admin.api.auth import AuthMetadataServicer, IdentityServicer
 from aloft_admin.api.dataproxy import DataProxyServicer
+from aloft_admin.api.event_batches import EventBatchServicer
 from aloft_admin.api.signals import SignalServicer
 from aloft_admin.config import AdminConfig
 from aloft_admin.deps import AdminDeps
@@ -43,6 +45,7 @@ SERVICE_NAMES = [
     signal_pb2.DESCRIPTOR.services_by_name["SignalService"].full_name,
     auth_pb2.DESCRIPTOR.services_by_name["AuthMetadataService"].full_name,
     identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name,
+    events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
 ]
 
 
@@ -53,6 +56,7 @@ class Servicers:
     signals: SignalServicer
     auth: AuthMetadataServicer
     identity: IdentityServicer
+    event_batches: EventBatchServicer
 
     def registrations(self) -> list[object]:
         def register(server: grpc.aio.Server) -> None:
@@ -61,6 +65,7 @@ class Servicers:
             signal_pb2_grpc.add_SignalServiceServicer_to_server(self.signals, server)
             auth_pb2_grpc.add_AuthMetadataServiceServicer_to_server(self.auth, server)
             identity_pb2_grpc.add_IdentityServiceServicer_to_server(self.identity, server)
+            events_pb2_grpc.add_EventServiceServicer_to_server(self.event_batches, server)
 
         return [register]
 
@@ -107,6 +112,7 @@ def build_service(deps: AdminDeps) -> Service:
         signals=SignalServicer(deps),
         auth=AuthMetadataServicer(deps),
         identity=IdentityServicer(deps),
+        event_batches=EventBatchServicer(deps),
     )
 
     repair: list[asyncio.Task[None]] = []

@@ -44,6 +44,8 @@ class FakeDataPlane(dataplane_pb2_grpc.DataPlaneServiceServicer):
     unavailable_for: set[str] = field(default_factory=set)
     # Refuse every CreateExecution with this code (a permanent refusal).
     refuse: grpc.StatusCode | None = None
+    # Answer every AbortExecution with this code (e.g. NOT_FOUND: the data plane does not hold the execution).
+    refuse_abort: grpc.StatusCode | None = None
     # When set, CreateExecution waits for it after ``create_entered`` is set (a hand-off in flight).
     hold: asyncio.Event | None = None
     create_entered: asyncio.Event = field(default_factory=asyncio.Event)
@@ -64,6 +66,8 @@ class FakeDataPlane(dataplane_pb2_grpc.DataPlaneServiceServicer):
     async def AbortExecution(self, request: Any, context: Any) -> dataplane_pb2.AbortExecutionResponse:
         if self.failing:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "fake data plane told to fail")
+        if self.refuse_abort is not None:
+            await context.abort(self.refuse_abort, "no such execution on this data plane")
         self.aborted.append(request)
         return dataplane_pb2.AbortExecutionResponse()
 

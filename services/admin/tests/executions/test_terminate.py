@@ -149,3 +149,14 @@ async def test_terminate_during_hand_off_in_flight_aborts_the_run_at_once(exec_s
     exec_server.skip_ahead()
     assert await repair_once(exec_server.deps) == 0  # nothing left to hand off or abort
     assert len(fake.created) == 1 and len(fake.aborted) == 1
+
+
+async def test_abort_the_data_plane_cannot_act_on_ends_in_admin(exec_server: Any, literals: Any) -> None:
+    admin, fake = exec_server.admin, exec_server.dataplane
+    wid = await start(exec_server, literals, "gone")
+    fake.refuse_abort = grpc.StatusCode.NOT_FOUND  # e.g. the data plane lost or purged it: no ABORTED event will come
+    await admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=wid, cause="clean up"))
+    ended = await get(exec_server, wid)
+    assert ended.closure.phase == WF.ABORTED and ended.closure.abort_metadata.cause == "clean up"
+    exec_server.skip_ahead()
+    assert await repair_once(exec_server.deps) == 0  # nothing left pending

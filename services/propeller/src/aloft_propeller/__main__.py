@@ -1,4 +1,4 @@
-"""``aloft-propeller [--config FILE] serve|migrate|check-config``."""
+"""``aloft-propeller [--config FILE] serve|manager|migrate|check-config``."""
 
 from __future__ import annotations
 
@@ -21,6 +21,12 @@ async def _serve(config: PropellerConfig) -> None:
     await serve_forever(build_service(build_deps(config)), listen_config(config))
 
 
+def _manager(config: PropellerConfig, config_path: str | None) -> int:
+    from aloft_propeller.shardmanager.server import run_manager
+
+    return run_manager(config, config_path)
+
+
 COMMANDS = ServiceCommands(
     name="propeller",
     config_model=PropellerConfig,
@@ -28,6 +34,7 @@ COMMANDS = ServiceCommands(
     serve=_serve,
     serve_help="run the data-plane API and the controller (migrates first)",
     migrate_help="apply workflow-store migrations and exit",
+    extra={"manager": ("start and supervise the shards of manager.shard (flytepropeller-manager)", _manager)},
 )
 
 

@@ -10,6 +10,7 @@ from aloft_config import Duration, Section
 from aloft_db import DatabaseConfig
 from aloft_propeller.catalog.config import CatalogCacheConfig
 from aloft_propeller.resourcemanager.config import ResourceManagerConfig
+from aloft_propeller.shardmanager.config import ManagerConfig
 from aloft_service.logging import LoggerConfig
 from aloft_service.runtime import StackConfig
 from aloft_service.tracing import OtelConfig
@@ -33,12 +34,15 @@ class QueueConfig(Section):
 
 
 class ShardConfig(Section):
-    """Which workflows this propeller owns (hash / project / domain strategies, under a manager later)."""
+    """Which workflows this propeller owns. A manager fills it in for each shard it starts (``manager.shard``);
+    a propeller started alone evaluates everything unless it is set by hand."""
 
     type: Literal["", "hash", "project", "domain"] = Field(default="", description="'' (all) or a strategy")
     shard_count: int = Field(default=1, alias="shard-count", ge=1)
     shard_index: int = Field(default=0, alias="shard-index", ge=0)
     include: list[str] = Field(default_factory=list)
+    # With ``include: ["*"]``: the ids other shards own (the wildcard shard takes everything else).
+    exclude: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> ShardConfig:
@@ -157,6 +161,7 @@ class PropellerConfig(BaseModel):
     stack: StackConfig = StackConfig()
     catalog_cache: CatalogCacheConfig = Field(default_factory=CatalogCacheConfig, alias="catalog-cache")
     resourcemanager: ResourceManagerConfig = ResourceManagerConfig()
+    manager: ManagerConfig = ManagerConfig()  # read by `aloft-propeller manager`
 
     @model_validator(mode="after")
     def _quota_fits_the_resource_manager(self) -> PropellerConfig:

@@ -17,6 +17,7 @@ from aloft_propeller.events.sink import AdminEventSink, EventSink
 from aloft_propeller.managers.executions import ExecutionManager
 from aloft_propeller.nodes.context import PluginResolver
 from aloft_propeller.nodes.registry import NodeHandlerRegistry, default_node_handlers
+from aloft_propeller.recovery import AdminRecoverySource
 from aloft_propeller.resourcemanager import ResourceManager, build_resource_manager
 from aloft_propeller.sharding.strategy import build_shard_strategy
 from aloft_propeller.store.sql import SqlWorkflowStore
@@ -74,7 +75,9 @@ def build_deps(
     sink = sink or AdminEventSink(config.propeller.adminEndpoint)
     store = SqlWorkflowStore(db)
     handlers = default_node_handlers(config.propeller.adminEndpoint, config)
-    executor = WorkflowExecutor(config, blobs, plugins, handlers, store, resources)
+    recovery = AdminRecoverySource(config.propeller.adminEndpoint, blobs)
+    handlers.closes(recovery.close)  # the executor's admin client, closed at stop with the handlers' clients
+    executor = WorkflowExecutor(config, blobs, plugins, handlers, store, resources, recovery)
     shard = build_shard_strategy(config.propeller.shard)
     controller = Controller(
         config.propeller, store, RoundRunner(store, executor, sink, config.propeller.cluster_id), shard

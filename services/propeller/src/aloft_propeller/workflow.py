@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from aloft.dataplane.v1 import dataplane_pb2
-from flyteidl.core import compiler_pb2, literals_pb2, workflow_pb2
+from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2, workflow_pb2
 
 from aloft_propeller import paths
 from aloft_propeller.config import PropellerConfig
@@ -22,6 +22,7 @@ from aloft_propeller.nodes.context import ExecutionContext, PluginResolver
 from aloft_propeller.nodes.errors import NodeError
 from aloft_propeller.nodes.executor import NodeExecutor
 from aloft_propeller.nodes.registry import NodeHandlerRegistry
+from aloft_propeller.recovery import RecoverySource
 from aloft_propeller.resourcemanager.base import ResourceManager
 from aloft_propeller.state import NodePhase, WorkflowPhase, WorkflowState
 from aloft_propeller.store.base import ExecutionKey, WorkflowRecord, WorkflowStore
@@ -43,8 +44,10 @@ class WorkflowExecutor:
         handlers: NodeHandlerRegistry,
         store: WorkflowStore | None = None,
         resources: ResourceManager | None = None,
+        recovery: RecoverySource | None = None,
     ) -> None:
         self._store = store
+        self._recovery = recovery
         self._resources = resources
         self._recovered: dict[ExecutionKey, dict[str, str]] = {}
         self._config = config
@@ -62,6 +65,7 @@ class WorkflowExecutor:
         if request.config.max_parallelism > 0:
             running = sum(1 for node in state.nodes.values() if node.phase in _ACTIVE and node.kind == "task")
             budget = max(request.config.max_parallelism - running, 0)
+        execution_uri = paths.execution_dir(self._blobs, self._config.propeller.metadata_prefix, record.key)
         return ExecutionContext(
             key=record.key,
             request=request,
@@ -70,36 +74,46 @@ class WorkflowExecutor:
             blobs=self._blobs,
             config=self._config,
             plugins=self._plugins,
-            execution_uri=paths.execution_dir(self._blobs, self._config.propeller.metadata_prefix, record.key),
+            execution_uri=execution_uri,
             recorder=OutboxRecorder(state, self._top_level_ids(closure)),
             now=now,
             start_budget=budget,
-            recovered=await self._recovered_nodes(record.key, request),
+            recovered=await self._recovered_nodes(record.key, request, execution_uri),
             resources=self._resources,
         )
 
     async def _recovered_nodes(
-        self, key: ExecutionKey, request: dataplane_pb2.CreateExecutionRequest
+        self, key: ExecutionKey, request: dataplane_pb2.CreateExecutionRequest, execution_uri: str
     ) -> dict[str, str]:
-        """For RecoverExecution: the nodes the original execution (held by this data plane) succeeded."""
-        if not request.HasField("recover_from") or self._store is None:
+        """For RecoverExecution: the nodes the original execution succeeded (node path → outputs URI).
+
+        From this data plane's store when it holds the original, else from admin's node executions.
+        """
+        if not request.HasField("recover_from"):
             return {}
         cached = self._recovered.get(key)
         if cached is None:
-            original = request.recover_from
-            try:
-                record = await self._store.get(ExecutionKey(original.project, original.domain, original.name))
-            except NotFound:
-                log.warning(
-                    "%s: cannot recover from %s, not on this data plane; running every node", key, original.name
-                )
-                record = None
-            nodes = record.state.nodes.items() if record is not None else ()
-            cached = {path: node.outputs_uri for path, node in nodes if node.phase == NodePhase.SUCCEEDED}
+            cached = await self._succeeded_in_original(key, request.recover_from, execution_uri)
             if len(self._recovered) >= _SPEC_CACHE_SIZE:
                 self._recovered.pop(next(iter(self._recovered)))
             self._recovered[key] = cached
         return cached
+
+    async def _succeeded_in_original(
+        self, key: ExecutionKey, original: identifier_pb2.WorkflowExecutionIdentifier, execution_uri: str
+    ) -> dict[str, str]:
+        if self._store is not None:
+            try:
+                record = await self._store.get(ExecutionKey(original.project, original.domain, original.name))
+            except NotFound:
+                pass
+            else:
+                nodes = record.state.nodes.items()
+                return {path: node.outputs_uri for path, node in nodes if node.phase == NodePhase.SUCCEEDED}
+        if self._recovery is not None:
+            return await self._recovery.succeeded_nodes(original, execution_uri)
+        log.warning("%s: cannot recover from %s, not on this data plane; running every node", key, original.name)
+        return {}
 
     async def _parsed_spec(
         self, record: WorkflowRecord

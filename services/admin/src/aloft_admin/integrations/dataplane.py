@@ -5,7 +5,8 @@ Contract of ``DataPlaneClient``:
   resolved execution-cluster label, else the first enabled one; None when no data plane is enabled.
 - ``create_execution`` is idempotent on the data plane's side (same id + spec → ``already_existed``), so the
   hand-off may be retried any number of times (the repair loop does).
-- ``abort_execution`` is a no-op on the data plane for finished executions, so it may be retried too.
+- ``abort_execution`` is a no-op on the data plane for finished executions, so it may be retried too. When the
+  data plane does not hold the execution (NOT_FOUND) it raises ``DataPlaneRefused``: no end event will come.
 - Both raise ``DataPlaneUnavailable`` when the data plane cannot be reached or is overloaded; callers keep the
   execution recorded and retry later ("write the side effect's owner first"). ``DataPlaneRefused`` is a permanent
   answer (the request itself is wrong for that data plane): retrying cannot help, the execution ends FAILED.
@@ -122,8 +123,6 @@ class GrpcDataPlaneClient:
         try:
             await self._stub(cluster).AbortExecution(request, timeout=CALL_TIMEOUT_SECONDS)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                return  # the data plane never got it: nothing to stop
             raise _call_failed(cluster, exc) from exc
 
     async def close(self) -> None:

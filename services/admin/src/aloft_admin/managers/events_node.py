@@ -45,29 +45,41 @@ async def record_node_event(
     if not request.HasField("event"):
         raise InvalidArgument("missing event")
     event = request.event
-    validate_node_execution_id(event.id, "event.id")
-    at = occurred_at(event.occurred_at, "event.occurred_at")
+    at = checked_node_event(event)
     # A concurrent first event for the same node may win the insert: retry once, as an update.
     return await retry_on_concurrent_create(lambda: _record(deps, event, at))
+
+
+def checked_node_event(event: event_pb2.NodeExecutionEvent) -> datetime:
+    """The checks that need no database; returns when the event occurred."""
+    validate_node_execution_id(event.id, "event.id")
+    return occurred_at(event.occurred_at, "event.occurred_at")
 
 
 async def _record(
     deps: AdminDeps, event: event_pb2.NodeExecutionEvent, at: datetime
 ) -> admin_event_pb2.NodeExecutionEventResponse:
     async with deps.db.session() as session:
-        row = await repo.find_node_execution(session, event.id, for_update=True)
-        if row is None:
-            # Only a new node needs its execution checked: an existing one proves it.
-            await get_execution_row(session, event.id.execution_id)
-            row = await _create_node_execution(deps, session, event, at)
-        else:
-            verdict = NODE_POLICY.evaluate(Transition(NODE.Phase.Value(row.phase), event.phase))
-            if verdict.decision is Decision.DUPLICATE:
-                return admin_event_pb2.NodeExecutionEventResponse()
-            raise_if_refused(verdict, row.phase, describe_node_execution(event.id))
-        await apply_node_event(deps, row, event, at)
-        await repo.flush_checked(session)
+        await record_node_event_in(deps, session, event, at)
     return admin_event_pb2.NodeExecutionEventResponse()
+
+
+async def record_node_event_in(
+    deps: AdminDeps, session: AsyncSession, event: event_pb2.NodeExecutionEvent, at: datetime
+) -> None:
+    """Every rule of a node event, inside the caller's transaction (a single event's, or a batch's)."""
+    row = await repo.find_node_execution(session, event.id, for_update=True)
+    if row is None:
+        # Only a new node needs its execution checked: an existing one proves it.
+        await get_execution_row(session, event.id.execution_id)
+        row = await _create_node_execution(deps, session, event, at)
+    else:
+        verdict = NODE_POLICY.evaluate(Transition(NODE.Phase.Value(row.phase), event.phase))
+        if verdict.decision is Decision.DUPLICATE:
+            return
+        raise_if_refused(verdict, row.phase, describe_node_execution(event.id))
+    await apply_node_event(deps, row, event, at)
+    await repo.flush_checked(session)
 
 
 async def _create_node_execution(

@@ -47,30 +47,46 @@ async def record_task_event(
     if not request.HasField("event"):
         raise InvalidArgument("missing event")
     event = request.event
-    tid = task_execution_id(event)
-    validate_task_execution_id(tid, "event")
-    at = occurred_at(event.occurred_at, "event.occurred_at")
+    tid, at = checked_task_event(event)
     # A concurrent first event for the same attempt may win the insert: retry once, as an update.
     return await retry_on_concurrent_create(lambda: _record(deps, event, tid, at))
+
+
+def checked_task_event(event: event_pb2.TaskExecutionEvent) -> tuple[identifier_pb2.TaskExecutionIdentifier, datetime]:
+    """The checks that need no database; returns the attempt's id and when the event occurred."""
+    tid = task_execution_id(event)
+    validate_task_execution_id(tid, "event")
+    return tid, occurred_at(event.occurred_at, "event.occurred_at")
 
 
 async def _record(
     deps: AdminDeps, event: event_pb2.TaskExecutionEvent, tid: identifier_pb2.TaskExecutionIdentifier, at: datetime
 ) -> admin_event_pb2.TaskExecutionEventResponse:
     async with deps.db.session() as session:
-        row = await repo.find_task_execution(session, tid, for_update=True)
-        if row is None:
-            await get_node_execution_row(session, event.parent_node_execution_id)
-            row = _new_task_execution(deps, session, tid, at)
-        else:
-            transition = Transition(TASK.Phase.Value(row.phase), event.phase, row.phase_version, event.phase_version)
-            verdict = TASK_POLICY.evaluate(transition)
-            if verdict.decision is Decision.DUPLICATE:
-                return admin_event_pb2.TaskExecutionEventResponse()
-            raise_if_refused(verdict, row.phase, describe_task_execution(tid))
-        await apply_task_event(deps, row, event, at)
-        await repo.flush_checked(session)
+        await record_task_event_in(deps, session, event, tid, at)
     return admin_event_pb2.TaskExecutionEventResponse()
+
+
+async def record_task_event_in(
+    deps: AdminDeps,
+    session: AsyncSession,
+    event: event_pb2.TaskExecutionEvent,
+    tid: identifier_pb2.TaskExecutionIdentifier,
+    at: datetime,
+) -> None:
+    """Every rule of a task event, inside the caller's transaction (a single event's, or a batch's)."""
+    row = await repo.find_task_execution(session, tid, for_update=True)
+    if row is None:
+        await get_node_execution_row(session, event.parent_node_execution_id)
+        row = _new_task_execution(deps, session, tid, at)
+    else:
+        transition = Transition(TASK.Phase.Value(row.phase), event.phase, row.phase_version, event.phase_version)
+        verdict = TASK_POLICY.evaluate(transition)
+        if verdict.decision is Decision.DUPLICATE:
+            return
+        raise_if_refused(verdict, row.phase, describe_task_execution(tid))
+    await apply_task_event(deps, row, event, at)
+    await repo.flush_checked(session)
 
 
 def _new_task_execution(

@@ -8,6 +8,7 @@ from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.admin import execution_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.event import event_pb2
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.events_common import (
@@ -37,17 +38,24 @@ async def record_workflow_event(
     event = request.event
     at = occurred_at(event.occurred_at, "event.occurred_at")
     async with deps.db.session() as session:
-        row = await get_execution_row(session, event.execution_id, for_update=True)
-        what = describe_execution(event.execution_id)
-        current = WF.Phase.Value(row.phase)
-        verdict = WORKFLOW_POLICY.evaluate(Transition(current, event.phase))
-        if verdict.decision is Decision.DUPLICATE:
-            return admin_event_pb2.WorkflowExecutionEventResponse()
-        check_cluster(row.cluster, event.producer_id, what)
-        raise_if_refused(verdict, row.phase, what)
-        await apply_workflow_event(deps, row, event, at)
-        await flush_checked(session)
+        await record_workflow_event_in(deps, session, event, at)
     return admin_event_pb2.WorkflowExecutionEventResponse()
+
+
+async def record_workflow_event_in(
+    deps: AdminDeps, session: AsyncSession, event: event_pb2.WorkflowExecutionEvent, at: datetime
+) -> None:
+    """Every rule of a workflow event, inside the caller's transaction (a single event's, or a batch's)."""
+    row = await get_execution_row(session, event.execution_id, for_update=True)
+    what = describe_execution(event.execution_id)
+    current = WF.Phase.Value(row.phase)
+    verdict = WORKFLOW_POLICY.evaluate(Transition(current, event.phase))
+    if verdict.decision is Decision.DUPLICATE:
+        return
+    check_cluster(row.cluster, event.producer_id, what)
+    raise_if_refused(verdict, row.phase, what)
+    await apply_workflow_event(deps, row, event, at)
+    await flush_checked(session)
 
 
 async def apply_workflow_event(

@@ -18,6 +18,7 @@ from flyteidl.core import identifier_pb2, literals_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.deps import AdminDeps
+from aloft_admin.faults import AFTER_EXECUTION_COMMIT, crash_point
 from aloft_admin.managers.executions_config import data_plane_config, resolve_matching, resolve_spec
 from aloft_admin.managers.executions_handoff import dispatch, handoff_uri
 from aloft_admin.managers.executions_lookup import get_execution_row, get_node_execution_row
@@ -154,6 +155,7 @@ async def launch(deps: AdminDeps, launch: Launch) -> None:
         launch.launch_plan_id = await launch_plan_for_task(deps, launch.spec.launch_plan)
     async with deps.db.session() as session:
         handoff = await record_execution(deps, session, launch)
+    crash_point(AFTER_EXECUTION_COMMIT)
     try:
         await dispatch(deps, launch.id, handoff)
     except Exception:

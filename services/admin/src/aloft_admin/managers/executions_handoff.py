@@ -62,6 +62,8 @@ async def dispatch(
         if cluster is None:
             return False
         request.cluster = cluster
+    if not await _still_pending(deps, wid):
+        return False  # terminated (or handed off by another attempt) since it was read: nothing to send
     try:
         response = await deps.dataplanes.create_execution(request.cluster, request)
     except DataPlaneUnavailable as exc:
@@ -75,6 +77,12 @@ async def dispatch(
     if not await _mark_handed_off(deps, wid, request.cluster, response.shard_key):
         await _abort_if_cancelled(deps, wid, request.cluster)
     return True
+
+
+async def _still_pending(deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionIdentifier) -> bool:
+    async with deps.db.session() as session:
+        row = await repo.find_execution(session, wid)
+    return row is not None and row.handoff == PENDING
 
 
 async def record_handoff_failure(deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionIdentifier, error: str) -> None:
@@ -186,8 +194,10 @@ async def request_abort(deps: AdminDeps, row: ExecutionModel, cause: str) -> boo
         await record_abort_failure(deps, row.id)
         return False
     except DataPlaneRefused as exc:
-        # Retrying the same abort gets the same answer: stop asking (the run is not the data plane's to stop).
-        log.error("abort of %s/%s/%s refused for good: %s", wid.project, wid.domain, wid.name, exc)
+        # Not there, or refused for good: no ABORTED event will come, so the abort completes here.
+        log.warning("abort of %s/%s/%s ends in admin: %s", wid.project, wid.domain, wid.name, exc)
+        await _end_aborted_here(deps, row.id)
+        return True
     async with deps.db.session() as session:
         await session.execute(
             update(ExecutionModel)
@@ -196,6 +206,26 @@ async def request_abort(deps: AdminDeps, row: ExecutionModel, cause: str) -> boo
             .execution_options(synchronize_session=False)
         )
     return True
+
+
+async def _end_aborted_here(deps: AdminDeps, row_id: int) -> None:
+    """ABORTING → ABORTED in admin itself (the cause recorded by TerminateExecution stays)."""
+    now = deps.clock()
+    async with deps.db.session() as session:
+        row = (
+            await session.execute(select(ExecutionModel).where(ExecutionModel.id == row_id).with_for_update())
+        ).scalar_one_or_none()
+        if row is None:
+            return
+        row.abort_pending, row.retry_at = False, None
+        if row.phase == WF.Phase.Name(WF.ABORTING):
+            closure = closure_of(row)
+            closure.phase = WF.ABORTED
+            closure.updated_at.CopyFrom(to_timestamp(now))
+            row.closure = closure.SerializeToString()
+            row.phase = WF.Phase.Name(WF.ABORTED)
+            row.execution_updated_at = row.updated_at = now
+        await repo.flush_checked(session)
 
 
 async def record_abort_failure(deps: AdminDeps, row_id: int) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import time
 
 from flyteidl.core import identifier_pb2
 
@@ -19,6 +21,9 @@ from aloft_propeller.store.base import ExecutionKey, StaleRecord, WorkflowStore
 from aloft_service.errors import NotFound, Unavailable
 
 log = logging.getLogger(__name__)
+# One DEBUG line per round: which process (shard, pid) evaluated which workflow when. Lets an operator (and the
+# shard tests) check that no workflow is ever evaluated by two processes at once.
+rounds_log = logging.getLogger("aloft_propeller.rounds")
 
 # While a workflow waits on running tasks it is polled, starting fast and backing off to downstream-eval-duration.
 _FIRST_POLL_SECONDS = 0.002
@@ -43,6 +48,8 @@ class Controller:
         self._round_failures: dict[ExecutionKey, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._busy = 0
+        section = config.shard
+        self._evaluator = f"shard={section.type or 'all'}-{section.shard_index}/{section.shard_count} pid={os.getpid()}"
 
     def enqueue(self, key: ExecutionKey) -> None:
         """The in-process change feed: the data-plane API calls this after every write."""
@@ -171,7 +178,12 @@ class Controller:
         """Rounds until no progress or the streak limit; None once terminal, else whether the last round changed."""
         changed = False
         for _ in range(max(self._config.max_streak_length, 1)):
-            outcome = await self._runner.run_round(key)
+            started = time.time()
+            try:
+                outcome = await self._runner.run_round(key)
+            finally:  # a round that raised was still evaluated by this process
+                if rounds_log.isEnabledFor(logging.DEBUG):
+                    rounds_log.debug("round %s %s start=%.6f end=%.6f", key, self._evaluator, started, time.time())
             if outcome.terminal:
                 return None
             changed = outcome.changed

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+from collections.abc import Awaitable, Callable
 
 from aloft_propeller.events.recorder import WORKFLOW_ENTITY, entity_of
 from aloft_propeller.events.sink import Delivery, EventSink
@@ -81,13 +82,56 @@ async def _send_wave(wave: list[OutboxEvent], sink: EventSink, outcomes: dict[in
     return not failed
 
 
+# Events per RecordEvents call: admin records a batch in one transaction.
+BATCH_SIZE = 500
+
+
+async def _send_batches(
+    events: list[OutboxEvent], send_batch: Callable[[list[tuple[str, bytes]]], Awaitable[list[Delivery | None] | None]]
+) -> list[tuple[OutboxEvent, Delivery | None]] | None:
+    """In order, in batches admin records one transaction each; stop at the first batch not fully recorded.
+    None when the receiver takes no batches."""
+    outcomes: list[Delivery | None] = []
+    for start in range(0, len(events), BATCH_SIZE):
+        chunk = events[start : start + BATCH_SIZE]
+        try:
+            answered = await send_batch([(e.kind, base64.b64decode(e.payload_b64)) for e in chunk])
+        except Exception as exc:  # noqa: BLE001 - the rest stays in the outbox; the round reports it
+            log.warning("event delivery failed: %s", exc)
+            break
+        if answered is None:
+            if start == 0:
+                return None
+            break  # the next round sends the rest one at a time
+        outcomes.extend(answered)
+        if None in answered:
+            break
+    outcomes.extend([None] * (len(events) - len(outcomes)))
+    # An event after one not recorded waits for it: order holds across rounds.
+    if None in outcomes:
+        first_missing = outcomes.index(None)
+        outcomes[first_missing:] = [None] * (len(events) - first_missing)
+    return list(zip(events, outcomes, strict=True))
+
+
 async def _send_all(events: list[OutboxEvent], sink: EventSink) -> list[tuple[OutboxEvent, Delivery | None]]:
     """Deliver in order (see ``_waves``); stop after a wave with a failure. None marks an event not delivered."""
+    send_batch = getattr(sink, "send_batch", None)
+    if send_batch is not None:
+        batched = await _send_batches(events, send_batch)
+        if batched is not None:
+            return batched
     outcomes: dict[int, Delivery] = {}
     for wave in _waves(events):
         if not await _send_wave(wave, sink, outcomes):
             break
     return [(event, outcomes.get(id(event))) for event in events]
+
+
+def _only_emptied(state: WorkflowState, results: list[tuple[OutboxEvent, Delivery | None]]) -> bool:
+    """Every event delivered (or rejected for good), no refusal to act on, and the workflow still running."""
+    accepted = all(outcome in (Delivery.DELIVERED, Delivery.REJECTED) for _, outcome in results)
+    return accepted and not state.outbox and not state.phase.is_terminal
 
 
 async def deliver_outbox(record: WorkflowRecord, sink: EventSink, store: WorkflowStore) -> WorkflowRecord:
@@ -100,6 +144,10 @@ async def deliver_outbox(record: WorkflowRecord, sink: EventSink, store: Workflo
     for event, outcome in results:
         if outcome is not None:
             _apply(state, event.kind, base64.b64decode(event.payload_b64), outcome)
+    if _only_emptied(state, results):
+        # Nothing to remember but an empty outbox: the next write (the next round's change) records it. A crash
+        # before then sends these events again, and admin answers replays as duplicates.
+        return record.with_state(state)
     record = await store.update(record.with_state(state))
     if state.outbox:
         raise Unavailable(f"{len(state.outbox)} events for {record.key} could not be delivered yet")

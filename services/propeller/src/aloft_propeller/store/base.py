@@ -18,6 +18,8 @@ from typing import Protocol
 from aloft_propeller.state import WorkflowState
 from aloft_service.errors import Aborted
 
+KEY_SPACE = 32  # shard keys are 0..31 (Flyte's ShardKeyspaceSize); hash shards divide them
+
 
 @dataclass(frozen=True, order=True)
 class ExecutionKey:

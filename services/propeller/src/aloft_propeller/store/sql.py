@@ -10,11 +10,9 @@ from sqlalchemy import ColumnElement, select, update
 
 from aloft_db import Database
 from aloft_propeller.state import WorkflowState
-from aloft_propeller.store.base import ExecutionKey, Page, StaleRecord, WorkflowRecord
+from aloft_propeller.store.base import KEY_SPACE, ExecutionKey, Page, StaleRecord, WorkflowRecord
 from aloft_propeller.store.models import WorkflowRow
 from aloft_service.errors import AlreadyExists, InvalidArgument, NotFound
-
-KEY_SPACE = 32
 
 
 def shard_key_for(key: ExecutionKey) -> str:

@@ -9,10 +9,9 @@ from typing import Protocol
 import grpc
 from flyteidl.admin import common_pb2
 from flyteidl.core import dynamic_job_pb2, identifier_pb2, workflow_pb2
-from flyteidl.service import admin_pb2_grpc
 
 from aloft_compiler import LaunchPlanInterface
-from aloft_propeller.nodes.admin_channel import LazyStub
+from aloft_propeller.admin_channel import LazyAdminStub
 
 _CALL_TIMEOUT = 10.0
 
@@ -56,13 +55,10 @@ class AdminLaunchPlans:
     """GetLaunchPlan over gRPC to admin (``propeller.adminEndpoint``); the channel opens on first use."""
 
     def __init__(self, endpoint: str) -> None:
-        self._stub = LazyStub(endpoint, admin_pb2_grpc.AdminServiceStub)
-
-    def _admin(self) -> admin_pb2_grpc.AdminServiceStub:
-        return self._stub.get()
+        self._admin = LazyAdminStub(endpoint)
 
     async def close(self) -> None:
-        await self._stub.close()
+        await self._admin.close()
 
     async def fetch(self, ids: Sequence[identifier_pb2.Identifier]) -> list[LaunchPlanInterface]:
         result = []

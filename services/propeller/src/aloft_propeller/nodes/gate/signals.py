@@ -9,7 +9,7 @@ from flyteidl.admin import signal_pb2
 from flyteidl.core import identifier_pb2, literals_pb2, types_pb2
 from flyteidl.service import signal_pb2_grpc
 
-from aloft_propeller.nodes.admin_channel import LazyStub
+from aloft_propeller.admin_channel import LazyStub
 from aloft_service.errors import Unavailable
 
 _TRANSIENT = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED)
@@ -30,10 +30,7 @@ class SignalClient(Protocol):
 
 class AdminSignalClient:
     def __init__(self, endpoint: str) -> None:
-        self._stub = LazyStub(endpoint, signal_pb2_grpc.SignalServiceStub)
-
-    def _signals(self) -> signal_pb2_grpc.SignalServiceStub:
-        return self._stub.get()
+        self._signals = LazyStub(endpoint, signal_pb2_grpc.SignalServiceStub)
 
     async def get_or_create(
         self, signal_id: identifier_pb2.SignalIdentifier, literal_type: types_pb2.LiteralType
@@ -50,4 +47,4 @@ class AdminSignalClient:
         return None
 
     async def close(self) -> None:
-        await self._stub.close()
+        await self._signals.close()

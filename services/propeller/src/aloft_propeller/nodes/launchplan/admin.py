@@ -15,9 +15,8 @@ import grpc
 from flyteidl.admin import common_pb2, execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2, security_pb2
-from flyteidl.service import admin_pb2_grpc
 
-from aloft_propeller.nodes.admin_channel import LazyStub
+from aloft_propeller.admin_channel import LazyAdminStub
 from aloft_service.errors import Unavailable
 
 # flytepropeller's maxLengthForSubWorkflow: room for admin's own suffixes within Kubernetes name limits.
@@ -108,10 +107,7 @@ class AdminLauncher:
     """The Launcher over gRPC to admin (``propeller.adminEndpoint``); the channel opens on first use."""
 
     def __init__(self, endpoint: str) -> None:
-        self._stub = LazyStub(endpoint, admin_pb2_grpc.AdminServiceStub)
-
-    def _admin(self) -> admin_pb2_grpc.AdminServiceStub:
-        return self._stub.get()
+        self._admin = LazyAdminStub(endpoint)
 
     async def launch(self, request: LaunchRequest) -> None:
         create = execution_pb2.ExecutionCreateRequest(
@@ -162,7 +158,7 @@ class AdminLauncher:
             raise _classified(exc, "terminating the child execution") from exc
 
     async def close(self) -> None:
-        await self._stub.close()
+        await self._admin.close()
 
 
 def _classified(exc: grpc.aio.AioRpcError, doing: str) -> Exception:

@@ -1,0 +1,171 @@
+"""What users get: a 1,000-node fan-out and a 100-node chain of no-op container tasks (``true``) on the real stack.
+
+datacatalog, admin and propeller run as processes on SQLite (the embedded default) and on PostgreSQL; unmodified
+flytekit (its own virtualenv) registers the workflow, executes it through admin's public API and polls. The clock
+runs from CreateExecution until admin reports SUCCEEDED *and* lists every node and task execution. Each shape runs
+at admin's default max parallelism (25) and an unbounded one (100,000).
+
+Beside it, in the same run: the engine alone against a stub admin (bench_propeller.py's figure), Prefect and Dagster
+on the same shapes (benchmarks/peers, each in its own virtualenv made on first use), and bare process spawn; then
+``Aloft : Prefect : Dagster : bare spawn`` ratios. Figures are printed, never asserted.
+
+Usage: .venv/bin/python benchmarks/bench_end_to_end.py [--fanout N] [--chain N] [--runs R] [--databases sqlite,postgres]
+    [--no-peers] [--no-engine]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from propeller_harness import spawn_seconds
+
+from aloft_stack import running_stack
+
+ROOT = Path(__file__).resolve().parents[1]
+USER_SCRIPT = Path(__file__).resolve().parent / "flytekit_user.py"
+PEERS = Path(__file__).resolve().parent / "peers"
+UNBOUNDED = 100_000
+
+
+def flytekit_python() -> Path:
+    return ROOT / ".venv-flytekit" / "bin" / "python"
+
+
+def run_user(flyte_config: Path, shape: str, size: int, parallelism: int, runs: int) -> dict[str, Any]:
+    command = [str(flytekit_python()), str(USER_SCRIPT), "--config", str(flyte_config), "--shape", shape]
+    command += ["--size", str(size), "--parallelism", str(parallelism), "--runs", str(runs)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=3600, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"flytekit_user.py failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def median_of(report: dict[str, Any], key: str) -> float:
+    return statistics.median(run[key] for run in report["runs"])
+
+
+def measure_aloft(args: argparse.Namespace) -> dict[tuple[str, str, int], float]:
+    """(database, shape, parallelism) → median seconds until durable."""
+    figures: dict[tuple[str, str, int], float] = {}
+    for database in args.databases.split(","):
+        with running_stack(database) as stack:
+            run_user(stack.flyte_config, "fanout", 5, 0, 1)  # warm-up: registration paths, connections
+            for shape, size in (("fanout", args.fanout), ("chain", args.chain)):
+                for parallelism in (0, UNBOUNDED):
+                    report = run_user(stack.flyte_config, shape, size, parallelism, args.runs)
+                    durable = median_of(report, "durable_s")
+                    succeeded = median_of(report, "succeeded_s")
+                    figures[(database, shape, parallelism)] = durable
+                    label = "default" if parallelism == 0 else "unbounded"
+                    print(
+                        f"  {database:8} {size:5}-node {shape:6} max-parallelism {label:9}: {durable:6.2f} s durable"
+                        f" (SUCCEEDED seen at {succeeded:.2f} s; {_per_node(durable, size)}; median of {args.runs})",
+                        flush=True,
+                    )
+    return figures
+
+
+def _per_node(seconds: float, size: int) -> str:
+    return f"{seconds / size * 1000:.1f} ms/node"
+
+
+def peer_python(name: str) -> Path | None:
+    """.venv-bench-<name>, made on first use from benchmarks/peers/requirements-<name>.txt; None if that fails."""
+    venv = ROOT / f".venv-bench-{name}"
+    python = venv / "bin" / "python"
+    marker = venv / ".installed"
+    if marker.exists():
+        return python
+    print(f"  (first use: installing {name} into {venv.name}; this takes a few minutes)", flush=True)
+    requirements = PEERS / f"requirements-{name}.txt"
+    steps = [
+        [sys.executable, "-m", "venv", "--clear", str(venv)],
+        [str(python), "-m", "pip", "install", "-q", "-r", str(requirements)],
+    ]
+    for step in steps:
+        if subprocess.run(step, check=False).returncode != 0:
+            print(f"  could not install {name}: skipped")
+            return None
+    marker.touch()
+    return python
+
+
+def measure_peer(name: str, args: argparse.Namespace) -> dict[str, float]:
+    """Median seconds per shape for Prefect / Dagster (benchmarks/peers/<name>_shapes.py); empty if unavailable."""
+    python = peer_python(name)
+    if python is None:
+        return {}
+    command = [str(python), str(PEERS / f"{name}_shapes.py"), "--fanout", str(args.fanout), "--chain", str(args.chain)]
+    result = subprocess.run(
+        [*command, "--runs", str(args.peer_runs)], capture_output=True, text=True, timeout=3600, check=False
+    )
+    if result.returncode != 0:
+        print(f"  {name} run failed: {result.stderr[-1500:]}")
+        return {}
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return {shape: statistics.median(seconds) for shape, seconds in report.items()}
+
+
+def engine_only(args: argparse.Namespace) -> None:
+    """bench_propeller.py's figure: propeller alone, its events acknowledged at once by a stub admin."""
+    script = Path(__file__).resolve().parent / "bench_propeller.py"
+    command = [sys.executable, str(script), "--chain", str(args.chain), "--fanout", str(args.fanout), "--rounds", "1"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
+    for line in (result.stdout or result.stderr).strip().splitlines():
+        print(f"  {line}")
+
+
+def print_ratios(
+    aloft: dict[tuple[str, str, int], float], peers: dict[str, dict[str, float]], args: argparse.Namespace
+) -> None:
+    spawn = {"fanout": spawn_seconds(args.fanout, 2), "chain": spawn_seconds(args.chain, 1)}
+    print("\nAloft : Prefect : Dagster : bare spawn (seconds, same run; Aloft on SQLite at unbounded parallelism,")
+    print("PostgreSQL in brackets; each figure durable in its system's database where it has one)")
+    for shape, size in (("fanout", args.fanout), ("chain", args.chain)):
+        ours = aloft.get(("sqlite", shape, UNBOUNDED))
+        pg = aloft.get(("postgres", shape, UNBOUNDED))
+        cells = [ours, peers.get("prefect", {}).get(shape), peers.get("dagster", {}).get(shape), spawn[shape]]
+        text = " : ".join("n/a" if c is None else f"{c:.2f}" for c in cells)
+        base = spawn[shape]
+        ratio = " : ".join("n/a" if c is None else f"{c / base:.1f}" for c in cells)
+        extra = f" [{pg:.2f}]" if pg is not None else ""
+        print(f"  {size:5}-task {shape:6}: {text}{extra}   (as multiples of bare spawn: {ratio})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fanout", type=int, default=1000)
+    parser.add_argument("--chain", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--databases", default="sqlite,postgres")
+    parser.add_argument("--peer-runs", type=int, default=1)
+    parser.add_argument("--no-peers", action="store_true", help="skip Prefect and Dagster")
+    parser.add_argument("--no-engine", action="store_true", help="skip the stub-admin engine figure")
+    args = parser.parse_args()
+    if not flytekit_python().exists():
+        print("no .venv-flytekit: run `make setup` first")
+        return 1
+    print("Figures from one run; on a shared or busy machine absolute times are noisy: compare the ratios.")
+    print("Aloft end to end (flytekit → admin → propeller → admin; clock stops when admin lists every execution):")
+    aloft = measure_aloft(args)
+    if not args.no_engine:
+        print("Engine only (propeller process, stub admin acknowledging events at once):")
+        engine_only(args)
+    peers: dict[str, dict[str, float]] = {}
+    if not args.no_peers:
+        for name in ("prefect", "dagster"):
+            peers[name] = measure_peer(name, args)
+            for shape, seconds in peers[name].items():
+                print(f"  {name:8} {shape:6}: {seconds:6.2f} s")
+    print_ratios(aloft, peers, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

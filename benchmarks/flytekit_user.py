@@ -1,0 +1,120 @@
+"""The user's side of bench_end_to_end.py, run with the unmodified-flytekit virtualenv's Python.
+
+Registers a workflow of no-op container tasks (``true``) — a fan-out of N independent nodes or a chain of N — with
+a launch plan at the given max parallelism, then runs it ``--runs`` times through the public AdminService API, as a
+user would with FlyteRemote: execute, poll until SUCCEEDED, list every node execution and every node's task
+executions. Prints one JSON document: per run, seconds from CreateExecution until admin reported SUCCEEDED and until
+it had listed every node and task execution.
+
+Usage: python flytekit_user.py --config flytekit.yaml --shape fanout|chain --size N --parallelism P --runs R
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from flytekit import ContainerTask, LaunchPlan, Workflow
+from flytekit.configuration import Config, ImageConfig, SerializationSettings
+from flytekit.models.core.execution import WorkflowExecutionPhase
+from flytekit.remote import FlyteRemote
+
+PROJECT, DOMAIN = "flytesnacks", "development"
+PAGE = 1000
+
+
+def build_workflow(shape: str, size: int) -> Workflow:
+    noop = ContainerTask(name="bench.noop", image="alpine:3.19", command=["true"])
+    workflow = Workflow(name=f"bench.{shape}_{size}")
+    previous = None
+    for _ in range(size):
+        node = workflow.add_entity(noop)
+        if shape == "chain" and previous is not None:
+            previous.runs_before(node)
+        previous = node
+    return workflow
+
+
+def list_all(call: Any, *args: Any) -> list[Any]:
+    items: list[Any] = []
+    token = ""
+    while True:
+        page, token = call(*args, limit=PAGE, token=token)
+        items.extend(page)
+        if not token:
+            return items
+
+
+def wait_durable(remote: FlyteRemote, execution_id: Any, size: int, timeout: float) -> tuple[float, int, int]:
+    """Poll GetExecution until SUCCEEDED, then list every node and task execution (8 threads, as a UI would)."""
+    client = remote.client
+    deadline = time.monotonic() + timeout
+    while True:
+        phase = client.get_execution(execution_id).closure.phase
+        if phase == WorkflowExecutionPhase.SUCCEEDED:
+            break
+        if phase in (WorkflowExecutionPhase.FAILED, WorkflowExecutionPhase.ABORTED, WorkflowExecutionPhase.TIMED_OUT):
+            raise SystemExit(f"{execution_id.name} ended in phase {phase}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{execution_id.name} not SUCCEEDED within {timeout}s (phase {phase})")
+        time.sleep(0.02)
+    succeeded_at = time.perf_counter()
+    nodes = [n for n in list_all(client.list_node_executions, execution_id) if n.id.node_id.startswith("n")]
+    with ThreadPoolExecutor(8) as pool:
+        tasks = list(pool.map(lambda n: list_all(client.list_task_executions_paginated, n.id), nodes))
+    task_count = sum(len(t) for t in tasks)
+    if len(nodes) < size or task_count < size:
+        raise SystemExit(f"{execution_id.name}: admin lists {len(nodes)} nodes and {task_count} task executions")
+    return succeeded_at, len(nodes), task_count
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--shape", choices=("fanout", "chain"), required=True)
+    parser.add_argument("--size", type=int, required=True)
+    parser.add_argument("--parallelism", type=int, default=0, help="launch plan max parallelism (0: admin's default)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args()
+
+    remote = FlyteRemote(config=Config.auto(config_file=args.config), default_project=PROJECT, default_domain=DOMAIN)
+    version = f"bench-{uuid.uuid4().hex[:10]}"
+    settings = SerializationSettings(image_config=ImageConfig.auto_default_image(), project=PROJECT, domain=DOMAIN)
+    workflow = build_workflow(args.shape, args.size)
+    started = time.perf_counter()
+    remote.register_workflow(workflow, serialization_settings=settings, version=version)
+    options: dict[str, Any] = {"max_parallelism": args.parallelism} if args.parallelism else {}
+    launch_plan = LaunchPlan.get_or_create(
+        workflow, name=f"bench.{args.shape}_{args.size}_p{args.parallelism}", **options
+    )
+    flyte_launch_plan = remote.register_launch_plan(launch_plan, version=version, serialization_settings=settings)
+    registered = time.perf_counter() - started
+
+    runs = []
+    for _ in range(args.runs):
+        start = time.perf_counter()
+        execution = remote.execute(flyte_launch_plan, inputs={}, wait=False)
+        created = time.perf_counter()
+        succeeded_at, nodes, tasks = wait_durable(remote, execution.id, args.size, args.timeout)
+        listed = time.perf_counter()
+        runs.append(
+            {
+                "name": execution.id.name,
+                "create_s": created - start,
+                "succeeded_s": succeeded_at - start,
+                "durable_s": listed - start,
+                "nodes": nodes,
+                "tasks": tasks,
+            }
+        )
+    print(json.dumps({"register_s": registered, "runs": runs}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

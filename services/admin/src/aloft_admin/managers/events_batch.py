@@ -1,0 +1,82 @@
+"""RecordEvents (aloft.events.v1): a batch of events recorded in order in one transaction.
+
+Each event goes through the same rules as its single-event RPC (``record_*_event_in`` of events_workflow,
+events_node, events_task). When any event of the batch is refused, the transaction is rolled back and the batch is
+recorded again one event per transaction through the single-event managers themselves, so every event gets exactly
+the answer CreateWorkflowEvent / CreateNodeEvent / CreateTaskEvent would have given it. The answer is sent only
+after the commit: nothing is acknowledged before it is durable.
+"""
+
+from __future__ import annotations
+
+import grpc
+from aloft.events.v1 import events_pb2
+from flyteidl.admin import event_pb2 as admin_event_pb2
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aloft_admin.deps import AdminDeps
+from aloft_admin.managers.events_common import occurred_at
+from aloft_admin.managers.events_node import checked_node_event, record_node_event, record_node_event_in
+from aloft_admin.managers.events_task import checked_task_event, record_task_event, record_task_event_in
+from aloft_admin.managers.events_workflow import record_workflow_event, record_workflow_event_in
+from aloft_service.errors import AloftError, InvalidArgument, Unavailable
+
+MAX_BATCH = 5000
+_RECORDED = events_pb2.EventOutcome(code=grpc.StatusCode.OK.value[0])
+
+
+async def record_events(deps: AdminDeps, request: events_pb2.RecordEventsRequest) -> events_pb2.RecordEventsResponse:
+    if len(request.events) > MAX_BATCH:
+        raise InvalidArgument(f"events: at most {MAX_BATCH} events per batch, got {len(request.events)}")
+    try:
+        async with deps.db.session() as session:
+            for event in request.events:
+                await _record_in(deps, session, event)
+    except Unavailable:
+        raise  # nothing was recorded; the producer sends the batch again
+    except AloftError:
+        return events_pb2.RecordEventsResponse(outcomes=[await _record_alone(deps, e) for e in request.events])
+    return events_pb2.RecordEventsResponse(outcomes=[_RECORDED] * len(request.events))
+
+
+async def _record_in(deps: AdminDeps, session: AsyncSession, event: events_pb2.Event) -> None:
+    kind = event.WhichOneof("event")
+    if kind == "workflow":
+        at = occurred_at(event.workflow.occurred_at, "event.occurred_at")
+        await record_workflow_event_in(deps, session, event.workflow, at)
+    elif kind == "node":
+        await record_node_event_in(deps, session, event.node, checked_node_event(event.node))
+    elif kind == "task":
+        tid, at = checked_task_event(event.task)
+        await record_task_event_in(deps, session, event.task, tid, at)
+    else:
+        raise InvalidArgument("event: one of workflow, node or task is required")
+
+
+async def _record_alone(deps: AdminDeps, event: events_pb2.Event) -> events_pb2.EventOutcome:
+    """One event in its own transaction, answered as its single-event RPC would answer it."""
+    kind = event.WhichOneof("event")
+    try:
+        if kind == "workflow":
+            workflow = admin_event_pb2.WorkflowExecutionEventRequest(request_id=event.request_id, event=event.workflow)
+            await record_workflow_event(deps, workflow)
+        elif kind == "node":
+            node = admin_event_pb2.NodeExecutionEventRequest(request_id=event.request_id, event=event.node)
+            await record_node_event(deps, node)
+        elif kind == "task":
+            task = admin_event_pb2.TaskExecutionEventRequest(request_id=event.request_id, event=event.task)
+            await record_task_event(deps, task)
+        else:
+            raise InvalidArgument("event: one of workflow, node or task is required")
+    except Unavailable:
+        raise  # the events before it are recorded; a replay of them is answered as a duplicate
+    except AloftError as exc:
+        return outcome_of(exc)
+    return _RECORDED
+
+
+def outcome_of(error: AloftError) -> events_pb2.EventOutcome:
+    outcome = events_pb2.EventOutcome(code=error.code.value[0], message=error.message)
+    if isinstance(error.details, admin_event_pb2.EventFailureReason):
+        outcome.failure_reason.CopyFrom(error.details)
+    return outcome

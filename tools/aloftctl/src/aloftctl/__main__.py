@@ -1,0 +1,3 @@
+from aloftctl.cli import main
+
+main()
