@@ -20,6 +20,7 @@ from aloft_propeller.nodes.registry import NodeHandlerRegistry, default_node_han
 from aloft_propeller.recovery import AdminRecoverySource
 from aloft_propeller.resourcemanager import ResourceManager, build_resource_manager
 from aloft_propeller.sharding.strategy import build_shard_strategy
+from aloft_propeller.store.cached import CachedWorkflowStore
 from aloft_propeller.store.sql import SqlWorkflowStore
 from aloft_propeller.workflow import WorkflowExecutor
 from aloft_service.runtime import ListenConfig, Service
@@ -79,9 +80,8 @@ def build_deps(
     handlers.closes(recovery.close)  # the executor's admin client, closed at stop with the handlers' clients
     executor = WorkflowExecutor(config, blobs, plugins, handlers, store, resources, recovery)
     shard = build_shard_strategy(config.propeller.shard)
-    controller = Controller(
-        config.propeller, store, RoundRunner(store, executor, sink, config.propeller.cluster_id), shard
-    )
+    runner = RoundRunner(CachedWorkflowStore(store), executor, sink, config.propeller.cluster_id)
+    controller = Controller(config.propeller, store, runner, shard)
     controller.wake_on_process_exit(plugins)
     manager = ExecutionManager(store, config.propeller.cluster_id, controller.enqueue)
     return PropellerDeps(config, db, blobs, store, sink, controller, manager, resources, handlers)
