@@ -27,9 +27,11 @@ def succeeded(ctl: Ctl, registered: str) -> str:
     ctl.pd("get", "launchplan", "chain_lp", "--execFile", str(spec_file))
     spec = yaml.safe_load(spec_file.read_text())
     assert (spec["workflow"], spec["version"], spec["inputs"]) == ("chain_lp", registered, {"x": 5})
+    assert (spec["targetProject"], spec["targetDomain"]) == (PROJECT, DOMAIN)
     spec["inputs"]["x"] = 7
     spec_file.write_text(yaml.safe_dump(spec))
-    name = execution_name(ctl.pd("create", "execution", "--execFile", str(spec_file)).stdout)
+    # the Quick Reference Card's `flytectl create execution --execFile config.yaml` (no -p/-d)
+    name = execution_name(ctl.run("create", "execution", "--execFile", str(spec_file)).stdout)
     watched = _watch(ctl, name)
     assert watched.returncode == 0, watched.stdout + watched.stderr
     assert "SUCCEEDED" in watched.stdout

@@ -18,6 +18,13 @@ def test_config_init_writes_a_usable_config(ctl: Ctl) -> None:
     assert "answers" in ctl.run("config", "validate", "--config", str(target)).stdout
 
 
+def test_sandbox_status_and_config_discover(ctl: Ctl) -> None:
+    target = yaml.safe_load(ctl.config.read_text())["admin"]["endpoint"].removeprefix("dns:///")
+    assert f"admin is up at {target}" in ctl.run("sandbox", "status").stdout
+    discovered = ctl.run("config", "discover").stdout
+    assert str(ctl.config) in discovered and target in discovered
+
+
 def test_project_lifecycle(ctl: Ctl) -> None:
     project = f"ctl-{uuid.uuid4().hex[:6]}"
     created = ctl.run("create", "project", "--id", project, "--name", "CTL Project", "--description", "made by ctl")

@@ -35,7 +35,13 @@ def cli(ctx: click.Context) -> None:
 @cli.command("completion")
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell: str) -> None:
-    """Print the shell completion script, e.g. `source <(aloftctl completion bash)`."""
+    """Print the shell completion script for bash, zsh or fish.
+
+    \b
+    bash:  source <(aloftctl completion bash)     (or add it to ~/.bashrc)
+    zsh:   source <(aloftctl completion zsh)
+    fish:  aloftctl completion fish > ~/.config/fish/completions/aloftctl.fish
+    """
     completer = get_completion_class(shell)
     if completer is None:
         raise CommandError(f"no completion for {shell}")

@@ -78,7 +78,7 @@ class AdminClient:
         """OAuth2 client-credentials flow against the token endpoint admin advertises (as flytectl's ClientSecret)."""
         metadata_stub = auth_pb2_grpc.AuthMetadataServiceStub(self._channel)
         oauth = self.call(metadata_stub.GetOAuth2Metadata, auth_pb2.OAuth2MetadataRequest())
-        public = self.call(metadata_stub.GetPublicClientConfig, auth_pb2.PublicClientConfigRequest())
+        public = self.call(metadata_stub.GetPublicClientConfig, auth_pb2.PublicClientAuthConfigRequest())
         secret = self.config.read_client_secret()
         basic = base64.b64encode(f"{self.config.client_id}:{secret}".encode()).decode()
         form = {"grant_type": "client_credentials"}

@@ -67,13 +67,27 @@ def from_launch_plan(launch_plan: Any) -> ExecSpec:
             inputs[name] = zero_value(parameter.var.type)
     for name in launch_plan.spec.fixed_inputs.literals:
         inputs.pop(name, None)  # fixed inputs cannot be overridden at launch
-    return ExecSpec(workflow=launch_plan.id.name, version=launch_plan.id.version, inputs=inputs)
+    plan_id = launch_plan.id
+    return ExecSpec(
+        workflow=plan_id.name,
+        version=plan_id.version,
+        inputs=inputs,
+        target_project=plan_id.project,  # so `create execution --execFile` needs no -p/-d
+        target_domain=plan_id.domain,
+    )
 
 
 def from_task(task: Any) -> ExecSpec:
     variables = task.closure.compiled_task.template.interface.inputs.variables
     inputs = {name: zero_value(variable.type) for name, variable in sorted(variables.items())}
-    return ExecSpec(task=task.id.name, version=task.id.version, inputs=inputs)
+    task_id = task.id
+    return ExecSpec(
+        task=task_id.name,
+        version=task_id.version,
+        inputs=inputs,
+        target_project=task_id.project,
+        target_domain=task_id.domain,
+    )
 
 
 def write(path: str, spec: ExecSpec) -> None:

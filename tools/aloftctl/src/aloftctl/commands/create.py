@@ -81,7 +81,6 @@ def create_execution(name: str | None, **options: Any) -> None:
     """
     current = session()
     client = current.client
-    source_project, source_domain = current.require_project_domain()
     for flag in ("relaunch", "recover"):
         if options[flag]:
             _relaunch_or_recover(flag, options[flag], name or "", bool(options["overwrite_cache"]))
@@ -89,12 +88,16 @@ def create_execution(name: str | None, **options: Any) -> None:
     if options["exec_file"]:
         spec = execfile.read(options["exec_file"])
         execution_name = name or ""
+        # `create execution --execFile f.yaml` alone (the reference's quick card): the file names where it runs
+        current.project_flag = current.project or spec.target_project
+        current.domain_flag = current.domain or spec.target_domain
     elif options["task"] or name:
         spec = execfile.ExecSpec(task=options["task"], workflow="" if options["task"] else name or "")
         execution_name = ""
     else:
         raise CommandError("pass --execFile FILE (from `get launchplan NAME --execFile FILE`), --relaunch, --recover, "
                            "or a launch plan NAME")  # fmt: skip
+    source_project, source_domain = current.require_project_domain()
     _apply_overrides(spec, options)
     request = _execution_request(spec, source_project, source_domain, execution_name)
     if options["dry_run"]:

@@ -50,7 +50,7 @@ def get_project(name: str | None, list_options: ListOptions) -> None:
     """Projects, or one project by ID (also: -p ID)."""
     current = session()
     client = current.client
-    project_id = name or ""
+    project_id = name or current.project_flag
     if project_id:
         project = client.call(client.admin.GetProject, project_pb2.ProjectGetRequest(id=project_id))
         render([project], PROJECT_COLUMNS, current.output, single=True)

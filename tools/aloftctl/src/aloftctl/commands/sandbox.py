@@ -44,9 +44,10 @@ def _running_pid() -> int | None:
 
 
 @sandbox.command("start")
-@click.option("--config", "stack_config", default="config/aloft.yaml", show_default=True, help="aloft stack config")
+@click.option("--stack-config", default="config/aloft.yaml", show_default=True, help="the stack's config (aloft up)")
 @click.option("--detach", is_flag=True, help="run in the background (log in .aloft/sandbox.log)")
-def sandbox_start(stack_config: str, detach: bool) -> None:
+@click.option("--wait", "wait_seconds", default=120, show_default=True, help="with --detach: seconds to wait for admin")
+def sandbox_start(stack_config: str, detach: bool, wait_seconds: int) -> None:
     """Start the stack (`aloft up --config FILE`); in the foreground unless --detach."""
     command = [_aloft(), "up", "--config", stack_config]
     if not detach:
@@ -57,7 +58,21 @@ def sandbox_start(stack_config: str, detach: bool) -> None:
     with LOG_FILE.open("ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     PID_FILE.write_text(str(process.pid))
-    print(f"started `{' '.join(command)}` (pid {process.pid}, log {LOG_FILE}); `aloftctl sandbox status` to check")
+    print(f"started `{' '.join(command)}` (pid {process.pid}, log {LOG_FILE})")
+    client = session().client
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        if process.poll() is not None:
+            PID_FILE.unlink(missing_ok=True)
+            raise CommandError(f"the stack exited with {process.returncode}; see {LOG_FILE}")
+        try:
+            client.call(client.admin.GetVersion, version_pb2.GetVersionRequest(), timeout=2)
+            break
+        except CommandError:
+            if time.monotonic() > deadline:
+                raise CommandError(f"admin did not answer within {wait_seconds}s; see {LOG_FILE}") from None
+            time.sleep(0.5)
+    print(f"admin is up at {client.target}")
 
 
 @sandbox.command("status")

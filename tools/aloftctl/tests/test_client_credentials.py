@@ -1,0 +1,98 @@
+"""authType ClientSecret: the OAuth2 client-credentials flow against the token endpoint admin advertises.
+
+Admin does not enforce auth yet, so the authorization server here is a double: an in-process gRPC
+AuthMetadataService naming a local HTTP token endpoint that checks the client's basic credentials."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from concurrent import futures
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import grpc
+import pytest
+from flyteidl.service import auth_pb2, auth_pb2_grpc
+
+from aloftctl.client import AdminClient, CommandError
+from aloftctl.config import resolve
+
+CLIENT_ID, SECRET, TOKEN = "ci-bot", "s3cret", "token-123"
+
+
+class _TokenHandler(BaseHTTPRequestHandler):
+    seen: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        body = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+        expected = "Basic " + base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode()
+        self.seen.append({"grant_type": body.get("grant_type"), "scope": body.get("scope")})
+        ok = self.headers.get("Authorization") == expected
+        payload = json.dumps({"access_token": TOKEN, "token_type": "bearer"} if ok else {"error": "invalid_client"})
+        self.send_response(200 if ok else 401)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(payload.encode())
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _Metadata(auth_pb2_grpc.AuthMetadataServiceServicer):
+    def __init__(self, token_endpoint: str) -> None:
+        self.token_endpoint = token_endpoint
+
+    def GetOAuth2Metadata(self, request: Any, context: Any) -> auth_pb2.OAuth2MetadataResponse:
+        return auth_pb2.OAuth2MetadataResponse(token_endpoint=self.token_endpoint)
+
+    def GetPublicClientConfig(self, request: Any, context: Any) -> auth_pb2.PublicClientAuthConfigResponse:
+        return auth_pb2.PublicClientAuthConfigResponse(scopes=["all"], authorization_metadata_key="flyte-authorization")
+
+
+@pytest.fixture
+def auth_server() -> Iterator[int]:
+    http = HTTPServer(("127.0.0.1", 0), _TokenHandler)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    auth_pb2_grpc.add_AuthMetadataServiceServicer_to_server(
+        _Metadata(f"http://127.0.0.1:{http.server_address[1]}/oauth2/token"), server
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield port
+    finally:
+        server.stop(None)
+        http.shutdown()
+        thread.join(10)
+
+
+def _config(tmp_path: Path, port: int, secret: str) -> str:
+    (tmp_path / "secret").write_text(secret + "\n")
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"admin:\n  endpoint: dns:///127.0.0.1:{port}\n  insecure: true\n  authType: ClientSecret\n"
+        f"  clientId: {CLIENT_ID}\n  clientSecretLocation: {tmp_path / 'secret'}\n"
+    )
+    return str(path)
+
+
+def test_token_is_sent_in_the_advertised_header(tmp_path: Path, auth_server: int) -> None:
+    _TokenHandler.seen.clear()
+    client = AdminClient(resolve(_config(tmp_path, auth_server, SECRET), env={}))
+    try:
+        assert client._metadata == [("flyte-authorization", f"Bearer {TOKEN}")]
+    finally:
+        client.close()
+    assert _TokenHandler.seen == [{"grant_type": ["client_credentials"], "scope": ["all"]}]
+
+
+def test_wrong_secret_is_one_clear_error(tmp_path: Path, auth_server: int) -> None:
+    with pytest.raises(CommandError, match=r"client-credentials login at http://127\.0\.0\.1:\d+/oauth2/token failed"):
+        AdminClient(resolve(_config(tmp_path, auth_server, "wrong"), env={}))
