@@ -48,6 +48,26 @@ def _wait_port(port: int, what: str, proc: subprocess.Popen[bytes] | None = None
     raise MissingServer(f"throwaway {what} did not open port {port} within {timeout}s")
 
 
+def _wait_accepting_connections(
+    port: int, user: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 30
+) -> None:
+    """The port opens while PostgreSQL is still recovering ("the database system is starting up"): wait until a
+    connection succeeds, so a test never sees a freshly (re)started server refuse it."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            psycopg.connect(f"host=127.0.0.1 port={port} user={user} dbname=postgres", connect_timeout=2).close()
+            return
+        except psycopg.OperationalError as exc:
+            if proc is not None and proc.poll() is not None:
+                raise MissingServer(f"throwaway PostgreSQL exited with code {proc.returncode}") from exc
+            if time.monotonic() > deadline:
+                raise MissingServer(f"throwaway PostgreSQL on port {port} refused connections: {exc}") from exc
+        time.sleep(0.1)
+
+
 def _pg_bin(name: str) -> str | None:
     found = shutil.which(name)
     if found:
@@ -101,6 +121,7 @@ class ThrowawayPostgres:
             stderr=subprocess.DEVNULL,
         )
         _wait_port(self.port, "PostgreSQL", self._proc)
+        _wait_accepting_connections(self.port, self.user, self._proc)
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT): open connections are cut, as when a database server goes away."""
