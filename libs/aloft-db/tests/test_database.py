@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from aloft_db import Database, DatabaseConfig, create_database, migrate
-from aloft_service.errors import AlreadyExists, FailedPrecondition
+from aloft_service.errors import AlreadyExists, FailedPrecondition, Unavailable
+from aloft_testing.servers import free_port
 
 metadata = sa.MetaData()
 projects = sa.Table(
@@ -69,6 +70,25 @@ async def test_an_exception_in_the_caller_rolls_back(db: Database) -> None:
             await session.execute(projects.insert().values(name="b"))
             raise RuntimeError("caller failed after writing")
     assert await count(db, projects) == 0
+
+
+async def test_an_unreachable_database_is_unavailable_without_sql_text(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens here
+    database = create_database(DatabaseConfig(url=f"postgresql+psycopg://postgres@127.0.0.1:{port}/x"), tmp_path / "u")
+    try:
+        with pytest.raises(Unavailable) as away:
+            async with database.session() as session:
+                await session.execute(sa.text("SELECT 1"))
+        assert away.value.message == "database unavailable, retry later"
+    finally:
+        await database.dispose()
+
+
+async def test_a_wrong_statement_is_not_mistaken_for_an_outage(db: Database) -> None:
+    with pytest.raises(sa.exc.DBAPIError) as wrong:
+        async with db.session() as session:
+            await session.execute(sa.text("SELECT * FROM no_such_table"))
+    assert not isinstance(wrong.value, Unavailable)
 
 
 async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:

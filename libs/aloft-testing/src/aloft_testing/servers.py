@@ -18,6 +18,8 @@ import time
 from functools import cache
 from pathlib import Path
 
+import psycopg
+
 
 class MissingServer(RuntimeError):
     pass
@@ -46,26 +48,6 @@ def _wait_port(port: int, what: str, proc: subprocess.Popen[bytes] | None = None
             raise MissingServer(f"throwaway {what} exited with code {proc.returncode}")
         time.sleep(0.1)
     raise MissingServer(f"throwaway {what} did not open port {port} within {timeout}s")
-
-
-def _wait_accepting_connections(
-    port: int, user: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 30
-) -> None:
-    """The port opens while PostgreSQL is still recovering ("the database system is starting up"): wait until a
-    connection succeeds, so a test never sees a freshly (re)started server refuse it."""
-    import psycopg
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            psycopg.connect(f"host=127.0.0.1 port={port} user={user} dbname=postgres", connect_timeout=2).close()
-            return
-        except psycopg.OperationalError as exc:
-            if proc is not None and proc.poll() is not None:
-                raise MissingServer(f"throwaway PostgreSQL exited with code {proc.returncode}") from exc
-            if time.monotonic() > deadline:
-                raise MissingServer(f"throwaway PostgreSQL on port {port} refused connections: {exc}") from exc
-        time.sleep(0.1)
 
 
 def _pg_bin(name: str) -> str | None:
@@ -121,7 +103,20 @@ class ThrowawayPostgres:
             stderr=subprocess.DEVNULL,
         )
         _wait_port(self.port, "PostgreSQL", self._proc)
-        _wait_accepting_connections(self.port, self.user, self._proc)
+        self._wait_accepting()
+
+    def _wait_accepting(self, timeout: float = 30) -> None:
+        """The port opens before recovery ends ("the database system is starting up"): wait for a session."""
+        conninfo = f"host=127.0.0.1 port={self.port} user={self.user} dbname=postgres connect_timeout=2"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                psycopg.connect(conninfo).close()
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT): open connections are cut, as when a database server goes away."""

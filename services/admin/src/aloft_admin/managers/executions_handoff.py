@@ -60,6 +60,7 @@ async def dispatch(
     if not request.cluster:
         cluster = deps.dataplanes.route(request.config.execution_cluster_label)
         if cluster is None:
+            await record_handoff_failure(deps, wid, "no data plane is enabled")
             return False
         request.cluster = cluster
     if not await _still_pending(deps, wid):
