@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import re
 from pathlib import Path
 
-CONSTRAINTS = Path(__file__).resolve().parents[2] / "requirements" / "constraints.txt"
+REPO = Path(__file__).resolve().parents[2]
+CONSTRAINTS = REPO / "requirements" / "constraints.txt"
 BOOTSTRAP = {"pip", "setuptools", "wheel"}  # come with the virtualenv itself
 
 
@@ -24,12 +26,21 @@ def pins() -> dict[str, str]:
     return pinned
 
 
+def is_first_party(dist: importlib.metadata.Distribution) -> bool:
+    """Our own packages: installed editable from this repository, or their egg-info inside its source tree."""
+    url = json.loads(dist.read_text("direct_url.json") or "{}").get("url", "")
+    if url.startswith("file://"):
+        return Path(url.removeprefix("file://")).resolve().is_relative_to(REPO)
+    location = Path(str(dist.locate_file(""))).resolve()
+    return location.is_relative_to(REPO) and not any(part.startswith(".venv") for part in location.parts)
+
+
 def test_installed_packages_are_pinned_at_their_installed_version() -> None:
     pinned = pins()
     problems = []
     for dist in importlib.metadata.distributions():
         name = canonical(dist.metadata["Name"])
-        if name in BOOTSTRAP or name.startswith("aloft-"):
+        if name in BOOTSTRAP or is_first_party(dist):
             continue
         if name not in pinned:
             problems.append(f"{name}=={dist.version} is installed but not pinned")

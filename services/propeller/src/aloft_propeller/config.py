@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -99,6 +99,8 @@ class LogTemplate(Section):
     displayName: str
     templateUris: list[str]
     messageFormat: str = "JSON"
+    hideOnceFinished: bool = False  # pod plugin: drop the link once the attempt ended
+    showWhilePending: bool = False  # pod plugin: show it while the pod is still pending
 
 
 class LogsConfig(Section):
@@ -143,9 +145,71 @@ class LocalProcessConfig(Section):
     )
 
 
+class K8sPluginConfig(Section):
+    """Tasks as Kubernetes pods (Flyte's ``plugins.k8s`` keys, plus where the cluster is)."""
+
+    # "" = in-cluster config when propeller runs in a pod, else the default kubeconfig ($KUBECONFIG, ~/.kube/config).
+    kube_config: str = Field(default="", alias="kube-config")
+    kube_context: str = Field(default="", alias="kube-context")
+    # Where pods go; {{ project }}, {{ domain }} (Go-style {{ .project }} too).
+    namespace_template: str = Field(default="{{ project }}-{{ domain }}", alias="namespace-template")
+    # Propeller's own namespace: the second place `default-pod-template-name` is looked up.
+    propeller_namespace: str = Field(default="flyte", alias="propeller-namespace")
+    default_pod_template_name: str = Field(default="", alias="default-pod-template-name")
+    default_labels: dict[str, str] = Field(default_factory=dict, alias="default-labels")
+    default_annotations: dict[str, str] = Field(default_factory=dict, alias="default-annotations")
+    default_env_vars: dict[str, str] = Field(default_factory=dict, alias="default-env-vars")
+    default_env_vars_from_env: dict[str, str] = Field(default_factory=dict, alias="default-env-vars-from-env")
+    default_cpus: str = Field(default="1", alias="default-cpus")  # when neither the task nor TASK_RESOURCE say
+    default_memory: str = Field(default="1Gi", alias="default-memory")
+    default_service_account: str = Field(default="default", alias="default-service-account")
+    default_tolerations: list[dict[str, Any]] = Field(default_factory=list, alias="default-tolerations")
+    default_node_selector: dict[str, str] = Field(default_factory=dict, alias="default-node-selector")
+    default_affinity: dict[str, Any] | None = Field(default=None, alias="default-affinity")
+    default_pod_security_context: dict[str, Any] | None = Field(default=None, alias="default-pod-security-context")
+    default_security_context: dict[str, Any] | None = Field(default=None, alias="default-security-context")
+    scheduler_name: str = Field(default="", alias="scheduler-name")
+    enable_host_networking_pod: bool | None = Field(default=None, alias="enable-host-networking-pod")
+    interruptible_tolerations: list[dict[str, Any]] = Field(default_factory=list, alias="interruptible-tolerations")
+    interruptible_node_selector: dict[str, str] = Field(default_factory=dict, alias="interruptible-node-selector")
+    interruptible_node_selector_requirement: dict[str, Any] | None = Field(
+        default=None, alias="interruptible-node-selector-requirement"
+    )
+    non_interruptible_node_selector_requirement: dict[str, Any] | None = Field(
+        default=None, alias="non-interruptible-node-selector-requirement"
+    )
+    # Resource name → tolerations added when a container asks for it (e.g. nvidia.com/gpu).
+    resource_tolerations: dict[str, list[dict[str, Any]]] = Field(default_factory=dict, alias="resource-tolerations")
+    gpu_resource_name: str = Field(default="nvidia.com/gpu", alias="gpu-resource-name")
+    gpu_device_node_label: str = Field(default="k8s.amazonaws.com/accelerator", alias="gpu-device-node-label")
+    gpu_partition_size_node_label: str = Field(
+        default="k8s.amazonaws.com/gpu-partition-size", alias="gpu-partition-size-node-label"
+    )
+    inject_finalizer: bool = Field(default=False, alias="inject-finalizer")
+    delete_resource_on_finalize: bool = Field(default=False, alias="delete-resource-on-finalize")
+    image_pull_backoff_grace_period: Duration = Field(  # type: ignore[assignment]
+        default="3m", alias="image-pull-backoff-grace-period"
+    )
+    create_container_error_grace_period: Duration = Field(  # type: ignore[assignment]
+        default="3m", alias="create-container-error-grace-period"
+    )
+    create_container_config_error_grace_period: Duration = Field(  # type: ignore[assignment]
+        default="0s", alias="create-container-config-error-grace-period"
+    )
+    pod_pending_timeout: Duration = Field(default="0s", alias="pod-pending-timeout")  # type: ignore[assignment]
+    # The pod watch starts over (a full list) this often, so a missed event is repaired.
+    resync_period: Duration = Field(default="30s", alias="resync-period")  # type: ignore[assignment]
+    # ResourceManager pool `k8s-pod:pods` (0 = none); NamespaceScopeResourceConstraint caps pods per namespace.
+    resource_quota: int = Field(default=0, alias="resource-quota", ge=0)
+    resource_constraints: ResourceConstraintsConfig = Field(
+        default_factory=ResourceConstraintsConfig, alias="resource-constraints"
+    )
+
+
 class PluginsConfig(Section):
     logs: LogsConfig = LogsConfig()
     local_process: LocalProcessConfig = Field(default_factory=LocalProcessConfig, alias="local-process")
+    k8s: K8sPluginConfig = Field(default_factory=K8sPluginConfig)
 
 
 class PropellerConfig(BaseModel):

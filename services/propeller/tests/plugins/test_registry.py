@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from aloft_propeller.config import PropellerConfig, TaskPluginsConfig, TasksConfig
+from aloft_propeller.config import K8sPluginConfig, PropellerConfig, TaskPluginsConfig, TasksConfig
 from aloft_propeller.plugins.base import Phase, PhaseInfo, Plugin, PluginAnswer, TaskExecutionContext
 from aloft_propeller.plugins.local_process import LocalProcessPlugin
 from aloft_propeller.plugins.registry import PluginConfigError, UnsupportedTaskType, build_plugin_registry
@@ -73,7 +74,20 @@ def test_disabled_plugins_are_not_built(blobs: BlobStore) -> None:
 
 
 def test_config_errors_name_the_key(blobs: BlobStore) -> None:
-    with pytest.raises(PluginConfigError, match=r"enabled-plugins names unknown plugin \[k8s-pod\]"):
-        build_plugin_registry(config_with(["k8s-pod"], {}), blobs)
+    with pytest.raises(PluginConfigError, match=r"enabled-plugins names unknown plugin \[spark\]"):
+        build_plugin_registry(config_with(["spark"], {}), blobs)
     with pytest.raises(PluginConfigError, match=r"default-for-task-types\[python-task\] names plugin \[echo\]"):
         build_plugin_registry(config_with(["local-process"], {"python-task": "echo"}), blobs)
+
+
+def test_k8s_plugin_without_a_cluster_names_the_key(blobs: BlobStore, tmp_path: Path) -> None:
+    config = config_with(["k8s-pod"], {})
+    missing = config.model_copy(
+        update={
+            "plugins": config.plugins.model_copy(
+                update={"k8s": K8sPluginConfig.model_validate({"kube-config": str(tmp_path / "none")})}
+            )
+        }
+    )
+    with pytest.raises(PluginConfigError, match=r"plugins.k8s.kube-config"):
+        build_plugin_registry(missing, blobs)

@@ -20,7 +20,7 @@ WEBHOOK_NAME = "flyte-pod-webhook.flyte.org"  # Flyte's name: a cluster never ru
 
 def api_client(section: WebhookSection) -> client.ApiClient:
     if section.kubeConfig:
-        return config.new_client_from_config(config_file=section.kubeConfig)
+        return config.new_client_from_config(config_file=os.path.expanduser(section.kubeConfig))
     if os.environ.get("KUBERNETES_SERVICE_HOST"):
         config.load_incluster_config()
         return client.ApiClient()

@@ -37,10 +37,12 @@ class KubeDouble:
         strict_fields: bool = True,
         tls: bool = False,
         port: int | None = None,
+        private_paths: tuple[str, ...] = ("/root",),
     ) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.base_env = dict(os.environ if base_env is None else base_env)
+        self.private_paths = private_paths
         self.strict_fields = strict_fields
         self.tls = tls
         self.port = port or free_port()
@@ -106,6 +108,7 @@ class KubeDouble:
         assert pods is not None
         self.kubelet = Kubelet(store, pods, self.workdir / "pods", self.base_env)
         self.kubelet.secrets, self.kubelet.configmaps = secrets, configmaps
+        self.kubelet.private_paths = self.private_paths
         self.http = KubeHttpApp(self.api, self.workdir / "pods")
         ssl: dict[str, Any] = {}
         if self.tls:

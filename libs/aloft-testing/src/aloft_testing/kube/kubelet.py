@@ -74,6 +74,7 @@ class Kubelet:
         self.workdir = workdir
         self.base_env = base_env
         self.rules: list[FaultRule] = []
+        self.private_paths: tuple[str, ...] = ("/root",)
         self.running: dict[tuple[str, str], _RunningPod] = {}
         self.secrets: ResourceType | None = None
         self.configmaps: ResourceType | None = None
@@ -375,6 +376,12 @@ class Kubelet:
     def _command(
         self, pod: Obj, container: Obj, mounts: dict[str, Path], root: Path
     ) -> tuple[list[str], dict[str, str], Path]:
+        # Directories of the image the container writes to (e.g. /root, flytekit's fast-register destination)
+        # become private to the pod, like emptyDirs, so pods never write into the host's own directories.
+        for private in self.private_paths:
+            if private not in mounts:
+                (root / "private" / private.strip("/")).mkdir(parents=True, exist_ok=True)
+                mounts = {**mounts, private: root / "private" / private.strip("/")}
         fs_root = _container_root(root, mounts)
 
         def remap(value: str) -> str:

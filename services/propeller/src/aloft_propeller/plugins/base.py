@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from flyteidl.core import identifier_pb2, tasks_pb2
+from flyteidl.core import identifier_pb2, security_pb2, tasks_pb2
 from google.protobuf import struct_pb2
 
 from aloft_propeller.execution_error import ErrorKind, ExecutionError
@@ -116,6 +116,11 @@ class TaskExecutionContext:
     launch_plan_name: str = ""
     # Token pools of the plugin's throttled resources, scoped to this attempt's execution (None: not throttled).
     resources: TaskResourceManager | None = None
+    # The execution's security context (service account, secrets) and the platform's TASK_RESOURCE defaults and
+    # limits (matchable attributes or `task_resources`), for plugins that size containers themselves (k8s pods).
+    security_context: security_pb2.SecurityContext | None = None
+    platform_resource_defaults: Resources = Resources()
+    platform_resource_limits: Resources = Resources()
 
 
 @runtime_checkable

@@ -6,9 +6,9 @@ Layout (Flyte's): ``<output prefix>/outputs.pb`` (LiteralMap), ``<output prefix>
 
 from __future__ import annotations
 
-from flyteidl.core import errors_pb2, execution_pb2
+from flyteidl.core import errors_pb2, execution_pb2, literals_pb2
 
-from aloft_propeller.plugins.base import ErrorKind, ExecutionError
+from aloft_propeller.plugins.base import ErrorKind, ExecutionError, TaskExecutionContext
 from aloft_storage import BlobNotFound, BlobStore
 
 OUTPUTS_FILE = "outputs.pb"
@@ -53,3 +53,13 @@ async def read_error_document(blobs: BlobStore, output_prefix: str) -> Execution
     except BlobNotFound:
         return None
     return error_from_document(document)
+
+
+async def read_inputs(ctx: TaskExecutionContext) -> literals_pb2.LiteralMap:
+    """The attempt's inputs; a task without inputs may have no inputs.pb."""
+    try:
+        return await ctx.blobs.read_proto(ctx.inputs_uri, literals_pb2.LiteralMap)
+    except BlobNotFound:
+        if ctx.template.interface.inputs.variables:
+            raise
+        return literals_pb2.LiteralMap()

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from aloft_propeller.config import LogTemplate
-from aloft_propeller.plugins.base import TaskLog
+from aloft_propeller.plugins.base import TaskExecutionContext, TaskLog
 
 _VARIABLE = re.compile(r"{{\s*[.$]([A-Za-z0-9_]+)\s*}}")
 
@@ -33,3 +33,24 @@ def render_log_links(templates: Sequence[LogTemplate], variables: Mapping[str, s
         for uri in template.templateUris:
             links.append(TaskLog(name=template.displayName, uri=render_template(uri, variables)))
     return tuple(links)
+
+
+def execution_variables(ctx: TaskExecutionContext) -> dict[str, str]:
+    """The variables every plugin's links share: the execution, node, task and attempt."""
+    node_execution = ctx.task_execution_id.node_execution_id
+    execution = node_execution.execution_id
+    task_id = ctx.task_execution_id.task_id
+    retry_attempt = str(ctx.task_execution_id.retry_attempt)
+    return {
+        "executionName": execution.name,
+        "executionProject": execution.project,
+        "executionDomain": execution.domain,
+        "nodeId": node_execution.node_id,
+        "taskID": task_id.name,
+        "taskVersion": task_id.version,
+        "taskProject": task_id.project,
+        "taskDomain": task_id.domain,
+        "taskRetryAttempt": retry_attempt,
+        "retryAttempt": retry_attempt,
+        "generatedName": ctx.unique_id,
+    }

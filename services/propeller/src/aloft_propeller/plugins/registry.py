@@ -39,8 +39,20 @@ def _local_process_factory(config: PropellerConfig, blobs: BlobStore) -> Plugin:
     return LocalProcessPlugin(config, blobs)
 
 
-# Plugins this build can construct, by id. New plugins (k8s pod, fake) register here.
-AVAILABLE_PLUGINS: dict[str, PluginFactory] = {"local-process": _local_process_factory}
+def _k8s_pod_factory(config: PropellerConfig, blobs: BlobStore) -> Plugin:
+    from kubernetes.config import ConfigException
+
+    from aloft_propeller.plugins.k8s import K8sPodPlugin
+
+    try:
+        return K8sPodPlugin(config, blobs)
+    except (ConfigException, OSError) as exc:
+        where = config.plugins.k8s.kube_config or "in-cluster config / the default kubeconfig"
+        raise PluginConfigError(f"plugins.k8s.kube-config: cannot reach Kubernetes with {where}: {exc}") from exc
+
+
+# Plugins this build can construct, by id. New plugins register here.
+AVAILABLE_PLUGINS: dict[str, PluginFactory] = {"local-process": _local_process_factory, "k8s-pod": _k8s_pod_factory}
 
 
 class PluginRegistry:

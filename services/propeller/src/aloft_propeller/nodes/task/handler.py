@@ -162,5 +162,8 @@ class TaskNodeHandler:
             workflow_name=ectx.request.workflow_id.name,
             launch_plan_name=ectx.request.launch_plan_id.name,
             resources=attempt_resources(ectx.resources, plugin.id, ectx.key.project, ectx.key.domain, ectx.key.name),
+            security_context=config.security_context if config.HasField("security_context") else None,
+            platform_resource_defaults=_resources([], config.task_resource_defaults),
+            platform_resource_limits=_resources([], config.task_resource_limits),
         )
         return plugin, tctx

@@ -10,7 +10,7 @@ from aloft_propeller.plugins import io
 from aloft_propeller.plugins.base import TaskExecutionContext, TaskLog
 from aloft_propeller.plugins.local_process.attempt import AttemptDir
 from aloft_propeller.plugins.local_process.results import timestamp
-from aloft_propeller.plugins.logs import render_log_links
+from aloft_propeller.plugins.logs import execution_variables, render_log_links
 from aloft_storage import BlobStore
 
 LOG_LINK_EXPIRY = timedelta(days=7)
@@ -40,22 +40,8 @@ def log_variables(
     only for the variables it names (each resolves a path and signs: the costly part of a launch's bookkeeping)."""
     stdout_uri = io.join_uri(ctx.output_prefix, io.STDOUT_FILE)
     stderr_uri = io.join_uri(ctx.output_prefix, io.STDERR_FILE)
-    node_execution = ctx.task_execution_id.node_execution_id
-    execution = node_execution.execution_id
-    task_id = ctx.task_execution_id.task_id
-    retry_attempt = str(ctx.task_execution_id.retry_attempt)
     variables = {
-        "executionName": execution.name,
-        "executionProject": execution.project,
-        "executionDomain": execution.domain,
-        "nodeId": node_execution.node_id,
-        "taskID": task_id.name,
-        "taskVersion": task_id.version,
-        "taskProject": task_id.project,
-        "taskDomain": task_id.domain,
-        "taskRetryAttempt": retry_attempt,
-        "retryAttempt": retry_attempt,
-        "generatedName": ctx.unique_id,
+        **execution_variables(ctx),
         "podName": ctx.unique_id,
         "logName": ctx.unique_id,
         "stdoutUri": stdout_uri,

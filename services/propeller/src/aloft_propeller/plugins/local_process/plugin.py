@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from flyteidl.core import identifier_pb2, literals_pb2
+from flyteidl.core import identifier_pb2
 from google.protobuf import struct_pb2
 
 from aloft_propeller.config import LocalProcessConfig, PropellerConfig
@@ -212,7 +212,7 @@ class LocalProcessPlugin:
 
     async def _launch(self, ctx: TaskExecutionContext, attempt: AttemptDir) -> ProcessRecord:
         attempt.prepare()
-        inputs = await self._read_inputs(ctx)
+        inputs = await io.read_inputs(ctx)
         container = ctx.template.container
         raw = results.is_raw_container(ctx)
         command = build_command(ctx, inputs, attempt, raw)
@@ -263,14 +263,6 @@ class LocalProcessPlugin:
                 return None
             self._bin_dirs[image] = bin_dir
         return self._bin_dirs[image]
-
-    async def _read_inputs(self, ctx: TaskExecutionContext) -> literals_pb2.LiteralMap:
-        try:
-            return await ctx.blobs.read_proto(ctx.inputs_uri, literals_pb2.LiteralMap)
-        except BlobNotFound:
-            if ctx.template.interface.inputs.variables:
-                raise
-            return literals_pb2.LiteralMap()
 
     # --- running ------------------------------------------------------------------------------------------------
 

@@ -1,63 +1,14 @@
-"""The local-process plugin's ResourceManager pool: one token per running attempt, across every propeller.
-
-``plugins.local-process.resource-quota`` tokens (0: no pool) under the resource ``local-process``; the token is the
-attempt's unique id, so asking again for a token the attempt holds is granted again (the allocation is idempotent),
-and a crash between allocating and launching only means the next ``handle`` finds its token already held.
-"""
+"""The local-process plugin's ResourceManager pool (``plugins/tokens.py``): one token per running attempt under
+the resource ``local-process``, ``plugins.local-process.resource-quota`` tokens (0: no pool)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from redis.exceptions import RedisError
-
 from aloft_propeller.config import LocalProcessConfig
-from aloft_propeller.plugins.base import Phase, PhaseInfo, TaskExecutionContext
-from aloft_propeller.plugins.local_process import results
-from aloft_propeller.resourcemanager.base import AllocationStatus, ResourceConstraints
+from aloft_propeller.plugins.tokens import TokenPool
 
 RESOURCE = "local-process"
 
 
-class ProcessTokens:
+class ProcessTokens(TokenPool):
     def __init__(self, settings: LocalProcessConfig) -> None:
-        self._quota = settings.resource_quota
-        spec = settings.resource_constraints
-        project, namespace = spec.ProjectScopeResourceConstraint, spec.NamespaceScopeResourceConstraint
-        self._constraints = ResourceConstraints(
-            project_scope=project.Value if project else None,
-            namespace_scope=namespace.Value if namespace else None,
-        )
-
-    def quotas(self) -> Mapping[str, int]:
-        return {RESOURCE: self._quota} if self._quota > 0 else {}
-
-    def _enabled(self, ctx: TaskExecutionContext) -> bool:
-        return self._quota > 0 and ctx.resources is not None
-
-    async def acquire(self, ctx: TaskExecutionContext) -> PhaseInfo | None:
-        """None when the attempt holds a token (or no pool is configured), else why it must wait."""
-        if not self._enabled(ctx) or ctx.resources is None:
-            return None
-        try:
-            status = await ctx.resources.allocate(RESOURCE, ctx.unique_id, self._constraints)
-        except RedisError as exc:  # the pool is unreachable: wait rather than run unthrottled
-            return self._waiting(f"waiting for the resource manager (Redis unavailable: {exc})")
-        if status == AllocationStatus.GRANTED:
-            return None
-        if status == AllocationStatus.NAMESPACE_QUOTA_EXCEEDED:
-            execution = ctx.task_execution_id.node_execution_id.execution_id
-            return self._waiting(
-                f"waiting for a [{RESOURCE}] token: the quota of project [{execution.project}] "
-                f"(or of its domain [{execution.domain}]) is used up"
-            )
-        return self._waiting(f"waiting for a [{RESOURCE}] token: all {self._quota} are held by running attempts")
-
-    async def release(self, ctx: TaskExecutionContext) -> None:
-        """Give the attempt's token back; a no-op when it holds none (finalize and abort may repeat)."""
-        if self._enabled(ctx) and ctx.resources is not None:
-            await ctx.resources.release(RESOURCE, ctx.unique_id)
-
-    @staticmethod
-    def _waiting(reason: str) -> PhaseInfo:
-        return PhaseInfo(Phase.WAITING_FOR_RESOURCES, reason=reason, occurred_at=results.timestamp())
+        super().__init__(RESOURCE, settings.resource_quota, settings.resource_constraints)
