@@ -5,6 +5,12 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 FLYTEKIT_VENV := .venv-flytekit
+# Chart tooling (requirements/helm.txt) needs Python >= 3.12: the first python3.13/python3.12 that runs, else the
+# newest such Python pyenv has installed; `make setup` installs Debian's python3.13 when neither exists.
+HELM_VENV := .venv-helm
+HELM_PYTHON ?= $(shell for p in python3.13 python3.12; do \
+	$$p -c '' >/dev/null 2>&1 && { command -v $$p; exit; }; done; \
+	ls -d $$(pyenv root 2>/dev/null || echo /nonexistent)/versions/3.1[23]*/bin/python3 2>/dev/null | tail -1)
 CONFIG ?= config/aloft.yaml
 PYTEST_ARGS ?=
 CONSTRAINTS := requirements/constraints.txt
@@ -20,12 +26,13 @@ BENCH_GLOBS := benchmarks/bench_*.py services/*/benchmarks/bench_*.py
 # Debian packages providing the servers tests need (PostgreSQL, Redis, NATS): "binary:package".
 SYSTEM_SERVERS := postgres:postgresql redis-server:redis-server nats-server:nats-server node:nodejs npm:npm
 
-.PHONY: help setup system-deps run test pytest lint format protos protos-check protos-release bench demo clean distclean
+.PHONY: help setup system-deps run run-multicluster test pytest lint format protos protos-check protos-release bench demo clean distclean
 .PHONY: images images-smoke image-tools
 
 help:
 	@echo "make setup     create .venv (+ .venv-flytekit) and install everything, pinned by $(CONSTRAINTS)"
 	@echo "make run       start the whole stack on embedded defaults (aloft up --config $(CONFIG))"
+	@echo "make run-multicluster  admin + datacatalog + two data planes (propeller managers; config/multicluster)"
 	@echo "make test      setup, lint, then the whole test suite (PYTEST_ARGS=... to narrow)"
 	@echo "make lint      ruff check, ruff format --check, mypy, buf lint + breaking (against protos/released.json)"
 	@echo "make protos    compile protos/ into libs/aloft-protos (protos-check: fail if stale)"
@@ -34,7 +41,7 @@ help:
 	@echo "make demo      register and run the examples against a running stack"
 	@echo "make clean     remove local state (.aloft) and caches; distclean also removes the virtualenvs"
 
-setup: $(VENV)/.installed $(FLYTEKIT_VENV)/.installed system-deps $(NODE_TOOLS)
+setup: $(VENV)/.installed $(FLYTEKIT_VENV)/.installed $(HELM_VENV)/.installed system-deps $(NODE_TOOLS)
 
 $(VENV)/.installed: requirements/dev.txt $(CONSTRAINTS) $(PACKAGE_MANIFESTS)
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +56,17 @@ $(FLYTEKIT_VENV)/.installed: requirements/flytekit.txt $(CONSTRAINTS)
 $(NODE_TOOLS): package.json package-lock.json
 	@command -v npm >/dev/null 2>&1 || { echo "npm is needed to install buf (apt-get install npm)"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(HELM_VENV)/.installed: requirements/helm.txt $(CONSTRAINTS)
+	@python="$(HELM_PYTHON)"; \
+	if [ -z "$$python" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.13 python3.13-venv \
+	    && python=$$(command -v python3.13); \
+	fi; \
+	if [ -z "$$python" ]; then echo "$(HELM_VENV) needs Python >= 3.12 (set HELM_PYTHON=...)"; exit 1; fi; \
+	test -x $(HELM_VENV)/bin/python || $$python -m venv $(HELM_VENV)
+	$(HELM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -r requirements/helm.txt
 	@touch $@
 
 # Installs a missing server package when running as root with apt; otherwise only says what is missing (tests
@@ -85,7 +103,7 @@ image-tools:
 	fi
 
 images: image-tools $(VENV)/.installed
-	PYTHON=$(PYTHON) images/build.sh
+	images/build.sh
 	$(MAKE) --no-print-directory images-smoke
 
 images-smoke: $(VENV)/.installed
@@ -93,6 +111,9 @@ images-smoke: $(VENV)/.installed
 
 run: setup
 	$(VENV)/bin/aloft up --config $(CONFIG)
+
+run-multicluster: setup
+	tools/run-multicluster.sh
 
 # Lint and tests both run (so CI shows every problem at once); either failing fails the target.
 test: setup
@@ -150,4 +171,4 @@ clean:
 	find . -name __pycache__ -type d -not -path './.venv*' -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) $(FLYTEKIT_VENV) node_modules
+	rm -rf $(VENV) $(FLYTEKIT_VENV) $(HELM_VENV) node_modules

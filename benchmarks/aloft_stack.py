@@ -4,6 +4,8 @@ ports, on SQLite (the embedded default) or a fresh PostgreSQL database, and a fl
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,7 +37,9 @@ class Stack:
         return 0
 
 
-def _config(root: Path, ports: dict[str, int], database_url: str, propeller: dict[str, object]) -> dict[str, object]:
+def _config(
+    root: Path, ports: dict[str, int], database_url: str, propeller: dict[str, object], local_concurrency: int
+) -> dict[str, object]:
     config: dict[str, object] = {
         "stack": {"dataDir": str(root / "data")},
         "logger": {"level": "warning"},
@@ -56,7 +60,23 @@ def _config(root: Path, ports: dict[str, int], database_url: str, propeller: dic
     }
     if database_url:
         config["database"] = {"url": database_url}
+    if local_concurrency:
+        config["plugins"] = {"local-process": {"max-concurrency": local_concurrency}}
     return config
+
+
+def _kill_tasks_under(root: Path) -> None:
+    """Task processes run in sessions of their own (they outlive propeller by design): end those started here."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cwd = Path(os.readlink(proc / "cwd"))
+        except OSError:
+            continue
+        if root.resolve() in cwd.parents:
+            with contextlib.suppress(OSError):
+                os.killpg(os.getpgid(int(proc.name)), signal.SIGKILL)
 
 
 def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
@@ -71,15 +91,18 @@ def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
 
 
 @contextlib.contextmanager
-def running_stack(database: str = "sqlite", propeller: dict[str, object] | None = None) -> Iterator[Stack]:
-    """``database``: "sqlite" (embedded default) or "postgres" (a fresh database, dropped afterwards)."""
+def running_stack(
+    database: str = "sqlite", propeller: dict[str, object] | None = None, local_concurrency: int = 0
+) -> Iterator[Stack]:
+    """``database``: "sqlite" (embedded default) or "postgres" (a fresh database, dropped afterwards);
+    ``local_concurrency``: plugins.local-process.max-concurrency (0: the default)."""
     pg = fresh_database("aloft_bench") if database == "postgres" else None
     try:
         with tempfile.TemporaryDirectory(prefix="aloft-bench-") as tmp:
             root = Path(tmp)
             ports = {f"{svc}_{kind}": free_port() for svc in SERVICES for kind in ("grpc", "http")}
             config_file = root / "aloft.yaml"
-            config = _config(root, ports, pg.sync_url if pg else "", propeller or {})
+            config = _config(root, ports, pg.sync_url if pg else "", propeller or {}, local_concurrency)
             config_file.write_text(yaml.safe_dump(config))
             flyte_config = root / "flytekit.yaml"
             flyte_config.write_text(
@@ -98,6 +121,7 @@ def running_stack(database: str = "sqlite", propeller: dict[str, object] | None 
                 yield Stack(root, flyte_config, processes)
             finally:
                 _stop(processes)
+                _kill_tasks_under(root)
     finally:
         if pg is not None:
             drop_database(pg)

@@ -20,6 +20,7 @@ import json
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,27 @@ def measure_aloft(args: argparse.Namespace) -> dict[tuple[str, str, int], float]
                         flush=True,
                     )
     return figures
+
+
+def measure_memory(args: argparse.Namespace) -> None:
+    """Propeller's resident memory per running workflow: RSS with ``--in-flight`` one-node workflows running
+    (a task that sleeps; most wait for a local-process slot) minus RSS when idle, divided by their number."""
+    with running_stack("sqlite") as stack:
+        run_user(stack.flyte_config, "fanout", 5, 0, 1)  # warm: everything a round imports is loaded
+        idle = stack.resident_bytes("propeller")
+        command = [str(flytekit_python()), str(USER_SCRIPT), "--config", str(stack.flyte_config), "--shape", "chain"]
+        command += ["--size", "1", "--sleep", "120", "--in-flight", str(args.in_flight)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
+        if result.returncode != 0:
+            print(f"  could not start {args.in_flight} executions: {result.stderr[-1500:]}")
+            return
+        time.sleep(5)  # admin hands executions to propeller asynchronously: let the last ones arrive
+        busy = stack.resident_bytes("propeller")
+        per = (busy - idle) / args.in_flight
+        print(
+            f"  propeller resident memory: {idle / 2**20:.0f} MiB idle, {busy / 2**20:.0f} MiB with {args.in_flight}"
+            f" workflows in flight: {per / 2**20:.3f} MiB per running workflow (target <= 1 MB)"
+        )
 
 
 def _per_node(seconds: float, size: int) -> str:
@@ -145,6 +167,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--databases", default="sqlite,postgres")
     parser.add_argument("--peer-runs", type=int, default=1)
+    parser.add_argument(
+        "--in-flight", type=int, default=1000, help="workflows in flight for the memory figure (0: skip)"
+    )
     parser.add_argument("--no-peers", action="store_true", help="skip Prefect and Dagster")
     parser.add_argument("--no-engine", action="store_true", help="skip the stub-admin engine figure")
     args = parser.parse_args()
@@ -154,6 +179,9 @@ def main() -> int:
     print("Figures from one run; on a shared or busy machine absolute times are noisy: compare the ratios.")
     print("Aloft end to end (flytekit → admin → propeller → admin; clock stops when admin lists every execution):")
     aloft = measure_aloft(args)
+    if args.in_flight:
+        print("Memory:")
+        measure_memory(args)
     if not args.no_engine:
         print("Engine only (propeller process, stub admin acknowledging events at once):")
         engine_only(args)

@@ -7,6 +7,7 @@ executions. Prints one JSON document: per run, seconds from CreateExecution unti
 it had listed every node and task execution.
 
 Usage: python flytekit_user.py --config flytekit.yaml --shape fanout|chain --size N --parallelism P --runs R
+       python flytekit_user.py --config flytekit.yaml --shape chain --size 1 --sleep 60 --in-flight 1000
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ PROJECT, DOMAIN = "flytesnacks", "development"
 PAGE = 1000
 
 
-def build_workflow(shape: str, size: int) -> Workflow:
-    noop = ContainerTask(name="bench.noop", image="alpine:3.19", command=["true"])
-    workflow = Workflow(name=f"bench.{shape}_{size}")
+def build_workflow(shape: str, size: int, command: tuple[str, ...] = ("true",)) -> Workflow:
+    noop = ContainerTask(name=f"bench.{command[0]}", image="alpine:3.19", command=list(command))
+    workflow = Workflow(name=f"bench.{shape}_{size}_{command[0]}")
     previous = None
     for _ in range(size):
         node = workflow.add_entity(noop)
@@ -80,12 +81,15 @@ def main() -> int:
     parser.add_argument("--parallelism", type=int, default=0, help="launch plan max parallelism (0: admin's default)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--in-flight", type=int, default=0, help="only start this many executions of --shape/--size")
+    parser.add_argument("--sleep", type=float, default=0, help="tasks run `sleep S` instead of `true`")
     args = parser.parse_args()
 
     remote = FlyteRemote(config=Config.auto(config_file=args.config), default_project=PROJECT, default_domain=DOMAIN)
     version = f"bench-{uuid.uuid4().hex[:10]}"
     settings = SerializationSettings(image_config=ImageConfig.auto_default_image(), project=PROJECT, domain=DOMAIN)
-    workflow = build_workflow(args.shape, args.size)
+    command = ("sleep", str(args.sleep)) if args.sleep else ("true",)
+    workflow = build_workflow(args.shape, args.size, command)
     started = time.perf_counter()
     remote.register_workflow(workflow, serialization_settings=settings, version=version)
     options: dict[str, Any] = {"max_parallelism": args.parallelism} if args.parallelism else {}
@@ -95,6 +99,14 @@ def main() -> int:
     flyte_launch_plan = remote.register_launch_plan(launch_plan, version=version, serialization_settings=settings)
     registered = time.perf_counter() - started
 
+    if args.in_flight:
+        start = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda _: remote.execute(flyte_launch_plan, inputs={}, wait=False), range(args.in_flight)))
+        print(
+            json.dumps({"register_s": registered, "created": args.in_flight, "create_s": time.perf_counter() - start})
+        )
+        return 0
     runs = []
     for _ in range(args.runs):
         start = time.perf_counter()

@@ -39,7 +39,7 @@ def run_one(script: Path, timeout: float) -> tuple[bool, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-k", default="", help="only benchmarks whose path contains this")
-    parser.add_argument("--timeout", type=float, default=900, help="seconds per benchmark")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds per benchmark")
     args = parser.parse_args()
     scripts = discover(args.k)
     if not scripts:

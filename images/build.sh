@@ -12,7 +12,6 @@ TAG=${TAG:-dev}
 SUITE=${SUITE:-bookworm}
 BASE_IMAGE=localhost/aloft-base:${SUITE}
 CACHE=build/images
-PYTHON=${PYTHON:-python3.11}
 # The project's libraries a service may depend on (aloft-testing is for tests only).
 LIBS="aloft-config aloft-service aloft-db aloft-storage aloft-protos aloft-compiler"
 # The port of each service's /healthcheck (HTTP_PORT of the Containerfile), as in config/aloft.yaml.
@@ -40,36 +39,37 @@ build_base() {
 }
 
 # The wheelhouse: the project's libraries and services as wheels, and every dependency, pinned by the constraints.
-# Built with the host's Python 3.11 and pip settings, then completed for the image's interpreter: markers such as
-# python_full_version < "3.11.3" (redis needs async-timeout on Debian's 3.11.2) are evaluated for the image's
-# Python, not the host's. Reused while present; the image builds install from here offline.
-base_python_version() {
-  local container
-  container=$(buildah from --pull-never "$BASE_IMAGE")
-  buildah run --isolation chroot "$container" -- python3 -c 'import platform; print(platform.python_version())'
-  buildah rm "$container" >/dev/null
-}
-
+# Built by the base image's own Python (in a throwaway container with the sources mounted), so environment markers
+# (redis needs async-timeout on Debian's 3.11.2, not on 3.11.3+) and wheel tags are the image's. The host's CA
+# bundle is mounted so pip trusts what the host trusts. Reused while present; the image builds install from here
+# offline. Packages are built from a copy of their sources ($CACHE/src): setuptools writes build/ directories
+# in-tree, which must not land in the work tree (mypy and pytest would find two copies of each package).
 build_wheels() {
-  local wheels=$CACHE/wheels target arch
-  echo "filling the wheelhouse $wheels"
-  "$PYTHON" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$wheels" --find-links "$wheels" \
-    -c requirements/constraints.txt $(printf './libs/%s ' $LIBS) $(printf './services/%s ' $SERVICES) \
-    2> >(grep -v "^WARNING: Location" >&2)
-  target=$(base_python_version) arch=$(uname -m)
-  "$PYTHON" -m pip download --quiet --disable-pip-version-check --dest "$wheels" --find-links "$wheels" \
-    --only-binary=:all: --python-version "$target" --implementation cp \
-    --abi "cp$(cut -d. -f1,2 <<<"$target" | tr -d .)" --abi abi3 --abi none \
-    $(printf -- "--platform manylinux_2_%s_$arch " 17 24 28 31 34 36) --platform "manylinux2014_$arch" \
-    -c requirements/constraints.txt $(printf 'aloft-%s ' $SERVICES) 2> >(grep -v "^WARNING: Location" >&2)
+  local container status=0
+  echo "filling the wheelhouse $CACHE/wheels (with $BASE_IMAGE's Python)"
+  mkdir -p "$CACHE/wheels"
+  rm -rf "$CACHE/src" && mkdir -p "$CACHE/src"
+  tar -c --exclude=build --exclude='*.egg-info' --exclude=__pycache__ --exclude=tests libs services \
+    | tar -x -C "$CACHE/src"
+  container=$(buildah from --pull-never "$BASE_IMAGE")
+  buildah run --isolation chroot --volume "$PWD:/src" --volume /etc/ssl/certs:/etc/ssl/certs:ro \
+    --env PIP_CERT=/etc/ssl/certs/ca-certificates.crt --env PIP_DISABLE_PIP_VERSION_CHECK=1 --workingdir /src \
+    "$container" -- sh -euc '
+      python3 -m venv /tmp/pip
+      /tmp/pip/bin/pip wheel --quiet --wheel-dir "$0" --find-links "$0" -c requirements/constraints.txt "$@"' \
+    "$CACHE/wheels" $(printf "./$CACHE/src/libs/%s " $LIBS) $(printf "./$CACHE/src/services/%s " $SERVICES) \
+    || status=$?
+  buildah rm "$container" >/dev/null
+  return $status
 }
 
 build_service() {
-  local service=$1
+  local service=$1 scheme=http
+  [ "$service" = webhook ] && scheme=https  # the webhook serves /healthcheck over TLS only
   echo "building localhost/aloft-$service:$TAG"
   buildah bud --quiet --isolation chroot --layers --format docker \
     --build-arg BASE_IMAGE="$BASE_IMAGE" --build-arg SERVICE="$service" \
-    --build-arg HTTP_PORT="${HTTP_PORT[$service]}" \
+    --build-arg HTTP_PORT="${HTTP_PORT[$service]}" --build-arg HEALTH_SCHEME="$scheme" \
     --build-arg REVISION="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     --build-arg LIVE_UPDATE="${LIVE_UPDATE:-false}" \
     -f images/Containerfile -t "${IMAGE_REF:-localhost/aloft-$service:$TAG}" .

@@ -7,22 +7,30 @@ Run by `make images` after the build (not by `make test`: it needs the images). 
 machine, set in a config file mounted over /etc/aloft like the Helm charts' ConfigMap. Read-only root: the
 service runs as uid 65532, which owns only /var/lib/aloft (and /tmp is world-writable), so a start that succeeds
 writes nowhere else (buildah cannot mount the root read-only; the charts set readOnlyRootFilesystem).
+
+The webhook needs a Kubernetes API (its certificate Secret, its MutatingWebhookConfiguration): it gets
+aloft-testing's Kubernetes API double (a double, not a cluster), runs `init-certs` and then serves over TLS.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import ssl
 import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from aloft_testing.kube import KubeDouble
 from aloft_testing.servers import free_port
 
 TAG = os.environ.get("TAG", "dev")
@@ -36,6 +44,8 @@ PORT_KEYS = {
     "console": ["httpPort"],
 }
 START_TIMEOUT_S = 90
+# The webhook's certificate is signed by its own CA (in its Secret): the health check does not verify it.
+UNVERIFIED = ssl._create_unverified_context()
 
 
 def buildah(*args: str) -> str:
@@ -74,16 +84,39 @@ def test_image_metadata(service: str) -> None:
 
 def test_service_starts_as_non_root_and_is_healthy(service: str, container: str, tmp_path: Path) -> None:
     ports = {key: free_port() for key in PORT_KEYS[service]}
-    health_url = f"http://127.0.0.1:{next(iter(ports.values()))}/healthcheck"
+    scheme = "https" if service == "webhook" else "http"
+    health_url = f"{scheme}://127.0.0.1:{next(iter(ports.values()))}/healthcheck"
     config_dir = tmp_path / "config"
     config_dir.mkdir()
-    config = {"stack": {"dataDir": "/var/lib/aloft"}, service: {"host": "127.0.0.1", **ports}}
-    (config_dir / "aloft.yaml").write_text(yaml.safe_dump(config))
-    config_dir.chmod(0o755)
+    section: dict[str, Any] = {"host": "127.0.0.1", **ports}
     run = [
         "buildah", "run", "--isolation", "chroot", "--user", "65532:65532",
         "--volume", f"{config_dir}:/etc/aloft:ro", "--env", f"ALOFT_HEALTH_URL={health_url}", container, "--",
     ]  # fmt: skip
+    with ExitStack() as stack:
+        if service == "webhook":
+            kube = stack.enter_context(KubeDouble(tmp_path / "kube"))
+            kube.create("namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "aloft"}})
+            shutil.copy(kube.kubeconfig, config_dir / "kubeconfig")
+            section |= {"kubeConfig": "/etc/aloft/kubeconfig", "namespace": "aloft", "certDir": "/tmp/certs"}
+        config = {"stack": {"dataDir": "/var/lib/aloft"}, service: section}
+        (config_dir / "aloft.yaml").write_text(yaml.safe_dump(config))
+        for path in config_dir.iterdir():
+            path.chmod(0o644)
+        config_dir.chmod(0o755)
+        if service == "webhook":
+            init = subprocess.run([*run, "/opt/aloft/bin/aloft-service", "init-certs"], capture_output=True, text=True)
+            assert init.returncode == 0, init.stdout + init.stderr
+            assert kube.get("secrets", "aloft", "aloft-pod-webhook") is not None
+        check_serving(service, run, health_url)
+        if service == "webhook":
+            registered = kube.get(
+                "mutatingwebhookconfigurations", "", "aloft-pod-webhook", "admissionregistration.k8s.io"
+            )
+            assert registered is not None
+
+
+def check_serving(service: str, run: list[str], health_url: str) -> None:
     process = subprocess.Popen(
         [*run, "/opt/aloft/bin/aloft-service", "serve"],
         stdout=subprocess.PIPE,
@@ -91,8 +124,7 @@ def test_service_starts_as_non_root_and_is_healthy(service: str, container: str,
         start_new_session=True,
     )
     try:
-        body = wait_healthy(health_url, process)
-        assert body is not None
+        wait_healthy(health_url, process)
         # The image's HEALTHCHECK command, run inside the container, agrees.
         healthcheck = json.loads(buildah("inspect", "--type", "image", image(service)))["Docker"]["config"]
         probe = subprocess.run([*run, *healthcheck["Healthcheck"]["Test"][1:]], capture_output=True, text=True)
@@ -101,12 +133,19 @@ def test_service_starts_as_non_root_and_is_healthy(service: str, container: str,
         denied = subprocess.run([*run, "touch", "/opt/aloft/probe"], capture_output=True, text=True)
         assert denied.returncode != 0 and "Permission denied" in denied.stderr
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the `buildah run` session (the service included), SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> bytes:
@@ -116,7 +155,7 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> bytes:
             output = process.stdout.read().decode() if process.stdout else ""
             pytest.fail(f"the service exited with {process.returncode}:\n{output[-3000:]}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=2, context=UNVERIFIED) as response:
                 if response.status == 200:
                     return bytes(response.read())
         except OSError:

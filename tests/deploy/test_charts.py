@@ -16,8 +16,6 @@ import yaml
 from helm_python import lint
 from helm_python.errors import HelmValuesError
 
-from aloft_config import KNOWN_SECTIONS
-
 from .charts import (
     CHARTS,
     RELEASE,
@@ -73,8 +71,6 @@ def test_each_service_accepts_its_rendered_config(rendered: tuple[Case, list[dic
     assert services
     for service in services:
         config = service_config(objects, service)
-        if "manager" in config and "manager" not in KNOWN_SECTIONS:
-            pytest.xfail("propeller's `manager` config section arrives with the topology work (issue 11)")
         path = tmp_path / f"{service}.yaml"
         path.write_text(yaml.safe_dump(config))
         command = [str(Path(sys.executable).parent / f"aloft-{service}"), "--config", str(path), "check-config"]
@@ -89,17 +85,20 @@ def test_pods_run_non_root_read_only_with_probes(rendered: tuple[Case, list[dict
         assert spec["securityContext"]["runAsNonRoot"] is True, where
         assert spec["securityContext"]["runAsUser"] == 65532, where
         assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, where
-        for container in spec["containers"]:
+        for container in spec["containers"] + spec.get("initContainers", []):
             security = container["securityContext"]
             assert security["allowPrivilegeEscalation"] is False, where
             assert security["capabilities"]["drop"] == ["ALL"], where
             # values-dev.yaml alone makes the root writable, so Tilt can sync sources into site-packages.
             assert security["readOnlyRootFilesystem"] is not development, where
             mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
-            assert {"/etc/aloft", "/var/lib/aloft", "/tmp"} <= mounts, where
-            if where.startswith("Deployment/"):
+            assert {"/etc/aloft", "/tmp"} <= mounts, where
+            if container in spec["containers"] and where.startswith("Deployment/"):
+                assert "/var/lib/aloft" in mounts, where
+                scheme = "HTTPS" if "webhook" in where else "HTTP"  # the webhook serves only TLS
                 for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-                    assert container[probe]["httpGet"] == {"path": "/healthcheck", "port": "http"}, where
+                    expected = {"path": "/healthcheck", "port": "http", "scheme": scheme}
+                    assert container[probe]["httpGet"] == expected, where
 
 
 def test_rbac_is_least_privilege(rendered: tuple[Case, list[dict[str, Any]]]) -> None:
@@ -203,6 +202,26 @@ def test_propeller_manager_mode_runs_the_manager_with_flytes_shard_keys() -> Non
         "args"
     ] == ["serve"]
     assert "manager" not in service_config(default, "propeller")
+
+
+def test_webhook_bootstraps_its_certificate_and_registers_itself_with_least_privilege() -> None:
+    objects = render("webhook")
+    config = service_config(objects, "webhook")["webhook"]
+    service = named(objects, "Service", f"{RELEASE}-webhook")
+    # the MutatingWebhookConfiguration is named after the Service it points at, on port 443 → the listen port
+    assert config["serviceName"] == service["metadata"]["name"]
+    assert (
+        service["spec"]["ports"] == [{"name": "http", "port": 443, "targetPort": "http", "protocol": "TCP"}]
+        and config["servicePort"] == 443
+    )
+    spec = named(objects, "Deployment", f"{RELEASE}-webhook")["spec"]["template"]["spec"]
+    assert [(c["name"], c["args"]) for c in spec["initContainers"]] == [("init-certs", ["init-certs"])]
+    certs = next(v for v in spec["volumes"] if v["name"] == "certs")
+    assert certs["secret"] == {"secretName": config["secretName"], "optional": True}
+    rules = [rule for role in of_kind(objects, "Role") + of_kind(objects, "ClusterRole") for rule in role["rules"]]
+    named_rules = {rule["resources"][0]: rule for rule in rules if rule.get("resourceNames")}
+    assert named_rules["secrets"]["resourceNames"] == [config["secretName"]]
+    assert named_rules["mutatingwebhookconfigurations"]["resourceNames"] == [config["serviceName"]]
 
 
 def test_migrations_run_as_a_hook_before_install_and_upgrade() -> None:

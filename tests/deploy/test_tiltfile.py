@@ -126,6 +126,7 @@ def test_docker_builder_uses_the_same_containerfile() -> None:
     assert set(builds) == {f"localhost/aloft-{service}" for service in SERVICES}
     assert all(kwargs["dockerfile"] == "images/Containerfile" for kwargs in builds.values())
     assert builds["localhost/aloft-admin"]["build_args"]["SERVICE"] == "admin"
+    assert builds["localhost/aloft-webhook"]["build_args"]["HEALTH_SCHEME"] == "https"  # TLS only
     assert not recorded.calls["custom_build"]
 
 

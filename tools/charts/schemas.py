@@ -92,7 +92,13 @@ def service_schema(ports: list[str], extra: Schema) -> Schema:
         "podDisruptionBudget": obj({"enabled": BOOL, "minAvailable": INT_OR_PERCENT, "maxUnavailable": INT_OR_PERCENT}),
         "networkPolicy": obj({"enabled": BOOL, "allowExternal": BOOL, "from": ARRAY, "metricsFrom": ARRAY}),
         "serviceMonitor": obj(
-            {"enabled": BOOL, "interval": DURATION, "scrapeTimeout": DURATION, "labels": OPEN_OBJECT}
+            {
+                "enabled": BOOL,
+                "interval": DURATION,
+                "scrapeTimeout": DURATION,
+                "scheme": {"enum": ["http", "https"]},
+                "labels": OPEN_OBJECT,
+            }
         ),
     }
     properties.update(extra)
@@ -125,7 +131,7 @@ def schemas() -> dict[str, Schema]:
         "admin": service_schema(["http", "grpc"], {"dataPlanes": {"type": "array", "items": data_plane}}),
         "datacatalog": service_schema(["http", "grpc"], {}),
         "console": service_schema(["http"], {"adminEndpoint": STRING}),
-        "webhook": service_schema(["http"], {"certSecretName": STRING, "webhookConfigurationName": STRING}),
+        "webhook": service_schema(["http"], {"certSecretName": STRING}),
         "propeller": service_schema(
             ["http", "grpc"],
             {

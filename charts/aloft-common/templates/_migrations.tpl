@@ -1,8 +1,8 @@
 {{/*
 Database migrations as a Helm hook Job, run before install and every upgrade rolls the Deployment (the service's
 `migrate` command: Alembic, its own version table). Hooks run before the release's ConfigMap exists, so the Job
-gets its own copy of the config (<fullname>-migrate) as a hook too (created first, by weight). `serve` also migrates on start, so an
-embedded SQLite database needs no Job: the hook is rendered only with migrations.enabled.
+gets its own copy of the config (<fullname>-migrate) as a hook too (created first, by weight). `serve` also
+migrates on start, so an embedded SQLite database needs no Job: the hook is rendered only with migrations.enabled.
 Call: include "aloft.migrations" (dict "ctx" . "config" $config)
 */}}
 {{- define "aloft.migrations" -}}

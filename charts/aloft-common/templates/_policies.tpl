@@ -117,5 +117,9 @@ spec:
       path: /metrics
       interval: {{ .interval }}
       scrapeTimeout: {{ .scrapeTimeout }}
+      {{- if eq (.scheme | default "http") "https" }}
+      scheme: https
+      tlsConfig: {insecureSkipVerify: true}   # the webhook's own CA, not the cluster's
+      {{- end }}
 {{- end }}{{ end }}
 {{- end -}}

@@ -4,7 +4,7 @@ The service's Deployment: non-root, read-only root filesystem (state and scratch
 Call: include "aloft.deployment" (dict "ctx" . "config" $config "args" (list "serve") "ports" $ports)
 with $ports a list of dicts {name, port}; the port named "http" serves /healthcheck and /metrics. Optional:
 "volumes"/"volumeMounts" (the chart's own), "needsKubernetesApi" (mount the service account token),
-"containerName".
+"containerName", "scheme" (HTTPS: probes over TLS, as the webhook serves), "initContainers" (a list of {name, args}: the same image and config, run before the service).
 */}}
 {{- define "aloft.podSpec" -}}
 {{- $ctx := .ctx -}}
@@ -18,8 +18,31 @@ imagePullSecrets:
 {{- end }}
 securityContext:
   {{- toYaml $values.podSecurityContext | nindent 2 }}
+{{- $main := .containerName | default (include "aloft.name" $ctx) }}
+{{- with .initContainers }}
+initContainers:
+  {{- range . }}
+  - name: {{ .name }}
+    image: {{ include "aloft.image" $ctx }}
+    imagePullPolicy: {{ $values.image.pullPolicy }}
+    args:
+      {{- toYaml .args | nindent 6 }}
+    env:
+      - name: ALOFT_CONFIG
+        value: /etc/aloft/aloft.yaml
+      - name: POD_NAMESPACE
+        valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
+    resources:
+      {{- toYaml $values.resources | nindent 6 }}
+    securityContext:
+      {{- toYaml $values.securityContext | nindent 6 }}
+    volumeMounts:
+      - {name: config, mountPath: /etc/aloft, readOnly: true}
+      - {name: tmp, mountPath: /tmp}
+  {{- end }}
+{{- end }}
 containers:
-  - name: {{ .containerName | default (include "aloft.name" $ctx) }}
+  - name: {{ $main }}
     image: {{ include "aloft.image" $ctx }}
     imagePullPolicy: {{ $values.image.pullPolicy }}
     {{- with $values.command }}
@@ -45,15 +68,15 @@ containers:
         protocol: TCP
       {{- end }}
     startupProbe:
-      httpGet: {path: /healthcheck, port: http}
+      httpGet: {path: /healthcheck, port: http, scheme: {{ .scheme | default "HTTP" }}}
       periodSeconds: 2
       failureThreshold: 60
     readinessProbe:
-      httpGet: {path: /healthcheck, port: http}
+      httpGet: {path: /healthcheck, port: http, scheme: {{ .scheme | default "HTTP" }}}
       periodSeconds: 5
       failureThreshold: 3
     livenessProbe:
-      httpGet: {path: /healthcheck, port: http}
+      httpGet: {path: /healthcheck, port: http, scheme: {{ .scheme | default "HTTP" }}}
       periodSeconds: 10
       timeoutSeconds: 5
       failureThreshold: 6

@@ -25,7 +25,7 @@ class CountingStore:
         self.reads += 1
         return self.records[key]
 
-    async def update(self, record: WorkflowRecord) -> WorkflowRecord:
+    async def update(self, record: WorkflowRecord, encoded: bytes | None = None) -> WorkflowRecord:
         if self.records[record.key].resource_version != record.resource_version:
             raise StaleRecord(f"{record.key} changed")
         written = replace(record, resource_version=record.resource_version + 1)
@@ -74,3 +74,15 @@ async def test_a_stale_update_invalidates_and_terminal_records_are_never_kept() 
     assert inner.records[KEY].terminal
     await cached.get(KEY)
     assert inner.reads == 3
+
+
+async def test_a_remembered_unwritten_record_answers_the_next_read_unless_invalidated() -> None:
+    inner = CountingStore()
+    cached = CachedWorkflowStore(inner)
+    record = await cached.get(KEY)
+    emptied = record.with_state(WorkflowState(phase=WorkflowPhase.RUNNING))  # e.g. delivery emptied the outbox
+    cached.remember(emptied)
+    assert await cached.get(KEY) is emptied and inner.reads == 1
+    cached.invalidate(KEY)
+    cached.remember(emptied)  # read before the invalidation: not kept
+    assert await cached.get(KEY) is not emptied and inner.reads == 2

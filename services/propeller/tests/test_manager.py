@@ -38,6 +38,7 @@ pytestmark = pytest.mark.postgres
 BIN = Path(sys.executable).parent / "aloft-propeller"
 PROJECTS = ("flytesnacks", "p1", "p2")
 EXECUTIONS = 12
+SECOND_WAVE = 6
 ROUND = re.compile(r"round (\S+)/(\S+)/(\S+) shard=(\w+)-(\d+)/(\d+) pid=(\d+) start=([\d.]+) end=([\d.]+)")
 SUCCEEDED = 4
 
@@ -76,6 +77,11 @@ def _start_manager(config: Path, log: Path) -> subprocess.Popen[bytes]:
 def _http_json(port: int, path: str) -> Any:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
         return json.loads(reply.read())
+
+
+def _metrics_text(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+        return bytes(reply.read()).decode()
 
 
 async def _wait_shards_running(http_port: int, manager: subprocess.Popen[bytes], count: int) -> list[dict[str, Any]]:
@@ -135,24 +141,28 @@ async def test_manager_restarts_and_reshards_without_double_evaluation(
     client = dataplane_pb2_grpc.DataPlaneServiceStub(channel)
     try:
         shards = await _wait_shards_running(ports[1], manager, 2)
-        ids = []
-        for x in range(EXECUTIONS):
-            project = PROJECTS[x % len(PROJECTS)]
-            execution_id = identifier_pb2.WorkflowExecutionIdentifier(
-                project=project, domain="development", name=f"m{x}"
-            )
-            inputs_uri = blobs.uri("inputs", execution_id.name)
-            inputs = literals_pb2.LiteralMap()
-            inputs.literals["x"].scalar.primitive.integer = x * 10
-            await blobs.write_proto(inputs_uri, inputs)
-            request = dataplane_pb2.CreateExecutionRequest(
-                id=execution_id,
-                compiled_closure=closure,
-                inputs_uri=inputs_uri,
-                workflow_id=closure.primary.template.id,
-            )
-            await client.CreateExecution(request, timeout=30)
-            ids.append(execution_id)
+        ids: list[identifier_pb2.WorkflowExecutionIdentifier] = []
+
+        async def create(count: int) -> None:
+            for x in range(len(ids), len(ids) + count):
+                project = PROJECTS[x % len(PROJECTS)]
+                execution_id = identifier_pb2.WorkflowExecutionIdentifier(
+                    project=project, domain="development", name=f"m{x}"
+                )
+                inputs_uri = blobs.uri("inputs", execution_id.name)
+                inputs = literals_pb2.LiteralMap()
+                inputs.literals["x"].scalar.primitive.integer = x * 10
+                await blobs.write_proto(inputs_uri, inputs)
+                request = dataplane_pb2.CreateExecutionRequest(
+                    id=execution_id,
+                    compiled_closure=closure,
+                    inputs_uri=inputs_uri,
+                    workflow_id=closure.primary.template.id,
+                )
+                await client.CreateExecution(request, timeout=30)
+                ids.append(execution_id)
+
+        await create(EXECUTIONS)
 
         # kill -9 one managed shard mid-run: the manager starts it again and it adopts its running tasks.
         await _wait_side_effects(side_effects, EXECUTIONS // 3)
@@ -165,13 +175,19 @@ async def test_manager_restarts_and_reshards_without_double_evaluation(
             await asyncio.sleep(0.1)
         assert restarted["pid"] != victim["pid"] and restarted["restarts"] == 1, restarted
 
-        metrics = await asyncio.to_thread(lambda: urllib.request.urlopen(f"http://127.0.0.1:{ports[1]}/metrics").read())
-        text = metrics.decode()
-        assert "flyte:propeller_manager:pods_created_count_total 3.0" in text  # 2 shards + 1 restart
+        for _ in range(100):  # the shards' metrics are collected every scan-interval
+            text = await asyncio.to_thread(_metrics_text, ports[1])
+            if re.search(r'flyte:propeller:all:free_workers_count\{shard="1"\}', text):
+                break
+            await asyncio.sleep(0.1)
         assert re.search(r'flyte:propeller:all:free_workers_count\{shard="1"\}', text), text[-3000:]
+        assert "flyte:propeller_manager:pods_created_count_total 3.0" in text  # 2 shards + 1 restart
 
-        # Stop the manager mid-run and start it again with three shards: the running workflows are re-divided.
-        await _wait_side_effects(side_effects, EXECUTIONS)
+        # Stop the manager mid-run (a second wave has just started its first tasks, so work surely remains) and
+        # start it again with three shards: the running workflows are re-divided.
+        started = len(await asyncio.to_thread(lambda: list(side_effects.iterdir())))
+        await create(SECOND_WAVE)
+        await _wait_side_effects(side_effects, started + SECOND_WAVE)
         _stop(manager)
         config = _settings(tmp_path, postgres_db, fake_admin[1], ports, count=3)
         manager = _start_manager(config, log)
@@ -189,7 +205,7 @@ async def test_manager_restarts_and_reshards_without_double_evaluation(
         _stop(manager)
 
     runs = {path.name: path.read_text().count("run") for path in side_effects.iterdir()}
-    assert len(runs) == 2 * EXECUTIONS
+    assert len(runs) == 2 * (EXECUTIONS + SECOND_WAVE)
     assert {name: n for name, n in runs.items() if n != 1} == {}
 
     rounds = _rounds(log)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aloft_config import Duration, Section
 from aloft_db import DatabaseConfig
@@ -12,6 +14,15 @@ from aloft_service.tracing import OtelConfig
 from aloft_storage import StorageConfig
 
 
+class ClusterAuthConfig(Section):
+    """How admin authenticates to a data plane (Flyte's cluster ``auth``): ``file_path`` reads a bearer token
+    (``tokenPath``) sent with every call and a CA bundle (``certPath``) that makes the connection TLS."""
+
+    type: Literal["", "file_path"] = ""
+    tokenPath: str = ""
+    certPath: str = ""
+
+
 class DataPlaneConfig(Section):
     """One data plane (cluster) admin can hand executions to over aloft.dataplane.v1."""
 
@@ -19,6 +30,23 @@ class DataPlaneConfig(Section):
     endpoint: str = "127.0.0.1:8092"
     labels: list[str] = Field(default_factory=list)
     enabled: bool = True
+    weight: float = Field(default=1.0, gt=0)
+    auth: ClusterAuthConfig = ClusterAuthConfig()
+
+
+class LabelTarget(Section):
+    id: str
+    weight: float = Field(default=1.0, gt=0)
+
+
+class ClustersConfig(Section):
+    """Flyte's ``clusters`` section: the data planes, and label groups (``labelClusterMap``: label → clusters with
+    weights). Without ``clusterConfigs`` admin uses ``admin.dataPlanes``."""
+
+    clusterConfigs: list[DataPlaneConfig] = Field(default_factory=list)
+    labelClusterMap: dict[str, list[LabelTarget]] = Field(default_factory=dict)
+    # The label of executions that resolve none; unset: any enabled cluster, by weight.
+    defaultExecutionLabel: str = ""
 
 
 class AdminSection(ListenConfig):
@@ -79,6 +107,21 @@ class AdminConfig(BaseModel):
     stack: StackConfig = StackConfig()
     domains: list[DomainConfig] = Field(default_factory=_default_domains)
     task_resources: TaskResourcesConfig = TaskResourcesConfig()
+    clusters: ClustersConfig = ClustersConfig()
 
     def effective_database(self) -> DatabaseConfig:
         return self.admin.database or self.database
+
+    def data_planes(self) -> list[DataPlaneConfig]:
+        return list(self.clusters.clusterConfigs or self.admin.dataPlanes)
+
+    @model_validator(mode="after")
+    def _label_groups_name_clusters(self) -> AdminConfig:
+        names = [plane.name for plane in self.data_planes()]
+        if len(set(names)) != len(names):
+            raise ValueError(f"cluster names must be unique (got {names})")
+        for label, targets in self.clusters.labelClusterMap.items():
+            unknown = sorted({t.id for t in targets} - set(names))
+            if unknown:
+                raise ValueError(f"clusters.labelClusterMap[{label!r}] names unknown cluster(s) {unknown}")
+        return self

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -11,29 +12,118 @@ import pytest
 from flyteidl.admin import common_pb2, execution_pb2, matchable_resource_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.core import literals_pb2
+from pydantic import ValidationError
 from sqlalchemy import select
 
-from aloft_admin.config import DataPlaneConfig
-from aloft_admin.integrations.dataplane import choose_data_plane
+from aloft_admin.config import AdminConfig, ClustersConfig, DataPlaneConfig
+from aloft_admin.integrations.dataplane import ClusterRouter
 from aloft_admin.managers import executions_handoff
+from aloft_admin.managers.executions_config import cluster_pool
 from aloft_admin.managers.executions_handoff import handoff_uri, repair_once
 from aloft_admin.repositories.models.executions import ExecutionModel
+from aloft_service.errors import InvalidArgument
 
 WF = core.WorkflowExecution
+CLUSTER = "east"  # the enabled data plane of exec_server (executions/conftest.py)
+
+
+PLANES = [
+    DataPlaneConfig(name="off", endpoint="x:1", labels=["gpu"], enabled=False),
+    DataPlaneConfig(name="a", endpoint="x:2", labels=["general"]),
+    DataPlaneConfig(name="b", endpoint="x:3", labels=["gpu", "big"], weight=3),
+]
 
 
 def test_routing_by_cluster_label() -> None:
-    planes = [
-        DataPlaneConfig(name="off", endpoint="x:1", labels=["gpu"], enabled=False),
-        DataPlaneConfig(name="a", endpoint="x:2", labels=["general"]),
-        DataPlaneConfig(name="b", endpoint="x:3", labels=["gpu", "big"]),
-    ]
-    assert choose_data_plane(planes, "big").name == "b"  # type: ignore[union-attr]
-    assert choose_data_plane(planes, "gpu").name == "b"  # type: ignore[union-attr]  # disabled ones never chosen
-    assert choose_data_plane(planes, "a").name == "a"  # type: ignore[union-attr]  # by name
-    assert choose_data_plane(planes, "unknown").name == "a"  # type: ignore[union-attr]  # first enabled
-    assert choose_data_plane(planes, "").name == "a"  # type: ignore[union-attr]
-    assert choose_data_plane(planes[:1], "gpu") is None
+    router = ClusterRouter(PLANES)
+    assert router.choose("big") == "b"
+    assert router.choose("gpu", seed="any") == "b"  # disabled clusters are never chosen
+    assert router.choose("a") == "a"  # by name
+    with pytest.raises(InvalidArgument, match=r"'unknown' names no enabled cluster"):
+        router.choose("unknown")
+    assert ClusterRouter(PLANES[:1]).choose("") is None  # no enabled cluster at all: the hand-off waits
+    with pytest.raises(InvalidArgument, match="'gpu'"):
+        ClusterRouter(PLANES[:1]).choose("gpu")
+
+
+def test_weighted_choice_is_stable_per_execution_and_follows_the_weights() -> None:
+    router = ClusterRouter(PLANES)
+    picks = Counter(router.choose("", seed=f"p/d/e{i}") for i in range(2000))
+    assert set(picks) == {"a", "b"}
+    assert 2.4 < picks["b"] / picks["a"] < 3.7  # weights 1 : 3
+    assert all(router.choose("", seed=f"p/d/e{i}") == router.choose("", seed=f"p/d/e{i}") for i in range(50))
+
+
+def test_label_groups_and_the_default_label() -> None:
+    clusters = ClustersConfig.model_validate(
+        {
+            "labelClusterMap": {"batch": [{"id": "a", "weight": 1}, {"id": "off", "weight": 5}], "gpu": [{"id": "a"}]},
+            "defaultExecutionLabel": "batch",
+        }
+    )
+    router = ClusterRouter(PLANES, clusters)
+    assert {router.choose("", seed=str(i)) for i in range(30)} == {"a"}  # default label; disabled "off" skipped
+    assert router.choose("gpu") == "a"  # the label group wins over clusters' own labels
+    assert router.choose("big") == "b"
+
+
+def test_label_groups_must_name_configured_clusters() -> None:
+    with pytest.raises(ValidationError, match=r"labelClusterMap\['x'\] names unknown cluster"):
+        AdminConfig.model_validate({"clusters": {"labelClusterMap": {"x": [{"id": "nowhere"}]}}})
+    config = AdminConfig.model_validate(
+        {
+            "clusters": {
+                "clusterConfigs": [{"name": "c1", "endpoint": "h:1", "weight": 2, "auth": {"type": "file_path"}}]
+            }
+        }
+    )
+    assert [p.name for p in config.data_planes()] == ["c1"]  # clusterConfigs replace admin.dataPlanes
+
+
+def test_cluster_pool_follows_flyteadmins_rule() -> None:
+    assert cluster_pool("", "pool-a") == "pool-a"
+    assert cluster_pool("pool-b", "") == "pool-b"
+    assert cluster_pool("pool-a", "pool-a") == "pool-a"
+    with pytest.raises(InvalidArgument, match=r"'pool-b'.*'pool-a'"):
+        cluster_pool("pool-b", "pool-a")
+
+
+async def test_unknown_label_is_refused_and_the_chosen_cluster_is_shown(exec_server: Any, literals: Any) -> None:
+    admin, fake = exec_server.admin, exec_server.dataplane
+    lp_id = await exec_server.register_launch_plan()
+
+    def create(name: str, label: str) -> Any:
+        spec = execution_pb2.ExecutionSpec(launch_plan=lp_id)
+        if label:
+            spec.execution_cluster_label.value = label
+        return execution_pb2.ExecutionCreateRequest(
+            project="flytesnacks",
+            domain="development",
+            name=name,
+            spec=spec,
+            inputs=literals_pb2.LiteralMap(literals={"a": literals.int_(2)}),
+        )
+
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await admin.CreateExecution(create("nowhere", "mars"))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "'mars'" in (refused.value.details() or "")
+    with pytest.raises(grpc.aio.AioRpcError) as disabled:
+        await admin.CreateExecution(create("disabled", "gpu"))  # only the disabled cluster has it
+    assert disabled.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert fake.created == []
+
+    created = await admin.CreateExecution(create("routed", ""))
+    got = await admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=created.id))
+    assert got.spec.metadata.system_metadata.execution_cluster == CLUSTER
+    assert [r.cluster for r in fake.created] == [CLUSTER]
+
+    # Relaunch and recover are routed again by the same rules (the new execution's own choice, stored and shown).
+    again = await admin.RelaunchExecution(execution_pb2.ExecutionRelaunchRequest(id=created.id, name="again"))
+    recovered = await admin.RecoverExecution(execution_pb2.ExecutionRecoverRequest(id=created.id, name="recovered"))
+    for wid in (again.id, recovered.id):
+        shown = await admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=wid))
+        assert shown.spec.metadata.system_metadata.execution_cluster == CLUSTER
+    assert [(r.id.name, r.cluster) for r in fake.created][1:] == [("again", CLUSTER), ("recovered", CLUSTER)]
 
 
 async def test_unreachable_data_plane_keeps_execution_and_repair_hands_it_off(exec_server: Any, literals: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -141,6 +143,24 @@ def test_limits_prefer_limits_over_requests() -> None:
     assert limits == ProcessLimits(memory_bytes=1024**3, cpus=0.5)
     with pytest.raises(ValueError, match="invalid resource quantity"):
         parse_quantity("lots")
+
+
+def test_limits_are_set_on_a_started_process_and_inherited_by_what_it_starts(tmp_path: Path) -> None:
+    """The launcher gets its limits from outside (no preexec_fn, so subprocess keeps its fast spawn path) before it
+    is told to go; the command it then starts inherits them."""
+    report = tmp_path / "report"
+    script = f"read -r go; sh -c 'ulimit -d; cat /proc/self/stat; grep Cpus_allowed_list /proc/self/status' > {report}"
+    child = subprocess.Popen(["/bin/sh", "-c", script], stdin=subprocess.PIPE)
+    assert child.stdin is not None
+    ProcessLimits(memory_bytes=512 * 1024**2, cpus=0.5).apply_to(child.pid)
+    child.stdin.write(b"go\n")
+    child.stdin.close()
+    assert child.wait(10) == 0
+    data_kib, stat, cpus = report.read_text().splitlines()
+    assert int(data_kib) == 512 * 1024
+    assert int(stat.rsplit(")", 1)[1].split()[16]) == min(os.getpriority(os.PRIO_PROCESS, 0) + 10, 19)  # nice
+    if len(os.sched_getaffinity(0)) > 1:
+        assert len(cpus.split(":")[1].strip().split(",")) == 1 and "-" not in cpus.split(":")[1]
 
 
 def test_log_links_render_variables_case_insensitively() -> None:

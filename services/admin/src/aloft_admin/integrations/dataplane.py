@@ -1,8 +1,11 @@
 """How admin hands executions to data planes (aloft.dataplane.v1 DataPlaneService).
 
 Contract of ``DataPlaneClient``:
-- ``route(cluster_label)`` picks the data plane for an execution: an enabled one whose name or labels match the
-  resolved execution-cluster label, else the first enabled one; None when no data plane is enabled.
+- ``route(cluster_label, seed)`` picks the data plane for an execution as flyteadmin's cluster selector does: the
+  clusters of the label (its ``labelClusterMap`` group, else the enabled clusters with that name or label), else of
+  ``defaultExecutionLabel``, else every enabled cluster; among them one at random by weight, seeded by the
+  execution id (the same execution always gets the same answer). A label naming no enabled cluster is
+  INVALID_ARGUMENT naming the label; None when no data plane is enabled at all. Disabled clusters get nothing new.
 - ``create_execution`` is idempotent on the data plane's side (same id + spec → ``already_existed``), so the
   hand-off may be retried any number of times (the repair loop does).
 - ``abort_execution`` is a no-op on the data plane for finished executions, so it may be retried too. When the
@@ -15,13 +18,16 @@ Contract of ``DataPlaneClient``:
 from __future__ import annotations
 
 import logging
+import random
+from pathlib import Path
 from typing import Protocol
 
 import grpc
 from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
 from flyteidl.core import identifier_pb2
 
-from aloft_admin.config import AdminConfig, DataPlaneConfig
+from aloft_admin.config import AdminConfig, ClustersConfig, DataPlaneConfig
+from aloft_service.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +68,7 @@ def _call_failed(cluster: str, exc: grpc.aio.AioRpcError) -> Exception:
 
 
 class DataPlaneClient(Protocol):
-    def route(self, cluster_label: str) -> str | None: ...
+    def route(self, cluster_label: str, seed: str = "") -> str | None: ...
 
     async def create_execution(
         self, cluster: str, request: dataplane_pb2.CreateExecutionRequest
@@ -75,25 +81,54 @@ class DataPlaneClient(Protocol):
     async def close(self) -> None: ...
 
 
-def choose_data_plane(planes: list[DataPlaneConfig], cluster_label: str) -> DataPlaneConfig | None:
-    enabled = [plane for plane in planes if plane.enabled]
-    if cluster_label:
-        for plane in enabled:
-            if plane.name == cluster_label or cluster_label in plane.labels:
-                return plane
-    return enabled[0] if enabled else None
+def routing_seed(wid: identifier_pb2.WorkflowExecutionIdentifier) -> str:
+    """What seeds the weighted choice: the execution id, so a retried hand-off picks the same cluster."""
+    return f"{wid.org}/{wid.project}/{wid.domain}/{wid.name}"
+
+
+class ClusterRouter:
+    def __init__(self, planes: list[DataPlaneConfig], clusters: ClustersConfig | None = None) -> None:
+        clusters = clusters or ClustersConfig()
+        self._enabled = {plane.name: plane for plane in planes if plane.enabled}
+        self._groups = clusters.labelClusterMap
+        self._default_label = clusters.defaultExecutionLabel
+
+    def candidates(self, label: str) -> list[tuple[str, float]]:
+        """The enabled clusters an execution with ``label`` may go to, with their weights."""
+        if not label:
+            return [(name, plane.weight) for name, plane in self._enabled.items()]
+        group = self._groups.get(label)
+        if group is not None:
+            return [(target.id, target.weight) for target in group if target.id in self._enabled]
+        return [(name, p.weight) for name, p in self._enabled.items() if name == label or label in p.labels]
+
+    def choose(self, label: str, seed: str = "") -> str | None:
+        label = label or self._default_label
+        pool = self.candidates(label)
+        if not pool:
+            if not label:
+                return None
+            known = sorted({*self._groups, *self._enabled, *(lb for p in self._enabled.values() for lb in p.labels)})
+            raise InvalidArgument(f"execution cluster label {label!r} names no enabled cluster (labels: {known})")
+        total = sum(weight for _, weight in pool)
+        point = random.Random(seed).uniform(0, total) if seed else random.uniform(0, total)
+        for name, weight in pool:
+            point -= weight
+            if point <= 0:
+                return name
+        return pool[-1][0]
 
 
 class GrpcDataPlaneClient:
     """One lazily opened gRPC channel per configured data plane."""
 
-    def __init__(self, planes: list[DataPlaneConfig]) -> None:
+    def __init__(self, planes: list[DataPlaneConfig], clusters: ClustersConfig | None = None) -> None:
         self.planes = {plane.name: plane for plane in planes}
+        self.router = ClusterRouter(planes, clusters)
         self._channels: dict[str, grpc.aio.Channel] = {}
 
-    def route(self, cluster_label: str) -> str | None:
-        plane = choose_data_plane(list(self.planes.values()), cluster_label)
-        return plane.name if plane else None
+    def route(self, cluster_label: str, seed: str = "") -> str | None:
+        return self.router.choose(cluster_label, seed)
 
     def _stub(self, cluster: str) -> dataplane_pb2_grpc.DataPlaneServiceStub:
         plane = self.planes.get(cluster)
@@ -101,7 +136,7 @@ class GrpcDataPlaneClient:
             raise DataPlaneUnavailable(f"data plane {cluster!r} is not configured or not enabled")
         channel = self._channels.get(cluster)
         if channel is None:
-            channel = grpc.aio.insecure_channel(plane.endpoint)
+            channel = open_channel(plane)
             self._channels[cluster] = channel
         return dataplane_pb2_grpc.DataPlaneServiceStub(channel)
 
@@ -131,11 +166,25 @@ class GrpcDataPlaneClient:
             await channel.close()
 
 
+def open_channel(plane: DataPlaneConfig) -> grpc.aio.Channel:
+    """A channel to the data plane with its ``auth`` settings: the CA bundle makes it TLS, the token is sent as a
+    bearer token with every call (both re-read when the channel is reopened, so rotated files take effect)."""
+    auth = plane.auth
+    if auth.type != "file_path":
+        return grpc.aio.insecure_channel(plane.endpoint)
+    ca = Path(auth.certPath).read_bytes() if auth.certPath else None
+    credentials = grpc.ssl_channel_credentials(root_certificates=ca)
+    if auth.tokenPath:
+        token = Path(auth.tokenPath).read_text().strip()
+        credentials = grpc.composite_channel_credentials(credentials, grpc.access_token_call_credentials(token))
+    return grpc.aio.secure_channel(plane.endpoint, credentials)
+
+
 class NoDataPlanes:
     """The client when no data plane is configured: nothing is routed, every call is DataPlaneUnavailable (so
     executions stay recorded with their hand-off pending until a data plane is configured)."""
 
-    def route(self, cluster_label: str) -> str | None:
+    def route(self, cluster_label: str, seed: str = "") -> str | None:
         return None
 
     async def create_execution(
@@ -154,6 +203,7 @@ class NoDataPlanes:
 
 def build_dataplane_client(config: AdminConfig) -> DataPlaneClient:
     """The factory server.py calls: a gRPC client for the configured data planes, the no-op one for none."""
-    if not config.admin.dataPlanes:
+    planes = config.data_planes()
+    if not planes:
         return NoDataPlanes()
-    return GrpcDataPlaneClient(list(config.admin.dataPlanes))
+    return GrpcDataPlaneClient(planes, config.clusters)

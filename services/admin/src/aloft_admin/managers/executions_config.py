@@ -21,6 +21,7 @@ from aloft_admin.config import ResourceSet
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.attributes import resolve_attributes_each
 from aloft_admin.repositories.sql.attributes import Scope
+from aloft_service.errors import InvalidArgument
 
 DEFAULT_MAX_PARALLELISM = 25
 
@@ -32,6 +33,7 @@ class Matching:
     workflow_config: matchable_resource_pb2.WorkflowExecutionConfig
     task_resources: matchable_resource_pb2.TaskResourceAttributes
     cluster_label: str
+    cluster_pool: str = ""
 
 
 async def resolve_matching(
@@ -46,16 +48,19 @@ async def resolve_matching(
             MatchableResource.WORKFLOW_EXECUTION_CONFIG,
             MatchableResource.TASK_RESOURCE,
             MatchableResource.EXECUTION_CLUSTER_LABEL,
+            MatchableResource.CLUSTER_ASSIGNMENT,
         ),
     )
     empty = matchable_resource_pb2.MatchingAttributes()
     wec = resolved[MatchableResource.WORKFLOW_EXECUTION_CONFIG] or empty
     res = resolved[MatchableResource.TASK_RESOURCE] or empty
     label = resolved[MatchableResource.EXECUTION_CLUSTER_LABEL] or empty
+    pool = resolved[MatchableResource.CLUSTER_ASSIGNMENT] or empty
     return Matching(
         workflow_config=wec.workflow_execution_config,
         task_resources=res.task_resource_attributes,
         cluster_label=label.execution_cluster_label.value,
+        cluster_pool=pool.cluster_assignment.cluster_pool_name,
     )
 
 
@@ -85,7 +90,24 @@ def resolve_spec(
     label = spec.execution_cluster_label.value or matching.cluster_label
     if label:
         out.execution_cluster_label.value = label
+    pool = cluster_pool(spec.cluster_assignment.cluster_pool_name, matching.cluster_pool)
+    if pool:
+        out.cluster_assignment.cluster_pool_name = pool
     return out
+
+
+def cluster_pool(requested: str, configured: str) -> str:
+    """flyteadmin's rule: the request may name the configured pool (or any pool when none is configured)."""
+    if requested and configured and requested != configured:
+        raise InvalidArgument(
+            f"execution cannot run on cluster pool {requested!r}: its project and domain are assigned to {configured!r}"
+        )
+    return requested or configured
+
+
+def cluster_label_of(spec: execution_pb2.ExecutionSpec) -> str:
+    """What routes the execution: its execution-cluster label, else its cluster pool (used as a label)."""
+    return spec.execution_cluster_label.value or spec.cluster_assignment.cluster_pool_name
 
 
 def _has_values(message: Message) -> bool:
@@ -127,7 +149,7 @@ def data_plane_config(
         raw_output_prefix=spec.raw_output_data_config.output_location_prefix,
         task_resource_defaults=_quantities(matching.task_resources.defaults, defaults.defaults),
         task_resource_limits=_quantities(matching.task_resources.limits, defaults.limits),
-        execution_cluster_label=spec.execution_cluster_label.value,
+        execution_cluster_label=cluster_label_of(spec),
     )
     if spec.HasField("interruptible"):
         config.interruptible.CopyFrom(spec.interruptible)

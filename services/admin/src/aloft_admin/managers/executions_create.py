@@ -19,7 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.deps import AdminDeps
 from aloft_admin.faults import AFTER_EXECUTION_COMMIT, crash_point
-from aloft_admin.managers.executions_config import data_plane_config, resolve_matching, resolve_spec
+from aloft_admin.integrations.dataplane import routing_seed
+from aloft_admin.managers.executions_config import (
+    cluster_label_of,
+    data_plane_config,
+    resolve_matching,
+    resolve_spec,
+)
 from aloft_admin.managers.executions_handoff import dispatch, handoff_uri
 from aloft_admin.managers.executions_lookup import get_execution_row, get_node_execution_row
 from aloft_admin.managers.executions_names import execution_name
@@ -181,7 +187,7 @@ async def record_execution(
     )
     resolved = resolve_spec(deps, spec, target.spec, matching)
     parent_row_id = await _fill_metadata(session, resolved, launch)
-    cluster = deps.dataplanes.route(resolved.execution_cluster_label.value) or ""
+    cluster = deps.dataplanes.route(cluster_label_of(resolved), seed=routing_seed(wid)) or ""
     prefix = (deps.config.admin.metadataPrefix, wid.project, wid.domain, wid.name)
     handoff = dataplane_pb2.CreateExecutionRequest(
         id=wid,

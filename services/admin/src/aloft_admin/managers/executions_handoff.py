@@ -21,11 +21,13 @@ from flyteidl.core import identifier_pb2
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 
 from aloft_admin.deps import AdminDeps
-from aloft_admin.integrations.dataplane import DataPlaneRefused, DataPlaneUnavailable
+from aloft_admin.integrations.dataplane import DataPlaneRefused, DataPlaneUnavailable, routing_seed
 from aloft_admin.repositories.models.executions import ExecutionModel
 from aloft_admin.repositories.sql import executions as repo
 from aloft_admin.transformers.executions import closure_of, execution_identifier
 from aloft_admin.transformers.timestamps import to_timestamp
+from aloft_db.leader import AdvisoryLeader
+from aloft_service.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +60,14 @@ async def dispatch(
     if request is None:
         request = await deps.blobs.read_proto(handoff_uri(deps, wid), dataplane_pb2.CreateExecutionRequest)
     if not request.cluster:
-        cluster = deps.dataplanes.route(request.config.execution_cluster_label)
+        try:
+            cluster = deps.dataplanes.route(request.config.execution_cluster_label, seed=routing_seed(wid))
+        except InvalidArgument as exc:  # the clusters config changed since it was created: wait for one to match
+            cluster, reason = None, exc.message
+        else:
+            reason = "no data plane is enabled"
         if cluster is None:
-            await record_handoff_failure(deps, wid, "no data plane is enabled")
+            await record_handoff_failure(deps, wid, reason)
             return False
         request.cluster = cluster
     if not await _still_pending(deps, wid):
@@ -322,15 +329,21 @@ async def _ignore_errors(step: Awaitable[None]) -> None:
 
 
 async def repair_loop(deps: AdminDeps, interval: timedelta) -> None:
-    """Runs until cancelled (server.py starts it on start-up and cancels it on stop)."""
-    while True:
-        try:
-            await repair_once(deps, older_than=interval)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # keep repairing: one bad row or a DB hiccup must not end the loop
-            log.exception("hand-off repair round failed")
-        await asyncio.sleep(interval.total_seconds())
+    """Runs until cancelled (server.py starts it on start-up and cancels it on stop). Among admin replicas on one
+    PostgreSQL only the holder of the repair lock repairs, so no hand-off is dispatched by two replicas at once."""
+    leader = AdvisoryLeader(deps.db, "aloft-admin/handoff-repair")
+    try:
+        while True:
+            try:
+                if await leader.is_leader():
+                    await repair_once(deps, older_than=interval)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep repairing: one bad row or a DB hiccup must not end the loop
+                log.exception("hand-off repair round failed")
+            await asyncio.sleep(interval.total_seconds())
+    finally:
+        await leader.release()
 
 
 def start_repair_loop(deps: AdminDeps, interval: timedelta) -> asyncio.Task[None]:

@@ -37,4 +37,7 @@ def to_execution(row: ExecutionModel) -> execution_pb2.Execution:
     if row.started_at is not None:
         closure.started_at.CopyFrom(to_timestamp(row.started_at))
         closure.duration.CopyFrom(seconds_duration(row.duration))
-    return execution_pb2.Execution(id=execution_identifier(row), spec=spec_of(row), closure=closure)
+    spec = spec_of(row)
+    if row.cluster:  # the data plane admin chose (Flyte's SystemMetadata.execution_cluster)
+        spec.metadata.system_metadata.execution_cluster = row.cluster
+    return execution_pb2.Execution(id=execution_identifier(row), spec=spec, closure=closure)

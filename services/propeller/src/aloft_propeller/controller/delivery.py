@@ -11,6 +11,7 @@ import asyncio
 import base64
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from aloft_propeller.events.recorder import WORKFLOW_ENTITY, entity_of
 from aloft_propeller.events.sink import Delivery, EventSink
@@ -138,7 +139,8 @@ async def deliver_outbox(record: WorkflowRecord, sink: EventSink, store: Workflo
     """Send every pending event; persist progress. Raises (after persisting what was sent) if admin is down."""
     if not record.state.outbox:
         return record
-    state = WorkflowState.from_json(record.state.to_json())
+    # Delivery changes only the outbox, the muted list and the abort cause: copy those, share the (large) rest.
+    state = replace(record.state, outbox=list(record.state.outbox), muted=list(record.state.muted))
     results = await _send_all(list(state.outbox), sink)
     state.outbox = [event for event, outcome in results if outcome is None]
     for event, outcome in results:

@@ -87,20 +87,24 @@ class RoundRunner:
     async def _run_round(self, key: ExecutionKey) -> RoundOutcome:
         record = await self._store.get(key)
         record = await deliver_outbox(record, self._sink, self._store)
+        self._store.remember(record)  # delivery may empty the outbox without a write: keep that for the next round
         if record.terminal:
             return RoundOutcome(changed=False, terminal=True)
         before = record.state
-        state = WorkflowState.from_json(before.to_json())
+        before_json = before.to_json()  # serialized once: a large workflow's state costs milliseconds to encode
+        state = WorkflowState.from_json(before_json)
         started = time.perf_counter()
         ectx = await self._executor.context(record, state, time.time())
         await self._executor.evaluate(ectx)
         workflow_name = ectx.request.workflow_id.name
         metrics.round_latency.labels(*_labels(record, workflow_name)).observe(time.perf_counter() - started)
-        if state.to_json() == before.to_json():
+        after_json = state.to_json()
+        if after_json == before_json:
             return RoundOutcome(changed=False, terminal=False)
-        record = await self._store.update(record.with_state(state))
+        record = await self._store.update(record.with_state(state), encoded=after_json)
         _observe(record, before, state, workflow_name)
         record = await deliver_outbox(record, self._sink, self._store)
+        self._store.remember(record)
         return RoundOutcome(changed=True, terminal=record.terminal)
 
     async def fail(self, key: ExecutionKey, message: str) -> None:

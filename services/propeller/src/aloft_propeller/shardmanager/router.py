@@ -25,17 +25,17 @@ class ShardRouter(dataplane_pb2_grpc.DataPlaneServiceServicer):
     async def CreateExecution(
         self, request: dataplane_pb2.CreateExecutionRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> dataplane_pb2.CreateExecutionResponse:
-        return await self._forward(self._owner(request.id), "CreateExecution", request, context)
+        return await self._forward(await self._owner(request.id, context), "CreateExecution", request, context)
 
     async def AbortExecution(
         self, request: dataplane_pb2.AbortExecutionRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> dataplane_pb2.AbortExecutionResponse:
-        return await self._forward(self._owner(request.id), "AbortExecution", request, context)
+        return await self._forward(await self._owner(request.id, context), "AbortExecution", request, context)
 
     async def GetExecutionStatus(
         self, request: dataplane_pb2.GetExecutionStatusRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> dataplane_pb2.ExecutionStatus:
-        return await self._forward(self._owner(request.id), "GetExecutionStatus", request, context)
+        return await self._forward(await self._owner(request.id, context), "GetExecutionStatus", request, context)
 
     async def ListExecutions(
         self, request: dataplane_pb2.ListExecutionsRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -43,9 +43,19 @@ class ShardRouter(dataplane_pb2_grpc.DataPlaneServiceServicer):
         serving = next((s for s in self._shards if s.state == "running"), self._shards[0])
         return await self._forward(serving, "ListExecutions", request, context)
 
-    def _owner(self, execution_id: identifier_pb2.WorkflowExecutionIdentifier) -> ShardProcess:
+    async def _owner(
+        self, execution_id: identifier_pb2.WorkflowExecutionIdentifier, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> ShardProcess:
         key = ExecutionKey(execution_id.project, execution_id.domain, execution_id.name)
-        return self._shards[owner_of(self._strategies, key)]
+        try:
+            return self._shards[owner_of(self._strategies, key)]
+        except LookupError:  # a Project/Domain mapping without a wildcard shard does not cover this id (as in Flyte)
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"no propeller shard of this cluster evaluates {key}: add its project/domain to manager.shard "
+                "per-shard-mapping (or a '*' shard)",
+            )
+            raise  # abort raises; this keeps type checkers satisfied
 
     async def _forward(
         self, shard: ShardProcess, method: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]

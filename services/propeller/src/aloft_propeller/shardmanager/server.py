@@ -71,6 +71,8 @@ class ShardManager:
                     self.shard_metrics.update(shard.index, await asyncio.to_thread(_fetch, url))
                 except OSError as exc:
                     log.debug("could not collect metrics of shard %d: %s", shard.index, exc)
+                except Exception:  # an unparsable exposition must not stop the scans of the other shards
+                    log.exception("metrics of shard %d could not be read", shard.index)
             metrics.round_time.observe((time.perf_counter() - started) * 1000)
             await asyncio.sleep(period)
 

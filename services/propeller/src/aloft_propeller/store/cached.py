@@ -4,7 +4,8 @@
 the database. A write by anyone else makes the cached record's next ``update`` stale (``StaleRecord``), and the
 data-plane API calls ``invalidate`` after every write (through the controller), so a cached record is never trusted
 past a conflicting change: a record is kept only when no invalidation happened since the read it descends from.
-Terminal records are never kept. Everything else passes through.
+Terminal records are never kept. ``remember`` keeps a record with unwritten changes the next write carries (an
+outbox delivery emptied). Everything else passes through.
 """
 
 from __future__ import annotations
@@ -35,15 +36,20 @@ class CachedWorkflowStore:
         self._remember(record, seen)
         return record
 
-    async def update(self, record: WorkflowRecord) -> WorkflowRecord:
+    async def update(self, record: WorkflowRecord, encoded: bytes | None = None) -> WorkflowRecord:
         seen = self._read_at.get(record.key, -1)
         try:
-            written = await self._inner.update(record)
+            written = await self._inner.update(record, encoded)
         except BaseException:
             self.invalidate(record.key)
             raise
         self._remember(written, seen)
         return written
+
+    def remember(self, record: WorkflowRecord) -> None:
+        """Keep ``record`` as the execution's latest although it was not written: it carries changes the next write
+        includes (delivery empties the outbox without a write of its own). Dropped if invalidated since its read."""
+        self._remember(record, self._read_at.get(record.key, -1))
 
     def _remember(self, record: WorkflowRecord, seen: int) -> None:
         if self._invalidations == seen and not record.terminal:

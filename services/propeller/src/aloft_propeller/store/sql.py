@@ -74,14 +74,14 @@ class SqlWorkflowStore:
                 raise NotFound(f"execution {key} not found on this data plane")
             return _to_record(row)
 
-    async def update(self, record: WorkflowRecord) -> WorkflowRecord:
+    async def update(self, record: WorkflowRecord, encoded: bytes | None = None) -> WorkflowRecord:
         now = datetime.now(UTC)
         new_version = record.resource_version + 1
         statement = (
             update(WorkflowRow)
             .where(*_key_filter(record.key), WorkflowRow.resource_version == record.resource_version)
             .values(
-                status=record.state.to_json(),
+                status=record.state.to_json() if encoded is None else encoded,
                 terminal=record.state.finished,
                 resource_version=new_version,
                 updated_at=now,

@@ -18,8 +18,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 # The shim runs the command and records its exit status. ``$1`` is the attempt dir; the rest is the command.
+# The launcher waits for propeller's go-ahead on stdin (sent once the process's limits are set from outside; EOF
+# without it, as when propeller dies first, means: never start), then claims the attempt and runs the command.
 LAUNCHER_SCRIPT = r"""
 d="$1"; shift
+read -r go || exit 0
+exec </dev/null
 mkdir "$d/claim" 2>/dev/null || exit 0
 echo $$ > "$d/claim/pid"
 "$@"

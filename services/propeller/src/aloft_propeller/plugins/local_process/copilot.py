@@ -24,6 +24,7 @@ from aloft_storage import BlobStore
 
 ERROR_FILE = "error"
 _MAX_PRIMITIVE_BYTES = 1024 * 1024
+_INLINE_BYTES = 256 * 1024
 
 
 class CopilotError(ValueError):
@@ -44,7 +45,10 @@ async def download_inputs(
         files["inputs.yaml"] = yaml.safe_dump(json_format.MessageToDict(inputs)).encode()
     else:
         files["inputs.pb"] = inputs.SerializeToString()
-    await asyncio.to_thread(_write_files, target, files)
+    if sum(len(data) for data in files.values()) < _INLINE_BYTES:
+        _write_files(target, files)  # small: a worker-thread round trip would cost more than the writes
+    else:
+        await asyncio.to_thread(_write_files, target, files)
 
 
 def _write_files(target: Path, files: dict[str, bytes]) -> None:
@@ -78,7 +82,10 @@ async def upload_outputs(
     blobs: BlobStore, interface: interface_pb2.VariableMap, source: Path, raw_output_prefix: str
 ) -> literals_pb2.LiteralMap:
     """The LiteralMap for the declared outputs; raises CopilotError when one is missing or malformed."""
-    found = await asyncio.to_thread(_read_outputs, interface, source)
+    if interface.variables:
+        found = await asyncio.to_thread(_read_outputs, interface, source)
+    else:
+        found = _read_outputs(interface, source)  # only the error file to look for
     outputs = literals_pb2.LiteralMap()
     for name, value in found.items():
         if isinstance(value, literals_pb2.Literal):

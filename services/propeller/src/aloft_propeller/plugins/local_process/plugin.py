@@ -227,7 +227,7 @@ class LocalProcessPlugin:
             )
         env = process_env(self._environ, {**storage_env(self._config.storage), **flyte_env(ctx)}, bin_dir)
         limits = ProcessLimits.from_resources(ctx.resource_limits, ctx.resource_requests)
-        child, record = spawn(attempt, command, env, limits.preexec() if self._settings.enforce_limits else None)
+        child, record = spawn(attempt, command, env, limits if self._settings.enforce_limits else None)
         self._children[ctx.unique_id] = child
         self._active[ctx.unique_id] = record
         self._watch_exit(ctx, child)

@@ -17,24 +17,32 @@ from aloft_propeller.plugins.local_process.attempt import (
     group_members,
     process_start_ticks,
 )
+from aloft_propeller.plugins.local_process.limits import ProcessLimits
 
 
 def spawn(
-    attempt: AttemptDir, command: list[str], env: dict[str, str], preexec: Callable[[], None] | None
+    attempt: AttemptDir, command: list[str], env: dict[str, str], limits: ProcessLimits | None
 ) -> tuple[subprocess.Popen[bytes], ProcessRecord]:
-    """Start the launcher (which claims the attempt, runs ``command`` and records its exit status)."""
+    """Start the launcher (which claims the attempt, runs ``command`` and records its exit status). Limits are set
+    on the launcher before it is told to go, so the command starts under them."""
     argv = ["/bin/sh", "-c", LAUNCHER_SCRIPT, "aloft-launcher", str(attempt.path), *command]
     with attempt.stdout.open("ab") as stdout, attempt.stderr.open("ab") as stderr:
         child = subprocess.Popen(
             argv,
             cwd=attempt.workdir,
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=stdout,
             stderr=stderr,
             start_new_session=True,  # survives propeller's death; killed as a group
-            preexec_fn=preexec,
         )
+    assert child.stdin is not None
+    try:
+        if limits is not None:
+            limits.apply_to(child.pid)
+        child.stdin.write(b"go\n")
+    finally:
+        child.stdin.close()  # without the go-ahead the launcher exits without claiming the attempt
     record = ProcessRecord(
         pid=child.pid,
         pgid=child.pid,
