@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import textwrap
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import grpc
 import httpx
@@ -38,8 +38,10 @@ async def test_upload_location_by_md5_and_put_with_flytekits_headers(admin_serve
         )
     )
     prefix = base64.b32encode(_md5(data)).decode()
-    assert reply.native_url == admin_server.deps.blobs.uri(
-        "uploads", "flytesnacks", "development", prefix, "fast.tar.gz"
+    # The local store hands out plain paths: what flytekit can read inside a task (test_local_..._inputs below).
+    blobs = admin_server.deps.blobs
+    assert reply.native_url == str(
+        blobs.path(blobs.uri("uploads", "flytesnacks", "development", prefix, "fast.tar.gz"))
     )
     assert reply.headers["Content-MD5"] == base64.b64encode(_md5(data)).decode()
     assert reply.expires_at.seconds > 0
@@ -61,7 +63,7 @@ async def test_deterministic_location_may_only_be_rewritten_with_the_same_conten
         )
 
     same = await admin_server.dataproxy.CreateUploadLocation(request(_md5(b"v1")))
-    assert same.native_url == native
+    assert same.native_url == str(blobs.path(native))
     for md5 in (_md5(b"v2"), b""):
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await admin_server.dataproxy.CreateUploadLocation(request(md5))
@@ -285,5 +287,67 @@ async def test_pyflyte_register_fast_registration_goes_through_the_signed_upload
             )
         )
     )
-    # (The store lists file:// URIs percent-encoded; the native URL handed to flytekit keeps base32's "=" raw.)
-    assert unquote(packages[0]) in list(task.closure.compiled_task.template.container.args)
+    # (The store lists file:// URIs; flytekit was handed the package's plain path.)
+    assert str(admin_server.deps.blobs.path(packages[0])) in list(task.closure.compiled_task.template.container.args)
+
+
+LOCAL_INPUTS = """
+import json, os, sys
+from flytekit.configuration import Config
+from flytekit.core.context_manager import FlyteContextManager
+from flytekit.core.type_engine import TypeEngine
+from flytekit.remote import FlyteRemote
+from flytekit.types.directory import FlyteDirectory
+from flytekit.types.file import FlyteFile
+
+target, data_file, data_dir = sys.argv[1:4]
+remote = FlyteRemote(Config.for_endpoint(target, insecure=True),
+                     default_project="flytesnacks", default_domain="development")
+# What `pyflyte run --remote wf.py --f ./data.csv` and FlyteRemote.execute do with local paths: upload via DataProxy.
+with remote.remote_context() as ctx:
+    file_literal = TypeEngine.to_literal(ctx, FlyteFile(data_file), FlyteFile, TypeEngine.to_literal_type(FlyteFile))
+    dir_literal = TypeEngine.to_literal(
+        ctx, FlyteDirectory(data_dir), FlyteDirectory, TypeEngine.to_literal_type(FlyteDirectory)
+    )
+# What the task does with its inputs: a plain context (the task runs where the blob store is visible).
+task_ctx = FlyteContextManager.current_context()
+as_file = TypeEngine.to_python_value(task_ctx, file_literal, FlyteFile)
+as_dir = TypeEngine.to_python_value(task_ctx, dir_literal, FlyteDirectory)
+with open(as_file.download()) as handle:
+    content = handle.read()
+local_dir = as_dir.download()
+listing = sorted(os.path.relpath(os.path.join(root, name), local_dir)
+                 for root, _, names in os.walk(local_dir) for name in names)
+print(json.dumps({"file_uri": file_literal.scalar.blob.uri, "dir_uri": dir_literal.scalar.blob.uri,
+                  "content": content, "listing": listing}))
+"""
+
+
+async def test_local_file_and_directory_inputs_are_readable_by_the_task(admin_server: Any, tmp_path: Path) -> None:
+    """Unmodified flytekit uploads a local file and a local directory through DataProxy, then (as inside a task)
+    turns the literals back into a FlyteFile/FlyteDirectory and reads them."""
+    data_file = tmp_path / "data.csv"
+    data_file.write_text("a,b\n1,2\n")
+    data_dir = tmp_path / "dataset"
+    (data_dir / "nested").mkdir(parents=True)
+    (data_dir / "one.txt").write_text("1")
+    (data_dir / "nested" / "two.txt").write_text("2")
+    process = await asyncio.create_subprocess_exec(
+        str(flytekit_python()),
+        "-c",
+        LOCAL_INPUTS,
+        admin_server.grpc_target,
+        str(data_file),
+        str(data_dir),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=180)
+    assert process.returncode == 0, stderr.decode()[-3000:]
+    result = json.loads(stdout.decode().strip().splitlines()[-1])
+    assert result["content"] == "a,b\n1,2\n"
+    # flytekit's FlyteFS uploads each file of a directory by its base name under one filename_root, so nesting
+    # flattens: the same on Flyte.
+    assert result["listing"] == ["one.txt", "two.txt"]
+    uploads = str(admin_server.deps.blobs.path(admin_server.deps.blobs.uri("uploads")))
+    assert result["file_uri"].startswith(uploads) and result["dir_uri"].startswith(uploads)

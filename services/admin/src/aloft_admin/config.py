@@ -90,6 +90,12 @@ class TaskResourcesConfig(Section):
     limits: ResourceSet = ResourceSet(cpu="2", memory="4Gi")
 
 
+class RemoteDataConfig(Section):
+    """Flyte's ``remoteData`` section: events with inline ``output_data`` above this size are refused."""
+
+    maxSizeInBytes: int = 2 * 1024 * 1024
+
+
 def _default_domains() -> list[DomainConfig]:
     return [DomainConfig(id=d, name=d) for d in ("development", "staging", "production")]
 
@@ -107,6 +113,7 @@ class AdminConfig(BaseModel):
     stack: StackConfig = StackConfig()
     domains: list[DomainConfig] = Field(default_factory=_default_domains)
     task_resources: TaskResourcesConfig = TaskResourcesConfig()
+    remoteData: RemoteDataConfig = RemoteDataConfig()
     clusters: ClustersConfig = ClustersConfig()
 
     def effective_database(self) -> DatabaseConfig:

@@ -40,9 +40,8 @@ def node_id(wid: Any, node: str) -> identifier_pb2.NodeExecutionIdentifier:
 
 
 def node_event(wid: Any, node: str, phase: int, t: float, **kw: Any) -> Any:
-    event = event_pb2.NodeExecutionEvent(
-        id=node_id(wid, node), phase=phase, occurred_at=at(t), producer_id=CLUSTER, **kw
-    )
+    kw.setdefault("producer_id", CLUSTER)
+    event = event_pb2.NodeExecutionEvent(id=node_id(wid, node), phase=phase, occurred_at=at(t), **kw)
     return admin_event_pb2.NodeExecutionEventRequest(request_id="r", event=event)
 
 
@@ -58,8 +57,7 @@ def task_event(wid: Any, node: str, attempt: int, phase: int, t: float, **kw: An
         retry_attempt=attempt,
         phase=phase,
         occurred_at=at(t),
-        producer_id=CLUSTER,
-        **kw,
+        **{"producer_id": CLUSTER, **kw},
     )
     return admin_event_pb2.TaskExecutionEventRequest(request_id="r", event=event)
 
@@ -96,14 +94,170 @@ async def test_workflow_lifecycle_with_outputs(exec_server: Any, literals: Any) 
     assert data.outputs.url and data.outputs.bytes > 0
 
 
-async def test_duplicate_event_is_accepted_without_change(exec_server: Any) -> None:
-    admin, wid = exec_server.admin, exec_server.wid("dup")
-    await exec_server.seed_execution("dup")
+async def closures(exec_server: Any, wid: Any) -> tuple[Any, Any, Any]:
+    """What the matrix checks stays unchanged: the execution, node n0 and attempt 0 of n0 as Get* return them."""
+    admin = exec_server.admin
+    execution = await admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=wid))
+    node = await admin.GetNodeExecution(node_execution_pb2.NodeExecutionGetRequest(id=node_id(wid, "n0")))
+    tid = identifier_pb2.TaskExecutionIdentifier(task_id=TASK_ID, node_execution_id=node_id(wid, "n0"))
+    task = await admin.GetTaskExecution(task_execution_pb2.TaskExecutionGetRequest(id=tid))
+    return execution, node, task
+
+
+async def seed_running(exec_server: Any, name: str) -> Any:
+    """An execution RUNNING, node n0 RUNNING, attempt 0 RUNNING at phase_version 2."""
+    admin, wid = exec_server.admin, exec_server.wid(name)
+    await exec_server.seed_execution(name)
     await admin.CreateWorkflowEvent(wf_event(wid, WF.RUNNING, 1))
-    before = await admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=wid))
-    await admin.CreateWorkflowEvent(wf_event(wid, WF.RUNNING, 9))
-    after = await admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=wid))
-    assert after.closure == before.closure
+    await admin.CreateNodeEvent(node_event(wid, "n0", NODE.RUNNING, 2))
+    await admin.CreateTaskEvent(task_event(wid, "n0", 0, TASK.RUNNING, 3, phase_version=2))
+    return wid
+
+
+# (RPC, event builder, expected code, the EventFailureReason it carries) on an execution/node/attempt RUNNING.
+# Duplicates (same phase; for tasks also a phase_version not newer) answer ALREADY_EXISTS as flyteadmin does;
+# out-of-order moves FAILED_PRECONDITION; a producer other than the assigned cluster FAILED_PRECONDITION with
+# incompatible_cluster even for what would be a duplicate (the cluster is checked first).
+RUNNING_MATRIX: list[tuple[str, str, Any, grpc.StatusCode, str | None]] = [
+    ("wf-duplicate", "CreateWorkflowEvent", lambda w: wf_event(w, WF.RUNNING, 9), grpc.StatusCode.ALREADY_EXISTS, None),
+    ("wf-back", "CreateWorkflowEvent", lambda w: wf_event(w, WF.QUEUED, 9), grpc.StatusCode.FAILED_PRECONDITION, None),
+    (
+        "wf-cluster",
+        "CreateWorkflowEvent",
+        lambda w: wf_event(w, WF.RUNNING, 9, producer="west"),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "incompatible_cluster",
+    ),
+    (
+        "node-dup",
+        "CreateNodeEvent",
+        lambda w: node_event(w, "n0", NODE.RUNNING, 9),
+        grpc.StatusCode.ALREADY_EXISTS,
+        None,
+    ),
+    (
+        "node-cluster",
+        "CreateNodeEvent",
+        lambda w: node_event(w, "n0", NODE.RUNNING, 9, producer_id="west"),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "incompatible_cluster",
+    ),
+    (
+        "node-cluster-new-node",
+        "CreateNodeEvent",
+        lambda w: node_event(w, "n7", NODE.RUNNING, 9, producer_id="west"),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "incompatible_cluster",
+    ),
+    (
+        "task-dup",
+        "CreateTaskEvent",
+        lambda w: task_event(w, "n0", 0, TASK.RUNNING, 9, phase_version=2),
+        grpc.StatusCode.ALREADY_EXISTS,
+        None,
+    ),
+    (
+        "task-older-version",
+        "CreateTaskEvent",
+        lambda w: task_event(w, "n0", 0, TASK.RUNNING, 9, phase_version=1),
+        grpc.StatusCode.ALREADY_EXISTS,
+        None,
+    ),
+    (
+        "task-cluster",
+        "CreateTaskEvent",
+        lambda w: task_event(w, "n0", 0, TASK.RUNNING, 9, phase_version=2, producer_id="west"),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "incompatible_cluster",
+    ),
+    (
+        "task-cluster-new-attempt",
+        "CreateTaskEvent",
+        lambda w: task_event(w, "n0", 1, TASK.RUNNING, 9, producer_id="west"),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "incompatible_cluster",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "rpc", "build", "code", "reason"), RUNNING_MATRIX, ids=[c[0] for c in RUNNING_MATRIX])
+async def test_refused_events_answer_flytes_codes_and_change_nothing(
+    exec_server: Any, case: str, rpc: str, build: Any, code: grpc.StatusCode, reason: str | None
+) -> None:
+    wid = await seed_running(exec_server, case.replace("-", ""))
+    before = await closures(exec_server, wid)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await getattr(exec_server.admin, rpc)(build(wid))
+    assert caught.value.code() == code, caught.value.details()
+    if reason is not None:
+        assert failure_reason(caught.value).incompatible_cluster.cluster == CLUSTER
+    assert await closures(exec_server, wid) == before
+    if case == "node-cluster-new-node":
+        listed = await exec_server.admin.ListNodeExecutions(
+            node_execution_pb2.NodeExecutionListRequest(workflow_execution_id=wid, limit=10)
+        )
+        assert [n.id.node_id for n in listed.node_executions] == ["n0"]
+
+
+async def test_terminal_matrix_for_workflow_node_and_task(exec_server: Any) -> None:
+    """After the terminal event, the same terminal phase is a duplicate (ALREADY_EXISTS) and any other phase is
+    FAILED_PRECONDITION with already_in_terminal_state naming the recorded phase; the stored rows are unchanged."""
+    admin = exec_server.admin
+    wid = await seed_running(exec_server, "terminal")
+    error = core.ExecutionError(code="E", message="boom", kind=core.ExecutionError.USER)
+    await admin.CreateTaskEvent(task_event(wid, "n0", 0, TASK.FAILED, 4, phase_version=0, error=error))
+    await admin.CreateNodeEvent(node_event(wid, "n0", NODE.FAILED, 5, error=error))
+    await admin.CreateWorkflowEvent(wf_event(wid, WF.FAILED, 6, error=error))
+    before = await closures(exec_server, wid)
+    later = [
+        ("CreateWorkflowEvent", wf_event(wid, WF.FAILED, 7, error=error), "FAILED", grpc.StatusCode.ALREADY_EXISTS),
+        ("CreateWorkflowEvent", wf_event(wid, WF.RUNNING, 7), "FAILED", grpc.StatusCode.FAILED_PRECONDITION),
+        ("CreateWorkflowEvent", wf_event(wid, WF.SUCCEEDED, 7), "FAILED", grpc.StatusCode.FAILED_PRECONDITION),
+        ("CreateNodeEvent", node_event(wid, "n0", NODE.FAILED, 7), "FAILED", grpc.StatusCode.ALREADY_EXISTS),
+        ("CreateNodeEvent", node_event(wid, "n0", NODE.RUNNING, 7), "FAILED", grpc.StatusCode.FAILED_PRECONDITION),
+        ("CreateNodeEvent", node_event(wid, "n0", NODE.SUCCEEDED, 7), "FAILED", grpc.StatusCode.FAILED_PRECONDITION),
+        ("CreateTaskEvent", task_event(wid, "n0", 0, TASK.FAILED, 7), "FAILED", grpc.StatusCode.ALREADY_EXISTS),
+        ("CreateTaskEvent", task_event(wid, "n0", 0, TASK.RUNNING, 7), "FAILED", grpc.StatusCode.FAILED_PRECONDITION),
+        ("CreateTaskEvent", task_event(wid, "n0", 0, TASK.SUCCEEDED, 7), "FAILED", grpc.StatusCode.FAILED_PRECONDITION),
+    ]
+    for rpc, request, phase, code in later:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await getattr(admin, rpc)(request)
+        assert caught.value.code() == code, (rpc, request.event.phase, caught.value.details())
+        if code == grpc.StatusCode.FAILED_PRECONDITION:
+            assert failure_reason(caught.value).already_in_terminal_state.current_phase == phase
+    assert await closures(exec_server, wid) == before
+
+
+async def test_events_from_flytes_default_producer_are_accepted_on_any_cluster(exec_server: Any) -> None:
+    admin = exec_server.admin
+    wid = await seed_running(exec_server, "defaultproducer")
+    await admin.CreateNodeEvent(node_event(wid, "n1", NODE.RUNNING, 4, producer_id="propeller"))
+    await admin.CreateTaskEvent(task_event(wid, "n1", 0, TASK.RUNNING, 5, producer_id="propeller"))
+    await admin.CreateWorkflowEvent(wf_event(wid, WF.SUCCEEDING, 6, producer="propeller"))
+
+
+async def test_inline_outputs_over_the_remote_data_limit_are_resource_exhausted(
+    exec_server: Any, literals: Any
+) -> None:
+    """remoteData.maxSizeInBytes (2 MiB by default): nothing is stored, the phase does not move."""
+    admin = exec_server.admin
+    wid = await seed_running(exec_server, "huge")
+    limit = exec_server.deps.config.remoteData.maxSizeInBytes
+    huge = literals_pb2.LiteralMap(literals={"o0": literals.str_("x" * (limit + 1))})
+    before = await closures(exec_server, wid)
+    for rpc, request in (
+        ("CreateTaskEvent", task_event(wid, "n0", 0, TASK.SUCCEEDED, 7, output_data=huge)),
+        ("CreateNodeEvent", node_event(wid, "n0", NODE.SUCCEEDED, 7, output_data=huge)),
+        ("CreateWorkflowEvent", wf_event(wid, WF.SUCCEEDED, 7, output_data=huge)),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await getattr(admin, rpc)(request)
+        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, rpc
+        assert "exceeds" in (caught.value.details() or "")
+    assert await closures(exec_server, wid) == before
+    stored = await exec_server.deps.blobs.list(exec_server.deps.blobs.uri("metadata", "flytesnacks", "development"))
+    assert not [uri for uri in stored if "huge" in uri and uri.endswith("outputs.pb")]
 
 
 async def test_terminal_refusal_carries_already_in_terminal_state(exec_server: Any) -> None:
@@ -214,7 +368,9 @@ async def test_task_events_keep_every_attempt(exec_server: Any, literals: Any) -
     await admin.CreateTaskEvent(
         task_event(wid, "n0", 0, TASK.RUNNING, 2, phase_version=1, logs=[core.TaskLog(name="dash", uri="http://d")])
     )
-    await admin.CreateTaskEvent(task_event(wid, "n0", 0, TASK.RUNNING, 2.5, phase_version=1))  # duplicate
+    with pytest.raises(grpc.aio.AioRpcError) as duplicate:
+        await admin.CreateTaskEvent(task_event(wid, "n0", 0, TASK.RUNNING, 2.5, phase_version=1))
+    assert duplicate.value.code() == grpc.StatusCode.ALREADY_EXISTS
     await admin.CreateTaskEvent(
         task_event(wid, "n0", 0, TASK.FAILED, 3, error=core.ExecutionError(code="OOM", message="killed"))
     )
@@ -283,3 +439,22 @@ async def test_dynamic_node_workflow(exec_server: Any) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await admin.GetDynamicNodeWorkflow(node_execution_pb2.GetDynamicNodeWorkflowRequest(id=node_id(wid, "plain")))
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_every_failed_attempt_keeps_its_error(exec_server: Any) -> None:
+    """A retryable failure (RETRYABLE_FAILED, as our propeller and Flyte's connectors report it) keeps the error the
+    task raised in that attempt's closure, like the final FAILED attempt."""
+    admin = exec_server.admin
+    wid = await seed_running(exec_server, "retried")
+    first = core.ExecutionError(code="USER:ValueError", message="bad row 7", kind=core.ExecutionError.USER)
+    last = core.ExecutionError(code="USER:ValueError", message="bad row 9", kind=core.ExecutionError.USER)
+    await admin.CreateTaskEvent(task_event(wid, "n0", 0, TASK.RETRYABLE_FAILED, 4, phase_version=3, error=first))
+    await admin.CreateTaskEvent(task_event(wid, "n0", 1, TASK.RUNNING, 5))
+    await admin.CreateTaskEvent(task_event(wid, "n0", 1, TASK.FAILED, 6, error=last))
+    listed = await admin.ListTaskExecutions(
+        task_execution_pb2.TaskExecutionListRequest(node_execution_id=node_id(wid, "n0"), limit=10)
+    )
+    by_attempt = {t.id.retry_attempt: t.closure for t in listed.task_executions}
+    assert by_attempt[0].phase == TASK.RETRYABLE_FAILED and by_attempt[0].error == first
+    assert by_attempt[1].phase == TASK.FAILED and by_attempt[1].error == last
+    assert by_attempt[0].duration.ToTimedelta() == timedelta(seconds=1)

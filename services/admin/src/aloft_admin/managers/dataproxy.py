@@ -127,6 +127,15 @@ async def existing_md5(store: BlobStore, uri: str) -> str:
     return await asyncio.to_thread(_hash)
 
 
+def client_visible(store: BlobStore, native: str) -> str:
+    """The location flytekit records in literals. On the local store that is the plain path: flytekit checks a
+    FlyteFile/FlyteDirectory URI without a remote scheme with ``os.path.isfile``/``isdir`` as given, so a
+    ``file://`` URI would fail inside the task although the data is on disk (propeller hands tasks plain paths too)."""
+    if isinstance(store, LocalBlobStore):
+        return str(store.path(native))
+    return native
+
+
 class DataProxyManager:
     def __init__(self, deps: AdminDeps, executions: ExecutionDataSource | None) -> None:
         self.deps = deps
@@ -153,7 +162,7 @@ class DataProxyManager:
         signed = self.blobs.signed_url(native, "PUT", expiry, content_md5=md5)
         return dataproxy_pb2.CreateUploadLocationResponse(
             signed_url=signed,
-            native_url=native,
+            native_url=client_visible(self.blobs, native),
             expires_at=_timestamp_after(self.deps, expiry),
             headers={"Content-MD5": md5} if md5 else {},
         )

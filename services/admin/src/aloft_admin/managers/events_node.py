@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.events_common import (
+    check_event_cluster,
+    check_output_size,
     occurred_at,
     offload_literal_map,
     raise_if_refused,
@@ -24,7 +26,6 @@ from aloft_admin.managers.events_common import (
     seconds_between,
 )
 from aloft_admin.managers.executions_lookup import (
-    get_execution_row,
     get_node_execution_row,
     get_task_execution_row,
 )
@@ -32,7 +33,7 @@ from aloft_admin.repositories.models.executions import NodeExecutionModel
 from aloft_admin.repositories.sql import executions as repo
 from aloft_admin.transformers.node_executions import node_closure_of, node_metadata_of
 from aloft_admin.transformers.timestamps import to_timestamp
-from aloft_admin.transitions import NODE_POLICY, Decision, Transition
+from aloft_admin.transitions import NODE_POLICY, Transition
 from aloft_admin.validation.execution_identifiers import describe_node_execution, validate_node_execution_id
 from aloft_service.errors import InvalidArgument
 
@@ -68,16 +69,15 @@ async def record_node_event_in(
     deps: AdminDeps, session: AsyncSession, event: event_pb2.NodeExecutionEvent, at: datetime
 ) -> None:
     """Every rule of a node event, inside the caller's transaction (a single event's, or a batch's)."""
+    check_output_size(deps, event)
+    what = describe_node_execution(event.id)
+    await check_event_cluster(session, event.id.execution_id, event.producer_id, what)
     row = await repo.find_node_execution(session, event.id, for_update=True)
     if row is None:
-        # Only a new node needs its execution checked: an existing one proves it.
-        await get_execution_row(session, event.id.execution_id)
         row = await _create_node_execution(deps, session, event, at)
     else:
         verdict = NODE_POLICY.evaluate(Transition(NODE.Phase.Value(row.phase), event.phase))
-        if verdict.decision is Decision.DUPLICATE:
-            return
-        raise_if_refused(verdict, row.phase, describe_node_execution(event.id))
+        raise_if_refused(verdict, row.phase, what)
     await apply_node_event(deps, row, event, at)
     await repo.flush_checked(session)
 

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.events_common import (
+    check_event_cluster,
+    check_output_size,
     occurred_at,
     offload_literal_map,
     raise_if_refused,
@@ -28,11 +30,17 @@ from aloft_admin.repositories.models.executions import TaskExecutionModel
 from aloft_admin.repositories.sql import executions as repo
 from aloft_admin.transformers.task_executions import task_closure_of
 from aloft_admin.transformers.timestamps import to_timestamp
-from aloft_admin.transitions import TASK_POLICY, Decision, Transition
+from aloft_admin.transitions import TASK_POLICY, Transition
 from aloft_admin.validation.execution_identifiers import describe_task_execution, validate_task_execution_id
 from aloft_service.errors import InvalidArgument
 
 TASK = core.TaskExecution
+
+
+def attempt_ended(phase: int) -> bool:
+    """Terminal phases, and RETRYABLE_FAILED: the attempt is over (a retry is a new attempt), so its error (message,
+    kind, code) is recorded in the closure as flyteadmin does for every failed attempt."""
+    return TASK_POLICY.is_terminal(phase) or phase == TASK.RETRYABLE_FAILED
 
 
 def task_execution_id(event: event_pb2.TaskExecutionEvent) -> identifier_pb2.TaskExecutionIdentifier:
@@ -75,16 +83,16 @@ async def record_task_event_in(
     at: datetime,
 ) -> None:
     """Every rule of a task event, inside the caller's transaction (a single event's, or a batch's)."""
+    check_output_size(deps, event)
+    what = describe_task_execution(tid)
+    await check_event_cluster(session, tid.node_execution_id.execution_id, event.producer_id, what)
     row = await repo.find_task_execution(session, tid, for_update=True)
     if row is None:
         await get_node_execution_row(session, event.parent_node_execution_id)
         row = _new_task_execution(deps, session, tid, at)
     else:
         transition = Transition(TASK.Phase.Value(row.phase), event.phase, row.phase_version, event.phase_version)
-        verdict = TASK_POLICY.evaluate(transition)
-        if verdict.decision is Decision.DUPLICATE:
-            return
-        raise_if_refused(verdict, row.phase, describe_task_execution(tid))
+        raise_if_refused(TASK_POLICY.evaluate(transition), row.phase, what)
     await apply_task_event(deps, row, event, at)
     await repo.flush_checked(session)
 
@@ -131,7 +139,7 @@ async def apply_task_event(
     merge_logs(closure, event)
     append_reasons(closure, event, at)
     _record_details(closure, event)
-    if TASK_POLICY.is_terminal(event.phase):
+    if attempt_ended(event.phase):
         row.duration = seconds_between(row.started_at, at)
         await _record_result(deps, row, closure, event)
     row.closure = closure.SerializeToString()

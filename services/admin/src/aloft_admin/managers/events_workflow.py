@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.events_common import (
     check_cluster,
+    check_output_size,
     occurred_at,
     offload_literal_map,
     raise_if_refused,
+    retry_on_concurrent_create,
     seconds_between,
 )
 from aloft_admin.managers.executions_lookup import get_execution_row
@@ -23,7 +25,7 @@ from aloft_admin.repositories.models.executions import ExecutionModel
 from aloft_admin.repositories.sql.executions import flush_checked
 from aloft_admin.transformers.executions import closure_of
 from aloft_admin.transformers.timestamps import to_timestamp
-from aloft_admin.transitions import WORKFLOW_POLICY, Decision, Transition
+from aloft_admin.transitions import WORKFLOW_POLICY, Transition
 from aloft_admin.validation.execution_identifiers import describe_execution
 from aloft_service.errors import InvalidArgument
 
@@ -37,6 +39,12 @@ async def record_workflow_event(
         raise InvalidArgument("missing event")
     event = request.event
     at = occurred_at(event.occurred_at, "event.occurred_at")
+    return await retry_on_concurrent_create(lambda: _record(deps, event, at))
+
+
+async def _record(
+    deps: AdminDeps, event: event_pb2.WorkflowExecutionEvent, at: datetime
+) -> admin_event_pb2.WorkflowExecutionEventResponse:
     async with deps.db.session() as session:
         await record_workflow_event_in(deps, session, event, at)
     return admin_event_pb2.WorkflowExecutionEventResponse()
@@ -46,13 +54,11 @@ async def record_workflow_event_in(
     deps: AdminDeps, session: AsyncSession, event: event_pb2.WorkflowExecutionEvent, at: datetime
 ) -> None:
     """Every rule of a workflow event, inside the caller's transaction (a single event's, or a batch's)."""
+    check_output_size(deps, event)
     row = await get_execution_row(session, event.execution_id, for_update=True)
     what = describe_execution(event.execution_id)
-    current = WF.Phase.Value(row.phase)
-    verdict = WORKFLOW_POLICY.evaluate(Transition(current, event.phase))
-    if verdict.decision is Decision.DUPLICATE:
-        return
     check_cluster(row.cluster, event.producer_id, what)
+    verdict = WORKFLOW_POLICY.evaluate(Transition(WF.Phase.Value(row.phase), event.phase))
     raise_if_refused(verdict, row.phase, what)
     await apply_workflow_event(deps, row, event, at)
     await flush_checked(session)

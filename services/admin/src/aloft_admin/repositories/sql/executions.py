@@ -42,6 +42,20 @@ def _execution_params(wid: identifier_pb2.WorkflowExecutionIdentifier) -> dict[s
     return {"org": wid.org, "project": wid.project, "domain": wid.domain, "name": wid.name}
 
 
+_EXECUTION_CLUSTER = select(ExecutionModel.cluster).where(
+    ExecutionModel.org == bindparam("org"),
+    ExecutionModel.project == bindparam("project"),
+    ExecutionModel.domain == bindparam("domain"),
+    ExecutionModel.name == bindparam("name"),
+)
+
+
+async def find_execution_cluster(session: AsyncSession, wid: identifier_pb2.WorkflowExecutionIdentifier) -> str | None:
+    """The cluster an execution was handed to ("" before the hand-off); None when there is no such execution."""
+    cluster: str | None = (await session.execute(_EXECUTION_CLUSTER, _execution_params(wid))).scalar_one_or_none()
+    return cluster
+
+
 async def find_execution(
     session: AsyncSession, wid: identifier_pb2.WorkflowExecutionIdentifier, *, for_update: bool = False
 ) -> ExecutionModel | None:
