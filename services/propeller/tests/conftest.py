@@ -43,8 +43,8 @@ from aloft_propeller.plugins.base import (
     ExecutionError,
     Phase,
     PhaseInfo,
+    PluginAnswer,
     TaskExecutionContext,
-    Transition,
 )
 from aloft_propeller.server import build_deps, build_service, run_migrations
 from aloft_service.errors import FailedPrecondition
@@ -204,27 +204,27 @@ class ScriptedPlugin:
             log.write(ctx.unique_id + "\n")
         return now
 
-    async def handle(self, ctx: TaskExecutionContext) -> Transition:
+    async def handle(self, ctx: TaskExecutionContext) -> PluginAnswer:
         name = ctx.template.id.name.rsplit(".", 1)[-1]
         started = self._started_at(ctx)
         if (self.workdir / f"{ctx.unique_id}.aborted").exists():
             error = ExecutionError("Aborted", "attempt was aborted", ErrorKind.SYSTEM)
-            return Transition(PhaseInfo(Phase.PERMANENT_FAILURE, error=error))
+            return PluginAnswer(PhaseInfo(Phase.PERMANENT_FAILURE, error=error))
         step = self.script.get((name, ctx.attempt), Scripted(duration=self.durations.get(name, 0.0)))
         if time.time() - started < step.duration:
-            return Transition(PhaseInfo(Phase.RUNNING, version=0), plugin_state=b"running")
+            return PluginAnswer(PhaseInfo(Phase.RUNNING, version=0), plugin_state=b"running")
         self.active.discard(ctx.unique_id)
         if step.error is not None:
             phase = Phase.RETRYABLE_FAILURE if step.retryable else Phase.PERMANENT_FAILURE
-            return Transition(PhaseInfo(phase, error=step.error))
+            return PluginAnswer(PhaseInfo(phase, error=step.error))
         inputs = from_literal_map(await ctx.blobs.read_proto(ctx.inputs_uri, literals_pb2.LiteralMap))
         try:
             outputs = FUNCTIONS[name](inputs)
         except ValueError as exc:
             error = ExecutionError("USER:ValueError", f"task raised {exc!r}", ErrorKind.USER)
-            return Transition(PhaseInfo(Phase.PERMANENT_FAILURE, error=error))
+            return PluginAnswer(PhaseInfo(Phase.PERMANENT_FAILURE, error=error))
         await ctx.blobs.write_proto(f"{ctx.output_prefix}/outputs.pb", to_literal_map(outputs))
-        return Transition(PhaseInfo(Phase.SUCCESS, version=1))
+        return PluginAnswer(PhaseInfo(Phase.SUCCESS, version=1))
 
     async def abort(self, ctx: TaskExecutionContext, reason: str) -> None:
         self.active.discard(ctx.unique_id)
