@@ -584,12 +584,12 @@ def _promise(node_id: str, var: str) -> literals_pb2.BindingData:
     return literals_pb2.BindingData(promise=types_pb2.OutputReference(node_id=node_id, var=var))
 
 
-def _chained_raw_closure(side_effects: Path) -> compiler_pb2.CompiledWorkflowClosure:
+def _chained_raw_closure(side_effects: Path, sleep_seconds: int = 1) -> compiler_pb2.CompiledWorkflowClosure:
     """Two chained raw tasks; each appends a line to a per-(task, x) file, sleeps, then outputs x + 1."""
 
     def script(task: str) -> str:
         return (
-            f"echo run >> {side_effects}/{task}-{{{{.inputs.x}}}}; sleep 1; "
+            f"echo run >> {side_effects}/{task}-{{{{.inputs.x}}}}; sleep {sleep_seconds}; "
             "echo $(( {{.inputs.x}} + 1 )) > /var/outputs/o0"
         )
 
@@ -617,7 +617,8 @@ def _chained_raw_closure(side_effects: Path) -> compiler_pb2.CompiledWorkflowClo
 
 
 @pytest.fixture
-def chained_raw_closure() -> Callable[[Path], compiler_pb2.CompiledWorkflowClosure]:
-    """Two chained ``sh -c`` raw tasks; each appends ``run`` to ``<side_effects>/<task>-<x>``, sleeps 1s, outputs
+def chained_raw_closure() -> Callable[..., compiler_pb2.CompiledWorkflowClosure]:
+    """Two chained ``sh -c`` raw tasks; each appends ``run`` to ``<side_effects>/<task>-<x>``, sleeps (1 s unless
+    ``sleep_seconds`` says otherwise), outputs
     x + 1: the side-effect files count how often each attempt really ran."""
     return _chained_raw_closure
