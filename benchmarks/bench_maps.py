@@ -102,14 +102,14 @@ class DynamicParentPlugin:
     task_types = ("bench-dynamic",)
 
     async def handle(self, ctx: Any) -> Any:
-        from aloft_propeller.plugins.base import Phase, PhaseInfo, Transition
+        from aloft_propeller.plugins.base import Phase, PhaseInfo, PluginAnswer
 
         inputs = await ctx.blobs.read_proto(ctx.inputs_uri, literals_pb2.LiteralMap)
         job = dynamic_job_pb2.DynamicJobSpec(tasks=[NOOP])
         for i in range(inputs.literals["n"].scalar.primitive.integer):
             job.nodes.add(id=f"dn{i}", task_node=workflow_pb2.TaskNode(reference_id=NOOP.id))
         await ctx.blobs.write_proto(f"{ctx.output_prefix}/futures.pb", job)
-        return Transition(PhaseInfo(Phase.SUCCESS))
+        return PluginAnswer(PhaseInfo(Phase.SUCCESS))
 
     async def abort(self, ctx: Any, reason: str) -> None:
         return None

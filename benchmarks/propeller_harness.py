@@ -79,9 +79,9 @@ class InstantPlugin:
     task_types = ("raw-container",)
 
     async def handle(self, ctx: Any) -> Any:
-        from aloft_propeller.plugins.base import Phase, PhaseInfo, Transition
+        from aloft_propeller.plugins.base import Phase, PhaseInfo, PluginAnswer
 
-        return Transition(PhaseInfo(Phase.SUCCESS))
+        return PluginAnswer(PhaseInfo(Phase.SUCCESS))
 
     async def abort(self, ctx: Any, reason: str) -> None:
         return None

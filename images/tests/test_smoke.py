@@ -34,7 +34,7 @@ from aloft_testing.kube import KubeDouble
 from aloft_testing.servers import free_port
 
 TAG = os.environ.get("TAG", "dev")
-SERVICES = os.environ.get("SERVICES", "admin propeller datacatalog webhook console").split()
+SERVICES = os.environ.get("SERVICES", "admin propeller datacatalog webhook console scheduler").split()
 # The config keys of each service's ports: the first one serves /healthcheck.
 PORT_KEYS = {
     "admin": ["httpPort", "grpcPort"],
@@ -42,6 +42,7 @@ PORT_KEYS = {
     "propeller": ["httpPort", "grpcPort"],
     "webhook": ["listenPort"],
     "console": ["httpPort"],
+    "scheduler": ["httpPort", "grpcPort"],
 }
 START_TIMEOUT_S = 90
 # The webhook's certificate is signed by its own CA (in its Secret): the health check does not verify it.

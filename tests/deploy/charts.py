@@ -17,7 +17,7 @@ from helm_python.chart import Chart
 
 REPO = Path(__file__).resolve().parents[2]
 CHARTS = REPO / "charts"
-SERVICE_CHARTS = ("admin", "datacatalog", "console", "propeller", "webhook")
+SERVICE_CHARTS = ("admin", "datacatalog", "console", "propeller", "webhook", "scheduler")
 UMBRELLA = "aloft-core"
 RELEASE = "aloft"
 NAMESPACE = "aloft"

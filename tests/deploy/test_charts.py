@@ -153,6 +153,7 @@ def test_single_cluster_release_wires_services_to_each_other() -> None:
     assert propeller["adminEndpoint"] == f"{RELEASE}-admin:8089"
     assert propeller["datacatalogEndpoint"] == f"{RELEASE}-datacatalog:8090"
     assert service_config(objects, "console")["console"]["adminEndpoint"] == f"http://{RELEASE}-admin:8088"
+    assert service_config(objects, "scheduler")["scheduler"]["adminEndpoint"] == f"{RELEASE}-admin:8089"
     # global.config reaches every service, so they share one database and blob store
     for service in ("admin", "datacatalog", "propeller"):
         config = service_config(objects, service)
@@ -164,7 +165,7 @@ def test_multi_cluster_is_one_control_plane_and_one_data_plane_release_per_clust
     values = yaml.safe_load((CHARTS / UMBRELLA / "values-control-plane.yaml").read_text())
     control = render(UMBRELLA, values)
     assert {d["metadata"]["labels"]["app.kubernetes.io/name"] for d in of_kind(control, "Deployment")} == {
-        "admin", "datacatalog", "console",
+        "admin", "datacatalog", "console", "scheduler",
     }  # fmt: skip
     assert service_config(control, "admin")["admin"]["dataPlanes"] == values["admin"]["dataPlanes"]
 

@@ -15,7 +15,7 @@ import yaml
 
 from .charts import CHARTS, REPO, UMBRELLA, render
 
-SERVICES = {"admin", "datacatalog", "propeller", "webhook", "console"}
+SERVICES = {"admin", "datacatalog", "propeller", "webhook", "console", "scheduler"}
 
 
 @dataclass
@@ -133,7 +133,7 @@ def test_docker_builder_uses_the_same_containerfile() -> None:
 def test_local_mode_keeps_the_local_processes() -> None:
     recorded = evaluate({"mode": "local"})
     processes = {args[0]: kwargs for args, kwargs in recorded.calls["local_resource"]}
-    assert set(processes) == {"datacatalog", "admin", "propeller"}
+    assert set(processes) == {"datacatalog", "admin", "propeller", "scheduler"}
     assert processes["admin"]["serve_cmd"] == ".venv/bin/aloft-admin --config config/aloft.yaml serve"
     assert "config/aloft.yaml" in processes["admin"]["deps"]
     assert processes["propeller"]["resource_deps"] == ["admin", "datacatalog"]

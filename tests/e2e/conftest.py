@@ -27,7 +27,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 REPO = Path(__file__).resolve().parents[2]
 E2E_DIR = Path(__file__).resolve().parent
-SERVICES = ("datacatalog", "admin", "propeller")
+SERVICES = ("datacatalog", "admin", "propeller", "scheduler")
 
 
 def flytekit_venv() -> Path:
@@ -151,6 +151,11 @@ def _write_configs(root: Path, ports: dict[str, int], venv: Path) -> tuple[Path,
             "workers": 8,
             "workflow-reeval-duration": "1s",
             "downstream-eval-duration": "1s",
+        },
+        "scheduler": {
+            "grpcPort": ports["scheduler_grpc"],
+            "httpPort": ports["scheduler_http"],
+            "adminEndpoint": f"127.0.0.1:{ports['admin_grpc']}",
         },
         "storage": {
             "type": "local",

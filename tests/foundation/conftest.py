@@ -18,7 +18,7 @@ import yaml
 from aloft_testing.servers import free_port
 
 BIN = Path(sys.executable).parent
-SERVICES = ("datacatalog", "admin", "propeller")
+SERVICES = ("datacatalog", "admin", "propeller", "scheduler")
 
 
 def _service_cli_ready(name: str) -> bool:
@@ -81,6 +81,11 @@ def stack_config(root: Path, services: tuple[str, ...] = SERVICES) -> tuple[Path
             "httpPort": ports["propeller"][1],
             "adminEndpoint": f"127.0.0.1:{ports['admin'][0]}",
             "datacatalogEndpoint": f"127.0.0.1:{ports['datacatalog'][0]}",
+        },
+        "scheduler": {
+            "grpcPort": ports["scheduler"][0],
+            "httpPort": ports["scheduler"][1],
+            "adminEndpoint": f"127.0.0.1:{ports['admin'][0]}",
         },
         "storage": {"signedUrl": {"baseUrl": f"http://127.0.0.1:{ports['admin'][1]}/api/v1/blobs"}},
     }

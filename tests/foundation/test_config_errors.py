@@ -30,7 +30,7 @@ def require(name: str, ready: Callable[[str], bool]) -> None:
     assert ready(name), f"aloft-{name} is not a real CLI (its --help lists no 'serve' command)"
 
 
-@pytest.mark.parametrize("service", [*SERVICES, "webhook", "console"])
+@pytest.mark.parametrize("service", [*SERVICES, "webhook", "console", "scheduler"])
 def test_the_shipped_config_is_valid_for_every_service(service: str, service_cli_ready: Callable[[str], bool]) -> None:
     require(service, service_cli_ready)
     result = run(str(BIN / f"aloft-{service}"), "--config", str(REPO / "config" / "aloft.yaml"), "check-config")
@@ -103,6 +103,6 @@ def test_aloft_config_check_reports_each_service(tmp_path: Path, service_cli_rea
 
 
 def test_aloft_up_refuses_an_unknown_service() -> None:
-    result = run(str(BIN / "aloft"), "--services", "admin,scheduler", "up")
+    result = run(str(BIN / "aloft"), "--services", "admin,schedular", "up")
     assert result.returncode == 2
-    assert "unknown service 'scheduler'" in result.stderr
+    assert "unknown service 'schedular'" in result.stderr

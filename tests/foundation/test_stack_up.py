@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 pytestmark = pytest.mark.e2e
 
-SERVICES = ("datacatalog", "admin", "propeller")
+SERVICES = ("datacatalog", "admin", "propeller", "scheduler")
 
 
 def serving(port: int) -> bool:
@@ -69,7 +69,7 @@ def test_the_whole_stack_comes_up_serves_metrics_and_stops_on_ctrl_c(
     run = start_stack(SERVICES)
     run.wait_for_line("Press Ctrl-C to stop.")
     children = children_of(run.process.pid)
-    assert len(children) == 3
+    assert len(children) == len(SERVICES)
     assert_up_and_metrics(run.ports)
     banner = "".join(run.output)
     assert f"endpoint: dns:///localhost:{run.ports['admin'][0]}" in banner

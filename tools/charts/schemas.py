@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 CHARTS = Path(__file__).resolve().parents[2] / "charts"
-SERVICES = ("admin", "datacatalog", "console", "propeller", "webhook")
+SERVICES = ("admin", "datacatalog", "console", "propeller", "webhook", "scheduler")
 Schema = dict[str, Any]
 
 
@@ -131,6 +131,7 @@ def schemas() -> dict[str, Schema]:
         "admin": service_schema(["http", "grpc"], {"dataPlanes": {"type": "array", "items": data_plane}}),
         "datacatalog": service_schema(["http", "grpc"], {}),
         "console": service_schema(["http"], {"adminEndpoint": STRING}),
+        "scheduler": service_schema(["http", "grpc"], {"adminEndpoint": STRING}),
         "webhook": service_schema(["http"], {"certSecretName": STRING}),
         "propeller": service_schema(
             ["http", "grpc"],

@@ -43,8 +43,8 @@ from aloft_propeller.plugins.base import (
     ExecutionError,
     Phase,
     PhaseInfo,
+    PluginAnswer,
     TaskExecutionContext,
-    Transition,
 )
 from aloft_propeller.server import build_deps, build_service, run_migrations
 from aloft_service.errors import FailedPrecondition
@@ -204,27 +204,27 @@ class ScriptedPlugin:
             log.write(ctx.unique_id + "\n")
         return now
 
-    async def handle(self, ctx: TaskExecutionContext) -> Transition:
+    async def handle(self, ctx: TaskExecutionContext) -> PluginAnswer:
         name = ctx.template.id.name.rsplit(".", 1)[-1]
         started = self._started_at(ctx)
         if (self.workdir / f"{ctx.unique_id}.aborted").exists():
             error = ExecutionError("Aborted", "attempt was aborted", ErrorKind.SYSTEM)
-            return Transition(PhaseInfo(Phase.PERMANENT_FAILURE, error=error))
+            return PluginAnswer(PhaseInfo(Phase.PERMANENT_FAILURE, error=error))
         step = self.script.get((name, ctx.attempt), Scripted(duration=self.durations.get(name, 0.0)))
         if time.time() - started < step.duration:
-            return Transition(PhaseInfo(Phase.RUNNING, version=0), plugin_state=b"running")
+            return PluginAnswer(PhaseInfo(Phase.RUNNING, version=0), plugin_state=b"running")
         self.active.discard(ctx.unique_id)
         if step.error is not None:
             phase = Phase.RETRYABLE_FAILURE if step.retryable else Phase.PERMANENT_FAILURE
-            return Transition(PhaseInfo(phase, error=step.error))
+            return PluginAnswer(PhaseInfo(phase, error=step.error))
         inputs = from_literal_map(await ctx.blobs.read_proto(ctx.inputs_uri, literals_pb2.LiteralMap))
         try:
             outputs = FUNCTIONS[name](inputs)
         except ValueError as exc:
             error = ExecutionError("USER:ValueError", f"task raised {exc!r}", ErrorKind.USER)
-            return Transition(PhaseInfo(Phase.PERMANENT_FAILURE, error=error))
+            return PluginAnswer(PhaseInfo(Phase.PERMANENT_FAILURE, error=error))
         await ctx.blobs.write_proto(f"{ctx.output_prefix}/outputs.pb", to_literal_map(outputs))
-        return Transition(PhaseInfo(Phase.SUCCESS, version=1))
+        return PluginAnswer(PhaseInfo(Phase.SUCCESS, version=1))
 
     async def abort(self, ctx: TaskExecutionContext, reason: str) -> None:
         self.active.discard(ctx.unique_id)
@@ -584,12 +584,12 @@ def _promise(node_id: str, var: str) -> literals_pb2.BindingData:
     return literals_pb2.BindingData(promise=types_pb2.OutputReference(node_id=node_id, var=var))
 
 
-def _chained_raw_closure(side_effects: Path) -> compiler_pb2.CompiledWorkflowClosure:
+def _chained_raw_closure(side_effects: Path, sleep_seconds: int = 1) -> compiler_pb2.CompiledWorkflowClosure:
     """Two chained raw tasks; each appends a line to a per-(task, x) file, sleeps, then outputs x + 1."""
 
     def script(task: str) -> str:
         return (
-            f"echo run >> {side_effects}/{task}-{{{{.inputs.x}}}}; sleep 1; "
+            f"echo run >> {side_effects}/{task}-{{{{.inputs.x}}}}; sleep {sleep_seconds}; "
             "echo $(( {{.inputs.x}} + 1 )) > /var/outputs/o0"
         )
 
@@ -617,7 +617,8 @@ def _chained_raw_closure(side_effects: Path) -> compiler_pb2.CompiledWorkflowClo
 
 
 @pytest.fixture
-def chained_raw_closure() -> Callable[[Path], compiler_pb2.CompiledWorkflowClosure]:
-    """Two chained ``sh -c`` raw tasks; each appends ``run`` to ``<side_effects>/<task>-<x>``, sleeps 1s, outputs
+def chained_raw_closure() -> Callable[..., compiler_pb2.CompiledWorkflowClosure]:
+    """Two chained ``sh -c`` raw tasks; each appends ``run`` to ``<side_effects>/<task>-<x>``, sleeps (1 s unless
+    ``sleep_seconds`` says otherwise), outputs
     x + 1: the side-effect files count how often each attempt really ran."""
     return _chained_raw_closure

@@ -124,7 +124,7 @@ async def test_manager_restarts_and_reshards_without_double_evaluation(
     tmp_path: Path,
     fake_admin: tuple[Any, int],
     postgres_db: PgDatabase,
-    chained_raw_closure: Callable[[Path], compiler_pb2.CompiledWorkflowClosure],
+    chained_raw_closure: Callable[..., compiler_pb2.CompiledWorkflowClosure],
 ) -> None:
     side_effects = tmp_path / "side-effects"
     side_effects.mkdir()
@@ -135,6 +135,9 @@ async def test_manager_restarts_and_reshards_without_double_evaluation(
         StorageConfig.model_validate({"type": "local", "local": {"root": str(tmp_path / "blobs")}})
     )
     closure = chained_raw_closure(side_effects)
+    # The second wave's tasks run long enough that its second tasks can only start after the manager has been
+    # restarted with three shards, however slowly the old shards stop on a loaded machine.
+    long_closure = chained_raw_closure(side_effects, sleep_seconds=8)
 
     manager = _start_manager(config, log)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{ports[0]}")
@@ -143,7 +146,7 @@ async def test_manager_restarts_and_reshards_without_double_evaluation(
         shards = await _wait_shards_running(ports[1], manager, 2)
         ids: list[identifier_pb2.WorkflowExecutionIdentifier] = []
 
-        async def create(count: int) -> None:
+        async def create(count: int, closure: compiler_pb2.CompiledWorkflowClosure) -> None:
             for x in range(len(ids), len(ids) + count):
                 project = PROJECTS[x % len(PROJECTS)]
                 execution_id = identifier_pb2.WorkflowExecutionIdentifier(
@@ -162,7 +165,7 @@ async def test_manager_restarts_and_reshards_without_double_evaluation(
                 await client.CreateExecution(request, timeout=30)
                 ids.append(execution_id)
 
-        await create(EXECUTIONS)
+        await create(EXECUTIONS, closure)
 
         # kill -9 one managed shard mid-run: the manager starts it again and it adopts its running tasks.
         await _wait_side_effects(side_effects, EXECUTIONS // 3)
@@ -186,7 +189,7 @@ async def test_manager_restarts_and_reshards_without_double_evaluation(
         # Stop the manager mid-run (a second wave has just started its first tasks, so work surely remains) and
         # start it again with three shards: the running workflows are re-divided.
         started = len(await asyncio.to_thread(lambda: list(side_effects.iterdir())))
-        await create(SECOND_WAVE)
+        await create(SECOND_WAVE, long_closure)
         await _wait_side_effects(side_effects, started + SECOND_WAVE)
         _stop(manager)
         config = _settings(tmp_path, postgres_db, fake_admin[1], ports, count=3)

@@ -76,7 +76,7 @@ class ServiceCommands(Generic[C]):
     extra: dict[str, tuple[str, Callable[[C, str | None], int]]] = field(default_factory=dict)
 
 
-def _config_commands(model: type[C]) -> tuple[Callable[[argparse.Namespace], C], Command]:
+def config_commands(model: type[C]) -> tuple[Callable[[argparse.Namespace], C], Command]:
     """Loading the config named by ``--config``, and the ``check-config`` command built on it."""
 
     def load(args: argparse.Namespace) -> C:
@@ -93,7 +93,7 @@ def _config_commands(model: type[C]) -> tuple[Callable[[argparse.Namespace], C],
 def run_service_cli(spec: ServiceCommands[C], argv: Sequence[str] | None = None) -> int:
     """``aloft-<svc> [--config FILE] serve|migrate|check-config``: serve migrates first, then runs until a signal."""
 
-    load, check = _config_commands(spec.config_model)
+    load, check = config_commands(spec.config_model)
 
     def migrate(args: argparse.Namespace) -> int:
         config = load(args)
@@ -145,7 +145,7 @@ class HttpServiceCommands(Generic[C]):
 def run_http_service_cli(spec: HttpServiceCommands[C], argv: Sequence[str] | None = None) -> int:
     """``aloft-<svc> [--config FILE] serve|check-config``: serve runs the ASGI app until a signal."""
 
-    load, check = _config_commands(spec.config_model)
+    load, check = config_commands(spec.config_model)
 
     def serve(args: argparse.Namespace) -> int:
         config = load(args)

@@ -16,10 +16,11 @@ from aloft_propeller.controller.round import RoundRunner
 from aloft_propeller.events.sink import AdminEventSink, EventSink
 from aloft_propeller.managers.executions import ExecutionManager
 from aloft_propeller.nodes.context import PluginResolver
-from aloft_propeller.nodes.registry import default_node_handlers
+from aloft_propeller.nodes.registry import NodeHandlerRegistry, default_node_handlers
 from aloft_propeller.recovery import AdminRecoverySource
 from aloft_propeller.resourcemanager import ResourceManager, build_resource_manager
 from aloft_propeller.sharding.strategy import build_shard_strategy
+from aloft_propeller.store.cached import CachedWorkflowStore
 from aloft_propeller.store.sql import SqlWorkflowStore
 from aloft_propeller.workflow import WorkflowExecutor
 from aloft_service.runtime import ListenConfig, Service
@@ -49,6 +50,8 @@ class PropellerDeps:
     controller: Controller
     manager: ExecutionManager
     resources: ResourceManager | None = None
+    # Node handlers and the clients they own (datacatalog, admin launcher, signals): set up at start, closed at stop.
+    handlers: NodeHandlerRegistry | None = None
 
 
 def _default_plugins(config: PropellerConfig, blobs: BlobStore, resources: ResourceManager) -> PluginResolver:
@@ -72,17 +75,16 @@ def build_deps(
     plugins = plugins or _default_plugins(config, blobs, resources)
     sink = sink or AdminEventSink(config.propeller.adminEndpoint)
     store = SqlWorkflowStore(db)
+    handlers = default_node_handlers(config.propeller.adminEndpoint, config)
     recovery = AdminRecoverySource(config.propeller.adminEndpoint, blobs)
-    executor = WorkflowExecutor(
-        config, blobs, plugins, default_node_handlers(config.propeller.adminEndpoint), store, resources, recovery
-    )
+    handlers.closes(recovery.close)  # the executor's admin client, closed at stop with the handlers' clients
+    executor = WorkflowExecutor(config, blobs, plugins, handlers, store, resources, recovery)
     shard = build_shard_strategy(config.propeller.shard)
-    controller = Controller(
-        config.propeller, store, RoundRunner(store, executor, sink, config.propeller.cluster_id), shard
-    )
+    runner = RoundRunner(CachedWorkflowStore(store), executor, sink, config.propeller.cluster_id)
+    controller = Controller(config.propeller, store, runner, shard)
     controller.wake_on_process_exit(plugins)
     manager = ExecutionManager(store, config.propeller.cluster_id, controller.enqueue)
-    return PropellerDeps(config, db, blobs, store, sink, controller, manager, resources)
+    return PropellerDeps(config, db, blobs, store, sink, controller, manager, resources, handlers)
 
 
 def listen_config(config: PropellerConfig) -> ListenConfig:
@@ -96,8 +98,15 @@ def build_service(deps: PropellerDeps) -> Service:
     def register(server: object) -> None:
         dataplane_pb2_grpc.add_DataPlaneServiceServicer_to_server(servicer, server)
 
+    async def start_engine() -> None:
+        if deps.handlers is not None:
+            await deps.handlers.setup()
+        await deps.controller.start()
+
     async def stop_engine() -> None:
         await deps.controller.stop()
+        if deps.handlers is not None:
+            await deps.handlers.close()
         await deps.sink.close()
         if deps.resources is not None:
             await deps.resources.close()
@@ -107,6 +116,6 @@ def build_service(deps: PropellerDeps) -> Service:
         name="propeller",
         service_names=[SERVICE_NAME],
         registrations=[register],  # type: ignore[list-item]
-        on_start=[deps.controller.start],
+        on_start=[start_engine],
         on_stop=[stop_engine],
     )

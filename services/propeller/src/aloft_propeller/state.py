@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from aloft_propeller.execution_error import ExecutionError
+
 
 class NodePhase(enum.StrEnum):
     NOT_YET_STARTED = "NOT_YET_STARTED"
@@ -55,13 +57,6 @@ class WorkflowPhase(enum.StrEnum):
 
 
 @dataclass
-class ErrorState:
-    code: str
-    message: str
-    kind: str = "USER"  # USER | SYSTEM
-
-
-@dataclass
 class NodeState:
     phase: NodePhase = NodePhase.NOT_YET_STARTED
     kind: str = ""  # task | branch | subworkflow ... (set when the node starts)
@@ -71,7 +66,7 @@ class NodeState:
     attempt_started_at: float | None = None
     updated_at: float | None = None
     message: str = ""
-    error: ErrorState | None = None
+    error: ExecutionError | None = None
     outputs_uri: str = ""
     deck_uri: str = ""
     # Task nodes: the plugin's opaque state and last reported phase/version (to emit task events on change).
@@ -107,7 +102,7 @@ class WorkflowState:
     started_at: float | None = None
     updated_at: float | None = None
     abort_cause: str = ""
-    error: ErrorState | None = None
+    error: ExecutionError | None = None
     outputs_uri: str = ""
     nodes: dict[str, NodeState] = field(default_factory=dict)
     outbox: list[OutboxEvent] = field(default_factory=list)
@@ -142,17 +137,19 @@ class WorkflowState:
         error = data.pop("error", None)
         return cls(
             phase=WorkflowPhase(data.pop("phase", "READY")),
-            error=ErrorState(**error) if error else None,
+            error=ExecutionError.from_dict(error) if error else None,
             nodes=nodes,
             outbox=outbox,
             **data,
         )
 
 
-def _plain(error: ErrorState | None) -> dict[str, Any] | None:
-    return vars(error) if error is not None else None
+def _plain(error: ExecutionError | None) -> dict[str, Any] | None:
+    return error.to_dict() if error is not None else None
 
 
 def _node_from_dict(data: dict[str, Any]) -> NodeState:
     error = data.pop("error", None)
-    return NodeState(phase=NodePhase(data.pop("phase")), error=ErrorState(**error) if error else None, **data)
+    return NodeState(
+        phase=NodePhase(data.pop("phase")), error=ExecutionError.from_dict(error) if error else None, **data
+    )

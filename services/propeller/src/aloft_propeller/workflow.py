@@ -16,6 +16,7 @@ from aloft_propeller import paths
 from aloft_propeller.config import PropellerConfig
 from aloft_propeller.events import builders
 from aloft_propeller.events.recorder import OutboxRecorder
+from aloft_propeller.execution_error import ErrorKind, ExecutionError
 from aloft_propeller.nodes.base import Scope
 from aloft_propeller.nodes.context import ExecutionContext, PluginResolver
 from aloft_propeller.nodes.errors import NodeError
@@ -23,7 +24,7 @@ from aloft_propeller.nodes.executor import NodeExecutor
 from aloft_propeller.nodes.registry import NodeHandlerRegistry
 from aloft_propeller.recovery import RecoverySource
 from aloft_propeller.resourcemanager.base import ResourceManager
-from aloft_propeller.state import ErrorState, NodePhase, WorkflowPhase, WorkflowState
+from aloft_propeller.state import NodePhase, WorkflowPhase, WorkflowState
 from aloft_propeller.store.base import ExecutionKey, WorkflowRecord, WorkflowStore
 from aloft_service.errors import NotFound
 from aloft_storage import BlobNotFound, BlobStore
@@ -169,7 +170,7 @@ class WorkflowExecutor:
         try:
             result = await self._nodes.execute_dag(ectx, scope)
         except NodeError as exc:
-            result_error = ErrorState(exc.code, exc.message, "USER")
+            result_error = ExecutionError(exc.code, exc.message, ErrorKind.USER)
             await self._fail(ectx, scope, result_error)
             return
         if result.phase == NodePhase.SUCCEEDED:
@@ -178,9 +179,11 @@ class WorkflowExecutor:
             state.outputs_uri = uri
             self._set_phase(ectx, WorkflowPhase.SUCCEEDED)
         elif result.phase == NodePhase.FAILED:
-            await self._fail(ectx, scope, result.error or ErrorState("UnknownError", "workflow failed", "SYSTEM"))
+            await self._fail(
+                ectx, scope, result.error or ExecutionError("UnknownError", "workflow failed", ErrorKind.SYSTEM)
+            )
 
-    async def _fail(self, ectx: ExecutionContext, scope: Scope, error: ErrorState) -> None:
+    async def _fail(self, ectx: ExecutionContext, scope: Scope, error: ExecutionError) -> None:
         ectx.state.error = error
         await self._nodes.abort_dag(ectx, scope, f"workflow failed: {error.message}")
         if scope.workflow.template.HasField("failure_node"):
@@ -201,7 +204,7 @@ class WorkflowExecutor:
         if scope.workflow.template.HasField("failure_node"):
             failure_node = scope.workflow.template.failure_node
             await self._nodes.abort_node(ectx, scope, failure_node, failure_node.id, cause, None)
-        ectx.state.error = ErrorState("ExecutionAborted", cause, "USER")
+        ectx.state.error = ExecutionError("ExecutionAborted", cause, ErrorKind.USER)
         self._set_phase(ectx, WorkflowPhase.ABORTED)
 
     def _set_phase(self, ectx: ExecutionContext, phase: WorkflowPhase) -> None:

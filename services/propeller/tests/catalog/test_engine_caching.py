@@ -12,7 +12,7 @@ import pytest
 from flyteidl.core import catalog_pb2, compiler_pb2, execution_pb2, literals_pb2
 
 from aloft_propeller.catalog.config import CatalogCacheConfig
-from aloft_propeller.plugins.base import Phase, PhaseInfo, TaskExecutionContext, Transition
+from aloft_propeller.plugins.base import Phase, PhaseInfo, PluginAnswer, TaskExecutionContext
 
 TASKS = ("add_one", "double", "to_str")
 
@@ -141,14 +141,14 @@ def cache_map_task(version: str) -> Any:
 def square_elements(plugin: Any) -> None:
     """The scripted plugin runs map_task's sub-task as ``o0 = x * x`` on the element's own inputs."""
 
-    async def handle(ctx: TaskExecutionContext) -> Transition:
+    async def handle(ctx: TaskExecutionContext) -> PluginAnswer:
         plugin._started_at(ctx)  # logs the start: cache hits must not get here
         inputs = await ctx.blobs.read_proto(ctx.inputs_uri, literals_pb2.LiteralMap)
         x = inputs.literals["x"].scalar.primitive.integer
         outputs = literals_pb2.LiteralMap()
         outputs.literals["o0"].scalar.primitive.integer = x * x
         await ctx.blobs.write_proto(f"{ctx.output_prefix}/outputs.pb", outputs)
-        return Transition(PhaseInfo(Phase.SUCCESS, version=1))
+        return PluginAnswer(PhaseInfo(Phase.SUCCESS, version=1))
 
     plugin.handle = handle
 

@@ -12,7 +12,7 @@ import pytest
 from aloft.dataplane.v1 import dataplane_pb2
 from flyteidl.core import compiler_pb2, execution_pb2, literals_pb2
 
-from aloft_propeller.plugins.base import ErrorKind, ExecutionError, Phase, PhaseInfo, TaskExecutionContext, Transition
+from aloft_propeller.plugins.base import ErrorKind, ExecutionError, Phase, PhaseInfo, PluginAnswer, TaskExecutionContext
 
 WF = execution_pb2.WorkflowExecution
 NODE = execution_pb2.NodeExecution
@@ -26,22 +26,22 @@ def run_map_elements(
     element i fail retryably, elements in ``broken`` fail for good."""
     fail_attempts, broken = fail_attempts or {}, broken or set()
 
-    async def handle(ctx: TaskExecutionContext) -> Transition:
+    async def handle(ctx: TaskExecutionContext) -> PluginAnswer:
         started = plugin._started_at(ctx)
         if time.time() - started < duration:
-            return Transition(PhaseInfo(Phase.RUNNING, version=0), plugin_state=b"running")
+            return PluginAnswer(PhaseInfo(Phase.RUNNING, version=0), plugin_state=b"running")
         plugin.active.discard(ctx.unique_id)
         index = int(ctx.envs[ctx.envs["BATCH_JOB_ARRAY_INDEX_VAR_NAME"]])
         if index in broken or ctx.attempt < fail_attempts.get(index, 0):
             error = ExecutionError("USER:ValueError", f"element {index} failed", ErrorKind.USER)
             phase = Phase.PERMANENT_FAILURE if index in broken else Phase.RETRYABLE_FAILURE
-            return Transition(PhaseInfo(phase, error=error))
+            return PluginAnswer(PhaseInfo(phase, error=error))
         inputs = await ctx.blobs.read_proto(ctx.inputs_uri, literals_pb2.LiteralMap)
         x = inputs.literals["x"].collection.literals[index].scalar.primitive.integer
         outputs = literals_pb2.LiteralMap()
         outputs.literals["o0"].scalar.primitive.integer = x * x
         await ctx.blobs.write_proto(f"{ctx.output_prefix}/outputs.pb", outputs)
-        return Transition(PhaseInfo(Phase.SUCCESS, version=1))
+        return PluginAnswer(PhaseInfo(Phase.SUCCESS, version=1))
 
     plugin.handle = handle
 

@@ -12,7 +12,7 @@ import pytest
 from aloft.dataplane.v1 import dataplane_pb2
 from flyteidl.core import dynamic_job_pb2, execution_pb2, literals_pb2
 
-from aloft_propeller.plugins.base import ErrorKind, ExecutionError, Phase, PhaseInfo, TaskExecutionContext, Transition
+from aloft_propeller.plugins.base import ErrorKind, ExecutionError, Phase, PhaseInfo, PluginAnswer, TaskExecutionContext
 
 WF = execution_pb2.WorkflowExecution
 NODE = execution_pb2.NodeExecution
@@ -46,7 +46,7 @@ def run_dynamic(plugin: Any, broken_input: int | None = None, bad_job: bool = Fa
     """The dynamic task writes futures.pb; ``square`` fails on ``broken_input``; ``bad_job`` drops the tasks."""
     original = plugin.handle
 
-    async def handle(ctx: TaskExecutionContext) -> Transition:
+    async def handle(ctx: TaskExecutionContext) -> PluginAnswer:
         name = ctx.template.id.name.rsplit(".", 1)[-1]
         inputs = await ctx.blobs.read_proto(ctx.inputs_uri, literals_pb2.LiteralMap)
         if name == "dyn_fanout":
@@ -55,11 +55,11 @@ def run_dynamic(plugin: Any, broken_input: int | None = None, bad_job: bool = Fa
             if bad_job:
                 del job.tasks[:]
             await ctx.blobs.write_proto(f"{ctx.output_prefix}/futures.pb", job)
-            return Transition(PhaseInfo(Phase.SUCCESS, version=1))
+            return PluginAnswer(PhaseInfo(Phase.SUCCESS, version=1))
         if name == "square" and inputs.literals["x"].scalar.primitive.integer == broken_input:
             plugin._started_at(ctx)
             error = ExecutionError("USER:ValueError", f"cannot square {broken_input}", ErrorKind.USER)
-            return Transition(PhaseInfo(Phase.PERMANENT_FAILURE, error=error))
+            return PluginAnswer(PhaseInfo(Phase.PERMANENT_FAILURE, error=error))
         return await original(ctx)
 
     plugin.handle = handle

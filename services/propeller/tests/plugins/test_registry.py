@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from aloft_propeller.config import K8sPluginConfig, PropellerConfig, TaskPluginsConfig, TasksConfig
-from aloft_propeller.plugins.base import Phase, PhaseInfo, Plugin, TaskExecutionContext, Transition
+from aloft_propeller.plugins.base import Phase, PhaseInfo, Plugin, PluginAnswer, TaskExecutionContext
 from aloft_propeller.plugins.local_process import LocalProcessPlugin
 from aloft_propeller.plugins.registry import PluginConfigError, UnsupportedTaskType, build_plugin_registry
 from aloft_storage import BlobStore
@@ -21,8 +21,8 @@ class EchoPlugin:
     id: str = "echo"
     task_types: tuple[str, ...] = ("echo", "python-task")
 
-    async def handle(self, ctx: TaskExecutionContext) -> Transition:
-        return Transition(PhaseInfo(Phase.SUCCESS))
+    async def handle(self, ctx: TaskExecutionContext) -> PluginAnswer:
+        return PluginAnswer(PhaseInfo(Phase.SUCCESS))
 
     async def abort(self, ctx: TaskExecutionContext, reason: str) -> None:
         return None

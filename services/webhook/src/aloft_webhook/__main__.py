@@ -10,8 +10,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from aloft_config import load_config
-from aloft_service.cli import run_cli
+from aloft_service.cli import config_commands, run_cli
 from aloft_service.logging import configure_logging
 from aloft_service.runtime import serve_http_forever
 from aloft_webhook.app import build_app
@@ -21,14 +20,7 @@ from aloft_webhook.config import WebhookConfig
 log = logging.getLogger("aloft_webhook")
 
 
-def _load(args: argparse.Namespace) -> WebhookConfig:
-    return load_config(args.config, WebhookConfig)
-
-
-def _check(args: argparse.Namespace) -> int:
-    _load(args)
-    print("configuration is valid")
-    return 0
+_load, _check = config_commands(WebhookConfig)
 
 
 def _init_certs(args: argparse.Namespace) -> int:

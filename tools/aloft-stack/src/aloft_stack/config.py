@@ -30,11 +30,13 @@ class ServiceSpec:
         return f"aloft-{self.name}"
 
 
-# Start order: datacatalog and admin before propeller, which reports events to admin and caches in datacatalog.
+# Start order: datacatalog and admin before propeller, which reports events to admin and caches in datacatalog;
+# the scheduler (a client of admin) last.
 SERVICES: dict[str, ServiceSpec] = {
     "datacatalog": ServiceSpec("datacatalog", "datacatalog", 8090, 8091),
     "admin": ServiceSpec("admin", "admin", 8089, 8088),
     "propeller": ServiceSpec("propeller", "propeller", 8092, 10254),
+    "scheduler": ServiceSpec("scheduler", "scheduler", 8093, 10255),
 }
 DEFAULT_SERVICES = tuple(SERVICES)
 

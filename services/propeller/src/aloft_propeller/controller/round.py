@@ -14,8 +14,10 @@ from aloft_propeller.controller.delivery import deliver_outbox
 from aloft_propeller.events import builders
 from aloft_propeller.events.recorder import OutboxRecorder
 from aloft_propeller.events.sink import EventSink
-from aloft_propeller.state import ErrorState, NodePhase, WorkflowPhase, WorkflowState
-from aloft_propeller.store.base import ExecutionKey, WorkflowRecord, WorkflowStore
+from aloft_propeller.execution_error import ErrorKind, ExecutionError
+from aloft_propeller.state import NodePhase, WorkflowPhase, WorkflowState
+from aloft_propeller.store.base import ExecutionKey, WorkflowRecord
+from aloft_propeller.store.cached import CachedWorkflowStore
 from aloft_propeller.workflow import WorkflowExecutor
 
 log = logging.getLogger(__name__)
@@ -61,29 +63,19 @@ def _observe(record: WorkflowRecord, before: WorkflowState, after: WorkflowState
 
 
 class RoundRunner:
+    """Reads and writes through ``store``, a CachedWorkflowStore: rounds that change nothing skip the read."""
+
     def __init__(
-        self, store: WorkflowStore, executor: WorkflowExecutor, sink: EventSink, producer_id: str = "default"
+        self, store: CachedWorkflowStore, executor: WorkflowExecutor, sink: EventSink, producer_id: str = "default"
     ) -> None:
         self._producer_id = producer_id
         self._store = store
         self._executor = executor
         self._sink = sink
-        # The last record this runner read or wrote, per execution (flytepropeller's resource-version caching):
-        # rounds that change nothing skip the read. A write by anyone else makes our next update stale (and the
-        # API invalidates on every write), so a cached record is never trusted past a conflicting change.
-        self._records: dict[ExecutionKey, WorkflowRecord] = {}
-        self._invalidations = 0
 
     def invalidate(self, key: ExecutionKey) -> None:
-        self._records.pop(key, None)
-        self._invalidations += 1
-
-    def _remember(self, record: WorkflowRecord, invalidations_seen: int) -> None:
-        # An invalidation during this round means someone else wrote: keep nothing, re-read next time.
-        if self._invalidations == invalidations_seen and not record.terminal:
-            self._records[record.key] = record
-        else:
-            self._records.pop(record.key, None)
+        """Someone else wrote the execution (the controller calls this for every API write)."""
+        self._store.invalidate(key)
 
     async def run_round(self, key: ExecutionKey) -> RoundOutcome:
         try:
@@ -93,10 +85,9 @@ class RoundRunner:
             raise
 
     async def _run_round(self, key: ExecutionKey) -> RoundOutcome:
-        seen = self._invalidations
-        record = self._records.get(key) or await self._store.get(key)
+        record = await self._store.get(key)
         record = await deliver_outbox(record, self._sink, self._store)
-        self._remember(record, seen)
+        self._store.remember(record)  # delivery may empty the outbox without a write: keep that for the next round
         if record.terminal:
             return RoundOutcome(changed=False, terminal=True)
         before = record.state
@@ -111,10 +102,9 @@ class RoundRunner:
         if after_json == before_json:
             return RoundOutcome(changed=False, terminal=False)
         record = await self._store.update(record.with_state(state), encoded=after_json)
-        self._remember(record, seen)
         _observe(record, before, state, workflow_name)
         record = await deliver_outbox(record, self._sink, self._store)
-        self._remember(record, seen)
+        self._store.remember(record)
         return RoundOutcome(changed=True, terminal=record.terminal)
 
     async def fail(self, key: ExecutionKey, message: str) -> None:
@@ -125,7 +115,7 @@ class RoundRunner:
             return
         state = WorkflowState.from_json(record.state.to_json())
         request = dataplane_pb2.CreateExecutionRequest.FromString(record.spec)
-        state.error = ErrorState("RoundFailure", message, "SYSTEM")
+        state.error = ExecutionError("RoundFailure", message, ErrorKind.SYSTEM)
         state.phase = WorkflowPhase.FAILED
         state.updated_at = time.time()
         event = builders.workflow_event(

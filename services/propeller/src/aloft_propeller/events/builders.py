@@ -8,8 +8,9 @@ from flyteidl.core import execution_pb2, identifier_pb2
 from flyteidl.event import event_pb2
 from google.protobuf import timestamp_pb2
 
+from aloft_propeller.execution_error import ExecutionError
 from aloft_propeller.plugins.base import Phase, PhaseInfo
-from aloft_propeller.state import ErrorState, NodePhase, WorkflowPhase
+from aloft_propeller.state import NodePhase, WorkflowPhase
 
 # Bumped by flytepropeller when node event shapes changed; flyteadmin reads is_parent/parent metadata from v1+.
 EVENT_VERSION = 1
@@ -56,7 +57,7 @@ def timestamp(seconds: float) -> timestamp_pb2.Timestamp:
     return ts
 
 
-def execution_error(error: ErrorState) -> execution_pb2.ExecutionError:
+def execution_error(error: ExecutionError) -> execution_pb2.ExecutionError:
     return execution_pb2.ExecutionError(
         code=error.code, message=error.message, kind=_KINDS.get(error.kind, execution_pb2.ExecutionError.UNKNOWN)
     )
@@ -68,7 +69,7 @@ def workflow_event(
     phase: WorkflowPhase,
     at: float,
     output_uri: str = "",
-    error: ErrorState | None = None,
+    error: ExecutionError | None = None,
 ) -> event_pb2.WorkflowExecutionEvent:
     event = event_pb2.WorkflowExecutionEvent(
         execution_id=execution_id, producer_id=producer_id, phase=WORKFLOW_PHASES[phase], occurred_at=timestamp(at)
@@ -108,7 +109,7 @@ def node_event(
     phase: NodePhase,
     at: float,
     output_uri: str = "",
-    error: ErrorState | None = None,
+    error: ExecutionError | None = None,
     deck_uri: str = "",
     recovered: bool = False,
 ) -> event_pb2.NodeExecutionEvent:
@@ -176,6 +177,6 @@ def task_event(
     if output_uri and phase_info.phase == Phase.SUCCESS:
         event.output_uri = output_uri
     if phase_info.error is not None:
-        error = ErrorState(phase_info.error.code, phase_info.error.message, phase_info.error.kind.value)
+        error = phase_info.error
         event.error.CopyFrom(execution_error(error))
     return event

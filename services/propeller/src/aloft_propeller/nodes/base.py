@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Protocol
 from flyteidl.core import compiler_pb2, literals_pb2, tasks_pb2, workflow_pb2
 from flyteidl.event import event_pb2
 
+from aloft_propeller.execution_error import ErrorKind, ExecutionError
 from aloft_propeller.plugins.base import PhaseInfo
-from aloft_propeller.state import ErrorState, NodeState
+from aloft_propeller.state import NodeState
 
 if TYPE_CHECKING:
     from aloft_propeller.nodes.executor import DagResult, ExecutionContext
@@ -33,7 +34,7 @@ class HandlerPhase(enum.Enum):
 @dataclass(frozen=True)
 class HandlerTransition:
     phase: HandlerPhase
-    error: ErrorState | None = None
+    error: ExecutionError | None = None
     outputs_uri: str = ""
     deck_uri: str = ""  # a task's Flyte Deck (deck.html), when it wrote one
     # Task nodes: the plugin's answer (for task events) and its opaque state to persist.
@@ -46,14 +47,16 @@ class HandlerTransition:
     # Dynamic nodes: the compiled dynamic workflow, once (offloaded URI + metadata for the node event).
     dynamic_workflow_uri: str = ""
     dynamic_workflow: event_pb2.DynamicWorkflowNodeMetadata | None = None
+    # Array nodes: the task event summarizing their sub-tasks this round; the executor records it.
+    task_events: tuple[event_pb2.TaskExecutionEvent, ...] = ()
 
     @classmethod
     def running(cls) -> HandlerTransition:
         return cls(HandlerPhase.RUNNING)
 
     @classmethod
-    def failure(cls, code: str, message: str, kind: str = "USER") -> HandlerTransition:
-        return cls(HandlerPhase.PERMANENT_FAILURE, error=ErrorState(code, message, kind))
+    def failure(cls, code: str, message: str, kind: ErrorKind = ErrorKind.USER) -> HandlerTransition:
+        return cls(HandlerPhase.PERMANENT_FAILURE, error=ExecutionError(code, message, kind))
 
 
 @dataclass(frozen=True)

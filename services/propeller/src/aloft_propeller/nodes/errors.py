@@ -23,4 +23,6 @@ class BranchEvalError(NodeError):
 
 
 class UnsupportedNodeError(NodeError):
-    code = "UnsupportedTaskType"
+    """A node kind no handler is registered for (launch-plan and gate nodes without propeller.adminEndpoint)."""
+
+    code = "UnsupportedNodeKind"

@@ -12,10 +12,12 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flyteidl.core import literals_pb2, workflow_pb2
+from flyteidl.core import literals_pb2, tasks_pb2, workflow_pb2
 
 from aloft_propeller import paths
 from aloft_propeller.events import builders
+from aloft_propeller.execution_error import ErrorKind, ExecutionError
+from aloft_propeller.nodes import attempts
 from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, Scope
 from aloft_propeller.nodes.bindings import resolve_bindings
 from aloft_propeller.nodes.context import END_NODE, ExecutionContext
@@ -24,7 +26,7 @@ from aloft_propeller.nodes.errors import NodeError
 from aloft_propeller.nodes.launchplan.handler import launched_child_id
 from aloft_propeller.nodes.registry import NodeHandlerRegistry, node_kind
 from aloft_propeller.plugins.base import Phase, PhaseInfo
-from aloft_propeller.state import ErrorState, NodePhase, NodeState
+from aloft_propeller.state import NodePhase, NodeState
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,7 @@ _ACTIVE = (NodePhase.QUEUED, NodePhase.RUNNING, NodePhase.RETRYABLE_FAILURE)
 @dataclass(frozen=True)
 class DagResult:
     phase: NodePhase  # RUNNING, SUCCEEDED or FAILED
-    error: ErrorState | None = None
+    error: ExecutionError | None = None
     outputs: literals_pb2.LiteralMap | None = None
 
 
@@ -52,22 +54,13 @@ def _node_deadline(ctx: NodeContext) -> timedelta | None:
     return None
 
 
+def _task_template(ctx: NodeContext) -> tasks_pb2.TaskTemplate | None:
+    return ctx.task_template() if node_kind(ctx.node) == "task" else None
+
+
 def _attempt_timeout(ctx: NodeContext) -> timedelta | None:
-    """The task's timeout (TaskMetadata.timeout): a deadline per attempt; a timed-out attempt may be retried."""
-    if node_kind(ctx.node) == "task" and not ctx.state.dynamic_workflow_uri:  # (not a dynamic node's children)
-        template = ctx.task_template()
-        if template.metadata.HasField("timeout") and template.metadata.timeout.ToTimedelta():
-            return template.metadata.timeout.ToTimedelta()
-    return None
-
-
-def _user_retries(ctx: NodeContext) -> int:
-    # flytekit copies the task's retries onto the node; a non-zero node value is an override (with_overrides).
-    if ctx.node.metadata.HasField("retries") and ctx.node.metadata.retries.retries > 0:
-        return ctx.node.metadata.retries.retries
-    if node_kind(ctx.node) == "task":
-        return ctx.task_template().metadata.retries.retries
-    return 0
+    """The task's per-attempt deadline (attempts.py); not once a dynamic node runs its children."""
+    return None if ctx.state.dynamic_workflow_uri else attempts.attempt_timeout(_task_template(ctx))
 
 
 class NodeExecutor:
@@ -160,7 +153,7 @@ class NodeExecutor:
             pass  # nothing was started for an unsupported node
         if node_kind(node) == "task" and state.plugin_phase and not state.dynamic_workflow_uri:
             self._record_task_aborted(ctx, reason)
-        state.error = ErrorState("ExecutionAborted", reason, "USER")
+        state.error = ExecutionError("ExecutionAborted", reason, ErrorKind.USER)
         self._set_phase(ctx, NodePhase.ABORTED, parent)
 
     # ---- steps -----------------------------------------------------------------------------------------------
@@ -198,7 +191,7 @@ class NodeExecutor:
             inputs = await resolve_bindings(node.id, node.inputs, outputs_of)
         except NodeError as exc:
             ctx = self._make_context(ectx, scope, node, path, literals_pb2.LiteralMap(), "")
-            state.error = ErrorState(exc.code, exc.message, "USER")
+            state.error = ExecutionError(exc.code, exc.message, ErrorKind.USER)
             self._set_phase(ctx, NodePhase.FAILED, parent)
             return
         await ectx.write_literal_map(inputs_uri, inputs)
@@ -237,15 +230,14 @@ class NodeExecutor:
         deadline = _node_deadline(ctx)
         if deadline is not None and ctx.state.started_at and now - ctx.state.started_at > deadline.total_seconds():
             await self._handlers.for_node(ctx.node).abort(ctx, f"node timed out after {deadline}")
-            error = ErrorState("Timeout", f"node [{ctx.node.id}] exceeded its timeout of {deadline}")
+            error = ExecutionError("Timeout", f"node [{ctx.node.id}] exceeded its timeout of {deadline}")
             await self._apply(ctx, HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=error), parent, True)
             return True
         timeout = _attempt_timeout(ctx)
-        started = ctx.state.attempt_started_at
-        if timeout is None or started is None or now - started <= timeout.total_seconds():
+        if not attempts.attempt_expired(timeout, ctx.state.attempt_started_at, now):
             return False
         await self._handlers.for_node(ctx.node).abort(ctx, f"timed out after {timeout}")
-        error = ErrorState("Timeout", f"node [{ctx.node.id}] attempt {ctx.state.attempt} timed out after {timeout}")
+        error = ExecutionError("Timeout", f"node [{ctx.node.id}] attempt {ctx.state.attempt} timed out after {timeout}")
         await self._apply(ctx, HandlerTransition(HandlerPhase.RETRYABLE_FAILURE, error=error), parent, timed_out=True)
         return True
 
@@ -253,6 +245,8 @@ class NodeExecutor:
         self, ctx: NodeContext, transition: HandlerTransition, parent: Parent | None, timed_out: bool = False
     ) -> None:
         state = ctx.state
+        for event in transition.task_events:
+            ctx.execution.recorder.task(event)
         if transition.plugin_state is not None:
             state.plugin_state = transition.plugin_state
         if transition.branch_taken:
@@ -276,7 +270,7 @@ class NodeExecutor:
             state.deck_uri = transition.deck_uri
             self._set_phase(ctx, NodePhase.SUCCEEDED, parent, task_node_metadata=transition.task_node_metadata)
             return
-        error = transition.error or ErrorState("UnknownError", "node failed without an error", "SYSTEM")
+        error = transition.error or ExecutionError("UnknownError", "node failed without an error", ErrorKind.SYSTEM)
         state.error = error
         if transition.phase == HandlerPhase.RETRYABLE_FAILURE and self._take_retry(ctx, error):
             state.attempt += 1
@@ -285,15 +279,14 @@ class NodeExecutor:
             return
         self._set_phase(ctx, NodePhase.TIMED_OUT if timed_out else NodePhase.FAILED, parent)
 
-    def _take_retry(self, ctx: NodeContext, error: ErrorState) -> bool:
+    def _take_retry(self, ctx: NodeContext, error: ExecutionError) -> bool:
         state = ctx.state
-        if error.kind == "SYSTEM":
-            if state.system_failures >= self._max_system_retries:
-                return False
-            state.system_failures += 1
-            return True
-        user_failures = state.attempt + 1 - state.system_failures
-        return user_failures <= _user_retries(ctx)
+        budget = attempts.user_retries(ctx.node, _task_template(ctx))
+        failures = attempts.retry_after(error, state.attempt, state.system_failures, budget, self._max_system_retries)
+        if failures is None:
+            return False
+        state.system_failures = failures
+        return True
 
     async def _finalize(self, ctx: NodeContext) -> None:
         handler = self._handlers.for_node(ctx.node)

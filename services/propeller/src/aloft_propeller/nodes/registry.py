@@ -1,9 +1,13 @@
-"""Node handlers by node kind. Open for more kinds (array, dynamic, launchplan, gate): register them here."""
+"""Node handlers by node kind: task (with dynamic), array, branch, subworkflow; launchplan and gate when admin is
+configured. The registry also owns the clients its handlers use: ``setup()`` at start-up, ``close()`` at stop."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from flyteidl.core import workflow_pb2
 
+from aloft_propeller.config import PropellerConfig
 from aloft_propeller.nodes.base import NodeHandler
 from aloft_propeller.nodes.errors import UnsupportedNodeError
 
@@ -27,6 +31,7 @@ def node_kind(node: workflow_pb2.Node) -> str:
 class NodeHandlerRegistry:
     def __init__(self) -> None:
         self._handlers: dict[str, NodeHandler] = {}
+        self._closers: list[Callable[[], Awaitable[None]]] = []
 
     def register(self, kind: str, handler: NodeHandler) -> None:
         self._handlers[kind] = handler
@@ -38,13 +43,23 @@ class NodeHandlerRegistry:
             raise UnsupportedNodeError(node.id, f"node kind {kind or 'unknown'!r} is not supported by this data plane")
         return handler
 
+    def closes(self, close: Callable[[], Awaitable[None]]) -> None:
+        """Call ``close`` (a client the handlers share) when the registry is closed."""
+        self._closers.append(close)
+
     async def setup(self) -> None:
         for handler in self._handlers.values():
             await handler.setup()
 
+    async def close(self) -> None:
+        closers, self._closers = self._closers, []
+        for close in closers:
+            await close()
 
-def default_node_handlers(admin_endpoint: str = "") -> NodeHandlerRegistry:
-    """``admin_endpoint`` (propeller.adminEndpoint): where launch-plan nodes start children, gates read signals."""
+
+def default_node_handlers(admin_endpoint: str = "", config: PropellerConfig | None = None) -> NodeHandlerRegistry:
+    """``admin_endpoint`` (propeller.adminEndpoint): where launch-plan nodes start children, gates read signals.
+    ``config``: the task handler builds its datacatalog client from it at setup()."""
     from aloft_propeller.nodes.array.handler import ArrayNodeHandler
     from aloft_propeller.nodes.branch.handler import BranchNodeHandler
     from aloft_propeller.nodes.dynamic.handler import DynamicNodeHandler
@@ -57,13 +72,17 @@ def default_node_handlers(admin_endpoint: str = "") -> NodeHandlerRegistry:
     from aloft_propeller.nodes.task.handler import TaskNodeHandler
 
     registry = NodeHandlerRegistry()
-    task_handler = TaskNodeHandler()
+    task_handler = TaskNodeHandler(config=config)
+    registry.closes(task_handler.close)
     launch_plans = AdminLaunchPlans(admin_endpoint) if admin_endpoint else None
     registry.register("task", DynamicNodeHandler(task_handler, launch_plans))
     registry.register("array", ArrayNodeHandler(task_handler))
     registry.register("branch", BranchNodeHandler())
     registry.register("subworkflow", SubworkflowNodeHandler())
-    if admin_endpoint:
-        registry.register("launchplan", LaunchPlanNodeHandler(AdminLauncher(admin_endpoint)))
-        registry.register("gate", GateNodeHandler(AdminSignalClient(admin_endpoint)))
+    if launch_plans is not None:
+        launcher, signals = AdminLauncher(admin_endpoint), AdminSignalClient(admin_endpoint)
+        registry.register("launchplan", LaunchPlanNodeHandler(launcher))
+        registry.register("gate", GateNodeHandler(signals))
+        for client in (launch_plans, launcher, signals):
+            registry.closes(client.close)
     return registry

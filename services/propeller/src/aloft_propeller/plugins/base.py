@@ -21,8 +21,21 @@ from typing import Protocol, runtime_checkable
 from flyteidl.core import identifier_pb2, security_pb2, tasks_pb2
 from google.protobuf import struct_pb2
 
+from aloft_propeller.execution_error import ErrorKind, ExecutionError
 from aloft_propeller.resourcemanager.base import TaskResourceManager
 from aloft_storage import BlobStore
+
+__all__ = [
+    "ErrorKind",
+    "ExecutionError",
+    "Phase",
+    "PhaseInfo",
+    "Plugin",
+    "PluginAnswer",
+    "Resources",
+    "TaskExecutionContext",
+    "TaskLog",
+]
 
 
 class Phase(enum.IntEnum):
@@ -39,20 +52,6 @@ class Phase(enum.IntEnum):
     @property
     def is_terminal(self) -> bool:
         return self in (Phase.SUCCESS, Phase.RETRYABLE_FAILURE, Phase.PERMANENT_FAILURE)
-
-
-class ErrorKind(enum.Enum):
-    USER = "USER"
-    SYSTEM = "SYSTEM"
-
-
-@dataclass(frozen=True)
-class ExecutionError:
-    code: str
-    message: str
-    kind: ErrorKind = ErrorKind.USER
-    # From the task's ErrorDocument (ContainerError.kind); decides RETRYABLE vs PERMANENT failure.
-    recoverable: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,8 +73,9 @@ class PhaseInfo:
 
 
 @dataclass(frozen=True)
-class Transition:
-    """What ``handle`` returns: the phase, plus opaque plugin state persisted with the node and passed back."""
+class PluginAnswer:
+    """The plugin's answer to ``handle`` for one attempt: its phase, plus opaque plugin state persisted with the node
+    and passed back on the next call."""
 
     info: PhaseInfo
     plugin_state: bytes = b""
@@ -133,7 +133,7 @@ class Plugin(Protocol):
     @property
     def task_types(self) -> tuple[str, ...]: ...
 
-    async def handle(self, ctx: TaskExecutionContext) -> Transition: ...
+    async def handle(self, ctx: TaskExecutionContext) -> PluginAnswer: ...
 
     async def abort(self, ctx: TaskExecutionContext, reason: str) -> None: ...
 

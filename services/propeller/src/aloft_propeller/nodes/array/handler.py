@@ -23,12 +23,14 @@ from flyteidl.event import event_pb2
 
 from aloft_propeller import paths
 from aloft_propeller.events import builders
+from aloft_propeller.execution_error import ErrorKind, ExecutionError
+from aloft_propeller.nodes import attempts
 from aloft_propeller.nodes.array.inputs import array_size, element_inputs, gather_outputs
 from aloft_propeller.nodes.array.state import ArrayState, SubPhase
 from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeHandler
 from aloft_propeller.nodes.errors import NodeError
 from aloft_propeller.plugins.base import Phase
-from aloft_propeller.state import ErrorState, NodePhase, NodeState
+from aloft_propeller.state import NodePhase, NodeState
 from aloft_storage import BlobNotFound
 
 ARRAY_INDEX_VAR = "FLYTE_K8S_ARRAY_INDEX"
@@ -93,16 +95,17 @@ class ArrayNodeHandler:
             return self._fail(ctx, state, succeeded, failed, needed)
         if self._all_terminal(state):
             return await self._succeed(ctx, state)
-        aggregate = execution_pb2.TaskExecution.RUNNING
-        self._record(ctx, state, aggregate, changed)
-        return HandlerTransition(HandlerPhase.RUNNING, plugin_state=state.encode())
+        events = self._event(ctx, state, execution_pb2.TaskExecution.RUNNING, changed)
+        return HandlerTransition(HandlerPhase.RUNNING, plugin_state=state.encode(), task_events=events)
 
     async def abort(self, ctx: NodeContext, reason: str) -> None:
         state = ArrayState.decode(ctx.state.plugin_state)
         if state is None:
             return
         await self._abort_running(ctx, state, reason)
-        self._record(ctx, state, execution_pb2.TaskExecution.ABORTED, True)
+        # abort() has no transition to answer with: the ABORTED summary is recorded here.
+        for event in self._event(ctx, state, execution_pb2.TaskExecution.ABORTED, True):
+            ctx.execution.recorder.task(event)
 
     async def finalize(self, ctx: NodeContext) -> None:
         return None
@@ -155,7 +158,7 @@ class ArrayNodeHandler:
             return
         if transition.phase == HandlerPhase.RUNNING:
             return
-        error = transition.error or ErrorState("TaskFailed", "sub-task failed", "SYSTEM")
+        error = transition.error or ExecutionError("TaskFailed", "sub-task failed", ErrorKind.SYSTEM)
         state.errors[key] = [error.code, error.message, error.kind]
         state.plugin_states.pop(key, None)
         if transition.phase == HandlerPhase.RETRYABLE_FAILURE and self._take_retry(ctx, state, index, error):
@@ -169,27 +172,28 @@ class ArrayNodeHandler:
         self, ctx: NodeContext, sub_ctx: NodeContext, state: ArrayState, index: int
     ) -> HandlerTransition | None:
         """The task's timeout is per attempt (as for task nodes): abort the attempt, retry it if retries remain."""
-        template = sub_ctx.task_template()
-        timeout = template.metadata.timeout.ToTimedelta() if template.metadata.HasField("timeout") else None
-        started = state.started_at.get(str(index))
-        if not timeout or started is None or ctx.execution.now - started <= timeout.total_seconds():
+        timeout = attempts.attempt_timeout(sub_ctx.task_template())
+        if not attempts.attempt_expired(timeout, state.started_at.get(str(index)), ctx.execution.now):
             return None
         await self._task.abort(sub_ctx, f"timed out after {timeout}")
         message = f"sub-task {index} of [{ctx.node.id}] attempt {state.attempts[index]} timed out after {timeout}"
-        return HandlerTransition(HandlerPhase.RETRYABLE_FAILURE, error=ErrorState("Timeout", message))
+        return HandlerTransition(HandlerPhase.RETRYABLE_FAILURE, error=ExecutionError("Timeout", message))
 
     @staticmethod
-    def _take_retry(ctx: NodeContext, state: ArrayState, index: int, error: ErrorState) -> bool:
-        if error.kind == "SYSTEM":
-            if state.system_failures[index] >= ctx.execution.config.propeller.max_node_retries_for_system_failures:
-                return False
-            state.system_failures[index] += 1
-            return True
+    def _take_retry(ctx: NodeContext, state: ArrayState, index: int, error: ExecutionError) -> bool:
         sub = ctx.node.array_node.node
-        retries = sub.metadata.retries.retries if sub.metadata.retries.retries > 0 else 0
-        if not retries and sub.WhichOneof("target") == "task_node":
-            retries = ctx.execution.task_template(sub.task_node.reference_id).metadata.retries.retries
-        return state.attempts[index] + 1 - state.system_failures[index] <= retries
+        template = ctx.execution.task_template(sub.task_node.reference_id) if sub.HasField("task_node") else None
+        failures = attempts.retry_after(
+            error,
+            state.attempts[index],
+            state.system_failures[index],
+            attempts.user_retries(sub, template),
+            ctx.execution.config.propeller.max_node_retries_for_system_failures,
+        )
+        if failures is None:
+            return False
+        state.system_failures[index] = failures
+        return True
 
     async def _sub_context(self, ctx: NodeContext, state: ArrayState, index: int) -> NodeContext:
         array = ctx.node.array_node
@@ -260,8 +264,8 @@ class ArrayNodeHandler:
         per_element = await _bounded(list(range(state.size)), read)
         uri = paths.outputs_uri(paths.attempt_dir(ctx.execution.execution_uri, ctx.path, ctx.state.attempt))
         await ctx.execution.write_literal_map(uri, gather_outputs(names, per_element))
-        self._record(ctx, state, execution_pb2.TaskExecution.SUCCEEDED, True, output_uri=uri)
-        return HandlerTransition(HandlerPhase.SUCCESS, outputs_uri=uri, plugin_state=state.encode())
+        events = self._event(ctx, state, execution_pb2.TaskExecution.SUCCEEDED, True, output_uri=uri)
+        return HandlerTransition(HandlerPhase.SUCCESS, outputs_uri=uri, plugin_state=state.encode(), task_events=events)
 
     def _fail(self, ctx: NodeContext, state: ArrayState, succeeded: int, failed: int, needed: int) -> HandlerTransition:
         first = next((state.errors[str(i)] for i, p in enumerate(state.phases) if p == SubPhase.FAILED), None)
@@ -270,10 +274,12 @@ class ArrayNodeHandler:
             f"array node [{ctx.node.id}]: {failed} of {state.size} sub-tasks failed, {succeeded} succeeded, "
             f"{needed} successes required{detail}"
         )
-        kind = first[2] if first else "USER"
-        error = ErrorState("ArrayNodeFailed", message, kind)
-        self._record(ctx, state, execution_pb2.TaskExecution.FAILED, True, error=error)
-        return HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=error, plugin_state=state.encode())
+        kind = ErrorKind(first[2]) if first else ErrorKind.USER
+        error = ExecutionError("ArrayNodeFailed", message, kind)
+        events = self._event(ctx, state, execution_pb2.TaskExecution.FAILED, True, error=error)
+        return HandlerTransition(
+            HandlerPhase.PERMANENT_FAILURE, error=error, plugin_state=state.encode(), task_events=events
+        )
 
     def _output_names(self, ctx: NodeContext) -> list[str]:
         sub = ctx.node.array_node.node
@@ -284,20 +290,21 @@ class ArrayNodeHandler:
 
     # ---- events ----------------------------------------------------------------------------------------------
 
-    def _record(
+    def _event(
         self,
         ctx: NodeContext,
         state: ArrayState,
         phase: execution_pb2.TaskExecution.Phase.ValueType,
         changed: bool,
         output_uri: str = "",
-        error: ErrorState | None = None,
-    ) -> None:
+        error: ExecutionError | None = None,
+    ) -> tuple[event_pb2.TaskExecutionEvent, ...]:
+        """The round's task event (none when nothing changed), counted in ``state`` so versions stay ordered."""
         if not changed and state.last_event and state.last_event[0] == phase:
-            return
+            return ()
         state.event_version += 1
         state.last_event = [int(phase)]
-        ctx.execution.recorder.task(self._task_event(ctx, state, phase, output_uri, error))
+        return (self._task_event(ctx, state, phase, output_uri, error),)
 
     def _task_event(
         self,
@@ -305,7 +312,7 @@ class ArrayNodeHandler:
         state: ArrayState,
         phase: execution_pb2.TaskExecution.Phase.ValueType,
         output_uri: str,
-        error: ErrorState | None,
+        error: ExecutionError | None,
     ) -> event_pb2.TaskExecutionEvent:
         ectx = ctx.execution
         sub = ctx.node.array_node.node

@@ -17,6 +17,7 @@ from flyteidl.event import event_pb2
 
 from aloft_compiler import compile_dynamic_job
 from aloft_propeller import paths
+from aloft_propeller.execution_error import ErrorKind, ExecutionError
 from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeHandler, Scope
 from aloft_propeller.nodes.bindings import resolve_bindings
 from aloft_propeller.nodes.dynamic.launchplans import (
@@ -26,7 +27,7 @@ from aloft_propeller.nodes.dynamic.launchplans import (
     referenced_launch_plans,
 )
 from aloft_propeller.nodes.errors import BindingResolutionError, NodeError
-from aloft_propeller.state import ErrorState, NodePhase
+from aloft_propeller.state import NodePhase
 
 FUTURES_FILE = "futures.pb"
 COMPILED_FILE = "dynamic_compiled.pb"
@@ -89,12 +90,16 @@ class DynamicNodeHandler:
         except LaunchPlanUnavailable:
             return HandlerTransition(HandlerPhase.RUNNING, task_info=transition.task_info)  # compile next round
         except LaunchPlanNotFound as exc:
-            error = ErrorState("DynamicWorkflowBuildFailed", f"dynamic workflow of [{ctx.node.id}]: {exc}", "USER")
+            error = ExecutionError(
+                "DynamicWorkflowBuildFailed", f"dynamic workflow of [{ctx.node.id}]: {exc}", ErrorKind.USER
+            )
             return HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=error, task_info=transition.task_info)
         try:
             closure = compile_dynamic_job(job, template.interface, workflow_id, launch_plans)
         except Exception as exc:  # noqa: BLE001 - any compile error is the user's workflow being invalid
-            error = ErrorState("DynamicWorkflowBuildFailed", f"dynamic workflow of [{ctx.node.id}]: {exc}", "USER")
+            error = ExecutionError(
+                "DynamicWorkflowBuildFailed", f"dynamic workflow of [{ctx.node.id}]: {exc}", ErrorKind.USER
+            )
             return HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=error, task_info=transition.task_info)
         await ctx.execution.blobs.write_proto(compiled_uri, closure)
         self._remember(compiled_uri, closure)
@@ -120,7 +125,7 @@ class DynamicNodeHandler:
         try:
             outputs = await resolve_bindings(ctx.node.id, job.outputs, no_upstream)
         except NodeError as exc:
-            error = ErrorState("DynamicWorkflowBuildFailed", exc.message, "USER")
+            error = ExecutionError("DynamicWorkflowBuildFailed", exc.message, ErrorKind.USER)
             return HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=error, task_info=transition.task_info)
         await ctx.execution.write_literal_map(transition.outputs_uri, outputs)
         return transition

@@ -9,9 +9,9 @@ from typing import Protocol
 import grpc
 from flyteidl.admin import common_pb2
 from flyteidl.core import dynamic_job_pb2, identifier_pb2, workflow_pb2
-from flyteidl.service import admin_pb2_grpc
 
 from aloft_compiler import LaunchPlanInterface
+from aloft_propeller.admin_channel import LazyAdminStub
 
 _CALL_TIMEOUT = 10.0
 
@@ -55,13 +55,10 @@ class AdminLaunchPlans:
     """GetLaunchPlan over gRPC to admin (``propeller.adminEndpoint``); the channel opens on first use."""
 
     def __init__(self, endpoint: str) -> None:
-        self._endpoint = endpoint
-        self._stub: admin_pb2_grpc.AdminServiceStub | None = None
+        self._admin = LazyAdminStub(endpoint)
 
-    def _admin(self) -> admin_pb2_grpc.AdminServiceStub:
-        if self._stub is None:
-            self._stub = admin_pb2_grpc.AdminServiceStub(grpc.aio.insecure_channel(self._endpoint))
-        return self._stub
+    async def close(self) -> None:
+        await self._admin.close()
 
     async def fetch(self, ids: Sequence[identifier_pb2.Identifier]) -> list[LaunchPlanInterface]:
         result = []

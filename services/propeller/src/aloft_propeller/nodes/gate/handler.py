@@ -9,6 +9,7 @@ from __future__ import annotations
 from flyteidl.core import identifier_pb2, literals_pb2, types_pb2, workflow_pb2
 
 from aloft_propeller import paths
+from aloft_propeller.execution_error import ErrorKind
 from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext
 from aloft_propeller.nodes.gate.signals import SignalClient, SignalRejected
 
@@ -44,9 +45,9 @@ class GateNodeHandler:
             if condition == "approve":
                 return await self._approve(ctx, gate.approve)
         except SignalRejected as exc:
-            return HandlerTransition.failure("SignalRejected", f"[{ctx.node.id}] {exc}", "SYSTEM")
+            return HandlerTransition.failure("SignalRejected", f"[{ctx.node.id}] {exc}", ErrorKind.SYSTEM)
         message = f"[{ctx.node.id}] gate node has no supported condition (sleep, signal or approve)"
-        return HandlerTransition.failure("BadSpecificationError", message, "SYSTEM")
+        return HandlerTransition.failure("BadSpecificationError", message, ErrorKind.SYSTEM)
 
     def _sleep(self, ctx: NodeContext, sleep: workflow_pb2.SleepCondition) -> HandlerTransition:
         started = ctx.state.attempt_started_at
@@ -71,7 +72,7 @@ class GateNodeHandler:
         approved = _boolean(value)
         if approved is None:
             message = f"[{ctx.node.id}] approve signal {approve.signal_id!r} has a non-boolean value"
-            return HandlerTransition.failure("RuntimeExecutionError", message, "USER")
+            return HandlerTransition.failure("RuntimeExecutionError", message, ErrorKind.USER)
         if not approved:
             message = f"[{ctx.node.id}] received a reject signal {approve.signal_id!r} for the node's input values"
             return HandlerTransition.failure("ReceivedRejectSignal", message)

@@ -9,6 +9,7 @@ from flyteidl.admin import signal_pb2
 from flyteidl.core import identifier_pb2, literals_pb2, types_pb2
 from flyteidl.service import signal_pb2_grpc
 
+from aloft_propeller.admin_channel import LazyStub
 from aloft_service.errors import Unavailable
 
 _TRANSIENT = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED)
@@ -29,15 +30,7 @@ class SignalClient(Protocol):
 
 class AdminSignalClient:
     def __init__(self, endpoint: str) -> None:
-        self._endpoint = endpoint
-        self._channel: grpc.aio.Channel | None = None
-        self._stub: signal_pb2_grpc.SignalServiceStub | None = None
-
-    def _signals(self) -> signal_pb2_grpc.SignalServiceStub:
-        if self._stub is None:
-            self._channel = grpc.aio.insecure_channel(self._endpoint)
-            self._stub = signal_pb2_grpc.SignalServiceStub(self._channel)
-        return self._stub
+        self._signals = LazyStub(endpoint, signal_pb2_grpc.SignalServiceStub)
 
     async def get_or_create(
         self, signal_id: identifier_pb2.SignalIdentifier, literal_type: types_pb2.LiteralType
@@ -54,6 +47,4 @@ class AdminSignalClient:
         return None
 
     async def close(self) -> None:
-        if self._channel is not None:
-            await self._channel.close()
-        self._channel, self._stub = None, None
+        await self._signals.close()

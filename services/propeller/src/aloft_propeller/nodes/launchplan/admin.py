@@ -159,7 +159,6 @@ class AdminLauncher:
 
     async def close(self) -> None:
         await self._admin.close()
-        self._channel, self._stub = None, None
 
 
 def _classified(exc: grpc.aio.AioRpcError, doing: str) -> Exception:

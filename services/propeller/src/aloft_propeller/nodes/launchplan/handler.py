@@ -14,6 +14,7 @@ import grpc
 from flyteidl.core import execution_pb2, identifier_pb2, literals_pb2
 
 from aloft_propeller import paths
+from aloft_propeller.execution_error import ErrorKind, ExecutionError
 from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext
 from aloft_propeller.nodes.launchplan.admin import (
     ChildStatus,
@@ -23,13 +24,13 @@ from aloft_propeller.nodes.launchplan.admin import (
     ParentNotRecorded,
     child_execution_name,
 )
-from aloft_propeller.state import ErrorState, NodePhase
+from aloft_propeller.state import NodePhase
 
 log = logging.getLogger(__name__)
 
 LAUNCHED = b"launched"
 _PHASE = execution_pb2.WorkflowExecution
-_ERROR_KINDS = {execution_pb2.ExecutionError.SYSTEM: "SYSTEM"}
+_ERROR_KINDS = {execution_pb2.ExecutionError.SYSTEM: ErrorKind.SYSTEM}
 
 
 def child_execution_id(ctx: NodeContext) -> identifier_pb2.WorkflowExecutionIdentifier:
@@ -87,7 +88,7 @@ class LaunchPlanNodeHandler:
         except LaunchRejected as exc:
             if exc.code == grpc.StatusCode.NOT_FOUND:
                 return await self._launch(ctx)  # admin lost it (or never committed it): launch again
-            return HandlerTransition.failure("RuntimeExecutionError", exc.message, "SYSTEM")
+            return HandlerTransition.failure("RuntimeExecutionError", exc.message, ErrorKind.SYSTEM)
         return await self._follow(ctx, child_id, status)
 
     async def _launch(self, ctx: NodeContext) -> HandlerTransition:
@@ -132,9 +133,9 @@ class LaunchPlanNodeHandler:
         return None
 
 
-def _child_error(child_id: identifier_pb2.WorkflowExecutionIdentifier, status: ChildStatus) -> ErrorState:
+def _child_error(child_id: identifier_pb2.WorkflowExecutionIdentifier, status: ChildStatus) -> ExecutionError:
     if status.error is None:
-        return ErrorState("ChildExecutionFailed", f"child execution {child_id.name} failed", "USER")
-    kind = _ERROR_KINDS.get(status.error.kind, "USER")
+        return ExecutionError("ChildExecutionFailed", f"child execution {child_id.name} failed", ErrorKind.USER)
+    kind = _ERROR_KINDS.get(status.error.kind, ErrorKind.USER)
     message = f"child execution {child_id.name} failed: {status.error.message}"
-    return ErrorState(status.error.code or "ChildExecutionFailed", message, kind)
+    return ExecutionError(status.error.code or "ChildExecutionFailed", message, kind)

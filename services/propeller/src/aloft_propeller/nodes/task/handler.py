@@ -13,12 +13,13 @@ from flyteidl.core import identifier_pb2, tasks_pb2
 
 from aloft_propeller import paths
 from aloft_propeller.catalog.task_cache import TaskCache, is_cacheable
+from aloft_propeller.config import PropellerConfig
+from aloft_propeller.execution_error import ErrorKind, ExecutionError
 from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext
 from aloft_propeller.nodes.errors import NodeError
 from aloft_propeller.nodes.task.cache import build_task_cache, handle_cached, release_on_abort
 from aloft_propeller.plugins.base import Phase, Plugin, Resources, TaskExecutionContext
 from aloft_propeller.plugins.resources import attempt_resources
-from aloft_propeller.state import ErrorState
 from aloft_service.errors import AloftError
 
 DECK_FILE = "deck.html"
@@ -59,11 +60,18 @@ def _phase_of(phase: Phase) -> HandlerPhase:
 
 
 class TaskNodeHandler:
-    def __init__(self, cache: TaskCache | None = None) -> None:
-        self._cache = cache  # None: built from the propeller config when the first cacheable task runs
+    def __init__(self, cache: TaskCache | None = None, config: PropellerConfig | None = None) -> None:
+        self._cache = cache
+        self._config = config  # setup() builds the cache (its datacatalog client) from it
 
     async def setup(self) -> None:
-        return None
+        if self._cache is None and self._config is not None:
+            self._cache = build_task_cache(self._config)
+
+    async def close(self) -> None:
+        """Close the datacatalog client (server.py calls it at stop, through the node handler registry)."""
+        if self._cache is not None:
+            await self._cache.client.close()
 
     def finalize_required(self) -> bool:
         return False  # the plugin is finalized as soon as it reports a terminal phase
@@ -75,7 +83,7 @@ class TaskNodeHandler:
         return await self._run(ctx, plugin, tctx)
 
     def _task_cache(self, ctx: NodeContext) -> TaskCache:
-        if self._cache is None:
+        if self._cache is None:  # no setup(): tests driving the handler directly
             self._cache = build_task_cache(ctx.execution.config)
         return self._cache
 
@@ -86,9 +94,9 @@ class TaskNodeHandler:
             await plugin.finalize(tctx)
         error = None
         if info.error is not None:
-            error = ErrorState(info.error.code, info.error.message, info.error.kind.value)
+            error = info.error
         elif info.phase in (Phase.RETRYABLE_FAILURE, Phase.PERMANENT_FAILURE):
-            error = ErrorState("TaskFailed", info.reason or "task failed", "SYSTEM")
+            error = ExecutionError("TaskFailed", info.reason or "task failed", ErrorKind.SYSTEM)
         deck_uri = ""
         if info.phase == Phase.SUCCESS and await ctx.execution.blobs.exists(f"{tctx.output_prefix}/{DECK_FILE}"):
             deck_uri = f"{tctx.output_prefix}/{DECK_FILE}"

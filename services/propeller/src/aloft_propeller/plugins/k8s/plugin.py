@@ -23,7 +23,7 @@ from kubernetes import client, config
 
 from aloft_propeller.config import K8sPluginConfig, PropellerConfig
 from aloft_propeller.plugins import io
-from aloft_propeller.plugins.base import ErrorKind, Phase, PhaseInfo, TaskExecutionContext, Transition
+from aloft_propeller.plugins.base import ErrorKind, Phase, PhaseInfo, PluginAnswer, TaskExecutionContext
 from aloft_propeller.plugins.k8s.cache import PodCache
 from aloft_propeller.plugins.k8s.log_links import pod_log_links
 from aloft_propeller.plugins.k8s.naming import render_namespace
@@ -107,21 +107,21 @@ class K8sPodPlugin:
 
     # --- handle -------------------------------------------------------------------------------------------------
 
-    async def handle(self, ctx: TaskExecutionContext) -> Transition:
+    async def handle(self, ctx: TaskExecutionContext) -> PluginAnswer:
         self._start_watch()
         namespace, name = self.namespace(ctx), pod_name(ctx)
         pod = self._cache.get(namespace, name) or await self._read(namespace, name)
         if pod is None:
             if ctx.plugin_state == CREATED:
                 message = f"pod {namespace}/{name} was deleted by someone else while the task ran"
-                return Transition(
+                return PluginAnswer(
                     failure(Phase.RETRYABLE_FAILURE, "ResourceDeletedExternally", message, ErrorKind.SYSTEM)
                 )
             waiting = await self._tokens.acquire(ctx)
             if waiting is not None:
-                return Transition(waiting)
+                return PluginAnswer(waiting)
             return await self._create(ctx, namespace)
-        return Transition(await self._observe(ctx, pod), plugin_state=CREATED)
+        return PluginAnswer(await self._observe(ctx, pod), plugin_state=CREATED)
 
     async def _observe(self, ctx: TaskExecutionContext, pod: dict[str, Any]) -> PhaseInfo:
         primary = primary_container_name(ctx)
@@ -131,13 +131,13 @@ class K8sPodPlugin:
         custom.update({"podName": pod["metadata"]["name"], "namespace": pod["metadata"].get("namespace", "")})
         return replace(info, logs=logs, custom_info=custom)
 
-    async def _create(self, ctx: TaskExecutionContext, namespace: str) -> Transition:
+    async def _create(self, ctx: TaskExecutionContext, namespace: str) -> PluginAnswer:
         try:
             pod = build_pod(ctx, self._settings, await self._pod_inputs(ctx, namespace))
         except (PodTemplateNotFound, TemplateError, QuantityError, ValueError, BlobNotFound) as exc:
             await self._tokens.release(ctx)
             message = f"cannot build the task's pod: {exc}"
-            return Transition(failure(Phase.PERMANENT_FAILURE, type(exc).__name__, message, ErrorKind.USER))
+            return PluginAnswer(failure(Phase.PERMANENT_FAILURE, type(exc).__name__, message, ErrorKind.USER))
         try:
             created = await asyncio.to_thread(self._v1.create_namespaced_pod, namespace, pod, _preload_content=False)
             body = json.loads(created.data)
@@ -145,22 +145,24 @@ class K8sPodPlugin:
             if exc.status == 409:  # created by an earlier round or a previous propeller: adopt it
                 adopted = await self._read(namespace, pod["metadata"]["name"])
                 if adopted is not None:
-                    return Transition(await self._observe(ctx, adopted), plugin_state=CREATED)
+                    return PluginAnswer(await self._observe(ctx, adopted), plugin_state=CREATED)
             return await self._create_failed(ctx, exc)
         self._cache.put(body)
         info = PhaseInfo(Phase.QUEUED, reason=f"pod {namespace}/{body['metadata']['name']} created")
-        return Transition(info, plugin_state=CREATED)
+        return PluginAnswer(info, plugin_state=CREATED)
 
-    async def _create_failed(self, ctx: TaskExecutionContext, exc: client.ApiException) -> Transition:
+    async def _create_failed(self, ctx: TaskExecutionContext, exc: client.ApiException) -> PluginAnswer:
         message = _api_message(exc)
         if exc.status == 403 and "exceeded quota" in message:  # a ResourceQuota: wait, as Flyte does
-            return Transition(PhaseInfo(Phase.WAITING_FOR_RESOURCES, reason=f"namespace quota: {message}"))
+            return PluginAnswer(PhaseInfo(Phase.WAITING_FOR_RESOURCES, reason=f"namespace quota: {message}"))
         await self._tokens.release(ctx)
         if exc.status in (400, 403, 404, 422):  # invalid pod, webhook refusal, missing namespace
             code = "PodRejected" if exc.status != 404 else "NamespaceNotFound"
-            return Transition(failure(Phase.PERMANENT_FAILURE, code, f"the pod was refused: {message}", ErrorKind.USER))
+            return PluginAnswer(
+                failure(Phase.PERMANENT_FAILURE, code, f"the pod was refused: {message}", ErrorKind.USER)
+            )
         # The API is unavailable or overloaded: nothing was created, the next round tries again.
-        return Transition(PhaseInfo(Phase.QUEUED, reason=f"retrying pod creation: {exc.status} {message}"))
+        return PluginAnswer(PhaseInfo(Phase.QUEUED, reason=f"retrying pod creation: {exc.status} {message}"))
 
     async def _pod_inputs(self, ctx: TaskExecutionContext, namespace: str) -> PodInputs:
         return PodInputs(

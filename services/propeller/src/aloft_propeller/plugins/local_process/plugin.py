@@ -23,7 +23,7 @@ from google.protobuf import struct_pb2
 
 from aloft_propeller.config import LocalProcessConfig, PropellerConfig
 from aloft_propeller.plugins import io
-from aloft_propeller.plugins.base import ErrorKind, Phase, PhaseInfo, TaskExecutionContext, TaskLog, Transition
+from aloft_propeller.plugins.base import ErrorKind, Phase, PhaseInfo, PluginAnswer, TaskExecutionContext, TaskLog
 from aloft_propeller.plugins.local_process import copilot, results
 from aloft_propeller.plugins.local_process.attempt import (
     AttemptDir,
@@ -113,30 +113,32 @@ class LocalProcessPlugin:
 
     # --- handle -------------------------------------------------------------------------------------------------
 
-    async def handle(self, ctx: TaskExecutionContext) -> Transition:
+    async def handle(self, ctx: TaskExecutionContext) -> PluginAnswer:
         attempt = self.attempt_dir(ctx)
         observed = await self._observe(ctx, attempt)
         if observed is not None:
-            return Transition(observed)
+            return PluginAnswer(observed)
         async with self._lock:  # one launch decision at a time: the slot count and the claim stay consistent
             observed = await self._observe(ctx, attempt)
             if observed is not None:
-                return Transition(observed)
+                return PluginAnswer(observed)
             if not self._has_free_slot():
                 reason = f"waiting for a local-process slot ({self._settings.max_concurrency} attempts running)"
-                return Transition(
+                return PluginAnswer(
                     PhaseInfo(Phase.WAITING_FOR_RESOURCES, reason=reason, occurred_at=results.timestamp())
                 )
             waiting = await self._tokens.acquire(ctx)  # after the local slot: a waiting attempt holds no token
             if waiting is not None:
-                return Transition(waiting)
+                return PluginAnswer(waiting)
             try:
                 record = await self._launch(ctx, attempt)
             except _CANNOT_START as exc:
                 await self._tokens.release(ctx)
                 message = f"cannot start the task: {exc}"
-                return Transition(results.failure(Phase.PERMANENT_FAILURE, type(exc).__name__, message, ErrorKind.USER))
-        return Transition(self._running_info(ctx, attempt, record))
+                return PluginAnswer(
+                    results.failure(Phase.PERMANENT_FAILURE, type(exc).__name__, message, ErrorKind.USER)
+                )
+        return PluginAnswer(self._running_info(ctx, attempt, record))
 
     async def _observe(self, ctx: TaskExecutionContext, attempt: AttemptDir) -> PhaseInfo | None:
         """The attempt's phase from its directory; None when nothing has been started (safe to launch)."""

@@ -1,0 +1,31 @@
+"""The scheduler process: the scheduling loop, plus gRPC health and HTTP /metrics and /healthcheck."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from aloft_scheduler.admin_client import AdminClient
+from aloft_scheduler.clock import system_clock
+from aloft_scheduler.config import SchedulerConfig
+from aloft_scheduler.scheduler import Scheduler
+from aloft_service.runtime import Service
+
+
+def build_service(config: SchedulerConfig) -> Service:
+    admin = AdminClient(config.scheduler.adminEndpoint)
+    scheduler = Scheduler(admin, config.scheduler, system_clock)
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start() -> None:
+        tasks.append(asyncio.create_task(scheduler.run_forever(stop)))
+
+    async def finish() -> None:
+        stop.set()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await admin.close()
+
+    return Service(name="scheduler", service_names=[], registrations=[], on_start=[start], on_stop=[finish])
