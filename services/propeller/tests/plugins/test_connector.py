@@ -499,3 +499,31 @@ async def test_marker_written_beside_outputs(
     answer = await plugin.handle(ctx)
     marker = ConnectorState.decode(await blobs.read(marker_uri(ctx.output_prefix)))
     assert marker == ConnectorState.decode(answer.plugin_state)
+
+
+def test_documented_config_loads() -> None:
+    from aloft_config import load_config
+
+    repo = Path(__file__).resolve().parents[4]
+    config = load_config(repo / "config" / "connectors.yaml", PropellerConfig)
+    assert "connector-service" in config.tasks.task_plugins.enabled_plugins
+    assert config.plugins.connector_service.defaultConnector.endpoint == "127.0.0.1:8000"
+
+
+async def test_secret_requests_and_identity_reach_the_connector(
+    served: Served, tmp_path: Path, blobs: BlobStore, make_ctx: MakeCtx
+) -> None:
+    """As Flyte: the connector gets the template with its secret requests (it resolves them in its own
+    environment) and the execution's identity / service account in the task execution metadata."""
+    from flyteidl.core import security_pb2
+
+    plugin = await new_plugin(connector_config(tmp_path, served.endpoint), blobs)
+    task = template()
+    task.security_context.secrets.add(group="bigquery", key="token")
+    run_as = security_pb2.Identity(k8s_service_account="etl", execution_identity="alice")
+    ctx = replace(await make_ctx(task), security_context=security_pb2.SecurityContext(run_as=run_as))
+    await plugin.handle(ctx)
+    created = served.connector.creates[0]
+    assert [(s.group, s.key) for s in created.template.security_context.secrets] == [("bigquery", "token")]
+    assert created.task_execution_metadata.k8s_service_account == "etl"
+    assert created.task_execution_metadata.identity.execution_identity == "alice"
