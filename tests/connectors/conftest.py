@@ -170,13 +170,14 @@ def _configs(root: Path, ports: dict[str, int]) -> tuple[Path, Path]:
             "workflow-reeval-duration": "1s",
             "downstream-eval-duration": "1s",
         },
-        "tasks": {"task-plugins": {"enabled-plugins": ["local-process", "connector-service"]}},
+        "tasks": {"task-plugins": {"enabled-plugins": ["local-process", "connector-service", "dask"]}},
         "plugins": {
             "connector-service": {
                 "defaultConnector": {"endpoint": f"127.0.0.1:{ports['connector']}", "insecure": True},
                 "pollInterval": "5s",
                 "webApi": {"caching": {"initialPollInterval": "0.2s", "resyncInterval": "1s"}},
-            }
+            },
+            "dask": {"max-workers": 2, "kill-grace-period": "5s"},
         },
         "storage": {
             "type": "local",

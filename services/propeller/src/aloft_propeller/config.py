@@ -297,12 +297,25 @@ class ConnectorServiceConfig(Section):
         return self
 
 
+class ClusterPluginConfig(Section):
+    """The embedded Dask / Ray clusters (``plugins.dask``, ``plugins.ray``): local processes per attempt."""
+
+    # Where cluster records and logs live ("" = <stack.dataDir>/propeller/clusters/<dask|ray>).
+    cluster_dir: str = Field(default="", alias="cluster-dir")
+    # Worker processes per cluster at most, whatever the spec asks (the machine is shared).
+    max_workers: int = Field(default=4, alias="max-workers", ge=1)
+    startup_timeout: Duration = Field(default="180s", alias="startup-timeout")  # type: ignore[assignment]
+    kill_grace_period: Duration = Field(default="10s", alias="kill-grace-period")  # type: ignore[assignment]
+
+
 class PluginsConfig(Section):
     logs: LogsConfig = LogsConfig()
     local_process: LocalProcessConfig = Field(default_factory=LocalProcessConfig, alias="local-process")
     k8s: K8sPluginConfig = Field(default_factory=K8sPluginConfig)
     connector_service: ConnectorServiceConfig = Field(default_factory=ConnectorServiceConfig, alias="connector-service")
     agent_service: ConnectorServiceConfig = Field(default_factory=ConnectorServiceConfig, alias="agent-service")
+    dask: ClusterPluginConfig = Field(default_factory=ClusterPluginConfig)
+    ray: ClusterPluginConfig = Field(default_factory=ClusterPluginConfig)
 
 
 class PropellerConfig(BaseModel):

@@ -60,12 +60,26 @@ def _connector_factory(plugin_id: str) -> PluginFactory:
     return build
 
 
+def _dask_factory(config: PropellerConfig, blobs: BlobStore) -> Plugin:
+    from aloft_propeller.plugins.clusters import dask_plugin
+
+    return dask_plugin(config, blobs)
+
+
+def _ray_factory(config: PropellerConfig, blobs: BlobStore) -> Plugin:
+    from aloft_propeller.plugins.clusters import ray_plugin
+
+    return ray_plugin(config, blobs)
+
+
 # Plugins this build can construct, by id. New plugins register here.
 AVAILABLE_PLUGINS: dict[str, PluginFactory] = {
     "local-process": _local_process_factory,
     "k8s-pod": _k8s_pod_factory,
     "connector-service": _connector_factory("connector-service"),
     "agent-service": _connector_factory("agent-service"),  # Flyte's older name of the connector plugin
+    "dask": _dask_factory,
+    "ray": _ray_factory,
 }
 
 
