@@ -8,6 +8,7 @@ tell how often propeller called it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -118,6 +119,16 @@ class ConnectorStack:
                 proc.kill()
                 proc.wait(5)
         self.procs.clear()
+        self._stop_leftover_clusters()
+
+    def _stop_leftover_clusters(self) -> None:
+        """Embedded clusters outlive propeller by design (the next one adopts them); this stack has no next one,
+        so the clusters of attempts still running when the session ends are stopped here."""
+        for records in (self.root / "data" / "propeller" / "clusters").glob("*/*/processes.jsonl"):
+            for line in records.read_text().splitlines():
+                if line.strip():
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(json.loads(line)["record"]["pgid"], signal.SIGKILL)
 
     def log_tail(self, name: str, lines: int = 60) -> str:
         path = self.logs / f"{name}.log"
@@ -170,7 +181,7 @@ def _configs(root: Path, ports: dict[str, int]) -> tuple[Path, Path]:
             "workflow-reeval-duration": "1s",
             "downstream-eval-duration": "1s",
         },
-        "tasks": {"task-plugins": {"enabled-plugins": ["local-process", "connector-service", "dask"]}},
+        "tasks": {"task-plugins": {"enabled-plugins": ["local-process", "connector-service", "dask", "ray"]}},
         "plugins": {
             "connector-service": {
                 "defaultConnector": {"endpoint": f"127.0.0.1:{ports['connector']}", "insecure": True},
@@ -178,6 +189,8 @@ def _configs(root: Path, ports: dict[str, int]) -> tuple[Path, Path]:
                 "webApi": {"caching": {"initialPollInterval": "0.2s", "resyncInterval": "1s"}},
             },
             "dask": {"max-workers": 2, "kill-grace-period": "5s"},
+            # Three Ray nodes on a small shared machine can take minutes to register with the head.
+            "ray": {"max-workers": 2, "kill-grace-period": "10s", "startup-timeout": "420s"},
         },
         "storage": {
             "type": "local",

@@ -1,7 +1,8 @@
-"""Dask tasks (flytekitplugins-dask, unmodified flytekit) on an embedded cluster: a real `dask scheduler` and two
-`dask worker` processes started for the attempt, the task's dask Client computing on them, every cluster process
-gone after the attempt; a propeller killed with SIGKILL while the task runs adopts the cluster and still tears it
-down."""
+"""Dask and Ray tasks (flytekitplugins-dask / -ray, unmodified flytekit) on embedded clusters started for the
+attempt: a real `dask scheduler` and two `dask worker` processes, the task's dask Client computing on them; a
+`ray start --head` node plus two `ray start --address` nodes running the task's `ray.remote` work. Every cluster
+process is gone after the attempt; a propeller killed with SIGKILL while the task runs adopts the cluster and still
+tears it down."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def clusters_of(stack: Any, execution: str) -> list[Path]:
-    root = stack.root / "data" / "propeller" / "clusters" / "dask"
+def clusters_of(stack: Any, execution: str, engine: str = "dask") -> list[Path]:
+    root = stack.root / "data" / "propeller" / "clusters" / engine
     return sorted(root.glob(f"{execution}-*/processes.jsonl")) if root.is_dir() else []
 
 
@@ -76,3 +77,17 @@ def test_propeller_killed_while_the_dask_task_runs(stack: Any, registered: str, 
     assert (result["outputs"]["o0"], result["outputs"]["o1"]) == (14, 2)
     assert clusters_of(stack, name) == [records]  # adopted, not started again
     wait_for(lambda: not any(alive(pid) for pid in roles.values()), 60, "the adopted cluster to be stopped")
+
+
+@pytest.mark.timeout(1200)  # three Ray nodes start slowly on a small shared machine
+def test_ray_task_runs_remote_work_on_its_own_cluster(stack: Any, registered: str) -> None:
+    name = stack.driver("start", registered, "flows.ray_clusters.ray_wf", json.dumps({"n": 10}))["name"]
+    result = stack.driver("wait", name, "--timeout", "900", timeout=1000)
+    assert result["phase"] == SUCCEEDED, result
+    assert (result["outputs"]["o0"], result["outputs"]["o1"]) == (285, 3)  # head + 2 worker nodes alive
+    (records,) = clusters_of(stack, name, "ray")
+    roles = pids(records)
+    assert sorted(roles) == ["head", "worker-0", "worker-1"]
+    wait_for(lambda: not any(alive(pid) for pid in roles.values()), 90, "the ray cluster to be stopped")
+    scratch = Path((records.parent / "scratch").read_text())
+    assert not scratch.exists()  # Ray's session directory is removed with the cluster

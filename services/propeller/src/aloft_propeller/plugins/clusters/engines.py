@@ -20,6 +20,7 @@ from aloft_propeller.plugins.clusters.processes import ClusterDir
 
 READY_MARK_DASK_WORKER = "Registered to:"
 READY_MARK_RAY = "Ray runtime started"
+OBJECT_STORE_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class Engine(Protocol):
     def workers_ready(self, cluster: ClusterDir, roles: list[str]) -> bool: ...
 
     def task_env(self, address: str) -> dict[str, str]: ...
+
+    def process_env(self) -> dict[str, str]:
+        """Extra environment of the cluster's own processes."""
+        ...
 
 
 def _free_port() -> int:
@@ -107,6 +112,9 @@ class DaskEngine:
     def __init__(self, max_workers: int) -> None:
         self._max_workers = max_workers
 
+    def process_env(self) -> dict[str, str]:
+        return {}
+
     @staticmethod
     def job(template: tasks_pb2.TaskTemplate) -> dask_pb2.DaskJob:
         try:
@@ -160,8 +168,13 @@ class DaskEngine:
 class RayEngine:
     task_type = "ray"
 
-    def __init__(self, max_workers: int) -> None:
+    def __init__(self, max_workers: int, startup_seconds: float = 180) -> None:
         self._max_workers = max_workers
+        self._startup_seconds = startup_seconds
+
+    def process_env(self) -> dict[str, str]:
+        # A node gives up joining after 30s by default; on a busy machine registration can take longer.
+        return {"RAY_raylet_start_wait_time_s": str(max(30, int(self._startup_seconds)))}
 
     @staticmethod
     def job(template: tasks_pb2.TaskTemplate) -> ray_pb2.RayJob:
@@ -174,9 +187,11 @@ class RayEngine:
 
     @staticmethod
     def _params(params: dict[str, str]) -> list[str]:
-        # Flags the embedded cluster owns (addresses, ports, blocking) are not taken from the spec.
+        # Flags the embedded cluster owns (addresses, ports, blocking) are not taken from the spec; a node's object
+        # store is kept small unless the spec sizes it (Ray's default takes 30% of the machine's memory per node).
         owned = {"address", "port", "block", "head", "temp-dir", "dashboard-host", "include-dashboard"}
-        return [f"--{key}={value}" for key, value in sorted(params.items()) if key not in owned]
+        chosen = {"object-store-memory": str(OBJECT_STORE_BYTES), **params}
+        return [f"--{key}={value}" for key, value in sorted(chosen.items()) if key not in owned]
 
     def head(self, template: tasks_pb2.TaskTemplate, bin_dir: Path, cluster: ClusterDir) -> Launch:
         spec = self.job(template).ray_cluster.head_group_spec
@@ -191,7 +206,7 @@ class RayEngine:
             "--node-ip-address=127.0.0.1",
             "--include-dashboard=false",
             "--disable-usage-stats",
-            f"--temp-dir={cluster.path / 'tmp'}",
+            f"--temp-dir={cluster.scratch('aloft-ray')}",
             *self._params(dict(spec.ray_start_params)),
         ]
         return Launch("head", argv)

@@ -89,7 +89,7 @@ class ClusterPlugin:
             raise ImageResolutionError(f"no environment with {self.id} for image [{ctx.template.container.image}]")
         if cluster.claim():
             launch = self._engine.head(ctx.template, bin_dir, cluster)
-            cluster.spawn(launch.role, launch.argv, _env(bin_dir))
+            cluster.spawn(launch.role, launch.argv, {**_env(bin_dir), **self._engine.process_env()})
             return _starting(f"starting the {self.id} cluster ({launch.role})")
         broken = cluster.dead()
         if broken:
@@ -102,7 +102,7 @@ class ClusterPlugin:
             return _starting(f"waiting for the {self.id} cluster's head")
         if _claim_once(cluster.path / "workers-claim"):
             for launch in self._engine.workers(ctx.template, bin_dir, cluster, head):
-                cluster.spawn(launch.role, launch.argv, _env(bin_dir))
+                cluster.spawn(launch.role, launch.argv, {**_env(bin_dir), **self._engine.process_env()})
         workers = [p.role for p in cluster.processes() if p.role.startswith("worker-")]
         if not self._engine.workers_ready(cluster, workers):
             return _starting(f"waiting for {len(workers)} {self.id} workers to join {head}")
@@ -170,7 +170,8 @@ def dask_plugin(config: PropellerConfig, blobs: BlobStore) -> ClusterPlugin:
 
 def ray_plugin(config: PropellerConfig, blobs: BlobStore) -> ClusterPlugin:
     settings = config.plugins.ray
-    return ClusterPlugin(config, blobs, RayEngine(settings.max_workers), settings)
+    engine = RayEngine(settings.max_workers, settings.startup_timeout.total_seconds())
+    return ClusterPlugin(config, blobs, engine, settings)
 
 
 def _claim_once(path: Path) -> bool:

@@ -9,9 +9,11 @@ propeller and are adopted (or stopped) by the next one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -107,6 +109,15 @@ class ClusterDir:
         """Roles whose process is gone (the cluster is broken)."""
         return [p.role for p in self.processes() if not is_running(p.record)]
 
+    def scratch(self, prefix: str) -> Path:
+        """A short-path scratch directory owned by the cluster (Ray's session dir holds AF_UNIX sockets, whose
+        paths may not exceed 107 bytes), removed with the cluster."""
+        digest = hashlib.sha1(str(self.path).encode()).hexdigest()[:12]
+        path = Path(tempfile.gettempdir()) / f"{prefix}-{digest}"
+        path.mkdir(parents=True, exist_ok=True)
+        (self.path / "scratch").write_text(str(path))
+        return path
+
     def address(self) -> str:
         try:
             return (self.path / "address").read_text().strip()
@@ -128,8 +139,10 @@ class ClusterDir:
         _reap()
         if self.path.exists():
             (self.path / "torn-down").write_text(str(time.time()))
-            for scratch in ("tmp", "work"):  # large per-cluster scratch (Ray's session dirs, Dask spill)
-                shutil.rmtree(self.path / scratch, ignore_errors=True)
+            shutil.rmtree(self.path / "work", ignore_errors=True)  # Dask's spill directory
+            scratch = self.path / "scratch"
+            if scratch.exists():  # Ray's session directory
+                shutil.rmtree(scratch.read_text().strip(), ignore_errors=True)
 
 
 # Processes this propeller spawned, reaped when they exit (others are not our children).
