@@ -78,7 +78,9 @@ class PropellerSection(Section):
 
 
 class TaskPluginsConfig(Section):
-    enabled_plugins: list[str] = Field(default_factory=lambda: ["local-process"], alias="enabled-plugins")
+    enabled_plugins: list[str] = Field(
+        default_factory=lambda: ["local-process", "dask", "ray"], alias="enabled-plugins"
+    )
     default_for_task_types: dict[str, str] = Field(
         default_factory=lambda: {
             "python-task": "local-process",
