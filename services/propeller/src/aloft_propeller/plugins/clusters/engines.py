@@ -35,6 +35,9 @@ class ClusterSpecError(ValueError):
 
 class Engine(Protocol):
     task_type: str
+    # Start workers one at a time (Ray nodes on one machine share the head's session directory and collide on
+    # socket names when they start together).
+    sequential_workers: bool
 
     def head(self, template: tasks_pb2.TaskTemplate, bin_dir: Path, cluster: ClusterDir) -> Launch: ...
 
@@ -108,6 +111,7 @@ def memory_bytes(resources: tasks_pb2.Resources) -> int:
 
 class DaskEngine:
     task_type = "dask"
+    sequential_workers = False
 
     def __init__(self, max_workers: int) -> None:
         self._max_workers = max_workers
@@ -167,6 +171,7 @@ class DaskEngine:
 
 class RayEngine:
     task_type = "ray"
+    sequential_workers = True
 
     def __init__(self, max_workers: int, startup_seconds: float = 180) -> None:
         self._max_workers = max_workers

@@ -100,12 +100,16 @@ class ClusterPlugin:
         head = self._engine.head_address(cluster)
         if not head:
             return _starting(f"waiting for the {self.id} cluster's head")
-        if _claim_once(cluster.path / "workers-claim"):
-            for launch in self._engine.workers(ctx.template, bin_dir, cluster, head):
+        launches = self._engine.workers(ctx.template, bin_dir, cluster, head)
+        for launch in launches:
+            if _claim_once(cluster.path / f"claim-{launch.role}"):
                 cluster.spawn(launch.role, launch.argv, {**_env(bin_dir), **self._engine.process_env()})
-        workers = [p.role for p in cluster.processes() if p.role.startswith("worker-")]
-        if not self._engine.workers_ready(cluster, workers):
-            return _starting(f"waiting for {len(workers)} {self.id} workers to join {head}")
+                if self._engine.sequential_workers:
+                    return _starting(f"starting {self.id} {launch.role}")
+            if self._engine.sequential_workers and not self._engine.workers_ready(cluster, [launch.role]):
+                return _starting(f"waiting for {self.id} {launch.role} to join {head}")
+        if not self._engine.workers_ready(cluster, [launch.role for launch in launches]):
+            return _starting(f"waiting for {len(launches)} {self.id} workers to join {head}")
         cluster.set_address(head)
         return await self._run_task(ctx, cluster)
 
