@@ -6,7 +6,6 @@ connectors, TLS + bearer tokens, and ResourceManager pools per task type (real R
 from __future__ import annotations
 
 import asyncio
-import datetime
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -30,6 +29,7 @@ from aloft_propeller.plugins.resources import attempt_resources
 from aloft_propeller.resourcemanager import RedisResourceManager, build_resource_manager
 from aloft_propeller.resourcemanager.config import ResourceManagerConfig
 from aloft_storage import BlobStore
+from aloft_testing.kube.certs import self_signed
 
 MakeCtx = Callable[..., Awaitable[TaskExecutionContext]]
 T = execution_pb2.TaskExecution
@@ -387,29 +387,7 @@ async def test_sync_connector_executes_once_with_outputs(
 
 
 def _self_signed(tmp_path: Path) -> tuple[bytes, bytes, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    cert_pem, key_pem = self_signed("localhost", ["localhost"])
     ca_file = tmp_path / "ca.pem"
     ca_file.write_bytes(cert_pem)
     return cert_pem, key_pem, ca_file

@@ -10,7 +10,7 @@ import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from flyteidl.core import tasks_pb2
 from flyteidl.plugins import dask_pb2, ray_pb2
@@ -62,6 +62,18 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+Job = TypeVar("Job", dask_pb2.DaskJob, ray_pb2.RayJob)
+
+
+def _parse_custom(template: tasks_pb2.TaskTemplate, job: Job) -> Job:
+    """The flytekit plugin's spec: its ``get_custom`` is the job message as JSON (MessageToDict)."""
+    try:
+        return json_format.ParseDict(json_format.MessageToDict(template.custom), job, ignore_unknown_fields=True)
+    except json_format.ParseError as exc:
+        name = job.DESCRIPTOR.name
+        raise ClusterSpecError(f"the {template.type} task's custom is not a {name}: {exc}") from exc
 
 
 def executable(bin_dir: Path, name: str, package: str) -> str:
@@ -121,12 +133,7 @@ class DaskEngine:
 
     @staticmethod
     def job(template: tasks_pb2.TaskTemplate) -> dask_pb2.DaskJob:
-        try:
-            return json_format.ParseDict(
-                json_format.MessageToDict(template.custom), dask_pb2.DaskJob(), ignore_unknown_fields=True
-            )
-        except json_format.ParseError as exc:
-            raise ClusterSpecError(f"the dask task's custom is not a DaskJob: {exc}") from exc
+        return _parse_custom(template, dask_pb2.DaskJob())
 
     def head(self, template: tasks_pb2.TaskTemplate, bin_dir: Path, cluster: ClusterDir) -> Launch:
         self.job(template)
@@ -183,12 +190,7 @@ class RayEngine:
 
     @staticmethod
     def job(template: tasks_pb2.TaskTemplate) -> ray_pb2.RayJob:
-        try:
-            return json_format.ParseDict(
-                json_format.MessageToDict(template.custom), ray_pb2.RayJob(), ignore_unknown_fields=True
-            )
-        except json_format.ParseError as exc:
-            raise ClusterSpecError(f"the ray task's custom is not a RayJob: {exc}") from exc
+        return _parse_custom(template, ray_pb2.RayJob())
 
     @staticmethod
     def _params(params: dict[str, str]) -> list[str]:
