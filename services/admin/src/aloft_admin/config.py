@@ -96,6 +96,151 @@ class RemoteDataConfig(Section):
     maxSizeInBytes: int = 2 * 1024 * 1024
 
 
+# --- Egress: cloud events and notifications (Flyte's ``cloudEvents`` and ``notifications`` sections) -------------
+
+
+class OutboxConfig(Section):
+    """How admin drains its durable outbox (rows written in the event's own transaction)."""
+
+    pollInterval: Duration = Field(default="500ms")  # type: ignore[assignment]
+    batchSize: int = Field(default=200, gt=0)
+    # A failed publish or send is retried from retryDelay, doubling up to maxRetryDelay.
+    retryDelay: Duration = Field(default="500ms")  # type: ignore[assignment]
+    maxRetryDelay: Duration = Field(default="30s")  # type: ignore[assignment]
+    # One admin replica drains a stream at a time (per-entity order); its lease lasts this long without renewal.
+    leaseDuration: Duration = Field(default="15s")  # type: ignore[assignment]
+
+
+class AWSConfig(Section):
+    region: str = ""
+
+
+class GCPConfig(Section):
+    projectId: str = ""
+
+
+class KafkaConfig(Section):
+    version: str = ""
+    brokers: list[str] = Field(default_factory=list)
+
+
+class NatsUserPassAuthConfig(Section):
+    enabled: bool = False
+    user: str = ""
+    password: str = ""
+
+
+class NatsTokenAuthConfig(Section):
+    enabled: bool = False
+    token: str = ""
+
+
+class NatsJetStreamConfig(Section):
+    """Aloft's addition: publish through JetStream so every event is acknowledged as stored (at-least-once end to
+    end); ``stream`` is created over the topic when missing. Off: plain NATS publish, as Flyte."""
+
+    enabled: bool = False
+    stream: str = "flyte-events"
+
+
+class NatsConfig(Section):
+    servers: list[str] = Field(default_factory=lambda: ["127.0.0.1:4222"])
+    userAuthentication: NatsUserPassAuthConfig = NatsUserPassAuthConfig()
+    tokenAuthentication: NatsTokenAuthConfig = NatsTokenAuthConfig()
+    jetStream: NatsJetStreamConfig = NatsJetStreamConfig()
+
+
+EVENT_TYPES = ("all", "*", "workflow", "node", "task")
+
+
+class EventsPublisherConfig(Section):
+    topicName: str = ""
+    eventTypes: list[str] = Field(default_factory=lambda: ["all"])
+    enrichAllWorkflowEventTypes: bool = False
+
+    @model_validator(mode="after")
+    def _known_event_types(self) -> EventsPublisherConfig:
+        unknown = sorted(set(self.eventTypes) - set(EVENT_TYPES))
+        if unknown:
+            raise ValueError(f"eventsPublisher.eventTypes: unsupported {unknown} (use {list(EVENT_TYPES)})")
+        return self
+
+
+class CloudEventsConfig(Section):
+    """Flyte's ``cloudEvents``: workflow, node and task events published as CloudEvents (off unless ``enable``)."""
+
+    enable: bool = False
+    type: Literal["", "local", "nats"] = "local"
+    aws: AWSConfig = AWSConfig()
+    gcp: GCPConfig = GCPConfig()
+    kafka: KafkaConfig = KafkaConfig()
+    nats: NatsConfig = NatsConfig()
+    eventsPublisher: EventsPublisherConfig = EventsPublisherConfig()
+    reconnectAttempts: int = 0
+    reconnectDelaySeconds: int = 0
+    # Flyte's v1 message format (the admin event request as JSON in ``data``); v2 (enriched events) is not built.
+    cloudEventVersion: Literal["v1"] = "v1"
+    outbox: OutboxConfig = OutboxConfig()
+
+    def publishing(self) -> bool:
+        return self.enable and self.type == "nats"
+
+
+class EmailServerConfig(Section):
+    serviceName: Literal["", "smtp"] = ""
+    apiKeyEnvVar: str = ""
+    apiKeyFilePath: str = ""
+    smtpServer: str = ""
+    smtpPort: str = "25"
+    smtpSkipTLSVerify: bool = False
+    smtpUsername: str = ""
+    # Flyte reads the password from its secret manager; Aloft from this environment variable.
+    smtpPasswordSecretName: str = ""
+
+
+class NotificationsEmailerConfig(Section):
+    emailServerConfig: EmailServerConfig = EmailServerConfig()
+    subject: str = 'Notice: Execution "{{ name }}" has {{ phase }} in "{{ domain }}".'
+    sender: str = "flyte-notifications@example.com"
+    body: str = (
+        'Execution "{{ name }}" has {{ phase }} in "{{ domain }}". View details at '
+        "<a href=http://localhost:8080/console/projects/{{ project }}/domains/{{ domain }}/executions/{{ name }}>"
+        "http://localhost:8080/console/projects/{{ project }}/domains/{{ domain }}/executions/{{ name }}</a>. "
+        "{{ error }}"
+    )
+
+
+class NotificationsPublisherConfig(Section):
+    topicName: str = ""
+
+
+class NotificationsProcessorConfig(Section):
+    queueName: str = ""
+    accountId: str = ""
+
+
+class NotificationsConfig(Section):
+    """Flyte's ``notifications``: emails (Slack and PagerDuty through their email integrations) when executions
+    reach the phases their launch plan or execution spec names. ``sandbox``: processed inside admin (default);
+    ``local``/"": none."""
+
+    type: Literal["", "local", "sandbox"] = "sandbox"
+    region: str = ""
+    aws: AWSConfig = AWSConfig()
+    gcp: GCPConfig = GCPConfig()
+    publisher: NotificationsPublisherConfig = NotificationsPublisherConfig()
+    processor: NotificationsProcessorConfig = NotificationsProcessorConfig()
+    emailer: NotificationsEmailerConfig = NotificationsEmailerConfig()
+    reconnectAttempts: int = 0
+    reconnectDelaySeconds: int = 0
+    # A send is attempted at most this often (backing off as outbox.retryDelay/maxRetryDelay), then dropped + logged.
+    maxSendAttempts: int = Field(default=10, gt=0)
+    outbox: OutboxConfig = OutboxConfig()
+
+    def sending(self) -> bool:
+        return self.type == "sandbox"
+
+
 def _default_domains() -> list[DomainConfig]:
     return [DomainConfig(id=d, name=d) for d in ("development", "staging", "production")]
 
@@ -115,6 +260,8 @@ class AdminConfig(BaseModel):
     task_resources: TaskResourcesConfig = TaskResourcesConfig()
     remoteData: RemoteDataConfig = RemoteDataConfig()
     clusters: ClustersConfig = ClustersConfig()
+    cloudEvents: CloudEventsConfig = CloudEventsConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
 
     def effective_database(self) -> DatabaseConfig:
         return self.admin.database or self.database

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from aloft_admin.config import AdminConfig
 from aloft_admin.integrations.dataplane import DataPlaneClient, NoDataPlanes
+from aloft_admin.integrations.egress import EventEgress, NoEgress
 from aloft_admin.managers.launch_targets import LaunchTargetCache
 from aloft_db import Database
 from aloft_storage import BlobStore
@@ -27,3 +28,6 @@ class AdminDeps:
     # integrations.dataplane.build_dataplane_client; the default takes nothing (no data plane configured).
     dataplanes: DataPlaneClient = field(default_factory=NoDataPlanes)
     launch_targets: LaunchTargetCache = field(default_factory=LaunchTargetCache)
+    # What accepted events cause outside admin (cloud events, notification emails): server.py builds it with
+    # integrations.egress.build_event_egress; the default does nothing.
+    egress: EventEgress = field(default_factory=NoEgress)

@@ -79,6 +79,7 @@ async def record_node_event_in(
         verdict = NODE_POLICY.evaluate(Transition(NODE.Phase.Value(row.phase), event.phase))
         raise_if_refused(verdict, row.phase, what)
     await apply_node_event(deps, row, event, at)
+    deps.egress.node_event(session, event)
     await repo.flush_checked(session)
 
 

@@ -94,6 +94,7 @@ async def record_task_event_in(
         transition = Transition(TASK.Phase.Value(row.phase), event.phase, row.phase_version, event.phase_version)
         raise_if_refused(TASK_POLICY.evaluate(transition), row.phase, what)
     await apply_task_event(deps, row, event, at)
+    deps.egress.task_event(session, event)
     await repo.flush_checked(session)
 
 

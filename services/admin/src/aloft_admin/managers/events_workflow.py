@@ -61,6 +61,7 @@ async def record_workflow_event_in(
     verdict = WORKFLOW_POLICY.evaluate(Transition(WF.Phase.Value(row.phase), event.phase))
     raise_if_refused(verdict, row.phase, what)
     await apply_workflow_event(deps, row, event, at)
+    deps.egress.workflow_event(session, event, row)
     await flush_checked(session)
 
 

@@ -1,0 +1,133 @@
+"""Admin's egress: what recorded events cause outside admin (cloud events, notification emails).
+
+The event managers call the ``EventEgress`` in ``deps`` once per accepted event, inside the event's transaction.
+``OutboxEgress`` adds outbox rows there (no I/O: they are inserted with the event's own flush, so they commit or
+roll back with it) and wakes the dispatchers after the commit; ``integrations.dispatch`` delivers them later. So
+publishing never blocks or fails ingestion, and nothing accepted is lost. ``NoEgress`` (the default) does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from flyteidl.admin import event_pb2 as admin_event_pb2
+from flyteidl.admin import execution_pb2
+from flyteidl.event import event_pb2
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aloft_admin.config import AdminConfig
+from aloft_admin.integrations.cloudevents import published_kinds
+from aloft_admin.integrations.notifications import email_messages
+from aloft_admin.repositories.models.executions import ExecutionModel
+from aloft_admin.repositories.sql import outbox
+from aloft_admin.transitions import WORKFLOW_POLICY
+
+log = logging.getLogger(__name__)
+
+CLOUD_EVENTS = "cloudevents"
+NOTIFICATIONS = "notifications"
+EMAIL_KIND = "flyteidl.admin.EmailMessage"
+
+
+class EventEgress(Protocol):
+    def workflow_event(
+        self, session: AsyncSession, event: event_pb2.WorkflowExecutionEvent, row: ExecutionModel
+    ) -> None:
+        """``row`` is the execution with the event applied."""
+
+    def node_event(self, session: AsyncSession, event: event_pb2.NodeExecutionEvent) -> None: ...
+
+    def task_event(self, session: AsyncSession, event: event_pb2.TaskExecutionEvent) -> None: ...
+
+
+class NoEgress:
+    def workflow_event(
+        self, session: AsyncSession, event: event_pb2.WorkflowExecutionEvent, row: ExecutionModel
+    ) -> None:
+        return None
+
+    def node_event(self, session: AsyncSession, event: event_pb2.NodeExecutionEvent) -> None:
+        return None
+
+    def task_event(self, session: AsyncSession, event: event_pb2.TaskExecutionEvent) -> None:
+        return None
+
+
+class OutboxEgress:
+    def __init__(self, config: AdminConfig, clock: Callable[[], datetime]) -> None:
+        self._emailer = config.notifications.emailer
+        self._notify = config.notifications.sending()
+        self._kinds = published_kinds(config.cloudEvents) if config.cloudEvents.publishing() else frozenset()
+        self._clock = clock
+        self._wakers: dict[str, list[Callable[[], None]]] = {CLOUD_EVENTS: [], NOTIFICATIONS: []}
+
+    def on_commit(self, stream: str, wake: Callable[[], None]) -> None:
+        """``wake`` runs after each commit that added rows to ``stream``."""
+        self._wakers[stream].append(wake)
+
+    def workflow_event(
+        self, session: AsyncSession, event: event_pb2.WorkflowExecutionEvent, row: ExecutionModel
+    ) -> None:
+        self._cloud_event(session, admin_event_pb2.WorkflowExecutionEventRequest(event=event))
+        if self._notify and WORKFLOW_POLICY.is_terminal(event.phase):
+            try:
+                self._notifications(session, event, row)
+            except Exception:
+                log.exception("notifications of %s could not be prepared", event.execution_id.name)
+
+    def node_event(self, session: AsyncSession, event: event_pb2.NodeExecutionEvent) -> None:
+        self._cloud_event(session, admin_event_pb2.NodeExecutionEventRequest(event=event))
+
+    def task_event(self, session: AsyncSession, event: event_pb2.TaskExecutionEvent) -> None:
+        self._cloud_event(session, admin_event_pb2.TaskExecutionEventRequest(event=event))
+
+    def _cloud_event(
+        self,
+        session: AsyncSession,
+        request: admin_event_pb2.WorkflowExecutionEventRequest
+        | admin_event_pb2.NodeExecutionEventRequest
+        | admin_event_pb2.TaskExecutionEventRequest,
+    ) -> None:
+        kind = request.DESCRIPTOR.full_name
+        if kind in self._kinds:
+            outbox.add(session, CLOUD_EVENTS, kind, request.SerializeToString(), self._clock())
+            self._wake_after_commit(session, CLOUD_EVENTS)
+
+    def _notifications(
+        self, session: AsyncSession, event: event_pb2.WorkflowExecutionEvent, row: ExecutionModel
+    ) -> None:
+        closure = execution_pb2.ExecutionClosure.FromString(row.closure)
+        if not closure.notifications:
+            return
+        execution = execution_pb2.Execution(
+            id=event.execution_id, spec=execution_pb2.ExecutionSpec.FromString(row.spec), closure=closure
+        )
+        error = event.error if event.WhichOneof("output_result") == "error" else None
+        for message in email_messages(self._emailer, event.phase, error, execution):
+            outbox.add(session, NOTIFICATIONS, EMAIL_KIND, message.SerializeToString(), self._clock())
+            self._wake_after_commit(session, NOTIFICATIONS)
+
+    def _wake_after_commit(self, session: AsyncSession, stream: str) -> None:
+        """Register (once per transaction and stream) the listener that wakes the stream's dispatchers."""
+        pending: set[str] = session.info.setdefault("egress_streams", set())
+        if stream in pending:
+            return
+        pending.add(stream)
+
+        def wake(_session: object) -> None:
+            pending.discard(stream)
+            for waker in self._wakers[stream]:
+                waker()
+
+        sa_event.listen(session.sync_session, "after_commit", wake, once=True)
+
+
+def build_event_egress(config: AdminConfig, clock: Callable[[], datetime]) -> EventEgress:
+    """The factory server.py calls: the outbox when cloud events or notifications are on, else nothing."""
+    if config.cloudEvents.publishing() or config.notifications.sending():
+        return OutboxEgress(config, clock)
+    return NoEgress()
