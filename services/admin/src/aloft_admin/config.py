@@ -32,6 +32,9 @@ class DataPlaneConfig(Section):
     enabled: bool = True
     weight: float = Field(default=1.0, gt=0)
     auth: ClusterAuthConfig = ClusterAuthConfig()
+    # The cluster's Kubernetes API, for the cluster resource controller: a kubeconfig file (and context in it).
+    kubeConfig: str = ""
+    kubeContext: str = ""
 
 
 class LabelTarget(Section):
@@ -241,6 +244,39 @@ class NotificationsConfig(Section):
         return self.type == "sandbox"
 
 
+# --- Cluster resources (Flyte's ``cluster_resources`` and ``namespace_mapping``) ----------------------------------
+
+
+class DataSourceValueFrom(Section):
+    env: str = ""
+    filePath: str = ""
+
+
+class DataSource(Section):
+    """A template value: ``value``, or read from an environment variable or a file."""
+
+    value: str = ""
+    valueFrom: DataSourceValueFrom = DataSourceValueFrom()
+
+
+class ClusterResourcesConfig(Section):
+    """Flyte's ``cluster_resources``: the templates (``*.yaml`` in ``templatePath``, applied per project-domain
+    namespace in file-name order), values for every namespace (``templateData``), per-domain defaults
+    (``customData``) that CLUSTER_RESOURCE attributes of a project-domain override."""
+
+    templatePath: str = ""
+    templateData: dict[str, DataSource] = Field(default_factory=dict)
+    refreshInterval: Duration = Field(default="1m")  # type: ignore[assignment]
+    customData: dict[str, dict[str, DataSource]] = Field(default_factory=dict)
+    standaloneDeployment: bool = False
+    # Where the controller reads projects and attributes (AdminService); "" = this admin's grpcPort on 127.0.0.1.
+    adminEndpoint: str = ""
+
+
+class NamespaceMappingConfig(Section):
+    template: str = "{{ project }}-{{ domain }}"
+
+
 def _default_domains() -> list[DomainConfig]:
     return [DomainConfig(id=d, name=d) for d in ("development", "staging", "production")]
 
@@ -262,6 +298,8 @@ class AdminConfig(BaseModel):
     clusters: ClustersConfig = ClustersConfig()
     cloudEvents: CloudEventsConfig = CloudEventsConfig()
     notifications: NotificationsConfig = NotificationsConfig()
+    cluster_resources: ClusterResourcesConfig = ClusterResourcesConfig()
+    namespace_mapping: NamespaceMappingConfig = NamespaceMappingConfig()
 
     def effective_database(self) -> DatabaseConfig:
         return self.admin.database or self.database
