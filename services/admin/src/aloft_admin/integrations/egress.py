@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 CLOUD_EVENTS = "cloudevents"
 NOTIFICATIONS = "notifications"
 EMAIL_KIND = "flyteidl.admin.EmailMessage"
+WORKFLOW_REQUEST = admin_event_pb2.WorkflowExecutionEventRequest.DESCRIPTOR.full_name
+NODE_REQUEST = admin_event_pb2.NodeExecutionEventRequest.DESCRIPTOR.full_name
+TASK_REQUEST = admin_event_pb2.TaskExecutionEventRequest.DESCRIPTOR.full_name
 
 
 class EventEgress(Protocol):
@@ -72,18 +75,21 @@ class OutboxEgress:
     def workflow_event(
         self, session: AsyncSession, event: event_pb2.WorkflowExecutionEvent, row: ExecutionModel
     ) -> None:
-        self._cloud_event(session, admin_event_pb2.WorkflowExecutionEventRequest(event=event))
+        if WORKFLOW_REQUEST in self._kinds:  # checked first: no copy of the event when nothing is published
+            self._cloud_event(session, admin_event_pb2.WorkflowExecutionEventRequest(event=event))
         if self._notify and WORKFLOW_POLICY.is_terminal(event.phase):
             try:
                 self._notifications(session, event, row)
-            except Exception:
+            except Exception:  # a notification must never fail the event (flyteadmin only logs it too)
                 log.exception("notifications of %s could not be prepared", event.execution_id.name)
 
     def node_event(self, session: AsyncSession, event: event_pb2.NodeExecutionEvent) -> None:
-        self._cloud_event(session, admin_event_pb2.NodeExecutionEventRequest(event=event))
+        if NODE_REQUEST in self._kinds:
+            self._cloud_event(session, admin_event_pb2.NodeExecutionEventRequest(event=event))
 
     def task_event(self, session: AsyncSession, event: event_pb2.TaskExecutionEvent) -> None:
-        self._cloud_event(session, admin_event_pb2.TaskExecutionEventRequest(event=event))
+        if TASK_REQUEST in self._kinds:
+            self._cloud_event(session, admin_event_pb2.TaskExecutionEventRequest(event=event))
 
     def _cloud_event(
         self,
@@ -92,10 +98,8 @@ class OutboxEgress:
         | admin_event_pb2.NodeExecutionEventRequest
         | admin_event_pb2.TaskExecutionEventRequest,
     ) -> None:
-        kind = request.DESCRIPTOR.full_name
-        if kind in self._kinds:
-            outbox.add(session, CLOUD_EVENTS, kind, request.SerializeToString(), self._clock())
-            self._wake_after_commit(session, CLOUD_EVENTS)
+        outbox.add(session, CLOUD_EVENTS, request.DESCRIPTOR.full_name, request.SerializeToString(), self._clock())
+        self._wake_after_commit(session, CLOUD_EVENTS)
 
     def _notifications(
         self, session: AsyncSession, event: event_pb2.WorkflowExecutionEvent, row: ExecutionModel
