@@ -225,9 +225,10 @@ class NotificationsProcessorConfig(Section):
 class NotificationsConfig(Section):
     """Flyte's ``notifications``: emails (Slack and PagerDuty through their email integrations) when executions
     reach the phases their launch plan or execution spec names. ``sandbox``: processed inside admin (default);
-    ``local``/"": none."""
+    ``aws``: published to the SNS topic ``publisher.topicName``, processed from the SQS queue ``processor.queueName``
+    subscribed to it, sent with SES (unless ``emailServerConfig`` names another service); ``local``/"": none."""
 
-    type: Literal["", "local", "sandbox"] = "sandbox"
+    type: Literal["", "local", "sandbox", "aws"] = "sandbox"
     region: str = ""
     aws: AWSConfig = AWSConfig()
     gcp: GCPConfig = GCPConfig()
@@ -241,7 +242,10 @@ class NotificationsConfig(Section):
     outbox: OutboxConfig = OutboxConfig()
 
     def sending(self) -> bool:
-        return self.type == "sandbox"
+        return self.type in ("sandbox", "aws")
+
+    def aws_region(self) -> str:
+        return self.aws.region or self.region
 
 
 # --- Cluster resources (Flyte's ``cluster_resources`` and ``namespace_mapping``) ----------------------------------

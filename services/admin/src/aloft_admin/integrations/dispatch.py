@@ -15,9 +15,10 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from flyteidl.admin import notification_pb2
 from google.protobuf.message import DecodeError
@@ -25,7 +26,12 @@ from google.protobuf.message import DecodeError
 from aloft_admin.config import AdminConfig, OutboxConfig
 from aloft_admin.integrations.cloudevents import Sender, build_cloudevents_sender, to_cloud_event
 from aloft_admin.integrations.egress import CLOUD_EVENTS, NOTIFICATIONS, EventEgress, OutboxEgress
-from aloft_admin.integrations.notifications import Emailer, build_emailer
+from aloft_admin.integrations.notifications import (
+    Emailer,
+    SnsPublisher,
+    SqsProcessor,
+    build_notifications_emailer,
+)
 from aloft_admin.repositories.models.outbox import OutboxModel
 from aloft_admin.repositories.sql import outbox
 from aloft_db import Database
@@ -168,11 +174,14 @@ class EgressWorkers:
     """The running dispatchers (and the clients they own), started and stopped by server.py."""
 
     dispatchers: list[Dispatcher] = field(default_factory=list)
+    # Loops consuming what the dispatchers published elsewhere (the AWS notifications processor).
+    processors: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     sender: Sender | None = None
 
     def start(self) -> None:
         self.tasks = [asyncio.create_task(d.run(), name=f"outbox-{d.stream}") for d in self.dispatchers]
+        self.tasks += [asyncio.create_task(run(), name="notifications-processor") for run in self.processors]
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -205,10 +214,15 @@ def build_egress_workers(
         workers.dispatchers.append(events)
     if config.notifications.sending():
         notifications = config.notifications
+        if notifications.type == "aws":  # published to SNS here, emailed by the processor reading SQS
+            publish: Emailer = SnsPublisher(notifications)
+            workers.processors.append(SqsProcessor(notifications, build_notifications_emailer(notifications)).run)
+        else:  # sandbox: emailed straight from the outbox
+            publish = build_notifications_emailer(notifications)
         emails = Dispatcher(
             db,
             NOTIFICATIONS,
-            email_delivery(build_emailer(notifications)),
+            email_delivery(publish),
             notifications.outbox,
             clock,
             ordered=False,

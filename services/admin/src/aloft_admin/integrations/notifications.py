@@ -10,6 +10,8 @@ replaces the configured body.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
 import os
 import smtplib
@@ -20,6 +22,7 @@ from typing import Protocol
 
 from flyteidl.admin import common_pb2, execution_pb2, notification_pb2
 from flyteidl.core import execution_pb2 as core
+from google.protobuf.message import DecodeError
 
 from aloft_admin.config import NotificationsConfig, NotificationsEmailerConfig
 
@@ -146,3 +149,106 @@ def build_emailer(config: NotificationsConfig) -> Emailer:
     if config.emailer.emailServerConfig.serviceName == "smtp":
         return SMTPEmailer(config.emailer)
     return LoggingEmailer()
+
+
+class SESEmailer:
+    """Flyte's AWS emailer: SES SendEmail with an HTML body, from ``emailer.sender``."""
+
+    def __init__(self, config: NotificationsConfig) -> None:
+        import boto3
+
+        self._sender = config.emailer.sender
+        self._ses = boto3.client("ses", region_name=config.aws_region() or None)
+
+    async def send(self, email: notification_pb2.EmailMessage) -> None:
+        await asyncio.to_thread(
+            self._ses.send_email,
+            Source=self._sender,
+            Destination={"ToAddresses": list(email.recipients_email)},
+            Message={
+                "Subject": {"Data": email.subject_line},
+                "Body": {"Html": {"Data": email.body}},
+            },
+        )
+
+
+def build_notifications_emailer(config: NotificationsConfig) -> Emailer:
+    """Flyte's GetEmailer: ``emailServerConfig.serviceName`` first, else SES for type aws, else log only."""
+    if config.emailer.emailServerConfig.serviceName:
+        return build_emailer(config)
+    if config.type == "aws":
+        return SESEmailer(config)
+    return LoggingEmailer()
+
+
+class SnsPublisher:
+    """Flyte's AWS notifications publisher: the EmailMessage, base64-encoded, published to the SNS topic."""
+
+    def __init__(self, config: NotificationsConfig) -> None:
+        import boto3
+
+        self._topic = config.publisher.topicName
+        self._sns = boto3.client("sns", region_name=config.aws_region() or None)
+
+    async def send(self, email: notification_pb2.EmailMessage) -> None:
+        message = base64.b64encode(email.SerializeToString()).decode()
+        await asyncio.to_thread(self._sns.publish, TopicArn=self._topic, Message=message)
+
+
+class SqsProcessor:
+    """Flyte's AWS notifications processor: reads the SQS queue subscribed to the topic (SNS's JSON envelope, the
+    base64 EmailMessage in ``Message``) and sends each email. A message is deleted once sent, or when it can never be
+    decoded; a failed send leaves it in the queue, so SQS delivers it again after its visibility timeout."""
+
+    def __init__(self, config: NotificationsConfig, emailer: Emailer, wait_seconds: int = 5) -> None:
+        import boto3
+
+        self._config = config
+        self._emailer = emailer
+        self._wait = wait_seconds
+        self._sqs = boto3.client("sqs", region_name=config.aws_region() or None)
+        self._queue_url = ""
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.process_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the queue may be unreachable for a while: keep polling
+                log.exception("notifications: reading SQS queue %s failed", self._config.processor.queueName)
+                await asyncio.sleep(max(self._config.reconnectDelaySeconds, 1))
+
+    async def process_once(self) -> int:
+        """Receive one batch and handle it; returns how many emails were sent."""
+        if not self._queue_url:
+            lookup = {"QueueName": self._config.processor.queueName}
+            if self._config.processor.accountId:
+                lookup["QueueOwnerAWSAccountId"] = self._config.processor.accountId
+            self._queue_url = (await asyncio.to_thread(self._sqs.get_queue_url, **lookup))["QueueUrl"]
+        received = await asyncio.to_thread(
+            self._sqs.receive_message, QueueUrl=self._queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=self._wait
+        )
+        sent = 0
+        for message in received.get("Messages", []):
+            email = _email_of(message["Body"])
+            if email is not None:
+                try:
+                    await self._emailer.send(email)
+                except Exception as exc:  # noqa: BLE001 - left in the queue: delivered again, so retried
+                    log.warning("notifications: sending to %s failed: %s", list(email.recipients_email), exc)
+                    continue
+                sent += 1
+            await asyncio.to_thread(
+                self._sqs.delete_message, QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"]
+            )
+        return sent
+
+
+def _email_of(body: str) -> notification_pb2.EmailMessage | None:
+    try:
+        envelope = json.loads(body)
+        return notification_pb2.EmailMessage.FromString(base64.b64decode(envelope["Message"]))
+    except (ValueError, KeyError, TypeError, DecodeError) as exc:
+        log.error("notifications: dropping an undecodable queue message: %s", exc)
+        return None
