@@ -188,6 +188,12 @@ class CloudEventsConfig(Section):
     def publishing(self) -> bool:
         return self.enable and self.type == "nats"
 
+    @model_validator(mode="after")
+    def _topic_when_publishing(self) -> CloudEventsConfig:
+        if self.publishing() and not self.eventsPublisher.topicName:
+            raise ValueError("cloudEvents.eventsPublisher.topicName is required when cloud events are enabled")
+        return self
+
 
 class EmailServerConfig(Section):
     serviceName: Literal["", "smtp"] = ""
@@ -246,6 +252,12 @@ class NotificationsConfig(Section):
 
     def aws_region(self) -> str:
         return self.aws.region or self.region
+
+    @model_validator(mode="after")
+    def _aws_names(self) -> NotificationsConfig:
+        if self.type == "aws" and not (self.publisher.topicName and self.processor.queueName):
+            raise ValueError("notifications type aws needs publisher.topicName and processor.queueName")
+        return self
 
 
 # --- Cluster resources (Flyte's ``cluster_resources`` and ``namespace_mapping``) ----------------------------------

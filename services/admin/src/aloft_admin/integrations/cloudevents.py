@@ -197,6 +197,4 @@ def build_cloudevents_sender(config: CloudEventsConfig) -> Sender | None:
     """The sender ``cloudEvents`` configures; None when cloud events are off (``enable`` false, type local)."""
     if not config.publishing():
         return None
-    if not config.eventsPublisher.topicName:
-        raise ValueError("cloudEvents.eventsPublisher.topicName is required for type nats")
     return NatsSender(config)
