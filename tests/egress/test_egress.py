@@ -44,6 +44,7 @@ def wait_drained(stack: Any, timeout: float = 120) -> None:
 
 
 async def _stream(broker: ThrowawayNats) -> list[dict[str, Any]]:
+    """What a NATS subscriber receives: a JetStream ordered consumer of the subject, from the stream's start."""
     nc = await nats.connect(broker.url)
     try:
         js = nc.jetstream()
@@ -51,10 +52,14 @@ async def _stream(broker: ThrowawayNats) -> list[dict[str, Any]]:
             info = await js.stream_info(STREAM)
         except NotFoundError:  # admin creates it with its first publish
             return []
-        if info.state.messages == 0:
-            return []
-        messages = [await js.get_msg(STREAM, seq) for seq in range(info.state.first_seq, info.state.last_seq + 1)]
-        return [json.loads(m.data or b"") for m in messages]
+        subscription = await js.subscribe(SUBJECT, ordered_consumer=True)
+        received: list[dict[str, Any]] = []
+        while len(received) < info.state.messages:
+            message = await subscription.next_msg(timeout=10)
+            assert message.subject == SUBJECT
+            received.append(json.loads(message.data or b""))
+        await subscription.unsubscribe()
+        return received
     finally:
         await nc.close()
 
