@@ -17,7 +17,6 @@ from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2
 from google.protobuf import json_format
 
-from aloft_admin.repositories.sql import outbox
 from aloft_testing.servers import ThrowawayNats
 
 WF, NODE, TASK = core.WorkflowExecution, core.NodeExecution, core.TaskExecution
@@ -110,8 +109,8 @@ async def drained(server: Any, timeout: float = 30) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        async with server.deps.db.session() as session:
-            if not await outbox.has_rows(session, "cloudevents"):
+        async with server.deps.repos.transaction() as tx:
+            if not await tx.outbox.has_rows("cloudevents"):
                 return
         assert loop.time() < deadline, "the outbox was not drained"
         await asyncio.sleep(0.05)
@@ -212,8 +211,8 @@ async def test_broker_outage_neither_blocks_ingestion_nor_loses_events(
         broker.stop()
         for request in sent[3:]:  # accepted at once while the broker is down
             await send(server.admin, request)
-        async with server.deps.db.session() as session:
-            assert await outbox.has_rows(session, "cloudevents")
+        async with server.deps.repos.transaction() as tx:
+            assert await tx.outbox.has_rows("cloudevents")
         broker.start()  # same port, same JetStream store
         await drained(server)
         received = await stream_events(broker)

@@ -17,7 +17,6 @@ from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2, literals_pb2
 from google.protobuf import timestamp_pb2
 
-from aloft_admin.repositories.sql import outbox
 from aloft_testing.servers import free_port
 
 WF = core.WorkflowExecution
@@ -197,8 +196,8 @@ async def test_send_failing_while_the_mail_server_is_down_is_retried(
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 10
         while True:  # a send was attempted and failed: the row waits for its retry
-            async with server.deps.db.session() as session:
-                rows = await outbox.due(session, "notifications", server.deps.clock() + _hour(), 10)
+            async with server.deps.repos.transaction() as tx:
+                rows = await tx.outbox.due("notifications", server.deps.clock() + _hour(), 10)
             if rows and rows[0].attempts >= 1:
                 break
             assert loop.time() < deadline
@@ -210,8 +209,8 @@ async def test_send_failing_while_the_mail_server_is_down_is_retried(
         finally:
             controller.stop()
         while True:  # delivered rows are deleted after the send
-            async with server.deps.db.session() as session:
-                if not await outbox.has_rows(session, "notifications"):
+            async with server.deps.repos.transaction() as tx:
+                if not await tx.outbox.has_rows("notifications"):
                     break
             assert loop.time() < deadline + 20
             await asyncio.sleep(0.05)

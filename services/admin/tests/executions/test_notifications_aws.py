@@ -112,14 +112,15 @@ async def test_failed_execution_goes_through_sns_and_sqs_to_ses(
         while not sent_emails():
             assert loop.time() < deadline, "SES sent nothing"
             await asyncio.sleep(0.1)
+        # Nothing is left in the queue: the processor deletes a message once its email is sent.
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        while sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"] != dict.fromkeys(names, "0"):  # type: ignore[arg-type]
+            assert loop.time() < deadline, "the processed message stayed in the queue"
+            await asyncio.sleep(0.1)
     [email] = sent_emails()
     assert email.source == "flyte@example.com"
     assert email.destinations["ToAddresses"] == ["pd@example.com"]
     assert email.subject == "paged1 failed"
     assert email.body == "paging: The execution failed with error: [out of memory]."
-    # Nothing is left in the queue: the processor deleted the message it sent.
-    sqs = boto3.client("sqs", region_name=REGION)
-    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]  # type: ignore[arg-type]
-    assert counts == dict.fromkeys(names, "0")

@@ -32,9 +32,8 @@ from aloft_admin.integrations.notifications import (
     SqsProcessor,
     build_notifications_emailer,
 )
+from aloft_admin.repositories.base import OutboxRepo, RepositoryProvider
 from aloft_admin.repositories.models.outbox import OutboxModel
-from aloft_admin.repositories.sql import outbox
-from aloft_db import Database
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,7 @@ class Undeliverable(Exception):
 
 @dataclass
 class Dispatcher:
-    db: Database
+    repos: RepositoryProvider
     stream: str
     deliver: Deliver
     config: OutboxConfig
@@ -92,21 +91,21 @@ class Dispatcher:
     async def round(self) -> bool:
         """Deliver one batch; true when a full batch went out (more may be waiting)."""
         now = self.clock()
-        async with self.db.session() as session:
-            if not await outbox.has_rows(session, self.stream):
+        async with self.repos.transaction() as tx:
+            if not await tx.outbox.has_rows(self.stream):
                 return False  # idle: a read, no lease write
-            if not await outbox.claim_lease(session, self.stream, self.holder, now, now + self.config.leaseDuration):
+            if not await tx.outbox.claim_lease(self.stream, self.holder, now, now + self.config.leaseDuration):
                 return False
             if self.ordered:
-                rows = await outbox.head(session, self.stream, self.config.batchSize)
+                rows = await tx.outbox.head(self.stream, self.config.batchSize)
             else:
-                rows = await outbox.due(session, self.stream, now, self.config.batchSize)
+                rows = await tx.outbox.due(self.stream, now, self.config.batchSize)
             batch = [(r.id, r.kind, r.payload, r.attempts) for r in rows]
         done, failed = await self._deliver_batch(batch)
-        async with self.db.session() as session:
-            await outbox.remove(session, done)
+        async with self.repos.transaction() as tx:
+            await tx.outbox.remove(done)
             for row_id, attempts, error in failed:
-                await self._defer_or_drop(session, row_id, attempts, error)
+                await self._defer_or_drop(tx.outbox, row_id, attempts, error)
         return len(batch) == self.config.batchSize and not failed
 
     async def _deliver_batch(
@@ -134,17 +133,17 @@ class Dispatcher:
         self._failures = self._failures + 1 if failed else 0
         return done, failed
 
-    async def _defer_or_drop(self, session: object, row_id: int, attempts: int, error: str) -> None:
+    async def _defer_or_drop(self, outbox: OutboxRepo, row_id: int, attempts: int, error: str) -> None:
         if self.max_attempts and attempts >= self.max_attempts:
             log.error("outbox %s: giving up on row %d after %d attempts: %s", self.stream, row_id, attempts, error)
-            await outbox.remove(session, [row_id])  # type: ignore[arg-type]
+            await outbox.remove([row_id])
             return
         retry_at = self.clock() + self._backoff(attempts)
-        await outbox.defer(session, row_id, attempts, retry_at, error)  # type: ignore[arg-type]
+        await outbox.defer(row_id, attempts, retry_at, error)
 
     async def release(self) -> None:
-        async with self.db.session() as session:
-            await outbox.release_lease(session, self.stream, self.holder)
+        async with self.repos.transaction() as tx:
+            await tx.outbox.release_lease(self.stream, self.holder)
 
 
 def cloud_event_delivery(sender: Sender) -> Deliver:
@@ -198,7 +197,7 @@ class EgressWorkers:
 
 
 def build_egress_workers(
-    config: AdminConfig, db: Database, egress: EventEgress, clock: Callable[[], datetime]
+    config: AdminConfig, repos: RepositoryProvider, egress: EventEgress, clock: Callable[[], datetime]
 ) -> EgressWorkers:
     """Dispatchers for the streams the configuration turns on (none for the no-op egress)."""
     workers = EgressWorkers()
@@ -208,7 +207,7 @@ def build_egress_workers(
     if sender is not None:
         workers.sender = sender
         events = Dispatcher(
-            db, CLOUD_EVENTS, cloud_event_delivery(sender), config.cloudEvents.outbox, clock, ordered=True
+            repos, CLOUD_EVENTS, cloud_event_delivery(sender), config.cloudEvents.outbox, clock, ordered=True
         )
         egress.on_commit(CLOUD_EVENTS, events.wake)
         workers.dispatchers.append(events)
@@ -220,7 +219,7 @@ def build_egress_workers(
         else:  # sandbox: emailed straight from the outbox
             publish = build_notifications_emailer(notifications)
         emails = Dispatcher(
-            db,
+            repos,
             NOTIFICATIONS,
             email_delivery(publish),
             notifications.outbox,
