@@ -1,0 +1,60 @@
+"""Workflows the console's browser tests register with unmodified flytekit and drive from the web UI."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from flytekit import map_task, task, workflow
+
+
+@dataclass
+class Point:
+    x: int
+    y: int
+    label: str
+
+
+@task
+def summarize(p: Point, values: list[int], scale: float) -> str:
+    return f"{p.label}={(p.x + p.y + sum(values)) * scale:g}"
+
+
+@workflow
+def point_sum(p: Point, values: list[int], scale: float = 1.0) -> str:
+    """Adds a point's coordinates and a list of values (a dataclass and a list input)."""
+    return summarize(p=p, values=values, scale=scale)
+
+
+@task
+def explode(x: int) -> int:
+    if x != 0:
+        raise ValueError(f"console boom: x was {x}")
+    return x
+
+
+@workflow
+def failing(x: int = 3) -> int:
+    return explode(x=x)
+
+
+@task
+def nap(seconds: int) -> int:
+    time.sleep(seconds)
+    return seconds
+
+
+@workflow
+def sleeper(seconds: int = 600) -> int:
+    """Runs until terminated (the console's Terminate button)."""
+    return nap(seconds=seconds)
+
+
+@task
+def plus_one(x: int) -> int:
+    return x + 1
+
+
+@workflow
+def mapped(xs: list[int]) -> list[int]:
+    return map_task(plus_one)(x=xs)

@@ -1,0 +1,104 @@
+"""The console in Chromium against the real stack: flytekit's printed link, the launch form, live updates to
+SUCCEEDED, a failed node's error, relaunch and terminate. Each test ends with a screenshot and no page errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from console_harness import DOMAIN, PROJECT, pyflyte
+from playwright.sync_api import Page, expect
+
+EXECUTION_URL = re.compile(r"https?://\S+/console/projects/(\S+)/domains/(\S+)/executions/([a-z0-9]+)")
+
+
+def _execution_name(page: Page) -> str:
+    found = re.search(r"/executions/([a-z0-9]+)$", page.url)
+    assert found, page.url
+    return found.group(1)
+
+
+def test_the_link_flytekit_prints_opens_the_failed_execution_and_its_error(
+    stack: Any, console_config: Path, registered: str, page: Page, artifacts: Path
+) -> None:
+    run = pyflyte(stack, console_config, "run", "--remote", "flows/console_flows.py", "failing", "--x", "3")
+    printed = EXECUTION_URL.search(run.stdout + run.stderr)
+    assert printed, f"flytekit printed no console link:\n{run.stdout}\n{run.stderr}"
+    assert printed.group(0).startswith(f"http://127.0.0.1:{stack.ports['admin_http']}/console/")
+    page.goto(printed.group(0))
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_contain_text(f"Execution {printed.group(3)}")
+    # Live updates: the page reaches FAILED without a reload.
+    expect(heading).to_contain_text("FAILED", timeout=180_000)
+    node = page.locator('g[data-node-id="n0"]')
+    expect(node).to_have_attribute("data-phase", "FAILED")
+    node.focus()
+    page.keyboard.press("Enter")  # the graph is keyboard-operable
+    details = page.get_by_role("complementary", name="Node n0")
+    expect(details).to_contain_text("USER error")
+    expect(details).to_contain_text("console boom: x was 3")
+    expect(details.locator(".attempts")).to_contain_text("Attempt 0")
+    page.screenshot(path=str(artifacts / "failed-node-error.png"), full_page=True)
+
+
+def test_launch_from_the_form_with_a_dataclass_and_a_list_then_relaunch(
+    registered: str, admin_http: str, page: Page, artifacts: Path
+) -> None:
+    page.goto(f"{admin_http}/console/")
+    page.get_by_role("link", name=PROJECT).first.click()
+    page.get_by_role("link", name=DOMAIN).first.click()
+    page.get_by_role("navigation", name="Sections").get_by_role("link", name="Workflows").click()
+    page.get_by_role("link", name="flows.console_flows.point_sum").click()
+    expect(page.get_by_role("table", name="Inputs")).to_contain_text("list<integer>")
+    page.get_by_role("link", name="Launch flows.console_flows.point_sum").click()
+
+    form = page.get_by_role("form", name="Launch form")
+    expect(form.get_by_label("scale")).to_have_value("1")  # the launch plan's default is shown
+    form.get_by_label(re.compile(r"^p\b")).fill(json.dumps({"x": 1, "y": 2}))
+    form.get_by_label("values").fill('[10, "twenty"]')
+    form.get_by_role("button", name="Launch").click()
+    # Validation before submit: both problems are named and nothing is launched.
+    expect(form).to_contain_text('missing field "label"')
+    expect(form).to_contain_text("[1]: expected an integer")
+    assert "/launch/" in page.url
+    page.screenshot(path=str(artifacts / "launch-form-validation.png"), full_page=True)
+
+    form.get_by_label(re.compile(r"^p\b")).fill(json.dumps({"x": 1, "y": 2, "label": "pt"}))
+    form.get_by_label("values").fill("[10, 20, 30]")
+    form.get_by_label("scale").fill("2")
+    form.get_by_role("button", name="Launch").click()
+    page.wait_for_url(re.compile(r"/executions/[a-z0-9]+$"))
+    first = _execution_name(page)
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_contain_text("SUCCEEDED", timeout=180_000)
+    expect(page.get_by_label("Execution outputs")).to_contain_text('"o0": "pt=126"')
+    expect(page.get_by_label("Execution inputs")).to_contain_text('"label": "pt"')
+    page.screenshot(path=str(artifacts / "launched-succeeded.png"), full_page=True)
+
+    page.get_by_role("button", name="Relaunch").click()
+    page.wait_for_url(re.compile(r"/executions/(?!" + first + r"$)[a-z0-9]+$"))
+    expect(heading).to_contain_text("SUCCEEDED", timeout=180_000)
+    expect(page.get_by_label("Execution outputs")).to_contain_text('"o0": "pt=126"')
+
+
+def test_terminate_a_running_execution(registered: str, admin_http: str, page: Page, artifacts: Path) -> None:
+    lp = f"{admin_http}/console/projects/{PROJECT}/domains/{DOMAIN}/launch/flows.console_flows.sleeper/{registered}"
+    page.goto(lp)
+    form = page.get_by_role("form", name="Launch form")
+    expect(form.get_by_label("seconds")).to_have_value("600")
+    form.get_by_role("button", name="Launch").click()
+    page.wait_for_url(re.compile(r"/executions/[a-z0-9]+$"))
+    expect(page.locator('g[data-node-id="n0"]')).to_have_attribute("data-phase", "RUNNING", timeout=180_000)
+    page.get_by_role("button", name="Terminate").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("ABORTED", timeout=120_000)
+    expect(page.get_by_role("button", name="Terminate")).to_have_count(0)
+    page.screenshot(path=str(artifacts / "terminated.png"), full_page=True)
+
+    # The executions list shows it with its phase; the phase filter narrows the list.
+    page.goto(f"{admin_http}/console/projects/{PROJECT}/domains/{DOMAIN}/executions")
+    page.get_by_label("Phase").select_option("ABORTED")
+    rows = page.get_by_role("table", name="Executions").locator("tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("ABORTED")
