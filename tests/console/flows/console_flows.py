@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flytekit import map_task, task, workflow
+from flytekit.types.file import FlyteFile
 
 
 @dataclass
@@ -58,3 +61,40 @@ def plus_one(x: int) -> int:
 @workflow
 def mapped(xs: list[int]) -> list[int]:
     return map_task(plus_one)(x=xs)
+
+
+class Color(enum.Enum):
+    RED = "red"
+    GREEN = "green"
+
+
+@task
+def describe_all(
+    color: Color,
+    counts: dict[str, int],
+    maybe: int | None,
+    either: int | str,
+    f: FlyteFile,
+    when: datetime,
+    flag: bool,
+    pause: timedelta,
+) -> str:
+    with open(f) as handle:
+        text = handle.read().strip()
+    items = ",".join(f"{k}={v}" for k, v in sorted(counts.items()))
+    return f"{color.value}|{items}|{maybe}|{either!r}|{text}|{when.year}|{flag}|{pause.total_seconds():g}"
+
+
+@workflow
+def every_type(
+    color: Color,
+    counts: dict[str, int],
+    maybe: int | None,
+    either: int | str,
+    f: FlyteFile,
+    when: datetime,
+    flag: bool = False,
+    pause: timedelta = timedelta(seconds=5),
+) -> str:
+    """One input of each kind the launch form generates a field for."""
+    return describe_all(color=color, counts=counts, maybe=maybe, either=either, f=f, when=when, flag=flag, pause=pause)

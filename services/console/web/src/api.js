@@ -59,6 +59,7 @@ export const api = {
     call("GET", `/data/node_executions/${enc(id.project)}/${enc(id.domain)}/${enc(id.name)}/${enc(nodeId)}`),
   taskExecutions: (id, nodeId) =>
     call("GET", `/task_executions/${enc(id.project)}/${enc(id.domain)}/${enc(id.name)}/${enc(nodeId)}` + query({ limit: 100 })),
+  uploadLocation: (body) => call("POST", "/dataproxy/artifact_urn", body),
   downloadLink: (body) => call("POST", "/dataproxy/artifact_link", body),
   createExecution: (body) => call("POST", "/executions", body),
   relaunch: (id) => call("POST", "/executions/relaunch", { id, name: "" }),
@@ -77,4 +78,13 @@ export async function listAll(fetchPage) {
     if (!page.token) return items;
     token = page.token;
   }
+}
+
+// A file from the user's disk into the blob store (DataProxy CreateUploadLocation, then PUT to the signed URL);
+// resolves to the blob's native URI (s3://…, file://…) for a launch input.
+export async function uploadFile(project, domain, file) {
+  const location = await api.uploadLocation({ project, domain, filename: file.name, filename_root: `console-${crypto.randomUUID()}` });
+  const response = await fetch(location.signed_url, { method: "PUT", body: file, headers: location.headers || {} });
+  if (!response.ok) throw new ApiError(response.status, { message: `upload of ${file.name} failed: HTTP ${response.status}` });
+  return location.native_url;
 }

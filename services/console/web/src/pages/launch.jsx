@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { useLocation } from "wouter";
-import { api } from "../api.js";
+import { api, uploadFile } from "../api.js";
 import { InputError, formText, isOptional, literalValue, textToLiteral, typeName, widgetFor } from "../literals.js";
 import { Breadcrumbs, ErrorBox, Loading, executionPath, useData } from "../util.jsx";
 
@@ -81,7 +81,7 @@ function LaunchForm({ launchPlan }) {
     <form className="launch-form" onSubmit={submit} noValidate aria-label="Launch form">
       {names.length === 0 && <p className="muted">This launch plan takes no inputs.</p>}
       {names.map((n) => (
-        <InputField key={n} name={n} param={params[n]} value={values[n]} error={errors[n]} onChange={(text) => setValues({ ...values, [n]: text })} />
+        <InputField key={n} name={n} launchPlanId={launchPlan.id} param={params[n]} value={values[n]} error={errors[n]} onChange={(text) => setValues({ ...values, [n]: text })} />
       ))}
       {Object.keys(fixed).length > 0 && (
         <fieldset>
@@ -121,13 +121,37 @@ function hintFor(type) {
     if (type.map_value_type) return 'a JSON object, e.g. {"key": value}';
     return "JSON";
   }
-  if (widget === "blob") return type.blob.dimensionality === "MULTIPART" ? "a directory URI (s3://…, file:///…)" : "a file URI (s3://…, file:///…)";
+  if (widget === "blob") return type.blob.dimensionality === "MULTIPART" ? "a directory URI (s3://…) or path" : "a file URI (s3://…) or path, or upload one";
   if (widget === "union") return isOptional(type) ? "optional: leave empty for None" : "a value of one of the types (JSON)";
   if (type.simple === "DURATION") return 'seconds, e.g. "90s"';
   return "";
 }
 
-function InputField({ name, param, value, error, onChange }) {
+function Uploader({ name, launchPlanId, onUploaded }) {
+  const [status, setStatus] = useState("");
+  const upload = async (event) => {
+    const file = event.target.files && event.target.files[0];
+    if (!file) return;
+    setStatus(`uploading ${file.name}…`);
+    try {
+      onUploaded(await uploadFile(launchPlanId.project, launchPlanId.domain, file));
+      setStatus(`uploaded ${file.name}`);
+    } catch (e) {
+      setStatus(`upload failed: ${e.message}`);
+    }
+  };
+  return (
+    <span className="uploader">
+      <label>
+        Upload a file for {name}
+        <input type="file" onChange={upload} />
+      </label>
+      <span role="status">{status}</span>
+    </span>
+  );
+}
+
+function InputField({ name, launchPlanId, param, value, error, onChange }) {
   const { type, description } = param.var;
   const id = `input-${name}`;
   const widget = widgetFor(type);
@@ -169,6 +193,7 @@ function InputField({ name, param, value, error, onChange }) {
         <code>{name}</code> <span className="type">{typeName(type)}</span>
       </label>
       {control}
+      {widget === "blob" && type.blob.dimensionality !== "MULTIPART" && <Uploader name={name} launchPlanId={launchPlanId} onUploaded={onChange} />}
       <small id={`${id}-hint`} className="muted">
         {hint}
       </small>
