@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from console_harness import DOMAIN, PROJECT, pyflyte
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
+
+from aloft_testing.servers import free_port
 
 EXECUTION_URL = re.compile(r"https?://\S+/console/projects/(\S+)/domains/(\S+)/executions/([a-z0-9]+)")
 
@@ -130,3 +137,31 @@ def test_the_form_covers_enums_maps_optionals_unions_files_datetimes_and_duratio
     expect(page.get_by_role("heading", level=1)).to_contain_text("SUCCEEDED", timeout=180_000)
     outputs = page.get_by_label("Execution outputs")
     expect(outputs).to_contain_text("green|a=1,b=2|None|'seven'|hello from a file|2031|True|90")
+
+
+def test_the_standalone_console_calls_admin_on_another_origin(
+    stack: Any, registered: str, admin_http: str, page: Page, artifacts: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    config = tmp_path / "console.yaml"
+    config.write_text(f"console:\n  httpPort: {port}\n  adminEndpoint: {admin_http}\n")
+    exe = Path(sys.executable).parent / "aloft-console"
+    proc = subprocess.Popen([str(exe), "--config", str(config), "serve"], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.communicate()[1]
+            try:
+                page.goto(f"http://127.0.0.1:{port}/console/projects/{PROJECT}/domains/{DOMAIN}/workflows")
+                break
+            except PlaywrightError:  # not listening yet
+                assert time.monotonic() < deadline, "aloft-console did not answer"
+                time.sleep(0.2)
+        # The page's origin is the console's port; every API call goes to admin's (CORS).
+        expect(page.get_by_role("link", name="flows.console_flows.point_sum")).to_be_visible()
+        page.get_by_role("link", name="flows.console_flows.point_sum").click()
+        expect(page.get_by_role("table", name="Inputs")).to_contain_text("list<integer>")
+        page.screenshot(path=str(artifacts / "standalone-console.png"), full_page=True)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
