@@ -165,3 +165,31 @@ def test_the_standalone_console_calls_admin_on_another_origin(
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
+
+
+def test_subworkflows_and_dynamic_nodes_expand_into_their_own_graphs(
+    stack: Any, console_config: Path, registered: str, page: Page, artifacts: Path
+) -> None:
+    run = pyflyte(stack, console_config, "run", "--remote", "flows/console_flows.py", "nested", "--n", "3")
+    printed = EXECUTION_URL.search(run.stdout + run.stderr)
+    assert printed, run.stdout
+    page.goto(printed.group(0))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("SUCCEEDED", timeout=180_000)
+    graph = page.get_by_role("group", name="Workflow graph")
+    nodes = {
+        n.get_attribute("data-node-id"): n.get_attribute("aria-label") for n in graph.locator("g[data-node-id]").all()
+    }
+    sub = next(k for k, label in nodes.items() if label and "subworkflow" not in label and "inner_sum" in label)
+    dyn = next(k for k, label in nodes.items() if label and "fan" in label)
+
+    graph.locator(f'g[data-node-id="{sub}"]').click()
+    inner = page.get_by_role("group", name=f"Inner graph of {sub}")
+    expect(inner.locator("g[data-phase=SUCCEEDED]")).to_have_count(1)  # summarize, inside the subworkflow
+    inner.locator("g[data-phase=SUCCEEDED]").click()
+    expect(page.get_by_label(re.compile(r"^Outputs of "))).to_contain_text('"o0": "in=6"')
+    page.screenshot(path=str(artifacts / "subworkflow-expanded.png"), full_page=True)
+
+    graph.locator(f'g[data-node-id="{dyn}"]').click()
+    dynamic = page.get_by_role("group", name=f"Inner graph of {dyn}")
+    expect(dynamic.locator("g[data-phase=SUCCEEDED]")).to_have_count(3)  # the three plus_one nodes
+    page.screenshot(path=str(artifacts / "dynamic-expanded.png"), full_page=True)

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flytekit import map_task, task, workflow
+from flytekit import dynamic, map_task, task, workflow
 from flytekit.types.file import FlyteFile
 
 
@@ -98,3 +98,20 @@ def every_type(
 ) -> str:
     """One input of each kind the launch form generates a field for."""
     return describe_all(color=color, counts=counts, maybe=maybe, either=either, f=f, when=when, flag=flag, pause=pause)
+
+
+@workflow
+def inner_sum(p: Point, values: list[int]) -> str:
+    return summarize(p=p, values=values, scale=1.0)
+
+
+@dynamic
+def fan(n: int) -> list[int]:
+    return [plus_one(x=i) for i in range(n)]
+
+
+@workflow
+def nested(n: int = 3) -> list[int]:
+    """A subworkflow and a dynamic fan-out: the console expands both."""
+    inner_sum(p=Point(x=1, y=2, label="in"), values=[n])
+    return fan(n=n)

@@ -57,6 +57,8 @@ export const api = {
     call("GET", `/node_executions/${enc(id.project)}/${enc(id.domain)}/${enc(id.name)}` + query({ limit: 1000, token, unique_parent_id: parentId })),
   nodeExecutionData: (id, nodeId) =>
     call("GET", `/data/node_executions/${enc(id.project)}/${enc(id.domain)}/${enc(id.name)}/${enc(nodeId)}`),
+  dynamicWorkflow: (id, nodeId) =>
+    call("GET", `/node_executions/${enc(id.project)}/${enc(id.domain)}/${enc(id.name)}/${enc(nodeId)}/dynamic_workflow`),
   taskExecutions: (id, nodeId) =>
     call("GET", `/task_executions/${enc(id.project)}/${enc(id.domain)}/${enc(id.name)}/${enc(nodeId)}` + query({ limit: 100 })),
   uploadLocation: (body) => call("POST", "/dataproxy/artifact_urn", body),

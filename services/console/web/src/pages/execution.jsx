@@ -91,7 +91,7 @@ function ExecutionView({ execution, nodes }) {
       )}
       {selected && byNode[selected] === undefined && <p className="muted">Node {selected} has not started.</p>}
       {selected && byNode[selected] && (
-        <NodeDetails key={selected} node={byNode[selected]} template={compiled && (compiled.primary.template.nodes || []).find((n) => n.id === selected)} onClose={() => setSelected(null)} />
+        <NodeDetails key={selected} node={byNode[selected]} compiled={compiled} template={compiled && (compiled.primary.template.nodes || []).find((n) => n.id === selected)} onClose={() => setSelected(null)} />
       )}
       <h2>Timeline</h2>
       <Timeline nodes={nodes} start={closure.started_at || closure.created_at} onSelect={setSelected} />
@@ -197,7 +197,7 @@ function Timeline({ nodes, start, onSelect }) {
   );
 }
 
-function NodeDetails({ node, template, onClose }) {
+function NodeDetails({ node, template, compiled, onClose, depth = 0 }) {
   const execId = node.id.execution_id;
   const nodeId = node.id.node_id;
   const phase = node.closure.phase;
@@ -208,14 +208,15 @@ function NodeDetails({ node, template, onClose }) {
     [nodeId, phase],
   );
   const closure = node.closure;
+  const Heading = depth ? "h3" : "h2";
   const cache = closure.task_node_metadata && closure.task_node_metadata.cache_status;
   const child = closure.workflow_node_metadata && closure.workflow_node_metadata.executionId;
   return (
     <aside className="node-details" aria-label={`Node ${nodeId}`}>
       <div className="node-details-head">
-        <h2>
+        <Heading>
           Node {nodeId} {template ? `· ${nodeLabel(template)} (${nodeKind(template)})` : ""} <Phase phase={phase} />
-        </h2>
+        </Heading>
         <button type="button" onClick={onClose} aria-label="Close node details">
           ×
         </button>
@@ -248,23 +249,10 @@ function NodeDetails({ node, template, onClose }) {
       {closure.deck_uri && <DeckLink node={node} />}
       <h3>Attempts</h3>
       <Loading state={attempts}>{(data) => <Attempts executions={data.task_executions || []} />}</Loading>
-      {node.metadata && node.metadata.is_parent_node && (
-        <>
-          <h3>Child nodes</h3>
-          <Loading state={children}>
-            {(list) => (
-              <ul className="children">
-                {list.map((c) => (
-                  <li key={c.id.node_id}>
-                    <code>{c.id.node_id}</code> <Phase phase={c.closure.phase} /> {formatDuration(c.closure.duration)}
-                    {c.closure.error && <span className="error-text"> {c.closure.error.kind}: {c.closure.error.message.split("\n")[0]}</span>}
-                  </li>
-                ))}
-              </ul>
-            )}
-          </Loading>
-        </>
+      {node.metadata && node.metadata.is_parent_node && children.data && (
+        <ChildNodes node={node} template={template} compiled={compiled} children={children.data} depth={depth} />
       )}
+      {children.error && <ErrorBox error={children.error} />}
       <div className="io">
         <div>
           <h3>Inputs</h3>
@@ -359,4 +347,74 @@ function MapGrid({ resources }) {
       </div>
     </div>
   );
+}
+
+// The inner workflow of a parent node, expanded: a subworkflow's graph from the closure's sub_workflows, a dynamic
+// node's from admin's GetDynamicNodeWorkflow, else (branches, …) the child nodes as a list; each child opens its own
+// details (recursively).
+function ChildNodes({ node, template, compiled, children, depth }) {
+  const [selected, setSelected] = useState(null);
+  const execId = node.id.execution_id;
+  const isDynamic = !!(node.metadata && node.metadata.is_dynamic);
+  const dynamic = useData(
+    () => (isDynamic ? api.dynamicWorkflow(execId, node.id.node_id) : Promise.resolve(null)),
+    [node.id.node_id, isDynamic, node.closure.phase],
+  );
+  const subRef = template && template.workflow_node && template.workflow_node.sub_workflow_ref;
+  let inner = null;
+  if (subRef && compiled) {
+    inner = (compiled.sub_workflows || []).find((w) => sameId(w.template.id, subRef)) || null;
+  } else if (dynamic.data && dynamic.data.compiled_workflow) {
+    const c = dynamic.data.compiled_workflow;
+    inner = c.primary;
+    compiled = { ...c, sub_workflows: [...(c.sub_workflows || []), ...((compiled && compiled.sub_workflows) || [])] };
+  }
+  const byNode = Object.fromEntries(children.map((c) => [c.metadata && c.metadata.spec_node_id ? c.metadata.spec_node_id : c.id.node_id, c]));
+  const phases = Object.fromEntries(Object.entries(byNode).map(([k, c]) => [k, c.closure.phase]));
+  const innerNodes = inner ? inner.template.nodes || [] : [];
+  return (
+    <div className="children">
+      <h3>{inner ? (isDynamic ? "Dynamic workflow" : "Subworkflow") : "Child nodes"}</h3>
+      {inner ? (
+        <WorkflowGraph template={inner.template} connections={inner.connections} phases={phases} selected={selected} onSelect={setSelected} label={`Inner graph of ${node.id.node_id}`} />
+      ) : (
+        <ul>
+          {children.map((c) => {
+            const key = c.metadata && c.metadata.spec_node_id ? c.metadata.spec_node_id : c.id.node_id;
+            return (
+              <li key={c.id.node_id}>
+                <button type="button" className="link" onClick={() => setSelected(key)} aria-pressed={selected === key}>
+                  {c.id.node_id}
+                </button>{" "}
+                <Phase phase={c.closure.phase} /> {formatDuration(c.closure.duration)}
+                {c.closure.error && <span className="error-text"> {c.closure.error.kind}: {c.closure.error.message.split("\n")[0]}</span>}
+              </li>
+            );
+          })}
+        </ul>
+      )}
+      {selected && byNode[selected] && (
+        <NodeDetails
+          key={selected}
+          node={byNode[selected]}
+          compiled={compiled}
+          template={innerNodes.find((n) => n.id === selected) || branchTemplate(template, selected)}
+          depth={depth + 1}
+          onClose={() => setSelected(null)}
+        />
+      )}
+    </div>
+  );
+}
+
+function sameId(a, b) {
+  return a && b && a.project === b.project && a.domain === b.domain && a.name === b.name && a.version === b.version;
+}
+
+// The branch node's case whose node id matches (if_else: case, other cases, else_node).
+function branchTemplate(template, id) {
+  const ifElse = template && template.branch_node && template.branch_node.if_else;
+  if (!ifElse) return undefined;
+  const candidates = [ifElse.case && ifElse.case.then_node, ...(ifElse.other || []).map((c) => c.then_node), ifElse.else_node];
+  return candidates.find((n) => n && n.id === id);
 }

@@ -42,11 +42,11 @@ export function layoutGraph(template, connections) {
   };
 }
 
-export function WorkflowGraph({ template, connections, phases, selected, onSelect }) {
+export function WorkflowGraph({ template, connections, phases, selected, onSelect, label = "Workflow graph" }) {
   const layout = useMemo(() => layoutGraph(template, connections), [template, connections]);
   return (
     <div className="graph-scroll">
-      <svg width={layout.width} height={layout.height} role="group" aria-label="Workflow graph" className="graph">
+      <svg width={layout.width} height={layout.height} role="group" aria-label={label} className="graph">
         <defs>
           <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
             <path d="M 0 0 L 10 5 L 0 10 z" className="arrowhead" />
