@@ -7,9 +7,29 @@ import { WorkflowGraph, nodeKind, nodeLabel } from "./graph.jsx";
 
 const POLL_MS = 1500;
 
+// Registered workflows never change: fetched once per page view, and started as soon as the execution names it
+// (before React renders anything), so the graph does not wait for a second round trip after the first render.
+const workflows = new Map();
+
+function workflowOf(execution) {
+  const wid = execution.closure.workflow_id;
+  if (!wid || !wid.name) return Promise.resolve({ workflow: null });
+  const key = [wid.project, wid.domain, wid.name, wid.version].join("/");
+  if (!workflows.has(key)) {
+    const loading = api.entity("workflow", wid).then(
+      (workflow) => ({ workflow }),
+      (error) => (workflows.delete(key), { workflow: null, workflowError: error }),
+    );
+    workflows.set(key, loading);
+  }
+  return workflows.get(key);
+}
+
 async function loadExecution(id) {
-  const [execution, nodes] = await Promise.all([api.execution(id), listAll((token) => api.nodeExecutions(id, undefined, token))]);
-  return { execution, nodes };
+  const nodesLoading = listAll((token) => api.nodeExecutions(id, undefined, token));
+  const execution = await api.execution(id);
+  const [nodes, workflow] = await Promise.all([nodesLoading, workflowOf(execution)]);
+  return { execution, nodes, ...workflow };
 }
 
 export function ExecutionPage({ project, domain, name }) {
@@ -27,14 +47,13 @@ export function ExecutionPage({ project, domain, name }) {
   );
 }
 
-function ExecutionView({ execution, nodes }) {
+function ExecutionView({ execution, nodes, workflow, workflowError }) {
   const { id, spec, closure } = execution;
   const [selected, setSelected] = useState(null);
   const workflowId = closure.workflow_id;
-  const workflow = useData(() => (workflowId && workflowId.name ? api.entity("workflow", workflowId) : Promise.resolve(null)), [workflowId && workflowId.version, workflowId && workflowId.name]);
   const byNode = Object.fromEntries(nodes.map((n) => [n.metadata && n.metadata.spec_node_id ? n.metadata.spec_node_id : n.id.node_id, n]));
   const phases = Object.fromEntries(Object.entries(byNode).map(([k, n]) => [k, n.closure.phase]));
-  const compiled = workflow.data && workflow.data.closure && workflow.data.closure.compiled_workflow;
+  const compiled = workflow && workflow.closure && workflow.closure.compiled_workflow;
   const parent = spec.metadata && spec.metadata.parent_node_execution;
   return (
     <>
@@ -83,11 +102,11 @@ function ExecutionView({ execution, nodes }) {
       {closure.error && <ExecError error={closure.error} />}
       {closure.abort_metadata && closure.abort_metadata.cause && <p className="muted">Aborted: {closure.abort_metadata.cause}</p>}
       <h2>Graph</h2>
-      {workflow.error && <ErrorBox error={workflow.error} />}
+      {workflowError && <ErrorBox error={workflowError} />}
       {compiled ? (
         <WorkflowGraph template={compiled.primary.template} connections={compiled.primary.connections} phases={phases} selected={selected} onSelect={setSelected} />
       ) : (
-        !workflow.error && <p className="muted">Loading graph…</p>
+        !workflowError && <p className="muted">No graph: the execution names no workflow.</p>
       )}
       {selected && byNode[selected] === undefined && <p className="muted">Node {selected} has not started.</p>}
       {selected && byNode[selected] && (
