@@ -18,6 +18,7 @@ from playwright.sync_api import Page, expect
 
 from aloft_testing.servers import free_port
 
+AXE = Path(__file__).resolve().parents[2] / "services" / "console" / "web" / "node_modules" / "axe-core" / "axe.min.js"
 EXECUTION_URL = re.compile(r"https?://\S+/console/projects/(\S+)/domains/(\S+)/executions/([a-z0-9]+)")
 
 
@@ -193,3 +194,41 @@ def test_subworkflows_and_dynamic_nodes_expand_into_their_own_graphs(
     dynamic = page.get_by_role("group", name=f"Inner graph of {dyn}")
     expect(dynamic.locator("g[data-phase=SUCCEEDED]")).to_have_count(3)  # the three plus_one nodes
     page.screenshot(path=str(artifacts / "dynamic-expanded.png"), full_page=True)
+
+
+def _accessibility_problems(page: Page) -> list[str]:
+    """axe-core's WCAG 2 A/AA rules on the page as it is now: serious and critical violations."""
+    assert AXE.is_file(), "axe-core is not installed: run `make setup` (npm ci in services/console/web)"
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']})")
+    assert result["passes"], "axe checked nothing"
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_pages_pass_axe_accessibility_checks(
+    stack: Any, console_config: Path, registered: str, admin_http: str, page: Page
+) -> None:
+    run = pyflyte(stack, console_config, "run", "--remote", "flows/console_flows.py", "failing", "--x", "2")
+    printed = EXECUTION_URL.search(run.stdout + run.stderr)
+    assert printed, run.stdout
+    base = f"{admin_http}/console/projects/{PROJECT}/domains/{DOMAIN}"
+    problems: dict[str, list[str]] = {}
+    for path, ready in [
+        ("", page.get_by_role("table", name="Executions")),
+        ("/workflows", page.get_by_role("link", name="flows.console_flows.point_sum")),
+        ("/workflows/flows.console_flows.every_type", page.get_by_role("table", name="Inputs")),
+        (f"/launch/flows.console_flows.every_type/{registered}", page.get_by_role("form", name="Launch form")),
+    ]:
+        page.goto(base + path)
+        expect(ready).to_be_visible()
+        problems[path or "/"] = _accessibility_problems(page)
+    page.goto(printed.group(0))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("FAILED", timeout=180_000)
+    page.locator('g[data-node-id="n0"]').click()
+    expect(page.get_by_role("complementary", name="Node n0")).to_contain_text("USER error")
+    problems["execution"] = _accessibility_problems(page)
+    assert {k: v for k, v in problems.items() if v} == {}
