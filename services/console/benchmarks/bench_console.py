@@ -12,6 +12,7 @@ Usage: .venv/bin/python services/console/benchmarks/bench_console.py [--size 100
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -146,7 +147,8 @@ def main() -> int:
     print(
         f"execution page, {args.size}-element map task (median of {args.runs}, Chromium headless):\n"
         f"  graph with phases   {statistics.median(graph):.2f} s\n"
-        f"  + {args.size} subtasks drawn {statistics.median(subtasks):.2f} s   ({ANCHOR})"
+        f"  + {args.size} subtasks drawn {statistics.median(subtasks):.2f} s   ({ANCHOR})\n"
+        f"  (machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: the browser competes for them)"
     )
     return 0
 
