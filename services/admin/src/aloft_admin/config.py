@@ -59,6 +59,9 @@ class AdminSection(ListenConfig):
     allowedOrigins: list[str] = Field(default_factory=lambda: ["*"])
     allowedHeaders: list[str] = Field(default_factory=lambda: ["Content-Type", "flyte-authorization"])
     seedProjects: list[str] = Field(default_factory=lambda: ["flytesnacks"])
+    # The web console on this HTTP port (as Flyte's single binary serves it), when aloft-console is installed;
+    # "" turns it off. flytekit prints execution links as <console.endpoint>/console/projects/...
+    consoleBasePath: str = "/console"
     # Where inputs/closures of executions are offloaded (relative keys under the blob store root).
     metadataPrefix: str = "metadata"
     rawOutputPrefix: str = "raw"
