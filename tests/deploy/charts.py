@@ -81,9 +81,11 @@ def service_config(objects: list[dict[str, Any]], service: str) -> dict[str, Any
 
 
 def pod_specs(objects: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """(kind/name, pod spec) of every Deployment and Job."""
+    """(kind/name, pod spec) of every Deployment, Job and CronJob."""
     specs = []
     for obj in objects:
         if obj["kind"] in ("Deployment", "Job"):
             specs.append((f"{obj['kind']}/{obj['metadata']['name']}", obj["spec"]["template"]["spec"]))
+        elif obj["kind"] == "CronJob":
+            specs.append((f"CronJob/{obj['metadata']['name']}", obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]))
     return specs

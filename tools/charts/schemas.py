@@ -125,10 +125,38 @@ def shard_schema() -> Schema:
 
 
 def schemas() -> dict[str, Schema]:
-    data_plane = obj({"name": {"type": "string", "minLength": 1}, "endpoint": {"type": "string", "minLength": 1}})
+    data_plane = obj(
+        {
+            "name": {"type": "string", "minLength": 1},
+            "endpoint": {"type": "string", "minLength": 1},
+            "kubeConfig": STRING,  # the cluster resource controller's way to the cluster's Kubernetes API
+            "kubeContext": STRING,
+        }
+    )
     data_plane["required"] = ["name", "endpoint"]
+    data_source = obj({"value": STRING, "valueFrom": obj({"env": STRING, "filePath": STRING})})
+    rule = obj({"apiGroups": ARRAY, "resources": ARRAY, "verbs": ARRAY, "resourceNames": ARRAY}, ["resources", "verbs"])
+    by_domain = {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": data_source}}
+    template = obj({"key": {"type": "string", "pattern": "^[A-Za-z0-9._-]+$"}, "value": STRING}, ["key", "value"])
+    cluster_resources = obj(
+        {
+            "enabled": BOOL,
+            "schedule": {"type": "string", "minLength": 1, "description": "cron schedule of the sync CronJob"},
+            "backoffLimit": {"type": "integer", "minimum": 0},
+            "kubeconfigSecret": STRING,
+            "templateData": {"type": "object", "additionalProperties": data_source},
+            "customData": by_domain,
+            "templates": {"type": "array", "items": template},
+            "rbac": obj({"create": BOOL, "rules": {"type": "array", "items": rule}}),
+            "resources": OPEN_OBJECT,
+            "extraEnv": ARRAY,
+        }
+    )
     result = {
-        "admin": service_schema(["http", "grpc"], {"dataPlanes": {"type": "array", "items": data_plane}}),
+        "admin": service_schema(
+            ["http", "grpc"],
+            {"dataPlanes": {"type": "array", "items": data_plane}, "clusterResources": cluster_resources},
+        ),
         "datacatalog": service_schema(["http", "grpc"], {}),
         "console": service_schema(["http"], {"adminEndpoint": STRING}),
         "scheduler": service_schema(["http", "grpc"], {"adminEndpoint": STRING}),

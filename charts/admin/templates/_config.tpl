@@ -13,4 +13,17 @@ admin:
     - name: default
       endpoint: {{ include "aloft.peer" (list . "propeller") }}:8092
     {{- end }}
+{{- if .Values.clusterResources.enabled }}
+cluster_resources:
+  templatePath: /etc/aloft-clusterresource/templates
+  adminEndpoint: {{ include "aloft.fullname" . }}:{{ .Values.ports.grpc }}
+  {{- with .Values.clusterResources.templateData }}
+  templateData:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.clusterResources.customData }}
+  customData:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
 {{- end -}}
