@@ -199,9 +199,12 @@ class CloudEventsConfig(Section):
 
 
 class EmailServerConfig(Section):
-    serviceName: Literal["", "smtp"] = ""
+    serviceName: Literal["", "smtp", "sendgrid"] = ""
+    # sendgrid: the API key from this environment variable, else from this file (Flyte's order).
     apiKeyEnvVar: str = ""
     apiKeyFilePath: str = ""
+    # Aloft: SendGrid's API base URL (Flyte's client has it built in).
+    sendgridEndpoint: str = "https://api.sendgrid.com"
     smtpServer: str = ""
     smtpPort: str = "25"
     smtpSkipTLSVerify: bool = False

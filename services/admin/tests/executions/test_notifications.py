@@ -5,8 +5,11 @@ plan's, and a send that fails while the mail server is down is retried without h
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
 from email import message_from_bytes
 from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -221,3 +224,149 @@ def _hour() -> Any:
     from datetime import timedelta
 
     return timedelta(hours=1)
+
+
+class SendGridDouble:
+    """A double of SendGrid's v3 mail/send endpoint (no SendGrid account here), checking a request the way the API
+    documents it: POST /v3/mail/send, ``Authorization: Bearer <key>`` (401 otherwise), a JSON body with
+    personalizations[].to[].email, from.email, a subject and content[] {type, value} (400 with SendGrid's
+    ``{"errors": [...]}`` otherwise); 202 and an empty body when accepted. ``fail_next`` answers 500s first."""
+
+    def __init__(self, api_key: str) -> None:
+        self.api_key = api_key
+        self.accepted: list[dict[str, Any]] = []
+        self.fail_next = 0
+        handler = self._handler()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def check(self, path: str, headers: Any, raw: bytes) -> tuple[int, list[str]]:
+        if path != "/v3/mail/send":
+            return 404, [f"no route {path}"]
+        if headers.get("Authorization") != f"Bearer {self.api_key}":
+            return 401, ["The provided authorization grant is invalid, expired, or revoked"]
+        if not (headers.get("Content-Type") or "").startswith("application/json"):
+            return 400, ["Content-Type must be application/json"]
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return 400, ["Bad Request"]
+        problems = []
+        personalizations = body.get("personalizations") or []
+        if not personalizations or not all(
+            p.get("to") and all(t.get("email") for t in p["to"]) for p in personalizations
+        ):
+            problems.append("The personalizations field is required and must have at least one to email.")
+        if not (body.get("from") or {}).get("email"):
+            problems.append("The from object must be provided for every email send.")
+        if not body.get("subject") and not all(p.get("subject") for p in personalizations):
+            problems.append("The subject is required.")
+        if not body.get("content") or not all(c.get("type") and c.get("value") for c in body["content"]):
+            problems.append("Each content object must have a type and a value.")
+        if problems:
+            return 400, problems
+        if self.fail_next:
+            self.fail_next -= 1
+            return 500, ["Internal Server Error"]
+        self.accepted.append(body)
+        return 202, []
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        double = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, errors = double.check(self.path, self.headers, raw)
+                payload = json.dumps({"errors": [{"message": m, "field": None, "help": None} for m in errors]})
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                if errors:
+                    self.wfile.write(payload.encode())
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+@pytest.fixture
+def sendgrid() -> Any:
+    double = SendGridDouble("SG.test-key")
+    yield double
+    double.close()
+
+
+def sendgrid_config(sendgrid: SendGridDouble, key_file: Any) -> dict[str, Any]:
+    config = notifications_config(1)
+    config["notifications"]["emailer"]["emailServerConfig"] = {
+        "serviceName": "sendgrid", "apiKeyFilePath": str(key_file), "sendgridEndpoint": sendgrid.url,
+    }  # fmt: skip
+    return config
+
+
+async def test_sendgrid_emails_a_failed_execution_with_the_key_from_a_file(
+    start_configured_exec_server: Any, sendgrid: SendGridDouble, tmp_path: Any
+) -> None:
+    key_file = tmp_path / "sendgrid-key"
+    key_file.write_text("SG.test-key\n")  # as a mounted Secret: the trailing newline is trimmed
+    sendgrid.fail_next = 1  # the first send gets a 500: retried from the outbox
+    async with start_configured_exec_server(sendgrid_config(sendgrid, key_file)) as server:
+        email = common_pb2.EmailNotification(recipients_email=["a@example.com", "b@example.com"])
+        lp_id = await launch_plan_with_notifications(server, [notification([WF.FAILED], email=email)])
+        wid = await create(server, lp_id, "sg1", None)
+        await server.admin.CreateWorkflowEvent(running_event(wid))
+        await server.admin.CreateWorkflowEvent(failed_event(wid, "boom"))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while not sendgrid.accepted:
+            assert loop.time() < deadline, "SendGrid accepted no mail"
+            await asyncio.sleep(0.05)
+    assert sendgrid.fail_next == 0
+    assert sendgrid.accepted == [
+        {
+            "personalizations": [
+                {
+                    "to": [{"email": "a@example.com"}, {"email": "b@example.com"}],
+                    "subject": 'Execution "wf" has failed in "development".',
+                }
+            ],
+            "from": {"name": "Flyte Notifications", "email": "flyte@example.com"},
+            "content": [
+                {
+                    "type": "text/html",
+                    "value": "flytesnacks/development/sg1 of notifying (version v1). "
+                    "The execution failed with error: [boom].",
+                }
+            ],
+        }
+    ]
+
+
+async def test_sendgrid_rejections_raise_with_sendgrids_error(sendgrid: SendGridDouble, tmp_path: Any) -> None:
+    from flyteidl.admin import notification_pb2
+
+    from aloft_admin.config import NotificationsConfig
+    from aloft_admin.integrations.notifications import SendGridError, build_emailer
+
+    def emailer(key: str) -> Any:
+        (tmp_path / "key").write_text(key)
+        config = sendgrid_config(sendgrid, tmp_path / "key")["notifications"]
+        return build_emailer(NotificationsConfig.model_validate(config))
+
+    message = notification_pb2.EmailMessage(
+        recipients_email=["a@x.com"], sender_email="f@x.com", subject_line="s", body="b"
+    )
+    with pytest.raises(SendGridError, match=r"401.*authorization grant is invalid"):
+        await emailer("SG.wrong").send(message)
+    with pytest.raises(SendGridError, match=r"400.*at least one to email"):
+        await emailer("SG.test-key").send(notification_pb2.EmailMessage(sender_email="f@x.com", body="b"))
+    with pytest.raises(SendGridError, match="API key is empty"):
+        emailer("\n")
+    assert sendgrid.accepted == []

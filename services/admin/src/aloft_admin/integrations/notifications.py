@@ -18,13 +18,15 @@ import smtplib
 import ssl
 from collections.abc import Callable
 from email.message import EmailMessage as MimeMessage
+from pathlib import Path
 from typing import Protocol
 
+import httpx
 from flyteidl.admin import common_pb2, execution_pb2, notification_pb2
 from flyteidl.core import execution_pb2 as core
 from google.protobuf.message import DecodeError
 
-from aloft_admin.config import NotificationsConfig, NotificationsEmailerConfig
+from aloft_admin.config import EmailServerConfig, NotificationsConfig, NotificationsEmailerConfig
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +147,60 @@ class SMTPEmailer:
             client.send_message(message, from_addr=email.sender_email, to_addrs=list(email.recipients_email))
 
 
+class SendGridError(RuntimeError):
+    pass
+
+
+def sendgrid_api_key(server: EmailServerConfig) -> str:
+    """Flyte's getAPIKey: the environment variable ``apiKeyEnvVar`` names, else the file ``apiKeyFilePath``."""
+    if server.apiKeyEnvVar:
+        key = os.environ.get(server.apiKeyEnvVar, "")
+    elif server.apiKeyFilePath:
+        try:
+            key = Path(server.apiKeyFilePath).read_text().strip()
+        except OSError as exc:
+            raise SendGridError(f"notifications: cannot read the SendGrid API key file: {exc}") from exc
+    else:
+        raise SendGridError("notifications: sendgrid needs emailServerConfig.apiKeyEnvVar or apiKeyFilePath")
+    if not key:
+        raise SendGridError("notifications: the SendGrid API key is empty")
+    return key
+
+
+def sendgrid_mail(email: notification_pb2.EmailMessage) -> dict[str, object]:
+    """Flyte's getSendgridEmail as SendGrid's v3 mail/send body: one personalization with every recipient and the
+    subject, an HTML body. SendGrid takes the sender from the API key's account; ``from`` is a formality."""
+    return {
+        "personalizations": [
+            {"to": [{"email": address} for address in email.recipients_email], "subject": email.subject_line}
+        ],
+        "from": {"name": "Flyte Notifications", "email": email.sender_email},
+        "content": [{"type": "text/html", "value": email.body}],
+    }
+
+
+class SendGridEmailer:
+    """Flyte's SendGrid emailer over SendGrid's v3 HTTP API (POST /v3/mail/send, bearer API key). Anything but a 2xx
+    raises, so the outbox retries the send (Flyte's client returns HTTP errors as responses and drops the mail)."""
+
+    def __init__(self, config: NotificationsEmailerConfig) -> None:
+        server = config.emailServerConfig
+        self._url = server.sendgridEndpoint.rstrip("/") + "/v3/mail/send"
+        self._headers = {"Authorization": f"Bearer {sendgrid_api_key(server)}"}
+
+    async def send(self, email: notification_pb2.EmailMessage) -> None:
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.post(self._url, json=sendgrid_mail(email), headers=self._headers)
+        if not response.is_success:
+            raise SendGridError(f"SendGrid answered {response.status_code}: {response.text[:500]}")
+
+
 def build_emailer(config: NotificationsConfig) -> Emailer:
-    if config.emailer.emailServerConfig.serviceName == "smtp":
+    service = config.emailer.emailServerConfig.serviceName
+    if service == "smtp":
         return SMTPEmailer(config.emailer)
+    if service == "sendgrid":
+        return SendGridEmailer(config.emailer)
     return LoggingEmailer()
 
 
