@@ -16,6 +16,7 @@ from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2
 from google.protobuf import json_format
+from prometheus_client import REGISTRY
 
 from aloft_testing.servers import ThrowawayNats
 
@@ -202,6 +203,7 @@ async def test_refused_events_publish_nothing(start_configured_exec_server: Any,
 async def test_broker_outage_neither_blocks_ingestion_nor_loses_events(
     start_configured_exec_server: Any, broker: ThrowawayNats
 ) -> None:
+    published, errors = metric("publish_total"), metric("publish_errors_total")
     async with start_configured_exec_server(cloud_events_config(broker)) as server:
         await server.seed_execution("ce4")
         sent = lifecycle(server.wid("ce4"))
@@ -213,7 +215,29 @@ async def test_broker_outage_neither_blocks_ingestion_nor_loses_events(
             await send(server.admin, request)
         async with server.deps.repos.transaction() as tx:
             assert await tx.outbox.has_rows("cloudevents")
+        await wait_until(lambda: metric("publish_errors_total") > errors)  # a publish failed while it was down
+        await wait_until(lambda: depth() == len(sent) - 3)
         broker.start()  # same port, same JetStream store
         await drained(server)
         received = await stream_events(broker)
     assert [request_of(e) for e in received] == [without_request_id(r) for r in sent]
+    # Every event published once, plus one attempt per failure (the head is retried; nothing behind it is tried).
+    failures = metric("publish_errors_total") - errors
+    assert metric("publish_total") - published == len(sent) + failures
+    assert depth() == 0
+
+
+def depth() -> float | None:
+    return REGISTRY.get_sample_value("flyte:admin:outbox:depth", {"stream": "cloudevents"})
+
+
+def metric(name: str) -> float:
+    return REGISTRY.get_sample_value(f"flyte:admin:cloudevents_publisher:{name}") or 0.0
+
+
+async def wait_until(condition: Any, timeout: float = 30) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not met"
+        await asyncio.sleep(0.05)

@@ -19,6 +19,7 @@ from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2, literals_pb2
 from google.protobuf import timestamp_pb2
+from prometheus_client import REGISTRY
 
 from aloft_testing.servers import free_port
 
@@ -303,6 +304,10 @@ def sendgrid() -> Any:
     double.close()
 
 
+def emailer_metric(name: str) -> float:
+    return REGISTRY.get_sample_value(f"flyte:admin:emailer:{name}") or 0.0
+
+
 def sendgrid_config(sendgrid: SendGridDouble, key_file: Any) -> dict[str, Any]:
     config = notifications_config(1)
     config["notifications"]["emailer"]["emailServerConfig"] = {
@@ -317,6 +322,7 @@ async def test_sendgrid_emails_a_failed_execution_with_the_key_from_a_file(
     key_file = tmp_path / "sendgrid-key"
     key_file.write_text("SG.test-key\n")  # as a mounted Secret: the trailing newline is trimmed
     sendgrid.fail_next = 1  # the first send gets a 500: retried from the outbox
+    before = {name: emailer_metric(name) for name in ("send_total", "send_success_total", "send_error_total")}
     async with start_configured_exec_server(sendgrid_config(sendgrid, key_file)) as server:
         email = common_pb2.EmailNotification(recipients_email=["a@example.com", "b@example.com"])
         lp_id = await launch_plan_with_notifications(server, [notification([WF.FAILED], email=email)])
@@ -325,10 +331,12 @@ async def test_sendgrid_emails_a_failed_execution_with_the_key_from_a_file(
         await server.admin.CreateWorkflowEvent(failed_event(wid, "boom"))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 30
-        while not sendgrid.accepted:
+        while emailer_metric("send_success_total") == before["send_success_total"]:  # counted once SendGrid answered
             assert loop.time() < deadline, "SendGrid accepted no mail"
             await asyncio.sleep(0.05)
     assert sendgrid.fail_next == 0
+    after = {name: emailer_metric(name) - count for name, count in before.items()}
+    assert after == {"send_total": 2, "send_success_total": 1, "send_error_total": 1}
     assert sendgrid.accepted == [
         {
             "personalizations": [

@@ -23,6 +23,7 @@ async def test_rows_commit_with_their_transaction_in_order(repos: SqlRepositorie
         assert [r.payload for r in await tx.outbox.head("a", 10)] == [b"a0", b"a1", b"a2"]
         assert [r.payload for r in await tx.outbox.head("a", 2)] == [b"a0", b"a1"]
         assert await tx.outbox.has_rows("b") and not await tx.outbox.has_rows("c")
+        assert [await tx.outbox.count(stream) for stream in "abc"] == [3, 1, 0]
 
 
 async def test_deferred_rows_wait_and_removed_rows_are_gone(repos: SqlRepositories) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from flyteidl.admin import notification_pb2
 from google.protobuf.message import DecodeError
+from prometheus_client import Counter, Gauge
 
 from aloft_admin.config import AdminConfig, OutboxConfig
 from aloft_admin.integrations.cloudevents import Sender, build_cloudevents_sender, to_cloud_event
@@ -38,6 +39,18 @@ from aloft_admin.repositories.models.outbox import OutboxModel
 log = logging.getLogger(__name__)
 
 Deliver = Callable[[OutboxModel], Awaitable[None]]
+
+# Flyte's names (scope flyte:admin): cloudevents_publisher publish_total / publish_errors, the emailer's send_total /
+# send_success / send_error (prometheus_client adds the _total every counter ends with). The outbox is Aloft's own.
+PUBLISHED = Counter("flyte:admin:cloudevents_publisher:publish", "Cloud events publish attempts")
+PUBLISH_ERRORS = Counter("flyte:admin:cloudevents_publisher:publish_errors", "Cloud events that failed to publish")
+SENT = Counter("flyte:admin:emailer:send", "Notification emails attempted to be sent")
+SEND_SUCCESS = Counter("flyte:admin:emailer:send_success", "Notification emails sent")
+SEND_ERRORS = Counter("flyte:admin:emailer:send_error", "Notification emails that failed to send")
+OUTBOX_DEPTH = Gauge("flyte:admin:outbox:depth", "Messages waiting in the egress outbox", ["stream"])
+OUTBOX_DROPPED = Counter(
+    "flyte:admin:outbox:dropped", "Messages given up on (undeliverable, or out of send attempts)", ["stream"]
+)
 
 
 class Undeliverable(Exception):
@@ -93,6 +106,7 @@ class Dispatcher:
         now = self.clock()
         async with self.repos.transaction() as tx:
             if not await tx.outbox.has_rows(self.stream):
+                OUTBOX_DEPTH.labels(self.stream).set(0)
                 return False  # idle: a read, no lease write
             if not await tx.outbox.claim_lease(self.stream, self.holder, now, now + self.config.leaseDuration):
                 return False
@@ -106,6 +120,7 @@ class Dispatcher:
             await tx.outbox.remove(done)
             for row_id, attempts, error in failed:
                 await self._defer_or_drop(tx.outbox, row_id, attempts, error)
+            OUTBOX_DEPTH.labels(self.stream).set(await tx.outbox.count(self.stream))
         return len(batch) == self.config.batchSize and not failed
 
     async def _deliver_batch(
@@ -119,6 +134,7 @@ class Dispatcher:
                 await self.deliver(row)
             except Undeliverable as exc:
                 log.error("outbox %s: dropping undeliverable row %d (%s): %s", self.stream, row_id, kind, exc)
+                OUTBOX_DROPPED.labels(self.stream).inc()
                 done.append(row_id)
                 continue
             except Exception as exc:  # noqa: BLE001 - any failure of the broker or server is retried
@@ -136,6 +152,7 @@ class Dispatcher:
     async def _defer_or_drop(self, outbox: OutboxRepo, row_id: int, attempts: int, error: str) -> None:
         if self.max_attempts and attempts >= self.max_attempts:
             log.error("outbox %s: giving up on row %d after %d attempts: %s", self.stream, row_id, attempts, error)
+            OUTBOX_DROPPED.labels(self.stream).inc()
             await outbox.remove([row_id])
             return
         retry_at = self.clock() + self._backoff(attempts)
@@ -152,7 +169,12 @@ def cloud_event_delivery(sender: Sender) -> Deliver:
             event = to_cloud_event(row.kind, row.payload)
         except (KeyError, DecodeError, TypeError) as exc:
             raise Undeliverable(str(exc)) from exc
-        await sender.send(event)
+        PUBLISHED.inc()
+        try:
+            await sender.send(event)
+        except Exception:
+            PUBLISH_ERRORS.inc()
+            raise
 
     return deliver
 
@@ -163,7 +185,13 @@ def email_delivery(emailer: Emailer) -> Deliver:
             email = notification_pb2.EmailMessage.FromString(row.payload)
         except DecodeError as exc:
             raise Undeliverable(str(exc)) from exc
-        await emailer.send(email)
+        SENT.inc()
+        try:
+            await emailer.send(email)
+        except Exception:
+            SEND_ERRORS.inc()
+            raise
+        SEND_SUCCESS.inc()
 
     return deliver
 

@@ -227,6 +227,9 @@ class OutboxRepo(Protocol):
 
     async def has_rows(self, stream: str) -> bool: ...
 
+    async def count(self, stream: str) -> int:
+        """Rows waiting in the stream (the outbox depth metric)."""
+
     async def head(self, stream: str, limit: int) -> list[OutboxModel]:
         """The oldest rows, due or not (an ordered stream waits for its head)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, event, or_, select, update
+from sqlalchemy import delete, event, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.repositories.models.outbox import OutboxLeaseModel, OutboxModel
@@ -34,6 +34,10 @@ class SqlOutboxRepo:
     async def has_rows(self, stream: str) -> bool:
         rows = await self.session.execute(select(OutboxModel.id).where(OutboxModel.stream == stream).limit(1))
         return rows.first() is not None
+
+    async def count(self, stream: str) -> int:
+        rows = await self.session.execute(select(func.count()).where(OutboxModel.stream == stream))
+        return int(rows.scalar_one())
 
     async def head(self, stream: str, limit: int) -> list[OutboxModel]:
         stmt = select(OutboxModel).where(OutboxModel.stream == stream).order_by(OutboxModel.id).limit(limit)
