@@ -176,7 +176,7 @@ class CloudEventsConfig(Section):
     """Flyte's ``cloudEvents``: workflow, node and task events published as CloudEvents (off unless ``enable``)."""
 
     enable: bool = False
-    type: Literal["", "local", "nats"] = "local"
+    type: Literal["", "local", "nats", "aws"] = "local"
     aws: AWSConfig = AWSConfig()
     gcp: GCPConfig = GCPConfig()
     kafka: KafkaConfig = KafkaConfig()
@@ -189,7 +189,7 @@ class CloudEventsConfig(Section):
     outbox: OutboxConfig = OutboxConfig()
 
     def publishing(self) -> bool:
-        return self.enable and self.type == "nats"
+        return self.enable and self.type in ("nats", "aws")
 
     @model_validator(mode="after")
     def _topic_when_publishing(self) -> CloudEventsConfig:

@@ -5,10 +5,12 @@ broker outage that neither blocks nor fails ingestion and loses nothing."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import grpc
 import nats
 import pytest
@@ -18,6 +20,7 @@ from flyteidl.core import identifier_pb2
 from google.protobuf import json_format
 from prometheus_client import REGISTRY
 
+from aloft_testing.s3 import ACCESS_KEY, SECRET_KEY, moto_s3_server
 from aloft_testing.servers import ThrowawayNats
 
 WF, NODE, TASK = core.WorkflowExecution, core.NodeExecution, core.TaskExecution
@@ -241,3 +244,60 @@ async def wait_until(condition: Any, timeout: float = 30) -> None:
     while not condition():
         assert loop.time() < deadline, "condition not met"
         await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def moto_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto's server mode on a local port (an AWS emulator: no AWS is reachable from tests), SNS and SQS included."""
+    with moto_s3_server() as endpoint:
+        for key, value in {
+            "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():  # fmt: skip
+            monkeypatch.setenv(key, value)
+        yield endpoint
+
+
+async def test_cloud_events_to_sns_in_flytes_protobuf_format(
+    start_configured_exec_server: Any, moto_endpoint: str
+) -> None:
+    from aloft_admin.integrations.cloudevents_aws import CloudEvent
+
+    sns, sqs = boto3.client("sns", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
+    topic = sns.create_topic(Name="flyte-events")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="flyte-events-reader")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    config = {
+        "cloudEvents": {
+            "enable": True,
+            "type": "aws",
+            "aws": {"region": "us-east-1"},
+            "eventsPublisher": {"topicName": topic, "eventTypes": ["all"]},
+            "outbox": {"pollInterval": "100ms", "retryDelay": "50ms", "maxRetryDelay": "200ms"},
+        }
+    }
+    async with start_configured_exec_server(config) as server:
+        await server.seed_execution("ce5")
+        sent = lifecycle(server.wid("ce5"))
+        for request in sent:
+            await send(server.admin, request)
+        await drained(server)
+    received: list[Any] = []
+    while len(received) < len(sent):
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages")
+        assert messages, f"{len(received)} of {len(sent)} events reached the queue"
+        for message in messages:  # the SNS envelope's Message: the CloudEvent protobuf, base64 (gizmo's PublishRaw)
+            event: Any = CloudEvent.FromString(base64.b64decode(json.loads(message["Body"])["Message"]))
+            received.append(event)
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    first = received[0]
+    assert (first.spec_version, first.source) == ("1.0", "https://github.com/flyteorg/flyte/flyteadmin")
+    assert first.type == "com.flyte.resource.flyteidl.admin.WorkflowExecutionEventRequest"
+    assert first.id == 'project:"flytesnacks" domain:"development" name:"ce5".RUNNING'
+    assert first.attributes["datacontenttype"].ce_string == "application/json"
+    assert first.attributes["jsonschemaurl"].ce_string.endswith("/jsonschema/workflow_execution.json")
+    assert first.attributes["time"].ce_timestamp.ToJsonString() == "2026-01-01T00:00:01Z"
+    # Published in commit order (moto's standard queue keeps it; SNS itself promises no order).
+    as_dicts = [{"type": e.type, "data": json.loads(e.text_data)} for e in received]
+    assert [request_of(e) for e in as_dicts] == [without_request_id(r) for r in sent]

@@ -197,4 +197,8 @@ def build_cloudevents_sender(config: CloudEventsConfig) -> Sender | None:
     """The sender ``cloudEvents`` configures; None when cloud events are off (``enable`` false, type local)."""
     if not config.publishing():
         return None
+    if config.type == "aws":
+        from aloft_admin.integrations.cloudevents_aws import SnsSender
+
+        return SnsSender(config)
     return NatsSender(config)
