@@ -26,6 +26,7 @@ from aloft_admin.managers.events_common import (
     seconds_between,
 )
 from aloft_admin.managers.executions_lookup import get_node_execution_row
+from aloft_admin.managers.task_metadata import merge_metadata
 from aloft_admin.repositories.models.executions import TaskExecutionModel
 from aloft_admin.repositories.sql import executions as repo
 from aloft_admin.transformers.task_executions import task_closure_of
@@ -180,7 +181,7 @@ def _record_details(closure: task_execution_pb2.TaskExecutionClosure, event: eve
     if event.HasField("custom_info"):
         closure.custom_info.CopyFrom(event.custom_info)
     if event.HasField("metadata"):
-        closure.metadata.CopyFrom(event.metadata)
+        merge_metadata(closure, event)
     if event.HasField("log_context"):
         closure.log_context.CopyFrom(event.log_context)
     closure.task_type = event.task_type or closure.task_type
