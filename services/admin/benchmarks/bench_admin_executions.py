@@ -40,6 +40,9 @@ class FakeDataPlane(dataplane_pb2_grpc.DataPlaneServiceServicer):
     async def CreateExecution(self, request: object, context: object) -> dataplane_pb2.CreateExecutionResponse:
         return dataplane_pb2.CreateExecutionResponse(shard_key="0")
 
+    async def StartExecution(self, request: object, context: object) -> dataplane_pb2.StartExecutionResponse:
+        return dataplane_pb2.StartExecutionResponse()
+
 
 def database_url(tmp: Path) -> tuple[str, object]:
     if os.environ.get("BENCH_SQLITE"):

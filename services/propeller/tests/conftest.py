@@ -429,6 +429,7 @@ class Stack:
         name: str = "",
         mutate: Callable[[compiler_pb2.CompiledWorkflowClosure], None] | None = None,
         recover_from: identifier_pb2.WorkflowExecutionIdentifier | None = None,
+        hold: bool = False,
         **config: Any,
     ) -> identifier_pb2.WorkflowExecutionIdentifier:
         self.counter += 1
@@ -444,6 +445,7 @@ class Stack:
             inputs_uri=inputs_uri,
             workflow_id=closure.primary.template.id,
             config=dataplane_pb2.ExecutionConfig(**config),
+            hold=hold,
         )
         if recover_from is not None:
             request.recover_from.CopyFrom(recover_from)

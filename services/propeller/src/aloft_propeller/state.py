@@ -102,6 +102,8 @@ class WorkflowState:
     started_at: float | None = None
     updated_at: float | None = None
     abort_cause: str = ""
+    # Created with hold (two-phase hand-off): nothing is evaluated until StartExecution clears it.
+    held: bool = False
     error: ExecutionError | None = None
     outputs_uri: str = ""
     nodes: dict[str, NodeState] = field(default_factory=dict)

@@ -8,6 +8,8 @@ Contract of ``DataPlaneClient``:
   INVALID_ARGUMENT naming the label; None when no data plane is enabled at all. Disabled clusters get nothing new.
 - ``create_execution`` is idempotent on the data plane's side (same id + spec → ``already_existed``), so the
   hand-off may be retried any number of times (the repair loop does).
+- Admin creates executions with ``hold`` (two-phase hand-off) and releases them with ``start_execution`` once the
+  hand-off is committed; ``start_execution`` is a no-op for started, aborted or finished executions.
 - ``abort_execution`` is a no-op on the data plane for finished executions, so it may be retried too. When the
   data plane does not hold the execution (NOT_FOUND) it raises ``DataPlaneRefused``: no end event will come.
 - Both raise ``DataPlaneUnavailable`` when the data plane cannot be reached or is overloaded; callers keep the
@@ -73,6 +75,8 @@ class DataPlaneClient(Protocol):
     async def create_execution(
         self, cluster: str, request: dataplane_pb2.CreateExecutionRequest
     ) -> dataplane_pb2.CreateExecutionResponse: ...
+
+    async def start_execution(self, cluster: str, id: identifier_pb2.WorkflowExecutionIdentifier) -> None: ...
 
     async def abort_execution(
         self, cluster: str, id: identifier_pb2.WorkflowExecutionIdentifier, cause: str, principal: str = ""
@@ -151,6 +155,14 @@ class GrpcDataPlaneClient:
             raise _call_failed(cluster, exc) from exc
         return response
 
+    async def start_execution(self, cluster: str, id: identifier_pb2.WorkflowExecutionIdentifier) -> None:
+        try:
+            await self._stub(cluster).StartExecution(
+                dataplane_pb2.StartExecutionRequest(id=id), timeout=CALL_TIMEOUT_SECONDS
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _call_failed(cluster, exc) from exc
+
     async def abort_execution(
         self, cluster: str, id: identifier_pb2.WorkflowExecutionIdentifier, cause: str, principal: str = ""
     ) -> None:
@@ -190,6 +202,9 @@ class NoDataPlanes:
     async def create_execution(
         self, cluster: str, request: dataplane_pb2.CreateExecutionRequest
     ) -> dataplane_pb2.CreateExecutionResponse:
+        raise DataPlaneUnavailable(f"data plane {cluster!r} is not configured or not enabled")
+
+    async def start_execution(self, cluster: str, id: identifier_pb2.WorkflowExecutionIdentifier) -> None:
         raise DataPlaneUnavailable(f"data plane {cluster!r} is not configured or not enabled")
 
     async def abort_execution(
