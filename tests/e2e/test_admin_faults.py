@@ -56,7 +56,10 @@ def _restart_admin(stack: Any, extra_env: dict[str, str] | None = None) -> None:
     stack.start("admin", extra_env)
 
 
-def _counted_request(registered: str, name: str, marker_dir: Path) -> execution_pb2.ExecutionCreateRequest:
+def _counted_request(
+    registered: str, name: str, marker_dir: Path, key: str = ""
+) -> execution_pb2.ExecutionCreateRequest:
+    """counted_wf appends a line to <marker_dir>/<key>.attempts (key: the name) in every attempt that ran."""
     lp = identifier_pb2.Identifier(
         resource_type=identifier_pb2.LAUNCH_PLAN,
         project=PROJECT,
@@ -69,7 +72,7 @@ def _counted_request(registered: str, name: str, marker_dir: Path) -> execution_
         domain=DOMAIN,
         name=name,
         spec=execution_pb2.ExecutionSpec(launch_plan=lp),
-        inputs=literals_pb2.LiteralMap(literals={"marker_dir": _string(str(marker_dir)), "key": _string(name)}),
+        inputs=literals_pb2.LiteralMap(literals={"marker_dir": _string(str(marker_dir)), "key": _string(key or name)}),
     )
 
 
@@ -128,20 +131,7 @@ def test_admin_killed_between_commit_and_hand_off_runs_the_execution(
     _restart_admin(stack, {CRASH_AT_ENV: AFTER_EXECUTION_COMMIT})
     channel, admin = _admin(stack)
     try:
-        lp = identifier_pb2.Identifier(
-            resource_type=identifier_pb2.LAUNCH_PLAN,
-            project=PROJECT,
-            domain=DOMAIN,
-            name="flows.basics.counted_wf",
-            version=registered,
-        )
-        request = execution_pb2.ExecutionCreateRequest(
-            project=PROJECT,
-            domain=DOMAIN,
-            name="crash-before-handoff",
-            spec=execution_pb2.ExecutionSpec(launch_plan=lp),
-            inputs=literals_pb2.LiteralMap(literals={"marker_dir": _string(str(tmp_path)), "key": _string("handoff")}),
-        )
+        request = _counted_request(registered, "crash-before-handoff", tmp_path, key="handoff")
         with pytest.raises(grpc.RpcError) as lost:  # admin died before answering
             admin.CreateExecution(request, timeout=60)
         assert lost.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL)

@@ -7,9 +7,25 @@ every sub-task attempt (RETRYABLE_FAILED ones included) stays in the closure wit
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from flyteidl.admin import task_execution_pb2
 from flyteidl.core import catalog_pb2 as core_catalog_pb2
+from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.event import event_pb2
+
+
+def merge_task_logs(existing: Any, latest: Iterable[core_execution_pb2.TaskLog]) -> None:
+    """Logs accumulate across events; a log with a known URI (or name, when it has no URI) is replaced in place."""
+    positions = {(log.uri or log.name): index for index, log in enumerate(existing)}
+    for log in latest:
+        key = log.uri or log.name
+        if key in positions:
+            existing[positions[key]].CopyFrom(log)
+        else:
+            positions[key] = len(existing)
+            existing.append(log)
 
 
 def merge_metadata(closure: task_execution_pb2.TaskExecutionClosure, event: event_pb2.TaskExecutionEvent) -> None:
@@ -49,14 +65,7 @@ def _merge_external_resource(
     merged.phase = latest.phase
     if latest.cache_status != core_catalog_pb2.CACHE_DISABLED:
         merged.cache_status = latest.cache_status
-    positions = {(log.uri or log.name): index for index, log in enumerate(merged.logs)}
-    for log in latest.logs:
-        key = log.uri or log.name
-        if key in positions:
-            merged.logs[positions[key]].CopyFrom(log)
-        else:
-            positions[key] = len(merged.logs)
-            merged.logs.append(log)
+    merge_task_logs(merged.logs, latest.logs)
     if latest.HasField("custom_info"):
         merged.custom_info.CopyFrom(latest.custom_info)
     return merged
