@@ -30,6 +30,8 @@ from aloft_admin.api.signals import SignalServicer
 from aloft_admin.config import AdminConfig
 from aloft_admin.deps import AdminDeps
 from aloft_admin.integrations.dataplane import build_dataplane_client
+from aloft_admin.integrations.dispatch import build_egress_workers
+from aloft_admin.integrations.egress import build_event_egress
 from aloft_admin.managers.registry import build_managers
 from aloft_db import create_database, migrate
 from aloft_service.runtime import Service
@@ -76,6 +78,7 @@ def build_deps(config: AdminConfig) -> AdminDeps:
     db = create_database(config.effective_database(), data_dir / "admin.db")
     blobs = create_blob_store(config.storage, base_dir=data_dir)
     deps = AdminDeps(config=config, db=db, blobs=blobs, dataplanes=build_dataplane_client(config))
+    deps.egress = build_event_egress(config, deps.clock)
     if config.admin.httpPort:
         bind_http_port(deps, config.admin.httpPort)
     return deps
@@ -117,14 +120,18 @@ def build_service(deps: AdminDeps) -> Service:
     )
 
     repair: list[asyncio.Task[None]] = []
+    egress = build_egress_workers(deps.config, deps.repos, deps.egress, deps.clock)
 
     async def on_start() -> None:
         await seed_defaults(deps, managers.projects)
         # Retries data-plane hand-offs and aborts that did not get through (executions area).
         repair.append(start_repair_loop(deps, deps.config.admin.handoffRepairInterval))
+        # Delivers the egress outbox (cloud events, notifications) when configured.
+        egress.start()
 
     async def on_stop() -> None:
         await stop_repair_loop(repair.pop() if repair else None)
+        await egress.stop()
         await deps.dataplanes.close()
         await deps.db.dispose()
 
