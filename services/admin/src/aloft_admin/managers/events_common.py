@@ -71,12 +71,20 @@ def check_output_size(deps: AdminDeps, event: HasOutputResult) -> None:
         raise ResourceExhausted(f"Output data size exceeds platform configured threshold ({size} > {limit})")
 
 
+_CLUSTERS_SEEN = "aloft_execution_clusters"
+
+
 async def check_event_cluster(
     session: AsyncSession, wid: identifier_pb2.WorkflowExecutionIdentifier, producer_id: str, what: str
 ) -> None:
     """The cluster check of node and task events (workflow events read the row anyway); NOT_FOUND when the
     execution does not exist. Runs before any duplicate check, as in flyteadmin."""
-    cluster = await find_execution_cluster(session, wid)
+    # A batch checks many events of one execution in one transaction: read its cluster once per transaction.
+    known: dict[tuple[str, str, str, str], str | None] = session.info.setdefault(_CLUSTERS_SEEN, {})
+    key = (wid.org, wid.project, wid.domain, wid.name)
+    if key not in known:
+        known[key] = await find_execution_cluster(session, wid)
+    cluster = known[key]
     if cluster is None:
         raise NotFound(f"{describe_execution(wid)} not found")
     check_cluster(cluster, producer_id, what)
