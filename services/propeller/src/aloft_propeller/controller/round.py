@@ -155,7 +155,7 @@ class RoundRunner:
         del self._deliveries[record.key]
         try:
             sent = await task
-        except Exception:  # noqa: BLE001 - sending reports failures as outcomes; anything else: send again
+        except Exception:  # sending reports failures as outcomes; anything else: send again, synchronously
             log.exception("event delivery for %s failed", record.key)
             sent = []
         record, write = fold(record, sent)
