@@ -176,6 +176,9 @@ _HANDOFF_PENDING, _HANDOFF_STARTING, _HANDOFF_DONE, _HANDOFF_CANCELLED = "pendin
 class SqlExecutionRepo:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        # One repository per transaction: an execution's cluster is read once in it (an event batch checks it
+        # for every event). Writes through this repository forget what was read; nothing else changes it.
+        self._clusters: dict[tuple[str, str, str, str], str | None] = {}
 
     async def get(
         self, wid: identifier_pb2.WorkflowExecutionIdentifier, *, for_update: bool = False
@@ -190,9 +193,13 @@ class SqlExecutionRepo:
         return row
 
     async def cluster_of(self, wid: identifier_pb2.WorkflowExecutionIdentifier) -> str | None:
-        return await find_execution_cluster(self._session, wid)
+        key = (wid.org, wid.project, wid.domain, wid.name)
+        if key not in self._clusters:
+            self._clusters[key] = await find_execution_cluster(self._session, wid)
+        return self._clusters[key]
 
     async def add(self, row: ExecutionModel) -> None:
+        self._clusters.clear()
         self._session.add(row)
         await self._session.flush()
 
@@ -216,6 +223,7 @@ class SqlExecutionRepo:
     async def mark_handed_off(
         self, wid: identifier_pb2.WorkflowExecutionIdentifier, cluster: str, shard_key: str, now: datetime
     ) -> bool:
+        self._clusters.clear()
         undefined, queued = WF.Phase.Name(WF.UNDEFINED), WF.Phase.Name(WF.QUEUED)
         result = await self._session.execute(
             update(ExecutionModel)
@@ -243,6 +251,7 @@ class SqlExecutionRepo:
         )
 
     async def delay_handoff(self, row_id: int, error: str, retry_at: datetime) -> None:
+        self._clusters.clear()
         await self._session.execute(
             update(ExecutionModel)
             .where(ExecutionModel.id == row_id)
@@ -251,6 +260,7 @@ class SqlExecutionRepo:
         )
 
     async def abort_if_cancelled(self, wid: identifier_pb2.WorkflowExecutionIdentifier, cluster: str) -> None:
+        self._clusters.clear()
         await self._session.execute(
             update(ExecutionModel)
             .where(*_identified_by(wid), ExecutionModel.handoff == _HANDOFF_CANCELLED)
@@ -259,6 +269,7 @@ class SqlExecutionRepo:
         )
 
     async def abort_delivered(self, row_id: int) -> None:
+        self._clusters.clear()
         await self._session.execute(
             update(ExecutionModel)
             .where(ExecutionModel.id == row_id)
@@ -267,6 +278,7 @@ class SqlExecutionRepo:
         )
 
     async def delay_abort(self, row_id: int, retry_at: Callable[[int], datetime]) -> None:
+        self._clusters.clear()
         attempts = (
             await self._session.execute(select(ExecutionModel.abort_attempts).where(ExecutionModel.id == row_id))
         ).scalar_one_or_none()
