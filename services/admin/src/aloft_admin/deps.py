@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from aloft_admin.config import AdminConfig
 from aloft_admin.integrations.dataplane import DataPlaneClient, NoDataPlanes
 from aloft_admin.managers.launch_targets import LaunchTargetCache
 from aloft_db import Database
 from aloft_storage import BlobStore
+
+if TYPE_CHECKING:
+    from aloft_admin.auth.setup import AdminAuth
 
 
 def utcnow() -> datetime:
@@ -27,3 +31,5 @@ class AdminDeps:
     # integrations.dataplane.build_dataplane_client; the default takes nothing (no data plane configured).
     dataplanes: DataPlaneClient = field(default_factory=NoDataPlanes)
     launch_targets: LaunchTargetCache = field(default_factory=LaunchTargetCache)
+    # Authentication and authorization (auth.enabled); None when auth is off.
+    auth: AdminAuth | None = None

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import grpc
+from aloft_auth.enforce import Guard
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -19,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from aloft_admin.api.version import control_plane_version
+from aloft_admin.auth.routes import auth_routes, no_user_login
 from aloft_admin.deps import AdminDeps
 from aloft_admin.gateway.blobs import blob_routes
 from aloft_admin.gateway.descriptors import Binding, all_bindings
@@ -34,11 +36,11 @@ def _servicer_map(servicers: Any) -> Mapping[str, object]:
     return {key: getattr(servicers, key) for key in ("admin", "dataproxy", "signals", "auth", "identity")}
 
 
-def rest_routes(bindings: list[Binding], servicers: Mapping[str, object]) -> list[Route]:
+def rest_routes(bindings: list[Binding], servicers: Mapping[str, object], guard: Guard | None = None) -> list[Route]:
     return [
         Route(
             b.path,
-            make_endpoint(b, servicers[b.servicer_key]),
+            make_endpoint(b, servicers[b.servicer_key], guard),
             methods=[b.verb],
             name=f"{b.rpc_name} {b.verb} {b.path}",
         )
@@ -82,10 +84,12 @@ def _cors(deps: AdminDeps) -> list[Middleware]:
 def build_http_app(deps: AdminDeps, servicers: Any) -> Starlette:
     bindings = all_bindings()
     by_key = _servicer_map(servicers)
+    auth = deps.auth
     routes: list[BaseRoute] = [
         *openapi_routes(bindings),
         *blob_routes(deps.blobs),
-        *rest_routes(bindings, by_key),
+        *(auth_routes(auth, no_user_login) if auth is not None else []),
+        *rest_routes(bindings, by_key, auth.guard if auth is not None else None),
     ]
     app = Starlette(
         routes=routes,

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+from aloft_auth.enforce import Guard, current_identity
 from google.protobuf import any_pb2, json_format
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
@@ -89,7 +90,8 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def make_endpoint(binding: Binding, servicer: object) -> Endpoint:
+def make_endpoint(binding: Binding, servicer: object, guard: Guard | None = None) -> Endpoint:
+    """With a guard (auth on), the call is authenticated and authorized as the same RPC over gRPC would be."""
     request_type = GetMessageClass(binding.method.input_type)
     rpc = binding.rpc_name
     method_name = binding.method.name
@@ -102,15 +104,29 @@ def make_endpoint(binding: Binding, servicer: object) -> Endpoint:
             return error_response(
                 grpc.StatusCode.UNIMPLEMENTED, f"{rpc} is not implemented", headers=headers, binary=binary_out
             )
+        full_method = f"/{rpc}"
         try:
+            # Authentication comes first: a caller without a valid token learns nothing about the request.
+            identity = None
+            if guard is not None and guard.requires_token(full_method):
+                peer = request.client.host if request.client else ""
+                identity = await guard.authenticate(request.headers, full_method, peer)
             raw = await _read_body(request) if binding.body else b""
             path_values = {p.field_path: request.path_params[p.name] for p in binding.params}
             query = request.query_params.multi_items()
             message = build_request(request_type, binding.body, raw, path_values, query, binary=binary_in)
             fill_implicit_fields(method_name, message)
-            reply = await getattr(servicer, method_name)(message, None)
+            if guard is not None and identity is not None:
+                guard.authorize(identity, full_method, message)
+            caller = current_identity.set(identity)
+            try:
+                reply = await getattr(servicer, method_name)(message, None)
+            finally:
+                current_identity.reset(caller)
         except AloftError as exc:
             details = [exc.details] if exc.details is not None else []
+            if exc.code == grpc.StatusCode.UNAUTHENTICATED:
+                headers = {**headers, "WWW-Authenticate": 'Bearer realm="aloft"'}
             return error_response(exc.code, exc.message, details, headers=headers, binary=binary_out)
         except Exception:
             log.exception("REST call %s failed", rpc)
