@@ -1,4 +1,4 @@
-"""``aloft-admin [--config FILE] serve|migrate|check-config``."""
+"""``aloft-admin [--config FILE] serve|migrate|check-config|hash-secret|rotate-signing-key``."""
 
 from __future__ import annotations
 
@@ -21,12 +21,41 @@ async def _serve(config: AdminConfig) -> None:
     await serve_forever(build_service(build_deps(config)), config.admin)
 
 
+def _hash_secret(config: AdminConfig, config_path: str | None) -> int:
+    """Read a client secret on stdin, print its bcrypt hash (for auth...staticClients.<id>.client_secret)."""
+    import bcrypt
+
+    secret = sys.stdin.readline().rstrip("\n")
+    if not secret:
+        print("aloft-admin hash-secret: give the secret on standard input", file=sys.stderr)
+        return 2
+    print(bcrypt.hashpw(secret.encode(), bcrypt.gensalt()).decode())
+    return 0
+
+
+def _rotate_signing_key(config: AdminConfig, config_path: str | None) -> int:
+    """Make a new token signing key; the current one becomes the old key (still verifies until restart + expiry)."""
+    from aloft_admin.auth.keys import rotate_signing_keys
+
+    server = config.auth.appAuth.selfAuthServer
+    keys = rotate_signing_keys(
+        server.tokenSigningRSAKeyFile, server.oldTokenSigningRSAKeyFile, config.stack.data_path()
+    )
+    old = keys.old.kid if keys.old is not None else "none"
+    print(f"new signing key {keys.current.kid} (old key {old} still verifies); restart admin to use it")
+    return 0
+
+
 COMMANDS = ServiceCommands(
     name="admin",
     config_model=AdminConfig,
     migrate=_migrate,
     serve=_serve,
     serve_help="run the admin gRPC and HTTP servers (migrates first)",
+    extra={
+        "hash-secret": ("print the bcrypt hash of the client secret read on stdin", _hash_secret),
+        "rotate-signing-key": ("rotate the token signing key of admin's authorization server", _rotate_signing_key),
+    },
 )
 
 

@@ -26,6 +26,7 @@ from authlib.oauth2.rfc6749 import (
     TokenMixin,
     grants,
 )
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
@@ -196,7 +197,7 @@ class _TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
         lifespan = int(config.appAuth.selfAuthServer.accessTokenLifespan.total_seconds())
         super().__init__(
             issuer=config.issuer(),
-            refresh_token_generator=lambda *_: generate_token(48),
+            refresh_token_generator=lambda **_: generate_token(48),
             expires_generator=lambda client, grant_type: lifespan,
         )
         self.config = config
@@ -219,12 +220,22 @@ class _TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
         return claims
 
 
+class RequiredCodeChallenge(CodeChallenge):  # type: ignore[misc]
+    """PKCE for every authorization code: Authlib only insists at the token endpoint for public clients; here an
+    authorization request without a ``code_challenge`` is refused up front."""
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        if not grant.request.payload.data.get("code_challenge"):
+            raise InvalidRequestError("Missing 'code_challenge' (PKCE is required)")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
 def build_authorization_server(
     config: AuthConfig, keys: SigningKeys, audit: AuditLog, clock: Callable[[], float] = time.time
 ) -> SelfAuthorizationServer:
     server = SelfAuthorizationServer(config, keys, audit, clock)
     server.register_grant(_ClientCredentials)
-    server.register_grant(_AuthorizationCode, [CodeChallenge(required=True)])
+    server.register_grant(_AuthorizationCode, [RequiredCodeChallenge(required=True)])
     server.register_grant(_RefreshToken)
     return server
 
