@@ -6,13 +6,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import grpc
 import httpx
+
+with warnings.catch_warnings():
+    # Authlib 1.9 prefers the httpx2 package and warns when it falls back to httpx, which it supports.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
+
 from aloft_auth.config import AuthConfig, InternalClient
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +48,11 @@ class ClientCredentialsTokenSource:
         self._lock = asyncio.Lock()
         self.fetches = 0  # tokens obtained so far (tests and metrics)
 
-    async def _discover_token_url(self, http: httpx.AsyncClient) -> str:
+    async def _discover_token_url(self) -> str:
         if not self._token_url:
             try:
-                metadata = (await http.get(self.metadata_url)).raise_for_status().json()
+                async with httpx.AsyncClient(timeout=10.0) as http:
+                    metadata = (await http.get(self.metadata_url)).raise_for_status().json()
                 self._token_url = str(metadata["token_endpoint"])
             except (httpx.HTTPError, KeyError, ValueError) as exc:
                 raise TokenUnavailable(f"cannot discover the token endpoint from {self.metadata_url}: {exc}") from exc
@@ -59,6 +66,7 @@ class ClientCredentialsTokenSource:
                 f"or ${self.client.clientSecretEnvVar}"
             )
         extra: dict[str, Any] = {"audience": self.client.audience} if self.client.audience else {}
+        url = await self._discover_token_url()
         async with AsyncOAuth2Client(
             client_id=self.client.clientId,
             client_secret=secret,
@@ -66,7 +74,6 @@ class ClientCredentialsTokenSource:
             token_endpoint_auth_method="client_secret_basic",
             timeout=10.0,
         ) as http:
-            url = await self._discover_token_url(http)
             try:
                 token = await http.fetch_token(url, grant_type="client_credentials", **extra)
             except Exception as exc:  # authlib raises OAuthError, httpx raises HTTPError: both mean "no token"
@@ -137,3 +144,21 @@ def token_source(auth: AuthConfig, client: InternalClient | None = None) -> Clie
 def client_interceptors(auth: AuthConfig, client: InternalClient | None = None) -> list[grpc.aio.ClientInterceptor]:
     source = token_source(auth, client)
     return [BearerTokenInterceptor(source)] if source is not None else []
+
+
+# One token cache per process and client: every channel of a service (propeller has several to admin and one to
+# datacatalog) shares the client's token rather than fetching its own.
+_SHARED: dict[tuple[str, str, str, str], BearerTokenInterceptor] = {}
+
+
+def outgoing_interceptors(auth: AuthConfig) -> list[grpc.aio.ClientInterceptor]:
+    """The interceptors of a service's outgoing calls with ``auth.internal`` credentials ([] when auth is off)."""
+    if not auth.enabled:
+        return []
+    client = auth.internal
+    key = (client.clientId, client.clientSecretLocation, client.clientSecretEnvVar, auth.metadata_url())
+    if key not in _SHARED:
+        source = token_source(auth)
+        assert source is not None
+        _SHARED[key] = BearerTokenInterceptor(source)
+    return [_SHARED[key]]

@@ -7,12 +7,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import grpc
+from google.protobuf.message import Message
+
 from aloft_auth.audit import AuditLog
 from aloft_auth.config import AuthConfig
 from aloft_auth.rbac import PUBLIC, Authorizer, UnknownMethod, permission_for, request_scopes
 from aloft_auth.tokens import Identity, InvalidToken, TokenVerifier, bearer_token
-from google.protobuf.message import Message
-
 from aloft_service.errors import PermissionDenied, Unauthenticated
 
 # The caller of the RPC being served (None when auth is off or the RPC is public).
@@ -154,3 +154,13 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 refuse_streams, handler.request_deserializer, handler.response_serializer
             )
         return handler
+
+
+def resource_server_interceptors(config: AuthConfig) -> list[grpc.aio.ServerInterceptor]:
+    """For services other than admin (datacatalog, the data plane): with auth on, every RPC but health and
+    reflection needs a valid token, verified with the authorization server's published keys."""
+    if not config.enabled:
+        return []
+    from aloft_auth.tokens import remote_verifier
+
+    return [AuthInterceptor(Guard(config, remote_verifier(config)))]

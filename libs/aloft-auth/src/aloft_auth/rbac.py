@@ -11,10 +11,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from aloft_auth.config import RbacConfig, Role
-from aloft_auth.tokens import Identity
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
+
+from aloft_auth.config import RbacConfig, Role
+from aloft_auth.tokens import Identity
 
 PUBLIC = None  # no token needed (discovery of how to authenticate)
 AUTHENTICATED = ""  # any valid token

@@ -147,7 +147,7 @@ async def test_public_clients_cannot_use_client_credentials(auth_admin: Any) -> 
 
 
 async def test_signing_key_rotation_keeps_old_tokens_valid(tmp_path: Path, auth_admin_lifecycle: Any) -> None:
-    start, stop, section = auth_admin_lifecycle
+    start, stop, _ = auth_admin_lifecycle
     admin = await start(tmp_path)
     port = admin.running.http_port
     try:
