@@ -57,6 +57,7 @@ _RULES: list[tuple[str, str | None]] = [
     (r".*SignalService/ListSignals", "signals:read"),
     (r".*SignalService/SetSignal", "signals:update"),
     # Datacatalog (task output cache) and the data plane (admin → propeller).
+    (r"datacatalog\.DataCatalog/GetOrExtendReservation", "catalog:write"),
     (r"datacatalog\.DataCatalog/(Get|List)\w+", "catalog:read"),
     (r"datacatalog\.DataCatalog/\w+", "catalog:write"),
     (r"aloft\.dataplane\.v1\.DataPlaneService/(Get|List)\w+", "dataplane:read"),
