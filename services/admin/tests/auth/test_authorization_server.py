@@ -235,3 +235,19 @@ def test_bad_auth_config_is_a_clear_error(tmp_path: Path, auth: dict[str, Any], 
         check=False,
     )
     assert result.returncode == 2 and message in result.stderr
+
+
+def test_the_documented_auth_block_in_config_aloft_yaml_is_valid(tmp_path: Path) -> None:
+    import yaml
+
+    shipped = (Path(__file__).resolve().parents[4] / "config" / "aloft.yaml").read_text().splitlines()
+    start = shipped.index("# auth:")
+    block = []
+    for line in shipped[start:]:
+        if not line.startswith("#"):
+            break
+        block.append(line[2:])
+    section = yaml.safe_load("\n".join(block))["auth"]
+    config = AdminConfig.model_validate({"auth": section})
+    assert config.auth.enabled and set(config.auth.appAuth.selfAuthServer.staticClients) == {"flytepropeller", "flytectl"}
+    assert config.auth.rbac.subjects["ci-bot"] == ["ml_engineer"]
