@@ -138,3 +138,27 @@ def test_no_secret_or_token_in_any_log_line(auth_stack: Any) -> None:
             assert secret not in text, name
         assert not JWT.search(text), f"{name} logged a token"
         assert "Bearer " not in text and "$2b$" not in text, name
+
+
+def test_aloftctl_client_credentials(auth_stack: Any) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    aloftctl = str(Path(sys.executable).parent / "aloftctl")
+    config = auth_stack.flytekit_config("ci-bot")  # flytectl's config shape: admin.authType/clientId/...
+    listed = subprocess.run(
+        [aloftctl, "--config", str(config), "get", "projects"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "flytesnacks" in listed.stdout
+    anonymous = auth_stack.root / "anonymous.yaml"
+    anonymous.write_text(f"admin:\n  endpoint: dns:///127.0.0.1:{auth_stack.ports['admin_grpc']}\n  insecure: true\n")
+    refused = subprocess.run(
+        [aloftctl, "--config", str(anonymous), "get", "projects"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode != 0 and "UNAUTHENTICATED" in refused.stderr

@@ -136,13 +136,32 @@ class AppAuth(Section):
 
 
 class OpenIdOptions(Section):
-    baseUrl: str = ""
+    """The OpenID Connect provider users log in with (admin is its confidential client)."""
+
+    baseUrl: str = ""  # the issuer; discovery at <baseUrl>/.well-known/openid-configuration
     clientId: str = ""
+    clientSecretLocation: str = ""  # a file with admin's client secret at the provider
     scopes: list[str] = Field(default_factory=lambda: ["openid", "profile"])
+
+    def client_secret(self) -> str:
+        if not self.clientSecretLocation:
+            return ""
+        return Path(self.clientSecretLocation).read_text().strip()
+
+
+class CookieSetting(Section):
+    sameSitePolicy: Literal["Lax", "Strict", "None"] = "Lax"
+    domain: str = ""
 
 
 class UserAuth(Section):
+    """Browser users (the console): /login → the OIDC provider → /callback sets an HttpOnly session cookie."""
+
     openId: OpenIdOptions = OpenIdOptions()
+    redirectUrl: str = "/console"  # where /callback and /logout send the browser when no redirect_url was given
+    cookieSetting: CookieSetting = CookieSetting()
+    sessionLifespan: Duration = Field(default="12h")  # type: ignore[assignment]
+    cookieHashKeyFile: str = ""  # "" = a random key kept under <stack.dataDir>/auth/
 
 
 class InternalClient(Section):

@@ -43,6 +43,9 @@ class Guard:
         except UnknownMethod:
             return True
 
+    def has_token(self, headers: Mapping[str, str]) -> bool:
+        return self._token(headers) is not None
+
     def _token(self, headers: Mapping[str, str]) -> str | None:
         for name in self.headers:
             token = bearer_token(headers.get(name))

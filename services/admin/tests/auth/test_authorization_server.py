@@ -249,5 +249,8 @@ def test_the_documented_auth_block_in_config_aloft_yaml_is_valid(tmp_path: Path)
         block.append(line[2:])
     section = yaml.safe_load("\n".join(block))["auth"]
     config = AdminConfig.model_validate({"auth": section})
-    assert config.auth.enabled and set(config.auth.appAuth.selfAuthServer.staticClients) == {"flytepropeller", "flytectl"}
+    assert config.auth.enabled and set(config.auth.appAuth.selfAuthServer.staticClients) == {
+        "flytepropeller",
+        "flytectl",
+    }
     assert config.auth.rbac.subjects["ci-bot"] == ["ml_engineer"]

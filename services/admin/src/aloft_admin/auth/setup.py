@@ -18,6 +18,7 @@ from aloft_auth.tokens import KeyCache, TokenVerifier, remote_verifier
 
 from aloft_admin.auth.authserver import SelfAuthorizationServer, build_authorization_server
 from aloft_admin.auth.keys import SigningKeys, load_signing_keys
+from aloft_admin.auth.login import UserLogin
 from aloft_service.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class AdminAuth:
     server: SelfAuthorizationServer | None = None
     keys: SigningKeys | None = None
     external: ExternalMetadata | None = None
+    login: UserLogin | None = None  # browser users through OIDC (auth.userAuth.openId)
 
     async def oauth2_metadata(self) -> dict[str, Any]:
         if self.server is not None:
@@ -75,10 +77,11 @@ def build_admin_auth(config: AuthConfig, data_dir: Path) -> AdminAuth | None:
         return None
     audit = AuditLog()
     limiter = RateLimiter(config.tokenRateLimit)
+    login = UserLogin(config, data_dir, audit) if config.userAuth.openId.baseUrl else None
     if config.appAuth.authServerType == "External":
         guard = Guard(config, remote_verifier(config), audit=audit)
         audit.configuration(f"external authorization server {config.issuer()}")
-        return AdminAuth(config, guard, audit, limiter, external=ExternalMetadata(config))
+        return AdminAuth(config, guard, audit, limiter, external=ExternalMetadata(config), login=login)
     self_config = config.appAuth.selfAuthServer
     keys = load_signing_keys(self_config.tokenSigningRSAKeyFile, self_config.oldTokenSigningRSAKeyFile, data_dir)
 
@@ -91,4 +94,5 @@ def build_admin_auth(config: AuthConfig, data_dir: Path) -> AdminAuth | None:
         f"self authorization server issuer={config.issuer()} clients={sorted(self_config.staticClients)} "
         f"rbac_roles={sorted(config.rbac.roles)}"
     )
-    return AdminAuth(config, Guard(config, verifier, audit=audit), audit, limiter, server=server, keys=keys)
+    guard = Guard(config, verifier, audit=audit)
+    return AdminAuth(config, guard, audit, limiter, server=server, keys=keys, login=login)

@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from aloft_admin.api.version import control_plane_version
 from aloft_admin.auth.routes import auth_routes, no_user_login
+from aloft_admin.auth.setup import AdminAuth
 from aloft_admin.deps import AdminDeps
 from aloft_admin.gateway.blobs import blob_routes
 from aloft_admin.gateway.descriptors import Binding, all_bindings
@@ -36,11 +37,13 @@ def _servicer_map(servicers: Any) -> Mapping[str, object]:
     return {key: getattr(servicers, key) for key in ("admin", "dataproxy", "signals", "auth", "identity")}
 
 
-def rest_routes(bindings: list[Binding], servicers: Mapping[str, object], guard: Guard | None = None) -> list[Route]:
+def rest_routes(
+    bindings: list[Binding], servicers: Mapping[str, object], guard: Guard | None = None, session: Any = None
+) -> list[Route]:
     return [
         Route(
             b.path,
-            make_endpoint(b, servicers[b.servicer_key], guard),
+            make_endpoint(b, servicers[b.servicer_key], guard, session),
             methods=[b.verb],
             name=f"{b.rpc_name} {b.verb} {b.path}",
         )
@@ -81,6 +84,14 @@ def _cors(deps: AdminDeps) -> list[Middleware]:
     ]
 
 
+def _auth_routes(auth: AdminAuth | None) -> list[Route]:
+    if auth is None:
+        return []
+    if auth.login is None:
+        return auth_routes(auth, no_user_login)
+    return [*auth.login.routes(), *auth_routes(auth, auth.login.user_of)]
+
+
 def build_http_app(deps: AdminDeps, servicers: Any) -> Starlette:
     bindings = all_bindings()
     by_key = _servicer_map(servicers)
@@ -88,8 +99,13 @@ def build_http_app(deps: AdminDeps, servicers: Any) -> Starlette:
     routes: list[BaseRoute] = [
         *openapi_routes(bindings),
         *blob_routes(deps.blobs),
-        *(auth_routes(auth, no_user_login) if auth is not None else []),
-        *rest_routes(bindings, by_key, auth.guard if auth is not None else None),
+        *_auth_routes(auth),
+        *rest_routes(
+            bindings,
+            by_key,
+            auth.guard if auth is not None else None,
+            auth.login.identity_of if auth is not None and auth.login is not None else None,
+        ),
     ]
     app = Starlette(
         routes=routes,

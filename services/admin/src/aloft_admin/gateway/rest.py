@@ -16,6 +16,7 @@ from typing import Any
 
 import grpc
 from aloft_auth.enforce import Guard, current_identity
+from aloft_auth.tokens import Identity
 from google.protobuf import any_pb2, json_format
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
@@ -90,8 +91,14 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def make_endpoint(binding: Binding, servicer: object, guard: Guard | None = None) -> Endpoint:
-    """With a guard (auth on), the call is authenticated and authorized as the same RPC over gRPC would be."""
+def make_endpoint(
+    binding: Binding,
+    servicer: object,
+    guard: Guard | None = None,
+    session_identity: Callable[[Request], Identity | None] | None = None,
+) -> Endpoint:
+    """With a guard (auth on), the call is authenticated and authorized as the same RPC over gRPC would be: by a
+    bearer token, else by a browser session (``session_identity``, which also checks CSRF)."""
     request_type = GetMessageClass(binding.method.input_type)
     rpc = binding.rpc_name
     method_name = binding.method.name
@@ -110,7 +117,10 @@ def make_endpoint(binding: Binding, servicer: object, guard: Guard | None = None
             identity = None
             if guard is not None and guard.requires_token(full_method):
                 peer = request.client.host if request.client else ""
-                identity = await guard.authenticate(request.headers, full_method, peer)
+                if session_identity is not None and not guard.has_token(request.headers):
+                    identity = session_identity(request)
+                if identity is None:
+                    identity = await guard.authenticate(request.headers, full_method, peer)
             raw = await _read_body(request) if binding.body else b""
             path_values = {p.field_path: request.path_params[p.name] for p in binding.params}
             query = request.query_params.multi_items()
