@@ -12,15 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 import uvicorn
+from aloft_auth.oauth_requests import FormRequest
 from authlib.common.security import generate_token
 from authlib.oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, OAuth2Payload, OAuth2Request, grants
+from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, OAuth2Request, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
@@ -96,34 +96,6 @@ class Code(AuthorizationCodeMixin):
 
     def get_amr(self) -> None:
         return None
-
-
-class Payload(OAuth2Payload):
-    def __init__(self, data: dict[str, str]) -> None:
-        self._data = data
-
-    @property
-    def data(self) -> dict[str, str]:
-        return self._data
-
-    @property
-    def datalist(self) -> dict[str, list[str]]:  # type: ignore[override]
-        return {k: [v] for k, v in self._data.items()}
-
-
-class FormRequest(OAuth2Request):
-    def __init__(self, method: str, uri: str, headers: Mapping[str, str], args: dict[str, str], form: dict[str, str]):
-        super().__init__(method=method, uri=uri, headers=headers)
-        self._args, self._form = args, form
-        self.payload = Payload({**args, **form})
-
-    @property
-    def args(self) -> dict[str, str]:
-        return self._args
-
-    @property
-    def form(self) -> dict[str, str]:
-        return self._form
 
 
 class Provider(AuthorizationServer):  # type: ignore[misc]

@@ -16,10 +16,11 @@ import grpc
 import httpx
 import jwt
 import pytest
+from aloft_auth.oauth_requests import FormRequest
 from flyteidl.admin import project_pb2
 from flyteidl.service import admin_pb2_grpc, auth_pb2, auth_pb2_grpc
 
-from aloft_admin.auth.authserver import FormRequest, User
+from aloft_admin.auth.authserver import User
 from aloft_admin.auth.keys import rotate_signing_keys
 from aloft_admin.config import AdminConfig
 from aloft_config import ConfigError, load_config

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,6 @@ from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import (
     AuthorizationCodeMixin,
     ClientMixin,
-    OAuth2Payload,
     OAuth2Request,
     TokenMixin,
     grants,
@@ -152,37 +151,6 @@ class Grants:
                 del self.codes[code]
             for token in [t for t, v in self.refresh_tokens.items() if v.expires_at <= now or v.revoked]:
                 del self.refresh_tokens[token]
-
-
-class FormPayload(OAuth2Payload):
-    def __init__(self, data: dict[str, str]) -> None:
-        self._data = data
-
-    @property
-    def data(self) -> dict[str, str]:
-        return self._data
-
-    @property
-    def datalist(self) -> dict[str, list[str]]:  # type: ignore[override]
-        return {k: [v] for k, v in self._data.items()}
-
-
-class FormRequest(OAuth2Request):
-    """An HTTP request as Authlib's grants read it: query + form fields, headers (Authorization)."""
-
-    def __init__(self, method: str, uri: str, headers: Mapping[str, str], args: dict[str, str], form: dict[str, str]):
-        super().__init__(method=method, uri=uri, headers=headers)
-        self._args = args
-        self._form = form
-        self.payload = FormPayload({**args, **form})
-
-    @property
-    def args(self) -> dict[str, str]:
-        return self._args
-
-    @property
-    def form(self) -> dict[str, str]:
-        return self._form
 
 
 @dataclass

@@ -8,11 +8,12 @@ import json
 from collections.abc import Callable
 from urllib.parse import parse_qsl, unquote, urlencode
 
+from aloft_auth.oauth_requests import FormRequest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from aloft_admin.auth.authserver import FormRequest, Reply, SelfAuthorizationServer, User
+from aloft_admin.auth.authserver import Reply, SelfAuthorizationServer, User
 from aloft_admin.auth.setup import AdminAuth
 
 WELL_KNOWN = "/.well-known/oauth-authorization-server"
