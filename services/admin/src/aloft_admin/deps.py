@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from aloft_admin.config import AdminConfig
 from aloft_admin.integrations.dataplane import DataPlaneClient, NoDataPlanes
 from aloft_admin.managers.launch_targets import LaunchTargetCache
+from aloft_admin.repositories.base import RepositoryProvider
+from aloft_admin.repositories.sql import SqlRepositories
 from aloft_db import Database
 from aloft_storage import BlobStore
 
@@ -33,3 +35,8 @@ class AdminDeps:
     launch_targets: LaunchTargetCache = field(default_factory=LaunchTargetCache)
     # Authentication and authorization (auth.enabled); None when auth is off.
     auth: AdminAuth | None = None
+    # The unit of work managers use: ``async with deps.repos.transaction() as tx`` (repositories/base.py).
+    repos: RepositoryProvider = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.repos = SqlRepositories(self.db)

@@ -32,6 +32,7 @@ from aloft_admin.auth.setup import build_admin_auth
 from aloft_admin.config import AdminConfig
 from aloft_admin.deps import AdminDeps
 from aloft_admin.integrations.dataplane import build_dataplane_client
+from aloft_admin.managers.registry import build_managers
 from aloft_db import create_database, migrate
 from aloft_service.runtime import Service
 from aloft_storage import create_blob_store
@@ -113,20 +114,20 @@ def build_service(deps: AdminDeps) -> Service:
     from aloft_admin.managers.executions_handoff import start_repair_loop, stop_repair_loop
     from aloft_admin.managers.seed import seed_defaults
 
-    admin = AdminServicer(deps)
+    managers = build_managers(deps)
     servicers = Servicers(
-        admin=admin,
-        dataproxy=DataProxyServicer(deps, executions=admin),
-        signals=SignalServicer(deps),
-        auth=AuthMetadataServicer(deps),
-        identity=IdentityServicer(deps),
-        event_batches=EventBatchServicer(deps),
+        admin=AdminServicer(deps, managers),
+        dataproxy=DataProxyServicer(deps, managers),
+        signals=SignalServicer(deps, managers),
+        auth=AuthMetadataServicer(deps, managers),
+        identity=IdentityServicer(deps, managers),
+        event_batches=EventBatchServicer(deps, managers),
     )
 
     repair: list[asyncio.Task[None]] = []
 
     async def on_start() -> None:
-        await seed_defaults(deps)
+        await seed_defaults(deps, managers.projects)
         # Retries data-plane hand-offs and aborts that did not get through (executions area).
         repair.append(start_repair_loop(deps, deps.config.admin.handoffRepairInterval))
 
