@@ -21,7 +21,7 @@ def main() -> int:
     )
     workflow = remote.fetch_workflow(name="flows.secured.squares", version=version)
     execution = remote.execute(workflow, inputs={"x": int(x)}, wait=False)
-    done = remote.wait(execution, timeout=timedelta(seconds=90), poll_interval=timedelta(seconds=0.5))
+    done = remote.wait(execution, timeout=timedelta(seconds=240), poll_interval=timedelta(seconds=0.5))
     synced = remote.sync(done, sync_nodes=True)
     cache = {}
     for node_id, node in (synced.node_executions or {}).items():

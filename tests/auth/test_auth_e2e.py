@@ -145,20 +145,18 @@ def test_aloftctl_client_credentials(auth_stack: Any) -> None:
     import sys
     from pathlib import Path
 
-    aloftctl = str(Path(sys.executable).parent / "aloftctl")
-    config = auth_stack.flytekit_config("ci-bot")  # flytectl's config shape: admin.authType/clientId/...
-    listed = subprocess.run(
-        [aloftctl, "--config", str(config), "get", "projects"], capture_output=True, text=True, timeout=60, check=False
-    )
+    def aloftctl(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(Path(sys.executable).parent / "aloftctl"), "--config", str(config), *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+    # flytectl's config shape (admin.authType ClientSecret, clientId, clientSecretLocation).
+    listed = aloftctl(auth_stack.flytekit_config("flytepropeller"), "get", "projects")
     assert listed.returncode == 0, listed.stderr
     assert "flytesnacks" in listed.stdout
+    # ci-bot's role covers only flytesnacks: listing every project is refused, with the reason.
+    scoped = aloftctl(auth_stack.flytekit_config("ci-bot"), "get", "projects")
+    assert scoped.returncode != 0 and "PERMISSION_DENIED" in scoped.stderr and "projects:read" in scoped.stderr
     anonymous = auth_stack.root / "anonymous.yaml"
     anonymous.write_text(f"admin:\n  endpoint: dns:///127.0.0.1:{auth_stack.ports['admin_grpc']}\n  insecure: true\n")
-    refused = subprocess.run(
-        [aloftctl, "--config", str(anonymous), "get", "projects"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    refused = aloftctl(anonymous, "get", "projects")
     assert refused.returncode != 0 and "UNAUTHENTICATED" in refused.stderr
