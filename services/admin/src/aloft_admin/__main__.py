@@ -1,4 +1,5 @@
-"""``aloft-admin [--config FILE] serve|migrate|check-config|hash-secret|rotate-signing-key``."""
+"""``aloft-admin [--config FILE] serve|migrate|check-config|clusterresource-sync|clusterresource-run|hash-secret|
+rotate-signing-key``."""
 
 from __future__ import annotations
 
@@ -46,6 +47,23 @@ def _rotate_signing_key(config: AdminConfig, config_path: str | None) -> int:
     return 0
 
 
+def _cluster_resources(config: AdminConfig, passes: int | None) -> int:
+    from aloft_admin.clusterresource import SyncError, build_controller
+    from aloft_service.logging import configure_logging
+
+    configure_logging(config.logger, "admin")
+    controller = build_controller(config)
+    if passes is None:
+        controller.run()
+        return 0
+    try:
+        controller.sync()
+    except SyncError as exc:
+        print(f"aloft-admin: cluster resource sync failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 COMMANDS = ServiceCommands(
     name="admin",
     config_model=AdminConfig,
@@ -53,6 +71,14 @@ COMMANDS = ServiceCommands(
     serve=_serve,
     serve_help="run the admin gRPC and HTTP servers (migrates first)",
     extra={
+        "clusterresource-sync": (
+            "apply the cluster_resources templates to every data plane's Kubernetes API once and exit",
+            lambda config, _path: _cluster_resources(config, 1),
+        ),
+        "clusterresource-run": (
+            "apply the cluster_resources templates every cluster_resources.refreshInterval",
+            lambda config, _path: _cluster_resources(config, None),
+        ),
         "hash-secret": ("print the bcrypt hash of the client secret read on stdin", _hash_secret),
         "rotate-signing-key": ("rotate the token signing key of admin's authorization server", _rotate_signing_key),
     },

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from aloft_admin.config import AdminConfig
 from aloft_admin.integrations.dataplane import DataPlaneClient, NoDataPlanes
+from aloft_admin.integrations.egress import EventEgress, NoEgress
 from aloft_admin.managers.launch_targets import LaunchTargetCache
 from aloft_admin.repositories.base import RepositoryProvider
 from aloft_admin.repositories.sql import SqlRepositories
@@ -35,6 +36,9 @@ class AdminDeps:
     launch_targets: LaunchTargetCache = field(default_factory=LaunchTargetCache)
     # Authentication and authorization (auth.enabled); None when auth is off.
     auth: AdminAuth | None = None
+    # What accepted events cause outside admin (cloud events, notification emails): server.py builds it with
+    # integrations.egress.build_event_egress; the default does nothing.
+    egress: EventEgress = field(default_factory=NoEgress)
     # The unit of work managers use: ``async with deps.repos.transaction() as tx`` (repositories/base.py).
     repos: RepositoryProvider = field(init=False)
 

@@ -32,6 +32,8 @@ from aloft_admin.auth.setup import build_admin_auth
 from aloft_admin.config import AdminConfig
 from aloft_admin.deps import AdminDeps
 from aloft_admin.integrations.dataplane import build_dataplane_client
+from aloft_admin.integrations.dispatch import build_egress_workers
+from aloft_admin.integrations.egress import build_event_egress
 from aloft_admin.managers.registry import build_managers
 from aloft_db import create_database, migrate
 from aloft_service.runtime import Service
@@ -84,6 +86,7 @@ def build_deps(config: AdminConfig) -> AdminDeps:
         dataplanes=build_dataplane_client(config),
         auth=build_admin_auth(config.auth, data_dir),
     )
+    deps.egress = build_event_egress(config, deps.clock)
     if config.admin.httpPort:
         bind_http_port(deps, config.admin.httpPort)
     return deps
@@ -125,14 +128,18 @@ def build_service(deps: AdminDeps) -> Service:
     )
 
     repair: list[asyncio.Task[None]] = []
+    egress = build_egress_workers(deps.config, deps.repos, deps.egress, deps.clock)
 
     async def on_start() -> None:
         await seed_defaults(deps, managers.projects)
         # Retries data-plane hand-offs and aborts that did not get through (executions area).
         repair.append(start_repair_loop(deps, deps.config.admin.handoffRepairInterval))
+        # Delivers the egress outbox (cloud events, notifications) when configured.
+        egress.start()
 
     async def on_stop() -> None:
         await stop_repair_loop(repair.pop() if repair else None)
+        await egress.stop()
         await deps.dataplanes.close()
         await deps.db.dispose()
 

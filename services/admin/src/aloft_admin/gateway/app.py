@@ -6,6 +6,7 @@ servicer object the gRPC server uses, in-process, with ``context=None``.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from typing import Any
 
@@ -92,6 +93,17 @@ def _auth_routes(auth: AdminAuth | None) -> list[Route]:
     return [*auth.login.routes(), *auth_routes(auth, auth.login.user_of)]
 
 
+def console_routes(deps: AdminDeps) -> list[BaseRoute]:
+    """The web console under ``admin.consoleBasePath`` (as Flyte's single binary serves it), calling this same
+    origin's /api/v1. Only its static front end is served here: aloft-console is a client of the REST API."""
+    base = deps.config.admin.consoleBasePath
+    if not base.strip("/") or importlib.util.find_spec("aloft_console") is None:
+        return []
+    from aloft_console.assets import console_routes as routes
+
+    return routes(base, admin_endpoint="")
+
+
 def build_http_app(deps: AdminDeps, servicers: Any) -> Starlette:
     bindings = all_bindings()
     by_key = _servicer_map(servicers)
@@ -106,6 +118,7 @@ def build_http_app(deps: AdminDeps, servicers: Any) -> Starlette:
             auth.guard if auth is not None else None,
             auth.login.identity_of if auth is not None and auth.login is not None else None,
         ),
+        *console_routes(deps),
     ]
     app = Starlette(
         routes=routes,

@@ -95,6 +95,7 @@ async def record_event_in(
     else:
         raise_if_refused(kind.policy.evaluate(kind.transition(row, event)), row.phase, what)
     await kind.apply(deps, row, event, at)
+    deps.egress.recorded(tx, event, row)  # cloud events, notifications: staged in this transaction
     await tx.flush()
 
 

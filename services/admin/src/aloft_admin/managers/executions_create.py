@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aloft.dataplane.v1 import dataplane_pb2
-from flyteidl.admin import execution_pb2
+from flyteidl.admin import common_pb2, execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
 
 from aloft_admin.deps import AdminDeps
 from aloft_admin.faults import AFTER_EXECUTION_COMMIT, crash_point
 from aloft_admin.integrations.dataplane import routing_seed
+from aloft_admin.integrations.notifications import execution_notifications
 from aloft_admin.managers.executions_config import (
     cluster_label_of,
     data_plane_config,
@@ -203,7 +204,8 @@ async def record_execution(deps: AdminDeps, tx: Repositories, launch: Launch) ->
         handoff.parent_node_execution.CopyFrom(resolved.metadata.parent_node_execution)
     if launch.recover_from is not None:
         handoff.recover_from.CopyFrom(launch.recover_from)
-    row = _execution_row(launch, resolved, handoff, deps.blobs.uri(*prefix, "user_inputs.pb"))
+    notifications = execution_notifications(resolved, list(target.spec.entity_metadata.notifications))
+    row = _execution_row(launch, resolved, handoff, deps.blobs.uri(*prefix, "user_inputs.pb"), notifications)
     row.parent_node_execution_id = parent_row_id
     await tx.executions.add(row)
     await deps.blobs.write_proto(handoff.inputs_uri, inputs)
@@ -217,6 +219,7 @@ def _execution_row(
     resolved: execution_pb2.ExecutionSpec,
     handoff: dataplane_pb2.CreateExecutionRequest,
     user_inputs_uri: str,
+    notifications: list[common_pb2.Notification],
 ) -> ExecutionModel:
     """The new row: phase UNDEFINED until a data plane accepts it. Inputs live only in the blob store."""
     wid, lp_id, wf_id = launch.id, handoff.launch_plan_id, handoff.workflow_id
@@ -226,6 +229,8 @@ def _execution_row(
     closure.state_change_details.state = execution_pb2.ExecutionState.EXECUTION_ACTIVE
     closure.state_change_details.occurred_at.CopyFrom(handoff.created_at)
     closure.state_change_details.principal = resolved.metadata.principal
+    # Sent when the execution reaches their phases (integrations.egress), as flyteadmin keeps them in the closure.
+    closure.notifications.extend(notifications)
     return ExecutionModel(
         org=wid.org,
         project=wid.project,

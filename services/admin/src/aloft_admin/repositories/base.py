@@ -17,6 +17,7 @@ Invariants the SQL implementations keep:
 - at most one version of a launch plan name is ACTIVE (a partial unique index; ``deactivate`` before activating).
 - ``page`` answers one page: Flyte filters (``filters.py``), sort, and the offset token of the next page ("" at
   the end); a bad filter or sort key raises ``InvalidArgument`` naming it.
+- outbox rows of a stream get increasing ids in insertion order; a row is never changed by another stream's calls.
 - the hand-off updates of ``ExecutionRepo`` are conditional single statements: they change a row only in the
   state their name says (``mark_handed_off`` only a pending row, ``abort_if_cancelled`` only a cancelled one).
 """
@@ -43,6 +44,7 @@ from aloft_admin.repositories.models.entities import (
     WorkflowRow,
 )
 from aloft_admin.repositories.models.executions import ExecutionModel, NodeExecutionModel, TaskExecutionModel
+from aloft_admin.repositories.models.outbox import OutboxModel
 from aloft_admin.repositories.models.signals import SignalModel
 
 VersionedRow = TypeVar("VersionedRow", TaskRow, WorkflowRow, LaunchPlanRow, DescriptionEntityRow)
@@ -214,6 +216,34 @@ class SignalRepo(Protocol):
         """An execution's signals, in creation order unless the query sorts."""
 
 
+class OutboxRepo(Protocol):
+    """The egress outbox: rows staged in an event's transaction, delivered (in id order per stream) afterwards."""
+
+    def add(self, stream: str, kind: str, payload: bytes, now: datetime) -> None:
+        """Stage a message in this transaction: it commits or rolls back with the event that caused it."""
+
+    def after_commit(self, key: str, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once after this transaction commits (once per ``key``, however often it is asked)."""
+
+    async def has_rows(self, stream: str) -> bool: ...
+
+    async def head(self, stream: str, limit: int) -> list[OutboxModel]:
+        """The oldest rows, due or not (an ordered stream waits for its head)."""
+
+    async def due(self, stream: str, now: datetime, limit: int) -> list[OutboxModel]:
+        """The oldest rows whose retry time has come."""
+
+    async def remove(self, ids: Sequence[int]) -> None: ...
+
+    async def defer(self, row_id: int, attempts: int, retry_at: datetime, error: str) -> None: ...
+
+    async def claim_lease(self, stream: str, holder: str, now: datetime, until: datetime) -> bool:
+        """Take or renew the stream's lease: true when ``holder`` holds it until ``until``; false while another
+        holder's lease runs (one dispatcher per stream across replicas)."""
+
+    async def release_lease(self, stream: str, holder: str) -> None: ...
+
+
 class Flush(Protocol):
     async def __call__(self) -> None: ...
 
@@ -228,6 +258,7 @@ class Repositories:
     projects: ProjectRepo
     attributes: AttributeRepo
     signals: SignalRepo
+    outbox: OutboxRepo
     flush: Flush
     """Write pending changes now; a lost version race raises ``Aborted`` (retry from fresh state)."""
 

@@ -16,6 +16,7 @@ from aloft_admin.repositories.sql.executions import (
     SqlTaskExecutionRepo,
     flush_checked,
 )
+from aloft_admin.repositories.sql.outbox import SqlOutboxRepo
 from aloft_admin.repositories.sql.signals import SqlSignalRepo
 from aloft_db import Database
 
@@ -35,6 +36,7 @@ def repositories_of(session: AsyncSession) -> Repositories:
         projects=SqlProjectRepo(session),
         attributes=SqlAttributeRepo(session),
         signals=SqlSignalRepo(session),
+        outbox=SqlOutboxRepo(session),
         flush=flush,
     )
 
