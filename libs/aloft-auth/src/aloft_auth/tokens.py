@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import jwt
+
 from aloft_auth.config import AuthConfig
 
 ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "PS256"]
