@@ -6,7 +6,7 @@ from __future__ import annotations
 from flyteidl.core import workflow_pb2
 
 from aloft_propeller import paths
-from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext
+from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeTraits
 from aloft_propeller.nodes.branch.condition import evaluate
 from aloft_propeller.nodes.errors import BranchEvalError
 from aloft_propeller.state import NodePhase
@@ -41,6 +41,9 @@ class BranchNodeHandler:
 
     def finalize_required(self) -> bool:
         return False
+
+    def describe(self, ctx: NodeContext) -> NodeTraits:
+        return NodeTraits(is_parent=True)
 
     async def handle(self, ctx: NodeContext) -> HandlerTransition:
         if not ctx.state.branch_taken:

@@ -15,7 +15,7 @@ from flyteidl.core import execution_pb2, identifier_pb2, literals_pb2
 
 from aloft_propeller import paths
 from aloft_propeller.execution_error import ErrorKind, ExecutionError
-from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext
+from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeTraits
 from aloft_propeller.nodes.launchplan.admin import (
     ChildStatus,
     Launcher,
@@ -41,11 +41,6 @@ def child_execution_id(ctx: NodeContext) -> identifier_pb2.WorkflowExecutionIden
         org=parent.org,
         name=child_execution_name(parent.name, ctx.path, ctx.state.attempt),
     )
-
-
-def launched_child_id(ctx: NodeContext) -> identifier_pb2.WorkflowExecutionIdentifier | None:
-    """The child this node launched, for its events (workflow_node_metadata); None before admin accepted it."""
-    return child_execution_id(ctx) if ctx.state.plugin_state == LAUNCHED else None
 
 
 def _launch_request(ctx: NodeContext) -> LaunchRequest:
@@ -77,6 +72,10 @@ class LaunchPlanNodeHandler:
     def finalize_required(self) -> bool:
         return False
 
+    def describe(self, ctx: NodeContext) -> NodeTraits:
+        """Node events carry the child (workflow_node_metadata) once admin accepted it."""
+        return NodeTraits(child_execution=child_execution_id(ctx) if ctx.state.plugin_state == LAUNCHED else None)
+
     async def handle(self, ctx: NodeContext) -> HandlerTransition:
         if ctx.state.phase == NodePhase.QUEUED:
             return HandlerTransition.running()  # the QUEUED/RUNNING events reach admin before the child is created
@@ -105,8 +104,8 @@ class LaunchPlanNodeHandler:
     ) -> HandlerTransition:
         if status.phase == _PHASE.SUCCEEDED:
             outputs = await self._child_outputs(ctx, child_id, status)
-            uri = paths.outputs_uri(paths.attempt_dir(ctx.execution.execution_uri, ctx.path, ctx.state.attempt))
-            await ctx.execution.write_literal_map(uri, outputs)
+            uri = paths.outputs_uri(ctx.attempt_dir())
+            await ctx.literals.write_literal_map(uri, outputs)
             return HandlerTransition(HandlerPhase.SUCCESS, outputs_uri=uri)
         if status.phase in (_PHASE.FAILED, _PHASE.TIMED_OUT):
             return HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=_child_error(child_id, status))
@@ -119,7 +118,7 @@ class LaunchPlanNodeHandler:
         self, ctx: NodeContext, child_id: identifier_pb2.WorkflowExecutionIdentifier, status: ChildStatus
     ) -> literals_pb2.LiteralMap:
         if status.outputs_uri:
-            return await ctx.execution.read_literal_map(status.outputs_uri)
+            return await ctx.literals.read_literal_map(status.outputs_uri)
         if status.inline_outputs is not None:
             return status.inline_outputs
         return await self._launcher.outputs(child_id)
