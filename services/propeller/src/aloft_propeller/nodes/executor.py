@@ -292,7 +292,10 @@ class NodeExecutor:
         return True
 
     async def _finalize(self, ctx: NodeContext) -> None:
-        handler = self._handlers.for_node(ctx.node)
+        try:
+            handler = self._handlers.for_node(ctx.node)
+        except NodeError:
+            return  # an unsupported kind: nothing ran, the node fails with UnsupportedNodeKind
         if handler.finalize_required():
             await handler.finalize(ctx)
 
