@@ -5,6 +5,7 @@ A node kind is six methods: ``setup``, ``handle``, ``abort``, ``finalize``, ``fi
 kind (``NodeTraits``), so the executor never tests node kinds by name. Only the node executor writes node status,
 records node events, retries and times out. ``handle`` may be called many times for the same attempt (every round,
 and after a crash) and must adopt work already started; ``abort``/``finalize`` are safe to repeat.
+``PlainNodeHandler`` supplies the no-op ``setup``/``finalize``/``describe`` of kinds that need nothing more.
 
 A handler sees one execution through ``NodeContext``'s capabilities (execution facts, literal maps, blobs, templates,
 task-event recording, plugins), never the execution's whole state.
@@ -197,3 +198,19 @@ class NodeHandler(Protocol):
     def finalize_required(self) -> bool: ...
 
     def describe(self, ctx: NodeContext) -> NodeTraits: ...
+
+
+class PlainNodeHandler:
+    """Defaults for a node kind with no client to set up, nothing to finalize and no traits beyond the defaults."""
+
+    async def setup(self) -> None:
+        return None
+
+    def finalize_required(self) -> bool:
+        return False
+
+    async def finalize(self, ctx: NodeContext) -> None:
+        return None
+
+    def describe(self, ctx: NodeContext) -> NodeTraits:
+        return NodeTraits()

@@ -28,7 +28,14 @@ from aloft_propeller.execution_error import ErrorKind, ExecutionError
 from aloft_propeller.nodes import attempts
 from aloft_propeller.nodes.array.inputs import array_size, element_inputs, gather_outputs
 from aloft_propeller.nodes.array.state import ArrayState, SubPhase
-from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeHandler, NodeTraits
+from aloft_propeller.nodes.base import (
+    HandlerPhase,
+    HandlerTransition,
+    NodeContext,
+    NodeHandler,
+    NodeTraits,
+    PlainNodeHandler,
+)
 from aloft_propeller.nodes.errors import NodeError
 from aloft_propeller.plugins.base import Phase
 from aloft_propeller.state import NodePhase, NodeState
@@ -68,15 +75,9 @@ def _parallelism(ctx: NodeContext) -> int:
     return max(ctx.execution.request.config.max_parallelism, 0)
 
 
-class ArrayNodeHandler:
+class ArrayNodeHandler(PlainNodeHandler):
     def __init__(self, task_handler: NodeHandler) -> None:
         self._task = task_handler
-
-    async def setup(self) -> None:
-        return None
-
-    def finalize_required(self) -> bool:
-        return False
 
     def describe(self, ctx: NodeContext) -> NodeTraits:
         return NodeTraits(is_array=True)
@@ -110,9 +111,6 @@ class ArrayNodeHandler:
         # abort() has no transition to answer with: the ABORTED summary is recorded here.
         for event in self._event(ctx, state, execution_pb2.TaskExecution.ABORTED, True):
             ctx.events.task(event)
-
-    async def finalize(self, ctx: NodeContext) -> None:
-        return None
 
     # ---- sub-nodes -------------------------------------------------------------------------------------------
 

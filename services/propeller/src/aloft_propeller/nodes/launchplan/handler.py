@@ -15,7 +15,7 @@ from flyteidl.core import execution_pb2, identifier_pb2, literals_pb2
 
 from aloft_propeller import paths
 from aloft_propeller.execution_error import ErrorKind, ExecutionError
-from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeTraits
+from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeTraits, PlainNodeHandler
 from aloft_propeller.nodes.launchplan.admin import (
     ChildStatus,
     Launcher,
@@ -62,15 +62,9 @@ def _launch_request(ctx: NodeContext) -> LaunchRequest:
     )
 
 
-class LaunchPlanNodeHandler:
+class LaunchPlanNodeHandler(PlainNodeHandler):
     def __init__(self, launcher: Launcher) -> None:
         self._launcher = launcher
-
-    async def setup(self) -> None:
-        return None
-
-    def finalize_required(self) -> bool:
-        return False
 
     def describe(self, ctx: NodeContext) -> NodeTraits:
         """Node events carry the child (workflow_node_metadata) once admin accepted it."""
@@ -127,9 +121,6 @@ class LaunchPlanNodeHandler:
         if ctx.state.phase == NodePhase.QUEUED:
             return  # never launched
         await self._launcher.terminate(child_execution_id(ctx), reason)
-
-    async def finalize(self, ctx: NodeContext) -> None:
-        return None
 
 
 def _child_error(child_id: identifier_pb2.WorkflowExecutionIdentifier, status: ChildStatus) -> ExecutionError:

@@ -4,7 +4,7 @@ node paths prefixed ``{node path}-{attempt}-``. Its outputs are written to the n
 from __future__ import annotations
 
 from aloft_propeller import paths
-from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeTraits, Scope
+from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeTraits, PlainNodeHandler, Scope
 from aloft_propeller.state import NodePhase
 
 
@@ -34,13 +34,7 @@ async def run_scope(ctx: NodeContext, scope: Scope, failed: str) -> HandlerTrans
     return HandlerTransition.running()
 
 
-class SubworkflowNodeHandler:
-    async def setup(self) -> None:
-        return None
-
-    def finalize_required(self) -> bool:
-        return False
-
+class SubworkflowNodeHandler(PlainNodeHandler):
     def describe(self, ctx: NodeContext) -> NodeTraits:
         return NodeTraits(is_parent=True)
 
@@ -49,6 +43,3 @@ class SubworkflowNodeHandler:
 
     async def abort(self, ctx: NodeContext, reason: str) -> None:
         await ctx.abort_dag(child_scope(ctx), reason)
-
-    async def finalize(self, ctx: NodeContext) -> None:
-        return None
