@@ -24,7 +24,14 @@ TEST_PATHS := $(sort $(wildcard libs/*/tests)) $(sort $(wildcard tools/*/tests))
 LINT_PATHS := libs services tools
 BENCH_GLOBS := benchmarks/bench_*.py services/*/benchmarks/bench_*.py
 # Debian packages providing the servers tests need (PostgreSQL, Redis, NATS): "binary:package".
-SYSTEM_SERVERS := postgres:postgresql redis-server:redis-server nats-server:nats-server node:nodejs npm:npm
+SYSTEM_SERVERS := postgres:postgresql redis-server:redis-server nats-server:nats-server node:nodejs npm:npm \
+	chromium:chromium
+# The console's front end (services/console/web, pinned by its package-lock.json), built by Vite into the Python
+# package (git-ignored) so admin (/console) and the console service serve it; rebuilt when its sources change.
+CONSOLE_WEB := services/console/web
+CONSOLE_BUILT := services/console/src/aloft_console/static/.built
+CONSOLE_SOURCES := $(CONSOLE_WEB)/package.json $(CONSOLE_WEB)/package-lock.json $(CONSOLE_WEB)/index.html \
+	$(CONSOLE_WEB)/vite.config.js $(wildcard $(CONSOLE_WEB)/src/*.* $(CONSOLE_WEB)/src/*/*.* $(CONSOLE_WEB)/public/*/*)
 
 .PHONY: help setup system-deps run run-multicluster test pytest lint format protos protos-check protos-release bench demo clean distclean
 .PHONY: images images-smoke image-tools
@@ -41,7 +48,7 @@ help:
 	@echo "make demo      register and run the examples against a running stack"
 	@echo "make clean     remove local state (.aloft) and caches; distclean also removes the virtualenvs"
 
-setup: $(VENV)/.installed $(FLYTEKIT_VENV)/.installed $(HELM_VENV)/.installed system-deps $(NODE_TOOLS)
+setup: $(VENV)/.installed $(FLYTEKIT_VENV)/.installed $(HELM_VENV)/.installed system-deps $(NODE_TOOLS) $(CONSOLE_BUILT)
 
 $(VENV)/.installed: requirements/dev.txt $(CONSTRAINTS) $(PACKAGE_MANIFESTS)
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +63,11 @@ $(FLYTEKIT_VENV)/.installed: requirements/flytekit.txt $(CONSTRAINTS)
 $(NODE_TOOLS): package.json package-lock.json
 	@command -v npm >/dev/null 2>&1 || { echo "npm is needed to install buf (apt-get install npm)"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(CONSOLE_BUILT): $(CONSOLE_SOURCES) | system-deps
+	@command -v npm >/dev/null 2>&1 || { echo "npm is needed to build the console (apt-get install npm)"; exit 1; }
+	cd $(CONSOLE_WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run build
 	@touch $@
 
 $(HELM_VENV)/.installed: requirements/helm.txt $(CONSTRAINTS)

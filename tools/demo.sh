@@ -35,13 +35,16 @@ then
   exit 1
 fi
 
-# A flytectl-style config pointing flytekit at the local admin (gRPC, no TLS).
+# A flytectl-style config pointing flytekit at the local admin (gRPC, no TLS); console.endpoint makes the link
+# `pyflyte run` prints open the console (admin serves it under /console on its HTTP port).
 mkdir -p "$STATE"
 CONFIG="$STATE/flytekit.yaml"
 cat > "$CONFIG" <<CFG
 admin:
   endpoint: dns:///$ENDPOINT
   insecure: true
+console:
+  endpoint: ${CONSOLE%/console}
 CFG
 
 cd "$REPO/examples"

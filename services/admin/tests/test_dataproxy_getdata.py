@@ -31,7 +31,7 @@ def _map(**values: int) -> literals_pb2.LiteralMap:
 
 
 class InMemoryExecutions:
-    """Answers the four AdminService RPCs the data proxy uses, for one node with two attempts."""
+    """Answers the four execution reads the data proxy uses (ExecutionReads), for one node with two attempts."""
 
     def __init__(self, deck_uri: str, offloaded_outputs_uri: str) -> None:
         self.deck_uri = deck_uri
@@ -41,14 +41,14 @@ class InMemoryExecutions:
         if (node.execution_id.name, node.node_id) not in {("exec1", "n0"), ("exec1", "big")}:
             raise NotFound(f"node execution {node.execution_id.name}/{node.node_id} does not exist")
 
-    async def GetNodeExecution(self, request: Any, context: Any) -> node_execution_pb2.NodeExecution:
+    async def get_node_execution(self, request: Any) -> node_execution_pb2.NodeExecution:
         self._known(request.id)
         closure = node_execution_pb2.NodeExecutionClosure(deck_uri=self.deck_uri)
         if request.id.node_id == "big":
             closure.output_uri = self.offloaded_outputs_uri
         return node_execution_pb2.NodeExecution(id=request.id, closure=closure)
 
-    async def GetNodeExecutionData(self, request: Any, context: Any) -> node_execution_pb2.NodeExecutionGetDataResponse:
+    async def get_node_execution_data(self, request: Any) -> node_execution_pb2.NodeExecutionGetDataResponse:
         self._known(request.id)
         if request.id.node_id == "big":  # too large to inline: only a (signed) URL and the size
             return node_execution_pb2.NodeExecutionGetDataResponse(
@@ -56,7 +56,7 @@ class InMemoryExecutions:
             )
         return node_execution_pb2.NodeExecutionGetDataResponse(full_inputs=_map(x=1), full_outputs=_map(o0=2))
 
-    async def ListTaskExecutions(self, request: Any, context: Any) -> task_execution_pb2.TaskExecutionList:
+    async def list_task_executions(self, request: Any) -> task_execution_pb2.TaskExecutionList:
         self._known(request.node_execution_id)
         attempt = int(request.filters.removeprefix("eq(retry_attempt,").removesuffix(")"))
         if attempt > 1:
@@ -66,7 +66,7 @@ class InMemoryExecutions:
         )
         return task_execution_pb2.TaskExecutionList(task_executions=[task_execution_pb2.TaskExecution(id=task_id)])
 
-    async def GetTaskExecutionData(self, request: Any, context: Any) -> task_execution_pb2.TaskExecutionGetDataResponse:
+    async def get_task_execution_data(self, request: Any) -> task_execution_pb2.TaskExecutionGetDataResponse:
         attempt = request.id.retry_attempt
         return task_execution_pb2.TaskExecutionGetDataResponse(
             full_inputs=_map(x=1), full_outputs=_map(o0=100 + attempt)

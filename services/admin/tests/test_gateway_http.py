@@ -167,6 +167,41 @@ async def test_cors_is_configurable(tmp_path: Path, db_url: str, allow_cors: boo
         assert "access-control-allow-origin" not in denied.headers
 
 
+async def test_admin_serves_the_console_where_flytekit_links_point(admin_server: Any) -> None:
+    """flytekit prints <console.endpoint>/console/projects/...; admin answers with the console calling this origin."""
+    link = "/console/projects/flytesnacks/domains/development/executions/abc"
+    async with httpx.AsyncClient(base_url=admin_server.http_base) as client:
+        page = await client.get(link)
+        root = await client.get("/console")
+    assert page.status_code == 200, "the console is not built: run `make setup`"
+    assert '"adminEndpoint": ""' in page.text and '"basePath": "/console"' in page.text
+    assert root.status_code == 307 and root.headers["location"] == "/console/"
+
+
+@pytest.mark.parametrize("base", ["", "/ui"])
+async def test_the_console_path_is_configurable(tmp_path: Path, db_url: str, base: str) -> None:
+    from aloft_admin.config import AdminConfig
+
+    config = AdminConfig.model_validate(
+        {
+            "stack": {"dataDir": str(tmp_path / "data")},
+            "database": {"url": db_url},
+            "admin": {"grpcPort": 0, "httpPort": 0, "consoleBasePath": base},
+        }
+    )
+    run_migrations(config)
+    running = await start_service(build_service(build_deps(config)), ListenConfig(host="127.0.0.1"))
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{running.http_port}") as client:
+            console = await client.get("/console/projects")
+            moved = await client.get("/ui/projects")
+    finally:
+        await running.stop(grace=0.1)
+    assert console.status_code == 404  # the gateway's own 404 body, not the console
+    assert console.json()["code"] == 5
+    assert moved.status_code == (200 if base else 404)
+
+
 async def test_octet_stream_speaks_binary_protobuf_like_flyteadmin(admin_server: Any) -> None:
     from flyteidl.admin import version_pb2
     from google.rpc import status_pb2

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from aloft_config import ConfigError
-from aloft_stack.__main__ import endpoints_banner
+from aloft_stack.__main__ import endpoints_banner, flytekit_config_path, write_flytekit_config
 from aloft_stack.config import SERVICES, ServiceSpec, parse_services, plan_stack
 from aloft_stack.supervisor import StackError, Supervisor, find_executable
 
@@ -39,6 +40,22 @@ def test_file_and_env_overrides_are_read_like_the_services_read_them(tmp_path: P
     assert "endpoint: dns:///localhost:9089" in banner
     assert "insecure: true" in banner
     assert "http://0.0.0.0:9088/metrics" in banner
+
+
+def test_the_flytekit_config_points_links_at_the_console_on_admins_http_port(tmp_path: Path) -> None:
+    env = {"ALOFT__ADMIN__HTTPPORT": "9088", "ALOFT__ADMIN__GRPCPORT": "9089", "ALOFT__STACK__DATADIR": str(tmp_path)}
+    plan = plan_stack(None, ["datacatalog", "admin"], environ=env)
+    write_flytekit_config(plan)
+    written = yaml.safe_load(flytekit_config_path(plan).read_text())
+    # flytekit builds links as <console.endpoint>/console/projects/..., admin serves /console on its HTTP port.
+    assert written == {
+        "admin": {"endpoint": "dns:///localhost:9089", "insecure": True},
+        "console": {"endpoint": "http://localhost:9088"},
+    }
+    banner = endpoints_banner(plan)
+    assert "console: http://localhost:9088/console/" in banner
+    assert f"FLYTECTL_CONFIG={tmp_path / 'flytekit.yaml'}" in banner
+    assert "endpoint: http://localhost:9088" in banner
 
 
 def test_a_bad_port_is_named(tmp_path: Path) -> None:

@@ -42,6 +42,7 @@ KNOWN_SECTIONS = frozenset(
         "scheduler",
         "notifications",
         "cloudEvents",
+        "namespace_mapping",
         "externalEvents",
         "qualityOfService",
         "queues",

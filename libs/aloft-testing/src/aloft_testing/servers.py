@@ -198,3 +198,45 @@ def ensure_nats() -> tuple[str, int]:
     _stop_later(proc, workdir)
     _wait_port(port, "NATS", proc)
     return "127.0.0.1", port
+
+
+class ThrowawayNats:
+    """A private nats-server with JetStream (file storage) that a test may stop and start again: the port and the
+    store directory survive ``stop()``, so ``start()`` brings the same streams back (a broker restart)."""
+
+    def __init__(self) -> None:
+        packaged = Path("/usr/sbin/nats-server")
+        binary = shutil.which("nats-server") or (str(packaged) if packaged.exists() else None)
+        if not binary:
+            raise MissingServer("nats-server is not installed (apt-get install nats-server)")
+        self._binary = binary
+        self.workdir = tempfile.mkdtemp(prefix="aloft-nats-")
+        self.port = free_port()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._proc = subprocess.Popen(
+            [self._binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", self.workdir],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_port(self.port, "NATS", self._proc)
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)

@@ -32,6 +32,9 @@ class DataPlaneConfig(Section):
     enabled: bool = True
     weight: float = Field(default=1.0, gt=0)
     auth: ClusterAuthConfig = ClusterAuthConfig()
+    # The cluster's Kubernetes API, for the cluster resource controller: a kubeconfig file (and context in it).
+    kubeConfig: str = ""
+    kubeContext: str = ""
 
 
 class LabelTarget(Section):
@@ -56,6 +59,9 @@ class AdminSection(ListenConfig):
     allowedOrigins: list[str] = Field(default_factory=lambda: ["*"])
     allowedHeaders: list[str] = Field(default_factory=lambda: ["Content-Type", "flyte-authorization"])
     seedProjects: list[str] = Field(default_factory=lambda: ["flytesnacks"])
+    # The web console on this HTTP port (as Flyte's single binary serves it), when aloft-console is installed;
+    # "" turns it off. flytekit prints execution links as <console.endpoint>/console/projects/...
+    consoleBasePath: str = "/console"
     # Where inputs/closures of executions are offloaded (relative keys under the blob store root).
     metadataPrefix: str = "metadata"
     rawOutputPrefix: str = "raw"
@@ -96,6 +102,200 @@ class RemoteDataConfig(Section):
     maxSizeInBytes: int = 2 * 1024 * 1024
 
 
+# --- Egress: cloud events and notifications (Flyte's ``cloudEvents`` and ``notifications`` sections) -------------
+
+
+class OutboxConfig(Section):
+    """How admin drains its durable outbox (rows written in the event's own transaction)."""
+
+    pollInterval: Duration = Field(default="500ms")  # type: ignore[assignment]
+    batchSize: int = Field(default=200, gt=0)
+    # A failed publish or send is retried from retryDelay, doubling up to maxRetryDelay.
+    retryDelay: Duration = Field(default="500ms")  # type: ignore[assignment]
+    maxRetryDelay: Duration = Field(default="30s")  # type: ignore[assignment]
+    # One admin replica drains a stream at a time (per-entity order); its lease lasts this long without renewal.
+    leaseDuration: Duration = Field(default="15s")  # type: ignore[assignment]
+
+
+class AWSConfig(Section):
+    region: str = ""
+
+
+class GCPConfig(Section):
+    projectId: str = ""
+
+
+class KafkaConfig(Section):
+    version: str = ""
+    brokers: list[str] = Field(default_factory=list)
+
+
+class NatsUserPassAuthConfig(Section):
+    enabled: bool = False
+    user: str = ""
+    password: str = ""
+
+
+class NatsTokenAuthConfig(Section):
+    enabled: bool = False
+    token: str = ""
+
+
+class NatsJetStreamConfig(Section):
+    """Aloft's addition: publish through JetStream so every event is acknowledged as stored (at-least-once end to
+    end); ``stream`` is created over the topic when missing. Off: plain NATS publish, as Flyte."""
+
+    enabled: bool = False
+    stream: str = "flyte-events"
+
+
+class NatsConfig(Section):
+    servers: list[str] = Field(default_factory=lambda: ["127.0.0.1:4222"])
+    userAuthentication: NatsUserPassAuthConfig = NatsUserPassAuthConfig()
+    tokenAuthentication: NatsTokenAuthConfig = NatsTokenAuthConfig()
+    jetStream: NatsJetStreamConfig = NatsJetStreamConfig()
+
+
+EVENT_TYPES = ("all", "*", "workflow", "node", "task")
+
+
+class EventsPublisherConfig(Section):
+    topicName: str = ""
+    eventTypes: list[str] = Field(default_factory=lambda: ["all"])
+    enrichAllWorkflowEventTypes: bool = False
+
+    @model_validator(mode="after")
+    def _known_event_types(self) -> EventsPublisherConfig:
+        unknown = sorted(set(self.eventTypes) - set(EVENT_TYPES))
+        if unknown:
+            raise ValueError(f"eventsPublisher.eventTypes: unsupported {unknown} (use {list(EVENT_TYPES)})")
+        return self
+
+
+class CloudEventsConfig(Section):
+    """Flyte's ``cloudEvents``: workflow, node and task events published as CloudEvents (off unless ``enable``)."""
+
+    enable: bool = False
+    type: Literal["", "local", "nats"] = "local"
+    aws: AWSConfig = AWSConfig()
+    gcp: GCPConfig = GCPConfig()
+    kafka: KafkaConfig = KafkaConfig()
+    nats: NatsConfig = NatsConfig()
+    eventsPublisher: EventsPublisherConfig = EventsPublisherConfig()
+    reconnectAttempts: int = 0
+    reconnectDelaySeconds: int = 0
+    # Flyte's v1 message format (the admin event request as JSON in ``data``); v2 (enriched events) is not built.
+    cloudEventVersion: Literal["v1"] = "v1"
+    outbox: OutboxConfig = OutboxConfig()
+
+    def publishing(self) -> bool:
+        return self.enable and self.type == "nats"
+
+    @model_validator(mode="after")
+    def _topic_when_publishing(self) -> CloudEventsConfig:
+        if self.publishing() and not self.eventsPublisher.topicName:
+            raise ValueError("cloudEvents.eventsPublisher.topicName is required when cloud events are enabled")
+        return self
+
+
+class EmailServerConfig(Section):
+    serviceName: Literal["", "smtp"] = ""
+    apiKeyEnvVar: str = ""
+    apiKeyFilePath: str = ""
+    smtpServer: str = ""
+    smtpPort: str = "25"
+    smtpSkipTLSVerify: bool = False
+    smtpUsername: str = ""
+    # Flyte reads the password from its secret manager; Aloft from this environment variable.
+    smtpPasswordSecretName: str = ""
+
+
+class NotificationsEmailerConfig(Section):
+    emailServerConfig: EmailServerConfig = EmailServerConfig()
+    subject: str = 'Notice: Execution "{{ name }}" has {{ phase }} in "{{ domain }}".'
+    sender: str = "flyte-notifications@example.com"
+    body: str = (
+        'Execution "{{ name }}" has {{ phase }} in "{{ domain }}". View details at '
+        "<a href=http://localhost:8080/console/projects/{{ project }}/domains/{{ domain }}/executions/{{ name }}>"
+        "http://localhost:8080/console/projects/{{ project }}/domains/{{ domain }}/executions/{{ name }}</a>. "
+        "{{ error }}"
+    )
+
+
+class NotificationsPublisherConfig(Section):
+    topicName: str = ""
+
+
+class NotificationsProcessorConfig(Section):
+    queueName: str = ""
+    accountId: str = ""
+
+
+class NotificationsConfig(Section):
+    """Flyte's ``notifications``: emails (Slack and PagerDuty through their email integrations) when executions
+    reach the phases their launch plan or execution spec names. ``sandbox``: processed inside admin (default);
+    ``aws``: published to the SNS topic ``publisher.topicName``, processed from the SQS queue ``processor.queueName``
+    subscribed to it, sent with SES (unless ``emailServerConfig`` names another service); ``local``/"": none."""
+
+    type: Literal["", "local", "sandbox", "aws"] = "sandbox"
+    region: str = ""
+    aws: AWSConfig = AWSConfig()
+    gcp: GCPConfig = GCPConfig()
+    publisher: NotificationsPublisherConfig = NotificationsPublisherConfig()
+    processor: NotificationsProcessorConfig = NotificationsProcessorConfig()
+    emailer: NotificationsEmailerConfig = NotificationsEmailerConfig()
+    reconnectAttempts: int = 0
+    reconnectDelaySeconds: int = 0
+    # A send is attempted at most this often (backing off as outbox.retryDelay/maxRetryDelay), then dropped + logged.
+    maxSendAttempts: int = Field(default=10, gt=0)
+    outbox: OutboxConfig = OutboxConfig()
+
+    def sending(self) -> bool:
+        return self.type in ("sandbox", "aws")
+
+    def aws_region(self) -> str:
+        return self.aws.region or self.region
+
+    @model_validator(mode="after")
+    def _aws_names(self) -> NotificationsConfig:
+        if self.type == "aws" and not (self.publisher.topicName and self.processor.queueName):
+            raise ValueError("notifications type aws needs publisher.topicName and processor.queueName")
+        return self
+
+
+# --- Cluster resources (Flyte's ``cluster_resources`` and ``namespace_mapping``) ----------------------------------
+
+
+class DataSourceValueFrom(Section):
+    env: str = ""
+    filePath: str = ""
+
+
+class DataSource(Section):
+    """A template value: ``value``, or read from an environment variable or a file."""
+
+    value: str = ""
+    valueFrom: DataSourceValueFrom = DataSourceValueFrom()
+
+
+class ClusterResourcesConfig(Section):
+    """Flyte's ``cluster_resources``: the templates (``*.yaml`` in ``templatePath``, applied per project-domain
+    namespace in file-name order), values for every namespace (``templateData``), per-domain defaults
+    (``customData``) that CLUSTER_RESOURCE attributes of a project-domain override."""
+
+    templatePath: str = ""
+    templateData: dict[str, DataSource] = Field(default_factory=dict)
+    refreshInterval: Duration = Field(default="1m")  # type: ignore[assignment]
+    customData: dict[str, dict[str, DataSource]] = Field(default_factory=dict)
+    standaloneDeployment: bool = False
+    # Where the controller reads projects and attributes (AdminService); "" = this admin's grpcPort on 127.0.0.1.
+    adminEndpoint: str = ""
+
+
+class NamespaceMappingConfig(Section):
+    template: str = "{{ project }}-{{ domain }}"
+
+
 def _default_domains() -> list[DomainConfig]:
     return [DomainConfig(id=d, name=d) for d in ("development", "staging", "production")]
 
@@ -115,6 +315,10 @@ class AdminConfig(BaseModel):
     task_resources: TaskResourcesConfig = TaskResourcesConfig()
     remoteData: RemoteDataConfig = RemoteDataConfig()
     clusters: ClustersConfig = ClustersConfig()
+    cloudEvents: CloudEventsConfig = CloudEventsConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
+    cluster_resources: ClusterResourcesConfig = ClusterResourcesConfig()
+    namespace_mapping: NamespaceMappingConfig = NamespaceMappingConfig()
 
     def effective_database(self) -> DatabaseConfig:
         return self.admin.database or self.database

@@ -8,7 +8,10 @@ from datetime import UTC, datetime
 
 from aloft_admin.config import AdminConfig
 from aloft_admin.integrations.dataplane import DataPlaneClient, NoDataPlanes
+from aloft_admin.integrations.egress import EventEgress, NoEgress
 from aloft_admin.managers.launch_targets import LaunchTargetCache
+from aloft_admin.repositories.base import RepositoryProvider
+from aloft_admin.repositories.sql import SqlRepositories
 from aloft_db import Database
 from aloft_storage import BlobStore
 
@@ -27,3 +30,11 @@ class AdminDeps:
     # integrations.dataplane.build_dataplane_client; the default takes nothing (no data plane configured).
     dataplanes: DataPlaneClient = field(default_factory=NoDataPlanes)
     launch_targets: LaunchTargetCache = field(default_factory=LaunchTargetCache)
+    # What accepted events cause outside admin (cloud events, notification emails): server.py builds it with
+    # integrations.egress.build_event_egress; the default does nothing.
+    egress: EventEgress = field(default_factory=NoEgress)
+    # The unit of work managers use: ``async with deps.repos.transaction() as tx`` (repositories/base.py).
+    repos: RepositoryProvider = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.repos = SqlRepositories(self.db)

@@ -30,6 +30,9 @@ from aloft_admin.api.signals import SignalServicer
 from aloft_admin.config import AdminConfig
 from aloft_admin.deps import AdminDeps
 from aloft_admin.integrations.dataplane import build_dataplane_client
+from aloft_admin.integrations.dispatch import build_egress_workers
+from aloft_admin.integrations.egress import build_event_egress
+from aloft_admin.managers.registry import build_managers
 from aloft_db import create_database, migrate
 from aloft_service.runtime import Service
 from aloft_storage import create_blob_store
@@ -75,6 +78,7 @@ def build_deps(config: AdminConfig) -> AdminDeps:
     db = create_database(config.effective_database(), data_dir / "admin.db")
     blobs = create_blob_store(config.storage, base_dir=data_dir)
     deps = AdminDeps(config=config, db=db, blobs=blobs, dataplanes=build_dataplane_client(config))
+    deps.egress = build_event_egress(config, deps.clock)
     if config.admin.httpPort:
         bind_http_port(deps, config.admin.httpPort)
     return deps
@@ -105,25 +109,29 @@ def build_service(deps: AdminDeps) -> Service:
     from aloft_admin.managers.executions_handoff import start_repair_loop, stop_repair_loop
     from aloft_admin.managers.seed import seed_defaults
 
-    admin = AdminServicer(deps)
+    managers = build_managers(deps)
     servicers = Servicers(
-        admin=admin,
-        dataproxy=DataProxyServicer(deps, executions=admin),
-        signals=SignalServicer(deps),
-        auth=AuthMetadataServicer(deps),
-        identity=IdentityServicer(deps),
-        event_batches=EventBatchServicer(deps),
+        admin=AdminServicer(deps, managers),
+        dataproxy=DataProxyServicer(deps, managers),
+        signals=SignalServicer(deps, managers),
+        auth=AuthMetadataServicer(deps, managers),
+        identity=IdentityServicer(deps, managers),
+        event_batches=EventBatchServicer(deps, managers),
     )
 
     repair: list[asyncio.Task[None]] = []
+    egress = build_egress_workers(deps.config, deps.repos, deps.egress, deps.clock)
 
     async def on_start() -> None:
-        await seed_defaults(deps)
+        await seed_defaults(deps, managers.projects)
         # Retries data-plane hand-offs and aborts that did not get through (executions area).
         repair.append(start_repair_loop(deps, deps.config.admin.handoffRepairInterval))
+        # Delivers the egress outbox (cloud events, notifications) when configured.
+        egress.start()
 
     async def on_stop() -> None:
         await stop_repair_loop(repair.pop() if repair else None)
+        await egress.stop()
         await deps.dataplanes.close()
         await deps.db.dispose()
 

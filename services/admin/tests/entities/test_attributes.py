@@ -176,11 +176,11 @@ async def test_bad_attribute_requests(admin_stub: Any) -> None:
 async def test_resolve_precedence_and_config_defaults(admin_server: Any) -> None:
     deps = admin_server.deps
     P, D = "flytesnacks", "development"
-    async with deps.db.session() as session:
-        defaults = await resolve_attributes(deps, session, P, D, "wf", "lp", resource=mr.TASK_RESOURCE)
+    async with deps.repos.transaction() as tx:
+        defaults = await resolve_attributes(deps, tx, P, D, "wf", "lp", resource=mr.TASK_RESOURCE)
         assert defaults is not None
         assert defaults.task_resource_attributes.defaults.cpu == deps.config.task_resources.defaults.cpu
-        assert await resolve_attributes(deps, session, P, D, resource=mr.EXECUTION_QUEUE) is None
+        assert await resolve_attributes(deps, tx, P, D, resource=mr.EXECUTION_QUEUE) is None
 
     levels = [
         Scope(domain=D),
@@ -191,8 +191,8 @@ async def test_resolve_precedence_and_config_defaults(admin_server: Any) -> None
     ]
     now = deps.clock()
     for index, scope in enumerate(levels):
-        async with deps.db.session() as session:
-            session.add(
+        async with deps.repos.transaction() as tx:
+            tx.attributes.add(
                 MatchableAttributeRow(
                     org="",
                     project=scope.project,
@@ -206,15 +206,15 @@ async def test_resolve_precedence_and_config_defaults(admin_server: Any) -> None
                     updated_at=now,
                 )
             )
-        async with deps.db.session() as session:
-            resolved = await resolve_attributes(deps, session, P, D, "wf", "lp", resource=mr.EXECUTION_QUEUE)
+        async with deps.repos.transaction() as tx:
+            resolved = await resolve_attributes(deps, tx, P, D, "wf", "lp", resource=mr.EXECUTION_QUEUE)
             assert resolved is not None
             # Each more specific level added overrides everything before it.
             assert list(resolved.execution_queue_attributes.tags) == [f"level{index}"]
-    async with deps.db.session() as session:
-        other_wf = await resolve_attributes(deps, session, P, D, "other", resource=mr.EXECUTION_QUEUE)
-        other_domain = await resolve_attributes(deps, session, P, "staging", resource=mr.EXECUTION_QUEUE)
-        other_project = await resolve_attributes(deps, session, "elsewhere", D, resource=mr.EXECUTION_QUEUE)
+    async with deps.repos.transaction() as tx:
+        other_wf = await resolve_attributes(deps, tx, P, D, "other", resource=mr.EXECUTION_QUEUE)
+        other_domain = await resolve_attributes(deps, tx, P, "staging", resource=mr.EXECUTION_QUEUE)
+        other_project = await resolve_attributes(deps, tx, "elsewhere", D, resource=mr.EXECUTION_QUEUE)
     assert other_wf is not None and list(other_wf.execution_queue_attributes.tags) == ["level2"]
     assert other_domain is not None and list(other_domain.execution_queue_attributes.tags) == ["level1"]
     assert other_project is not None and list(other_project.execution_queue_attributes.tags) == ["level0"]

@@ -215,9 +215,12 @@ def literals() -> Any:
     return Literals()
 
 
-def exec_config(tmp_path: Path, db_url: str, dataplane_port: int, **admin: Any) -> AdminConfig:
+def exec_config(
+    tmp_path: Path, db_url: str, dataplane_port: int, sections: dict[str, Any] | None = None, **admin: Any
+) -> AdminConfig:
     return AdminConfig.model_validate(
         {
+            **(sections or {}),
             "stack": {"dataDir": str(tmp_path / "data")},
             "database": {"url": db_url},
             "admin": {
@@ -236,8 +239,10 @@ def exec_config(tmp_path: Path, db_url: str, dataplane_port: int, **admin: Any) 
 
 
 @asynccontextmanager
-async def running_exec_server(tmp_path: Path, db_url: str, dataplane: FakeDataPlane) -> AsyncIterator[ExecHandle]:
-    config = exec_config(tmp_path, db_url, dataplane.port)
+async def running_exec_server(
+    tmp_path: Path, db_url: str, dataplane: FakeDataPlane, sections: dict[str, Any] | None = None
+) -> AsyncIterator[ExecHandle]:
+    config = exec_config(tmp_path, db_url, dataplane.port, sections)
     run_migrations(config)
     deps = build_deps(config)
     running = await start_service(build_service(deps), ListenConfig(host="127.0.0.1"))
@@ -267,3 +272,11 @@ def start_exec_server(
 ) -> Callable[[str], AbstractAsyncContextManager[ExecHandle]]:
     """For tests that bring their own database: ``async with start_exec_server(url) as server``."""
     return lambda db_url: running_exec_server(tmp_path, db_url, fake_dataplane)
+
+
+@pytest.fixture
+def start_configured_exec_server(
+    tmp_path: Path, db_url: str, fake_dataplane: FakeDataPlane
+) -> Callable[[dict[str, Any]], AbstractAsyncContextManager[ExecHandle]]:
+    """``async with start_configured_exec_server({"cloudEvents": {...}}) as server``: more config sections."""
+    return lambda sections: running_exec_server(tmp_path, db_url, fake_dataplane, sections)

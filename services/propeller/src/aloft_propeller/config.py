@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from aloft_config import Duration, Section
 from aloft_db import DatabaseConfig
@@ -78,7 +78,9 @@ class PropellerSection(Section):
 
 
 class TaskPluginsConfig(Section):
-    enabled_plugins: list[str] = Field(default_factory=lambda: ["local-process"], alias="enabled-plugins")
+    enabled_plugins: list[str] = Field(
+        default_factory=lambda: ["local-process", "dask", "ray"], alias="enabled-plugins"
+    )
     default_for_task_types: dict[str, str] = Field(
         default_factory=lambda: {
             "python-task": "local-process",
@@ -206,10 +208,116 @@ class K8sPluginConfig(Section):
     )
 
 
+class ConnectorDeployment(Section):
+    """One connector (agent) gRPC server: Flyte's connector ``Deployment``. An entry of ``connectors`` starts from Go's
+    zero values (TLS, no timeout); ``defaultConnector`` from Flyte's defaults (see DefaultConnectorDeployment)."""
+
+    endpoint: str = ""
+    insecure: bool = False
+    # A gRPC service config (JSON), e.g. a load-balancing policy over the endpoint's addresses.
+    defaultServiceConfig: str = ""
+    # Per-call deadlines by operation: CreateTask, GetTask, DeleteTask, ExecuteTaskSync, ListConnectors (ListAgents).
+    timeouts: dict[str, Duration] = Field(default_factory=dict)
+    # Deadline of the calls without an entry in ``timeouts``; 0 = none.
+    defaultTimeout: Duration = Field(default="0s")  # type: ignore[assignment]
+    # Aloft: PEM root certificates for TLS (empty: the system's roots, as Flyte's x509.SystemCertPool).
+    caCertFile: str = ""
+    # Aloft: a file whose content is sent as ``authorization: Bearer <token>`` on every call (re-read per call, so a
+    # rotated token is picked up), for connectors behind an authenticating proxy.
+    tokenFile: str = ""
+
+    def timeout(self, operation: str) -> float | None:
+        chosen = self.timeouts.get(operation, self.defaultTimeout)
+        seconds = chosen.total_seconds()
+        return seconds if seconds > 0 else None
+
+
+class DefaultConnectorDeployment(ConnectorDeployment):
+    insecure: bool = True
+    defaultTimeout: Duration = Field(default="10s")  # type: ignore[assignment]
+    defaultServiceConfig: str = '{"loadBalancingConfig": [{"round_robin":{}}]}'
+
+
+class WebApiCachingConfig(Section):
+    """How created connector tasks are polled (Flyte's ``webApi.caching``). GetTask is asked with a backoff that
+    starts at ``initialPollInterval`` (Aloft) and doubles up to ``resyncInterval`` while nothing changes."""
+
+    resyncInterval: Duration = Field(default="30s")  # type: ignore[assignment]
+    initialPollInterval: Duration = Field(default="1s")  # type: ignore[assignment]
+    # Consecutive failed GetTask calls after which the attempt fails (Flyte: PERMANENT CacheFailed).
+    maxSystemFailures: int = Field(default=5, ge=0)
+    size: int = 500000
+    workers: int = 10
+
+
+class WebApiRateLimiterConfig(Section):
+    qps: float = 10
+    burst: int = 100
+
+
+class WebApiConfig(Section):
+    # ResourceManager pools: "default" for every task type, or a task type's own pool (Aloft: by task type name).
+    resourceQuotas: dict[str, int] = Field(default_factory=lambda: {"default": 1000})
+    readRateLimiter: WebApiRateLimiterConfig = Field(default_factory=WebApiRateLimiterConfig)
+    writeRateLimiter: WebApiRateLimiterConfig = Field(default_factory=WebApiRateLimiterConfig)
+    caching: WebApiCachingConfig = Field(default_factory=WebApiCachingConfig)
+
+
+def _default_connector_constraints() -> ResourceConstraintsConfig:
+    return ResourceConstraintsConfig(
+        ProjectScopeResourceConstraint=ScopeConstraint(Value=100),
+        NamespaceScopeResourceConstraint=ScopeConstraint(Value=50),
+    )
+
+
+class ConnectorServiceConfig(Section):
+    """Flyte's ``plugins.connector-service`` (and the older ``plugins.agent-service``, whose keys say "agent")."""
+
+    webApi: WebApiConfig = Field(default_factory=WebApiConfig)
+    resourceConstraints: ResourceConstraintsConfig = Field(default_factory=_default_connector_constraints)
+    defaultConnector: DefaultConnectorDeployment = Field(
+        default_factory=DefaultConnectorDeployment, validation_alias=AliasChoices("defaultConnector", "defaultAgent")
+    )
+    connectors: dict[str, ConnectorDeployment] = Field(
+        default_factory=dict, validation_alias=AliasChoices("connectors", "agents")
+    )
+    # task type → a key of ``connectors``; wins over what the connectors' metadata services report.
+    connectorForTaskTypes: dict[str, str] = Field(
+        default_factory=dict, validation_alias=AliasChoices("connectorForTaskTypes", "agentForTaskTypes")
+    )
+    # Task types served by ``defaultConnector`` when no connector reports them.
+    supportedTaskTypes: list[str] = Field(default_factory=list)
+    # How often the connectors' metadata services are asked which task types they serve.
+    pollInterval: Duration = Field(default="10s")  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _task_types_name_connectors(self) -> ConnectorServiceConfig:
+        for task_type, name in self.connectorForTaskTypes.items():
+            if name not in self.connectors:
+                known = ", ".join(sorted(self.connectors)) or "none"
+                raise ValueError(f"connectorForTaskTypes[{task_type}] names connector [{name}]; known: {known}")
+        return self
+
+
+class ClusterPluginConfig(Section):
+    """The embedded Dask / Ray clusters (``plugins.dask``, ``plugins.ray``): local processes per attempt."""
+
+    # Where cluster records and logs live ("" = <stack.dataDir>/propeller/clusters/<dask|ray>).
+    cluster_dir: str = Field(default="", alias="cluster-dir")
+    # Worker processes per cluster at most, whatever the spec asks (the machine is shared).
+    max_workers: int = Field(default=4, alias="max-workers", ge=1)
+    startup_timeout: Duration = Field(default="180s", alias="startup-timeout")  # type: ignore[assignment]
+    kill_grace_period: Duration = Field(default="10s", alias="kill-grace-period")  # type: ignore[assignment]
+
+
 class PluginsConfig(Section):
     logs: LogsConfig = LogsConfig()
     local_process: LocalProcessConfig = Field(default_factory=LocalProcessConfig, alias="local-process")
     k8s: K8sPluginConfig = Field(default_factory=K8sPluginConfig)
+    connector_service: ConnectorServiceConfig = Field(default_factory=ConnectorServiceConfig, alias="connector-service")
+    agent_service: ConnectorServiceConfig = Field(default_factory=ConnectorServiceConfig, alias="agent-service")
+    dask: ClusterPluginConfig = Field(default_factory=ClusterPluginConfig)
+    ray: ClusterPluginConfig = Field(default_factory=ClusterPluginConfig)
 
 
 class PropellerConfig(BaseModel):

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +62,16 @@ def _default_plugins(config: PropellerConfig, blobs: BlobStore, resources: Resou
     return build_plugin_registry(config, blobs, resources=resources)
 
 
+def _async_plugin_closers(plugins: PluginResolver) -> list[Callable[[], Awaitable[None]]]:
+    listing = getattr(plugins, "plugins", None)
+    closers = []
+    for plugin in listing() if callable(listing) else []:
+        close = getattr(plugin, "close", None)
+        if close is not None and inspect.iscoroutinefunction(close):
+            closers.append(close)
+    return closers
+
+
 def build_deps(
     config: PropellerConfig,
     plugins: PluginResolver | None = None,
@@ -78,6 +90,8 @@ def build_deps(
     handlers = default_node_handlers(config.propeller.adminEndpoint, config)
     recovery = AdminRecoverySource(config.propeller.adminEndpoint, blobs)
     handlers.closes(recovery.close)  # the executor's admin client, closed at stop with the handlers' clients
+    for close in _async_plugin_closers(plugins):
+        handlers.closes(close)  # plugins' own clients (connector channels), closed at stop too
     executor = WorkflowExecutor(config, blobs, plugins, handlers, store, resources, recovery)
     shard = build_shard_strategy(config.propeller.shard)
     runner = RoundRunner(CachedWorkflowStore(store), executor, sink, config.propeller.cluster_id)

@@ -41,7 +41,9 @@ def test_default_config_routes_flytekit_types_to_local_process(blobs: BlobStore)
     for task_type in ("python-task", "container", "raw-container"):
         plugin = registry.for_task_type(task_type)
         assert isinstance(plugin, LocalProcessPlugin) and isinstance(plugin, Plugin)
-    assert [p.id for p in registry.plugins()] == ["local-process"]
+    # The embedded Dask and Ray cluster plugins are enabled by default too, for their own task types.
+    assert [p.id for p in registry.plugins()] == ["local-process", "dask", "ray"]
+    assert registry.for_task_type("dask").id == "dask" and registry.for_task_type("ray").id == "ray"
 
 
 def test_unknown_task_type_is_a_clear_lookup_error(blobs: BlobStore) -> None:

@@ -8,11 +8,36 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
 from aloft_config import ConfigError
-from aloft_stack.config import DEFAULT_SERVICES, SERVICES, StackPlan, parse_services, plan_stack
+from aloft_stack.config import DEFAULT_SERVICES, SERVICES, Endpoint, StackPlan, parse_services, plan_stack
 from aloft_stack.supervisor import StackError, Supervisor, find_executable
+
+
+def _public_host(host: str) -> str:
+    return "localhost" if host in ("0.0.0.0", "127.0.0.1", "") else host
+
+
+def flytekit_config(admin: Endpoint) -> str:
+    """flytekit's config for this stack: admin's gRPC endpoint, and the console on admin's HTTP port so the links
+    flytekit prints (``<console.endpoint>/console/projects/...``) open the console."""
+    host = _public_host(admin.host)
+    return "\n".join(
+        [
+            "admin:",
+            f"  endpoint: dns:///{host}:{admin.grpc_port}",
+            "  insecure: true",
+            "console:",
+            f"  endpoint: http://{host}:{admin.http_port}",
+            "",
+        ]
+    )
+
+
+def flytekit_config_path(plan: StackPlan) -> Path:
+    return plan.data_dir / "flytekit.yaml"
 
 
 def endpoints_banner(plan: StackPlan) -> str:
@@ -24,16 +49,25 @@ def endpoints_banner(plan: StackPlan) -> str:
         lines.append(f"  {'':<12} log   {plan.log_dir / (name + '.log')}")
     admin = next((e for e in plan.endpoints if e.spec.name == "admin"), None)
     if admin is not None:
-        host = "localhost" if admin.host in ("0.0.0.0", "127.0.0.1", "") else admin.host
+        config_path = flytekit_config_path(plan)
         lines += [
             "",
-            "  flytekit / flytectl (~/.flyte/config.yaml):",
-            "    admin:",
-            f"      endpoint: dns:///{host}:{admin.grpc_port}",
-            "      insecure: true",
+            f"  console: http://{_public_host(admin.host)}:{admin.http_port}/console/",
+            "",
+            f"  flytekit / flytectl config (written to {config_path}; export FLYTECTL_CONFIG={config_path}",
+            "  or copy it to ~/.flyte/config.yaml):",
+            *("    " + line for line in flytekit_config(admin).splitlines()),
         ]
     lines += ["", f"  data directory: {plan.data_dir}", "  Press Ctrl-C to stop."]
     return "\n".join(lines)
+
+
+def write_flytekit_config(plan: StackPlan) -> None:
+    admin = next((e for e in plan.endpoints if e.spec.name == "admin"), None)
+    if admin is not None:
+        path = flytekit_config_path(plan)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(flytekit_config(admin))
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -48,6 +82,7 @@ def _up(args: argparse.Namespace) -> int:
     try:
         print(f"aloft: starting {', '.join(e.spec.name for e in plan.endpoints)} (logs in {plan.log_dir})", flush=True)
         supervisor.start()
+        write_flytekit_config(plan)
         print(endpoints_banner(plan), flush=True)
         died = supervisor.watch()
     except KeyboardInterrupt:

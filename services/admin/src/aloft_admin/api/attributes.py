@@ -3,7 +3,6 @@ ListMatchableAttributes."""
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any
 
 from flyteidl.admin import matchable_resource_pb2 as mr
@@ -13,7 +12,6 @@ from flyteidl.admin import workflow_attributes_pb2 as wa
 
 from aloft_admin.api.base import RpcMixin
 from aloft_admin.managers.attributes import (
-    AttributesManager,
     attributes_of,
     project_domain_scope,
     project_scope,
@@ -22,22 +20,18 @@ from aloft_admin.managers.attributes import (
 
 
 class AttributeRpcs(RpcMixin):
-    @cached_property
-    def attributes_manager(self) -> AttributesManager:
-        return AttributesManager(self.deps)
-
     async def UpdateProjectAttributes(
         self, request: pa.ProjectAttributesUpdateRequest, context: Any
     ) -> pa.ProjectAttributesUpdateResponse:
         attrs = attributes_of(request)
-        await self.attributes_manager.update(project_scope(attrs.project, attrs.org), attrs.matching_attributes)
+        await self.managers.attributes.update(project_scope(attrs.project, attrs.org), attrs.matching_attributes)
         return pa.ProjectAttributesUpdateResponse()
 
     async def GetProjectAttributes(
         self, request: pa.ProjectAttributesGetRequest, context: Any
     ) -> pa.ProjectAttributesGetResponse:
         scope = project_scope(request.project, request.org)
-        found = await self.attributes_manager.get_project(scope, request.resource_type)
+        found = await self.managers.attributes.get_project(scope, request.resource_type)
         return pa.ProjectAttributesGetResponse(
             attributes=pa.ProjectAttributes(project=request.project, matching_attributes=found, org=request.org)
         )
@@ -45,7 +39,7 @@ class AttributeRpcs(RpcMixin):
     async def DeleteProjectAttributes(
         self, request: pa.ProjectAttributesDeleteRequest, context: Any
     ) -> pa.ProjectAttributesDeleteResponse:
-        await self.attributes_manager.delete(project_scope(request.project, request.org), request.resource_type)
+        await self.managers.attributes.delete(project_scope(request.project, request.org), request.resource_type)
         return pa.ProjectAttributesDeleteResponse()
 
     async def UpdateProjectDomainAttributes(
@@ -53,14 +47,14 @@ class AttributeRpcs(RpcMixin):
     ) -> pda.ProjectDomainAttributesUpdateResponse:
         attrs = attributes_of(request)
         scope = project_domain_scope(attrs.project, attrs.domain, attrs.org)
-        await self.attributes_manager.update(scope, attrs.matching_attributes)
+        await self.managers.attributes.update(scope, attrs.matching_attributes)
         return pda.ProjectDomainAttributesUpdateResponse()
 
     async def GetProjectDomainAttributes(
         self, request: pda.ProjectDomainAttributesGetRequest, context: Any
     ) -> pda.ProjectDomainAttributesGetResponse:
         scope = project_domain_scope(request.project, request.domain, request.org)
-        found = await self.attributes_manager.get(scope, request.resource_type)
+        found = await self.managers.attributes.get(scope, request.resource_type)
         attributes = pda.ProjectDomainAttributes(
             project=request.project, domain=request.domain, matching_attributes=found, org=request.org
         )
@@ -70,7 +64,7 @@ class AttributeRpcs(RpcMixin):
         self, request: pda.ProjectDomainAttributesDeleteRequest, context: Any
     ) -> pda.ProjectDomainAttributesDeleteResponse:
         scope = project_domain_scope(request.project, request.domain, request.org)
-        await self.attributes_manager.delete(scope, request.resource_type)
+        await self.managers.attributes.delete(scope, request.resource_type)
         return pda.ProjectDomainAttributesDeleteResponse()
 
     async def UpdateWorkflowAttributes(
@@ -78,14 +72,14 @@ class AttributeRpcs(RpcMixin):
     ) -> wa.WorkflowAttributesUpdateResponse:
         attrs = attributes_of(request)
         scope = workflow_scope(attrs.project, attrs.domain, attrs.workflow, attrs.org)
-        await self.attributes_manager.update(scope, attrs.matching_attributes)
+        await self.managers.attributes.update(scope, attrs.matching_attributes)
         return wa.WorkflowAttributesUpdateResponse()
 
     async def GetWorkflowAttributes(
         self, request: wa.WorkflowAttributesGetRequest, context: Any
     ) -> wa.WorkflowAttributesGetResponse:
         scope = workflow_scope(request.project, request.domain, request.workflow, request.org)
-        found = await self.attributes_manager.get(scope, request.resource_type)
+        found = await self.managers.attributes.get(scope, request.resource_type)
         attributes = wa.WorkflowAttributes(
             project=request.project,
             domain=request.domain,
@@ -99,10 +93,10 @@ class AttributeRpcs(RpcMixin):
         self, request: wa.WorkflowAttributesDeleteRequest, context: Any
     ) -> wa.WorkflowAttributesDeleteResponse:
         scope = workflow_scope(request.project, request.domain, request.workflow, request.org)
-        await self.attributes_manager.delete(scope, request.resource_type)
+        await self.managers.attributes.delete(scope, request.resource_type)
         return wa.WorkflowAttributesDeleteResponse()
 
     async def ListMatchableAttributes(
         self, request: mr.ListMatchableAttributesRequest, context: Any
     ) -> mr.ListMatchableAttributesResponse:
-        return await self.attributes_manager.list(request)
+        return await self.managers.attributes.list(request)

@@ -2,49 +2,43 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any
 
 from flyteidl.admin import common_pb2, launch_plan_pb2
 
 from aloft_admin.api.base import RpcMixin
-from aloft_admin.managers.launch_plans import LaunchPlanManager
 
 
 class LaunchPlanRpcs(RpcMixin):
-    @cached_property
-    def launch_plan_manager(self) -> LaunchPlanManager:
-        return LaunchPlanManager(self.deps)
-
     async def CreateLaunchPlan(
         self, request: launch_plan_pb2.LaunchPlanCreateRequest, context: Any
     ) -> launch_plan_pb2.LaunchPlanCreateResponse:
-        return await self.launch_plan_manager.create(request)
+        return await self.managers.launch_plans.create(request)
 
     async def GetLaunchPlan(self, request: common_pb2.ObjectGetRequest, context: Any) -> launch_plan_pb2.LaunchPlan:
-        return await self.launch_plan_manager.get(request)
+        return await self.managers.launch_plans.get(request)
 
     async def GetActiveLaunchPlan(
         self, request: launch_plan_pb2.ActiveLaunchPlanRequest, context: Any
     ) -> launch_plan_pb2.LaunchPlan:
-        return await self.launch_plan_manager.get_active(request)
+        return await self.managers.launch_plans.get_active(request)
 
     async def ListActiveLaunchPlans(
         self, request: launch_plan_pb2.ActiveLaunchPlanListRequest, context: Any
     ) -> launch_plan_pb2.LaunchPlanList:
-        return await self.launch_plan_manager.list_active(request)
+        return await self.managers.launch_plans.list_active(request)
 
     async def ListLaunchPlanIds(
         self, request: common_pb2.NamedEntityIdentifierListRequest, context: Any
     ) -> common_pb2.NamedEntityIdentifierList:
-        return await self.launch_plan_manager.list_ids(request)
+        return await self.managers.launch_plans.list_ids(request)
 
     async def ListLaunchPlans(
         self, request: common_pb2.ResourceListRequest, context: Any
     ) -> launch_plan_pb2.LaunchPlanList:
-        return await self.launch_plan_manager.list(request)
+        return await self.managers.launch_plans.list(request)
 
     async def UpdateLaunchPlan(
         self, request: launch_plan_pb2.LaunchPlanUpdateRequest, context: Any
     ) -> launch_plan_pb2.LaunchPlanUpdateResponse:
-        return await self.launch_plan_manager.update(request)
+        return await self.managers.launch_plans.update(request)

@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any
 
 from flyteidl.admin import common_pb2, workflow_pb2
 
 from aloft_admin.api.base import RpcMixin
-from aloft_admin.managers.workflows import WorkflowManager
 
 
 class WorkflowRpcs(RpcMixin):
-    @cached_property
-    def workflow_manager(self) -> WorkflowManager:
-        return WorkflowManager(self.deps)
-
     async def CreateWorkflow(
         self, request: workflow_pb2.WorkflowCreateRequest, context: Any
     ) -> workflow_pb2.WorkflowCreateResponse:
-        return await self.workflow_manager.create(request)
+        return await self.managers.workflows.create(request)
 
     async def GetWorkflow(self, request: common_pb2.ObjectGetRequest, context: Any) -> workflow_pb2.Workflow:
-        return await self.workflow_manager.get(request)
+        return await self.managers.workflows.get(request)
 
     async def ListWorkflowIds(
         self, request: common_pb2.NamedEntityIdentifierListRequest, context: Any
     ) -> common_pb2.NamedEntityIdentifierList:
-        return await self.workflow_manager.list_ids(request)
+        return await self.managers.workflows.list_ids(request)
 
     async def ListWorkflows(self, request: common_pb2.ResourceListRequest, context: Any) -> workflow_pb2.WorkflowList:
-        return await self.workflow_manager.list(request)
+        return await self.managers.workflows.list(request)

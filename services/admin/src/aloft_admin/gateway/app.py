@@ -6,6 +6,7 @@ servicer object the gRPC server uses, in-process, with ``context=None``.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from typing import Any
 
@@ -79,6 +80,17 @@ def _cors(deps: AdminDeps) -> list[Middleware]:
     ]
 
 
+def console_routes(deps: AdminDeps) -> list[BaseRoute]:
+    """The web console under ``admin.consoleBasePath`` (as Flyte's single binary serves it), calling this same
+    origin's /api/v1. Only its static front end is served here: aloft-console is a client of the REST API."""
+    base = deps.config.admin.consoleBasePath
+    if not base.strip("/") or importlib.util.find_spec("aloft_console") is None:
+        return []
+    from aloft_console.assets import console_routes as routes
+
+    return routes(base, admin_endpoint="")
+
+
 def build_http_app(deps: AdminDeps, servicers: Any) -> Starlette:
     bindings = all_bindings()
     by_key = _servicer_map(servicers)
@@ -86,6 +98,7 @@ def build_http_app(deps: AdminDeps, servicers: Any) -> Starlette:
         *openapi_routes(bindings),
         *blob_routes(deps.blobs),
         *rest_routes(bindings, by_key),
+        *console_routes(deps),
     ]
     app = Starlette(
         routes=routes,

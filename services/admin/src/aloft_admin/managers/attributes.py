@@ -11,15 +11,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from flyteidl.admin import matchable_resource_pb2 as mr
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.config import ResourceSet
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.projects import ensure_project_domain
+from aloft_admin.repositories.base import Repositories
+from aloft_admin.repositories.keys import Scope
 from aloft_admin.repositories.models.entities import MatchableAttributeRow
-from aloft_admin.repositories.sql import attributes as repo
-from aloft_admin.repositories.sql import entities as entity_repo
-from aloft_admin.repositories.sql.attributes import Scope
 from aloft_admin.validation.identifiers import missing, require
 from aloft_service.errors import Aborted, AlreadyExists, InvalidArgument, NotFound
 
@@ -90,7 +88,7 @@ def config_defaults(deps: AdminDeps, resource: int) -> mr.MatchingAttributes | N
 
 async def resolve_attributes(
     deps: AdminDeps,
-    session: AsyncSession,
+    tx: Repositories,
     project: str,
     domain: str,
     workflow: str = "",
@@ -101,7 +99,7 @@ async def resolve_attributes(
 ) -> mr.MatchingAttributes | None:
     """The most specific attributes of kind ``resource`` for an execution's scope, else config defaults."""
     scope = Scope(project=project, domain=domain, workflow=workflow, launch_plan=launch_plan, org=org)
-    row = await repo.most_specific(session, scope, resource_name(resource))
+    row = await tx.attributes.most_specific(scope, resource_name(resource))
     if row is not None:
         return mr.MatchingAttributes.FromString(row.attributes)
     return config_defaults(deps, resource)
@@ -109,12 +107,12 @@ async def resolve_attributes(
 
 async def resolve_attributes_each(
     deps: AdminDeps,
-    session: AsyncSession,
+    tx: Repositories,
     scope: Scope,
     resources: Sequence[int],
 ) -> dict[int, mr.MatchingAttributes | None]:
     """``resolve_attributes`` for several kinds at once, with one query."""
-    rows = await repo.most_specific_each(session, scope, [resource_name(r) for r in resources])
+    rows = await tx.attributes.most_specific_each(scope, [resource_name(r) for r in resources])
     resolved: dict[int, mr.MatchingAttributes | None] = {}
     for resource in resources:
         row = rows.get(resource_name(resource))
@@ -131,9 +129,9 @@ class AttributesManager:
     async def update(self, scope: Scope, attributes: mr.MatchingAttributes) -> None:
         resource = resource_name(resource_of(attributes))
         try:
-            async with self.deps.db.session() as session:
-                await self._check_scope(session, scope)
-                row = await repo.find(session, scope, resource)
+            async with self.deps.repos.transaction() as tx:
+                await self._check_scope(tx, scope)
+                row = await tx.attributes.get(scope, resource)
                 now = self.deps.clock()
                 if row is None:
                     row = MatchableAttributeRow(
@@ -146,7 +144,7 @@ class AttributesManager:
                         priority=scope.priority,
                         created_at=now,
                     )
-                    session.add(row)
+                    tx.attributes.add(row)
                 row.attributes = attributes.SerializeToString()
                 row.updated_at = now
         except AlreadyExists as exc:
@@ -156,8 +154,8 @@ class AttributesManager:
         """Project attributes; TASK_RESOURCE is merged down onto the config defaults, as flyteadmin does."""
         if resource != mr.TASK_RESOURCE:
             return await self.get(scope, resource)
-        async with self.deps.db.session() as session:
-            row = await repo.find(session, scope, resource_name(resource))
+        async with self.deps.repos.transaction() as tx:
+            row = await tx.attributes.get(scope, resource_name(resource))
         levels = [task_resource_defaults(self.deps)]
         if row is not None:
             levels.insert(0, mr.MatchingAttributes.FromString(row.attributes).task_resource_attributes)
@@ -165,22 +163,22 @@ class AttributesManager:
         return mr.MatchingAttributes(task_resource_attributes=merged)
 
     async def get(self, scope: Scope, resource: int) -> mr.MatchingAttributes:
-        async with self.deps.db.session() as session:
-            row = await repo.find(session, scope, resource_name(resource))
+        async with self.deps.repos.transaction() as tx:
+            row = await tx.attributes.get(scope, resource_name(resource))
         if row is None:
             raise NotFound(f"no {resource_name(resource)} attributes found for {self._describe(scope)}")
         return mr.MatchingAttributes.FromString(row.attributes)
 
     async def delete(self, scope: Scope, resource: int) -> None:
-        async with self.deps.db.session() as session:
-            row = await repo.find(session, scope, resource_name(resource))
+        async with self.deps.repos.transaction() as tx:
+            row = await tx.attributes.get(scope, resource_name(resource))
             if row is None:
                 raise NotFound(f"no {resource_name(resource)} attributes found for {self._describe(scope)}")
-            await session.delete(row)
+            await tx.attributes.delete(row)
 
     async def list(self, request: mr.ListMatchableAttributesRequest) -> mr.ListMatchableAttributesResponse:
-        async with self.deps.db.session() as session:
-            rows = await repo.list_all(session, resource_name(request.resource_type), request.org)
+        async with self.deps.repos.transaction() as tx:
+            rows = await tx.attributes.all_of_type(resource_name(request.resource_type), request.org)
         return mr.ListMatchableAttributesResponse(
             configurations=[
                 mr.MatchableAttributesConfiguration(
@@ -195,11 +193,11 @@ class AttributesManager:
             ]
         )
 
-    async def _check_scope(self, session: AsyncSession, scope: Scope) -> None:
+    async def _check_scope(self, tx: Repositories, scope: Scope) -> None:
         require(scope.project, "project")
         if scope.domain:
-            await ensure_project_domain(self.deps, session, scope.project, scope.domain, scope.org)
-        elif await entity_repo.find_project(session, scope.project, scope.org) is None:
+            await ensure_project_domain(self.deps, tx, scope.project, scope.domain, scope.org)
+        elif await tx.projects.get(scope.project, scope.org) is None:
             raise InvalidArgument(f"project [{scope.project}] is not registered")
 
     @staticmethod

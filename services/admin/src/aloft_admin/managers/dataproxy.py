@@ -4,8 +4,8 @@ Upload locations are ``<store root>/<uploadPrefix>/<project>/<domain>/<filename_
 Download URLs are signed only for objects under the prefixes admin owns (metadata, raw data, uploads): the
 store holds other services' state too, and a signed URL is a credential anyone holding it can use. The local
 blob store's signed URLs point at admin's own HTTP server (gateway/blobs.py); S3 stores hand out presigned URLs.
-Execution data is read through the AdminService RPCs of the same process (``ExecutionDataSource``), exactly as
-flyteadmin's data proxy calls its node/task execution managers.
+Execution data is read through admin's node/task execution managers (``ExecutionReads``), as flyteadmin's data
+proxy calls its node/task execution managers.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import secrets
 import string
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
 
 from flyteidl.admin import node_execution_pb2, task_execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
@@ -26,6 +25,7 @@ from flyteidl.service import dataproxy_pb2
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from aloft_admin.deps import AdminDeps
+from aloft_admin.managers.execution_reads import ExecutionReads
 from aloft_admin.transformers.timestamps import to_timestamp
 from aloft_service.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from aloft_storage import BlobStore
@@ -36,22 +36,6 @@ _FLYTE_URL = re.compile(
     r"^flyte://v1/(?P<project>[\w-]+)/(?P<domain>[\w-]+)/(?P<execution>[\w-]+)/(?P<node>[\w.-]+)"
     r"(?:/(?P<attempt>\d+))?/(?P<io>[iod])(?:/(?P<name>[\w.-]+))?$"
 )
-
-
-class ExecutionDataSource(Protocol):
-    """The AdminService RPCs the data proxy reads executions through (servicer methods, context=None)."""
-
-    async def GetNodeExecution(self, request: node_execution_pb2.NodeExecutionGetRequest, context: Any) -> Any: ...
-
-    async def GetNodeExecutionData(
-        self, request: node_execution_pb2.NodeExecutionGetDataRequest, context: Any
-    ) -> Any: ...
-
-    async def ListTaskExecutions(self, request: task_execution_pb2.TaskExecutionListRequest, context: Any) -> Any: ...
-
-    async def GetTaskExecutionData(
-        self, request: task_execution_pb2.TaskExecutionGetDataRequest, context: Any
-    ) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -137,7 +121,7 @@ def client_visible(store: BlobStore, native: str) -> str:
 
 
 class DataProxyManager:
-    def __init__(self, deps: AdminDeps, executions: ExecutionDataSource | None) -> None:
+    def __init__(self, deps: AdminDeps, executions: ExecutionReads | None) -> None:
         self.deps = deps
         self.blobs = deps.blobs
         self.executions = executions
@@ -216,8 +200,8 @@ class DataProxyManager:
             raise InvalidArgument("artifact_type is required")
         if not request.HasField("node_execution_id"):
             raise InvalidArgument("source is required: set node_execution_id")
-        node = await self._call(
-            "GetNodeExecution", node_execution_pb2.NodeExecutionGetRequest(id=request.node_execution_id)
+        node = await self._executions().get_node_execution(
+            node_execution_pb2.NodeExecutionGetRequest(id=request.node_execution_id)
         )
         native = node.closure.deck_uri
         if not native:
@@ -265,19 +249,22 @@ class DataProxyManager:
         inputs = parsed.io == "i"
         if parsed.attempt is None:
             node_id = parsed.node_execution_id
-            data = await self._call("GetNodeExecutionData", node_execution_pb2.NodeExecutionGetDataRequest(id=node_id))
+            request = node_execution_pb2.NodeExecutionGetDataRequest(id=node_id)
+            data = await self._executions().get_node_execution_data(request)
             owner = None
         else:
             owner = await self._task_execution(parsed.node_execution_id, parsed.attempt)
-            data = await self._call("GetTaskExecutionData", task_execution_pb2.TaskExecutionGetDataRequest(id=owner.id))
+            data = await self._executions().get_task_execution_data(
+                task_execution_pb2.TaskExecutionGetDataRequest(id=owner.id)
+            )
         literal_map: literals_pb2.LiteralMap = data.full_inputs if inputs else data.full_outputs
         blob = data.inputs if inputs else data.outputs
         if literal_map.literals or not blob.bytes:
             return literal_map
         # Too large to inline: read the map from where the execution stored it.
         if owner is None:
-            owner = await self._call(
-                "GetNodeExecution", node_execution_pb2.NodeExecutionGetRequest(id=parsed.node_execution_id)
+            owner = await self._executions().get_node_execution(
+                node_execution_pb2.NodeExecutionGetRequest(id=parsed.node_execution_id)
             )
         native = owner.input_uri if inputs else owner.closure.output_uri
         return await self.blobs.read_proto(native, literals_pb2.LiteralMap)
@@ -285,8 +272,7 @@ class DataProxyManager:
     async def _task_execution(
         self, node_id: identifier_pb2.NodeExecutionIdentifier, attempt: int
     ) -> task_execution_pb2.TaskExecution:
-        listing = await self._call(
-            "ListTaskExecutions",
+        listing = await self._executions().list_task_executions(
             task_execution_pb2.TaskExecutionListRequest(
                 node_execution_id=node_id, limit=1, filters=f"eq(retry_attempt,{attempt})"
             ),
@@ -296,13 +282,10 @@ class DataProxyManager:
         task_execution: task_execution_pb2.TaskExecution = listing.task_executions[0]
         return task_execution
 
-    async def _call(self, method: str, request: Any) -> Any:
-        handler = getattr(self.executions, method, None) if self.executions is not None else None
-        if handler is None or str(getattr(getattr(type(self.executions), method, None), "__module__", "")).endswith(
-            "_pb2_grpc"
-        ):
-            raise FailedPrecondition(f"execution data is not available: AdminService.{method} is not served")
-        return await handler(request, None)
+    def _executions(self) -> ExecutionReads:
+        if self.executions is None:
+            raise FailedPrecondition("execution data is not available: admin serves no executions here")
+        return self.executions
 
 
 def _node_label(node_id: identifier_pb2.NodeExecutionIdentifier) -> str:

@@ -1,6 +1,6 @@
 """RecordEvents (aloft.events.v1): a batch of events recorded in order in one transaction.
 
-Each event goes through the same rules as its single-event RPC (``record_*_event_in`` of events_workflow,
+Each event goes through the same rules as its single-event RPC (``record_event_in`` with the kind of events_workflow,
 events_node, events_task). When any event of the batch is refused, the transaction is rolled back and the batch is
 recorded again one event per transaction through the single-event managers themselves, so every event gets exactly
 the answer CreateWorkflowEvent / CreateNodeEvent / CreateTaskEvent would have given it. The answer is sent only
@@ -12,13 +12,13 @@ from __future__ import annotations
 import grpc
 from aloft.events.v1 import events_pb2
 from flyteidl.admin import event_pb2 as admin_event_pb2
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.deps import AdminDeps
-from aloft_admin.managers.events_common import occurred_at
-from aloft_admin.managers.events_node import checked_node_event, record_node_event, record_node_event_in
-from aloft_admin.managers.events_task import checked_task_event, record_task_event, record_task_event_in
-from aloft_admin.managers.events_workflow import record_workflow_event, record_workflow_event_in
+from aloft_admin.managers.events_common import occurred_at, record_event_in
+from aloft_admin.managers.events_node import NODE_EVENTS, checked_node_event, record_node_event
+from aloft_admin.managers.events_task import TASK_EVENTS, checked_task_event, record_task_event
+from aloft_admin.managers.events_workflow import WORKFLOW_EVENTS, record_workflow_event
+from aloft_admin.repositories.base import Repositories
 from aloft_service.errors import AloftError, InvalidArgument, Unavailable
 
 MAX_BATCH = 5000
@@ -29,9 +29,9 @@ async def record_events(deps: AdminDeps, request: events_pb2.RecordEventsRequest
     if len(request.events) > MAX_BATCH:
         raise InvalidArgument(f"events: at most {MAX_BATCH} events per batch, got {len(request.events)}")
     try:
-        async with deps.db.session() as session:
+        async with deps.repos.transaction() as tx:
             for event in request.events:
-                await _record_in(deps, session, event)
+                await _record_in(deps, tx, event)
     except Unavailable:
         raise  # nothing was recorded; the producer sends the batch again
     except AloftError:
@@ -39,16 +39,16 @@ async def record_events(deps: AdminDeps, request: events_pb2.RecordEventsRequest
     return events_pb2.RecordEventsResponse(outcomes=[_RECORDED] * len(request.events))
 
 
-async def _record_in(deps: AdminDeps, session: AsyncSession, event: events_pb2.Event) -> None:
+async def _record_in(deps: AdminDeps, tx: Repositories, event: events_pb2.Event) -> None:
     kind = event.WhichOneof("event")
     if kind == "workflow":
         at = occurred_at(event.workflow.occurred_at, "event.occurred_at")
-        await record_workflow_event_in(deps, session, event.workflow, at)
+        await record_event_in(deps, tx, WORKFLOW_EVENTS, event.workflow, at)
     elif kind == "node":
-        await record_node_event_in(deps, session, event.node, checked_node_event(event.node))
+        await record_event_in(deps, tx, NODE_EVENTS, event.node, checked_node_event(event.node))
     elif kind == "task":
-        tid, at = checked_task_event(event.task)
-        await record_task_event_in(deps, session, event.task, tid, at)
+        _, at = checked_task_event(event.task)
+        await record_event_in(deps, tx, TASK_EVENTS, event.task, at)
     else:
         raise InvalidArgument("event: one of workflow, node or task is required")
 

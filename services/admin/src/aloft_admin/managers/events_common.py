@@ -1,22 +1,29 @@
-"""What the three event managers share: verdict → error mapping, cluster check, offloading, time arithmetic."""
+"""What the three event managers share: one skeleton (``EventKind`` + ``record_event_in`` / ``record_single_event``),
+verdict → error mapping, cluster check, offloading, time arithmetic.
+
+Every event, single or batched, goes through ``record_event_in``: output size → load the row (cluster check first)
+→ create it (first event) or judge the phase transition → apply → flush. A kind (workflow, node, task events)
+supplies only what differs: how its row is found, created and updated.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
 from google.protobuf import timestamp_pb2
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.deps import AdminDeps
-from aloft_admin.repositories.sql.executions import find_execution_cluster
+from aloft_admin.repositories.base import Repositories
+from aloft_admin.repositories.models.executions import ExecutionModel, NodeExecutionModel, TaskExecutionModel
 from aloft_admin.transformers.timestamps import aware, from_timestamp
-from aloft_admin.transitions import Decision, Verdict
+from aloft_admin.transitions import Decision, Policy, Transition, Verdict
 from aloft_admin.validation.execution_identifiers import describe_execution
 from aloft_service.errors import (
     Aborted,
@@ -28,6 +35,7 @@ from aloft_service.errors import (
 )
 
 T = TypeVar("T")
+Row = TypeVar("Row", ExecutionModel, NodeExecutionModel, TaskExecutionModel)
 
 # Events from a producer that never said which cluster it is are accepted anywhere (Flyte's default producer id).
 DEFAULT_PRODUCER_ID = "propeller"
@@ -40,6 +48,65 @@ class HasOutputResult(Protocol):
     def output_data(self) -> literals_pb2.LiteralMap: ...
 
     def WhichOneof(self, oneof_group: str) -> str | None: ...
+
+
+class HasProducer(HasOutputResult, Protocol):
+    @property
+    def producer_id(self) -> str: ...
+
+
+Event = TypeVar("Event", bound=HasProducer)
+
+
+class EventKind(ABC, Generic[Event, Row]):
+    """What one kind of event (workflow, node or task) adds to the shared skeleton."""
+
+    policy: Policy
+
+    @abstractmethod
+    def describe(self, event: Event) -> str:
+        """The execution the event is about, as error messages name it."""
+
+    @abstractmethod
+    async def load(self, tx: Repositories, event: Event, what: str) -> Row | None:
+        """The row the event updates, locked for update, after the cluster check; None for a first event."""
+
+    @abstractmethod
+    async def create(self, deps: AdminDeps, tx: Repositories, event: Event, at: datetime) -> Row:
+        """The row of a first event (staged in ``tx``)."""
+
+    @abstractmethod
+    def transition(self, row: Row, event: Event) -> Transition: ...
+
+    @abstractmethod
+    async def apply(self, deps: AdminDeps, row: Row, event: Event, at: datetime) -> None:
+        """Write the event into the row (and the blob store); the transition is already accepted."""
+
+
+async def record_event_in(
+    deps: AdminDeps, tx: Repositories, kind: EventKind[Event, Row], event: Event, at: datetime
+) -> None:
+    """Every rule of an event, inside the caller's transaction (a single event's, or a batch's)."""
+    check_output_size(deps, event)
+    what = kind.describe(event)
+    row = await kind.load(tx, event, what)
+    if row is None:
+        row = await kind.create(deps, tx, event, at)
+    else:
+        raise_if_refused(kind.policy.evaluate(kind.transition(row, event)), row.phase, what)
+    await kind.apply(deps, row, event, at)
+    deps.egress.recorded(tx, event, row)  # cloud events, notifications: staged in this transaction
+    await tx.flush()
+
+
+async def record_single_event(deps: AdminDeps, kind: EventKind[Event, Row], event: Event, at: datetime) -> None:
+    """One event in its own transaction, rerun from fresh state when it loses a race (see below)."""
+
+    async def once() -> None:
+        async with deps.repos.transaction() as tx:
+            await record_event_in(deps, tx, kind, event, at)
+
+    await retry_on_concurrent_create(once)
 
 
 class DuplicateEvent(AlreadyExists):
@@ -72,11 +139,11 @@ def check_output_size(deps: AdminDeps, event: HasOutputResult) -> None:
 
 
 async def check_event_cluster(
-    session: AsyncSession, wid: identifier_pb2.WorkflowExecutionIdentifier, producer_id: str, what: str
+    tx: Repositories, wid: identifier_pb2.WorkflowExecutionIdentifier, producer_id: str, what: str
 ) -> None:
     """The cluster check of node and task events (workflow events read the row anyway); NOT_FOUND when the
     execution does not exist. Runs before any duplicate check, as in flyteadmin."""
-    cluster = await find_execution_cluster(session, wid)
+    cluster = await tx.executions.cluster_of(wid)
     if cluster is None:
         raise NotFound(f"{describe_execution(wid)} not found")
     check_cluster(cluster, producer_id, what)

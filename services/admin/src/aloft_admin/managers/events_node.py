@@ -13,25 +13,23 @@ from flyteidl.admin import node_execution_pb2
 from flyteidl.core import catalog_pb2, identifier_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.event import event_pb2
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.events_common import (
+    EventKind,
     check_event_cluster,
-    check_output_size,
     occurred_at,
     offload_literal_map,
-    raise_if_refused,
-    retry_on_concurrent_create,
+    record_single_event,
     seconds_between,
 )
 from aloft_admin.managers.executions_lookup import (
     get_node_execution_row,
     get_task_execution_row,
 )
+from aloft_admin.repositories.base import Repositories
 from aloft_admin.repositories.models.executions import NodeExecutionModel
-from aloft_admin.repositories.sql import executions as repo
-from aloft_admin.transformers.node_executions import node_closure_of, node_metadata_of
+from aloft_admin.transformers.node_executions import new_node_execution_row, node_closure_of, node_metadata_of
 from aloft_admin.transformers.timestamps import to_timestamp
 from aloft_admin.transitions import NODE_POLICY, Transition
 from aloft_admin.validation.execution_identifiers import describe_node_execution, validate_node_execution_id
@@ -47,8 +45,9 @@ async def record_node_event(
         raise InvalidArgument("missing event")
     event = request.event
     at = checked_node_event(event)
-    # A concurrent first event for the same node may win the insert: retry once, as an update.
-    return await retry_on_concurrent_create(lambda: _record(deps, event, at))
+    # A concurrent first event for the same node may win the insert: rerun, as an update.
+    await record_single_event(deps, NODE_EVENTS, event, at)
+    return admin_event_pb2.NodeExecutionEventResponse()
 
 
 def checked_node_event(event: event_pb2.NodeExecutionEvent) -> datetime:
@@ -57,58 +56,49 @@ def checked_node_event(event: event_pb2.NodeExecutionEvent) -> datetime:
     return occurred_at(event.occurred_at, "event.occurred_at")
 
 
-async def _record(
-    deps: AdminDeps, event: event_pb2.NodeExecutionEvent, at: datetime
-) -> admin_event_pb2.NodeExecutionEventResponse:
-    async with deps.db.session() as session:
-        await record_node_event_in(deps, session, event, at)
-    return admin_event_pb2.NodeExecutionEventResponse()
+class NodeEvents(EventKind[event_pb2.NodeExecutionEvent, NodeExecutionModel]):
+    """A node execution is created by its first event and updated by later ones."""
+
+    policy = NODE_POLICY
+
+    def describe(self, event: event_pb2.NodeExecutionEvent) -> str:
+        return describe_node_execution(event.id)
+
+    async def load(self, tx: Repositories, event: event_pb2.NodeExecutionEvent, what: str) -> NodeExecutionModel | None:
+        await check_event_cluster(tx, event.id.execution_id, event.producer_id, what)
+        return await tx.node_executions.get(event.id, for_update=True)
+
+    async def create(
+        self, deps: AdminDeps, tx: Repositories, event: event_pb2.NodeExecutionEvent, at: datetime
+    ) -> NodeExecutionModel:
+        return await _create_node_execution(deps, tx, event, at)
+
+    def transition(self, row: NodeExecutionModel, event: event_pb2.NodeExecutionEvent) -> Transition:
+        return Transition(NODE.Phase.Value(row.phase), event.phase)
+
+    async def apply(
+        self, deps: AdminDeps, row: NodeExecutionModel, event: event_pb2.NodeExecutionEvent, at: datetime
+    ) -> None:
+        await apply_node_event(deps, row, event, at)
 
 
-async def record_node_event_in(
-    deps: AdminDeps, session: AsyncSession, event: event_pb2.NodeExecutionEvent, at: datetime
-) -> None:
-    """Every rule of a node event, inside the caller's transaction (a single event's, or a batch's)."""
-    check_output_size(deps, event)
-    what = describe_node_execution(event.id)
-    await check_event_cluster(session, event.id.execution_id, event.producer_id, what)
-    row = await repo.find_node_execution(session, event.id, for_update=True)
-    if row is None:
-        row = await _create_node_execution(deps, session, event, at)
-    else:
-        verdict = NODE_POLICY.evaluate(Transition(NODE.Phase.Value(row.phase), event.phase))
-        raise_if_refused(verdict, row.phase, what)
-    await apply_node_event(deps, row, event, at)
-    await repo.flush_checked(session)
+NODE_EVENTS = NodeEvents()
 
 
 async def _create_node_execution(
-    deps: AdminDeps, session: AsyncSession, event: event_pb2.NodeExecutionEvent, at: datetime
+    deps: AdminDeps, tx: Repositories, event: event_pb2.NodeExecutionEvent, at: datetime
 ) -> NodeExecutionModel:
+    row = new_node_execution_row(event.id, at, deps.clock())
     wid = event.id.execution_id
-    now = deps.clock()
-    row = NodeExecutionModel(
-        execution_org=wid.org,
-        execution_project=wid.project,
-        execution_domain=wid.domain,
-        execution_name=wid.name,
-        node_id=event.id.node_id,
-        phase=NODE.Phase.Name(NODE.UNDEFINED),
-        closure=b"",
-        metadata_=b"",
-        node_execution_created_at=at,
-        created_at=now,
-        updated_at=now,
-    )
     if event.parent_node_metadata.node_id:
         parent_id = identifier_pb2.NodeExecutionIdentifier(node_id=event.parent_node_metadata.node_id, execution_id=wid)
-        parent = await get_node_execution_row(session, parent_id)
+        parent = await get_node_execution_row(tx, parent_id)
         row.parent_id = parent.id
     if event.HasField("parent_task_metadata"):
-        parent_task = await get_task_execution_row(session, event.parent_task_metadata.id)
+        parent_task = await get_task_execution_row(tx, event.parent_task_metadata.id)
         parent_task.is_parent = True
         row.parent_task_execution_id = parent_task.id
-    session.add(row)
+    await tx.node_executions.add(row)
     return row
 
 

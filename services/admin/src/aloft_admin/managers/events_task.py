@@ -13,22 +13,20 @@ from flyteidl.admin import task_execution_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2
 from flyteidl.event import event_pb2
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.events_common import (
+    EventKind,
     check_event_cluster,
-    check_output_size,
     occurred_at,
     offload_literal_map,
-    raise_if_refused,
-    retry_on_concurrent_create,
+    record_single_event,
     seconds_between,
 )
 from aloft_admin.managers.executions_lookup import get_node_execution_row
+from aloft_admin.repositories.base import Repositories
 from aloft_admin.repositories.models.executions import TaskExecutionModel
-from aloft_admin.repositories.sql import executions as repo
-from aloft_admin.transformers.task_executions import task_closure_of
+from aloft_admin.transformers.task_executions import new_task_execution_row, task_closure_of
 from aloft_admin.transformers.timestamps import to_timestamp
 from aloft_admin.transitions import TASK_POLICY, Transition
 from aloft_admin.validation.execution_identifiers import describe_task_execution, validate_task_execution_id
@@ -55,9 +53,10 @@ async def record_task_event(
     if not request.HasField("event"):
         raise InvalidArgument("missing event")
     event = request.event
-    tid, at = checked_task_event(event)
-    # A concurrent first event for the same attempt may win the insert: retry once, as an update.
-    return await retry_on_concurrent_create(lambda: _record(deps, event, tid, at))
+    _, at = checked_task_event(event)
+    # A concurrent first event for the same attempt may win the insert: rerun, as an update.
+    await record_single_event(deps, TASK_EVENTS, event, at)
+    return admin_event_pb2.TaskExecutionEventResponse()
 
 
 def checked_task_event(event: event_pb2.TaskExecutionEvent) -> tuple[identifier_pb2.TaskExecutionIdentifier, datetime]:
@@ -67,59 +66,42 @@ def checked_task_event(event: event_pb2.TaskExecutionEvent) -> tuple[identifier_
     return tid, occurred_at(event.occurred_at, "event.occurred_at")
 
 
-async def _record(
-    deps: AdminDeps, event: event_pb2.TaskExecutionEvent, tid: identifier_pb2.TaskExecutionIdentifier, at: datetime
-) -> admin_event_pb2.TaskExecutionEventResponse:
-    async with deps.db.session() as session:
-        await record_task_event_in(deps, session, event, tid, at)
-    return admin_event_pb2.TaskExecutionEventResponse()
+class TaskEvents(EventKind[event_pb2.TaskExecutionEvent, TaskExecutionModel]):
+    """Every attempt of a node's task is its own row, created by the attempt's first event; a repeated phase with a
+    higher phase version is progress."""
+
+    policy = TASK_POLICY
+
+    def describe(self, event: event_pb2.TaskExecutionEvent) -> str:
+        return describe_task_execution(task_execution_id(event))
+
+    async def load(self, tx: Repositories, event: event_pb2.TaskExecutionEvent, what: str) -> TaskExecutionModel | None:
+        await check_event_cluster(tx, event.parent_node_execution_id.execution_id, event.producer_id, what)
+        return await tx.task_executions.get(task_execution_id(event), for_update=True)
+
+    async def create(
+        self, deps: AdminDeps, tx: Repositories, event: event_pb2.TaskExecutionEvent, at: datetime
+    ) -> TaskExecutionModel:
+        await get_node_execution_row(tx, event.parent_node_execution_id)
+        return await _new_task_execution(deps, tx, task_execution_id(event), at)
+
+    def transition(self, row: TaskExecutionModel, event: event_pb2.TaskExecutionEvent) -> Transition:
+        return Transition(TASK.Phase.Value(row.phase), event.phase, row.phase_version, event.phase_version)
+
+    async def apply(
+        self, deps: AdminDeps, row: TaskExecutionModel, event: event_pb2.TaskExecutionEvent, at: datetime
+    ) -> None:
+        await apply_task_event(deps, row, event, at)
 
 
-async def record_task_event_in(
-    deps: AdminDeps,
-    session: AsyncSession,
-    event: event_pb2.TaskExecutionEvent,
-    tid: identifier_pb2.TaskExecutionIdentifier,
-    at: datetime,
-) -> None:
-    """Every rule of a task event, inside the caller's transaction (a single event's, or a batch's)."""
-    check_output_size(deps, event)
-    what = describe_task_execution(tid)
-    await check_event_cluster(session, tid.node_execution_id.execution_id, event.producer_id, what)
-    row = await repo.find_task_execution(session, tid, for_update=True)
-    if row is None:
-        await get_node_execution_row(session, event.parent_node_execution_id)
-        row = _new_task_execution(deps, session, tid, at)
-    else:
-        transition = Transition(TASK.Phase.Value(row.phase), event.phase, row.phase_version, event.phase_version)
-        raise_if_refused(TASK_POLICY.evaluate(transition), row.phase, what)
-    await apply_task_event(deps, row, event, at)
-    await repo.flush_checked(session)
+TASK_EVENTS = TaskEvents()
 
 
-def _new_task_execution(
-    deps: AdminDeps, session: AsyncSession, tid: identifier_pb2.TaskExecutionIdentifier, at: datetime
+async def _new_task_execution(
+    deps: AdminDeps, tx: Repositories, tid: identifier_pb2.TaskExecutionIdentifier, at: datetime
 ) -> TaskExecutionModel:
-    wid, task, now = tid.node_execution_id.execution_id, tid.task_id, deps.clock()
-    row = TaskExecutionModel(
-        execution_org=wid.org,
-        execution_project=wid.project,
-        execution_domain=wid.domain,
-        execution_name=wid.name,
-        node_id=tid.node_execution_id.node_id,
-        task_project=task.project,
-        task_domain=task.domain,
-        task_name=task.name,
-        task_version=task.version,
-        task_org=task.org,
-        retry_attempt=tid.retry_attempt,
-        phase=TASK.Phase.Name(TASK.UNDEFINED),
-        closure=b"",
-        task_execution_created_at=at,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(row)
+    row = new_task_execution_row(tid, at, deps.clock())
+    await tx.task_executions.add(row)
     return row
 
 

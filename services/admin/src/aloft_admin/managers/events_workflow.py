@@ -8,21 +8,19 @@ from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.admin import execution_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.event import event_pb2
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.events_common import (
+    EventKind,
     check_cluster,
-    check_output_size,
     occurred_at,
     offload_literal_map,
-    raise_if_refused,
-    retry_on_concurrent_create,
+    record_single_event,
     seconds_between,
 )
 from aloft_admin.managers.executions_lookup import get_execution_row
+from aloft_admin.repositories.base import Repositories
 from aloft_admin.repositories.models.executions import ExecutionModel
-from aloft_admin.repositories.sql.executions import flush_checked
 from aloft_admin.transformers.executions import closure_of
 from aloft_admin.transformers.timestamps import to_timestamp
 from aloft_admin.transitions import WORKFLOW_POLICY, Transition
@@ -39,29 +37,38 @@ async def record_workflow_event(
         raise InvalidArgument("missing event")
     event = request.event
     at = occurred_at(event.occurred_at, "event.occurred_at")
-    return await retry_on_concurrent_create(lambda: _record(deps, event, at))
-
-
-async def _record(
-    deps: AdminDeps, event: event_pb2.WorkflowExecutionEvent, at: datetime
-) -> admin_event_pb2.WorkflowExecutionEventResponse:
-    async with deps.db.session() as session:
-        await record_workflow_event_in(deps, session, event, at)
+    await record_single_event(deps, WORKFLOW_EVENTS, event, at)
     return admin_event_pb2.WorkflowExecutionEventResponse()
 
 
-async def record_workflow_event_in(
-    deps: AdminDeps, session: AsyncSession, event: event_pb2.WorkflowExecutionEvent, at: datetime
-) -> None:
-    """Every rule of a workflow event, inside the caller's transaction (a single event's, or a batch's)."""
-    check_output_size(deps, event)
-    row = await get_execution_row(session, event.execution_id, for_update=True)
-    what = describe_execution(event.execution_id)
-    check_cluster(row.cluster, event.producer_id, what)
-    verdict = WORKFLOW_POLICY.evaluate(Transition(WF.Phase.Value(row.phase), event.phase))
-    raise_if_refused(verdict, row.phase, what)
-    await apply_workflow_event(deps, row, event, at)
-    await flush_checked(session)
+class WorkflowEvents(EventKind[event_pb2.WorkflowExecutionEvent, ExecutionModel]):
+    """Workflow events update the execution row CreateExecution made; the row carries the cluster to check."""
+
+    policy = WORKFLOW_POLICY
+
+    def describe(self, event: event_pb2.WorkflowExecutionEvent) -> str:
+        return describe_execution(event.execution_id)
+
+    async def load(self, tx: Repositories, event: event_pb2.WorkflowExecutionEvent, what: str) -> ExecutionModel:
+        row = await get_execution_row(tx, event.execution_id, for_update=True)
+        check_cluster(row.cluster, event.producer_id, what)
+        return row
+
+    async def create(
+        self, deps: AdminDeps, tx: Repositories, event: event_pb2.WorkflowExecutionEvent, at: datetime
+    ) -> ExecutionModel:
+        raise AssertionError("load answers NOT_FOUND: workflow events never create executions")
+
+    def transition(self, row: ExecutionModel, event: event_pb2.WorkflowExecutionEvent) -> Transition:
+        return Transition(WF.Phase.Value(row.phase), event.phase)
+
+    async def apply(
+        self, deps: AdminDeps, row: ExecutionModel, event: event_pb2.WorkflowExecutionEvent, at: datetime
+    ) -> None:
+        await apply_workflow_event(deps, row, event, at)
+
+
+WORKFLOW_EVENTS = WorkflowEvents()
 
 
 async def apply_workflow_event(

@@ -12,12 +12,10 @@ from datetime import datetime, timedelta
 
 from flyteidl.admin import execution_pb2
 from flyteidl.core import metrics_pb2
-from sqlalchemy import select
 
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.executions_lookup import get_execution_row
 from aloft_admin.repositories.models.executions import NodeExecutionModel, TaskExecutionModel
-from aloft_admin.repositories.sql import executions as repo
 from aloft_admin.transformers.executions import execution_identifier
 from aloft_admin.transformers.node_executions import node_execution_identifier
 from aloft_admin.transformers.task_executions import task_execution_identifier
@@ -49,21 +47,10 @@ async def get_execution_metrics(
     deps: AdminDeps, request: execution_pb2.WorkflowExecutionGetMetricsRequest
 ) -> execution_pb2.WorkflowExecutionGetMetricsResponse:
     depth = request.depth if request.depth > 0 else DEFAULT_DEPTH
-    async with deps.db.session() as session:
-        row = await get_execution_row(session, request.id)
-        nodes = list((await session.execute(repo.node_executions_of(request.id))).scalars())
-        tasks = list(
-            (
-                await session.execute(
-                    select(TaskExecutionModel).where(
-                        TaskExecutionModel.execution_org == request.id.org,
-                        TaskExecutionModel.execution_project == request.id.project,
-                        TaskExecutionModel.execution_domain == request.id.domain,
-                        TaskExecutionModel.execution_name == request.id.name,
-                    )
-                )
-            ).scalars()
-        )
+    async with deps.repos.transaction() as tx:
+        row = await get_execution_row(tx, request.id)
+        nodes = await tx.node_executions.all_of(request.id)
+        tasks = await tx.task_executions.all_of(request.id)
     root = _span(*_bounds(row.started_at, row.execution_created_at, row.execution_updated_at, row.duration))
     root.workflow_id.CopyFrom(execution_identifier(row))
     children: dict[int | None, list[NodeExecutionModel]] = defaultdict(list)

@@ -5,15 +5,13 @@ from __future__ import annotations
 from flyteidl.admin import common_pb2, execution_pb2
 from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.core import execution_pb2 as core
-from sqlalchemy import select
 
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.execution_data import literal_map_data
 from aloft_admin.managers.executions_handoff import CANCELLED, PENDING, request_abort
 from aloft_admin.managers.executions_lookup import get_execution_row
-from aloft_admin.repositories.filters import FieldMap, FilterField, apply_sort, paginate, parse_filters, where_all
+from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.executions import ExecutionModel
-from aloft_admin.repositories.sql.executions import flush_checked
 from aloft_admin.transformers.executions import closure_of, to_execution
 from aloft_admin.transformers.timestamps import to_timestamp
 from aloft_admin.transitions import WORKFLOW_POLICY
@@ -24,81 +22,16 @@ WF = core.WorkflowExecution
 STATE = execution_pb2.ExecutionState
 
 
-def _enum_name(enum_type: type) -> FilterField:
-    """Phases are stored by name; filters may give the name or the number."""
-
-    def convert(value: str) -> str:
-        text = value.strip().upper()
-        if text.isdigit():
-            return str(enum_type.Name(int(text)))  # type: ignore[attr-defined]
-        enum_type.Value(text)  # type: ignore[attr-defined]  # raises ValueError for unknown names
-        return text
-
-    return FilterField(ExecutionModel.phase, convert)
-
-
-def _state(value: str) -> int:
-    text = value.strip().upper()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    return int(STATE.Value(text if text.startswith("EXECUTION_") else f"EXECUTION_{text}"))
-
-
-EXECUTION_FIELDS: FieldMap = {
-    "project": ExecutionModel.project,
-    "domain": ExecutionModel.domain,
-    "name": ExecutionModel.name,
-    "execution.name": ExecutionModel.name,
-    "phase": _enum_name(WF.Phase),
-    "state": FilterField(ExecutionModel.state, _state),
-    "mode": ExecutionModel.mode,
-    "user": ExecutionModel.principal,
-    "principal": ExecutionModel.principal,
-    "cluster": ExecutionModel.cluster,
-    "error_kind": ExecutionModel.error_kind,
-    "error_code": ExecutionModel.error_code,
-    "created_at": ExecutionModel.execution_created_at,
-    "execution_created_at": ExecutionModel.execution_created_at,
-    "updated_at": ExecutionModel.execution_updated_at,
-    "execution_updated_at": ExecutionModel.execution_updated_at,
-    "started_at": ExecutionModel.started_at,
-    "duration": ExecutionModel.duration,
-    "launch_plan.project": ExecutionModel.launch_plan_project,
-    "launch_plan.domain": ExecutionModel.launch_plan_domain,
-    "launch_plan.name": ExecutionModel.launch_plan_name,
-    "launch_plan.version": ExecutionModel.launch_plan_version,
-    "workflow.project": ExecutionModel.workflow_project,
-    "workflow.domain": ExecutionModel.workflow_domain,
-    "workflow.name": ExecutionModel.workflow_name,
-    "workflow.version": ExecutionModel.workflow_version,
-    "task.name": ExecutionModel.task_name,
-}
-
-
 async def get_execution(deps: AdminDeps, request: execution_pb2.WorkflowExecutionGetRequest) -> execution_pb2.Execution:
-    async with deps.db.session() as session:
-        return to_execution(await get_execution_row(session, request.id))
+    async with deps.repos.transaction() as tx:
+        return to_execution(await get_execution_row(tx, request.id))
 
 
 async def list_executions(deps: AdminDeps, request: common_pb2.ResourceListRequest) -> execution_pb2.ExecutionList:
     require(request.id.project, "id.project")
     require(request.id.domain, "id.domain")
-    conditions = parse_filters(request.filters, EXECUTION_FIELDS)
-    stmt = select(ExecutionModel).where(
-        ExecutionModel.org == request.id.org,
-        ExecutionModel.project == request.id.project,
-        ExecutionModel.domain == request.id.domain,
-    )
-    if request.id.name:
-        stmt = stmt.where(ExecutionModel.name == request.id.name)
-    if "state" not in request.filters:
-        # As flyteadmin: archived executions are hidden unless the caller filters on state.
-        stmt = stmt.where(ExecutionModel.state != STATE.EXECUTION_ARCHIVED)
-    stmt = where_all(stmt, conditions)
-    sort = request.sort_by if request.HasField("sort_by") else None
-    stmt = apply_sort(stmt, sort, EXECUTION_FIELDS, default=(ExecutionModel.id.desc(),))
-    async with deps.db.session() as session:
-        rows, token = await paginate(session, stmt, request.limit, request.token)
+    async with deps.repos.transaction() as tx:
+        rows, token = await tx.executions.page(request.id, ListQuery.of(request))
     return execution_pb2.ExecutionList(executions=[to_execution(row) for row in rows], token=token)
 
 
@@ -107,8 +40,8 @@ async def update_execution(
 ) -> execution_pb2.ExecutionUpdateResponse:
     if request.state not in STATE.values():
         raise InvalidArgument(f"invalid state {request.state}")
-    async with deps.db.session() as session:
-        row = await get_execution_row(session, request.id, for_update=True)
+    async with deps.repos.transaction() as tx:
+        row = await get_execution_row(tx, request.id, for_update=True)
         closure = closure_of(row)
         now = deps.clock()
         closure.state_change_details.state = request.state
@@ -116,7 +49,7 @@ async def update_execution(
         row.state = request.state
         row.closure = closure.SerializeToString()
         row.updated_at = now
-        await flush_checked(session)
+        await tx.flush()
     return execution_pb2.ExecutionUpdateResponse()
 
 
@@ -147,8 +80,8 @@ async def _record_abort(
     deps: AdminDeps, request: execution_pb2.ExecutionTerminateRequest
 ) -> tuple[ExecutionModel, bool]:
     """Returns the row and whether the data plane must be asked to abort (False when nothing new was recorded)."""
-    async with deps.db.session() as session:
-        row = await get_execution_row(session, request.id, for_update=True)
+    async with deps.repos.transaction() as tx:
+        row = await get_execution_row(tx, request.id, for_update=True)
         current = WF.Phase.Value(row.phase)
         if WORKFLOW_POLICY.is_terminal(current):
             details = admin_event_pb2.EventFailureReason(
@@ -173,15 +106,15 @@ async def _record_abort(
         row.phase = WF.Phase.Name(target)
         row.execution_updated_at = row.updated_at = now
         row.closure = closure.SerializeToString()
-        await flush_checked(session)
+        await tx.flush()
     return row, row.abort_pending
 
 
 async def get_execution_data(
     deps: AdminDeps, request: execution_pb2.WorkflowExecutionGetDataRequest
 ) -> execution_pb2.WorkflowExecutionGetDataResponse:
-    async with deps.db.session() as session:
-        row = await get_execution_row(session, request.id)
+    async with deps.repos.transaction() as tx:
+        row = await get_execution_row(tx, request.id)
     closure = closure_of(row)
     inputs, full_inputs = await literal_map_data(deps, row.inputs_uri)
     outputs, full_outputs = await literal_map_data(deps, closure.outputs.uri)

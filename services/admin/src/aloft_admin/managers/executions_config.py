@@ -15,12 +15,12 @@ from aloft.dataplane.v1 import dataplane_pb2
 from flyteidl.admin import execution_pb2, launch_plan_pb2, matchable_resource_pb2
 from flyteidl.admin.matchable_resource_pb2 import MatchableResource
 from google.protobuf.message import Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.config import ResourceSet
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.attributes import resolve_attributes_each
-from aloft_admin.repositories.sql.attributes import Scope
+from aloft_admin.repositories.base import Repositories
+from aloft_admin.repositories.keys import Scope
 from aloft_service.errors import InvalidArgument
 
 DEFAULT_MAX_PARALLELISM = 25
@@ -37,12 +37,12 @@ class Matching:
 
 
 async def resolve_matching(
-    deps: AdminDeps, session: AsyncSession, project: str, domain: str, workflow: str, launch_plan: str, org: str = ""
+    deps: AdminDeps, tx: Repositories, project: str, domain: str, workflow: str, launch_plan: str, org: str = ""
 ) -> Matching:
     scope = Scope(project=project, domain=domain, workflow=workflow, launch_plan=launch_plan, org=org)
     resolved = await resolve_attributes_each(
         deps,
-        session,
+        tx,
         scope,
         (
             MatchableResource.WORKFLOW_EXECUTION_CONFIG,

@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aloft.dataplane.v1 import dataplane_pb2
-from flyteidl.admin import execution_pb2
+from flyteidl.admin import common_pb2, execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.deps import AdminDeps
 from aloft_admin.faults import AFTER_EXECUTION_COMMIT, crash_point
 from aloft_admin.integrations.dataplane import routing_seed
+from aloft_admin.integrations.notifications import execution_notifications
 from aloft_admin.managers.executions_config import (
     cluster_label_of,
     data_plane_config,
@@ -32,6 +32,7 @@ from aloft_admin.managers.executions_names import execution_name
 from aloft_admin.managers.executions_single_task import launch_plan_for_task
 from aloft_admin.managers.launch_targets import get_launch_target
 from aloft_admin.managers.projects import ensure_project_domain
+from aloft_admin.repositories.base import Repositories
 from aloft_admin.repositories.models.executions import ExecutionModel
 from aloft_admin.transformers.executions import spec_of
 from aloft_admin.transformers.timestamps import from_timestamp, to_timestamp
@@ -135,8 +136,8 @@ async def _launch_again(
 async def _source(
     deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionIdentifier
 ) -> tuple[ExecutionModel, literals_pb2.LiteralMap]:
-    async with deps.db.session() as session:
-        source = await get_execution_row(session, wid)
+    async with deps.repos.transaction() as tx:
+        source = await get_execution_row(tx, wid)
     user_inputs = literals_pb2.LiteralMap()
     if source.user_inputs_uri:
         user_inputs = await deps.blobs.read_proto(source.user_inputs_uri, literals_pb2.LiteralMap)
@@ -159,8 +160,8 @@ async def launch(deps: AdminDeps, launch: Launch) -> None:
         raise InvalidArgument("missing spec.launch_plan")
     if launch.spec.launch_plan.resource_type == identifier_pb2.TASK:
         launch.launch_plan_id = await launch_plan_for_task(deps, launch.spec.launch_plan)
-    async with deps.db.session() as session:
-        handoff = await record_execution(deps, session, launch)
+    async with deps.repos.transaction() as tx:
+        handoff = await record_execution(deps, tx, launch)
     crash_point(AFTER_EXECUTION_COMMIT)
     try:
         await dispatch(deps, launch.id, handoff)
@@ -169,24 +170,22 @@ async def launch(deps: AdminDeps, launch: Launch) -> None:
         log.exception("hand-off of %s failed unexpectedly, the repair loop will retry", launch.id.name)
 
 
-async def record_execution(
-    deps: AdminDeps, session: AsyncSession, launch: Launch
-) -> dataplane_pb2.CreateExecutionRequest:
+async def record_execution(deps: AdminDeps, tx: Repositories, launch: Launch) -> dataplane_pb2.CreateExecutionRequest:
     """Insert the execution (hand-off pending) and return the hand-off request, also stored in the blob store.
 
     The row is flushed before any blob is written, so a duplicate name fails (ALREADY_EXISTS) without touching
     the existing execution's blobs; a failed blob write rolls the row back.
     """
     wid, spec = launch.id, launch.spec
-    await ensure_project_domain(deps, session, wid.project, wid.domain, wid.org)
+    await ensure_project_domain(deps, tx, wid.project, wid.domain, wid.org)
     # Workflow versions are immutable: the execution points at the registered compiled closure, no copy.
-    target = await get_launch_target(deps, session, launch.launch_plan_id or spec.launch_plan)
+    target = await get_launch_target(deps, tx, launch.launch_plan_id or spec.launch_plan)
     inputs = merge_inputs(target.expected_inputs, target.spec.fixed_inputs, launch.user_inputs)
     matching = await resolve_matching(
-        deps, session, wid.project, wid.domain, target.workflow_id.name, target.launch_plan_id.name, wid.org
+        deps, tx, wid.project, wid.domain, target.workflow_id.name, target.launch_plan_id.name, wid.org
     )
     resolved = resolve_spec(deps, spec, target.spec, matching)
-    parent_row_id = await _fill_metadata(session, resolved, launch)
+    parent_row_id = await _fill_metadata(tx, resolved, launch)
     cluster = deps.dataplanes.route(cluster_label_of(resolved), seed=routing_seed(wid)) or ""
     prefix = (deps.config.admin.metadataPrefix, wid.project, wid.domain, wid.name)
     handoff = dataplane_pb2.CreateExecutionRequest(
@@ -205,10 +204,10 @@ async def record_execution(
         handoff.parent_node_execution.CopyFrom(resolved.metadata.parent_node_execution)
     if launch.recover_from is not None:
         handoff.recover_from.CopyFrom(launch.recover_from)
-    row = _execution_row(launch, resolved, handoff, deps.blobs.uri(*prefix, "user_inputs.pb"))
+    notifications = execution_notifications(resolved, list(target.spec.entity_metadata.notifications))
+    row = _execution_row(launch, resolved, handoff, deps.blobs.uri(*prefix, "user_inputs.pb"), notifications)
     row.parent_node_execution_id = parent_row_id
-    session.add(row)
-    await session.flush()
+    await tx.executions.add(row)
     await deps.blobs.write_proto(handoff.inputs_uri, inputs)
     await deps.blobs.write_proto(row.user_inputs_uri, launch.user_inputs)
     await deps.blobs.write_proto(handoff_uri(deps, wid), handoff)
@@ -220,6 +219,7 @@ def _execution_row(
     resolved: execution_pb2.ExecutionSpec,
     handoff: dataplane_pb2.CreateExecutionRequest,
     user_inputs_uri: str,
+    notifications: list[common_pb2.Notification],
 ) -> ExecutionModel:
     """The new row: phase UNDEFINED until a data plane accepts it. Inputs live only in the blob store."""
     wid, lp_id, wf_id = launch.id, handoff.launch_plan_id, handoff.workflow_id
@@ -229,6 +229,8 @@ def _execution_row(
     closure.state_change_details.state = execution_pb2.ExecutionState.EXECUTION_ACTIVE
     closure.state_change_details.occurred_at.CopyFrom(handoff.created_at)
     closure.state_change_details.principal = resolved.metadata.principal
+    # Sent when the execution reaches their phases (integrations.egress), as flyteadmin keeps them in the closure.
+    closure.notifications.extend(notifications)
     return ExecutionModel(
         org=wid.org,
         project=wid.project,
@@ -263,7 +265,7 @@ def _execution_row(
     )
 
 
-async def _fill_metadata(session: AsyncSession, spec: execution_pb2.ExecutionSpec, launch: Launch) -> int | None:
+async def _fill_metadata(tx: Repositories, spec: execution_pb2.ExecutionSpec, launch: Launch) -> int | None:
     """Mode, principal, nesting and references; returns the parent node execution's row id for child executions."""
     metadata = spec.metadata
     metadata.mode = launch.mode
@@ -272,8 +274,8 @@ async def _fill_metadata(session: AsyncSession, spec: execution_pb2.ExecutionSpe
         metadata.reference_execution.CopyFrom(launch.reference)
     if not metadata.HasField("parent_node_execution"):
         return None
-    parent = await get_node_execution_row(session, metadata.parent_node_execution)
-    parent_execution = await get_execution_row(session, metadata.parent_node_execution.execution_id)
+    parent = await get_node_execution_row(tx, metadata.parent_node_execution)
+    parent_execution = await get_execution_row(tx, metadata.parent_node_execution.execution_id)
     metadata.nesting = spec_of(parent_execution).metadata.nesting + 1
     metadata.mode = MODE.CHILD_WORKFLOW if launch.mode == MODE.MANUAL else launch.mode
     return parent.id

@@ -13,17 +13,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from aloft.dataplane.v1 import dataplane_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 
 from aloft_admin.deps import AdminDeps
 from aloft_admin.integrations.dataplane import DataPlaneRefused, DataPlaneUnavailable, routing_seed
 from aloft_admin.repositories.models.executions import ExecutionModel
-from aloft_admin.repositories.sql import executions as repo
 from aloft_admin.transformers.executions import closure_of, execution_identifier
 from aloft_admin.transformers.timestamps import to_timestamp
 from aloft_db.leader import AdvisoryLeader
@@ -88,33 +86,25 @@ async def dispatch(
 
 
 async def _still_pending(deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionIdentifier) -> bool:
-    async with deps.db.session() as session:
-        row = await repo.find_execution(session, wid)
+    async with deps.repos.transaction() as tx:
+        row = await tx.executions.get(wid)
     return row is not None and row.handoff == PENDING
 
 
 async def record_handoff_failure(deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionIdentifier, error: str) -> None:
     """Count the failed try and push the next one back (rows that keep failing must not starve the others)."""
-    async with deps.db.session() as session:
-        row = await repo.find_execution(session, wid)
+    async with deps.repos.transaction() as tx:
+        row = await tx.executions.get(wid)
         if row is not None and row.handoff == PENDING:
-            await session.execute(
-                update(ExecutionModel)
-                .where(ExecutionModel.id == row.id)
-                .values(
-                    handoff_attempts=ExecutionModel.handoff_attempts + 1,
-                    handoff_error=error[:2000],
-                    retry_at=deps.clock() + backoff(row.handoff_attempts + 1),
-                )
-                .execution_options(synchronize_session=False)
-            )
+            retry_at = deps.clock() + backoff(row.handoff_attempts + 1)
+            await tx.executions.delay_handoff(row.id, error[:2000], retry_at)
 
 
 async def _fail_refused(deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionIdentifier, error: str) -> None:
     """A permanent refusal: the run can never start, so the execution ends FAILED with a system error."""
     now = deps.clock()
-    async with deps.db.session() as session:
-        row = await repo.find_execution(session, wid, for_update=True)
+    async with deps.repos.transaction() as tx:
+        row = await tx.executions.get(wid, for_update=True)
         if row is None or row.handoff != PENDING:
             return  # terminated meanwhile
         closure = closure_of(row)
@@ -136,16 +126,7 @@ async def _fail_refused(deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionId
             REFUSED_ERROR_CODE,
         )
         row.execution_updated_at = row.updated_at = now
-        await repo.flush_checked(session)
-
-
-def _identified_by(wid: identifier_pb2.WorkflowExecutionIdentifier) -> list[ColumnElement[bool]]:
-    return [
-        ExecutionModel.org == wid.org,
-        ExecutionModel.project == wid.project,
-        ExecutionModel.domain == wid.domain,
-        ExecutionModel.name == wid.name,
-    ]
+        await tx.flush()
 
 
 async def _mark_handed_off(
@@ -153,24 +134,8 @@ async def _mark_handed_off(
 ) -> bool:
     """One conditional UPDATE: pending → done, UNDEFINED → QUEUED (an event may already have moved the phase on;
     the row's phase column is authoritative over the closure's copy). False when the row was no longer pending."""
-    undefined, queued = WF.Phase.Name(WF.UNDEFINED), WF.Phase.Name(WF.QUEUED)
-    async with deps.db.session() as session:
-        result = await session.execute(
-            update(ExecutionModel)
-            .where(*_identified_by(wid), ExecutionModel.handoff == PENDING)
-            .values(
-                handoff=DONE,
-                cluster=cluster,
-                shard_key=shard_key,
-                handoff_error="",
-                retry_at=None,
-                phase=case((ExecutionModel.phase == undefined, queued), else_=ExecutionModel.phase),
-                updated_at=deps.clock(),
-                version=ExecutionModel.version + 1,
-            )
-            .execution_options(synchronize_session=False)
-        )
-    return bool(getattr(result, "rowcount", 0))
+    async with deps.repos.transaction() as tx:
+        return await tx.executions.mark_handed_off(wid, cluster, shard_key, deps.clock())
 
 
 async def _abort_if_cancelled(deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionIdentifier, cluster: str) -> None:
@@ -178,14 +143,9 @@ async def _abort_if_cancelled(deps: AdminDeps, wid: identifier_pb2.WorkflowExecu
 
     The abort is recorded (``abort_pending``) before it is sent, so the repair loop retries it if the send fails.
     """
-    async with deps.db.session() as session:
-        await session.execute(
-            update(ExecutionModel)
-            .where(*_identified_by(wid), ExecutionModel.handoff == CANCELLED)
-            .values(cluster=cluster, abort_pending=True, version=ExecutionModel.version + 1)
-            .execution_options(synchronize_session=False)
-        )
-        row = await repo.find_execution(session, wid)
+    async with deps.repos.transaction() as tx:
+        await tx.executions.abort_if_cancelled(wid, cluster)
+        row = await tx.executions.get(wid)
     if row is not None and row.handoff == CANCELLED:
         await request_abort(deps, row, closure_of(row).abort_metadata.cause)
 
@@ -206,23 +166,16 @@ async def request_abort(deps: AdminDeps, row: ExecutionModel, cause: str) -> boo
         log.warning("abort of %s/%s/%s ends in admin: %s", wid.project, wid.domain, wid.name, exc)
         await _end_aborted_here(deps, row.id)
         return True
-    async with deps.db.session() as session:
-        await session.execute(
-            update(ExecutionModel)
-            .where(ExecutionModel.id == row.id)
-            .values(abort_pending=False, retry_at=None)
-            .execution_options(synchronize_session=False)
-        )
+    async with deps.repos.transaction() as tx:
+        await tx.executions.abort_delivered(row.id)
     return True
 
 
 async def _end_aborted_here(deps: AdminDeps, row_id: int) -> None:
     """ABORTING → ABORTED in admin itself (the cause recorded by TerminateExecution stays)."""
     now = deps.clock()
-    async with deps.db.session() as session:
-        row = (
-            await session.execute(select(ExecutionModel).where(ExecutionModel.id == row_id).with_for_update())
-        ).scalar_one_or_none()
+    async with deps.repos.transaction() as tx:
+        row = await tx.executions.get_by_row_id(row_id, for_update=True)
         if row is None:
             return
         row.abort_pending, row.retry_at = False, None
@@ -233,30 +186,13 @@ async def _end_aborted_here(deps: AdminDeps, row_id: int) -> None:
             row.closure = closure.SerializeToString()
             row.phase = WF.Phase.Name(WF.ABORTED)
             row.execution_updated_at = row.updated_at = now
-        await repo.flush_checked(session)
+        await tx.flush()
 
 
 async def record_abort_failure(deps: AdminDeps, row_id: int) -> None:
-    async with deps.db.session() as session:
-        attempts = (
-            await session.execute(select(ExecutionModel.abort_attempts).where(ExecutionModel.id == row_id))
-        ).scalar_one_or_none()
-        if attempts is None:
-            return
-        await session.execute(
-            update(ExecutionModel)
-            .where(ExecutionModel.id == row_id)
-            .values(abort_attempts=attempts + 1, retry_at=deps.clock() + backoff(attempts + 1))
-            .execution_options(synchronize_session=False)
-        )
-
-
-def _due(now: datetime, never_tried_before: datetime) -> ColumnElement[bool]:
-    """Rows never tried by the repair loop wait ``older_than`` (the inline attempt may still be in flight)."""
-    return or_(
-        and_(ExecutionModel.retry_at.is_(None), ExecutionModel.created_at <= never_tried_before),
-        ExecutionModel.retry_at <= now,
-    )
+    now = deps.clock()
+    async with deps.repos.transaction() as tx:
+        await tx.executions.delay_abort(row_id, lambda attempts: now + backoff(attempts))
 
 
 async def repair_once(deps: AdminDeps, older_than: timedelta = timedelta(0)) -> int:
@@ -266,33 +202,9 @@ async def repair_once(deps: AdminDeps, older_than: timedelta = timedelta(0)) -> 
     keeps failing cannot hold the batch and block newer ones.
     """
     now = deps.clock()
-    due = _due(now, now - older_than)
-    order = (func.coalesce(ExecutionModel.retry_at, ExecutionModel.created_at), ExecutionModel.id)
-    async with deps.db.session() as session:
-        pending = (
-            (
-                await session.execute(
-                    select(ExecutionModel)
-                    .where(ExecutionModel.handoff == PENDING, due)
-                    .order_by(*order)
-                    .limit(REPAIR_BATCH)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        aborts = (
-            (
-                await session.execute(
-                    select(ExecutionModel)
-                    .where(ExecutionModel.abort_pending.is_(True), due)
-                    .order_by(*order)
-                    .limit(REPAIR_BATCH)
-                )
-            )
-            .scalars()
-            .all()
-        )
+    async with deps.repos.transaction() as tx:
+        pending = await tx.executions.due_handoffs(now, now - older_than, REPAIR_BATCH)
+        aborts = await tx.executions.due_aborts(now, now - older_than, REPAIR_BATCH)
     delivered = 0
     for row in pending:
         delivered += await _repair_handoff(deps, row)

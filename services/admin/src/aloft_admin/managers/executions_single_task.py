@@ -73,8 +73,8 @@ async def launch_plan_for_task(deps: AdminDeps, task_id: identifier_pb2.Identifi
     from aloft_admin.managers.launch_plans import LaunchPlanManager
     from aloft_admin.managers.workflows import WorkflowManager
 
-    async with deps.db.session() as session:
-        task = await registered.get_task(deps, session, task_id)
+    async with deps.repos.transaction() as tx:
+        task = await registered.get_task(deps, tx, task_id)
     template = task.closure.compiled_task.template
     workflow = wrapper_workflow(task_id, template)
     lp_id = _generated_id(task_id, identifier_pb2.LAUNCH_PLAN)

@@ -16,13 +16,8 @@ from aloft_admin.managers import registered_entities as registered
 from aloft_admin.managers.entity_ids import list_entity_ids
 from aloft_admin.managers.projects import ensure_project_domain
 from aloft_admin.managers.registration import ensure_named_entity, ensure_new_version
+from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.entities import LaunchPlanRow
-from aloft_admin.repositories.sql import entities as repo
-from aloft_admin.repositories.sql import listing
-from aloft_admin.repositories.sql.fields import (
-    LAUNCH_PLAN_FIELDS,
-)
-from aloft_admin.repositories.sql.listing import ListQuery
 from aloft_admin.transformers import entities as transform
 from aloft_admin.transformers.timestamps import to_timestamp
 from aloft_admin.validation import launch_plans as validate
@@ -45,16 +40,16 @@ class LaunchPlanManager:
     ) -> launch_plan_pb2.LaunchPlanCreateResponse:
         validate.validate_request_shape(request)
         spec = request.spec
-        async with self.deps.db.session() as session:
-            await ensure_project_domain(self.deps, session, request.id.project, request.id.domain, request.id.org)
-            workflow = await registered.get_workflow_row(session, spec.workflow_id)
+        async with self.deps.repos.transaction() as tx:
+            await ensure_project_domain(self.deps, tx, request.id.project, request.id.domain, request.id.org)
+            workflow = await registered.get_workflow_row(tx, spec.workflow_id)
             interface = interface_pb2.TypedInterface.FromString(workflow.typed_interface)
             expected = validate.expected_inputs(spec, interface)
             validate.validate_schedule(spec, expected)
             spec.default_inputs.CopyFrom(expected)
             spec_digest = transform.digest(spec)
             await ensure_new_version(
-                session, "launch plan", LaunchPlanRow, request.id, spec_digest, request.spec, _registered_spec
+                tx, "launch plan", LaunchPlanRow, request.id, spec_digest, request.spec, _registered_spec
             )
             now = self.deps.clock()
             closure = launch_plan_pb2.LaunchPlanClosure(
@@ -64,7 +59,7 @@ class LaunchPlanManager:
                 created_at=to_timestamp(now),
                 updated_at=to_timestamp(now),
             )
-            session.add(
+            tx.entities.add(
                 LaunchPlanRow(
                     project=request.id.project,
                     domain=request.id.domain,
@@ -81,19 +76,19 @@ class LaunchPlanManager:
                     updated_at=now,
                 )
             )
-            await ensure_named_entity(session, request.id, now)
+            await ensure_named_entity(tx, request.id, now)
         return launch_plan_pb2.LaunchPlanCreateResponse()
 
     async def get(self, request: common_pb2.ObjectGetRequest) -> launch_plan_pb2.LaunchPlan:
         validate_identifier(request.id, identifier_pb2.LAUNCH_PLAN)
-        async with self.deps.db.session() as session:
-            return await registered.get_launch_plan(self.deps, session, request.id)
+        async with self.deps.repos.transaction() as tx:
+            return await registered.get_launch_plan(self.deps, tx, request.id)
 
     async def get_active(self, request: launch_plan_pb2.ActiveLaunchPlanRequest) -> launch_plan_pb2.LaunchPlan:
         validate_named_identifier(request.id)
         id = request.id
-        async with self.deps.db.session() as session:
-            return await registered.get_active_launch_plan(self.deps, session, id.project, id.domain, id.name, id.org)
+        async with self.deps.repos.transaction() as tx:
+            return await registered.get_active_launch_plan(self.deps, tx, id.project, id.domain, id.name, id.org)
 
     async def update(
         self, request: launch_plan_pb2.LaunchPlanUpdateRequest
@@ -102,11 +97,11 @@ class LaunchPlanManager:
         if request.state not in (ACTIVE, INACTIVE):
             raise InvalidArgument(f"invalid state [{request.state}] for launch plan [{transform.id_text(request.id)}]")
         try:
-            async with self.deps.db.session() as session:
-                row = await registered.get_launch_plan_row(session, request.id)
+            async with self.deps.repos.transaction() as tx:
+                row = await registered.get_launch_plan_row(tx, request.id)
                 now = self.deps.clock()
                 if request.state == ACTIVE:
-                    await repo.deactivate_launch_plans(session, transform.to_named_entity_id(row), now)
+                    await tx.launch_plans.deactivate(transform.to_named_entity_id(row), now)
                 row.state = request.state
                 row.updated_at = now
         except AlreadyExists as exc:
@@ -117,23 +112,21 @@ class LaunchPlanManager:
 
     async def list(self, request: common_pb2.ResourceListRequest) -> launch_plan_pb2.LaunchPlanList:
         validate_named_identifier(request.id, name_required=False)
-        async with self.deps.db.session() as session:
-            rows, token = await listing.list_versions(
-                session, LaunchPlanRow, request.id, ListQuery.of(request), LAUNCH_PLAN_FIELDS
-            )
+        async with self.deps.repos.transaction() as tx:
+            rows, token = await tx.entities.list_versions(LaunchPlanRow, request.id, ListQuery.of(request))
         return launch_plan_pb2.LaunchPlanList(launch_plans=[transform.to_launch_plan(r) for r in rows], token=token)
 
     async def list_active(self, request: launch_plan_pb2.ActiveLaunchPlanListRequest) -> launch_plan_pb2.LaunchPlanList:
         validate_named_identifier(
             common_pb2.NamedEntityIdentifier(project=request.project, domain=request.domain), name_required=False
         )
-        async with self.deps.db.session() as session:
-            rows, token = await repo.list_active_launch_plans(
-                session, request.project, request.domain, request.org, ListQuery.of(request)
+        async with self.deps.repos.transaction() as tx:
+            rows, token = await tx.launch_plans.page_active(
+                request.project, request.domain, request.org, ListQuery.of(request)
             )
         return launch_plan_pb2.LaunchPlanList(launch_plans=[transform.to_launch_plan(r) for r in rows], token=token)
 
     async def list_ids(
         self, request: common_pb2.NamedEntityIdentifierListRequest
     ) -> common_pb2.NamedEntityIdentifierList:
-        return await list_entity_ids(self.deps, LaunchPlanRow, request, LAUNCH_PLAN_FIELDS)
+        return await list_entity_ids(self.deps, LaunchPlanRow, request)

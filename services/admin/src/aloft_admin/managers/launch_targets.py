@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 from flyteidl.admin import launch_plan_pb2
 from flyteidl.core import identifier_pb2, interface_pb2
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.managers import registered_entities as registered
 from aloft_admin.transformers import entities as transform
 
 if TYPE_CHECKING:
     from aloft_admin.deps import AdminDeps
+from aloft_admin.repositories.base import Repositories
 
 
 @dataclass(frozen=True)
@@ -62,13 +62,13 @@ class LaunchTargetCache:
             self._targets.popitem(last=False)
 
 
-async def get_launch_target(deps: AdminDeps, session: AsyncSession, id: identifier_pb2.Identifier) -> LaunchTarget:
+async def get_launch_target(deps: AdminDeps, tx: Repositories, id: identifier_pb2.Identifier) -> LaunchTarget:
     """Launch plan + workflow for a new execution (NotFound naming the missing one), cached in ``deps``."""
     target = deps.launch_targets.get(id)
     if target is not None:
         return target
-    lp = await registered.get_launch_plan(deps, session, id)
-    workflow_row = await registered.get_workflow_row(session, lp.spec.workflow_id)
+    lp = await registered.get_launch_plan(deps, tx, id)
+    workflow_row = await registered.get_workflow_row(tx, lp.spec.workflow_id)
     # Registration computes expected_inputs (every workflow input not fixed); older rows may only have defaults.
     expected = lp.closure.expected_inputs if lp.closure.expected_inputs.parameters else lp.spec.default_inputs
     target = LaunchTarget(

@@ -9,9 +9,8 @@ from flyteidl.core import identifier_pb2
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers import registered_entities as registered
 from aloft_admin.managers.projects import ensure_project_domain
+from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.entities import NamedEntityRow
-from aloft_admin.repositories.sql import entities as repo
-from aloft_admin.repositories.sql.listing import ListQuery
 from aloft_admin.transformers import entities as transform
 from aloft_admin.validation.identifiers import missing, validate_identifier, validate_named_identifier
 from aloft_service.errors import InvalidArgument, NotFound
@@ -33,8 +32,8 @@ class NamedEntityManager:
     async def get(self, request: common_pb2.NamedEntityGetRequest) -> common_pb2.NamedEntity:
         _check_resource_type(request.resource_type, _NAMED_RESOURCE_TYPES)
         validate_named_identifier(request.id)
-        async with self.deps.db.session() as session:
-            row = await repo.find_named_entity(session, request.resource_type, request.id)
+        async with self.deps.repos.transaction() as tx:
+            row = await tx.entities.get_named_entity(request.resource_type, request.id)
         if row is None:
             raise registered.missing_entity(request.resource_type, request.id)
         return transform.to_named_entity(row)
@@ -44,9 +43,9 @@ class NamedEntityManager:
         validate_named_identifier(request.id)
         if not request.HasField("metadata"):
             raise missing("metadata")
-        async with self.deps.db.session() as session:
-            await ensure_project_domain(self.deps, session, request.id.project, request.id.domain, request.id.org)
-            row = await repo.find_named_entity(session, request.resource_type, request.id)
+        async with self.deps.repos.transaction() as tx:
+            await ensure_project_domain(self.deps, tx, request.id.project, request.id.domain, request.id.org)
+            row = await tx.entities.get_named_entity(request.resource_type, request.id)
             now = self.deps.clock()
             if row is None:
                 row = NamedEntityRow(
@@ -57,7 +56,7 @@ class NamedEntityManager:
                     org=request.id.org,
                     created_at=now,
                 )
-                session.add(row)
+                tx.entities.add(row)
             row.description = request.metadata.description
             row.state = request.metadata.state
             row.updated_at = now
@@ -68,9 +67,9 @@ class NamedEntityManager:
         validate_named_identifier(
             common_pb2.NamedEntityIdentifier(project=request.project, domain=request.domain), name_required=False
         )
-        async with self.deps.db.session() as session:
-            rows, token = await repo.list_named_entities(
-                session, request.resource_type, request.project, request.domain, request.org, ListQuery.of(request)
+        async with self.deps.repos.transaction() as tx:
+            rows, token = await tx.entities.list_named_entities(
+                request.resource_type, request.project, request.domain, request.org, ListQuery.of(request)
             )
         return common_pb2.NamedEntityList(entities=[transform.to_named_entity(r) for r in rows], token=token)
 
@@ -82,8 +81,8 @@ class DescriptionEntityManager:
     async def get(self, request: common_pb2.ObjectGetRequest) -> description_entity_pb2.DescriptionEntity:
         _check_resource_type(request.id.resource_type, _DESCRIBED_RESOURCE_TYPES)
         validate_identifier(request.id, request.id.resource_type)
-        async with self.deps.db.session() as session:
-            row = await repo.find_description_entity(session, request.id)
+        async with self.deps.repos.transaction() as tx:
+            row = await tx.entities.get_description_entity(request.id)
         if row is None:
             raise NotFound(f"missing description entity with identifier [{transform.id_text(request.id)}]")
         return transform.to_description_entity(row)
@@ -93,9 +92,9 @@ class DescriptionEntityManager:
     ) -> description_entity_pb2.DescriptionEntityList:
         _check_resource_type(request.resource_type, _DESCRIBED_RESOURCE_TYPES)
         validate_named_identifier(request.id)
-        async with self.deps.db.session() as session:
-            rows, token = await repo.list_description_entities(
-                session, request.resource_type, request.id, ListQuery.of(request)
+        async with self.deps.repos.transaction() as tx:
+            rows, token = await tx.entities.list_description_entities(
+                request.resource_type, request.id, ListQuery.of(request)
             )
         return description_entity_pb2.DescriptionEntityList(
             descriptionEntities=[transform.to_description_entity(r) for r in rows], token=token

@@ -9,12 +9,11 @@ and sorts by id, as flyteadmin does; limit 0 means no limit.
 from __future__ import annotations
 
 from flyteidl.admin import project_pb2
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.deps import AdminDeps
+from aloft_admin.repositories.base import Repositories
+from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.entities import ProjectRow
-from aloft_admin.repositories.sql import entities as repo
-from aloft_admin.repositories.sql.listing import ListQuery
 from aloft_admin.transformers import entities as transform
 from aloft_admin.validation import projects as validate
 from aloft_admin.validation.identifiers import validate_project_id
@@ -24,10 +23,10 @@ INACTIVE_STATES = (project_pb2.Project.ARCHIVED, project_pb2.Project.SYSTEM_ARCH
 
 
 async def ensure_project_domain(
-    deps: AdminDeps, session: AsyncSession, project: str, domain: str, org: str = ""
+    deps: AdminDeps, tx: Repositories, project: str, domain: str, org: str = ""
 ) -> ProjectRow:
     """The project must be registered and active and the domain one of the configured domains."""
-    row = await repo.find_project(session, project, org)
+    row = await tx.projects.get(project, org)
     if row is None:
         raise InvalidArgument(
             f"failed to validate that project [{project}] and domain [{domain}] are registered, "
@@ -56,32 +55,21 @@ class ProjectManager:
 
     async def register(self, request: project_pb2.ProjectRegisterRequest) -> project_pb2.ProjectRegisterResponse:
         validate.validate_register(request)
-        async with self.deps.db.session() as session:
-            await self.insert(session, request.project)
+        async with self.deps.repos.transaction() as tx:
+            await self.insert(tx, request.project)
         return project_pb2.ProjectRegisterResponse()
 
-    async def insert(self, session: AsyncSession, project: project_pb2.Project) -> ProjectRow:
-        if await repo.find_project(session, project.id, project.org) is not None:
+    async def insert(self, tx: Repositories, project: project_pb2.Project) -> ProjectRow:
+        if await tx.projects.get(project.id, project.org) is not None:
             raise AlreadyExists(f"project [{project.id}] already exists")
-        now = self.deps.clock()
-        row = ProjectRow(
-            identifier=project.id,
-            org=project.org,
-            name=project.name,
-            description=project.description,
-            labels=project.labels.SerializeToString() if project.HasField("labels") else b"",
-            state=project.state,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(row)
-        await session.flush()
+        row = transform.to_project_row(project, self.deps.clock())
+        await tx.projects.add(row)
         return row
 
     async def update(self, project: project_pb2.Project) -> project_pb2.ProjectUpdateResponse:
         validate.validate_project(project)
-        async with self.deps.db.session() as session:
-            row = await self._get_row(session, project.id, project.org)
+        async with self.deps.repos.transaction() as tx:
+            row = await self._get_row(tx, project.id, project.org)
             row.name = project.name or row.name
             row.description = project.description
             row.labels = project.labels.SerializeToString() if project.HasField("labels") else b""
@@ -91,18 +79,18 @@ class ProjectManager:
 
     async def get(self, request: project_pb2.ProjectGetRequest) -> project_pb2.Project:
         validate_project_id(request.id)
-        async with self.deps.db.session() as session:
-            row = await self._get_row(session, request.id, request.org)
+        async with self.deps.repos.transaction() as tx:
+            row = await self._get_row(tx, request.id, request.org)
         return transform.to_project(row, self.domains())
 
     async def list(self, request: project_pb2.ProjectListRequest) -> project_pb2.Projects:
-        async with self.deps.db.session() as session:
-            rows, token = await repo.list_projects(session, request.org, ListQuery.of(request))
+        async with self.deps.repos.transaction() as tx:
+            rows, token = await tx.projects.page(request.org, ListQuery.of(request))
         domains = self.domains()
         return project_pb2.Projects(projects=[transform.to_project(r, domains) for r in rows], token=token)
 
-    async def _get_row(self, session: AsyncSession, project_id: str, org: str) -> ProjectRow:
-        row = await repo.find_project(session, project_id, org)
+    async def _get_row(self, tx: Repositories, project_id: str, org: str) -> ProjectRow:
+        row = await tx.projects.get(project_id, org)
         if row is None:
             raise NotFound(f"project [{project_id}] not found")
         return row

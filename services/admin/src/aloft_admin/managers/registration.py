@@ -15,8 +15,8 @@ from typing import TypeVar
 from flyteidl.admin import description_entity_pb2
 from flyteidl.core import identifier_pb2
 from google.protobuf.message import Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from aloft_admin.repositories.base import Repositories
 from aloft_admin.repositories.models.entities import (
     DescriptionEntityRow,
     LaunchPlanRow,
@@ -24,7 +24,6 @@ from aloft_admin.repositories.models.entities import (
     TaskRow,
     WorkflowRow,
 )
-from aloft_admin.repositories.sql import entities as repo
 from aloft_admin.transformers.entities import describe_differences, to_named_entity_id
 from aloft_service.errors import AlreadyExists, InvalidArgument
 
@@ -32,7 +31,7 @@ Row = TypeVar("Row", TaskRow, WorkflowRow, LaunchPlanRow)
 
 
 async def ensure_new_version(
-    session: AsyncSession,
+    tx: Repositories,
     kind: str,
     row_type: type[Row],
     id: identifier_pb2.Identifier,
@@ -44,7 +43,7 @@ async def ensure_new_version(
     """Raise when ``id`` is registered already: ALREADY_EXISTS if its digest equals ``digest``, else
     INVALID_ARGUMENT with the differences between ``registered(row)`` and ``new``. ``failure_reason(identical)``
     gives the error details some kinds carry (workflows: CreateWorkflowFailureReason)."""
-    existing = await repo.find(session, row_type, id)
+    existing = await tx.entities.get(row_type, id)
     if existing is None:
         return
     if existing.digest == digest:
@@ -57,11 +56,11 @@ async def ensure_new_version(
     )
 
 
-async def ensure_named_entity(session: AsyncSession, id: identifier_pb2.Identifier, now: datetime) -> None:
+async def ensure_named_entity(tx: Repositories, id: identifier_pb2.Identifier, now: datetime) -> None:
     """Named entities appear implicitly, ACTIVE with no description, on the first registration of a name."""
     named = to_named_entity_id(id)
-    if await repo.find_named_entity(session, id.resource_type, named) is None:
-        session.add(
+    if await tx.entities.get_named_entity(id.resource_type, named) is None:
+        tx.entities.add(
             NamedEntityRow(
                 resource_type=id.resource_type,
                 project=id.project,
@@ -77,7 +76,7 @@ async def ensure_named_entity(session: AsyncSession, id: identifier_pb2.Identifi
 
 
 async def store_description(
-    session: AsyncSession,
+    tx: Repositories,
     id: identifier_pb2.Identifier,
     description: description_entity_pb2.DescriptionEntity | None,
     now: datetime,
@@ -91,8 +90,8 @@ async def store_description(
     entity = description_entity_pb2.DescriptionEntity()
     entity.CopyFrom(description)
     entity.id.CopyFrom(id)
-    if await repo.find_description_entity(session, id) is None:
-        session.add(
+    if await tx.entities.get_description_entity(id) is None:
+        tx.entities.add(
             DescriptionEntityRow(
                 resource_type=id.resource_type,
                 project=id.project,

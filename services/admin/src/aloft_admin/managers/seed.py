@@ -8,20 +8,18 @@ from flyteidl.admin import project_pb2
 
 from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.projects import ProjectManager
-from aloft_admin.repositories.sql import entities as repo
 from aloft_service.errors import AlreadyExists
 
 log = logging.getLogger(__name__)
 
 
-async def seed_defaults(deps: AdminDeps) -> None:
+async def seed_defaults(deps: AdminDeps, projects: ProjectManager) -> None:
     """Create the seed projects if missing (idempotent; a concurrent starter creating one first is fine)."""
-    projects = ProjectManager(deps)
     for project_id in deps.config.admin.seedProjects:
         try:
-            async with deps.db.session() as session:
-                if await repo.find_project(session, project_id) is None:
-                    await projects.insert(session, project_pb2.Project(id=project_id, name=project_id))
+            async with deps.repos.transaction() as tx:
+                if await tx.projects.get(project_id) is None:
+                    await projects.insert(tx, project_pb2.Project(id=project_id, name=project_id))
                     log.info("seeded project %s", project_id)
         except AlreadyExists:
             pass

@@ -14,8 +14,7 @@ from flyteidl.admin import signal_pb2
 from flyteidl.core import identifier_pb2
 
 from aloft_admin.deps import AdminDeps
-from aloft_admin.repositories.filters import parse_filters
-from aloft_admin.repositories.sql import signals as repo
+from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.transformers import signals as transform
 from aloft_compiler.types import literal_matches, type_str
 from aloft_service.errors import AlreadyExists, InvalidArgument
@@ -68,10 +67,10 @@ class SignalManager:
 
     async def _get_or_create_once(self, request: signal_pb2.SignalGetOrCreateRequest) -> signal_pb2.Signal:
         wanted = request.type.SerializeToString(deterministic=True)
-        async with self.deps.db.session() as session:
-            row = await repo.get(session, request.id)
+        async with self.deps.repos.transaction() as tx:
+            row = await tx.signals.get(request.id)
             if row is None:
-                row = await repo.insert(session, transform.to_model(request.id, request.type, self.deps.clock()))
+                row = await tx.signals.add(transform.to_model(request.id, request.type, self.deps.clock()))
             elif row.type != wanted:
                 raise SignalTypeConflict(
                     f"signal [{signal_label(request.id)}] already exists with type "
@@ -83,8 +82,8 @@ class SignalManager:
         validate_signal_id(request.id, request.HasField("id"))
         if not request.HasField("value"):
             raise _missing("value")
-        async with self.deps.db.session() as session:
-            row = await repo.get(session, request.id)
+        async with self.deps.repos.transaction() as tx:
+            row = await tx.signals.get(request.id)
             if row is None:
                 raise InvalidArgument(f"failed to validate that signal [{signal_label(request.id)}] exists")
             expected = transform.stored_type(row)
@@ -93,17 +92,13 @@ class SignalManager:
                     f"requested signal value is not castable to existing signal type [{type_str(expected)}] "
                     f"of signal [{signal_label(request.id)}]"
                 )
-            await repo.set_value(session, row, request.value.SerializeToString(deterministic=True), self.deps.clock())
+            await tx.signals.set_value(row, request.value.SerializeToString(deterministic=True), self.deps.clock())
         return signal_pb2.SignalSetResponse()
 
     async def list(self, request: signal_pb2.SignalListRequest) -> signal_pb2.SignalList:
         if not request.HasField("workflow_execution_id"):
             raise _missing("workflow_execution_id")
         validate_execution_id(request.workflow_execution_id, "workflow_execution_id")
-        conditions = parse_filters(request.filters, repo.SIGNAL_FIELDS) if request.filters else []
-        sort_by = request.sort_by if request.HasField("sort_by") else None
-        async with self.deps.db.session() as session:
-            rows, token = await repo.list_page(
-                session, request.workflow_execution_id, conditions, sort_by, request.limit, request.token
-            )
+        async with self.deps.repos.transaction() as tx:
+            rows, token = await tx.signals.page(request.workflow_execution_id, ListQuery.of(request))
             return signal_pb2.SignalList(signals=[transform.from_model(r) for r in rows], token=token)

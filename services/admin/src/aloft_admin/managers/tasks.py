@@ -16,12 +16,8 @@ from aloft_admin.managers import registered_entities as registered
 from aloft_admin.managers.entity_ids import list_entity_ids
 from aloft_admin.managers.projects import ensure_project_domain
 from aloft_admin.managers.registration import ensure_named_entity, ensure_new_version, store_description
+from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.entities import TaskRow
-from aloft_admin.repositories.sql import listing
-from aloft_admin.repositories.sql.fields import (
-    TASK_FIELDS,
-)
-from aloft_admin.repositories.sql.listing import ListQuery
 from aloft_admin.transformers import entities as transform
 from aloft_admin.transformers.timestamps import to_timestamp
 from aloft_admin.validation.identifiers import validate_identifier, validate_named_identifier
@@ -47,16 +43,16 @@ class TaskManager:
             raise InvalidArgument(f"failed to compile task [{request.id.name}] with err {errors}") from errors
         closure = task_pb2.TaskClosure(compiled_task=compiled)
         task_digest = transform.digest(closure.compiled_task)
-        async with self.deps.db.session() as session:
-            await ensure_project_domain(self.deps, session, request.id.project, request.id.domain)
+        async with self.deps.repos.transaction() as tx:
+            await ensure_project_domain(self.deps, tx, request.id.project, request.id.domain)
             await ensure_new_version(
-                session, "task", TaskRow, request.id, task_digest, closure.compiled_task, _registered_task
+                tx, "task", TaskRow, request.id, task_digest, closure.compiled_task, _registered_task
             )
             now = self.deps.clock()
             closure.created_at.CopyFrom(to_timestamp(now))
             description = request.spec.description if request.spec.HasField("description") else None
-            short = await store_description(session, request.id, description, now)
-            session.add(
+            short = await store_description(tx, request.id, description, now)
+            tx.entities.add(
                 TaskRow(
                     project=request.id.project,
                     domain=request.id.domain,
@@ -71,21 +67,21 @@ class TaskManager:
                     updated_at=now,
                 )
             )
-            await ensure_named_entity(session, request.id, now)
+            await ensure_named_entity(tx, request.id, now)
         return task_pb2.TaskCreateResponse()
 
     async def get(self, request: common_pb2.ObjectGetRequest) -> task_pb2.Task:
         validate_identifier(request.id, identifier_pb2.TASK)
-        async with self.deps.db.session() as session:
-            return await registered.get_task(self.deps, session, request.id)
+        async with self.deps.repos.transaction() as tx:
+            return await registered.get_task(self.deps, tx, request.id)
 
     async def list(self, request: common_pb2.ResourceListRequest) -> task_pb2.TaskList:
         validate_named_identifier(request.id, name_required=False)
-        async with self.deps.db.session() as session:
-            rows, token = await listing.list_versions(session, TaskRow, request.id, ListQuery.of(request), TASK_FIELDS)
+        async with self.deps.repos.transaction() as tx:
+            rows, token = await tx.entities.list_versions(TaskRow, request.id, ListQuery.of(request))
         return task_pb2.TaskList(tasks=[transform.to_task(r) for r in rows], token=token)
 
     async def list_ids(
         self, request: common_pb2.NamedEntityIdentifierListRequest
     ) -> common_pb2.NamedEntityIdentifierList:
-        return await list_entity_ids(self.deps, TaskRow, request, TASK_FIELDS)
+        return await list_entity_ids(self.deps, TaskRow, request)

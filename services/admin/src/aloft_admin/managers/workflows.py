@@ -15,7 +15,6 @@ from typing import Any
 from flyteidl.admin import common_pb2, task_pb2, workflow_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2
 from flyteidl.core import workflow_pb2 as core_workflow_pb2
-from sqlalchemy.ext.asyncio import AsyncSession
 
 import aloft_compiler
 from aloft_admin.deps import AdminDeps
@@ -23,13 +22,9 @@ from aloft_admin.managers import registered_entities as registered
 from aloft_admin.managers.entity_ids import list_entity_ids
 from aloft_admin.managers.projects import ensure_project_domain
 from aloft_admin.managers.registration import ensure_named_entity, ensure_new_version, store_description
+from aloft_admin.repositories.base import Repositories
+from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.entities import LaunchPlanRow, TaskRow, WorkflowRow
-from aloft_admin.repositories.sql import entities as repo
-from aloft_admin.repositories.sql import listing
-from aloft_admin.repositories.sql.fields import (
-    WORKFLOW_FIELDS,
-)
-from aloft_admin.repositories.sql.listing import ListQuery
 from aloft_admin.transformers import entities as transform
 from aloft_admin.validation.identifiers import missing, validate_identifier, validate_named_identifier
 from aloft_service.errors import InvalidArgument
@@ -86,12 +81,12 @@ class WorkflowManager:
         self._validate(request)
         template = request.spec.template
         template.id.CopyFrom(request.id)
-        async with self.deps.db.session() as session:
-            await ensure_project_domain(self.deps, session, request.id.project, request.id.domain, request.id.org)
-            closure = await self._compile(session, template, list(request.spec.sub_workflows))
+        async with self.deps.repos.transaction() as tx:
+            await ensure_project_domain(self.deps, tx, request.id.project, request.id.domain, request.id.org)
+            closure = await self._compile(tx, template, list(request.spec.sub_workflows))
             closure_digest = transform.digest(closure)
             await ensure_new_version(
-                session,
+                tx,
                 "workflow",
                 WorkflowRow,
                 request.id,
@@ -104,8 +99,8 @@ class WorkflowManager:
             uri = self._closure_uri(request.id, closure_digest)
             await self.deps.blobs.write_proto(uri, closure)
             description = request.spec.description if request.spec.HasField("description") else None
-            short = await store_description(session, request.id, description, now)
-            session.add(
+            short = await store_description(tx, request.id, description, now)
+            tx.entities.add(
                 WorkflowRow(
                     project=request.id.project,
                     domain=request.id.domain,
@@ -120,7 +115,7 @@ class WorkflowManager:
                     updated_at=now,
                 )
             )
-            await ensure_named_entity(session, request.id, now)
+            await ensure_named_entity(tx, request.id, now)
         return workflow_pb2.WorkflowCreateResponse()
 
     def _closure_uri(self, id: identifier_pb2.Identifier, closure_digest: bytes) -> str:
@@ -130,14 +125,14 @@ class WorkflowManager:
 
     async def _compile(
         self,
-        session: AsyncSession,
+        tx: Repositories,
         primary: core_workflow_pb2.WorkflowTemplate,
         sub_workflows: list[core_workflow_pb2.WorkflowTemplate],
     ) -> compiler_pb2.CompiledWorkflowClosure:
         found = _Requirements(sub_workflows={_key(wf.id): wf for wf in sub_workflows})
         for _ in range(_MAX_RESOLVE_ROUNDS):
             refs = aloft_compiler.required_references(primary, list(found.sub_workflows.values()))
-            fetched = await self._fetch(session, refs, found)
+            fetched = await self._fetch(tx, refs, found)
             if not fetched:
                 break
         try:
@@ -151,23 +146,23 @@ class WorkflowManager:
             raise InvalidArgument(f"failed to compile workflow for [{primary.id.name}] with err {errors}") from errors
         return closure
 
-    async def _fetch(self, session: AsyncSession, refs: aloft_compiler.References, found: _Requirements) -> bool:
+    async def _fetch(self, tx: Repositories, refs: aloft_compiler.References, found: _Requirements) -> bool:
         """Load referenced entities not yet known; True when anything new (a sub-workflow) was added.
 
         Missing ones are left out: the compiler then reports them naming the referring node.
         """
         for task_id in refs.task_ids:
-            if _key(task_id) not in found.tasks and (row := await repo.find(session, TaskRow, task_id)) is not None:
+            if _key(task_id) not in found.tasks and (row := await tx.entities.get(TaskRow, task_id)) is not None:
                 found.tasks[_key(task_id)] = task_pb2.TaskClosure.FromString(row.closure).compiled_task.template
         for lp_id in refs.launch_plan_ids:
             if _key(lp_id) in found.launch_plans:
                 continue
-            if (lp_row := await repo.find(session, LaunchPlanRow, lp_id)) is not None:
+            if (lp_row := await tx.entities.get(LaunchPlanRow, lp_id)) is not None:
                 launch_plan = transform.to_launch_plan(lp_row)
                 found.launch_plans[_key(lp_id)] = aloft_compiler.LaunchPlanInterface.from_launch_plan(launch_plan)
         added = False
         for wf_id in refs.workflow_ids:
-            if (wf_row := await repo.find(session, WorkflowRow, wf_id)) is None:
+            if (wf_row := await tx.entities.get(WorkflowRow, wf_id)) is None:
                 continue
             closure = await registered.read_compiled_closure(self.deps, wf_row)
             for compiled in [closure.primary, *closure.sub_workflows]:
@@ -180,19 +175,17 @@ class WorkflowManager:
 
     async def get(self, request: common_pb2.ObjectGetRequest) -> workflow_pb2.Workflow:
         validate_identifier(request.id, identifier_pb2.WORKFLOW)
-        async with self.deps.db.session() as session:
-            return await registered.get_workflow(self.deps, session, request.id)
+        async with self.deps.repos.transaction() as tx:
+            return await registered.get_workflow(self.deps, tx, request.id)
 
     async def list(self, request: common_pb2.ResourceListRequest) -> workflow_pb2.WorkflowList:
         """Workflows without their compiled closures (GetWorkflow returns those), as flyteadmin lists them."""
         validate_named_identifier(request.id, name_required=False)
-        async with self.deps.db.session() as session:
-            rows, token = await listing.list_versions(
-                session, WorkflowRow, request.id, ListQuery.of(request), WORKFLOW_FIELDS
-            )
+        async with self.deps.repos.transaction() as tx:
+            rows, token = await tx.entities.list_versions(WorkflowRow, request.id, ListQuery.of(request))
         return workflow_pb2.WorkflowList(workflows=[transform.to_workflow(r) for r in rows], token=token)
 
     async def list_ids(
         self, request: common_pb2.NamedEntityIdentifierListRequest
     ) -> common_pb2.NamedEntityIdentifierList:
-        return await list_entity_ids(self.deps, WorkflowRow, request, WORKFLOW_FIELDS)
+        return await list_entity_ids(self.deps, WorkflowRow, request)

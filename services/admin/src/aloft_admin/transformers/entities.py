@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Any, Protocol
 
 from flyteidl.admin import common_pb2, description_entity_pb2, launch_plan_pb2, project_pb2, task_pb2, workflow_pb2
@@ -112,6 +113,20 @@ def to_named_entity(row: NamedEntityRow) -> common_pb2.NamedEntity:
 
 def to_description_entity(row: DescriptionEntityRow) -> description_entity_pb2.DescriptionEntity:
     return description_entity_pb2.DescriptionEntity.FromString(row.entity)
+
+
+def to_project_row(project: project_pb2.Project, now: datetime) -> ProjectRow:
+    """A registered project's row (domains are system-wide: not stored)."""
+    return ProjectRow(
+        identifier=project.id,
+        org=project.org,
+        name=project.name,
+        description=project.description,
+        labels=project.labels.SerializeToString() if project.HasField("labels") else b"",
+        state=project.state,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def to_project(row: ProjectRow, domains: list[project_pb2.Domain]) -> project_pb2.Project:

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flyteidl.admin import node_execution_pb2
+from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2
 
 from aloft_admin.repositories.models.executions import NodeExecutionModel
 from aloft_admin.transformers.timestamps import seconds_duration, to_timestamp
+
+
+def new_node_execution_row(
+    nid: identifier_pb2.NodeExecutionIdentifier, occurred_at: datetime, now: datetime
+) -> NodeExecutionModel:
+    """The row a node execution's first event creates: UNDEFINED until the event itself is applied."""
+    wid = nid.execution_id
+    return NodeExecutionModel(
+        execution_org=wid.org,
+        execution_project=wid.project,
+        execution_domain=wid.domain,
+        execution_name=wid.name,
+        node_id=nid.node_id,
+        phase=core.NodeExecution.Phase.Name(core.NodeExecution.UNDEFINED),
+        closure=b"",
+        metadata_=b"",
+        node_execution_created_at=occurred_at,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def node_execution_identifier(row: NodeExecutionModel) -> identifier_pb2.NodeExecutionIdentifier:

@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flyteidl.admin import task_execution_pb2
+from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2
 
 from aloft_admin.repositories.models.executions import TaskExecutionModel
 from aloft_admin.transformers.timestamps import seconds_duration, to_timestamp
+
+
+def new_task_execution_row(
+    tid: identifier_pb2.TaskExecutionIdentifier, occurred_at: datetime, now: datetime
+) -> TaskExecutionModel:
+    """The row an attempt's first event creates: UNDEFINED until the event itself is applied."""
+    wid, task = tid.node_execution_id.execution_id, tid.task_id
+    return TaskExecutionModel(
+        execution_org=wid.org,
+        execution_project=wid.project,
+        execution_domain=wid.domain,
+        execution_name=wid.name,
+        node_id=tid.node_execution_id.node_id,
+        task_project=task.project,
+        task_domain=task.domain,
+        task_name=task.name,
+        task_version=task.version,
+        task_org=task.org,
+        retry_attempt=tid.retry_attempt,
+        phase=core.TaskExecution.Phase.Name(core.TaskExecution.UNDEFINED),
+        closure=b"",
+        task_execution_created_at=occurred_at,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def task_execution_identifier(row: TaskExecutionModel) -> identifier_pb2.TaskExecutionIdentifier:

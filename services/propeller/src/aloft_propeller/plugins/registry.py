@@ -51,8 +51,36 @@ def _k8s_pod_factory(config: PropellerConfig, blobs: BlobStore) -> Plugin:
         raise PluginConfigError(f"plugins.k8s.kube-config: cannot reach Kubernetes with {where}: {exc}") from exc
 
 
+def _connector_factory(plugin_id: str) -> PluginFactory:
+    def build(config: PropellerConfig, blobs: BlobStore) -> Plugin:
+        from aloft_propeller.plugins.connector import ConnectorPlugin
+
+        return ConnectorPlugin(config, blobs, plugin_id)
+
+    return build
+
+
+def _dask_factory(config: PropellerConfig, blobs: BlobStore) -> Plugin:
+    from aloft_propeller.plugins.clusters import dask_plugin
+
+    return dask_plugin(config, blobs)
+
+
+def _ray_factory(config: PropellerConfig, blobs: BlobStore) -> Plugin:
+    from aloft_propeller.plugins.clusters import ray_plugin
+
+    return ray_plugin(config, blobs)
+
+
 # Plugins this build can construct, by id. New plugins register here.
-AVAILABLE_PLUGINS: dict[str, PluginFactory] = {"local-process": _local_process_factory, "k8s-pod": _k8s_pod_factory}
+AVAILABLE_PLUGINS: dict[str, PluginFactory] = {
+    "local-process": _local_process_factory,
+    "k8s-pod": _k8s_pod_factory,
+    "connector-service": _connector_factory("connector-service"),
+    "agent-service": _connector_factory("agent-service"),  # Flyte's older name of the connector plugin
+    "dask": _dask_factory,
+    "ray": _ray_factory,
+}
 
 
 class PluginRegistry:
@@ -71,10 +99,16 @@ class PluginRegistry:
             self._by_type[task_type] = self._by_id[plugin_id]
 
     def for_task_type(self, task_type: str) -> Plugin:
-        try:
-            return self._by_type[task_type]
-        except KeyError:
-            raise UnsupportedTaskType(task_type, list(self._by_type)) from None
+        plugin = self._by_type.get(task_type)
+        if plugin is not None:
+            return plugin
+        # Plugins whose task types change while propeller runs (connectors report theirs), as Flyte's task handler
+        # asks the connector service after the configured plugins.
+        for candidate in self._by_id.values():
+            serves = getattr(candidate, "serves", None)
+            if callable(serves) and serves(task_type):
+                return candidate
+        raise UnsupportedTaskType(task_type, list(self._by_type))
 
     def plugins(self) -> list[Plugin]:
         return list(self._by_id.values())

@@ -1,1 +1,53 @@
+"""SQLAlchemy implementations of the repository Protocols (base.py), bound to one transaction at a time."""
 
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aloft_admin.repositories.base import Repositories
+from aloft_admin.repositories.sql.attributes import SqlAttributeRepo
+from aloft_admin.repositories.sql.entities import SqlEntityRepo, SqlLaunchPlanRepo, SqlProjectRepo
+from aloft_admin.repositories.sql.executions import (
+    SqlExecutionRepo,
+    SqlNodeExecutionRepo,
+    SqlTaskExecutionRepo,
+    flush_checked,
+)
+from aloft_admin.repositories.sql.outbox import SqlOutboxRepo
+from aloft_admin.repositories.sql.signals import SqlSignalRepo
+from aloft_db import Database
+
+
+def repositories_of(session: AsyncSession) -> Repositories:
+    """Repositories bound to ``session``'s transaction."""
+
+    async def flush() -> None:
+        await flush_checked(session)
+
+    return Repositories(
+        executions=SqlExecutionRepo(session),
+        node_executions=SqlNodeExecutionRepo(session),
+        task_executions=SqlTaskExecutionRepo(session),
+        entities=SqlEntityRepo(session),
+        launch_plans=SqlLaunchPlanRepo(session),
+        projects=SqlProjectRepo(session),
+        attributes=SqlAttributeRepo(session),
+        signals=SqlSignalRepo(session),
+        outbox=SqlOutboxRepo(session),
+        flush=flush,
+    )
+
+
+class SqlRepositories:
+    """``transaction()`` opens one database transaction and hands out repositories bound to it."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Repositories]:
+        async with self.db.session() as session:
+            yield repositories_of(session)

@@ -3,44 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
+from aloft_admin.repositories.keys import Scope
 from aloft_admin.repositories.models.entities import MatchableAttributeRow
 
-# Flyte's resource priorities: a more specific scope wins.
-DOMAIN_PRIORITY = 1
-PROJECT_PRIORITY = 5
-PROJECT_DOMAIN_PRIORITY = 10
-WORKFLOW_PRIORITY = 100
-LAUNCH_PLAN_PRIORITY = 1000
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Where attributes apply; empty strings widen the scope (project-only, domain-only ...)."""
-
-    project: str = ""
-    domain: str = ""
-    workflow: str = ""
-    launch_plan: str = ""
-    org: str = ""
-
-    @property
-    def priority(self) -> int:
-        if self.launch_plan:
-            return LAUNCH_PLAN_PRIORITY
-        if self.workflow:
-            return WORKFLOW_PRIORITY
-        if self.project and self.domain:
-            return PROJECT_DOMAIN_PRIORITY
-        if self.project:
-            return PROJECT_PRIORITY
-        return DOMAIN_PRIORITY
+__all__ = ["Scope"]
 
 
 async def find(session: AsyncSession, scope: Scope, resource_type: str) -> MatchableAttributeRow | None:
@@ -113,3 +85,26 @@ async def list_all(session: AsyncSession, resource_type: str, org: str) -> list[
         )
     )
     return list((await session.scalars(stmt)).all())
+
+
+class SqlAttributeRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, scope: Scope, resource_type: str) -> MatchableAttributeRow | None:
+        return await find(self._session, scope, resource_type)
+
+    async def most_specific(self, scope: Scope, resource_type: str) -> MatchableAttributeRow | None:
+        return await most_specific(self._session, scope, resource_type)
+
+    async def most_specific_each(self, scope: Scope, resource_types: Sequence[str]) -> dict[str, MatchableAttributeRow]:
+        return await most_specific_each(self._session, scope, resource_types)
+
+    async def all_of_type(self, resource_type: str, org: str) -> list[MatchableAttributeRow]:
+        return await list_all(self._session, resource_type, org)
+
+    def add(self, row: MatchableAttributeRow) -> None:
+        self._session.add(row)
+
+    async def delete(self, row: MatchableAttributeRow) -> None:
+        await self._session.delete(row)

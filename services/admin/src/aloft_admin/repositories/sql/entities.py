@@ -5,6 +5,7 @@ Every function takes the caller's AsyncSession so a whole RPC is one transaction
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, TypeVar
 
 from flyteidl.admin import common_pb2, project_pb2
@@ -12,7 +13,7 @@ from flyteidl.core import identifier_pb2
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aloft_admin.repositories.filters import apply_sort, page_bounds, parse_filters, where_all
+from aloft_admin.repositories.filters import FieldMap, apply_sort, page_bounds, parse_filters, where_all
 from aloft_admin.repositories.models.entities import (
     DescriptionEntityRow,
     LaunchPlanRow,
@@ -26,8 +27,10 @@ from aloft_admin.repositories.sql.fields import (
     LAUNCH_PLAN_FIELDS,
     NAMED_ENTITY_FIELDS,
     PROJECT_FIELDS,
+    TASK_FIELDS,
+    WORKFLOW_FIELDS,
 )
-from aloft_admin.repositories.sql.listing import ListQuery, page, scoped
+from aloft_admin.repositories.sql.listing import ListQuery, list_names, list_versions, page, scoped
 
 VersionedRow = TypeVar("VersionedRow", TaskRow, WorkflowRow, LaunchPlanRow, DescriptionEntityRow)
 
@@ -75,7 +78,7 @@ async def find_active_launch_plan(session: AsyncSession, id: common_pb2.NamedEnt
     return (await session.scalars(stmt)).first()
 
 
-async def deactivate_launch_plans(session: AsyncSession, id: common_pb2.NamedEntityIdentifier, now: Any) -> None:
+async def deactivate_launch_plans(session: AsyncSession, id: common_pb2.NamedEntityIdentifier, now: datetime) -> None:
     """Set every active version of a launch plan name INACTIVE (there is at most one)."""
     await session.execute(
         update(LaunchPlanRow)
@@ -140,3 +143,82 @@ async def active_scheduled_launch_plans(session: AsyncSession) -> list[LaunchPla
         .order_by(LaunchPlanRow.project, LaunchPlanRow.domain, LaunchPlanRow.name)
     )
     return list((await session.scalars(stmt)).all())
+
+
+_VERSION_FIELDS: dict[type[Any], FieldMap] = {
+    TaskRow: TASK_FIELDS,
+    WorkflowRow: WORKFLOW_FIELDS,
+    LaunchPlanRow: LAUNCH_PLAN_FIELDS,
+    DescriptionEntityRow: DESCRIPTION_FIELDS,
+}
+
+
+class SqlEntityRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, model: type[VersionedRow], id: identifier_pb2.Identifier) -> VersionedRow | None:
+        return await find(self._session, model, id)
+
+    def add(self, row: Any) -> None:
+        self._session.add(row)
+
+    async def list_versions(
+        self, model: type[VersionedRow], id: common_pb2.NamedEntityIdentifier, query: ListQuery
+    ) -> tuple[list[VersionedRow], str]:
+        return await list_versions(self._session, model, id, query, _VERSION_FIELDS[model])
+
+    async def list_names(
+        self, model: type[VersionedRow], project: str, domain: str, org: str, query: ListQuery
+    ) -> tuple[list[common_pb2.NamedEntityIdentifier], str]:
+        return await list_names(self._session, model, project, domain, org, query, _VERSION_FIELDS[model])
+
+    async def get_named_entity(self, resource_type: int, id: common_pb2.NamedEntityIdentifier) -> NamedEntityRow | None:
+        return await find_named_entity(self._session, resource_type, id)
+
+    async def list_named_entities(
+        self, resource_type: int, project: str, domain: str, org: str, query: ListQuery
+    ) -> tuple[list[NamedEntityRow], str]:
+        return await list_named_entities(self._session, resource_type, project, domain, org, query)
+
+    async def get_description_entity(self, id: identifier_pb2.Identifier) -> DescriptionEntityRow | None:
+        return await find_description_entity(self._session, id)
+
+    async def list_description_entities(
+        self, resource_type: int, id: common_pb2.NamedEntityIdentifier, query: ListQuery
+    ) -> tuple[list[DescriptionEntityRow], str]:
+        return await list_description_entities(self._session, resource_type, id, query)
+
+
+class SqlLaunchPlanRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def active(self, id: common_pb2.NamedEntityIdentifier) -> LaunchPlanRow | None:
+        return await find_active_launch_plan(self._session, id)
+
+    async def deactivate(self, id: common_pb2.NamedEntityIdentifier, now: datetime) -> None:
+        await deactivate_launch_plans(self._session, id, now)
+
+    async def page_active(
+        self, project: str, domain: str, org: str, query: ListQuery
+    ) -> tuple[list[LaunchPlanRow], str]:
+        return await list_active_launch_plans(self._session, project, domain, org, query)
+
+    async def scheduled(self) -> list[LaunchPlanRow]:
+        return await active_scheduled_launch_plans(self._session)
+
+
+class SqlProjectRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, project_id: str, org: str = "") -> ProjectRow | None:
+        return await find_project(self._session, project_id, org)
+
+    async def add(self, row: ProjectRow) -> None:
+        self._session.add(row)
+        await self._session.flush()
+
+    async def page(self, org: str, query: ListQuery) -> tuple[list[ProjectRow], str]:
+        return await list_projects(self._session, org, query)

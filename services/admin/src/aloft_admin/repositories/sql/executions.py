@@ -7,16 +7,24 @@ flush fail with ``Aborted``, so callers retry from fresh state instead of overwr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
+from flyteidl.admin import common_pb2, execution_pb2
+from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
+from aloft_admin.repositories.filters import apply_sort, paginate, parse_filters, where_all
+from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.executions import ExecutionModel, NodeExecutionModel, TaskExecutionModel
+from aloft_admin.repositories.sql.execution_fields import EXECUTION_FIELDS, NODE_FIELDS, TASK_FIELDS
 from aloft_service.errors import Aborted
+
+WF = core.WorkflowExecution
 
 
 async def flush_checked(session: AsyncSession) -> None:
@@ -143,3 +151,204 @@ async def node_executions_by_id(session: AsyncSession, ids: Sequence[int]) -> di
         return {}
     rows = (await session.execute(select(NodeExecutionModel).where(NodeExecutionModel.id.in_(ids)))).scalars()
     return {row.id: row for row in rows}
+
+
+def _identified_by(wid: identifier_pb2.WorkflowExecutionIdentifier) -> list[ColumnElement[bool]]:
+    return [
+        ExecutionModel.org == wid.org,
+        ExecutionModel.project == wid.project,
+        ExecutionModel.domain == wid.domain,
+        ExecutionModel.name == wid.name,
+    ]
+
+
+def _due(now: datetime, never_tried_before: datetime) -> ColumnElement[bool]:
+    """Rows never tried by the repair loop wait until ``never_tried_before`` (the inline attempt may be in flight)."""
+    return or_(
+        and_(ExecutionModel.retry_at.is_(None), ExecutionModel.created_at <= never_tried_before),
+        ExecutionModel.retry_at <= now,
+    )
+
+
+_HANDOFF_PENDING, _HANDOFF_DONE, _HANDOFF_CANCELLED = "pending", "done", "cancelled"
+
+
+class SqlExecutionRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(
+        self, wid: identifier_pb2.WorkflowExecutionIdentifier, *, for_update: bool = False
+    ) -> ExecutionModel | None:
+        return await find_execution(self._session, wid, for_update=for_update)
+
+    async def get_by_row_id(self, row_id: int, *, for_update: bool = False) -> ExecutionModel | None:
+        stmt = select(ExecutionModel).where(ExecutionModel.id == row_id)
+        row: ExecutionModel | None = (
+            await self._session.execute(stmt.with_for_update() if for_update else stmt)
+        ).scalar_one_or_none()
+        return row
+
+    async def cluster_of(self, wid: identifier_pb2.WorkflowExecutionIdentifier) -> str | None:
+        return await find_execution_cluster(self._session, wid)
+
+    async def add(self, row: ExecutionModel) -> None:
+        self._session.add(row)
+        await self._session.flush()
+
+    async def page(self, scope: common_pb2.NamedEntityIdentifier, query: ListQuery) -> tuple[list[ExecutionModel], str]:
+        conditions = parse_filters(query.filters, EXECUTION_FIELDS)
+        stmt = select(ExecutionModel).where(
+            ExecutionModel.org == scope.org,
+            ExecutionModel.project == scope.project,
+            ExecutionModel.domain == scope.domain,
+        )
+        if scope.name:
+            stmt = stmt.where(ExecutionModel.name == scope.name)
+        if "state" not in query.filters:
+            # As flyteadmin: archived executions are hidden unless the caller filters on state.
+            stmt = stmt.where(ExecutionModel.state != execution_pb2.ExecutionState.EXECUTION_ARCHIVED)
+        stmt = apply_sort(
+            where_all(stmt, conditions), query.sort_by, EXECUTION_FIELDS, default=(ExecutionModel.id.desc(),)
+        )
+        return await paginate(self._session, stmt, query.limit, query.token)
+
+    async def mark_handed_off(
+        self, wid: identifier_pb2.WorkflowExecutionIdentifier, cluster: str, shard_key: str, now: datetime
+    ) -> bool:
+        undefined, queued = WF.Phase.Name(WF.UNDEFINED), WF.Phase.Name(WF.QUEUED)
+        result = await self._session.execute(
+            update(ExecutionModel)
+            .where(*_identified_by(wid), ExecutionModel.handoff == _HANDOFF_PENDING)
+            .values(
+                handoff=_HANDOFF_DONE,
+                cluster=cluster,
+                shard_key=shard_key,
+                handoff_error="",
+                retry_at=None,
+                phase=case((ExecutionModel.phase == undefined, queued), else_=ExecutionModel.phase),
+                updated_at=now,
+                version=ExecutionModel.version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def delay_handoff(self, row_id: int, error: str, retry_at: datetime) -> None:
+        await self._session.execute(
+            update(ExecutionModel)
+            .where(ExecutionModel.id == row_id)
+            .values(handoff_attempts=ExecutionModel.handoff_attempts + 1, handoff_error=error, retry_at=retry_at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def abort_if_cancelled(self, wid: identifier_pb2.WorkflowExecutionIdentifier, cluster: str) -> None:
+        await self._session.execute(
+            update(ExecutionModel)
+            .where(*_identified_by(wid), ExecutionModel.handoff == _HANDOFF_CANCELLED)
+            .values(cluster=cluster, abort_pending=True, version=ExecutionModel.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def abort_delivered(self, row_id: int) -> None:
+        await self._session.execute(
+            update(ExecutionModel)
+            .where(ExecutionModel.id == row_id)
+            .values(abort_pending=False, retry_at=None)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def delay_abort(self, row_id: int, retry_at: Callable[[int], datetime]) -> None:
+        attempts = (
+            await self._session.execute(select(ExecutionModel.abort_attempts).where(ExecutionModel.id == row_id))
+        ).scalar_one_or_none()
+        if attempts is None:
+            return
+        await self._session.execute(
+            update(ExecutionModel)
+            .where(ExecutionModel.id == row_id)
+            .values(abort_attempts=attempts + 1, retry_at=retry_at(attempts + 1))
+            .execution_options(synchronize_session=False)
+        )
+
+    async def due_handoffs(self, now: datetime, never_tried_before: datetime, limit: int) -> list[ExecutionModel]:
+        return await self._due(ExecutionModel.handoff == _HANDOFF_PENDING, now, never_tried_before, limit)
+
+    async def due_aborts(self, now: datetime, never_tried_before: datetime, limit: int) -> list[ExecutionModel]:
+        return await self._due(ExecutionModel.abort_pending.is_(True), now, never_tried_before, limit)
+
+    async def _due(
+        self, wanted: ColumnElement[bool], now: datetime, never_tried_before: datetime, limit: int
+    ) -> list[ExecutionModel]:
+        order = (func.coalesce(ExecutionModel.retry_at, ExecutionModel.created_at), ExecutionModel.id)
+        stmt = select(ExecutionModel).where(wanted, _due(now, never_tried_before)).order_by(*order).limit(limit)
+        return list((await self._session.execute(stmt)).scalars().all())
+
+
+class SqlNodeExecutionRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(
+        self, nid: identifier_pb2.NodeExecutionIdentifier, *, for_update: bool = False
+    ) -> NodeExecutionModel | None:
+        return await find_node_execution(self._session, nid, for_update=for_update)
+
+    async def add(self, row: NodeExecutionModel) -> None:
+        self._session.add(row)
+
+    async def by_row_ids(self, ids: Sequence[int]) -> dict[int, NodeExecutionModel]:
+        return await node_executions_by_id(self._session, ids)
+
+    async def all_of(self, wid: identifier_pb2.WorkflowExecutionIdentifier) -> list[NodeExecutionModel]:
+        return list((await self._session.execute(node_executions_of(wid))).scalars())
+
+    async def page(
+        self,
+        wid: identifier_pb2.WorkflowExecutionIdentifier,
+        query: ListQuery,
+        *,
+        parent_id: int | None = None,
+        parent_task_execution_id: int | None = None,
+        top_level: bool = False,
+    ) -> tuple[list[NodeExecutionModel], str]:
+        stmt = node_executions_of(wid)
+        if parent_id is not None:
+            stmt = stmt.where(NodeExecutionModel.parent_id == parent_id)
+        elif top_level:
+            stmt = stmt.where(NodeExecutionModel.parent_id.is_(None))
+        if parent_task_execution_id is not None:
+            stmt = stmt.where(NodeExecutionModel.parent_task_execution_id == parent_task_execution_id)
+        stmt = where_all(stmt, parse_filters(query.filters, NODE_FIELDS))
+        stmt = apply_sort(stmt, query.sort_by, NODE_FIELDS, default=(NodeExecutionModel.id.asc(),))
+        return await paginate(self._session, stmt, query.limit, query.token)
+
+
+class SqlTaskExecutionRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(
+        self, tid: identifier_pb2.TaskExecutionIdentifier, *, for_update: bool = False
+    ) -> TaskExecutionModel | None:
+        return await find_task_execution(self._session, tid, for_update=for_update)
+
+    async def add(self, row: TaskExecutionModel) -> None:
+        self._session.add(row)
+
+    async def all_of(self, wid: identifier_pb2.WorkflowExecutionIdentifier) -> list[TaskExecutionModel]:
+        stmt = select(TaskExecutionModel).where(
+            TaskExecutionModel.execution_org == wid.org,
+            TaskExecutionModel.execution_project == wid.project,
+            TaskExecutionModel.execution_domain == wid.domain,
+            TaskExecutionModel.execution_name == wid.name,
+        )
+        return list((await self._session.execute(stmt)).scalars())
+
+    async def page(
+        self, nid: identifier_pb2.NodeExecutionIdentifier, query: ListQuery
+    ) -> tuple[list[TaskExecutionModel], str]:
+        stmt = where_all(task_executions_of(nid), parse_filters(query.filters, TASK_FIELDS))
+        default = (TaskExecutionModel.retry_attempt.asc(), TaskExecutionModel.id)
+        stmt = apply_sort(stmt, query.sort_by, TASK_FIELDS, default=default)
+        return await paginate(self._session, stmt, query.limit, query.token)

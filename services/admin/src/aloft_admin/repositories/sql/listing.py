@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from flyteidl.admin import common_pb2
@@ -11,21 +10,9 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aloft_admin.repositories import filters as f
+from aloft_admin.repositories.keys import ListQuery
 
-
-@dataclass(frozen=True)
-class ListQuery:
-    """The list parameters every List request carries."""
-
-    limit: int
-    token: str = ""
-    filters: str = ""
-    sort_by: common_pb2.Sort | None = None
-
-    @classmethod
-    def of(cls, request: Any) -> ListQuery:
-        sort = request.sort_by if request.HasField("sort_by") else None
-        return cls(limit=request.limit, token=request.token, filters=getattr(request, "filters", ""), sort_by=sort)
+__all__ = ["ListQuery", "list_names", "list_versions", "page", "scoped"]
 
 
 async def page(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from flyteidl.admin import common_pb2
@@ -10,7 +11,8 @@ from flyteidl.core import identifier_pb2
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aloft_admin.repositories.filters import FieldMap, apply_sort, paginate, where_all
+from aloft_admin.repositories.filters import FieldMap, apply_sort, paginate, parse_filters, where_all
+from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.signals import SignalModel
 
 SIGNAL_FIELDS: FieldMap = {
@@ -62,3 +64,23 @@ async def list_page(
     stmt = apply_sort(stmt, sort_by, SIGNAL_FIELDS, default=(SignalModel.id,))
     rows, next_token = await paginate(session, stmt, limit, token)
     return list(rows), next_token
+
+
+class SqlSignalRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, signal: identifier_pb2.SignalIdentifier) -> SignalModel | None:
+        return await get(self._session, signal)
+
+    async def add(self, row: SignalModel) -> SignalModel:
+        return await insert(self._session, row)
+
+    async def set_value(self, row: SignalModel, value: bytes, now: datetime) -> None:
+        await set_value(self._session, row, value, now)
+
+    async def page(
+        self, execution: identifier_pb2.WorkflowExecutionIdentifier, query: ListQuery
+    ) -> tuple[list[SignalModel], str]:
+        conditions = parse_filters(query.filters, SIGNAL_FIELDS) if query.filters else []
+        return await list_page(self._session, execution, conditions, query.sort_by, query.limit, query.token)

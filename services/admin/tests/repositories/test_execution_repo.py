@@ -1,0 +1,133 @@
+"""ExecutionRepo: identity, version-checked updates, listing, and the conditional hand-off/abort updates."""
+
+from __future__ import annotations
+
+import pytest
+from flyteidl.admin import common_pb2, execution_pb2
+
+from aloft_admin.repositories.keys import ListQuery
+from aloft_admin.repositories.sql import SqlRepositories
+from aloft_service.errors import Aborted, AlreadyExists, InvalidArgument
+
+from .conftest import execution_row, later, wid
+
+SCOPE = common_pb2.NamedEntityIdentifier(project="p", domain="d")
+
+
+async def test_add_get_and_duplicate_name(repos: SqlRepositories) -> None:
+    async with repos.transaction() as tx:
+        await tx.executions.add(execution_row("e1", cluster="c1"))
+        assert await tx.executions.get(wid("e2")) is None
+    async with repos.transaction() as tx:
+        row = await tx.executions.get(wid("e1"))
+        assert row is not None and row.name == "e1"
+        assert await tx.executions.get_by_row_id(row.id) is row
+        assert await tx.executions.cluster_of(wid("e1")) == "c1"
+        assert await tx.executions.cluster_of(wid("nope")) is None
+    with pytest.raises(AlreadyExists):
+        async with repos.transaction() as tx:
+            await tx.executions.add(execution_row("e1"))
+    async with repos.transaction() as tx:  # another project may use the name
+        await tx.executions.add(execution_row("e1", project="other"))
+
+
+async def test_a_concurrent_update_aborts_the_stale_writer(repos: SqlRepositories) -> None:
+    async with repos.transaction() as tx:
+        await tx.executions.add(execution_row("e1"))
+    with pytest.raises(Aborted):
+        async with repos.transaction() as stale:
+            row = await stale.executions.get(wid("e1"))
+            assert row is not None
+            async with repos.transaction() as winner:
+                fresh = await winner.executions.get(wid("e1"))
+                assert fresh is not None
+                fresh.phase = "RUNNING"
+            row.phase = "FAILED"
+            await stale.flush()
+    async with repos.transaction() as tx:
+        row = await tx.executions.get(wid("e1"))
+        assert row is not None and row.phase == "RUNNING"
+
+
+async def test_page_newest_first_hides_archived_and_filters(repos: SqlRepositories) -> None:
+    async with repos.transaction() as tx:
+        for i in range(5):
+            await tx.executions.add(execution_row(f"e{i}", phase="SUCCEEDED" if i % 2 else "FAILED"))
+        await tx.executions.add(execution_row("old", state=execution_pb2.ExecutionState.EXECUTION_ARCHIVED))
+    async with repos.transaction() as tx:
+        rows, token = await tx.executions.page(SCOPE, ListQuery(limit=3))
+        assert [r.name for r in rows] == ["e4", "e3", "e2"] and token == "3"
+        rows, token = await tx.executions.page(SCOPE, ListQuery(limit=3, token=token))
+        assert [r.name for r in rows] == ["e1", "e0"] and token == ""
+        rows, _ = await tx.executions.page(SCOPE, ListQuery(limit=10, filters="eq(phase,SUCCEEDED)"))
+        assert {r.name for r in rows} == {"e1", "e3"}
+        rows, _ = await tx.executions.page(SCOPE, ListQuery(limit=10, filters="eq(state,ARCHIVED)"))
+        assert [r.name for r in rows] == ["old"]
+        with pytest.raises(InvalidArgument, match="nope"):
+            await tx.executions.page(SCOPE, ListQuery(limit=10, filters="eq(nope,1)"))
+
+
+async def test_mark_handed_off_only_moves_a_pending_row(repos: SqlRepositories) -> None:
+    async with repos.transaction() as tx:
+        await tx.executions.add(execution_row("e1"))
+        await tx.executions.add(execution_row("e2", phase="RUNNING"))
+        await tx.executions.add(execution_row("e3", handoff="cancelled"))
+    async with repos.transaction() as tx:
+        assert await tx.executions.mark_handed_off(wid("e1"), "c1", "shard-a", later(1))
+        assert await tx.executions.mark_handed_off(wid("e2"), "c1", "", later(1))
+        assert not await tx.executions.mark_handed_off(wid("e3"), "c1", "", later(1))
+        assert not await tx.executions.mark_handed_off(wid("e1"), "c2", "", later(2))  # no longer pending
+    async with repos.transaction() as tx:
+        e1, e2, e3 = [await tx.executions.get(wid(n)) for n in ("e1", "e2", "e3")]
+        assert e1 is not None and (e1.handoff, e1.phase, e1.cluster, e1.shard_key) == (
+            "done",
+            "QUEUED",
+            "c1",
+            "shard-a",
+        )
+        assert e2 is not None and e2.phase == "RUNNING"  # a later phase stays
+        assert e3 is not None and (e3.handoff, e3.cluster) == ("cancelled", "")
+
+
+async def test_repair_queues_are_due_ordered_and_delays_push_rows_back(repos: SqlRepositories) -> None:
+    async with repos.transaction() as tx:
+        for i in range(3):
+            await tx.executions.add(execution_row(f"h{i}", created=later(i)))
+        await tx.executions.add(execution_row("done", handoff="done"))
+        await tx.executions.add(execution_row("abort", handoff="cancelled", abort_pending=True))
+    async with repos.transaction() as tx:
+        due = await tx.executions.due_handoffs(later(10), later(1), limit=10)
+        assert [r.name for r in due] == ["h0", "h1"]  # h2 is younger than never_tried_before
+        assert [r.name for r in await tx.executions.due_handoffs(later(10), later(5), limit=1)] == ["h0"]
+        h0 = due[0]
+        await tx.executions.delay_handoff(h0.id, "unreachable", later(20))
+    async with repos.transaction() as tx:
+        assert [r.name for r in await tx.executions.due_handoffs(later(10), later(5), limit=10)] == ["h1", "h2"]
+        row = await tx.executions.get(wid("h0"))
+        assert row is not None and (row.handoff_attempts, row.handoff_error) == (1, "unreachable")
+        assert [r.name for r in await tx.executions.due_handoffs(later(20), later(5), limit=10)][-1] == "h0"
+        aborts = await tx.executions.due_aborts(later(10), later(5), limit=10)
+        assert [r.name for r in aborts] == ["abort"]
+        await tx.executions.delay_abort(aborts[0].id, lambda attempts: later(100 * attempts))
+    async with repos.transaction() as tx:
+        assert await tx.executions.due_aborts(later(10), later(5), limit=10) == []
+        row = await tx.executions.get(wid("abort"))
+        assert row is not None and row.abort_attempts == 1 and row.retry_at is not None
+        await tx.executions.abort_delivered(row.id)
+    async with repos.transaction() as tx:
+        row = await tx.executions.get(wid("abort"))
+        assert row is not None and (row.abort_pending, row.retry_at) == (False, None)
+        assert await tx.executions.due_aborts(later(1000), later(1000), limit=10) == []
+
+
+async def test_abort_if_cancelled_touches_only_cancelled_rows(repos: SqlRepositories) -> None:
+    async with repos.transaction() as tx:
+        await tx.executions.add(execution_row("cancelled", handoff="cancelled"))
+        await tx.executions.add(execution_row("pending"))
+    async with repos.transaction() as tx:
+        await tx.executions.abort_if_cancelled(wid("cancelled"), "c1")
+        await tx.executions.abort_if_cancelled(wid("pending"), "c1")
+    async with repos.transaction() as tx:
+        cancelled, pending = await tx.executions.get(wid("cancelled")), await tx.executions.get(wid("pending"))
+        assert cancelled is not None and (cancelled.abort_pending, cancelled.cluster) == (True, "c1")
+        assert pending is not None and (pending.abort_pending, pending.cluster) == (False, "")

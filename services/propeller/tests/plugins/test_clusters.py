@@ -1,0 +1,137 @@
+"""The embedded Dask / Ray cluster plugins without a task environment: sizing from the flytekit plugins' specs,
+clear permanent failures for unusable specs, and the restart sweep that stops clusters whose task already ended
+(real processes). The full runs with flytekit are in tests/connectors/test_clusters.py."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from flyteidl.core import identifier_pb2, tasks_pb2
+from flyteidl.plugins import dask_pb2, ray_pb2
+from google.protobuf import json_format, struct_pb2
+
+from aloft_propeller.config import PropellerConfig
+from aloft_propeller.plugins.base import Phase, TaskExecutionContext
+from aloft_propeller.plugins.clusters import dask_plugin, ray_plugin
+from aloft_propeller.plugins.clusters.engines import DaskEngine, RayEngine, cpus, memory_bytes
+from aloft_propeller.plugins.clusters.processes import ClusterDir
+from aloft_propeller.plugins.local_process.attempt import AttemptDir, ProcessRecord, boot_id, process_start_ticks
+from aloft_storage import BlobStore
+
+MakeCtx = Callable[..., Awaitable[TaskExecutionContext]]
+
+
+def resources(cpu: str = "", mem: str = "") -> tasks_pb2.Resources:
+    limits = []
+    if cpu:
+        limits.append(tasks_pb2.Resources.ResourceEntry(name=tasks_pb2.Resources.CPU, value=cpu))
+    if mem:
+        limits.append(tasks_pb2.Resources.ResourceEntry(name=tasks_pb2.Resources.MEMORY, value=mem))
+    return tasks_pb2.Resources(limits=limits)
+
+
+def template(task_type: str, custom: dict[str, object], image: str = "ghcr.io/flyteorg/flytekit:py3.11") -> object:
+    struct = struct_pb2.Struct()
+    struct.update(custom)
+    return tasks_pb2.TaskTemplate(
+        id=identifier_pb2.Identifier(resource_type=identifier_pb2.TASK, project="p", domain="d", name="t", version="1"),
+        type=task_type,
+        custom=struct,
+        container=tasks_pb2.Container(image=image, args=["pyflyte-execute"]),
+    )
+
+
+def test_quantities() -> None:
+    assert cpus(resources(cpu="500m")) == 1 and cpus(resources(cpu="2.5")) == 3 and cpus(resources()) == 1
+    assert memory_bytes(resources(mem="1Gi")) == 2**30 and memory_bytes(resources(mem="500M")) == 500 * 10**6
+    assert memory_bytes(resources()) == 0
+
+
+def test_dask_workers_sized_from_the_spec_within_max_workers(tmp_path: Path) -> None:
+    job = dask_pb2.DaskJob(workers=dask_pb2.DaskWorkerGroup(number_of_workers=5, resources=resources("2", "1Gi")))
+    task = template("dask", json_format.MessageToDict(job))
+    cluster = ClusterDir(tmp_path / "c")
+    launches = DaskEngine(max_workers=3).workers(task, Path("/venv/bin"), cluster, "tcp://127.0.0.1:1")  # type: ignore[arg-type]
+    assert [launch.role for launch in launches] == ["worker-0", "worker-1", "worker-2"]
+    argv = launches[0].argv
+    assert argv[:3] == ["/venv/bin/dask", "worker", "tcp://127.0.0.1:1"]
+    assert argv[argv.index("--nthreads") + 1] == "2" and argv[argv.index("--memory-limit") + 1] == str(2**30)
+
+
+def test_ray_nodes_from_the_spec(tmp_path: Path) -> None:
+    job = ray_pb2.RayJob(
+        ray_cluster=ray_pb2.RayCluster(
+            head_group_spec=ray_pb2.HeadGroupSpec(ray_start_params={"num-cpus": "1", "port": "1"}),
+            worker_group_spec=[
+                ray_pb2.WorkerGroupSpec(group_name="a", replicas=2, ray_start_params={"num-gpus": "0"}),
+                ray_pb2.WorkerGroupSpec(group_name="b", replicas=1, min_replicas=2),
+            ],
+        )
+    )
+    task = template("ray", json_format.MessageToDict(job))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ray").touch()
+    cluster = ClusterDir(tmp_path / "c")
+    cluster.path.mkdir()
+    head = RayEngine(max_workers=8).head(task, bin_dir, cluster)  # type: ignore[arg-type]
+    assert "--head" in head.argv and "--num-cpus=1" in head.argv and "--port=1" not in head.argv
+    workers = RayEngine(max_workers=8).workers(task, bin_dir, cluster, "127.0.0.1:6379")  # type: ignore[arg-type]
+    assert len(workers) == 4  # 2 of group a, max(replicas, min_replicas) = 2 of group b
+    assert "--address=127.0.0.1:6379" in workers[0].argv and "--num-gpus=0" in workers[0].argv
+    assert len(RayEngine(max_workers=3).workers(task, bin_dir, cluster, "h:1")) == 3  # type: ignore[arg-type]
+
+
+async def test_unusable_specs_fail_permanently(
+    propeller_config: PropellerConfig, blobs: BlobStore, make_ctx: MakeCtx, tmp_path: Path
+) -> None:
+    empty_venv = tmp_path / "venv"
+    (empty_venv / "bin").mkdir(parents=True)
+    config = propeller_config.model_copy(
+        update={
+            "plugins": propeller_config.plugins.model_copy(
+                update={
+                    "local_process": propeller_config.plugins.local_process.model_copy(
+                        update={"images": {"*": str(empty_venv)}}
+                    )
+                }
+            )
+        }
+    )
+    missing = await dask_plugin(config, blobs).handle(await make_ctx(template("dask", {}), execution="e1"))
+    assert missing.info.phase == Phase.PERMANENT_FAILURE and missing.info.error is not None
+    assert "`dask` is not installed" in missing.info.error.message
+    (empty_venv / "bin" / "ray").touch()
+    bad = await ray_plugin(config, blobs).handle(await make_ctx(template("ray", {"rayCluster": 3}), execution="e2"))
+    assert bad.info.phase == Phase.PERMANENT_FAILURE and bad.info.error is not None
+    assert "not a RayJob" in bad.info.error.message
+
+
+async def test_restart_sweep_stops_clusters_whose_task_ended(
+    propeller_config: PropellerConfig, blobs: BlobStore, make_ctx: MakeCtx
+) -> None:
+    plugin = dask_plugin(propeller_config, blobs)
+    ended, running = ClusterDir(plugin.root / "ended-n0-0"), ClusterDir(plugin.root / "running-n0-0")
+    sleeper = [sys.executable, "-c", "import time; time.sleep(300)"]
+    processes = []
+    for cluster in (ended, running):
+        assert cluster.claim()
+        processes.append(cluster.spawn("scheduler", sleeper, dict(os.environ)))
+    # The ended attempt's task process recorded its exit; the running one is still running (this test process).
+    ended_task = AttemptDir(plugin.root / "tasks" / "ended-n0-0")
+    ended_task.prepare()
+    (ended_task.path / "exit_code").write_text("0")
+    live_task = AttemptDir(plugin.root / "tasks" / "running-n0-0")
+    live_task.prepare()
+    live_task.write_record(
+        ProcessRecord(os.getpid(), os.getpgid(0), boot_id(), process_start_ticks(os.getpid()), started_at=0.0)
+    )
+    restarted = dask_plugin(propeller_config, blobs)
+    await restarted._sweep()
+    assert ended.torn_down and ended.dead() == ["scheduler"]
+    assert not running.torn_down and running.dead() == []
+    await running.tear_down(1.0)
+    assert running.dead() == ["scheduler"]

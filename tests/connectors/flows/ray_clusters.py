@@ -1,0 +1,29 @@
+"""A flytekitplugins-ray task: `ray.remote` work on the attempt's embedded cluster (a head and 2 worker nodes)."""
+
+from __future__ import annotations
+
+import ray
+from flytekit import task, workflow
+from flytekitplugins.ray import HeadNodeConfig, RayJobConfig, WorkerNodeConfig
+
+
+@ray.remote
+def square(x: int) -> int:
+    return x * x
+
+
+@task(
+    task_config=RayJobConfig(
+        head_node_config=HeadNodeConfig(ray_start_params={"num-cpus": "1"}),
+        worker_node_config=[WorkerNodeConfig(group_name="workers", replicas=2, ray_start_params={"num-cpus": "1"})],
+    )
+)
+def ray_squares(n: int) -> tuple[int, int]:
+    total = sum(ray.get([square.remote(i) for i in range(n)]))
+    nodes = len([node for node in ray.nodes() if node["Alive"]])
+    return total, nodes
+
+
+@workflow
+def ray_wf(n: int) -> tuple[int, int]:
+    return ray_squares(n=n)

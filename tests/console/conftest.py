@@ -1,0 +1,129 @@
+"""The console in a real browser: Debian's Chromium driven by Playwright against the real stack of tests/e2e
+(datacatalog, admin, propeller, scheduler as processes), workflows registered by unmodified flytekit.
+
+Browser downloads are impossible here, so Playwright launches the system Chromium (`chromium` package, installed by
+`make setup`); $ALOFT_CHROMIUM overrides the path. Screenshots go to $ALOFT_TEST_ARTIFACTS/console (default
+.aloft/test-artifacts/console)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+
+CONSOLE_DIR = Path(__file__).resolve().parent
+REPO = CONSOLE_DIR.parents[1]
+sys.path.insert(0, str(CONSOLE_DIR))  # test modules import console_harness (pytest runs with --import-mode=importlib)
+
+from console_harness import DOMAIN, PROJECT, pyflyte  # noqa: E402
+
+
+def _load_e2e_harness() -> Any:
+    spec = importlib.util.spec_from_file_location("aloft_e2e_harness", REPO / "tests" / "e2e" / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+_harness = _load_e2e_harness()
+stack = _harness.stack  # the session-scoped stack fixture of tests/e2e
+
+
+def chromium_path() -> str:
+    path = os.environ.get("ALOFT_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail("no Chromium: `make setup` installs Debian's chromium package (or set ALOFT_CHROMIUM)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    root = Path(os.environ.get("ALOFT_TEST_ARTIFACTS", REPO / ".aloft" / "test-artifacts")) / "console"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def console_config(stack: Any) -> Path:
+    """flytekit's config as `aloft up` writes it: links point at the console on admin's HTTP port."""
+    path = Path(stack.root) / "flytekit-console.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "admin": {"endpoint": f"dns:///127.0.0.1:{stack.ports['admin_grpc']}", "insecure": True},
+                "console": {"endpoint": f"http://127.0.0.1:{stack.ports['admin_http']}"},
+            }
+        )
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def registered(stack: Any, console_config: Path) -> str:
+    version = f"console-{uuid.uuid4().hex[:10]}"
+    pyflyte(
+        stack,
+        console_config,
+        "register",
+        "--project",
+        PROJECT,
+        "--domain",
+        DOMAIN,
+        "--image",
+        "ghcr.io/flyteorg/flytekit:py3.11-1.16.31",
+        "--version",
+        version,
+        "flows",
+    )
+    return version
+
+
+@pytest.fixture(scope="session")
+def admin_http(stack: Any) -> str:
+    return f"http://127.0.0.1:{stack.ports['admin_http']}"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        # --no-sandbox: the tests run as root, where Chromium's sandbox cannot start.
+        launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+class PageErrors:
+    """Every console error and uncaught exception of a page: a test ends asserting there were none."""
+
+    def __init__(self, page: Page) -> None:
+        self.messages: list[str] = []
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda exc: self.messages.append(f"uncaught: {exc}"))
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.messages.append(f"console.error: {message.text} ({message.location})")
+
+
+@pytest.fixture
+def page(browser: Browser, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    opened = context.new_page()
+    opened.set_default_timeout(60_000)
+    errors = PageErrors(opened)
+    opened.errors = errors  # type: ignore[attr-defined]
+    yield opened
+    opened.screenshot(path=str(artifacts / f"{request.node.name}-final.png"), full_page=True)
+    context.close()
+    assert errors.messages == [], "the page logged errors:\n" + "\n".join(errors.messages)
