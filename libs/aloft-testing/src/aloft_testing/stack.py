@@ -154,22 +154,25 @@ class Stack:
                 return int(line.split()[1]) * 1024
         return 0
 
-    def pyflyte(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def pyflyte(self, *args: str, timeout: float = 300, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """``pyflyte --config <flytekit.yaml> ...`` in ``cwd`` (default: ``workdir``)."""
         return subprocess.run(
             [str(self.venv / "bin" / "pyflyte"), "--config", str(self.flyte_config), *args],
-            cwd=self.workdir,
+            cwd=cwd or self.workdir,
             capture_output=True,
             text=True,
             timeout=timeout,
         )
 
-    def register(self, version: str, *packages: str) -> None:
-        """``pyflyte register`` (fast registration) of ``packages`` in flytesnacks/development as ``version``."""
+    def register(self, version: str, *packages: str, cwd: Path | None = None) -> None:
+        """``pyflyte register`` (fast registration) of ``packages`` (found in ``cwd``, default ``workdir``) in
+        flytesnacks/development as ``version``."""
         result = self.pyflyte(
             "register",
             *("--project", "flytesnacks", "--domain", "development"),
             *("--image", "ghcr.io/flyteorg/flytekit:py3.11-1.16.31", "--version", version),
             *packages,
+            cwd=cwd,
         )
         assert result.returncode == 0, (
             f"pyflyte register failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}\n"
