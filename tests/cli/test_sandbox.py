@@ -8,15 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from aloft_testing.servers import free_port
+from aloft_testing.stack import QUICK_PROPELLER, stack_config, stack_ports, write_configs
 
 
 @pytest.fixture
 def sandbox_dir(tmp_path: Path) -> Path:
-    harness = sys.modules["aloft_e2e_harness"]
-    venv = harness.flytekit_venv()  # type: ignore[attr-defined]
-    ports = {f"{svc}_{kind}": free_port() for svc in harness.SERVICES for kind in ("grpc", "http")}  # type: ignore[attr-defined]
-    harness._write_configs(tmp_path, ports, venv)  # type: ignore[attr-defined]
+    ports = stack_ports()
+    write_configs(tmp_path, stack_config(tmp_path, ports, QUICK_PROPELLER), ports)
     return tmp_path
 
 

@@ -7,7 +7,6 @@ Browser downloads are impossible here, so Playwright launches the system Chromiu
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import sys
@@ -20,6 +19,8 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
+from aloft_testing.stack import Stack, started_stack
+
 CONSOLE_DIR = Path(__file__).resolve().parent
 REPO = CONSOLE_DIR.parents[1]
 sys.path.insert(0, str(CONSOLE_DIR))  # test modules import console_harness (pytest runs with --import-mode=importlib)
@@ -27,17 +28,11 @@ sys.path.insert(0, str(CONSOLE_DIR))  # test modules import console_harness (pyt
 from console_harness import DOMAIN, PROJECT, pyflyte  # noqa: E402
 
 
-def _load_e2e_harness() -> Any:
-    spec = importlib.util.spec_from_file_location("aloft_e2e_harness", REPO / "tests" / "e2e" / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-_harness = _load_e2e_harness()
-stack = _harness.stack  # the session-scoped stack fixture of tests/e2e
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The stack of tests/e2e (aloft_testing.stack)."""
+    with started_stack(tmp_path_factory.mktemp("stack"), REPO / "tests" / "e2e") as running:
+        yield running
 
 
 def chromium_path() -> str:

@@ -2,7 +2,7 @@
 
 Commands print one JSON document on stdout:
   fetch <version>                            fetch workflows/tasks/launch plans back with FlyteRemote
-  run <version> <workflow> <inputs-json> [--timeout S] [--no-wait]
+  run <version> <workflow> <inputs-json> [--timeout S] [--no-wait]   (workflow: flows.basics.<workflow> unless dotted)
   wait <execution-name> [--timeout S]
   terminate <execution-name> <cause>
   set-signal <execution-name> <signal id> <json value> [--timeout S]   waits for the gate's signal, then sets it
@@ -52,6 +52,7 @@ def _summary(remote: FlyteRemote, execution: typing.Any) -> dict[str, typing.Any
         "phase": int(closure.phase),
         "is_done": execution.is_done,
         "error": closure.error.message if closure.error else None,
+        "error_kind": int(closure.error.kind) if closure.error else None,
         "abort_cause": getattr(getattr(closure, "abort_metadata", None), "cause", None),
         "outputs": {},
         "attempts": {},
@@ -110,6 +111,10 @@ def _node_details(node: typing.Any) -> dict[str, typing.Any]:
         "children": sorted(node.subworkflow_node_executions.keys()) if node.metadata.is_parent_node else [],
         "tasks": tasks,
     }
+
+
+def _workflow_name(name: str) -> str:
+    return name if "." in name else f"flows.basics.{name}"
 
 
 def main() -> int:
@@ -178,7 +183,7 @@ def main() -> int:
         if args.launch_plan:
             entity = remote.fetch_launch_plan(name=args.workflow, version=args.version)
         else:
-            entity = remote.fetch_workflow(name=f"flows.basics.{args.workflow}", version=args.version)
+            entity = remote.fetch_workflow(name=_workflow_name(args.workflow), version=args.version)
         execution = remote.execute(entity, inputs=inputs, wait=False)
         if not args.no_wait:
             execution = remote.wait(

@@ -4,36 +4,21 @@ can restart it) and ``notifications`` sending through an SMTP server (aiosmtpd, 
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from aiosmtpd.controller import Controller
 
 from aloft_testing.servers import ThrowawayNats, free_port
+from aloft_testing.stack import QUICK_PROPELLER, Stack, stack_config, stack_ports, started_stack
 
 EGRESS_DIR = Path(__file__).resolve().parent
-IMAGE = "ghcr.io/flyteorg/flytekit:py3.11-1.16.31"
+E2E_DIR = EGRESS_DIR.parent / "e2e"  # driver.py
 SUBJECT = "flyte.events"
 STREAM = "flyte-events"
-
-
-def _load_e2e_harness() -> Any:
-    spec = importlib.util.spec_from_file_location("aloft_e2e_harness", EGRESS_DIR.parent / "e2e" / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-_harness = _load_e2e_harness()
 
 
 class Inbox:
@@ -88,38 +73,20 @@ def _egress_sections(broker: ThrowawayNats, smtp_port: int) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, broker: ThrowawayNats, inbox: Inbox) -> Iterator[Any]:
-    venv = _harness.flytekit_venv()
+def stack(tmp_path_factory: pytest.TempPathFactory, broker: ThrowawayNats, inbox: Inbox) -> Iterator[Stack]:
+    """The e2e stack (aloft_testing.stack) without the scheduler, admin publishing events and sending emails."""
     root = tmp_path_factory.mktemp("egress-stack")
     services = ("datacatalog", "admin", "propeller")
-    # Every port the e2e config writer names (the scheduler's too, though it is not started here).
-    ports = {f"{svc}_{kind}": _harness._free_port() for svc in _harness.SERVICES for kind in ("grpc", "http")}
-    config_file, flyte_config = _harness._write_configs(root, ports, venv)
-    config = yaml.safe_load(config_file.read_text())
-    config.pop("scheduler", None)
+    ports = stack_ports(services)
+    config = stack_config(root, ports, QUICK_PROPELLER)
     config.update(_egress_sections(broker, inbox.port))  # type: ignore[attr-defined]
-    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
-    logs = root / "logs"
-    logs.mkdir()
-    running = _harness.Stack(root, config_file, flyte_config, ports, venv, logs)
-    try:
-        for name in services:
-            running.start(name)
+    with started_stack(root, E2E_DIR, config, ports, services) as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 @pytest.fixture(scope="session")
-def registered(stack: Any) -> str:
+def registered(stack: Stack) -> str:
+    """tests/egress/flows registered with `pyflyte register`; run through tests/e2e/driver.py."""
     version = f"egress-{uuid.uuid4().hex[:10]}"
-    result = subprocess.run(
-        [str(stack.venv / "bin" / "pyflyte"), "--config", str(stack.flyte_config), "register",
-         "--project", "flytesnacks", "--domain", "development", "--image", IMAGE, "--version", version, "flows"],
-        cwd=EGRESS_DIR, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, (
-        f"pyflyte register failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}\n"
-        f"--- admin log ---\n{stack.log_tail('admin')}"
-    )
+    stack.register(version, "flows", cwd=EGRESS_DIR)
     return version

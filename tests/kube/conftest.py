@@ -1,13 +1,12 @@
 """Kubernetes acceptance harness: the real services (datacatalog, admin, propeller with the k8s-pod plugin) and the
 real pod webhook as processes, against the Kubernetes API double (aloft_testing.kube — a double: no Kubernetes API
 server can be installed here; the plugin and webhook code are what runs against a real cluster). Unmodified flytekit
-registers and runs the workflows; the double runs each pod's primary container with flytekit's interpreter.
+registers and runs the workflows of tests/e2e/flows (the kube-only ones in flows/kube.py) with tests/e2e/driver.py;
+the double runs each pod's primary container with flytekit's interpreter. The stack is aloft_testing.stack's.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import os
 import signal
 import subprocess
@@ -22,55 +21,23 @@ import pytest
 import yaml
 from kubernetes import client, config
 
+from aloft_testing.flytekit import flytekit_bin
 from aloft_testing.kube import KubeDouble
-from aloft_testing.servers import free_port
+from aloft_testing.servers import free_port, port_open
+from aloft_testing.stack import QUICK_PROPELLER, Stack, stack_config, stack_ports
 
-KUBE_DIR = Path(__file__).resolve().parent
-REPO = KUBE_DIR.parents[1]
+E2E_DIR = Path(__file__).resolve().parents[1] / "e2e"  # flows/ (the kube-only ones in flows/kube.py) and driver.py
 NAMESPACE = "flytesnacks-development"
 WEBHOOK_SERVICE = "aloft-pod-webhook"
 
 
-def _e2e_harness() -> Any:
-    """The e2e suite's Stack (service processes on free ports), reused rather than copied."""
-    spec = importlib.util.spec_from_file_location("aloft_e2e_harness", REPO / "tests" / "e2e" / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
+class KubeStack(Stack):
+    """The e2e stack (aloft_testing.stack) plus the Kubernetes API double its propeller and webhook talk to."""
 
-
-E2E = _e2e_harness()
-
-
-class KubeStack(E2E.Stack):  # type: ignore[misc,name-defined]
     kube: KubeDouble
-    webhook: subprocess.Popen[bytes] | None = None
-
-    def pyflyte(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(self.venv / "bin" / "pyflyte"), "--config", str(self.flyte_config), *args],
-            cwd=KUBE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
 
     def driver(self, *args: str, timeout: float = 400) -> dict[str, Any]:
-        result = subprocess.run(
-            [str(self.venv / "bin" / "python"), str(KUBE_DIR / "driver.py"), "--config", str(self.flyte_config), *args],
-            cwd=KUBE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if result.returncode != 0:
-            raise AssertionError(
-                f"driver {args} failed ({result.returncode}):\n{result.stderr[-4000:]}\n"
-                f"--- propeller log ---\n{self.log_tail('propeller')}"
-            )
-        return json.loads(result.stdout.strip().splitlines()[-1])
+        return super().driver(*args, timeout=timeout)
 
     @property
     def v1(self) -> client.CoreV1Api:
@@ -81,17 +48,16 @@ class KubeStack(E2E.Stack):  # type: ignore[misc,name-defined]
 
 
 def _flytekit_venv() -> Path:
-    venv = E2E.flytekit_venv()
+    venv = flytekit_bin().parent
     probe = subprocess.run([str(venv / "bin" / "python"), "-c", "import kubernetes"], capture_output=True)
     if probe.returncode != 0:
         pytest.fail(f"{venv} lacks the `kubernetes` package flytekit's PodTemplate needs: run `make setup`")
-    return Path(venv)
+    return venv
 
 
-def _configs(root: Path, ports: dict[str, int], kube: KubeDouble) -> tuple[Path, Path]:
+def _config(root: Path, ports: dict[str, int], kube: KubeDouble) -> dict[str, Any]:
     """The e2e configuration plus the documented Kubernetes selection (config/k8s.yaml's keys)."""
-    config_file, flyte_config = E2E._write_configs(root, ports, Path())
-    settings = yaml.safe_load(config_file.read_text())
+    settings = stack_config(root, ports, QUICK_PROPELLER)
     settings["tasks"] = {
         "task-plugins": {
             "enabled-plugins": ["local-process", "k8s-pod"],
@@ -122,8 +88,7 @@ def _configs(root: Path, ports: dict[str, int], kube: KubeDouble) -> tuple[Path,
         "defaults": {"cpu": "250m", "memory": "256Mi"},
         "limits": {"cpu": "2", "memory": "1Gi", "gpu": "2"},
     }
-    config_file.write_text(yaml.safe_dump(settings, sort_keys=False))
-    return config_file, flyte_config
+    return settings
 
 
 def _start_webhook(root: Path, kube: KubeDouble) -> subprocess.Popen[bytes]:
@@ -151,19 +116,12 @@ def _start_webhook(root: Path, kube: KubeDouble) -> subprocess.Popen[bytes]:
         assert proc.poll() is None, (root / "logs" / "webhook.log").read_text()
         try:
             admission.read_mutating_webhook_configuration(WEBHOOK_SERVICE)
-            if _port_open(port):
+            if port_open("127.0.0.1", port):
                 return proc
         except client.ApiException:
             pass
         time.sleep(0.2)
     raise AssertionError("the webhook did not register and listen")
-
-
-def _port_open(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _seed_cluster(kube: KubeDouble) -> None:
@@ -202,14 +160,12 @@ def kube_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeStack]:
     env.pop("VIRTUAL_ENV", None)
     with KubeDouble(root / "kube", base_env=env) as kube:
         _seed_cluster(kube)
-        ports = {f"{svc}_{kind}": free_port() for svc in E2E.SERVICES for kind in ("grpc", "http")}
-        config_file, flyte_config = _configs(root, ports, kube)
-        stack = KubeStack(root, config_file, flyte_config, ports, venv, root / "logs")
+        ports = stack_ports()
+        stack = KubeStack.create(root, venv, E2E_DIR, _config(root, ports, kube), ports)
         stack.kube = kube
         webhook = _start_webhook(root, kube)
         try:
-            for name in E2E.SERVICES:
-                stack.start(name)
+            stack.start_all()
             yield stack
         finally:
             stack.stop_all()
@@ -220,17 +176,5 @@ def kube_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeStack]:
 @pytest.fixture(scope="session")
 def kube_registered(kube_stack: KubeStack) -> str:
     version = f"kube-{uuid.uuid4().hex[:10]}"
-    result = kube_stack.pyflyte(
-        "register",
-        "--project",
-        "flytesnacks",
-        "--domain",
-        "development",
-        "--image",
-        "ghcr.io/flyteorg/flytekit:py3.11-1.16.31",
-        "--version",
-        version,
-        "flows",
-    )
-    assert result.returncode == 0, f"pyflyte register failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    kube_stack.register(version, "flows")
     return version

@@ -27,11 +27,15 @@ def _wait_for(predicate: Any, timeout: float, what: str) -> None:
 
 
 def _run(stack: Any, version: str, workflow: str, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
-    return stack.driver("start", version, workflow, json.dumps(inputs or {}), "--wait")
+    """Run ``workflow`` (flows.kube.<name>, or a dotted name from tests/e2e/flows) and wait for it."""
+    name = workflow if "." in workflow else f"flows.kube.{workflow}"
+    return stack.driver("run", version, name, json.dumps(inputs or {}), "--timeout", "240")
 
 
 def _task_pods(stack: Any, task: str) -> list[dict[str, Any]]:
-    return [p for p in stack.pods() if p["metadata"]["labels"].get("task-name") == f"flows.kube_flows.{task}"]
+    """Pods of a task (flows.kube.<task>, or a dotted name)."""
+    name = task if "." in task else f"flows.kube.{task}"
+    return [p for p in stack.pods() if p["metadata"]["labels"].get("task-name") == name]
 
 
 def test_secrets_reach_the_task_through_the_webhook(kube_stack: Any, kube_registered: str) -> None:
@@ -72,7 +76,7 @@ def test_default_pod_template_and_resources(kube_stack: Any, kube_registered: st
 
 def test_oomkilled_pod_is_a_user_error_with_that_reason(kube_stack: Any, kube_registered: str) -> None:
     kube_stack.kube.add_fault(
-        OOM_KILLED, lambda pod: pod["metadata"]["labels"].get("task-name") == "flows.kube_flows.oom_task"
+        OOM_KILLED, lambda pod: pod["metadata"]["labels"].get("task-name") == "flows.kube.oom_task"
     )
     result = _run(kube_stack, kube_registered, "oom_wf")
     assert result["phase"] == FAILED, result
@@ -81,9 +85,7 @@ def test_oomkilled_pod_is_a_user_error_with_that_reason(kube_stack: Any, kube_re
 
 
 def test_evicted_pod_is_retried_as_a_system_error(kube_stack: Any, kube_registered: str) -> None:
-    kube_stack.kube.add_fault(
-        EVICTED, lambda pod: pod["metadata"]["labels"].get("task-name") == "flows.kube_flows.evictable"
-    )
+    kube_stack.kube.add_fault(EVICTED, lambda pod: pod["metadata"]["labels"].get("task-name") == "flows.kube.evictable")
     result = _run(kube_stack, kube_registered, "evictable_wf")
     assert result["phase"] == SUCCEEDED, result
     assert result["outputs"]["o0"] == 1  # the second attempt ran (the task has no user retries)
@@ -95,12 +97,13 @@ def test_evicted_pod_is_retried_as_a_system_error(kube_stack: Any, kube_register
 
 def test_abort_deletes_the_pod(kube_stack: Any, kube_registered: str, tmp_path: Path) -> None:
     started = kube_stack.driver(
-        "start", kube_registered, "sleepy_wf", json.dumps({"seconds": 300, "marker_dir": str(tmp_path)})
+        "run", kube_registered, "sleepy_wf", json.dumps({"seconds": 300, "marker_dir": str(tmp_path)}), "--no-wait"
     )
     _wait_for(lambda: any(tmp_path.glob("sleepy-*")), 120, "the task's pod to run")
-    (pod,) = [p for p in _task_pods(kube_stack, "sleepy") if p["metadata"]["labels"]["execution-id"] == started["name"]]
+    pods = _task_pods(kube_stack, "flows.basics.sleepy")
+    (pod,) = [p for p in pods if p["metadata"]["labels"]["execution-id"] == started["name"]]
     kube_stack.driver("terminate", started["name"], "stopped by the kube test")
-    result = kube_stack.driver("wait", started["name"])["results"][0]
+    result = kube_stack.driver("wait", started["name"], "--timeout", "240")
     assert result["phase"] == ABORTED, result
     _wait_for(
         lambda: kube_stack.kube.get("pods", NAMESPACE, pod["metadata"]["name"]) is None, 60, "the pod to be deleted"
@@ -108,12 +111,12 @@ def test_abort_deletes_the_pod(kube_stack: Any, kube_registered: str, tmp_path: 
 
 
 def test_map_task_elements_run_as_pods(kube_stack: Any, kube_registered: str) -> None:
-    result = _run(kube_stack, kube_registered, "map_wf", {"xs": [1, 2, 3, 4]})
+    result = _run(kube_stack, kube_registered, "flows.basics.mapped", {"xs": [1, 2, 3, 4]})
     assert result["phase"] == SUCCEEDED, result
     assert result["outputs"]["o0"] == [1, 4, 9, 16]
-    # flytekit names the mapped sub-task flows.kube_flows.map_square_<hash>-arraynode
+    # flytekit names the mapped sub-task flows.basics.map_square_<hash>-arraynode
     mapped = [
-        p for p in kube_stack.pods() if p["metadata"]["labels"]["task-name"].startswith("flows.kube_flows.map_square")
+        p for p in kube_stack.pods() if p["metadata"]["labels"]["task-name"].startswith("flows.basics.map_square")
     ]
     assert len(mapped) == 4 and {p["status"]["phase"] for p in mapped} == {"Succeeded"}
 
@@ -125,7 +128,7 @@ def test_propeller_killed_while_pods_run_adopts_them(kube_stack: Any, kube_regis
     _wait_for(lambda: len(list(tmp_path.glob("*.attempts"))) >= 2, 180, "some pods to run")
     kube_stack.kill("propeller")  # SIGKILL while pods run
     kube_stack.start("propeller")
-    results = kube_stack.driver("wait", ",".join(names), "--timeout", "400", timeout=600)["results"]
+    results = kube_stack.driver("wait-many", ",".join(names), "--timeout", "400", timeout=600)["results"]
     assert [r["phase"] for r in results] == [SUCCEEDED] * len(keys), results
     for key in keys:
         assert len((tmp_path / f"{key}.attempts").read_text().splitlines()) == 1, f"{key} ran twice"

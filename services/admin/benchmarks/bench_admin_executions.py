@@ -21,7 +21,7 @@ import grpc
 from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
 from aloft.events.v1 import events_pb2, events_pb2_grpc
 from flyteidl.admin import event_pb2 as admin_event_pb2
-from flyteidl.admin import execution_pb2, launch_plan_pb2, task_pb2, workflow_pb2
+from flyteidl.admin import execution_pb2, launch_plan_pb2, workflow_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, tasks_pb2, types_pb2
 from flyteidl.core import workflow_pb2 as core_wf
@@ -31,6 +31,7 @@ from flyteidl.service import admin_pb2_grpc
 from aloft_admin.config import AdminConfig
 from aloft_admin.server import build_deps, build_service, run_migrations
 from aloft_service.runtime import ListenConfig, start_service
+from aloft_testing.registration import register_task
 
 PROJECT, DOMAIN = "flytesnacks", "development"
 INT = types_pb2.LiteralType(simple=types_pb2.INTEGER)
@@ -74,16 +75,9 @@ async def register(admin: admin_pb2_grpc.AdminServiceStub) -> identifier_pb2.Ide
         inputs=interface_pb2.VariableMap(variables={"a": interface_pb2.Variable(type=INT)}),
         outputs=interface_pb2.VariableMap(),
     )
-    template = tasks_pb2.TaskTemplate(
-        id=task_id,
-        type="raw-container",
-        metadata=tasks_pb2.TaskMetadata(
-            runtime=tasks_pb2.RuntimeMetadata(type=tasks_pb2.RuntimeMetadata.OTHER, version="1")
-        ),
-        interface=interface,
-        container=tasks_pb2.Container(image="x", args=["true"]),
-    )
-    await admin.CreateTask(task_pb2.TaskCreateRequest(id=task_id, spec=task_pb2.TaskSpec(template=template)))
+    runtime = tasks_pb2.RuntimeMetadata(type=tasks_pb2.RuntimeMetadata.OTHER, version="1")
+    container = tasks_pb2.Container(image="x", args=["true"])
+    await register_task(admin, task_id, interface, "raw-container", container, runtime)
     binding = literals_pb2.Binding(
         var="a", binding=literals_pb2.BindingData(promise=types_pb2.OutputReference(node_id="start-node", var="a"))
     )

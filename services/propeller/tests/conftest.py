@@ -630,3 +630,47 @@ def chained_raw_closure() -> Callable[..., compiler_pb2.CompiledWorkflowClosure]
     ``sleep_seconds`` says otherwise), outputs
     x + 1: the side-effect files count how often each attempt really ran."""
     return _chained_raw_closure
+
+
+TERMINAL = (4, 6, 7)  # SUCCEEDED, FAILED, ABORTED
+
+
+@dataclass
+class ChainedRuns:
+    """Executions of ``chained_raw_closure`` created through a DataPlaneService, with their inputs in ``blobs``
+    (the local store under ``<tmp_path>/blobs`` the propeller process is configured with)."""
+
+    blobs: BlobStore
+
+    async def create(
+        self,
+        client: dataplane_pb2_grpc.DataPlaneServiceStub,
+        closure: compiler_pb2.CompiledWorkflowClosure,
+        execution_id: identifier_pb2.WorkflowExecutionIdentifier,
+        x: int,
+    ) -> None:
+        inputs_uri = self.blobs.uri("inputs", execution_id.name)
+        inputs = literals_pb2.LiteralMap()
+        inputs.literals["x"].scalar.primitive.integer = x
+        await self.blobs.write_proto(inputs_uri, inputs)
+        request = dataplane_pb2.CreateExecutionRequest(
+            id=execution_id, compiled_closure=closure, inputs_uri=inputs_uri, workflow_id=closure.primary.template.id
+        )
+        await client.CreateExecution(request, timeout=30)
+
+    @staticmethod
+    async def wait_terminal(
+        client: dataplane_pb2_grpc.DataPlaneServiceStub, execution_id: identifier_pb2.WorkflowExecutionIdentifier
+    ) -> dataplane_pb2.ExecutionStatus:
+        for _ in range(1200):
+            status = await client.GetExecutionStatus(dataplane_pb2.GetExecutionStatusRequest(id=execution_id))
+            if status.phase in TERMINAL:
+                break
+            await asyncio.sleep(0.1)
+        return status  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def chained_runs(tmp_path: Path) -> ChainedRuns:
+    root = str(tmp_path / "blobs")
+    return ChainedRuns(create_blob_store(StorageConfig.model_validate({"type": "local", "local": {"root": root}})))

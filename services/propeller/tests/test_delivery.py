@@ -6,6 +6,7 @@ import asyncio
 import base64
 from pathlib import Path
 
+import pytest
 from flyteidl.core import identifier_pb2
 from flyteidl.event import event_pb2
 
@@ -14,7 +15,7 @@ from aloft_propeller.controller.delivery import deliver_outbox
 from aloft_propeller.events.recorder import OutboxRecorder
 from aloft_propeller.events.sink import Delivery
 from aloft_propeller.server import MIGRATIONS, VERSION_TABLE
-from aloft_propeller.state import WorkflowPhase, WorkflowState
+from aloft_propeller.state import OutboxEvent, WorkflowPhase, WorkflowState
 from aloft_propeller.store.base import ExecutionKey, WorkflowRecord
 from aloft_propeller.store.sql import SqlWorkflowStore
 from aloft_service.errors import Unavailable
@@ -75,6 +76,23 @@ def _outbox(state: WorkflowState) -> WorkflowState:
     return state
 
 
+def _running_outbox() -> WorkflowState:
+    """The same node events of a run still going (no workflow event)."""
+    state = _outbox(WorkflowState(phase=WorkflowPhase.RUNNING))
+    state.outbox.pop()
+    return state
+
+
+async def _kept_while_admin_is_down(tmp_path: Path, sink: ScriptedSink) -> list[OutboxEvent]:
+    """Deliver the outbox of a finished run to ``sink`` (scripted to fail with Unavailable): what the store kept."""
+    store, record = await _record(tmp_path, _outbox(WorkflowState(phase=WorkflowPhase.SUCCEEDED)))
+    with pytest.raises(Unavailable):
+        await deliver_outbox(record, sink, store)
+    stored = await store.get(record.key)
+    assert not stored.terminal  # undelivered events keep it in the active set
+    return stored.state.outbox
+
+
 async def test_group_order_and_workflow_barrier(tmp_path: Path) -> None:
     store, record = await _record(tmp_path, _outbox(WorkflowState(phase=WorkflowPhase.SUCCEEDED)))
     sink = ScriptedSink()
@@ -88,25 +106,17 @@ async def test_group_order_and_workflow_barrier(tmp_path: Path) -> None:
 
 
 async def test_failed_group_keeps_its_events_and_everything_after_the_barrier(tmp_path: Path) -> None:
-    store, record = await _record(tmp_path, _outbox(WorkflowState(phase=WorkflowPhase.SUCCEEDED)))
     sink = ScriptedSink({("node", "n1-0-n0"): Unavailable("admin down")})
-    try:
-        await deliver_outbox(record, sink, store)
-        raise AssertionError("expected Unavailable")
-    except Unavailable:
-        pass
-    kept = (await store.get(record.key)).state.outbox
+    kept = await _kept_while_admin_is_down(tmp_path, sink)
     kept_nodes = [
         event_pb2.NodeExecutionEvent.FromString(base64.b64decode(e.payload_b64)).id.node_id for e in kept[:-1]
     ]
     assert kept_nodes == ["n1-0-n0", "n1-0-n0", "n1"] and kept[-1].kind == "workflow"
     assert ("workflow", "", 4) not in sink.sent and ("node", "n0", 3) in sink.sent
-    assert not (await store.get(record.key)).terminal  # undelivered events keep it in the active set
 
 
 async def test_terminal_refusal_mutes_the_node_and_the_workflow_refusal_requests_abort(tmp_path: Path) -> None:
-    state = _outbox(WorkflowState(phase=WorkflowPhase.RUNNING))
-    state.outbox.pop()  # no workflow event: the run is still going
+    state = _running_outbox()
     OutboxRecorder(state, ["n0", "n1"]).workflow(event_pb2.WorkflowExecutionEvent(execution_id=EXECUTION, phase=2))
     store, record = await _record(tmp_path, state)
     sink = ScriptedSink({("node", "n0"): Delivery.ALREADY_TERMINAL, ("workflow", ""): Delivery.ALREADY_TERMINAL})
@@ -145,22 +155,13 @@ async def test_batches_keep_the_outbox_order_in_one_call(tmp_path: Path) -> None
 
 
 async def test_batch_event_not_recorded_keeps_it_and_everything_after_it(tmp_path: Path) -> None:
-    store, record = await _record(tmp_path, _outbox(WorkflowState(phase=WorkflowPhase.SUCCEEDED)))
     sink = ScriptedBatchSink({("node", "n1-0-n0"): Unavailable("admin down")})
-    try:
-        await deliver_outbox(record, sink, store)
-        raise AssertionError("expected Unavailable")
-    except Unavailable:
-        pass
-    kept = (await store.get(record.key)).state.outbox
+    kept = await _kept_while_admin_is_down(tmp_path, sink)
     assert len(kept) == 5 and kept[-1].kind == "workflow"  # from the first n1-0-n0 event on
-    assert not (await store.get(record.key)).terminal
 
 
 async def test_fully_delivered_running_workflow_is_not_written_again(tmp_path: Path) -> None:
-    state = _outbox(WorkflowState(phase=WorkflowPhase.RUNNING))
-    state.outbox.pop()
-    store, record = await _record(tmp_path, state)
+    store, record = await _record(tmp_path, _running_outbox())
     done = await deliver_outbox(record, ScriptedBatchSink(), store)
     # The emptied outbox rides along with the next round's write; a crash before it re-sends duplicates.
     assert not done.state.outbox and done.resource_version == record.resource_version
@@ -168,8 +169,6 @@ async def test_fully_delivered_running_workflow_is_not_written_again(tmp_path: P
 
 
 async def test_batch_refusal_mutes_the_entity(tmp_path: Path) -> None:
-    state = _outbox(WorkflowState(phase=WorkflowPhase.RUNNING))
-    state.outbox.pop()
-    store, record = await _record(tmp_path, state)
+    store, record = await _record(tmp_path, _running_outbox())
     done = await deliver_outbox(record, ScriptedBatchSink({("node", "n0"): Delivery.ALREADY_TERMINAL}), store)
     assert "node:n0" in done.state.muted and done.resource_version > record.resource_version

@@ -23,13 +23,12 @@ from typing import Any
 import grpc
 import pytest
 import yaml
-from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
-from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2
+from aloft.dataplane.v1 import dataplane_pb2_grpc
+from flyteidl.core import compiler_pb2, identifier_pb2
 
 from aloft_propeller.config import ShardConfig
 from aloft_propeller.sharding.strategy import build_shard_strategy
 from aloft_propeller.store.base import ExecutionKey
-from aloft_storage import StorageConfig, create_blob_store
 from aloft_testing.postgres import PgDatabase
 from aloft_testing.servers import free_port
 
@@ -125,15 +124,13 @@ async def test_manager_restarts_and_reshards_without_double_evaluation(
     fake_admin: tuple[Any, int],
     postgres_db: PgDatabase,
     chained_raw_closure: Callable[..., compiler_pb2.CompiledWorkflowClosure],
+    chained_runs: Any,
 ) -> None:
     side_effects = tmp_path / "side-effects"
     side_effects.mkdir()
     ports = (free_port(), free_port())
     config = _settings(tmp_path, postgres_db, fake_admin[1], ports, count=2)
     log = tmp_path / "manager.log"
-    blobs = create_blob_store(
-        StorageConfig.model_validate({"type": "local", "local": {"root": str(tmp_path / "blobs")}})
-    )
     closure = chained_raw_closure(side_effects)
     # The second wave's tasks run long enough that its second tasks can only start after the manager has been
     # restarted with three shards, however slowly the old shards stop on a loaded machine.
@@ -152,17 +149,7 @@ async def test_manager_restarts_and_reshards_without_double_evaluation(
                 execution_id = identifier_pb2.WorkflowExecutionIdentifier(
                     project=project, domain="development", name=f"m{x}"
                 )
-                inputs_uri = blobs.uri("inputs", execution_id.name)
-                inputs = literals_pb2.LiteralMap()
-                inputs.literals["x"].scalar.primitive.integer = x * 10
-                await blobs.write_proto(inputs_uri, inputs)
-                request = dataplane_pb2.CreateExecutionRequest(
-                    id=execution_id,
-                    compiled_closure=closure,
-                    inputs_uri=inputs_uri,
-                    workflow_id=closure.primary.template.id,
-                )
-                await client.CreateExecution(request, timeout=30)
+                await chained_runs.create(client, closure, execution_id, x * 10)
                 ids.append(execution_id)
 
         await create(EXECUTIONS, closure)
@@ -197,11 +184,7 @@ async def test_manager_restarts_and_reshards_without_double_evaluation(
         await _wait_shards_running(ports[1], manager, 3)
 
         for execution_id in ids:
-            for _ in range(1200):
-                status = await client.GetExecutionStatus(dataplane_pb2.GetExecutionStatusRequest(id=execution_id))
-                if status.phase in (4, 6, 7):  # SUCCEEDED, FAILED, ABORTED
-                    break
-                await asyncio.sleep(0.1)
+            status = await chained_runs.wait_terminal(client, execution_id)
             assert status.phase == SUCCEEDED, (status, log.read_text()[-3000:])
     finally:
         await channel.close()

@@ -17,9 +17,7 @@ from typing import Any
 import grpc
 import yaml
 from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
-from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2
-
-from aloft_storage import StorageConfig, create_blob_store
+from flyteidl.core import compiler_pb2, identifier_pb2
 
 BIN = Path(sys.executable).parent / "aloft-propeller"
 EXECUTIONS = 20
@@ -51,6 +49,7 @@ async def test_sigkill_mid_run_then_restart(
     tmp_path: Path,
     fake_admin: tuple[Any, int],
     chained_raw_closure: Callable[[Path], compiler_pb2.CompiledWorkflowClosure],
+    chained_runs: Any,
 ) -> None:
     side_effects = tmp_path / "side-effects"
     side_effects.mkdir()
@@ -70,7 +69,6 @@ async def test_sigkill_mid_run_then_restart(
     config = tmp_path / "propeller.yaml"
     config.write_text(yaml.safe_dump(settings))
     log = tmp_path / "propeller.log"
-    blobs = create_blob_store(StorageConfig.model_validate(settings["storage"]))
     closure = chained_raw_closure(side_effects)
 
     process = _start(config, log)
@@ -81,17 +79,7 @@ async def test_sigkill_mid_run_then_restart(
         ids = []
         for x in range(EXECUTIONS):
             execution_id = identifier_pb2.WorkflowExecutionIdentifier(project="p", domain="d", name=f"crash-{x}")
-            inputs_uri = blobs.uri("inputs", execution_id.name)
-            inputs = literals_pb2.LiteralMap()
-            inputs.literals["x"].scalar.primitive.integer = x * 10
-            await blobs.write_proto(inputs_uri, inputs)
-            request = dataplane_pb2.CreateExecutionRequest(
-                id=execution_id,
-                compiled_closure=closure,
-                inputs_uri=inputs_uri,
-                workflow_id=closure.primary.template.id,
-            )
-            await client.CreateExecution(request)
+            await chained_runs.create(client, closure, execution_id, x * 10)
             ids.append(execution_id)
         while len(list(side_effects.iterdir())) < EXECUTIONS // 2:
             await asyncio.sleep(0.05)
@@ -100,11 +88,7 @@ async def test_sigkill_mid_run_then_restart(
         process = _start(config, log)
         await _ready(client, process)
         for execution_id in ids:
-            for _ in range(1200):
-                status = await client.GetExecutionStatus(dataplane_pb2.GetExecutionStatusRequest(id=execution_id))
-                if status.phase in (4, 6, 7):  # SUCCEEDED, FAILED, ABORTED
-                    break
-                await asyncio.sleep(0.1)
+            status = await chained_runs.wait_terminal(client, execution_id)
             assert status.phase == 4, (status, log.read_text()[-3000:])
         runs = {path.name: path.read_text().count("run") for path in side_effects.iterdir()}
         assert len(runs) == 2 * EXECUTIONS

@@ -9,8 +9,8 @@ from typing import Any
 
 import grpc
 import pytest
-from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2, schedule_pb2, task_pb2, workflow_pb2
-from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, tasks_pb2, types_pb2
+from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2, schedule_pb2, workflow_pb2
+from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, types_pb2
 from flyteidl.core import workflow_pb2 as core_wf
 from flyteidl.service import admin_pb2_grpc
 
@@ -18,6 +18,7 @@ from aloft_scheduler.admin_client import AdminClient
 from aloft_scheduler.config import SchedulerSection
 from aloft_scheduler.scheduler import Scheduler
 from aloft_testing.processes import run_service
+from aloft_testing.registration import register_task
 from aloft_testing.servers import free_port
 
 PROJECT, DOMAIN = "flytesnacks", "development"
@@ -72,16 +73,7 @@ class Registry:
             inputs=interface_pb2.VariableMap(variables={"kickoff_time": interface_pb2.Variable(type=DATETIME)}),
             outputs=interface_pb2.VariableMap(),
         )
-        template = tasks_pb2.TaskTemplate(
-            id=task_id,
-            type="python-task",
-            metadata=tasks_pb2.TaskMetadata(
-                runtime=tasks_pb2.RuntimeMetadata(type=tasks_pb2.RuntimeMetadata.FLYTE_SDK, version="1.16.0")
-            ),
-            interface=interface,
-            container=tasks_pb2.Container(image="python:3.11", args=["pyflyte-execute"]),
-        )
-        await self.admin.CreateTask(task_pb2.TaskCreateRequest(id=task_id, spec=task_pb2.TaskSpec(template=template)))
+        await register_task(self.admin, task_id, interface)
         binding = literals_pb2.Binding(
             var="kickoff_time",
             binding=literals_pb2.BindingData(

@@ -1,4 +1,5 @@
-"""pytest fixtures shared by every service's tests. Enable with ``pytest_plugins = ["aloft_testing.fixtures"]``.
+"""pytest fixtures shared by every service's tests: the root pyproject.toml loads this plugin for every suite
+(``-p aloft_testing.fixtures``).
 
 - ``postgres_db``: a fresh, empty PostgreSQL database (PgDatabase), dropped afterwards.
 - ``db_url`` (parametrized ``sqlite`` / ``postgres``): a SQLAlchemy sync URL for an empty database on each

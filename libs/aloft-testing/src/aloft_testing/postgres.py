@@ -1,7 +1,8 @@
 """PostgreSQL for tests: the local server when it answers, else a throwaway one from installed binaries.
 
 ``fresh_database()`` creates a uniquely named, empty database and returns its SQLAlchemy URLs; drop it with
-``drop_database``. Tests that need PostgreSQL use the ``postgres_url`` fixture from ``aloft_testing.fixtures``.
+``drop_database``. Tests that need PostgreSQL use the ``postgres_db`` (or ``db_url``) fixture from
+``aloft_testing.fixtures``.
 """
 
 from __future__ import annotations

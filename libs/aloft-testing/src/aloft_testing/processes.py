@@ -22,18 +22,19 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 def wait_grpc_serving(endpoint: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
     """Block until ``endpoint`` reports SERVING; fail with the log if the process exits or never gets there."""
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(endpoint) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"{process.args!r} exited ({process.returncode}):\n{log.read_text()}")
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited ({process.returncode}):\n{log.read_text()}")
+        # A fresh channel each time: a channel refused while the server starts backs off its reconnects (1 s,
+        # 1.6 s, 2.6 s ...) and would notice SERVING seconds late.
+        with grpc.insecure_channel(endpoint) as channel:
             try:
-                status = stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1).status
             except grpc.RpcError:
                 status = None
-            if status == health_pb2.HealthCheckResponse.SERVING:
-                return
-            time.sleep(0.2)
+        if status == health_pb2.HealthCheckResponse.SERVING:
+            return
+        time.sleep(0.2)
     raise RuntimeError(f"{process.args!r} did not become healthy within {timeout}s:\n{log.read_text()}")
 
 

@@ -18,8 +18,8 @@ from typing import Any
 import grpc
 import pytest
 from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
-from flyteidl.admin import execution_pb2, launch_plan_pb2, task_pb2, workflow_pb2
-from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, tasks_pb2, types_pb2
+from flyteidl.admin import execution_pb2, launch_plan_pb2, workflow_pb2
+from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, types_pb2
 from flyteidl.core import workflow_pb2 as core_wf
 from flyteidl.service import admin_pb2_grpc
 
@@ -28,6 +28,7 @@ from aloft_admin.deps import AdminDeps
 from aloft_admin.repositories.models.executions import ExecutionModel
 from aloft_admin.server import build_deps, build_service, run_migrations
 from aloft_service.runtime import ListenConfig, RunningService, start_service
+from aloft_testing.registration import register_task
 
 PROJECT, DOMAIN = "flytesnacks", "development"
 CLUSTER = "east"
@@ -143,16 +144,7 @@ class ExecHandle:
         wf_id = _id(identifier_pb2.WORKFLOW, name)
         lp_id = _id(identifier_pb2.LAUNCH_PLAN, name)
         interface = _interface({"a": INT, "b": STR, "c": INT}, {"o0": INT})
-        template = tasks_pb2.TaskTemplate(
-            id=task_id,
-            type="python-task",
-            metadata=tasks_pb2.TaskMetadata(
-                runtime=tasks_pb2.RuntimeMetadata(type=tasks_pb2.RuntimeMetadata.FLYTE_SDK, version="1.16.0")
-            ),
-            interface=interface,
-            container=tasks_pb2.Container(image="python:3.11", args=["pyflyte-execute"]),
-        )
-        await self.admin.CreateTask(task_pb2.TaskCreateRequest(id=task_id, spec=task_pb2.TaskSpec(template=template)))
+        await register_task(self.admin, task_id, interface)
         node = core_wf.Node(
             id="n0",
             inputs=[_bind("a", "a"), _bind("b", "b"), _bind("c", "c")],

@@ -4,10 +4,12 @@ registry sets up and closes the clients its handlers own."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from flyteidl.core import workflow_pb2
+from flyteidl.core import execution_pb2, workflow_pb2
 
+from aloft_propeller import server
 from aloft_propeller.catalog.client import DataCatalogClient
 from aloft_propeller.config import PropellerConfig
 from aloft_propeller.nodes.errors import UnsupportedNodeError
@@ -53,3 +55,21 @@ async def test_setup_builds_the_catalog_client_and_close_closes_every_owned_clie
     assert closed == ["extra"]
     await registry.close()  # a second close has nothing left to close
     assert closed == ["extra"]
+
+
+async def test_a_node_kind_without_a_handler_fails_the_node_and_the_workflow(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A data plane without gate handlers (no admin endpoint) runs the ``gates`` closure: the first gate node fails
+    with UnsupportedNodeKind (FAILED, not aborted) and the workflow fails with that error."""
+    await stack.stop()
+    monkeypatch.setattr(server, "default_node_handlers", lambda endpoint, config: default_node_handlers("", config))
+    await stack.start()
+    execution_id = await stack.create("gates", {"x": 1})
+    status = await stack.wait(execution_id)
+    assert status.phase == execution_pb2.WorkflowExecution.FAILED
+    assert status.error.code == "UnsupportedNodeKind"
+    assert "node kind 'gate' is not supported by this data plane" in status.error.message
+    failed = execution_pb2.NodeExecution.FAILED
+    # n0 (sleep) and n1 (wait_for_input) are gates with no upstream: whichever ran first failed.
+    assert any(failed in stack.admin.node_phases(execution_id.name, gate) for gate in ("n0", "n1"))

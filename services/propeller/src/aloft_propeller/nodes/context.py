@@ -1,28 +1,28 @@
-"""The per-round execution context: one execution's spec, state, blob store and lookups."""
+"""The per-round execution context: one execution's spec, state, blob store and lookups.
+
+The workflow and node executors hold it whole; node handlers get only its narrow faces (``nodes/base.py``:
+ExecutionFacts, LiteralMaps, Templates, TaskEventRecorder), which it implements."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from aloft.dataplane.v1 import dataplane_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2, tasks_pb2
 
 from aloft_propeller.config import PropellerConfig
 from aloft_propeller.events.recorder import OutboxRecorder
+from aloft_propeller.nodes.base import PluginResolver
 from aloft_propeller.nodes.errors import BindingResolutionError, NodeError
-from aloft_propeller.plugins.base import Plugin
 from aloft_propeller.resourcemanager.base import ResourceManager
 from aloft_propeller.state import NodePhase, WorkflowState
 from aloft_propeller.store.base import ExecutionKey
 from aloft_storage import BlobNotFound, BlobStore
 
+__all__ = ["END_NODE", "START_NODE", "ExecutionContext", "PluginResolver"]
+
 START_NODE = "start-node"
 END_NODE = "end-node"
-
-
-class PluginResolver(Protocol):
-    def for_task_type(self, task_type: str) -> Plugin: ...
 
 
 def _id_key(identifier: identifier_pb2.Identifier) -> tuple[str, str, str, str]:

@@ -1,5 +1,6 @@
 """The node executor: the phase machine of every node, DAG evaluation with the failure policy, retries, timeouts
-and abort. It alone writes node status and records node/task events; handlers only answer ``handle``.
+and abort. It alone writes node status and records node events (and the task events of task attempts); handlers
+answer ``handle`` with a transition and ``describe`` with the node's traits, and never see the execution's state.
 
 One step per node per round (a node that becomes ready is QUEUED, its inputs written, and handled at once); a
 retry's new attempt number is persisted (RETRYABLE_FAILURE) before the plugin is asked to start it.
@@ -12,18 +13,17 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flyteidl.core import literals_pb2, tasks_pb2, workflow_pb2
+from flyteidl.core import literals_pb2, workflow_pb2
 
 from aloft_propeller import paths
 from aloft_propeller.events import builders
 from aloft_propeller.execution_error import ErrorKind, ExecutionError
 from aloft_propeller.nodes import attempts
-from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, Scope
+from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeTraits, Scope
 from aloft_propeller.nodes.bindings import resolve_bindings
 from aloft_propeller.nodes.context import END_NODE, ExecutionContext
 from aloft_propeller.nodes.dag import executable_nodes, upstream_ids
 from aloft_propeller.nodes.errors import NodeError
-from aloft_propeller.nodes.launchplan.handler import launched_child_id
 from aloft_propeller.nodes.registry import NodeHandlerRegistry, node_kind
 from aloft_propeller.plugins.base import Phase, PhaseInfo
 from aloft_propeller.state import NodePhase, NodeState
@@ -52,15 +52,6 @@ def _node_deadline(ctx: NodeContext) -> timedelta | None:
     if ctx.node.metadata.HasField("timeout") and ctx.node.metadata.timeout.ToTimedelta():
         return ctx.node.metadata.timeout.ToTimedelta()
     return None
-
-
-def _task_template(ctx: NodeContext) -> tasks_pb2.TaskTemplate | None:
-    return ctx.task_template() if node_kind(ctx.node) == "task" else None
-
-
-def _attempt_timeout(ctx: NodeContext) -> timedelta | None:
-    """The task's per-attempt deadline (attempts.py); not once a dynamic node runs its children."""
-    return None if ctx.state.dynamic_workflow_uri else attempts.attempt_timeout(_task_template(ctx))
 
 
 class NodeExecutor:
@@ -114,25 +105,29 @@ class NodeExecutor:
             # Handled in the same round: attempt 0's id is deterministic, so a crash before this round is saved
             # replays the start and the plugin adopts the attempt it already began.
         ctx = await self._context(ectx, scope, node, path, parent)
-        await self._step(ctx, parent)
+        await self._step(ectx, ctx, parent)
         return state
 
-    async def execute_child(self, ctx: NodeContext, child: workflow_pb2.Node, path: str) -> NodeState:
+    async def execute_child(
+        self, ectx: ExecutionContext, ctx: NodeContext, child: workflow_pb2.Node, path: str
+    ) -> NodeState:
         """A branch's chosen node: runs in the branch's scope, with the branch as its parent."""
         parent = Parent(ctx.path, str(ctx.state.attempt))
-        state = ctx.execution.state.node(path)
+        state = ectx.state.node(path)
         if state.phase == NodePhase.NOT_YET_STARTED:
-            await self._maybe_start(ctx.execution, ctx.scope, child, path, parent, check_upstream=False)
+            await self._maybe_start(ectx, ctx.scope, child, path, parent, check_upstream=False)
             if state.phase != NodePhase.QUEUED:
                 return state
         if state.phase.is_terminal:
             return state
-        child_ctx = await self._context(ctx.execution, ctx.scope, child, path, parent)
-        await self._step(child_ctx, parent)
+        child_ctx = await self._context(ectx, ctx.scope, child, path, parent)
+        await self._step(ectx, child_ctx, parent)
         return state
 
-    async def abort_child(self, ctx: NodeContext, child: workflow_pb2.Node, path: str, reason: str) -> None:
-        await self.abort_node(ctx.execution, ctx.scope, child, path, reason, Parent(ctx.path, str(ctx.state.attempt)))
+    async def abort_child(
+        self, ectx: ExecutionContext, ctx: NodeContext, child: workflow_pb2.Node, path: str, reason: str
+    ) -> None:
+        await self.abort_node(ectx, ctx.scope, child, path, reason, Parent(ctx.path, str(ctx.state.attempt)))
 
     async def abort_node(
         self,
@@ -151,10 +146,10 @@ class NodeExecutor:
             await self._handlers.for_node(node).abort(ctx, reason)
         except NodeError:
             pass  # nothing was started for an unsupported node
-        if node_kind(node) == "task" and state.plugin_phase and not state.dynamic_workflow_uri:
-            self._record_task_aborted(ctx, reason)
+        if self._traits(ctx).plugin_attempt and state.plugin_phase:
+            self._record_task_aborted(ectx, ctx, reason)
         state.error = ExecutionError("ExecutionAborted", reason, ErrorKind.USER)
-        self._set_phase(ctx, NodePhase.ABORTED, parent)
+        self._set_phase(ectx, ctx, NodePhase.ABORTED, parent)
 
     # ---- steps -----------------------------------------------------------------------------------------------
 
@@ -175,7 +170,8 @@ class NodeExecutor:
             if any(up.phase == NodePhase.SKIPPED for up in upstream):
                 await self._skip(ectx, scope, node, path, parent)
                 return
-        if node_kind(node) == "task" and ectx.start_budget is not None and path not in ectx.recovered:
+        ctx = self._make_context(ectx, scope, node, path, literals_pb2.LiteralMap(), "")
+        if self._traits(ctx).task_id is not None and ectx.start_budget is not None and path not in ectx.recovered:
             if ectx.start_budget <= 0:
                 return
             ectx.start_budget -= 1
@@ -190,63 +186,68 @@ class NodeExecutor:
         try:
             inputs = await resolve_bindings(node.id, node.inputs, outputs_of)
         except NodeError as exc:
-            ctx = self._make_context(ectx, scope, node, path, literals_pb2.LiteralMap(), "")
             state.error = ExecutionError(exc.code, exc.message, ErrorKind.USER)
-            self._set_phase(ctx, NodePhase.FAILED, parent)
+            self._set_phase(ectx, ctx, NodePhase.FAILED, parent)
             return
         await ectx.write_literal_map(inputs_uri, inputs)
-        ctx = self._make_context(ectx, scope, node, path, inputs, inputs_uri)
+        ctx.inputs, ctx.inputs_uri = inputs, inputs_uri
         recovered = ectx.recovered.get(path)
         if recovered is not None:
             # The original execution already succeeded this node: reuse its outputs, run nothing.
             state.outputs_uri = recovered
-            self._set_phase(ctx, NodePhase.SUCCEEDED, parent, recovered=True)
+            self._set_phase(ectx, ctx, NodePhase.SUCCEEDED, parent, recovered=True)
             return
-        self._set_phase(ctx, NodePhase.QUEUED, parent)
+        self._set_phase(ectx, ctx, NodePhase.QUEUED, parent)
 
     async def _skip(
         self, ectx: ExecutionContext, scope: Scope, node: workflow_pb2.Node, path: str, parent: Parent | None
     ) -> None:
         ctx = self._make_context(ectx, scope, node, path, literals_pb2.LiteralMap(), "")
-        self._set_phase(ctx, NodePhase.SKIPPED, parent)
+        self._set_phase(ectx, ctx, NodePhase.SKIPPED, parent)
 
-    async def _step(self, ctx: NodeContext, parent: Parent | None) -> None:
+    async def _step(self, ectx: ExecutionContext, ctx: NodeContext, parent: Parent | None) -> None:
         state = ctx.state
         if state.phase == NodePhase.RETRYABLE_FAILURE:
             # The new attempt number is already persisted: now it may start.
             state.plugin_state, state.plugin_phase, state.plugin_phase_version = b"", 0, 0
             state.attempt_started_at = None
             state.phase = NodePhase.RUNNING
-        if await self._timed_out(ctx, parent):
+        if await self._timed_out(ectx, ctx, parent):
             return
         try:
             transition = await self._handlers.for_node(ctx.node).handle(ctx)
         except NodeError as exc:
             transition = HandlerTransition.failure(exc.code, exc.message)
-        await self._apply(ctx, transition, parent)
+        await self._apply(ectx, ctx, transition, parent)
 
-    async def _timed_out(self, ctx: NodeContext, parent: Parent | None) -> bool:
-        now = ctx.execution.now
+    async def _timed_out(self, ectx: ExecutionContext, ctx: NodeContext, parent: Parent | None) -> bool:
+        now = ectx.now
         deadline = _node_deadline(ctx)
         if deadline is not None and ctx.state.started_at and now - ctx.state.started_at > deadline.total_seconds():
             await self._handlers.for_node(ctx.node).abort(ctx, f"node timed out after {deadline}")
             error = ExecutionError("Timeout", f"node [{ctx.node.id}] exceeded its timeout of {deadline}")
-            await self._apply(ctx, HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=error), parent, True)
+            await self._apply(ectx, ctx, HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=error), parent, True)
             return True
-        timeout = _attempt_timeout(ctx)
+        timeout = self._attempt_timeout(ctx)
         if not attempts.attempt_expired(timeout, ctx.state.attempt_started_at, now):
             return False
         await self._handlers.for_node(ctx.node).abort(ctx, f"timed out after {timeout}")
         error = ExecutionError("Timeout", f"node [{ctx.node.id}] attempt {ctx.state.attempt} timed out after {timeout}")
-        await self._apply(ctx, HandlerTransition(HandlerPhase.RETRYABLE_FAILURE, error=error), parent, timed_out=True)
+        transition = HandlerTransition(HandlerPhase.RETRYABLE_FAILURE, error=error)
+        await self._apply(ectx, ctx, transition, parent, timed_out=True)
         return True
 
     async def _apply(
-        self, ctx: NodeContext, transition: HandlerTransition, parent: Parent | None, timed_out: bool = False
+        self,
+        ectx: ExecutionContext,
+        ctx: NodeContext,
+        transition: HandlerTransition,
+        parent: Parent | None,
+        timed_out: bool = False,
     ) -> None:
         state = ctx.state
         for event in transition.task_events:
-            ctx.execution.recorder.task(event)
+            ectx.recorder.task(event)
         if transition.plugin_state is not None:
             state.plugin_state = transition.plugin_state
         if transition.branch_taken:
@@ -254,21 +255,21 @@ class NodeExecutor:
         if transition.dynamic_workflow_uri:
             state.dynamic_workflow_uri = transition.dynamic_workflow_uri
         if transition.task_info is not None:
-            self._record_task_phase(ctx, transition.task_info, transition.outputs_uri)
+            self._record_task_phase(ectx, ctx, transition.task_info, transition.outputs_uri)
         if state.attempt_started_at is None:
-            state.attempt_started_at = ctx.execution.now
+            state.attempt_started_at = ectx.now
         if state.phase == NodePhase.QUEUED:
             # Admin records started_at from RUNNING: report it even when the node finishes in its first round.
-            self._set_phase(ctx, NodePhase.RUNNING, parent)
+            self._set_phase(ectx, ctx, NodePhase.RUNNING, parent)
         if transition.dynamic_workflow is not None:
-            self._record_dynamic(ctx, transition.dynamic_workflow, parent)
+            self._record_dynamic(ectx, ctx, transition.dynamic_workflow, parent)
         if transition.phase == HandlerPhase.RUNNING:
             return
         await self._finalize(ctx)
         if transition.phase == HandlerPhase.SUCCESS:
             state.outputs_uri = transition.outputs_uri
             state.deck_uri = transition.deck_uri
-            self._set_phase(ctx, NodePhase.SUCCEEDED, parent, task_node_metadata=transition.task_node_metadata)
+            self._set_phase(ectx, ctx, NodePhase.SUCCEEDED, parent, task_node_metadata=transition.task_node_metadata)
             return
         error = transition.error or ExecutionError("UnknownError", "node failed without an error", ErrorKind.SYSTEM)
         state.error = error
@@ -277,11 +278,13 @@ class NodeExecutor:
             state.phase = NodePhase.RETRYABLE_FAILURE
             state.message = f"retrying after: {error.message}"
             return
-        self._set_phase(ctx, NodePhase.TIMED_OUT if timed_out else NodePhase.FAILED, parent)
+        self._set_phase(ectx, ctx, NodePhase.TIMED_OUT if timed_out else NodePhase.FAILED, parent)
 
     def _take_retry(self, ctx: NodeContext, error: ExecutionError) -> bool:
         state = ctx.state
-        budget = attempts.user_retries(ctx.node, _task_template(ctx))
+        task_id = self._traits(ctx).task_id
+        template = ctx.templates.task_template(task_id) if task_id is not None else None
+        budget = attempts.user_retries(ctx.node, template)
         failures = attempts.retry_after(error, state.attempt, state.system_failures, budget, self._max_system_retries)
         if failures is None:
             return False
@@ -289,15 +292,32 @@ class NodeExecutor:
         return True
 
     async def _finalize(self, ctx: NodeContext) -> None:
-        handler = self._handlers.for_node(ctx.node)
+        try:
+            handler = self._handlers.for_node(ctx.node)
+        except NodeError:
+            return  # an unsupported kind: nothing ran, the node fails with UnsupportedNodeKind
         if handler.finalize_required():
             await handler.finalize(ctx)
+
+    # ---- traits (what the handler says of its node) -------------------------------------------------------------
+
+    def _traits(self, ctx: NodeContext) -> NodeTraits:
+        try:
+            return self._handlers.for_node(ctx.node).describe(ctx)
+        except NodeError:
+            return NodeTraits()  # an unsupported kind: handle() fails it
+
+    def _attempt_timeout(self, ctx: NodeContext) -> timedelta | None:
+        """The task's per-attempt deadline (attempts.py), while the node's attempt is a plugin run."""
+        traits = self._traits(ctx)
+        if not traits.plugin_attempt or traits.task_id is None:
+            return None
+        return attempts.attempt_timeout(ctx.templates.task_template(traits.task_id))
 
     # ---- status + events -------------------------------------------------------------------------------------
 
     def _event_info(self, ctx: NodeContext, parent: Parent | None) -> builders.NodeEventInfo:
-        kind = node_kind(ctx.node)
-        task_id = ctx.node.task_node.reference_id if kind == "task" else None
+        traits = self._traits(ctx)
         return builders.NodeEventInfo(
             execution_id=ctx.execution.execution_id,
             producer_id=ctx.execution.producer_id,
@@ -307,15 +327,16 @@ class NodeExecutor:
             input_uri=ctx.inputs_uri,
             parent_path=parent.path if parent else "",
             retry_group=parent.retry_group if parent else "",
-            is_parent=kind in ("branch", "subworkflow") or bool(ctx.state.dynamic_workflow_uri),
+            is_parent=traits.is_parent,
             is_dynamic=bool(ctx.state.dynamic_workflow_uri),
-            task_id=task_id,
-            child_execution=launched_child_id(ctx) if kind == "launchplan" else None,
-            is_array=kind == "array",
+            task_id=traits.task_id,
+            child_execution=traits.child_execution,
+            is_array=traits.is_array,
         )
 
     def _set_phase(
         self,
+        ectx: ExecutionContext,
         ctx: NodeContext,
         phase: NodePhase,
         parent: Parent | None,
@@ -324,26 +345,30 @@ class NodeExecutor:
     ) -> None:
         state = ctx.state
         state.phase = phase
-        state.updated_at = ctx.execution.now
+        state.updated_at = ectx.now
         output_uri = state.outputs_uri if phase == NodePhase.SUCCEEDED else ""
         error = state.error if phase in _FAILED else None
         info = self._event_info(ctx, parent)
         deck_uri = state.deck_uri if phase == NodePhase.SUCCEEDED else ""
-        event = builders.node_event(info, phase, ctx.execution.now, output_uri, error, deck_uri, recovered)
+        event = builders.node_event(info, phase, ectx.now, output_uri, error, deck_uri, recovered)
         if task_node_metadata is not None:
             event.task_node_metadata.MergeFrom(task_node_metadata)
-        ctx.execution.recorder.node(event)
+        ectx.recorder.node(event)
 
     def _record_dynamic(
-        self, ctx: NodeContext, dynamic: builders.event_pb2.DynamicWorkflowNodeMetadata, parent: Parent | None
+        self,
+        ectx: ExecutionContext,
+        ctx: NodeContext,
+        dynamic: builders.event_pb2.DynamicWorkflowNodeMetadata,
+        parent: Parent | None,
     ) -> None:
         """The node became a dynamic parent: DYNAMIC_RUNNING with its compiled workflow (GetDynamicNodeWorkflow)."""
-        event = builders.node_event(self._event_info(ctx, parent), NodePhase.RUNNING, ctx.execution.now)
+        event = builders.node_event(self._event_info(ctx, parent), NodePhase.RUNNING, ectx.now)
         event.phase = builders.execution_pb2.NodeExecution.DYNAMIC_RUNNING
         event.task_node_metadata.dynamic_workflow.CopyFrom(dynamic)
-        ctx.execution.recorder.node(event)
+        ectx.recorder.node(event)
 
-    def _record_task_phase(self, ctx: NodeContext, info: PhaseInfo, outputs_uri: str) -> None:
+    def _record_task_phase(self, ectx: ExecutionContext, ctx: NodeContext, info: PhaseInfo, outputs_uri: str) -> None:
         state = ctx.state
         if (int(info.phase), info.version) == (state.plugin_phase, state.plugin_phase_version):
             return
@@ -353,28 +378,28 @@ class NodeExecutor:
             self._event_info(ctx, None),
             template.type,
             state.attempt,
-            paths.unique_attempt_id(ctx.execution.key.name, ctx.path, state.attempt),
+            paths.unique_attempt_id(ectx.key.name, ctx.path, state.attempt),
             template.type,
             info,
-            ctx.execution.now,
+            ectx.now,
             outputs_uri,
         )
-        ctx.execution.recorder.task(event)
+        ectx.recorder.task(event)
 
-    def _record_task_aborted(self, ctx: NodeContext, reason: str) -> None:
+    def _record_task_aborted(self, ectx: ExecutionContext, ctx: NodeContext, reason: str) -> None:
         info = PhaseInfo(Phase.PERMANENT_FAILURE, version=ctx.state.plugin_phase_version + 1, reason=reason)
         template = ctx.task_template()
         event = builders.task_event(
             self._event_info(ctx, None),
             template.type,
             ctx.state.attempt,
-            paths.unique_attempt_id(ctx.execution.key.name, ctx.path, ctx.state.attempt),
+            paths.unique_attempt_id(ectx.key.name, ctx.path, ctx.state.attempt),
             template.type,
             info,
-            ctx.execution.now,
+            ectx.now,
         )
         event.phase = builders.execution_pb2.TaskExecution.ABORTED
-        ctx.execution.recorder.task(event)
+        ectx.recorder.task(event)
 
     # ---- plumbing --------------------------------------------------------------------------------------------
 
@@ -400,8 +425,21 @@ class NodeExecutor:
         async def abort_dag(child_scope: Scope, reason: str) -> None:
             await self.abort_dag(ectx, child_scope, reason)
 
+        async def execute_child(ctx: NodeContext, child: workflow_pb2.Node, child_path: str) -> NodeState:
+            return await self.execute_child(ectx, ctx, child, child_path)
+
+        async def abort_child(ctx: NodeContext, child: workflow_pb2.Node, child_path: str, reason: str) -> None:
+            await self.abort_child(ectx, ctx, child, child_path, reason)
+
         return NodeContext(
             execution=ectx,
+            literals=ectx,
+            blobs=ectx.blobs,
+            templates=ectx,
+            events=ectx.recorder,
+            plugins=ectx.plugins,
+            resources=ectx.resources,
+            max_system_retries=self._max_system_retries,
             scope=scope,
             node=node,
             path=path,
@@ -411,6 +449,6 @@ class NodeExecutor:
             node_uri=paths.node_dir(ectx.execution_uri, path),
             execute_dag=execute_dag,
             abort_dag=abort_dag,
-            execute_child=self.execute_child,
-            abort_child=self.abort_child,
+            execute_child=execute_child,
+            abort_child=abort_child,
         )

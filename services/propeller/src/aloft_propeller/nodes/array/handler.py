@@ -14,6 +14,7 @@ element from ``FLYTE_K8S_ARRAY_INDEX``; other sub-nodes get their own single-ele
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -29,7 +30,14 @@ from aloft_propeller.nodes.array.failures import attach_error
 from aloft_propeller.nodes.array.failures import summary as failures_summary
 from aloft_propeller.nodes.array.inputs import array_size, element_inputs, gather_outputs
 from aloft_propeller.nodes.array.state import ArrayState, SubPhase
-from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeHandler
+from aloft_propeller.nodes.base import (
+    HandlerPhase,
+    HandlerTransition,
+    NodeContext,
+    NodeHandler,
+    NodeTraits,
+    PlainNodeHandler,
+)
 from aloft_propeller.nodes.errors import NodeError
 from aloft_propeller.plugins.base import Phase
 from aloft_propeller.state import NodePhase, NodeState
@@ -69,15 +77,12 @@ def _parallelism(ctx: NodeContext) -> int:
     return max(ctx.execution.request.config.max_parallelism, 0)
 
 
-class ArrayNodeHandler:
+class ArrayNodeHandler(PlainNodeHandler):
     def __init__(self, task_handler: NodeHandler) -> None:
         self._task = task_handler
 
-    async def setup(self) -> None:
-        return None
-
-    def finalize_required(self) -> bool:
-        return False
+    def describe(self, ctx: NodeContext) -> NodeTraits:
+        return NodeTraits(is_array=True)
 
     async def handle(self, ctx: NodeContext) -> HandlerTransition:
         target = ctx.node.array_node.node.WhichOneof("target")
@@ -107,10 +112,7 @@ class ArrayNodeHandler:
         await self._abort_running(ctx, state, reason)
         # abort() has no transition to answer with: the ABORTED summary is recorded here.
         for event in self._event(ctx, state, execution_pb2.TaskExecution.ABORTED, True):
-            ctx.execution.recorder.task(event)
-
-    async def finalize(self, ctx: NodeContext) -> None:
-        return None
+            ctx.events.task(event)
 
     # ---- sub-nodes -------------------------------------------------------------------------------------------
 
@@ -188,13 +190,13 @@ class ArrayNodeHandler:
     @staticmethod
     def _take_retry(ctx: NodeContext, state: ArrayState, index: int, error: ExecutionError) -> bool:
         sub = ctx.node.array_node.node
-        template = ctx.execution.task_template(sub.task_node.reference_id) if sub.HasField("task_node") else None
+        template = ctx.templates.task_template(sub.task_node.reference_id) if sub.HasField("task_node") else None
         failures = attempts.retry_after(
             error,
             state.attempts[index],
             state.system_failures[index],
             attempts.user_retries(sub, template),
-            ctx.execution.config.propeller.max_node_retries_for_system_failures,
+            ctx.max_system_retries,
         )
         if failures is None:
             return False
@@ -210,7 +212,7 @@ class ArrayNodeHandler:
         if array.is_original_sub_node_interface.value:
             inputs_uri = paths.inputs_uri(node_uri)
             if state.attempts[index] == 0 and state.task_phases[index] == int(Phase.UNDEFINED):
-                await ctx.execution.blobs.write_proto(inputs_uri, inputs)
+                await ctx.blobs.write_proto(inputs_uri, inputs)
         sub_state = NodeState(
             phase=NodePhase.RUNNING,
             kind="task",
@@ -221,19 +223,14 @@ class ArrayNodeHandler:
         )
         envs = {"BATCH_JOB_ARRAY_INDEX_VAR_NAME": ARRAY_INDEX_VAR, ARRAY_INDEX_VAR: str(index)}
         envs["BATCH_JOB_ARRAY_INDEX_OFFSET"] = "0"
-        return NodeContext(
-            execution=ctx.execution,
-            scope=ctx.scope,
+        return dataclasses.replace(
+            ctx,
             node=array.node,
             path=path,
             state=sub_state,
             inputs=inputs,
             inputs_uri=inputs_uri,
             node_uri=node_uri,
-            execute_dag=ctx.execute_dag,
-            abort_dag=ctx.abort_dag,
-            execute_child=ctx.execute_child,
-            abort_child=ctx.abort_child,
             task_envs=envs,
         )
 
@@ -263,13 +260,13 @@ class ArrayNodeHandler:
                 paths.attempt_dir(ctx.execution.execution_uri, self.sub_path(ctx, index), state.attempts[index])
             )
             try:
-                return await ctx.execution.blobs.read_proto(uri, literals_pb2.LiteralMap)
+                return await ctx.blobs.read_proto(uri, literals_pb2.LiteralMap)
             except BlobNotFound:
                 return literals_pb2.LiteralMap()
 
         per_element = await _bounded(list(range(state.size)), read)
-        uri = paths.outputs_uri(paths.attempt_dir(ctx.execution.execution_uri, ctx.path, ctx.state.attempt))
-        await ctx.execution.write_literal_map(uri, gather_outputs(names, per_element))
+        uri = paths.outputs_uri(ctx.attempt_dir())
+        await ctx.literals.write_literal_map(uri, gather_outputs(names, per_element))
         events = self._event(ctx, state, execution_pb2.TaskExecution.SUCCEEDED, True, output_uri=uri)
         return HandlerTransition(HandlerPhase.SUCCESS, outputs_uri=uri, plugin_state=state.encode(), task_events=events)
 
@@ -291,7 +288,7 @@ class ArrayNodeHandler:
     def _output_names(self, ctx: NodeContext) -> list[str]:
         sub = ctx.node.array_node.node
         if sub.WhichOneof("target") == "task_node":
-            template = ctx.execution.task_template(sub.task_node.reference_id)
+            template = ctx.templates.task_template(sub.task_node.reference_id)
             return list(template.interface.outputs.variables)
         return []
 
@@ -326,7 +323,7 @@ class ArrayNodeHandler:
         task_id = identifier_pb2.Identifier()
         task_type = "array"
         if sub.WhichOneof("target") == "task_node":
-            template = ectx.task_template(sub.task_node.reference_id)
+            template = ctx.templates.task_template(sub.task_node.reference_id)
             task_id.CopyFrom(template.id)
             task_type = template.type
         event = event_pb2.TaskExecutionEvent(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flyteidl.core import workflow_pb2
 
 from aloft_propeller import paths
-from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext
+from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeTraits, PlainNodeHandler
 from aloft_propeller.nodes.branch.condition import evaluate
 from aloft_propeller.nodes.errors import BranchEvalError
 from aloft_propeller.state import NodePhase
@@ -35,12 +35,9 @@ def _child(node: workflow_pb2.Node, child_id: str) -> workflow_pb2.Node:
     raise BranchEvalError(node.id, f"chosen node [{child_id}] is no longer in the branch")
 
 
-class BranchNodeHandler:
-    async def setup(self) -> None:
-        return None
-
-    def finalize_required(self) -> bool:
-        return False
+class BranchNodeHandler(PlainNodeHandler):
+    def describe(self, ctx: NodeContext) -> NodeTraits:
+        return NodeTraits(is_parent=True)
 
     async def handle(self, ctx: NodeContext) -> HandlerTransition:
         if not ctx.state.branch_taken:
@@ -58,6 +55,3 @@ class BranchNodeHandler:
         if ctx.state.branch_taken:
             child = _child(ctx.node, ctx.state.branch_taken)
             await ctx.abort_child(ctx, child, paths.child_path(ctx.path, ctx.state.attempt, child.id), reason)
-
-    async def finalize(self, ctx: NodeContext) -> None:
-        return None

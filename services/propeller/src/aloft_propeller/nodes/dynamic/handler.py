@@ -11,14 +11,14 @@ outputs become the node's outputs.
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import replace
 
 from flyteidl.core import compiler_pb2, dynamic_job_pb2, identifier_pb2, literals_pb2
 from flyteidl.event import event_pb2
 
 from aloft_compiler import compile_dynamic_job
-from aloft_propeller import paths
 from aloft_propeller.execution_error import ErrorKind, ExecutionError
-from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeHandler, Scope
+from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeHandler, NodeTraits, Scope
 from aloft_propeller.nodes.bindings import resolve_bindings
 from aloft_propeller.nodes.dynamic.launchplans import (
     LaunchPlanNotFound,
@@ -27,7 +27,7 @@ from aloft_propeller.nodes.dynamic.launchplans import (
     referenced_launch_plans,
 )
 from aloft_propeller.nodes.errors import BindingResolutionError, NodeError
-from aloft_propeller.state import NodePhase
+from aloft_propeller.nodes.subworkflow.handler import run_scope
 
 FUTURES_FILE = "futures.pb"
 COMPILED_FILE = "dynamic_compiled.pb"
@@ -46,15 +46,22 @@ class DynamicNodeHandler:
     def finalize_required(self) -> bool:
         return self._task.finalize_required()
 
+    def describe(self, ctx: NodeContext) -> NodeTraits:
+        """A task node until its job is compiled; then a parent whose attempt runs children, not a plugin."""
+        running_children = bool(ctx.state.dynamic_workflow_uri)
+        traits = self._task.describe(ctx)
+        plugin_attempt = traits.plugin_attempt and not running_children
+        return replace(traits, plugin_attempt=plugin_attempt, is_parent=running_children)
+
     async def handle(self, ctx: NodeContext) -> HandlerTransition:
         if ctx.state.dynamic_workflow_uri:
             return await self._run_children(ctx, ctx.state.dynamic_workflow_uri)
         transition = await self._task.handle(ctx)
         if transition.phase != HandlerPhase.SUCCESS:
             return transition
-        attempt_uri = paths.attempt_dir(ctx.execution.execution_uri, ctx.path, ctx.state.attempt)
+        attempt_uri = ctx.attempt_dir()
         futures_uri = f"{attempt_uri}/{FUTURES_FILE}"
-        if not await ctx.execution.blobs.exists(futures_uri):
+        if not await ctx.blobs.exists(futures_uri):
             return transition  # an ordinary task
         return await self._compile(ctx, transition, futures_uri, f"{attempt_uri}/{COMPILED_FILE}")
 
@@ -73,7 +80,7 @@ class DynamicNodeHandler:
     async def _compile(
         self, ctx: NodeContext, transition: HandlerTransition, futures_uri: str, compiled_uri: str
     ) -> HandlerTransition:
-        job = await ctx.execution.blobs.read_proto(futures_uri, dynamic_job_pb2.DynamicJobSpec)
+        job = await ctx.blobs.read_proto(futures_uri, dynamic_job_pb2.DynamicJobSpec)
         if not job.nodes:
             return await self._literal_outputs(ctx, transition, job)
         template = ctx.task_template()
@@ -101,7 +108,7 @@ class DynamicNodeHandler:
                 "DynamicWorkflowBuildFailed", f"dynamic workflow of [{ctx.node.id}]: {exc}", ErrorKind.USER
             )
             return HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=error, task_info=transition.task_info)
-        await ctx.execution.blobs.write_proto(compiled_uri, closure)
+        await ctx.blobs.write_proto(compiled_uri, closure)
         self._remember(compiled_uri, closure)
         metadata = event_pb2.DynamicWorkflowNodeMetadata(
             id=workflow_id, compiled_workflow=closure, dynamic_job_spec_uri=futures_uri
@@ -127,28 +134,18 @@ class DynamicNodeHandler:
         except NodeError as exc:
             error = ExecutionError("DynamicWorkflowBuildFailed", exc.message, ErrorKind.USER)
             return HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=error, task_info=transition.task_info)
-        await ctx.execution.write_literal_map(transition.outputs_uri, outputs)
+        await ctx.literals.write_literal_map(transition.outputs_uri, outputs)
         return transition
 
     async def _run_children(self, ctx: NodeContext, compiled_uri: str) -> HandlerTransition:
         closure = await self._closure(ctx, compiled_uri)
-        scope = self._scope(ctx, closure)
-        result = await ctx.execute_dag(scope)
-        if result.phase == NodePhase.SUCCEEDED and result.outputs is not None:
-            attempt_uri = paths.attempt_dir(ctx.execution.execution_uri, ctx.path, ctx.state.attempt)
-            uri = paths.outputs_uri(attempt_uri)
-            await ctx.execution.write_literal_map(uri, result.outputs)
-            return HandlerTransition(HandlerPhase.SUCCESS, outputs_uri=uri)
-        if result.phase == NodePhase.FAILED:
-            await ctx.abort_dag(scope, "dynamic workflow failed")
-            return HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=result.error)
-        return HandlerTransition.running()
+        return await run_scope(ctx, self._scope(ctx, closure), "dynamic workflow failed")
 
     # ---- plumbing --------------------------------------------------------------------------------------------
 
     @staticmethod
     def _scope(ctx: NodeContext, closure: compiler_pb2.CompiledWorkflowClosure) -> Scope:
-        ctx.execution.include(closure)
+        ctx.templates.include(closure)
         attempt = ctx.state.attempt
         return Scope(
             workflow=closure.primary,
@@ -161,7 +158,7 @@ class DynamicNodeHandler:
     async def _closure(self, ctx: NodeContext, uri: str) -> compiler_pb2.CompiledWorkflowClosure:
         closure = self._closures.get(uri)
         if closure is None:
-            closure = await ctx.execution.blobs.read_proto(uri, compiler_pb2.CompiledWorkflowClosure)
+            closure = await ctx.blobs.read_proto(uri, compiler_pb2.CompiledWorkflowClosure)
             self._remember(uri, closure)
         return closure
 

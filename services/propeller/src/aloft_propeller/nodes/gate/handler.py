@@ -10,7 +10,7 @@ from flyteidl.core import identifier_pb2, literals_pb2, types_pb2, workflow_pb2
 
 from aloft_propeller import paths
 from aloft_propeller.execution_error import ErrorKind
-from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext
+from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, PlainNodeHandler
 from aloft_propeller.nodes.gate.signals import SignalClient, SignalRejected
 
 _BOOLEAN = types_pb2.LiteralType(simple=types_pb2.BOOLEAN)
@@ -24,15 +24,9 @@ def _boolean(literal: literals_pb2.Literal) -> bool | None:
     return literal.scalar.primitive.boolean
 
 
-class GateNodeHandler:
+class GateNodeHandler(PlainNodeHandler):
     def __init__(self, signals: SignalClient) -> None:
         self._signals = signals
-
-    async def setup(self) -> None:
-        return None
-
-    def finalize_required(self) -> bool:
-        return False
 
     async def handle(self, ctx: NodeContext) -> HandlerTransition:
         gate = ctx.node.gate_node
@@ -84,12 +78,9 @@ class GateNodeHandler:
 
     @staticmethod
     async def _write(ctx: NodeContext, outputs: literals_pb2.LiteralMap) -> str:
-        uri = paths.outputs_uri(paths.attempt_dir(ctx.execution.execution_uri, ctx.path, ctx.state.attempt))
-        await ctx.execution.write_literal_map(uri, outputs)
+        uri = paths.outputs_uri(ctx.attempt_dir())
+        await ctx.literals.write_literal_map(uri, outputs)
         return uri
 
     async def abort(self, ctx: NodeContext, reason: str) -> None:
         return None  # nothing runs behind a gate
-
-    async def finalize(self, ctx: NodeContext) -> None:
-        return None

@@ -15,7 +15,7 @@ from flyteidl.core import execution_pb2, identifier_pb2, literals_pb2
 
 from aloft_propeller import paths
 from aloft_propeller.execution_error import ErrorKind, ExecutionError
-from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext
+from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeTraits, PlainNodeHandler
 from aloft_propeller.nodes.launchplan.admin import (
     ChildStatus,
     Launcher,
@@ -43,11 +43,6 @@ def child_execution_id(ctx: NodeContext) -> identifier_pb2.WorkflowExecutionIden
     )
 
 
-def launched_child_id(ctx: NodeContext) -> identifier_pb2.WorkflowExecutionIdentifier | None:
-    """The child this node launched, for its events (workflow_node_metadata); None before admin accepted it."""
-    return child_execution_id(ctx) if ctx.state.plugin_state == LAUNCHED else None
-
-
 def _launch_request(ctx: NodeContext) -> LaunchRequest:
     request = ctx.execution.request
     config = request.config
@@ -67,15 +62,13 @@ def _launch_request(ctx: NodeContext) -> LaunchRequest:
     )
 
 
-class LaunchPlanNodeHandler:
+class LaunchPlanNodeHandler(PlainNodeHandler):
     def __init__(self, launcher: Launcher) -> None:
         self._launcher = launcher
 
-    async def setup(self) -> None:
-        return None
-
-    def finalize_required(self) -> bool:
-        return False
+    def describe(self, ctx: NodeContext) -> NodeTraits:
+        """Node events carry the child (workflow_node_metadata) once admin accepted it."""
+        return NodeTraits(child_execution=child_execution_id(ctx) if ctx.state.plugin_state == LAUNCHED else None)
 
     async def handle(self, ctx: NodeContext) -> HandlerTransition:
         if ctx.state.phase == NodePhase.QUEUED:
@@ -105,8 +98,8 @@ class LaunchPlanNodeHandler:
     ) -> HandlerTransition:
         if status.phase == _PHASE.SUCCEEDED:
             outputs = await self._child_outputs(ctx, child_id, status)
-            uri = paths.outputs_uri(paths.attempt_dir(ctx.execution.execution_uri, ctx.path, ctx.state.attempt))
-            await ctx.execution.write_literal_map(uri, outputs)
+            uri = paths.outputs_uri(ctx.attempt_dir())
+            await ctx.literals.write_literal_map(uri, outputs)
             return HandlerTransition(HandlerPhase.SUCCESS, outputs_uri=uri)
         if status.phase in (_PHASE.FAILED, _PHASE.TIMED_OUT):
             return HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=_child_error(child_id, status))
@@ -119,7 +112,7 @@ class LaunchPlanNodeHandler:
         self, ctx: NodeContext, child_id: identifier_pb2.WorkflowExecutionIdentifier, status: ChildStatus
     ) -> literals_pb2.LiteralMap:
         if status.outputs_uri:
-            return await ctx.execution.read_literal_map(status.outputs_uri)
+            return await ctx.literals.read_literal_map(status.outputs_uri)
         if status.inline_outputs is not None:
             return status.inline_outputs
         return await self._launcher.outputs(child_id)
@@ -128,9 +121,6 @@ class LaunchPlanNodeHandler:
         if ctx.state.phase == NodePhase.QUEUED:
             return  # never launched
         await self._launcher.terminate(child_execution_id(ctx), reason)
-
-    async def finalize(self, ctx: NodeContext) -> None:
-        return None
 
 
 def _child_error(child_id: identifier_pb2.WorkflowExecutionIdentifier, status: ChildStatus) -> ExecutionError:

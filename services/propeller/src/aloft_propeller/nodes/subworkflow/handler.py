@@ -4,12 +4,12 @@ node paths prefixed ``{node path}-{attempt}-``. Its outputs are written to the n
 from __future__ import annotations
 
 from aloft_propeller import paths
-from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, Scope
+from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeTraits, PlainNodeHandler, Scope
 from aloft_propeller.state import NodePhase
 
 
 def child_scope(ctx: NodeContext) -> Scope:
-    workflow = ctx.execution.subworkflow(ctx.node.workflow_node.sub_workflow_ref)
+    workflow = ctx.templates.subworkflow(ctx.node.workflow_node.sub_workflow_ref)
     attempt = ctx.state.attempt
     return Scope(
         workflow=workflow,
@@ -20,27 +20,26 @@ def child_scope(ctx: NodeContext) -> Scope:
     )
 
 
-class SubworkflowNodeHandler:
-    async def setup(self) -> None:
-        return None
+async def run_scope(ctx: NodeContext, scope: Scope, failed: str) -> HandlerTransition:
+    """One round of a child workflow (a subworkflow's, a dynamic node's): its outputs become the node's outputs;
+    when it fails, what still runs in it is aborted (``failed`` is the reason) and the node fails with its error."""
+    result = await ctx.execute_dag(scope)
+    if result.phase == NodePhase.SUCCEEDED and result.outputs is not None:
+        uri = paths.outputs_uri(ctx.attempt_dir())
+        await ctx.literals.write_literal_map(uri, result.outputs)
+        return HandlerTransition(HandlerPhase.SUCCESS, outputs_uri=uri)
+    if result.phase == NodePhase.FAILED:
+        await ctx.abort_dag(scope, failed)
+        return HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=result.error)
+    return HandlerTransition.running()
 
-    def finalize_required(self) -> bool:
-        return False
+
+class SubworkflowNodeHandler(PlainNodeHandler):
+    def describe(self, ctx: NodeContext) -> NodeTraits:
+        return NodeTraits(is_parent=True)
 
     async def handle(self, ctx: NodeContext) -> HandlerTransition:
-        scope = child_scope(ctx)
-        result = await ctx.execute_dag(scope)
-        if result.phase == NodePhase.SUCCEEDED and result.outputs is not None:
-            uri = paths.outputs_uri(paths.attempt_dir(ctx.execution.execution_uri, ctx.path, ctx.state.attempt))
-            await ctx.execution.write_literal_map(uri, result.outputs)
-            return HandlerTransition(HandlerPhase.SUCCESS, outputs_uri=uri)
-        if result.phase == NodePhase.FAILED:
-            await ctx.abort_dag(scope, "subworkflow failed")
-            return HandlerTransition(HandlerPhase.PERMANENT_FAILURE, error=result.error)
-        return HandlerTransition.running()
+        return await run_scope(ctx, child_scope(ctx), "subworkflow failed")
 
     async def abort(self, ctx: NodeContext, reason: str) -> None:
         await ctx.abort_dag(child_scope(ctx), reason)
-
-    async def finalize(self, ctx: NodeContext) -> None:
-        return None

@@ -62,7 +62,7 @@ async def _serve_hit(
     ctx: NodeContext, tctx: TaskExecutionContext, outputs: literals_pb2.LiteralMap, metadata: object
 ) -> HandlerTransition:
     outputs_uri = paths.outputs_uri(tctx.output_prefix)
-    await ctx.execution.write_literal_map(outputs_uri, outputs)
+    await ctx.literals.write_literal_map(outputs_uri, outputs)
     return HandlerTransition(HandlerPhase.SUCCESS, outputs_uri=outputs_uri, task_node_metadata=metadata)  # type: ignore[arg-type]
 
 
@@ -81,8 +81,8 @@ async def _after_round(
     metadata = None
     # A dynamic task succeeds with futures.pb, not outputs: nothing to cache yet (its children produce them).
     futures = f"{tctx.output_prefix}/futures.pb"
-    if transition.phase == HandlerPhase.SUCCESS and not await ctx.execution.blobs.exists(futures):
-        outputs = await ctx.execution.read_literal_map(transition.outputs_uri)
+    if transition.phase == HandlerPhase.SUCCESS and not await ctx.blobs.exists(futures):
+        outputs = await ctx.literals.read_literal_map(transition.outputs_uri)
         metadata = await cache.after_success(key, outputs, tctx.task_execution_id, overwrite=overwrite)
     if serializable:
         released = await cache.release(key, tctx.unique_id)

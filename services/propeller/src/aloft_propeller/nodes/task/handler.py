@@ -15,7 +15,7 @@ from aloft_propeller import paths
 from aloft_propeller.catalog.task_cache import TaskCache, is_cacheable
 from aloft_propeller.config import PropellerConfig
 from aloft_propeller.execution_error import ErrorKind, ExecutionError
-from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext
+from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeTraits
 from aloft_propeller.nodes.errors import NodeError
 from aloft_propeller.nodes.task.cache import build_task_cache, handle_cached, release_on_abort
 from aloft_propeller.plugins.base import Phase, Plugin, Resources, TaskExecutionContext
@@ -76,15 +76,20 @@ class TaskNodeHandler:
     def finalize_required(self) -> bool:
         return False  # the plugin is finalized as soon as it reports a terminal phase
 
+    def describe(self, ctx: NodeContext) -> NodeTraits:
+        return NodeTraits(task_id=ctx.node.task_node.reference_id, plugin_attempt=True)
+
     async def handle(self, ctx: NodeContext) -> HandlerTransition:
         plugin, tctx = self._task_context(ctx)
         if is_cacheable(tctx.template):
-            return await handle_cached(self._task_cache(ctx), ctx, tctx, lambda: self._run(ctx, plugin, tctx))
+            return await handle_cached(self._task_cache(), ctx, tctx, lambda: self._run(ctx, plugin, tctx))
         return await self._run(ctx, plugin, tctx)
 
-    def _task_cache(self, ctx: NodeContext) -> TaskCache:
-        if self._cache is None:  # no setup(): tests driving the handler directly
-            self._cache = build_task_cache(ctx.execution.config)
+    def _task_cache(self) -> TaskCache:
+        if self._cache is None:
+            if self._config is None:
+                raise NodeError("task", "cacheable tasks need the task handler built with the propeller config")
+            self._cache = build_task_cache(self._config)  # setup() was not called (a handler driven directly)
         return self._cache
 
     async def _run(self, ctx: NodeContext, plugin: Plugin, tctx: TaskExecutionContext) -> HandlerTransition:
@@ -98,7 +103,7 @@ class TaskNodeHandler:
         elif info.phase in (Phase.RETRYABLE_FAILURE, Phase.PERMANENT_FAILURE):
             error = ExecutionError("TaskFailed", info.reason or "task failed", ErrorKind.SYSTEM)
         deck_uri = ""
-        if info.phase == Phase.SUCCESS and await ctx.execution.blobs.exists(f"{tctx.output_prefix}/{DECK_FILE}"):
+        if info.phase == Phase.SUCCESS and await ctx.blobs.exists(f"{tctx.output_prefix}/{DECK_FILE}"):
             deck_uri = f"{tctx.output_prefix}/{DECK_FILE}"
         return HandlerTransition(
             phase=_phase_of(info.phase),
@@ -114,7 +119,7 @@ class TaskNodeHandler:
         await plugin.abort(tctx, reason)
         await plugin.finalize(tctx)
         if is_cacheable(tctx.template):
-            await release_on_abort(self._task_cache(ctx), ctx, tctx)
+            await release_on_abort(self._task_cache(), ctx, tctx)
 
     async def finalize(self, ctx: NodeContext) -> None:
         return None
@@ -123,7 +128,7 @@ class TaskNodeHandler:
         ectx = ctx.execution
         template = ctx.task_template()
         try:
-            plugin = ectx.plugins.for_task_type(template.type)
+            plugin = ctx.plugins.for_task_type(template.type)
         except (LookupError, ValueError, AloftError) as exc:
             raise UnknownTaskTypeError(ctx.node.id, f"no plugin for task type {template.type!r}: {exc}") from exc
         attempt = ctx.state.attempt
@@ -149,7 +154,7 @@ class TaskNodeHandler:
             raw_output_prefix=f"{ectx.raw_output_prefix}/{unique_id}",
             checkpoint_prefix=paths.checkpoint_prefix(attempt_uri),
             prev_checkpoint_prefix=previous if attempt > 0 else "",
-            blobs=ectx.blobs,
+            blobs=ctx.blobs,
             attempt=attempt,
             plugin_state=ctx.state.plugin_state,
             envs={**config.envs, **ctx.task_envs},
@@ -161,7 +166,7 @@ class TaskNodeHandler:
             timeout=timeout if timeout and timeout > timedelta(0) else None,
             workflow_name=ectx.request.workflow_id.name,
             launch_plan_name=ectx.request.launch_plan_id.name,
-            resources=attempt_resources(ectx.resources, plugin.id, ectx.key.project, ectx.key.domain, ectx.key.name),
+            resources=attempt_resources(ctx.resources, plugin.id, ectx.key.project, ectx.key.domain, ectx.key.name),
             security_context=config.security_context if config.HasField("security_context") else None,
             platform_resource_defaults=_resources([], config.task_resource_defaults),
             platform_resource_limits=_resources([], config.task_resource_limits),

@@ -1,12 +1,12 @@
-"""Workflows the Kubernetes acceptance tests register with `pyflyte register` (unmodified flytekit)."""
+"""Workflows only the Kubernetes acceptance tests (tests/kube) run: secrets, pod templates, resources, faults. They
+also run basics' sleepy_wf, counted_wf and mapped as pods; `pyflyte register` of this package registers both."""
 
 from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
-from flytekit import PodTemplate, Resources, Secret, current_context, map_task, task, workflow
+from flytekit import PodTemplate, Resources, Secret, current_context, task, workflow
 from kubernetes.client import V1Container, V1EnvVar, V1PodSpec, V1Toleration
 
 ENV_SECRET = Secret(group="creds", key="token", mount_requirement=Secret.MountType.ENV_VAR)
@@ -73,38 +73,3 @@ def evictable() -> int:
 @workflow
 def evictable_wf() -> int:
     return evictable()
-
-
-@task
-def sleepy(seconds: int, marker_dir: str) -> int:
-    Path(marker_dir, f"sleepy-{os.getpid()}").write_text(str(os.getpid()))
-    time.sleep(seconds)
-    return seconds
-
-
-@workflow
-def sleepy_wf(seconds: int, marker_dir: str) -> int:
-    return sleepy(seconds=seconds, marker_dir=marker_dir)
-
-
-@task
-def counted(marker_dir: str, key: str) -> str:
-    with open(Path(marker_dir, f"{key}.attempts"), "a") as marks:
-        marks.write(f"{os.getpid()}\n")
-    time.sleep(4)
-    return key
-
-
-@workflow
-def counted_wf(marker_dir: str, key: str) -> str:
-    return counted(marker_dir=marker_dir, key=key)
-
-
-@task
-def square(x: int) -> int:
-    return x * x
-
-
-@workflow
-def map_wf(xs: list[int]) -> list[int]:
-    return map_task(square)(x=xs)
