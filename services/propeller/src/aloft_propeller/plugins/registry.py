@@ -60,6 +60,22 @@ def _connector_factory(plugin_id: str) -> PluginFactory:
     return build
 
 
+def _k8s_job_factory(task_type: str) -> PluginFactory:
+    def build(config: PropellerConfig, blobs: BlobStore) -> Plugin:
+        from kubernetes.config import ConfigException
+
+        from aloft_propeller.plugins.k8s.cluster_jobs import DASK_JOB, RAY_JOB
+        from aloft_propeller.plugins.k8s.job_plugin import K8sClusterJobPlugin
+
+        try:
+            return K8sClusterJobPlugin(config, blobs, RAY_JOB if task_type == "ray" else DASK_JOB)
+        except (ConfigException, OSError) as exc:
+            where = config.plugins.k8s.kube_config or "in-cluster config / the default kubeconfig"
+            raise PluginConfigError(f"plugins.k8s.kube-config: cannot reach Kubernetes with {where}: {exc}") from exc
+
+    return build
+
+
 def _dask_factory(config: PropellerConfig, blobs: BlobStore) -> Plugin:
     from aloft_propeller.plugins.clusters import dask_plugin
 
@@ -80,6 +96,8 @@ AVAILABLE_PLUGINS: dict[str, PluginFactory] = {
     "agent-service": _connector_factory("agent-service"),  # Flyte's older name of the connector plugin
     "dask": _dask_factory,
     "ray": _ray_factory,
+    "k8s-ray": _k8s_job_factory("ray"),  # KubeRay RayJob
+    "k8s-dask": _k8s_job_factory("dask"),  # Dask operator DaskJob
 }
 
 

@@ -173,26 +173,7 @@ class K8sPodPlugin:
         )
 
     async def _runtime_template(self, ctx: TaskExecutionContext, namespace: str) -> RuntimeTemplate:
-        """The task's pod_template_name (must exist), else default-pod-template-name (optional); each looked up in
-        the pod's namespace first, then in propeller's."""
-        named = ctx.template.metadata.pod_template_name
-        wanted = named or self._settings.default_pod_template_name
-        if not wanted:
-            return RuntimeTemplate()
-        for where in dict.fromkeys((namespace, self._settings.propeller_namespace)):
-            try:
-                response = await asyncio.to_thread(
-                    self._v1.read_namespaced_pod_template, wanted, where, _preload_content=False
-                )
-                return RuntimeTemplate.from_object(json.loads(response.data))
-            except client.ApiException as exc:
-                if exc.status != 404:
-                    raise
-        if named:
-            raise PodTemplateNotFound(
-                f"PodTemplate {named!r} not found in namespace {namespace!r} nor {self._settings.propeller_namespace!r}"
-            )
-        return RuntimeTemplate()
+        return await runtime_template(self._v1, self._settings, ctx, namespace)
 
     async def _read(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
@@ -250,3 +231,26 @@ def _api_message(exc: client.ApiException) -> str:
         return str(json.loads(exc.body).get("message") or exc.reason)
     except (TypeError, ValueError):
         return str(exc.body or exc.reason)
+
+
+async def runtime_template(
+    v1: client.CoreV1Api, settings: K8sPluginConfig, ctx: TaskExecutionContext, namespace: str
+) -> RuntimeTemplate:
+    """The task's pod_template_name (must exist), else default-pod-template-name (optional); each looked up in
+    the pod's namespace first, then in propeller's."""
+    named = ctx.template.metadata.pod_template_name
+    wanted = named or settings.default_pod_template_name
+    if not wanted:
+        return RuntimeTemplate()
+    for where in dict.fromkeys((namespace, settings.propeller_namespace)):
+        try:
+            response = await asyncio.to_thread(v1.read_namespaced_pod_template, wanted, where, _preload_content=False)
+            return RuntimeTemplate.from_object(json.loads(response.data))
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
+    if named:
+        raise PodTemplateNotFound(
+            f"PodTemplate {named!r} not found in namespace {namespace!r} nor {settings.propeller_namespace!r}"
+        )
+    return RuntimeTemplate()

@@ -1,0 +1,176 @@
+"""Ray and Dask tasks on Kubernetes (plugin ids `k8s-ray`, `k8s-dask`): each attempt is one KubeRay ``RayJob`` /
+Dask operator ``DaskJob`` whose operator runs the cluster and the task's command against it.
+
+Idempotency as in the pod plugin: the object's name is the attempt's unique id, so `handle` reads it and creates it
+only when absent; an AlreadyExists on create adopts the existing object (a restarted propeller follows the jobs its
+predecessor created). Abort deletes the object (the operator tears its cluster down); finalize deletes it when
+`delete-resource-on-finalize` is set. Log links point at the Ray head / Dask scheduler pod once it exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from google.protobuf import struct_pb2
+from kubernetes import client
+
+from aloft_propeller.config import PropellerConfig
+from aloft_propeller.plugins import io
+from aloft_propeller.plugins.base import ErrorKind, Phase, PhaseInfo, PluginAnswer, TaskExecutionContext, TaskLog
+from aloft_propeller.plugins.clusters.engines import ClusterSpecError
+from aloft_propeller.plugins.k8s.cluster_jobs import JobKind
+from aloft_propeller.plugins.k8s.log_links import pod_log_links
+from aloft_propeller.plugins.k8s.naming import render_namespace
+from aloft_propeller.plugins.k8s.plugin import ExitListener, _api_message, api_client, runtime_template
+from aloft_propeller.plugins.k8s.pod import PodInputs, build_pod, pod_name, primary_container_name
+from aloft_propeller.plugins.k8s.quantity import QuantityError
+from aloft_propeller.plugins.k8s.status import failure
+from aloft_propeller.plugins.k8s.templates import PodTemplateNotFound
+from aloft_propeller.plugins.local_process.environment import storage_env
+from aloft_propeller.plugins.local_process.template import TemplateError
+from aloft_storage import BlobNotFound, BlobStore
+
+log = logging.getLogger(__name__)
+CREATED = b"created"
+
+
+class K8sClusterJobPlugin:
+    def __init__(
+        self, config_: PropellerConfig, blobs: BlobStore, kind: JobKind, *, api: client.ApiClient | None = None
+    ) -> None:
+        self._config = config_
+        self._settings = config_.plugins.k8s
+        self._blobs = blobs
+        self._kind = kind
+        self._api = api or api_client(self._settings)
+        self._objects = client.CustomObjectsApi(self._api)
+        self._v1 = client.CoreV1Api(self._api)
+
+    @property
+    def id(self) -> str:
+        return f"k8s-{self._kind.task_type}"
+
+    @property
+    def task_types(self) -> tuple[str, ...]:
+        return (self._kind.task_type,)
+
+    def resource_quotas(self) -> Mapping[str, int]:
+        return {}
+
+    def set_exit_listener(self, listener: ExitListener | None) -> None:
+        """Jobs are polled every round (no watch of custom resources yet)."""
+
+    def close(self) -> None:
+        self._api.close()
+
+    def namespace(self, ctx: TaskExecutionContext) -> str:
+        execution = ctx.task_execution_id.node_execution_id.execution_id
+        return render_namespace(self._settings.namespace_template, execution.project, execution.domain)
+
+    async def handle(self, ctx: TaskExecutionContext) -> PluginAnswer:
+        namespace, name = self.namespace(ctx), pod_name(ctx)
+        obj = await self._read(namespace, name)
+        if obj is None:
+            if ctx.plugin_state == CREATED:
+                message = f"{self._kind.kind} {namespace}/{name} was deleted by someone else while the task ran"
+                return PluginAnswer(
+                    failure(Phase.RETRYABLE_FAILURE, "ResourceDeletedExternally", message, ErrorKind.SYSTEM)
+                )
+            return await self._create(ctx, namespace)
+        return PluginAnswer(await self._observe(ctx, obj), plugin_state=CREATED)
+
+    def build(self, ctx: TaskExecutionContext, pod_inputs: PodInputs) -> dict[str, Any]:
+        """The job object: the task's pod (as the pod plugin builds it) re-purposed per role."""
+        pod = build_pod(ctx, self._settings, pod_inputs)
+        spec = self._kind.build(ctx, pod, primary_container_name(ctx))
+        metadata = {k: pod["metadata"][k] for k in ("name", "namespace", "labels", "annotations")}
+        return {"apiVersion": f"{self._kind.group}/{self._kind.version}", "kind": self._kind.kind,
+                "metadata": metadata, "spec": spec}  # fmt: skip
+
+    async def _create(self, ctx: TaskExecutionContext, namespace: str) -> PluginAnswer:
+        try:
+            runtime = await runtime_template(self._v1, self._settings, ctx, namespace)
+            inputs = PodInputs(namespace, runtime, await io.read_inputs(ctx), storage_env(self._config.storage))
+            body = self.build(ctx, inputs)
+        except (ClusterSpecError, PodTemplateNotFound, TemplateError, QuantityError, ValueError, BlobNotFound) as exc:
+            message = f"cannot build the task's {self._kind.kind}: {exc}"
+            return PluginAnswer(failure(Phase.PERMANENT_FAILURE, type(exc).__name__, message, ErrorKind.USER))
+        kind = self._kind
+        try:
+            await asyncio.to_thread(
+                self._objects.create_namespaced_custom_object,
+                kind.group, kind.version, namespace, kind.plural, body, _preload_content=False,
+            )  # fmt: skip
+        except client.ApiException as exc:
+            if exc.status == 409:  # created by an earlier round or a previous propeller: adopt it
+                adopted = await self._read(namespace, body["metadata"]["name"])
+                if adopted is not None:
+                    return PluginAnswer(await self._observe(ctx, adopted), plugin_state=CREATED)
+            message = _api_message(exc)
+            if exc.status in (400, 403, 404, 422):
+                refused = f"the {kind.kind} was refused: {message}"
+                return PluginAnswer(failure(Phase.PERMANENT_FAILURE, f"{kind.kind}Rejected", refused, ErrorKind.USER))
+            return PluginAnswer(
+                PhaseInfo(Phase.QUEUED, reason=f"retrying {kind.kind} creation: {exc.status} {message}")
+            )
+        info = PhaseInfo(Phase.QUEUED, reason=f"{kind.kind} {namespace}/{body['metadata']['name']} created")
+        return PluginAnswer(info, plugin_state=CREATED)
+
+    async def _observe(self, ctx: TaskExecutionContext, obj: dict[str, Any]) -> PhaseInfo:
+        info = self._kind.phase(obj)
+        custom = struct_pb2.Struct()
+        custom.update({"name": obj["metadata"]["name"], "namespace": obj["metadata"].get("namespace", "")})
+        return replace(info, logs=await self._log_links(ctx, obj, info.phase), custom_info=custom)
+
+    async def _log_links(self, ctx: TaskExecutionContext, obj: dict[str, Any], phase: Phase) -> tuple[TaskLog, ...]:
+        templates = self._config.plugins.logs.templates
+        selector = self._kind.log_pod_selector(obj)
+        if not templates or not selector:
+            return ()
+        response = await asyncio.to_thread(
+            self._v1.list_namespaced_pod, obj["metadata"]["namespace"], label_selector=selector, _preload_content=False
+        )
+        pods = json.loads(response.data).get("items") or []
+        if not pods:
+            return ()
+        return pod_log_links(templates, ctx, pods[0], self._kind.log_container, phase)
+
+    async def _read(self, namespace: str, name: str) -> dict[str, Any] | None:
+        kind = self._kind
+        try:
+            response = await asyncio.to_thread(
+                self._objects.get_namespaced_custom_object,
+                kind.group, kind.version, namespace, kind.plural, name, _preload_content=False,
+            )  # fmt: skip
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        obj: dict[str, Any] = json.loads(response.data)
+        return obj
+
+    async def abort(self, ctx: TaskExecutionContext, reason: str) -> None:
+        namespace, name = self.namespace(ctx), pod_name(ctx)
+        log.info("aborting %s %s/%s: %s", self._kind.kind, namespace, name, reason)
+        await self._delete(namespace, name)
+
+    async def finalize(self, ctx: TaskExecutionContext) -> None:
+        if self._settings.delete_resource_on_finalize:
+            await self._delete(self.namespace(ctx), pod_name(ctx))
+
+    async def _delete(self, namespace: str, name: str) -> None:
+        kind = self._kind
+        try:
+            await asyncio.to_thread(
+                self._objects.delete_namespaced_custom_object,
+                kind.group, kind.version, namespace, kind.plural, name,
+                propagation_policy="Background", _preload_content=False,
+            )  # fmt: skip
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
