@@ -69,6 +69,7 @@ def measure_aloft(args: argparse.Namespace) -> dict[tuple[str, str, int], float]
                         f" (SUCCEEDED seen at {succeeded:.2f} s; {_per_node(durable, size)}; median of {args.runs})",
                         flush=True,
                     )
+                    print(_table_row(database, shape, size, label, durable), flush=True)
     return figures
 
 
@@ -91,6 +92,16 @@ def measure_memory(args: argparse.Namespace) -> None:
             f"  propeller resident memory: {idle / 2**20:.0f} MiB idle, {busy / 2**20:.0f} MiB with {args.in_flight}"
             f" workflows in flight: {per / 2**20:.3f} MiB per running workflow (target <= 1 MB)"
         )
+        figure = f"propeller memory per running workflow ({args.in_flight} in flight)"
+        print(f"TABLE {figure} | {per / 2**20:.3f} MiB | <= 1 MB")
+
+
+def _table_row(database: str, shape: str, size: int, parallelism: str, durable: float) -> str:
+    """A row of ``make bench``'s closing table (benchmarks/run.py)."""
+    where = f"end to end, {database}, max parallelism {parallelism}"
+    if shape == "chain":
+        return f"TABLE {size}-node chain, per node until durable ({where}) | {durable / size * 1000:.1f} ms | <= 3 ms"
+    return f"TABLE {size:,}-node fan-out, durable in admin ({where}) | {durable:.2f} s | <= 4 s"
 
 
 def _per_node(seconds: float, size: int) -> str:
@@ -191,6 +202,9 @@ def main() -> int:
             peers[name] = measure_peer(name, args)
             for shape, seconds in peers[name].items():
                 print(f"  {name:8} {shape:6}: {seconds:6.2f} s")
+                size = args.fanout if shape == "fanout" else args.chain
+                figure = f"{name.capitalize()}, {size}-task {shape} (same machine, same run)"
+                print(f"TABLE {figure} | {seconds:.2f} s | peer")
     print_ratios(aloft, peers, args)
     return 0
 

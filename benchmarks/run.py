@@ -2,6 +2,8 @@
 
 Each benchmark is a standalone script run with this interpreter from the repository root; it prints its own figures
 beside the anchors of the performance targets (shared/design/performance-targets.md). Benchmarks never gate tests.
+A benchmark line ``TABLE <figure> | <measured> | <target>`` is also a row of the table printed at the end (the
+figures of issue 14's table, from every benchmark of the run, side by side).
 
 Usage: python benchmarks/run.py [-k SUBSTRING] [--timeout SECONDS]
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -23,17 +26,45 @@ def discover(substring: str = "") -> list[Path]:
     return sorted(p for p in found if substring in str(p.relative_to(ROOT)))
 
 
-def run_one(script: Path, timeout: float) -> tuple[bool, float]:
+TABLE_PREFIX = "TABLE "
+
+
+def run_one(script: Path, timeout: float, rows: list[list[str]]) -> tuple[bool, float]:
+    """Run one benchmark, echoing its output and collecting its ``TABLE`` rows."""
     name = script.relative_to(ROOT)
     print(f"\n=== {name}", flush=True)
     start = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    timer = threading.Timer(timeout, process.kill)
+    timer.start()
     try:
-        result = subprocess.run([sys.executable, str(script)], cwd=ROOT, timeout=timeout, check=False)
-        ok = result.returncode == 0
-    except subprocess.TimeoutExpired:
+        assert process.stdout is not None
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            if line.startswith(TABLE_PREFIX):
+                rows.append([cell.strip() for cell in line[len(TABLE_PREFIX) :].split("|")])
+        ok = process.wait() == 0
+    finally:
+        timer.cancel()
+    if time.monotonic() - start >= timeout:
         print(f"--- {name}: timed out after {timeout:.0f}s", flush=True)
         ok = False
     return ok, time.monotonic() - start
+
+
+def print_table(rows: list[list[str]]) -> None:
+    if not rows:
+        return
+    header = ["figure", "measured", "target"]
+    table = [header, *[[*row, "", "", ""][:3] for row in rows]]
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    print("\n=== figures (one run, this machine)")
+    for index, row in enumerate(table):
+        print("| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |")
+        if index == 0:
+            print("|" + "|".join("-" * (width + 2) for width in widths) + "|")
 
 
 def main() -> int:
@@ -45,7 +76,9 @@ def main() -> int:
     if not scripts:
         print("no benchmarks found (looked for " + ", ".join(PATTERNS) + ")")
         return 0
-    results = [(script, *run_one(script, args.timeout)) for script in scripts]
+    rows: list[list[str]] = []
+    results = [(script, *run_one(script, args.timeout, rows)) for script in scripts]
+    print_table(rows)
     print("\n=== summary")
     for script, ok, seconds in results:
         print(f"  {'ok    ' if ok else 'FAILED'} {seconds:7.1f}s  {script.relative_to(ROOT)}")

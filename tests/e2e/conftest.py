@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,7 +135,10 @@ class Stack:
         return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _write_configs(root: Path, ports: dict[str, int], venv: Path) -> tuple[Path, Path]:
+def _write_configs(
+    root: Path, ports: dict[str, int], venv: Path, storage: dict[str, Any] | None = None
+) -> tuple[Path, Path]:
+    """The stack's config (embedded local blob store unless ``storage`` gives another section) and flytekit's."""
     config = {
         "stack": {"dataDir": str(root / "data")},
         "admin": {
@@ -157,7 +161,8 @@ def _write_configs(root: Path, ports: dict[str, int], venv: Path) -> tuple[Path,
             "httpPort": ports["scheduler_http"],
             "adminEndpoint": f"127.0.0.1:{ports['admin_grpc']}",
         },
-        "storage": {
+        "storage": storage
+        or {
             "type": "local",
             "signedUrl": {"baseUrl": f"http://127.0.0.1:{ports['admin_http']}/api/v1/blobs"},
         },
@@ -171,12 +176,12 @@ def _write_configs(root: Path, ports: dict[str, int], venv: Path) -> tuple[Path,
     return config_file, flyte_config
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+@contextmanager
+def running_stack(root: Path, storage: dict[str, Any] | None = None) -> Iterator[Stack]:
+    """All SERVICES as processes on free ports under ``root``; stopped on exit."""
     venv = flytekit_venv()
-    root = tmp_path_factory.mktemp("stack")
     ports = {f"{svc}_{kind}": _free_port() for svc in SERVICES for kind in ("grpc", "http")}
-    config_file, flyte_config = _write_configs(root, ports, venv)
+    config_file, flyte_config = _write_configs(root, ports, venv, storage)
     logs = root / "logs"
     logs.mkdir()
     running = Stack(root, config_file, flyte_config, ports, venv, logs)
@@ -186,6 +191,24 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
     finally:
         running.stop_all()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def s3_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, str, str]]:
+    """A second stack whose blob store is S3 — moto's server mode, an S3 double (no AWS is reachable from tests)
+    speaking the real HTTP protocol; yields (stack, endpoint, bucket)."""
+    from aloft_testing.s3 import create_bucket, moto_s3_server, s3_storage_section
+
+    with moto_s3_server() as endpoint:
+        bucket = create_bucket(endpoint)
+        with running_stack(tmp_path_factory.mktemp("s3-stack"), s3_storage_section(endpoint, bucket)) as running:
+            yield running, endpoint, bucket
 
 
 @pytest.fixture(scope="session")

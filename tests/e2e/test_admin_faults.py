@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
-from flyteidl.admin import execution_pb2
+from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
+from flyteidl.admin import execution_pb2, node_execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
 from flyteidl.service import admin_pb2_grpc
 
@@ -20,6 +22,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.flytekit]
 SUCCEEDED = 4
 PROJECT, DOMAIN = "flytesnacks", "development"
 CRASH_AT_ENV, AFTER_EXECUTION_COMMIT = "ALOFT_ADMIN_CRASH_AT", "after-execution-commit"
+PAUSE_AT_ENV, PAUSE_DIR_ENV = "ALOFT_ADMIN_PAUSE_AT", "ALOFT_ADMIN_PAUSE_DIR"
+AFTER_HANDOFF_CREATE = "after-handoff-create"
+ABORTED = 7  # flyteidl.core.WorkflowExecution.Phase
 
 
 def _string(value: str) -> literals_pb2.Literal:
@@ -51,26 +56,82 @@ def _restart_admin(stack: Any, extra_env: dict[str, str] | None = None) -> None:
     stack.start("admin", extra_env)
 
 
+def _counted_request(
+    registered: str, name: str, marker_dir: Path, key: str = ""
+) -> execution_pb2.ExecutionCreateRequest:
+    """counted_wf appends a line to <marker_dir>/<key>.attempts (key: the name) in every attempt that ran."""
+    lp = identifier_pb2.Identifier(
+        resource_type=identifier_pb2.LAUNCH_PLAN,
+        project=PROJECT,
+        domain=DOMAIN,
+        name="flows.basics.counted_wf",
+        version=registered,
+    )
+    return execution_pb2.ExecutionCreateRequest(
+        project=PROJECT,
+        domain=DOMAIN,
+        name=name,
+        spec=execution_pb2.ExecutionSpec(launch_plan=lp),
+        inputs=literals_pb2.LiteralMap(literals={"marker_dir": _string(str(marker_dir)), "key": _string(key or name)}),
+    )
+
+
+def _wait_for_file(path: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} did not appear in {timeout}s")
+        time.sleep(0.05)
+
+
+def test_terminate_during_hand_off_never_starts_a_task(stack: Any, registered: str, tmp_path: Path) -> None:
+    """Admin paused (fault-injection point) after the data plane acknowledged the hand-off's create and before admin
+    committed it; a TerminateExecution lands in that window. The data plane holds the run (two-phase hand-off), so
+    no node and no task process ever starts, and the run ends ABORTED on the data plane with the terminate's cause."""
+    pause_dir, markers = tmp_path / "pause", tmp_path / "markers"
+    pause_dir.mkdir()
+    _restart_admin(stack, {PAUSE_AT_ENV: AFTER_HANDOFF_CREATE, PAUSE_DIR_ENV: str(pause_dir)})
+    channel, admin = _admin(stack)
+    dataplane_channel = grpc.insecure_channel(f"127.0.0.1:{stack.ports['propeller_grpc']}")
+    dataplane = dataplane_pb2_grpc.DataPlaneServiceStub(dataplane_channel)
+    wid = identifier_pb2.WorkflowExecutionIdentifier(project=PROJECT, domain=DOMAIN, name="terminated-in-handoff")
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            created = pool.submit(admin.CreateExecution, _counted_request(registered, wid.name, markers), timeout=120)
+            _wait_for_file(pause_dir / f"{AFTER_HANDOFF_CREATE}.reached", 60)
+            held = dataplane.GetExecutionStatus(dataplane_pb2.GetExecutionStatusRequest(id=wid), timeout=10)
+            assert held.held and not [n for n in held.nodes if n.attempts], held  # on the data plane, not started
+            admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=wid, cause="stop it"), timeout=30)
+            (pause_dir / f"{AFTER_HANDOFF_CREATE}.release").touch()
+            assert created.result(timeout=120).id == wid
+        deadline = time.monotonic() + 120
+        status = held
+        while status.phase != ABORTED and time.monotonic() < deadline:
+            time.sleep(0.2)
+            status = dataplane.GetExecutionStatus(dataplane_pb2.GetExecutionStatusRequest(id=wid), timeout=10)
+        assert status.phase == ABORTED and status.abort_cause == "stop it" and not status.held, status
+        assert not [n for n in status.nodes if n.attempts], status
+        assert not markers.exists(), "a task process started"  # count_attempt creates it first thing
+        execution = admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=wid), timeout=10)
+        assert execution.closure.phase == ABORTED and execution.closure.abort_metadata.cause == "stop it"
+        listed = admin.ListNodeExecutions(
+            node_execution_pb2.NodeExecutionListRequest(workflow_execution_id=wid, limit=10), timeout=10
+        )
+        assert not listed.node_executions
+    finally:
+        (pause_dir / f"{AFTER_HANDOFF_CREATE}.release").touch()
+        dataplane_channel.close()
+        channel.close()
+        _restart_admin(stack)
+
+
 def test_admin_killed_between_commit_and_hand_off_runs_the_execution(
     stack: Any, registered: str, tmp_path: Path
 ) -> None:
     _restart_admin(stack, {CRASH_AT_ENV: AFTER_EXECUTION_COMMIT})
     channel, admin = _admin(stack)
     try:
-        lp = identifier_pb2.Identifier(
-            resource_type=identifier_pb2.LAUNCH_PLAN,
-            project=PROJECT,
-            domain=DOMAIN,
-            name="flows.basics.counted_wf",
-            version=registered,
-        )
-        request = execution_pb2.ExecutionCreateRequest(
-            project=PROJECT,
-            domain=DOMAIN,
-            name="crash-before-handoff",
-            spec=execution_pb2.ExecutionSpec(launch_plan=lp),
-            inputs=literals_pb2.LiteralMap(literals={"marker_dir": _string(str(tmp_path)), "key": _string("handoff")}),
-        )
+        request = _counted_request(registered, "crash-before-handoff", tmp_path, key="handoff")
         with pytest.raises(grpc.RpcError) as lost:  # admin died before answering
             admin.CreateExecution(request, timeout=60)
         assert lost.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL)

@@ -258,6 +258,7 @@ class FakeAdmin(admin_pb2_grpc.AdminServiceServicer):
         self.refuse_workflows_as_terminal = False
         self.unavailable_calls = 0  # answer this many next calls with UNAVAILABLE (admin restarting)
         self.refused_unavailable = 0
+        self.event_delay = 0.0  # seconds each event takes to record (a slow or loaded admin)
         self._seen: set[bytes] = set()
         # Child executions (launch-plan nodes): create requests, scripted results, terminations.
         self.children: dict[str, execution_admin_pb2.ExecutionCreateRequest] = {}
@@ -266,6 +267,11 @@ class FakeAdmin(admin_pb2_grpc.AdminServiceServicer):
         self.lost_create_responses = 0  # record the child, then answer UNAVAILABLE (a reply lost on the way)
         self.signals = FakeSignals()
         self.blobs: BlobStore | None = None  # set to serve GetNodeExecutionData (recovery from admin)
+
+    async def _accept(self, event: Any) -> None:
+        if self.event_delay:
+            await asyncio.sleep(self.event_delay)
+        self._dedup(event)
 
     def _dedup(self, event: Any) -> None:
         if self.unavailable_calls > 0:
@@ -285,17 +291,17 @@ class FakeAdmin(admin_pb2_grpc.AdminServiceServicer):
     async def CreateWorkflowEvent(self, request: Any, context: Any) -> Any:
         if self.refuse_workflows_as_terminal and request.event.phase != execution_pb2.WorkflowExecution.ABORTED:
             raise _terminal_refusal("execution is already terminal")
-        self._dedup(request.event)
+        await self._accept(request.event)
         self.workflow_events.append(request.event)
         return admin_event_pb2.WorkflowExecutionEventResponse()
 
     async def CreateNodeEvent(self, request: Any, context: Any) -> Any:
-        self._dedup(request.event)
+        await self._accept(request.event)
         self.node_events.append(request.event)
         return admin_event_pb2.NodeExecutionEventResponse()
 
     async def CreateTaskEvent(self, request: Any, context: Any) -> Any:
-        self._dedup(request.event)
+        await self._accept(request.event)
         self.task_events.append(request.event)
         return admin_event_pb2.TaskExecutionEventResponse()
 
@@ -429,6 +435,7 @@ class Stack:
         name: str = "",
         mutate: Callable[[compiler_pb2.CompiledWorkflowClosure], None] | None = None,
         recover_from: identifier_pb2.WorkflowExecutionIdentifier | None = None,
+        hold: bool = False,
         **config: Any,
     ) -> identifier_pb2.WorkflowExecutionIdentifier:
         self.counter += 1
@@ -444,6 +451,7 @@ class Stack:
             inputs_uri=inputs_uri,
             workflow_id=closure.primary.template.id,
             config=dataplane_pb2.ExecutionConfig(**config),
+            hold=hold,
         )
         if recover_from is not None:
             request.recover_from.CopyFrom(recover_from)

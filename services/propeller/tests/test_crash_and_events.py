@@ -67,3 +67,17 @@ async def test_transient_admin_errors_are_retried_and_nothing_is_lost(stack: Any
     assert stack.admin.workflow_phases(execution_id.name) == [WF.RUNNING, WF.SUCCEEDED]
     for node_id in ("n0", "n1", "n2"):
         assert stack.admin.node_phases(execution_id.name, node_id) == [NODE.QUEUED, NODE.RUNNING, NODE.SUCCEEDED]
+
+
+async def test_slow_admin_gets_every_event_once_and_in_order(stack: Any) -> None:
+    """Events go to admin in the background while rounds go on: a slow admin still gets each event once, in order,
+    and the execution is terminal here only once admin has its last event."""
+    stack.admin.event_delay = 0.05
+    execution_id = await stack.create("chain", {"x": 2})
+    status = await stack.wait(execution_id)
+    assert status.phase == WF.SUCCEEDED
+    assert stack.admin.workflow_phases(execution_id.name) == [WF.RUNNING, WF.SUCCEEDED]
+    for node_id in ("n0", "n1", "n2"):
+        assert stack.admin.node_phases(execution_id.name, node_id) == [NODE.QUEUED, NODE.RUNNING, NODE.SUCCEEDED]
+    assert stack.admin.replays == 0
+    assert await stack.outputs(execution_id) == {"o0": "6"}

@@ -58,3 +58,39 @@ async def test_list_pages_and_filters_active(stack: Any) -> None:
     assert [e.id.name for e in active.executions] == ["running"]
     await stack.client.AbortExecution(dataplane_pb2.AbortExecutionRequest(id=running, cause="cleanup"))
     assert (await stack.wait(running)).phase == execution_pb2.WorkflowExecution.ABORTED
+
+
+def _started_for(stack: Any, name: str) -> list[str]:
+    return [start for start in stack.plugin.starts() if name in start]
+
+
+async def test_held_execution_runs_nothing_until_started(stack: Any) -> None:
+    """Two-phase hand-off: created with hold, the execution is stored but never evaluated (no event, no task) while
+    other executions run; StartExecution releases it; a second StartExecution is a no-op."""
+    held = await stack.create("chain", {"x": 1}, name="held", hold=True)
+    other = await stack.create("chain", {"x": 2}, name="other")
+    assert (await stack.wait(other)).phase == execution_pb2.WorkflowExecution.SUCCEEDED
+    status = await stack.status(held)
+    assert status.held and status.phase == execution_pb2.WorkflowExecution.QUEUED  # accepted, not started
+    assert all(node.attempts == 0 for node in status.nodes)
+    assert stack.admin.workflow_phases("held") == [] and _started_for(stack, "held") == []
+    await stack.client.StartExecution(dataplane_pb2.StartExecutionRequest(id=held))
+    assert (await stack.wait(held)).phase == execution_pb2.WorkflowExecution.SUCCEEDED
+    await stack.client.StartExecution(dataplane_pb2.StartExecutionRequest(id=held))  # idempotent
+    assert not (await stack.status(held)).held and _started_for(stack, "held")
+
+
+async def test_abort_of_a_held_execution_ends_it_without_running_anything(stack: Any) -> None:
+    """What admin does when a TerminateExecution won the race with its hand-off: abort the held run."""
+    held = await stack.create("chain", {"x": 1}, name="held-aborted", hold=True)
+    await stack.client.AbortExecution(dataplane_pb2.AbortExecutionRequest(id=held, cause="terminated"))
+    status = await stack.wait(held)
+    assert status.phase == execution_pb2.WorkflowExecution.ABORTED and status.abort_cause == "terminated"
+    assert not status.held
+    assert all(node.attempts == 0 for node in status.nodes)
+    assert stack.admin.workflow_phases("held-aborted") == [execution_pb2.WorkflowExecution.ABORTED]
+    await stack.client.StartExecution(dataplane_pb2.StartExecutionRequest(id=held))  # too late: a no-op
+    assert _started_for(stack, "held-aborted") == []
+    assert not [e for e in stack.admin.node_events if e.id.execution_id.name == "held-aborted"]
+    code, _ = await _code(stack.client.StartExecution(dataplane_pb2.StartExecutionRequest(id=stack.execution_id("x"))))
+    assert code == grpc.StatusCode.NOT_FOUND

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -36,6 +37,14 @@ async def test_create_is_idempotent_on_same_spec(store: SqlWorkflowStore) -> Non
     assert existed and again.resource_version == 1 and again.shard_key == created.shard_key
     with pytest.raises(AlreadyExists, match="p/d/a"):
         await store.create(_record("a", spec=b"other"))
+
+
+async def test_concurrent_creates_of_one_execution_are_idempotent(store: SqlWorkflowStore) -> None:
+    """Admin's inline hand-off and its repair loop may create the same execution at once: one inserts, the others
+    get the existing record (never the database's unique-violation as a refusal)."""
+    results = await asyncio.gather(*(store.create(_record("raced")) for _ in range(10)))
+    assert sorted(existed for _, existed in results) == [False] + [True] * 9
+    assert len({record.shard_key for record, _ in results}) == 1
 
 
 async def test_stale_write_fails_and_fresh_write_wins(store: SqlWorkflowStore) -> None:

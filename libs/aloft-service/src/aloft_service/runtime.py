@@ -67,6 +67,8 @@ class Service:
     http_app: Starlette | None = None
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
+    # Run inside the error-mapping/metrics interceptor, in order (e.g. authentication).
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
 
 
 @dataclass
@@ -101,9 +103,9 @@ class _EmbeddedHttpServer(uvicorn.Server):
         yield
 
 
-def _new_server() -> grpc.aio.Server:
+def _new_server(interceptors: Sequence[grpc.aio.ServerInterceptor] = ()) -> grpc.aio.Server:
     return grpc.aio.server(
-        interceptors=[ServerInterceptor()],
+        interceptors=[ServerInterceptor(), *interceptors],
         options=[
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
@@ -164,7 +166,7 @@ async def serve_http_forever(
 
 async def start_service(service: Service, listen: ListenConfig) -> RunningService:
     """Start gRPC and HTTP listeners; returns once both accept connections."""
-    server = _new_server()
+    server = _new_server(service.interceptors)
     for register in service.registrations:
         register(server)
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]

@@ -1,4 +1,5 @@
-"""``aloft-admin [--config FILE] serve|migrate|check-config|clusterresource-sync|clusterresource-run``."""
+"""``aloft-admin [--config FILE] serve|migrate|check-config|clusterresource-sync|clusterresource-run|hash-secret|
+rotate-signing-key``."""
 
 from __future__ import annotations
 
@@ -19,6 +20,31 @@ async def _serve(config: AdminConfig) -> None:
     from aloft_service.runtime import serve_forever
 
     await serve_forever(build_service(build_deps(config)), config.admin)
+
+
+def _hash_secret(config: AdminConfig, config_path: str | None) -> int:
+    """Read a client secret on stdin, print its bcrypt hash (for auth...staticClients.<id>.client_secret)."""
+    import bcrypt
+
+    secret = sys.stdin.readline().rstrip("\n")
+    if not secret:
+        print("aloft-admin hash-secret: give the secret on standard input", file=sys.stderr)
+        return 2
+    print(bcrypt.hashpw(secret.encode(), bcrypt.gensalt()).decode())
+    return 0
+
+
+def _rotate_signing_key(config: AdminConfig, config_path: str | None) -> int:
+    """Make a new token signing key; the current one becomes the old key (still verifies until restart + expiry)."""
+    from aloft_admin.auth.keys import rotate_signing_keys
+
+    server = config.auth.appAuth.selfAuthServer
+    keys = rotate_signing_keys(
+        server.tokenSigningRSAKeyFile, server.oldTokenSigningRSAKeyFile, config.stack.data_path()
+    )
+    old = keys.old.kid if keys.old is not None else "none"
+    print(f"new signing key {keys.current.kid} (old key {old} still verifies); restart admin to use it")
+    return 0
 
 
 def _cluster_resources(config: AdminConfig, passes: int | None) -> int:
@@ -53,6 +79,8 @@ COMMANDS = ServiceCommands(
             "apply the cluster_resources templates every cluster_resources.refreshInterval",
             lambda config, _path: _cluster_resources(config, None),
         ),
+        "hash-secret": ("print the bcrypt hash of the client secret read on stdin", _hash_secret),
+        "rotate-signing-key": ("rotate the token signing key of admin's authorization server", _rotate_signing_key),
     },
 )
 

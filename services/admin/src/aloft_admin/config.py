@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from aloft_auth.config import AuthConfig
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aloft_config import Duration, Section
@@ -16,11 +17,15 @@ from aloft_storage import StorageConfig
 
 class ClusterAuthConfig(Section):
     """How admin authenticates to a data plane (Flyte's cluster ``auth``): ``file_path`` reads a bearer token
-    (``tokenPath``) sent with every call and a CA bundle (``certPath``) that makes the connection TLS."""
+    (``tokenPath``) sent with every call; ``client_credentials`` (with ``auth.enabled``) gets OAuth2 tokens for this
+    cluster's own client (``clientId``, ``clientSecretLocation``), else the platform's ``auth.internal`` client is
+    used. A CA bundle (``certPath``) makes the connection TLS."""
 
-    type: Literal["", "file_path"] = ""
+    type: Literal["", "file_path", "client_credentials"] = ""
     tokenPath: str = ""
     certPath: str = ""
+    clientId: str = ""
+    clientSecretLocation: str = ""
 
 
 class DataPlaneConfig(Section):
@@ -319,6 +324,7 @@ class AdminConfig(BaseModel):
     notifications: NotificationsConfig = NotificationsConfig()
     cluster_resources: ClusterResourcesConfig = ClusterResourcesConfig()
     namespace_mapping: NamespaceMappingConfig = NamespaceMappingConfig()
+    auth: AuthConfig = AuthConfig()
 
     def effective_database(self) -> DatabaseConfig:
         return self.admin.database or self.database

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from aloft_admin.config import AdminConfig
 from aloft_admin.integrations.dataplane import DataPlaneClient, NoDataPlanes
@@ -14,6 +15,9 @@ from aloft_admin.repositories.base import RepositoryProvider
 from aloft_admin.repositories.sql import SqlRepositories
 from aloft_db import Database
 from aloft_storage import BlobStore
+
+if TYPE_CHECKING:
+    from aloft_admin.auth.setup import AdminAuth
 
 
 def utcnow() -> datetime:
@@ -30,6 +34,8 @@ class AdminDeps:
     # integrations.dataplane.build_dataplane_client; the default takes nothing (no data plane configured).
     dataplanes: DataPlaneClient = field(default_factory=NoDataPlanes)
     launch_targets: LaunchTargetCache = field(default_factory=LaunchTargetCache)
+    # Authentication and authorization (auth.enabled); None when auth is off.
+    auth: AdminAuth | None = None
     # What accepted events cause outside admin (cloud events, notification emails): server.py builds it with
     # integrations.egress.build_event_egress; the default does nothing.
     egress: EventEgress = field(default_factory=NoEgress)

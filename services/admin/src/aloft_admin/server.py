@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grpc
 from aloft.events.v1 import events_pb2, events_pb2_grpc
+from aloft_auth.enforce import AuthInterceptor
 from flyteidl.service import (
     admin_pb2,
     admin_pb2_grpc,
@@ -27,6 +28,7 @@ from aloft_admin.api.auth import AuthMetadataServicer, IdentityServicer
 from aloft_admin.api.dataproxy import DataProxyServicer
 from aloft_admin.api.event_batches import EventBatchServicer
 from aloft_admin.api.signals import SignalServicer
+from aloft_admin.auth.setup import build_admin_auth
 from aloft_admin.config import AdminConfig
 from aloft_admin.deps import AdminDeps
 from aloft_admin.integrations.dataplane import build_dataplane_client
@@ -77,7 +79,13 @@ def build_deps(config: AdminConfig) -> AdminDeps:
     data_dir = config.stack.data_path()
     db = create_database(config.effective_database(), data_dir / "admin.db")
     blobs = create_blob_store(config.storage, base_dir=data_dir)
-    deps = AdminDeps(config=config, db=db, blobs=blobs, dataplanes=build_dataplane_client(config))
+    deps = AdminDeps(
+        config=config,
+        db=db,
+        blobs=blobs,
+        dataplanes=build_dataplane_client(config),
+        auth=build_admin_auth(config.auth, data_dir),
+    )
     deps.egress = build_event_egress(config, deps.clock)
     if config.admin.httpPort:
         bind_http_port(deps, config.admin.httpPort)
@@ -142,4 +150,5 @@ def build_service(deps: AdminDeps) -> Service:
         http_app=build_http_app(deps, servicers),
         on_start=[on_start],
         on_stop=[on_stop],
+        interceptors=[AuthInterceptor(deps.auth.guard)] if deps.auth is not None else [],
     )

@@ -39,7 +39,10 @@ STR = types_pb2.LiteralType(simple=types_pb2.STRING)
 class FakeDataPlane(dataplane_pb2_grpc.DataPlaneServiceServicer):
     created: list[dataplane_pb2.CreateExecutionRequest] = field(default_factory=list)
     aborted: list[dataplane_pb2.AbortExecutionRequest] = field(default_factory=list)
+    started: list[dataplane_pb2.StartExecutionRequest] = field(default_factory=list)
     failing: bool = False
+    # Answer UNAVAILABLE to StartExecution only (the second phase of the hand-off does not get through).
+    start_failing: bool = False
     # Answer UNAVAILABLE for these execution names only (rows that keep failing).
     unavailable_for: set[str] = field(default_factory=set)
     # Refuse every CreateExecution with this code (a permanent refusal).
@@ -62,6 +65,12 @@ class FakeDataPlane(dataplane_pb2_grpc.DataPlaneServiceServicer):
         already = any(r.id == request.id for r in self.created)
         self.created.append(request)
         return dataplane_pb2.CreateExecutionResponse(shard_key="shard-0", already_existed=already)
+
+    async def StartExecution(self, request: Any, context: Any) -> dataplane_pb2.StartExecutionResponse:
+        if self.failing or self.start_failing:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "fake data plane told to fail")
+        self.started.append(request)
+        return dataplane_pb2.StartExecutionResponse()
 
     async def AbortExecution(self, request: Any, context: Any) -> dataplane_pb2.AbortExecutionResponse:
         if self.failing:

@@ -458,3 +458,52 @@ async def test_every_failed_attempt_keeps_its_error(exec_server: Any) -> None:
     assert by_attempt[0].phase == TASK.RETRYABLE_FAILED and by_attempt[0].error == first
     assert by_attempt[1].phase == TASK.FAILED and by_attempt[1].error == last
     assert by_attempt[0].duration.ToTimedelta() == timedelta(seconds=1)
+
+
+def sub_task(index: int, attempt: int, phase: int, error: str = "") -> event_pb2.ExternalResourceInfo:
+    resource = event_pb2.ExternalResourceInfo(
+        external_id=f"ex-n0-{index}-{attempt}", index=index, retry_attempt=attempt, phase=phase
+    )
+    resource.logs.add(name=f"log-{index}-{attempt}", uri=f"file:///logs/{index}/{attempt}")
+    if error:
+        resource.custom_info.update({"error": {"code": "USER:ValueError", "message": error, "kind": "USER"}})
+    return resource
+
+
+def array_event(wid: Any, phase: int, t: float, version: int, *resources: Any, **kw: Any) -> Any:
+    metadata = event_pb2.TaskExecutionMetadata(plugin_identifier="k8s-array", external_resources=list(resources))
+    return task_event(wid, "n0", 0, phase, t, phase_version=version, metadata=metadata, **kw)
+
+
+async def test_every_failed_array_sub_task_attempt_keeps_its_error(exec_server: Any) -> None:
+    """An array node's sub-tasks are ExternalResourceInfo entries keyed by (index, retry_attempt); the pinned
+    flyteidl gives them no error field, so Flyte exposes a sub-task's failure as the entry's phase (+ custom_info)
+    and the array attempt's error as the summary of the failed indexes. Flyte's propeller reports only the newest
+    attempt of an index in later events: admin merges (flyteadmin's mergeExternalResources), so the retried
+    attempt's RETRYABLE_FAILED entry, its logs and its error are still there when the array fails."""
+    admin = exec_server.admin
+    wid = await seed_running(exec_server, "array-errors")
+    s = TASK
+    await admin.CreateTaskEvent(array_event(wid, s.RUNNING, 4, 3, sub_task(0, 0, s.RUNNING), sub_task(1, 0, s.RUNNING)))
+    await admin.CreateTaskEvent(
+        array_event(wid, s.RUNNING, 5, 4, sub_task(0, 0, s.SUCCEEDED), sub_task(1, 0, s.RETRYABLE_FAILED, "bad 7"))
+    )
+    await admin.CreateTaskEvent(array_event(wid, s.RUNNING, 6, 5, sub_task(1, 1, s.RUNNING)))
+    summary = core.ExecutionError(code="ArrayNodeFailed", message="[1]: bad 9\n", kind=core.ExecutionError.USER)
+    await admin.CreateTaskEvent(
+        array_event(wid, s.FAILED, 7, 6, sub_task(0, 0, s.SUCCEEDED), sub_task(1, 1, s.FAILED, "bad 9"), error=summary)
+    )
+    listed = await admin.ListTaskExecutions(
+        task_execution_pb2.TaskExecutionListRequest(node_execution_id=node_id(wid, "n0"), limit=10)
+    )
+    assert len(listed.task_executions) == 1
+    closure = listed.task_executions[0].closure
+    assert closure.phase == s.FAILED and closure.error == summary
+    held = [
+        (r.index, r.retry_attempt, r.phase, r.custom_info["error"]["message"] if "error" in r.custom_info else None)
+        for r in closure.metadata.external_resources
+    ]
+    assert held == [(0, 0, s.SUCCEEDED, None), (1, 0, s.RETRYABLE_FAILED, "bad 7"), (1, 1, s.FAILED, "bad 9")]
+    assert [log.name for log in closure.metadata.external_resources[1].logs] == ["log-1-0"]
+    fetched = await admin.GetTaskExecution(task_execution_pb2.TaskExecutionGetRequest(id=listed.task_executions[0].id))
+    assert fetched.closure.metadata == closure.metadata

@@ -12,9 +12,10 @@ from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, tasks_pb2, types_pb2
 from flyteidl.event import event_pb2
 
-from aloft_admin.managers.events_task import append_reasons, merge_logs
+from aloft_admin.managers.events_task import append_reasons
 from aloft_admin.managers.executions_names import execution_name, generate_name
 from aloft_admin.managers.executions_single_task import DEFAULT_RETRIES, generated_node_id, wrapper_workflow
+from aloft_admin.managers.task_metadata import merge_task_logs
 from aloft_admin.validation.execution_inputs import merge_inputs
 from aloft_service.errors import InvalidArgument
 
@@ -70,13 +71,8 @@ def test_execution_names() -> None:
 
 def test_logs_merge_by_uri_and_reasons_accumulate() -> None:
     closure = task_execution_pb2.TaskExecutionClosure()
-    merge_logs(closure, event_pb2.TaskExecutionEvent(logs=[core.TaskLog(name="a", uri="u1")]))
-    merge_logs(
-        closure,
-        event_pb2.TaskExecutionEvent(
-            logs=[core.TaskLog(name="a (renamed)", uri="u1"), core.TaskLog(name="b", uri="u2")]
-        ),
-    )
+    merge_task_logs(closure.logs, [core.TaskLog(name="a", uri="u1")])
+    merge_task_logs(closure.logs, [core.TaskLog(name="a (renamed)", uri="u1"), core.TaskLog(name="b", uri="u2")])
     assert [(log.name, log.uri) for log in closure.logs] == [("a (renamed)", "u1"), ("b", "u2")]
     now = datetime(2026, 1, 1, tzinfo=UTC)
     append_reasons(closure, event_pb2.TaskExecutionEvent(reason="queued"), now)

@@ -96,10 +96,16 @@ async def test_terminate_before_hand_off_ends_it_here(exec_server: Any, literals
     wid = await start(exec_server, literals, "never")
     assert (await get(exec_server, wid)).closure.phase == WF.UNDEFINED
     await admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=wid, cause="changed my mind"))
+    assert fake.aborted == []  # the terminate itself sends nothing: a hand-off may be in flight
     fake.failing = False
-    assert await repair_once(exec_server.deps) == 0  # cancelled hand-offs are not retried
+    exec_server.skip_ahead()
+    # The cancelled hand-off is not retried; its data plane is asked to abort, in case an earlier try left a held
+    # run there (admin killed between the data plane's create and its own commit).
+    assert await repair_once(exec_server.deps) == 1
+    assert await repair_once(exec_server.deps) == 0
     ended = await get(exec_server, wid)
-    assert ended.closure.phase == WF.ABORTED and fake.created == [] and fake.aborted == []
+    assert ended.closure.phase == WF.ABORTED and fake.created == []
+    assert [(r.id.name, r.cause) for r in fake.aborted] == [("never", "changed my mind")]
     with pytest.raises(grpc.aio.AioRpcError) as missing:
         await admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=exec_server.wid("nobody")))
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
@@ -141,8 +147,10 @@ async def test_terminate_during_hand_off_in_flight_aborts_the_run_at_once(exec_s
     assert (await get(exec_server, wid)).closure.phase == WF.ABORTED
     fake.hold.set()
     await asyncio.wait_for(creating, 30)
-    # The data plane accepted the run after the terminate: admin asked it to abort before answering the create.
-    assert [r.id.name for r in fake.created] == ["inflight"]
+    # The data plane accepted the run after the terminate, held (two-phase hand-off): admin never released it and
+    # asked it to abort before answering the create, so nothing of it ever ran.
+    assert [(r.id.name, r.hold) for r in fake.created] == [("inflight", True)]
+    assert fake.started == []
     assert [(r.id.name, r.cause) for r in fake.aborted] == [("inflight", "stop it")]
     ended = await get(exec_server, wid)
     assert ended.closure.phase == WF.ABORTED and ended.closure.abort_metadata.cause == "stop it"
@@ -160,3 +168,22 @@ async def test_abort_the_data_plane_cannot_act_on_ends_in_admin(exec_server: Any
     assert ended.closure.phase == WF.ABORTED and ended.closure.abort_metadata.cause == "clean up"
     exec_server.skip_ahead()
     assert await repair_once(exec_server.deps) == 0  # nothing left pending
+
+
+async def test_hand_off_is_two_phase_and_a_lost_start_is_repaired(exec_server: Any, literals: Any) -> None:
+    """Create with hold, commit, then StartExecution; a start that does not get through is retried by the repair
+    loop (the row stays ``starting``), and a terminate after the commit is an ordinary abort."""
+    fake = exec_server.dataplane
+    fake.start_failing = True
+    wid = await start(exec_server, literals, "two-phase")
+    assert [(r.id.name, r.hold) for r in fake.created] == [("two-phase", True)] and fake.started == []
+    assert (await get(exec_server, wid)).closure.phase == WF.QUEUED
+    fake.start_failing = False
+    exec_server.skip_ahead()
+    assert await repair_once(exec_server.deps) == 1
+    assert [r.id.name for r in fake.started] == ["two-phase"] and len(fake.created) == 1
+    exec_server.skip_ahead()
+    assert await repair_once(exec_server.deps) == 0  # done: nothing sent again
+    await exec_server.admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=wid, cause="later"))
+    assert (await get(exec_server, wid)).closure.phase == WF.ABORTING
+    assert [(r.id.name, r.cause) for r in fake.aborted] == [("two-phase", "later")]

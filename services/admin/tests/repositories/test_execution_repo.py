@@ -80,13 +80,19 @@ async def test_mark_handed_off_only_moves_a_pending_row(repos: SqlRepositories) 
     async with repos.transaction() as tx:
         e1, e2, e3 = [await tx.executions.get(wid(n)) for n in ("e1", "e2", "e3")]
         assert e1 is not None and (e1.handoff, e1.phase, e1.cluster, e1.shard_key) == (
-            "done",
+            "starting",
             "QUEUED",
             "c1",
             "shard-a",
         )
         assert e2 is not None and e2.phase == "RUNNING"  # a later phase stays
         assert e3 is not None and (e3.handoff, e3.cluster) == ("cancelled", "")
+        await tx.executions.mark_started(wid("e1"))
+        await tx.executions.mark_started(wid("e3"))  # only a starting row moves on
+    async with repos.transaction() as tx:
+        e1, e3 = [await tx.executions.get(wid(n)) for n in ("e1", "e3")]
+        assert e1 is not None and e1.handoff == "done"
+        assert e3 is not None and e3.handoff == "cancelled"
 
 
 async def test_repair_queues_are_due_ordered_and_delays_push_rows_back(repos: SqlRepositories) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aloft_auth.config import AuthConfig
 from pydantic import BaseModel, ConfigDict, Field
 
 from aloft_config import Duration
@@ -37,6 +38,7 @@ class DatacatalogConfig(BaseModel):
     logger: LoggerConfig = LoggerConfig()
     otel: OtelConfig = OtelConfig()
     stack: StackConfig = StackConfig()
+    auth: AuthConfig = AuthConfig()
 
     def effective_database(self) -> DatabaseConfig:
         return self.datacatalog.database or self.database

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from aloft_auth.enforce import resource_server_interceptors
 from flyteidl.datacatalog import datacatalog_pb2, datacatalog_pb2_grpc
 
 from aloft_datacatalog.api.datacatalog import DataCatalogServicer, Managers
@@ -70,4 +71,11 @@ def build_service(deps: DatacatalogDeps) -> Service:
     async def on_stop() -> None:
         await deps.db.dispose()
 
-    return Service(name="datacatalog", service_names=[SERVICE_NAME], registrations=[register], on_stop=[on_stop])
+    return Service(
+        name="datacatalog",
+        service_names=[SERVICE_NAME],
+        registrations=[register],
+        on_stop=[on_stop],
+        # With auth on, every DataCatalog RPC needs a valid token (propeller sends its client-credentials one).
+        interceptors=resource_server_interceptors(deps.config.auth),
+    )

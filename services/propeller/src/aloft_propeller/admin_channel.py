@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 import grpc
@@ -14,15 +14,21 @@ Stub = TypeVar("Stub")
 class LazyStub(Generic[Stub]):
     """``stub()`` opens the channel on first use; ``close()`` closes it (a later call opens a new one)."""
 
-    def __init__(self, endpoint: str, make_stub: Callable[[grpc.aio.Channel], Stub]) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        make_stub: Callable[[grpc.aio.Channel], Stub],
+        interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
+    ) -> None:
         self._endpoint = endpoint
+        self._interceptors = list(interceptors)  # e.g. the bearer token of auth.internal
         self._make_stub = make_stub
         self._channel: grpc.aio.Channel | None = None
         self._stub: Stub | None = None
 
     def __call__(self) -> Stub:
         if self._stub is None:
-            self._channel = grpc.aio.insecure_channel(self._endpoint)
+            self._channel = grpc.aio.insecure_channel(self._endpoint, interceptors=self._interceptors)
             self._stub = self._make_stub(self._channel)
         return self._stub
 
@@ -33,5 +39,5 @@ class LazyStub(Generic[Stub]):
 
 
 class LazyAdminStub(LazyStub[admin_pb2_grpc.AdminServiceStub]):
-    def __init__(self, endpoint: str) -> None:
-        super().__init__(endpoint, admin_pb2_grpc.AdminServiceStub)
+    def __init__(self, endpoint: str, interceptors: Sequence[grpc.aio.ClientInterceptor] = ()) -> None:
+        super().__init__(endpoint, admin_pb2_grpc.AdminServiceStub, interceptors)

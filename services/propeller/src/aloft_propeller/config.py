@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from aloft_auth.config import AuthConfig
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from aloft_config import Duration, Section
@@ -334,6 +335,7 @@ class PropellerConfig(BaseModel):
     catalog_cache: CatalogCacheConfig = Field(default_factory=CatalogCacheConfig, alias="catalog-cache")
     resourcemanager: ResourceManagerConfig = ResourceManagerConfig()
     manager: ManagerConfig = ManagerConfig()  # read by `aloft-propeller manager`
+    auth: AuthConfig = AuthConfig()  # with auth.enabled: calls carry auth.internal tokens, DataPlaneService checks them
 
     @model_validator(mode="after")
     def _quota_fits_the_resource_manager(self) -> PropellerConfig:

@@ -10,6 +10,7 @@ under the new execution's node directory, so the recovered run does not depend o
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Protocol
 
 import grpc
@@ -42,8 +43,10 @@ class RecoverySource(Protocol):
 class AdminRecoverySource:
     """Reads the original's node executions from admin (``propeller.adminEndpoint``); the channel opens on use."""
 
-    def __init__(self, endpoint: str, blobs: BlobStore) -> None:
-        self._admin = LazyAdminStub(endpoint)
+    def __init__(
+        self, endpoint: str, blobs: BlobStore, interceptors: Sequence[grpc.aio.ClientInterceptor] = ()
+    ) -> None:
+        self._admin = LazyAdminStub(endpoint, interceptors)
         self._blobs = blobs
 
     async def succeeded_nodes(

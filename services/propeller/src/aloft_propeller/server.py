@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
+from aloft_auth.client import outgoing_interceptors
+from aloft_auth.enforce import resource_server_interceptors
 
 from aloft_db import Database, create_database, migrate
 from aloft_propeller.api.dataplane import DataPlaneServicer
@@ -85,10 +87,11 @@ def build_deps(
     blobs = blobs or create_blob_store(config.storage, base_dir=config.stack.data_path())
     resources = resources or build_resource_manager(config.resourcemanager)
     plugins = plugins or _default_plugins(config, blobs, resources)
-    sink = sink or AdminEventSink(config.propeller.adminEndpoint)
+    outgoing = outgoing_interceptors(config.auth)  # client-credentials tokens when auth is on
+    sink = sink or AdminEventSink(config.propeller.adminEndpoint, interceptors=outgoing)
     store = SqlWorkflowStore(db)
     handlers = default_node_handlers(config.propeller.adminEndpoint, config)
-    recovery = AdminRecoverySource(config.propeller.adminEndpoint, blobs)
+    recovery = AdminRecoverySource(config.propeller.adminEndpoint, blobs, outgoing)
     handlers.closes(recovery.close)  # the executor's admin client, closed at stop with the handlers' clients
     for close in _async_plugin_closers(plugins):
         handlers.closes(close)  # plugins' own clients (connector channels), closed at stop too
@@ -132,4 +135,6 @@ def build_service(deps: PropellerDeps) -> Service:
         registrations=[register],  # type: ignore[list-item]
         on_start=[start_engine],
         on_stop=[stop_engine],
+        # With auth on, DataPlaneService refuses calls without a valid token (admin sends its client-credentials one).
+        interceptors=resource_server_interceptors(deps.config.auth),
     )

@@ -3,7 +3,8 @@
 Node paths: a top-level node is its id (``n0``); a node inside a branch or subworkflow is
 ``{parent path}-{parent retry attempt}-{child id}`` (deterministic, so attempt ids are stable across restarts).
 The ``outbox`` holds events already decided but not yet acknowledged by admin: it is persisted with the state
-that produced them, flushed before the next evaluation, so a crash never loses (nor reorders) an event.
+that produced them before any of them is sent (in order, in the background: controller/round.py), so a crash
+never loses (nor reorders) an event.
 """
 
 from __future__ import annotations
@@ -102,6 +103,8 @@ class WorkflowState:
     started_at: float | None = None
     updated_at: float | None = None
     abort_cause: str = ""
+    # Created with hold (two-phase hand-off): nothing is evaluated until StartExecution clears it.
+    held: bool = False
     error: ExecutionError | None = None
     outputs_uri: str = ""
     nodes: dict[str, NodeState] = field(default_factory=dict)

@@ -21,6 +21,7 @@ def to_execution_status(record: WorkflowRecord) -> dataplane_pb2.ExecutionStatus
         shard_key=record.shard_key,
         cluster=record.cluster,
         abort_cause=state.abort_cause,
+        held=state.held and not state.abort_cause and not state.phase.is_terminal,
         updated_at=timestamp(record.updated_at.timestamp()),
     )
     for path, node in sorted(state.nodes.items()):

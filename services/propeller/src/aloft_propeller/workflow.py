@@ -144,6 +144,8 @@ class WorkflowExecutor:
         state = ectx.state
         if state.phase.is_terminal:
             return
+        if state.held and not state.abort_cause:
+            return  # admin has not committed the hand-off yet (StartExecution): no node, no task may start
         scope = await self._top_scope(ectx)
         if state.abort_cause:
             await self._abort(ectx, scope)

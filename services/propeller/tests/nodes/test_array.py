@@ -23,7 +23,7 @@ def run_map_elements(
     plugin: Any, fail_attempts: dict[int, int] | None = None, broken: set[int] | None = None, duration: float = 0.0
 ) -> None:
     """Make the scripted plugin square element FLYTE_K8S_ARRAY_INDEX; ``fail_attempts[i]`` first attempts of
-    element i fail retryably, elements in ``broken`` fail for good."""
+    element i fail retryably, elements in ``broken`` then fail for good ("bad element")."""
     fail_attempts, broken = fail_attempts or {}, broken or set()
 
     async def handle(ctx: TaskExecutionContext) -> PluginAnswer:
@@ -32,10 +32,12 @@ def run_map_elements(
             return PluginAnswer(PhaseInfo(Phase.RUNNING, version=0), plugin_state=b"running")
         plugin.active.discard(ctx.unique_id)
         index = int(ctx.envs[ctx.envs["BATCH_JOB_ARRAY_INDEX_VAR_NAME"]])
-        if index in broken or ctx.attempt < fail_attempts.get(index, 0):
-            error = ExecutionError("USER:ValueError", f"element {index} failed", ErrorKind.USER)
-            phase = Phase.PERMANENT_FAILURE if index in broken else Phase.RETRYABLE_FAILURE
-            return PluginAnswer(PhaseInfo(phase, error=error))
+        if ctx.attempt < fail_attempts.get(index, 0):
+            error = ExecutionError("USER:ValueError", f"element {index} attempt {ctx.attempt} failed", ErrorKind.USER)
+            return PluginAnswer(PhaseInfo(Phase.RETRYABLE_FAILURE, error=error))
+        if index in broken:
+            error = ExecutionError("USER:ValueError", "bad element", ErrorKind.USER)
+            return PluginAnswer(PhaseInfo(Phase.PERMANENT_FAILURE, error=error))
         inputs = await ctx.blobs.read_proto(ctx.inputs_uri, literals_pb2.LiteralMap)
         x = inputs.literals["x"].collection.literals[index].scalar.primitive.integer
         outputs = literals_pb2.LiteralMap()
@@ -89,8 +91,47 @@ async def test_sub_task_retries_on_its_own(stack: Any) -> None:
     assert status.phase == WF.SUCCEEDED, status
     assert await stack.outputs(execution_id) == {"o0": [1, 4, 9]}
     last = array_events(stack, execution_id.name)[-1]
-    assert [r.retry_attempt for r in last.metadata.external_resources] == [0, 0, 1]
+    held = [(r.index, r.retry_attempt, r.phase) for r in last.metadata.external_resources]
+    assert held == [
+        (0, 0, TASK.SUCCEEDED),
+        (1, 0, TASK.SUCCEEDED),
+        (2, 0, TASK.RETRYABLE_FAILED),
+        (2, 1, TASK.SUCCEEDED),
+    ]
+    assert sub_task_error(last.metadata.external_resources[2]) == {
+        "code": "USER:ValueError",
+        "message": "element 2 attempt 0 failed",
+        "kind": "USER",
+    }
     assert len(stack.plugin.starts()) == 4
+
+
+def sub_task_error(resource: Any) -> dict[str, Any] | None:
+    return dict(resource.custom_info["error"]) if "error" in resource.custom_info else None
+
+
+async def test_every_failed_sub_task_attempt_reports_its_error(stack: Any) -> None:
+    """Sub-task attempts are external resources (index, retry_attempt); the pinned flyteidl gives them no error
+    field, so each failed attempt's error is in its custom_info, and the array fails with Flyte's collector summary
+    of the failed indexes (``[1][3]: message``)."""
+    run_map_elements(stack.plugin, fail_attempts={1: 1, 3: 1}, broken={1, 3})
+    execution_id = await stack.create("map_task", {"xs": [1, 2, 3, 4]}, mutate=with_array(retries=1))
+    status = await stack.wait(execution_id)
+    assert status.phase == WF.FAILED
+    last = array_events(stack, execution_id.name)[-1]
+    assert last.phase == TASK.FAILED
+    assert last.error.message == "[1][3]: bad element\n" == status.error.message
+    failed = [
+        (r.index, r.retry_attempt, r.phase, (sub_task_error(r) or {}).get("message"))
+        for r in last.metadata.external_resources
+        if r.phase in (TASK.RETRYABLE_FAILED, TASK.FAILED)
+    ]
+    assert failed == [
+        (1, 0, TASK.RETRYABLE_FAILED, "element 1 attempt 0 failed"),
+        (1, 1, TASK.FAILED, "bad element"),
+        (3, 0, TASK.RETRYABLE_FAILED, "element 3 attempt 0 failed"),
+        (3, 1, TASK.FAILED, "bad element"),
+    ]
 
 
 async def test_failure_without_min_success_fails_with_partial_report(stack: Any) -> None:
@@ -98,7 +139,7 @@ async def test_failure_without_min_success_fails_with_partial_report(stack: Any)
     execution_id = await stack.create("map_task", {"xs": [1, 2, 3]})
     status = await stack.wait(execution_id)
     assert status.phase == WF.FAILED
-    assert "1 of 3 sub-tasks failed" in status.error.message and "element 1 failed" in status.error.message
+    assert status.error.message == "[1]: bad element\n"  # Flyte's collector summary
     last = array_events(stack, execution_id.name)[-1]
     assert last.phase == TASK.FAILED
     assert TASK.FAILED in {r.phase for r in last.metadata.external_resources}

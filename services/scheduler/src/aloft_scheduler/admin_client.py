@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,8 +16,9 @@ _PAGE = 100
 
 
 class AdminClient:
-    def __init__(self, endpoint: str) -> None:
-        self._channel = grpc.aio.insecure_channel(endpoint)
+    def __init__(self, endpoint: str, interceptors: Sequence[grpc.aio.ClientInterceptor] = ()) -> None:
+        # interceptors: the bearer token of auth.internal when auth is on.
+        self._channel = grpc.aio.insecure_channel(endpoint, interceptors=list(interceptors))
         self._stub: Any = admin_pb2_grpc.AdminServiceStub(self._channel)
 
     async def close(self) -> None:

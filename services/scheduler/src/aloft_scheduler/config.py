@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from aloft_auth.config import AuthConfig
 from pydantic import BaseModel, ConfigDict, Field
 
 from aloft_config import Duration
@@ -39,3 +40,4 @@ class SchedulerConfig(BaseModel):
     logger: LoggerConfig = LoggerConfig()
     otel: OtelConfig = OtelConfig()
     stack: StackConfig = StackConfig()
+    auth: AuthConfig = AuthConfig()  # with auth.enabled, calls to admin carry auth.internal tokens

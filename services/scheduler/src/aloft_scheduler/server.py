@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from aloft_auth.client import outgoing_interceptors
+
 from aloft_scheduler.admin_client import AdminClient
 from aloft_scheduler.clock import system_clock
 from aloft_scheduler.config import SchedulerConfig
@@ -13,7 +15,7 @@ from aloft_service.runtime import Service
 
 
 def build_service(config: SchedulerConfig) -> Service:
-    admin = AdminClient(config.scheduler.adminEndpoint)
+    admin = AdminClient(config.scheduler.adminEndpoint, outgoing_interceptors(config.auth))
     scheduler = Scheduler(admin, config.scheduler, system_clock)
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import grpc
+from aloft_auth.enforce import Guard
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -20,6 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from aloft_admin.api.version import control_plane_version
+from aloft_admin.auth.routes import auth_routes, no_user_login
+from aloft_admin.auth.setup import AdminAuth
 from aloft_admin.deps import AdminDeps
 from aloft_admin.gateway.blobs import blob_routes
 from aloft_admin.gateway.descriptors import Binding, all_bindings
@@ -35,11 +38,13 @@ def _servicer_map(servicers: Any) -> Mapping[str, object]:
     return {key: getattr(servicers, key) for key in ("admin", "dataproxy", "signals", "auth", "identity")}
 
 
-def rest_routes(bindings: list[Binding], servicers: Mapping[str, object]) -> list[Route]:
+def rest_routes(
+    bindings: list[Binding], servicers: Mapping[str, object], guard: Guard | None = None, session: Any = None
+) -> list[Route]:
     return [
         Route(
             b.path,
-            make_endpoint(b, servicers[b.servicer_key]),
+            make_endpoint(b, servicers[b.servicer_key], guard, session),
             methods=[b.verb],
             name=f"{b.rpc_name} {b.verb} {b.path}",
         )
@@ -80,6 +85,14 @@ def _cors(deps: AdminDeps) -> list[Middleware]:
     ]
 
 
+def _auth_routes(auth: AdminAuth | None) -> list[Route]:
+    if auth is None:
+        return []
+    if auth.login is None:
+        return auth_routes(auth, no_user_login)
+    return [*auth.login.routes(), *auth_routes(auth, auth.login.user_of)]
+
+
 def console_routes(deps: AdminDeps) -> list[BaseRoute]:
     """The web console under ``admin.consoleBasePath`` (as Flyte's single binary serves it), calling this same
     origin's /api/v1. Only its static front end is served here: aloft-console is a client of the REST API."""
@@ -94,10 +107,17 @@ def console_routes(deps: AdminDeps) -> list[BaseRoute]:
 def build_http_app(deps: AdminDeps, servicers: Any) -> Starlette:
     bindings = all_bindings()
     by_key = _servicer_map(servicers)
+    auth = deps.auth
     routes: list[BaseRoute] = [
         *openapi_routes(bindings),
         *blob_routes(deps.blobs),
-        *rest_routes(bindings, by_key),
+        *_auth_routes(auth),
+        *rest_routes(
+            bindings,
+            by_key,
+            auth.guard if auth is not None else None,
+            auth.login.identity_of if auth is not None and auth.login is not None else None,
+        ),
         *console_routes(deps),
     ]
     app = Starlette(

@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+from aloft_auth.enforce import Guard, current_identity
+from aloft_auth.tokens import Identity
 from google.protobuf import any_pb2, json_format
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
@@ -89,7 +91,14 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def make_endpoint(binding: Binding, servicer: object) -> Endpoint:
+def make_endpoint(
+    binding: Binding,
+    servicer: object,
+    guard: Guard | None = None,
+    session_identity: Callable[[Request], Identity | None] | None = None,
+) -> Endpoint:
+    """With a guard (auth on), the call is authenticated and authorized as the same RPC over gRPC would be: by a
+    bearer token, else by a browser session (``session_identity``, which also checks CSRF)."""
     request_type = GetMessageClass(binding.method.input_type)
     rpc = binding.rpc_name
     method_name = binding.method.name
@@ -102,15 +111,32 @@ def make_endpoint(binding: Binding, servicer: object) -> Endpoint:
             return error_response(
                 grpc.StatusCode.UNIMPLEMENTED, f"{rpc} is not implemented", headers=headers, binary=binary_out
             )
+        full_method = f"/{rpc}"
         try:
+            # Authentication comes first: a caller without a valid token learns nothing about the request.
+            identity = None
+            if guard is not None and guard.requires_token(full_method):
+                peer = request.client.host if request.client else ""
+                if session_identity is not None and not guard.has_token(request.headers):
+                    identity = session_identity(request)
+                if identity is None:
+                    identity = await guard.authenticate(request.headers, full_method, peer)
             raw = await _read_body(request) if binding.body else b""
             path_values = {p.field_path: request.path_params[p.name] for p in binding.params}
             query = request.query_params.multi_items()
             message = build_request(request_type, binding.body, raw, path_values, query, binary=binary_in)
             fill_implicit_fields(method_name, message)
-            reply = await getattr(servicer, method_name)(message, None)
+            if guard is not None and identity is not None:
+                guard.authorize(identity, full_method, message)
+            caller = current_identity.set(identity)
+            try:
+                reply = await getattr(servicer, method_name)(message, None)
+            finally:
+                current_identity.reset(caller)
         except AloftError as exc:
             details = [exc.details] if exc.details is not None else []
+            if exc.code == grpc.StatusCode.UNAUTHENTICATED:
+                headers = {**headers, "WWW-Authenticate": 'Bearer realm="aloft"'}
             return error_response(exc.code, exc.message, details, headers=headers, binary=binary_out)
         except Exception:
             log.exception("REST call %s failed", rpc)

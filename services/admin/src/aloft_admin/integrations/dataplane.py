@@ -8,6 +8,8 @@ Contract of ``DataPlaneClient``:
   INVALID_ARGUMENT naming the label; None when no data plane is enabled at all. Disabled clusters get nothing new.
 - ``create_execution`` is idempotent on the data plane's side (same id + spec → ``already_existed``), so the
   hand-off may be retried any number of times (the repair loop does).
+- Admin creates executions with ``hold`` (two-phase hand-off) and releases them with ``start_execution`` once the
+  hand-off is committed; ``start_execution`` is a no-op for started, aborted or finished executions.
 - ``abort_execution`` is a no-op on the data plane for finished executions, so it may be retried too. When the
   data plane does not hold the execution (NOT_FOUND) it raises ``DataPlaneRefused``: no end event will come.
 - Both raise ``DataPlaneUnavailable`` when the data plane cannot be reached or is overloaded; callers keep the
@@ -24,6 +26,8 @@ from typing import Protocol
 
 import grpc
 from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
+from aloft_auth.client import client_interceptors
+from aloft_auth.config import AuthConfig
 from flyteidl.core import identifier_pb2
 
 from aloft_admin.config import AdminConfig, ClustersConfig, DataPlaneConfig
@@ -74,6 +78,8 @@ class DataPlaneClient(Protocol):
         self, cluster: str, request: dataplane_pb2.CreateExecutionRequest
     ) -> dataplane_pb2.CreateExecutionResponse: ...
 
+    async def start_execution(self, cluster: str, id: identifier_pb2.WorkflowExecutionIdentifier) -> None: ...
+
     async def abort_execution(
         self, cluster: str, id: identifier_pb2.WorkflowExecutionIdentifier, cause: str, principal: str = ""
     ) -> None: ...
@@ -122,8 +128,11 @@ class ClusterRouter:
 class GrpcDataPlaneClient:
     """One lazily opened gRPC channel per configured data plane."""
 
-    def __init__(self, planes: list[DataPlaneConfig], clusters: ClustersConfig | None = None) -> None:
+    def __init__(
+        self, planes: list[DataPlaneConfig], clusters: ClustersConfig | None = None, auth: AuthConfig | None = None
+    ) -> None:
         self.planes = {plane.name: plane for plane in planes}
+        self.auth = auth or AuthConfig()
         self.router = ClusterRouter(planes, clusters)
         self._channels: dict[str, grpc.aio.Channel] = {}
 
@@ -136,7 +145,7 @@ class GrpcDataPlaneClient:
             raise DataPlaneUnavailable(f"data plane {cluster!r} is not configured or not enabled")
         channel = self._channels.get(cluster)
         if channel is None:
-            channel = open_channel(plane)
+            channel = open_channel(plane, self.auth)
             self._channels[cluster] = channel
         return dataplane_pb2_grpc.DataPlaneServiceStub(channel)
 
@@ -150,6 +159,14 @@ class GrpcDataPlaneClient:
         except grpc.aio.AioRpcError as exc:
             raise _call_failed(cluster, exc) from exc
         return response
+
+    async def start_execution(self, cluster: str, id: identifier_pb2.WorkflowExecutionIdentifier) -> None:
+        try:
+            await self._stub(cluster).StartExecution(
+                dataplane_pb2.StartExecutionRequest(id=id), timeout=CALL_TIMEOUT_SECONDS
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _call_failed(cluster, exc) from exc
 
     async def abort_execution(
         self, cluster: str, id: identifier_pb2.WorkflowExecutionIdentifier, cause: str, principal: str = ""
@@ -166,18 +183,35 @@ class GrpcDataPlaneClient:
             await channel.close()
 
 
-def open_channel(plane: DataPlaneConfig) -> grpc.aio.Channel:
-    """A channel to the data plane with its ``auth`` settings: the CA bundle makes it TLS, the token is sent as a
-    bearer token with every call (both re-read when the channel is reopened, so rotated files take effect)."""
+def _client_credentials(plane: DataPlaneConfig, auth_config: AuthConfig) -> list[grpc.aio.ClientInterceptor]:
+    """With auth on, calls carry client-credentials tokens: the cluster's own client (``auth.type:
+    client_credentials``) or the platform's ``auth.internal`` one."""
     auth = plane.auth
+    client = auth_config.internal
+    if auth.type == "client_credentials":
+        client = client.model_copy(
+            update={"clientId": auth.clientId, "clientSecretLocation": auth.clientSecretLocation}
+        )
+    return client_interceptors(auth_config, client)
+
+
+def open_channel(plane: DataPlaneConfig, auth_config: AuthConfig | None = None) -> grpc.aio.Channel:
+    """A channel to the data plane with its ``auth`` settings: the CA bundle makes it TLS, the token is sent as a
+    bearer token with every call (both re-read when the channel is reopened, so rotated files take effect); with
+    ``auth.enabled`` a client-credentials token is sent instead of a token file."""
+    auth = plane.auth
+    interceptors = _client_credentials(plane, auth_config or AuthConfig())
     if auth.type != "file_path":
-        return grpc.aio.insecure_channel(plane.endpoint)
+        if auth.certPath:
+            credentials = grpc.ssl_channel_credentials(root_certificates=Path(auth.certPath).read_bytes())
+            return grpc.aio.secure_channel(plane.endpoint, credentials, interceptors=interceptors)
+        return grpc.aio.insecure_channel(plane.endpoint, interceptors=interceptors)
     ca = Path(auth.certPath).read_bytes() if auth.certPath else None
     credentials = grpc.ssl_channel_credentials(root_certificates=ca)
     if auth.tokenPath:
         token = Path(auth.tokenPath).read_text().strip()
         credentials = grpc.composite_channel_credentials(credentials, grpc.access_token_call_credentials(token))
-    return grpc.aio.secure_channel(plane.endpoint, credentials)
+    return grpc.aio.secure_channel(plane.endpoint, credentials, interceptors=interceptors)
 
 
 class NoDataPlanes:
@@ -190,6 +224,9 @@ class NoDataPlanes:
     async def create_execution(
         self, cluster: str, request: dataplane_pb2.CreateExecutionRequest
     ) -> dataplane_pb2.CreateExecutionResponse:
+        raise DataPlaneUnavailable(f"data plane {cluster!r} is not configured or not enabled")
+
+    async def start_execution(self, cluster: str, id: identifier_pb2.WorkflowExecutionIdentifier) -> None:
         raise DataPlaneUnavailable(f"data plane {cluster!r} is not configured or not enabled")
 
     async def abort_execution(
@@ -206,4 +243,4 @@ def build_dataplane_client(config: AdminConfig) -> DataPlaneClient:
     planes = config.data_planes()
     if not planes:
         return NoDataPlanes()
-    return GrpcDataPlaneClient(planes, config.clusters)
+    return GrpcDataPlaneClient(planes, config.clusters, config.auth)

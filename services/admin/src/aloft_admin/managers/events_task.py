@@ -24,6 +24,7 @@ from aloft_admin.managers.events_common import (
     seconds_between,
 )
 from aloft_admin.managers.executions_lookup import get_node_execution_row
+from aloft_admin.managers.task_metadata import merge_metadata, merge_task_logs
 from aloft_admin.repositories.base import Repositories
 from aloft_admin.repositories.models.executions import TaskExecutionModel
 from aloft_admin.transformers.task_executions import new_task_execution_row, task_closure_of
@@ -118,7 +119,7 @@ async def apply_task_event(
         row.started_at = at
         closure.started_at.CopyFrom(to_timestamp(at))
     await _record_inputs(deps, row, event)
-    merge_logs(closure, event)
+    merge_task_logs(closure.logs, event.logs)
     append_reasons(closure, event, at)
     _record_details(closure, event)
     if attempt_ended(event.phase):
@@ -132,18 +133,6 @@ async def _record_inputs(deps: AdminDeps, row: TaskExecutionModel, event: event_
         row.input_uri = event.input_uri
     elif event.HasField("input_data"):
         row.input_uri = await offload_literal_map(deps, event.input_data, *_attempt_prefix(row), "inputs.pb")
-
-
-def merge_logs(closure: task_execution_pb2.TaskExecutionClosure, event: event_pb2.TaskExecutionEvent) -> None:
-    """Logs accumulate across events; a log with a known URI (or name, when it has no URI) is replaced in place."""
-    positions = {(log.uri or log.name): index for index, log in enumerate(closure.logs)}
-    for log in event.logs:
-        key = log.uri or log.name
-        if key in positions:
-            closure.logs[positions[key]].CopyFrom(log)
-        else:
-            positions[key] = len(closure.logs)
-            closure.logs.append(log)
 
 
 def append_reasons(
@@ -162,7 +151,7 @@ def _record_details(closure: task_execution_pb2.TaskExecutionClosure, event: eve
     if event.HasField("custom_info"):
         closure.custom_info.CopyFrom(event.custom_info)
     if event.HasField("metadata"):
-        closure.metadata.CopyFrom(event.metadata)
+        merge_metadata(closure, event)
     if event.HasField("log_context"):
         closure.log_context.CopyFrom(event.log_context)
     closure.task_type = event.task_type or closure.task_type

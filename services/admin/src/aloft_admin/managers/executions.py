@@ -98,8 +98,11 @@ async def _record_abort(
         closure.abort_metadata.principal = "flyteadmin"
         if row.handoff == PENDING:
             # Not (yet) accepted by a data plane: the abort completes here. A hand-off in flight that the data
-            # plane accepts after this commit finds the row cancelled and aborts the run at once (dispatch).
+            # plane accepts after this commit finds the row cancelled and aborts the held run (dispatch). An
+            # earlier try may have left a held run there (admin died before committing it): the repair loop
+            # sends that data plane an abort too (NOT_FOUND when it has none).
             row.handoff, target = CANCELLED, WF.ABORTED
+            row.abort_pending = bool(row.cluster)
         else:
             row.abort_pending, target = True, WF.ABORTING
         closure.phase = target
@@ -107,7 +110,7 @@ async def _record_abort(
         row.execution_updated_at = row.updated_at = now
         row.closure = closure.SerializeToString()
         await tx.flush()
-    return row, row.abort_pending
+    return row, target == WF.ABORTING
 
 
 async def get_execution_data(

@@ -1,11 +1,19 @@
 """Handing executions to a data plane, and the repair loop for hand-offs and aborts that did not get through.
 
 The execution row is committed first (``handoff = "pending"``) with its hand-off request in the blob store; only
-then is the data plane asked. Success marks the row ``done`` and moves it UNDEFINED → QUEUED. A transient failure
-leaves it pending with a backoff (``retry_at``) and the repair loop retries (the data plane's CreateExecution is
-idempotent); a permanent refusal ends it FAILED with a system error naming the cause. Aborts work the same way
-with ``abort_pending``. A terminate that lands while a hand-off is in flight cancels the row; when the data plane
-then accepts the run, dispatch asks it to abort at once.
+then is the data plane asked. The hand-off has two phases so that a terminate racing it can never let a task start:
+
+1. CreateExecution with ``hold``: the data plane stores the run but evaluates nothing.
+2. One conditional UPDATE ``pending → starting`` (UNDEFINED → QUEUED) commits the hand-off, then StartExecution
+   releases the run and the row becomes ``done``.
+
+TerminateExecution takes the row ``pending → cancelled`` with the same kind of conditional write, so exactly one
+of the two wins: when terminate wins, step 2 finds the row cancelled and aborts the held run instead, which ends
+ABORTED without any node or task having started; when the hand-off wins, terminate is an ordinary abort.
+
+A transient failure leaves the row pending (or starting) with a backoff (``retry_at``) and the repair loop retries
+(CreateExecution and StartExecution are idempotent); a permanent refusal of the create ends it FAILED with a system
+error naming the cause. Aborts work the same way with ``abort_pending``.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2
 
 from aloft_admin.deps import AdminDeps
+from aloft_admin.faults import AFTER_HANDOFF_CREATE, pause_point
 from aloft_admin.integrations.dataplane import DataPlaneRefused, DataPlaneUnavailable, routing_seed
 from aloft_admin.repositories.models.executions import ExecutionModel
 from aloft_admin.transformers.executions import closure_of, execution_identifier
@@ -30,7 +39,7 @@ from aloft_service.errors import InvalidArgument
 log = logging.getLogger(__name__)
 
 WF = core.WorkflowExecution
-PENDING, DONE, CANCELLED, FAILED = "pending", "done", "cancelled", "failed"
+PENDING, STARTING, DONE, CANCELLED, FAILED = "pending", "starting", "done", "cancelled", "failed"
 REPAIR_BATCH = 50
 BACKOFF_BASE = timedelta(seconds=2)
 BACKOFF_MAX = timedelta(minutes=5)
@@ -68,6 +77,7 @@ async def dispatch(
             await record_handoff_failure(deps, wid, reason)
             return False
         request.cluster = cluster
+    request.hold = True  # phase 1: the data plane keeps it until StartExecution
     if not await _still_pending(deps, wid):
         return False  # terminated (or handed off by another attempt) since it was read: nothing to send
     try:
@@ -80,8 +90,27 @@ async def dispatch(
         log.error("hand-off of %s/%s/%s refused for good: %s", wid.project, wid.domain, wid.name, exc)
         await _fail_refused(deps, wid, str(exc))
         return False
+    await pause_point(AFTER_HANDOFF_CREATE)
     if not await _mark_handed_off(deps, wid, request.cluster, response.shard_key):
         await _abort_if_cancelled(deps, wid, request.cluster)
+        return True
+    await start_held(deps, wid, request.cluster)
+    return True
+
+
+async def start_held(deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionIdentifier, cluster: str) -> bool:
+    """Phase 2 after the commit: release the held run (``starting → done``); retried by the repair loop."""
+    try:
+        await deps.dataplanes.start_execution(cluster, wid)
+    except DataPlaneUnavailable as exc:
+        log.warning("start of %s/%s/%s failed, will retry: %s", wid.project, wid.domain, wid.name, exc)
+        await record_handoff_failure(deps, wid, str(exc))
+        return False
+    except DataPlaneRefused as exc:
+        # e.g. UNIMPLEMENTED from a data plane that predates hold and ran the execution at create
+        log.error("start of %s/%s/%s refused, not retried: %s", wid.project, wid.domain, wid.name, exc)
+    async with deps.repos.transaction() as tx:
+        await tx.executions.mark_started(wid)
     return True
 
 
@@ -95,7 +124,7 @@ async def record_handoff_failure(deps: AdminDeps, wid: identifier_pb2.WorkflowEx
     """Count the failed try and push the next one back (rows that keep failing must not starve the others)."""
     async with deps.repos.transaction() as tx:
         row = await tx.executions.get(wid)
-        if row is not None and row.handoff == PENDING:
+        if row is not None and row.handoff in (PENDING, STARTING):
             retry_at = deps.clock() + backoff(row.handoff_attempts + 1)
             await tx.executions.delay_handoff(row.id, error[:2000], retry_at)
 
@@ -132,8 +161,8 @@ async def _fail_refused(deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionId
 async def _mark_handed_off(
     deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionIdentifier, cluster: str, shard_key: str
 ) -> bool:
-    """One conditional UPDATE: pending → done, UNDEFINED → QUEUED (an event may already have moved the phase on;
-    the row's phase column is authoritative over the closure's copy). False when the row was no longer pending."""
+    """One conditional UPDATE: pending → starting, UNDEFINED → QUEUED (the row's phase column is authoritative over
+    the closure's copy). False when the row was no longer pending (terminated meanwhile)."""
     async with deps.repos.transaction() as tx:
         return await tx.executions.mark_handed_off(wid, cluster, shard_key, deps.clock())
 
@@ -217,6 +246,8 @@ async def _repair_handoff(deps: AdminDeps, row: ExecutionModel) -> bool:
     """One row's failure (a missing blob, a DB hiccup) must not stop the others; it is retried after a backoff."""
     wid = execution_identifier(row)
     try:
+        if row.handoff == STARTING:
+            return await start_held(deps, wid, row.cluster)
         return await dispatch(deps, wid)
     except Exception as exc:
         log.exception("hand-off of %s/%s/%s failed unexpectedly, will retry", row.project, row.domain, row.name)

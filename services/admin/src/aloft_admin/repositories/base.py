@@ -69,7 +69,11 @@ class ExecutionRepo(Protocol):
         name ``state`` (flyteadmin)."""
 
     async def mark_handed_off(self, wid: WorkflowExecutionId, cluster: str, shard_key: str, now: datetime) -> bool:
-        """Pending → done (UNDEFINED → QUEUED, a later phase stays); False when the row was no longer pending."""
+        """Phase 1 of the hand-off committed: pending → starting (UNDEFINED → QUEUED, a later phase stays); False
+        when the row was no longer pending."""
+
+    async def mark_started(self, wid: WorkflowExecutionId) -> None:
+        """Phase 2 delivered (the held run was released): starting → done."""
 
     async def delay_handoff(self, row_id: int, error: str, retry_at: datetime) -> None:
         """Count a failed hand-off and set when to try again."""
@@ -83,7 +87,8 @@ class ExecutionRepo(Protocol):
         """Count a failed abort and try again at ``retry_at(attempts so far)``."""
 
     async def due_handoffs(self, now: datetime, never_tried_before: datetime, limit: int) -> list[ExecutionModel]:
-        """Pending hand-offs due for a retry, earliest due first (rows never retried wait ``never_tried_before``)."""
+        """Pending or starting hand-offs due for a retry, earliest due first (rows never retried wait
+        ``never_tried_before``)."""
 
     async def due_aborts(self, now: datetime, never_tried_before: datetime, limit: int) -> list[ExecutionModel]: ...
 

@@ -22,6 +22,11 @@ class DataPlaneServicer(dataplane_pb2_grpc.DataPlaneServiceServicer):
     ) -> dataplane_pb2.AbortExecutionResponse:
         return await self._manager.abort(request)
 
+    async def StartExecution(
+        self, request: dataplane_pb2.StartExecutionRequest, context: grpc.aio.ServicerContext
+    ) -> dataplane_pb2.StartExecutionResponse:
+        return await self._manager.start(request)
+
     async def GetExecutionStatus(
         self, request: dataplane_pb2.GetExecutionStatusRequest, context: grpc.aio.ServicerContext
     ) -> dataplane_pb2.ExecutionStatus:

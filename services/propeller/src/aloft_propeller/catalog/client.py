@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
@@ -140,10 +140,17 @@ class _CacheExpired(Exception):
 class DataCatalogClient:
     """The flyteidl ``datacatalog.DataCatalog`` service over gRPC (Flyte's nodes/catalog/datacatalog client)."""
 
-    def __init__(self, endpoint: str, config: CatalogCacheConfig, *, now: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        config: CatalogCacheConfig,
+        *,
+        now: Callable[[], datetime] | None = None,
+        auth: Sequence[grpc.aio.ClientInterceptor] = (),
+    ) -> None:
         self._config = config
         self._now = now or (lambda: datetime.now(UTC))
-        interceptors = [ClientTracingInterceptor()]
+        interceptors = [ClientTracingInterceptor(), *auth]
         if config.insecure:
             self._channel = grpc.aio.insecure_channel(endpoint, interceptors=interceptors)
         else:
@@ -350,8 +357,10 @@ def _reservation_failure(error: str) -> ReservationResult:
     return ReservationResult(status=catalog_pb2.CatalogReservation.RESERVATION_FAILURE, error=error)
 
 
-def build_catalog_client(config: CatalogCacheConfig, default_endpoint: str) -> CatalogClient:
+def build_catalog_client(
+    config: CatalogCacheConfig, default_endpoint: str, auth: Sequence[grpc.aio.ClientInterceptor] = ()
+) -> CatalogClient:
     """The client ``catalog-cache.type`` asks for; the endpoint defaults to ``propeller.datacatalogEndpoint``."""
     if config.type == "noop":
         return NoopCatalogClient()
-    return DataCatalogClient(config.endpoint or default_endpoint, config)
+    return DataCatalogClient(config.endpoint or default_endpoint, config, auth=auth)

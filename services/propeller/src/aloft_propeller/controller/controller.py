@@ -42,6 +42,7 @@ class Controller:
         self._shard = shard or AllExecutions()
         self._store = store
         self._runner = runner
+        runner.on_delivered(self.wake)  # a background delivery ended: take in admin's answers, send what's next
         rate = config.queue.queue
         self.queue: WorkQueue[ExecutionKey] = WorkQueue(rate.base_delay.total_seconds(), rate.max_delay.total_seconds())
         self._idle_rounds: dict[ExecutionKey, int] = {}
@@ -97,6 +98,7 @@ class Controller:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        await self._runner.close()
 
     async def _resync_loop(self) -> None:
         period = self._config.workflow_reeval_duration.total_seconds()

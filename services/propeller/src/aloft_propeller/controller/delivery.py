@@ -129,28 +129,42 @@ async def _send_all(events: list[OutboxEvent], sink: EventSink) -> list[tuple[Ou
     return [(event, outcomes.get(id(event))) for event in events]
 
 
-def _only_emptied(state: WorkflowState, results: list[tuple[OutboxEvent, Delivery | None]]) -> bool:
-    """Every event delivered (or rejected for good), no refusal to act on, and the workflow still running."""
+def _settled(state: WorkflowState, results: list[tuple[OutboxEvent, Delivery | None]]) -> bool:
+    """Every event sent was delivered (or rejected for good), no refusal to act on, and the workflow still running."""
     accepted = all(outcome in (Delivery.DELIVERED, Delivery.REJECTED) for _, outcome in results)
-    return accepted and not state.outbox and not state.phase.is_terminal
+    return accepted and not state.phase.is_terminal
+
+
+def fold(record: WorkflowRecord, results: list[tuple[OutboxEvent, Delivery | None]]) -> tuple[WorkflowRecord, bool]:
+    """The record with the events sent (``results``) out of its outbox and admin's refusals applied; events added
+    to the outbox after those were sent stay. True when the change must be written (a refusal, an event not
+    delivered, or a terminal workflow), False when it is only a shorter outbox that the next write records (a
+    crash before then sends those events again, and admin answers replays as duplicates)."""
+    # Delivery changes only the outbox, the muted list and the abort cause: copy those, share the (large) rest.
+    state = replace(record.state, outbox=list(record.state.outbox), muted=list(record.state.muted))
+    done = {(event.kind, event.payload_b64) for event, outcome in results if outcome is not None}
+    state.outbox = [event for event in state.outbox if (event.kind, event.payload_b64) not in done]
+    for event, outcome in results:
+        if outcome is not None:
+            _apply(state, event.kind, base64.b64decode(event.payload_b64), outcome)
+    return record.with_state(state), not _settled(state, results)
+
+
+async def send_outbox(events: list[OutboxEvent], sink: EventSink) -> list[tuple[OutboxEvent, Delivery | None]]:
+    """Send ``events`` in order; None marks an event not delivered (it and everything after it in its group)."""
+    return await _send_all(events, sink)
 
 
 async def deliver_outbox(record: WorkflowRecord, sink: EventSink, store: WorkflowStore) -> WorkflowRecord:
     """Send every pending event; persist progress. Raises (after persisting what was sent) if admin is down."""
     if not record.state.outbox:
         return record
-    # Delivery changes only the outbox, the muted list and the abort cause: copy those, share the (large) rest.
-    state = replace(record.state, outbox=list(record.state.outbox), muted=list(record.state.muted))
-    results = await _send_all(list(state.outbox), sink)
-    state.outbox = [event for event, outcome in results if outcome is None]
-    for event, outcome in results:
-        if outcome is not None:
-            _apply(state, event.kind, base64.b64decode(event.payload_b64), outcome)
-    if _only_emptied(state, results):
-        # Nothing to remember but an empty outbox: the next write (the next round's change) records it. A crash
-        # before then sends these events again, and admin answers replays as duplicates.
-        return record.with_state(state)
-    record = await store.update(record.with_state(state))
-    if state.outbox:
-        raise Unavailable(f"{len(state.outbox)} events for {record.key} could not be delivered yet")
+    results = await _send_all(list(record.state.outbox), sink)
+    record, write = fold(record, results)
+    if not write:
+        return record
+    record = await store.update(record)
+    undelivered = sum(1 for _, outcome in results if outcome is None)
+    if undelivered:
+        raise Unavailable(f"{undelivered} events for {record.key} could not be delivered yet")
     return record

@@ -1,21 +1,32 @@
-"""One workflow round (load → deliver leftovers → evaluate → persist with version check → deliver events) and a
-streak of rounds for a workflow that keeps making progress (``max-streak-length``)."""
+"""One workflow round (load → take in the last delivery's answers → evaluate → persist with version check → hand the
+outbox to a delivery in the background) and a streak of rounds for a workflow that keeps making progress
+(``max-streak-length``).
+
+Events go to admin off the round's critical path: a round persists its events in the outbox first (nothing is sent
+before it is durable here), then one delivery per workflow sends the outbox while the next rounds evaluate; when it
+ends the workflow is woken, and its next round drops what admin acknowledged and acts on any refusal. A delivery
+that failed (admin down) is retried at the start of the next round, before evaluating, as a synchronous delivery:
+a workflow whose events admin cannot take makes no further progress until it can.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aloft.dataplane.v1 import dataplane_pb2
 
 from aloft_propeller.controller import metrics
-from aloft_propeller.controller.delivery import deliver_outbox
+from aloft_propeller.controller.delivery import deliver_outbox, fold, send_outbox
 from aloft_propeller.events import builders
 from aloft_propeller.events.recorder import OutboxRecorder
-from aloft_propeller.events.sink import EventSink
+from aloft_propeller.events.sink import Delivery, EventSink
 from aloft_propeller.execution_error import ErrorKind, ExecutionError
-from aloft_propeller.state import NodePhase, WorkflowPhase, WorkflowState
+from aloft_propeller.state import NodePhase, OutboxEvent, WorkflowPhase, WorkflowState
 from aloft_propeller.store.base import ExecutionKey, WorkflowRecord
 from aloft_propeller.store.cached import CachedWorkflowStore
 from aloft_propeller.workflow import WorkflowExecutor
@@ -62,20 +73,45 @@ def _observe(record: WorkflowRecord, before: WorkflowState, after: WorkflowState
         metrics.completion_latency.labels(*labels).observe(max(after.updated_at - last_node_end, 0) * 1000)
 
 
+_Sent = list[tuple[OutboxEvent, Delivery | None]]
+
+
 class RoundRunner:
     """Reads and writes through ``store``, a CachedWorkflowStore: rounds that change nothing skip the read."""
 
     def __init__(
-        self, store: CachedWorkflowStore, executor: WorkflowExecutor, sink: EventSink, producer_id: str = "default"
+        self,
+        store: CachedWorkflowStore,
+        executor: WorkflowExecutor,
+        sink: EventSink,
+        producer_id: str = "default",
+        background_delivery: bool = True,
     ) -> None:
         self._producer_id = producer_id
         self._store = store
         self._executor = executor
         self._sink = sink
+        self._background = background_delivery
+        self._deliveries: dict[ExecutionKey, asyncio.Task[_Sent]] = {}
+        self._on_delivered: Callable[[ExecutionKey], None] = lambda key: None
+
+    def on_delivered(self, callback: Callable[[ExecutionKey], None]) -> None:
+        """Called when a background delivery ends: the workflow's next round takes in admin's answers."""
+        self._on_delivered = callback
 
     def invalidate(self, key: ExecutionKey) -> None:
         """Someone else wrote the execution (the controller calls this for every API write)."""
         self._store.invalidate(key)
+
+    async def close(self) -> None:
+        """Stop deliveries in flight: their events stay in the persisted outbox and are sent after a restart."""
+        tasks = list(self._deliveries.values())
+        self._deliveries.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
 
     async def run_round(self, key: ExecutionKey) -> RoundOutcome:
         try:
@@ -85,11 +121,11 @@ class RoundRunner:
             raise
 
     async def _run_round(self, key: ExecutionKey) -> RoundOutcome:
-        record = await self._store.get(key)
-        record = await deliver_outbox(record, self._sink, self._store)
-        self._store.remember(record)  # delivery may empty the outbox without a write: keep that for the next round
-        if record.terminal:
-            return RoundOutcome(changed=False, terminal=True)
+        record = await self._take_in_delivery(await self._store.get(key))
+        if record.state.phase.is_terminal:  # nothing to evaluate: the last events go out now
+            record = await deliver_outbox(record, self._sink, self._store)
+            self._store.remember(record)
+            return RoundOutcome(changed=False, terminal=record.terminal)
         before = record.state
         before_json = before.to_json()  # serialized once: a large workflow's state costs milliseconds to encode
         state = WorkflowState.from_json(before_json)
@@ -99,13 +135,51 @@ class RoundRunner:
         workflow_name = ectx.request.workflow_id.name
         metrics.round_latency.labels(*_labels(record, workflow_name)).observe(time.perf_counter() - started)
         after_json = state.to_json()
-        if after_json == before_json:
-            return RoundOutcome(changed=False, terminal=False)
-        record = await self._store.update(record.with_state(state), encoded=after_json)
-        _observe(record, before, state, workflow_name)
-        record = await deliver_outbox(record, self._sink, self._store)
+        changed = after_json != before_json
+        if changed:
+            record = await self._store.update(record.with_state(state), encoded=after_json)
+            _observe(record, before, state, workflow_name)
+        if not self._background:
+            record = await deliver_outbox(record, self._sink, self._store)
         self._store.remember(record)
-        return RoundOutcome(changed=True, terminal=record.terminal)
+        self._start_delivery(record)
+        return RoundOutcome(changed=changed, terminal=record.terminal)
+
+    async def _take_in_delivery(self, record: WorkflowRecord) -> WorkflowRecord:
+        """Fold the answers of the workflow's last background delivery into the record (waiting for it when the
+        workflow is terminal: nothing else is left to do). What it could not deliver is sent again here, before
+        the round evaluates, and the round fails (backing off) while admin cannot take it."""
+        task = self._deliveries.get(record.key)
+        if task is None or not (task.done() or record.state.phase.is_terminal):
+            return record
+        del self._deliveries[record.key]
+        try:
+            sent = await task
+        except Exception:  # sending reports failures as outcomes; anything else: send again, synchronously
+            log.exception("event delivery for %s failed", record.key)
+            sent = []
+        record, write = fold(record, sent)
+        if write:
+            record = await self._store.update(record)
+        if (not sent or any(outcome is None for _, outcome in sent)) and record.state.outbox:
+            record = await deliver_outbox(record, self._sink, self._store)
+        self._store.remember(record)
+        return record
+
+    def _start_delivery(self, record: WorkflowRecord) -> None:
+        """Send the (persisted) outbox in the background unless a delivery for the workflow is in flight."""
+        if not record.state.outbox or record.key in self._deliveries:
+            return
+        events = list(record.state.outbox)
+        key = record.key
+
+        async def deliver() -> _Sent:
+            try:
+                return await send_outbox(events, self._sink)
+            finally:
+                self._on_delivered(key)
+
+        self._deliveries[key] = asyncio.create_task(deliver(), name=f"deliver-{key}")
 
     async def fail(self, key: ExecutionKey, message: str) -> None:
         """Fail a workflow whose evaluation keeps raising (max-workflow-retries): record FAILED and its event."""

@@ -84,8 +84,15 @@ def classify_code(code: grpc.StatusCode, reason: admin_event_pb2.EventFailureRea
 
 
 class AdminEventSink:
-    def __init__(self, endpoint: str, attempts: int = 5, base_delay: float = 0.1, max_delay: float = 2.0) -> None:
-        self._channel = grpc.aio.insecure_channel(endpoint)
+    def __init__(
+        self,
+        endpoint: str,
+        attempts: int = 5,
+        base_delay: float = 0.1,
+        max_delay: float = 2.0,
+        interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
+    ) -> None:
+        self._channel = grpc.aio.insecure_channel(endpoint, interceptors=list(interceptors))
         self._stub = admin_pb2_grpc.AdminServiceStub(self._channel)
         self._batches: events_pb2_grpc.EventServiceStub | None = events_pb2_grpc.EventServiceStub(self._channel)
         self._attempts = attempts

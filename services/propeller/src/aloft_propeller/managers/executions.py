@@ -11,7 +11,7 @@ from aloft_propeller.store.base import ExecutionKey, StaleRecord, WorkflowRecord
 from aloft_propeller.transformers import to_execution_status
 from aloft_service.errors import InvalidArgument
 
-_ABORT_ATTEMPTS = 10
+_UPDATE_ATTEMPTS = 10
 _MAX_PAGE = 1000
 
 
@@ -45,30 +45,52 @@ class ExecutionManager:
         record = WorkflowRecord(
             key=key,
             spec=request.SerializeToString(deterministic=True),
-            state=WorkflowState(),
+            state=WorkflowState(held=request.hold),
             cluster=request.cluster or self._cluster_id,
         )
         stored, existed = await self._store.create(record)
-        if not existed:
+        if not existed and not request.hold:
             self._on_change(key)
         return dataplane_pb2.CreateExecutionResponse(shard_key=stored.shard_key, already_existed=existed)
 
     async def abort(self, request: dataplane_pb2.AbortExecutionRequest) -> dataplane_pb2.AbortExecutionResponse:
-        key = _key(request.id, "id")
         cause = request.cause or "aborted"
-        for _ in range(_ABORT_ATTEMPTS):
-            record = await self._store.get(key)
-            if record.state.phase.is_terminal or record.state.abort_cause:
-                return dataplane_pb2.AbortExecutionResponse()
-            state = WorkflowState.from_json(record.state.to_json())
+
+        def record_cause(state: WorkflowState) -> bool:
+            if state.phase.is_terminal or state.abort_cause:
+                return False
             state.abort_cause = cause
+            return True
+
+        await self._change_state(_key(request.id, "id"), record_cause, "abort")
+        return dataplane_pb2.AbortExecutionResponse()
+
+    async def start(self, request: dataplane_pb2.StartExecutionRequest) -> dataplane_pb2.StartExecutionResponse:
+        """Release a held execution; a no-op when it is not held (started, aborted or finished)."""
+
+        def release(state: WorkflowState) -> bool:
+            if not state.held:
+                return False
+            state.held = False
+            return True
+
+        await self._change_state(_key(request.id, "id"), release, "start")
+        return dataplane_pb2.StartExecutionResponse()
+
+    async def _change_state(self, key: ExecutionKey, change: Callable[[WorkflowState], bool], what: str) -> None:
+        """Apply ``change`` (False: nothing to do) to the stored state, re-reading when the controller wrote first."""
+        for _ in range(_UPDATE_ATTEMPTS):
+            record = await self._store.get(key)
+            state = WorkflowState.from_json(record.state.to_json())
+            if not change(state):
+                return
             try:
                 await self._store.update(record.with_state(state))
             except StaleRecord:
-                continue  # the controller wrote first: re-read and re-apply
+                continue
             self._on_change(key)
-            return dataplane_pb2.AbortExecutionResponse()
-        raise StaleRecord(f"execution {key} kept changing; abort not recorded, retry")
+            return
+        raise StaleRecord(f"execution {key} kept changing; {what} not recorded, retry")
 
     async def get_status(self, request: dataplane_pb2.GetExecutionStatusRequest) -> dataplane_pb2.ExecutionStatus:
         record = await self._store.get(_key(request.id, "id"))

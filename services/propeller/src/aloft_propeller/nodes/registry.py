@@ -60,6 +60,8 @@ class NodeHandlerRegistry:
 def default_node_handlers(admin_endpoint: str = "", config: PropellerConfig | None = None) -> NodeHandlerRegistry:
     """``admin_endpoint`` (propeller.adminEndpoint): where launch-plan nodes start children, gates read signals.
     ``config``: the task handler builds its datacatalog client from it at setup()."""
+    from aloft_auth.client import outgoing_interceptors
+
     from aloft_propeller.nodes.array.handler import ArrayNodeHandler
     from aloft_propeller.nodes.branch.handler import BranchNodeHandler
     from aloft_propeller.nodes.dynamic.handler import DynamicNodeHandler
@@ -74,13 +76,14 @@ def default_node_handlers(admin_endpoint: str = "", config: PropellerConfig | No
     registry = NodeHandlerRegistry()
     task_handler = TaskNodeHandler(config=config)
     registry.closes(task_handler.close)
-    launch_plans = AdminLaunchPlans(admin_endpoint) if admin_endpoint else None
+    outgoing = outgoing_interceptors(config.auth) if config is not None else []
+    launch_plans = AdminLaunchPlans(admin_endpoint, outgoing) if admin_endpoint else None
     registry.register("task", DynamicNodeHandler(task_handler, launch_plans))
     registry.register("array", ArrayNodeHandler(task_handler))
     registry.register("branch", BranchNodeHandler())
     registry.register("subworkflow", SubworkflowNodeHandler())
     if launch_plans is not None:
-        launcher, signals = AdminLauncher(admin_endpoint), AdminSignalClient(admin_endpoint)
+        launcher, signals = AdminLauncher(admin_endpoint, outgoing), AdminSignalClient(admin_endpoint, outgoing)
         registry.register("launchplan", LaunchPlanNodeHandler(launcher))
         registry.register("gate", GateNodeHandler(signals))
         for client in (launch_plans, launcher, signals):

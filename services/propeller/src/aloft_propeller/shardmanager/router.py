@@ -32,6 +32,11 @@ class ShardRouter(dataplane_pb2_grpc.DataPlaneServiceServicer):
     ) -> dataplane_pb2.AbortExecutionResponse:
         return await self._forward(await self._owner(request.id, context), "AbortExecution", request, context)
 
+    async def StartExecution(
+        self, request: dataplane_pb2.StartExecutionRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> dataplane_pb2.StartExecutionResponse:
+        return await self._forward(await self._owner(request.id, context), "StartExecution", request, context)
+
     async def GetExecutionStatus(
         self, request: dataplane_pb2.GetExecutionStatusRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> dataplane_pb2.ExecutionStatus:

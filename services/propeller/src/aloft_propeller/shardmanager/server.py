@@ -12,6 +12,8 @@ import time
 import urllib.request
 
 from aloft.dataplane.v1 import dataplane_pb2_grpc
+from aloft_auth.client import outgoing_interceptors
+from aloft_auth.enforce import resource_server_interceptors
 from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -41,7 +43,9 @@ class ShardManager:
         sections = shard_sections(config.manager.shard)
         self.config = config
         self.shards = plan_shards(sections, config.manager, config.propeller.host)
-        self.supervisor = ShardSupervisor(self.shards, shard_command(config_path), config.manager)
+        self.supervisor = ShardSupervisor(
+            self.shards, shard_command(config_path), config.manager, outgoing_interceptors(config.auth)
+        )
         self.router = ShardRouter(self.shards, [build_shard_strategy(s) for s in sections])
         self.shard_metrics = metrics.ShardMetrics()
         self._scan: asyncio.Task[None] | None = None
@@ -92,6 +96,7 @@ class ShardManager:
             http_app=Starlette(routes=[Route("/shards", shards)]),
             on_start=[self.start],
             on_stop=[self.stop],
+            interceptors=resource_server_interceptors(self.config.auth),
         )
 
 

@@ -18,6 +18,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,8 +112,15 @@ def plan_shards(sections: list[ShardConfig], config: ManagerConfig, host: str) -
 
 
 class ShardSupervisor:
-    def __init__(self, shards: list[ShardProcess], command: list[str], config: ManagerConfig) -> None:
+    def __init__(
+        self,
+        shards: list[ShardProcess],
+        command: list[str],
+        config: ManagerConfig,
+        interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
+    ) -> None:
         self.shards = shards
+        self._interceptors = list(interceptors)  # auth.internal tokens: shards check them like any data plane
         self._command = command
         self._config = config
         self._stopping = False
@@ -120,7 +128,7 @@ class ShardSupervisor:
 
     async def start(self) -> None:
         for shard in self.shards:
-            shard.channel = grpc.aio.insecure_channel(shard.endpoint)
+            shard.channel = grpc.aio.insecure_channel(shard.endpoint, interceptors=self._interceptors)
             await self._spawn(shard)
         self._tasks = [asyncio.create_task(self._watch(s), name=f"shard-{s.index}-watch") for s in self.shards]
 

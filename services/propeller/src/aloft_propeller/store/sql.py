@@ -43,6 +43,14 @@ class SqlWorkflowStore:
         self._db = db
 
     async def create(self, record: WorkflowRecord) -> tuple[WorkflowRecord, bool]:
+        try:
+            return await self._create_once(record)
+        except AlreadyExists:
+            # Lost an insert race to a concurrent create of the same id (admin's inline hand-off and its repair
+            # loop can overlap): compare with the winner's record as a sequential create would.
+            return await self._create_once(record)
+
+    async def _create_once(self, record: WorkflowRecord) -> tuple[WorkflowRecord, bool]:
         async with self._db.session() as session:
             existing = (await session.execute(select(WorkflowRow).where(*_key_filter(record.key)))).scalar_one_or_none()
             if existing is not None:

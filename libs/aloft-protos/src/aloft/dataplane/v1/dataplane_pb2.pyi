@@ -74,7 +74,7 @@ class ExecutionConfig(_message.Message):
     def __init__(self, max_parallelism: _Optional[int] = ..., interruptible: _Optional[_Union[_wrappers_pb2.BoolValue, _Mapping]] = ..., overwrite_cache: _Optional[bool] = ..., envs: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., annotations: _Optional[_Mapping[str, str]] = ..., raw_output_prefix: _Optional[str] = ..., security_context: _Optional[_Union[_security_pb2.SecurityContext, _Mapping]] = ..., task_resource_defaults: _Optional[_Union[ResourceQuantities, _Mapping]] = ..., task_resource_limits: _Optional[_Union[ResourceQuantities, _Mapping]] = ..., execution_cluster_label: _Optional[str] = ...) -> None: ...
 
 class CreateExecutionRequest(_message.Message):
-    __slots__ = ("id", "compiled_closure", "closure_uri", "inputs_uri", "config", "launch_plan_id", "workflow_id", "cluster", "parent_node_execution", "recover_from", "metadata_prefix", "created_at", "principal")
+    __slots__ = ("id", "compiled_closure", "closure_uri", "inputs_uri", "config", "launch_plan_id", "workflow_id", "cluster", "parent_node_execution", "recover_from", "metadata_prefix", "created_at", "principal", "hold")
     ID_FIELD_NUMBER: _ClassVar[int]
     COMPILED_CLOSURE_FIELD_NUMBER: _ClassVar[int]
     CLOSURE_URI_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +88,7 @@ class CreateExecutionRequest(_message.Message):
     METADATA_PREFIX_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    HOLD_FIELD_NUMBER: _ClassVar[int]
     id: _identifier_pb2.WorkflowExecutionIdentifier
     compiled_closure: _compiler_pb2.CompiledWorkflowClosure
     closure_uri: str
@@ -101,7 +102,8 @@ class CreateExecutionRequest(_message.Message):
     metadata_prefix: str
     created_at: _timestamp_pb2.Timestamp
     principal: str
-    def __init__(self, id: _Optional[_Union[_identifier_pb2.WorkflowExecutionIdentifier, _Mapping]] = ..., compiled_closure: _Optional[_Union[_compiler_pb2.CompiledWorkflowClosure, _Mapping]] = ..., closure_uri: _Optional[str] = ..., inputs_uri: _Optional[str] = ..., config: _Optional[_Union[ExecutionConfig, _Mapping]] = ..., launch_plan_id: _Optional[_Union[_identifier_pb2.Identifier, _Mapping]] = ..., workflow_id: _Optional[_Union[_identifier_pb2.Identifier, _Mapping]] = ..., cluster: _Optional[str] = ..., parent_node_execution: _Optional[_Union[_identifier_pb2.NodeExecutionIdentifier, _Mapping]] = ..., recover_from: _Optional[_Union[_identifier_pb2.WorkflowExecutionIdentifier, _Mapping]] = ..., metadata_prefix: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., principal: _Optional[str] = ...) -> None: ...
+    hold: bool
+    def __init__(self, id: _Optional[_Union[_identifier_pb2.WorkflowExecutionIdentifier, _Mapping]] = ..., compiled_closure: _Optional[_Union[_compiler_pb2.CompiledWorkflowClosure, _Mapping]] = ..., closure_uri: _Optional[str] = ..., inputs_uri: _Optional[str] = ..., config: _Optional[_Union[ExecutionConfig, _Mapping]] = ..., launch_plan_id: _Optional[_Union[_identifier_pb2.Identifier, _Mapping]] = ..., workflow_id: _Optional[_Union[_identifier_pb2.Identifier, _Mapping]] = ..., cluster: _Optional[str] = ..., parent_node_execution: _Optional[_Union[_identifier_pb2.NodeExecutionIdentifier, _Mapping]] = ..., recover_from: _Optional[_Union[_identifier_pb2.WorkflowExecutionIdentifier, _Mapping]] = ..., metadata_prefix: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., principal: _Optional[str] = ..., hold: _Optional[bool] = ...) -> None: ...
 
 class CreateExecutionResponse(_message.Message):
     __slots__ = ("shard_key", "already_existed")
@@ -122,6 +124,16 @@ class AbortExecutionRequest(_message.Message):
     def __init__(self, id: _Optional[_Union[_identifier_pb2.WorkflowExecutionIdentifier, _Mapping]] = ..., cause: _Optional[str] = ..., principal: _Optional[str] = ...) -> None: ...
 
 class AbortExecutionResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class StartExecutionRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: _identifier_pb2.WorkflowExecutionIdentifier
+    def __init__(self, id: _Optional[_Union[_identifier_pb2.WorkflowExecutionIdentifier, _Mapping]] = ...) -> None: ...
+
+class StartExecutionResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
@@ -146,7 +158,7 @@ class NodeStatus(_message.Message):
     def __init__(self, node_id: _Optional[str] = ..., phase: _Optional[_Union[_execution_pb2.NodeExecution.Phase, str]] = ..., attempts: _Optional[int] = ..., system_failures: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class ExecutionStatus(_message.Message):
-    __slots__ = ("id", "phase", "resource_version", "shard_key", "cluster", "nodes", "error", "updated_at", "abort_cause")
+    __slots__ = ("id", "phase", "resource_version", "shard_key", "cluster", "nodes", "error", "updated_at", "abort_cause", "held")
     ID_FIELD_NUMBER: _ClassVar[int]
     PHASE_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -156,6 +168,7 @@ class ExecutionStatus(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     ABORT_CAUSE_FIELD_NUMBER: _ClassVar[int]
+    HELD_FIELD_NUMBER: _ClassVar[int]
     id: _identifier_pb2.WorkflowExecutionIdentifier
     phase: _execution_pb2.WorkflowExecution.Phase
     resource_version: int
@@ -165,7 +178,8 @@ class ExecutionStatus(_message.Message):
     error: _execution_pb2.ExecutionError
     updated_at: _timestamp_pb2.Timestamp
     abort_cause: str
-    def __init__(self, id: _Optional[_Union[_identifier_pb2.WorkflowExecutionIdentifier, _Mapping]] = ..., phase: _Optional[_Union[_execution_pb2.WorkflowExecution.Phase, str]] = ..., resource_version: _Optional[int] = ..., shard_key: _Optional[str] = ..., cluster: _Optional[str] = ..., nodes: _Optional[_Iterable[_Union[NodeStatus, _Mapping]]] = ..., error: _Optional[_Union[_execution_pb2.ExecutionError, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., abort_cause: _Optional[str] = ...) -> None: ...
+    held: bool
+    def __init__(self, id: _Optional[_Union[_identifier_pb2.WorkflowExecutionIdentifier, _Mapping]] = ..., phase: _Optional[_Union[_execution_pb2.WorkflowExecution.Phase, str]] = ..., resource_version: _Optional[int] = ..., shard_key: _Optional[str] = ..., cluster: _Optional[str] = ..., nodes: _Optional[_Iterable[_Union[NodeStatus, _Mapping]]] = ..., error: _Optional[_Union[_execution_pb2.ExecutionError, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., abort_cause: _Optional[str] = ..., held: _Optional[bool] = ...) -> None: ...
 
 class ListExecutionsRequest(_message.Message):
     __slots__ = ("limit", "token", "only_active")

@@ -55,6 +55,11 @@ class DataPlaneServiceStub:
                 request_serializer=aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.ListExecutionsRequest.SerializeToString,
                 response_deserializer=aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.ListExecutionsResponse.FromString,
                 _registered_method=True)
+        self.StartExecution = channel.unary_unary(
+                '/aloft.dataplane.v1.DataPlaneService/StartExecution',
+                request_serializer=aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.StartExecutionRequest.SerializeToString,
+                response_deserializer=aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.StartExecutionResponse.FromString,
+                _registered_method=True)
 
 
 class DataPlaneServiceServicer:
@@ -91,6 +96,15 @@ class DataPlaneServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartExecution(self, request, context):
+        """StartExecution releases an execution created with hold = true (the second phase of admin's hand-off): until
+        then the data plane keeps it and runs nothing. Idempotent: starting a started, aborted or finished execution
+        is a no-op. NOT_FOUND if the data plane does not hold the execution.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataPlaneServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -113,6 +127,11 @@ def add_DataPlaneServiceServicer_to_server(servicer, server):
                     servicer.ListExecutions,
                     request_deserializer=aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.ListExecutionsRequest.FromString,
                     response_serializer=aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.ListExecutionsResponse.SerializeToString,
+            ),
+            'StartExecution': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartExecution,
+                    request_deserializer=aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.StartExecutionRequest.FromString,
+                    response_serializer=aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.StartExecutionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -224,6 +243,33 @@ class DataPlaneService:
             '/aloft.dataplane.v1.DataPlaneService/ListExecutions',
             aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.ListExecutionsRequest.SerializeToString,
             aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.ListExecutionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartExecution(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aloft.dataplane.v1.DataPlaneService/StartExecution',
+            aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.StartExecutionRequest.SerializeToString,
+            aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.StartExecutionResponse.FromString,
             options,
             channel_credentials,
             insecure,

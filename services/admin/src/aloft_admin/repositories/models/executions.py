@@ -58,7 +58,8 @@ class ExecutionModel(Timestamps, Base):
     parent_node_execution_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     source_execution_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     tags: Mapped[str] = mapped_column(Text, default="")  # comma-separated admin tags
-    # Hand-off to a data plane: "pending" until a data plane accepted it, then "done"; repair loop retries pending.
+    # Hand-off to a data plane: "pending", "starting" once a data plane holds it (two-phase), "done" once released;
+    # "cancelled" / "failed" end it. The repair loop retries pending and starting rows.
     handoff: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     handoff_attempts: Mapped[int] = mapped_column(Integer, default=0)
     handoff_error: Mapped[str] = mapped_column(Text, default="")

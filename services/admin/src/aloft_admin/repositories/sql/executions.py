@@ -170,12 +170,15 @@ def _due(now: datetime, never_tried_before: datetime) -> ColumnElement[bool]:
     )
 
 
-_HANDOFF_PENDING, _HANDOFF_DONE, _HANDOFF_CANCELLED = "pending", "done", "cancelled"
+_HANDOFF_PENDING, _HANDOFF_STARTING, _HANDOFF_DONE, _HANDOFF_CANCELLED = "pending", "starting", "done", "cancelled"
 
 
 class SqlExecutionRepo:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        # One repository per transaction: an execution's cluster is read once in it (an event batch checks it
+        # for every event). Writes through this repository forget what was read; nothing else changes it.
+        self._clusters: dict[tuple[str, str, str, str], str | None] = {}
 
     async def get(
         self, wid: identifier_pb2.WorkflowExecutionIdentifier, *, for_update: bool = False
@@ -190,9 +193,13 @@ class SqlExecutionRepo:
         return row
 
     async def cluster_of(self, wid: identifier_pb2.WorkflowExecutionIdentifier) -> str | None:
-        return await find_execution_cluster(self._session, wid)
+        key = (wid.org, wid.project, wid.domain, wid.name)
+        if key not in self._clusters:
+            self._clusters[key] = await find_execution_cluster(self._session, wid)
+        return self._clusters[key]
 
     async def add(self, row: ExecutionModel) -> None:
+        self._clusters.clear()
         self._session.add(row)
         await self._session.flush()
 
@@ -216,12 +223,13 @@ class SqlExecutionRepo:
     async def mark_handed_off(
         self, wid: identifier_pb2.WorkflowExecutionIdentifier, cluster: str, shard_key: str, now: datetime
     ) -> bool:
+        self._clusters.clear()
         undefined, queued = WF.Phase.Name(WF.UNDEFINED), WF.Phase.Name(WF.QUEUED)
         result = await self._session.execute(
             update(ExecutionModel)
             .where(*_identified_by(wid), ExecutionModel.handoff == _HANDOFF_PENDING)
             .values(
-                handoff=_HANDOFF_DONE,
+                handoff=_HANDOFF_STARTING,
                 cluster=cluster,
                 shard_key=shard_key,
                 handoff_error="",
@@ -234,7 +242,16 @@ class SqlExecutionRepo:
         )
         return bool(getattr(result, "rowcount", 0))
 
+    async def mark_started(self, wid: identifier_pb2.WorkflowExecutionIdentifier) -> None:
+        await self._session.execute(
+            update(ExecutionModel)
+            .where(*_identified_by(wid), ExecutionModel.handoff == _HANDOFF_STARTING)
+            .values(handoff=_HANDOFF_DONE, handoff_error="", retry_at=None)
+            .execution_options(synchronize_session=False)
+        )
+
     async def delay_handoff(self, row_id: int, error: str, retry_at: datetime) -> None:
+        self._clusters.clear()
         await self._session.execute(
             update(ExecutionModel)
             .where(ExecutionModel.id == row_id)
@@ -243,6 +260,7 @@ class SqlExecutionRepo:
         )
 
     async def abort_if_cancelled(self, wid: identifier_pb2.WorkflowExecutionIdentifier, cluster: str) -> None:
+        self._clusters.clear()
         await self._session.execute(
             update(ExecutionModel)
             .where(*_identified_by(wid), ExecutionModel.handoff == _HANDOFF_CANCELLED)
@@ -251,6 +269,7 @@ class SqlExecutionRepo:
         )
 
     async def abort_delivered(self, row_id: int) -> None:
+        self._clusters.clear()
         await self._session.execute(
             update(ExecutionModel)
             .where(ExecutionModel.id == row_id)
@@ -259,6 +278,7 @@ class SqlExecutionRepo:
         )
 
     async def delay_abort(self, row_id: int, retry_at: Callable[[int], datetime]) -> None:
+        self._clusters.clear()
         attempts = (
             await self._session.execute(select(ExecutionModel.abort_attempts).where(ExecutionModel.id == row_id))
         ).scalar_one_or_none()
@@ -272,7 +292,8 @@ class SqlExecutionRepo:
         )
 
     async def due_handoffs(self, now: datetime, never_tried_before: datetime, limit: int) -> list[ExecutionModel]:
-        return await self._due(ExecutionModel.handoff == _HANDOFF_PENDING, now, never_tried_before, limit)
+        wanted = ExecutionModel.handoff.in_((_HANDOFF_PENDING, _HANDOFF_STARTING))
+        return await self._due(wanted, now, never_tried_before, limit)
 
     async def due_aborts(self, now: datetime, never_tried_before: datetime, limit: int) -> list[ExecutionModel]:
         return await self._due(ExecutionModel.abort_pending.is_(True), now, never_tried_before, limit)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from flyteidl.core import execution_pb2, identifier_pb2, literals_pb2
 from flyteidl.event import event_pb2
@@ -25,6 +25,8 @@ from aloft_propeller import paths
 from aloft_propeller.events import builders
 from aloft_propeller.execution_error import ErrorKind, ExecutionError
 from aloft_propeller.nodes import attempts
+from aloft_propeller.nodes.array.failures import attach_error
+from aloft_propeller.nodes.array.failures import summary as failures_summary
 from aloft_propeller.nodes.array.inputs import array_size, element_inputs, gather_outputs
 from aloft_propeller.nodes.array.state import ArrayState, SubPhase
 from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeHandler
@@ -162,6 +164,10 @@ class ArrayNodeHandler:
         state.errors[key] = [error.code, error.message, error.kind]
         state.plugin_states.pop(key, None)
         if transition.phase == HandlerPhase.RETRYABLE_FAILURE and self._take_retry(ctx, state, index, error):
+            state.retried_attempts[f"{index}:{state.attempts[index]}"] = {
+                "error": state.errors[key],
+                "logs": state.logs.pop(key, []),
+            }
             state.attempts[index] += 1
             state.task_phases[index] = int(Phase.UNDEFINED)
             state.started_at[key] = ctx.execution.now
@@ -268,13 +274,14 @@ class ArrayNodeHandler:
         return HandlerTransition(HandlerPhase.SUCCESS, outputs_uri=uri, plugin_state=state.encode(), task_events=events)
 
     def _fail(self, ctx: NodeContext, state: ArrayState, succeeded: int, failed: int, needed: int) -> HandlerTransition:
-        first = next((state.errors[str(i)] for i, p in enumerate(state.phases) if p == SubPhase.FAILED), None)
-        detail = f"; first failure [{first[0]}]: {first[1]}" if first else ""
-        message = (
+        """Fails with Flyte's summary of the failed sub-tasks' errors (``[1][3-4]: message``), kind of the first."""
+        failures = [(i, state.errors.get(str(i))) for i, p in enumerate(state.phases) if p == SubPhase.FAILED]
+        known = [(i, e) for i, e in failures if e]
+        message = failures_summary((i, e[1]) for i, e in known) or (
             f"array node [{ctx.node.id}]: {failed} of {state.size} sub-tasks failed, {succeeded} succeeded, "
-            f"{needed} successes required{detail}"
+            f"{needed} successes required"
         )
-        kind = ErrorKind(first[2]) if first else ErrorKind.USER
+        kind = ErrorKind(known[0][1][2]) if known else ErrorKind.USER
         error = ExecutionError("ArrayNodeFailed", message, kind)
         events = self._event(ctx, state, execution_pb2.TaskExecution.FAILED, True, error=error)
         return HandlerTransition(
@@ -339,10 +346,11 @@ class ArrayNodeHandler:
         )
         event.metadata.generated_name = paths.unique_attempt_id(ectx.key.name, ctx.path, ctx.state.attempt)
         event.metadata.plugin_identifier = "array"
+        resources = [self._retried_resource(ctx, key, value) for key, value in state.retried_attempts.items()]
         for index, sub_phase in enumerate(state.phases):
             if sub_phase == SubPhase.NOT_STARTED:
                 continue
-            resource = event.metadata.external_resources.add(
+            resource = event_pb2.ExternalResourceInfo(
                 external_id=paths.unique_attempt_id(ectx.key.name, self.sub_path(ctx, index), state.attempts[index]),
                 index=index,
                 retry_attempt=state.attempts[index],
@@ -353,11 +361,34 @@ class ArrayNodeHandler:
             resource.cache_status = state.cache_statuses.get(str(index), 0)  # type: ignore[assignment]
             for name, uri in state.logs.get(str(index), []):
                 resource.logs.add(name=name, uri=uri)
+            if sub_phase == SubPhase.FAILED and str(index) in state.errors:
+                attach_error(resource, _stored_error(state.errors[str(index)]))
+            resources.append(resource)
+        event.metadata.external_resources.extend(sorted(resources, key=lambda r: (r.index, r.retry_attempt)))
         if output_uri:
             event.output_uri = output_uri
         if error is not None:
             event.error.CopyFrom(builders.execution_error(error))
         return event
+
+    def _retried_resource(self, ctx: NodeContext, key: str, retried: dict[str, Any]) -> event_pb2.ExternalResourceInfo:
+        """A sub-task attempt that failed and was retried: RETRYABLE_FAILED, its logs and its error."""
+        index, attempt = (int(part) for part in key.split(":"))
+        resource = event_pb2.ExternalResourceInfo(
+            external_id=paths.unique_attempt_id(ctx.execution.key.name, self.sub_path(ctx, index), attempt),
+            index=index,
+            retry_attempt=attempt,
+            phase=execution_pb2.TaskExecution.RETRYABLE_FAILED,
+        )
+        for name, uri in retried.get("logs", []):
+            resource.logs.add(name=name, uri=uri)
+        attach_error(resource, _stored_error(retried["error"]))
+        return resource
+
+
+def _stored_error(stored: list[str]) -> ExecutionError:
+    code, message, kind = stored
+    return ExecutionError(code, message, ErrorKind(kind))
 
 
 def _set_sparse(values: dict[str, str], key: str, value: str) -> None:

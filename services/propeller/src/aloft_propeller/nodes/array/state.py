@@ -40,6 +40,9 @@ class ArrayState:
     logs: dict[str, list[list[str]]] = field(default_factory=dict)
     started_at: dict[str, float] = field(default_factory=dict)
     cache_statuses: dict[str, int] = field(default_factory=dict)  # flyteidl CatalogCacheStatus, cached sub-tasks
+    # Attempts that failed and were retried, "index:attempt" -> {"error": [code, message, kind], "logs": [...]}:
+    # reported as RETRYABLE_FAILED external resources in every later event (bounded by the retries).
+    retried_attempts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def new(cls, size: int) -> ArrayState:

@@ -54,8 +54,8 @@ def referenced_launch_plans(job: dynamic_job_pb2.DynamicJobSpec) -> list[identif
 class AdminLaunchPlans:
     """GetLaunchPlan over gRPC to admin (``propeller.adminEndpoint``); the channel opens on first use."""
 
-    def __init__(self, endpoint: str) -> None:
-        self._admin = LazyAdminStub(endpoint)
+    def __init__(self, endpoint: str, interceptors: Sequence[grpc.aio.ClientInterceptor] = ()) -> None:
+        self._admin = LazyAdminStub(endpoint, interceptors)
 
     async def close(self) -> None:
         await self._admin.close()

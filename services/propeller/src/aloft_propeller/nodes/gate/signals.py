@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 import grpc
@@ -29,8 +30,8 @@ class SignalClient(Protocol):
 
 
 class AdminSignalClient:
-    def __init__(self, endpoint: str) -> None:
-        self._signals = LazyStub(endpoint, signal_pb2_grpc.SignalServiceStub)
+    def __init__(self, endpoint: str, interceptors: Sequence[grpc.aio.ClientInterceptor] = ()) -> None:
+        self._signals = LazyStub(endpoint, signal_pb2_grpc.SignalServiceStub, interceptors)
 
     async def get_or_create(
         self, signal_id: identifier_pb2.SignalIdentifier, literal_type: types_pb2.LiteralType

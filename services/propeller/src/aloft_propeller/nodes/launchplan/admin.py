@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -106,8 +107,8 @@ def _spec(request: LaunchRequest) -> execution_pb2.ExecutionSpec:
 class AdminLauncher:
     """The Launcher over gRPC to admin (``propeller.adminEndpoint``); the channel opens on first use."""
 
-    def __init__(self, endpoint: str) -> None:
-        self._admin = LazyAdminStub(endpoint)
+    def __init__(self, endpoint: str, interceptors: Sequence[grpc.aio.ClientInterceptor] = ()) -> None:
+        self._admin = LazyAdminStub(endpoint, interceptors)
 
     async def launch(self, request: LaunchRequest) -> None:
         create = execution_pb2.ExecutionCreateRequest(

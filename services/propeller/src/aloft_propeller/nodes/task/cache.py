@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 
+from aloft_auth.client import outgoing_interceptors
 from flyteidl.core import literals_pb2
 
 from aloft_propeller import paths
@@ -26,7 +27,9 @@ RunRound = Callable[[], Awaitable[HandlerTransition]]
 
 
 def build_task_cache(config: PropellerConfig) -> TaskCache:
-    client = build_catalog_client(config.catalog_cache, config.propeller.datacatalogEndpoint)
+    client = build_catalog_client(
+        config.catalog_cache, config.propeller.datacatalogEndpoint, outgoing_interceptors(config.auth)
+    )
     # Flyte heartbeats at the re-evaluation period: a running owner extends its reservation every round.
     return TaskCache(client, config.propeller.workflow_reeval_duration)
 
