@@ -114,7 +114,7 @@ image-tools:
 	  else echo "make images needs the Debian packages:$$missing"; exit 1; fi; \
 	fi
 
-images: image-tools $(VENV)/.installed
+images: image-tools $(VENV)/.installed $(CONSOLE_BUILT)
 	images/build.sh
 	$(MAKE) --no-print-directory images-smoke
 

@@ -49,7 +49,7 @@ build_wheels() {
   echo "filling the wheelhouse $CACHE/wheels (with $BASE_IMAGE's Python)"
   mkdir -p "$CACHE/wheels"
   rm -rf "$CACHE/src" && mkdir -p "$CACHE/src"
-  tar -c --exclude=build --exclude='*.egg-info' --exclude=__pycache__ --exclude=tests libs services \
+  tar -c --exclude=build --exclude='*.egg-info' --exclude=__pycache__ --exclude=tests --exclude=node_modules libs services \
     | tar -x -C "$CACHE/src"
   container=$(buildah from --pull-never "$BASE_IMAGE")
   buildah run --isolation chroot --volume "$PWD:/src" --volume /etc/ssl/certs:/etc/ssl/certs:ro \
@@ -61,6 +61,18 @@ build_wheels() {
     || status=$?
   buildah rm "$container" >/dev/null
   return $status
+}
+
+# The console's front end is built by `make setup` (npm run build in services/console/web) into the package's
+# git-ignored static/; its wheel (package data static/*.html, static/assets/*) carries whatever is there when the
+# sources are copied, so an image built before the front end would serve only "not built" pages: refuse that.
+check_console_built() {
+  local static=services/console/src/aloft_console/static
+  case " $SERVICES " in *" console "*) ;; *) return 0 ;; esac
+  if [ ! -f "$static/index.html" ] || ! compgen -G "$static/assets/*.js" >/dev/null; then
+    echo "the console's front end is not built in $static: run \`make setup\` (or make images, which builds it)" >&2
+    exit 1
+  fi
 }
 
 build_service() {
@@ -76,6 +88,7 @@ build_service() {
 }
 
 mkdir -p "$CACHE"
+check_console_built
 build_base
 build_wheels
 [ "${1:-}" = --wheels-only ] && exit 0

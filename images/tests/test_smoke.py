@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import ssl
@@ -126,6 +127,8 @@ def check_serving(service: str, run: list[str], health_url: str) -> None:
     )
     try:
         wait_healthy(health_url, process)
+        if service == "console":
+            check_console_assets(health_url.removesuffix("/healthcheck"))
         # The image's HEALTHCHECK command, run inside the container, agrees.
         healthcheck = json.loads(buildah("inspect", "--type", "image", image(service)))["Docker"]["config"]
         probe = subprocess.run([*run, *healthcheck["Healthcheck"]["Test"][1:]], capture_output=True, text=True)
@@ -135,6 +138,20 @@ def check_serving(service: str, run: list[str], health_url: str) -> None:
         assert denied.returncode != 0 and "Permission denied" in denied.stderr
     finally:
         stop(process)
+
+
+def check_console_assets(origin: str) -> None:
+    """The console image carries the built front end (git-ignored, built by `make setup`): an execution page
+    answers index.html with the settings injected, and the assets it names are served from the image."""
+    with urllib.request.urlopen(f"{origin}/console/projects/p/domains/d/executions/e", timeout=5) as response:
+        assert response.status == 200
+        index = response.read().decode()
+    assert "window.ALOFT_CONSOLE" in index
+    assets = re.findall(r'(?:src|href)="(/console/assets/[^"]+)"', index)
+    assert any(asset.endswith(".js") for asset in assets), index
+    for asset in assets:
+        with urllib.request.urlopen(origin + asset, timeout=5) as response:
+            assert response.status == 200 and len(response.read()) > 0, asset
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -112,6 +112,73 @@ def test_terminate_a_running_execution(registered: str, admin_http: str, page: P
     expect(rows.first).to_contain_text("ABORTED")
 
 
+def _open_printed_link(page: Page, run: subprocess.CompletedProcess[str]) -> str:
+    printed = EXECUTION_URL.search(run.stdout + run.stderr)
+    assert printed, f"flytekit printed no console link:\n{run.stdout}\n{run.stderr}"
+    page.goto(printed.group(0))
+    return printed.group(3)
+
+
+def test_recover_a_failed_execution_skips_the_nodes_that_succeeded(
+    stack: Any, console_config: Path, registered: str, page: Page, artifacts: Path, tmp_path: Path
+) -> None:
+    # needs_marker fails until the marker file exists (tasks run as local processes on this machine).
+    marker = tmp_path / "marker"
+    args = ["run", "--remote", "flows/console_flows.py", "recoverable", "--x", "4", "--marker", str(marker)]
+    first = _open_printed_link(page, pyflyte(stack, console_config, *args))
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_contain_text("FAILED", timeout=180_000)
+    expect(page.locator('g[data-node-id="n0"]')).to_have_attribute("data-phase", "SUCCEEDED")
+    expect(page.locator('g[data-node-id="n1"]')).to_have_attribute("data-phase", "FAILED")
+    marker.write_text("present")
+    page.get_by_role("button", name="Recover").click()
+    page.wait_for_url(re.compile(r"/executions/(?!" + first + r"$)[a-z0-9]+$"))
+    expect(heading).to_contain_text("SUCCEEDED", timeout=180_000)
+    # The node that succeeded is not run again: its outputs are recovered from the failed execution.
+    expect(page.locator('g[data-node-id="n0"]')).to_have_attribute("data-phase", "RECOVERED")
+    expect(page.locator('g[data-node-id="n1"]')).to_have_attribute("data-phase", "SUCCEEDED")
+    expect(page.locator(".facts")).to_contain_text("RECOVERED")  # the execution's mode
+    expect(page.get_by_label("Execution outputs")).to_contain_text('"o0": 50')
+    page.screenshot(path=str(artifacts / "recovered.png"), full_page=True)
+
+
+def test_the_deck_link_opens_the_tasks_deck(
+    stack: Any, console_config: Path, registered: str, page: Page, artifacts: Path
+) -> None:
+    args = ["run", "--remote", "flows/console_flows.py", "decked", "--n", "7"]
+    _open_printed_link(page, pyflyte(stack, console_config, *args))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("SUCCEEDED", timeout=180_000)
+    page.locator('g[data-node-id="n0"]').click()
+    details = page.get_by_role("complementary", name="Node n0")
+    with page.context.expect_page() as opened:
+        details.get_by_role("button", name="Open deck").click()
+    deck = opened.value
+    deck.wait_for_load_state()
+    assert "/api/v1/blobs/" in deck.url and deck.url.split("?")[0].endswith("deck.html"), deck.url
+    expect(deck.locator("body")).to_contain_text("console deck test")
+    expect(deck.locator("body")).to_contain_text("n is 7")
+    deck.screenshot(path=str(artifacts / "deck.png"), full_page=True)
+
+
+def test_a_map_tasks_subtasks_are_counted_and_listed(
+    stack: Any, console_config: Path, registered: str, page: Page, artifacts: Path
+) -> None:
+    args = ["run", "--remote", "flows/console_flows.py", "mapped", "--xs", "[5, 6, 7]"]
+    _open_printed_link(page, pyflyte(stack, console_config, *args))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("SUCCEEDED", timeout=180_000)
+    page.locator('g[data-node-id="n0"]').click()
+    details = page.get_by_role("complementary", name="Node n0")
+    expect(details).to_contain_text("3 subtasks")
+    # The list is virtualised: rows are drawn for the items in view (all three here), each with its index and phase.
+    rows = details.get_by_role("list", name="Map subtasks").get_by_role("listitem")
+    expect(rows).to_have_count(3)
+    for index in range(3):
+        expect(rows.nth(index)).to_contain_text(f"#{index}")
+        expect(rows.nth(index)).to_contain_text("SUCCEEDED")
+    expect(page.get_by_label("Execution outputs")).to_contain_text("8")
+    page.screenshot(path=str(artifacts / "map-subtasks.png"), full_page=True)
+
+
 def test_the_form_covers_enums_maps_optionals_unions_files_datetimes_and_durations(
     registered: str, admin_http: str, page: Page, artifacts: Path, tmp_path: Path
 ) -> None:

@@ -41,6 +41,22 @@ async def test_signed_put_then_get_round_trip_on_admins_port(admin_server: Any) 
     assert get.status_code == 200 and get.content == data
 
 
+async def test_html_blobs_open_in_the_browser_sandboxed_and_others_download(admin_server: Any) -> None:
+    """A task's deck (deck.html) renders when the console opens its link, in an opaque origin (CSP sandbox)."""
+    blobs = admin_server.deps.blobs
+    deck, data = blobs.uri("decks", "n0", "deck.html"), blobs.uri("decks", "n0", "outputs.pb")
+    await blobs.write(deck, b"<h1>deck</h1>")
+    await blobs.write(data, b"\x00\x01")
+    async with httpx.AsyncClient() as client:
+        html = await client.get(blobs.signed_url(deck, "GET", timedelta(minutes=5)))
+        raw = await client.get(blobs.signed_url(data, "GET", timedelta(minutes=5)))
+    assert html.status_code == 200 and html.text == "<h1>deck</h1>"
+    assert html.headers["content-type"].startswith("text/html")
+    assert html.headers["content-security-policy"].startswith("sandbox")
+    assert html.headers["x-content-type-options"] == "nosniff"
+    assert raw.status_code == 200 and raw.headers["content-type"] == "application/octet-stream"
+
+
 async def test_put_rejects_a_body_that_does_not_match_the_signed_md5(admin_server: Any) -> None:
     blobs = admin_server.deps.blobs
     uri = blobs.uri("uploads", "md5", "file.txt")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import enum
+import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flytekit import dynamic, map_task, task, workflow
+from flytekit import Deck, dynamic, map_task, task, workflow
 from flytekit.types.file import FlyteFile
 
 
@@ -115,3 +116,32 @@ def nested(n: int = 3) -> list[int]:
     """A subworkflow and a dynamic fan-out: the console expands both."""
     inner_sum(p=Point(x=1, y=2, label="in"), values=[n])
     return fan(n=n)
+
+
+@task
+def prepare(x: int) -> int:
+    return x + 1
+
+
+@task
+def needs_marker(x: int, marker: str) -> int:
+    """Fails until the file `marker` exists: the console test creates it, then recovers the failed execution."""
+    if not os.path.exists(marker):
+        raise RuntimeError(f"console recover: no marker file {marker}")
+    return x * 10
+
+
+@workflow
+def recoverable(x: int, marker: str) -> int:
+    return needs_marker(x=prepare(x=x), marker=marker)
+
+
+@task(enable_deck=True)
+def with_deck(n: int) -> int:
+    Deck("console deck", f"<h2>console deck test</h2><p>n is {n}</p>")
+    return n
+
+
+@workflow
+def decked(n: int = 7) -> int:
+    return with_deck(n=n)

@@ -5,6 +5,10 @@ the secret lives beside the store root, outside the served tree, so every servic
 admin accepts). Hidden names (a leading ``.`` in any segment) are never served. A PUT
 whose URL was signed with a Content-MD5 must carry a body with that MD5; a ``Content-MD5`` header, when sent,
 must match the body too. Bodies are streamed to a temporary file and renamed into place, never held in memory.
+
+Blobs are served as bytes, except HTML (a task's Flyte Deck, ``deck.html``, which the console's "Open deck" link
+opens in the browser as S3's presigned URL would): text/html, but sandboxed by its Content-Security-Policy into an
+opaque origin, so the deck's scripts run without admin's origin (no API calls with the user's session).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from aloft_storage import SignedUrlError, UrlSigner
 from aloft_storage.local import LocalBlobStore
 
 BLOB_ROUTE_PREFIX = "/api/v1/blobs"
+HTML_HEADERS = {"Content-Security-Policy": "sandbox allow-scripts allow-popups", "X-Content-Type-Options": "nosniff"}
 
 
 def local_signer(store: Any) -> UrlSigner | None:
@@ -83,6 +88,8 @@ class BlobEndpoint:
             return _denied(f"{key} is not served")
         if not await asyncio.to_thread(os.path.isfile, path):
             return error_response(grpc.StatusCode.NOT_FOUND, f"blob {key} does not exist")
+        if path.suffix.lower() in (".html", ".htm"):
+            return FileResponse(path, media_type="text/html; charset=utf-8", headers=HTML_HEADERS)
         return FileResponse(path, media_type="application/octet-stream")
 
     async def put(self, request: Request) -> Response:

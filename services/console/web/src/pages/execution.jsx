@@ -1,4 +1,5 @@
-import { useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useVirtualizer } from "@tanstack/react-virtual";
 import { Link, useLocation } from "wouter";
 import { api, listAll } from "../api.js";
 import { literalMapValues } from "../literals.js";
@@ -23,6 +24,55 @@ function workflowOf(execution) {
     workflows.set(key, loading);
   }
   return workflows.get(key);
+}
+
+// What an execution or node shows once it is terminal (its data, a node's task attempts) never changes: memoised
+// per entity and phase, so it can be fetched before it is asked for — a node's details on hover/focus, and a map
+// node's once the graph is drawn (its subtasks are what a user opens it for) — and reopening costs no request.
+// (Nothing is fetched ahead of the graph: on a busy admin it would delay the graph itself.)
+// Bounded (oldest first out): a long session of browsing executions does not keep every payload.
+const terminalData = new Map();
+const TERMINAL_DATA_MAX = 200;
+
+function onceTerminal(phase, key, load) {
+  if (!isTerminal(phase)) return load();
+  const full = `${key}/${phase}`;
+  if (!terminalData.has(full)) {
+    terminalData.set(full, load().catch((error) => (terminalData.delete(full), Promise.reject(error))));
+    if (terminalData.size > TERMINAL_DATA_MAX) terminalData.delete(terminalData.keys().next().value);
+  }
+  return terminalData.get(full);
+}
+
+function memoised(node, what, load) {
+  const { execution_id: e, node_id: n } = node.id;
+  return onceTerminal(node.closure.phase, [e.project, e.domain, e.name, n, what].join("/"), load);
+}
+
+function executionData(id, phase) {
+  return onceTerminal(phase, [id.project, id.domain, id.name].join("/"), () => api.executionData(id));
+}
+
+function nodeData(node) {
+  return memoised(node, "data", () => api.nodeExecutionData(node.id.execution_id, node.id.node_id));
+}
+
+// Task attempts of task and map nodes (and of nodes whose template is unknown, e.g. a dynamic node's children).
+function nodeAttempts(node, template) {
+  const hasTasks = (template && template.task_node) || (node.metadata && node.metadata.is_array) || !template;
+  if (!hasTasks) return Promise.resolve({ task_executions: [] });
+  return memoised(node, "attempts", () => api.taskExecutions(node.id.execution_id, node.id.node_id));
+}
+
+function prefetch(node, template) {
+  if (!node || !isTerminal(node.closure.phase)) return;
+  // Errors surface when the details open (and fetch again): nothing to report here.
+  nodeData(node).catch(() => {});
+  nodeAttempts(node, template).catch(() => {});
+}
+
+function specNodeId(node) {
+  return node.metadata && node.metadata.spec_node_id ? node.metadata.spec_node_id : node.id.node_id;
 }
 
 async function loadExecution(id) {
@@ -51,10 +101,20 @@ function ExecutionView({ execution, nodes, workflow, workflowError }) {
   const { id, spec, closure } = execution;
   const [selected, setSelected] = useState(null);
   const workflowId = closure.workflow_id;
-  const byNode = Object.fromEntries(nodes.map((n) => [n.metadata && n.metadata.spec_node_id ? n.metadata.spec_node_id : n.id.node_id, n]));
-  const phases = Object.fromEntries(Object.entries(byNode).map(([k, n]) => [k, n.closure.phase]));
+  const byNode = useMemo(() => Object.fromEntries(nodes.map((n) => [specNodeId(n), n])), [nodes]);
+  // Same phases, same object: the graph (memo) re-renders only when a phase changes, not on every poll.
+  const phasesKey = nodes.map((n) => `${specNodeId(n)}=${n.closure.phase}`).join(",");
+  const phases = useMemo(() => Object.fromEntries(Object.entries(byNode).map(([k, n]) => [k, n.closure.phase])), [phasesKey]); // eslint-disable-line react-hooks/exhaustive-deps
   const compiled = workflow && workflow.closure && workflow.closure.compiled_workflow;
+  const templates = useMemo(() => Object.fromEntries(((compiled && compiled.primary.template.nodes) || []).map((n) => [n.id, n])), [compiled]);
   const parent = spec.metadata && spec.metadata.parent_node_execution;
+  useEffect(() => {
+    for (const n of nodes) if (n.metadata && n.metadata.is_array) prefetch(n, templates[specNodeId(n)]);
+  }, [nodes, templates]);
+  // Stable across polls (the graph is memoised), reading the latest nodes.
+  const latest = useRef(null);
+  latest.current = { byNode, templates };
+  const onIntent = useCallback((nodeId) => prefetch(latest.current.byNode[nodeId], latest.current.templates[nodeId]), []);
   return (
     <>
       <div className="exec-header">
@@ -104,13 +164,13 @@ function ExecutionView({ execution, nodes, workflow, workflowError }) {
       <h2>Graph</h2>
       {workflowError && <ErrorBox error={workflowError} />}
       {compiled ? (
-        <WorkflowGraph template={compiled.primary.template} connections={compiled.primary.connections} phases={phases} selected={selected} onSelect={setSelected} />
+        <WorkflowGraph template={compiled.primary.template} connections={compiled.primary.connections} phases={phases} selected={selected} onSelect={setSelected} onIntent={onIntent} />
       ) : (
         !workflowError && <p className="muted">No graph: the execution names no workflow.</p>
       )}
       {selected && byNode[selected] === undefined && <p className="muted">Node {selected} has not started.</p>}
       {selected && byNode[selected] && (
-        <NodeDetails key={selected} node={byNode[selected]} compiled={compiled} template={compiled && (compiled.primary.template.nodes || []).find((n) => n.id === selected)} onClose={() => setSelected(null)} />
+        <NodeDetails key={selected} node={byNode[selected]} compiled={compiled} template={templates[selected]} onClose={() => setSelected(null)} />
       )}
       <h2>Timeline</h2>
       <Timeline nodes={nodes} start={closure.started_at || closure.created_at} onSelect={setSelected} />
@@ -170,7 +230,7 @@ function Actions({ execution }) {
 }
 
 function ExecutionIO({ id, phase }) {
-  const data = useData(() => api.executionData(id), [id.name, phase]);
+  const data = useData(() => executionData(id, phase), [id.name, phase]);
   return (
     <div className="io">
       <div>
@@ -220,8 +280,8 @@ function NodeDetails({ node, template, compiled, onClose, depth = 0 }) {
   const execId = node.id.execution_id;
   const nodeId = node.id.node_id;
   const phase = node.closure.phase;
-  const io = useData(() => api.nodeExecutionData(execId, nodeId), [nodeId, phase]);
-  const attempts = useData(() => (template && template.task_node) || (node.metadata && node.metadata.is_array) || !template ? api.taskExecutions(execId, nodeId) : Promise.resolve({ task_executions: [] }), [nodeId, phase]);
+  const io = useData(() => nodeData(node), [nodeId, phase]);
+  const attempts = useData(() => nodeAttempts(node, template), [nodeId, phase]);
   const children = useData(
     () => (node.metadata && node.metadata.is_parent_node ? listAll((token) => api.nodeExecutions(execId, nodeId, token)) : Promise.resolve([])),
     [nodeId, phase],
@@ -345,25 +405,58 @@ function Attempts({ executions }) {
   );
 }
 
-// A map task's subtasks (task execution's external resources): one cell per index, coloured by phase.
+// A map task's subtasks (the task execution's external resources): counts by phase, an overview with one cell per
+// index coloured by phase (decorative: the list says the same), and the list itself — virtualised, so a map over
+// thousands of items draws only the rows in view.
 function MapGrid({ resources }) {
-  const counts = {};
-  for (const r of resources) counts[r.phase] = (counts[r.phase] || 0) + 1;
+  const counts = useMemo(() => {
+    const byPhase = {};
+    for (const r of resources) byPhase[r.phase] = (byPhase[r.phase] || 0) + 1;
+    return Object.entries(byPhase);
+  }, [resources]);
   return (
     <div className="map-grid-wrap">
       <p>
         {resources.length} subtasks:{" "}
-        {Object.entries(counts).map(([phase, n]) => (
+        {counts.map(([phase, n]) => (
           <span key={phase}>
             <Phase phase={phase} /> {n}{" "}
           </span>
         ))}
       </p>
-      <div className="map-grid" role="list" aria-label="Map subtasks">
-        {resources.map((r) => (
-          <span key={r.index ?? r.external_id} role="listitem" className={`cell phase-${r.phase}`} title={`#${r.index} ${r.phase}${r.retry_attempt ? ` (attempt ${r.retry_attempt})` : ""}`} aria-label={`subtask ${r.index} ${r.phase}`} />
+      <div className="map-grid" aria-hidden="true">
+        {resources.map((r, i) => (
+          <span key={r.index ?? i} className={`cell phase-${r.phase}`} title={`#${r.index ?? i} ${r.phase}${r.retry_attempt ? ` (attempt ${r.retry_attempt})` : ""}`} />
         ))}
       </div>
+      <SubtaskList resources={resources} />
+    </div>
+  );
+}
+
+const SUBTASK_ROW_PX = 28;
+
+function SubtaskList({ resources }) {
+  const scroller = useRef(null);
+  const rows = useVirtualizer({ count: resources.length, getScrollElement: () => scroller.current, estimateSize: () => SUBTASK_ROW_PX, overscan: 8, useFlushSync: false });
+  return (
+    <div ref={scroller} className="subtasks" tabIndex={0} role="region" aria-label="Subtask list">
+      <ol aria-label="Map subtasks" style={{ height: rows.getTotalSize() }}>
+        {rows.getVirtualItems().map((row) => {
+          const r = resources[row.index];
+          return (
+            <li key={row.key} aria-setsize={resources.length} aria-posinset={row.index + 1} style={{ height: SUBTASK_ROW_PX, transform: `translateY(${row.start}px)` }}>
+              <span className="subtask-index">#{r.index ?? row.index}</span> <Phase phase={r.phase} />
+              {r.retry_attempt ? <span className="muted"> attempt {r.retry_attempt}</span> : null}
+              {(r.logs || []).map((log, i) => (
+                <a key={i} href={log.uri} target="_blank" rel="noopener noreferrer">
+                  {log.name || "log"}
+                </a>
+              ))}
+            </li>
+          );
+        })}
+      </ol>
     </div>
   );
 }

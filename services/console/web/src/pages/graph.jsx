@@ -1,4 +1,4 @@
-import { useMemo } from "react";
+import { memo, useMemo } from "react";
 import dagre from "@dagrejs/dagre";
 
 const NODE_W = 170;
@@ -42,7 +42,8 @@ export function layoutGraph(template, connections) {
   };
 }
 
-export function WorkflowGraph({ template, connections, phases, selected, onSelect, label = "Workflow graph" }) {
+// memo: the execution page re-renders on every poll; the graph only when its phases or selection change.
+export const WorkflowGraph = memo(function WorkflowGraph({ template, connections, phases, selected, onSelect, onIntent, label = "Workflow graph" }) {
   const layout = useMemo(() => layoutGraph(template, connections), [template, connections]);
   return (
     <div className="graph-scroll">
@@ -60,6 +61,8 @@ export function WorkflowGraph({ template, connections, phases, selected, onSelec
           const label = nodeLabel(n.node);
           const select = () => n.id !== "start-node" && n.id !== "end-node" && onSelect(n.id);
           const interactive = n.id !== "start-node" && n.id !== "end-node";
+          // Intent to open a node (pointer over it, keyboard focus): its details start loading before the click.
+          const intent = interactive && onIntent ? () => onIntent(n.id) : undefined;
           return (
             <g
               key={n.id}
@@ -72,6 +75,8 @@ export function WorkflowGraph({ template, connections, phases, selected, onSelec
               data-node-id={n.id}
               data-phase={phase}
               onClick={select}
+              onPointerEnter={intent}
+              onFocus={intent}
               onKeyDown={(e) => (e.key === "Enter" || e.key === " ") && (e.preventDefault(), select())}
             >
               <rect width={NODE_W} height={NODE_H} rx="6" />
@@ -87,4 +92,4 @@ export function WorkflowGraph({ template, connections, phases, selected, onSelec
       </svg>
     </div>
   );
-}
+});
