@@ -254,7 +254,10 @@ def test_subworkflows_and_dynamic_nodes_expand_into_their_own_graphs(
     inner = page.get_by_role("group", name=f"Inner graph of {sub}")
     expect(inner.locator("g[data-phase=SUCCEEDED]")).to_have_count(1)  # summarize, inside the subworkflow
     inner.locator("g[data-phase=SUCCEEDED]").click()
-    expect(page.get_by_label(re.compile(r"^Outputs of "))).to_contain_text('"o0": "in=6"')
+    # The subworkflow node's own details stay open beside its child's: read the child's (Flyte's child execution id
+    # `<parent>-<retry>-<node>`), not whichever pane happened to load first.
+    child_outputs = page.get_by_label(re.compile(rf"^Outputs of {re.escape(sub)}-\d+-"))
+    expect(child_outputs).to_contain_text('"o0": "in=6"')
     page.screenshot(path=str(artifacts / "subworkflow-expanded.png"), full_page=True)
 
     graph.locator(f'g[data-node-id="{dyn}"]').click()
