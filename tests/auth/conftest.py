@@ -1,5 +1,6 @@
 """The stack with ``auth.enabled`` as real processes: admin (its own authorization server), datacatalog and propeller
-authenticating to each other with client credentials, and unmodified flytekit (ClientSecret) as the user."""
+authenticating to each other with client credentials, unmodified flytekit (ClientSecret) as the user, and the test
+OpenID Connect provider (aloft_testing.oidc) through which browser users (alice) log in to the console."""
 
 from __future__ import annotations
 
@@ -20,11 +21,14 @@ import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from aloft_testing.flytekit import flytekit_bin
-from aloft_testing.servers import free_port
+from aloft_testing.servers import free_port, port_open
 
 HERE = Path(__file__).resolve().parent
 SERVICES = ("datacatalog", "admin", "propeller")
 SECRETS = {"flytepropeller": "propeller-e2e-secret-1f2e", "ci-bot": "ci-bot-e2e-secret-9a8b"}
+# admin's own client secret at the OIDC provider (kept in a file like the others; must not be logged either)
+OIDC_CLIENT, OIDC_SECRET = "aloft-admin", "admin-at-the-provider-e2e-77c1"
+OIDC_USER, OIDC_GROUP = "alice", "console-users"
 
 
 def _serving(port: int) -> bool:
@@ -47,6 +51,39 @@ class AuthStack:
     @property
     def admin_http(self) -> str:
         return f"http://127.0.0.1:{self.ports['admin_http']}"
+
+    @property
+    def oidc_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['oidc']}"
+
+    def start_oidc_provider(self) -> None:
+        log = open(self.root / "oidc.log", "ab")  # noqa: SIM115 - owned by the child process
+        self.procs["oidc"] = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "aloft_testing.oidc",
+                "--port",
+                str(self.ports["oidc"]),
+                "--client-id",
+                OIDC_CLIENT,
+                "--client-secret",
+                OIDC_SECRET,
+                "--redirect-uri",
+                f"{self.admin_http}/callback",
+                "--user",
+                OIDC_USER,
+                "--groups",
+                OIDC_GROUP,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while not port_open("127.0.0.1", self.ports["oidc"]):
+            if self.procs["oidc"].poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the OIDC provider did not start:\n{self.log('oidc')[-3000:]}")
+            time.sleep(0.1)
 
     def start(self, name: str) -> None:
         log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
@@ -129,6 +166,14 @@ def _config(root: Path, ports: dict[str, int], secret_files: dict[str, Path]) ->
             "enabled": True,
             "authorizedUris": [admin_http],
             "appAuth": {"selfAuthServer": {"staticClients": clients}},
+            "userAuth": {
+                "openId": {
+                    "baseUrl": f"http://127.0.0.1:{ports['oidc']}",
+                    "clientId": OIDC_CLIENT,
+                    "clientSecretLocation": str(secret_files[OIDC_CLIENT]),
+                    "scopes": ["openid", "profile", "email", "groups"],
+                }
+            },
             "internal": {"clientId": "flytepropeller", "clientSecretLocation": str(secret_files["flytepropeller"])},
             "rbac": {
                 "roles": {
@@ -145,8 +190,23 @@ def _config(root: Path, ports: dict[str, int], secret_files: dict[str, Path]) ->
                         ],
                         "projects": ["flytesnacks"],
                     },
+                    # browser users of the console: launch and terminate in flytesnacks
+                    "console": {
+                        "permissions": [
+                            "workflows:*",
+                            "tasks:read",
+                            "launchplans:read",
+                            "executions:*",
+                            "entities:read",
+                            "attributes:read",
+                            "data:*",
+                            "projects:read",
+                        ],
+                        "projects": ["flytesnacks"],
+                    },
                 },
                 "subjects": {"flytepropeller": ["platform"], "ci-bot": ["ci"]},
+                "groups": {OIDC_GROUP: ["console"]},
             },
         },
     }
@@ -157,8 +217,9 @@ def auth_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthStack]:
     flytekit_bin()  # fails naming the fix when the flytekit virtualenv is missing
     root = tmp_path_factory.mktemp("auth-stack")
     ports = {f"{svc}_{kind}": free_port() for svc in SERVICES for kind in ("grpc", "http")}
+    ports["oidc"] = free_port()
     secret_files = {}
-    for name, secret in SECRETS.items():
+    for name, secret in {**SECRETS, OIDC_CLIENT: OIDC_SECRET}.items():
         path = root / f"{name}.secret"
         path.write_text(secret + "\n")
         path.chmod(0o600)
@@ -167,6 +228,7 @@ def auth_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthStack]:
     config_file.write_text(yaml.safe_dump(_config(root, ports, secret_files), sort_keys=False))
     stack = AuthStack(root, config_file, ports, secret_files)
     try:
+        stack.start_oidc_provider()
         for name in SERVICES:
             stack.start(name)
         yield stack

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -162,3 +163,52 @@ def outgoing_interceptors(auth: AuthConfig) -> list[grpc.aio.ClientInterceptor]:
         assert source is not None
         _SHARED[key] = BearerTokenInterceptor(source)
     return [_SHARED[key]]
+
+
+class BlockingBearerTokenInterceptor(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """``BearerTokenInterceptor`` for synchronous gRPC channels (the cluster resource controller): the token source
+    runs on this interceptor's own event loop; a call answered UNAUTHENTICATED is tried once more, fresh token."""
+
+    def __init__(self, source: ClientCredentialsTokenSource) -> None:
+        self.source = source
+        self._loop = asyncio.new_event_loop()
+        self._lock = threading.Lock()
+
+    def _metadata(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return self._loop.run_until_complete(self.source.metadata())
+
+    def _call(self, continuation: Any, details: Any, request: Any) -> Any:
+        try:
+            auth = self._metadata()
+        except TokenUnavailable as exc:
+            raise _BlockingTokenError(str(exc)) from exc
+        metadata = [(k, v) for k, v in (details.metadata or []) if k != self.source.header] + auth
+        return continuation(details._replace(metadata=metadata), request)
+
+    def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        call = self._call(continuation, client_call_details, request)
+        if call.code() == grpc.StatusCode.UNAUTHENTICATED:
+            self.source.invalidate()
+            call = self._call(continuation, client_call_details, request)
+        return call
+
+
+class _BlockingTokenError(grpc.RpcError):  # type: ignore[misc]
+    """No token, so no call: UNAUTHENTICATED with the reason (never the secret)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self._message = message
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNAUTHENTICATED
+
+    def details(self) -> str:
+        return self._message
+
+
+def blocking_outgoing_interceptors(auth: AuthConfig) -> list[grpc.UnaryUnaryClientInterceptor]:
+    """Interceptors for a synchronous channel's calls with ``auth.internal`` credentials ([] when auth is off)."""
+    source = token_source(auth)
+    return [BlockingBearerTokenInterceptor(source)] if source is not None else []

@@ -11,6 +11,7 @@ from aloft_admin.config import AdminConfig
 from aloft_admin.integrations.dataplane import DataPlaneClient, NoDataPlanes
 from aloft_admin.integrations.egress import EventEgress, NoEgress
 from aloft_admin.managers.launch_targets import LaunchTargetCache
+from aloft_admin.auth.grants import PersistedGrants
 from aloft_admin.repositories.base import RepositoryProvider
 from aloft_admin.repositories.sql import SqlRepositories
 from aloft_db import Database
@@ -44,3 +45,6 @@ class AdminDeps:
 
     def __post_init__(self) -> None:
         self.repos = SqlRepositories(self.db)
+        if self.auth is not None and self.auth.server is not None:
+            # The authorization server keeps its codes and refresh tokens in this database (restarts, replicas).
+            self.auth.server.grants = PersistedGrants(self.repos)

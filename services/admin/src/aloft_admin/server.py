@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grpc
 from aloft.events.v1 import events_pb2, events_pb2_grpc
+from aloft_auth.audit import AuditLog
 from aloft_auth.enforce import AuthInterceptor
 from flyteidl.service import (
     admin_pb2,
@@ -28,6 +29,7 @@ from aloft_admin.api.auth import AuthMetadataServicer, IdentityServicer
 from aloft_admin.api.dataproxy import DataProxyServicer
 from aloft_admin.api.event_batches import EventBatchServicer
 from aloft_admin.api.signals import SignalServicer
+from aloft_admin.api.config_audit import audit_configuration_changes
 from aloft_admin.auth.setup import build_admin_auth
 from aloft_admin.config import AdminConfig
 from aloft_admin.deps import AdminDeps
@@ -84,7 +86,9 @@ def build_deps(config: AdminConfig) -> AdminDeps:
         db=db,
         blobs=blobs,
         dataplanes=build_dataplane_client(config),
-        auth=build_admin_auth(config.auth, data_dir),
+        auth=build_admin_auth(
+            config.auth, data_dir, config.admin.allowedOrigins if config.admin.allowCors else ()
+        ),
     )
     deps.egress = build_event_egress(config, deps.clock)
     if config.admin.httpPort:
@@ -126,6 +130,7 @@ def build_service(deps: AdminDeps) -> Service:
         identity=IdentityServicer(deps, managers),
         event_batches=EventBatchServicer(deps, managers),
     )
+    audit_configuration_changes(servicers.admin, deps.auth.audit if deps.auth is not None else AuditLog())
 
     repair: list[asyncio.Task[None]] = []
     egress = build_egress_workers(deps.config, deps.repos, deps.egress, deps.clock)
