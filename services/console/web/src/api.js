@@ -54,7 +54,9 @@ function sendToLogin() {
 }
 
 async function request(method, url, body) {
-  const init = { method, headers: { Accept: "application/json" }, credentials: adminEndpoint ? "include" : "same-origin" };
+  // Cookies only to the same origin: a standalone console on another origin talks to admin without auth
+  // cookies (admin's CORS answers `*`); with auth on, users log in through the console admin serves.
+  const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
