@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import pytest
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from aloft_testing.certs import Pki, make_pki
 from aloft_testing.flytekit import flytekit_bin
 from aloft_testing.servers import free_port, port_open
 
@@ -31,8 +33,13 @@ OIDC_CLIENT, OIDC_SECRET = "aloft-admin", "admin-at-the-provider-e2e-77c1"
 OIDC_USER, OIDC_GROUP = "alice", "console-users"
 
 
-def _serving(port: int) -> bool:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+def _channel(port: int, credentials: grpc.ChannelCredentials | None) -> grpc.Channel:
+    target = f"127.0.0.1:{port}"
+    return grpc.secure_channel(target, credentials) if credentials is not None else grpc.insecure_channel(target)
+
+
+def _serving(port: int, credentials: grpc.ChannelCredentials | None = None) -> bool:
+    with _channel(port, credentials) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
         except grpc.RpcError:
@@ -47,6 +54,16 @@ class AuthStack:
     ports: dict[str, int]
     secret_files: dict[str, Path]
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    pki: Pki | None = None  # auth.mutualTls on: the services' certificates
+
+    @property
+    def service_credentials(self) -> grpc.ChannelCredentials | None:
+        """What a service presents when mTLS is on (its certificate, trusting the CA)."""
+        if self.pki is None:
+            return None
+        return grpc.ssl_channel_credentials(
+            self.pki.ca.read_bytes(), self.pki.key.read_bytes(), self.pki.cert.read_bytes()
+        )
 
     @property
     def admin_http(self) -> str:
@@ -95,7 +112,7 @@ class AuthStack:
             env={**os.environ, "ALOFT_FLYTEKIT_VENV": str(flytekit_bin().parent)},
         )
         deadline = time.monotonic() + 60
-        while not _serving(self.ports[f"{name}_grpc"]):
+        while not _serving(self.ports[f"{name}_grpc"], self.service_credentials):
             if self.procs[name].poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"aloft-{name} did not start:\n{self.log(name)[-3000:]}")
             time.sleep(0.2)
@@ -118,11 +135,13 @@ class AuthStack:
         path = self.root / f"flytekit-{client_id}.yaml"
         admin = {
             "endpoint": f"dns:///127.0.0.1:{self.ports['admin_grpc']}",
-            "insecure": True,
+            "insecure": self.pki is None,
             "authType": "ClientSecret",
             "clientId": client_id,
             "clientSecretLocation": str(self.secret_files[client_id]),
         }
+        if self.pki is not None:  # flytekit speaks TLS to admin (no client certificate: admin does not ask for one)
+            admin["caCertFilePath"] = str(self.pki.ca)
         path.write_text(yaml.safe_dump({"admin": admin}))
         return path
 
@@ -214,8 +233,21 @@ def _config(root: Path, ports: dict[str, int], secret_files: dict[str, Path]) ->
 
 @pytest.fixture(scope="module")
 def auth_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthStack]:
+    with _started_stack(tmp_path_factory.mktemp("auth-stack"), mutual_tls=False) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def mtls_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthStack]:
+    """The same stack with ``auth.mutualTls`` on: every gRPC port speaks TLS, datacatalog and propeller require
+    the services' client certificate."""
+    with _started_stack(tmp_path_factory.mktemp("mtls-stack"), mutual_tls=True) as stack:
+        yield stack
+
+
+@contextmanager
+def _started_stack(root: Path, mutual_tls: bool) -> Iterator[AuthStack]:
     flytekit_bin()  # fails naming the fix when the flytekit virtualenv is missing
-    root = tmp_path_factory.mktemp("auth-stack")
     ports = {f"{svc}_{kind}": free_port() for svc in SERVICES for kind in ("grpc", "http")}
     ports["oidc"] = free_port()
     secret_files = {}
@@ -224,11 +256,21 @@ def auth_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthStack]:
         path.write_text(secret + "\n")
         path.chmod(0o600)
         secret_files[name] = path
+    config = _config(root, ports, secret_files)
+    pki = make_pki(root / "pki") if mutual_tls else None
+    if pki is not None:
+        config["auth"]["mutualTls"] = {
+            "enabled": True,
+            "certFile": str(pki.cert),
+            "keyFile": str(pki.key),
+            "caFile": str(pki.ca),
+        }
     config_file = root / "aloft.yaml"
-    config_file.write_text(yaml.safe_dump(_config(root, ports, secret_files), sort_keys=False))
-    stack = AuthStack(root, config_file, ports, secret_files)
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    stack = AuthStack(root, config_file, ports, secret_files, pki=pki)
     try:
-        stack.start_oidc_provider()
+        if not mutual_tls:  # the browser login test's provider
+            stack.start_oidc_provider()
         for name in SERVICES:
             stack.start(name)
         yield stack

@@ -20,6 +20,7 @@ with warnings.catch_warnings():
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from aloft_auth.config import AuthConfig, InternalClient
+from aloft_auth.mtls import OutgoingCalls
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +143,10 @@ def token_source(auth: AuthConfig, client: InternalClient | None = None) -> Clie
     return ClientCredentialsTokenSource(client or auth.internal, auth.metadata_url(), auth.grpcAuthorizationHeader)
 
 
-def client_interceptors(auth: AuthConfig, client: InternalClient | None = None) -> list[grpc.aio.ClientInterceptor]:
+def client_interceptors(auth: AuthConfig, client: InternalClient | None = None) -> OutgoingCalls:
+    """Tokens of ``client`` (default ``auth.internal``) when auth is on, and the mTLS credentials when that is."""
     source = token_source(auth, client)
-    return [BearerTokenInterceptor(source)] if source is not None else []
+    return OutgoingCalls.of(auth.mutualTls, [BearerTokenInterceptor(source)] if source is not None else [])
 
 
 # One token cache per process and client: every channel of a service (propeller has several to admin and one to
@@ -152,17 +154,18 @@ def client_interceptors(auth: AuthConfig, client: InternalClient | None = None) 
 _SHARED: dict[tuple[str, str, str, str], BearerTokenInterceptor] = {}
 
 
-def outgoing_interceptors(auth: AuthConfig) -> list[grpc.aio.ClientInterceptor]:
-    """The interceptors of a service's outgoing calls with ``auth.internal`` credentials ([] when auth is off)."""
+def outgoing_interceptors(auth: AuthConfig) -> OutgoingCalls:
+    """The interceptors of a service's outgoing calls with ``auth.internal`` credentials (none when auth is off),
+    carrying the mTLS credentials of its channels (``aloft_auth.mtls.aio_channel``)."""
     if not auth.enabled:
-        return []
+        return OutgoingCalls.of(auth.mutualTls)
     client = auth.internal
     key = (client.clientId, client.clientSecretLocation, client.clientSecretEnvVar, auth.metadata_url())
     if key not in _SHARED:
         source = token_source(auth)
         assert source is not None
         _SHARED[key] = BearerTokenInterceptor(source)
-    return [_SHARED[key]]
+    return OutgoingCalls.of(auth.mutualTls, [_SHARED[key]])
 
 
 class BlockingBearerTokenInterceptor(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]

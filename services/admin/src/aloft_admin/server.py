@@ -11,6 +11,7 @@ import grpc
 from aloft.events.v1 import events_pb2, events_pb2_grpc
 from aloft_auth.audit import AuditLog
 from aloft_auth.enforce import AuthInterceptor
+from aloft_auth.mtls import server_credentials
 from flyteidl.service import (
     admin_pb2,
     admin_pb2_grpc,
@@ -132,6 +133,7 @@ def build_service(deps: AdminDeps) -> Service:
     )
     audit_configuration_changes(servicers.admin, deps.auth.audit if deps.auth is not None else AuditLog())
 
+    mutual_tls = deps.config.auth.mutualTls
     repair: list[asyncio.Task[None]] = []
     egress = build_egress_workers(deps.config, deps.repos, deps.egress, deps.clock)
 
@@ -156,4 +158,5 @@ def build_service(deps: AdminDeps) -> Service:
         on_start=[on_start],
         on_stop=[on_stop],
         interceptors=[AuthInterceptor(deps.auth.guard)] if deps.auth is not None else [],
+        grpc_credentials=server_credentials(mutual_tls, require_client_cert=mutual_tls.requireClientCertAtAdmin),
     )
