@@ -1,7 +1,7 @@
 """The console with auth on, in Debian's Chromium (Playwright): an unauthenticated visit goes to admin's /login, the
 test OpenID Connect provider (a separate process) and back with the session cookie; the user launches and terminates
-an execution (their REST calls carry the CSRF token) and sees only the projects their role covers; a state-changing call from another origin, or without the
-token, is refused with 403; logout ends the session."""
+an execution (their REST calls carry the CSRF token) and sees only the projects their role covers; a
+state-changing call from another origin, or without the token, is refused with 403; logout ends the session."""
 
 from __future__ import annotations
 
@@ -58,6 +58,7 @@ def test_console_login_launch_terminate_csrf_and_logout(auth_stack: Any, registe
     try:
         _login_launch_and_terminate(auth_stack, registered, page, navigations)
         _projects_page_lists_what_alice_may_read(auth_stack, page)
+        assert not [m for m in errors.messages if "status of 403" in m], errors.messages  # none of alice's own
         _forged_calls_are_refused(auth_stack, page)
         _logout(auth_stack, page)
     finally:
@@ -99,9 +100,7 @@ def _forged_calls_are_refused(auth_stack: Any, page: Page) -> None:
     admin = auth_stack.admin_http
     project = '{"project": {"id": "forged", "name": "forged"}}'
     # The session cookie alone (no X-CSRF-Token) never changes state.
-    no_token = page.request.post(
-        f"{admin}/api/v1/projects", data=project, headers={"Content-Type": "application/json"}
-    )
+    no_token = page.request.post(f"{admin}/api/v1/projects", data=project, headers={"Content-Type": "application/json"})
     assert no_token.status == 403, no_token.text()
 
     # Another origin's page (the provider's, same host: the browser sends admin's cookies along) posts to admin.

@@ -49,7 +49,9 @@ def test_internal_services_refuse_clients_without_the_cas_certificate(mtls_stack
             datacatalog_pb2_grpc.DataCatalogStub(channel).ListDatasets(datacatalog_pb2.ListDatasetsRequest(), timeout=5)
         assert refused.value.code() == grpc.StatusCode.UNAVAILABLE, what  # the handshake fails: nothing is served
     # The services' certificate gets through TLS (then auth asks for a token, as without mTLS).
-    with grpc.secure_channel(target, mtls_stack.service_credentials) as channel:
-        with pytest.raises(grpc.RpcError) as no_token:
-            datacatalog_pb2_grpc.DataCatalogStub(channel).ListDatasets(datacatalog_pb2.ListDatasetsRequest(), timeout=5)
+    with (
+        grpc.secure_channel(target, mtls_stack.service_credentials) as channel,
+        pytest.raises(grpc.RpcError) as no_token,
+    ):
+        datacatalog_pb2_grpc.DataCatalogStub(channel).ListDatasets(datacatalog_pb2.ListDatasetsRequest(), timeout=5)
     assert no_token.value.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.UNIMPLEMENTED)

@@ -272,4 +272,8 @@ class Controller:
 
 def build_controller(config: AdminConfig) -> Controller:
     endpoint = config.cluster_resources.adminEndpoint or f"127.0.0.1:{config.admin.grpcPort}"
-    return Controller(config, AdminServiceData(endpoint, blocking_outgoing_interceptors(config.auth), config.auth.mutualTls), clusters_of(config))
+    return Controller(
+        config,
+        AdminServiceData(endpoint, blocking_outgoing_interceptors(config.auth), config.auth.mutualTls),
+        clusters_of(config),
+    )

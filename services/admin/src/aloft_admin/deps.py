@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from aloft_admin.auth.grants import PersistedGrants
 from aloft_admin.config import AdminConfig
 from aloft_admin.integrations.dataplane import DataPlaneClient, NoDataPlanes
 from aloft_admin.integrations.egress import EventEgress, NoEgress
 from aloft_admin.managers.launch_targets import LaunchTargetCache
-from aloft_admin.auth.grants import PersistedGrants
 from aloft_admin.repositories.base import RepositoryProvider
 from aloft_admin.repositories.sql import SqlRepositories
 from aloft_db import Database

@@ -27,10 +27,10 @@ from flyteidl.service import (
 
 from aloft_admin.api.admin_service import AdminServicer
 from aloft_admin.api.auth import AuthMetadataServicer, IdentityServicer
+from aloft_admin.api.config_audit import audit_configuration_changes
 from aloft_admin.api.dataproxy import DataProxyServicer
 from aloft_admin.api.event_batches import EventBatchServicer
 from aloft_admin.api.signals import SignalServicer
-from aloft_admin.api.config_audit import audit_configuration_changes
 from aloft_admin.auth.setup import build_admin_auth
 from aloft_admin.config import AdminConfig
 from aloft_admin.deps import AdminDeps
@@ -87,9 +87,7 @@ def build_deps(config: AdminConfig) -> AdminDeps:
         db=db,
         blobs=blobs,
         dataplanes=build_dataplane_client(config),
-        auth=build_admin_auth(
-            config.auth, data_dir, config.admin.allowedOrigins if config.admin.allowCors else ()
-        ),
+        auth=build_admin_auth(config.auth, data_dir, config.admin.allowedOrigins if config.admin.allowCors else ()),
     )
     deps.egress = build_event_egress(config, deps.clock)
     if config.admin.httpPort:

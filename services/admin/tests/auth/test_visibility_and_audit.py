@@ -62,9 +62,7 @@ async def test_configuration_changes_are_audited_with_actor_and_no_values(
         project_pb2.ProjectRegisterRequest(project=project_pb2.Project(id="audited", name="Audited")),
         metadata=platform,
     )
-    attributes = mr.MatchingAttributes(
-        execution_cluster_label=mr.ExecutionClusterLabel(value=SECRET_LOOKING_VALUE)
-    )
+    attributes = mr.MatchingAttributes(execution_cluster_label=mr.ExecutionClusterLabel(value=SECRET_LOOKING_VALUE))
     await stub.UpdateProjectDomainAttributes(
         project_domain_attributes_pb2.ProjectDomainAttributesUpdateRequest(
             attributes=project_domain_attributes_pb2.ProjectDomainAttributes(

@@ -62,9 +62,7 @@ def _cookie_key(config: AuthConfig, data_dir: Path) -> bytes:
 
 
 class UserLogin:
-    def __init__(
-        self, config: AuthConfig, data_dir: Path, audit: AuditLog, cors_origins: Sequence[str] = ()
-    ) -> None:
+    def __init__(self, config: AuthConfig, data_dir: Path, audit: AuditLog, cors_origins: Sequence[str] = ()) -> None:
         self.config = config
         # Origins whose pages may make state-changing calls with the session (besides admin's own).
         self.trusted_origins = {_origin(u) for u in [*config.authorizedUris, *cors_origins] if _origin(u)}

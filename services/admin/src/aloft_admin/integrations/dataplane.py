@@ -27,8 +27,8 @@ from typing import Protocol
 import grpc
 from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
 from aloft_auth.client import client_interceptors
-from aloft_auth.mtls import OutgoingCalls, aio_channel
 from aloft_auth.config import AuthConfig
+from aloft_auth.mtls import OutgoingCalls, aio_channel
 from flyteidl.core import identifier_pb2
 
 from aloft_admin.config import AdminConfig, ClustersConfig, DataPlaneConfig

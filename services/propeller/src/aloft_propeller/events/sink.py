@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import grpc
-from aloft_auth.mtls import aio_channel
 from aloft.events.v1 import events_pb2, events_pb2_grpc
+from aloft_auth.mtls import aio_channel
 from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.event import event_pb2
 from flyteidl.service import admin_pb2_grpc
