@@ -16,10 +16,18 @@ import pytest
 import yaml
 from aloft_auth.client import blocking_outgoing_interceptors
 from aloft_auth.config import AuthConfig
+from flyteidl.admin import (
+    common_pb2,
+    launch_plan_pb2,
+    project_attributes_pb2,
+    project_domain_attributes_pb2,
+    project_pb2,
+)
 from flyteidl.admin import matchable_resource_pb2 as mr
-from flyteidl.admin import project_attributes_pb2, project_domain_attributes_pb2, project_pb2
+from flyteidl.core import identifier_pb2
 from flyteidl.service import admin_pb2_grpc
 
+from aloft_admin.api.config_audit import describe_target
 from aloft_admin.clusterresource import AdminServiceData
 
 SECRET_LOOKING_VALUE = "cluster-label-that-must-not-be-logged-7731"
@@ -140,3 +148,19 @@ def test_signing_key_rotation_is_audited(tmp_path: Path) -> None:
     output = rotated.stdout + rotated.stderr
     assert "config.change action=signing_key.rotate actor=cli:" in output
     assert "PRIVATE KEY" not in output
+
+
+def test_launch_plan_activation_and_entity_updates_name_their_target_only() -> None:
+    activate = launch_plan_pb2.LaunchPlanUpdateRequest(
+        id=identifier_pb2.Identifier(
+            resource_type=identifier_pb2.LAUNCH_PLAN, project="p", domain="d", name="lp", version="v1"
+        ),
+        state=launch_plan_pb2.ACTIVE,
+    )
+    assert describe_target(activate) == "resource_type=LAUNCH_PLAN project=p domain=d name=lp version=v1 state=ACTIVE"
+    entity = common_pb2.NamedEntityUpdateRequest(
+        resource_type=identifier_pb2.WORKFLOW,
+        id=common_pb2.NamedEntityIdentifier(project="p", domain="d", name="wf"),
+        metadata=common_pb2.NamedEntityMetadata(description="a description that is not logged"),
+    )
+    assert describe_target(entity) == "resource_type=WORKFLOW project=p domain=d name=wf"
