@@ -3,9 +3,13 @@
 validated against a schema:
 - crds/kubernetes.dask.org_daskjobs.yaml.gz: the DaskJob CRD shipped in the PyPI wheel dask-kubernetes 2026.3.0
   (dask_kubernetes/operator/deployment/helm/dask-kubernetes-operator/crds/daskjob.yaml),
-- crds/ray.io_rayjobs.yaml: our own structural schema for KubeRay's RayJob (no PyPI package ships KubeRay's CRDs);
-  it leaves pod templates open, so the Ray test validates each embedded pod template against Kubernetes' own
-  PodTemplate schema (kubernetes-validate).
+- crds/ray.io_rayjobs.yaml: our own structural schema for KubeRay's RayJob. No registry this project may use
+  distributes KubeRay's CRD: searched PyPI (codeflare-sdk 0.40.1 wheel and sdist — it vendors KubeRay's Python
+  client, which builds objects but ships no CRD —, krayne, rayman, ray-serve-algenta, dagster-ray, ray's own wheel),
+  npm (no KubeRay package among @kubernetes-models/*) and Debian (apt-cache: nothing). KubeRay publishes its CRDs
+  only in its repository, Helm chart and Go module, none of them a PyPI/npm/Debian package. Our schema leaves pod
+  templates open, so the Ray tests validate each embedded pod template against Kubernetes' own PodTemplate schema
+  (kubernetes-validate).
 No operator runs in the double: the tests write the status the operators write (status subresource) and the
 head/scheduler pod they start."""
 
