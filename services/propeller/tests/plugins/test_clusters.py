@@ -4,10 +4,12 @@ clear permanent failures for unusable specs, and the restart sweep that stops cl
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -250,3 +252,32 @@ async def test_ray_runtime_env_and_ttl_on_a_real_cluster(
     finally:
         await plugin.abort(ctx, "test over")
         await plugin.close()
+
+
+async def test_restarted_propeller_stops_kept_clusters_when_due(
+    propeller_config: PropellerConfig, blobs: BlobStore
+) -> None:
+    """Clusters a previous propeller kept after their job (Ray's TTL): the new one's reaper, started with propeller
+    (set_exit_listener inside its loop), stops the expired one without any task arriving, and leaves the other
+    kept until its time — the restart sweep does not stop it although its task ended."""
+    plugin = ray_plugin(propeller_config, blobs)
+    expired, kept = ClusterDir(plugin.root / "expired-n0-0"), ClusterDir(plugin.root / "kept-n0-0")
+    sleeper = [sys.executable, "-c", "import time; time.sleep(300)"]
+    for cluster, until in ((expired, time.time() - 1), (kept, time.time() + 600)):
+        assert cluster.claim()
+        cluster.spawn("head", sleeper, dict(os.environ))
+        cluster.keep(until)
+        ended = AttemptDir(plugin.root / "tasks" / cluster.name)
+        ended.prepare()
+        (ended.path / "exit_code").write_text("0")
+    plugin.set_exit_listener(lambda execution: None)
+    try:
+        deadline = time.monotonic() + 60
+        while not expired.torn_down:
+            assert time.monotonic() < deadline, "the reaper did not stop the expired cluster"
+            await asyncio.sleep(0.2)
+        assert expired.dead() == ["head"]
+        assert not kept.torn_down and kept.dead() == []
+    finally:
+        await plugin.close()
+        await kept.tear_down(1.0)

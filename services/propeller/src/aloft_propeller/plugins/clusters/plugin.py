@@ -64,7 +64,14 @@ class ClusterPlugin:
         return (self._engine.task_type,)
 
     def set_exit_listener(self, listener: ExitListener | None) -> None:
+        """Called once as propeller starts (inside its event loop): the reaper starts then, so clusters kept by a
+        previous propeller are stopped on time even before another task of this type arrives."""
         self._task.set_exit_listener(listener)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # built outside a loop (tests): the first handle starts it
+        self._start_reaper()
 
     def resource_quotas(self) -> Mapping[str, int]:
         return {}
@@ -188,6 +195,8 @@ class ClusterPlugin:
         while True:
             await asyncio.sleep(REAP_INTERVAL_SECONDS)
             try:
+                if not self._swept:
+                    await self._sweep()
                 await self.reap()
             except OSError:
                 log.exception("stopping expired %s clusters failed; trying again", self.id)
