@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from aloft_admin.background import BackgroundWork
 from aloft_admin.config import AdminConfig
 from aloft_admin.integrations.dataplane import DataPlaneClient, NoDataPlanes
 from aloft_admin.integrations.egress import EventEgress, NoEgress
@@ -39,6 +40,8 @@ class AdminDeps:
     # What accepted events cause outside admin (cloud events, notification emails): server.py builds it with
     # integrations.egress.build_event_egress; the default does nothing.
     egress: EventEgress = field(default_factory=NoEgress)
+    # What requests start after their commit and do not wait for (hand-offs with admin.handoffInBackground).
+    background: BackgroundWork = field(default_factory=BackgroundWork)
     # The unit of work managers use: ``async with deps.repos.transaction() as tx`` (repositories/base.py).
     repos: RepositoryProvider = field(init=False)
 

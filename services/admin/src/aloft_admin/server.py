@@ -139,6 +139,7 @@ def build_service(deps: AdminDeps) -> Service:
 
     async def on_stop() -> None:
         await stop_repair_loop(repair.pop() if repair else None)
+        await deps.background.stop()  # what does not finish in time the repair loop redoes at the next start
         await egress.stop()
         await deps.dataplanes.close()
         await deps.db.dispose()

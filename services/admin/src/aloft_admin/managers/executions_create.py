@@ -163,8 +163,12 @@ async def launch(deps: AdminDeps, launch: Launch) -> None:
     async with deps.repos.transaction() as tx:
         handoff = await record_execution(deps, tx, launch)
     crash_point(AFTER_EXECUTION_COMMIT)
+    if deps.config.admin.handoffInBackground:
+        # Committed: the answer need not wait for the data plane (the repair loop covers a crash meanwhile).
+        deps.background.start(dispatch(deps, launch.id, handoff, fresh=True), f"hand-off of {launch.id.name}")
+        return
     try:
-        await dispatch(deps, launch.id, handoff)
+        await dispatch(deps, launch.id, handoff, fresh=True)
     except Exception:
         # The execution is recorded (and its id returned): the repair loop retries the hand-off.
         log.exception("hand-off of %s failed unexpectedly, the repair loop will retry", launch.id.name)

@@ -59,10 +59,14 @@ async def dispatch(
     deps: AdminDeps,
     wid: identifier_pb2.WorkflowExecutionIdentifier,
     request: dataplane_pb2.CreateExecutionRequest | None = None,
+    *,
+    fresh: bool = False,
 ) -> bool:
     """Send one pending execution to its data plane; True when a data plane accepted it.
 
-    ``request`` is the stored hand-off request when the caller still holds it; else it is read back.
+    ``request`` is the stored hand-off request when the caller still holds it; else it is read back. ``fresh``: the
+    caller has just committed the row, so it is not read again (a terminate since then wins the conditional commit
+    of step 2 and the held run is aborted).
     """
     if request is None:
         request = await deps.blobs.read_proto(handoff_uri(deps, wid), dataplane_pb2.CreateExecutionRequest)
@@ -78,7 +82,7 @@ async def dispatch(
             return False
         request.cluster = cluster
     request.hold = True  # phase 1: the data plane keeps it until StartExecution
-    if not await _still_pending(deps, wid):
+    if not fresh and not await _still_pending(deps, wid):
         return False  # terminated (or handed off by another attempt) since it was read: nothing to send
     try:
         response = await deps.dataplanes.create_execution(request.cluster, request)
