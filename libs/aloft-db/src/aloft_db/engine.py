@@ -19,7 +19,6 @@ from aloft_db.config import DatabaseConfig
 from aloft_db.errors import translate_db_errors
 from aloft_db.sqlite_inline import connect_inline
 
-
 # How long a statement waits for another connection's write lock before the caller gets UNAVAILABLE.
 SQLITE_BUSY_SECONDS = 30.0
 

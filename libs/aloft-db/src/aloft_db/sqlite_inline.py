@@ -88,7 +88,7 @@ class _RunAtOnce:
         future, function = item
         try:
             future.set_result(function())
-        except Exception as exc:  # handed to the awaiting caller, as aiosqlite's thread does
+        except Exception as exc:  # noqa: BLE001 - handed to the awaiting caller, as aiosqlite's thread does
             future.set_exception(exc)
 
 
