@@ -6,8 +6,9 @@ time. Here the same calls run inline: a statement on a local WAL database takes 
 
 The one wait SQLite has is for another connection's write lock. Waiting inside SQLite (``busy_timeout``) would block
 the event loop, and the lock's holder may be a coroutine on this very loop: a deadlock. So connections are opened
-with ``busy_timeout=0`` and a statement that finds the database locked (``SQLITE_BUSY``) awaits a short sleep and
-is tried again, until ``busy_seconds``; the holder commits in the meantime. A statement refused with SQLITE_BUSY had
+with ``busy_timeout=0`` and a statement that finds the database locked (``SQLITE_BUSY``) awaits the end of a
+transaction on this loop (or a short back-off, for a holder in another process) and is tried again, until
+``busy_seconds``; the holder commits in the meantime. A statement refused with SQLITE_BUSY had
 no effect, so trying it again is safe; other errors (``SQLITE_BUSY_SNAPSHOT`` too, which a retry cannot cure) are
 raised at once.
 """
@@ -17,12 +18,38 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 _FIRST_BACKOFF, _MAX_BACKOFF = 0.0005, 0.02
+
+
+class _TransactionEnds:
+    """Wakes the statements of this loop that wait for a database's write lock when a transaction on it ends."""
+
+    def __init__(self) -> None:
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Event]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def next_end(self, database: str) -> asyncio.Event:
+        events = self._by_loop.setdefault(asyncio.get_running_loop(), {})
+        return events.setdefault(database, asyncio.Event())
+
+    def ended(self, database: str) -> None:
+        try:
+            events = self._by_loop.get(asyncio.get_running_loop())
+        except RuntimeError:  # closed outside a loop (garbage collection, dispose at exit): nobody waits
+            return
+        event = events.pop(database, None) if events else None
+        if event is not None:
+            event.set()
+
+
+_TRANSACTION_ENDS = _TransactionEnds()
 
 
 class InlineSqliteCursor:
@@ -95,8 +122,9 @@ class _RunAtOnce:
 class InlineSqliteConnection:
     """What SQLAlchemy's aiosqlite dialect uses of ``aiosqlite.Connection``."""
 
-    def __init__(self, conn: sqlite3.Connection, busy_seconds: float) -> None:
+    def __init__(self, conn: sqlite3.Connection, database: str, busy_seconds: float) -> None:
         self._conn = conn
+        self._database = database
         self._connection: sqlite3.Connection | None = conn  # the dialect checks it before commit/rollback
         self._tx = _RunAtOnce()
         self._busy_seconds = busy_seconds
@@ -113,33 +141,36 @@ class InlineSqliteConnection:
             except sqlite3.OperationalError as exc:
                 if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
                     raise
-            await asyncio.sleep(pause)  # let the lock's holder (maybe on this loop) finish
-            pause = min(pause * 2, _MAX_BACKOFF)
+            try:  # the holder is on this loop (woken when it ends) or in another process (the back-off)
+                await asyncio.wait_for(_TRANSACTION_ENDS.next_end(self._database).wait(), pause)
+            except TimeoutError:
+                pause = min(pause * 2, _MAX_BACKOFF)
 
     def cursor(self) -> InlineSqliteCursor:
         return InlineSqliteCursor(self)
 
     async def commit(self) -> None:
         await self.when_not_busy(self._conn.commit)
+        _TRANSACTION_ENDS.ended(self._database)
 
     async def rollback(self) -> None:
         self._conn.rollback()
+        _TRANSACTION_ENDS.ended(self._database)
 
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
         self._conn.create_function(*args, **kwargs)
 
     async def close(self) -> None:
-        if self._connection is not None:
-            self._connection = None
-            self._conn.close()
+        self.stop()
 
     def stop(self) -> None:
         if self._connection is not None:
             self._connection = None
             self._conn.close()
+            _TRANSACTION_ENDS.ended(self._database)
 
 
 async def connect_inline(database: str, busy_seconds: float) -> InlineSqliteConnection:
     conn = sqlite3.connect(database, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout=0")  # never wait inside SQLite: see the module docstring
-    return InlineSqliteConnection(conn, busy_seconds)
+    return InlineSqliteConnection(conn, database, busy_seconds)
