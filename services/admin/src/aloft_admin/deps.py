@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aloft_admin.auth.grants import PersistedGrants
+from aloft_admin.background import BackgroundWork
 from aloft_admin.config import AdminConfig
 from aloft_admin.integrations.dataplane import DataPlaneClient, NoDataPlanes
 from aloft_admin.integrations.egress import EventEgress, NoEgress
@@ -39,6 +40,8 @@ class AdminDeps:
     # What accepted events cause outside admin (cloud events, notification emails): server.py builds it with
     # integrations.egress.build_event_egress; the default does nothing.
     egress: EventEgress = field(default_factory=NoEgress)
+    # What requests start after their commit and do not wait for (hand-offs with admin.handoffInBackground).
+    background: BackgroundWork = field(default_factory=BackgroundWork)
     # The unit of work managers are given: ``async with repos.transaction() as tx`` (repositories/base.py).
     repos: RepositoryProvider = field(init=False)
 

@@ -147,6 +147,7 @@ def build_service(deps: AdminDeps) -> Service:
 
     async def on_stop() -> None:
         await repair.stop()
+        await deps.background.stop()  # what does not finish in time the repair loop redoes at the next start
         await egress.stop()
         await deps.dataplanes.close()
         await deps.db.dispose()

@@ -103,6 +103,10 @@ class NodeExecutionRepo(Protocol):
     async def add(self, row: NodeExecutionModel) -> None:
         """Stage the row; it is written by ``Repositories.flush`` (a concurrent first event raises there)."""
 
+    async def prefetch(self, nids: Sequence[identifier_pb2.NodeExecutionIdentifier]) -> None:
+        """Load these rows locked for update, one statement per execution: ``get`` of any of them (found or absent)
+        then needs no query in this transaction (for a batch of events)."""
+
     async def by_row_ids(self, ids: Sequence[int]) -> dict[int, NodeExecutionModel]: ...
 
     async def all_of(self, wid: WorkflowExecutionId) -> list[NodeExecutionModel]: ...
@@ -127,6 +131,9 @@ class TaskExecutionRepo(Protocol):
 
     async def add(self, row: TaskExecutionModel) -> None:
         """Stage the row; it is written by ``Repositories.flush``."""
+
+    async def prefetch(self, tids: Sequence[identifier_pb2.TaskExecutionIdentifier]) -> None:
+        """As ``NodeExecutionRepo.prefetch``, for task execution attempts."""
 
     async def all_of(self, wid: WorkflowExecutionId) -> list[TaskExecutionModel]: ...
 
@@ -290,6 +297,8 @@ class Repositories:
 
 
 class RepositoryProvider(Protocol):
-    def transaction(self) -> AbstractAsyncContextManager[Repositories]:
+    def transaction(self, *, batched: bool = False) -> AbstractAsyncContextManager[Repositories]:
         """One unit of work: committed when the block succeeds, rolled back otherwise; database errors arrive as
-        ``aloft_service.errors`` (UNAVAILABLE, ALREADY_EXISTS, ABORTED)."""
+        ``aloft_service.errors`` (UNAVAILABLE, ALREADY_EXISTS, ABORTED). ``batched`` (many events in one unit):
+        ``flush`` writes nothing; staged rows are written before a read that needs them and at the end, so errors
+        (a duplicate insert, a lost version race) may surface at any later step of the block."""
