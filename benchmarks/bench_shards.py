@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from flyteidl.service import admin_pb2_grpc
 from google.protobuf import duration_pb2
 
 from aloft_testing.postgres import drop_database, fresh_database
-from aloft_testing.processes import wait_grpc_serving
+from aloft_testing.processes import stop_processes, wait_grpc_serving
 from aloft_testing.servers import free_port
 
 BIN = Path(sys.executable).parent
@@ -54,15 +53,6 @@ def _start(root: Path, name: str, config: dict[str, Any], command: str, port: in
         proc = subprocess.Popen([str(exe), "--config", str(config_file), command], stdout=out, stderr=out)
     wait_grpc_serving(f"127.0.0.1:{port}", proc, log, timeout=120)
     return proc
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _register(admin: admin_pb2_grpc.AdminServiceStub, name: str, gate_seconds: int) -> identifier_pb2.Identifier:
@@ -221,8 +211,7 @@ def measure(shards: int, workflows: int, root: Path) -> tuple[float, float, floa
         return throughput, per_workflow, admin_cpu, shards_cpu
     finally:
         channel.close()
-        _stop(plane_proc)
-        _stop(admin_proc)
+        stop_processes([admin_proc, plane_proc], grace=60)
         drop_database(admin_db)
         drop_database(plane_db)
 

@@ -1,104 +1,49 @@
-"""The stack with ``auth.enabled`` as real processes: admin (its own authorization server), datacatalog and propeller
-authenticating to each other with client credentials, and unmodified flytekit (ClientSecret) as the user."""
+"""The stack with ``auth.enabled`` as real processes (aloft_testing.stack, without the scheduler): admin (its own
+authorization server), datacatalog and propeller authenticating to each other with client credentials, and
+unmodified flytekit (ClientSecret) as the user."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import bcrypt
-import grpc
 import pytest
-import yaml
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from aloft_testing.flytekit import flytekit_bin
-from aloft_testing.servers import free_port
+from aloft_testing.stack import Stack, stack_config, stack_ports
 
 HERE = Path(__file__).resolve().parent
 SERVICES = ("datacatalog", "admin", "propeller")
 SECRETS = {"flytepropeller": "propeller-e2e-secret-1f2e", "ci-bot": "ci-bot-e2e-secret-9a8b"}
+PROPELLER = {"workflow-reeval-duration": "1s", "downstream-eval-duration": "1s"}
 
 
-def _serving(port: int) -> bool:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
-        except grpc.RpcError:
-            return False
-    return reply.status == health_pb2.HealthCheckResponse.SERVING
+class AuthStack(Stack):
+    """The stack plus each OAuth2 client's secret file; flytekit runs as one of the clients."""
 
-
-@dataclass
-class AuthStack:
-    root: Path
-    config_file: Path
-    ports: dict[str, int]
     secret_files: dict[str, Path]
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
     def admin_http(self) -> str:
         return f"http://127.0.0.1:{self.ports['admin_http']}"
 
-    def start(self, name: str) -> None:
-        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
-        self.procs[name] = subprocess.Popen(
-            [str(Path(sys.executable).parent / f"aloft-{name}"), "--config", str(self.config_file), "serve"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=self.root,
-            env={**os.environ, "ALOFT_FLYTEKIT_VENV": str(flytekit_bin().parent)},
-        )
-        deadline = time.monotonic() + 60
-        while not _serving(self.ports[f"{name}_grpc"]):
-            if self.procs[name].poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"aloft-{name} did not start:\n{self.log(name)[-3000:]}")
-            time.sleep(0.2)
-
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        self.procs.clear()
-
-    def log(self, name: str) -> str:
-        path = self.root / f"{name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
     def flytekit_config(self, client_id: str) -> Path:
-        path = self.root / f"flytekit-{client_id}.yaml"
-        admin = {
-            "endpoint": f"dns:///127.0.0.1:{self.ports['admin_grpc']}",
-            "insecure": True,
-            "authType": "ClientSecret",
-            "clientId": client_id,
-            "clientSecretLocation": str(self.secret_files[client_id]),
-        }
-        path.write_text(yaml.safe_dump({"admin": admin}))
-        return path
+        return self.client_secret_config(client_id, self.secret_files[client_id])
 
     def flytekit(self, client_id: str, *args: str, tool: str = "pyflyte") -> subprocess.CompletedProcess[str]:
-        bin_dir = flytekit_bin()
-        command = [str(bin_dir / "pyflyte"), "--config", str(self.flytekit_config(client_id)), *args]
-        if tool == "driver":
-            command = [str(bin_dir / "python"), str(HERE / "driver.py"), str(self.flytekit_config(client_id)), *args]
+        """``pyflyte`` (or ``driver.py``) as ``client_id``; the caller reads the return code."""
+        config = self.flytekit_config(client_id)
+        if tool != "driver":
+            return self.pyflyte(*args, config=config)
+        command = [str(self.venv / "bin" / "python"), str(HERE / "driver.py"), str(config), *args]
         return subprocess.run(command, cwd=HERE, capture_output=True, text=True, timeout=300, check=False)
 
 
-def _config(root: Path, ports: dict[str, int], secret_files: dict[str, Path]) -> dict[str, Any]:
-    admin_http = f"http://127.0.0.1:{ports['admin_http']}"
+def _auth_section(admin_http: str, secret_files: dict[str, Path]) -> dict[str, Any]:
+    """The one block that turns auth on for every service: admin's static clients, propeller's identity, roles."""
     clients = {
         name: {
             "id": name,
@@ -107,68 +52,48 @@ def _config(root: Path, ports: dict[str, int], secret_files: dict[str, Path]) ->
         }
         for name, secret in SECRETS.items()
     }
+    ci_permissions = [
+        "tasks:*",
+        "workflows:*",
+        "launchplans:*",
+        "executions:*",
+        "entities:read",
+        "data:*",
+        "projects:read",
+    ]
     return {
-        "stack": {"dataDir": str(root / "data")},
-        "admin": {
-            "grpcPort": ports["admin_grpc"],
-            "httpPort": ports["admin_http"],
-            "dataPlanes": [{"name": "default", "endpoint": f"127.0.0.1:{ports['propeller_grpc']}"}],
-        },
-        "datacatalog": {"grpcPort": ports["datacatalog_grpc"], "httpPort": ports["datacatalog_http"]},
-        "propeller": {
-            "grpcPort": ports["propeller_grpc"],
-            "httpPort": ports["propeller_http"],
-            "adminEndpoint": f"127.0.0.1:{ports['admin_grpc']}",
-            "datacatalogEndpoint": f"127.0.0.1:{ports['datacatalog_grpc']}",
-            "workflow-reeval-duration": "1s",
-            "downstream-eval-duration": "1s",
-        },
-        "storage": {"type": "local", "signedUrl": {"baseUrl": f"{admin_http}/api/v1/blobs"}},
-        # The one block that turns auth on for every service.
-        "auth": {
-            "enabled": True,
-            "authorizedUris": [admin_http],
-            "appAuth": {"selfAuthServer": {"staticClients": clients}},
-            "internal": {"clientId": "flytepropeller", "clientSecretLocation": str(secret_files["flytepropeller"])},
-            "rbac": {
-                "roles": {
-                    "platform": {"permissions": ["*"], "projects": ["*"]},
-                    "ci": {
-                        "permissions": [
-                            "tasks:*",
-                            "workflows:*",
-                            "launchplans:*",
-                            "executions:*",
-                            "entities:read",
-                            "data:*",
-                            "projects:read",
-                        ],
-                        "projects": ["flytesnacks"],
-                    },
-                },
-                "subjects": {"flytepropeller": ["platform"], "ci-bot": ["ci"]},
+        "enabled": True,
+        "authorizedUris": [admin_http],
+        "appAuth": {"selfAuthServer": {"staticClients": clients}},
+        "internal": {"clientId": "flytepropeller", "clientSecretLocation": str(secret_files["flytepropeller"])},
+        "rbac": {
+            "roles": {
+                "platform": {"permissions": ["*"], "projects": ["*"]},
+                "ci": {"permissions": ci_permissions, "projects": ["flytesnacks"]},
             },
+            "subjects": {"flytepropeller": ["platform"], "ci-bot": ["ci"]},
         },
     }
 
 
-@pytest.fixture(scope="module")
-def auth_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthStack]:
-    flytekit_bin()  # fails naming the fix when the flytekit virtualenv is missing
-    root = tmp_path_factory.mktemp("auth-stack")
-    ports = {f"{svc}_{kind}": free_port() for svc in SERVICES for kind in ("grpc", "http")}
-    secret_files = {}
+def _secret_files(root: Path) -> dict[str, Path]:
+    files = {}
     for name, secret in SECRETS.items():
         path = root / f"{name}.secret"
         path.write_text(secret + "\n")
         path.chmod(0o600)
-        secret_files[name] = path
-    config_file = root / "aloft.yaml"
-    config_file.write_text(yaml.safe_dump(_config(root, ports, secret_files), sort_keys=False))
-    stack = AuthStack(root, config_file, ports, secret_files)
-    try:
-        for name in SERVICES:
-            stack.start(name)
+        files[name] = path
+    return files
+
+
+@pytest.fixture(scope="module")
+def auth_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthStack]:
+    root = tmp_path_factory.mktemp("auth-stack")
+    ports = stack_ports(SERVICES)
+    secret_files = _secret_files(root)
+    config = stack_config(root, ports, PROPELLER)
+    config["auth"] = _auth_section(f"http://127.0.0.1:{ports['admin_http']}", secret_files)
+    stack = AuthStack.create(root, flytekit_bin().parent, HERE, config, ports)
+    stack.secret_files = secret_files
+    with stack.running(SERVICES):
         yield stack
-    finally:
-        stack.stop_all()

@@ -25,7 +25,7 @@ from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, tasks_pb2
 from flyteidl.core import workflow_pb2 as core_workflow
 from flyteidl.service import admin_pb2_grpc
 
-from aloft_testing.processes import wait_grpc_serving
+from aloft_testing.processes import stop_processes, wait_grpc_serving
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
@@ -86,14 +86,7 @@ class Processes:
         raise AssertionError(f"plane {plane}: shards not running: {self.shards(plane)}")
 
     def stop_all(self) -> None:
-        for proc in reversed(list(self.procs.values())):
-            proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop_processes(list(self.procs.values()), grace=60)
         self.procs.clear()
 
 

@@ -1,10 +1,12 @@
 """The real Aloft stack as processes: datacatalog, admin, propeller (and the scheduler) through their console scripts,
 on free ports with one temporary data directory, plus the flytekit config pointing at admin.
 
-One harness for every suite that needs the whole stack (tests/e2e, tests/kube, tests/cli) and for the end-to-end
-benchmarks: ``stack_config`` writes the one ``aloft.yaml`` the services read (embedded defaults: SQLite, local blob
-store, local-process tasks), callers add their own sections to it, and ``Stack`` starts, kills and stops the
-processes and runs unmodified flytekit (``pyflyte``, a driver script) from a flytekit virtualenv.
+One harness for every suite that needs the whole stack (tests/e2e, tests/kube, tests/cli, tests/egress, tests/console,
+tests/auth, tests/connectors) and for the end-to-end benchmarks: ``stack_config`` writes the one ``aloft.yaml`` the
+services read (embedded defaults: SQLite, local blob store, local-process tasks), callers add their own sections to
+it (``select_plugins`` for propeller's plugins), and ``Stack`` starts, kills and stops the processes (and any other
+process a suite runs beside them, ``spawn``) and runs unmodified flytekit (``pyflyte``, a driver script) from a
+flytekit virtualenv, anonymously or as an OAuth2 client (``client_secret_config``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any, Self
 import yaml
 
 from aloft_testing.flytekit import flytekit_bin
-from aloft_testing.processes import wait_grpc_serving
+from aloft_testing.processes import stop_processes, wait_grpc_serving
 from aloft_testing.servers import free_port
 
 SERVICES = ("datacatalog", "admin", "propeller", "scheduler")
@@ -69,9 +71,28 @@ def stack_config(
     return config
 
 
-def flytekit_config(ports: dict[str, int]) -> dict[str, Any]:
-    """flytekit's config (``--config`` of pyflyte, FlyteRemote): admin's gRPC endpoint, insecure."""
-    return {"admin": {"endpoint": f"dns:///127.0.0.1:{ports['admin_grpc']}", "insecure": True}}
+def select_plugins(
+    config: dict[str, Any],
+    enabled: list[str],
+    sections: dict[str, Any],
+    default_for_task_types: dict[str, str] | None = None,
+) -> None:
+    """Propeller's plugin selection, with config/k8s.yaml's keys: ``tasks.task-plugins`` enables ``enabled`` (and
+    routes task types to them), ``plugins`` holds each plugin's own section."""
+    selection: dict[str, Any] = {"enabled-plugins": enabled}
+    if default_for_task_types:
+        selection["default-for-task-types"] = default_for_task_types
+    config["tasks"] = {"task-plugins": selection}
+    config["plugins"] = sections
+
+
+def flytekit_config(ports: dict[str, int], client_id: str = "", secret_file: Path | None = None) -> dict[str, Any]:
+    """flytekit's config (``--config`` of pyflyte, FlyteRemote; flytectl's shape, so aloftctl reads it too): admin's
+    gRPC endpoint, insecure; with ``client_id``, authenticating as that OAuth2 client (ClientSecret)."""
+    admin: dict[str, Any] = {"endpoint": f"dns:///127.0.0.1:{ports['admin_grpc']}", "insecure": True}
+    if client_id:
+        admin |= {"authType": "ClientSecret", "clientId": client_id, "clientSecretLocation": str(secret_file)}
+    return {"admin": admin}
 
 
 def write_configs(root: Path, config: dict[str, Any], ports: dict[str, int]) -> tuple[Path, Path]:
@@ -105,23 +126,34 @@ class Stack:
         logs.mkdir(exist_ok=True)
         return cls(root, config_file, flyte_config, ports, venv, logs, workdir)
 
+    def spawn(
+        self, name: str, argv: list[str], cwd: Path | None = None, extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Run ``argv`` as the stack's process ``name`` (output in ``logs/<name>.log``, stopped by ``stop_all``)."""
+        env = {**os.environ, "ALOFT_FLYTEKIT_VENV": str(self.venv), **(extra_env or {})}
+        with (self.logs / f"{name}.log").open("ab") as log:
+            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=cwd or self.root, env=env)
+        self.procs[name] = proc
+        return proc
+
     def start(self, name: str, extra_env: dict[str, str] | None = None) -> None:
         """Start ``aloft-<name> serve`` and wait until its gRPC health check says SERVING."""
         exe = Path(sys.executable).parent / f"aloft-{name}"
-        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
-        env = {**os.environ, "ALOFT_FLYTEKIT_VENV": str(self.venv), **(extra_env or {})}
-        self.procs[name] = subprocess.Popen(
-            [str(exe), "--config", str(self.config_file), "serve"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=self.root,
-            env=env,
-        )
+        self.spawn(name, [str(exe), "--config", str(self.config_file), "serve"], extra_env=extra_env)
         self.wait_serving(name)
 
     def start_all(self, services: Iterable[str] = SERVICES) -> None:
         for name in services:
             self.start(name)
+
+    @contextmanager
+    def running(self, services: Iterable[str] = SERVICES) -> Iterator[Self]:
+        """``services`` started (``start_all``) for the ``with`` block; every process stopped at its end."""
+        try:
+            self.start_all(services)
+            yield self
+        finally:
+            self.stop_all()
 
     def wait_serving(self, name: str, timeout: float = 60) -> None:
         endpoint = f"127.0.0.1:{self.ports[f'{name}_grpc']}"
@@ -133,19 +165,22 @@ class Stack:
         proc.wait(30)
 
     def stop_all(self) -> None:
-        for name in reversed(list(self.procs)):
-            self.procs[name].send_signal(signal.SIGTERM)
-        for proc in list(self.procs.values()):
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_processes(list(self.procs.values()))
         self.procs.clear()
 
-    def log_tail(self, name: str, lines: int = 60) -> str:
+    def log(self, name: str) -> str:
+        """Everything process ``name`` wrote so far."""
         path = self.logs / f"{name}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def log_tail(self, name: str, lines: int = 60) -> str:
+        return "\n".join(self.log(name).splitlines()[-lines:])
+
+    def client_secret_config(self, client_id: str, secret_file: Path) -> Path:
+        """``root/flytekit-<client_id>.yaml``: flytekit's config authenticating as OAuth2 client ``client_id``."""
+        path = self.root / f"flytekit-{client_id}.yaml"
+        path.write_text(yaml.safe_dump(flytekit_config(self.ports, client_id, secret_file)))
+        return path
 
     def resident_bytes(self, name: str) -> int:
         """Resident set size of a service process (Linux /proc)."""
@@ -154,10 +189,12 @@ class Stack:
                 return int(line.split()[1]) * 1024
         return 0
 
-    def pyflyte(self, *args: str, timeout: float = 300, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        """``pyflyte --config <flytekit.yaml> ...`` in ``cwd`` (default: ``workdir``)."""
+    def pyflyte(
+        self, *args: str, timeout: float = 300, cwd: Path | None = None, config: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``pyflyte --config <config> ...`` (default: ``flytekit.yaml``) in ``cwd`` (default: ``workdir``)."""
         return subprocess.run(
-            [str(self.venv / "bin" / "pyflyte"), "--config", str(self.flyte_config), *args],
+            [str(self.venv / "bin" / "pyflyte"), "--config", str(config or self.flyte_config), *args],
             cwd=cwd or self.workdir,
             capture_output=True,
             text=True,
@@ -190,10 +227,10 @@ class Stack:
             timeout=timeout,
         )
         if result.returncode != 0:
-            raise AssertionError(
-                f"driver {args} failed ({result.returncode}):\n{result.stderr[-4000:]}\n"
-                f"--- admin log ---\n{self.log_tail('admin')}\n--- propeller log ---\n{self.log_tail('propeller')}"
-            )
+            # admin's and propeller's logs, and those of what the suite runs beside the stack (a connector ...)
+            shown = ["admin", "propeller", *(name for name in self.procs if name not in SERVICES)]
+            logs = "".join(f"\n--- {name} log ---\n{self.log_tail(name)}" for name in shown)
+            raise AssertionError(f"driver {args} failed ({result.returncode}):\n{result.stderr[-4000:]}{logs}")
         return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -209,9 +246,5 @@ def started_stack(
     end-to-end tests' ``stack_config``); stopped on exit."""
     ports = ports or stack_ports()
     config = config or stack_config(root, ports, QUICK_PROPELLER)
-    stack = Stack.create(root, flytekit_bin().parent, workdir, config, ports)
-    try:
-        stack.start_all(services)
+    with Stack.create(root, flytekit_bin().parent, workdir, config, ports).running(services) as stack:
         yield stack
-    finally:
-        stack.stop_all()
