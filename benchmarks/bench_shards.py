@@ -27,7 +27,7 @@ from typing import Any
 
 import grpc
 import yaml
-from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2, workflow_pb2
+from flyteidl.admin import common_pb2, execution_pb2
 from flyteidl.core import execution_pb2 as core_execution
 from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, types_pb2
 from flyteidl.core import workflow_pb2 as core_workflow
@@ -36,6 +36,7 @@ from google.protobuf import duration_pb2
 
 from aloft_testing.postgres import drop_database, fresh_database
 from aloft_testing.processes import stop_processes, wait_grpc_serving
+from aloft_testing.registration import register_workflow_and_launch_plan
 from aloft_testing.servers import free_port
 
 BIN = Path(sys.executable).parent
@@ -74,21 +75,7 @@ def _register(admin: admin_pb2_grpc.AdminServiceStub, name: str, gate_seconds: i
         outputs=[literals_pb2.Binding(var="o0", binding=x)],
         metadata=core_workflow.WorkflowMetadata(),
     )
-    admin.CreateWorkflow(
-        workflow_pb2.WorkflowCreateRequest(id=wf_id, spec=workflow_pb2.WorkflowSpec(template=template))
-    )
-    lp_id = identifier_pb2.Identifier()
-    lp_id.CopyFrom(wf_id)
-    lp_id.resource_type = identifier_pb2.LAUNCH_PLAN
-    parameters = interface_pb2.ParameterMap(
-        parameters={"x": interface_pb2.Parameter(var=interface_pb2.Variable(type=INT), required=True)}
-    )
-    admin.CreateLaunchPlan(
-        launch_plan_pb2.LaunchPlanCreateRequest(
-            id=lp_id, spec=launch_plan_pb2.LaunchPlanSpec(workflow_id=wf_id, default_inputs=parameters)
-        )
-    )
-    return lp_id
+    return register_workflow_and_launch_plan(admin, template, {"x": INT})
 
 
 def _launch(admin: admin_pb2_grpc.AdminServiceStub, lp_id: identifier_pb2.Identifier, names: list[str]) -> None:
