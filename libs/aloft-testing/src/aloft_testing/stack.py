@@ -2,11 +2,11 @@
 on free ports with one temporary data directory, plus the flytekit config pointing at admin.
 
 One harness for every suite that needs the whole stack (tests/e2e, tests/kube, tests/cli, tests/egress, tests/console,
-tests/auth, tests/connectors) and for the end-to-end benchmarks: ``stack_config`` writes the one ``aloft.yaml`` the
-services read (embedded defaults: SQLite, local blob store, local-process tasks), callers add their own sections to
-it (``select_plugins`` for propeller's plugins), and ``Stack`` starts, kills and stops the processes (and any other
+tests/connectors) and for the end-to-end benchmarks: ``stack_config`` writes the one ``aloft.yaml`` the services read
+(embedded defaults: SQLite, local blob store, local-process tasks), callers add their own sections to it
+(``select_plugins`` for propeller's plugins), and ``Stack`` starts, kills and stops the processes (and any other
 process a suite runs beside them, ``spawn``) and runs unmodified flytekit (``pyflyte``, a driver script) from a
-flytekit virtualenv, anonymously or as an OAuth2 client (``client_secret_config``).
+flytekit virtualenv.
 """
 
 from __future__ import annotations
@@ -86,13 +86,9 @@ def select_plugins(
     config["plugins"] = sections
 
 
-def flytekit_config(ports: dict[str, int], client_id: str = "", secret_file: Path | None = None) -> dict[str, Any]:
-    """flytekit's config (``--config`` of pyflyte, FlyteRemote; flytectl's shape, so aloftctl reads it too): admin's
-    gRPC endpoint, insecure; with ``client_id``, authenticating as that OAuth2 client (ClientSecret)."""
-    admin: dict[str, Any] = {"endpoint": f"dns:///127.0.0.1:{ports['admin_grpc']}", "insecure": True}
-    if client_id:
-        admin |= {"authType": "ClientSecret", "clientId": client_id, "clientSecretLocation": str(secret_file)}
-    return {"admin": admin}
+def flytekit_config(ports: dict[str, int]) -> dict[str, Any]:
+    """flytekit's config (``--config`` of pyflyte, FlyteRemote): admin's gRPC endpoint, insecure."""
+    return {"admin": {"endpoint": f"dns:///127.0.0.1:{ports['admin_grpc']}", "insecure": True}}
 
 
 def write_configs(root: Path, config: dict[str, Any], ports: dict[str, int]) -> tuple[Path, Path]:
@@ -176,12 +172,6 @@ class Stack:
     def log_tail(self, name: str, lines: int = 60) -> str:
         return "\n".join(self.log(name).splitlines()[-lines:])
 
-    def client_secret_config(self, client_id: str, secret_file: Path) -> Path:
-        """``root/flytekit-<client_id>.yaml``: flytekit's config authenticating as OAuth2 client ``client_id``."""
-        path = self.root / f"flytekit-{client_id}.yaml"
-        path.write_text(yaml.safe_dump(flytekit_config(self.ports, client_id, secret_file)))
-        return path
-
     def resident_bytes(self, name: str) -> int:
         """Resident set size of a service process (Linux /proc)."""
         for line in Path(f"/proc/{self.procs[name].pid}/status").read_text().splitlines():
@@ -189,12 +179,10 @@ class Stack:
                 return int(line.split()[1]) * 1024
         return 0
 
-    def pyflyte(
-        self, *args: str, timeout: float = 300, cwd: Path | None = None, config: Path | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        """``pyflyte --config <config> ...`` (default: ``flytekit.yaml``) in ``cwd`` (default: ``workdir``)."""
+    def pyflyte(self, *args: str, timeout: float = 300, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """``pyflyte --config <flytekit.yaml> ...`` in ``cwd`` (default: ``workdir``)."""
         return subprocess.run(
-            [str(self.venv / "bin" / "pyflyte"), "--config", str(config or self.flyte_config), *args],
+            [str(self.venv / "bin" / "pyflyte"), "--config", str(self.flyte_config), *args],
             cwd=cwd or self.workdir,
             capture_output=True,
             text=True,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 from aloft.events.v1 import events_pb2, events_pb2_grpc
+from aloft_auth.audit import AuditLog
 from aloft_auth.enforce import AuthInterceptor
+from aloft_auth.mtls import server_credentials
 from flyteidl.service import (
     admin_pb2,
     admin_pb2_grpc,
@@ -25,8 +26,10 @@ from flyteidl.service import (
 
 from aloft_admin.api.admin_service import AdminServicer
 from aloft_admin.api.auth import AuthMetadataServicer, IdentityServicer
+from aloft_admin.api.config_audit import audit_configuration_changes
 from aloft_admin.api.dataproxy import DataProxyServicer
 from aloft_admin.api.event_batches import EventBatchServicer
+from aloft_admin.api.project_visibility import restrict_project_listing
 from aloft_admin.api.signals import SignalServicer
 from aloft_admin.auth.setup import build_admin_auth
 from aloft_admin.config import AdminConfig
@@ -84,7 +87,7 @@ def build_deps(config: AdminConfig) -> AdminDeps:
         db=db,
         blobs=blobs,
         dataplanes=build_dataplane_client(config),
-        auth=build_admin_auth(config.auth, data_dir),
+        auth=build_admin_auth(config.auth, data_dir, config.admin.allowedOrigins if config.admin.allowCors else ()),
     )
     deps.egress = build_event_egress(config, deps.clock)
     if config.admin.httpPort:
@@ -114,31 +117,36 @@ def run_migrations(config: AdminConfig) -> None:
 
 def build_service(deps: AdminDeps) -> Service:
     from aloft_admin.gateway.app import build_http_app
-    from aloft_admin.managers.executions_handoff import start_repair_loop, stop_repair_loop
+    from aloft_admin.managers.executions_handoff import RepairLoop
     from aloft_admin.managers.seed import seed_defaults
 
     managers = build_managers(deps)
     servicers = Servicers(
-        admin=AdminServicer(deps, managers),
-        dataproxy=DataProxyServicer(deps, managers),
-        signals=SignalServicer(deps, managers),
-        auth=AuthMetadataServicer(deps, managers),
-        identity=IdentityServicer(deps, managers),
-        event_batches=EventBatchServicer(deps, managers),
+        admin=AdminServicer(managers),
+        dataproxy=DataProxyServicer(managers),
+        signals=SignalServicer(managers),
+        auth=AuthMetadataServicer(deps.config.admin, deps.config.auth, deps.auth),
+        identity=IdentityServicer(),
+        event_batches=EventBatchServicer(managers),
     )
+    audit_configuration_changes(servicers.admin, deps.auth.audit if deps.auth is not None else AuditLog())
 
-    repair: list[asyncio.Task[None]] = []
+    if deps.auth is not None:
+        restrict_project_listing(servicers.admin, deps.auth.guard.authorizer)
+
+    mutual_tls = deps.config.auth.mutualTls
+    # Retries data-plane hand-offs and aborts that did not get through (executions area).
+    repair = RepairLoop(managers.handoffs, deps.db, deps.config.admin.handoffRepairInterval)
     egress = build_egress_workers(deps.config, deps.repos, deps.egress, deps.clock)
 
     async def on_start() -> None:
-        await seed_defaults(deps, managers.projects)
-        # Retries data-plane hand-offs and aborts that did not get through (executions area).
-        repair.append(start_repair_loop(deps, deps.config.admin.handoffRepairInterval))
+        await seed_defaults(deps.repos, managers.projects, deps.config.admin.seedProjects)
+        repair.start()
         # Delivers the egress outbox (cloud events, notifications) when configured.
         egress.start()
 
     async def on_stop() -> None:
-        await stop_repair_loop(repair.pop() if repair else None)
+        await repair.stop()
         await egress.stop()
         await deps.dataplanes.close()
         await deps.db.dispose()
@@ -151,4 +159,5 @@ def build_service(deps: AdminDeps) -> Service:
         on_start=[on_start],
         on_stop=[on_stop],
         interceptors=[AuthInterceptor(deps.auth.guard)] if deps.auth is not None else [],
+        grpc_credentials=server_credentials(mutual_tls, require_client_cert=mutual_tls.requireClientCertAtAdmin),
     )
