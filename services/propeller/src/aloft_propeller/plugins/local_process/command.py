@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from posixpath import dirname
 from urllib.parse import unquote, urlparse
 
@@ -59,8 +60,10 @@ def build_command(
     template = [*container.command, *container.args]
     if not template:
         raise ValueError(f"task [{ctx.template.id.name}] has an empty container command")
-    (attempt.path / "task.pb").write_bytes(ctx.template.SerializeToString())
-    command = render_command(template, template_parameters(ctx, attempt), inputs)
+    parameters = template_parameters(ctx, attempt)
+    command = render_command(template, parameters, inputs)
+    if any(parameters.task_template_path in arg for arg in command):
+        (attempt.path / "task.pb").write_bytes(ctx.template.SerializeToString())
     command = rewrite_dest_dir(command, str(attempt.workdir))
     if raw:
         data = container.data_config
@@ -72,6 +75,12 @@ def build_command(
             },
         )
     return command
+
+
+def names_path(command: list[str], path: Path) -> bool:
+    """Whether an argument mentions ``path`` (the rewritten copilot directories)."""
+    text = str(path)
+    return any(text in arg for arg in command)
 
 
 def rewrite_dest_dir(command: list[str], workdir: str) -> list[str]:
