@@ -60,10 +60,7 @@ def build_command(
     template = [*container.command, *container.args]
     if not template:
         raise ValueError(f"task [{ctx.template.id.name}] has an empty container command")
-    parameters = template_parameters(ctx, attempt)
-    command = render_command(template, parameters, inputs)
-    if any(parameters.task_template_path in arg for arg in command):
-        (attempt.path / "task.pb").write_bytes(ctx.template.SerializeToString())
+    command = render_command(template, template_parameters(ctx, attempt), inputs)
     command = rewrite_dest_dir(command, str(attempt.workdir))
     if raw:
         data = container.data_config
@@ -75,6 +72,16 @@ def build_command(
             },
         )
     return command
+
+
+def write_task_template(ctx: TaskExecutionContext, attempt: AttemptDir, command: list[str]) -> bool:
+    """``task.pb`` for a command that names it (``{{.taskTemplatePath}}``); whether it did."""
+    path = attempt.path / "task.pb"
+    if not names_path(command, path):
+        return False
+    attempt.prepare()
+    path.write_bytes(ctx.template.SerializeToString())
+    return True
 
 
 def names_path(command: list[str], path: Path) -> bool:

@@ -22,11 +22,15 @@ from aloft_propeller.plugins.local_process.limits import ProcessLimits
 Spawned = tuple[subprocess.Popen[bytes], ProcessRecord | None]
 
 
-def spawn(attempt: AttemptDir, command: list[str], env: dict[str, str], limits: ProcessLimits | None) -> Spawned:
+def spawn(
+    attempt: AttemptDir, command: list[str], env: dict[str, str], limits: ProcessLimits | None, prepare: bool = True
+) -> Spawned:
     """Start the launcher (which runs ``command`` and records its exit status) and claim the attempt for it. Limits
     are set on the launcher before it is told to go, so the command starts under them. The record is None when
     another launcher holds the claim: this one then exits without running anything."""
     argv = ["/bin/sh", "-c", LAUNCHER_SCRIPT, "aloft-launcher", str(attempt.path), *command]
+    if prepare:
+        attempt.prepare()
     with attempt.stdout.open("ab") as stdout, attempt.stderr.open("ab") as stderr:
         child = subprocess.Popen(
             argv,
