@@ -170,7 +170,7 @@ class AttemptDir:
         except FileExistsError:
             return False
         try:
-            os.write(fd, f"{record.pid} {record.start_ticks} {record.boot_id}\n".encode())
+            os.write(fd, f"{record.pid} {record.start_ticks} {record.boot_id or '-'}\n".encode())
         finally:
             os.close(fd)
         return True
@@ -191,7 +191,8 @@ class AttemptDir:
             pid, ticks = int(fields[0]), int(fields[1])
         except ValueError:
             return None
-        return ProcessRecord(pid=pid, pgid=pid, boot_id=fields[2].decode(), start_ticks=ticks, started_at=started_at)
+        boot = "" if fields[2] == b"-" else fields[2].decode()  # "-": no boot id on this host
+        return ProcessRecord(pid=pid, pgid=pid, boot_id=boot, start_ticks=ticks, started_at=started_at)
 
     def _legacy_claim_record(self) -> ProcessRecord | None:
         """An attempt launched by an earlier version: ``claim/pid`` by the shim, ``attempt.json`` by propeller."""
