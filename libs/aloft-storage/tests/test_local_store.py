@@ -140,6 +140,9 @@ async def test_symlinks_that_stay_inside_the_root_are_followed(store: LocalBlobS
     (container / "alias").symlink_to(container / "real", target_is_directory=True)
     assert await store.read(store.uri("alias", "blob")) == b"data"
     assert await store.exists(store.uri("alias", "blob"))
+    # keys (what a signed URL names, what admin checks its served prefixes against) are the resolved location
+    assert store.key(store.uri("alias", "blob")) == "bucket/real/blob"
+    assert store.container_key(store.uri("alias", "blob")) == "real/blob"
     await store.write(store.uri("alias", "sub", "more"), b"more")
     assert await store.read(store.uri("real", "sub", "more")) == b"more"
 

@@ -5,7 +5,8 @@ look-ups) and must name a path below the store root, which is resolved once. Sym
 own concern: every read, write, size and existence check opens the object (or its directory) and asks the kernel
 where the open file really is (``/proc/self/fd``), refusing anything outside the root, so a link anywhere on the
 path that leaves the store is refused as ``resolve`` refused it, and the check cannot be raced (it is about the
-file actually opened). ``path`` (for callers that open files themselves) still resolves and checks.
+file actually opened). ``path`` (for callers that open files themselves) and the keys of signed URLs still
+resolve and check.
 """
 
 from __future__ import annotations
@@ -108,24 +109,26 @@ class LocalBlobStore(BlobStore):
 
     # --- keys ---------------------------------------------------------------------------------------------------
 
+    # Keys name what a signed URL serves and what admin checks against its served prefixes: resolved, so a link
+    # inside the store cannot carry a key from one prefix into another (one realpath per signature, as before).
+
     def key(self, uri: str) -> str:
-        return self.lexical_path(uri)[len(self._root_slash) :]
+        return self.path(uri).relative_to(self.root).as_posix()
 
     def uri_for_key(self, key: str) -> str:
-        return Path(self.lexical_path(f"{self._root_slash}{key}")).as_uri()
+        return self.path(str(self.root / key)).as_uri()
 
     def owns(self, uri: str) -> bool:
         return uri.startswith("file://") or uri.startswith("/")
 
     def container_key(self, uri: str) -> str | None:
         try:
-            path = self.lexical_path(uri)
+            path = self.path(uri)
         except ValueError:
             return None
-        container = f"{self.container_path}/"
-        if not path.startswith(container) or path == container:
+        if self.container_path not in path.parents:
             return None
-        return path[len(container) :]
+        return path.relative_to(self.container_path).as_posix()
 
     # --- objects ------------------------------------------------------------------------------------------------
 
