@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from aloft_admin.auth.grants import PersistedGrants
 from aloft_admin.config import AdminConfig
 from aloft_admin.integrations.dataplane import DataPlaneClient, NoDataPlanes
 from aloft_admin.integrations.egress import EventEgress, NoEgress
@@ -43,3 +44,6 @@ class AdminDeps:
 
     def __post_init__(self) -> None:
         self.repos = SqlRepositories(self.db)
+        if self.auth is not None and self.auth.server is not None:
+            # The authorization server keeps its codes and refresh tokens in this database (restarts, replicas).
+            self.auth.server.grants = PersistedGrants(self.repos)

@@ -17,6 +17,7 @@ Invariants the SQL implementations keep:
 - at most one version of a launch plan name is ACTIVE (a partial unique index; ``deactivate`` before activating).
 - ``page`` answers one page: Flyte filters (``filters.py``), sort, and the offset token of the next page ("" at
   the end); a bad filter or sort key raises ``InvalidArgument`` naming it.
+- an OAuth grant (code, refresh token) is consumed at most once: ``consume`` is one conditional DELETE.
 - outbox rows of a stream get increasing ids in insertion order; a row is never changed by another stream's calls.
 - the hand-off updates of ``ExecutionRepo`` are conditional single statements: they change a row only in the
   state their name says (``mark_handed_off`` only a pending row, ``abort_if_cancelled`` only a cancelled one).
@@ -44,6 +45,7 @@ from aloft_admin.repositories.models.entities import (
     WorkflowRow,
 )
 from aloft_admin.repositories.models.executions import ExecutionModel, NodeExecutionModel, TaskExecutionModel
+from aloft_admin.repositories.models.oauth import OAuthGrantModel
 from aloft_admin.repositories.models.outbox import OutboxModel
 from aloft_admin.repositories.models.signals import SignalModel
 
@@ -252,6 +254,21 @@ class OutboxRepo(Protocol):
     async def release_lease(self, stream: str, holder: str) -> None: ...
 
 
+class OAuthGrantRepo(Protocol):
+    """The authorization server's codes and refresh tokens, by the SHA-256 hash of their value."""
+
+    def add(self, row: OAuthGrantModel) -> None: ...
+
+    async def get(self, kind: str, key_hash: str, client_id: str, now: datetime) -> OAuthGrantModel | None:
+        """The client's unexpired grant (another client's is None)."""
+
+    async def consume(self, kind: str, key_hash: str) -> bool:
+        """Delete the grant; False when it was already gone (another redemption, on any replica, won)."""
+
+    async def sweep(self, now: datetime) -> int:
+        """Delete expired grants; how many."""
+
+
 class Flush(Protocol):
     async def __call__(self) -> None: ...
 
@@ -267,6 +284,7 @@ class Repositories:
     attributes: AttributeRepo
     signals: SignalRepo
     outbox: OutboxRepo
+    oauth_grants: OAuthGrantRepo
     flush: Flush
     """Write pending changes now; a lost version race raises ``Aborted`` (retry from fresh state)."""
 

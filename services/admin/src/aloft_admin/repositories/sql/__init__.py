@@ -16,6 +16,7 @@ from aloft_admin.repositories.sql.executions import (
     SqlTaskExecutionRepo,
     flush_checked,
 )
+from aloft_admin.repositories.sql.oauth import SqlOAuthGrantRepo
 from aloft_admin.repositories.sql.outbox import SqlOutboxRepo
 from aloft_admin.repositories.sql.signals import SqlSignalRepo
 from aloft_db import Database
@@ -37,6 +38,7 @@ def repositories_of(session: AsyncSession) -> Repositories:
         attributes=SqlAttributeRepo(session),
         signals=SqlSignalRepo(session),
         outbox=SqlOutboxRepo(session),
+        oauth_grants=SqlOAuthGrantRepo(session),
         flush=flush,
     )
 
