@@ -120,6 +120,10 @@ class LocalProcessPlugin:
     def attempt_dir(self, ctx: TaskExecutionContext) -> AttemptDir:
         return AttemptDir(self.work_root / ctx.unique_id)
 
+    def launched(self, ctx: TaskExecutionContext) -> bool:
+        """Whether the attempt was launched: its spawn in flight (the directory is made there) or done."""
+        return ctx.unique_id in self._launching or self.attempt_dir(ctx).exists()
+
     # --- handle -------------------------------------------------------------------------------------------------
 
     async def handle(self, ctx: TaskExecutionContext) -> PluginAnswer:
