@@ -87,6 +87,75 @@ async def test_paths_outside_the_root_are_refused(store: LocalBlobStore, tmp_pat
         await store.read((tmp_path / "elsewhere").as_uri())
 
 
+@pytest.mark.parametrize(
+    "relative",
+    ["../../escape", "a/../../../escape", "a/./b/../../../../escape", "../../blobs-sibling/x", "//..//..//..//escape"],
+)
+async def test_dot_dot_is_folded_lexically_and_confined(store: LocalBlobStore, relative: str) -> None:
+    uri = f"{store.base_uri}/{relative}"  # the root is the container's parent: two levels up leave it
+    for attempt in (store.read, lambda u: store.write(u, b"x"), store.exists, store.size, store.delete):
+        with pytest.raises(ValueError, match="outside the blob store root"):
+            await attempt(uri)  # type: ignore[operator]
+    with pytest.raises(ValueError, match="outside the blob store root"):
+        store.path(uri)
+    # `..` that stays inside is folded without touching the file system
+    await store.write(store.uri("a", "..", "b", "c"), b"inside")
+    assert await store.read(store.uri("b", "c")) == b"inside"
+    assert store.key(store.uri("a", "..", "b", "c")) == "bucket/b/c"
+
+
+async def test_symlinked_components_that_leave_the_root_are_refused(store: LocalBlobStore, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_bytes(b"not yours")
+    container = store.path(store.base_uri)
+    (container / "dirlink").symlink_to(outside, target_is_directory=True)
+    (container / "filelink").symlink_to(outside / "secret")
+    for uri in (store.uri("dirlink", "secret"), store.uri("filelink")):
+        with pytest.raises(ValueError, match="outside the blob store root"):
+            await store.read(uri)
+        with pytest.raises(ValueError, match="outside the blob store root"):
+            await store.exists(uri)
+        with pytest.raises(ValueError, match="outside the blob store root"):
+            await store.size(uri)
+        with pytest.raises(ValueError, match="outside the blob store root"):
+            store.path(uri)
+    # writing through a linked directory (existing or to be created below it) never lands outside
+    for uri in (store.uri("dirlink", "new"), store.uri("dirlink", "deeper", "new")):
+        with pytest.raises(ValueError, match="outside the blob store root"):
+            await store.write(uri, b"x")
+    with pytest.raises(ValueError, match="outside the blob store root"):
+        await store.delete(store.uri("dirlink", "secret"))
+    assert sorted(p.name for p in outside.iterdir()) == ["secret"]
+    assert (outside / "secret").read_bytes() == b"not yours"
+    # replacing a link that is the object itself writes a file in the store, not through the link
+    await store.write(store.uri("filelink"), b"replaced")
+    assert (outside / "secret").read_bytes() == b"not yours"
+    assert await store.read(store.uri("filelink")) == b"replaced"
+
+
+async def test_symlinks_that_stay_inside_the_root_are_followed(store: LocalBlobStore) -> None:
+    await store.write(store.uri("real", "blob"), b"data")
+    container = store.path(store.base_uri)
+    (container / "alias").symlink_to(container / "real", target_is_directory=True)
+    assert await store.read(store.uri("alias", "blob")) == b"data"
+    assert await store.exists(store.uri("alias", "blob"))
+    # keys (what a signed URL names, what admin checks its served prefixes against) are the resolved location
+    assert store.key(store.uri("alias", "blob")) == "bucket/real/blob"
+    assert store.container_key(store.uri("alias", "blob")) == "real/blob"
+    await store.write(store.uri("alias", "sub", "more"), b"more")
+    assert await store.read(store.uri("real", "sub", "more")) == b"more"
+
+
+async def test_missing_objects_and_directories(store: LocalBlobStore) -> None:
+    await store.write(store.uri("d", "f"), b"x")
+    for uri in (store.uri("nope"), store.uri("d", "f", "below-a-file"), store.uri("d")):
+        with pytest.raises(BlobNotFound):
+            await store.read(uri)
+        assert not await store.exists(uri)
+    await store.delete(store.uri("no", "such", "dir"))  # nothing to delete is not an error
+
+
 async def test_signed_url_round_trip_through_the_signer(store: LocalBlobStore) -> None:
     uri = store.uri("data", "file.txt")
     url = store.signed_url(uri, "PUT", timedelta(minutes=5), content_md5="abc==")

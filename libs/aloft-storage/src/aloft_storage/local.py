@@ -1,10 +1,20 @@
-"""``file://`` blob store rooted at a directory; atomic writes via rename."""
+"""``file://`` blob store rooted at a directory; atomic writes via rename.
+
+Confinement without a ``realpath`` per access: a URI is normalised lexically (``..`` folded, no file system
+look-ups) and must name a path below the store root, which is resolved once. Symbolic links are the store's I/O's
+own concern: every read, write, size and existence check opens the object (or its directory) and asks the kernel
+where the open file really is (``/proc/self/fd``), refusing anything outside the root, so a link anywhere on the
+path that leaves the store is refused as ``resolve`` refused it, and the check cannot be raced (it is about the
+file actually opened). ``path`` (for callers that open files themselves) and the keys of signed URLs still
+resolve and check.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
+import stat
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -15,6 +25,8 @@ from aloft_storage.signing import UrlSigner
 # Blobs smaller than this are read and written on the event loop: a round trip through a worker thread costs
 # milliseconds on a busy machine (GIL hand-offs), far more than the I/O of a small file.
 _INLINE_BYTES = 256 * 1024
+_PROC_FD = Path("/proc/self/fd")
+_MISSING = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
 
 
 class LocalBlobStore(BlobStore):
@@ -24,6 +36,9 @@ class LocalBlobStore(BlobStore):
         self.root = root.resolve()
         self.container_path = self.root / container
         self.container_path.mkdir(parents=True, exist_ok=True)
+        self._root = str(self.root)
+        self._root_slash = self._root.rstrip("/") + "/"
+        self._fd_paths = _PROC_FD.is_dir()
         self._signer = signer
         self._default_expiry = default_expiry
 
@@ -31,13 +46,71 @@ class LocalBlobStore(BlobStore):
     def base_uri(self) -> str:
         return self.container_path.as_uri()
 
-    def path(self, uri: str) -> Path:
-        """Local path of a ``file://`` URI (or a plain absolute path), confined to the store root."""
+    # --- confinement --------------------------------------------------------------------------------------------
+
+    def lexical_path(self, uri: str) -> str:
+        """The local path a ``file://`` URI (or plain absolute path) names, normalised without touching the file
+        system; ValueError when it is not below the store root."""
         raw = unquote(urlparse(uri).path) if uri.startswith("file://") else uri
-        path = Path(raw).resolve()
-        if path != self.root and self.root not in path.parents:
+        if not raw.startswith("/"):
+            raise ValueError(f"{uri} is outside the blob store root {self.root}")
+        path = os.path.normpath(raw)
+        if path.startswith("//"):
+            path = path[1:]  # POSIX keeps a leading double slash; it names the same directory
+        if not self._below_root(path):
             raise ValueError(f"{uri} is outside the blob store root {self.root}")
         return path
+
+    def path(self, uri: str) -> Path:
+        """Local path of a ``file://`` URI (or a plain absolute path), confined to the store root with symbolic
+        links resolved: for callers that open the file themselves."""
+        lexical = self.lexical_path(uri)
+        path = Path(os.path.realpath(lexical))
+        if not self._below_root(str(path)):
+            raise ValueError(f"{uri} is outside the blob store root {self.root}")
+        return path
+
+    def _below_root(self, path: str) -> bool:
+        return path == self._root or path.startswith(self._root_slash)
+
+    def _check_open(self, fd: int, uri: str) -> None:
+        """Refuse an open file that lies outside the root (reached through a symbolic link)."""
+        # Without /proc the file system is asked instead (racy, as resolve was).
+        where = os.readlink(f"/proc/self/fd/{fd}") if self._fd_paths else os.path.realpath(self.lexical_path(uri))
+        if not self._below_root(where):
+            os.close(fd)
+            raise ValueError(f"{uri} is outside the blob store root {self.root}")
+
+    def _open(self, uri: str, flags: int) -> int:
+        fd = os.open(self.lexical_path(uri), flags | os.O_CLOEXEC)
+        self._check_open(fd, uri)
+        return fd
+
+    def _open_dir(self, directory: str, uri: str, create: bool) -> int:
+        """A checked descriptor of ``directory``; missing directories are made one at a time below a checked
+        parent, never through a symbolic link."""
+        try:
+            fd = os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            if not create or not self._below_root(os.path.dirname(directory)):
+                raise
+            parent = self._open_dir(os.path.dirname(directory), uri, create)
+            try:
+                name = os.path.basename(directory)
+                try:
+                    os.mkdir(name, dir_fd=parent)
+                except FileExistsError:
+                    pass
+                fd = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+            finally:
+                os.close(parent)
+        self._check_open(fd, uri)
+        return fd
+
+    # --- keys ---------------------------------------------------------------------------------------------------
+
+    # Keys name what a signed URL serves and what admin checks against its served prefixes: resolved, so a link
+    # inside the store cannot carry a key from one prefix into another (one realpath per signature, as before).
 
     def key(self, uri: str) -> str:
         return self.path(uri).relative_to(self.root).as_posix()
@@ -57,44 +130,93 @@ class LocalBlobStore(BlobStore):
             return None
         return path.relative_to(self.container_path).as_posix()
 
-    async def read(self, uri: str) -> bytes:
-        path = self.path(uri)
+    # --- objects ------------------------------------------------------------------------------------------------
+
+    def _open_blob(self, uri: str) -> int:
         try:
-            if path.stat().st_size < _INLINE_BYTES:
-                return path.read_bytes()  # a thread hop costs more than reading a small file
-            return await asyncio.to_thread(path.read_bytes)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+            return self._open(uri, os.O_RDONLY)
+        except _MISSING as exc:
             raise BlobNotFound(uri) from exc
 
-    def _write_sync(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    def _read_sync(self, uri: str, fd: int | None = None) -> bytes:
+        fd = self._open_blob(uri) if fd is None else fd
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
+            with os.fdopen(fd, "rb", closefd=False) as handle:
+                return handle.read()
+        except IsADirectoryError as exc:
+            raise BlobNotFound(uri) from exc
+        finally:
+            os.close(fd)
+
+    async def read(self, uri: str) -> bytes:
+        fd = self._open_blob(uri)
+        try:
+            small = os.fstat(fd).st_size < _INLINE_BYTES
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            os.close(fd)
             raise
+        if small:
+            return self._read_sync(uri, fd)  # a thread hop costs more than reading a small file
+        return await asyncio.to_thread(self._read_sync, uri, fd)
+
+    def _write_sync(self, uri: str, data: bytes) -> None:
+        path = self.lexical_path(uri)
+        directory, name = os.path.split(path)
+        parent = self._open_dir(directory, uri, create=True)
+        try:
+            tmp = f".tmp-{uuid.uuid4().hex}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600, dir_fd=parent)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                os.replace(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)
+            except BaseException:
+                try:
+                    os.unlink(tmp, dir_fd=parent)
+                except FileNotFoundError:
+                    pass
+                raise
+        finally:
+            os.close(parent)
 
     async def write(self, uri: str, data: bytes) -> None:
-        path = self.path(uri)
         if len(data) < _INLINE_BYTES:
-            self._write_sync(path, data)
+            self._write_sync(uri, data)
         else:
-            await asyncio.to_thread(self._write_sync, path, data)
+            await asyncio.to_thread(self._write_sync, uri, data)
+
+    def _stat(self, uri: str) -> os.stat_result | None:
+        try:
+            fd = self._open(uri, os.O_PATH)
+        except _MISSING:
+            return None
+        try:
+            return os.fstat(fd)
+        finally:
+            os.close(fd)
 
     async def exists(self, uri: str) -> bool:
-        return self.path(uri).is_file()
+        found = self._stat(uri)
+        return found is not None and stat.S_ISREG(found.st_mode)
 
     async def size(self, uri: str) -> int:
-        try:
-            return self.path(uri).stat().st_size
-        except FileNotFoundError as exc:
-            raise BlobNotFound(uri) from exc
+        found = self._stat(uri)
+        if found is None:
+            raise BlobNotFound(uri)
+        return found.st_size
 
     async def delete(self, uri: str) -> None:
-        self.path(uri).unlink(missing_ok=True)
+        directory, name = os.path.split(self.lexical_path(uri))
+        try:
+            parent = self._open_dir(directory, uri, create=False)
+        except _MISSING:
+            return
+        try:
+            os.unlink(name, dir_fd=parent)
+        except FileNotFoundError:
+            pass
+        finally:
+            os.close(parent)
 
     async def list(self, prefix_uri: str) -> list[str]:
         base = self.path(prefix_uri)

@@ -162,7 +162,7 @@ async def test_timeout_kills_the_process_group(
     child_file = plugin.attempt_dir(ctx).outputs_dir / "child"
     await wait_for(lambda: child_file.exists() and child_file.read_text().strip() != "")
     grandchild = int(child_file.read_text())
-    shim = int(first.custom_info["pid"]) if first.custom_info else 0
+    shim = plugin.attempt_dir(ctx).claimed_pid() or 0  # the command runs: its launcher holds the claim
 
     info = await drive(plugin, ctx)
     assert info.phase == Phase.RETRYABLE_FAILURE
@@ -180,10 +180,11 @@ async def test_abort_kills_and_later_handle_reports_aborted(
     ctx = await make_ctx(raw_template("trap '' TERM; sleep 300"))  # ignores SIGTERM: SIGKILL after the grace period
     plugin = LocalProcessPlugin(propeller_config, blobs)
     running = (await plugin.handle(ctx)).info
-    assert running.phase == Phase.RUNNING and running.custom_info is not None
-    pid = int(running.custom_info["pid"])
+    assert running.phase == Phase.RUNNING
 
-    await plugin.abort(ctx, "execution terminated by user")
+    await plugin.abort(ctx, "execution terminated by user")  # right after the launch: the spawn may be in flight
+    pid = plugin.attempt_dir(ctx).claimed_pid()
+    assert pid is not None  # the abort waited for the launch and stopped the process it started
     await wait_for(lambda: pid_gone(pid))
     await plugin.abort(ctx, "again")  # repeated abort is harmless
     await plugin.finalize(ctx)
@@ -246,11 +247,12 @@ async def test_process_lost_is_a_retryable_system_failure(
 ) -> None:
     ctx = await make_ctx(raw_template("sleep 300"))
     plugin = LocalProcessPlugin(propeller_config, blobs)
-    running = (await plugin.handle(ctx)).info
-    assert running.custom_info is not None
+    assert (await plugin.handle(ctx)).info.phase == Phase.RUNNING
     # Kill the launcher and its command behind the plugin's back (as a host crash would): no exit status recorded.
     await wait_for(lambda: plugin.attempt_dir(ctx).claimed_pid() is not None)  # the command has started
-    os.killpg(int(running.custom_info["pid"]), signal.SIGKILL)
+    pid = plugin.attempt_dir(ctx).claimed_pid()
+    assert pid is not None
+    os.killpg(pid, signal.SIGKILL)
     for _ in range(100):
         info = (await plugin.handle(ctx)).info
         if info.phase.is_terminal:
@@ -337,7 +339,10 @@ async def test_attempts_of_a_previous_instance_hold_their_slots(
 ) -> None:
     config = make_config(**{"max-concurrency": 1})
     running = await make_ctx(raw_template("sleep 1"), node="n1")
-    assert (await LocalProcessPlugin(config, blobs).handle(running)).info.phase == Phase.RUNNING
+    previous = LocalProcessPlugin(config, blobs)
+    assert (await previous.handle(running)).info.phase == Phase.RUNNING
+    # The launch completes off the event loop; a propeller killed before it claims the attempt leaves no process.
+    await wait_for(lambda: previous.attempt_dir(running).claimed())
 
     restarted = LocalProcessPlugin(config, blobs)  # has not handled n1 yet, but finds it running in the work dir
     queued = await make_ctx(raw_template("true"), node="n2")

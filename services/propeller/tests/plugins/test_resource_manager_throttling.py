@@ -92,7 +92,7 @@ async def _handle(plugin: Plugin, ctx: TaskExecutionContext) -> PhaseInfo:
 
 def _started(plugin: Plugin, ctx: TaskExecutionContext) -> bool:
     assert isinstance(plugin, LocalProcessPlugin)
-    return plugin.attempt_dir(ctx).exists()
+    return plugin.launched(ctx)
 
 
 async def test_quota_one_second_attempt_waits_until_the_first_is_finalized(

@@ -1,16 +1,23 @@
 """One attempt's directory: the durable record that makes ``handle`` idempotent across propeller restarts.
 
 Layout of ``<work dir>/<unique_id>/``:
-  claim/pid       written by the launcher shim as its first act (``mkdir`` is atomic: a second launcher exits at once)
-  attempt.json    pid, process group, boot id and kernel start time of the shim (written by propeller after spawn)
+  claim           the attempt record: ``<pid> <start ticks> <boot id>`` of the launcher shim, its mtime the start.
+                  Propeller creates it exclusively (``O_EXCL``: of two propellers racing on one attempt, one wins)
+                  after spawning the shim and before telling it to go, so a command never runs unclaimed
   exit_code       written by the shim when the command ends (survives a propeller restart; we cannot waitpid
                   a process we did not spawn)
   terminated.json written by propeller when it kills the attempt (abort / timeout / memory limit)
-  stdout.log, stderr.log, workdir/ (the process's cwd), inputs/ and outputs/ (raw containers)
+  stdout.log, stderr.log, workdir/ (the process's cwd); task.pb, inputs/ and outputs/ only when the command names them
+  attempt.json    a record written by an adopter (and by earlier versions, whose claim was a directory holding ``pid``)
+
+A launch makes six files and directories (attempt and work directories, the two logs, the claim, the exit code),
+none of them through a temporary file: the claim is one exclusive create, and a torn ``exit_code`` reads as
+"not yet" (the shim is still alive while it writes).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -18,17 +25,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 # The shim runs the command and records its exit status. ``$1`` is the attempt dir; the rest is the command.
-# The launcher waits for propeller's go-ahead on stdin (sent once the process's limits are set from outside; EOF
-# without it, as when propeller dies first, means: never start), then claims the attempt and runs the command.
+# The launcher waits for propeller's go-ahead on stdin, sent once the process's limits are set from outside and the
+# attempt is claimed in its name; EOF without it (propeller died first, or lost the claim to another) means: never
+# start. Only shell builtins: no process besides the command.
 LAUNCHER_SCRIPT = r"""
 d="$1"; shift
 read -r go || exit 0
 exec </dev/null
-mkdir "$d/claim" 2>/dev/null || exit 0
-echo $$ > "$d/claim/pid"
 "$@"
 code=$?
-echo "$code" > "$d/exit_code.tmp" && mv "$d/exit_code.tmp" "$d/exit_code"
+echo "$code" > "$d/exit_code"
 exit "$code"
 """
 
@@ -61,6 +67,7 @@ class Termination:
     at: float
 
 
+@functools.cache
 def boot_id() -> str:
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
@@ -155,17 +162,64 @@ class AttemptDir:
         return self.path.is_dir()
 
     def prepare(self) -> None:
-        for directory in (self.path, self.workdir):
-            directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(exist_ok=True)
+        except FileNotFoundError:
+            self.path.mkdir(parents=True, exist_ok=True)  # the first attempt: the work root is made too
+        self.workdir.mkdir(exist_ok=True)
+
+    @property
+    def claim_path(self) -> Path:
+        return self.path / "claim"
 
     def claimed(self) -> bool:
-        return (self.path / "claim").is_dir()
+        return self.claim_path.exists()
 
-    def claimed_pid(self) -> int | None:
+    def claim(self, record: ProcessRecord) -> bool:
+        """Claim the attempt for ``record``'s launcher: False when another launcher holds it."""
         try:
-            return int((self.path / "claim" / "pid").read_text().strip())
+            fd = os.open(self.claim_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except FileExistsError:
+            return False
+        try:
+            os.write(fd, f"{record.pid} {record.start_ticks} {record.boot_id or '-'}\n".encode())
+        finally:
+            os.close(fd)
+        return True
+
+    def claim_record(self) -> ProcessRecord | None:
+        """The launcher holding the claim; None when unclaimed or the claim is still being written."""
+        try:
+            with self.claim_path.open("rb") as handle:
+                fields = handle.read().split()
+                started_at = os.fstat(handle.fileno()).st_mtime
+        except IsADirectoryError:
+            return self._legacy_claim_record()
+        except OSError:
+            return None
+        if len(fields) != 3:
+            return None
+        try:
+            pid, ticks = int(fields[0]), int(fields[1])
+        except ValueError:
+            return None
+        boot = "" if fields[2] == b"-" else fields[2].decode()  # "-": no boot id on this host
+        return ProcessRecord(pid=pid, pgid=pid, boot_id=boot, start_ticks=ticks, started_at=started_at)
+
+    def _legacy_claim_record(self) -> ProcessRecord | None:
+        """An attempt launched by an earlier version: ``claim/pid`` by the shim, ``attempt.json`` by propeller."""
+        try:
+            pid = int((self.claim_path / "pid").read_text().strip())
         except (OSError, ValueError):
             return None
+        record = self._json_record()
+        if record is not None and record.pid == pid:
+            return record
+        return ProcessRecord.of_group_leader(pid)
+
+    def claimed_pid(self) -> int | None:
+        record = self.claim_record()
+        return record.pid if record is not None else None
 
     def exit_code(self) -> int | None:
         try:
@@ -182,6 +236,10 @@ class AttemptDir:
         return time.time()
 
     def record(self) -> ProcessRecord | None:
+        """The process running the attempt: the claim's, else one written by ``write_record``."""
+        return self.claim_record() or self._json_record()
+
+    def _json_record(self) -> ProcessRecord | None:
         try:
             return ProcessRecord(**json.loads((self.path / "attempt.json").read_text()))
         except (OSError, ValueError, TypeError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from posixpath import dirname
 from urllib.parse import unquote, urlparse
 
@@ -59,7 +60,6 @@ def build_command(
     template = [*container.command, *container.args]
     if not template:
         raise ValueError(f"task [{ctx.template.id.name}] has an empty container command")
-    (attempt.path / "task.pb").write_bytes(ctx.template.SerializeToString())
     command = render_command(template, template_parameters(ctx, attempt), inputs)
     command = rewrite_dest_dir(command, str(attempt.workdir))
     if raw:
@@ -72,6 +72,22 @@ def build_command(
             },
         )
     return command
+
+
+def write_task_template(ctx: TaskExecutionContext, attempt: AttemptDir, command: list[str]) -> bool:
+    """``task.pb`` for a command that names it (``{{.taskTemplatePath}}``); whether it did."""
+    path = attempt.path / "task.pb"
+    if not names_path(command, path):
+        return False
+    attempt.prepare()
+    path.write_bytes(ctx.template.SerializeToString())
+    return True
+
+
+def names_path(command: list[str], path: Path) -> bool:
+    """Whether an argument mentions ``path`` (the rewritten copilot directories)."""
+    text = str(path)
+    return any(text in arg for arg in command)
 
 
 def rewrite_dest_dir(command: list[str], workdir: str) -> list[str]:

@@ -29,6 +29,19 @@ def attempt_log_links(
     return render_log_links(templates, log_variables(blobs, ctx, attempt, started_at, wanted))
 
 
+_LOG_VARIABLES = {
+    io.STDOUT_FILE: ("stdouturi", "stdoutsignedurl", "logkey"),
+    io.STDERR_FILE: ("stderruri", "stderrsignedurl"),
+}
+
+
+def linked_logs(templates: list[LogTemplate]) -> frozenset[str]:
+    """The log files (``stdout.log`` / ``stderr.log``) a link points at: shipped even while empty, so the link
+    never dangles; other empty logs are not copied."""
+    wanted = " ".join(uri for template in templates for uri in template.templateUris).lower()
+    return frozenset(name for name, variables in _LOG_VARIABLES.items() if any(v in wanted for v in variables))
+
+
 def log_variables(
     blobs: BlobStore,
     ctx: TaskExecutionContext,

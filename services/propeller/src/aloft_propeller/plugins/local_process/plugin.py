@@ -2,19 +2,22 @@
 
 Idempotency: the attempt directory (``attempt.py``) is the record. ``handle`` first observes it (running → RUNNING,
 exit code recorded → the result, killed by us → that failure, vanished → ProcessLost) and only launches when no
-launcher has claimed the attempt. The launcher claims it with an atomic ``mkdir`` before running the command, so
-even two propellers racing on the same attempt run it once. Children live in their own session, survive a
-``kill -9`` of propeller, and are adopted by the next propeller that handles the attempt.
+launcher has claimed the attempt. Propeller claims it for the launcher it spawned with an exclusive create before
+letting it run the command, so even two propellers racing on the same attempt run it once. Children live in their
+own session, survive a ``kill -9`` of propeller, and are adopted by the next propeller that handles the attempt.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,7 +35,7 @@ from aloft_propeller.plugins.local_process.attempt import (
     group_rss_bytes,
     is_running,
 )
-from aloft_propeller.plugins.local_process.command import build_command
+from aloft_propeller.plugins.local_process.command import build_command, names_path, write_task_template
 from aloft_propeller.plugins.local_process.environment import (
     ImageResolutionError,
     flyte_env,
@@ -41,13 +44,17 @@ from aloft_propeller.plugins.local_process.environment import (
     storage_env,
 )
 from aloft_propeller.plugins.local_process.limits import ProcessLimits
-from aloft_propeller.plugins.local_process.log_links import attempt_log_links
-from aloft_propeller.plugins.local_process.process import kill_group, spawn
+from aloft_propeller.plugins.local_process.log_links import attempt_log_links, linked_logs
+from aloft_propeller.plugins.local_process.process import Spawned, kill_group, spawn
 from aloft_propeller.plugins.local_process.template import TemplateError
 from aloft_propeller.plugins.local_process.throttle import ProcessTokens
 from aloft_storage import BlobNotFound, BlobStore
 
+log = logging.getLogger(__name__)
+
 PLUGIN_ID = "local-process"
+_SPAWN_THREADS = 4  # spawns overlap while each waits for its child's exec
+_HOST = socket.gethostname()
 TASK_TYPES = ("python-task", "container", "raw-container")
 _INLINE_READ_BYTES = 256 * 1024
 _CLAIM_SETTLE_LOOKS = 100
@@ -82,7 +89,11 @@ class LocalProcessPlugin:
         self._scanned = False
         self._bin_dirs: dict[str, Path] = {}
         self._tokens = ProcessTokens(self._settings)
+        self._linked_logs = linked_logs(config.plugins.logs.templates)
         self._exit_listener: ExitListener | None = None
+        self._launching: dict[str, tuple[asyncio.Future[Spawned], float]] = {}  # spawns in flight, launch time
+        self._spawn_pool: ThreadPoolExecutor | None = None
+        self._spawn_errors: dict[str, BaseException] = {}
 
     def set_exit_listener(self, listener: ExitListener | None) -> None:
         self._exit_listener = listener
@@ -109,6 +120,10 @@ class LocalProcessPlugin:
     def attempt_dir(self, ctx: TaskExecutionContext) -> AttemptDir:
         return AttemptDir(self.work_root / ctx.unique_id)
 
+    def launched(self, ctx: TaskExecutionContext) -> bool:
+        """Whether the attempt was launched: its spawn in flight (the directory is made there) or done."""
+        return ctx.unique_id in self._launching or self.attempt_dir(ctx).exists()
+
     # --- handle -------------------------------------------------------------------------------------------------
 
     async def handle(self, ctx: TaskExecutionContext) -> PluginAnswer:
@@ -129,17 +144,25 @@ class LocalProcessPlugin:
             if waiting is not None:
                 return PluginAnswer(waiting)
             try:
-                record = await self._launch(ctx, attempt)
+                started_at = await self._launch(ctx, attempt)
             except _CANNOT_START as exc:
                 await self._tokens.release(ctx)
                 message = f"cannot start the task: {exc}"
                 return PluginAnswer(
                     results.failure(Phase.PERMANENT_FAILURE, type(exc).__name__, message, ErrorKind.USER)
                 )
-        return PluginAnswer(self._running_info(ctx, attempt, record))
+        return PluginAnswer(self._running_info(ctx, attempt, None, started_at))
 
     async def _observe(self, ctx: TaskExecutionContext, attempt: AttemptDir) -> PhaseInfo | None:
         """The attempt's phase from its directory; None when nothing has been started (safe to launch)."""
+        launching = self._launching.get(ctx.unique_id)
+        if launching is not None:  # spawned off the event loop; its completion wakes the workflow
+            return self._running_info(ctx, attempt, None, launching[1])
+        spawn_error = self._spawn_errors.pop(ctx.unique_id, None)
+        if spawn_error is not None:  # nothing runs (the launcher was never told to go)
+            await self._tokens.release(ctx)
+            message = f"cannot start the task: {spawn_error}"
+            return results.failure(Phase.PERMANENT_FAILURE, type(spawn_error).__name__, message, ErrorKind.USER)
         if not attempt.exists():
             return None
         self._reap(ctx.unique_id)
@@ -148,8 +171,10 @@ class LocalProcessPlugin:
             return await self._terminal(ctx, attempt, results.from_termination(termination))
         exit_code = attempt.exit_code()
         if exit_code is None:
-            await _settle_claim(attempt)
-            record = self._current_record(attempt)
+            record = self._active.get(ctx.unique_id)  # launched here: the claim is ours and its record known
+            if record is None:
+                await _settle_claim(attempt)
+                record = attempt.record()
             if record is not None and is_running(record):
                 self._active[ctx.unique_id] = record
                 return await self._running(ctx, attempt, record)
@@ -163,16 +188,6 @@ class LocalProcessPlugin:
             return await self._terminal(ctx, attempt, lost)
         return None
 
-    def _current_record(self, attempt: AttemptDir) -> ProcessRecord | None:
-        """The process that holds the claim; the recorded spawn only while the claim is not yet taken."""
-        record = attempt.record()
-        claimed_pid = attempt.claimed_pid()
-        if claimed_pid is None or (record is not None and record.pid == claimed_pid):
-            return record
-        adopted = ProcessRecord.of_group_leader(claimed_pid, record.started_at if record else None)
-        attempt.write_record(adopted)
-        return adopted
-
     # --- concurrency --------------------------------------------------------------------------------------------
 
     def _has_free_slot(self) -> bool:
@@ -182,7 +197,7 @@ class LocalProcessPlugin:
             self._reap(unique_id)
             if not is_running(record):
                 del self._active[unique_id]
-        return len(self._active) < self._settings.max_concurrency
+        return len(self._active) + len(self._launching) < self._settings.max_concurrency
 
     def _count_running_attempts(self) -> None:
         """After a restart, attempts started by the previous propeller still hold concurrency slots."""
@@ -202,15 +217,22 @@ class LocalProcessPlugin:
 
     # --- launching ----------------------------------------------------------------------------------------------
 
-    async def _launch(self, ctx: TaskExecutionContext, attempt: AttemptDir) -> ProcessRecord:
-        attempt.prepare()
+    async def _launch(self, ctx: TaskExecutionContext, attempt: AttemptDir) -> float:
         inputs = await io.read_inputs(ctx)
         container = ctx.template.container
         raw = results.is_raw_container(ctx)
         command = build_command(ctx, inputs, attempt, raw)
+        prepared = write_task_template(ctx, attempt, command)
         if raw:
-            await copilot.download_inputs(self._blobs, inputs, attempt.inputs_dir, container.data_config.format)
-            attempt.outputs_dir.mkdir(parents=True, exist_ok=True)
+            # Copilot's directories exist for a command that names them (nothing else can find them).
+            if names_path(command, attempt.inputs_dir):
+                attempt.prepare()
+                await copilot.download_inputs(self._blobs, inputs, attempt.inputs_dir, container.data_config.format)
+                prepared = True
+            if names_path(command, attempt.outputs_dir):
+                attempt.prepare()
+                attempt.outputs_dir.mkdir(exist_ok=True)
+                prepared = True
         bin_dir = self._bin_dir(container.image)
         if bin_dir is None and not raw:
             raise ImageResolutionError(
@@ -219,11 +241,51 @@ class LocalProcessPlugin:
             )
         env = process_env(self._environ, {**storage_env(self._config.storage), **flyte_env(ctx)}, bin_dir)
         limits = ProcessLimits.from_resources(ctx.resource_limits, ctx.resource_requests)
-        child, record = spawn(attempt, command, env, limits if self._settings.enforce_limits else None)
-        self._children[ctx.unique_id] = child
-        self._active[ctx.unique_id] = record
-        self._watch_exit(ctx, child)
-        return record
+        # The spawn waits for the child's exec (milliseconds on a busy machine): in a thread, so the round goes on
+        # evaluating and launching other nodes meanwhile.
+        enforced = limits if self._settings.enforce_limits else None
+        loop = asyncio.get_running_loop()
+        # Otherwise the attempt's directories are made in the spawning thread too: file system metadata writes
+        # cost about a millisecond each on a busy disk.
+        future = loop.run_in_executor(self._spawner(), spawn, attempt, command, env, enforced, not prepared)
+        started_at = time.time()
+        self._launching[ctx.unique_id] = (future, started_at)
+        future.add_done_callback(lambda done: self._launched(ctx, done))
+        return started_at
+
+    def _spawner(self) -> ThreadPoolExecutor:
+        if self._spawn_pool is None:
+            self._spawn_pool = ThreadPoolExecutor(_SPAWN_THREADS, thread_name_prefix="local-process-spawn")
+        return self._spawn_pool
+
+    def _launched(self, ctx: TaskExecutionContext, done: asyncio.Future[Spawned]) -> None:
+        """On the event loop, once a spawn ends: follow the process, or let the next look find out what happened
+        (another propeller's claim is adopted from the claim; a failed spawn is reported by the next look)."""
+        unique_id = ctx.unique_id
+        self._launching.pop(unique_id, None)
+        if done.cancelled():
+            return
+        error = done.exception()
+        if error is not None:
+            log.warning("could not start attempt %s: %s", unique_id, error)
+            self._spawn_errors[unique_id] = error
+        else:
+            child, record = done.result()
+            self._children[unique_id] = child
+            if record is not None:
+                self._active[unique_id] = record
+                self._watch_exit(ctx, child)
+                return
+        if self._exit_listener is not None:
+            self._exit_listener(ctx.task_execution_id.node_execution_id.execution_id)
+
+    async def _launch_settled(self, ctx: TaskExecutionContext) -> None:
+        """Wait for an in-flight spawn of this attempt (abort must see the process it is to stop)."""
+        launching = self._launching.get(ctx.unique_id)
+        if launching is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(launching[0])
+            await asyncio.sleep(0)  # let the done callback record the process
 
     def _watch_exit(self, ctx: TaskExecutionContext, child: subprocess.Popen[bytes]) -> None:
         """Tell the exit listener when the launcher exits (a pidfd turns readable). The launcher records the exit
@@ -264,7 +326,7 @@ class LocalProcessPlugin:
             await self._kill(ctx, attempt, record, termination)
             return await self._terminal(ctx, attempt, results.from_termination(termination))
         await self._upload_logs(ctx, attempt, only_if_changed=True)
-        return self._running_info(ctx, attempt, record)
+        return self._running_info(ctx, attempt, record.pid, record.started_at)
 
     def _limit_exceeded(self, ctx: TaskExecutionContext, record: ProcessRecord) -> Termination | None:
         now = time.time()
@@ -278,22 +340,26 @@ class LocalProcessPlugin:
                 return Termination(kind="oom", reason=reason, at=now)
         return None
 
-    def _running_info(self, ctx: TaskExecutionContext, attempt: AttemptDir, record: ProcessRecord) -> PhaseInfo:
+    def _running_info(
+        self, ctx: TaskExecutionContext, attempt: AttemptDir, pid: int | None, started_at: float
+    ) -> PhaseInfo:
+        """RUNNING from the launch on (the pid is known once the spawn is done; the phase does not change)."""
         custom = struct_pb2.Struct()
-        custom.update({"pid": record.pid, "workDir": str(attempt.path), "host": socket.gethostname()})
+        custom.update({"workDir": str(attempt.path), "host": _HOST})
+        if pid is not None:
+            custom.update({"pid": pid})
         return PhaseInfo(
             phase=Phase.RUNNING,
             reason="process running",
-            occurred_at=results.timestamp(record.started_at),
-            logs=self._log_links(ctx, attempt, record.started_at),
+            occurred_at=results.timestamp(started_at),
+            logs=self._log_links(ctx, attempt, started_at),
             custom_info=custom,
         )
 
     async def _terminal(self, ctx: TaskExecutionContext, attempt: AttemptDir, info: PhaseInfo) -> PhaseInfo:
         """Release the slot, ship the final logs and link them."""
-        self._active.pop(ctx.unique_id, None)
+        record = self._active.pop(ctx.unique_id, None) or attempt.record()
         await self._upload_logs(ctx, attempt)
-        record = attempt.record()
         return replace(info, logs=self._log_links(ctx, attempt, record.started_at if record else None))
 
     # --- abort / finalize ---------------------------------------------------------------------------------------
@@ -303,11 +369,13 @@ class LocalProcessPlugin:
         await self._tokens.release(ctx)  # only once the process is gone: the token stands for a running process
 
     async def _stop(self, ctx: TaskExecutionContext, reason: str) -> None:
+        await self._launch_settled(ctx)
         attempt = self.attempt_dir(ctx)
         if not attempt.exists() or attempt.exit_code() is not None:
             return
         termination = Termination(kind="abort", reason=reason or "aborted", at=time.time())
-        record = self._current_record(attempt)
+        await _settle_claim(attempt)
+        record = self._active.get(ctx.unique_id) or attempt.record()
         if record is None:
             attempt.write_termination(termination)  # nothing runs yet; a later handle must not start it
             return
@@ -335,12 +403,13 @@ class LocalProcessPlugin:
     # --- logs ---------------------------------------------------------------------------------------------------
 
     async def _upload_logs(self, ctx: TaskExecutionContext, attempt: AttemptDir, only_if_changed: bool = False) -> None:
+        """Copy the logs to the attempt's output prefix; an empty log only when a log link names it."""
         sizes = (_size(attempt.stdout), _size(attempt.stderr))
         if only_if_changed and self._log_sizes.get(ctx.unique_id) == sizes:
             return
         logs = ((attempt.stdout, io.STDOUT_FILE), (attempt.stderr, io.STDERR_FILE))
         for (path, name), size in zip(logs, sizes, strict=True):
-            if size < 0:
+            if size < 0 or (size == 0 and name not in self._linked_logs):
                 continue
             # Small logs (the common case) are read inline: a thread hop costs more than the read.
             data = (

@@ -17,13 +17,18 @@ from aloft_propeller.plugins.local_process.attempt import (
 )
 from aloft_propeller.plugins.local_process.limits import ProcessLimits
 
+Spawned = tuple[subprocess.Popen[bytes], ProcessRecord | None]
+
 
 def spawn(
-    attempt: AttemptDir, command: list[str], env: dict[str, str], limits: ProcessLimits | None
-) -> tuple[subprocess.Popen[bytes], ProcessRecord]:
-    """Start the launcher (which claims the attempt, runs ``command`` and records its exit status). Limits are set
-    on the launcher before it is told to go, so the command starts under them."""
+    attempt: AttemptDir, command: list[str], env: dict[str, str], limits: ProcessLimits | None, prepare: bool = True
+) -> Spawned:
+    """Start the launcher (which runs ``command`` and records its exit status) and claim the attempt for it. Limits
+    are set on the launcher before it is told to go, so the command starts under them. The record is None when
+    another launcher holds the claim: this one then exits without running anything."""
     argv = ["/bin/sh", "-c", LAUNCHER_SCRIPT, "aloft-launcher", str(attempt.path), *command]
+    if prepare:
+        attempt.prepare()
     with attempt.stdout.open("ab") as stdout, attempt.stderr.open("ab") as stderr:
         child = subprocess.Popen(
             argv,
@@ -35,14 +40,16 @@ def spawn(
             start_new_session=True,  # survives propeller's death; killed as a group
         )
     assert child.stdin is not None
+    record: ProcessRecord | None = None
     try:
         if limits is not None:
             limits.apply_to(child.pid)
-        child.stdin.write(b"go\n")
+        started = ProcessRecord.of_group_leader(child.pid)
+        if attempt.claim(started):
+            record = started
+            child.stdin.write(b"go\n")
     finally:
-        child.stdin.close()  # without the go-ahead the launcher exits without claiming the attempt
-    record = ProcessRecord.of_group_leader(child.pid)
-    attempt.write_record(record)
+        child.stdin.close()  # without the go-ahead the launcher exits without running the command
     return child, record
 
 

@@ -84,8 +84,9 @@ async def collect_raw_outputs(
         )
     except copilot.CopilotError as exc:
         return failure(Phase.PERMANENT_FAILURE, "OutputsNotFound", str(exc), ErrorKind.USER, at)
-    await blobs.write_proto(outputs_uri, outputs)
-    return None
+    if outputs.literals or ctx.template.interface.outputs.variables:
+        await blobs.write_proto(outputs_uri, outputs)  # nothing declared, nothing produced: readers take an absent
+    return None  # outputs.pb for the empty map (propeller's and admin's readers both do)
 
 
 def exit_message(exit_code: int, attempt: AttemptDir) -> str:
