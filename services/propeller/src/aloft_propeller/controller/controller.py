@@ -78,8 +78,19 @@ class Controller:
             if callable(set_listener):
                 set_listener(self._wake_execution)
 
-    def _wake_execution(self, execution_id: identifier_pb2.WorkflowExecutionIdentifier) -> None:
-        self.wake(ExecutionKey(execution_id.project, execution_id.domain, execution_id.name))
+    def _wake_execution(
+        self, identifier: identifier_pb2.NodeExecutionIdentifier | identifier_pb2.WorkflowExecutionIdentifier
+    ) -> None:
+        """A plugin's exit listener: naming the node, only it is visited; naming the execution, every active node
+        is polled at once."""
+        if isinstance(identifier, identifier_pb2.NodeExecutionIdentifier):
+            execution_id = identifier.execution_id
+            key = ExecutionKey(execution_id.project, execution_id.domain, execution_id.name)
+            self._runner.wake_node(key, identifier.node_id)
+        else:
+            key = ExecutionKey(identifier.project, identifier.domain, identifier.name)
+            self._runner.wake_all(key)
+        self.wake(key)
 
     async def start(self) -> None:
         for key in await self._store.active_keys():

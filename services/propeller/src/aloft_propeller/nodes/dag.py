@@ -1,11 +1,17 @@
 """The DAG of one workflow level: each node's upstream ids (explicit, from promises, from compiled connections,
-and from the children of branches) and a topological order. Start and end nodes are implicit."""
+and from the children of branches) and a topological order. Start and end nodes are implicit.
+
+``dag_graph`` computes it once per compiled workflow (rounds used to re-derive it, walking every binding, each
+time): the order, each node's upstream ids and its downstream positions, which the incremental evaluation
+(``nodes/frontier.py``) follows when a node finishes."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from flyteidl.core import literals_pb2, workflow_pb2
+from flyteidl.core import compiler_pb2, literals_pb2, workflow_pb2
 
 from aloft_propeller.nodes.base import Scope
 from aloft_propeller.nodes.context import END_NODE, START_NODE
@@ -65,3 +71,42 @@ def executable_nodes(scope: Scope) -> list[workflow_pb2.Node]:
         for deps in pending.values():
             deps.difference_update(ready)
     return ordered
+
+
+@dataclass(frozen=True)
+class DagGraph:
+    nodes: tuple[workflow_pb2.Node, ...]  # topological order (``executable_nodes``)
+    index: dict[str, int]  # node id → position in ``nodes``
+    upstream: tuple[frozenset[str], ...]  # ``upstream_ids`` of each node
+    downstream: tuple[tuple[int, ...], ...]  # positions of the nodes that list each node upstream
+
+
+def build_graph(scope: Scope) -> DagGraph:
+    nodes = executable_nodes(scope)
+    index = {node.id: position for position, node in enumerate(nodes)}
+    upstream = tuple(frozenset(upstream_ids(scope, node)) for node in nodes)
+    downstream: list[list[int]] = [[] for _ in nodes]
+    for position, ids in enumerate(upstream):
+        for node_id in ids:
+            if node_id in index:
+                downstream[index[node_id]].append(position)
+    return DagGraph(tuple(nodes), index, upstream, tuple(tuple(d) for d in downstream))
+
+
+_GRAPHS_KEPT = 256
+# Keyed by the workflow message's identity, holding the message so the id stays its own while cached.
+_graphs: OrderedDict[int, tuple[compiler_pb2.CompiledWorkflow, DagGraph]] = OrderedDict()
+
+
+def dag_graph(scope: Scope) -> DagGraph:
+    """The scope's graph, cached per compiled workflow object (specs are parsed once per execution and kept)."""
+    workflow = scope.workflow
+    cached = _graphs.get(id(workflow))
+    if cached is not None and cached[0] is workflow:
+        _graphs.move_to_end(id(workflow))
+        return cached[1]
+    graph = build_graph(scope)
+    _graphs[id(workflow)] = (workflow, graph)
+    if len(_graphs) > _GRAPHS_KEPT:
+        _graphs.popitem(last=False)
+    return graph

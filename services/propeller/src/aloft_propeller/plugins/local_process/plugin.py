@@ -58,7 +58,7 @@ _CANNOT_START = (TemplateError, ImageResolutionError, copilot.CopilotError, Blob
 
 # Called (on the event loop) when a process this instance spawned exits: lets the controller evaluate the workflow
 # at once instead of at its next poll. Only a hint: polling still notices every exit (and adopted processes).
-ExitListener = Callable[[identifier_pb2.WorkflowExecutionIdentifier], None]
+ExitListener = Callable[[identifier_pb2.NodeExecutionIdentifier], None]
 
 
 class LocalProcessPlugin:
@@ -244,14 +244,14 @@ class LocalProcessPlugin:
         except (AttributeError, OSError):
             return  # no pidfd support: the poll notices the exit
         loop = asyncio.get_running_loop()
-        execution_id = ctx.task_execution_id.node_execution_id.execution_id
+        node_execution_id = ctx.task_execution_id.node_execution_id  # the node: its round visits only it
         unique_id = ctx.unique_id
 
         def exited() -> None:
             loop.remove_reader(fd)
             os.close(fd)
             self._reap(unique_id)
-            listener(execution_id)
+            listener(node_execution_id)
 
         loop.add_reader(fd, exited)
 
