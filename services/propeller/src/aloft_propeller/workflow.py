@@ -60,6 +60,7 @@ class WorkflowExecutor:
             tuple[bytes, dataplane_pb2.CreateExecutionRequest, compiler_pb2.CompiledWorkflowClosure],
         ] = {}
         self._top_ids: dict[ExecutionKey, frozenset[str]] = {}
+        self._inputs: dict[ExecutionKey, tuple[str, literals_pb2.LiteralMap]] = {}
         # Each execution's incremental evaluation, with the record version it is valid for (-1: being evaluated).
         self._frontiers: dict[ExecutionKey, tuple[int, Frontier]] = {}
 
@@ -205,12 +206,19 @@ class WorkflowExecutor:
             await self._run_failure_node(ectx, scope)
 
     async def _top_scope(self, ectx: ExecutionContext) -> Scope:
+        """The execution's inputs never change: read once per execution, not every round."""
+        cached = self._inputs.get(ectx.key)
+        if cached is not None and cached[0] == ectx.request.inputs_uri:
+            return Scope(workflow=ectx.closure.primary, inputs=cached[1])
         inputs = literals_pb2.LiteralMap()
         if ectx.request.inputs_uri:
             try:
                 inputs = await ectx.read_literal_map(ectx.request.inputs_uri)
             except BlobNotFound:
-                inputs = literals_pb2.LiteralMap()
+                return Scope(workflow=ectx.closure.primary, inputs=inputs)  # not cached: it may appear later
+        if len(self._inputs) >= _SPEC_CACHE_SIZE:
+            self._inputs.pop(next(iter(self._inputs)))
+        self._inputs[ectx.key] = (ectx.request.inputs_uri, inputs)
         return Scope(workflow=ectx.closure.primary, inputs=inputs)
 
     async def _run(self, ectx: ExecutionContext, scope: Scope) -> None:

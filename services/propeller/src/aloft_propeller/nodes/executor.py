@@ -142,7 +142,11 @@ class NodeExecutor:
         except NodeError:
             return NodeKind(target, True)  # fails when visited: never left untried
         has_deadline = has_deadline or attempts.attempt_timeout(template) is not None
-        return NodeKind(f"{target}:{template.type}", has_deadline)
+        try:
+            wakes = bool(getattr(ectx.plugins.for_task_type(template.type), "wakes_nodes", False))
+        except LookupError:
+            wakes = False
+        return NodeKind(f"{target}:{template.type}", has_deadline, wakes)
 
     async def _scope_outputs(self, ectx: ExecutionContext, scope: Scope) -> literals_pb2.LiteralMap:
         async def outputs_of(node_id: str) -> literals_pb2.LiteralMap:

@@ -28,6 +28,8 @@ from aloft_propeller.state import NodePhase, NodeState
 
 FIRST_POLL_SECONDS = 0.002
 POLL_BACKOFF = 1.5
+# A running attempt whose plugin wakes its node when it ends (local-process) is polled only as a fallback.
+WOKEN_POLL_SECONDS = 0.25
 _FAILED = (NodePhase.FAILED, NodePhase.TIMED_OUT, NodePhase.ABORTED)
 _BUDGET = "budget:"
 _WAITING = "waiting:"
@@ -36,10 +38,11 @@ _WAITING = "waiting:"
 @dataclass(frozen=True)
 class NodeKind:
     """What blocked nodes of one kind have in common: ``name`` groups them; an attempt with a deadline is never
-    left untried (its timeout must be noticed)."""
+    left untried (its timeout must be noticed); ``wakes``: its plugin wakes the node when an attempt ends."""
 
     name: str
     has_deadline: bool
+    wakes: bool = False
 
 
 @dataclass
@@ -132,6 +135,8 @@ class Frontier:
                 continue
             idle = 0 if changed else self.polls.get(position, (0.0, 0))[1] + 1
             delay = 0.0 if changed else min(FIRST_POLL_SECONDS * POLL_BACKOFF ** (idle - 1), poll_ceiling)
+            if state.plugin_phase == Phase.RUNNING and kind_of(position).wakes:
+                delay = max(delay, min(WOKEN_POLL_SECONDS, poll_ceiling))
             self.polls[position] = (now + delay, idle)
 
     def _blocked_kind(

@@ -90,6 +90,12 @@ class LocalProcessPlugin:
         self._exit_listener = listener
 
     @property
+    def wakes_nodes(self) -> bool:
+        """The listener hears of every exit of a process this instance spawned, by node: the engine may poll
+        those attempts rarely (nodes/frontier.py)."""
+        return self._exit_listener is not None
+
+    @property
     def id(self) -> str:
         return PLUGIN_ID
 
