@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import enum
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from aloft_propeller.execution_error import ExecutionError
@@ -160,6 +160,9 @@ def _plain(error: ExecutionError | None) -> dict[str, Any] | None:
     return error.to_dict() if error is not None else None
 
 
+_NODE_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(NodeState)}
+
+
 def _scalars(state: WorkflowState) -> dict[str, Any]:
     data = {key: value for key, value in vars(state).items() if key not in ("nodes", "outbox", "touched")}
     data["error"] = _plain(state.error)
@@ -167,7 +170,12 @@ def _scalars(state: WorkflowState) -> dict[str, Any]:
 
 
 def _node_dict(node: NodeState) -> dict[str, Any]:
-    return {**vars(node), "error": _plain(node.error)}
+    """Fields at their default are left out (``from_json`` restores them): a node's JSON is half as long, and a
+    large workflow's state is written every round."""
+    data = {key: value for key, value in vars(node).items() if key == "phase" or value != _NODE_DEFAULTS[key]}
+    if node.error is not None:
+        data["error"] = node.error.to_dict()
+    return data
 
 
 def _dumps(value: Any) -> str:
