@@ -6,7 +6,7 @@ plugin whose attempts run until the test lets them finish, under a fixed number 
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,7 +169,7 @@ class Engine:
             if outcome.terminal:
                 record: WorkflowRecord = await self.store.get(key)
                 return record
-            time.sleep(0.001)  # let node polls come due
+            await asyncio.sleep(0.001)  # let node polls come due
         raise AssertionError(f"{key} did not finish in {limit} rounds")
 
 

@@ -24,8 +24,8 @@ from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeCont
 from aloft_propeller.nodes.bindings import resolve_bindings
 from aloft_propeller.nodes.context import END_NODE, ExecutionContext
 from aloft_propeller.nodes.dag import DagGraph, dag_graph, upstream_ids
-from aloft_propeller.nodes.frontier import Frontier, NodeKind
 from aloft_propeller.nodes.errors import NodeError
+from aloft_propeller.nodes.frontier import Frontier, NodeKind
 from aloft_propeller.nodes.registry import NodeHandlerRegistry, node_kind
 from aloft_propeller.plugins.base import Phase, PhaseInfo
 from aloft_propeller.state import NodePhase, NodeState

@@ -5,8 +5,8 @@ periodic re-scan) visits every unfinished node in topological order, as every ro
 by what they wait for. Later rounds visit only:
 - nodes woken by name (a task process exited), and the downstream nodes of a node that finishes in the round
   (pushed as it finishes, so a chain of instant nodes still advances in one round);
-- active nodes whose poll is due: at once after a round that changed them, then backing off (2 ms × 1.5ⁿ up to
-  downstream-eval-duration, the controller's idle polling) for plugins that wake nobody;
+- active nodes whose poll is due: at once after a round that changed them, then backing off (from 2 ms, 1.5 times
+  longer each time, up to downstream-eval-duration: the controller's idle polling) for plugins that wake nobody;
 - blocked nodes: ready but held back by the execution's max parallelism, or attempts waiting for resources (a
   local-process slot, a resource-manager token). They are tried in order; once one of a kind stays blocked, the
   rest of that kind wait for a later round, since they wait for the same thing. A full walk tries every attempt
