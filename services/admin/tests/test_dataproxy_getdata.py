@@ -16,8 +16,8 @@ from flyteidl.core import identifier_pb2, literals_pb2
 from flyteidl.service import dataproxy_pb2
 
 from aloft_admin.config import AdminConfig
-from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.dataproxy import DataProxyManager, parse_flyte_url
+from aloft_admin.transformers.timestamps import utcnow
 from aloft_service.errors import FailedPrecondition, InvalidArgument, NotFound
 from aloft_storage import create_blob_store
 
@@ -77,11 +77,10 @@ class InMemoryExecutions:
 def manager(tmp_path: Path) -> DataProxyManager:
     config = AdminConfig.model_validate({"stack": {"dataDir": str(tmp_path)}})
     blobs = create_blob_store(config.storage, base_dir=tmp_path)
-    deps = AdminDeps(config=config, db=None, blobs=blobs)  # type: ignore[arg-type]
     executions = InMemoryExecutions(
         blobs.uri("raw", "decks", "exec1", "n0", "deck.html"), blobs.uri("big", "outputs.pb")
     )
-    return DataProxyManager(deps, executions)
+    return DataProxyManager(blobs, utcnow, config.admin, executions)
 
 
 async def _get(manager: DataProxyManager, url: str) -> dataproxy_pb2.GetDataResponse:
@@ -139,9 +138,9 @@ async def test_deck_is_a_presigned_link_once_it_exists(manager: DataProxyManager
 
 async def test_without_execution_rpcs_get_data_is_a_failed_precondition(tmp_path: Path) -> None:
     config = AdminConfig.model_validate({"stack": {"dataDir": str(tmp_path)}})
-    deps = AdminDeps(config=config, db=None, blobs=create_blob_store(config.storage, base_dir=tmp_path))  # type: ignore[arg-type]
+    blobs = create_blob_store(config.storage, base_dir=tmp_path)
     with pytest.raises(FailedPrecondition):
-        await DataProxyManager(deps, executions=None).get_data(
+        await DataProxyManager(blobs, utcnow, config.admin, executions=None).get_data(
             dataproxy_pb2.GetDataRequest(flyte_url="flyte://v1/p/d/e/n0/i")
         )
 

@@ -12,8 +12,8 @@ import pytest
 from flyteidl.service import dataproxy_pb2
 
 from aloft_admin.config import AdminConfig
-from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.dataproxy import DataProxyManager
+from aloft_admin.transformers.timestamps import utcnow
 from aloft_service.errors import AlreadyExists, InvalidArgument, PermissionDenied
 from aloft_storage import create_blob_store
 from aloft_testing.s3 import create_bucket, s3_storage_section
@@ -33,8 +33,7 @@ def manager(s3_endpoint: str, tmp_path: Path) -> DataProxyManager:
     )
     blobs = create_blob_store(config.storage)
     # The data proxy never touches the database for uploads; executions are not needed either.
-    deps = AdminDeps(config=config, db=None, blobs=blobs)  # type: ignore[arg-type]
-    return DataProxyManager(deps, executions=None)
+    return DataProxyManager(blobs, utcnow, config.admin, executions=None)
 
 
 def _md5(data: bytes) -> bytes:

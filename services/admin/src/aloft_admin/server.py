@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,31 +113,31 @@ def run_migrations(config: AdminConfig) -> None:
 
 def build_service(deps: AdminDeps) -> Service:
     from aloft_admin.gateway.app import build_http_app
-    from aloft_admin.managers.executions_handoff import start_repair_loop, stop_repair_loop
+    from aloft_admin.managers.executions_handoff import RepairLoop
     from aloft_admin.managers.seed import seed_defaults
 
     managers = build_managers(deps)
     servicers = Servicers(
-        admin=AdminServicer(deps, managers),
-        dataproxy=DataProxyServicer(deps, managers),
-        signals=SignalServicer(deps, managers),
-        auth=AuthMetadataServicer(deps, managers),
-        identity=IdentityServicer(deps, managers),
-        event_batches=EventBatchServicer(deps, managers),
+        admin=AdminServicer(managers),
+        dataproxy=DataProxyServicer(managers),
+        signals=SignalServicer(managers),
+        auth=AuthMetadataServicer(deps.config.admin, deps.config.auth, deps.auth),
+        identity=IdentityServicer(),
+        event_batches=EventBatchServicer(managers),
     )
 
-    repair: list[asyncio.Task[None]] = []
+    # Retries data-plane hand-offs and aborts that did not get through (executions area).
+    repair = RepairLoop(managers.handoffs, deps.db, deps.config.admin.handoffRepairInterval)
     egress = build_egress_workers(deps.config, deps.repos, deps.egress, deps.clock)
 
     async def on_start() -> None:
-        await seed_defaults(deps, managers.projects)
-        # Retries data-plane hand-offs and aborts that did not get through (executions area).
-        repair.append(start_repair_loop(deps, deps.config.admin.handoffRepairInterval))
+        await seed_defaults(deps.repos, managers.projects, deps.config.admin.seedProjects)
+        repair.start()
         # Delivers the egress outbox (cloud events, notifications) when configured.
         egress.start()
 
     async def on_stop() -> None:
-        await stop_repair_loop(repair.pop() if repair else None)
+        await repair.stop()
         await egress.stop()
         await deps.dataplanes.close()
         await deps.db.dispose()

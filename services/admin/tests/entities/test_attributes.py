@@ -11,7 +11,7 @@ from flyteidl.admin import project_attributes_pb2 as pa
 from flyteidl.admin import project_domain_attributes_pb2 as pda
 from flyteidl.admin import workflow_attributes_pb2 as wa
 
-from aloft_admin.managers.attributes import resolve_attributes
+from aloft_admin.managers.attributes import AttributeResolver
 from aloft_admin.repositories.models.entities import MatchableAttributeRow
 from aloft_admin.repositories.sql.attributes import Scope
 
@@ -175,12 +175,13 @@ async def test_bad_attribute_requests(admin_stub: Any) -> None:
 
 async def test_resolve_precedence_and_config_defaults(admin_server: Any) -> None:
     deps = admin_server.deps
+    resolve_attributes = AttributeResolver(deps.config.task_resources).resolve
     P, D = "flytesnacks", "development"
     async with deps.repos.transaction() as tx:
-        defaults = await resolve_attributes(deps, tx, P, D, "wf", "lp", resource=mr.TASK_RESOURCE)
+        defaults = await resolve_attributes(tx, P, D, "wf", "lp", resource=mr.TASK_RESOURCE)
         assert defaults is not None
         assert defaults.task_resource_attributes.defaults.cpu == deps.config.task_resources.defaults.cpu
-        assert await resolve_attributes(deps, tx, P, D, resource=mr.EXECUTION_QUEUE) is None
+        assert await resolve_attributes(tx, P, D, resource=mr.EXECUTION_QUEUE) is None
 
     levels = [
         Scope(domain=D),
@@ -207,14 +208,14 @@ async def test_resolve_precedence_and_config_defaults(admin_server: Any) -> None
                 )
             )
         async with deps.repos.transaction() as tx:
-            resolved = await resolve_attributes(deps, tx, P, D, "wf", "lp", resource=mr.EXECUTION_QUEUE)
+            resolved = await resolve_attributes(tx, P, D, "wf", "lp", resource=mr.EXECUTION_QUEUE)
             assert resolved is not None
             # Each more specific level added overrides everything before it.
             assert list(resolved.execution_queue_attributes.tags) == [f"level{index}"]
     async with deps.repos.transaction() as tx:
-        other_wf = await resolve_attributes(deps, tx, P, D, "other", resource=mr.EXECUTION_QUEUE)
-        other_domain = await resolve_attributes(deps, tx, P, "staging", resource=mr.EXECUTION_QUEUE)
-        other_project = await resolve_attributes(deps, tx, "elsewhere", D, resource=mr.EXECUTION_QUEUE)
+        other_wf = await resolve_attributes(tx, P, D, "other", resource=mr.EXECUTION_QUEUE)
+        other_domain = await resolve_attributes(tx, P, "staging", resource=mr.EXECUTION_QUEUE)
+        other_project = await resolve_attributes(tx, "elsewhere", D, resource=mr.EXECUTION_QUEUE)
     assert other_wf is not None and list(other_wf.execution_queue_attributes.tags) == ["level2"]
     assert other_domain is not None and list(other_domain.execution_queue_attributes.tags) == ["level1"]
     assert other_project is not None and list(other_project.execution_queue_attributes.tags) == ["level0"]

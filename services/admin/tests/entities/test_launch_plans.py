@@ -116,7 +116,7 @@ async def test_schedules(admin_server: Any, admin_stub: Any, entities: Any, work
     rate_id = entities.launch_plan_id("lp.ok2")
     await admin_stub.UpdateLaunchPlan(launch_plan_pb2.LaunchPlanUpdateRequest(id=rate_id, state=ACTIVE))
     async with admin_server.deps.repos.transaction() as tx:
-        active = await registered.active_scheduled_launch_plans(admin_server.deps, tx)
+        active = await registered.active_scheduled_launch_plans(tx)
     assert [lp.id for lp in active] == [rate_id]
     assert active[0].spec.entity_metadata.schedule.rate.value == 10
     listed = await admin_stub.ListLaunchPlans(

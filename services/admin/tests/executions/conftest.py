@@ -25,6 +25,7 @@ from flyteidl.service import admin_pb2_grpc
 
 from aloft_admin.config import AdminConfig
 from aloft_admin.deps import AdminDeps
+from aloft_admin.managers.registry import Managers, build_managers
 from aloft_admin.repositories.models.executions import ExecutionModel
 from aloft_admin.server import build_deps, build_service, run_migrations
 from aloft_service.runtime import ListenConfig, RunningService, start_service
@@ -96,20 +97,30 @@ async def fake_dataplane() -> AsyncIterator[FakeDataPlane]:
 
 
 @dataclass
+class SkewedClock:
+    """Admin's clock in these tests: real time plus an offset that ``ExecHandle.skip_ahead`` moves forward."""
+
+    offset: timedelta = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+@dataclass
 class ExecHandle:
     deps: AdminDeps
+    # Managers over the same deps as the server's (they keep no state of their own that tests depend on).
+    managers: Managers
     running: RunningService
     channel: grpc.aio.Channel
     admin: Any
     dataplane: FakeDataPlane
     names: Any = field(default_factory=lambda: (f"e{i}" for i in itertools.count()))
-    clock_offset: timedelta = timedelta(0)
+    clock: SkewedClock = field(default_factory=lambda: SkewedClock())
 
     def skip_ahead(self, delta: timedelta = timedelta(hours=1)) -> None:
         """Move admin's clock forward (past any repair backoff); real time keeps running underneath."""
-        self.clock_offset += delta
-        offset = self.clock_offset
-        self.deps.clock = lambda: datetime.now(UTC) + offset
+        self.clock.offset += delta
 
     def wid(self, name: str) -> identifier_pb2.WorkflowExecutionIdentifier:
         return identifier_pb2.WorkflowExecutionIdentifier(project=PROJECT, domain=DOMAIN, name=name)
@@ -254,15 +265,18 @@ async def running_exec_server(
     config = exec_config(tmp_path, db_url, dataplane.port, sections)
     run_migrations(config)
     deps = build_deps(config)
+    deps.clock = clock = SkewedClock()  # before the managers are built: they keep the clock they are given
     running = await start_service(build_service(deps), ListenConfig(host="127.0.0.1"))
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.grpc_port}")
     try:
         yield ExecHandle(
             deps=deps,
+            managers=build_managers(deps),
             running=running,
             channel=channel,
             admin=admin_pb2_grpc.AdminServiceStub(channel),
             dataplane=dataplane,
+            clock=clock,
         )
     finally:
         await channel.close()

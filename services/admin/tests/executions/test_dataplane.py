@@ -19,7 +19,6 @@ from aloft_admin.config import AdminConfig, ClustersConfig, DataPlaneConfig
 from aloft_admin.integrations.dataplane import ClusterRouter
 from aloft_admin.managers import executions_handoff
 from aloft_admin.managers.executions_config import cluster_pool
-from aloft_admin.managers.executions_handoff import handoff_uri, repair_once
 from aloft_admin.repositories.models.executions import ExecutionModel
 from aloft_service.errors import InvalidArgument
 
@@ -127,7 +126,7 @@ async def test_unknown_label_is_refused_and_the_chosen_cluster_is_shown(exec_ser
 
 
 async def test_unreachable_data_plane_keeps_execution_and_repair_hands_it_off(exec_server: Any, literals: Any) -> None:
-    admin, fake, deps = exec_server.admin, exec_server.dataplane, exec_server.deps
+    admin, fake = exec_server.admin, exec_server.dataplane
     lp_id = await exec_server.register_launch_plan()
     fake.failing = True
     request = execution_pb2.ExecutionCreateRequest(
@@ -145,15 +144,15 @@ async def test_unreachable_data_plane_keeps_execution_and_repair_hands_it_off(ex
     assert recorded.closure.phase == WF.UNDEFINED and fake.created == []
     assert recorded.spec.execution_cluster_label.value == "general"
 
-    assert await repair_once(deps) == 0
+    assert await exec_server.managers.handoffs.repair_once() == 0
     fake.failing = False
     exec_server.skip_ahead()  # past the backoff of the failed first try
-    assert await repair_once(deps) == 1
+    assert await exec_server.managers.handoffs.repair_once() == 1
     assert [r.id.name for r in fake.created] == ["stuck"]
     assert fake.created[0].config.execution_cluster_label == "general"
     queued = await admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=created.id))
     assert queued.closure.phase == WF.QUEUED
-    assert await repair_once(deps) == 0  # handed off exactly once
+    assert await exec_server.managers.handoffs.repair_once() == 0  # handed off exactly once
 
 
 async def test_one_broken_row_does_not_block_repair_of_others(exec_server: Any, literals: Any) -> None:
@@ -170,10 +169,10 @@ async def test_one_broken_row_does_not_block_repair_of_others(exec_server: Any, 
                 inputs=literals_pb2.LiteralMap(literals={"a": literals.int_(1)}),
             )
         )
-    await deps.blobs.delete(handoff_uri(deps, exec_server.wid("broken")))
+    await deps.blobs.delete(exec_server.managers.handoffs.uri(exec_server.wid("broken")))
     fake.failing = False
     exec_server.skip_ahead()
-    assert await repair_once(deps) == 1
+    assert await exec_server.managers.handoffs.repair_once() == 1
     assert [r.id.name for r in fake.created] == ["fine"]
 
 
@@ -188,7 +187,7 @@ def create_request(lp_id: Any, name: str, literals: Any) -> execution_pb2.Execut
 
 
 async def test_permanent_refusal_ends_execution_failed_with_the_cause(exec_server: Any, literals: Any) -> None:
-    admin, fake, deps = exec_server.admin, exec_server.dataplane, exec_server.deps
+    admin, fake = exec_server.admin, exec_server.dataplane
     lp_id = await exec_server.register_launch_plan()
     fake.refuse = grpc.StatusCode.INVALID_ARGUMENT
     created = await admin.CreateExecution(create_request(lp_id, "refused", literals))
@@ -199,7 +198,7 @@ async def test_permanent_refusal_ends_execution_failed_with_the_cause(exec_serve
     assert "INVALID_ARGUMENT" in error.message and "not valid for this data plane" in error.message
     fake.refuse = None
     exec_server.skip_ahead()
-    assert await repair_once(deps) == 0 and fake.created == []  # never retried
+    assert await exec_server.managers.handoffs.repair_once() == 0 and fake.created == []  # never retried
     listed = await admin.ListExecutions(
         common_pb2.ResourceListRequest(
             id=common_pb2.NamedEntityIdentifier(project="flytesnacks", domain="development"),
@@ -223,7 +222,7 @@ async def test_rows_that_keep_failing_do_not_starve_newer_ones(
     fake.failing = False  # the data plane is back, except for the three bad rows
     for _ in range(3):  # bounded: each round pushes the failing rows back behind the good one
         exec_server.skip_ahead()
-        await repair_once(deps)
+        await exec_server.managers.handoffs.repair_once()
         if fake.created:
             break
     assert [r.id.name for r in fake.created] == ["good"]
@@ -237,7 +236,7 @@ async def test_rows_that_keep_failing_do_not_starve_newer_ones(
 async def test_aborts_that_keep_failing_do_not_starve_newer_ones(
     exec_server: Any, literals: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    admin, fake, deps = exec_server.admin, exec_server.dataplane, exec_server.deps
+    admin, fake = exec_server.admin, exec_server.dataplane
     monkeypatch.setattr(executions_handoff, "REPAIR_BATCH", 2)
     lp_id = await exec_server.register_launch_plan()
     names = ("old0", "old1", "new")
@@ -248,10 +247,10 @@ async def test_aborts_that_keep_failing_do_not_starve_newer_ones(
         await admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=exec_server.wid(name), cause="x"))
     assert fake.aborted == []
     exec_server.skip_ahead()
-    assert await repair_once(deps) == 0  # the two oldest fail again and move back
+    assert await exec_server.managers.handoffs.repair_once() == 0  # the two oldest fail again and move back
     fake.failing = False
     exec_server.skip_ahead(timedelta(seconds=1))  # "new" is due; the two that just failed again back off 4 s
-    assert await repair_once(deps) == 1
+    assert await exec_server.managers.handoffs.repair_once() == 1
     assert [r.id.name for r in fake.aborted] == ["new"]
 
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +14,7 @@ from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.event import event_pb2
 
-from aloft_admin.managers.execution_data import literal_map_data
+from aloft_admin.managers.execution_data import ExecutionData
 
 PROJECT, DOMAIN = "flytesnacks", "development"
 WF = core.WorkflowExecution
@@ -212,12 +211,14 @@ async def test_execution_data_inlines_only_small_maps(exec_server: Any, literals
     uri = deps.blobs.uri("metadata", "sizes", "map.pb")
     literal_map = literals_pb2.LiteralMap(literals={"s": literals.str_("x" * 500)})
     await deps.blobs.write_proto(uri, literal_map)
-    blob, full = await literal_map_data(deps, uri)
+    blob, full = await ExecutionData(deps.blobs, deps.config.admin).literal_map(uri)
     assert blob.url and blob.bytes == literal_map.ByteSize() and full == literal_map
 
     small = deps.config.model_copy(update={"admin": deps.config.admin.model_copy(update={"maxInlineDataBytes": 100})})
-    blob, full = await literal_map_data(replace(deps, config=small), uri)
+    blob, full = await ExecutionData(deps.blobs, small.admin).literal_map(uri)
     assert blob.url and blob.bytes > 100 and full == literals_pb2.LiteralMap()
 
-    blob, full = await literal_map_data(deps, deps.blobs.uri("metadata", "sizes", "missing.pb"))
+    blob, full = await ExecutionData(deps.blobs, deps.config.admin).literal_map(
+        deps.blobs.uri("metadata", "sizes", "missing.pb")
+    )
     assert not blob.url and full == literals_pb2.LiteralMap()

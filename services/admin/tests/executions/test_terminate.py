@@ -16,8 +16,6 @@ from flyteidl.event import event_pb2
 from google.protobuf import timestamp_pb2
 from grpc_status import rpc_status
 
-from aloft_admin.managers.executions_handoff import repair_once
-
 WF = core.WorkflowExecution
 
 
@@ -74,20 +72,22 @@ async def test_terminate_running_execution(exec_server: Any, literals: Any) -> N
 
 
 async def test_terminate_retries_when_data_plane_is_down(exec_server: Any, literals: Any) -> None:
-    admin, fake, deps = exec_server.admin, exec_server.dataplane, exec_server.deps
+    admin, fake = exec_server.admin, exec_server.dataplane
     wid = await start(exec_server, literals, "later")
     fake.failing = True
     await admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=wid, cause="cost"))
     assert (await get(exec_server, wid)).closure.phase == WF.ABORTING
     assert fake.aborted == []
-    assert await repair_once(deps) == 0  # still down: stays pending (not retried before its backoff)
+    assert (
+        await exec_server.managers.handoffs.repair_once() == 0
+    )  # still down: stays pending (not retried before its backoff)
     exec_server.skip_ahead()
-    assert await repair_once(deps) == 0
+    assert await exec_server.managers.handoffs.repair_once() == 0
     fake.failing = False
     exec_server.skip_ahead()
-    assert await repair_once(deps) == 1
+    assert await exec_server.managers.handoffs.repair_once() == 1
     assert [r.cause for r in fake.aborted] == ["cost"]
-    assert await repair_once(deps) == 0  # delivered once, not again
+    assert await exec_server.managers.handoffs.repair_once() == 0  # delivered once, not again
 
 
 async def test_terminate_before_hand_off_ends_it_here(exec_server: Any, literals: Any) -> None:
@@ -101,8 +101,8 @@ async def test_terminate_before_hand_off_ends_it_here(exec_server: Any, literals
     exec_server.skip_ahead()
     # The cancelled hand-off is not retried; its data plane is asked to abort, in case an earlier try left a held
     # run there (admin killed between the data plane's create and its own commit).
-    assert await repair_once(exec_server.deps) == 1
-    assert await repair_once(exec_server.deps) == 0
+    assert await exec_server.managers.handoffs.repair_once() == 1
+    assert await exec_server.managers.handoffs.repair_once() == 0
     ended = await get(exec_server, wid)
     assert ended.closure.phase == WF.ABORTED and fake.created == []
     assert [(r.id.name, r.cause) for r in fake.aborted] == [("never", "changed my mind")]
@@ -155,7 +155,7 @@ async def test_terminate_during_hand_off_in_flight_aborts_the_run_at_once(exec_s
     ended = await get(exec_server, wid)
     assert ended.closure.phase == WF.ABORTED and ended.closure.abort_metadata.cause == "stop it"
     exec_server.skip_ahead()
-    assert await repair_once(exec_server.deps) == 0  # nothing left to hand off or abort
+    assert await exec_server.managers.handoffs.repair_once() == 0  # nothing left to hand off or abort
     assert len(fake.created) == 1 and len(fake.aborted) == 1
 
 
@@ -167,7 +167,7 @@ async def test_abort_the_data_plane_cannot_act_on_ends_in_admin(exec_server: Any
     ended = await get(exec_server, wid)
     assert ended.closure.phase == WF.ABORTED and ended.closure.abort_metadata.cause == "clean up"
     exec_server.skip_ahead()
-    assert await repair_once(exec_server.deps) == 0  # nothing left pending
+    assert await exec_server.managers.handoffs.repair_once() == 0  # nothing left pending
 
 
 async def test_hand_off_is_two_phase_and_a_lost_start_is_repaired(exec_server: Any, literals: Any) -> None:
@@ -180,10 +180,10 @@ async def test_hand_off_is_two_phase_and_a_lost_start_is_repaired(exec_server: A
     assert (await get(exec_server, wid)).closure.phase == WF.QUEUED
     fake.start_failing = False
     exec_server.skip_ahead()
-    assert await repair_once(exec_server.deps) == 1
+    assert await exec_server.managers.handoffs.repair_once() == 1
     assert [r.id.name for r in fake.started] == ["two-phase"] and len(fake.created) == 1
     exec_server.skip_ahead()
-    assert await repair_once(exec_server.deps) == 0  # done: nothing sent again
+    assert await exec_server.managers.handoffs.repair_once() == 0  # done: nothing sent again
     await exec_server.admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=wid, cause="later"))
     assert (await get(exec_server, wid)).closure.phase == WF.ABORTING
     assert [(r.id.name, r.cause) for r in fake.aborted] == [("two-phase", "later")]

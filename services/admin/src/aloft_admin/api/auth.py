@@ -9,13 +9,17 @@ which an auth-less admin never sends) and UserInfo answers for the anonymous use
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from aloft_auth.config import AuthConfig
 from aloft_auth.enforce import current_identity
 from flyteidl.service import auth_pb2, auth_pb2_grpc, identity_pb2, identity_pb2_grpc
 from google.protobuf import struct_pb2
 
-from aloft_admin.api.base import RpcMixin
+from aloft_admin.config import AdminSection
+
+if TYPE_CHECKING:
+    from aloft_admin.auth.setup import AdminAuth
 
 ANONYMOUS = "anonymous"
 _METADATA_FIELDS = (
@@ -32,15 +36,20 @@ _METADATA_FIELDS = (
 )
 
 
-class AuthMetadataServicer(RpcMixin, auth_pb2_grpc.AuthMetadataServiceServicer):
+class AuthMetadataServicer(auth_pb2_grpc.AuthMetadataServiceServicer):
+    def __init__(self, admin: AdminSection, auth_config: AuthConfig, auth: AdminAuth | None) -> None:
+        self._admin = admin
+        self._auth_config = auth_config
+        self._auth = auth
+
     def _issuer(self) -> str:
-        admin = self.deps.config.admin
+        admin = self._admin
         host = "localhost" if admin.host in ("", "0.0.0.0", "::", "127.0.0.1") else admin.host
         return f"http://{host}:{admin.httpPort}"
 
     async def _metadata(self) -> dict[str, Any]:
-        if self.deps.auth is not None:
-            return await self.deps.auth.oauth2_metadata()
+        if self._auth is not None:
+            return await self._auth.oauth2_metadata()
         issuer = self._issuer()
         return {
             "issuer": issuer,
@@ -64,7 +73,7 @@ class AuthMetadataServicer(RpcMixin, auth_pb2_grpc.AuthMetadataServiceServicer):
     async def GetPublicClientConfig(
         self, request: auth_pb2.PublicClientAuthConfigRequest, context: Any
     ) -> auth_pb2.PublicClientAuthConfigResponse:
-        auth = self.deps.config.auth
+        auth = self._auth_config
         client = auth.appAuth.thirdPartyConfig.flyteClient
         return auth_pb2.PublicClientAuthConfigResponse(
             client_id=client.clientId,
@@ -76,7 +85,7 @@ class AuthMetadataServicer(RpcMixin, auth_pb2_grpc.AuthMetadataServiceServicer):
         )
 
 
-class IdentityServicer(RpcMixin, identity_pb2_grpc.IdentityServiceServicer):
+class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def UserInfo(self, request: identity_pb2.UserInfoRequest, context: Any) -> identity_pb2.UserInfoResponse:
         identity = current_identity.get()
         if identity is None:

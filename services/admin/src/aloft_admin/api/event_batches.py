@@ -7,11 +7,10 @@ from typing import Any
 from aloft.events.v1 import events_pb2, events_pb2_grpc
 
 from aloft_admin.api.base import RpcMixin
-from aloft_admin.managers.events_batch import record_events
 
 
 class EventBatchServicer(RpcMixin, events_pb2_grpc.EventServiceServicer):
     async def RecordEvents(
         self, request: events_pb2.RecordEventsRequest, context: Any
     ) -> events_pb2.RecordEventsResponse:
-        return await record_events(self.deps, request)
+        return await self.managers.event_batches.record(request)

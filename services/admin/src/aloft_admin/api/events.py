@@ -7,23 +7,20 @@ from typing import Any
 from flyteidl.admin import event_pb2
 
 from aloft_admin.api.base import RpcMixin
-from aloft_admin.managers.events_node import record_node_event
-from aloft_admin.managers.events_task import record_task_event
-from aloft_admin.managers.events_workflow import record_workflow_event
 
 
 class EventRpcs(RpcMixin):
     async def CreateWorkflowEvent(
         self, request: event_pb2.WorkflowExecutionEventRequest, context: Any
     ) -> event_pb2.WorkflowExecutionEventResponse:
-        return await record_workflow_event(self.deps, request)
+        return await self.managers.workflow_events.record(request)
 
     async def CreateNodeEvent(
         self, request: event_pb2.NodeExecutionEventRequest, context: Any
     ) -> event_pb2.NodeExecutionEventResponse:
-        return await record_node_event(self.deps, request)
+        return await self.managers.node_events.record(request)
 
     async def CreateTaskEvent(
         self, request: event_pb2.TaskExecutionEventRequest, context: Any
     ) -> event_pb2.TaskExecutionEventResponse:
-        return await record_task_event(self.deps, request)
+        return await self.managers.task_events.record(request)

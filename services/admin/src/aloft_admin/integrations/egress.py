@@ -1,6 +1,6 @@
 """Admin's egress: what recorded events cause outside admin (cloud events, notification emails).
 
-The event skeleton (``managers.events_common.record_event_in``) calls ``deps.egress.recorded`` once per accepted
+The event skeleton (``managers.events_common.EventRecorder.record_in``) calls ``EventEgress.recorded`` once per accepted
 event, inside the event's transaction. ``OutboxEgress`` stages outbox rows there (no I/O: they are inserted with the
 event's own flush, so they commit or roll back with it) and wakes the dispatchers after the commit;
 ``integrations.dispatch`` delivers them later. So publishing never blocks or fails ingestion, and nothing accepted

@@ -1,5 +1,5 @@
 """Matchable attributes: project, project-domain and workflow attributes for every MatchableResource kind,
-ListMatchableAttributes, and ``resolve_attributes`` for the managers that apply them (executions).
+ListMatchableAttributes, and ``AttributeResolver`` for the managers that apply them (executions).
 
 Precedence (most specific wins): domain < project < project+domain < workflow < launch plan, then the global
 defaults from config (``task_resources`` for TASK_RESOURCE).
@@ -12,12 +12,12 @@ from typing import Any
 
 from flyteidl.admin import matchable_resource_pb2 as mr
 
-from aloft_admin.config import ResourceSet
-from aloft_admin.deps import AdminDeps
-from aloft_admin.managers.projects import ensure_project_domain
-from aloft_admin.repositories.base import Repositories
+from aloft_admin.config import ResourceSet, TaskResourcesConfig
+from aloft_admin.managers.projects import ProjectDomainCheck
+from aloft_admin.repositories.base import Repositories, RepositoryProvider
 from aloft_admin.repositories.keys import Scope
 from aloft_admin.repositories.models.entities import MatchableAttributeRow
+from aloft_admin.transformers.timestamps import Clock
 from aloft_admin.validation.identifiers import missing, require
 from aloft_service.errors import Aborted, AlreadyExists, InvalidArgument, NotFound
 
@@ -72,67 +72,72 @@ def merge_task_resources(*levels: mr.TaskResourceAttributes) -> mr.TaskResourceA
     return merged
 
 
-def task_resource_defaults(deps: AdminDeps) -> mr.TaskResourceAttributes:
-    config = deps.config.task_resources
-    return mr.TaskResourceAttributes(
-        defaults=_task_resource_spec(config.defaults), limits=_task_resource_spec(config.limits)
-    )
+class AttributeResolver:
+    """The attributes that apply to an execution's scope: the most specific stored ones, else config defaults."""
 
+    def __init__(self, task_resources: TaskResourcesConfig) -> None:
+        self._task_resources = task_resources
 
-def config_defaults(deps: AdminDeps, resource: int) -> mr.MatchingAttributes | None:
-    """Global defaults from config, used when no scope has attributes of this kind."""
-    if resource == mr.TASK_RESOURCE:
-        return mr.MatchingAttributes(task_resource_attributes=task_resource_defaults(deps))
-    return None
-
-
-async def resolve_attributes(
-    deps: AdminDeps,
-    tx: Repositories,
-    project: str,
-    domain: str,
-    workflow: str = "",
-    launch_plan: str = "",
-    *,
-    resource: int,
-    org: str = "",
-) -> mr.MatchingAttributes | None:
-    """The most specific attributes of kind ``resource`` for an execution's scope, else config defaults."""
-    scope = Scope(project=project, domain=domain, workflow=workflow, launch_plan=launch_plan, org=org)
-    row = await tx.attributes.most_specific(scope, resource_name(resource))
-    if row is not None:
-        return mr.MatchingAttributes.FromString(row.attributes)
-    return config_defaults(deps, resource)
-
-
-async def resolve_attributes_each(
-    deps: AdminDeps,
-    tx: Repositories,
-    scope: Scope,
-    resources: Sequence[int],
-) -> dict[int, mr.MatchingAttributes | None]:
-    """``resolve_attributes`` for several kinds at once, with one query."""
-    rows = await tx.attributes.most_specific_each(scope, [resource_name(r) for r in resources])
-    resolved: dict[int, mr.MatchingAttributes | None] = {}
-    for resource in resources:
-        row = rows.get(resource_name(resource))
-        resolved[resource] = (
-            mr.MatchingAttributes.FromString(row.attributes) if row is not None else config_defaults(deps, resource)
+    def task_resource_defaults(self) -> mr.TaskResourceAttributes:
+        config = self._task_resources
+        return mr.TaskResourceAttributes(
+            defaults=_task_resource_spec(config.defaults), limits=_task_resource_spec(config.limits)
         )
-    return resolved
+
+    def config_defaults(self, resource: int) -> mr.MatchingAttributes | None:
+        """Global defaults from config, used when no scope has attributes of this kind."""
+        if resource == mr.TASK_RESOURCE:
+            return mr.MatchingAttributes(task_resource_attributes=self.task_resource_defaults())
+        return None
+
+    async def resolve(
+        self,
+        tx: Repositories,
+        project: str,
+        domain: str,
+        workflow: str = "",
+        launch_plan: str = "",
+        *,
+        resource: int,
+        org: str = "",
+    ) -> mr.MatchingAttributes | None:
+        """The most specific attributes of kind ``resource`` for an execution's scope, else config defaults."""
+        scope = Scope(project=project, domain=domain, workflow=workflow, launch_plan=launch_plan, org=org)
+        row = await tx.attributes.most_specific(scope, resource_name(resource))
+        if row is not None:
+            return mr.MatchingAttributes.FromString(row.attributes)
+        return self.config_defaults(resource)
+
+    async def resolve_each(
+        self, tx: Repositories, scope: Scope, resources: Sequence[int]
+    ) -> dict[int, mr.MatchingAttributes | None]:
+        """``resolve`` for several kinds at once, with one query."""
+        rows = await tx.attributes.most_specific_each(scope, [resource_name(r) for r in resources])
+        resolved: dict[int, mr.MatchingAttributes | None] = {}
+        for resource in resources:
+            row = rows.get(resource_name(resource))
+            resolved[resource] = (
+                mr.MatchingAttributes.FromString(row.attributes) if row is not None else self.config_defaults(resource)
+            )
+        return resolved
 
 
 class AttributesManager:
-    def __init__(self, deps: AdminDeps) -> None:
-        self.deps = deps
+    def __init__(
+        self, repos: RepositoryProvider, clock: Clock, projects: ProjectDomainCheck, resolver: AttributeResolver
+    ) -> None:
+        self._repos = repos
+        self._clock = clock
+        self._projects = projects
+        self._resolver = resolver
 
     async def update(self, scope: Scope, attributes: mr.MatchingAttributes) -> None:
         resource = resource_name(resource_of(attributes))
         try:
-            async with self.deps.repos.transaction() as tx:
+            async with self._repos.transaction() as tx:
                 await self._check_scope(tx, scope)
                 row = await tx.attributes.get(scope, resource)
-                now = self.deps.clock()
+                now = self._clock()
                 if row is None:
                     row = MatchableAttributeRow(
                         org=scope.org,
@@ -154,30 +159,30 @@ class AttributesManager:
         """Project attributes; TASK_RESOURCE is merged down onto the config defaults, as flyteadmin does."""
         if resource != mr.TASK_RESOURCE:
             return await self.get(scope, resource)
-        async with self.deps.repos.transaction() as tx:
+        async with self._repos.transaction() as tx:
             row = await tx.attributes.get(scope, resource_name(resource))
-        levels = [task_resource_defaults(self.deps)]
+        levels = [self._resolver.task_resource_defaults()]
         if row is not None:
             levels.insert(0, mr.MatchingAttributes.FromString(row.attributes).task_resource_attributes)
         merged = merge_task_resources(*levels)
         return mr.MatchingAttributes(task_resource_attributes=merged)
 
     async def get(self, scope: Scope, resource: int) -> mr.MatchingAttributes:
-        async with self.deps.repos.transaction() as tx:
+        async with self._repos.transaction() as tx:
             row = await tx.attributes.get(scope, resource_name(resource))
         if row is None:
             raise NotFound(f"no {resource_name(resource)} attributes found for {self._describe(scope)}")
         return mr.MatchingAttributes.FromString(row.attributes)
 
     async def delete(self, scope: Scope, resource: int) -> None:
-        async with self.deps.repos.transaction() as tx:
+        async with self._repos.transaction() as tx:
             row = await tx.attributes.get(scope, resource_name(resource))
             if row is None:
                 raise NotFound(f"no {resource_name(resource)} attributes found for {self._describe(scope)}")
             await tx.attributes.delete(row)
 
     async def list(self, request: mr.ListMatchableAttributesRequest) -> mr.ListMatchableAttributesResponse:
-        async with self.deps.repos.transaction() as tx:
+        async with self._repos.transaction() as tx:
             rows = await tx.attributes.all_of_type(resource_name(request.resource_type), request.org)
         return mr.ListMatchableAttributesResponse(
             configurations=[
@@ -196,7 +201,7 @@ class AttributesManager:
     async def _check_scope(self, tx: Repositories, scope: Scope) -> None:
         require(scope.project, "project")
         if scope.domain:
-            await ensure_project_domain(self.deps, tx, scope.project, scope.domain, scope.org)
+            await self._projects.ensure(tx, scope.project, scope.domain, scope.org)
         elif await tx.projects.get(scope.project, scope.org) is None:
             raise InvalidArgument(f"project [{scope.project}] is not registered")
 

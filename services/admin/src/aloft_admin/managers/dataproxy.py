@@ -24,9 +24,9 @@ from flyteidl.core import identifier_pb2, literals_pb2
 from flyteidl.service import dataproxy_pb2
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from aloft_admin.deps import AdminDeps
+from aloft_admin.config import AdminSection
 from aloft_admin.managers.execution_reads import ExecutionReads
-from aloft_admin.transformers.timestamps import to_timestamp
+from aloft_admin.transformers.timestamps import Clock, to_timestamp
 from aloft_service.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from aloft_storage import BlobStore
 from aloft_storage.local import LocalBlobStore
@@ -68,10 +68,6 @@ def parse_flyte_url(url: str) -> FlyteUrl:
 def _random_filename() -> str:
     alphabet = string.ascii_lowercase + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(DEFAULT_FILENAME_LENGTH))
-
-
-def _timestamp_after(deps: AdminDeps, delta: timedelta) -> timestamp_pb2.Timestamp:
-    return to_timestamp(deps.clock() + delta)
 
 
 def validate_expiry(requested: duration_pb2.Duration | None, maximum: timedelta, field: str) -> timedelta:
@@ -121,11 +117,18 @@ def client_visible(store: BlobStore, native: str) -> str:
 
 
 class DataProxyManager:
-    def __init__(self, deps: AdminDeps, executions: ExecutionReads | None) -> None:
-        self.deps = deps
-        self.blobs = deps.blobs
+    def __init__(self, blobs: BlobStore, clock: Clock, admin: AdminSection, executions: ExecutionReads | None) -> None:
+        self.blobs = blobs
         self.executions = executions
-        self.max_expiry: timedelta = deps.config.admin.signedUrlExpiry
+        self.max_expiry: timedelta = admin.signedUrlExpiry
+        self._clock = clock
+        self._upload_prefix = admin.uploadPrefix
+        # Download URLs are signed only under these (see the module docstring).
+        prefixes = (admin.metadataPrefix, admin.rawOutputPrefix, admin.uploadPrefix)
+        self._owned_prefixes = [p.strip("/") for p in prefixes if p.strip("/")]
+
+    def _timestamp_after(self, delta: timedelta) -> timestamp_pb2.Timestamp:
+        return to_timestamp(self._clock() + delta)
 
     async def create_upload_location(
         self, request: dataproxy_pb2.CreateUploadLocationRequest
@@ -140,14 +143,14 @@ class DataProxyManager:
         )
         prefix = request.filename_root or base64.b32encode(request.content_md5).decode()
         filename = request.filename or _random_filename()
-        native = self.blobs.uri(self.deps.config.admin.uploadPrefix, request.project, request.domain, prefix, filename)
+        native = self.blobs.uri(self._upload_prefix, request.project, request.domain, prefix, filename)
         if request.filename and request.filename_root:
             await self._check_overwrite(native, md5)
         signed = self.blobs.signed_url(native, "PUT", expiry, content_md5=md5)
         return dataproxy_pb2.CreateUploadLocationResponse(
             signed_url=signed,
             native_url=client_visible(self.blobs, native),
-            expires_at=_timestamp_after(self.deps, expiry),
+            expires_at=self._timestamp_after(expiry),
             headers={"Content-MD5": md5} if md5 else {},
         )
 
@@ -167,9 +170,7 @@ class DataProxyManager:
             request.expires_in if request.HasField("expires_in") else None, self.max_expiry, "expires_in"
         )
         signed = self._signed_get(request.native_url, expiry)
-        return dataproxy_pb2.CreateDownloadLocationResponse(
-            signed_url=signed, expires_at=_timestamp_after(self.deps, expiry)
-        )
+        return dataproxy_pb2.CreateDownloadLocationResponse(signed_url=signed, expires_at=self._timestamp_after(expiry))
 
     def _signed_get(self, native_url: str, expiry: timedelta) -> str:
         if not native_url:
@@ -184,9 +185,7 @@ class DataProxyManager:
 
     def _check_owned_prefix(self, native_url: str) -> None:
         key = self.blobs.container_key(native_url)
-        admin = self.deps.config.admin
-        prefixes = (admin.metadataPrefix, admin.rawOutputPrefix, admin.uploadPrefix)
-        owned = [p.strip("/") for p in prefixes if p.strip("/")]
+        owned = self._owned_prefixes
         if key is None or not any(key.startswith(prefix + "/") for prefix in owned):
             raise PermissionDenied(f"native_url [{native_url}] is not under a prefix admin serves ({', '.join(owned)})")
 
@@ -209,7 +208,7 @@ class DataProxyManager:
         if not await self.blobs.exists(native):
             raise NotFound(f"URL [{native}] does not exist yet; the deck may not have been persisted")
         signed = self._signed_get(native, expiry)
-        expires_at = _timestamp_after(self.deps, expiry)
+        expires_at = self._timestamp_after(expiry)
         return dataproxy_pb2.CreateDownloadLinkResponse(
             signed_url=[signed],
             expires_at=expires_at,
@@ -241,7 +240,7 @@ class DataProxyManager:
 
     def _raw_uri_data(self, uri: str) -> dataproxy_pb2.GetDataResponse:
         signed = self._signed_get(uri, self.max_expiry)
-        urls = dataproxy_pb2.PreSignedURLs(signed_url=[signed], expires_at=_timestamp_after(self.deps, self.max_expiry))
+        urls = dataproxy_pb2.PreSignedURLs(signed_url=[signed], expires_at=self._timestamp_after(self.max_expiry))
         return dataproxy_pb2.GetDataResponse(pre_signed_urls=urls)
 
     async def _literal_map(self, parsed: FlyteUrl) -> literals_pb2.LiteralMap:

@@ -1,8 +1,8 @@
-"""What the three event managers share: one skeleton (``EventKind`` + ``record_event_in`` / ``record_single_event``),
-verdict → error mapping, cluster check, offloading, time arithmetic.
+"""What the three event managers share: one skeleton (``EventKind`` + ``EventRecorder``), verdict → error mapping,
+cluster check, offloading, time arithmetic.
 
-Every event, single or batched, goes through ``record_event_in``: output size → load the row (cluster check first)
-→ create it (first event) or judge the phase transition → apply → flush. A kind (workflow, node, task events)
+Every event, single or batched, goes through ``EventRecorder.record_in``: output size → load the row (cluster check
+first) → create it (first event) or judge the phase transition → apply → flush. A kind (workflow, node, task events)
 supplies only what differs: how its row is found, created and updated.
 """
 
@@ -13,16 +13,17 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
 from google.protobuf import timestamp_pb2
+from google.protobuf.message import Message
 
-from aloft_admin.deps import AdminDeps
-from aloft_admin.repositories.base import Repositories
+from aloft_admin.integrations.egress import EventEgress
+from aloft_admin.repositories.base import Repositories, RepositoryProvider
 from aloft_admin.repositories.models.executions import ExecutionModel, NodeExecutionModel, TaskExecutionModel
-from aloft_admin.transformers.timestamps import aware, from_timestamp
+from aloft_admin.transformers.timestamps import Clock, aware, from_timestamp
 from aloft_admin.transitions import Decision, Policy, Transition, Verdict
 from aloft_admin.validation.execution_identifiers import describe_execution
 from aloft_service.errors import (
@@ -33,9 +34,11 @@ from aloft_service.errors import (
     NotFound,
     ResourceExhausted,
 )
+from aloft_storage import BlobStore
 
 T = TypeVar("T")
 Row = TypeVar("Row", ExecutionModel, NodeExecutionModel, TaskExecutionModel)
+Response = TypeVar("Response")
 
 # Events from a producer that never said which cluster it is are accepted anywhere (Flyte's default producer id).
 DEFAULT_PRODUCER_ID = "propeller"
@@ -45,9 +48,24 @@ class HasOutputResult(Protocol):
     """Workflow, node and task events: the ``output_result`` oneof."""
 
     @property
+    def output_uri(self) -> str: ...
+
+    @property
     def output_data(self) -> literals_pb2.LiteralMap: ...
 
     def WhichOneof(self, oneof_group: str) -> str | None: ...
+
+
+class HasInputs(Protocol):
+    """Node and task events: inputs by reference or inline."""
+
+    @property
+    def input_uri(self) -> str: ...
+
+    @property
+    def input_data(self) -> literals_pb2.LiteralMap: ...
+
+    def HasField(self, field_name: str) -> bool: ...
 
 
 class HasProducer(HasOutputResult, Protocol):
@@ -56,12 +74,107 @@ class HasProducer(HasOutputResult, Protocol):
 
 
 Event = TypeVar("Event", bound=HasProducer)
+EventT_co = TypeVar("EventT_co", bound=HasProducer, covariant=True)
 
 
-class EventKind(ABC, Generic[Event, Row]):
-    """What one kind of event (workflow, node or task) adds to the shared skeleton."""
+class LiteralOffload:
+    """Where events' inline literal maps (and dynamic workflows) go: the blob store, under the metadata prefix;
+    rows and closures keep only the URIs."""
+
+    def __init__(self, blobs: BlobStore, metadata_prefix: str) -> None:
+        self._blobs = blobs
+        self._prefix = metadata_prefix
+
+    async def write(self, message: Message, *parts: str) -> str:
+        uri = self._blobs.uri(self._prefix, *parts)
+        await self._blobs.write_proto(uri, message)
+        return uri
+
+    async def inputs(self, event: HasInputs, recorded: str, *parts: str) -> str:
+        """Where the event's inputs are: its ``input_uri``, else its inline inputs written under ``parts``, else
+        what was ``recorded`` before."""
+        if event.input_uri:
+            return event.input_uri
+        if event.HasField("input_data"):
+            return await self.write(event.input_data, *parts, "inputs.pb")
+        return recorded
+
+    async def outputs(self, event: HasOutputResult, *parts: str) -> str | None:
+        """Where the event's outputs are: its ``output_uri``, else its inline outputs written under ``parts``; None
+        when it reports no outputs (an error, or nothing)."""
+        result = event.WhichOneof("output_result")
+        if result == "output_uri":
+            return event.output_uri
+        if result == "output_data":
+            return await self.write(event.output_data, *parts, "outputs.pb")
+        return None
+
+
+class EventRecorder:
+    """The skeleton every event goes through, single or batched: output size → load the row (cluster check first)
+    → create it (first event) or judge the phase transition → apply → egress → flush."""
+
+    def __init__(self, repos: RepositoryProvider, egress: EventEgress, max_output_bytes: int) -> None:
+        self._repos = repos
+        self._egress = egress
+        self._max_output_bytes = max_output_bytes
+
+    async def record_in(self, tx: Repositories, kind: EventKind[Event, Row, Any], event: Event, at: datetime) -> None:
+        """Every rule of an event, inside the caller's transaction (a single event's, or a batch's)."""
+        check_output_size(event, self._max_output_bytes)
+        what = kind.describe(event)
+        row = await kind.load(tx, event, what)
+        if row is None:
+            row = await kind.create(tx, event, at)
+        else:
+            raise_if_refused(kind.policy.evaluate(kind.transition(row, event)), row.phase, what)
+        await kind.apply(row, event, at)
+        self._egress.recorded(tx, event, row)  # cloud events, notifications: staged in this transaction
+        await tx.flush()
+
+    async def record_single(self, kind: EventKind[Event, Row, Any], event: Event, at: datetime) -> None:
+        """One event in its own transaction, rerun from fresh state when it loses a race (see below)."""
+
+        async def once() -> None:
+            async with self._repos.transaction() as tx:
+                await self.record_in(tx, kind, event, at)
+
+        await retry_on_concurrent_create(once)
+
+
+class HasEvent(Protocol[EventT_co]):
+    """CreateWorkflowEvent / CreateNodeEvent / CreateTaskEvent requests."""
+
+    @property
+    def event(self) -> EventT_co: ...
+
+    def HasField(self, field_name: str) -> bool: ...
+
+
+class EventKind(ABC, Generic[Event, Row, Response]):
+    """What one kind of event (workflow, node or task) adds to the shared skeleton. Each kind's manager is one of
+    these: its RPC (``record``) checks the request and hands the event to the recorder with itself as the kind."""
 
     policy: Policy
+    response: Callable[[], Response]  # the RPC's (empty) answer
+
+    def __init__(self, recorder: EventRecorder, clock: Clock, offload: LiteralOffload) -> None:
+        self.recorder = recorder
+        self.clock = clock
+        self.offload = offload
+
+    async def record(self, request: HasEvent[Event]) -> Response:
+        """The single-event RPC: the checks that need no database, then the event in its own transaction (a
+        concurrent first event for the same row may win the insert: the recorder reruns it, as an update)."""
+        if not request.HasField("event"):
+            raise InvalidArgument("missing event")
+        event = request.event
+        await self.recorder.record_single(self, event, self.checked(event))
+        return self.response()
+
+    @abstractmethod
+    def checked(self, event: Event) -> datetime:
+        """The checks that need no database; returns when the event occurred."""
 
     @abstractmethod
     def describe(self, event: Event) -> str:
@@ -72,41 +185,15 @@ class EventKind(ABC, Generic[Event, Row]):
         """The row the event updates, locked for update, after the cluster check; None for a first event."""
 
     @abstractmethod
-    async def create(self, deps: AdminDeps, tx: Repositories, event: Event, at: datetime) -> Row:
+    async def create(self, tx: Repositories, event: Event, at: datetime) -> Row:
         """The row of a first event (staged in ``tx``)."""
 
     @abstractmethod
     def transition(self, row: Row, event: Event) -> Transition: ...
 
     @abstractmethod
-    async def apply(self, deps: AdminDeps, row: Row, event: Event, at: datetime) -> None:
+    async def apply(self, row: Row, event: Event, at: datetime) -> None:
         """Write the event into the row (and the blob store); the transition is already accepted."""
-
-
-async def record_event_in(
-    deps: AdminDeps, tx: Repositories, kind: EventKind[Event, Row], event: Event, at: datetime
-) -> None:
-    """Every rule of an event, inside the caller's transaction (a single event's, or a batch's)."""
-    check_output_size(deps, event)
-    what = kind.describe(event)
-    row = await kind.load(tx, event, what)
-    if row is None:
-        row = await kind.create(deps, tx, event, at)
-    else:
-        raise_if_refused(kind.policy.evaluate(kind.transition(row, event)), row.phase, what)
-    await kind.apply(deps, row, event, at)
-    deps.egress.recorded(tx, event, row)  # cloud events, notifications: staged in this transaction
-    await tx.flush()
-
-
-async def record_single_event(deps: AdminDeps, kind: EventKind[Event, Row], event: Event, at: datetime) -> None:
-    """One event in its own transaction, rerun from fresh state when it loses a race (see below)."""
-
-    async def once() -> None:
-        async with deps.repos.transaction() as tx:
-            await record_event_in(deps, tx, kind, event, at)
-
-    await retry_on_concurrent_create(once)
 
 
 class DuplicateEvent(AlreadyExists):
@@ -128,12 +215,12 @@ def raise_if_refused(verdict: Verdict, current_phase: str, what: str) -> None:
         raise FailedPrecondition(f"{what}: {verdict.reason}")
 
 
-def check_output_size(deps: AdminDeps, event: HasOutputResult) -> None:
+def check_output_size(event: HasOutputResult, limit: int) -> None:
     """Inline outputs above ``remoteData.maxSizeInBytes`` are refused before anything is stored (flyteadmin's
     ValidateOutputData): the producer must offload them and send ``output_uri``."""
     if event.WhichOneof("output_result") != "output_data":
         return
-    size, limit = event.output_data.ByteSize(), deps.config.remoteData.maxSizeInBytes
+    size = event.output_data.ByteSize()
     if size > limit:
         raise ResourceExhausted(f"Output data size exceeds platform configured threshold ({size} > {limit})")
 
@@ -173,13 +260,6 @@ def seconds_between(start: datetime | None, end: datetime) -> float:
     if start is None:
         return 0.0
     return max((end - aware(start)).total_seconds(), 0.0)
-
-
-async def offload_literal_map(deps: AdminDeps, literal_map: literals_pb2.LiteralMap, *parts: str) -> str:
-    """Write a literal map under the metadata prefix and return its URI (rows and closures keep only URIs)."""
-    uri = deps.blobs.uri(deps.config.admin.metadataPrefix, *parts)
-    await deps.blobs.write_proto(uri, literal_map)
-    return uri
 
 
 # Bounded: a burst of events for one row settles within a few rounds; an endless conflict is a bug to surface.

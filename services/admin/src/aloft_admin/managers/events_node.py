@@ -14,13 +14,10 @@ from flyteidl.core import catalog_pb2, identifier_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.event import event_pb2
 
-from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.events_common import (
     EventKind,
     check_event_cluster,
     occurred_at,
-    offload_literal_map,
-    record_single_event,
     seconds_between,
 )
 from aloft_admin.managers.executions_lookup import (
@@ -33,33 +30,21 @@ from aloft_admin.transformers.node_executions import new_node_execution_row, nod
 from aloft_admin.transformers.timestamps import to_timestamp
 from aloft_admin.transitions import NODE_POLICY, Transition
 from aloft_admin.validation.execution_identifiers import describe_node_execution, validate_node_execution_id
-from aloft_service.errors import InvalidArgument
 
 NODE = core.NodeExecution
 
 
-async def record_node_event(
-    deps: AdminDeps, request: admin_event_pb2.NodeExecutionEventRequest
-) -> admin_event_pb2.NodeExecutionEventResponse:
-    if not request.HasField("event"):
-        raise InvalidArgument("missing event")
-    event = request.event
-    at = checked_node_event(event)
-    # A concurrent first event for the same node may win the insert: rerun, as an update.
-    await record_single_event(deps, NODE_EVENTS, event, at)
-    return admin_event_pb2.NodeExecutionEventResponse()
-
-
-def checked_node_event(event: event_pb2.NodeExecutionEvent) -> datetime:
-    """The checks that need no database; returns when the event occurred."""
-    validate_node_execution_id(event.id, "event.id")
-    return occurred_at(event.occurred_at, "event.occurred_at")
-
-
-class NodeEvents(EventKind[event_pb2.NodeExecutionEvent, NodeExecutionModel]):
-    """A node execution is created by its first event and updated by later ones."""
+class NodeEventManager(
+    EventKind[event_pb2.NodeExecutionEvent, NodeExecutionModel, admin_event_pb2.NodeExecutionEventResponse]
+):
+    """CreateNodeEvent. A node execution is created by its first event and updated by later ones."""
 
     policy = NODE_POLICY
+    response = admin_event_pb2.NodeExecutionEventResponse
+
+    def checked(self, event: event_pb2.NodeExecutionEvent) -> datetime:
+        validate_node_execution_id(event.id, "event.id")
+        return occurred_at(event.occurred_at, "event.occurred_at")
 
     def describe(self, event: event_pb2.NodeExecutionEvent) -> str:
         return describe_node_execution(event.id)
@@ -68,68 +53,85 @@ class NodeEvents(EventKind[event_pb2.NodeExecutionEvent, NodeExecutionModel]):
         await check_event_cluster(tx, event.id.execution_id, event.producer_id, what)
         return await tx.node_executions.get(event.id, for_update=True)
 
-    async def create(
-        self, deps: AdminDeps, tx: Repositories, event: event_pb2.NodeExecutionEvent, at: datetime
-    ) -> NodeExecutionModel:
-        return await _create_node_execution(deps, tx, event, at)
+    async def create(self, tx: Repositories, event: event_pb2.NodeExecutionEvent, at: datetime) -> NodeExecutionModel:
+        row = new_node_execution_row(event.id, at, self.clock())
+        wid = event.id.execution_id
+        if event.parent_node_metadata.node_id:
+            parent_id = identifier_pb2.NodeExecutionIdentifier(
+                node_id=event.parent_node_metadata.node_id, execution_id=wid
+            )
+            parent = await get_node_execution_row(tx, parent_id)
+            row.parent_id = parent.id
+        if event.HasField("parent_task_metadata"):
+            parent_task = await get_task_execution_row(tx, event.parent_task_metadata.id)
+            parent_task.is_parent = True
+            row.parent_task_execution_id = parent_task.id
+        await tx.node_executions.add(row)
+        return row
 
     def transition(self, row: NodeExecutionModel, event: event_pb2.NodeExecutionEvent) -> Transition:
         return Transition(NODE.Phase.Value(row.phase), event.phase)
 
-    async def apply(
-        self, deps: AdminDeps, row: NodeExecutionModel, event: event_pb2.NodeExecutionEvent, at: datetime
+    async def apply(self, row: NodeExecutionModel, event: event_pb2.NodeExecutionEvent, at: datetime) -> None:
+        closure = node_closure_of(row)
+        closure.phase = event.phase
+        row.phase = NODE.Phase.Name(event.phase)
+        row.node_execution_updated_at = at
+        row.updated_at = self.clock()
+        row.event_version = event.event_version
+        if event.phase == NODE.RUNNING and row.started_at is None:
+            row.started_at = at
+            closure.started_at.CopyFrom(to_timestamp(at))
+        row.input_uri = await self.offload.inputs(event, row.input_uri, *_node_prefix(row))
+        _record_metadata(row, event)
+        await self._record_target_metadata(row, closure, event)
+        if event.deck_uri:
+            closure.deck_uri = event.deck_uri
+        if NODE_POLICY.is_terminal(event.phase):
+            row.duration = seconds_between(row.started_at, at)
+            await self._record_result(row, closure, event)
+        row.closure = closure.SerializeToString()
+
+    async def _record_target_metadata(
+        self,
+        row: NodeExecutionModel,
+        closure: node_execution_pb2.NodeExecutionClosure,
+        event: event_pb2.NodeExecutionEvent,
     ) -> None:
-        await apply_node_event(deps, row, event, at)
+        if event.HasField("workflow_node_metadata"):
+            closure.workflow_node_metadata.executionId.CopyFrom(event.workflow_node_metadata.execution_id)
+        if not event.HasField("task_node_metadata"):
+            return
+        task_meta = event.task_node_metadata
+        closure.task_node_metadata.cache_status = task_meta.cache_status
+        closure.task_node_metadata.catalog_key.CopyFrom(task_meta.catalog_key)
+        closure.task_node_metadata.checkpoint_uri = task_meta.checkpoint_uri
+        row.cache_status = catalog_pb2.CatalogCacheStatus.Name(task_meta.cache_status)
+        if task_meta.HasField("dynamic_workflow"):
+            dynamic = task_meta.dynamic_workflow
+            closure.dynamic_job_spec_uri = dynamic.dynamic_job_spec_uri
+            # The compiled dynamic workflow can be large: keep it in the blob store (GetDynamicNodeWorkflow reads it).
+            row.dynamic_workflow_remote_closure_reference = await self.offload.write(
+                dynamic, *_node_prefix(row), "dynamic_workflow.pb"
+            )
+            metadata = node_metadata_of(row)
+            metadata.is_dynamic = True
+            metadata.is_parent_node = True
+            row.metadata_ = metadata.SerializeToString()
 
-
-NODE_EVENTS = NodeEvents()
-
-
-async def _create_node_execution(
-    deps: AdminDeps, tx: Repositories, event: event_pb2.NodeExecutionEvent, at: datetime
-) -> NodeExecutionModel:
-    row = new_node_execution_row(event.id, at, deps.clock())
-    wid = event.id.execution_id
-    if event.parent_node_metadata.node_id:
-        parent_id = identifier_pb2.NodeExecutionIdentifier(node_id=event.parent_node_metadata.node_id, execution_id=wid)
-        parent = await get_node_execution_row(tx, parent_id)
-        row.parent_id = parent.id
-    if event.HasField("parent_task_metadata"):
-        parent_task = await get_task_execution_row(tx, event.parent_task_metadata.id)
-        parent_task.is_parent = True
-        row.parent_task_execution_id = parent_task.id
-    await tx.node_executions.add(row)
-    return row
-
-
-async def apply_node_event(
-    deps: AdminDeps, row: NodeExecutionModel, event: event_pb2.NodeExecutionEvent, at: datetime
-) -> None:
-    closure = node_closure_of(row)
-    closure.phase = event.phase
-    row.phase = NODE.Phase.Name(event.phase)
-    row.node_execution_updated_at = at
-    row.updated_at = deps.clock()
-    row.event_version = event.event_version
-    if event.phase == NODE.RUNNING and row.started_at is None:
-        row.started_at = at
-        closure.started_at.CopyFrom(to_timestamp(at))
-    await _record_inputs(deps, row, event)
-    _record_metadata(row, event)
-    await _record_target_metadata(deps, row, closure, event)
-    if event.deck_uri:
-        closure.deck_uri = event.deck_uri
-    if NODE_POLICY.is_terminal(event.phase):
-        row.duration = seconds_between(row.started_at, at)
-        await _record_result(deps, row, closure, event)
-    row.closure = closure.SerializeToString()
-
-
-async def _record_inputs(deps: AdminDeps, row: NodeExecutionModel, event: event_pb2.NodeExecutionEvent) -> None:
-    if event.input_uri:
-        row.input_uri = event.input_uri
-    elif event.HasField("input_data"):
-        row.input_uri = await offload_literal_map(deps, event.input_data, *_node_prefix(row), "inputs.pb")
+    async def _record_result(
+        self,
+        row: NodeExecutionModel,
+        closure: node_execution_pb2.NodeExecutionClosure,
+        event: event_pb2.NodeExecutionEvent,
+    ) -> None:
+        outputs = await self.offload.outputs(event, *_node_prefix(row))
+        if outputs is not None:
+            closure.output_uri = outputs
+        elif event.WhichOneof("output_result") == "error":
+            closure.error.CopyFrom(event.error)
+            row.error_kind = core.ExecutionError.ErrorKind.Name(event.error.kind)
+            row.error_code = event.error.code
 
 
 def _record_metadata(row: NodeExecutionModel, event: event_pb2.NodeExecutionEvent) -> None:
@@ -141,51 +143,6 @@ def _record_metadata(row: NodeExecutionModel, event: event_pb2.NodeExecutionEven
     metadata.is_array = metadata.is_array or event.is_array
     metadata.is_eager = metadata.is_eager or event.is_eager
     row.metadata_ = metadata.SerializeToString()
-
-
-async def _record_target_metadata(
-    deps: AdminDeps,
-    row: NodeExecutionModel,
-    closure: node_execution_pb2.NodeExecutionClosure,
-    event: event_pb2.NodeExecutionEvent,
-) -> None:
-    if event.HasField("workflow_node_metadata"):
-        closure.workflow_node_metadata.executionId.CopyFrom(event.workflow_node_metadata.execution_id)
-    if not event.HasField("task_node_metadata"):
-        return
-    task_meta = event.task_node_metadata
-    closure.task_node_metadata.cache_status = task_meta.cache_status
-    closure.task_node_metadata.catalog_key.CopyFrom(task_meta.catalog_key)
-    closure.task_node_metadata.checkpoint_uri = task_meta.checkpoint_uri
-    row.cache_status = catalog_pb2.CatalogCacheStatus.Name(task_meta.cache_status)
-    if task_meta.HasField("dynamic_workflow"):
-        dynamic = task_meta.dynamic_workflow
-        closure.dynamic_job_spec_uri = dynamic.dynamic_job_spec_uri
-        # The compiled dynamic workflow can be large: keep it in the blob store (GetDynamicNodeWorkflow reads it).
-        uri = deps.blobs.uri(deps.config.admin.metadataPrefix, *_node_prefix(row), "dynamic_workflow.pb")
-        await deps.blobs.write_proto(uri, dynamic)
-        row.dynamic_workflow_remote_closure_reference = uri
-        metadata = node_metadata_of(row)
-        metadata.is_dynamic = True
-        metadata.is_parent_node = True
-        row.metadata_ = metadata.SerializeToString()
-
-
-async def _record_result(
-    deps: AdminDeps,
-    row: NodeExecutionModel,
-    closure: node_execution_pb2.NodeExecutionClosure,
-    event: event_pb2.NodeExecutionEvent,
-) -> None:
-    result = event.WhichOneof("output_result")
-    if result == "output_uri":
-        closure.output_uri = event.output_uri
-    elif result == "output_data":
-        closure.output_uri = await offload_literal_map(deps, event.output_data, *_node_prefix(row), "outputs.pb")
-    elif result == "error":
-        closure.error.CopyFrom(event.error)
-        row.error_kind = core.ExecutionError.ErrorKind.Name(event.error.kind)
-        row.error_code = event.error.code
 
 
 def _node_prefix(row: NodeExecutionModel) -> tuple[str, ...]:

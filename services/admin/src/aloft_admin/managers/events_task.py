@@ -14,13 +14,10 @@ from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2
 from flyteidl.event import event_pb2
 
-from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.events_common import (
     EventKind,
     check_event_cluster,
     occurred_at,
-    offload_literal_map,
-    record_single_event,
     seconds_between,
 )
 from aloft_admin.managers.executions_lookup import get_node_execution_row
@@ -31,7 +28,6 @@ from aloft_admin.transformers.task_executions import new_task_execution_row, tas
 from aloft_admin.transformers.timestamps import to_timestamp
 from aloft_admin.transitions import TASK_POLICY, Transition
 from aloft_admin.validation.execution_identifiers import describe_task_execution, validate_task_execution_id
-from aloft_service.errors import InvalidArgument
 
 TASK = core.TaskExecution
 
@@ -48,30 +44,18 @@ def task_execution_id(event: event_pb2.TaskExecutionEvent) -> identifier_pb2.Tas
     )
 
 
-async def record_task_event(
-    deps: AdminDeps, request: admin_event_pb2.TaskExecutionEventRequest
-) -> admin_event_pb2.TaskExecutionEventResponse:
-    if not request.HasField("event"):
-        raise InvalidArgument("missing event")
-    event = request.event
-    _, at = checked_task_event(event)
-    # A concurrent first event for the same attempt may win the insert: rerun, as an update.
-    await record_single_event(deps, TASK_EVENTS, event, at)
-    return admin_event_pb2.TaskExecutionEventResponse()
-
-
-def checked_task_event(event: event_pb2.TaskExecutionEvent) -> tuple[identifier_pb2.TaskExecutionIdentifier, datetime]:
-    """The checks that need no database; returns the attempt's id and when the event occurred."""
-    tid = task_execution_id(event)
-    validate_task_execution_id(tid, "event")
-    return tid, occurred_at(event.occurred_at, "event.occurred_at")
-
-
-class TaskEvents(EventKind[event_pb2.TaskExecutionEvent, TaskExecutionModel]):
-    """Every attempt of a node's task is its own row, created by the attempt's first event; a repeated phase with a
-    higher phase version is progress."""
+class TaskEventManager(
+    EventKind[event_pb2.TaskExecutionEvent, TaskExecutionModel, admin_event_pb2.TaskExecutionEventResponse]
+):
+    """CreateTaskEvent. Every attempt of a node's task is its own row, created by the attempt's first event; a
+    repeated phase with a higher phase version is progress."""
 
     policy = TASK_POLICY
+    response = admin_event_pb2.TaskExecutionEventResponse
+
+    def checked(self, event: event_pb2.TaskExecutionEvent) -> datetime:
+        validate_task_execution_id(task_execution_id(event), "event")
+        return occurred_at(event.occurred_at, "event.occurred_at")
 
     def describe(self, event: event_pb2.TaskExecutionEvent) -> str:
         return describe_task_execution(task_execution_id(event))
@@ -80,59 +64,45 @@ class TaskEvents(EventKind[event_pb2.TaskExecutionEvent, TaskExecutionModel]):
         await check_event_cluster(tx, event.parent_node_execution_id.execution_id, event.producer_id, what)
         return await tx.task_executions.get(task_execution_id(event), for_update=True)
 
-    async def create(
-        self, deps: AdminDeps, tx: Repositories, event: event_pb2.TaskExecutionEvent, at: datetime
-    ) -> TaskExecutionModel:
+    async def create(self, tx: Repositories, event: event_pb2.TaskExecutionEvent, at: datetime) -> TaskExecutionModel:
         await get_node_execution_row(tx, event.parent_node_execution_id)
-        return await _new_task_execution(deps, tx, task_execution_id(event), at)
+        row = new_task_execution_row(task_execution_id(event), at, self.clock())
+        await tx.task_executions.add(row)
+        return row
 
     def transition(self, row: TaskExecutionModel, event: event_pb2.TaskExecutionEvent) -> Transition:
         return Transition(TASK.Phase.Value(row.phase), event.phase, row.phase_version, event.phase_version)
 
-    async def apply(
-        self, deps: AdminDeps, row: TaskExecutionModel, event: event_pb2.TaskExecutionEvent, at: datetime
+    async def apply(self, row: TaskExecutionModel, event: event_pb2.TaskExecutionEvent, at: datetime) -> None:
+        closure = task_closure_of(row)
+        closure.phase = event.phase
+        row.phase = TASK.Phase.Name(event.phase)
+        row.phase_version = event.phase_version
+        row.task_execution_updated_at = at
+        row.updated_at = self.clock()
+        if event.phase == TASK.RUNNING and row.started_at is None:
+            row.started_at = at
+            closure.started_at.CopyFrom(to_timestamp(at))
+        row.input_uri = await self.offload.inputs(event, row.input_uri, *_attempt_prefix(row))
+        merge_task_logs(closure.logs, event.logs)
+        append_reasons(closure, event, at)
+        _record_details(closure, event)
+        if attempt_ended(event.phase):
+            row.duration = seconds_between(row.started_at, at)
+            await self._record_result(row, closure, event)
+        row.closure = closure.SerializeToString()
+
+    async def _record_result(
+        self,
+        row: TaskExecutionModel,
+        closure: task_execution_pb2.TaskExecutionClosure,
+        event: event_pb2.TaskExecutionEvent,
     ) -> None:
-        await apply_task_event(deps, row, event, at)
-
-
-TASK_EVENTS = TaskEvents()
-
-
-async def _new_task_execution(
-    deps: AdminDeps, tx: Repositories, tid: identifier_pb2.TaskExecutionIdentifier, at: datetime
-) -> TaskExecutionModel:
-    row = new_task_execution_row(tid, at, deps.clock())
-    await tx.task_executions.add(row)
-    return row
-
-
-async def apply_task_event(
-    deps: AdminDeps, row: TaskExecutionModel, event: event_pb2.TaskExecutionEvent, at: datetime
-) -> None:
-    closure = task_closure_of(row)
-    closure.phase = event.phase
-    row.phase = TASK.Phase.Name(event.phase)
-    row.phase_version = event.phase_version
-    row.task_execution_updated_at = at
-    row.updated_at = deps.clock()
-    if event.phase == TASK.RUNNING and row.started_at is None:
-        row.started_at = at
-        closure.started_at.CopyFrom(to_timestamp(at))
-    await _record_inputs(deps, row, event)
-    merge_task_logs(closure.logs, event.logs)
-    append_reasons(closure, event, at)
-    _record_details(closure, event)
-    if attempt_ended(event.phase):
-        row.duration = seconds_between(row.started_at, at)
-        await _record_result(deps, row, closure, event)
-    row.closure = closure.SerializeToString()
-
-
-async def _record_inputs(deps: AdminDeps, row: TaskExecutionModel, event: event_pb2.TaskExecutionEvent) -> None:
-    if event.input_uri:
-        row.input_uri = event.input_uri
-    elif event.HasField("input_data"):
-        row.input_uri = await offload_literal_map(deps, event.input_data, *_attempt_prefix(row), "inputs.pb")
+        outputs = await self.offload.outputs(event, *_attempt_prefix(row))
+        if outputs is not None:
+            closure.output_uri = outputs
+        elif event.WhichOneof("output_result") == "error":
+            closure.error.CopyFrom(event.error)
 
 
 def append_reasons(
@@ -156,21 +126,6 @@ def _record_details(closure: task_execution_pb2.TaskExecutionClosure, event: eve
         closure.log_context.CopyFrom(event.log_context)
     closure.task_type = event.task_type or closure.task_type
     closure.event_version = event.event_version
-
-
-async def _record_result(
-    deps: AdminDeps,
-    row: TaskExecutionModel,
-    closure: task_execution_pb2.TaskExecutionClosure,
-    event: event_pb2.TaskExecutionEvent,
-) -> None:
-    result = event.WhichOneof("output_result")
-    if result == "output_uri":
-        closure.output_uri = event.output_uri
-    elif result == "output_data":
-        closure.output_uri = await offload_literal_map(deps, event.output_data, *_attempt_prefix(row), "outputs.pb")
-    elif result == "error":
-        closure.error.CopyFrom(event.error)
 
 
 def _attempt_prefix(row: TaskExecutionModel) -> tuple[str, ...]:

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from flyteidl.admin import execution_pb2
 from flyteidl.core import metrics_pb2
 
-from aloft_admin.deps import AdminDeps
 from aloft_admin.managers.executions_lookup import get_execution_row
+from aloft_admin.repositories.base import RepositoryProvider
 from aloft_admin.repositories.models.executions import NodeExecutionModel, TaskExecutionModel
 from aloft_admin.transformers.executions import execution_identifier
 from aloft_admin.transformers.node_executions import node_execution_identifier
@@ -43,24 +43,28 @@ def _span(start: datetime | None, end: datetime | None) -> metrics_pb2.Span:
     return span
 
 
-async def get_execution_metrics(
-    deps: AdminDeps, request: execution_pb2.WorkflowExecutionGetMetricsRequest
-) -> execution_pb2.WorkflowExecutionGetMetricsResponse:
-    depth = request.depth if request.depth > 0 else DEFAULT_DEPTH
-    async with deps.repos.transaction() as tx:
-        row = await get_execution_row(tx, request.id)
-        nodes = await tx.node_executions.all_of(request.id)
-        tasks = await tx.task_executions.all_of(request.id)
-    root = _span(*_bounds(row.started_at, row.execution_created_at, row.execution_updated_at, row.duration))
-    root.workflow_id.CopyFrom(execution_identifier(row))
-    children: dict[int | None, list[NodeExecutionModel]] = defaultdict(list)
-    for node in nodes:
-        children[node.parent_id].append(node)
-    attempts: dict[str, list[TaskExecutionModel]] = defaultdict(list)
-    for task in sorted(tasks, key=lambda t: t.retry_attempt):
-        attempts[task.node_id].append(task)
-    root.spans.extend(_node_spans(children, attempts, None, depth))
-    return execution_pb2.WorkflowExecutionGetMetricsResponse(span=root)
+class ExecutionMetricsManager:
+    def __init__(self, repos: RepositoryProvider) -> None:
+        self._repos = repos
+
+    async def get(
+        self, request: execution_pb2.WorkflowExecutionGetMetricsRequest
+    ) -> execution_pb2.WorkflowExecutionGetMetricsResponse:
+        depth = request.depth if request.depth > 0 else DEFAULT_DEPTH
+        async with self._repos.transaction() as tx:
+            row = await get_execution_row(tx, request.id)
+            nodes = await tx.node_executions.all_of(request.id)
+            tasks = await tx.task_executions.all_of(request.id)
+        root = _span(*_bounds(row.started_at, row.execution_created_at, row.execution_updated_at, row.duration))
+        root.workflow_id.CopyFrom(execution_identifier(row))
+        children: dict[int | None, list[NodeExecutionModel]] = defaultdict(list)
+        for node in nodes:
+            children[node.parent_id].append(node)
+        attempts: dict[str, list[TaskExecutionModel]] = defaultdict(list)
+        for task in sorted(tasks, key=lambda t: t.retry_attempt):
+            attempts[task.node_id].append(task)
+        root.spans.extend(_node_spans(children, attempts, None, depth))
+        return execution_pb2.WorkflowExecutionGetMetricsResponse(span=root)
 
 
 def _node_spans(

@@ -6,8 +6,8 @@ from typing import Protocol
 
 from flyteidl.admin import node_execution_pb2, task_execution_pb2
 
-from aloft_admin.deps import AdminDeps
-from aloft_admin.managers import node_executions, task_executions
+from aloft_admin.managers.node_executions import NodeExecutionManager
+from aloft_admin.managers.task_executions import TaskExecutionManager
 
 
 class ExecutionReads(Protocol):
@@ -31,25 +31,26 @@ class ExecutionReads(Protocol):
 class ExecutionReadManager:
     """``ExecutionReads`` over admin's own node- and task-execution managers."""
 
-    def __init__(self, deps: AdminDeps) -> None:
-        self.deps = deps
+    def __init__(self, node_executions: NodeExecutionManager, task_executions: TaskExecutionManager) -> None:
+        self._nodes = node_executions
+        self._tasks = task_executions
 
     async def get_node_execution(
         self, request: node_execution_pb2.NodeExecutionGetRequest
     ) -> node_execution_pb2.NodeExecution:
-        return await node_executions.get_node_execution(self.deps, request)
+        return await self._nodes.get(request)
 
     async def get_node_execution_data(
         self, request: node_execution_pb2.NodeExecutionGetDataRequest
     ) -> node_execution_pb2.NodeExecutionGetDataResponse:
-        return await node_executions.get_node_execution_data(self.deps, request)
+        return await self._nodes.get_data(request)
 
     async def list_task_executions(
         self, request: task_execution_pb2.TaskExecutionListRequest
     ) -> task_execution_pb2.TaskExecutionList:
-        return await task_executions.list_task_executions(self.deps, request)
+        return await self._tasks.list(request)
 
     async def get_task_execution_data(
         self, request: task_execution_pb2.TaskExecutionGetDataRequest
     ) -> task_execution_pb2.TaskExecutionGetDataResponse:
-        return await task_executions.get_task_execution_data(self.deps, request)
+        return await self._tasks.get_data(request)

@@ -16,12 +16,12 @@ from flyteidl.admin import execution_pb2, launch_plan_pb2, matchable_resource_pb
 from flyteidl.admin.matchable_resource_pb2 import MatchableResource
 from google.protobuf.message import Message
 
-from aloft_admin.config import ResourceSet
-from aloft_admin.deps import AdminDeps
-from aloft_admin.managers.attributes import resolve_attributes_each
+from aloft_admin.config import ResourceSet, TaskResourcesConfig
+from aloft_admin.managers.attributes import AttributeResolver
 from aloft_admin.repositories.base import Repositories
 from aloft_admin.repositories.keys import Scope
 from aloft_service.errors import InvalidArgument
+from aloft_storage import BlobStore
 
 DEFAULT_MAX_PARALLELISM = 25
 
@@ -36,64 +36,99 @@ class Matching:
     cluster_pool: str = ""
 
 
-async def resolve_matching(
-    deps: AdminDeps, tx: Repositories, project: str, domain: str, workflow: str, launch_plan: str, org: str = ""
-) -> Matching:
-    scope = Scope(project=project, domain=domain, workflow=workflow, launch_plan=launch_plan, org=org)
-    resolved = await resolve_attributes_each(
-        deps,
-        tx,
-        scope,
-        (
-            MatchableResource.WORKFLOW_EXECUTION_CONFIG,
-            MatchableResource.TASK_RESOURCE,
-            MatchableResource.EXECUTION_CLUSTER_LABEL,
-            MatchableResource.CLUSTER_ASSIGNMENT,
-        ),
-    )
-    empty = matchable_resource_pb2.MatchingAttributes()
-    wec = resolved[MatchableResource.WORKFLOW_EXECUTION_CONFIG] or empty
-    res = resolved[MatchableResource.TASK_RESOURCE] or empty
-    label = resolved[MatchableResource.EXECUTION_CLUSTER_LABEL] or empty
-    pool = resolved[MatchableResource.CLUSTER_ASSIGNMENT] or empty
-    return Matching(
-        workflow_config=wec.workflow_execution_config,
-        task_resources=res.task_resource_attributes,
-        cluster_label=label.execution_cluster_label.value,
-        cluster_pool=pool.cluster_assignment.cluster_pool_name,
-    )
+class ExecutionConfigResolver:
+    """Resolves a new execution's settings by precedence (see the module docstring)."""
 
+    def __init__(
+        self,
+        attributes: AttributeResolver,
+        blobs: BlobStore,
+        raw_output_prefix: str,
+        task_resources: TaskResourcesConfig,
+    ) -> None:
+        self._attributes = attributes
+        self._blobs = blobs
+        self._raw_output_prefix = raw_output_prefix
+        self._task_resources = task_resources
 
-def resolve_spec(
-    deps: AdminDeps, spec: execution_pb2.ExecutionSpec, lp: launch_plan_pb2.LaunchPlanSpec, matching: Matching
-) -> execution_pb2.ExecutionSpec:
-    """A copy of the request's spec with every runtime setting filled by precedence."""
-    wec = matching.workflow_config
-    out = execution_pb2.ExecutionSpec()
-    out.CopyFrom(spec)
-    out.max_parallelism = spec.max_parallelism or lp.max_parallelism or wec.max_parallelism or DEFAULT_MAX_PARALLELISM
-    _first_message(out, "security_context", spec, lp, wec)
-    _first_message(out, "labels", spec, lp, wec, nonempty=_has_values)
-    _first_message(out, "annotations", spec, lp, wec, nonempty=_has_values)
-    _first_message(out, "envs", spec, lp, wec, nonempty=_has_values)
-    _first_message(out, "interruptible", spec, lp, wec)
-    raw = next(
-        (
-            source.raw_output_data_config.output_location_prefix
-            for source in (spec, lp, wec)
-            if source.raw_output_data_config.output_location_prefix
-        ),
-        deps.blobs.uri(deps.config.admin.rawOutputPrefix),
-    )
-    out.raw_output_data_config.output_location_prefix = raw
-    out.overwrite_cache = spec.overwrite_cache or lp.overwrite_cache or wec.overwrite_cache
-    label = spec.execution_cluster_label.value or matching.cluster_label
-    if label:
-        out.execution_cluster_label.value = label
-    pool = cluster_pool(spec.cluster_assignment.cluster_pool_name, matching.cluster_pool)
-    if pool:
-        out.cluster_assignment.cluster_pool_name = pool
-    return out
+    async def matching(
+        self, tx: Repositories, project: str, domain: str, workflow: str, launch_plan: str, org: str = ""
+    ) -> Matching:
+        scope = Scope(project=project, domain=domain, workflow=workflow, launch_plan=launch_plan, org=org)
+        resolved = await self._attributes.resolve_each(
+            tx,
+            scope,
+            (
+                MatchableResource.WORKFLOW_EXECUTION_CONFIG,
+                MatchableResource.TASK_RESOURCE,
+                MatchableResource.EXECUTION_CLUSTER_LABEL,
+                MatchableResource.CLUSTER_ASSIGNMENT,
+            ),
+        )
+        empty = matchable_resource_pb2.MatchingAttributes()
+        wec = resolved[MatchableResource.WORKFLOW_EXECUTION_CONFIG] or empty
+        res = resolved[MatchableResource.TASK_RESOURCE] or empty
+        label = resolved[MatchableResource.EXECUTION_CLUSTER_LABEL] or empty
+        pool = resolved[MatchableResource.CLUSTER_ASSIGNMENT] or empty
+        return Matching(
+            workflow_config=wec.workflow_execution_config,
+            task_resources=res.task_resource_attributes,
+            cluster_label=label.execution_cluster_label.value,
+            cluster_pool=pool.cluster_assignment.cluster_pool_name,
+        )
+
+    def spec(
+        self, spec: execution_pb2.ExecutionSpec, lp: launch_plan_pb2.LaunchPlanSpec, matching: Matching
+    ) -> execution_pb2.ExecutionSpec:
+        """A copy of the request's spec with every runtime setting filled by precedence."""
+        wec = matching.workflow_config
+        out = execution_pb2.ExecutionSpec()
+        out.CopyFrom(spec)
+        out.max_parallelism = (
+            spec.max_parallelism or lp.max_parallelism or wec.max_parallelism or DEFAULT_MAX_PARALLELISM
+        )
+        _first_message(out, "security_context", spec, lp, wec)
+        _first_message(out, "labels", spec, lp, wec, nonempty=_has_values)
+        _first_message(out, "annotations", spec, lp, wec, nonempty=_has_values)
+        _first_message(out, "envs", spec, lp, wec, nonempty=_has_values)
+        _first_message(out, "interruptible", spec, lp, wec)
+        raw = next(
+            (
+                source.raw_output_data_config.output_location_prefix
+                for source in (spec, lp, wec)
+                if source.raw_output_data_config.output_location_prefix
+            ),
+            self._blobs.uri(self._raw_output_prefix),
+        )
+        out.raw_output_data_config.output_location_prefix = raw
+        out.overwrite_cache = spec.overwrite_cache or lp.overwrite_cache or wec.overwrite_cache
+        label = spec.execution_cluster_label.value or matching.cluster_label
+        if label:
+            out.execution_cluster_label.value = label
+        pool = cluster_pool(spec.cluster_assignment.cluster_pool_name, matching.cluster_pool)
+        if pool:
+            out.cluster_assignment.cluster_pool_name = pool
+        return out
+
+    def data_plane_config(self, spec: execution_pb2.ExecutionSpec, matching: Matching) -> dataplane_pb2.ExecutionConfig:
+        """The ExecutionConfig the data plane receives, from a spec already passed through ``spec``."""
+        defaults = self._task_resources
+        config = dataplane_pb2.ExecutionConfig(
+            max_parallelism=spec.max_parallelism,
+            overwrite_cache=spec.overwrite_cache,
+            envs={kv.key: kv.value for kv in spec.envs.values},
+            labels=dict(spec.labels.values),
+            annotations=dict(spec.annotations.values),
+            raw_output_prefix=spec.raw_output_data_config.output_location_prefix,
+            task_resource_defaults=_quantities(matching.task_resources.defaults, defaults.defaults),
+            task_resource_limits=_quantities(matching.task_resources.limits, defaults.limits),
+            execution_cluster_label=cluster_label_of(spec),
+        )
+        if spec.HasField("interruptible"):
+            config.interruptible.CopyFrom(spec.interruptible)
+        if spec.HasField("security_context"):
+            config.security_context.CopyFrom(spec.security_context)
+        return config
 
 
 def cluster_pool(requested: str, configured: str) -> str:
@@ -133,26 +168,3 @@ def _quantities(
         gpu=spec.gpu or fallback.gpu,
         ephemeral_storage=spec.ephemeral_storage or fallback.ephemeralStorage,
     )
-
-
-def data_plane_config(
-    deps: AdminDeps, spec: execution_pb2.ExecutionSpec, matching: Matching
-) -> dataplane_pb2.ExecutionConfig:
-    """The ExecutionConfig the data plane receives, from a spec already passed through ``resolve_spec``."""
-    defaults = deps.config.task_resources
-    config = dataplane_pb2.ExecutionConfig(
-        max_parallelism=spec.max_parallelism,
-        overwrite_cache=spec.overwrite_cache,
-        envs={kv.key: kv.value for kv in spec.envs.values},
-        labels=dict(spec.labels.values),
-        annotations=dict(spec.annotations.values),
-        raw_output_prefix=spec.raw_output_data_config.output_location_prefix,
-        task_resource_defaults=_quantities(matching.task_resources.defaults, defaults.defaults),
-        task_resource_limits=_quantities(matching.task_resources.limits, defaults.limits),
-        execution_cluster_label=cluster_label_of(spec),
-    )
-    if spec.HasField("interruptible"):
-        config.interruptible.CopyFrom(spec.interruptible)
-    if spec.HasField("security_context"):
-        config.security_context.CopyFrom(spec.security_context)
-    return config

@@ -2,7 +2,7 @@
 
 One transaction validates the request against the launch plan, resolves the execution config, writes inputs,
 compiled closure and hand-off request to the blob store and inserts the row (phase UNDEFINED, hand-off pending).
-After the commit the data plane is asked to run it (``executions_handoff.dispatch``); when it cannot be reached
+After the commit the data plane is asked to run it (``Handoffs.dispatch``); when it cannot be reached
 the execution stays recorded and the repair loop retries.
 """
 
@@ -16,29 +16,25 @@ from aloft.dataplane.v1 import dataplane_pb2
 from flyteidl.admin import common_pb2, execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
 
-from aloft_admin.deps import AdminDeps
+from aloft_admin.config import AdminSection
 from aloft_admin.faults import AFTER_EXECUTION_COMMIT, crash_point
-from aloft_admin.integrations.dataplane import routing_seed
+from aloft_admin.integrations.dataplane import DataPlaneClient, routing_seed
 from aloft_admin.integrations.notifications import execution_notifications
-from aloft_admin.managers.executions_config import (
-    cluster_label_of,
-    data_plane_config,
-    resolve_matching,
-    resolve_spec,
-)
-from aloft_admin.managers.executions_handoff import dispatch, handoff_uri
+from aloft_admin.managers.executions_config import ExecutionConfigResolver, cluster_label_of
+from aloft_admin.managers.executions_handoff import Handoffs
 from aloft_admin.managers.executions_lookup import get_execution_row, get_node_execution_row
 from aloft_admin.managers.executions_names import execution_name
-from aloft_admin.managers.executions_single_task import launch_plan_for_task
-from aloft_admin.managers.launch_targets import get_launch_target
-from aloft_admin.managers.projects import ensure_project_domain
-from aloft_admin.repositories.base import Repositories
+from aloft_admin.managers.executions_single_task import SingleTaskLaunchPlans
+from aloft_admin.managers.launch_targets import LaunchTargets
+from aloft_admin.managers.projects import ProjectDomainCheck
+from aloft_admin.repositories.base import Repositories, RepositoryProvider
 from aloft_admin.repositories.models.executions import ExecutionModel
 from aloft_admin.transformers.executions import spec_of
-from aloft_admin.transformers.timestamps import from_timestamp, to_timestamp
+from aloft_admin.transformers.timestamps import Clock, from_timestamp, to_timestamp
 from aloft_admin.validation.execution_identifiers import require
 from aloft_admin.validation.execution_inputs import merge_inputs
 from aloft_service.errors import InvalidArgument
+from aloft_storage import BlobStore
 
 log = logging.getLogger(__name__)
 
@@ -61,157 +57,171 @@ class Launch:
     launch_plan_id: identifier_pb2.Identifier | None = None
 
 
-async def create_execution(
-    deps: AdminDeps, request: execution_pb2.ExecutionCreateRequest
-) -> execution_pb2.ExecutionCreateResponse:
-    require(request.project, "project")
-    require(request.domain, "domain")
-    if not request.HasField("spec"):
-        raise InvalidArgument("missing spec")
-    wid = identifier_pb2.WorkflowExecutionIdentifier(
-        project=request.project,
-        domain=request.domain,
-        name=execution_name(request.name, deps.config.admin.maxNameLength),
-        org=request.org,
-    )
-    user_inputs = request.inputs if request.HasField("inputs") else request.spec.inputs
-    mode = request.spec.metadata.mode if request.spec.HasField("metadata") else MODE.MANUAL
-    await launch(
-        deps, Launch(id=wid, spec=request.spec, user_inputs=user_inputs, mode=mode, tags=list(request.spec.tags))
-    )
-    return execution_pb2.ExecutionCreateResponse(id=wid)
+class ExecutionCreateManager:
+    """CreateExecution, RelaunchExecution and RecoverExecution."""
 
+    def __init__(
+        self,
+        repos: RepositoryProvider,
+        blobs: BlobStore,
+        clock: Clock,
+        admin: AdminSection,
+        projects: ProjectDomainCheck,
+        launch_targets: LaunchTargets,
+        single_tasks: SingleTaskLaunchPlans,
+        config: ExecutionConfigResolver,
+        dataplanes: DataPlaneClient,
+        handoffs: Handoffs,
+    ) -> None:
+        self._repos = repos
+        self._blobs = blobs
+        self._clock = clock
+        self._max_name_length = admin.maxNameLength
+        self._metadata_prefix = admin.metadataPrefix
+        self._projects = projects
+        self._launch_targets = launch_targets
+        self._single_tasks = single_tasks
+        self._config = config
+        self._dataplanes = dataplanes
+        self._handoffs = handoffs
 
-async def relaunch_execution(
-    deps: AdminDeps, request: execution_pb2.ExecutionRelaunchRequest
-) -> execution_pb2.ExecutionCreateResponse:
-    """A new execution of the same launch plan with the same user inputs (mode RELAUNCH)."""
+    async def create(self, request: execution_pb2.ExecutionCreateRequest) -> execution_pb2.ExecutionCreateResponse:
+        require(request.project, "project")
+        require(request.domain, "domain")
+        if not request.HasField("spec"):
+            raise InvalidArgument("missing spec")
+        wid = identifier_pb2.WorkflowExecutionIdentifier(
+            project=request.project,
+            domain=request.domain,
+            name=execution_name(request.name, self._max_name_length),
+            org=request.org,
+        )
+        user_inputs = request.inputs if request.HasField("inputs") else request.spec.inputs
+        mode = request.spec.metadata.mode if request.spec.HasField("metadata") else MODE.MANUAL
+        await self.launch(
+            Launch(id=wid, spec=request.spec, user_inputs=user_inputs, mode=mode, tags=list(request.spec.tags))
+        )
+        return execution_pb2.ExecutionCreateResponse(id=wid)
 
-    def adjust(spec: execution_pb2.ExecutionSpec) -> None:
-        spec.overwrite_cache = request.overwrite_cache
+    async def relaunch(self, request: execution_pb2.ExecutionRelaunchRequest) -> execution_pb2.ExecutionCreateResponse:
+        """A new execution of the same launch plan with the same user inputs (mode RELAUNCH)."""
 
-    return await _launch_again(deps, request.id, request.name, MODE.RELAUNCH, adjust)
+        def adjust(spec: execution_pb2.ExecutionSpec) -> None:
+            spec.overwrite_cache = request.overwrite_cache
 
+        return await self._launch_again(request.id, request.name, MODE.RELAUNCH, adjust)
 
-async def recover_execution(
-    deps: AdminDeps, request: execution_pb2.ExecutionRecoverRequest
-) -> execution_pb2.ExecutionCreateResponse:
-    """A new execution that the data plane runs skipping nodes the original already succeeded (mode RECOVERED)."""
+    async def recover(self, request: execution_pb2.ExecutionRecoverRequest) -> execution_pb2.ExecutionCreateResponse:
+        """A new execution that the data plane runs skipping nodes the original already succeeded (mode RECOVERED)."""
 
-    def adjust(spec: execution_pb2.ExecutionSpec) -> None:
-        if request.metadata.principal:
-            spec.metadata.principal = request.metadata.principal
+        def adjust(spec: execution_pb2.ExecutionSpec) -> None:
+            if request.metadata.principal:
+                spec.metadata.principal = request.metadata.principal
 
-    return await _launch_again(deps, request.id, request.name, MODE.RECOVERED, adjust, recover=True)
+        return await self._launch_again(request.id, request.name, MODE.RECOVERED, adjust, recover=True)
 
+    async def _launch_again(
+        self,
+        source_id: identifier_pb2.WorkflowExecutionIdentifier,
+        name: str,
+        mode: execution_pb2.ExecutionMetadata.ExecutionMode.ValueType,
+        adjust: Callable[[execution_pb2.ExecutionSpec], None],
+        recover: bool = False,
+    ) -> execution_pb2.ExecutionCreateResponse:
+        """Relaunch and recover: a new execution from an existing one's spec and user inputs, pointing back at it."""
+        source, user_inputs = await self._source(source_id)
+        spec = spec_of(source)
+        adjust(spec)
+        wid = self._derived_id(source_id, name)
+        await self.launch(
+            Launch(
+                id=wid,
+                spec=spec,
+                user_inputs=user_inputs,
+                mode=mode,
+                reference=source_id,
+                recover_from=source_id if recover else None,
+                source_row_id=source.id,
+            ),
+        )
+        return execution_pb2.ExecutionCreateResponse(id=wid)
 
-async def _launch_again(
-    deps: AdminDeps,
-    source_id: identifier_pb2.WorkflowExecutionIdentifier,
-    name: str,
-    mode: execution_pb2.ExecutionMetadata.ExecutionMode.ValueType,
-    adjust: Callable[[execution_pb2.ExecutionSpec], None],
-    recover: bool = False,
-) -> execution_pb2.ExecutionCreateResponse:
-    """Relaunch and recover: a new execution from an existing one's spec and user inputs, pointing back at it."""
-    source, user_inputs = await _source(deps, source_id)
-    spec = spec_of(source)
-    adjust(spec)
-    wid = _derived_id(deps, source_id, name)
-    await launch(
-        deps,
-        Launch(
+    async def _source(
+        self, wid: identifier_pb2.WorkflowExecutionIdentifier
+    ) -> tuple[ExecutionModel, literals_pb2.LiteralMap]:
+        async with self._repos.transaction() as tx:
+            source = await get_execution_row(tx, wid)
+        user_inputs = literals_pb2.LiteralMap()
+        if source.user_inputs_uri:
+            user_inputs = await self._blobs.read_proto(source.user_inputs_uri, literals_pb2.LiteralMap)
+        return source, user_inputs
+
+    def _derived_id(
+        self, source: identifier_pb2.WorkflowExecutionIdentifier, name: str
+    ) -> identifier_pb2.WorkflowExecutionIdentifier:
+        return identifier_pb2.WorkflowExecutionIdentifier(
+            project=source.project,
+            domain=source.domain,
+            name=execution_name(name, self._max_name_length),
+            org=source.org,
+        )
+
+    async def launch(self, launch: Launch) -> None:
+        if not launch.spec.HasField("launch_plan"):
+            raise InvalidArgument("missing spec.launch_plan")
+        if launch.spec.launch_plan.resource_type == identifier_pb2.TASK:
+            launch.launch_plan_id = await self._single_tasks.launch_plan_for(launch.spec.launch_plan)
+        async with self._repos.transaction() as tx:
+            handoff = await self.record_execution(tx, launch)
+        crash_point(AFTER_EXECUTION_COMMIT)
+        try:
+            await self._handoffs.dispatch(launch.id, handoff)
+        except Exception:
+            # The execution is recorded (and its id returned): the repair loop retries the hand-off.
+            log.exception("hand-off of %s failed unexpectedly, the repair loop will retry", launch.id.name)
+
+    async def record_execution(self, tx: Repositories, launch: Launch) -> dataplane_pb2.CreateExecutionRequest:
+        """Insert the execution (hand-off pending) and return the hand-off request, also stored in the blob store.
+
+        The row is flushed before any blob is written, so a duplicate name fails (ALREADY_EXISTS) without touching
+        the existing execution's blobs; a failed blob write rolls the row back.
+        """
+        wid, spec = launch.id, launch.spec
+        await self._projects.ensure(tx, wid.project, wid.domain, wid.org)
+        # Workflow versions are immutable: the execution points at the registered compiled closure, no copy.
+        target = await self._launch_targets.get(tx, launch.launch_plan_id or spec.launch_plan)
+        inputs = merge_inputs(target.expected_inputs, target.spec.fixed_inputs, launch.user_inputs)
+        matching = await self._config.matching(
+            tx, wid.project, wid.domain, target.workflow_id.name, target.launch_plan_id.name, wid.org
+        )
+        resolved = self._config.spec(spec, target.spec, matching)
+        parent_row_id = await _fill_metadata(tx, resolved, launch)
+        cluster = self._dataplanes.route(cluster_label_of(resolved), seed=routing_seed(wid)) or ""
+        prefix = (self._metadata_prefix, wid.project, wid.domain, wid.name)
+        handoff = dataplane_pb2.CreateExecutionRequest(
             id=wid,
-            spec=spec,
-            user_inputs=user_inputs,
-            mode=mode,
-            reference=source_id,
-            recover_from=source_id if recover else None,
-            source_row_id=source.id,
-        ),
-    )
-    return execution_pb2.ExecutionCreateResponse(id=wid)
-
-
-async def _source(
-    deps: AdminDeps, wid: identifier_pb2.WorkflowExecutionIdentifier
-) -> tuple[ExecutionModel, literals_pb2.LiteralMap]:
-    async with deps.repos.transaction() as tx:
-        source = await get_execution_row(tx, wid)
-    user_inputs = literals_pb2.LiteralMap()
-    if source.user_inputs_uri:
-        user_inputs = await deps.blobs.read_proto(source.user_inputs_uri, literals_pb2.LiteralMap)
-    return source, user_inputs
-
-
-def _derived_id(
-    deps: AdminDeps, source: identifier_pb2.WorkflowExecutionIdentifier, name: str
-) -> identifier_pb2.WorkflowExecutionIdentifier:
-    return identifier_pb2.WorkflowExecutionIdentifier(
-        project=source.project,
-        domain=source.domain,
-        name=execution_name(name, deps.config.admin.maxNameLength),
-        org=source.org,
-    )
-
-
-async def launch(deps: AdminDeps, launch: Launch) -> None:
-    if not launch.spec.HasField("launch_plan"):
-        raise InvalidArgument("missing spec.launch_plan")
-    if launch.spec.launch_plan.resource_type == identifier_pb2.TASK:
-        launch.launch_plan_id = await launch_plan_for_task(deps, launch.spec.launch_plan)
-    async with deps.repos.transaction() as tx:
-        handoff = await record_execution(deps, tx, launch)
-    crash_point(AFTER_EXECUTION_COMMIT)
-    try:
-        await dispatch(deps, launch.id, handoff)
-    except Exception:
-        # The execution is recorded (and its id returned): the repair loop retries the hand-off.
-        log.exception("hand-off of %s failed unexpectedly, the repair loop will retry", launch.id.name)
-
-
-async def record_execution(deps: AdminDeps, tx: Repositories, launch: Launch) -> dataplane_pb2.CreateExecutionRequest:
-    """Insert the execution (hand-off pending) and return the hand-off request, also stored in the blob store.
-
-    The row is flushed before any blob is written, so a duplicate name fails (ALREADY_EXISTS) without touching
-    the existing execution's blobs; a failed blob write rolls the row back.
-    """
-    wid, spec = launch.id, launch.spec
-    await ensure_project_domain(deps, tx, wid.project, wid.domain, wid.org)
-    # Workflow versions are immutable: the execution points at the registered compiled closure, no copy.
-    target = await get_launch_target(deps, tx, launch.launch_plan_id or spec.launch_plan)
-    inputs = merge_inputs(target.expected_inputs, target.spec.fixed_inputs, launch.user_inputs)
-    matching = await resolve_matching(
-        deps, tx, wid.project, wid.domain, target.workflow_id.name, target.launch_plan_id.name, wid.org
-    )
-    resolved = resolve_spec(deps, spec, target.spec, matching)
-    parent_row_id = await _fill_metadata(tx, resolved, launch)
-    cluster = deps.dataplanes.route(cluster_label_of(resolved), seed=routing_seed(wid)) or ""
-    prefix = (deps.config.admin.metadataPrefix, wid.project, wid.domain, wid.name)
-    handoff = dataplane_pb2.CreateExecutionRequest(
-        id=wid,
-        closure_uri=target.workflow_closure_uri,
-        inputs_uri=deps.blobs.uri(*prefix, "inputs.pb"),
-        config=data_plane_config(deps, resolved, matching),
-        launch_plan_id=target.launch_plan_id,
-        workflow_id=target.workflow_id,
-        cluster=cluster,
-        metadata_prefix=deps.blobs.uri(*prefix),
-        created_at=to_timestamp(deps.clock()),
-        principal=resolved.metadata.principal,
-    )
-    if resolved.metadata.HasField("parent_node_execution"):
-        handoff.parent_node_execution.CopyFrom(resolved.metadata.parent_node_execution)
-    if launch.recover_from is not None:
-        handoff.recover_from.CopyFrom(launch.recover_from)
-    notifications = execution_notifications(resolved, list(target.spec.entity_metadata.notifications))
-    row = _execution_row(launch, resolved, handoff, deps.blobs.uri(*prefix, "user_inputs.pb"), notifications)
-    row.parent_node_execution_id = parent_row_id
-    await tx.executions.add(row)
-    await deps.blobs.write_proto(handoff.inputs_uri, inputs)
-    await deps.blobs.write_proto(row.user_inputs_uri, launch.user_inputs)
-    await deps.blobs.write_proto(handoff_uri(deps, wid), handoff)
-    return handoff
+            closure_uri=target.workflow_closure_uri,
+            inputs_uri=self._blobs.uri(*prefix, "inputs.pb"),
+            config=self._config.data_plane_config(resolved, matching),
+            launch_plan_id=target.launch_plan_id,
+            workflow_id=target.workflow_id,
+            cluster=cluster,
+            metadata_prefix=self._blobs.uri(*prefix),
+            created_at=to_timestamp(self._clock()),
+            principal=resolved.metadata.principal,
+        )
+        if resolved.metadata.HasField("parent_node_execution"):
+            handoff.parent_node_execution.CopyFrom(resolved.metadata.parent_node_execution)
+        if launch.recover_from is not None:
+            handoff.recover_from.CopyFrom(launch.recover_from)
+        notifications = execution_notifications(resolved, list(target.spec.entity_metadata.notifications))
+        row = _execution_row(launch, resolved, handoff, self._blobs.uri(*prefix, "user_inputs.pb"), notifications)
+        row.parent_node_execution_id = parent_row_id
+        await tx.executions.add(row)
+        await self._blobs.write_proto(handoff.inputs_uri, inputs)
+        await self._blobs.write_proto(row.user_inputs_uri, launch.user_inputs)
+        await self._blobs.write_proto(self._handoffs.uri(wid), handoff)
+        return handoff
 
 
 def _execution_row(

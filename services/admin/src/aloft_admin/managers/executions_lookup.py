@@ -1,6 +1,6 @@
 """Read-only lookups of executions for other admin areas (signals, dataproxy, gateway).
 
-Each takes the repositories of the caller's transaction (``deps.repos.transaction()``) and raises
+Each takes the repositories of the caller's transaction (``RepositoryProvider.transaction()``) and raises
 INVALID_ARGUMENT for a malformed identifier, NOT_FOUND naming the identifier when it does not exist.
 """
 

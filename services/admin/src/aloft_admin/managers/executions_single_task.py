@@ -13,8 +13,10 @@ from flyteidl.admin import launch_plan_pb2, workflow_pb2
 from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, tasks_pb2, types_pb2
 from flyteidl.core import workflow_pb2 as core_wf
 
-from aloft_admin.deps import AdminDeps
 from aloft_admin.managers import registered_entities as registered
+from aloft_admin.managers.launch_plans import LaunchPlanManager
+from aloft_admin.managers.workflows import WorkflowManager
+from aloft_admin.repositories.base import RepositoryProvider
 from aloft_service.errors import AlreadyExists
 
 SYSTEM_PREFIX = ".flytegen."
@@ -68,28 +70,33 @@ def _generated_id(task_id: identifier_pb2.Identifier, resource_type: int) -> ide
     )
 
 
-async def launch_plan_for_task(deps: AdminDeps, task_id: identifier_pb2.Identifier) -> identifier_pb2.Identifier:
-    """The generated launch plan's id, creating it and its workflow on first use (NotFound naming the task)."""
-    from aloft_admin.managers.launch_plans import LaunchPlanManager
-    from aloft_admin.managers.workflows import WorkflowManager
+class SingleTaskLaunchPlans:
+    """The generated workflow and launch plan of single-task executions, registered through their managers."""
 
-    async with deps.repos.transaction() as tx:
-        task = await registered.get_task(deps, tx, task_id)
-    template = task.closure.compiled_task.template
-    workflow = wrapper_workflow(task_id, template)
-    lp_id = _generated_id(task_id, identifier_pb2.LAUNCH_PLAN)
-    try:
-        await WorkflowManager(deps).create(
-            workflow_pb2.WorkflowCreateRequest(id=workflow.id, spec=workflow_pb2.WorkflowSpec(template=workflow))
-        )
-    except AlreadyExists:
-        pass  # generated before (or concurrently): same content
-    try:
-        await LaunchPlanManager(deps).create(
-            launch_plan_pb2.LaunchPlanCreateRequest(
-                id=lp_id, spec=launch_plan_pb2.LaunchPlanSpec(workflow_id=workflow.id)
+    def __init__(self, repos: RepositoryProvider, workflows: WorkflowManager, launch_plans: LaunchPlanManager) -> None:
+        self._repos = repos
+        self._workflows = workflows
+        self._launch_plans = launch_plans
+
+    async def launch_plan_for(self, task_id: identifier_pb2.Identifier) -> identifier_pb2.Identifier:
+        """The generated launch plan's id, creating it and its workflow on first use (NotFound naming the task)."""
+        async with self._repos.transaction() as tx:
+            task = await registered.get_task(tx, task_id)
+        template = task.closure.compiled_task.template
+        workflow = wrapper_workflow(task_id, template)
+        lp_id = _generated_id(task_id, identifier_pb2.LAUNCH_PLAN)
+        try:
+            await self._workflows.create(
+                workflow_pb2.WorkflowCreateRequest(id=workflow.id, spec=workflow_pb2.WorkflowSpec(template=workflow))
             )
-        )
-    except AlreadyExists:
-        pass
-    return lp_id
+        except AlreadyExists:
+            pass  # generated before (or concurrently): same content
+        try:
+            await self._launch_plans.create(
+                launch_plan_pb2.LaunchPlanCreateRequest(
+                    id=lp_id, spec=launch_plan_pb2.LaunchPlanSpec(workflow_id=workflow.id)
+                )
+            )
+        except AlreadyExists:
+            pass
+        return lp_id

@@ -1,24 +1,20 @@
 """The launch target of a new execution: the immutable parts of a launch plan version and of its workflow version.
 
 Versions are immutable (the mutable ACTIVE/INACTIVE state is not part of a target), so found targets are kept in a
-small LRU (``LaunchTargetCache``, built once per admin in ``AdminDeps``); misses are never cached.
+small LRU (``LaunchTargetCache``, built once per admin with ``LaunchTargets``); misses are never cached.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from flyteidl.admin import launch_plan_pb2
 from flyteidl.core import identifier_pb2, interface_pb2
 
 from aloft_admin.managers import registered_entities as registered
-from aloft_admin.transformers import entities as transform
-
-if TYPE_CHECKING:
-    from aloft_admin.deps import AdminDeps
 from aloft_admin.repositories.base import Repositories
+from aloft_admin.transformers import entities as transform
 
 
 @dataclass(frozen=True)
@@ -62,21 +58,27 @@ class LaunchTargetCache:
             self._targets.popitem(last=False)
 
 
-async def get_launch_target(deps: AdminDeps, tx: Repositories, id: identifier_pb2.Identifier) -> LaunchTarget:
-    """Launch plan + workflow for a new execution (NotFound naming the missing one), cached in ``deps``."""
-    target = deps.launch_targets.get(id)
-    if target is not None:
+class LaunchTargets:
+    """The launch target of a new execution, read through an LRU of found ones (misses are never cached)."""
+
+    def __init__(self, cache: LaunchTargetCache) -> None:
+        self._cache = cache
+
+    async def get(self, tx: Repositories, id: identifier_pb2.Identifier) -> LaunchTarget:
+        """Launch plan + workflow for a new execution (NotFound naming the missing one)."""
+        target = self._cache.get(id)
+        if target is not None:
+            return target
+        lp = await registered.get_launch_plan(tx, id)
+        workflow_row = await registered.get_workflow_row(tx, lp.spec.workflow_id)
+        # Registration computes expected_inputs (every workflow input not fixed); older rows may only have defaults.
+        expected = lp.closure.expected_inputs if lp.closure.expected_inputs.parameters else lp.spec.default_inputs
+        target = LaunchTarget(
+            launch_plan_id=lp.id,
+            spec=lp.spec,
+            expected_inputs=expected,
+            workflow_id=transform.to_workflow(workflow_row).id,
+            workflow_closure_uri=workflow_row.remote_closure_uri,
+        )
+        self._cache.put(id, target)
         return target
-    lp = await registered.get_launch_plan(deps, tx, id)
-    workflow_row = await registered.get_workflow_row(tx, lp.spec.workflow_id)
-    # Registration computes expected_inputs (every workflow input not fixed); older rows may only have defaults.
-    expected = lp.closure.expected_inputs if lp.closure.expected_inputs.parameters else lp.spec.default_inputs
-    target = LaunchTarget(
-        launch_plan_id=lp.id,
-        spec=lp.spec,
-        expected_inputs=expected,
-        workflow_id=transform.to_workflow(workflow_row).id,
-        workflow_closure_uri=workflow_row.remote_closure_uri,
-    )
-    deps.launch_targets.put(id, target)
-    return target

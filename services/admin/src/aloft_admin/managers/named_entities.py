@@ -6,12 +6,13 @@ from __future__ import annotations
 from flyteidl.admin import common_pb2, description_entity_pb2
 from flyteidl.core import identifier_pb2
 
-from aloft_admin.deps import AdminDeps
 from aloft_admin.managers import registered_entities as registered
-from aloft_admin.managers.projects import ensure_project_domain
+from aloft_admin.managers.projects import ProjectDomainCheck
+from aloft_admin.repositories.base import RepositoryProvider
 from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.entities import NamedEntityRow
 from aloft_admin.transformers import entities as transform
+from aloft_admin.transformers.timestamps import Clock
 from aloft_admin.validation.identifiers import missing, validate_identifier, validate_named_identifier
 from aloft_service.errors import InvalidArgument, NotFound
 
@@ -26,13 +27,15 @@ def _check_resource_type(resource_type: int, allowed: tuple[int, ...]) -> None:
 
 
 class NamedEntityManager:
-    def __init__(self, deps: AdminDeps) -> None:
-        self.deps = deps
+    def __init__(self, repos: RepositoryProvider, clock: Clock, projects: ProjectDomainCheck) -> None:
+        self._repos = repos
+        self._clock = clock
+        self._projects = projects
 
     async def get(self, request: common_pb2.NamedEntityGetRequest) -> common_pb2.NamedEntity:
         _check_resource_type(request.resource_type, _NAMED_RESOURCE_TYPES)
         validate_named_identifier(request.id)
-        async with self.deps.repos.transaction() as tx:
+        async with self._repos.transaction() as tx:
             row = await tx.entities.get_named_entity(request.resource_type, request.id)
         if row is None:
             raise registered.missing_entity(request.resource_type, request.id)
@@ -43,10 +46,10 @@ class NamedEntityManager:
         validate_named_identifier(request.id)
         if not request.HasField("metadata"):
             raise missing("metadata")
-        async with self.deps.repos.transaction() as tx:
-            await ensure_project_domain(self.deps, tx, request.id.project, request.id.domain, request.id.org)
+        async with self._repos.transaction() as tx:
+            await self._projects.ensure(tx, request.id.project, request.id.domain, request.id.org)
             row = await tx.entities.get_named_entity(request.resource_type, request.id)
-            now = self.deps.clock()
+            now = self._clock()
             if row is None:
                 row = NamedEntityRow(
                     resource_type=request.resource_type,
@@ -67,7 +70,7 @@ class NamedEntityManager:
         validate_named_identifier(
             common_pb2.NamedEntityIdentifier(project=request.project, domain=request.domain), name_required=False
         )
-        async with self.deps.repos.transaction() as tx:
+        async with self._repos.transaction() as tx:
             rows, token = await tx.entities.list_named_entities(
                 request.resource_type, request.project, request.domain, request.org, ListQuery.of(request)
             )
@@ -75,13 +78,13 @@ class NamedEntityManager:
 
 
 class DescriptionEntityManager:
-    def __init__(self, deps: AdminDeps) -> None:
-        self.deps = deps
+    def __init__(self, repos: RepositoryProvider) -> None:
+        self._repos = repos
 
     async def get(self, request: common_pb2.ObjectGetRequest) -> description_entity_pb2.DescriptionEntity:
         _check_resource_type(request.id.resource_type, _DESCRIBED_RESOURCE_TYPES)
         validate_identifier(request.id, request.id.resource_type)
-        async with self.deps.repos.transaction() as tx:
+        async with self._repos.transaction() as tx:
             row = await tx.entities.get_description_entity(request.id)
         if row is None:
             raise NotFound(f"missing description entity with identifier [{transform.id_text(request.id)}]")
@@ -92,7 +95,7 @@ class DescriptionEntityManager:
     ) -> description_entity_pb2.DescriptionEntityList:
         _check_resource_type(request.resource_type, _DESCRIBED_RESOURCE_TYPES)
         validate_named_identifier(request.id)
-        async with self.deps.repos.transaction() as tx:
+        async with self._repos.transaction() as tx:
             rows, token = await tx.entities.list_description_entities(
                 request.resource_type, request.id, ListQuery.of(request)
             )

@@ -1,6 +1,6 @@
 """Projects and domains: RegisterProject, UpdateProject, GetProject, ListProjects, GetDomains.
 
-Domains are system-wide (the ``domains`` config section). ``ensure_project_domain`` is the check every
+Domains are system-wide (the ``domains`` config section). ``ProjectDomainCheck`` is the check every
 registration and execution makes first: InvalidArgument, as flyteadmin answers, for an unregistered or archived
 project or an unknown domain. ListProjects without filters hides archived projects
 and sorts by id, as flyteadmin does; limit 0 means no limit.
@@ -8,13 +8,16 @@ and sorts by id, as flyteadmin does; limit 0 means no limit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flyteidl.admin import project_pb2
 
-from aloft_admin.deps import AdminDeps
-from aloft_admin.repositories.base import Repositories
+from aloft_admin.config import DomainConfig
+from aloft_admin.repositories.base import Repositories, RepositoryProvider
 from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.entities import ProjectRow
 from aloft_admin.transformers import entities as transform
+from aloft_admin.transformers.timestamps import Clock
 from aloft_admin.validation import projects as validate
 from aloft_admin.validation.identifiers import validate_project_id
 from aloft_service.errors import AlreadyExists, InvalidArgument, NotFound
@@ -22,21 +25,25 @@ from aloft_service.errors import AlreadyExists, InvalidArgument, NotFound
 INACTIVE_STATES = (project_pb2.Project.ARCHIVED, project_pb2.Project.SYSTEM_ARCHIVED)
 
 
-async def ensure_project_domain(
-    deps: AdminDeps, tx: Repositories, project: str, domain: str, org: str = ""
-) -> ProjectRow:
-    """The project must be registered and active and the domain one of the configured domains."""
-    row = await tx.projects.get(project, org)
-    if row is None:
-        raise InvalidArgument(
-            f"failed to validate that project [{project}] and domain [{domain}] are registered, "
-            f"err: [project [{project}] not found]"
-        )
-    if row.state in INACTIVE_STATES:
-        raise InvalidArgument(f"project [{project}] is not active", details=_inactive(project))
-    if domain not in {d.id for d in deps.config.domains}:
-        raise InvalidArgument(f"domain [{domain}] is unrecognized by system")
-    return row
+class ProjectDomainCheck:
+    """The check every registration and execution makes first, in its own transaction."""
+
+    def __init__(self, domains: Sequence[DomainConfig]) -> None:
+        self._domain_ids = frozenset(d.id for d in domains)
+
+    async def ensure(self, tx: Repositories, project: str, domain: str, org: str = "") -> ProjectRow:
+        """The project must be registered and active and the domain one of the configured domains."""
+        row = await tx.projects.get(project, org)
+        if row is None:
+            raise InvalidArgument(
+                f"failed to validate that project [{project}] and domain [{domain}] are registered, "
+                f"err: [project [{project}] not found]"
+            )
+        if row.state in INACTIVE_STATES:
+            raise InvalidArgument(f"project [{project}] is not active", details=_inactive(project))
+        if domain not in self._domain_ids:
+            raise InvalidArgument(f"domain [{domain}] is unrecognized by system")
+        return row
 
 
 def _inactive(project: str) -> project_pb2.InactiveProject:
@@ -44,47 +51,49 @@ def _inactive(project: str) -> project_pb2.InactiveProject:
 
 
 class ProjectManager:
-    def __init__(self, deps: AdminDeps) -> None:
-        self.deps = deps
+    def __init__(self, repos: RepositoryProvider, clock: Clock, domains: Sequence[DomainConfig]) -> None:
+        self._repos = repos
+        self._clock = clock
+        self._domains = list(domains)
 
     def domains(self) -> list[project_pb2.Domain]:
-        return [project_pb2.Domain(id=d.id, name=d.name) for d in self.deps.config.domains]
+        return [project_pb2.Domain(id=d.id, name=d.name) for d in self._domains]
 
     def get_domains(self) -> project_pb2.GetDomainsResponse:
         return project_pb2.GetDomainsResponse(domains=self.domains())
 
     async def register(self, request: project_pb2.ProjectRegisterRequest) -> project_pb2.ProjectRegisterResponse:
         validate.validate_register(request)
-        async with self.deps.repos.transaction() as tx:
+        async with self._repos.transaction() as tx:
             await self.insert(tx, request.project)
         return project_pb2.ProjectRegisterResponse()
 
     async def insert(self, tx: Repositories, project: project_pb2.Project) -> ProjectRow:
         if await tx.projects.get(project.id, project.org) is not None:
             raise AlreadyExists(f"project [{project.id}] already exists")
-        row = transform.to_project_row(project, self.deps.clock())
+        row = transform.to_project_row(project, self._clock())
         await tx.projects.add(row)
         return row
 
     async def update(self, project: project_pb2.Project) -> project_pb2.ProjectUpdateResponse:
         validate.validate_project(project)
-        async with self.deps.repos.transaction() as tx:
+        async with self._repos.transaction() as tx:
             row = await self._get_row(tx, project.id, project.org)
             row.name = project.name or row.name
             row.description = project.description
             row.labels = project.labels.SerializeToString() if project.HasField("labels") else b""
             row.state = project.state
-            row.updated_at = self.deps.clock()
+            row.updated_at = self._clock()
         return project_pb2.ProjectUpdateResponse()
 
     async def get(self, request: project_pb2.ProjectGetRequest) -> project_pb2.Project:
         validate_project_id(request.id)
-        async with self.deps.repos.transaction() as tx:
+        async with self._repos.transaction() as tx:
             row = await self._get_row(tx, request.id, request.org)
         return transform.to_project(row, self.domains())
 
     async def list(self, request: project_pb2.ProjectListRequest) -> project_pb2.Projects:
-        async with self.deps.repos.transaction() as tx:
+        async with self._repos.transaction() as tx:
             rows, token = await tx.projects.page(request.org, ListQuery.of(request))
         domains = self.domains()
         return project_pb2.Projects(projects=[transform.to_project(r, domains) for r in rows], token=token)

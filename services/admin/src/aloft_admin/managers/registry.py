@@ -1,17 +1,36 @@
-"""Every manager object, built once at start-up (server.py) with its dependencies, and handed to the servicers."""
+"""Every manager object, built once at start-up (server.py) and handed to the servicers.
+
+``build_managers`` is the only place that opens the start-up bundle (``AdminDeps``): each manager receives just
+what it uses — the unit of work, the clock, config sections, the blob store, clients — and the managers it calls.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from aloft_admin.deps import AdminDeps
-from aloft_admin.managers.attributes import AttributesManager
+from aloft_admin.managers.attributes import AttributeResolver, AttributesManager
 from aloft_admin.managers.dataproxy import DataProxyManager
+from aloft_admin.managers.events_batch import EventBatchManager
+from aloft_admin.managers.events_common import EventRecorder, LiteralOffload
+from aloft_admin.managers.events_node import NodeEventManager
+from aloft_admin.managers.events_task import TaskEventManager
+from aloft_admin.managers.events_workflow import WorkflowEventManager
+from aloft_admin.managers.execution_data import ExecutionData
+from aloft_admin.managers.execution_metrics import ExecutionMetricsManager
 from aloft_admin.managers.execution_reads import ExecutionReadManager
+from aloft_admin.managers.executions import ExecutionManager
+from aloft_admin.managers.executions_config import ExecutionConfigResolver
+from aloft_admin.managers.executions_create import ExecutionCreateManager
+from aloft_admin.managers.executions_handoff import Handoffs
+from aloft_admin.managers.executions_single_task import SingleTaskLaunchPlans
 from aloft_admin.managers.launch_plans import LaunchPlanManager
+from aloft_admin.managers.launch_targets import LaunchTargetCache, LaunchTargets
 from aloft_admin.managers.named_entities import DescriptionEntityManager, NamedEntityManager
-from aloft_admin.managers.projects import ProjectManager
+from aloft_admin.managers.node_executions import NodeExecutionManager
+from aloft_admin.managers.projects import ProjectDomainCheck, ProjectManager
 from aloft_admin.managers.signals import SignalManager
+from aloft_admin.managers.task_executions import TaskExecutionManager
 from aloft_admin.managers.tasks import TaskManager
 from aloft_admin.managers.workflows import WorkflowManager
 
@@ -27,17 +46,63 @@ class Managers:
     attributes: AttributesManager
     signals: SignalManager
     dataproxy: DataProxyManager
+    executions: ExecutionManager
+    execution_creates: ExecutionCreateManager
+    execution_metrics: ExecutionMetricsManager
+    handoffs: Handoffs
+    node_executions: NodeExecutionManager
+    task_executions: TaskExecutionManager
+    workflow_events: WorkflowEventManager
+    node_events: NodeEventManager
+    task_events: TaskEventManager
+    event_batches: EventBatchManager
 
 
 def build_managers(deps: AdminDeps) -> Managers:
+    repos, clock, blobs, config = deps.repos, deps.clock, deps.blobs, deps.config
+    admin = config.admin
+    check = ProjectDomainCheck(config.domains)
+    attributes = AttributeResolver(config.task_resources)
+    workflows = WorkflowManager(repos, blobs, clock, check, admin.metadataPrefix)
+    launch_plans = LaunchPlanManager(repos, clock, check)
+    data = ExecutionData(blobs, admin)
+    node_executions = NodeExecutionManager(repos, blobs, data)
+    task_executions = TaskExecutionManager(repos, data)
+    handoffs = Handoffs(repos, blobs, deps.dataplanes, clock, admin.metadataPrefix)
+    offload = LiteralOffload(blobs, admin.metadataPrefix)
+    recorder = EventRecorder(repos, deps.egress, config.remoteData.maxSizeInBytes)
+    workflow_events = WorkflowEventManager(recorder, clock, offload)
+    node_events = NodeEventManager(recorder, clock, offload)
+    task_events = TaskEventManager(recorder, clock, offload)
     return Managers(
-        projects=ProjectManager(deps),
-        tasks=TaskManager(deps),
-        workflows=WorkflowManager(deps),
-        launch_plans=LaunchPlanManager(deps),
-        named_entities=NamedEntityManager(deps),
-        description_entities=DescriptionEntityManager(deps),
-        attributes=AttributesManager(deps),
-        signals=SignalManager(deps),
-        dataproxy=DataProxyManager(deps, ExecutionReadManager(deps)),
+        projects=ProjectManager(repos, clock, config.domains),
+        tasks=TaskManager(repos, clock, check, config.task_resources.limits),
+        workflows=workflows,
+        launch_plans=launch_plans,
+        named_entities=NamedEntityManager(repos, clock, check),
+        description_entities=DescriptionEntityManager(repos),
+        attributes=AttributesManager(repos, clock, check, attributes),
+        signals=SignalManager(repos, clock),
+        dataproxy=DataProxyManager(blobs, clock, admin, ExecutionReadManager(node_executions, task_executions)),
+        executions=ExecutionManager(repos, clock, data, handoffs),
+        execution_creates=ExecutionCreateManager(
+            repos,
+            blobs,
+            clock,
+            admin,
+            check,
+            LaunchTargets(LaunchTargetCache()),
+            SingleTaskLaunchPlans(repos, workflows, launch_plans),
+            ExecutionConfigResolver(attributes, blobs, admin.rawOutputPrefix, config.task_resources),
+            deps.dataplanes,
+            handoffs,
+        ),
+        execution_metrics=ExecutionMetricsManager(repos),
+        handoffs=handoffs,
+        node_executions=node_executions,
+        task_executions=task_executions,
+        workflow_events=workflow_events,
+        node_events=node_events,
+        task_events=task_events,
+        event_batches=EventBatchManager(repos, recorder, workflow_events, node_events, task_events),
     )

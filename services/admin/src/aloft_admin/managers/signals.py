@@ -13,9 +13,10 @@ from __future__ import annotations
 from flyteidl.admin import signal_pb2
 from flyteidl.core import identifier_pb2
 
-from aloft_admin.deps import AdminDeps
+from aloft_admin.repositories.base import RepositoryProvider
 from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.transformers import signals as transform
+from aloft_admin.transformers.timestamps import Clock
 from aloft_compiler.types import literal_matches, type_str
 from aloft_service.errors import AlreadyExists, InvalidArgument
 
@@ -50,8 +51,9 @@ def signal_label(signal_id: identifier_pb2.SignalIdentifier) -> str:
 
 
 class SignalManager:
-    def __init__(self, deps: AdminDeps) -> None:
-        self.deps = deps
+    def __init__(self, repos: RepositoryProvider, clock: Clock) -> None:
+        self._repos = repos
+        self._clock = clock
 
     async def get_or_create(self, request: signal_pb2.SignalGetOrCreateRequest) -> signal_pb2.Signal:
         validate_signal_id(request.id, request.HasField("id"))
@@ -67,10 +69,10 @@ class SignalManager:
 
     async def _get_or_create_once(self, request: signal_pb2.SignalGetOrCreateRequest) -> signal_pb2.Signal:
         wanted = request.type.SerializeToString(deterministic=True)
-        async with self.deps.repos.transaction() as tx:
+        async with self._repos.transaction() as tx:
             row = await tx.signals.get(request.id)
             if row is None:
-                row = await tx.signals.add(transform.to_model(request.id, request.type, self.deps.clock()))
+                row = await tx.signals.add(transform.to_model(request.id, request.type, self._clock()))
             elif row.type != wanted:
                 raise SignalTypeConflict(
                     f"signal [{signal_label(request.id)}] already exists with type "
@@ -82,7 +84,7 @@ class SignalManager:
         validate_signal_id(request.id, request.HasField("id"))
         if not request.HasField("value"):
             raise _missing("value")
-        async with self.deps.repos.transaction() as tx:
+        async with self._repos.transaction() as tx:
             row = await tx.signals.get(request.id)
             if row is None:
                 raise InvalidArgument(f"failed to validate that signal [{signal_label(request.id)}] exists")
@@ -92,13 +94,13 @@ class SignalManager:
                     f"requested signal value is not castable to existing signal type [{type_str(expected)}] "
                     f"of signal [{signal_label(request.id)}]"
                 )
-            await tx.signals.set_value(row, request.value.SerializeToString(deterministic=True), self.deps.clock())
+            await tx.signals.set_value(row, request.value.SerializeToString(deterministic=True), self._clock())
         return signal_pb2.SignalSetResponse()
 
     async def list(self, request: signal_pb2.SignalListRequest) -> signal_pb2.SignalList:
         if not request.HasField("workflow_execution_id"):
             raise _missing("workflow_execution_id")
         validate_execution_id(request.workflow_execution_id, "workflow_execution_id")
-        async with self.deps.repos.transaction() as tx:
+        async with self._repos.transaction() as tx:
             rows, token = await tx.signals.page(request.workflow_execution_id, ListQuery.of(request))
             return signal_pb2.SignalList(signals=[transform.from_model(r) for r in rows], token=token)

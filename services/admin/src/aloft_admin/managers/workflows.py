@@ -17,17 +17,18 @@ from flyteidl.core import compiler_pb2, identifier_pb2
 from flyteidl.core import workflow_pb2 as core_workflow_pb2
 
 import aloft_compiler
-from aloft_admin.deps import AdminDeps
 from aloft_admin.managers import registered_entities as registered
 from aloft_admin.managers.entity_ids import list_entity_ids
-from aloft_admin.managers.projects import ensure_project_domain
+from aloft_admin.managers.projects import ProjectDomainCheck
 from aloft_admin.managers.registration import ensure_named_entity, ensure_new_version, store_description
-from aloft_admin.repositories.base import Repositories
+from aloft_admin.repositories.base import Repositories, RepositoryProvider
 from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.entities import LaunchPlanRow, TaskRow, WorkflowRow
 from aloft_admin.transformers import entities as transform
+from aloft_admin.transformers.timestamps import Clock
 from aloft_admin.validation.identifiers import missing, validate_identifier, validate_named_identifier
 from aloft_service.errors import InvalidArgument
+from aloft_storage import BlobStore
 
 # Registered sub-workflows may themselves reference registered sub-workflows; stop resolving after this depth.
 _MAX_RESOLVE_ROUNDS = 10
@@ -67,8 +68,19 @@ def _failure_reason(id: identifier_pb2.Identifier, identical: bool) -> workflow_
 
 
 class WorkflowManager:
-    def __init__(self, deps: AdminDeps) -> None:
-        self.deps = deps
+    def __init__(
+        self,
+        repos: RepositoryProvider,
+        blobs: BlobStore,
+        clock: Clock,
+        projects: ProjectDomainCheck,
+        metadata_prefix: str,
+    ) -> None:
+        self._repos = repos
+        self._blobs = blobs
+        self._clock = clock
+        self._projects = projects
+        self._metadata_prefix = metadata_prefix
 
     def _validate(self, request: workflow_pb2.WorkflowCreateRequest) -> None:
         validate_identifier(request.id, identifier_pb2.WORKFLOW)
@@ -81,8 +93,8 @@ class WorkflowManager:
         self._validate(request)
         template = request.spec.template
         template.id.CopyFrom(request.id)
-        async with self.deps.repos.transaction() as tx:
-            await ensure_project_domain(self.deps, tx, request.id.project, request.id.domain, request.id.org)
+        async with self._repos.transaction() as tx:
+            await self._projects.ensure(tx, request.id.project, request.id.domain, request.id.org)
             closure = await self._compile(tx, template, list(request.spec.sub_workflows))
             closure_digest = transform.digest(closure)
             await ensure_new_version(
@@ -92,12 +104,12 @@ class WorkflowManager:
                 request.id,
                 closure_digest,
                 closure,
-                lambda row: registered.read_compiled_closure(self.deps, row),
+                lambda row: registered.read_compiled_closure(self._blobs, row),
                 lambda identical: _failure_reason(request.id, identical),
             )
-            now = self.deps.clock()
+            now = self._clock()
             uri = self._closure_uri(request.id, closure_digest)
-            await self.deps.blobs.write_proto(uri, closure)
+            await self._blobs.write_proto(uri, closure)
             description = request.spec.description if request.spec.HasField("description") else None
             short = await store_description(tx, request.id, description, now)
             tx.entities.add(
@@ -120,8 +132,8 @@ class WorkflowManager:
 
     def _closure_uri(self, id: identifier_pb2.Identifier, closure_digest: bytes) -> str:
         # The digest in the key keeps a racing registration of a different spec from overwriting this one.
-        parts = [self.deps.config.admin.metadataPrefix, "admin", "workflows", id.org or "_", id.project, id.domain]
-        return self.deps.blobs.uri(*parts, id.name, id.version, f"{closure_digest.hex()[:20]}.pb")
+        parts = [self._metadata_prefix, "admin", "workflows", id.org or "_", id.project, id.domain]
+        return self._blobs.uri(*parts, id.name, id.version, f"{closure_digest.hex()[:20]}.pb")
 
     async def _compile(
         self,
@@ -164,7 +176,7 @@ class WorkflowManager:
         for wf_id in refs.workflow_ids:
             if (wf_row := await tx.entities.get(WorkflowRow, wf_id)) is None:
                 continue
-            closure = await registered.read_compiled_closure(self.deps, wf_row)
+            closure = await registered.read_compiled_closure(self._blobs, wf_row)
             for compiled in [closure.primary, *closure.sub_workflows]:
                 if _key(compiled.template.id) not in found.sub_workflows:
                     found.sub_workflows[_key(compiled.template.id)] = _uncompiled(compiled.template)
@@ -175,17 +187,17 @@ class WorkflowManager:
 
     async def get(self, request: common_pb2.ObjectGetRequest) -> workflow_pb2.Workflow:
         validate_identifier(request.id, identifier_pb2.WORKFLOW)
-        async with self.deps.repos.transaction() as tx:
-            return await registered.get_workflow(self.deps, tx, request.id)
+        async with self._repos.transaction() as tx:
+            return await registered.get_workflow(self._blobs, tx, request.id)
 
     async def list(self, request: common_pb2.ResourceListRequest) -> workflow_pb2.WorkflowList:
         """Workflows without their compiled closures (GetWorkflow returns those), as flyteadmin lists them."""
         validate_named_identifier(request.id, name_required=False)
-        async with self.deps.repos.transaction() as tx:
+        async with self._repos.transaction() as tx:
             rows, token = await tx.entities.list_versions(WorkflowRow, request.id, ListQuery.of(request))
         return workflow_pb2.WorkflowList(workflows=[transform.to_workflow(r) for r in rows], token=token)
 
     async def list_ids(
         self, request: common_pb2.NamedEntityIdentifierListRequest
     ) -> common_pb2.NamedEntityIdentifierList:
-        return await list_entity_ids(self.deps, WorkflowRow, request)
+        return await list_entity_ids(self._repos, WorkflowRow, request)

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeAlias
 
 from google.protobuf import duration_pb2, timestamp_pb2
+
+# What managers ask for the current time (injected, so tests can move it).
+Clock: TypeAlias = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def to_timestamp(value: datetime | None) -> timestamp_pb2.Timestamp:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from flyteidl.admin import task_pb2
 from flyteidl.core import identifier_pb2, tasks_pb2
 
-from aloft_admin.config import AdminConfig, ResourceSet
+from aloft_admin.config import ResourceSet
 from aloft_admin.validation.identifiers import missing, require, validate_identifier
 from aloft_admin.validation.quantities import parse_quantity
 from aloft_service.errors import InvalidArgument
@@ -16,7 +16,7 @@ _R = tasks_pb2.Resources
 _CHECKED = {_R.CPU: "cpu", _R.MEMORY: "memory", _R.GPU: "gpu", _R.EPHEMERAL_STORAGE: "ephemeralStorage"}
 
 
-def validate_task_request(request: task_pb2.TaskCreateRequest, config: AdminConfig) -> None:
+def validate_task_request(request: task_pb2.TaskCreateRequest, limits: ResourceSet) -> None:
     """Shape checks that need no database (project/domain registration is checked by the manager)."""
     validate_identifier(request.id, identifier_pb2.TASK)
     if not request.HasField("spec") or not request.spec.HasField("template"):
@@ -32,7 +32,7 @@ def validate_task_request(request: task_pb2.TaskCreateRequest, config: AdminConf
     if template.HasField("container"):
         require(template.container.image, "image")
         if template.container.HasField("resources"):
-            validate_resources(request.id.name, template.container.resources, config.task_resources.limits)
+            validate_resources(request.id.name, template.container.resources, limits)
 
 
 def _quantities(task: str, entries: list[tasks_pb2.Resources.ResourceEntry]) -> dict[int, Decimal]:
