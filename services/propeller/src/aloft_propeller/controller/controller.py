@@ -192,11 +192,15 @@ class Controller:
         changed = False
         for _ in range(max(self._config.max_streak_length, 1)):
             started = time.time()
+            outcome = None
             try:
                 outcome = await self._runner.run_round(key)
             finally:  # a round that raised was still evaluated by this process
                 if rounds_log.isEnabledFor(logging.DEBUG):
-                    rounds_log.debug("round %s %s start=%.6f end=%.6f", key, self._evaluator, started, time.time())
+                    visits = f" visited={outcome.visited} full={int(outcome.full)}" if outcome is not None else ""
+                    rounds_log.debug(
+                        "round %s %s start=%.6f end=%.6f%s", key, self._evaluator, started, time.time(), visits
+                    )
             if outcome.terminal:
                 return None
             changed = outcome.changed

@@ -45,6 +45,8 @@ def _check_encoding(encoded: bytes, state: WorkflowState) -> None:
 class RoundOutcome:
     changed: bool
     terminal: bool
+    visited: int = 0  # top-level nodes the round visited (nodes/frontier.py)
+    full: bool = False  # the round walked every node
 
 
 def _labels(record: WorkflowRecord, workflow_name: str) -> tuple[str, str, str]:
@@ -177,7 +179,9 @@ class RoundRunner:
         self._executor.keep_frontier(key, ectx.frontier, record.resource_version)
         self._store.remember(record)
         self._start_delivery(record)
-        return RoundOutcome(changed=changed, terminal=record.terminal)
+        stats = ectx.frontier.stats if ectx.frontier is not None else None
+        visited, full = (stats.visited, stats.full) if stats is not None else (0, True)
+        return RoundOutcome(changed=changed, terminal=record.terminal, visited=visited, full=full)
 
     async def _take_in_delivery(self, record: WorkflowRecord) -> WorkflowRecord:
         """Fold the answers of the workflow's last background delivery into the record (waiting for it when the
