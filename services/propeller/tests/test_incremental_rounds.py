@@ -7,6 +7,7 @@ plugin whose attempts run until the test lets them finish, under a fixed number 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +20,12 @@ from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, tasks_pb2
 from aloft_db import DatabaseConfig, create_database
 from aloft_propeller.config import PropellerConfig, PropellerSection
 from aloft_propeller.controller.round import RoundRunner
+from aloft_propeller.events.recorder import OutboxRecorder
 from aloft_propeller.events.sink import Delivery
 from aloft_propeller.nodes.registry import default_node_handlers
 from aloft_propeller.plugins.base import Phase, PhaseInfo, PluginAnswer, TaskExecutionContext
 from aloft_propeller.server import run_migrations
-from aloft_propeller.state import NodePhase, WorkflowPhase
+from aloft_propeller.state import NodePhase, StateEncoder, WorkflowPhase, WorkflowState
 from aloft_propeller.store.base import ExecutionKey, WorkflowRecord
 from aloft_propeller.store.cached import CachedWorkflowStore
 from aloft_propeller.store.sql import SqlWorkflowStore
@@ -278,3 +280,32 @@ async def test_a_failed_round_is_followed_by_a_full_walk(engine: Engine) -> None
     record = await engine.finish(KEY)
     assert record.state.phase == WorkflowPhase.SUCCEEDED
     assert len(engine.plugin.starts) == 12
+
+
+def test_an_events_group_is_the_longest_top_level_id_prefixing_its_path() -> None:
+    """Found by prefix lookup (it used to scan every top-level id per event: O(nodes) each)."""
+    recorder = OutboxRecorder(WorkflowState(), ["n1", "n1-n0", "n10", "dn0"])
+    assert recorder.group_of("n1") == "n1"
+    assert recorder.group_of("n1-0-n3") == "n1"
+    assert recorder.group_of("n1-n0-0-n2") == "n1-n0"
+    assert recorder.group_of("n10-0-n1") == "n10"
+    assert recorder.group_of("n2") == "n2"  # not a top-level id's: its own group
+    assert recorder.group_of("x-n1") == "x-n1"
+
+
+def test_the_incremental_encoding_equals_the_whole_one() -> None:
+    state = WorkflowState()
+    encoder = StateEncoder()
+    for i in range(5):
+        state.node(n(i)).kind = "task"
+    first, changes = encoder.encode(state)
+    assert len(changes) == 5
+    assert json.loads(first) == json.loads(state.to_json())
+    state.node(n(2)).phase = NodePhase.RUNNING
+    state.phase = WorkflowPhase.RUNNING
+    again, changes = encoder.encode(state)
+    assert [(change.path, change.before) for change in changes] == [(n(2), NodePhase.NOT_YET_STARTED)]
+    assert json.loads(again) == json.loads(state.to_json())
+    assert WorkflowState.from_json(again).node(n(2)).phase == NodePhase.RUNNING
+    untouched, changes = encoder.encode(state)
+    assert changes == [] and untouched == again
