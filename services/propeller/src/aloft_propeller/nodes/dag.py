@@ -93,20 +93,27 @@ def build_graph(scope: Scope) -> DagGraph:
     return DagGraph(tuple(nodes), index, upstream, tuple(tuple(d) for d in downstream))
 
 
-_GRAPHS_KEPT = 256
+# Top-level workflows live as long as the executor's parsed specs (2,048); nested scopes (subworkflows, dynamic
+# workflows, which are read again each round) in a small cache of their own so they cannot crowd those out.
+_TOP_LEVEL_KEPT = 2048
+_NESTED_KEPT = 32
 # Keyed by the workflow message's identity, holding the message so the id stays its own while cached.
-_graphs: OrderedDict[int, tuple[compiler_pb2.CompiledWorkflow, DagGraph]] = OrderedDict()
+_graphs: dict[bool, OrderedDict[int, tuple[compiler_pb2.CompiledWorkflow, DagGraph]]] = {
+    True: OrderedDict(),
+    False: OrderedDict(),
+}
 
 
 def dag_graph(scope: Scope) -> DagGraph:
     """The scope's graph, cached per compiled workflow object (specs are parsed once per execution and kept)."""
-    workflow = scope.workflow
-    cached = _graphs.get(id(workflow))
+    workflow, top_level = scope.workflow, not scope.prefix
+    cache = _graphs[top_level]
+    cached = cache.get(id(workflow))
     if cached is not None and cached[0] is workflow:
-        _graphs.move_to_end(id(workflow))
+        cache.move_to_end(id(workflow))
         return cached[1]
     graph = build_graph(scope)
-    _graphs[id(workflow)] = (workflow, graph)
-    if len(_graphs) > _GRAPHS_KEPT:
-        _graphs.popitem(last=False)
+    cache[id(workflow)] = (workflow, graph)
+    if len(cache) > (_TOP_LEVEL_KEPT if top_level else _NESTED_KEPT):
+        cache.popitem(last=False)
     return graph
