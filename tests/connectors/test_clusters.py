@@ -1,6 +1,7 @@
 """Dask and Ray tasks (flytekitplugins-dask / -ray, unmodified flytekit) on embedded clusters started for the
 attempt: a real `dask scheduler` and two `dask worker` processes, the task's dask Client computing on them; a
-`ray start --head` node plus two `ray start --address` nodes running the task's `ray.remote` work. Every cluster
+`ray start --head` node plus two `ray start --address` nodes running the task's `ray.remote` work with the spec's
+runtime env (flytekit's own `ray.init(runtime_env=...)` merged with it, as under `ray job submit`). Every cluster
 process is gone after the attempt; a propeller killed with SIGKILL while the task runs adopts the cluster and still
 tears it down."""
 
@@ -85,6 +86,7 @@ def test_ray_task_runs_remote_work_on_its_own_cluster(stack: Any, registered: st
     result = stack.driver("wait", name, "--timeout", "900", timeout=1000)
     assert result["phase"] == SUCCEEDED, result
     assert (result["outputs"]["o0"], result["outputs"]["o1"]) == (285, 3)  # head + 2 worker nodes alive
+    assert result["outputs"]["o2"] == "hello from the runtime env"  # the spec's runtime env reached the workers
     (records,) = clusters_of(stack, name, "ray")
     roles = pids(records)
     assert sorted(roles) == ["head", "worker-0", "worker-1"]

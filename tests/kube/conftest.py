@@ -27,6 +27,7 @@ from aloft_testing.servers import free_port, port_open
 from aloft_testing.stack import QUICK_PROPELLER, Stack, stack_config, stack_ports
 
 E2E_DIR = Path(__file__).resolve().parents[1] / "e2e"  # flows/ (the kube-only ones in flows/kube.py) and driver.py
+RAY_JOB_CRD = Path(__file__).resolve().parents[2] / "services/propeller/tests/plugins/crds/ray.io_rayjobs.yaml"
 NAMESPACE = "flytesnacks-development"
 WEBHOOK_SERVICE = "aloft-pod-webhook"
 
@@ -60,8 +61,9 @@ def _config(root: Path, ports: dict[str, int], kube: KubeDouble) -> dict[str, An
     settings = stack_config(root, ports, QUICK_PROPELLER)
     settings["tasks"] = {
         "task-plugins": {
-            "enabled-plugins": ["local-process", "k8s-pod"],
+            "enabled-plugins": ["local-process", "k8s-pod", "k8s-ray"],
             "default-for-task-types": {
+                "ray": "k8s-ray",
                 "python-task": "k8s-pod",
                 "container": "k8s-pod",
                 "raw-container": "local-process",
@@ -125,7 +127,13 @@ def _start_webhook(root: Path, kube: KubeDouble) -> subprocess.Popen[bytes]:
 
 
 def _seed_cluster(kube: KubeDouble) -> None:
-    v1 = client.CoreV1Api(config.new_client_from_config(str(kube.kubeconfig)))
+    api = config.new_client_from_config(str(kube.kubeconfig))
+    # KubeRay's operator is not installed (no cluster here): its RayJob CRD is, as Aloft's structural schema of it
+    # (no PyPI/npm/Debian package ships KubeRay's own; see services/propeller/tests/plugins/test_k8s_cluster_jobs.py).
+    client.ApiextensionsV1Api(api).create_custom_resource_definition(
+        yaml.safe_load(RAY_JOB_CRD.read_text()), _preload_content=False
+    )
+    v1 = client.CoreV1Api(api)
     for namespace in (NAMESPACE, "flyte"):
         v1.create_namespace({"metadata": {"name": namespace}})
     v1.create_namespaced_secret(

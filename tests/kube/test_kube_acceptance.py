@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes import client, config
 
 from aloft_testing.kube import EVICTED, OOM_KILLED
 
@@ -160,3 +161,39 @@ def test_documented_kubeconfig_config_selects_the_pod_plugin(tmp_path: Path) -> 
     # The default config (make run) keeps local processes for every type.
     default = load_config(repo / "config" / "aloft.yaml", PropellerConfig)
     assert set(default.tasks.task_plugins.default_for_task_types.values()) == {"local-process"}
+
+
+def test_ray_task_becomes_a_ray_job_whose_status_moves_the_node(kube_stack: Any, kube_registered: str) -> None:
+    """A flytekit Ray task routed to k8s-ray: a RayJob (validated by the double against the registered schema) with
+    the groups' pod overrides and the runtime env; no KubeRay operator runs here, so the test writes the status the
+    operator would, and the execution fails with the operator's reason (the plugin's watch wakes the node)."""
+    name = kube_stack.driver("run", kube_registered, "flows.kube_ray.ray_wf", "{}", "--no-wait")["name"]
+    kube = kube_stack.kube
+
+    def ray_job() -> dict[str, Any] | None:
+        jobs = [n for _, n, _ in kube.created("rayjobs") if n.startswith(f"{name}-")]
+        return kube.get("rayjobs", NAMESPACE, jobs[0], group="ray.io") if jobs else None
+
+    _wait_for(lambda: ray_job() is not None, 120, "the RayJob")
+    job = ray_job()
+    assert job is not None
+    spec = job["spec"]
+    head = spec["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
+    assert head["name"] == "ray-head" and head["resources"]["requests"]["cpu"] == "1"
+    (gpu,) = spec["rayClusterSpec"]["workerGroupSpecs"]
+    assert gpu["template"]["spec"]["containers"][0]["image"] == "ray-gpu:1"
+    assert gpu["template"]["spec"]["tolerations"] == [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert gpu["template"]["metadata"]["labels"]["pool"] == "gpu"
+    assert "GREETING: hi" in spec["runtimeEnvYAML"] and spec["ttlSecondsAfterFinished"] == 60
+    entrypoint = spec["entrypoint"]  # the task's command, rendered (fast-registered: pyflyte-fast-execute)
+    assert entrypoint.startswith("pyflyte-") and entrypoint.endswith("task-name ray_sum") and "{{" not in entrypoint
+
+    # KubeRay refusing the job is permanent (a Failed job would be retried as a SYSTEM error, in a new RayJob).
+    status = {"jobDeploymentStatus": "ValidationFailed", "reason": "ValidationFailed", "message": "no GPUs here"}
+    objects = client.CustomObjectsApi(config.new_client_from_config(str(kube.kubeconfig)))
+    objects.patch_namespaced_custom_object_status(
+        "ray.io", "v1", NAMESPACE, "rayjobs", job["metadata"]["name"], {"status": status}
+    )
+    result = kube_stack.driver("wait", name, "--timeout", "120")
+    assert result["phase"] == FAILED, result
+    assert "no GPUs here" in result["error"] and result["error_kind"] == 1  # USER

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from aloft_auth.config import AuthConfig
@@ -80,6 +81,9 @@ class AdminSection(ListenConfig):
     dataPlanes: list[DataPlaneConfig] = Field(default_factory=lambda: [DataPlaneConfig()])
     # How often hand-offs/aborts that never reached a data plane are retried.
     handoffRepairInterval: Duration = Field(default="5s")  # type: ignore[assignment]
+    # CreateExecution answers once the execution is committed and hands it to the data plane in the background
+    # (a crash before the hand-off is repaired as above); false waits for the data plane's answer.
+    handoffInBackground: bool = True
     database: DatabaseConfig | None = None
 
 
@@ -130,9 +134,38 @@ class GCPConfig(Section):
     projectId: str = ""
 
 
+class KafkaSASLConfig(Section):
+    enabled: bool = False
+    user: str = ""
+    password: str = ""
+    # Read (whitespace trimmed) in place of ``password`` when set, as Flyte does.
+    passwordPath: str = ""
+    handshake: bool = True
+    # PLAIN (default), SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER or GSSAPI (sarama's names, librdkafka's too).
+    mechanism: str = ""
+
+
+class KafkaTLSConfig(Section):
+    enabled: bool = False
+    insecureSkipVerify: bool = False
+    certPath: str = ""
+    keyPath: str = ""
+
+
 class KafkaConfig(Section):
+    """Flyte's ``cloudEvents.kafka``: the brokers, the protocol version to speak (sarama's form, e.g. ``2.1.0``;
+    "" lets the client ask the broker), SASL and TLS."""
+
     version: str = ""
     brokers: list[str] = Field(default_factory=list)
+    saslConfig: KafkaSASLConfig = KafkaSASLConfig()
+    tlsConfig: KafkaTLSConfig = KafkaTLSConfig()
+
+    @model_validator(mode="after")
+    def _sarama_version(self) -> KafkaConfig:
+        if self.version and not re.fullmatch(r"(0\.\d+\.\d+\.\d+|\d+\.\d+\.\d+)", self.version):
+            raise ValueError(f"cloudEvents.kafka.version {self.version!r} is not a Kafka version (e.g. 2.1.0, 0.8.2.0)")
+        return self
 
 
 class NatsUserPassAuthConfig(Section):
@@ -181,7 +214,7 @@ class CloudEventsConfig(Section):
     """Flyte's ``cloudEvents``: workflow, node and task events published as CloudEvents (off unless ``enable``)."""
 
     enable: bool = False
-    type: Literal["", "local", "nats", "aws"] = "local"
+    type: Literal["", "local", "nats", "aws", "gcp", "kafka"] = "local"
     aws: AWSConfig = AWSConfig()
     gcp: GCPConfig = GCPConfig()
     kafka: KafkaConfig = KafkaConfig()
@@ -189,17 +222,24 @@ class CloudEventsConfig(Section):
     eventsPublisher: EventsPublisherConfig = EventsPublisherConfig()
     reconnectAttempts: int = 0
     reconnectDelaySeconds: int = 0
-    # Flyte's v1 message format (the admin event request as JSON in ``data``); v2 (enriched events) is not built.
-    cloudEventVersion: Literal["v1"] = "v1"
+    # v1: the admin event request as JSON in ``data``; v2: Flyte's enriched events (``flyteidl.event.CloudEvent*``
+    # with the execution's labels, launch plan, output interface …), types ``com.flyte.resource.cloudevents.*``.
+    cloudEventVersion: Literal["v1", "v2"] = "v1"
     outbox: OutboxConfig = OutboxConfig()
 
     def publishing(self) -> bool:
-        return self.enable and self.type in ("nats", "aws")
+        return self.enable and self.type in ("nats", "aws", "gcp", "kafka")
 
     @model_validator(mode="after")
     def _topic_when_publishing(self) -> CloudEventsConfig:
-        if self.publishing() and not self.eventsPublisher.topicName:
+        if not self.publishing():
+            return self
+        if not self.eventsPublisher.topicName:
             raise ValueError("cloudEvents.eventsPublisher.topicName is required when cloud events are enabled")
+        if self.type == "kafka" and not self.kafka.brokers:
+            raise ValueError("cloudEvents type kafka needs kafka.brokers")
+        if self.type == "gcp" and not self.gcp.projectId:
+            raise ValueError("cloudEvents type gcp needs gcp.projectId")
         return self
 
 
@@ -243,9 +283,11 @@ class NotificationsConfig(Section):
     """Flyte's ``notifications``: emails (Slack and PagerDuty through their email integrations) when executions
     reach the phases their launch plan or execution spec names. ``sandbox``: processed inside admin (default);
     ``aws``: published to the SNS topic ``publisher.topicName``, processed from the SQS queue ``processor.queueName``
-    subscribed to it, sent with SES (unless ``emailServerConfig`` names another service); ``local``/"": none."""
+    subscribed to it, sent with SES (unless ``emailServerConfig`` names another service); ``gcp``: published to the
+    Pub/Sub topic ``publisher.topicName`` of ``gcp.projectId``, processed from its subscription
+    ``processor.queueName``, sent by ``emailServerConfig``'s service; ``local``/"": none."""
 
-    type: Literal["", "local", "sandbox", "aws"] = "sandbox"
+    type: Literal["", "local", "sandbox", "aws", "gcp"] = "sandbox"
     region: str = ""
     aws: AWSConfig = AWSConfig()
     gcp: GCPConfig = GCPConfig()
@@ -259,15 +301,17 @@ class NotificationsConfig(Section):
     outbox: OutboxConfig = OutboxConfig()
 
     def sending(self) -> bool:
-        return self.type in ("sandbox", "aws")
+        return self.type in ("sandbox", "aws", "gcp")
 
     def aws_region(self) -> str:
         return self.aws.region or self.region
 
     @model_validator(mode="after")
-    def _aws_names(self) -> NotificationsConfig:
-        if self.type == "aws" and not (self.publisher.topicName and self.processor.queueName):
-            raise ValueError("notifications type aws needs publisher.topicName and processor.queueName")
+    def _processor_names(self) -> NotificationsConfig:
+        if self.type in ("aws", "gcp") and not (self.publisher.topicName and self.processor.queueName):
+            raise ValueError(f"notifications type {self.type} needs publisher.topicName and processor.queueName")
+        if self.type == "gcp" and not self.gcp.projectId:
+            raise ValueError("notifications type gcp needs gcp.projectId")
         return self
 
 

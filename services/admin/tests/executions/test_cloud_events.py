@@ -1,12 +1,14 @@
 """Cloud events over a real nats-server with JetStream (a throwaway server this module starts and restarts), from
 events sent over real gRPC (SQLite and PostgreSQL): flyteadmin's CloudEvent form, order, event-type filters, a
-broker outage that neither blocks nor fails ingestion and loses nothing."""
+broker outage that neither blocks nor fails ingestion and loses nothing. Then the same events to AWS SNS (moto),
+to Kafka (Tansu, a real Kafka-protocol broker) and to GCP Pub/Sub (Google's emulator); v2 (enriched) events."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,12 +16,15 @@ import boto3
 import grpc
 import nats
 import pytest
+from flyteidl.admin import common_pb2, execution_pb2
 from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.core import execution_pb2 as core
-from flyteidl.core import identifier_pb2
+from flyteidl.core import identifier_pb2, literals_pb2
+from flyteidl.event import cloudevents_pb2
 from google.protobuf import json_format
 from prometheus_client import REGISTRY
 
+from aloft_testing.brokers import ThrowawayKafka, ThrowawayPubSub
 from aloft_testing.s3 import ACCESS_KEY, SECRET_KEY, moto_s3_server
 from aloft_testing.servers import ThrowawayNats
 
@@ -301,3 +306,323 @@ async def test_cloud_events_to_sns_in_flytes_protobuf_format(
     # Published in commit order (moto's standard queue keeps it; SNS itself promises no order).
     as_dicts = [{"type": e.type, "data": json.loads(e.text_data)} for e in received]
     assert [request_of(e) for e in as_dicts] == [without_request_id(r) for r in sent]
+
+
+# --- Kafka (a real Kafka-protocol broker, Tansu: see aloft_testing.brokers) ----------------------------------------
+
+KAFKA_TOPIC = "flyte-events"
+
+
+@pytest.fixture
+def kafka() -> Iterator[ThrowawayKafka]:
+    server = ThrowawayKafka()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def create_topic(bootstrap: str, partitions: int) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    client = AdminClient({"bootstrap.servers": bootstrap})  # kept alive until the broker answered
+    futures = client.create_topics([NewTopic(KAFKA_TOPIC, num_partitions=partitions, replication_factor=1)])
+    futures[KAFKA_TOPIC].result(30)
+
+
+def partitions_of(bootstrap: str) -> int:
+    from confluent_kafka.admin import AdminClient
+
+    return len(
+        AdminClient({"bootstrap.servers": bootstrap}).list_topics(KAFKA_TOPIC, 30).topics[KAFKA_TOPIC].partitions
+    )
+
+
+def consume_all(bootstrap: str, partitions: int, count: int) -> list[Any]:
+    """Every record of the topic's partitions, from the start, as confluent-kafka messages (assigned: no group)."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "aloft-test", "enable.auto.commit": False})
+    consumer.assign([TopicPartition(KAFKA_TOPIC, p, OFFSET_BEGINNING) for p in range(partitions)])
+    records: list[Any] = []
+    try:
+        for _ in range(120):
+            if len(records) >= count:
+                break
+            message = consumer.poll(0.5)
+            if message is not None:
+                assert message.error() is None, message.error()
+                records.append(message)
+    finally:
+        consumer.close()
+    return records
+
+
+def kafka_config(bootstrap: str) -> dict[str, Any]:
+    return {
+        "cloudEvents": {
+            "enable": True,
+            "type": "kafka",
+            "kafka": {"brokers": [bootstrap], "version": "3.6.0"},
+            "eventsPublisher": {"topicName": KAFKA_TOPIC, "eventTypes": ["all"]},
+            "outbox": {"pollInterval": "100ms", "retryDelay": "50ms", "maxRetryDelay": "200ms"},
+        }
+    }
+
+
+def as_structured(record: Any) -> dict[str, Any]:
+    """A binary-mode Kafka record back as a structured CloudEvent (what a CloudEvents SDK consumer reads)."""
+    headers = {name: value.decode() for name, value in record.headers() or []}
+    event = {name.removeprefix("ce_"): value for name, value in headers.items() if name.startswith("ce_")}
+    event["datacontenttype"] = headers["content-type"]
+    event["data"] = json.loads(record.value())
+    return event
+
+
+async def test_cloud_events_to_kafka_in_binary_mode_keyed_by_entity(
+    start_configured_exec_server: Any, kafka: ThrowawayKafka
+) -> None:
+    create_topic(kafka.bootstrap, partitions=3)
+    async with start_configured_exec_server(kafka_config(kafka.bootstrap)) as server:
+        await server.seed_execution("ck1")
+        sent = lifecycle(server.wid("ck1"))
+        for request in sent:
+            await send(server.admin, request)
+        await drained(server)
+    records = await asyncio.to_thread(consume_all, kafka.bootstrap, 3, len(sent))
+    assert len(records) == len(sent)
+    by_key: dict[bytes, list[Any]] = {}
+    for record in records:
+        by_key.setdefault(record.key(), []).append(record)
+    assert set(by_key) == {
+        b'project:"flytesnacks" domain:"development" name:"ck1"',
+        b'node_id:"n0" execution_id:{project:"flytesnacks" domain:"development" name:"ck1"}',
+        b'task_id:{resource_type:TASK project:"flytesnacks" domain:"development" name:"t1" version:"v1"} '
+        b'node_execution_id:{node_id:"n0" execution_id:{project:"flytesnacks" domain:"development" name:"ck1"}} '
+        b"retry_attempt:0",
+    }
+    for key, entity_records in by_key.items():  # one partition per entity: its events in publish order
+        assert len({r.partition() for r in entity_records}) == 1
+        expected = [without_request_id(r) for r in sent if entity_of_request(r) == key.decode()]
+        assert [request_of(as_structured(r)) for r in entity_records] == expected
+    first = as_structured(
+        next(r for r in records if r.key() == b'project:"flytesnacks" domain:"development" name:"ck1"')
+    )
+    assert first["specversion"] == "1.0" and first["datacontenttype"] == "application/json"
+    assert first["type"] == "com.flyte.resource.flyteidl.admin.WorkflowExecutionEventRequest"
+    assert first["source"] == "https://github.com/flyteorg/flyte/flyteadmin"
+    assert first["id"] == 'project:"flytesnacks" domain:"development" name:"ck1".RUNNING'
+    assert first["time"] == "2026-01-01T00:00:01Z"
+    assert first["jsonschemaurl"].endswith("/jsonschema/workflow_execution.json")
+
+
+def entity_of_request(request: Any) -> str:
+    from aloft_admin.integrations.cloudevents import entity_key
+
+    return entity_key(request)
+
+
+async def test_kafka_down_at_first_delays_events_without_losing_any(start_configured_exec_server: Any) -> None:
+    kafka = ThrowawayKafka()  # not started: admin accepts every event while no broker answers
+    errors = metric("publish_errors_total")
+    try:
+        async with start_configured_exec_server(kafka_config(kafka.bootstrap)) as server:
+            await server.seed_execution("ck2")
+            sent = lifecycle(server.wid("ck2"))
+            for request in sent:
+                await send(server.admin, request)
+            await wait_until(lambda: metric("publish_errors_total") > errors, timeout=60)
+            kafka.start()  # the producer's metadata request creates the topic (the broker's default)
+            await drained(server, timeout=90)
+        partitions = await asyncio.to_thread(partitions_of, kafka.bootstrap)
+        records = await asyncio.to_thread(consume_all, kafka.bootstrap, partitions, len(sent))
+    finally:
+        kafka.stop()
+    assert sorted(map(entity_and_phase, records)) == sorted(entity_and_phase(r) for r in sent)
+    for entity in {entity_of_request(r) for r in sent}:  # each entity's events in order
+        expected = [without_request_id(r) for r in sent if entity_of_request(r) == entity]
+        assert [request_of(as_structured(r)) for r in records if r.key().decode() == entity] == expected
+
+
+def entity_and_phase(item: Any) -> str:
+    """The event id of a sent request or of a received record."""
+    from aloft_admin.integrations.cloudevents import event_id_and_time
+
+    if hasattr(item, "headers"):
+        return dict(item.headers())["ce_id"].decode()
+    return event_id_and_time(item)[0]
+
+
+# --- GCP Pub/Sub (Google's Pub/Sub emulator: see aloft_testing.brokers) --------------------------------------------
+
+GCP_PROJECT = "aloft-test"
+
+
+@pytest.fixture(scope="module")
+def pubsub_emulator() -> Iterator[ThrowawayPubSub]:
+    server = ThrowawayPubSub()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pubsub(pubsub_emulator: ThrowawayPubSub, monkeypatch: pytest.MonkeyPatch) -> ThrowawayPubSub:
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator.host)
+    return pubsub_emulator
+
+
+def topic_with_subscription(topic: str, ordered: bool) -> str:
+    """Creates the topic and a subscription to it on the emulator; returns the subscription's path."""
+    from google.cloud import pubsub_v1
+
+    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    topic_path = publisher.topic_path(GCP_PROJECT, topic)
+    subscription = subscriber.subscription_path(GCP_PROJECT, f"{topic}-reader")
+    publisher.create_topic(name=topic_path)
+    subscriber.create_subscription(
+        request={"name": subscription, "topic": topic_path, "enable_message_ordering": ordered}
+    )
+    return subscription
+
+
+def pull_all(subscription: str, count: int) -> list[Any]:
+    """Pulls (and acknowledges) until ``count`` messages arrived, acknowledging each batch before the next pull, so
+    an ordered subscription hands out each key's next message."""
+    from google.cloud import pubsub_v1
+
+    subscriber = pubsub_v1.SubscriberClient()
+    received: list[Any] = []
+    for _ in range(100):
+        if len(received) >= count:
+            break
+        response = subscriber.pull(request={"subscription": subscription, "max_messages": 100}, timeout=30)
+        received += [m.message for m in response.received_messages]
+        if response.received_messages:
+            ack_ids = [m.ack_id for m in response.received_messages]
+            subscriber.acknowledge(request={"subscription": subscription, "ack_ids": ack_ids})
+    return received
+
+
+async def test_cloud_events_to_pubsub_in_flytes_protobuf_format_ordered_per_entity(
+    start_configured_exec_server: Any, pubsub: ThrowawayPubSub
+) -> None:
+    from aloft_admin.integrations.cloudevents_aws import CloudEvent
+
+    topic = f"flyte-events-{uuid.uuid4().hex[:8]}"  # the emulator serves the whole module
+    subscription = await asyncio.to_thread(topic_with_subscription, topic, True)
+    config = {
+        "cloudEvents": {
+            "enable": True,
+            "type": "gcp",
+            "gcp": {"projectId": GCP_PROJECT},
+            "eventsPublisher": {"topicName": topic, "eventTypes": ["all"]},
+            "outbox": {"pollInterval": "100ms", "retryDelay": "50ms", "maxRetryDelay": "200ms"},
+        }
+    }
+    async with start_configured_exec_server(config) as server:
+        await server.seed_execution("cg1")
+        sent = lifecycle(server.wid("cg1"))
+        for request in sent:
+            await send(server.admin, request)
+        await drained(server)
+    messages = await asyncio.to_thread(pull_all, subscription, len(sent))
+    assert len(messages) == len(sent)
+    events: dict[str, list[Any]] = {}
+    for message in messages:  # data: the CloudEvent protobuf (gizmo's PublishRaw), attribute key: the event kind
+        event: Any = CloudEvent.FromString(message.data)
+        assert message.attributes["key"] == event.type.removeprefix("com.flyte.resource.")
+        events.setdefault(message.ordering_key, []).append(event)
+    for key, entity_events in events.items():  # the subscription is ordered: each entity's events in order
+        expected = [without_request_id(r) for r in sent if entity_of_request(r) == key]
+        as_dicts = [{"type": e.type, "data": json.loads(e.text_data)} for e in entity_events]
+        assert [request_of(e) for e in as_dicts] == expected
+    assert len(events) == 3
+    first = events['project:"flytesnacks" domain:"development" name:"cg1"'][0]
+    assert (first.spec_version, first.source) == ("1.0", "https://github.com/flyteorg/flyte/flyteadmin")
+    assert first.id == 'project:"flytesnacks" domain:"development" name:"cg1".RUNNING'
+    assert first.attributes["time"].ce_timestamp.ToJsonString() == "2026-01-01T00:00:01Z"
+
+
+# --- cloudEventVersion v2: Flyte's enriched events ----------------------------------------------------------------
+
+
+async def create_execution(server: Any, name: str, spec: execution_pb2.ExecutionSpec) -> Any:
+    literal = literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(integer=1)))
+    request = execution_pb2.ExecutionCreateRequest(
+        project="flytesnacks", domain="development", name=name, spec=spec,
+        inputs=literals_pb2.LiteralMap(literals={"a": literal}),
+    )  # fmt: skip
+    return (await server.admin.CreateExecution(request)).id
+
+
+async def test_v2_events_carry_flytes_enrichment(start_configured_exec_server: Any, broker: ThrowawayNats) -> None:
+    config = cloud_events_config(broker)
+    config["cloudEvents"]["cloudEventVersion"] = "v2"
+    async with start_configured_exec_server(config) as server:
+        lp_id = await server.register_launch_plan("wf2")
+        task_id = identifier_pb2.Identifier()
+        task_id.CopyFrom(lp_id)
+        task_id.resource_type, task_id.name = identifier_pb2.TASK, "wf2.t"
+        spec = execution_pb2.ExecutionSpec(launch_plan=lp_id, labels=common_pb2.Labels(values={"team": "ml"}))
+        spec.metadata.principal = "alice"
+        sent = lifecycle(await create_execution(server, "v2e", spec))
+        for request in sent:
+            if isinstance(request, admin_event_pb2.TaskExecutionEventRequest):
+                request.event.task_id.CopyFrom(task_id)
+            await send(server.admin, request)
+        await drained(server)
+        received = await stream_events(broker)
+        task = await server.admin.GetTask(common_pb2.ObjectGetRequest(id=task_id))
+
+    assert [e["type"] for e in received] == [
+        "com.flyte.resource.cloudevents." + kind
+        for kind in ["WorkflowExecution"] + ["NodeExecution"] * 2 + ["TaskExecution"] * 4
+        + ["NodeExecution", "WorkflowExecution"]
+    ]  # fmt: skip
+    assert [e["source"] for e in received] == ["v2e/end-node"] + ["v2e/n0"] * 2 + ["v2e/n0/0"] * 4 + [
+        "v2e/n0",
+        "v2e/end-node",
+    ]
+    assert all(e["jsonschemaurl"] == "" and e["specversion"] == "1.0" for e in received)
+    assert received[0]["id"] == 'project:"flytesnacks" domain:"development" name:"v2e".RUNNING'
+
+    def parsed(event: dict[str, Any], message: Any) -> Any:
+        return json_format.ParseDict(event["data"], message())
+
+    running = parsed(received[0], cloudevents_pb2.CloudEventWorkflowExecution)
+    assert running.raw_event.phase == WF.RUNNING and not running.HasField("launch_plan_id")  # only SUCCEEDED
+    succeeded = parsed(received[-1], cloudevents_pb2.CloudEventWorkflowExecution)
+    assert succeeded.raw_event.phase == WF.SUCCEEDED
+    assert succeeded.launch_plan_id == lp_id and dict(succeeded.labels) == {"team": "ml"}
+    assert succeeded.principal == "alice"
+    assert set(succeeded.output_interface.outputs.variables) == {"o0"}  # the workflow's interface
+    node_running = parsed(received[2], cloudevents_pb2.CloudEventNodeExecution)
+    assert node_running.raw_event.phase == NODE.RUNNING and not node_running.labels
+    node_done = parsed(received[-2], cloudevents_pb2.CloudEventNodeExecution)
+    assert node_done.task_exec_id.task_id == task_id and node_done.task_exec_id.retry_attempt == 0
+    assert node_done.task_exec_id.node_execution_id.node_id == "n0"
+    assert node_done.output_interface == task.closure.compiled_task.template.interface
+    assert node_done.launch_plan_id == lp_id and dict(node_done.labels) == {"team": "ml"}
+    for event in received[3:7]:
+        task_event = parsed(event, cloudevents_pb2.CloudEventTaskExecution)
+        assert dict(task_event.labels) == {"team": "ml"} and task_event.raw_event.task_id == task_id
+
+
+async def test_v2_enriches_every_workflow_phase_when_configured(
+    start_configured_exec_server: Any, broker: ThrowawayNats
+) -> None:
+    config = cloud_events_config(broker, ["workflow"])
+    config["cloudEvents"]["cloudEventVersion"] = "v2"
+    config["cloudEvents"]["eventsPublisher"]["enrichAllWorkflowEventTypes"] = True
+    async with start_configured_exec_server(config) as server:
+        lp_id = await server.register_launch_plan("wf3")
+        wid = await create_execution(server, "v2all", execution_pb2.ExecutionSpec(launch_plan=lp_id))
+        await send(server.admin, lifecycle(wid)[0])
+        await drained(server)
+        received = await stream_events(broker)
+    running = json_format.ParseDict(received[0]["data"], cloudevents_pb2.CloudEventWorkflowExecution())
+    assert running.raw_event.phase == WF.RUNNING and running.launch_plan_id == lp_id

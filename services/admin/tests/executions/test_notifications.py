@@ -1,12 +1,14 @@
 """Notification emails over a real SMTP server (aiosmtpd, in-process) from executions created and failed over real
 gRPC (SQLite and PostgreSQL): rendered templates, precedence of the execution's own notifications over the launch
-plan's, and a send that fails while the mail server is down is retried without holding up the event."""
+plan's, and a send that fails while the mail server is down is retried without holding up the event; SendGrid; and
+``type: gcp``, through a real Pub/Sub (Google's emulator) topic and subscription."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import threading
+from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +23,7 @@ from flyteidl.core import identifier_pb2, literals_pb2
 from google.protobuf import timestamp_pb2
 from prometheus_client import REGISTRY
 
+from aloft_testing.brokers import ThrowawayPubSub
 from aloft_testing.servers import free_port
 
 WF = core.WorkflowExecution
@@ -378,3 +381,100 @@ async def test_sendgrid_rejections_raise_with_sendgrids_error(sendgrid: SendGrid
     with pytest.raises(SendGridError, match="API key is empty"):
         emailer("\n")
     assert sendgrid.accepted == []
+
+
+# --- notifications.type gcp: through GCP Pub/Sub (Google's Pub/Sub emulator, aloft_testing.brokers) ---------------
+
+
+@pytest.fixture
+def pubsub(monkeypatch: pytest.MonkeyPatch) -> Iterator[ThrowawayPubSub]:
+    server = ThrowawayPubSub()
+    server.start()
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", server.host)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def gcp_topic_and_subscription(project: str) -> None:
+    from google.cloud import pubsub_v1
+
+    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    topic = publisher.create_topic(name=publisher.topic_path(project, "flyte-notifications"))
+    subscriber.create_subscription(
+        name=subscriber.subscription_path(project, "flyte-notifications-sub"), topic=topic.name
+    )
+
+
+async def test_a_failure_notification_arrives_through_pubsub(
+    start_configured_exec_server: Any, smtp_port: int, pubsub: ThrowawayPubSub
+) -> None:
+    await asyncio.to_thread(gcp_topic_and_subscription, "aloft-test")
+    config = notifications_config(smtp_port)
+    config["notifications"].update(
+        {
+            "type": "gcp",
+            "gcp": {"projectId": "aloft-test"},
+            "publisher": {"topicName": "flyte-notifications"},
+            "processor": {"queueName": "flyte-notifications-sub"},
+        }
+    )
+    controller, inbox = start_smtp(smtp_port)
+    try:
+        async with start_configured_exec_server(config) as server:
+            email = common_pb2.EmailNotification(recipients_email=["oncall@example.com"])
+            lp_id = await launch_plan_with_notifications(server, [notification([WF.FAILED], email=email)])
+            wid = await create(server, lp_id, "gcpfail1", None)
+            await server.admin.CreateWorkflowEvent(running_event(wid))
+            await server.admin.CreateWorkflowEvent(failed_event(wid, "boom over pubsub"))
+            await wait_for(inbox, 1)
+            await asyncio.sleep(0.3)  # nothing else is on its way
+            async with server.deps.repos.transaction() as tx:  # the outbox handed it to Pub/Sub and let go
+                assert not await tx.outbox.has_rows("notifications")
+    finally:
+        controller.stop()
+    [(recipients, mail)] = inbox.messages
+    assert recipients == ["oncall@example.com"]
+    assert mail["Subject"] == 'Execution "wf" has failed in "development".'
+    body = mail.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    assert "flytesnacks/development/gcpfail1" in body and "boom over pubsub" in body
+
+
+async def test_pubsub_processor_redelivers_a_failed_send(pubsub: ThrowawayPubSub) -> None:
+    from flyteidl.admin import notification_pb2
+
+    from aloft_admin.config import NotificationsConfig
+    from aloft_admin.integrations.gcp_pubsub import PubSubNotificationPublisher, PubSubProcessor
+
+    await asyncio.to_thread(gcp_topic_and_subscription, "aloft-test2")
+    config = NotificationsConfig.model_validate(
+        {
+            "type": "gcp",
+            "gcp": {"projectId": "aloft-test2"},
+            "publisher": {"topicName": "flyte-notifications"},
+            "processor": {"queueName": "flyte-notifications-sub"},
+        }
+    )
+
+    class FlakyEmailer:
+        def __init__(self) -> None:
+            self.attempts: list[str] = []
+
+        async def send(self, email: notification_pb2.EmailMessage) -> None:
+            self.attempts.append(email.subject_line)
+            if len(self.attempts) == 1:
+                raise ConnectionError("mail server down")
+
+    emailer = FlakyEmailer()
+    await PubSubNotificationPublisher(config).send(
+        notification_pb2.EmailMessage(recipients_email=["a@x.com"], subject_line="s1", body="b")
+    )
+    processor = PubSubProcessor(config, emailer, wait_seconds=2)
+    sent = 0
+    for _ in range(20):
+        sent += await processor.process_once()
+        if sent:
+            break
+    processor.close()
+    assert sent == 1 and emailer.attempts == ["s1", "s1"]  # nacked after the failure, delivered again

@@ -247,19 +247,25 @@ class WebApiCachingConfig(Section):
     initialPollInterval: Duration = Field(default="1s")  # type: ignore[assignment]
     # Consecutive failed GetTask calls after which the attempt fails (Flyte: PERMANENT CacheFailed).
     maxSystemFailures: int = Field(default=5, ge=0)
-    size: int = 500000
-    workers: int = 10
+    # Created tasks whose last report is remembered (least recently asked forgotten first: asked again at once).
+    size: int = Field(default=500000, ge=10, le=500000)
+    # GetTask calls in flight at once, across every attempt (Flyte's refresh workers).
+    workers: int = Field(default=10, ge=1, le=10000)
 
 
 class WebApiRateLimiterConfig(Section):
-    qps: float = 10
-    burst: int = 100
+    """A token bucket (Flyte's ranges): ``qps`` calls a second, ``burst`` at once."""
+
+    qps: float = Field(default=10, ge=1, le=100000)
+    burst: int = Field(default=100, ge=5, le=10000)
 
 
 class WebApiConfig(Section):
     # ResourceManager pools: "default" for every task type, or a task type's own pool (Aloft: by task type name).
     resourceQuotas: dict[str, int] = Field(default_factory=lambda: {"default": 1000})
+    # GetTask calls (Flyte: the resource cache's refresh queue).
     readRateLimiter: WebApiRateLimiterConfig = Field(default_factory=WebApiRateLimiterConfig)
+    # CreateTask / ExecuteTaskSync calls (Flyte validates it but paces nothing with it; Aloft paces task creation).
     writeRateLimiter: WebApiRateLimiterConfig = Field(default_factory=WebApiRateLimiterConfig)
     caching: WebApiCachingConfig = Field(default_factory=WebApiCachingConfig)
 
@@ -311,6 +317,24 @@ class ClusterPluginConfig(Section):
     kill_grace_period: Duration = Field(default="10s", alias="kill-grace-period")  # type: ignore[assignment]
 
 
+class RayPluginConfig(ClusterPluginConfig):
+    """``plugins.ray``: the embedded cluster's life after its job, as KubeRay's RayJob fields (Flyte's ray plugin
+    config keys). A spec with ``shutdown_after_job_finishes`` brings its own TTL; else these apply."""
+
+    shutdown_after_job_finishes: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("shutdown-after-job-finishes", "shutdownAfterJobFinishes"),
+    )
+    # Seconds a finished cluster is kept (its logs, its dashboard) before it is stopped. Flyte's default is 3600 on
+    # Kubernetes; an idle embedded cluster holds this machine's CPUs and memory, so the local default is 0.
+    ttl_seconds_after_finished: int = Field(
+        default=0, ge=0, validation_alias=AliasChoices("ttl-seconds-after-finished", "ttlSecondsAfterFinished")
+    )
+    # Aloft: the longest any finished cluster is kept locally, whatever the spec asks; also how long a cluster is
+    # kept without shutdown-after-job-finishes (KubeRay would keep it until the RayJob is deleted).
+    max_ttl_after_finished: Duration = Field(default="1h", alias="max-ttl-after-finished")  # type: ignore[assignment]
+
+
 class PluginsConfig(Section):
     logs: LogsConfig = LogsConfig()
     local_process: LocalProcessConfig = Field(default_factory=LocalProcessConfig, alias="local-process")
@@ -318,7 +342,7 @@ class PluginsConfig(Section):
     connector_service: ConnectorServiceConfig = Field(default_factory=ConnectorServiceConfig, alias="connector-service")
     agent_service: ConnectorServiceConfig = Field(default_factory=ConnectorServiceConfig, alias="agent-service")
     dask: ClusterPluginConfig = Field(default_factory=ClusterPluginConfig)
-    ray: ClusterPluginConfig = Field(default_factory=ClusterPluginConfig)
+    ray: RayPluginConfig = Field(default_factory=RayPluginConfig)
 
 
 class PropellerConfig(BaseModel):

@@ -505,3 +505,156 @@ async def test_secret_requests_and_identity_reach_the_connector(
     assert [(s.group, s.key) for s in created.template.security_context.secrets] == [("bigquery", "token")]
     assert created.task_execution_metadata.k8s_service_account == "etl"
     assert created.task_execution_metadata.identity.execution_identity == "alice"
+
+
+class FakeClock:
+    """The rate limiters' clock, moved by the test (pacing is checked by counting calls, not by waiting)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def paced_plugin(config: PropellerConfig, blobs: BlobStore, clock: FakeClock) -> ConnectorPlugin:
+    return await asyncio.to_thread(ConnectorPlugin, config, blobs, "connector-service", discover=False, clock=clock)
+
+
+async def test_write_rate_limiter_paces_a_burst_of_creates(
+    served: Served, tmp_path: Path, blobs: BlobStore, make_ctx: MakeCtx
+) -> None:
+    """webApi.writeRateLimiter (qps 2, burst 5): of 8 attempts started together 5 are created at once, the rest
+    wait (nothing sent) and are created as tokens come back — one per 1/qps seconds of the limiter's clock."""
+    served.connector.resources = [running()]
+    config = connector_config(tmp_path, served.endpoint, webApi={"writeRateLimiter": {"qps": 2, "burst": 5}})
+    clock = FakeClock()
+    plugin = await paced_plugin(config, blobs, clock)
+    contexts = [await make_ctx(template(), execution=f"burst{i}") for i in range(8)]
+    answers = [await plugin.handle(ctx) for ctx in contexts]
+    phases = [answer.info.phase for answer in answers]
+    assert phases == [Phase.QUEUED] * 5 + [Phase.WAITING_FOR_RESOURCES] * 3
+    assert "paced at 2/s (burst 5)" in answers[5].info.reason and len(served.connector.creates) == 5
+
+    waiting = contexts[5:]
+    clock.now += 0.5  # one token back
+    again = [await plugin.handle(ctx) for ctx in waiting]
+    assert [a.info.phase for a in again] == [Phase.QUEUED, Phase.WAITING_FOR_RESOURCES, Phase.WAITING_FOR_RESOURCES]
+    assert len(served.connector.creates) == 6
+    clock.now += 1.0  # two more
+    rest = [await plugin.handle(ctx) for ctx in waiting[1:]]
+    assert [a.info.phase for a in rest] == [Phase.QUEUED, Phase.QUEUED]
+    created = [
+        bytes(request.task_execution_metadata.task_execution_id.SerializeToString())
+        for request in served.connector.creates
+    ]
+    assert len(created) == len(set(created)) == 8  # each attempt created exactly once
+    await plugin.close()
+
+
+@dataclass
+class SlowGets(ScriptedConnector):
+    """GetTask takes a while; records how many calls were in flight at once."""
+
+    in_flight: int = 0
+    most_in_flight: int = 0
+
+    async def GetTask(self, request: Any, context: Any) -> agent_pb2.GetTaskResponse:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0.05)
+            return await super().GetTask(request, context)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_read_rate_limiter_and_workers_bound_get_task(
+    tmp_path: Path, blobs: BlobStore, make_ctx: MakeCtx
+) -> None:
+    """readRateLimiter paces GetTask (attempts without a token answer from the last report) and caching.workers
+    bounds the calls in flight across attempts, as Flyte's resource cache refresh queue and workers do."""
+    served = await serve(SlowGets(resources=[running()]))
+    caching = {"initialPollInterval": "60s", "resyncInterval": "60s", "workers": 2}
+    limits = {"readRateLimiter": {"qps": 1, "burst": 5}, "caching": caching}
+    clock = FakeClock()
+    plugin = await paced_plugin(connector_config(tmp_path, served.endpoint, webApi=limits), blobs, clock)
+    contexts = []
+    for i in range(8):
+        ctx = await make_ctx(template(), execution=f"read{i}")
+        created = await plugin.handle(ctx)
+        contexts.append(replace(ctx, plugin_state=created.plugin_state))
+    answers = await asyncio.gather(*(plugin.handle(ctx) for ctx in contexts))
+    connector = served.connector
+    assert isinstance(connector, SlowGets)
+    assert len(connector.gets) == 5 and connector.most_in_flight == 2
+    # Reported ones are RUNNING; the three without a read token stay as created (QUEUED), nothing asked.
+    assert sorted(a.info.phase for a in answers) == [Phase.QUEUED] * 3 + [Phase.RUNNING] * 5
+    clock.now += 3.0  # three read tokens back: the three not yet reported are asked (the others are not due)
+    later = await asyncio.gather(*(plugin.handle(ctx) for ctx in contexts))
+    assert len(connector.gets) == 8 and all(a.info.phase == Phase.RUNNING for a in later)
+    await plugin.close()
+    await served.server.stop(None)
+
+
+async def test_cache_size_forgets_the_least_recently_asked(
+    served: Served, tmp_path: Path, blobs: BlobStore, make_ctx: MakeCtx
+) -> None:
+    """caching.size bounds the remembered reports: a forgotten task is asked again at once, a remembered one waits
+    for its backoff."""
+    served.connector.resources = [running()]
+    caching = {"initialPollInterval": "60s", "resyncInterval": "60s", "size": 10}
+    plugin = await new_plugin(connector_config(tmp_path, served.endpoint, webApi={"caching": caching}), blobs)
+    contexts = []
+    for i in range(11):
+        ctx = await make_ctx(template(), execution=f"size{i}")
+        contexts.append(replace(ctx, plugin_state=(await plugin.handle(ctx)).plugin_state))
+    for ctx in contexts:
+        await plugin.handle(ctx)
+    assert len(served.connector.gets) == 11
+    await plugin.handle(contexts[-1])  # remembered, not due: no call
+    assert len(served.connector.gets) == 11
+    await plugin.handle(contexts[0])  # the 11th report pushed out the first: asked again
+    assert len(served.connector.gets) == 12
+    await plugin.close()
+
+
+def test_web_api_limits_validated_as_flyte() -> None:
+    for bad in (
+        {"readRateLimiter": {"qps": 0}},
+        {"writeRateLimiter": {"burst": 1}},
+        {"caching": {"size": 5}},
+        {"caching": {"workers": 0}},
+    ):
+        with pytest.raises(ValueError):
+            ConnectorServiceConfig.model_validate({"webApi": bad})
+
+
+async def test_resource_constraints_cap_a_project(
+    served: Served, tmp_path: Path, blobs: BlobStore, make_ctx: MakeCtx, redis_manager: RedisResourceManager
+) -> None:
+    """resourceConstraints: a project's attempts hold at most ProjectScopeResourceConstraint tokens of the pool,
+    whatever the pool's quota."""
+    served.connector.resources = [running()]
+    constraints = {"ProjectScopeResourceConstraint": {"Value": 1}, "NamespaceScopeResourceConstraint": {"Value": 1}}
+    config = connector_config(
+        tmp_path, served.endpoint, webApi={"resourceQuotas": {"default": 5}}, resourceConstraints=constraints
+    )
+    registry = await asyncio.to_thread(build_plugin_registry, config, blobs, resources=redis_manager)
+    plugin = registry.for_task_type("sensor")
+    assert isinstance(plugin, ConnectorPlugin)
+
+    async def ctx_for(execution: str) -> TaskExecutionContext:
+        ctx = await make_ctx(template(), execution=execution)
+        resources = attempt_resources(redis_manager, plugin.id, "flytesnacks", "development", execution)
+        return replace(ctx, resources=resources)
+
+    first, second = await ctx_for("c1"), await ctx_for("c2")
+    created = await plugin.handle(first)
+    assert created.info.phase == Phase.QUEUED
+    capped = await plugin.handle(second)
+    assert capped.info.phase == Phase.WAITING_FOR_RESOURCES and "project [flytesnacks]" in capped.info.reason
+    assert len(served.connector.creates) == 1
+    await plugin.finalize(replace(first, plugin_state=created.plugin_state))
+    assert (await plugin.handle(second)).info.phase == Phase.QUEUED
+    await plugin.close()

@@ -3,14 +3,19 @@
 validated against a schema:
 - crds/kubernetes.dask.org_daskjobs.yaml.gz: the DaskJob CRD shipped in the PyPI wheel dask-kubernetes 2026.3.0
   (dask_kubernetes/operator/deployment/helm/dask-kubernetes-operator/crds/daskjob.yaml),
-- crds/ray.io_rayjobs.yaml: our own structural schema for KubeRay's RayJob (no PyPI package ships KubeRay's CRDs);
-  it leaves pod templates open, so the Ray test validates each embedded pod template against Kubernetes' own
-  PodTemplate schema (kubernetes-validate).
+- crds/ray.io_rayjobs.yaml: our own structural schema for KubeRay's RayJob. No registry this project may use
+  distributes KubeRay's CRD: searched PyPI (codeflare-sdk 0.40.1 wheel and sdist — it vendors KubeRay's Python
+  client, which builds objects but ships no CRD —, krayne, rayman, ray-serve-algenta, dagster-ray, ray's own wheel),
+  npm (no KubeRay package among @kubernetes-models/*) and Debian (apt-cache: nothing). KubeRay publishes its CRDs
+  only in its repository, Helm chart and Go module, none of them a PyPI/npm/Debian package. Our schema leaves pod
+  templates open, so the Ray tests validate each embedded pod template against Kubernetes' own PodTemplate schema
+  (kubernetes-validate).
 No operator runs in the double: the tests write the status the operators write (status subresource) and the
 head/scheduler pod they start."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import json
@@ -99,7 +104,8 @@ def make_plugin(
 
     def build(kind: JobKind, **settings: Any) -> K8sClusterJobPlugin:
         k8s = K8sPluginConfig.model_validate(
-            {"kube-config": str(kube.kubeconfig), "default-labels": {"team": "ml"}, **settings}
+            # resync-period bounds each watch request (the double holds a watch open until it times out)
+            {"kube-config": str(kube.kubeconfig), "default-labels": {"team": "ml"}, "resync-period": "2s", **settings}
         )
         propeller = PropellerConfig(
             stack=StackConfig(dataDir=str(tmp_path / "stack")),
@@ -409,3 +415,100 @@ async def test_pod_templates_shape_every_pod(kube: KubeDouble, make_plugin: Any,
 def test_ray_statuses_without_an_operator_run(status: dict[str, str], phase: Phase, kind: ErrorKind | None) -> None:
     info = RAY_JOB.phase({"metadata": {"name": "j"}, "status": status})
     assert info.phase == phase and (info.error.kind if info.error else None) == kind
+
+
+RAY_WITH_GROUP_PODS = {
+    "rayCluster": {
+        "headGroupSpec": {
+            "rayStartParams": {},
+            "k8sPod": {
+                "metadata": {"labels": {"role": "head"}, "annotations": {"a": "head"}},
+                "podSpec": {
+                    "containers": [
+                        {"name": "ray-head", "resources": {"limits": {"cpu": "4"}, "requests": {"cpu": "2"}}},
+                        {"name": "not-a-role", "image": "dropped"},
+                    ],
+                    "nodeSelector": {"pool": "head-pool"},
+                },
+            },
+        },
+        "workerGroupSpec": [
+            {
+                "groupName": "gpu",
+                "replicas": 1,
+                "k8sPod": {
+                    "podSpec": {
+                        "containers": [
+                            {"name": "ray-worker", "image": "worker:gpu", "env": [{"name": "G", "value": "1"}]}
+                        ],
+                        "tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}],
+                    }
+                },
+            },
+            {"groupName": "plain", "replicas": 1},
+        ],
+    },
+}
+
+
+async def test_group_pod_specs_shape_their_groups(kube: KubeDouble, make_plugin: Any, make_ctx: MakeCtx) -> None:
+    """Each Ray group's k8s_pod (flytekit's HeadNodeConfig / WorkerNodeConfig pod_template or requests/limits) is
+    laid over that group's pod as Flyte's mergeCustomPodSpec does: the role's container merged by name (values
+    override, lists append), other overlay containers dropped, pod fields merged, the group's labels added."""
+    ctx = await make_ctx(_template("ray", RAY_WITH_GROUP_PODS))
+    assert (await make_plugin(RAY_JOB).handle(ctx)).info.phase == Phase.QUEUED  # valid against the schemas
+    job = kube.get("rayjobs", NAMESPACE, ctx.unique_id, group="ray.io")
+    assert job is not None
+    cluster = job["spec"]["rayClusterSpec"]
+    head = cluster["headGroupSpec"]["template"]
+    (head_container,) = head["spec"]["containers"]
+    assert head_container["name"] == "ray-head" and head_container["image"] == "ghcr.io/flyteorg/flytekit:py3.11"
+    assert head_container["resources"]["limits"] == {"cpu": "4", "memory": "1Gi"}
+    assert head_container["resources"]["requests"]["cpu"] == "2"
+    assert head["spec"]["nodeSelector"] == {"pool": "head-pool"}
+    assert head["metadata"]["labels"]["role"] == "head" and head["metadata"]["labels"]["team"] == "ml"
+    assert head["metadata"]["annotations"]["a"] == "head"
+    gpu, plain = cluster["workerGroupSpecs"]
+    gpu_container = gpu["template"]["spec"]["containers"][0]
+    assert gpu_container["image"] == "worker:gpu" and {"name": "G", "value": "1"} in gpu_container["env"]
+    assert {"name": "TYPE", "value": "worker"} in gpu_container["env"]  # the role's own env is kept
+    assert gpu["template"]["spec"]["tolerations"] == [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    plain_container = plain["template"]["spec"]["containers"][0]
+    assert (
+        plain_container["image"] == "ghcr.io/flyteorg/flytekit:py3.11"
+        and "tolerations" not in plain["template"]["spec"]
+    )
+    assert "role" not in plain["template"]["metadata"]["labels"]
+    _assert_valid_pod_templates(job["spec"])
+
+
+async def test_status_changes_wake_the_workflow(kube: KubeDouble, make_plugin: Any, make_ctx: MakeCtx) -> None:
+    """The plugin watches its kind: a status the operator writes wakes the attempt's workflow at once (the
+    controller's listener), while an update that leaves the status alone does not."""
+    ctx = await make_ctx(_template("dask", DASK_CUSTOM), execution="watched")
+    plugin = make_plugin(DASK_JOB)
+    woken: asyncio.Queue[identifier_pb2.WorkflowExecutionIdentifier] = asyncio.Queue()
+    plugin.set_exit_listener(woken.put_nowait)
+    assert (await plugin.handle(ctx)).info.phase == Phase.QUEUED
+    assert await asyncio.to_thread(plugin._watch.synced.wait, 30), "the watch never listed"
+    await _drain(woken)  # the object's first sighting (ADDED, or the initial list) may wake it once
+
+    objects = client.CustomObjectsApi(_api(kube))
+    patch = {"metadata": {"annotations": {"touched": "yes"}}}
+    await asyncio.to_thread(
+        objects.patch_namespaced_custom_object, "kubernetes.dask.org", "v1", NAMESPACE, "daskjobs", ctx.unique_id, patch
+    )
+    await asyncio.to_thread(_set_status, kube, DASK_JOB, ctx.unique_id, {"jobStatus": "Running"})
+    execution = await asyncio.wait_for(woken.get(), timeout=30)
+    assert (execution.project, execution.domain, execution.name) == ("flytesnacks", "development", "watched")
+    assert woken.empty()  # the annotation-only change woke nothing; the status change once
+    assert (await plugin.handle(ctx)).info.phase == Phase.RUNNING
+
+
+async def _drain(queue: asyncio.Queue[Any], settle: float = 0.5) -> None:
+    """Empty the queue once it has been quiet for `settle` seconds."""
+    while True:
+        try:
+            await asyncio.wait_for(queue.get(), timeout=settle)
+        except TimeoutError:
+            return

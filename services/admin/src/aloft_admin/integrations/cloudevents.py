@@ -123,9 +123,10 @@ def encode(event: dict[str, Any]) -> bytes:
 
 
 class Sender(Protocol):
-    """Puts one structured CloudEvent on the wire; returns once the broker has it (raises otherwise)."""
+    """Puts one structured CloudEvent on the wire; returns once the broker has it (raises otherwise). ``key`` is the
+    entity the event is about (``entity_key``): brokers with partitions or ordering keys keep its events in order."""
 
-    async def send(self, event: dict[str, Any]) -> None: ...
+    async def send(self, event: dict[str, Any], key: str = "") -> None: ...
 
     async def close(self) -> None: ...
 
@@ -173,7 +174,7 @@ class NatsSender:
         except NotFoundError:
             await self._js.add_stream(StreamConfig(name=stream, subjects=[subject], storage=StorageType.FILE))
 
-    async def send(self, event: dict[str, Any]) -> None:
+    async def send(self, event: dict[str, Any], key: str = "") -> None:
         if self._nc is None or self._nc.is_closed:
             await self._connect()
         subject, body = self._config.eventsPublisher.topicName, encode(event)
@@ -201,4 +202,12 @@ def build_cloudevents_sender(config: CloudEventsConfig) -> Sender | None:
         from aloft_admin.integrations.cloudevents_aws import SnsSender
 
         return SnsSender(config)
+    if config.type == "gcp":
+        from aloft_admin.integrations.gcp_pubsub import PubSubSender
+
+        return PubSubSender(config)
+    if config.type == "kafka":
+        from aloft_admin.integrations.cloudevents_kafka import KafkaSender
+
+        return KafkaSender(config)
     return NatsSender(config)

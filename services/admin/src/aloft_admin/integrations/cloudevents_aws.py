@@ -113,7 +113,7 @@ class SnsSender:
         self._topic = config.eventsPublisher.topicName
         self._sns = boto3.client("sns", region_name=config.aws.region or None)
 
-    async def send(self, event: dict[str, Any]) -> None:
+    async def send(self, event: dict[str, Any], key: str = "") -> None:
         body = base64.b64encode(to_protobuf(event).SerializeToString()).decode()
         await asyncio.to_thread(self._sns.publish, TopicArn=self._topic, Message=body)
 

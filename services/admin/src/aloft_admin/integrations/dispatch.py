@@ -25,7 +25,14 @@ from google.protobuf.message import DecodeError
 from prometheus_client import Counter, Gauge
 
 from aloft_admin.config import AdminConfig, OutboxConfig
-from aloft_admin.integrations.cloudevents import Sender, build_cloudevents_sender, to_cloud_event
+from aloft_admin.integrations.cloudevents import (
+    REQUEST_TYPES,
+    Sender,
+    build_cloudevents_sender,
+    entity_key,
+    to_cloud_event,
+)
+from aloft_admin.integrations.cloudevents_v2 import EnrichedEvents
 from aloft_admin.integrations.egress import CLOUD_EVENTS, NOTIFICATIONS, EventEgress, OutboxEgress
 from aloft_admin.integrations.notifications import (
     Emailer,
@@ -39,6 +46,8 @@ from aloft_admin.repositories.models.outbox import OutboxModel
 log = logging.getLogger(__name__)
 
 Deliver = Callable[[OutboxModel], Awaitable[None]]
+# Builds the structured CloudEvent of an outbox row (its kind and payload).
+BuildEvent = Callable[[str, bytes], Awaitable[dict[str, Any]]]
 
 # Flyte's names (scope flyte:admin): cloudevents_publisher publish_total / publish_errors, the emailer's send_total /
 # send_success / send_error (prometheus_client adds the _total every counter ends with). The outbox is Aloft's own.
@@ -163,15 +172,20 @@ class Dispatcher:
             await tx.outbox.release_lease(self.stream, self.holder)
 
 
-def cloud_event_delivery(sender: Sender) -> Deliver:
+async def v1_cloud_event(kind: str, payload: bytes) -> dict[str, Any]:
+    return to_cloud_event(kind, payload)
+
+
+def cloud_event_delivery(sender: Sender, build: BuildEvent = v1_cloud_event) -> Deliver:
     async def deliver(row: OutboxModel) -> None:
         try:
-            event = to_cloud_event(row.kind, row.payload)
-        except (KeyError, DecodeError, TypeError) as exc:
+            event = await build(row.kind, row.payload)
+            key = entity_key(REQUEST_TYPES[row.kind].FromString(row.payload))
+        except (KeyError, DecodeError, TypeError, LookupError) as exc:  # LookupError: what v2 adds is gone
             raise Undeliverable(str(exc)) from exc
         PUBLISHED.inc()
         try:
-            await sender.send(event)
+            await sender.send(event, key)
         except Exception:
             PUBLISH_ERRORS.inc()
             raise
@@ -234,9 +248,11 @@ def build_egress_workers(
     sender = build_cloudevents_sender(config.cloudEvents)
     if sender is not None:
         workers.sender = sender
-        events = Dispatcher(
-            repos, CLOUD_EVENTS, cloud_event_delivery(sender), config.cloudEvents.outbox, clock, ordered=True
-        )
+        build: BuildEvent = v1_cloud_event
+        if config.cloudEvents.cloudEventVersion == "v2":
+            build = EnrichedEvents(repos, config.cloudEvents.eventsPublisher).cloud_event
+        delivery = cloud_event_delivery(sender, build)
+        events = Dispatcher(repos, CLOUD_EVENTS, delivery, config.cloudEvents.outbox, clock, ordered=True)
         egress.on_commit(CLOUD_EVENTS, events.wake)
         workers.dispatchers.append(events)
     if config.notifications.sending():
@@ -244,6 +260,11 @@ def build_egress_workers(
         if notifications.type == "aws":  # published to SNS here, emailed by the processor reading SQS
             publish: Emailer = SnsPublisher(notifications)
             workers.processors.append(SqsProcessor(notifications, build_notifications_emailer(notifications)).run)
+        elif notifications.type == "gcp":  # published to a Pub/Sub topic, emailed from its subscription
+            from aloft_admin.integrations.gcp_pubsub import PubSubNotificationPublisher, PubSubProcessor
+
+            publish = PubSubNotificationPublisher(notifications)
+            workers.processors.append(PubSubProcessor(notifications, build_notifications_emailer(notifications)).run)
         else:  # sandbox: emailed straight from the outbox
             publish = build_notifications_emailer(notifications)
         emails = Dispatcher(

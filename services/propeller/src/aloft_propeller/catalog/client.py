@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
 import grpc
+from aloft_auth.mtls import aio_channel
 from flyteidl.core import catalog_pb2, identifier_pb2, literals_pb2
 from flyteidl.datacatalog import datacatalog_pb2, datacatalog_pb2_grpc
 from google.protobuf import duration_pb2
@@ -151,7 +152,9 @@ class DataCatalogClient:
         self._config = config
         self._now = now or (lambda: datetime.now(UTC))
         interceptors = [ClientTracingInterceptor(), *auth]
-        if config.insecure:
+        if getattr(auth, "credentials", None) is not None:  # auth.mutualTls
+            self._channel = aio_channel(endpoint, auth, extra_interceptors=[ClientTracingInterceptor()])
+        elif config.insecure:
             self._channel = grpc.aio.insecure_channel(endpoint, interceptors=interceptors)
         else:
             credentials = grpc.ssl_channel_credentials()

@@ -4,14 +4,16 @@ and Ray (``ray start --head`` + ``ray start --address``), from the flytekit plug
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
+import yaml
 from flyteidl.core import tasks_pb2
 from flyteidl.plugins import dask_pb2, ray_pb2
 from google.protobuf import json_format
@@ -21,6 +23,13 @@ from aloft_propeller.plugins.clusters.processes import ClusterDir
 READY_MARK_DASK_WORKER = "Registered to:"
 READY_MARK_RAY = "Ray runtime started"
 OBJECT_STORE_BYTES = 256 * 2**20
+
+
+@dataclass(frozen=True)
+class RayLifetime:
+    shutdown_after_job_finishes: bool = True
+    ttl_seconds_after_finished: int = 0
+    max_seconds: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,14 @@ class Engine(Protocol):
     def workers_ready(self, cluster: ClusterDir, roles: list[str]) -> bool: ...
 
     def task_env(self, address: str) -> dict[str, str]: ...
+
+    def job_env(self, template: tasks_pb2.TaskTemplate) -> dict[str, str]:
+        """Environment the task's spec adds to the task (the driver), e.g. Ray's job runtime env."""
+        ...
+
+    def keep_seconds(self, template: tasks_pb2.TaskTemplate) -> float:
+        """How long the cluster outlives its finished task (0: stopped at once)."""
+        ...
 
     def process_env(self) -> dict[str, str]:
         """Extra environment of the cluster's own processes."""
@@ -175,14 +192,36 @@ class DaskEngine:
         # Dask operator's job runner pod.
         return {"DASK_SCHEDULER_ADDRESS": address}
 
+    def job_env(self, template: tasks_pb2.TaskTemplate) -> dict[str, str]:
+        return {}
+
+    def keep_seconds(self, template: tasks_pb2.TaskTemplate) -> float:
+        return 0.0  # the Dask operator removes a DaskJob's cluster when its job ends
+
 
 class RayEngine:
     task_type = "ray"
     sequential_workers = True
 
-    def __init__(self, max_workers: int, startup_seconds: float = 180) -> None:
+    def __init__(
+        self,
+        max_workers: int,
+        startup_seconds: float = 180,
+        lifetime: RayLifetime | None = None,
+    ) -> None:
         self._max_workers = max_workers
         self._startup_seconds = startup_seconds
+        self._lifetime = lifetime or RayLifetime()
+
+    def keep_seconds(self, template: tasks_pb2.TaskTemplate) -> float:
+        """KubeRay's ``shutdownAfterJobFinishes`` / ``ttlSecondsAfterFinished`` chosen as Flyte's ray plugin chooses
+        them (the spec's when it asks for shutdown, else the plugin config's), capped by ``max-ttl-after-finished``;
+        without shutdown the cluster is kept for that cap."""
+        job, lifetime = self.job(template), self._lifetime
+        shutdown, ttl = lifetime.shutdown_after_job_finishes, float(lifetime.ttl_seconds_after_finished)
+        if job.shutdown_after_job_finishes:
+            shutdown, ttl = True, float(job.ttl_seconds_after_finished)
+        return min(ttl, lifetime.max_seconds) if shutdown else lifetime.max_seconds
 
     def process_env(self) -> dict[str, str]:
         # A node gives up joining after 30s by default; on a busy machine registration can take longer.
@@ -247,3 +286,46 @@ class RayEngine:
     def task_env(self, address: str) -> dict[str, str]:
         # ray.init() with no address joins the cluster RAY_ADDRESS names (as the KubeRay job submitter sets it).
         return {"RAY_ADDRESS": address}
+
+    def job_env(self, template: tasks_pb2.TaskTemplate) -> dict[str, str]:
+        """The spec's runtime env as the job's, the way ``ray job submit --runtime-env-json`` (KubeRay's submitter)
+        hands it to the entrypoint: in Ray's job config variable, which ``ray.init()`` merges into the job's runtime
+        env (so every Ray worker of the job gets it; ``working_dir`` / ``py_modules`` that are local directories are
+        packaged by Ray itself, no network needed). Its ``env_vars`` are also the driver's own, as under Ray's job
+        supervisor. flytekitplugins-ray calls ``ray.init(runtime_env={"working_dir": <task dir>, ...})`` itself: the
+        override lets that call win on the keys both set (Ray refuses the conflict otherwise) — the task's code
+        directory must be the job's."""
+        runtime_env = ray_runtime_env(self.job(template))
+        if not runtime_env:
+            return {}
+        env_vars = runtime_env.get("env_vars") or {}
+        return {
+            **{str(key): str(value) for key, value in env_vars.items()},
+            RAY_JOB_CONFIG_ENV: json.dumps({"runtime_env": runtime_env}),
+            "RAY_OVERRIDE_JOB_RUNTIME_ENV": "1",
+        }
+
+
+RAY_JOB_CONFIG_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"  # ray._private.runtime_env.constants
+
+
+def ray_runtime_env(job: ray_pb2.RayJob) -> dict[str, Any]:
+    """The spec's runtime env: ``runtime_env_yaml`` (flytekit >= 1.12), else the deprecated base64 JSON
+    ``runtime_env`` (as Flyte's plugin reads them); {} when neither is set."""
+    try:
+        if job.runtime_env_yaml:
+            loaded = yaml.safe_load(job.runtime_env_yaml)
+        elif job.runtime_env:
+            loaded = json.loads(base64.b64decode(job.runtime_env))
+        else:
+            return {}
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ClusterSpecError(f"the ray task's runtime env is neither YAML nor base64 JSON: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ClusterSpecError(f"the ray task's runtime env is not a mapping: {loaded!r}")
+    env_vars = loaded.get("env_vars")
+    if env_vars is not None and not isinstance(env_vars, dict):
+        raise ClusterSpecError(f"the ray task's runtime env `env_vars` is not a mapping: {env_vars!r}")
+    return loaded

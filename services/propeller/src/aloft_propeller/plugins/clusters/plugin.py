@@ -12,6 +12,8 @@ retryable SYSTEM failure.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -23,7 +25,7 @@ from flyteidl.core import identifier_pb2
 
 from aloft_propeller.config import ClusterPluginConfig, PropellerConfig
 from aloft_propeller.plugins.base import ErrorKind, ExecutionError, Phase, PhaseInfo, PluginAnswer, TaskExecutionContext
-from aloft_propeller.plugins.clusters.engines import ClusterSpecError, DaskEngine, Engine, RayEngine
+from aloft_propeller.plugins.clusters.engines import ClusterSpecError, DaskEngine, Engine, RayEngine, RayLifetime
 from aloft_propeller.plugins.clusters.processes import ClusterDir
 from aloft_propeller.plugins.local_process import LocalProcessPlugin
 from aloft_propeller.plugins.local_process.attempt import AttemptDir, is_running
@@ -31,6 +33,9 @@ from aloft_propeller.plugins.local_process.environment import ImageResolutionErr
 from aloft_storage import BlobStore
 
 ExitListener = Callable[[identifier_pb2.WorkflowExecutionIdentifier], None]
+log = logging.getLogger(__name__)
+# How often clusters kept after their task (Ray's TTL) are checked for expiry.
+REAP_INTERVAL_SECONDS = 2.0
 
 
 class ClusterPlugin:
@@ -48,6 +53,7 @@ class ClusterPlugin:
         task_config = config.model_copy(update={"plugins": plugins})
         self._task = LocalProcessPlugin(task_config, blobs)
         self._swept = False
+        self._reaper: asyncio.Task[None] | None = None
 
     @property
     def id(self) -> str:
@@ -58,7 +64,14 @@ class ClusterPlugin:
         return (self._engine.task_type,)
 
     def set_exit_listener(self, listener: ExitListener | None) -> None:
+        """Called once as propeller starts (inside its event loop): the reaper starts then, so clusters kept by a
+        previous propeller are stopped on time even before another task of this type arrives."""
         self._task.set_exit_listener(listener)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # built outside a loop (tests): the first handle starts it
+        self._start_reaper()
 
     def resource_quotas(self) -> Mapping[str, int]:
         return {}
@@ -71,6 +84,7 @@ class ClusterPlugin:
     async def handle(self, ctx: TaskExecutionContext) -> PluginAnswer:
         if not self._swept:
             await self._sweep()
+        self._start_reaper()
         cluster = self.cluster(ctx)
         if self._task.attempt_dir(ctx).claimed():
             return await self._run_task(ctx, cluster)
@@ -87,6 +101,7 @@ class ClusterPlugin:
         bin_dir = resolve_bin_dir(ctx.template.container.image, self._images)
         if bin_dir is None:
             raise ImageResolutionError(f"no environment with {self.id} for image [{ctx.template.container.image}]")
+        self._engine.job_env(ctx.template)  # an unusable runtime env fails before anything starts
         if cluster.claim():
             launch = self._engine.head(ctx.template, bin_dir, cluster)
             cluster.spawn(launch.role, launch.argv, {**_env(bin_dir), **self._engine.process_env()})
@@ -115,17 +130,32 @@ class ClusterPlugin:
 
     async def _run_task(self, ctx: TaskExecutionContext, cluster: ClusterDir) -> PluginAnswer:
         address = cluster.address()
-        envs = {**ctx.envs, **self._engine.task_env(address)} if address else ctx.envs
+        envs = (
+            {**ctx.envs, **self._engine.job_env(ctx.template), **self._engine.task_env(address)}
+            if address
+            else ctx.envs
+        )
         task_ctx = replace(ctx, envs=envs)
         answer = await self._task.handle(task_ctx)
         if answer.info.phase.is_terminal:
-            await cluster.tear_down(self._grace)
+            await self._task_ended(ctx, cluster)
             return answer
         broken = cluster.dead() if not cluster.torn_down else []
         if broken:
             await self._task.abort(task_ctx, f"the {self.id} cluster lost {', '.join(broken)}")
             return await self._failed(cluster, "ClusterLost", f"{', '.join(broken)} exited while the task ran")
         return answer
+
+    async def _task_ended(self, ctx: TaskExecutionContext, cluster: ClusterDir) -> None:
+        """Stop the cluster, or keep it for the spec's time after the job (Ray's ttlSecondsAfterFinished)."""
+        if cluster.torn_down:
+            return
+        keep = self._engine.keep_seconds(ctx.template)
+        if keep <= 0:
+            await cluster.tear_down(self._grace)
+            return
+        cluster.keep(time.time() + keep)
+        log.info("%s cluster of %s kept for %.0fs after its job", self.id, ctx.unique_id, keep)
 
     async def _failed(self, cluster: ClusterDir, code: str, message: str) -> PluginAnswer:
         logs = "; ".join(f"{p.role}: {_tail(cluster.log(p.role))}" for p in cluster.processes())
@@ -142,19 +172,53 @@ class ClusterPlugin:
 
     async def finalize(self, ctx: TaskExecutionContext) -> None:
         await self._task.finalize(ctx)
-        await self.cluster(ctx).tear_down(self._grace)
+        cluster = self.cluster(ctx)
+        if not _kept(cluster, time.time()):  # a kept cluster is stopped by the reaper when its time is up
+            await cluster.tear_down(self._grace)
+
+    async def reap(self, now: float | None = None) -> list[str]:
+        """Stop the finished clusters whose keep time is over; the attempts whose cluster was stopped."""
+        now = time.time() if now is None else now
+        stopped = []
+        for cluster in self._clusters():
+            until = cluster.keep_until()
+            if until is not None and until <= now and not cluster.torn_down:
+                await cluster.tear_down(self._grace)
+                stopped.append(cluster.name)
+        return stopped
+
+    def _start_reaper(self) -> None:
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.get_running_loop().create_task(self._reap_loop(), name=f"{self.id}-cluster-reaper")
+
+    async def _reap_loop(self) -> None:
+        while True:
+            await asyncio.sleep(REAP_INTERVAL_SECONDS)
+            try:
+                if not self._swept:
+                    await self._sweep()
+                await self.reap()
+            except OSError:
+                log.exception("stopping expired %s clusters failed; trying again", self.id)
+
+    async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
+
+    def _clusters(self) -> list[ClusterDir]:
+        if not self.root.is_dir():
+            return []
+        return [ClusterDir(path) for path in self.root.iterdir() if path.name != "tasks" and path.is_dir()]
 
     async def _sweep(self) -> None:
         """After a restart: stop the clusters whose task already ended (the attempt's handle would never come back
         to do it once its node moved on); clusters of running or starting attempts are adopted by their handle."""
         self._swept = True
-        if not self.root.is_dir():
-            return
-        for path in self.root.iterdir():
-            cluster = ClusterDir(path)
-            if path.name == "tasks" or not cluster.claimed or cluster.torn_down:
-                continue
-            attempt = AttemptDir(self.root / "tasks" / path.name)
+        for cluster in self._clusters():
+            if not cluster.claimed or cluster.torn_down or _kept(cluster, time.time()):
+                continue  # kept clusters are stopped by the reaper when their time is up
+            attempt = AttemptDir(self.root / "tasks" / cluster.name)
             record = attempt.record()
             ended = attempt.exit_code() is not None or (record is not None and not is_running(record))
             age = time.time() - cluster.claimed_at()
@@ -174,8 +238,18 @@ def dask_plugin(config: PropellerConfig, blobs: BlobStore) -> ClusterPlugin:
 
 def ray_plugin(config: PropellerConfig, blobs: BlobStore) -> ClusterPlugin:
     settings = config.plugins.ray
-    engine = RayEngine(settings.max_workers, settings.startup_timeout.total_seconds())
+    lifetime = RayLifetime(
+        settings.shutdown_after_job_finishes,
+        settings.ttl_seconds_after_finished,
+        settings.max_ttl_after_finished.total_seconds(),
+    )
+    engine = RayEngine(settings.max_workers, settings.startup_timeout.total_seconds(), lifetime)
     return ClusterPlugin(config, blobs, engine, settings)
+
+
+def _kept(cluster: ClusterDir, now: float) -> bool:
+    until = cluster.keep_until()
+    return until is not None and until > now
 
 
 def _claim_once(path: Path) -> bool:

@@ -3,8 +3,9 @@
 ``<clusters dir>/<attempt unique id>/``: ``claim/`` (atomic ``mkdir``: one start per attempt, even across a crash),
 ``processes.jsonl`` (one line per spawned process, appended right after it starts, so a propeller killed halfway
 through a start still knows what to stop), ``<role>.log`` per process, ``address`` once the cluster is reachable,
-``torn-down`` when every process is gone. Processes run in their own sessions: they survive a ``kill -9`` of
-propeller and are adopted (or stopped) by the next one.
+``keep-until`` when a finished cluster is kept for a while (Ray's TTL), ``torn-down`` when every process is gone.
+Processes run in their own sessions: they survive a ``kill -9`` of propeller and are adopted (or stopped) by the
+next one.
 """
 
 from __future__ import annotations
@@ -68,6 +69,20 @@ class ClusterDir:
     @property
     def torn_down(self) -> bool:
         return (self.path / "torn-down").exists()
+
+    def keep_until(self) -> float | None:
+        """When a cluster kept after its task (Ray's TTL after the job finished) is to be stopped; None: not kept."""
+        try:
+            return float((self.path / "keep-until").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def keep(self, until: float) -> None:
+        """Keep the finished cluster until ``until`` (epoch seconds); the first call decides, a repeat never extends."""
+        if self.keep_until() is None:
+            tmp = self.path / "keep-until.tmp"
+            tmp.write_text(str(until))
+            tmp.replace(self.path / "keep-until")
 
     def processes(self) -> list[ClusterProcess]:
         try:

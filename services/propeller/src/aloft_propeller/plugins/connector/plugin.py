@@ -3,17 +3,21 @@ over flyteidl's AsyncAgentService / SyncAgentService, routed by task type (``rou
 
 Async connectors, per attempt: a ResourceManager token (pool of the task type, else ``default``) → CreateTask once
 (the resource meta goes into the plugin state and a marker blob, so a restarted propeller resumes the task) →
-GetTask polled with a backoff (``webApi.caching``) while the node is evaluated → on SUCCEEDED the outputs (inline
-literals, else the ``outputs.pb`` the connector wrote under the output prefix) → DeleteTask on abort. Sync
-connectors: one ExecuteTaskSync stream per attempt. Errors as Flyte: a failed CreateTask / ExecuteTaskSync is a
-retryable failure; GetTask failures are retried until ``maxSystemFailures`` in a row, then the attempt fails.
+GetTask polled with a backoff (``webApi.caching``) while the node is evaluated, paced by ``readRateLimiter`` with
+at most ``caching.workers`` calls in flight → on SUCCEEDED the outputs (inline literals, else the ``outputs.pb`` the
+connector wrote under the output prefix) → DeleteTask on abort. Sync connectors: one ExecuteTaskSync stream per
+attempt. Creating is paced by ``writeRateLimiter``: an attempt that finds no token waits (WAITING_FOR_RESOURCES)
+and creates on a later round. Errors as Flyte: a failed CreateTask / ExecuteTaskSync is a retryable failure;
+GetTask failures are retried until ``maxSystemFailures`` in a row, then the attempt fails.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from posixpath import dirname
@@ -31,6 +35,7 @@ from aloft_propeller.plugins.connector.status import TASK_FAILED, phase_of, repo
 from aloft_propeller.plugins.io import outputs_uri, read_error_document, read_inputs
 from aloft_propeller.plugins.local_process.command import per_retry_unique_key
 from aloft_propeller.plugins.local_process.template import TemplateParameters, render_command
+from aloft_propeller.plugins.rate_limit import TokenBucket
 from aloft_propeller.plugins.tokens import TokenPool
 from aloft_storage import BlobStore
 
@@ -52,7 +57,13 @@ class _Poll:
 
 class ConnectorPlugin:
     def __init__(
-        self, config: PropellerConfig, blobs: BlobStore, plugin_id: str = "connector-service", *, discover: bool = True
+        self,
+        config: PropellerConfig,
+        blobs: BlobStore,
+        plugin_id: str = "connector-service",
+        *,
+        discover: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._id = plugin_id
         self._settings: ConnectorServiceConfig = (
@@ -63,7 +74,12 @@ class ConnectorPlugin:
         if discover:
             self.routes.start()
         self._clients = ConnectorClients()
-        self._polls: dict[str, _Poll] = {}
+        web_api = self._settings.webApi
+        # The last report of each created task, least recently asked first (at most ``caching.size``).
+        self._polls: OrderedDict[str, _Poll] = OrderedDict()
+        self._writes = TokenBucket(web_api.writeRateLimiter.qps, web_api.writeRateLimiter.burst, clock)
+        self._reads = TokenBucket(web_api.readRateLimiter.qps, web_api.readRateLimiter.burst, clock)
+        self._get_slots = asyncio.Semaphore(web_api.caching.workers)
         quotas = self._settings.webApi.resourceQuotas
         constraints = self._settings.resourceConstraints
         self._pools = {name: TokenPool(name, quota, constraints) for name, quota in quotas.items() if quota > 0}
@@ -108,6 +124,14 @@ class ConnectorPlugin:
             waiting = await pool.acquire(ctx)
             if waiting is not None:
                 return PluginAnswer(waiting, ctx.plugin_state)
+        paced = self._writes.try_take()
+        if paced > 0:
+            limiter = self._settings.webApi.writeRateLimiter
+            reason = (
+                f"waiting to create the task: connector calls are paced at {limiter.qps:g}/s "
+                f"(burst {limiter.burst}); next in {paced:.2f}s"
+            )
+            return PluginAnswer(PhaseInfo(Phase.WAITING_FOR_RESOURCES, 0, reason, datetime.now(UTC)), ctx.plugin_state)
         route = self.routes.route(ctx.template.type, ctx.template.task_type_version)
         try:
             inputs = await read_inputs(ctx)
@@ -188,10 +212,12 @@ class ConnectorPlugin:
         return resource
 
     async def _monitor(self, ctx: TaskExecutionContext, state: ConnectorState) -> PluginAnswer:
-        poll = self._polls.setdefault(ctx.unique_id, _Poll())
+        poll = self._remembered(ctx.unique_id)
         now = time.monotonic()
-        if poll.resource is None or now >= poll.next_at:
-            await self._poll(state, poll, now)
+        # Due and a read token free: ask the connector; else answer from the last report (Flyte's resource cache).
+        if (poll.resource is None or now >= poll.next_at) and self._reads.try_take() == 0:
+            async with self._get_slots:
+                await self._poll(state, poll, now)
         caching = self._settings.webApi.caching
         if poll.failures > caching.maxSystemFailures:
             message = f"the connector failed to report the task {poll.failures} times in a row: {poll.last_error}"
@@ -202,6 +228,15 @@ class ConnectorPlugin:
             info = PhaseInfo(Phase.QUEUED, state.phase_version, "job submitted", datetime.now(UTC))
             return PluginAnswer(info, state.encode())
         return await self._answer(ctx, state, poll.resource)
+
+    def _remembered(self, unique_id: str) -> _Poll:
+        poll = self._polls.get(unique_id)
+        if poll is None:
+            poll = self._polls[unique_id] = _Poll()
+            while len(self._polls) > self._settings.webApi.caching.size:
+                self._polls.popitem(last=False)  # forgotten: its next handle asks the connector at once
+        self._polls.move_to_end(unique_id)
+        return poll
 
     async def _poll(self, state: ConnectorState, poll: _Poll, now: float) -> None:
         route = self.routes.route(state.task_type, state.task_type_version)

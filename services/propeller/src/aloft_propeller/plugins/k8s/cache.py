@@ -1,4 +1,5 @@
-"""Propeller's view of its pods: one watch over every namespace (Flyte's informer), not one GET per pod per round.
+"""Propeller's view of its pods (or of another kind it creates, e.g. RayJobs): one watch over every namespace
+(Flyte's informer), not one GET per object per round.
 
 A background thread lists the pods carrying the `execution-id` label, then watches from that list's
 resourceVersion; every `resync-period` (or on an expired watch, 410) it lists again and replaces the cache, so a
@@ -29,8 +30,13 @@ class PodCache:
         resync_seconds: float,
         on_change: Callable[[Obj], None] | None = None,
         label_selector: str = MANAGED_SELECTOR,
+        lister: Callable[..., Any] | None = None,
+        name: str = "k8s-pod-watch",
     ) -> None:
-        self._v1 = client.CoreV1Api(api)
+        # Lists (and, with watch=True, watches) the kind across namespaces: pods by default, or e.g.
+        # functools.partial(CustomObjectsApi.list_cluster_custom_object, group, version, plural).
+        self._list = lister or client.CoreV1Api(api).list_pod_for_all_namespaces
+        self._name = name
         self._resync = max(1.0, resync_seconds)
         self._selector = label_selector
         self._on_change = on_change
@@ -43,7 +49,7 @@ class PodCache:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="k8s-pod-watch", daemon=True)
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
@@ -79,15 +85,17 @@ class PodCache:
         while not self._stop.is_set():
             try:
                 version = self._relist()
+                if self._stop.is_set():
+                    return
                 self._watch(version)
             except Exception as exc:  # noqa: BLE001 - the watch must outlive API hiccups; it relists
                 if self._stop.is_set():
                     return
-                log.warning("pod watch interrupted (%s); listing again", exc)
+                log.warning("%s interrupted (%s); listing again", self._name, exc)
                 self._stop.wait(_RETRY_SECONDS)
 
     def _relist(self) -> str:
-        response = self._v1.list_pod_for_all_namespaces(label_selector=self._selector, _preload_content=False)
+        response = self._list(label_selector=self._selector, _preload_content=False)
         body = json.loads(response.data)
         pods = {(p["metadata"].get("namespace", ""), p["metadata"]["name"]): p for p in body.get("items") or []}
         with self._lock:
@@ -98,7 +106,7 @@ class PodCache:
         return str(body.get("metadata", {}).get("resourceVersion", ""))
 
     def _watch(self, version: str) -> None:
-        response = self._v1.list_pod_for_all_namespaces(
+        response = self._list(
             label_selector=self._selector,
             watch=True,
             resource_version=version,
@@ -109,6 +117,8 @@ class PodCache:
         )
         self._response = response
         try:
+            if self._stop.is_set():  # stop() ran before the response was published: it could not close it
+                return
             buffer = b""
             for chunk in response.stream(amt=None, decode_content=False):
                 if self._stop.is_set():
@@ -126,7 +136,7 @@ class PodCache:
         """Apply one watch event; False ends the watch (an ERROR such as 410 Gone: list again)."""
         kind, pod = event.get("type"), event.get("object") or {}
         if kind == "ERROR":
-            log.info("pod watch ended by the server: %s", pod.get("message"))
+            log.info("%s ended by the server: %s", self._name, pod.get("message"))
             return False
         if kind == "BOOKMARK":
             return True

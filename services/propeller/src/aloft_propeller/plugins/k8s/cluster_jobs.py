@@ -6,18 +6,19 @@ maps it."""
 
 from __future__ import annotations
 
-import base64
 import copy
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from flyteidl.core import tasks_pb2
+from flyteidl.plugins import ray_pb2
+from google.protobuf import json_format
 
 from aloft_propeller.plugins.base import ErrorKind, Phase, PhaseInfo, TaskExecutionContext
-from aloft_propeller.plugins.clusters.engines import DaskEngine, RayEngine
+from aloft_propeller.plugins.clusters.engines import ClusterSpecError, DaskEngine, RayEngine, ray_runtime_env
+from aloft_propeller.plugins.k8s.merge import overlay_pod_spec
 from aloft_propeller.plugins.k8s.resources import task_resources
 from aloft_propeller.plugins.k8s.status import failure
 
@@ -73,9 +74,27 @@ def _resources(resources: tasks_pb2.Resources) -> Obj | None:
     return {"requests": requests, "limits": limits}
 
 
-def _template_meta(pod: Obj) -> Obj:
+def _template_meta(pod: Obj, k8s_pod: tasks_pb2.K8sPod | None = None) -> Obj:
+    """A pod template's metadata: the task pod's labels/annotations, then the group's own ``k8s_pod`` ones."""
     meta = pod["metadata"]
-    return {"labels": dict(meta.get("labels") or {}), "annotations": dict(meta.get("annotations") or {})}
+    labels, annotations = dict(meta.get("labels") or {}), dict(meta.get("annotations") or {})
+    if k8s_pod is not None:
+        labels.update(k8s_pod.metadata.labels)
+        annotations.update(k8s_pod.metadata.annotations)
+    return {"labels": labels, "annotations": annotations}
+
+
+def _group_template(pod: Obj, spec: Obj, k8s_pod: tasks_pb2.K8sPod) -> Obj:
+    """A Ray group's pod template: its role's pod spec with the group's ``k8s_pod`` pod spec laid over it (Flyte's
+    mergeCustomPodSpec: containers named ``ray-head`` / ``ray-worker`` there shape the role's container)."""
+    if k8s_pod.HasField("pod_spec"):
+        overlay = json_format.MessageToDict(k8s_pod.pod_spec)
+        if not isinstance(overlay.get("containers", []), list):
+            raise ClusterSpecError(
+                f"the ray group's k8s_pod pod_spec has malformed containers: {overlay['containers']!r}"
+            )
+        spec = overlay_pod_spec(spec, overlay)
+    return {"metadata": _template_meta(pod, k8s_pod), "spec": spec}
 
 
 # ---- Dask ------------------------------------------------------------------------------------------------------
@@ -162,13 +181,38 @@ def dask_phase(obj: Obj) -> PhaseInfo:
 
 # ---- Ray -------------------------------------------------------------------------------------------------------
 
+RAY_PORTS = [
+    {"name": "redis", "containerPort": 6379},
+    {"name": "head", "containerPort": 10001},
+    {"name": "dashboard", "containerPort": 8265},
+]
 
-def _runtime_env_yaml(runtime_env: str) -> str:
-    """flytekit's base64 JSON runtime env as the YAML KubeRay reads (Flyte's convertBase64RuntimeEnvToYaml)."""
-    try:
-        return yaml.safe_dump(json.loads(base64.b64decode(runtime_env)), sort_keys=True)
-    except ValueError as exc:
-        raise ValueError(f"the ray task's runtime_env is not base64 JSON: {exc}") from exc
+
+def _resource_env(name: str, resource: str) -> Obj:
+    return {"name": name, "valueFrom": {"resourceFieldRef": {"containerName": "ray-worker", "resource": resource}}}
+
+
+# Flyte's buildWorkerPodTemplate environment (KubeRay's apiserver defaults).
+RAY_WORKER_ENV = [
+    {"name": "RAY_DISABLE_DOCKER_CPU_WARNING", "value": "1"},
+    {"name": "TYPE", "value": "worker"},
+    _resource_env("CPU_REQUEST", "requests.cpu"),
+    _resource_env("CPU_LIMITS", "limits.cpu"),
+    _resource_env("MEMORY_REQUESTS", "requests.memory"),
+    _resource_env("MEMORY_LIMITS", "limits.memory"),
+    {"name": "MY_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+    {"name": "MY_POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+]
+
+
+def _runtime_env_yaml(job: ray_pb2.RayJob) -> str:
+    """``runtime_env_yaml`` as given, else flytekit's base64 JSON runtime env as the YAML KubeRay reads (Flyte's
+    convertBase64RuntimeEnvToYaml)."""
+    if job.runtime_env_yaml:
+        return job.runtime_env_yaml
+    if not job.runtime_env:
+        return ""
+    return yaml.safe_dump(ray_runtime_env(job), sort_keys=True)
 
 
 def build_ray_job(ctx: TaskExecutionContext, pod: Obj, primary: str) -> Obj:
@@ -186,16 +230,15 @@ def build_ray_job(ctx: TaskExecutionContext, pod: Obj, primary: str) -> Obj:
             *(container.get("env") or []),
             {"name": "MY_POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
         ]
-        container["ports"] = [
-            {"name": "redis", "containerPort": 6379},
-            {"name": "head", "containerPort": 10001},
-            {"name": "dashboard", "containerPort": 8265},
-        ]
+        container["ports"] = [*(container.get("ports") or []), *RAY_PORTS]
 
     def worker(container: Obj) -> None:
         container["name"] = "ray-worker"
         container["args"] = []
         container.pop("command", None)
+        container["env"] = [*(container.get("env") or []), *RAY_WORKER_ENV]
+        container["lifecycle"] = {"preStop": {"exec": {"command": ["/bin/sh", "-c", "ray stop"]}}}
+        container["ports"] = [*(container.get("ports") or []), *RAY_PORTS]
 
     groups = []
     for group in job.ray_cluster.worker_group_spec:
@@ -208,14 +251,14 @@ def build_ray_job(ctx: TaskExecutionContext, pod: Obj, primary: str) -> Obj:
                 "minReplicas": min(group.min_replicas, group.replicas),
                 "maxReplicas": max(group.max_replicas, group.replicas),
                 "rayStartParams": params,
-                "template": {"metadata": _template_meta(pod), "spec": _with_primary(pod, primary, worker, "Never")},
+                "template": _group_template(pod, _with_primary(pod, primary, worker, "Never"), group.k8s_pod),
             }
         )
     head_spec = _with_primary(pod, primary, head, "Never")
     shutdown, ttl = RAY_SHUTDOWN_AFTER_JOB_FINISHES, RAY_TTL_SECONDS_AFTER_FINISHED
     if job.shutdown_after_job_finishes:
         shutdown, ttl = True, job.ttl_seconds_after_finished
-    runtime_env = job.runtime_env_yaml or (_runtime_env_yaml(job.runtime_env) if job.runtime_env else "")
+    runtime_env = _runtime_env_yaml(job)
     # The task's command is the job's entrypoint, run by KubeRay's submitter against the cluster.
     words = [*(entry.get("command") or []), *(entry.get("args") or [])]
     spec: Obj = {
@@ -223,7 +266,7 @@ def build_ray_job(ctx: TaskExecutionContext, pod: Obj, primary: str) -> Obj:
             "headGroupSpec": {
                 "rayStartParams": head_params,
                 "enableIngress": False,
-                "template": {"metadata": _template_meta(pod), "spec": head_spec},
+                "template": _group_template(pod, head_spec, job.ray_cluster.head_group_spec.k8s_pod),
             },
             "workerGroupSpecs": groups,
             "enableInTreeAutoscaling": job.ray_cluster.enable_autoscaling,

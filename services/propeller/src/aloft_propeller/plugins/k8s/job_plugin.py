@@ -5,17 +5,24 @@ Idempotency as in the pod plugin: the object's name is the attempt's unique id, 
 only when absent; an AlreadyExists on create adopts the existing object (a restarted propeller follows the jobs its
 predecessor created). Abort deletes the object (the operator tears its cluster down); finalize deletes it when
 `delete-resource-on-finalize` is set. Log links point at the Ray head / Dask scheduler pod once it exists.
+
+A watch of the kind across namespaces (the objects carry the `execution-id` label) wakes the workflow whenever an
+object's status changes, so a node moves when the operator reports rather than at its next poll; `handle` still
+reads the object itself (one GET), the watch only decides when.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from flyteidl.core import identifier_pb2
 from google.protobuf import struct_pb2
 from kubernetes import client
 
@@ -23,6 +30,7 @@ from aloft_propeller.config import PropellerConfig
 from aloft_propeller.plugins import io
 from aloft_propeller.plugins.base import ErrorKind, Phase, PhaseInfo, PluginAnswer, TaskExecutionContext, TaskLog
 from aloft_propeller.plugins.clusters.engines import ClusterSpecError
+from aloft_propeller.plugins.k8s.cache import PodCache
 from aloft_propeller.plugins.k8s.cluster_jobs import JobKind
 from aloft_propeller.plugins.k8s.log_links import pod_log_links
 from aloft_propeller.plugins.k8s.naming import render_namespace
@@ -50,6 +58,19 @@ class K8sClusterJobPlugin:
         self._api = api or api_client(self._settings)
         self._objects = client.CustomObjectsApi(self._api)
         self._v1 = client.CoreV1Api(self._api)
+        self._exit_listener: ExitListener | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # The status each watched object last had: a change (not a resync's re-listing) wakes its workflow.
+        self._statuses: dict[tuple[str, str], str] = {}
+        self._statuses_lock = threading.Lock()
+        lister = functools.partial(self._objects.list_cluster_custom_object, kind.group, kind.version, kind.plural)
+        self._watch = PodCache(
+            self._api,
+            self._settings.resync_period.total_seconds(),
+            self._changed,
+            lister=lister,
+            name=f"k8s-{kind.plural}-watch",
+        )
 
     @property
     def id(self) -> str:
@@ -63,16 +84,41 @@ class K8sClusterJobPlugin:
         return {}
 
     def set_exit_listener(self, listener: ExitListener | None) -> None:
-        """Jobs are polled every round (no watch of custom resources yet)."""
+        self._exit_listener = listener
 
     def close(self) -> None:
+        self._watch.stop()
         self._api.close()
+
+    def _start_watch(self) -> None:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._watch.start()
+
+    def _changed(self, obj: dict[str, Any]) -> None:
+        """Watch thread: an object whose status differs from the last one seen wakes its workflow."""
+        meta = obj.get("metadata") or {}
+        key = (meta.get("namespace", ""), meta.get("name", ""))
+        status = json.dumps(obj.get("status") or {}, sort_keys=True)
+        with self._statuses_lock:
+            previous = self._statuses.get(key)
+            self._statuses[key] = status
+        listener, loop = self._exit_listener, self._loop
+        if previous == status or listener is None or loop is None:
+            return
+        labels = meta.get("labels") or {}
+        execution = identifier_pb2.WorkflowExecutionIdentifier(
+            project=labels.get("project", ""), domain=labels.get("domain", ""), name=labels.get("execution-id", "")
+        )
+        if execution.name:
+            loop.call_soon_threadsafe(listener, execution)
 
     def namespace(self, ctx: TaskExecutionContext) -> str:
         execution = ctx.task_execution_id.node_execution_id.execution_id
         return render_namespace(self._settings.namespace_template, execution.project, execution.domain)
 
     async def handle(self, ctx: TaskExecutionContext) -> PluginAnswer:
+        self._start_watch()
         namespace, name = self.namespace(ctx), pod_name(ctx)
         obj = await self._read(namespace, name)
         if obj is None:
