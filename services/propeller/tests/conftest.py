@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -53,6 +54,10 @@ from aloft_storage import BlobStore, StorageConfig, create_blob_store
 from aloft_testing.fixtures import empty_database_url
 
 pytest_plugins = ["aloft_testing.fixtures"]
+
+# Every round of these tests checks its incremental state encoding against a whole one (controller/round.py): a
+# node state changed without ``WorkflowState.node`` would be lost from the persisted state.
+os.environ.setdefault("ALOFT_PROPELLER_CHECK_ENCODING", "1")
 
 FIXTURES = Path(__file__).resolve().parents[3] / "libs" / "aloft-compiler" / "tests" / "fixtures"
 

@@ -21,6 +21,7 @@ from aloft_propeller.nodes.base import Scope
 from aloft_propeller.nodes.context import ExecutionContext, PluginResolver
 from aloft_propeller.nodes.errors import NodeError
 from aloft_propeller.nodes.executor import NodeExecutor
+from aloft_propeller.nodes.frontier import Frontier
 from aloft_propeller.nodes.registry import NodeHandlerRegistry
 from aloft_propeller.recovery import RecoverySource
 from aloft_propeller.resourcemanager.base import ResourceManager
@@ -58,6 +59,46 @@ class WorkflowExecutor:
             ExecutionKey,
             tuple[bytes, dataplane_pb2.CreateExecutionRequest, compiler_pb2.CompiledWorkflowClosure],
         ] = {}
+        self._top_ids: dict[ExecutionKey, frozenset[str]] = {}
+        self._inputs: dict[ExecutionKey, tuple[str, literals_pb2.LiteralMap]] = {}
+        # Each execution's incremental evaluation, with the record version it is valid for (-1: being evaluated).
+        self._frontiers: dict[ExecutionKey, tuple[int, Frontier]] = {}
+
+    # ---- incremental evaluation (nodes/frontier.py) -------------------------------------------------------------
+
+    def keep_frontier(self, key: ExecutionKey, frontier: Frontier | None, version: int) -> None:
+        """The round's evaluation is saved as ``version``: the next round on that version may continue from it."""
+        if frontier is not None:
+            self._frontiers[key] = (version, frontier)
+
+    def rekey_frontier(self, key: ExecutionKey, version: int, new_version: int) -> None:
+        """``version`` was rewritten as ``new_version`` with the same node states (delivery progress)."""
+        entry = self._frontiers.get(key)
+        if entry is not None and entry[0] == version:
+            self._frontiers[key] = (new_version, entry[1])
+
+    def drop_frontier(self, key: ExecutionKey) -> None:
+        self._frontiers.pop(key, None)
+
+    def wake_node(self, key: ExecutionKey, path: str) -> None:
+        """Node ``path`` has news (its task process exited): the next round visits it."""
+        entry = self._frontiers.get(key)
+        if entry is not None:
+            entry[1].wake(path)
+
+    def frontier_of(self, key: ExecutionKey) -> Frontier | None:
+        entry = self._frontiers.get(key)
+        return entry[1] if entry is not None else None
+
+    def _frontier_for(self, record: WorkflowRecord) -> Frontier:
+        entry = self._frontiers.get(record.key)
+        frontier = entry[1] if entry is not None and entry[0] == record.resource_version else None
+        if frontier is None:
+            frontier = Frontier()  # walks in full; keeps wake-ups that arrive during the round
+            if entry is not None:
+                frontier.woken = entry[1].woken
+        self._frontiers[record.key] = (-1, frontier)
+        return frontier
 
     async def context(self, record: WorkflowRecord, state: WorkflowState, now: float) -> ExecutionContext:
         request, closure = await self._parsed_spec(record)
@@ -75,11 +116,12 @@ class WorkflowExecutor:
             config=self._config,
             plugins=self._plugins,
             execution_uri=execution_uri,
-            recorder=OutboxRecorder(state, self._top_level_ids(closure)),
+            recorder=OutboxRecorder(state, self._top_level_ids(record.key, closure)),
             now=now,
             start_budget=budget,
             recovered=await self._recovered_nodes(record.key, request, execution_uri),
             resources=self._resources,
+            frontier=self._frontier_for(record),
         )
 
     async def _recovered_nodes(
@@ -129,11 +171,16 @@ class WorkflowExecutor:
         self._specs[record.key] = (record.spec, request, closure)
         return request, closure
 
-    @staticmethod
-    def _top_level_ids(closure: compiler_pb2.CompiledWorkflowClosure) -> list[str]:
-        template = closure.primary.template
-        ids = [node.id for node in template.nodes]
-        return [*ids, template.failure_node.id] if template.HasField("failure_node") else ids
+    def _top_level_ids(self, key: ExecutionKey, closure: compiler_pb2.CompiledWorkflowClosure) -> frozenset[str]:
+        cached = self._top_ids.get(key)
+        if cached is None:
+            template = closure.primary.template
+            ids = [node.id for node in template.nodes]
+            cached = frozenset([*ids, template.failure_node.id] if template.HasField("failure_node") else ids)
+            if len(self._top_ids) >= _SPEC_CACHE_SIZE:
+                self._top_ids.pop(next(iter(self._top_ids)))
+            self._top_ids[key] = cached
+        return cached
 
     async def _closure(self, request: dataplane_pb2.CreateExecutionRequest) -> compiler_pb2.CompiledWorkflowClosure:
         if request.WhichOneof("closure") == "closure_uri":
@@ -159,12 +206,19 @@ class WorkflowExecutor:
             await self._run_failure_node(ectx, scope)
 
     async def _top_scope(self, ectx: ExecutionContext) -> Scope:
+        """The execution's inputs never change: read once per execution, not every round."""
+        cached = self._inputs.get(ectx.key)
+        if cached is not None and cached[0] == ectx.request.inputs_uri:
+            return Scope(workflow=ectx.closure.primary, inputs=cached[1])
         inputs = literals_pb2.LiteralMap()
         if ectx.request.inputs_uri:
             try:
                 inputs = await ectx.read_literal_map(ectx.request.inputs_uri)
             except BlobNotFound:
-                inputs = literals_pb2.LiteralMap()
+                return Scope(workflow=ectx.closure.primary, inputs=inputs)  # not cached: it may appear later
+        if len(self._inputs) >= _SPEC_CACHE_SIZE:
+            self._inputs.pop(next(iter(self._inputs)))
+        self._inputs[ectx.key] = (ectx.request.inputs_uri, inputs)
         return Scope(workflow=ectx.closure.primary, inputs=inputs)
 
     async def _run(self, ectx: ExecutionContext, scope: Scope) -> None:

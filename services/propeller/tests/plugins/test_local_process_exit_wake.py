@@ -17,10 +17,10 @@ from aloft_storage import BlobStore
 MakeCtx = Callable[..., Awaitable[TaskExecutionContext]]
 
 
-async def test_exit_wakes_the_listener_with_the_execution_id(
+async def test_exit_wakes_the_listener_with_the_node_execution_id(
     propeller_config: PropellerConfig, blobs: BlobStore, make_ctx: MakeCtx, raw_template: Any
 ) -> None:
-    woken: asyncio.Queue[identifier_pb2.WorkflowExecutionIdentifier] = asyncio.Queue()
+    woken: asyncio.Queue[identifier_pb2.NodeExecutionIdentifier] = asyncio.Queue()
     plugin = LocalProcessPlugin(propeller_config, blobs)
     plugin.set_exit_listener(woken.put_nowait)
     ctx = await make_ctx(raw_template("sleep 0.3"), execution="wake1")
@@ -29,7 +29,9 @@ async def test_exit_wakes_the_listener_with_the_execution_id(
     assert started.info.phase == Phase.RUNNING
     assert woken.empty()  # still running: nobody is woken early
 
-    execution_id = await asyncio.wait_for(woken.get(), timeout=30)
+    node_execution_id = await asyncio.wait_for(woken.get(), timeout=30)
+    assert node_execution_id.node_id == ctx.task_execution_id.node_execution_id.node_id
+    execution_id = node_execution_id.execution_id
     assert (execution_id.project, execution_id.domain, execution_id.name) == ("flytesnacks", "development", "wake1")
     # The launcher records the exit code before it exits: the woken handle sees the result without polling.
     finished = await plugin.handle(ctx)

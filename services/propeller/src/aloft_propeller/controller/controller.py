@@ -78,8 +78,19 @@ class Controller:
             if callable(set_listener):
                 set_listener(self._wake_execution)
 
-    def _wake_execution(self, execution_id: identifier_pb2.WorkflowExecutionIdentifier) -> None:
-        self.wake(ExecutionKey(execution_id.project, execution_id.domain, execution_id.name))
+    def _wake_execution(
+        self, identifier: identifier_pb2.NodeExecutionIdentifier | identifier_pb2.WorkflowExecutionIdentifier
+    ) -> None:
+        """A plugin's exit listener: naming the node, only it is visited; naming the execution, every active node
+        is polled at once."""
+        if isinstance(identifier, identifier_pb2.NodeExecutionIdentifier):
+            execution_id = identifier.execution_id
+            key = ExecutionKey(execution_id.project, execution_id.domain, execution_id.name)
+            self._runner.wake_node(key, identifier.node_id)
+        else:
+            key = ExecutionKey(identifier.project, identifier.domain, identifier.name)
+            self._runner.wake_all(key)
+        self.wake(key)
 
     async def start(self) -> None:
         for key in await self._store.active_keys():
@@ -181,11 +192,15 @@ class Controller:
         changed = False
         for _ in range(max(self._config.max_streak_length, 1)):
             started = time.time()
+            outcome = None
             try:
                 outcome = await self._runner.run_round(key)
             finally:  # a round that raised was still evaluated by this process
                 if rounds_log.isEnabledFor(logging.DEBUG):
-                    rounds_log.debug("round %s %s start=%.6f end=%.6f", key, self._evaluator, started, time.time())
+                    visits = f" visited={outcome.visited} full={int(outcome.full)}" if outcome is not None else ""
+                    rounds_log.debug(
+                        "round %s %s start=%.6f end=%.6f%s", key, self._evaluator, started, time.time(), visits
+                    )
             if outcome.terminal:
                 return None
             changed = outcome.changed

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from aloft_propeller.events import builders
 from aloft_propeller.events.recorder import OutboxRecorder
 from aloft_propeller.events.sink import Delivery, EventSink
 from aloft_propeller.execution_error import ErrorKind, ExecutionError
-from aloft_propeller.state import NodePhase, OutboxEvent, WorkflowPhase, WorkflowState
+from aloft_propeller.state import NodeChange, NodePhase, OutboxEvent, StateEncoder, WorkflowPhase, WorkflowState
 from aloft_propeller.store.base import ExecutionKey, WorkflowRecord
 from aloft_propeller.store.cached import CachedWorkflowStore
 from aloft_propeller.workflow import WorkflowExecutor
@@ -34,28 +36,40 @@ from aloft_propeller.workflow import WorkflowExecutor
 log = logging.getLogger(__name__)
 
 
+def _check_encoding(encoded: bytes, state: WorkflowState) -> None:
+    if json.loads(encoded) != json.loads(state.to_json()):
+        raise AssertionError("the incremental state encoding differs from the whole one (a node changed untouched)")
+
+
 @dataclass(frozen=True)
 class RoundOutcome:
     changed: bool
     terminal: bool
+    visited: int = 0  # top-level nodes the round visited (nodes/frontier.py)
+    full: bool = False  # the round walked every node
 
 
 def _labels(record: WorkflowRecord, workflow_name: str) -> tuple[str, str, str]:
     return (record.key.project, record.key.domain, workflow_name)
 
 
-def _observe(record: WorkflowRecord, before: WorkflowState, after: WorkflowState, workflow_name: str) -> None:
+def _observe(
+    record: WorkflowRecord,
+    before_phase: WorkflowPhase,
+    previous_end: float,
+    after: WorkflowState,
+    changes: list[NodeChange],
+    workflow_name: str,
+) -> None:
+    """Flyte's round metrics, from the nodes the round changed (``previous_end``: when the last node had ended)."""
     labels = _labels(record, workflow_name)
-    if before.phase == WorkflowPhase.READY and after.phase != WorkflowPhase.READY:
+    if before_phase == WorkflowPhase.READY and after.phase != WorkflowPhase.READY:
         elapsed = after.updated_at or time.time()
         metrics.acceptance_latency.labels(*labels).observe(max(elapsed - record.created_at.timestamp(), 0) * 1000)
     last_node_end = 0.0
-    previous_end = max(
-        [n.updated_at or 0.0 for n in before.nodes.values() if n.phase.is_terminal] + [after.started_at or 0.0]
-    )
-    for path, node in after.nodes.items():
-        old = before.nodes.get(path)
-        old_phase = old.phase if old else NodePhase.NOT_YET_STARTED
+    previous_end = max(previous_end, after.started_at or 0.0)
+    for change in changes:
+        node, old_phase = change.node, change.before
         if node.phase == old_phase:
             continue
         started = node.started_at or 0.0
@@ -69,7 +83,7 @@ def _observe(record: WorkflowRecord, before: WorkflowState, after: WorkflowState
             metrics.transition_latency.labels(*labels).observe(max(started - previous_end, 0) * 1000)
         elif node.phase == NodePhase.RUNNING and old_phase == NodePhase.QUEUED:
             metrics.queueing_latency.labels(*labels).observe((updated - started) * 1000)
-    if after.phase.is_terminal and not before.phase.is_terminal and after.updated_at and last_node_end:
+    if after.phase.is_terminal and not before_phase.is_terminal and after.updated_at and last_node_end:
         metrics.completion_latency.labels(*labels).observe(max(after.updated_at - last_node_end, 0) * 1000)
 
 
@@ -94,14 +108,28 @@ class RoundRunner:
         self._background = background_delivery
         self._deliveries: dict[ExecutionKey, asyncio.Task[_Sent]] = {}
         self._on_delivered: Callable[[ExecutionKey], None] = lambda key: None
+        self._encoders: dict[ExecutionKey, StateEncoder] = {}
+        # Set by tests: every incremental encoding is checked against a whole one.
+        self.check_encoding = bool(os.environ.get("ALOFT_PROPELLER_CHECK_ENCODING"))
 
     def on_delivered(self, callback: Callable[[ExecutionKey], None]) -> None:
         """Called when a background delivery ends: the workflow's next round takes in admin's answers."""
         self._on_delivered = callback
 
     def invalidate(self, key: ExecutionKey) -> None:
-        """Someone else wrote the execution (the controller calls this for every API write)."""
+        """Someone else wrote the execution (the controller calls this for every API write), or a round failed:
+        the next round reads the store and walks the whole DAG."""
         self._store.invalidate(key)
+        self._executor.drop_frontier(key)
+        self._encoders.pop(key, None)
+
+    def wake_node(self, key: ExecutionKey, path: str) -> None:
+        """Node ``path`` of the execution has news (a task process exited): its next round visits it."""
+        self._executor.wake_node(key, path)
+
+    def wake_all(self, key: ExecutionKey) -> None:
+        """Some task of the execution has news, which one is unknown: its next round polls every active node."""
+        self._executor.wake_node(key, "")
 
     async def close(self) -> None:
         """Stop deliveries in flight: their events stay in the persisted outbox and are sent after a restart."""
@@ -123,27 +151,37 @@ class RoundRunner:
     async def _run_round(self, key: ExecutionKey) -> RoundOutcome:
         record = await self._take_in_delivery(await self._store.get(key))
         if record.state.phase.is_terminal:  # nothing to evaluate: the last events go out now
+            self._executor.drop_frontier(key)
+            self._encoders.pop(key, None)
             record = await deliver_outbox(record, self._sink, self._store)
             self._store.remember(record)
             return RoundOutcome(changed=False, terminal=record.terminal)
-        before = record.state
-        before_json = before.to_json()  # serialized once: a large workflow's state costs milliseconds to encode
-        state = WorkflowState.from_json(before_json)
+        # Evaluated in place (a failed round or write invalidates the record, and the next round reads the store);
+        # encoded incrementally: only the nodes the round touched are encoded again.
+        state = record.state
+        encoder = self._encoders.setdefault(key, StateEncoder())
+        before_json, _ = encoder.encode(state)
+        before_phase, previous_end = state.phase, encoder.last_end
         started = time.perf_counter()
         ectx = await self._executor.context(record, state, time.time())
         await self._executor.evaluate(ectx)
         workflow_name = ectx.request.workflow_id.name
         metrics.round_latency.labels(*_labels(record, workflow_name)).observe(time.perf_counter() - started)
-        after_json = state.to_json()
+        after_json, changes = encoder.encode(state)
+        if self.check_encoding:
+            _check_encoding(after_json, state)
         changed = after_json != before_json
         if changed:
             record = await self._store.update(record.with_state(state), encoded=after_json)
-            _observe(record, before, state, workflow_name)
+            _observe(record, before_phase, previous_end, state, changes, workflow_name)
         if not self._background:
             record = await deliver_outbox(record, self._sink, self._store)
+        self._executor.keep_frontier(key, ectx.frontier, record.resource_version)
         self._store.remember(record)
         self._start_delivery(record)
-        return RoundOutcome(changed=changed, terminal=record.terminal)
+        stats = ectx.frontier.stats if ectx.frontier is not None else None
+        visited, full = (stats.visited, stats.full) if stats is not None else (0, True)
+        return RoundOutcome(changed=changed, terminal=record.terminal, visited=visited, full=full)
 
     async def _take_in_delivery(self, record: WorkflowRecord) -> WorkflowRecord:
         """Fold the answers of the workflow's last background delivery into the record (waiting for it when the
@@ -158,11 +196,13 @@ class RoundRunner:
         except Exception:  # sending reports failures as outcomes; anything else: send again, synchronously
             log.exception("event delivery for %s failed", record.key)
             sent = []
+        version = record.resource_version
         record, write = fold(record, sent)
         if write:
             record = await self._store.update(record)
         if (not sent or any(outcome is None for _, outcome in sent)) and record.state.outbox:
             record = await deliver_outbox(record, self._sink, self._store)
+        self._executor.rekey_frontier(record.key, version, record.resource_version)  # node states unchanged
         self._store.remember(record)
         return record
 

@@ -34,13 +34,16 @@ def entity_of(kind: str, payload: bytes) -> str:
 class OutboxRecorder:
     def __init__(self, state: WorkflowState, top_level_ids: Iterable[str] = ()) -> None:
         self._state = state
-        # Longest first, so "n1-n0" wins over "n1" when both are top-level ids.
-        self._roots = sorted(top_level_ids, key=len, reverse=True)
+        self._roots = top_level_ids if isinstance(top_level_ids, (set, frozenset)) else frozenset(top_level_ids)
 
     def group_of(self, path: str) -> str:
-        for root in self._roots:
-            if path == root or path.startswith(root + "-"):
-                return root
+        """The longest top-level id that is the path or a prefix of it ending at a "-" ("n1-n0" over "n1")."""
+        if path in self._roots:
+            return path
+        cut = len(path)
+        while (cut := path.rfind("-", 0, cut)) > 0:
+            if path[:cut] in self._roots:
+                return path[:cut]
         return path
 
     def _append(self, kind: str, entity: str, payload: bytes, group: str) -> None:

@@ -6,6 +6,7 @@ ExecutionFacts, LiteralMaps, Templates, TaskEventRecorder), which it implements.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aloft.dataplane.v1 import dataplane_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2, tasks_pb2
@@ -18,6 +19,9 @@ from aloft_propeller.resourcemanager.base import ResourceManager
 from aloft_propeller.state import NodePhase, WorkflowState
 from aloft_propeller.store.base import ExecutionKey
 from aloft_storage import BlobNotFound, BlobStore
+
+if TYPE_CHECKING:
+    from aloft_propeller.nodes.frontier import Frontier
 
 __all__ = ["END_NODE", "START_NODE", "ExecutionContext", "PluginResolver"]
 
@@ -47,6 +51,8 @@ class ExecutionContext:
     recovered: dict[str, str] = field(default_factory=dict)
     # The token pools plugins throttle with (resourcemanager section); None in tests that do not need it.
     resources: ResourceManager | None = None
+    # The top-level DAG's incremental evaluation (nodes/frontier.py); None walks every node.
+    frontier: Frontier | None = None
     _tasks: dict[tuple[str, str, str, str], tasks_pb2.TaskTemplate] = field(default_factory=dict)
     _subworkflows: dict[tuple[str, str, str, str], compiler_pb2.CompiledWorkflow] = field(default_factory=dict)
     _literal_maps: dict[str, literals_pb2.LiteralMap] = field(default_factory=dict)
@@ -113,7 +119,7 @@ class ExecutionContext:
     ) -> literals_pb2.LiteralMap:
         if node_id == START_NODE:
             return scope_inputs
-        state = self.state.nodes.get(f"{scope_prefix}{node_id}")
+        state = self.state.peek(f"{scope_prefix}{node_id}")
         if state is None or state.phase != NodePhase.SUCCEEDED:
             raise BindingResolutionError(node_id, f"upstream node [{node_id}] has not succeeded")
         return await self.read_literal_map(state.outputs_uri)

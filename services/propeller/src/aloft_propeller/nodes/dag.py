@@ -1,11 +1,17 @@
 """The DAG of one workflow level: each node's upstream ids (explicit, from promises, from compiled connections,
-and from the children of branches) and a topological order. Start and end nodes are implicit."""
+and from the children of branches) and a topological order. Start and end nodes are implicit.
+
+``dag_graph`` computes it once per compiled workflow (rounds used to re-derive it, walking every binding, each
+time): the order, each node's upstream ids and its downstream positions, which the incremental evaluation
+(``nodes/frontier.py``) follows when a node finishes."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from flyteidl.core import literals_pb2, workflow_pb2
+from flyteidl.core import compiler_pb2, literals_pb2, workflow_pb2
 
 from aloft_propeller.nodes.base import Scope
 from aloft_propeller.nodes.context import END_NODE, START_NODE
@@ -65,3 +71,49 @@ def executable_nodes(scope: Scope) -> list[workflow_pb2.Node]:
         for deps in pending.values():
             deps.difference_update(ready)
     return ordered
+
+
+@dataclass(frozen=True)
+class DagGraph:
+    nodes: tuple[workflow_pb2.Node, ...]  # topological order (``executable_nodes``)
+    index: dict[str, int]  # node id → position in ``nodes``
+    upstream: tuple[frozenset[str], ...]  # ``upstream_ids`` of each node
+    downstream: tuple[tuple[int, ...], ...]  # positions of the nodes that list each node upstream
+
+
+def build_graph(scope: Scope) -> DagGraph:
+    nodes = executable_nodes(scope)
+    index = {node.id: position for position, node in enumerate(nodes)}
+    upstream = tuple(frozenset(upstream_ids(scope, node)) for node in nodes)
+    downstream: list[list[int]] = [[] for _ in nodes]
+    for position, ids in enumerate(upstream):
+        for node_id in ids:
+            if node_id in index:
+                downstream[index[node_id]].append(position)
+    return DagGraph(tuple(nodes), index, upstream, tuple(tuple(d) for d in downstream))
+
+
+# Top-level workflows live as long as the executor's parsed specs (2,048); nested scopes (subworkflows, dynamic
+# workflows, which are read again each round) in a small cache of their own so they cannot crowd those out.
+_TOP_LEVEL_KEPT = 2048
+_NESTED_KEPT = 32
+# Keyed by the workflow message's identity, holding the message so the id stays its own while cached.
+_graphs: dict[bool, OrderedDict[int, tuple[compiler_pb2.CompiledWorkflow, DagGraph]]] = {
+    True: OrderedDict(),
+    False: OrderedDict(),
+}
+
+
+def dag_graph(scope: Scope) -> DagGraph:
+    """The scope's graph, cached per compiled workflow object (specs are parsed once per execution and kept)."""
+    workflow, top_level = scope.workflow, not scope.prefix
+    cache = _graphs[top_level]
+    cached = cache.get(id(workflow))
+    if cached is not None and cached[0] is workflow:
+        cache.move_to_end(id(workflow))
+        return cached[1]
+    graph = build_graph(scope)
+    cache[id(workflow)] = (workflow, graph)
+    if len(cache) > (_TOP_LEVEL_KEPT if top_level else _NESTED_KEPT):
+        cache.popitem(last=False)
+    return graph

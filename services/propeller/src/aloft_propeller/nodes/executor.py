@@ -10,6 +10,7 @@ Deterministic attempt ids make a replay after a crash adopt, never duplicate, an
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,8 +23,9 @@ from aloft_propeller.nodes import attempts
 from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeTraits, Scope
 from aloft_propeller.nodes.bindings import resolve_bindings
 from aloft_propeller.nodes.context import END_NODE, ExecutionContext
-from aloft_propeller.nodes.dag import executable_nodes, upstream_ids
+from aloft_propeller.nodes.dag import DagGraph, dag_graph, upstream_ids
 from aloft_propeller.nodes.errors import NodeError
+from aloft_propeller.nodes.frontier import Frontier, NodeKind
 from aloft_propeller.nodes.registry import NodeHandlerRegistry, node_kind
 from aloft_propeller.plugins.base import Phase, PhaseInfo
 from aloft_propeller.state import NodePhase, NodeState
@@ -62,22 +64,89 @@ class NodeExecutor:
     # ---- DAG -------------------------------------------------------------------------------------------------
 
     async def execute_dag(self, ectx: ExecutionContext, scope: Scope) -> DagResult:
-        nodes = executable_nodes(scope)
+        graph = dag_graph(scope)
+        if ectx.frontier is not None and not scope.prefix:
+            return await self._execute_frontier(ectx, scope, graph, ectx.frontier)
         parent = Parent(scope.parent_path, str(scope.parent_attempt)) if scope.parent_path else None
-        for node in nodes:
-            await self.execute_node(ectx, scope, node, scope.path_of(node.id), parent)
-        states = [ectx.state.node(scope.path_of(node.id)) for node in nodes]
+        for position, node in enumerate(graph.nodes):
+            await self.execute_node(ectx, scope, node, scope.path_of(node.id), parent, graph.upstream[position])
+        states = [ectx.state.node(scope.path_of(node.id)) for node in graph.nodes]
         failed = [state for state in states if state.phase in _FAILED]
+        still_running = any(state.phase in _ACTIVE for state in states) if failed else False
+        finished = all(state.phase.is_terminal for state in states)
+        return await self._dag_result(ectx, scope, failed, still_running, finished)
+
+    async def _dag_result(
+        self,
+        ectx: ExecutionContext,
+        scope: Scope,
+        failed: list[NodeState],
+        still_running: bool,
+        finished: bool,
+    ) -> DagResult:
         if failed:
             policy = scope.workflow.template.metadata.on_failure
-            still_running = any(state.phase in _ACTIVE for state in states)
             if policy == workflow_pb2.WorkflowMetadata.FAIL_IMMEDIATELY or not still_running:
                 return DagResult(NodePhase.FAILED, failed[0].error)
             return DagResult(NodePhase.RUNNING)
-        if all(state.phase.is_terminal for state in states):
+        if finished:
             outputs = await self._scope_outputs(ectx, scope)
             return DagResult(NodePhase.SUCCEEDED, outputs=outputs)
         return DagResult(NodePhase.RUNNING)
+
+    async def _execute_frontier(
+        self, ectx: ExecutionContext, scope: Scope, graph: DagGraph, frontier: Frontier
+    ) -> DagResult:
+        """The top-level DAG, visiting only what the round must (nodes/frontier.py)."""
+        nodes = ectx.state.nodes
+
+        def state_of(position: int) -> NodeState | None:
+            return nodes.get(graph.nodes[position].id)
+
+        def upstream_done(position: int) -> bool:
+            for node_id in graph.upstream[position]:
+                upstream = nodes.get(node_id)
+                if upstream is None or not upstream.phase.is_terminal or upstream.phase in _FAILED:
+                    return False
+            return True
+
+        def kind_of(position: int) -> NodeKind:
+            kind = frontier.kinds.get(position)
+            if kind is None:
+                kind = frontier.kinds[position] = self._node_kind(ectx, graph.nodes[position])
+            return kind
+
+        async def visit(position: int) -> NodeState:
+            node = graph.nodes[position]
+            return await self.execute_node(ectx, scope, node, node.id, None, graph.upstream[position])
+
+        ceiling = ectx.config.propeller.downstream_eval_duration.total_seconds()
+        await frontier.walk(graph, state_of, upstream_done, kind_of, visit, ectx.now, ceiling)
+        failed = [ectx.state.node(graph.nodes[position].id) for position in sorted(frontier.failed)]
+        still_running = False
+        if failed:
+            still_running = any(
+                (state := state_of(position)) is not None and state.phase in _ACTIVE for position in frontier.unfinished
+            )
+        return await self._dag_result(ectx, scope, failed, still_running, not frontier.unfinished)
+
+    @staticmethod
+    def _node_kind(ectx: ExecutionContext, node: workflow_pb2.Node) -> NodeKind:
+        """Blocked nodes of one kind wait for the same thing: a task type's slots, or the parallelism budget."""
+        target = node.WhichOneof("target") or ""
+        has_deadline = node.metadata.HasField("timeout") and bool(node.metadata.timeout.ToTimedelta())
+        if target != "task_node":
+            return NodeKind(target, has_deadline)
+        try:
+            template = ectx.task_template(node.task_node.reference_id)
+        except NodeError:
+            return NodeKind(target, True)  # fails when visited: never left untried
+        has_deadline = has_deadline or attempts.attempt_timeout(template) is not None
+        try:
+            wakes = bool(getattr(ectx.plugins.for_task_type(template.type), "wakes_nodes", False))
+        except LookupError:
+            wakes = False
+        return NodeKind(f"{target}:{template.type}", has_deadline, wakes)
 
     async def _scope_outputs(self, ectx: ExecutionContext, scope: Scope) -> literals_pb2.LiteralMap:
         async def outputs_of(node_id: str) -> literals_pb2.LiteralMap:
@@ -87,19 +156,28 @@ class NodeExecutor:
 
     async def abort_dag(self, ectx: ExecutionContext, scope: Scope, reason: str) -> None:
         parent = Parent(scope.parent_path, str(scope.parent_attempt)) if scope.parent_path else None
-        for node in executable_nodes(scope):
+        for node in dag_graph(scope).nodes:
             await self.abort_node(ectx, scope, node, scope.path_of(node.id), reason, parent)
 
     # ---- one node --------------------------------------------------------------------------------------------
 
     async def execute_node(
-        self, ectx: ExecutionContext, scope: Scope, node: workflow_pb2.Node, path: str, parent: Parent | None
+        self,
+        ectx: ExecutionContext,
+        scope: Scope,
+        node: workflow_pb2.Node,
+        path: str,
+        parent: Parent | None,
+        upstream: Iterable[str] | None = None,
     ) -> NodeState:
+        """``upstream``: the node's upstream ids when the caller has them (``dag_graph``), else derived."""
         state = ectx.state.node(path)
         if state.phase.is_terminal:
             return state
         if state.phase == NodePhase.NOT_YET_STARTED:
-            await self._maybe_start(ectx, scope, node, path, parent, check_upstream=True)
+            if upstream is None:
+                upstream = upstream_ids(scope, node)
+            await self._maybe_start(ectx, scope, node, path, parent, upstream)
             if state.phase != NodePhase.QUEUED:
                 return state
             # Handled in the same round: attempt 0's id is deterministic, so a crash before this round is saved
@@ -115,7 +193,7 @@ class NodeExecutor:
         parent = Parent(ctx.path, str(ctx.state.attempt))
         state = ectx.state.node(path)
         if state.phase == NodePhase.NOT_YET_STARTED:
-            await self._maybe_start(ectx, ctx.scope, child, path, parent, check_upstream=False)
+            await self._maybe_start(ectx, ctx.scope, child, path, parent, None)
             if state.phase != NodePhase.QUEUED:
                 return state
         if state.phase.is_terminal:
@@ -138,9 +216,10 @@ class NodeExecutor:
         reason: str,
         parent: Parent | None,
     ) -> None:
-        state = ectx.state.nodes.get(path)
-        if state is None or state.phase not in _ACTIVE:
+        known = ectx.state.peek(path)
+        if known is None or known.phase not in _ACTIVE:
             return
+        state = ectx.state.node(path)
         ctx = await self._context(ectx, scope, node, path, parent)
         try:
             await self._handlers.for_node(node).abort(ctx, reason)
@@ -160,11 +239,12 @@ class NodeExecutor:
         node: workflow_pb2.Node,
         path: str,
         parent: Parent | None,
-        check_upstream: bool,
+        upstream_of: Iterable[str] | None,
     ) -> None:
+        """``upstream_of``: the node's upstream ids; None for a branch's chosen node (its branch already waited)."""
         state = ectx.state.node(path)
-        if check_upstream:
-            upstream = [ectx.state.node(scope.path_of(node_id)) for node_id in upstream_ids(scope, node)]
+        if upstream_of is not None:
+            upstream = [ectx.state.peek(scope.path_of(node_id)) or NodeState() for node_id in upstream_of]
             if any(not up.phase.is_terminal or up.phase in _FAILED for up in upstream):
                 return
             if any(up.phase == NodePhase.SKIPPED for up in upstream):

@@ -63,7 +63,7 @@ _CANNOT_START = (TemplateError, ImageResolutionError, copilot.CopilotError, Blob
 
 # Called (on the event loop) when a process this instance spawned exits: lets the controller evaluate the workflow
 # at once instead of at its next poll. Only a hint: polling still notices every exit (and adopted processes).
-ExitListener = Callable[[identifier_pb2.WorkflowExecutionIdentifier], None]
+ExitListener = Callable[[identifier_pb2.NodeExecutionIdentifier], None]
 
 
 class LocalProcessPlugin:
@@ -97,6 +97,12 @@ class LocalProcessPlugin:
 
     def set_exit_listener(self, listener: ExitListener | None) -> None:
         self._exit_listener = listener
+
+    @property
+    def wakes_nodes(self) -> bool:
+        """The listener hears of every exit of a process this instance spawned, by node: the engine may poll
+        those attempts rarely (nodes/frontier.py)."""
+        return self._exit_listener is not None
 
     @property
     def id(self) -> str:
@@ -298,14 +304,14 @@ class LocalProcessPlugin:
         except (AttributeError, OSError):
             return  # no pidfd support: the poll notices the exit
         loop = asyncio.get_running_loop()
-        execution_id = ctx.task_execution_id.node_execution_id.execution_id
+        node_execution_id = ctx.task_execution_id.node_execution_id  # the node: its round visits only it
         unique_id = ctx.unique_id
 
         def exited() -> None:
             loop.remove_reader(fd)
             os.close(fd)
             self._reap(unique_id)
-            listener(execution_id)
+            listener(node_execution_id)
 
         loop.add_reader(fd, exited)
 
