@@ -175,8 +175,7 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/run.py
 
 demo: setup
-	@if [ -x tools/demo.sh ]; then tools/demo.sh; \
-	else echo "The demo is not available yet: tools/demo.sh (registering examples/) arrives with the propeller work."; fi
+	tools/demo.sh
 
 clean:
 	rm -rf .aloft .pytest_cache .mypy_cache .ruff_cache

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from typing import Any
 
 import grpc
 import yaml
-from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2, workflow_pb2
+from flyteidl.admin import common_pb2, execution_pb2
 from flyteidl.core import execution_pb2 as core_execution
 from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, types_pb2
 from flyteidl.core import workflow_pb2 as core_workflow
@@ -36,7 +35,8 @@ from flyteidl.service import admin_pb2_grpc
 from google.protobuf import duration_pb2
 
 from aloft_testing.postgres import drop_database, fresh_database
-from aloft_testing.processes import wait_grpc_serving
+from aloft_testing.processes import stop_processes, wait_grpc_serving
+from aloft_testing.registration import register_workflow_and_launch_plan
 from aloft_testing.servers import free_port
 
 BIN = Path(sys.executable).parent
@@ -54,15 +54,6 @@ def _start(root: Path, name: str, config: dict[str, Any], command: str, port: in
         proc = subprocess.Popen([str(exe), "--config", str(config_file), command], stdout=out, stderr=out)
     wait_grpc_serving(f"127.0.0.1:{port}", proc, log, timeout=120)
     return proc
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _register(admin: admin_pb2_grpc.AdminServiceStub, name: str, gate_seconds: int) -> identifier_pb2.Identifier:
@@ -84,21 +75,7 @@ def _register(admin: admin_pb2_grpc.AdminServiceStub, name: str, gate_seconds: i
         outputs=[literals_pb2.Binding(var="o0", binding=x)],
         metadata=core_workflow.WorkflowMetadata(),
     )
-    admin.CreateWorkflow(
-        workflow_pb2.WorkflowCreateRequest(id=wf_id, spec=workflow_pb2.WorkflowSpec(template=template))
-    )
-    lp_id = identifier_pb2.Identifier()
-    lp_id.CopyFrom(wf_id)
-    lp_id.resource_type = identifier_pb2.LAUNCH_PLAN
-    parameters = interface_pb2.ParameterMap(
-        parameters={"x": interface_pb2.Parameter(var=interface_pb2.Variable(type=INT), required=True)}
-    )
-    admin.CreateLaunchPlan(
-        launch_plan_pb2.LaunchPlanCreateRequest(
-            id=lp_id, spec=launch_plan_pb2.LaunchPlanSpec(workflow_id=wf_id, default_inputs=parameters)
-        )
-    )
-    return lp_id
+    return register_workflow_and_launch_plan(admin, template, {"x": INT})
 
 
 def _launch(admin: admin_pb2_grpc.AdminServiceStub, lp_id: identifier_pb2.Identifier, names: list[str]) -> None:
@@ -221,8 +198,7 @@ def measure(shards: int, workflows: int, root: Path) -> tuple[float, float, floa
         return throughput, per_workflow, admin_cpu, shards_cpu
     finally:
         channel.close()
-        _stop(plane_proc)
-        _stop(admin_proc)
+        stop_processes([admin_proc, plane_proc], grace=60)
         drop_database(admin_db)
         drop_database(plane_db)
 

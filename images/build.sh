@@ -13,7 +13,7 @@ SUITE=${SUITE:-bookworm}
 BASE_IMAGE=localhost/aloft-base:${SUITE}
 CACHE=build/images
 # The project's libraries a service may depend on (aloft-testing is for tests only).
-LIBS="aloft-config aloft-service aloft-db aloft-storage aloft-protos aloft-compiler"
+LIBS="aloft-config aloft-service aloft-auth aloft-db aloft-storage aloft-protos aloft-compiler"
 # The port of each service's /healthcheck (HTTP_PORT of the Containerfile), as in config/aloft.yaml.
 declare -A HTTP_PORT=([admin]=8088 [propeller]=10254 [datacatalog]=8091 [webhook]=9443 [console]=8080 [scheduler]=10255)
 

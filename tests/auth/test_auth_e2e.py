@@ -153,9 +153,14 @@ def test_aloftctl_client_credentials(auth_stack: Any) -> None:
     listed = aloftctl(auth_stack.flytekit_config("flytepropeller"), "get", "projects")
     assert listed.returncode == 0, listed.stderr
     assert "flytesnacks" in listed.stdout
-    # ci-bot's role covers only flytesnacks: listing every project is refused, with the reason.
+    created = aloftctl(auth_stack.flytekit_config("flytepropeller"), "create", "project", "--id", "ops-only")
+    assert created.returncode == 0, created.stderr
+    # ci-bot's role covers only flytesnacks: it lists that project and not the others.
     scoped = aloftctl(auth_stack.flytekit_config("ci-bot"), "get", "projects")
-    assert scoped.returncode != 0 and "PERMISSION_DENIED" in scoped.stderr and "projects:read" in scoped.stderr
+    assert scoped.returncode == 0, scoped.stderr
+    assert "flytesnacks" in scoped.stdout and "ops-only" not in scoped.stdout
+    assert "ops-only" in aloftctl(auth_stack.flytekit_config("flytepropeller"), "get", "projects").stdout
+    assert "config.change action=project.register actor=flytepropeller" in auth_stack.log("admin")
     anonymous = auth_stack.root / "anonymous.yaml"
     anonymous.write_text(f"admin:\n  endpoint: dns:///127.0.0.1:{auth_stack.ports['admin_grpc']}\n  insecure: true\n")
     refused = aloftctl(anonymous, "get", "projects")

@@ -9,25 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from aloft_testing.processes import wait_for
+
 pytestmark = [pytest.mark.e2e, pytest.mark.flytekit]
 
 SUCCEEDED = 4
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def clusters_of(stack: Any, execution: str, engine: str = "dask") -> list[Path]:

@@ -8,27 +8,18 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from aloft_testing.processes import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.flytekit]
 
 SUCCEEDED, ABORTED = 4, 7  # WorkflowExecution.Phase
 TASK_SUCCEEDED = 3  # TaskExecution.Phase
 SENSOR = "sensor"
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def start_sensing(stack: Any, registered: str, path: Path) -> str:

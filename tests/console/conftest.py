@@ -8,7 +8,6 @@ Browser downloads are impossible here, so Playwright launches the system Chromiu
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import uuid
 from collections.abc import Iterator
@@ -17,8 +16,9 @@ from typing import Any
 
 import pytest
 import yaml
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
+from aloft_testing.browser import PageErrors, launched_chromium
 from aloft_testing.stack import Stack, started_stack
 
 CONSOLE_DIR = Path(__file__).resolve().parent
@@ -33,13 +33,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The stack of tests/e2e (aloft_testing.stack)."""
     with started_stack(tmp_path_factory.mktemp("stack"), REPO / "tests" / "e2e") as running:
         yield running
-
-
-def chromium_path() -> str:
-    path = os.environ.get("ALOFT_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if not path:
-        pytest.fail("no Chromium: `make setup` installs Debian's chromium package (or set ALOFT_CHROMIUM)")
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -91,24 +84,8 @@ def admin_http(stack: Any) -> str:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        # --no-sandbox: the tests run as root, where Chromium's sandbox cannot start.
-        launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=["--no-sandbox"])
+    with launched_chromium() as launched:
         yield launched
-        launched.close()
-
-
-class PageErrors:
-    """Every console error and uncaught exception of a page: a test ends asserting there were none."""
-
-    def __init__(self, page: Page) -> None:
-        self.messages: list[str] = []
-        page.on("console", self._on_console)
-        page.on("pageerror", lambda exc: self.messages.append(f"uncaught: {exc}"))
-
-    def _on_console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.messages.append(f"console.error: {message.text} ({message.location})")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any
 
 from console_harness import DOMAIN, PROJECT, pyflyte
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from aloft_testing.servers import free_port
 
@@ -28,12 +28,42 @@ def _execution_name(page: Page) -> str:
     return found.group(1)
 
 
+def _run_remote(stack: Any, config: Path, workflow: str, *inputs: str) -> re.Match[str]:
+    """``pyflyte run --remote flows/console_flows.py <workflow> <inputs>``: the console link flytekit printed."""
+    run = pyflyte(stack, config, "run", "--remote", "flows/console_flows.py", workflow, *inputs)
+    printed = EXECUTION_URL.search(run.stdout + run.stderr)
+    assert printed, f"flytekit printed no console link:\n{run.stdout}\n{run.stderr}"
+    return printed
+
+
+def _open_run(page: Page, stack: Any, config: Path, workflow: str, *inputs: str, phase: str = "SUCCEEDED") -> str:
+    """Run ``workflow``, open the link flytekit printed, wait until the page shows ``phase``; the execution's name."""
+    printed = _run_remote(stack, config, workflow, *inputs)
+    page.goto(printed.group(0))
+    expect(page.get_by_role("heading", level=1)).to_contain_text(phase, timeout=180_000)
+    return printed.group(3)
+
+
+def _launch_url(admin_http: str, workflow: str, version: str) -> str:
+    return f"{admin_http}/console/projects/{PROJECT}/domains/{DOMAIN}/launch/flows.console_flows.{workflow}/{version}"
+
+
+def _launch(page: Page, form: Locator) -> None:
+    """Submit the launch form and wait for the new execution's page."""
+    form.get_by_role("button", name="Launch").click()
+    page.wait_for_url(re.compile(r"/executions/[a-z0-9]+$"))
+
+
+def _node_details(page: Page, node_id: str = "n0") -> Locator:
+    """Click the node in the execution's graph: its details pane."""
+    page.locator(f'g[data-node-id="{node_id}"]').click()
+    return page.get_by_role("complementary", name=f"Node {node_id}")
+
+
 def test_the_link_flytekit_prints_opens_the_failed_execution_and_its_error(
     stack: Any, console_config: Path, registered: str, page: Page, artifacts: Path
 ) -> None:
-    run = pyflyte(stack, console_config, "run", "--remote", "flows/console_flows.py", "failing", "--x", "3")
-    printed = EXECUTION_URL.search(run.stdout + run.stderr)
-    assert printed, f"flytekit printed no console link:\n{run.stdout}\n{run.stderr}"
+    printed = _run_remote(stack, console_config, "failing", "--x", "3")
     assert printed.group(0).startswith(f"http://127.0.0.1:{stack.ports['admin_http']}/console/")
     page.goto(printed.group(0))
     heading = page.get_by_role("heading", level=1)
@@ -76,8 +106,7 @@ def test_launch_from_the_form_with_a_dataclass_and_a_list_then_relaunch(
     form.get_by_label(re.compile(r"^p\b")).fill(json.dumps({"x": 1, "y": 2, "label": "pt"}))
     form.get_by_label("values").fill("[10, 20, 30]")
     form.get_by_label("scale").fill("2")
-    form.get_by_role("button", name="Launch").click()
-    page.wait_for_url(re.compile(r"/executions/[a-z0-9]+$"))
+    _launch(page, form)
     first = _execution_name(page)
     heading = page.get_by_role("heading", level=1)
     expect(heading).to_contain_text("SUCCEEDED", timeout=180_000)
@@ -92,12 +121,10 @@ def test_launch_from_the_form_with_a_dataclass_and_a_list_then_relaunch(
 
 
 def test_terminate_a_running_execution(registered: str, admin_http: str, page: Page, artifacts: Path) -> None:
-    lp = f"{admin_http}/console/projects/{PROJECT}/domains/{DOMAIN}/launch/flows.console_flows.sleeper/{registered}"
-    page.goto(lp)
+    page.goto(_launch_url(admin_http, "sleeper", registered))
     form = page.get_by_role("form", name="Launch form")
     expect(form.get_by_label("seconds")).to_have_value("600")
-    form.get_by_role("button", name="Launch").click()
-    page.wait_for_url(re.compile(r"/executions/[a-z0-9]+$"))
+    _launch(page, form)
     expect(page.locator('g[data-node-id="n0"]')).to_have_attribute("data-phase", "RUNNING", timeout=180_000)
     page.get_by_role("button", name="Terminate").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("ABORTED", timeout=120_000)
@@ -112,22 +139,13 @@ def test_terminate_a_running_execution(registered: str, admin_http: str, page: P
     expect(rows.first).to_contain_text("ABORTED")
 
 
-def _open_printed_link(page: Page, run: subprocess.CompletedProcess[str]) -> str:
-    printed = EXECUTION_URL.search(run.stdout + run.stderr)
-    assert printed, f"flytekit printed no console link:\n{run.stdout}\n{run.stderr}"
-    page.goto(printed.group(0))
-    return printed.group(3)
-
-
 def test_recover_a_failed_execution_skips_the_nodes_that_succeeded(
     stack: Any, console_config: Path, registered: str, page: Page, artifacts: Path, tmp_path: Path
 ) -> None:
     # needs_marker fails until the marker file exists (tasks run as local processes on this machine).
     marker = tmp_path / "marker"
-    args = ["run", "--remote", "flows/console_flows.py", "recoverable", "--x", "4", "--marker", str(marker)]
-    first = _open_printed_link(page, pyflyte(stack, console_config, *args))
+    first = _open_run(page, stack, console_config, "recoverable", "--x", "4", "--marker", str(marker), phase="FAILED")
     heading = page.get_by_role("heading", level=1)
-    expect(heading).to_contain_text("FAILED", timeout=180_000)
     expect(page.locator('g[data-node-id="n0"]')).to_have_attribute("data-phase", "SUCCEEDED")
     expect(page.locator('g[data-node-id="n1"]')).to_have_attribute("data-phase", "FAILED")
     marker.write_text("present")
@@ -145,11 +163,8 @@ def test_recover_a_failed_execution_skips_the_nodes_that_succeeded(
 def test_the_deck_link_opens_the_tasks_deck(
     stack: Any, console_config: Path, registered: str, page: Page, artifacts: Path
 ) -> None:
-    args = ["run", "--remote", "flows/console_flows.py", "decked", "--n", "7"]
-    _open_printed_link(page, pyflyte(stack, console_config, *args))
-    expect(page.get_by_role("heading", level=1)).to_contain_text("SUCCEEDED", timeout=180_000)
-    page.locator('g[data-node-id="n0"]').click()
-    details = page.get_by_role("complementary", name="Node n0")
+    _open_run(page, stack, console_config, "decked", "--n", "7")
+    details = _node_details(page)
     with page.context.expect_page() as opened:
         details.get_by_role("button", name="Open deck").click()
     deck = opened.value
@@ -163,11 +178,8 @@ def test_the_deck_link_opens_the_tasks_deck(
 def test_a_map_tasks_subtasks_are_counted_and_listed(
     stack: Any, console_config: Path, registered: str, page: Page, artifacts: Path
 ) -> None:
-    args = ["run", "--remote", "flows/console_flows.py", "mapped", "--xs", "[5, 6, 7]"]
-    _open_printed_link(page, pyflyte(stack, console_config, *args))
-    expect(page.get_by_role("heading", level=1)).to_contain_text("SUCCEEDED", timeout=180_000)
-    page.locator('g[data-node-id="n0"]').click()
-    details = page.get_by_role("complementary", name="Node n0")
+    _open_run(page, stack, console_config, "mapped", "--xs", "[5, 6, 7]")
+    details = _node_details(page)
     expect(details).to_contain_text("3 subtasks")
     # The list is virtualised: rows are drawn for the items in view (all three here), each with its index and phase.
     rows = details.get_by_role("list", name="Map subtasks").get_by_role("listitem")
@@ -184,8 +196,7 @@ def test_the_form_covers_enums_maps_optionals_unions_files_datetimes_and_duratio
 ) -> None:
     text = tmp_path / "message.txt"
     text.write_text("hello from a file\n")
-    lp = f"{admin_http}/console/projects/{PROJECT}/domains/{DOMAIN}/launch/flows.console_flows.every_type/{registered}"
-    page.goto(lp)
+    page.goto(_launch_url(admin_http, "every_type", registered))
     form = page.get_by_role("form", name="Launch form")
     expect(form.get_by_label(re.compile(r"^pause\b"))).to_have_value("5s")  # a default shown in the form
     form.get_by_label(re.compile(r"^color\b")).select_option("green")
@@ -200,8 +211,7 @@ def test_the_form_covers_enums_maps_optionals_unions_files_datetimes_and_duratio
     form.get_by_label(re.compile(r"^pause\b")).fill("90s")
     # `maybe` (Optional[int]) stays empty: None.
     page.screenshot(path=str(artifacts / "every-type-form.png"), full_page=True)
-    form.get_by_role("button", name="Launch").click()
-    page.wait_for_url(re.compile(r"/executions/[a-z0-9]+$"))
+    _launch(page, form)
     expect(page.get_by_role("heading", level=1)).to_contain_text("SUCCEEDED", timeout=180_000)
     outputs = page.get_by_label("Execution outputs")
     expect(outputs).to_contain_text("green|a=1,b=2|None|'seven'|hello from a file|2031|True|90")
@@ -238,11 +248,7 @@ def test_the_standalone_console_calls_admin_on_another_origin(
 def test_subworkflows_and_dynamic_nodes_expand_into_their_own_graphs(
     stack: Any, console_config: Path, registered: str, page: Page, artifacts: Path
 ) -> None:
-    run = pyflyte(stack, console_config, "run", "--remote", "flows/console_flows.py", "nested", "--n", "3")
-    printed = EXECUTION_URL.search(run.stdout + run.stderr)
-    assert printed, run.stdout
-    page.goto(printed.group(0))
-    expect(page.get_by_role("heading", level=1)).to_contain_text("SUCCEEDED", timeout=180_000)
+    _open_run(page, stack, console_config, "nested", "--n", "3")
     graph = page.get_by_role("group", name="Workflow graph")
     nodes = {
         n.get_attribute("data-node-id"): n.get_attribute("aria-label") for n in graph.locator("g[data-node-id]").all()
@@ -282,9 +288,7 @@ def _accessibility_problems(page: Page) -> list[str]:
 def test_pages_pass_axe_accessibility_checks(
     stack: Any, console_config: Path, registered: str, admin_http: str, page: Page
 ) -> None:
-    run = pyflyte(stack, console_config, "run", "--remote", "flows/console_flows.py", "failing", "--x", "2")
-    printed = EXECUTION_URL.search(run.stdout + run.stderr)
-    assert printed, run.stdout
+    printed = _run_remote(stack, console_config, "failing", "--x", "2")
     base = f"{admin_http}/console/projects/{PROJECT}/domains/{DOMAIN}"
     problems: dict[str, list[str]] = {}
     for path, ready in [
@@ -298,7 +302,6 @@ def test_pages_pass_axe_accessibility_checks(
         problems[path or "/"] = _accessibility_problems(page)
     page.goto(printed.group(0))
     expect(page.get_by_role("heading", level=1)).to_contain_text("FAILED", timeout=180_000)
-    page.locator('g[data-node-id="n0"]').click()
-    expect(page.get_by_role("complementary", name="Node n0")).to_contain_text("USER error")
+    expect(_node_details(page)).to_contain_text("USER error")
     problems["execution"] = _accessibility_problems(page)
     assert {k: v for k, v in problems.items() if v} == {}

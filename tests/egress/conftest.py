@@ -36,12 +36,8 @@ class Inbox:
 
 @pytest.fixture(scope="session")
 def broker() -> Iterator[ThrowawayNats]:
-    server = ThrowawayNats()
-    server.start()
-    try:
+    with ThrowawayNats() as server:
         yield server
-    finally:
-        server.remove()
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from kubernetes import client, config
 from aloft_testing.flytekit import flytekit_bin
 from aloft_testing.kube import KubeDouble
 from aloft_testing.servers import free_port, port_open
-from aloft_testing.stack import QUICK_PROPELLER, Stack, stack_config, stack_ports
+from aloft_testing.stack import QUICK_PROPELLER, Stack, select_plugins, stack_config, stack_ports
 
 E2E_DIR = Path(__file__).resolve().parents[1] / "e2e"  # flows/ (the kube-only ones in flows/kube.py) and driver.py
 RAY_JOB_CRD = Path(__file__).resolve().parents[2] / "services/propeller/tests/plugins/crds/ray.io_rayjobs.yaml"
@@ -59,18 +59,7 @@ def _flytekit_venv() -> Path:
 def _config(root: Path, ports: dict[str, int], kube: KubeDouble) -> dict[str, Any]:
     """The e2e configuration plus the documented Kubernetes selection (config/k8s.yaml's keys)."""
     settings = stack_config(root, ports, QUICK_PROPELLER)
-    settings["tasks"] = {
-        "task-plugins": {
-            "enabled-plugins": ["local-process", "k8s-pod", "k8s-ray"],
-            "default-for-task-types": {
-                "ray": "k8s-ray",
-                "python-task": "k8s-pod",
-                "container": "k8s-pod",
-                "raw-container": "local-process",
-            },
-        }
-    }
-    settings["plugins"] = {
+    plugins = {
         "k8s": {
             "kube-config": str(kube.kubeconfig),
             "default-pod-template-name": "flyte-default",
@@ -86,6 +75,8 @@ def _config(root: Path, ports: dict[str, int], kube: KubeDouble) -> dict[str, An
             ]
         },
     }
+    routes = {"ray": "k8s-ray", "python-task": "k8s-pod", "container": "k8s-pod", "raw-container": "local-process"}
+    select_plugins(settings, ["local-process", "k8s-pod", "k8s-ray"], plugins, routes)
     settings["task_resources"] = {
         "defaults": {"cpu": "250m", "memory": "256Mi"},
         "limits": {"cpu": "2", "memory": "1Gi", "gpu": "2"},
@@ -173,10 +164,9 @@ def kube_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeStack]:
         stack.kube = kube
         webhook = _start_webhook(root, kube)
         try:
-            stack.start_all()
-            yield stack
+            with stack.running():
+                yield stack
         finally:
-            stack.stop_all()
             webhook.send_signal(signal.SIGTERM)
             webhook.wait(30)
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -12,19 +11,11 @@ import pytest
 from kubernetes import client, config
 
 from aloft_testing.kube import EVICTED, OOM_KILLED
+from aloft_testing.processes import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.flytekit]
 SUCCEEDED, FAILED, ABORTED = 4, 6, 7
 NAMESPACE = "flytesnacks-development"
-
-
-def _wait_for(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _run(stack: Any, version: str, workflow: str, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -100,13 +91,13 @@ def test_abort_deletes_the_pod(kube_stack: Any, kube_registered: str, tmp_path: 
     started = kube_stack.driver(
         "run", kube_registered, "sleepy_wf", json.dumps({"seconds": 300, "marker_dir": str(tmp_path)}), "--no-wait"
     )
-    _wait_for(lambda: any(tmp_path.glob("sleepy-*")), 120, "the task's pod to run")
+    wait_for(lambda: any(tmp_path.glob("sleepy-*")), 120, "the task's pod to run")
     pods = _task_pods(kube_stack, "flows.basics.sleepy")
     (pod,) = [p for p in pods if p["metadata"]["labels"]["execution-id"] == started["name"]]
     kube_stack.driver("terminate", started["name"], "stopped by the kube test")
     result = kube_stack.driver("wait", started["name"], "--timeout", "240")
     assert result["phase"] == ABORTED, result
-    _wait_for(
+    wait_for(
         lambda: kube_stack.kube.get("pods", NAMESPACE, pod["metadata"]["name"]) is None, 60, "the pod to be deleted"
     )
 
@@ -126,7 +117,7 @@ def test_propeller_killed_while_pods_run_adopts_them(kube_stack: Any, kube_regis
     keys = [f"k{i}" for i in range(6)]
     inputs = [{"marker_dir": str(tmp_path), "key": key} for key in keys]
     names = kube_stack.driver("start-many", kube_registered, "counted_wf", json.dumps(inputs))["names"]
-    _wait_for(lambda: len(list(tmp_path.glob("*.attempts"))) >= 2, 180, "some pods to run")
+    wait_for(lambda: len(list(tmp_path.glob("*.attempts"))) >= 2, 180, "some pods to run")
     kube_stack.kill("propeller")  # SIGKILL while pods run
     kube_stack.start("propeller")
     results = kube_stack.driver("wait-many", ",".join(names), "--timeout", "400", timeout=600)["results"]
@@ -174,7 +165,7 @@ def test_ray_task_becomes_a_ray_job_whose_status_moves_the_node(kube_stack: Any,
         jobs = [n for _, n, _ in kube.created("rayjobs") if n.startswith(f"{name}-")]
         return kube.get("rayjobs", NAMESPACE, jobs[0], group="ray.io") if jobs else None
 
-    _wait_for(lambda: ray_job() is not None, 120, "the RayJob")
+    wait_for(lambda: ray_job() is not None, 120, "the RayJob")
     job = ray_job()
     assert job is not None
     spec = job["spec"]

@@ -20,12 +20,13 @@ from typing import Any
 
 import pytest
 import yaml
-from flyteidl.admin import launch_plan_pb2, task_pb2, workflow_pb2
+from flyteidl.admin import task_pb2
 from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, tasks_pb2, types_pb2
 from flyteidl.core import workflow_pb2 as core_workflow
 from flyteidl.service import admin_pb2_grpc
 
-from aloft_testing.processes import wait_grpc_serving
+from aloft_testing.processes import stop_processes, wait_grpc_serving
+from aloft_testing.registration import register_workflow_and_launch_plan
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
@@ -86,14 +87,7 @@ class Processes:
         raise AssertionError(f"plane {plane}: shards not running: {self.shards(plane)}")
 
     def stop_all(self) -> None:
-        for proc in reversed(list(self.procs.values())):
-            proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop_processes(list(self.procs.values()), grace=60)
         self.procs.clear()
 
 
@@ -164,17 +158,7 @@ def _register_counting(admin: admin_pb2_grpc.AdminServiceStub, project: str, dom
         outputs=[literals_pb2.Binding(var="o0", binding=out)],
         metadata=core_workflow.WorkflowMetadata(),
     )
-    admin.CreateWorkflow(workflow_pb2.WorkflowCreateRequest(id=wf_id, spec=workflow_pb2.WorkflowSpec(template=wf)))
-    lp_id = _id(identifier_pb2.LAUNCH_PLAN, project, domain, "counted")
-    parameters = interface_pb2.ParameterMap(
-        parameters={"x": interface_pb2.Parameter(var=interface_pb2.Variable(type=INT), required=True)}
-    )
-    admin.CreateLaunchPlan(
-        launch_plan_pb2.LaunchPlanCreateRequest(
-            id=lp_id, spec=launch_plan_pb2.LaunchPlanSpec(workflow_id=wf_id, default_inputs=parameters)
-        )
-    )
-    return lp_id
+    return register_workflow_and_launch_plan(admin, wf, {"x": INT})
 
 
 @pytest.fixture

@@ -128,21 +128,31 @@ async def measure(db_url: str, data_dir: Path) -> None:
         }
     )
     run_migrations(config)
-    running = await start_service(build_service(build_deps(config)), ListenConfig(host="127.0.0.1"))
+    deps = build_deps(config)
+    running = await start_service(build_service(deps), ListenConfig(host="127.0.0.1"))
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.grpc_port}")
     admin = admin_pb2_grpc.AdminServiceStub(channel)
     try:
         lp_id = await register(admin)
         backend = "PostgreSQL" if db_url.startswith("postgresql") else "SQLite"
         await run_concurrently([lambda i=i: admin.CreateExecution(create_request(lp_id, f"w{i}")) for i in range(50)])
-        rates = []
+        await deps.background.drain()
+        rates, handed_off = [], []
         for round_ in range(3):
             n = 300
             names = [f"r{round_}x{i}" for i in range(n)]
             calls = [lambda name=name: admin.CreateExecution(create_request(lp_id, name)) for name in names]
+            started = time.perf_counter()
             rates.append(n / await run_concurrently(calls))
+            # Hand-offs run in the background (admin.handoffInBackground): the data plane has them all only now,
+            # and the next measurement must not share the process with them.
+            await deps.background.drain()
+            handed_off.append(n / (time.perf_counter() - started))
         rate = statistics.median(rates)
-        print(f"CreateExecution ({backend}, {CONCURRENCY} concurrent): {rate:.0f}/s   (target ≥ 500/s)")
+        print(
+            f"CreateExecution ({backend}, {CONCURRENCY} concurrent): {rate:.0f}/s answered, "
+            f"{statistics.median(handed_off):.0f}/s handed to the data plane   (target ≥ 500/s)"
+        )
         print(f"TABLE CreateExecution, {backend}, {CONCURRENCY} clients | {rate:.0f}/s | >= 500/s")
 
         latencies = []

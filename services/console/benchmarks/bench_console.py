@@ -21,13 +21,15 @@ from pathlib import Path
 
 import grpc
 import yaml
-from flyteidl.admin import execution_pb2, launch_plan_pb2, task_pb2, workflow_pb2
+from flyteidl.admin import execution_pb2, task_pb2
 from flyteidl.core import execution_pb2 as core_execution
 from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, tasks_pb2, types_pb2
 from flyteidl.core import workflow_pb2 as core_workflow
 from flyteidl.service import admin_pb2_grpc
 from google.protobuf import wrappers_pb2
 from playwright.sync_api import sync_playwright
+
+from aloft_testing.registration import register_workflow_and_launch_plan
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -66,13 +68,7 @@ def register(admin: admin_pb2_grpc.AdminServiceStub, size: int) -> identifier_pb
     workflow_id = _id(identifier_pb2.WORKFLOW, f"bench.map_{size}")
     template = core_workflow.WorkflowTemplate(id=workflow_id, nodes=[node], metadata=core_workflow.WorkflowMetadata())
     template.interface.inputs.variables["xs"].type.collection_type.CopyFrom(INT)
-    admin.CreateWorkflow(
-        workflow_pb2.WorkflowCreateRequest(id=workflow_id, spec=workflow_pb2.WorkflowSpec(template=template))
-    )
-    lp_id = _id(identifier_pb2.LAUNCH_PLAN, workflow_id.name)
-    spec = launch_plan_pb2.LaunchPlanSpec(workflow_id=workflow_id)
-    admin.CreateLaunchPlan(launch_plan_pb2.LaunchPlanCreateRequest(id=lp_id, spec=spec))
-    return lp_id
+    return register_workflow_and_launch_plan(admin, template)
 
 
 def run_map(admin: admin_pb2_grpc.AdminServiceStub, lp_id: identifier_pb2.Identifier, size: int) -> str:

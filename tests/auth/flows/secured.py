@@ -1,4 +1,7 @@
-"""A small workflow for the auth end-to-end test: one cached task (propeller → datacatalog) and one plain one."""
+"""Workflows of the auth end-to-end tests: one cached task (propeller → datacatalog) and one plain one; a sleeper the
+console login test launches and terminates."""
+
+import time
 
 from flytekit import task, workflow
 
@@ -21,3 +24,15 @@ def plus_one(x: int) -> int:
 @workflow
 def squares(x: int = 3) -> int:
     return add(a=square(x=x), b=square(x=plus_one(x=x)))
+
+
+@task
+def nap(seconds: int) -> int:
+    time.sleep(seconds)
+    return seconds
+
+
+@workflow
+def sleeper(seconds: int = 600) -> int:
+    """Runs until terminated (the console login test's Terminate button)."""
+    return nap(seconds=seconds)

@@ -47,3 +47,8 @@ class AuditLog:
 
     def configuration(self, what: str) -> None:
         self.log.info("auth.configuration %s", what)
+
+    def configuration_change(self, action: str, actor: str, client: str, target: str) -> None:
+        """A change of platform configuration (projects, matchable attributes, launch plan state, signing keys):
+        who did it and to what; never the values set (they may name secrets)."""
+        self.log.info("config.change action=%s actor=%s client=%s target=%s", action, actor, client, target)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -19,6 +20,7 @@ with warnings.catch_warnings():
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from aloft_auth.config import AuthConfig, InternalClient
+from aloft_auth.mtls import OutgoingCalls
 
 log = logging.getLogger(__name__)
 
@@ -141,9 +143,10 @@ def token_source(auth: AuthConfig, client: InternalClient | None = None) -> Clie
     return ClientCredentialsTokenSource(client or auth.internal, auth.metadata_url(), auth.grpcAuthorizationHeader)
 
 
-def client_interceptors(auth: AuthConfig, client: InternalClient | None = None) -> list[grpc.aio.ClientInterceptor]:
+def client_interceptors(auth: AuthConfig, client: InternalClient | None = None) -> OutgoingCalls:
+    """Tokens of ``client`` (default ``auth.internal``) when auth is on, and the mTLS credentials when that is."""
     source = token_source(auth, client)
-    return [BearerTokenInterceptor(source)] if source is not None else []
+    return OutgoingCalls.of(auth.mutualTls, [BearerTokenInterceptor(source)] if source is not None else [])
 
 
 # One token cache per process and client: every channel of a service (propeller has several to admin and one to
@@ -151,14 +154,64 @@ def client_interceptors(auth: AuthConfig, client: InternalClient | None = None) 
 _SHARED: dict[tuple[str, str, str, str], BearerTokenInterceptor] = {}
 
 
-def outgoing_interceptors(auth: AuthConfig) -> list[grpc.aio.ClientInterceptor]:
-    """The interceptors of a service's outgoing calls with ``auth.internal`` credentials ([] when auth is off)."""
+def outgoing_interceptors(auth: AuthConfig) -> OutgoingCalls:
+    """The interceptors of a service's outgoing calls with ``auth.internal`` credentials (none when auth is off),
+    carrying the mTLS credentials of its channels (``aloft_auth.mtls.aio_channel``)."""
     if not auth.enabled:
-        return []
+        return OutgoingCalls.of(auth.mutualTls)
     client = auth.internal
     key = (client.clientId, client.clientSecretLocation, client.clientSecretEnvVar, auth.metadata_url())
     if key not in _SHARED:
         source = token_source(auth)
         assert source is not None
         _SHARED[key] = BearerTokenInterceptor(source)
-    return [_SHARED[key]]
+    return OutgoingCalls.of(auth.mutualTls, [_SHARED[key]])
+
+
+class BlockingBearerTokenInterceptor(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """``BearerTokenInterceptor`` for synchronous gRPC channels (the cluster resource controller): the token source
+    runs on this interceptor's own event loop; a call answered UNAUTHENTICATED is tried once more, fresh token."""
+
+    def __init__(self, source: ClientCredentialsTokenSource) -> None:
+        self.source = source
+        self._loop = asyncio.new_event_loop()
+        self._lock = threading.Lock()
+
+    def _metadata(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return self._loop.run_until_complete(self.source.metadata())
+
+    def _call(self, continuation: Any, details: Any, request: Any) -> Any:
+        try:
+            auth = self._metadata()
+        except TokenUnavailable as exc:
+            raise _BlockingTokenError(str(exc)) from exc
+        metadata = [(k, v) for k, v in (details.metadata or []) if k != self.source.header] + auth
+        return continuation(details._replace(metadata=metadata), request)
+
+    def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        call = self._call(continuation, client_call_details, request)
+        if call.code() == grpc.StatusCode.UNAUTHENTICATED:
+            self.source.invalidate()
+            call = self._call(continuation, client_call_details, request)
+        return call
+
+
+class _BlockingTokenError(grpc.RpcError):  # type: ignore[misc]
+    """No token, so no call: UNAUTHENTICATED with the reason (never the secret)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self._message = message
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNAUTHENTICATED
+
+    def details(self) -> str:
+        return self._message
+
+
+def blocking_outgoing_interceptors(auth: AuthConfig) -> list[grpc.UnaryUnaryClientInterceptor]:
+    """Interceptors for a synchronous channel's calls with ``auth.internal`` credentials ([] when auth is off)."""
+    source = token_source(auth)
+    return [BlockingBearerTokenInterceptor(source)] if source is not None else []

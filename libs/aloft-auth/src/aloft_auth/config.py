@@ -227,6 +227,35 @@ class RateLimit(Section):
     burst: int = Field(default=20, ge=1)
 
 
+class MutualTls(Section):
+    """TLS with client certificates on the gRPC ports between services (independent of ``auth.enabled``).
+
+    Every service serves gRPC over TLS with ``certFile``/``keyFile`` and calls the others presenting the same pair,
+    checking their certificates against ``caFile``. datacatalog and propeller (internal services) refuse a client
+    without a certificate signed by ``caFile``; admin does too only with ``requireClientCertAtAdmin`` (its port also
+    serves flytekit and the CLIs, which speak TLS with ``caCertFilePath`` but have no client certificate)."""
+
+    enabled: bool = False
+    certFile: str = ""
+    keyFile: str = ""
+    caFile: str = ""
+    requireClientCertAtAdmin: bool = False
+    # The name checked on the servers' certificates when it differs from the dialled host (e.g. an IP address).
+    serverName: str = ""
+
+    @model_validator(mode="after")
+    def _files_when_enabled(self) -> MutualTls:
+        if not self.enabled:
+            return self
+        for key in ("certFile", "keyFile", "caFile"):
+            value = getattr(self, key)
+            if not value:
+                raise ValueError(f"auth.mutualTls.enabled needs auth.mutualTls.{key}")
+            if not Path(value).is_file():
+                raise ValueError(f"auth.mutualTls.{key} {value!r} does not exist")
+        return self
+
+
 class AuthConfig(Section):
     enabled: bool = False
     httpAuthorizationHeader: str = DEFAULT_HEADER
@@ -237,6 +266,7 @@ class AuthConfig(Section):
     internal: InternalClient = InternalClient()
     rbac: RbacConfig = RbacConfig()
     tokenRateLimit: RateLimit = RateLimit()
+    mutualTls: MutualTls = MutualTls()
 
     @model_validator(mode="after")
     def _enabled_needs_an_issuer(self) -> AuthConfig:

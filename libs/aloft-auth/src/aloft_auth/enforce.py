@@ -11,7 +11,15 @@ from google.protobuf.message import Message
 
 from aloft_auth.audit import AuditLog
 from aloft_auth.config import AuthConfig
-from aloft_auth.rbac import PUBLIC, Authorizer, UnknownMethod, permission_for, request_scopes
+from aloft_auth.rbac import (
+    FILTERED_LISTS,
+    PUBLIC,
+    Authorizer,
+    Scope,
+    UnknownMethod,
+    permission_for,
+    request_scopes,
+)
 from aloft_auth.tokens import Identity, InvalidToken, TokenVerifier, bearer_token
 from aloft_service.errors import PermissionDenied, Unauthenticated
 
@@ -75,6 +83,9 @@ class Guard:
         if permission is None:
             return
         scopes = request_scopes(request) if request is not None else set()
+        if not scopes and full_method.lstrip("/") in FILTERED_LISTS:
+            visible = self.authorizer.visible_projects(identity, permission)
+            scopes = {Scope(p, "") for p in sorted(visible)[:1]} if visible is not None else set()
         reason = self.authorizer.denied(identity, permission, scopes)
         if reason is not None:
             self.audit.denied(identity, full_method, reason)

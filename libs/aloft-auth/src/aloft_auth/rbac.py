@@ -19,6 +19,9 @@ from aloft_auth.tokens import Identity
 
 PUBLIC = None  # no token needed (discovery of how to authenticate)
 AUTHENTICATED = ""  # any valid token
+# Lists that name no project but answer only what the caller may see (admin filters them): any role with the
+# permission on some project admits the call.
+FILTERED_LISTS = frozenset({"flyteidl.service.AdminService/ListProjects"})
 
 _RULES: list[tuple[str, str | None]] = [
     # Discovery and health: answered without a token (clients call them to learn how to get one).
@@ -179,6 +182,18 @@ class Authorizer:
         if not names:
             names.update(self.rbac.defaultRoles)
         return [self.rbac.roles[name] for name in sorted(names)]
+
+    def visible_projects(self, identity: Identity, permission: str) -> set[str] | None:
+        """The projects ``identity`` may use ``permission`` on (None: every project)."""
+        if not self.enabled:
+            return None
+        projects: set[str] = set()
+        for role in self.roles_of(identity):
+            if _grants(role, permission):
+                if "*" in role.projects:
+                    return None
+                projects.update(role.projects)
+        return projects
 
     def denied(self, identity: Identity, permission: str, scopes: Iterable[Scope]) -> str | None:
         """Why ``identity`` may not use ``permission`` on ``scopes`` (None: it may)."""

@@ -1,4 +1,4 @@
-"""Async SQLAlchemy engines: SQLite (WAL, foreign keys, busy timeout) for embedded use, PostgreSQL in production."""
+"""Async SQLAlchemy engines: SQLite (WAL, foreign keys, inline driver) for embedded use, PostgreSQL in production."""
 
 from __future__ import annotations
 
@@ -17,6 +17,10 @@ from sqlalchemy.pool import NullPool
 
 from aloft_db.config import DatabaseConfig
 from aloft_db.errors import translate_db_errors
+from aloft_db.sqlite_inline import connect_inline
+
+# How long a statement waits for another connection's write lock before the caller gets UNAVAILABLE.
+SQLITE_BUSY_SECONDS = 30.0
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -24,7 +28,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    # Lock waits happen outside SQLite, awaiting (sqlite_inline), never blocking the event loop.
+    cursor.execute("PRAGMA busy_timeout=0")
     cursor.close()
 
 
@@ -92,14 +97,17 @@ def create_database(
     url = make_url(config.async_url(default_sqlite_file))
     kwargs: dict[str, Any] = {"echo": config.debug}
     if url.get_backend_name() == "sqlite":
+        database = url.database or ":memory:"
         if url.database:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        # SQLAlchemy's aiosqlite dialect on our inline driver: no thread hop per cursor call.
+        kwargs["async_creator"] = lambda: connect_inline(database, SQLITE_BUSY_SECONDS)
         if not url.database or url.database == ":memory:":
             # Each connection to an in-memory database is a database of its own: never pool those apart.
             kwargs["poolclass"] = NullPool
         else:
             # Pooled: opening a connection (and setting WAL on it) costs more than the transaction itself.
-            # WAL lets readers run beside the one writer; writers wait for each other (busy_timeout).
+            # WAL lets readers run beside the one writer; writers wait for each other (sqlite_inline: awaiting).
             kwargs["pool_size"] = config.maxIdleConnections or 1
             kwargs["max_overflow"] = max(config.maxOpenConnections - config.maxIdleConnections, 0)
     else:

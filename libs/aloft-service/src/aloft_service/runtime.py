@@ -69,6 +69,8 @@ class Service:
     on_stop: list[Hook] = field(default_factory=list)
     # Run inside the error-mapping/metrics interceptor, in order (e.g. authentication).
     interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
+    # TLS (and client certificates) on the gRPC port; None serves plaintext (auth.mutualTls off).
+    grpc_credentials: grpc.ServerCredentials | None = None
 
 
 @dataclass
@@ -174,7 +176,11 @@ async def start_service(service: Service, listen: ListenConfig) -> RunningServic
     names = [*service.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
     try:
-        grpc_port = server.add_insecure_port(f"{listen.host}:{listen.grpcPort}")
+        address = f"{listen.host}:{listen.grpcPort}"
+        if service.grpc_credentials is not None:
+            grpc_port = server.add_secure_port(address, service.grpc_credentials)
+        else:
+            grpc_port = server.add_insecure_port(address)
     except RuntimeError as exc:  # grpc reports a failed bind (port taken, bad host) this way
         raise BindError(f"{service.name}: cannot bind gRPC port {listen.host}:{listen.grpcPort}: {exc}") from exc
 

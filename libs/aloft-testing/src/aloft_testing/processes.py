@@ -6,10 +6,11 @@ their APIs).
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,29 @@ from typing import Any
 import grpc
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.3) -> None:
+    """Poll ``predicate`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def stop_processes(procs: Sequence[subprocess.Popen[bytes]], grace: float = 15) -> None:
+    """SIGTERM to each process, the last started first, then wait for all; kill what is still running after
+    ``grace`` seconds."""
+    for proc in reversed(procs):
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
 
 
 def wait_grpc_serving(endpoint: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
@@ -52,9 +76,4 @@ def run_service(service: str, config: dict[str, Any], root: Path, grpc_port: int
         wait_grpc_serving(endpoint, process, log)
         yield endpoint
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_processes([process])

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flyteidl.admin import task_pb2
-from flyteidl.core import identifier_pb2, interface_pb2, tasks_pb2
+from flyteidl.admin import launch_plan_pb2, task_pb2, workflow_pb2
+from flyteidl.core import identifier_pb2, interface_pb2, tasks_pb2, types_pb2
+from flyteidl.core import workflow_pb2 as core_workflow
 
 
 async def register_task(
@@ -30,3 +31,28 @@ async def register_task(
     )
     await admin.CreateTask(task_pb2.TaskCreateRequest(id=task_id, spec=task_pb2.TaskSpec(template=template)))
     return template
+
+
+def register_workflow_and_launch_plan(
+    admin: Any,
+    template: core_workflow.WorkflowTemplate,
+    required_inputs: dict[str, types_pb2.LiteralType] | None = None,
+) -> identifier_pb2.Identifier:
+    """CreateWorkflow of ``template`` (``admin`` is a synchronous AdminService stub), then CreateLaunchPlan of its
+    launch plan (the workflow's name and version, ``required_inputs`` as required parameters). Returns the launch
+    plan's id."""
+    admin.CreateWorkflow(
+        workflow_pb2.WorkflowCreateRequest(id=template.id, spec=workflow_pb2.WorkflowSpec(template=template))
+    )
+    lp_id = identifier_pb2.Identifier()
+    lp_id.CopyFrom(template.id)
+    lp_id.resource_type = identifier_pb2.LAUNCH_PLAN
+    parameters = interface_pb2.ParameterMap(
+        parameters={
+            name: interface_pb2.Parameter(var=interface_pb2.Variable(type=kind), required=True)
+            for name, kind in (required_inputs or {}).items()
+        }
+    )
+    spec = launch_plan_pb2.LaunchPlanSpec(workflow_id=template.id, default_inputs=parameters)
+    admin.CreateLaunchPlan(launch_plan_pb2.LaunchPlanCreateRequest(id=lp_id, spec=spec))
+    return lp_id

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import psycopg
 
+from aloft_testing.processes import stop_processes
+
 
 class MissingServer(RuntimeError):
     pass
@@ -60,11 +62,7 @@ def _pg_bin(name: str) -> str | None:
 
 def _stop_later(proc: subprocess.Popen[bytes], workdir: str) -> None:
     def _stop() -> None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_processes([proc], grace=10)
         shutil.rmtree(workdir, ignore_errors=True)
 
     atexit.register(_stop)
@@ -184,20 +182,13 @@ def ensure_nats() -> tuple[str, int]:
     port = int(os.environ.get("ALOFT_TEST_NATS_PORT", "4222"))
     if port_open(host, port):
         return host, port
-    packaged = Path("/usr/sbin/nats-server")  # Debian installs it outside a normal user's PATH
-    binary = shutil.which("nats-server") or (str(packaged) if packaged.exists() else None)
-    if not binary:
-        raise MissingServer(f"NATS is not answering on {host}:{port} and nats-server is not installed")
-    workdir = tempfile.mkdtemp(prefix="aloft-nats-")
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", workdir],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _stop_later(proc, workdir)
-    _wait_port(port, "NATS", proc)
-    return "127.0.0.1", port
+    try:
+        server = ThrowawayNats()
+    except MissingServer:
+        raise MissingServer(f"NATS is not answering on {host}:{port} and nats-server is not installed") from None
+    server.start()
+    atexit.register(server.remove)
+    return "127.0.0.1", server.port
 
 
 class ThrowawayNats:
@@ -205,7 +196,7 @@ class ThrowawayNats:
     store directory survive ``stop()``, so ``start()`` brings the same streams back (a broker restart)."""
 
     def __init__(self) -> None:
-        packaged = Path("/usr/sbin/nats-server")
+        packaged = Path("/usr/sbin/nats-server")  # Debian installs it outside a normal user's PATH
         binary = shutil.which("nats-server") or (str(packaged) if packaged.exists() else None)
         if not binary:
             raise MissingServer("nats-server is not installed (apt-get install nats-server)")
@@ -218,6 +209,14 @@ class ThrowawayNats:
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
+    def __enter__(self) -> ThrowawayNats:
+        """Started for the ``with`` block, removed at its end."""
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
     def start(self) -> None:
         self._proc = subprocess.Popen(
             [self._binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", self.workdir],
@@ -228,14 +227,8 @@ class ThrowawayNats:
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            stop_processes([proc])
 
     def remove(self) -> None:
         self.stop()

@@ -1,10 +1,12 @@
 """The real Aloft stack as processes: datacatalog, admin, propeller (and the scheduler) through their console scripts,
 on free ports with one temporary data directory, plus the flytekit config pointing at admin.
 
-One harness for every suite that needs the whole stack (tests/e2e, tests/kube, tests/cli) and for the end-to-end
-benchmarks: ``stack_config`` writes the one ``aloft.yaml`` the services read (embedded defaults: SQLite, local blob
-store, local-process tasks), callers add their own sections to it, and ``Stack`` starts, kills and stops the
-processes and runs unmodified flytekit (``pyflyte``, a driver script) from a flytekit virtualenv.
+One harness for every suite that needs the whole stack (tests/e2e, tests/kube, tests/cli, tests/egress, tests/console,
+tests/connectors) and for the end-to-end benchmarks: ``stack_config`` writes the one ``aloft.yaml`` the services read
+(embedded defaults: SQLite, local blob store, local-process tasks), callers add their own sections to it
+(``select_plugins`` for propeller's plugins), and ``Stack`` starts, kills and stops the processes (and any other
+process a suite runs beside them, ``spawn``) and runs unmodified flytekit (``pyflyte``, a driver script) from a
+flytekit virtualenv.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any, Self
 import yaml
 
 from aloft_testing.flytekit import flytekit_bin
-from aloft_testing.processes import wait_grpc_serving
+from aloft_testing.processes import stop_processes, wait_grpc_serving
 from aloft_testing.servers import free_port
 
 SERVICES = ("datacatalog", "admin", "propeller", "scheduler")
@@ -69,6 +71,21 @@ def stack_config(
     return config
 
 
+def select_plugins(
+    config: dict[str, Any],
+    enabled: list[str],
+    sections: dict[str, Any],
+    default_for_task_types: dict[str, str] | None = None,
+) -> None:
+    """Propeller's plugin selection, with config/k8s.yaml's keys: ``tasks.task-plugins`` enables ``enabled`` (and
+    routes task types to them), ``plugins`` holds each plugin's own section."""
+    selection: dict[str, Any] = {"enabled-plugins": enabled}
+    if default_for_task_types:
+        selection["default-for-task-types"] = default_for_task_types
+    config["tasks"] = {"task-plugins": selection}
+    config["plugins"] = sections
+
+
 def flytekit_config(ports: dict[str, int]) -> dict[str, Any]:
     """flytekit's config (``--config`` of pyflyte, FlyteRemote): admin's gRPC endpoint, insecure."""
     return {"admin": {"endpoint": f"dns:///127.0.0.1:{ports['admin_grpc']}", "insecure": True}}
@@ -105,23 +122,34 @@ class Stack:
         logs.mkdir(exist_ok=True)
         return cls(root, config_file, flyte_config, ports, venv, logs, workdir)
 
+    def spawn(
+        self, name: str, argv: list[str], cwd: Path | None = None, extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Run ``argv`` as the stack's process ``name`` (output in ``logs/<name>.log``, stopped by ``stop_all``)."""
+        env = {**os.environ, "ALOFT_FLYTEKIT_VENV": str(self.venv), **(extra_env or {})}
+        with (self.logs / f"{name}.log").open("ab") as log:
+            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=cwd or self.root, env=env)
+        self.procs[name] = proc
+        return proc
+
     def start(self, name: str, extra_env: dict[str, str] | None = None) -> None:
         """Start ``aloft-<name> serve`` and wait until its gRPC health check says SERVING."""
         exe = Path(sys.executable).parent / f"aloft-{name}"
-        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
-        env = {**os.environ, "ALOFT_FLYTEKIT_VENV": str(self.venv), **(extra_env or {})}
-        self.procs[name] = subprocess.Popen(
-            [str(exe), "--config", str(self.config_file), "serve"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=self.root,
-            env=env,
-        )
+        self.spawn(name, [str(exe), "--config", str(self.config_file), "serve"], extra_env=extra_env)
         self.wait_serving(name)
 
     def start_all(self, services: Iterable[str] = SERVICES) -> None:
         for name in services:
             self.start(name)
+
+    @contextmanager
+    def running(self, services: Iterable[str] = SERVICES) -> Iterator[Self]:
+        """``services`` started (``start_all``) for the ``with`` block; every process stopped at its end."""
+        try:
+            self.start_all(services)
+            yield self
+        finally:
+            self.stop_all()
 
     def wait_serving(self, name: str, timeout: float = 60) -> None:
         endpoint = f"127.0.0.1:{self.ports[f'{name}_grpc']}"
@@ -133,19 +161,16 @@ class Stack:
         proc.wait(30)
 
     def stop_all(self) -> None:
-        for name in reversed(list(self.procs)):
-            self.procs[name].send_signal(signal.SIGTERM)
-        for proc in list(self.procs.values()):
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_processes(list(self.procs.values()))
         self.procs.clear()
 
-    def log_tail(self, name: str, lines: int = 60) -> str:
+    def log(self, name: str) -> str:
+        """Everything process ``name`` wrote so far."""
         path = self.logs / f"{name}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def log_tail(self, name: str, lines: int = 60) -> str:
+        return "\n".join(self.log(name).splitlines()[-lines:])
 
     def resident_bytes(self, name: str) -> int:
         """Resident set size of a service process (Linux /proc)."""
@@ -190,10 +215,10 @@ class Stack:
             timeout=timeout,
         )
         if result.returncode != 0:
-            raise AssertionError(
-                f"driver {args} failed ({result.returncode}):\n{result.stderr[-4000:]}\n"
-                f"--- admin log ---\n{self.log_tail('admin')}\n--- propeller log ---\n{self.log_tail('propeller')}"
-            )
+            # admin's and propeller's logs, and those of what the suite runs beside the stack (a connector ...)
+            shown = ["admin", "propeller", *(name for name in self.procs if name not in SERVICES)]
+            logs = "".join(f"\n--- {name} log ---\n{self.log_tail(name)}" for name in shown)
+            raise AssertionError(f"driver {args} failed ({result.returncode}):\n{result.stderr[-4000:]}{logs}")
         return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -209,9 +234,5 @@ def started_stack(
     end-to-end tests' ``stack_config``); stopped on exit."""
     ports = ports or stack_ports()
     config = config or stack_config(root, ports, QUICK_PROPELLER)
-    stack = Stack.create(root, flytekit_bin().parent, workdir, config, ports)
-    try:
-        stack.start_all(services)
+    with Stack.create(root, flytekit_bin().parent, workdir, config, ports).running(services) as stack:
         yield stack
-    finally:
-        stack.stop_all()

@@ -36,13 +36,20 @@ def _hash_secret(config: AdminConfig, config_path: str | None) -> int:
 
 def _rotate_signing_key(config: AdminConfig, config_path: str | None) -> int:
     """Make a new token signing key; the current one becomes the old key (still verifies until restart + expiry)."""
-    from aloft_admin.auth.keys import rotate_signing_keys
+    import getpass
 
+    from aloft_auth.audit import AuditLog
+
+    from aloft_admin.auth.keys import rotate_signing_keys
+    from aloft_service.logging import configure_logging
+
+    configure_logging(config.logger, "admin")  # the audit line of the rotation
     server = config.auth.appAuth.selfAuthServer
     keys = rotate_signing_keys(
         server.tokenSigningRSAKeyFile, server.oldTokenSigningRSAKeyFile, config.stack.data_path()
     )
     old = keys.old.kid if keys.old is not None else "none"
+    AuditLog().configuration_change("signing_key.rotate", f"cli:{getpass.getuser()}", "", f"kid={keys.current.kid}")
     print(f"new signing key {keys.current.kid} (old key {old} still verifies); restart admin to use it")
     return 0
 

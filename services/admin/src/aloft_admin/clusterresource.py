@@ -14,13 +14,16 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import grpc
 import yaml
+from aloft_auth.client import blocking_outgoing_interceptors
+from aloft_auth.config import MutualTls
+from aloft_auth.mtls import blocking_channel
 from flyteidl.admin import matchable_resource_pb2 as mr
 from flyteidl.admin import project_domain_attributes_pb2, project_pb2
 from flyteidl.service import admin_pb2_grpc
@@ -59,9 +62,15 @@ class AdminData(Protocol):
 class AdminServiceData:
     """Projects and CLUSTER_RESOURCE attributes from admin's gRPC API (flyteadmin's AdminServiceDataProvider)."""
 
-    def __init__(self, endpoint: str) -> None:
-        self._channel = grpc.insecure_channel(endpoint)
-        self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
+    def __init__(
+        self,
+        endpoint: str,
+        interceptors: Sequence[grpc.UnaryUnaryClientInterceptor] = (),
+        mutual_tls: MutualTls | None = None,
+    ) -> None:
+        # With auth on, ``interceptors`` send admin's internal client-credentials token on every call.
+        self._channel = blocking_channel(endpoint, mutual_tls or MutualTls())
+        self._admin = admin_pb2_grpc.AdminServiceStub(grpc.intercept_channel(self._channel, *interceptors))
 
     def projects(self) -> list[project_pb2.Project]:
         found: list[project_pb2.Project] = []
@@ -263,4 +272,8 @@ class Controller:
 
 def build_controller(config: AdminConfig) -> Controller:
     endpoint = config.cluster_resources.adminEndpoint or f"127.0.0.1:{config.admin.grpcPort}"
-    return Controller(config, AdminServiceData(endpoint), clusters_of(config))
+    return Controller(
+        config,
+        AdminServiceData(endpoint, blocking_outgoing_interceptors(config.auth), config.auth.mutualTls),
+        clusters_of(config),
+    )

@@ -81,6 +81,9 @@ class AdminSection(ListenConfig):
     dataPlanes: list[DataPlaneConfig] = Field(default_factory=lambda: [DataPlaneConfig()])
     # How often hand-offs/aborts that never reached a data plane are retried.
     handoffRepairInterval: Duration = Field(default="5s")  # type: ignore[assignment]
+    # CreateExecution answers once the execution is committed and hands it to the data plane in the background
+    # (a crash before the hand-off is repaired as above); false waits for the data plane's answer.
+    handoffInBackground: bool = True
     database: DatabaseConfig | None = None
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from aloft_admin.auth.grants import PersistedGrants
+from aloft_admin.background import BackgroundWork
 from aloft_admin.config import AdminConfig
 from aloft_admin.integrations.dataplane import DataPlaneClient, NoDataPlanes
 from aloft_admin.integrations.egress import EventEgress, NoEgress
@@ -38,8 +40,13 @@ class AdminDeps:
     # What accepted events cause outside admin (cloud events, notification emails): server.py builds it with
     # integrations.egress.build_event_egress; the default does nothing.
     egress: EventEgress = field(default_factory=NoEgress)
+    # What requests start after their commit and do not wait for (hand-offs with admin.handoffInBackground).
+    background: BackgroundWork = field(default_factory=BackgroundWork)
     # The unit of work managers are given: ``async with repos.transaction() as tx`` (repositories/base.py).
     repos: RepositoryProvider = field(init=False)
 
     def __post_init__(self) -> None:
         self.repos = SqlRepositories(self.db)
+        if self.auth is not None and self.auth.server is not None:
+            # The authorization server keeps its codes and refresh tokens in this database (restarts, replicas).
+            self.auth.server.grants = PersistedGrants(self.repos)

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import grpc
 from aloft.events.v1 import events_pb2, events_pb2_grpc
+from aloft_auth.audit import AuditLog
 from aloft_auth.enforce import AuthInterceptor
+from aloft_auth.mtls import server_credentials
 from flyteidl.service import (
     admin_pb2,
     admin_pb2_grpc,
@@ -24,8 +26,10 @@ from flyteidl.service import (
 
 from aloft_admin.api.admin_service import AdminServicer
 from aloft_admin.api.auth import AuthMetadataServicer, IdentityServicer
+from aloft_admin.api.config_audit import audit_configuration_changes
 from aloft_admin.api.dataproxy import DataProxyServicer
 from aloft_admin.api.event_batches import EventBatchServicer
+from aloft_admin.api.project_visibility import restrict_project_listing
 from aloft_admin.api.signals import SignalServicer
 from aloft_admin.auth.setup import build_admin_auth
 from aloft_admin.config import AdminConfig
@@ -83,7 +87,7 @@ def build_deps(config: AdminConfig) -> AdminDeps:
         db=db,
         blobs=blobs,
         dataplanes=build_dataplane_client(config),
-        auth=build_admin_auth(config.auth, data_dir),
+        auth=build_admin_auth(config.auth, data_dir, config.admin.allowedOrigins if config.admin.allowCors else ()),
     )
     deps.egress = build_event_egress(config, deps.clock)
     if config.admin.httpPort:
@@ -125,7 +129,12 @@ def build_service(deps: AdminDeps) -> Service:
         identity=IdentityServicer(),
         event_batches=EventBatchServicer(managers),
     )
+    audit_configuration_changes(servicers.admin, deps.auth.audit if deps.auth is not None else AuditLog())
 
+    if deps.auth is not None:
+        restrict_project_listing(servicers.admin, deps.auth.guard.authorizer)
+
+    mutual_tls = deps.config.auth.mutualTls
     # Retries data-plane hand-offs and aborts that did not get through (executions area).
     repair = RepairLoop(managers.handoffs, deps.db, deps.config.admin.handoffRepairInterval)
     egress = build_egress_workers(deps.config, deps.repos, deps.egress, deps.clock)
@@ -138,6 +147,7 @@ def build_service(deps: AdminDeps) -> Service:
 
     async def on_stop() -> None:
         await repair.stop()
+        await deps.background.stop()  # what does not finish in time the repair loop redoes at the next start
         await egress.stop()
         await deps.dataplanes.close()
         await deps.db.dispose()
@@ -150,4 +160,5 @@ def build_service(deps: AdminDeps) -> Service:
         on_start=[on_start],
         on_stop=[on_stop],
         interceptors=[AuthInterceptor(deps.auth.guard)] if deps.auth is not None else [],
+        grpc_credentials=server_credentials(mutual_tls, require_client_cert=mutual_tls.requireClientCertAtAdmin),
     )

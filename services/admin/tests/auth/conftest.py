@@ -108,12 +108,15 @@ class AuthAdmin:
         return str(reply.json()["access_token"])
 
 
-async def start_auth_admin(tmp_path: Path, auth: dict[str, Any] | None = None, port: int = 0) -> AuthAdmin:
+async def start_auth_admin(
+    tmp_path: Path, auth: dict[str, Any] | None = None, port: int = 0, database_url: str = ""
+) -> AuthAdmin:
+    """Admins started on the same ``tmp_path`` and ``database_url`` are replicas: same keys, same database."""
     http_port = port or free_port()
     config = AdminConfig.model_validate(
         {
             "stack": {"dataDir": str(tmp_path / "data")},
-            "database": {"url": f"sqlite:///{tmp_path / 'admin.db'}"},
+            "database": {"url": database_url or f"sqlite:///{tmp_path / 'admin.db'}"},
             "admin": {"grpcPort": 0, "httpPort": http_port, "seedProjects": ["project-a", "project-b"]},
             "storage": {"signedUrl": {"baseUrl": f"http://127.0.0.1:{http_port}/api/v1/blobs"}},
             "auth": auth or auth_section(http_port),

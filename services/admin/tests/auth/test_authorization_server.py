@@ -3,6 +3,7 @@ rotation, rate limiting of the token endpoint, and clear errors for bad auth con
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import secrets
@@ -16,6 +17,7 @@ import grpc
 import httpx
 import jwt
 import pytest
+import sqlalchemy as sa
 from aloft_auth.oauth_requests import FormRequest
 from flyteidl.admin import project_pb2
 from flyteidl.service import admin_pb2_grpc, auth_pb2, auth_pb2_grpc
@@ -24,6 +26,8 @@ from aloft_admin.auth.authserver import User
 from aloft_admin.auth.keys import rotate_signing_keys
 from aloft_admin.config import AdminConfig
 from aloft_config import ConfigError, load_config
+from aloft_testing.fixtures import empty_database_url
+from aloft_testing.servers import free_port
 
 
 async def test_discovery_metadata_and_jwks_match_the_configuration(auth_admin: Any) -> None:
@@ -54,11 +58,11 @@ def _pkce() -> tuple[str, str]:
     return verifier, challenge
 
 
-def _authorize(auth_admin: Any, user: User, **params: str) -> httpx.URL:
+async def _authorize(auth_admin: Any, user: User, **params: str) -> httpx.URL:
     """The authorize step for a logged-in user (the browser session an OIDC login would make)."""
     server = auth_admin.deps.auth.server
     request = FormRequest("GET", f"{auth_admin.http_base}/oauth2/authorize", {}, params, {})
-    reply = server.create_authorization_response(request=request, grant_user=user)
+    reply = await server.authorization_response(request, user)
     assert reply.status == 302, reply.body
     return httpx.URL(dict(reply.headers)["Location"])
 
@@ -66,7 +70,7 @@ def _authorize(auth_admin: Any, user: User, **params: str) -> httpx.URL:
 async def test_pkce_authorization_code_then_refresh_tokens_rotate(auth_admin: Any) -> None:
     verifier, challenge = _pkce()
     common = {"client_id": "flytectl", "redirect_uri": "http://localhost:53593/callback"}
-    location = _authorize(
+    location = await _authorize(
         auth_admin,
         User("alice", groups=("admins",), email="alice@example.com"),
         response_type="code",
@@ -255,3 +259,60 @@ def test_the_documented_auth_block_in_config_aloft_yaml_is_valid(tmp_path: Path)
         "flytectl",
     }
     assert config.auth.rbac.subjects["ci-bot"] == ["ml_engineer"]
+
+
+async def _redeem(admin: Any, **form: str) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=admin.http_base) as http:
+        return await http.post("/oauth2/token", data={"client_id": "flytectl", **form})
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_codes_and_refresh_tokens_outlive_a_restart_work_across_replicas_and_are_used_once(
+    tmp_path: Path, auth_admin_lifecycle: Any, backend: str
+) -> None:
+    start, stop, section = auth_admin_lifecycle
+    with empty_database_url(backend, tmp_path / "admin.db") as url:
+        port = free_port()
+        # Two replicas behind one public URL (the issuer): same signing keys, same database.
+        replica_a = await start(tmp_path, port=port, database_url=url)
+        replica_b = await start(tmp_path, auth=section(port), port=free_port(), database_url=url)
+        try:
+            verifier, challenge = _pkce()
+            redirect = {"redirect_uri": "http://localhost:53593/callback"}
+            location = await _authorize(
+                replica_a,
+                User("alice", groups=("admins",)),
+                client_id="flytectl",
+                response_type="code",
+                scope="all offline",
+                state="s",
+                code_challenge=challenge,
+                code_challenge_method="S256",
+                **redirect,
+            )
+            code = parse_qs(urlsplit(str(location)).query)["code"][0]
+            exchange = {"grant_type": "authorization_code", "code": code, "code_verifier": verifier, **redirect}
+            tokens = await _redeem(replica_b, **exchange)  # issued by A, redeemed at B
+            assert tokens.status_code == 200, tokens.text
+            assert (await _redeem(replica_a, **exchange)).status_code == 400  # used once, on any replica
+            refresh = tokens.json()["refresh_token"]
+
+            await stop(replica_a)  # a restart keeps refresh tokens
+            replica_a = await start(tmp_path, port=port, database_url=url)
+            rotated = await _redeem(replica_a, grant_type="refresh_token", refresh_token=refresh)
+            assert rotated.status_code == 200, rotated.text
+            assert (await _redeem(replica_b, grant_type="refresh_token", refresh_token=refresh)).status_code == 400
+
+            # Both replicas at once with the same refresh token: exactly one gets new tokens.
+            successor = rotated.json()["refresh_token"]
+            raced = await asyncio.gather(
+                *(_redeem(r, grant_type="refresh_token", refresh_token=successor) for r in (replica_a, replica_b))
+            )
+            assert sorted(r.status_code for r in raced) == [200, 400], [r.text for r in raced]
+            # Only hashes are stored: the database holds no usable code or token.
+            async with replica_a.deps.db.session() as session:
+                stored = (await session.execute(sa.text("SELECT key_hash, payload FROM oauth_grants"))).all()
+            assert stored and all(refresh not in row.key_hash + row.payload.decode() for row in stored)
+        finally:
+            await stop(replica_a)
+            await stop(replica_b)

@@ -103,9 +103,13 @@ async def test_oidc_login_session_csrf_pkce_and_logout(
 
             project = {"project": {"id": "by-browser", "name": "b"}}
             no_csrf = await http.post("/api/v1/projects", json=project)
-            assert no_csrf.status_code == 401  # a cookie alone never changes state (CSRF)
+            assert no_csrf.status_code == 403  # a cookie alone never changes state (CSRF)
             csrf = {"X-CSRF-Token": cookies["aloft_csrf"].value}
-            assert (await http.post("/api/v1/projects", json=project, headers=csrf)).status_code == 200
+            # Another site's page cannot ride on the session, even with the token (it could not read it anyway).
+            evil = {**csrf, "Origin": "https://evil.example.com"}
+            assert (await http.post("/api/v1/projects", json=project, headers=evil)).status_code == 403
+            own = {**csrf, "Origin": admin.http_base}
+            assert (await http.post("/api/v1/projects", json=project, headers=own)).status_code == 200
 
             # flytectl's PKCE login rides on the browser session.
             verifier = secrets.token_urlsafe(48)

@@ -248,10 +248,14 @@ def exec_config(
                 "httpPort": 0,
                 # The background repair loop stays out of the way; tests call repair_once themselves.
                 "handoffRepairInterval": "1h",
+                # CreateExecution answers after the hand-off, so tests see the data plane's side at once;
+                # test_dataplane.py's background tests turn it on (admin's default) with sections={"admin": ...}.
+                "handoffInBackground": False,
                 "dataPlanes": [
                     {"name": "west", "endpoint": "127.0.0.1:1", "labels": ["gpu"], "enabled": False},
                     {"name": CLUSTER, "endpoint": f"127.0.0.1:{dataplane_port}", "labels": ["general"]},
                 ],
+                **(sections or {}).get("admin", {}),
                 **admin,
             },
         }

@@ -39,12 +39,8 @@ TASK_ID = identifier_pb2.Identifier(
 
 @pytest.fixture
 def broker() -> Iterator[ThrowawayNats]:
-    server = ThrowawayNats()
-    server.start()
-    try:
+    with ThrowawayNats() as server:
         yield server
-    finally:
-        server.remove()
 
 
 def cloud_events_config(broker: ThrowawayNats, event_types: list[str] | None = None) -> dict[str, Any]:

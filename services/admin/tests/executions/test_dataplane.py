@@ -271,3 +271,73 @@ async def test_parallel_creates_with_one_name_make_one_execution(exec_server: An
     )
     assert [e.id.name for e in listed.executions] == ["once"]
     assert listed.executions[0].closure.phase == WF.QUEUED
+
+
+BACKGROUND = {"admin": {"handoffInBackground": True}}  # admin's default; exec_server waits for the hand-off
+
+
+def _create_request(lp_id: Any, literals: Any, name: str) -> execution_pb2.ExecutionCreateRequest:
+    return execution_pb2.ExecutionCreateRequest(
+        project="flytesnacks",
+        domain="development",
+        name=name,
+        spec=execution_pb2.ExecutionSpec(launch_plan=lp_id),
+        inputs=literals_pb2.LiteralMap(literals={"a": literals.int_(1)}),
+    )
+
+
+async def test_background_hand_off_answers_before_the_data_plane_and_completes_two_phase(
+    start_configured_exec_server: Any, literals: Any
+) -> None:
+    async with start_configured_exec_server(BACKGROUND) as server:
+        fake = server.dataplane
+        fake.hold = asyncio.Event()  # the data plane does not answer until told to
+        lp_id = await server.register_launch_plan()
+        created = await server.admin.CreateExecution(_create_request(lp_id, literals, "bg"))
+        recorded = await server.admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=created.id))
+        assert recorded.closure.phase == WF.UNDEFINED  # answered while the hand-off waits on the data plane
+        await asyncio.wait_for(fake.create_entered.wait(), 30)
+        fake.hold.set()
+        await asyncio.wait_for(server.deps.background.drain(), 30)
+        assert [(r.id.name, r.hold) for r in fake.created] == [("bg", True)]
+        assert [r.id.name for r in fake.started] == ["bg"]
+        queued = await server.admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=created.id))
+        assert queued.closure.phase == WF.QUEUED
+        server.skip_ahead()
+        assert await server.managers.handoffs.repair_once() == 0  # handed off once, nothing left to repair
+
+
+async def test_terminate_before_the_background_hand_off_lets_nothing_start(
+    start_configured_exec_server: Any, literals: Any
+) -> None:
+    """A terminate that lands between the commit and the (background) data-plane create: the create goes out held,
+    the conditional commit loses to the terminate and the held run is aborted; StartExecution is never sent."""
+    async with start_configured_exec_server(BACKGROUND) as server:
+        fake = server.dataplane
+        fake.hold = asyncio.Event()
+        lp_id = await server.register_launch_plan()
+        created = await server.admin.CreateExecution(_create_request(lp_id, literals, "bg-stop"))
+        await asyncio.wait_for(fake.create_entered.wait(), 30)
+        await server.admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=created.id, cause="no"))
+        fake.hold.set()
+        await asyncio.wait_for(server.deps.background.drain(), 30)
+        assert [(r.id.name, r.hold) for r in fake.created] == [("bg-stop", True)] and fake.started == []
+        assert [(r.id.name, r.cause) for r in fake.aborted] == [("bg-stop", "no")]
+        ended = await server.admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=created.id))
+        assert ended.closure.phase == WF.ABORTED
+
+
+async def test_background_hand_off_that_fails_is_repaired(start_configured_exec_server: Any, literals: Any) -> None:
+    async with start_configured_exec_server(BACKGROUND) as server:
+        fake = server.dataplane
+        fake.failing = True
+        lp_id = await server.register_launch_plan()
+        created = await server.admin.CreateExecution(_create_request(lp_id, literals, "bg-late"))
+        await asyncio.wait_for(server.deps.background.drain(), 30)
+        assert fake.created == []
+        fake.failing = False
+        server.skip_ahead()
+        assert await server.managers.handoffs.repair_once() == 1
+        assert [r.id.name for r in fake.created] == ["bg-late"] and [r.id.name for r in fake.started] == ["bg-late"]
+        queued = await server.admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=created.id))
+        assert queued.closure.phase == WF.QUEUED

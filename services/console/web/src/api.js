@@ -13,20 +13,68 @@ export class ApiError extends Error {
   }
 }
 
-async function call(method, path, body) {
-  const init = { method, headers: { Accept: "application/json" } };
+const enc = encodeURIComponent;
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+// The console's own route shown after logout: it makes no API call, so the browser is not sent to log in again.
+export const LOGGED_OUT_ROUTE = "/logged-out";
+
+// With auth on, admin's OIDC login sets an HttpOnly session cookie and a readable `aloft_csrf` cookie whose value
+// every state-changing call echoes in X-CSRF-Token (double submit: another site can send the cookie, not read it).
+function cookie(name) {
+  for (const part of document.cookie.split(";")) {
+    const [key, ...rest] = part.trim().split("=");
+    if (key === name) return decodeURIComponent(rest.join("="));
+  }
+  return "";
+}
+
+// Where admin sends the browser back after /login or /logout: a path on the same origin, else the full URL (admin
+// only follows URLs under its authorizedUris).
+function backTo(path) {
+  return adminEndpoint ? window.location.origin + path : path;
+}
+
+export function loginUrl(path) {
+  const here = path || window.location.pathname + window.location.search + window.location.hash;
+  return `${adminEndpoint}/login?redirect_url=${enc(backTo(here))}`;
+}
+
+export function logoutUrl() {
+  return `${adminEndpoint}/logout?redirect_url=${enc(backTo(basePath + LOGGED_OUT_ROUTE))}`;
+}
+
+// A 401 means no (or an expired) session: off to the login once; a second 401 within a minute (a login that does
+// not stick) shows the error instead of looping.
+function sendToLogin() {
+  const last = Number(sessionStorage.getItem("aloft_login_at") || 0);
+  if (Date.now() - last < 60_000) return false;
+  sessionStorage.setItem("aloft_login_at", String(Date.now()));
+  window.location.assign(loginUrl());
+  return true;
+}
+
+async function request(method, url, body) {
+  // Cookies only to the same origin: a standalone console on another origin talks to admin without auth
+  // cookies (admin's CORS answers `*`); with auth on, users log in through the console admin serves.
+  const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const response = await fetch(adminEndpoint + "/api/v1" + path, init);
+  const csrf = cookie("aloft_csrf");
+  if (csrf && !SAFE_METHODS.has(method)) init.headers["X-CSRF-Token"] = csrf;
+  const response = await fetch(url, init);
   const text = await response.text();
   const parsed = text ? JSON.parse(text) : {};
+  if (response.status === 401 && sendToLogin()) return new Promise(() => {}); // the page is going away
   if (!response.ok) throw new ApiError(response.status, parsed);
+  sessionStorage.removeItem("aloft_login_at");
   return parsed;
 }
 
-const enc = encodeURIComponent;
+function call(method, path, body) {
+  return request(method, adminEndpoint + "/api/v1" + path, body);
+}
 
 function query(params) {
   const parts = [];
@@ -37,6 +85,8 @@ function query(params) {
 }
 
 export const api = {
+  // IdentityService.UserInfo: the logged-in user, or "anonymous" when auth is off.
+  me: () => request("GET", adminEndpoint + "/me"),
   projects: () => call("GET", "/projects" + query({ limit: 1000 })),
   domains: () => call("GET", "/domains"),
   entityIds: (kind, project, domain) =>

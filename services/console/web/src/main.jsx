@@ -1,7 +1,7 @@
-import { StrictMode } from "react";
+import { StrictMode, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
-import { Link, Route, Router, Switch } from "wouter";
-import { basePath } from "./api.js";
+import { Link, Route, Router, Switch, useLocation } from "wouter";
+import { LOGGED_OUT_ROUTE, api, basePath, loginUrl, logoutUrl } from "./api.js";
 import { ProjectsPage, ProjectPage } from "./pages/projects.jsx";
 import { DomainPage } from "./pages/domain.jsx";
 import { EntityPage, EntityVersionPage } from "./pages/entity.jsx";
@@ -17,9 +17,11 @@ function App() {
     <Router base={basePath}>
       <header className="topbar">
         <Link href="/" className="brand">Aloft console</Link>
+        <UserMenu />
       </header>
       <main id="main">
         <Switch>
+          <Route path={LOGGED_OUT_ROUTE}>{() => <LoggedOut />}</Route>
           <Route path="/">{() => <ProjectsPage />}</Route>
           <Route path="/projects">{() => <ProjectsPage />}</Route>
           <Route path="/projects/:project">{(p) => <ProjectPage project={p.project} />}</Route>
@@ -38,6 +40,39 @@ function App() {
         </Switch>
       </main>
     </Router>
+  );
+}
+
+// The logged-in user and the logout link when auth is on (admin's /me answers "anonymous" when it is off).
+function UserMenu() {
+  const [location] = useLocation();
+  const [user, setUser] = useState(null);
+  const loggedOut = location === LOGGED_OUT_ROUTE;
+  useEffect(() => {
+    if (loggedOut) return undefined;
+    let live = true;
+    api.me().then((me) => live && setUser(me), () => live && setUser(null));
+    return () => {
+      live = false;
+    };
+  }, [loggedOut]);
+  if (loggedOut || !user || !user.subject || user.subject === "anonymous") return null;
+  return (
+    <nav className="user-menu" aria-label="User">
+      <span className="user-name">{user.name || user.preferred_username || user.subject}</span>
+      <a href={logoutUrl()}>Log out</a>
+    </nav>
+  );
+}
+
+function LoggedOut() {
+  return (
+    <section>
+      <h1>Logged out</h1>
+      <p>
+        <a href={loginUrl(basePath + "/")}>Log in again</a>
+      </p>
+    </section>
   );
 }
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import grpc
 from aloft_auth.enforce import resource_server_interceptors
+from aloft_auth.mtls import server_credentials
 from flyteidl.datacatalog import datacatalog_pb2, datacatalog_pb2_grpc
 
 from aloft_datacatalog.api.datacatalog import DataCatalogServicer, Managers
@@ -78,4 +79,5 @@ def build_service(deps: DatacatalogDeps) -> Service:
         on_stop=[on_stop],
         # With auth on, every DataCatalog RPC needs a valid token (propeller sends its client-credentials one).
         interceptors=resource_server_interceptors(deps.config.auth),
+        grpc_credentials=server_credentials(deps.config.auth.mutualTls),
     )

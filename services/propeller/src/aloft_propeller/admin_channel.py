@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 import grpc
+from aloft_auth.mtls import aio_channel
 from flyteidl.service import admin_pb2_grpc
 
 Stub = TypeVar("Stub")
@@ -21,14 +22,14 @@ class LazyStub(Generic[Stub]):
         interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
     ) -> None:
         self._endpoint = endpoint
-        self._interceptors = list(interceptors)  # e.g. the bearer token of auth.internal
+        self._interceptors = interceptors  # the bearer token of auth.internal, mTLS credentials (OutgoingCalls)
         self._make_stub = make_stub
         self._channel: grpc.aio.Channel | None = None
         self._stub: Stub | None = None
 
     def __call__(self) -> Stub:
         if self._stub is None:
-            self._channel = grpc.aio.insecure_channel(self._endpoint, interceptors=self._interceptors)
+            self._channel = aio_channel(self._endpoint, self._interceptors)
             self._stub = self._make_stub(self._channel)
         return self._stub
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
 from aloft_auth.client import outgoing_interceptors
 from aloft_auth.enforce import resource_server_interceptors
+from aloft_auth.mtls import server_credentials
 
 from aloft_db import Database, create_database, migrate
 from aloft_propeller.api.dataplane import DataPlaneServicer
@@ -137,4 +138,5 @@ def build_service(deps: PropellerDeps) -> Service:
         on_stop=[stop_engine],
         # With auth on, DataPlaneService refuses calls without a valid token (admin sends its client-credentials one).
         interceptors=resource_server_interceptors(deps.config.auth),
+        grpc_credentials=server_credentials(deps.config.auth.mutualTls),
     )

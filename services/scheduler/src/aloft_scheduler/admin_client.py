@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import grpc
+from aloft_auth.mtls import aio_channel
 from flyteidl.admin import execution_pb2, launch_plan_pb2, project_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
 from flyteidl.service import admin_pb2_grpc
@@ -18,7 +19,7 @@ _PAGE = 100
 class AdminClient:
     def __init__(self, endpoint: str, interceptors: Sequence[grpc.aio.ClientInterceptor] = ()) -> None:
         # interceptors: the bearer token of auth.internal when auth is on.
-        self._channel = grpc.aio.insecure_channel(endpoint, interceptors=list(interceptors))
+        self._channel = aio_channel(endpoint, interceptors)  # tokens and mTLS credentials (OutgoingCalls)
         self._stub: Any = admin_pb2_grpc.AdminServiceStub(self._channel)
 
     async def close(self) -> None:

@@ -2,15 +2,17 @@
 
 Grants: client credentials (confidential clients, bcrypt-hashed secrets), authorization code with PKCE (S256 or
 plain, required) and refresh token. Access tokens are RFC 9068 JWTs signed with admin's RSA key (Authlib's
-JWTBearerTokenGenerator); authorization codes and refresh tokens are opaque and kept in memory for their lifespan.
+JWTBearerTokenGenerator); authorization codes and refresh tokens are opaque, single use, and kept in admin's
+database (``grants.PersistedGrants``) for their lifespan, so a restart or another replica can redeem them.
+Authlib's hooks are synchronous: ``token_response``/``authorization_response`` run them in a worker thread.
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import bcrypt
@@ -25,12 +27,14 @@ from authlib.oauth2.rfc6749 import (
     TokenMixin,
     grants,
 )
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 
+from aloft_admin.auth.grants import PersistedGrants
 from aloft_admin.auth.keys import SigningKeys
+from aloft_admin.repositories.models.oauth import CODE, REFRESH_TOKEN
 
 GRANT_TYPES = ["client_credentials", "authorization_code", "refresh_token"]
 
@@ -86,6 +90,12 @@ class User:
     def get_user_id(self) -> str:
         return self.subject
 
+    @staticmethod
+    def from_payload(data: dict[str, Any] | None) -> User | None:
+        if not data:
+            return None
+        return User(str(data["subject"]), tuple(data.get("groups", ())), data.get("name", ""), data.get("email", ""))
+
 
 @dataclass
 class AuthorizationCode(AuthorizationCodeMixin):
@@ -134,23 +144,6 @@ class RefreshToken(TokenMixin):
 
     def get_client(self) -> Client:
         return self.client
-
-
-@dataclass
-class Grants:
-    """The server's short-lived state: authorization codes and refresh tokens (in memory, so a restart ends
-    sessions: clients log in again)."""
-
-    codes: dict[str, AuthorizationCode] = field(default_factory=dict)
-    refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def sweep(self, now: float) -> None:
-        with self.lock:
-            for code in [c for c, v in self.codes.items() if v.expires_at <= now]:
-                del self.codes[code]
-            for token in [t for t, v in self.refresh_tokens.items() if v.expires_at <= now or v.revoked]:
-                del self.refresh_tokens[token]
 
 
 @dataclass
@@ -216,7 +209,7 @@ class SelfAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.keys = keys
         self.audit = audit
         self.clock = clock
-        self.grants = Grants()
+        self.grants: PersistedGrants | None = None  # admin's database, bound by AdminDeps
         self.clients = {cid: Client(c) for cid, c in config.appAuth.selfAuthServer.staticClients.items()}
         self.register_token_generator("default", _TokenGenerator(config, keys))
 
@@ -224,21 +217,32 @@ class SelfAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def self_config(self) -> Any:
         return self.config.appAuth.selfAuthServer
 
+    @property
+    def store(self) -> PersistedGrants:
+        assert self.grants is not None, "the authorization server has no grant store"
+        return self.grants
+
+    async def token_response(self, request: OAuth2Request) -> Reply:
+        self.store.bind(asyncio.get_running_loop())
+        reply: Reply = await asyncio.to_thread(self.create_token_response, request)
+        await asyncio.to_thread(self.store.sweep, self.clock())
+        return reply
+
+    async def authorization_response(self, request: OAuth2Request, user: User) -> Reply:
+        self.store.bind(asyncio.get_running_loop())
+        reply: Reply = await asyncio.to_thread(self.create_authorization_response, request=request, grant_user=user)
+        return reply
+
     def query_client(self, client_id: str) -> Client | None:
         return self.clients.get(client_id)
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         refresh = token.get("refresh_token")
         if refresh:
-            lifespan = self.self_config.refreshTokenLifespan.total_seconds()
-            with self.grants.lock:
-                self.grants.refresh_tokens[refresh] = RefreshToken(
-                    token=refresh,
-                    client=request.client,
-                    scope=token.get("scope", ""),
-                    user=request.user,
-                    expires_at=self.clock() + lifespan,
-                )
+            now = self.clock()
+            payload = {"scope": token.get("scope", ""), "user": asdict(request.user) if request.user else None}
+            expires = now + self.self_config.refreshTokenLifespan.total_seconds()
+            self.store.save(REFRESH_TOKEN, refresh, request.client.get_client_id(), payload, now, expires)
         user = request.user
         self.audit.token_issued(
             request.client.get_client_id(), request.payload.grant_type or "", user.subject if user else ""
@@ -286,31 +290,40 @@ class _AuthorizationCode(grants.AuthorizationCodeGrant):  # type: ignore[misc]
     def save_authorization_code(self, code: str, request: OAuth2Request) -> AuthorizationCode:
         server = self._server
         data = request.payload.data
+        now = server.clock()
         record = AuthorizationCode(
             code=code,
             client_id=request.client.get_client_id(),
             redirect_uri=data.get("redirect_uri", ""),
             scope=request.scope or "",
             user=request.user,
-            expires_at=server.clock() + server.self_config.authorizationCodeLifespan.total_seconds(),
+            expires_at=now + server.self_config.authorizationCodeLifespan.total_seconds(),
             code_challenge=data.get("code_challenge", ""),
             code_challenge_method=data.get("code_challenge_method", ""),
         )
-        with server.grants.lock:
-            server.grants.codes[code] = record
+        payload = {k: v for k, v in asdict(record).items() if k not in ("code", "client_id", "expires_at")}
+        server.store.save(CODE, code, record.client_id, payload, now, record.expires_at)
         return record
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
         server = self._server
-        with server.grants.lock:
-            record = server.grants.codes.get(code)
-        if record is None or record.client_id != client.get_client_id() or record.expires_at <= server.clock():
+        found = server.store.find(CODE, code, client.get_client_id(), server.clock())
+        if found is None:
             return None
-        return record
+        data, expires_at = found
+        user = User.from_payload(data.pop("user"))
+        if user is None:
+            return None
+        return AuthorizationCode(code=code, client_id=client.get_client_id(), user=user, expires_at=expires_at, **data)
+
+    def save_token(self, token: dict[str, Any]) -> None:
+        # Consumed before the tokens are kept or returned: of two concurrent redemptions only one gets tokens.
+        if not self._server.store.consume(CODE, self.request.authorization_code.code):
+            raise InvalidGrantError("the authorization code was already used")
+        super().save_token(token)
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
-        with self._server.grants.lock:
-            self._server.grants.codes.pop(authorization_code.code, None)
+        return None  # consumed in save_token
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> User:
         return authorization_code.user
@@ -325,16 +338,22 @@ class _RefreshToken(grants.RefreshTokenGrant):  # type: ignore[misc]
         return self.server  # type: ignore[no-any-return]
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
-        with self._server.grants.lock:
-            record = self._server.grants.refresh_tokens.get(refresh_token)
-        if record is None or record.is_revoked() or record.expires_at <= self._server.clock():
+        server = self._server
+        client = self.request.client
+        found = server.store.find(REFRESH_TOKEN, refresh_token, client.get_client_id(), server.clock())
+        if found is None:
             return None
-        return record
+        data, expires_at = found
+        return RefreshToken(refresh_token, client, data["scope"], User.from_payload(data["user"]), expires_at)
+
+    def save_token(self, token: dict[str, Any]) -> None:
+        # Rotation: the presented refresh token is consumed before its successor is kept or returned.
+        if not self._server.store.consume(REFRESH_TOKEN, self.request.refresh_token.token):
+            raise InvalidGrantError("the refresh token was already used")
+        super().save_token(token)
 
     def authenticate_user(self, refresh_token: RefreshToken) -> User | None:
         return refresh_token.user
 
     def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
-        with self._server.grants.lock:
-            refresh_token.revoked = True
-            self._server.grants.refresh_tokens.pop(refresh_token.token, None)
+        refresh_token.revoked = True  # consumed in save_token

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import secrets
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import jwt
@@ -28,6 +30,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from aloft_admin.auth.authserver import User
+from aloft_service.errors import PermissionDenied
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="The httpx module is deprecated")
@@ -39,6 +42,11 @@ CSRF_COOKIE = "aloft_csrf"
 CSRF_HEADER = "x-csrf-token"
 LOGIN_SECONDS = 600
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
 def _cookie_key(config: AuthConfig, data_dir: Path) -> bytes:
@@ -54,8 +62,10 @@ def _cookie_key(config: AuthConfig, data_dir: Path) -> bytes:
 
 
 class UserLogin:
-    def __init__(self, config: AuthConfig, data_dir: Path, audit: AuditLog) -> None:
+    def __init__(self, config: AuthConfig, data_dir: Path, audit: AuditLog, cors_origins: Sequence[str] = ()) -> None:
         self.config = config
+        # Origins whose pages may make state-changing calls with the session (besides admin's own).
+        self.trusted_origins = {_origin(u) for u in [*config.authorizedUris, *cors_origins] if _origin(u)}
         self.openid = config.userAuth.openId
         self.audit = audit
         key = _cookie_key(config, data_dir)
@@ -112,16 +122,30 @@ class UserLogin:
         )
 
     def identity_of(self, request: Request) -> Identity | None:
-        """The REST caller of a browser session, after the CSRF check for state-changing methods."""
+        """The REST caller of a browser session (None without one). A state-changing call riding on the session
+        from another origin, or without the session's CSRF token, is refused (PERMISSION_DENIED → 403)."""
         data = self.session(request)
         if data is None:
             return None
-        if request.method not in SAFE_METHODS and not secrets.compare_digest(
-            request.headers.get(CSRF_HEADER, ""), str(data.get("csrf", ""))
-        ):
-            return None
         claims: dict[str, Any] = {k: data[k] for k in ("sub", "name", "email", "groups") if k in data}
-        return Identity(subject=str(data["sub"]), groups=tuple(data.get("groups", [])), claims=claims)
+        identity = Identity(subject=str(data["sub"]), groups=tuple(data.get("groups", [])), claims=claims)
+        if request.method not in SAFE_METHODS:
+            refused = self._cross_site(request, str(data.get("csrf", "")))
+            if refused:
+                self.audit.denied(identity, f"{request.method} {request.url.path}", refused)
+                raise PermissionDenied(f"permission denied: {refused}")
+        return identity
+
+    def _cross_site(self, request: Request, csrf: str) -> str:
+        """Why a state-changing session call looks forged ("" when it does not): an ``Origin`` other than admin's
+        own, its authorizedUris' or the CORS allowedOrigins, or no matching ``X-CSRF-Token``."""
+        origin = request.headers.get("origin", "").rstrip("/")
+        own = f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
+        if origin and origin != own and origin not in self.trusted_origins:
+            return f"cross-origin request from {origin}"
+        if not secrets.compare_digest(request.headers.get(CSRF_HEADER, ""), csrf):
+            return "missing or wrong X-CSRF-Token"
+        return ""
 
     def _set_cookie(self, response: Response, name: str, value: str, max_age: int, http_only: bool = True) -> None:
         setting = self.config.userAuth.cookieSetting

@@ -102,12 +102,11 @@ def auth_routes(auth: AdminAuth, user_of: UserOf) -> list[Route]:
         if form is None:
             return JSONResponse({"error": "invalid_request", "error_description": "request too large"}, 413)
         oauth_request = _oauth_request(server, request, TOKEN_PATH, form)
-        reply = server.create_token_response(oauth_request)
+        reply = await server.token_response(oauth_request)
         if reply.status >= 400:
             error = reply.body.get("error", "") if isinstance(reply.body, dict) else ""
             client_id = form.get("client_id", "") or _basic_client_id(request)
             auth.audit.token_refused(client_id, form.get("grant_type", ""), error, peer_of(request))
-        server.grants.sweep(server.clock())
         return _reply(reply)
 
     async def authorize(request: Request) -> Response:
@@ -125,7 +124,7 @@ def auth_routes(auth: AdminAuth, user_of: UserOf) -> list[Route]:
             return RedirectResponse(f"/login?{urlencode({'redirect_url': back})}", status_code=303)
         form = (await _form(request) or {}) if request.method == "POST" else {}
         oauth_request = _oauth_request(server, request, AUTHORIZE_PATH, form)
-        return _reply(server.create_authorization_response(request=oauth_request, grant_user=user))
+        return _reply(await server.authorization_response(oauth_request, user))
 
     return [
         Route(JWKS_PATH, jwks, methods=["GET"]),

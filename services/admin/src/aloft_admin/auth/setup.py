@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,13 +72,13 @@ class AdminAuth:
         return await self.external.get()
 
 
-def build_admin_auth(config: AuthConfig, data_dir: Path) -> AdminAuth | None:
+def build_admin_auth(config: AuthConfig, data_dir: Path, cors_origins: Sequence[str] = ()) -> AdminAuth | None:
     """None when auth is off. Self mode reads (or makes) the signing keys and verifies tokens with them locally."""
     if not config.enabled:
         return None
     audit = AuditLog()
     limiter = RateLimiter(config.tokenRateLimit)
-    login = UserLogin(config, data_dir, audit) if config.userAuth.openId.baseUrl else None
+    login = UserLogin(config, data_dir, audit, cors_origins) if config.userAuth.openId.baseUrl else None
     if config.appAuth.authServerType == "External":
         guard = Guard(config, remote_verifier(config), audit=audit)
         audit.configuration(f"external authorization server {config.issuer()}")

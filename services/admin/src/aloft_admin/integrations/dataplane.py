@@ -28,6 +28,7 @@ import grpc
 from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
 from aloft_auth.client import client_interceptors
 from aloft_auth.config import AuthConfig
+from aloft_auth.mtls import OutgoingCalls, aio_channel
 from flyteidl.core import identifier_pb2
 
 from aloft_admin.config import AdminConfig, ClustersConfig, DataPlaneConfig
@@ -183,7 +184,7 @@ class GrpcDataPlaneClient:
             await channel.close()
 
 
-def _client_credentials(plane: DataPlaneConfig, auth_config: AuthConfig) -> list[grpc.aio.ClientInterceptor]:
+def _client_credentials(plane: DataPlaneConfig, auth_config: AuthConfig) -> OutgoingCalls:
     """With auth on, calls carry client-credentials tokens: the cluster's own client (``auth.type:
     client_credentials``) or the platform's ``auth.internal`` one."""
     auth = plane.auth
@@ -201,6 +202,8 @@ def open_channel(plane: DataPlaneConfig, auth_config: AuthConfig | None = None) 
     ``auth.enabled`` a client-credentials token is sent instead of a token file."""
     auth = plane.auth
     interceptors = _client_credentials(plane, auth_config or AuthConfig())
+    if interceptors.credentials is not None:  # auth.mutualTls: admin's client certificate
+        return aio_channel(plane.endpoint, interceptors)
     if auth.type != "file_path":
         if auth.certPath:
             credentials = grpc.ssl_channel_credentials(root_certificates=Path(auth.certPath).read_bytes())

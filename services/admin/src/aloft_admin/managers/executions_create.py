@@ -16,6 +16,7 @@ from aloft.dataplane.v1 import dataplane_pb2
 from flyteidl.admin import common_pb2, execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
 
+from aloft_admin.background import BackgroundWork
 from aloft_admin.config import AdminSection
 from aloft_admin.faults import AFTER_EXECUTION_COMMIT, crash_point
 from aloft_admin.integrations.dataplane import DataPlaneClient, routing_seed
@@ -72,6 +73,7 @@ class ExecutionCreateManager:
         config: ExecutionConfigResolver,
         dataplanes: DataPlaneClient,
         handoffs: Handoffs,
+        background: BackgroundWork,
     ) -> None:
         self._repos = repos
         self._blobs = blobs
@@ -84,6 +86,8 @@ class ExecutionCreateManager:
         self._config = config
         self._dataplanes = dataplanes
         self._handoffs = handoffs
+        self._background = background
+        self._handoff_in_background = admin.handoffInBackground
 
     async def create(self, request: execution_pb2.ExecutionCreateRequest) -> execution_pb2.ExecutionCreateResponse:
         require(request.project, "project")
@@ -174,8 +178,13 @@ class ExecutionCreateManager:
         async with self._repos.transaction() as tx:
             handoff = await self.record_execution(tx, launch)
         crash_point(AFTER_EXECUTION_COMMIT)
+        if self._handoff_in_background:
+            # Committed: the answer need not wait for the data plane (the repair loop covers a crash meanwhile).
+            handing_off = self._handoffs.dispatch(launch.id, handoff, fresh=True)
+            self._background.start(handing_off, f"hand-off of {launch.id.name}")
+            return
         try:
-            await self._handoffs.dispatch(launch.id, handoff)
+            await self._handoffs.dispatch(launch.id, handoff, fresh=True)
         except Exception:
             # The execution is recorded (and its id returned): the repair loop retries the hand-off.
             log.exception("hand-off of %s failed unexpectedly, the repair loop will retry", launch.id.name)

@@ -78,10 +78,14 @@ class Handoffs:
         self,
         wid: identifier_pb2.WorkflowExecutionIdentifier,
         request: dataplane_pb2.CreateExecutionRequest | None = None,
+        *,
+        fresh: bool = False,
     ) -> bool:
         """Send one pending execution to its data plane; True when a data plane accepted it.
 
-        ``request`` is the stored hand-off request when the caller still holds it; else it is read back.
+        ``request`` is the stored hand-off request when the caller still holds it; else it is read back. ``fresh``:
+        the caller has just committed the row, so it is not read again (a terminate since then wins the conditional
+        commit of step 2 and the held run is aborted).
         """
         if request is None:
             request = await self._blobs.read_proto(self.uri(wid), dataplane_pb2.CreateExecutionRequest)
@@ -97,7 +101,7 @@ class Handoffs:
                 return False
             request.cluster = cluster
         request.hold = True  # phase 1: the data plane keeps it until StartExecution
-        if not await self._still_pending(wid):
+        if not fresh and not await self._still_pending(wid):
             return False  # terminated (or handed off by another attempt) since it was read: nothing to send
         try:
             response = await self._dataplanes.create_execution(request.cluster, request)

@@ -96,6 +96,7 @@ def build_managers(deps: AdminDeps) -> Managers:
             ExecutionConfigResolver(attributes, blobs, admin.rawOutputPrefix, config.task_resources),
             deps.dataplanes,
             handoffs,
+            deps.background,
         ),
         execution_metrics=ExecutionMetricsManager(repos),
         handoffs=handoffs,

@@ -17,6 +17,7 @@ Invariants the SQL implementations keep:
 - at most one version of a launch plan name is ACTIVE (a partial unique index; ``deactivate`` before activating).
 - ``page`` answers one page: Flyte filters (``filters.py``), sort, and the offset token of the next page ("" at
   the end); a bad filter or sort key raises ``InvalidArgument`` naming it.
+- an OAuth grant (code, refresh token) is consumed at most once: ``consume`` is one conditional DELETE.
 - outbox rows of a stream get increasing ids in insertion order; a row is never changed by another stream's calls.
 - the hand-off updates of ``ExecutionRepo`` are conditional single statements: they change a row only in the
   state their name says (``mark_handed_off`` only a pending row, ``abort_if_cancelled`` only a cancelled one).
@@ -44,6 +45,7 @@ from aloft_admin.repositories.models.entities import (
     WorkflowRow,
 )
 from aloft_admin.repositories.models.executions import ExecutionModel, NodeExecutionModel, TaskExecutionModel
+from aloft_admin.repositories.models.oauth import OAuthGrantModel
 from aloft_admin.repositories.models.outbox import OutboxModel
 from aloft_admin.repositories.models.signals import SignalModel
 
@@ -101,6 +103,10 @@ class NodeExecutionRepo(Protocol):
     async def add(self, row: NodeExecutionModel) -> None:
         """Stage the row; it is written by ``Repositories.flush`` (a concurrent first event raises there)."""
 
+    async def prefetch(self, nids: Sequence[identifier_pb2.NodeExecutionIdentifier]) -> None:
+        """Load these rows locked for update, one statement per execution: ``get`` of any of them (found or absent)
+        then needs no query in this transaction (for a batch of events)."""
+
     async def by_row_ids(self, ids: Sequence[int]) -> dict[int, NodeExecutionModel]: ...
 
     async def all_of(self, wid: WorkflowExecutionId) -> list[NodeExecutionModel]: ...
@@ -125,6 +131,9 @@ class TaskExecutionRepo(Protocol):
 
     async def add(self, row: TaskExecutionModel) -> None:
         """Stage the row; it is written by ``Repositories.flush``."""
+
+    async def prefetch(self, tids: Sequence[identifier_pb2.TaskExecutionIdentifier]) -> None:
+        """As ``NodeExecutionRepo.prefetch``, for task execution attempts."""
 
     async def all_of(self, wid: WorkflowExecutionId) -> list[TaskExecutionModel]: ...
 
@@ -252,6 +261,21 @@ class OutboxRepo(Protocol):
     async def release_lease(self, stream: str, holder: str) -> None: ...
 
 
+class OAuthGrantRepo(Protocol):
+    """The authorization server's codes and refresh tokens, by the SHA-256 hash of their value."""
+
+    def add(self, row: OAuthGrantModel) -> None: ...
+
+    async def get(self, kind: str, key_hash: str, client_id: str, now: datetime) -> OAuthGrantModel | None:
+        """The client's unexpired grant (another client's is None)."""
+
+    async def consume(self, kind: str, key_hash: str) -> bool:
+        """Delete the grant; False when it was already gone (another redemption, on any replica, won)."""
+
+    async def sweep(self, now: datetime) -> int:
+        """Delete expired grants; how many."""
+
+
 class Flush(Protocol):
     async def __call__(self) -> None: ...
 
@@ -267,11 +291,14 @@ class Repositories:
     attributes: AttributeRepo
     signals: SignalRepo
     outbox: OutboxRepo
+    oauth_grants: OAuthGrantRepo
     flush: Flush
     """Write pending changes now; a lost version race raises ``Aborted`` (retry from fresh state)."""
 
 
 class RepositoryProvider(Protocol):
-    def transaction(self) -> AbstractAsyncContextManager[Repositories]:
+    def transaction(self, *, batched: bool = False) -> AbstractAsyncContextManager[Repositories]:
         """One unit of work: committed when the block succeeds, rolled back otherwise; database errors arrive as
-        ``aloft_service.errors`` (UNAVAILABLE, ALREADY_EXISTS, ABORTED)."""
+        ``aloft_service.errors`` (UNAVAILABLE, ALREADY_EXISTS, ABORTED). ``batched`` (many events in one unit):
+        ``flush`` writes nothing; staged rows are written before a read that needs them and at the end, so errors
+        (a duplicate insert, a lost version race) may surface at any later step of the block."""

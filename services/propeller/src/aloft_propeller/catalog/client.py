@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
 import grpc
+from aloft_auth.mtls import aio_channel
 from flyteidl.core import catalog_pb2, identifier_pb2, literals_pb2
 from flyteidl.datacatalog import datacatalog_pb2, datacatalog_pb2_grpc
 from google.protobuf import duration_pb2
@@ -151,7 +152,9 @@ class DataCatalogClient:
         self._config = config
         self._now = now or (lambda: datetime.now(UTC))
         interceptors = [ClientTracingInterceptor(), *auth]
-        if config.insecure:
+        if getattr(auth, "credentials", None) is not None:  # auth.mutualTls
+            self._channel = aio_channel(endpoint, auth, extra_interceptors=[ClientTracingInterceptor()])
+        elif config.insecure:
             self._channel = grpc.aio.insecure_channel(endpoint, interceptors=interceptors)
         else:
             credentials = grpc.ssl_channel_credentials()
@@ -230,11 +233,7 @@ class DataCatalogClient:
     ) -> datacatalog_pb2.DatasetID:
         dataset_id = keys.dataset_id(key)
         dataset = datacatalog_pb2.Dataset(id=dataset_id, metadata=keys.dataset_metadata(source))
-        try:
-            await self._call(self._stub.CreateDataset, datacatalog_pb2.CreateDatasetRequest(dataset=dataset))
-        except grpc.aio.AioRpcError as err:
-            if err.code() != grpc.StatusCode.ALREADY_EXISTS:
-                raise
+        await self._create(self._stub.CreateDataset, datacatalog_pb2.CreateDatasetRequest(dataset=dataset))
         return dataset_id
 
     async def _create_artifact(
@@ -252,12 +251,8 @@ class DataCatalogClient:
         )
         await self._call(self._stub.CreateArtifact, datacatalog_pb2.CreateArtifactRequest(artifact=artifact))
         tag = datacatalog_pb2.Tag(name=keys.tag_name(key), dataset=dataset_id, artifact_id=artifact.id)
-        try:
-            await self._call(self._stub.AddTag, datacatalog_pb2.AddTagRequest(tag=tag))
-        except grpc.aio.AioRpcError as err:
-            # A datacatalog that refuses to move an existing tag (Flyte's) keeps the first result: still cached.
-            if err.code() != grpc.StatusCode.ALREADY_EXISTS:
-                raise
+        # A datacatalog that refuses to move an existing tag (Flyte's) keeps the first result: still cached.
+        await self._create(self._stub.AddTag, datacatalog_pb2.AddTagRequest(tag=tag))
         return CachePut(status=catalog_pb2.CACHE_POPULATED, catalog_key=keys.event_catalog_metadata(dataset_id, tag))
 
     async def _update_artifact(
@@ -318,6 +313,14 @@ class DataCatalogClient:
         except (ValueError, TypeError) as err:  # InvalidCacheKey, or inputs that can't be hashed
             return _reservation_failure(str(err))
         return ReservationResult(status=catalog_pb2.CatalogReservation.RESERVATION_RELEASED, owner=owner)
+
+    async def _create(self, method: Callable[..., Awaitable[object]], request: object) -> None:
+        """A create (``_call``) whose ALREADY_EXISTS answer means what it creates is there: done."""
+        try:
+            await self._call(method, request)
+        except grpc.aio.AioRpcError as err:
+            if err.code() != grpc.StatusCode.ALREADY_EXISTS:
+                raise
 
     async def _call(self, method: Callable[..., Awaitable[T]], request: object) -> T:
         """One RPC with Flyte's retry policy: transient codes retried with jittered exponential backoff."""

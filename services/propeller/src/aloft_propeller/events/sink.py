@@ -18,6 +18,7 @@ from typing import Protocol
 
 import grpc
 from aloft.events.v1 import events_pb2, events_pb2_grpc
+from aloft_auth.mtls import aio_channel
 from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.event import event_pb2
 from flyteidl.service import admin_pb2_grpc
@@ -92,7 +93,7 @@ class AdminEventSink:
         max_delay: float = 2.0,
         interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
     ) -> None:
-        self._channel = grpc.aio.insecure_channel(endpoint, interceptors=list(interceptors))
+        self._channel = aio_channel(endpoint, interceptors)  # tokens and mTLS credentials (OutgoingCalls)
         self._stub = admin_pb2_grpc.AdminServiceStub(self._channel)
         self._batches: events_pb2_grpc.EventServiceStub | None = events_pb2_grpc.EventServiceStub(self._channel)
         self._attempts = attempts

@@ -14,6 +14,7 @@ import urllib.request
 from aloft.dataplane.v1 import dataplane_pb2_grpc
 from aloft_auth.client import outgoing_interceptors
 from aloft_auth.enforce import resource_server_interceptors
+from aloft_auth.mtls import server_credentials
 from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -97,6 +98,7 @@ class ShardManager:
             on_start=[self.start],
             on_stop=[self.stop],
             interceptors=resource_server_interceptors(self.config.auth),
+            grpc_credentials=server_credentials(self.config.auth.mutualTls),
         )
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+from aloft_auth.mtls import aio_channel
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from aloft_propeller.config import ShardConfig
@@ -120,7 +121,7 @@ class ShardSupervisor:
         interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
     ) -> None:
         self.shards = shards
-        self._interceptors = list(interceptors)  # auth.internal tokens: shards check them like any data plane
+        self._interceptors = interceptors  # auth.internal tokens and mTLS credentials (OutgoingCalls)
         self._command = command
         self._config = config
         self._stopping = False
@@ -128,7 +129,7 @@ class ShardSupervisor:
 
     async def start(self) -> None:
         for shard in self.shards:
-            shard.channel = grpc.aio.insecure_channel(shard.endpoint, interceptors=self._interceptors)
+            shard.channel = aio_channel(shard.endpoint, self._interceptors)
             await self._spawn(shard)
         self._tasks = [asyncio.create_task(self._watch(s), name=f"shard-{s.index}-watch") for s in self.shards]
 

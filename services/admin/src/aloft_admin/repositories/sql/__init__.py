@@ -11,24 +11,30 @@ from aloft_admin.repositories.base import Repositories
 from aloft_admin.repositories.sql.attributes import SqlAttributeRepo
 from aloft_admin.repositories.sql.entities import SqlEntityRepo, SqlLaunchPlanRepo, SqlProjectRepo
 from aloft_admin.repositories.sql.executions import (
+    KnownClusters,
     SqlExecutionRepo,
     SqlNodeExecutionRepo,
     SqlTaskExecutionRepo,
     flush_checked,
 )
+from aloft_admin.repositories.sql.oauth import SqlOAuthGrantRepo
 from aloft_admin.repositories.sql.outbox import SqlOutboxRepo
 from aloft_admin.repositories.sql.signals import SqlSignalRepo
 from aloft_db import Database
 
 
-def repositories_of(session: AsyncSession) -> Repositories:
-    """Repositories bound to ``session``'s transaction."""
+def repositories_of(
+    session: AsyncSession, clusters: KnownClusters | None = None, *, batched: bool = False
+) -> Repositories:
+    """Repositories bound to ``session``'s transaction. ``batched``: ``flush`` leaves staged rows for the end of
+    the transaction (or a read that needs them), so many events' rows are written in a few statements."""
 
     async def flush() -> None:
-        await flush_checked(session)
+        if not batched:
+            await flush_checked(session)
 
     return Repositories(
-        executions=SqlExecutionRepo(session),
+        executions=SqlExecutionRepo(session, clusters),
         node_executions=SqlNodeExecutionRepo(session),
         task_executions=SqlTaskExecutionRepo(session),
         entities=SqlEntityRepo(session),
@@ -37,6 +43,7 @@ def repositories_of(session: AsyncSession) -> Repositories:
         attributes=SqlAttributeRepo(session),
         signals=SqlSignalRepo(session),
         outbox=SqlOutboxRepo(session),
+        oauth_grants=SqlOAuthGrantRepo(session),
         flush=flush,
     )
 
@@ -46,8 +53,10 @@ class SqlRepositories:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.clusters = KnownClusters()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Repositories]:
+    async def transaction(self, *, batched: bool = False) -> AsyncIterator[Repositories]:
         async with self.db.session() as session:
-            yield repositories_of(session)
+            yield repositories_of(session, self.clusters, batched=batched)
+            await flush_checked(session)  # what is still staged: a lost version race is ABORTED, as at any flush

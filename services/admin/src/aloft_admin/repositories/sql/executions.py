@@ -173,9 +173,37 @@ def _due(now: datetime, never_tried_before: datetime) -> ColumnElement[bool]:
 _HANDOFF_PENDING, _HANDOFF_STARTING, _HANDOFF_DONE, _HANDOFF_CANCELLED = "pending", "starting", "done", "cancelled"
 
 
+ExecutionKey = tuple[str, str, str, str]
+
+
+def _execution_key(wid: identifier_pb2.WorkflowExecutionIdentifier) -> ExecutionKey:
+    return (wid.org, wid.project, wid.domain, wid.name)
+
+
+class KnownClusters:
+    """Clusters of executions already handed off, shared by every transaction of the process: the cluster check of
+    every event then needs no query. Only a non-empty cluster is kept: it is set once, by the hand-off (or, the same
+    one, by the abort of a cancelled hand-off), and never changes afterwards; executions are never deleted."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self._limit = limit
+        self._clusters: dict[ExecutionKey, str] = {}
+
+    def get(self, key: ExecutionKey) -> str | None:
+        return self._clusters.get(key)
+
+    def remember(self, key: ExecutionKey, cluster: str | None) -> None:
+        if not cluster:
+            return
+        if len(self._clusters) >= self._limit:
+            self._clusters.clear()  # bounded; a miss costs one query
+        self._clusters[key] = cluster
+
+
 class SqlExecutionRepo:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, known: KnownClusters | None = None) -> None:
         self._session = session
+        self._known = known or KnownClusters()
         # One repository per transaction: an execution's cluster is read once in it (an event batch checks it
         # for every event). Writes through this repository forget what was read; nothing else changes it.
         self._clusters: dict[tuple[str, str, str, str], str | None] = {}
@@ -193,9 +221,13 @@ class SqlExecutionRepo:
         return row
 
     async def cluster_of(self, wid: identifier_pb2.WorkflowExecutionIdentifier) -> str | None:
-        key = (wid.org, wid.project, wid.domain, wid.name)
+        key = _execution_key(wid)
+        known = self._known.get(key)
+        if known is not None:
+            return known
         if key not in self._clusters:
             self._clusters[key] = await find_execution_cluster(self._session, wid)
+            self._known.remember(key, self._clusters[key])
         return self._clusters[key]
 
     async def add(self, row: ExecutionModel) -> None:
@@ -306,17 +338,53 @@ class SqlExecutionRepo:
         return list((await self._session.execute(stmt)).scalars().all())
 
 
+NodeKey = tuple[str, str, str, str, str]
+
+
+def _node_key(nid: identifier_pb2.NodeExecutionIdentifier) -> NodeKey:
+    return (*_execution_key(nid.execution_id), nid.node_id)
+
+
+def _node_row_key(row: NodeExecutionModel) -> NodeKey:
+    return (row.execution_org, row.execution_project, row.execution_domain, row.execution_name, row.node_id)
+
+
+async def _written(session: AsyncSession, row: Any) -> Any:
+    """A row staged in this transaction gets its id (and meets its constraints) when a caller reads it back."""
+    if row is not None and row in session.new:
+        await flush_checked(session)
+    return row
+
+
 class SqlNodeExecutionRepo:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        # Rows prefetched or added in this transaction, None for known-absent ones (prefetch).
+        self._known: dict[NodeKey, NodeExecutionModel | None] = {}
 
     async def get(
         self, nid: identifier_pb2.NodeExecutionIdentifier, *, for_update: bool = False
     ) -> NodeExecutionModel | None:
+        key = _node_key(nid)
+        if key in self._known:
+            return await _written(self._session, self._known[key])  # prefetched: locked for update already
         return await find_node_execution(self._session, nid, for_update=for_update)
 
     async def add(self, row: NodeExecutionModel) -> None:
         self._session.add(row)
+        self._known[_node_row_key(row)] = row
+
+    async def prefetch(self, nids: Sequence[identifier_pb2.NodeExecutionIdentifier]) -> None:
+        by_execution: dict[ExecutionKey, list[identifier_pb2.NodeExecutionIdentifier]] = {}
+        for nid in nids:
+            if _node_key(nid) not in self._known:
+                by_execution.setdefault(_execution_key(nid.execution_id), []).append(nid)
+        for wanted in by_execution.values():
+            node_ids = sorted({nid.node_id for nid in wanted})
+            stmt = node_executions_of(wanted[0].execution_id).where(NodeExecutionModel.node_id.in_(node_ids))
+            found = {row.node_id: row for row in (await self._session.execute(stmt.with_for_update())).scalars()}
+            for nid in wanted:
+                self._known[_node_key(nid)] = found.get(nid.node_id)
 
     async def by_row_ids(self, ids: Sequence[int]) -> dict[int, NodeExecutionModel]:
         return await node_executions_by_id(self._session, ids)
@@ -345,17 +413,55 @@ class SqlNodeExecutionRepo:
         return await paginate(self._session, stmt, query.limit, query.token)
 
 
+TaskKey = tuple[NodeKey, str, str, str, str, int]
+
+
+def _task_key(tid: identifier_pb2.TaskExecutionIdentifier) -> TaskKey:
+    task = tid.task_id
+    return (_node_key(tid.node_execution_id), task.project, task.domain, task.name, task.version, tid.retry_attempt)
+
+
+def _task_row_key(row: TaskExecutionModel) -> TaskKey:
+    node = (row.execution_org, row.execution_project, row.execution_domain, row.execution_name, row.node_id)
+    return (node, row.task_project, row.task_domain, row.task_name, row.task_version, row.retry_attempt)
+
+
 class SqlTaskExecutionRepo:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._known: dict[TaskKey, TaskExecutionModel | None] = {}  # as SqlNodeExecutionRepo's
 
     async def get(
         self, tid: identifier_pb2.TaskExecutionIdentifier, *, for_update: bool = False
     ) -> TaskExecutionModel | None:
+        key = _task_key(tid)
+        if key in self._known:
+            return await _written(self._session, self._known[key])
         return await find_task_execution(self._session, tid, for_update=for_update)
 
     async def add(self, row: TaskExecutionModel) -> None:
         self._session.add(row)
+        self._known[_task_row_key(row)] = row
+
+    async def prefetch(self, tids: Sequence[identifier_pb2.TaskExecutionIdentifier]) -> None:
+        by_execution: dict[ExecutionKey, list[identifier_pb2.TaskExecutionIdentifier]] = {}
+        for tid in tids:
+            if _task_key(tid) not in self._known:
+                by_execution.setdefault(_execution_key(tid.node_execution_id.execution_id), []).append(tid)
+        for wanted in by_execution.values():
+            wid = wanted[0].node_execution_id.execution_id
+            node_ids = sorted({tid.node_execution_id.node_id for tid in wanted})
+            stmt = select(TaskExecutionModel).where(
+                TaskExecutionModel.execution_org == wid.org,
+                TaskExecutionModel.execution_project == wid.project,
+                TaskExecutionModel.execution_domain == wid.domain,
+                TaskExecutionModel.execution_name == wid.name,
+                TaskExecutionModel.node_id.in_(node_ids),
+            )
+            rows = (await self._session.execute(stmt.with_for_update())).scalars()
+            found = {_task_row_key(row): row for row in rows}
+            for tid in wanted:
+                self._known[_task_key(tid)] = found.get(_task_key(tid))
 
     async def all_of(self, wid: identifier_pb2.WorkflowExecutionIdentifier) -> list[TaskExecutionModel]:
         stmt = select(TaskExecutionModel).where(

@@ -24,7 +24,6 @@ from aloft_propeller.plugins.local_process.attempt import (
     boot_id,
     group_members,
     is_running,
-    process_start_ticks,
 )
 from aloft_propeller.plugins.local_process.process import kill_group
 
@@ -107,13 +106,7 @@ class ClusterDir:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own group: stopped as a group, survives propeller
             )
-        record = ProcessRecord(
-            pid=child.pid,
-            pgid=child.pid,
-            boot_id=boot_id(),
-            start_ticks=process_start_ticks(child.pid),
-            started_at=time.time(),
-        )
+        record = ProcessRecord.of_group_leader(child.pid)
         process = ClusterProcess(role, record)
         with (self.path / "processes.jsonl").open("a") as record_file:
             record_file.write(json.dumps({"role": role, "record": asdict(record)}) + "\n")

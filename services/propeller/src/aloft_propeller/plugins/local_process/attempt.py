@@ -41,6 +41,18 @@ class ProcessRecord:
     start_ticks: int  # /proc/<pid>/stat field 22: tells a reused pid apart
     started_at: float  # wall clock, for timeouts and events
 
+    @classmethod
+    def of_group_leader(cls, pid: int, started_at: float | None = None) -> ProcessRecord:
+        """The record of ``pid`` as it runs now, leader of its own process group (``start_new_session``);
+        ``started_at`` defaults to now."""
+        return cls(
+            pid=pid,
+            pgid=pid,
+            boot_id=boot_id(),
+            start_ticks=process_start_ticks(pid),
+            started_at=time.time() if started_at is None else started_at,
+        )
+
 
 @dataclass(frozen=True)
 class Termination:

@@ -29,10 +29,8 @@ from aloft_propeller.plugins.local_process.attempt import (
     AttemptDir,
     ProcessRecord,
     Termination,
-    boot_id,
     group_rss_bytes,
     is_running,
-    process_start_ticks,
 )
 from aloft_propeller.plugins.local_process.command import build_command
 from aloft_propeller.plugins.local_process.environment import (
@@ -171,13 +169,7 @@ class LocalProcessPlugin:
         claimed_pid = attempt.claimed_pid()
         if claimed_pid is None or (record is not None and record.pid == claimed_pid):
             return record
-        adopted = ProcessRecord(
-            pid=claimed_pid,
-            pgid=claimed_pid,
-            boot_id=boot_id(),
-            start_ticks=process_start_ticks(claimed_pid),
-            started_at=record.started_at if record else time.time(),
-        )
+        adopted = ProcessRecord.of_group_leader(claimed_pid, record.started_at if record else None)
         attempt.write_record(adopted)
         return adopted
 

@@ -13,9 +13,7 @@ from aloft_propeller.plugins.local_process.attempt import (
     LAUNCHER_SCRIPT,
     AttemptDir,
     ProcessRecord,
-    boot_id,
     group_members,
-    process_start_ticks,
 )
 from aloft_propeller.plugins.local_process.limits import ProcessLimits
 
@@ -43,13 +41,7 @@ def spawn(
         child.stdin.write(b"go\n")
     finally:
         child.stdin.close()  # without the go-ahead the launcher exits without claiming the attempt
-    record = ProcessRecord(
-        pid=child.pid,
-        pgid=child.pid,
-        boot_id=boot_id(),
-        start_ticks=process_start_ticks(child.pid),
-        started_at=time.time(),
-    )
+    record = ProcessRecord.of_group_leader(child.pid)
     attempt.write_record(record)
     return child, record
 
