@@ -174,6 +174,8 @@ def test_a_kafka_subscriber_receives_every_event_of_an_execution_in_order_per_en
         kafka_stack, "publish_errors_total"
     )
     events = of_execution([from_binary_mode(r) for r in records], result["name"])
+    repeated = len(events) - len({e["id"] for e in events})
+    assert repeated == 0, f"{repeated} of {len(events)} events published again"  # Kafka keeps repeats: each sent once
     per_entity = assert_every_event_in_order(kafka_stack, result["name"], events)
     for entity, entity_events in per_entity.items():  # keyed by the entity: one partition, so one order
         assert len({(e["key"], e["partition"]) for e in entity_events}) == 1, entity

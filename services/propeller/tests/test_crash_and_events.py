@@ -81,3 +81,18 @@ async def test_slow_admin_gets_every_event_once_and_in_order(stack: Any) -> None
         assert stack.admin.node_phases(execution_id.name, node_id) == [NODE.QUEUED, NODE.RUNNING, NODE.SUCCEEDED]
     assert stack.admin.replays == 0
     assert await stack.outputs(execution_id) == {"o0": "6"}
+
+
+async def test_events_admin_acknowledged_are_not_sent_again_while_tasks_run(stack: Any) -> None:
+    """While a task runs, rounds go on without writing anything; whatever drops the cached record meanwhile (the
+    periodic re-scan every workflow-reeval-duration, a write to another execution) must not bring back events admin
+    has already acknowledged: admin takes a re-sent QUEUED after RUNNING as a new event and publishes it again."""
+    for task in ("add_one", "double", "square", "to_str"):
+        stack.plugin.durations[task] = 2.5  # a few re-scans (1 s) per task
+    execution_id = await stack.create("chain", {"x": 2})
+    status = await stack.wait(execution_id)
+    assert status.phase == WF.SUCCEEDED
+    assert stack.admin.replays == 0
+    assert stack.admin.workflow_phases(execution_id.name) == [WF.RUNNING, WF.SUCCEEDED]
+    for node_id in ("n0", "n1", "n2"):
+        assert stack.admin.node_phases(execution_id.name, node_id) == [NODE.QUEUED, NODE.RUNNING, NODE.SUCCEEDED]

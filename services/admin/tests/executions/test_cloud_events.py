@@ -204,6 +204,26 @@ async def test_refused_events_publish_nothing(start_configured_exec_server: Any,
     assert len(received) == 1
 
 
+async def test_a_same_phase_repeat_is_refused_and_stages_no_second_cloud_event(
+    start_configured_exec_server: Any, broker: ThrowawayNats
+) -> None:
+    """Each event sent twice (a data plane re-sending what it already delivered): the repeat of the phase (for
+    tasks, of the phase version) admin holds answers ALREADY_EXISTS and stages no outbox row. Counted in the outbox
+    with the broker down (JetStream would drop a repeated message id; Kafka and Pub/Sub would deliver it)."""
+    async with start_configured_exec_server(cloud_events_config(broker)) as server:
+        await server.seed_execution("ce-repeat")
+        broker.stop()
+        sent = lifecycle(server.wid("ce-repeat"))
+        for request in sent:
+            await send(server.admin, request)
+            with pytest.raises(grpc.aio.AioRpcError) as repeat:
+                await send(server.admin, request)
+            assert repeat.value.code() == grpc.StatusCode.ALREADY_EXISTS, request
+            assert "already recorded" in (repeat.value.details() or "")
+        async with server.deps.repos.transaction() as tx:
+            assert await tx.outbox.count("cloudevents") == len(sent)
+
+
 async def test_broker_outage_neither_blocks_ingestion_nor_loses_events(
     start_configured_exec_server: Any, broker: ThrowawayNats
 ) -> None:

@@ -138,8 +138,9 @@ def _settled(state: WorkflowState, results: list[tuple[OutboxEvent, Delivery | N
 def fold(record: WorkflowRecord, results: list[tuple[OutboxEvent, Delivery | None]]) -> tuple[WorkflowRecord, bool]:
     """The record with the events sent (``results``) out of its outbox and admin's refusals applied; events added
     to the outbox after those were sent stay. True when the change must be written (a refusal, an event not
-    delivered, or a terminal workflow), False when it is only a shorter outbox that the next write records (a
-    crash before then sends those events again, and admin answers replays as duplicates)."""
+    delivered, or a terminal workflow), False when it is only a shorter outbox, which the caller's next write must
+    record before the record can be read again from the store: admin answers a replay of the current phase as a
+    duplicate, but records a replayed earlier phase (QUEUED after RUNNING) as new (a crash in between replays)."""
     # Delivery changes only the outbox, the muted list and the abort cause: copy those, share the (large) rest.
     state = replace(record.state, outbox=list(record.state.outbox), muted=list(record.state.muted))
     done = {(event.kind, event.payload_b64) for event, outcome in results if outcome is not None}

@@ -4,7 +4,9 @@ outbox to a delivery in the background) and a streak of rounds for a workflow th
 
 Events go to admin off the round's critical path: a round persists its events in the outbox first (nothing is sent
 before it is durable here), then one delivery per workflow sends the outbox while the next rounds evaluate; when it
-ends the workflow is woken, and its next round drops what admin acknowledged and acts on any refusal. A delivery
+ends the workflow is woken, and its next round drops what admin acknowledged (written with that round, even one
+that changes nothing else: a record read again from the store, after the cache dropped it, must not bring back
+events admin already took, for admin records a re-sent QUEUED after RUNNING as new) and acts on any refusal. A delivery
 that failed (admin down) is retried at the start of the next round, before evaluating, as a synchronous delivery:
 a workflow whose events admin cannot take makes no further progress until it can.
 """
@@ -149,7 +151,7 @@ class RoundRunner:
             raise
 
     async def _run_round(self, key: ExecutionKey) -> RoundOutcome:
-        record = await self._take_in_delivery(await self._store.get(key))
+        record, unwritten = await self._take_in_delivery(await self._store.get(key))
         if record.state.phase.is_terminal:  # nothing to evaluate: the last events go out now
             self._executor.drop_frontier(key)
             self._encoders.pop(key, None)
@@ -171,8 +173,9 @@ class RoundRunner:
         if self.check_encoding:
             _check_encoding(after_json, state)
         changed = after_json != before_json
-        if changed:
+        if changed or unwritten:
             record = await self._store.update(record.with_state(state), encoded=after_json)
+        if changed:
             _observe(record, before_phase, previous_end, state, changes, workflow_name)
         if not self._background:
             record = await deliver_outbox(record, self._sink, self._store)
@@ -183,13 +186,14 @@ class RoundRunner:
         visited, full = (stats.visited, stats.full) if stats is not None else (0, True)
         return RoundOutcome(changed=changed, terminal=record.terminal, visited=visited, full=full)
 
-    async def _take_in_delivery(self, record: WorkflowRecord) -> WorkflowRecord:
+    async def _take_in_delivery(self, record: WorkflowRecord) -> tuple[WorkflowRecord, bool]:
         """Fold the answers of the workflow's last background delivery into the record (waiting for it when the
         workflow is terminal: nothing else is left to do). What it could not deliver is sent again here, before
-        the round evaluates, and the round fails (backing off) while admin cannot take it."""
+        the round evaluates, and the round fails (backing off) while admin cannot take it. True when the record's
+        outbox is shorter than the stored one: the round must write it."""
         task = self._deliveries.get(record.key)
         if task is None or not (task.done() or record.state.phase.is_terminal):
-            return record
+            return record, False
         del self._deliveries[record.key]
         try:
             sent = await task
@@ -200,11 +204,14 @@ class RoundRunner:
         record, write = fold(record, sent)
         if write:
             record = await self._store.update(record)
+        unwritten = not write and any(outcome is not None for _, outcome in sent)
         if (not sent or any(outcome is None for _, outcome in sent)) and record.state.outbox:
+            stored = record.resource_version
             record = await deliver_outbox(record, self._sink, self._store)
+            unwritten = record.resource_version == stored  # all delivered, not written (a write carries the fold)
         self._executor.rekey_frontier(record.key, version, record.resource_version)  # node states unchanged
         self._store.remember(record)
-        return record
+        return record, unwritten
 
     def _start_delivery(self, record: WorkflowRecord) -> None:
         """Send the (persisted) outbox in the background unless a delivery for the workflow is in flight."""
