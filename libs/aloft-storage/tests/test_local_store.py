@@ -147,6 +147,43 @@ async def test_symlinks_that_stay_inside_the_root_are_followed(store: LocalBlobS
     assert await store.read(store.uri("real", "sub", "more")) == b"more"
 
 
+async def test_link_file_makes_a_local_file_the_object(store: LocalBlobStore, tmp_path: Path) -> None:
+    log = tmp_path / "work" / "stdout.log"
+    log.parent.mkdir()
+    log.write_bytes(b"")
+    uri = store.uri("exec", "n0", "0", "stdout.log")
+    assert store.link_file(str(log), uri)  # its directories are made, as a write makes them
+    assert await store.read(uri) == b""
+    with log.open("ab") as handle:
+        handle.write(b"later\n")
+    assert await store.read(uri) == b"later\n"  # the object is the file: no copy to refresh
+    assert store.link_file(str(log), uri)  # linked already (a restarted caller): still the same file
+    other = tmp_path / "work" / "other.log"
+    other.write_bytes(b"x")
+    assert not store.link_file(str(other), uri)  # the object is another file: left alone
+    assert await store.read(uri) == b"later\n"
+
+
+async def test_link_file_is_confined(store: LocalBlobStore, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    container = store.path(store.base_uri)
+    (container / "dirlink").symlink_to(outside, target_is_directory=True)
+    log = tmp_path / "stdout.log"
+    log.write_bytes(b"x")
+    for uri in (store.uri("dirlink", "stdout.log"), store.uri("dirlink", "deeper", "stdout.log")):
+        with pytest.raises(ValueError, match="outside the blob store root"):
+            store.link_file(str(log), uri)
+    assert list(outside.iterdir()) == []
+    # a symbolic link as the source is linked as the link, which the store's reads then refuse
+    (tmp_path / "secret").write_bytes(b"not yours")
+    sneaky = tmp_path / "sneaky.log"
+    sneaky.symlink_to(tmp_path / "secret")
+    assert store.link_file(str(sneaky), store.uri("sneaky.log"))
+    with pytest.raises(ValueError, match="outside the blob store root"):
+        await store.read(store.uri("sneaky.log"))
+
+
 async def test_missing_objects_and_directories(store: LocalBlobStore) -> None:
     await store.write(store.uri("d", "f"), b"x")
     for uri in (store.uri("nope"), store.uri("d", "f", "below-a-file"), store.uri("d")):

@@ -185,6 +185,20 @@ class LocalBlobStore(BlobStore):
         else:
             await asyncio.to_thread(self._write_sync, uri, data)
 
+    def link_file(self, path: str, uri: str) -> bool:
+        """A hard link at ``uri`` (confined as a write is) to ``path``; True when the object is that file."""
+        directory, name = os.path.split(self.lexical_path(uri))
+        parent = self._open_dir(directory, uri, create=True)
+        try:
+            os.link(path, name, dst_dir_fd=parent, follow_symlinks=False)
+            return True
+        except FileExistsError:
+            return _same_file(path, name, parent)  # linked before (a restarted caller), or another object
+        except OSError:
+            return False  # another file system (EXDEV), hard links refused (EPERM), ...
+        finally:
+            os.close(parent)
+
     def _stat(self, uri: str) -> os.stat_result | None:
         try:
             fd = self._open(uri, os.O_PATH)
@@ -233,3 +247,11 @@ class LocalBlobStore(BlobStore):
             raise RuntimeError("this local blob store has no URL signer configured")
         expiry = (expires_in or self._default_expiry).total_seconds()
         return self._signer.sign(self.key(uri), method, expiry, content_md5)
+
+
+def _same_file(path: str, name: str, dir_fd: int) -> bool:
+    try:
+        ours, theirs = os.stat(path, follow_symlinks=False), os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return False
+    return (ours.st_dev, ours.st_ino) == (theirs.st_dev, theirs.st_ino)
