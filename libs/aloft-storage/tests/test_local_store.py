@@ -266,3 +266,23 @@ def test_a_secret_left_inside_the_store_root_is_moved_out(tmp_path: Path) -> Non
     assert not (root / ".signing-secret").exists()
     assert signing_secret_path(root).read_text() == "legacy"  # URLs signed before the upgrade still verify
     assert secret == local_signing_secret(StorageConfig(), root)
+
+
+async def test_path_resolves_as_realpath_does(store: LocalBlobStore, tmp_path: Path) -> None:
+    import os
+
+    await store.write(store.uri("real", "blob"), b"data")
+    container = store.path(store.base_uri)
+    (container / "alias").symlink_to(container / "real", target_is_directory=True)
+    (container / "dangling").symlink_to(container / "nowhere" / "deeper")
+    (container / "afile").write_bytes(b"")
+    for parts in (
+        ("real", "blob"),
+        ("alias", "blob"),
+        ("alias", "missing", "deeper", "stdout.log"),  # missing below a link: the link's target plus the rest
+        ("not", "there", "yet"),
+        ("dangling", "x"),  # a dangling link is followed to its target, as realpath does
+        ("afile", "below"),
+    ):
+        uri = store.uri(*parts)
+        assert str(store.path(uri)) == os.path.realpath(store.lexical_path(uri)), parts

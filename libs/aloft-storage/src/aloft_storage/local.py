@@ -65,10 +65,36 @@ class LocalBlobStore(BlobStore):
         """Local path of a ``file://`` URI (or a plain absolute path), confined to the store root with symbolic
         links resolved: for callers that open the file themselves."""
         lexical = self.lexical_path(uri)
-        path = Path(os.path.realpath(lexical))
+        path = Path(self._realpath(lexical))
         if not self._below_root(str(path)):
             raise ValueError(f"{uri} is outside the blob store root {self.root}")
         return path
+
+    def _realpath(self, lexical: str) -> str:
+        """``os.path.realpath`` of a normalised absolute path in a few system calls: the kernel's location of the
+        deepest existing ancestor (opened, every link on the way followed) plus the missing rest. realpath itself
+        makes one lstat per component (about a dozen for a node's log), each a GIL hand-off on a busy loop."""
+        if not self._fd_paths:
+            return os.path.realpath(lexical)
+        missing: list[str] = []
+        current = lexical
+        while True:
+            try:
+                fd = os.open(current, os.O_PATH | os.O_CLOEXEC)
+            except FileNotFoundError:
+                parent = os.path.dirname(current)
+                if parent == current or os.path.lexists(current):  # a dangling link: realpath follows its target
+                    return os.path.realpath(lexical)
+                missing.append(os.path.basename(current))
+                current = parent
+                continue
+            except OSError:  # a file on the way (ENOTDIR), a loop, no permission: realpath's own answer
+                return os.path.realpath(lexical)
+            try:
+                where = os.readlink(f"/proc/self/fd/{fd}")
+            finally:
+                os.close(fd)
+            return os.path.join(where, *reversed(missing))
 
     def _below_root(self, path: str) -> bool:
         return path == self._root or path.startswith(self._root_slash)

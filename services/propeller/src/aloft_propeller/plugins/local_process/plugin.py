@@ -180,7 +180,7 @@ class LocalProcessPlugin:
             await self._tokens.release(ctx)
             message = f"cannot start the task: {spawn_error}"
             return results.failure(Phase.PERMANENT_FAILURE, type(spawn_error).__name__, message, ErrorKind.USER)
-        if not attempt.exists():
+        if ctx.unique_id not in self._children and not attempt.exists():  # a child's directory exists
             return None
         self._reap(ctx.unique_id)
         termination = attempt.termination()
