@@ -97,6 +97,7 @@ class LocalProcessPlugin:
         self._spawn_pool: ThreadPoolExecutor | None = None
         self._spawn_errors: dict[str, BaseException] = {}
         self._log_blobs: dict[str, set[str]] = {}  # attempt → logs whose blob is the attempt's file (hard link)
+        self._made: set[str] = set()  # attempt directories this instance made (no stat per look: a GIL hand-off)
         self._links_use_start = (
             "starttime"
             in " ".join(uri for template in config.plugins.logs.templates for uri in template.templateUris).lower()
@@ -180,7 +181,7 @@ class LocalProcessPlugin:
             await self._tokens.release(ctx)
             message = f"cannot start the task: {spawn_error}"
             return results.failure(Phase.PERMANENT_FAILURE, type(spawn_error).__name__, message, ErrorKind.USER)
-        if ctx.unique_id not in self._children and not attempt.exists():  # a child's directory exists
+        if ctx.unique_id not in self._made and not attempt.exists():
             return None
         self._reap(ctx.unique_id)
         termination = attempt.termination()
@@ -318,6 +319,7 @@ class LocalProcessPlugin:
         else:
             (child, record), linked_logs = done.result()
             self._children[unique_id] = child
+            self._made.add(unique_id)
             if linked_logs:
                 self._log_blobs[unique_id] = linked_logs
             if record is not None:
@@ -441,6 +443,7 @@ class LocalProcessPlugin:
             await self._upload_logs(ctx, attempt, only_if_changed=True)
         self._log_sizes.pop(ctx.unique_id, None)
         self._log_blobs.pop(ctx.unique_id, None)
+        self._made.discard(ctx.unique_id)
 
     async def _kill(
         self, ctx: TaskExecutionContext, attempt: AttemptDir, record: ProcessRecord, termination: Termination
