@@ -64,6 +64,7 @@ def test_console_on_another_origin_logs_in_launches_and_terminates(
         expect(page.get_by_role("navigation", name="User")).to_contain_text("Alice")
         cookies = {c["name"]: c for c in context.cookies(admin)}
         assert cookies["aloft_session"]["httpOnly"] and cookies["aloft_session"]["sameSite"] == "Lax"
+        session_secrets = [cookies["aloft_session"]["value"], cookies["aloft_csrf"]["value"]]
 
         form.get_by_role("button", name="Launch").click()
         page.wait_for_url(re.compile(r"/executions/[a-z0-9]+$"))
@@ -84,6 +85,8 @@ def test_console_on_another_origin_logs_in_launches_and_terminates(
     assert unexpected == [], "the page logged errors:\n" + "\n".join(unexpected)
     audit = stack.log("admin")
     assert "user.login subject=alice" in audit
+    for name in ("admin", "console", "oidc"):  # neither the session nor its CSRF token in any log line
+        assert not any(value in stack.log(name) for value in session_secrets), name
 
 
 def _fetch(page: Page, url: str, method: str = "GET", headers: dict[str, str] | None = None) -> dict[str, Any]:
