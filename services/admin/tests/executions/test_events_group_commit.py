@@ -30,7 +30,9 @@ def node_request(
     return admin_event_pb2.NodeExecutionEventRequest(event=event)
 
 
-def task_request(wid: identifier_pb2.WorkflowExecutionIdentifier, node: str) -> admin_event_pb2.TaskExecutionEventRequest:
+def task_request(
+    wid: identifier_pb2.WorkflowExecutionIdentifier, node: str
+) -> admin_event_pb2.TaskExecutionEventRequest:
     event = event_pb2.TaskExecutionEvent(
         task_id=identifier_pb2.Identifier(
             resource_type=identifier_pb2.TASK, project="flytesnacks", domain="development", name="t", version="v"
@@ -46,7 +48,11 @@ def task_request(wid: identifier_pb2.WorkflowExecutionIdentifier, node: str) -> 
 def outcome(result: object) -> tuple[str, str]:
     """An answer as (status code, which refusal), comparable between the grouped and the lone runs."""
     if isinstance(result, AloftError):
-        reason = result.details.WhichOneof("reason") if isinstance(result.details, admin_event_pb2.EventFailureReason) else ""
+        reason = (
+            result.details.WhichOneof("reason")
+            if isinstance(result.details, admin_event_pb2.EventFailureReason)
+            else ""
+        )
         return (result.code.name, reason or "")
     assert not isinstance(result, BaseException), result
     return ("OK", "")
@@ -65,8 +71,9 @@ def spy_groups(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 async def record_mix(server: Any, name: str, *, together: bool) -> list[tuple[str, str]]:
-    """Recorded concurrently (``together``) or one after the other: first events, a duplicate, a refusal after a terminal phase, another cluster's
-    event, an unknown execution, a task event whose node does not exist (a failure after the load)."""
+    """Recorded concurrently (``together``) or one after the other: first events, a duplicate, a refusal after a
+    terminal phase, another cluster's event, an unknown execution, a task event whose node does not exist (a
+    failure after the load)."""
     await server.seed_execution(name)
     wid, nodes, tasks = server.wid(name), server.managers.node_events, server.managers.task_events
     for node, phase in (("dup", NODE.RUNNING), ("done", NODE.RUNNING), ("done", NODE.SUCCEEDED)):

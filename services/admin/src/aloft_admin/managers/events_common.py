@@ -136,11 +136,7 @@ class EventRecorder:
         """``record_in``, answering with (not raising) a refusal judged before anything of the event was staged,
         so the transaction can go on with other events (a group commit)."""
         try:
-            check_output_size(event, self._max_output_bytes)
-            what = kind.describe(event)
-            row = await kind.load(tx, event, what)
-            if row is not None:
-                raise_if_refused(kind.policy.evaluate(kind.transition(row, event)), row.phase, what)
+            row = await self._judged(tx, kind, event)
         except AloftError as exc:
             if not _clean_refusal(exc):
                 raise
@@ -151,6 +147,15 @@ class EventRecorder:
         self._egress.recorded(tx, event, row)  # cloud events, notifications: staged in this transaction
         await tx.flush()
         return None
+
+    async def _judged(self, tx: Repositories, kind: EventKind[Event, Row, Any], event: Event) -> Row | None:
+        """The event's row (None for a first event) once the event passed every check that stages nothing."""
+        check_output_size(event, self._max_output_bytes)
+        what = kind.describe(event)
+        row = await kind.load(tx, event, what)
+        if row is not None:
+            raise_if_refused(kind.policy.evaluate(kind.transition(row, event)), row.phase, what)
+        return row
 
     async def record_single(self, kind: EventKind[Event, Row, Any], event: Event, at: datetime) -> None:
         """One event of a single-event RPC, committed with the others in flight (one transaction per group)."""
