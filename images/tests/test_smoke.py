@@ -1,7 +1,7 @@
 """Smoke test of the images `make images` built: each service starts from its image as the non-root user and its
-health endpoint answers, the image's own HEALTHCHECK command passes, every module of the service imports (its
-dependencies are all declared), and the image metadata is what a cluster needs (numeric non-root user, volumes,
-OCI labels).
+health endpoint answers, the image's own HEALTHCHECK command passes, every module of the service imports and every
+import its sources make (lazy ones, like admin's Kafka and Pub/Sub clients, included) resolves, and the image
+metadata is what a cluster needs (numeric non-root user, volumes, OCI labels).
 
 Run by `make images` after the build (not by `make test`: it needs the images). Containers run with
 `buildah run --isolation chroot`, which shares the host's network, so each service listens on free ports of this
@@ -153,30 +153,23 @@ if missing:
 """
 
 
+# Clients a service loads only when configured, imported for real (a wheel's native library must load too): admin's
+# cloud events and notifications publish through Kafka, Google Pub/Sub and AWS SNS/SQS.
+LAZY_CLIENTS = {"admin": ["confluent_kafka", "google.cloud.pubsub_v1", "boto3", "kubernetes.dynamic"]}
+
+
 def test_every_import_of_the_service_resolves(service: str, container: str) -> None:
     command = ["/opt/aloft/bin/python", "-c", FIND_EVERY_IMPORT, f"aloft_{service}"]
     result = subprocess.run(
         ["buildah", "run", "--isolation", "chroot", container, "--", *command], capture_output=True, text=True
     )
     assert result.returncode == 0, "not installed in the image:\n" + result.stdout + result.stderr[-3000:]
-
-
-def test_admin_image_carries_the_cloud_event_publishers() -> None:
-    """The clients admin's cloud events and notifications publish with (Kafka, Google Pub/Sub, AWS SNS/SQS)."""
-    if "admin" not in SERVICES:
-        pytest.skip("SERVICES leaves admin out")
-    clients = "import confluent_kafka, google.cloud.pubsub_v1, boto3; print(confluent_kafka.version()[0])"
-    container = buildah("from", "--pull-never", image("admin"))
-    try:
-        result = subprocess.run(
-            ["buildah", "run", "--isolation", "chroot", container, "--", "/opt/aloft/bin/python", "-c", clients],
-            capture_output=True,
-            text=True,
-        )
-    finally:
-        subprocess.run(["buildah", "rm", container], capture_output=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip()
+    clients = LAZY_CLIENTS.get(service, [])
+    load = ["/opt/aloft/bin/python", "-c", "import importlib, sys; [importlib.import_module(m) for m in sys.argv[1:]]"]
+    loaded = subprocess.run(
+        ["buildah", "run", "--isolation", "chroot", container, "--", *load, *clients], capture_output=True, text=True
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
 
 
 def test_service_starts_as_non_root_and_is_healthy(service: str, container: str, tmp_path: Path) -> None:
@@ -228,9 +221,12 @@ def check_serving(service: str, run: list[str], health_url: str) -> None:
         healthcheck = json.loads(buildah("inspect", "--type", "image", image(service)))["Docker"]["config"]
         probe = subprocess.run([*run, *healthcheck["Healthcheck"]["Test"][1:]], capture_output=True, text=True)
         assert probe.returncode == 0, probe.stderr
-        # Nothing outside the declared volumes is writable by the service's user.
-        denied = subprocess.run([*run, "touch", "/opt/aloft/probe"], capture_output=True, text=True)
-        assert denied.returncode != 0 and "Permission denied" in denied.stderr
+        # Nothing outside the declared volumes is writable by the service's user: touch works where it may write
+        # (/tmp) and leaves nothing under /opt/aloft. Exit codes only: while another `buildah run` is active in the
+        # same container, buildah may hand a later run's stderr to the first one, so its wording is not checked.
+        assert subprocess.run([*run, "touch", "/tmp/probe"], capture_output=True).returncode == 0
+        assert subprocess.run([*run, "touch", "/opt/aloft/probe"], capture_output=True).returncode != 0
+        assert subprocess.run([*run, "test", "-e", "/opt/aloft/probe"], capture_output=True).returncode != 0
     finally:
         stop(process)
 
