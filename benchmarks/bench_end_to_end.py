@@ -24,6 +24,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import grpc
+from flyteidl.admin import common_pb2
+from flyteidl.service import admin_pb2_grpc
 from propeller_harness import spawn_seconds
 
 from aloft_stack import running_stack
@@ -97,7 +100,9 @@ def measure_memory(args: argparse.Namespace) -> None:
         if result.returncode != 0:
             print(f"  could not start {args.in_flight} executions: {result.stderr[-1500:]}")
             return
-        time.sleep(5)  # admin hands executions to propeller asynchronously: let the last ones arrive
+        running = wait_running(stack.ports["admin_grpc"], args.in_flight)
+        if running < args.in_flight:
+            print(f"  only {running} of {args.in_flight} workflows RUNNING after {RUNNING_TIMEOUT_S} s; measured so")
         busy = stack.resident_bytes("propeller")
         per = (busy - idle) / args.in_flight
         print(
@@ -106,6 +111,28 @@ def measure_memory(args: argparse.Namespace) -> None:
         )
         figure = f"propeller memory per running workflow ({args.in_flight} in flight)"
         print(f"TABLE {figure} | {per / 2**20:.3f} MiB | <= 1 MB")
+
+
+RUNNING_TIMEOUT_S = 300
+
+
+def wait_running(admin_port: int, expected: int) -> int:
+    """Admin hands executions to propeller in the background: wait until admin lists ``expected`` executions
+    RUNNING (propeller has taken each one and reported it; the few whose task got a slot early may have finished),
+    or the timeout; the count reached."""
+    deadline = time.monotonic() + RUNNING_TIMEOUT_S
+    with grpc.insecure_channel(f"127.0.0.1:{admin_port}") as channel:
+        admin = admin_pb2_grpc.AdminServiceStub(channel)
+        while True:
+            request = common_pb2.ResourceListRequest(
+                id=common_pb2.NamedEntityIdentifier(project="flytesnacks", domain="development"),
+                filters="value_in(phase,RUNNING;SUCCEEDED)",
+                limit=expected,
+            )
+            running = len(admin.ListExecutions(request, timeout=60).executions)
+            if running >= expected or time.monotonic() > deadline:
+                return running
+            time.sleep(2)
 
 
 def _table_row(database: str, shape: str, size: int, parallelism: str, durable: float) -> str:
