@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 USER_SCRIPT = Path(__file__).resolve().parent / "flytekit_user.py"
 PEERS = Path(__file__).resolve().parent / "peers"
 UNBOUNDED = 100_000
+SHAPE_LABEL = {"fanout": "fan-out", "chain": "chain"}
 
 
 def flytekit_python() -> Path:
@@ -224,10 +225,11 @@ def print_ratios(
         ratio = " : ".join("n/a" if c is None else f"{c / base:.1f}" for c in cells)
         extra = f" [{pg:.2f}]" if pg is not None else ""
         print(f"  {size:5}-task {shape:6}: {text}{extra}   (as multiples of bare spawn: {ratio})")
-        figure = f"{size:,}-task {shape}, Aloft : Prefect : Dagster : bare spawn (s; Aloft SQLite, unbounded)"
+        label = f"{size:,}-task {SHAPE_LABEL[shape]}"
+        figure = f"{label}, Aloft : Prefect : Dagster : bare spawn (s; Aloft SQLite, unbounded)"
         print(f"TABLE {figure} | {text} | Aloft <= Prefect", flush=True)
         if ours is not None and cells[1] is not None:
-            print(f"TABLE {size:,}-task {shape}, Aloft / Prefect (same run) | {ours / cells[1]:.2f} | <= 1")
+            print(f"TABLE {label}, Aloft / Prefect (same run) | {ours / cells[1]:.2f} | <= 1")
 
 
 def main() -> int:
@@ -262,7 +264,7 @@ def main() -> int:
             for shape, seconds in peers[name].items():
                 print(f"  {name:8} {shape:6}: {seconds:6.2f} s")
                 size = args.fanout if shape == "fanout" else args.chain
-                figure = f"{name.capitalize()}, {size}-task {shape} (same machine, same run)"
+                figure = f"{name.capitalize()}, {size:,}-task {SHAPE_LABEL[shape]} (same machine, same run)"
                 print(f"TABLE {figure} | {seconds:.2f} s | peer")
     print_ratios(aloft, peers, args)
     return 0
