@@ -61,8 +61,9 @@ class Managers:
 def build_managers(deps: AdminDeps) -> Managers:
     repos, clock, blobs, config = deps.repos, deps.clock, deps.blobs, deps.config
     admin = config.admin
-    check = ProjectDomainCheck(config.domains)
-    attributes = AttributeResolver(config.task_resources)
+    settings_ttl = admin.settingsCacheTtl.total_seconds()
+    check = ProjectDomainCheck(config.domains, settings_ttl)
+    attributes = AttributeResolver(config.task_resources, settings_ttl)
     workflows = WorkflowManager(repos, blobs, clock, check, admin.metadataPrefix)
     launch_plans = LaunchPlanManager(repos, clock, check)
     data = ExecutionData(blobs, admin)
@@ -75,7 +76,7 @@ def build_managers(deps: AdminDeps) -> Managers:
     node_events = NodeEventManager(recorder, clock, offload)
     task_events = TaskEventManager(recorder, clock, offload)
     return Managers(
-        projects=ProjectManager(repos, clock, config.domains),
+        projects=ProjectManager(repos, clock, config.domains, check),
         tasks=TaskManager(repos, clock, check, config.task_resources.limits),
         workflows=workflows,
         launch_plans=launch_plans,

@@ -14,7 +14,7 @@ from typing import Any
 from flyteidl.admin import common_pb2, execution_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2
-from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, insert, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -48,6 +48,18 @@ _FIND_EXECUTION_FOR_UPDATE = _FIND_EXECUTION.with_for_update()
 
 def _execution_params(wid: identifier_pb2.WorkflowExecutionIdentifier) -> dict[str, str]:
     return {"org": wid.org, "project": wid.project, "domain": wid.domain, "name": wid.name}
+
+
+# CreateExecution's one statement: a Core INSERT (no unit of work, no identity map); the unique constraint on the
+# name answers ALREADY_EXISTS, so nothing is read first.
+_INSERT_EXECUTION = insert(ExecutionModel.__table__).returning(ExecutionModel.__table__.c.id)  # type: ignore[arg-type]
+_EXECUTION_COLUMNS = tuple((prop.key, prop.columns[0].key) for prop in inspect(ExecutionModel).column_attrs)
+
+
+def _insert_values(row: ExecutionModel) -> dict[str, Any]:
+    """The row's set attributes by column (unset ones take the columns' defaults)."""
+    given = inspect(row).dict
+    return {column: given[attr] for attr, column in _EXECUTION_COLUMNS if given.get(attr) is not None}
 
 
 _EXECUTION_CLUSTER = select(ExecutionModel.cluster).where(
@@ -232,8 +244,8 @@ class SqlExecutionRepo:
 
     async def add(self, row: ExecutionModel) -> None:
         self._clusters.clear()
-        self._session.add(row)
-        await self._session.flush()
+        result = await self._session.execute(_INSERT_EXECUTION, _insert_values(row))
+        row.id = result.scalar_one()
 
     async def page(self, scope: common_pb2.NamedEntityIdentifier, query: ListQuery) -> tuple[list[ExecutionModel], str]:
         conditions = parse_filters(query.filters, EXECUTION_FIELDS)
