@@ -29,6 +29,7 @@ from flyteidl.core import identifier_pb2
 
 from aloft_admin.faults import AFTER_HANDOFF_CREATE, pause_point
 from aloft_admin.integrations.dataplane import DataPlaneClient, DataPlaneRefused, DataPlaneUnavailable, routing_seed
+from aloft_admin.managers.handoff_marks import StartedMarks
 from aloft_admin.repositories.base import RepositoryProvider
 from aloft_admin.repositories.models.executions import ExecutionModel
 from aloft_admin.transformers.executions import closure_of, execution_identifier
@@ -69,6 +70,7 @@ class Handoffs:
         self._dataplanes = dataplanes
         self._clock = clock
         self._metadata_prefix = metadata_prefix
+        self._started = StartedMarks(repos)
 
     def uri(self, wid: identifier_pb2.WorkflowExecutionIdentifier) -> str:
         """Where an execution's hand-off request is stored (CreateExecution writes it, the repair loop reads it)."""
@@ -131,8 +133,7 @@ class Handoffs:
         except DataPlaneRefused as exc:
             # e.g. UNIMPLEMENTED from a data plane that predates hold and ran the execution at create
             log.error("start of %s/%s/%s refused, not retried: %s", wid.project, wid.domain, wid.name, exc)
-        async with self._repos.transaction() as tx:
-            await tx.executions.mark_started(wid)
+        await self._started.mark(wid)  # committed with the other hand-offs finishing now (handoff_marks)
         return True
 
     async def _still_pending(self, wid: identifier_pb2.WorkflowExecutionIdentifier) -> bool:

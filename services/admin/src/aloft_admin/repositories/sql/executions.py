@@ -14,7 +14,20 @@ from typing import Any
 from flyteidl.admin import common_pb2, execution_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2
-from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, insert, inspect, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    inspect,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -184,6 +197,40 @@ def _due(now: datetime, never_tried_before: datetime) -> ColumnElement[bool]:
 
 _HANDOFF_PENDING, _HANDOFF_STARTING, _HANDOFF_DONE, _HANDOFF_CANCELLED = "pending", "starting", "done", "cancelled"
 
+# The hand-off's two conditional updates, built once (Core statements on the table: no ORM update machinery).
+_TABLE = ExecutionModel.__table__
+_COLUMNS = _TABLE.c  # type: ignore[attr-defined]
+_MARK_HANDED_OFF = (
+    update(_TABLE)  # type: ignore[arg-type]
+    .where(
+        _COLUMNS.org == bindparam("w_org"),
+        _COLUMNS.project == bindparam("w_project"),
+        _COLUMNS.domain == bindparam("w_domain"),
+        _COLUMNS.name == bindparam("w_name"),
+        _COLUMNS.handoff == _HANDOFF_PENDING,
+    )
+    .values(
+        handoff=_HANDOFF_STARTING,
+        cluster=bindparam("v_cluster"),
+        shard_key=bindparam("v_shard_key"),
+        handoff_error="",
+        retry_at=None,
+        phase=case(
+            (_COLUMNS.phase == WF.Phase.Name(WF.UNDEFINED), WF.Phase.Name(WF.QUEUED)), else_=_COLUMNS.phase
+        ),
+        updated_at=bindparam("v_now"),
+        version=_COLUMNS.version + 1,
+    )
+)
+_MARK_STARTED = (
+    update(_TABLE)  # type: ignore[arg-type]
+    .where(
+        tuple_(_COLUMNS.org, _COLUMNS.project, _COLUMNS.domain, _COLUMNS.name).in_(bindparam("keys", expanding=True)),
+        _COLUMNS.handoff == _HANDOFF_STARTING,
+    )
+    .values(handoff=_HANDOFF_DONE, handoff_error="", retry_at=None)
+)
+
 
 ExecutionKey = tuple[str, str, str, str]
 
@@ -268,31 +315,17 @@ class SqlExecutionRepo:
         self, wid: identifier_pb2.WorkflowExecutionIdentifier, cluster: str, shard_key: str, now: datetime
     ) -> bool:
         self._clusters.clear()
-        undefined, queued = WF.Phase.Name(WF.UNDEFINED), WF.Phase.Name(WF.QUEUED)
-        result = await self._session.execute(
-            update(ExecutionModel)
-            .where(*_identified_by(wid), ExecutionModel.handoff == _HANDOFF_PENDING)
-            .values(
-                handoff=_HANDOFF_STARTING,
-                cluster=cluster,
-                shard_key=shard_key,
-                handoff_error="",
-                retry_at=None,
-                phase=case((ExecutionModel.phase == undefined, queued), else_=ExecutionModel.phase),
-                updated_at=now,
-                version=ExecutionModel.version + 1,
-            )
-            .execution_options(synchronize_session=False)
-        )
+        params: dict[str, Any] = {"w_org": wid.org, "w_project": wid.project, "w_domain": wid.domain, "w_name": wid.name}
+        params.update(v_cluster=cluster, v_shard_key=shard_key, v_now=now)
+        result = await self._session.execute(_MARK_HANDED_OFF, params)
         return bool(getattr(result, "rowcount", 0))
 
     async def mark_started(self, wid: identifier_pb2.WorkflowExecutionIdentifier) -> None:
-        await self._session.execute(
-            update(ExecutionModel)
-            .where(*_identified_by(wid), ExecutionModel.handoff == _HANDOFF_STARTING)
-            .values(handoff=_HANDOFF_DONE, handoff_error="", retry_at=None)
-            .execution_options(synchronize_session=False)
-        )
+        await self.mark_started_each([wid])
+
+    async def mark_started_each(self, wids: Sequence[identifier_pb2.WorkflowExecutionIdentifier]) -> None:
+        keys = [(w.org, w.project, w.domain, w.name) for w in wids]
+        await self._session.execute(_MARK_STARTED, {"keys": keys})
 
     async def delay_handoff(self, row_id: int, error: str, retry_at: datetime) -> None:
         self._clusters.clear()
