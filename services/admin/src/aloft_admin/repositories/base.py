@@ -77,6 +77,12 @@ class ExecutionRepo(Protocol):
     async def mark_started(self, wid: WorkflowExecutionId) -> None:
         """Phase 2 delivered (the held run was released): starting → done."""
 
+    async def mark_handed_off_each(
+        self, wids: Sequence[WorkflowExecutionId], cluster: str, shard_key: str, now: datetime
+    ) -> set[tuple[str, str, str, str]]:
+        """``mark_handed_off`` for several executions in one statement: the (org, project, domain, name) of those
+        that moved."""
+
     async def mark_started_each(self, wids: Sequence[WorkflowExecutionId]) -> None:
         """``mark_started`` for several executions in one statement."""
 

@@ -200,36 +200,31 @@ _HANDOFF_PENDING, _HANDOFF_STARTING, _HANDOFF_DONE, _HANDOFF_CANCELLED = "pendin
 # The hand-off's two conditional updates, built once (Core statements on the table: no ORM update machinery).
 _TABLE = ExecutionModel.__table__
 _COLUMNS = _TABLE.c  # type: ignore[attr-defined]
+_IDENTITY = tuple_(_COLUMNS.org, _COLUMNS.project, _COLUMNS.domain, _COLUMNS.name)
 _MARK_HANDED_OFF = (
     update(_TABLE)  # type: ignore[arg-type]
-    .where(
-        _COLUMNS.org == bindparam("w_org"),
-        _COLUMNS.project == bindparam("w_project"),
-        _COLUMNS.domain == bindparam("w_domain"),
-        _COLUMNS.name == bindparam("w_name"),
-        _COLUMNS.handoff == _HANDOFF_PENDING,
-    )
+    .where(_IDENTITY.in_(bindparam("keys", expanding=True)), _COLUMNS.handoff == _HANDOFF_PENDING)
     .values(
         handoff=_HANDOFF_STARTING,
         cluster=bindparam("v_cluster"),
         shard_key=bindparam("v_shard_key"),
         handoff_error="",
         retry_at=None,
-        phase=case(
-            (_COLUMNS.phase == WF.Phase.Name(WF.UNDEFINED), WF.Phase.Name(WF.QUEUED)), else_=_COLUMNS.phase
-        ),
+        phase=case((_COLUMNS.phase == WF.Phase.Name(WF.UNDEFINED), WF.Phase.Name(WF.QUEUED)), else_=_COLUMNS.phase),
         updated_at=bindparam("v_now"),
         version=_COLUMNS.version + 1,
     )
+    .returning(_COLUMNS.org, _COLUMNS.project, _COLUMNS.domain, _COLUMNS.name)
 )
 _MARK_STARTED = (
     update(_TABLE)  # type: ignore[arg-type]
-    .where(
-        tuple_(_COLUMNS.org, _COLUMNS.project, _COLUMNS.domain, _COLUMNS.name).in_(bindparam("keys", expanding=True)),
-        _COLUMNS.handoff == _HANDOFF_STARTING,
-    )
+    .where(_IDENTITY.in_(bindparam("keys", expanding=True)), _COLUMNS.handoff == _HANDOFF_STARTING)
     .values(handoff=_HANDOFF_DONE, handoff_error="", retry_at=None)
 )
+
+
+def _keys(wids: Sequence[identifier_pb2.WorkflowExecutionIdentifier]) -> list[tuple[str, str, str, str]]:
+    return [(w.org, w.project, w.domain, w.name) for w in wids]
 
 
 ExecutionKey = tuple[str, str, str, str]
@@ -314,18 +309,21 @@ class SqlExecutionRepo:
     async def mark_handed_off(
         self, wid: identifier_pb2.WorkflowExecutionIdentifier, cluster: str, shard_key: str, now: datetime
     ) -> bool:
+        return bool(await self.mark_handed_off_each([wid], cluster, shard_key, now))
+
+    async def mark_handed_off_each(
+        self, wids: Sequence[identifier_pb2.WorkflowExecutionIdentifier], cluster: str, shard_key: str, now: datetime
+    ) -> set[tuple[str, str, str, str]]:
         self._clusters.clear()
-        params: dict[str, Any] = {"w_org": wid.org, "w_project": wid.project, "w_domain": wid.domain, "w_name": wid.name}
-        params.update(v_cluster=cluster, v_shard_key=shard_key, v_now=now)
+        params = {"keys": _keys(wids), "v_cluster": cluster, "v_shard_key": shard_key, "v_now": now}
         result = await self._session.execute(_MARK_HANDED_OFF, params)
-        return bool(getattr(result, "rowcount", 0))
+        return {(org, project, domain, name) for org, project, domain, name in result}
 
     async def mark_started(self, wid: identifier_pb2.WorkflowExecutionIdentifier) -> None:
         await self.mark_started_each([wid])
 
     async def mark_started_each(self, wids: Sequence[identifier_pb2.WorkflowExecutionIdentifier]) -> None:
-        keys = [(w.org, w.project, w.domain, w.name) for w in wids]
-        await self._session.execute(_MARK_STARTED, {"keys": keys})
+        await self._session.execute(_MARK_STARTED, {"keys": _keys(wids)})
 
     async def delay_handoff(self, row_id: int, error: str, retry_at: datetime) -> None:
         self._clusters.clear()
