@@ -120,7 +120,9 @@ async def test_launch_plan_settings_beat_attributes(exec_server: Any, literals: 
     assert sent.max_parallelism == 2 and dict(sent.labels) == {"from": "lp"}
 
 
-async def test_attribute_changes_through_this_admin_apply_to_the_next_execution(exec_server: Any, literals: Any) -> None:
+async def test_attribute_changes_through_this_admin_apply_to_the_next_execution(
+    exec_server: Any, literals: Any
+) -> None:
     """Resolved attributes are cached (admin.settingsCacheTtl), but this admin's own update and delete clear it."""
     admin, fake = exec_server.admin, exec_server.dataplane
     lp_id = await exec_server.register_launch_plan()

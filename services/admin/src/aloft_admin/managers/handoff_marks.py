@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Generic, TypeVar
+from typing import Generic, TypeAlias, TypeVar
 
 from flyteidl.core import identifier_pb2
 
@@ -23,7 +23,7 @@ MAX_BATCH = 200
 
 T = TypeVar("T")
 R = TypeVar("R")
-WorkflowExecutionId = identifier_pb2.WorkflowExecutionIdentifier
+WorkflowExecutionId: TypeAlias = identifier_pb2.WorkflowExecutionIdentifier
 
 
 class _GroupCommit(Generic[T, R]):
@@ -63,7 +63,7 @@ class _GroupCommit(Generic[T, R]):
         raise NotImplementedError
 
 
-HandedOff = tuple[WorkflowExecutionId, str, str]  # execution, cluster, shard key
+HandedOff: TypeAlias = tuple[WorkflowExecutionId, str, str]  # execution, cluster, shard key
 
 
 class HandedOffMarks(_GroupCommit[HandedOff, bool]):
