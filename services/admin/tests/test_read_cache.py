@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aloft_admin.managers.read_cache import ReadCache
+from aloft_admin.read_cache import ReadCache
 
 
 class FakeClock:

@@ -15,7 +15,7 @@ from flyteidl.admin import matchable_resource_pb2 as mr
 
 from aloft_admin.config import ResourceSet, TaskResourcesConfig
 from aloft_admin.managers.projects import ProjectDomainCheck
-from aloft_admin.managers.read_cache import ReadCache
+from aloft_admin.read_cache import ReadCache
 from aloft_admin.repositories.base import Repositories, RepositoryProvider
 from aloft_admin.repositories.keys import Scope
 from aloft_admin.repositories.models.entities import MatchableAttributeRow

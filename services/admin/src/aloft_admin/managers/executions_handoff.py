@@ -64,14 +64,16 @@ class Handoffs:
         dataplanes: DataPlaneClient,
         clock: Clock,
         metadata_prefix: str,
+        handed_off: HandedOffMarks,
+        started: StartedMarks,
     ) -> None:
         self._repos = repos
         self._blobs = blobs
         self._dataplanes = dataplanes
         self._clock = clock
         self._metadata_prefix = metadata_prefix
-        self._handed_off = HandedOffMarks(repos, clock)
-        self._started = StartedMarks(repos)
+        self._handed_off = handed_off
+        self._started = started
 
     def uri(self, wid: identifier_pb2.WorkflowExecutionIdentifier) -> str:
         """Where an execution's hand-off request is stored (CreateExecution writes it, the repair loop reads it)."""

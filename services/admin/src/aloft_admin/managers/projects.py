@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from flyteidl.admin import project_pb2
 
 from aloft_admin.config import DomainConfig
-from aloft_admin.managers.read_cache import ReadCache
+from aloft_admin.read_cache import ReadCache
 from aloft_admin.repositories.base import Repositories, RepositoryProvider
 from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.entities import ProjectRow

@@ -24,6 +24,7 @@ from aloft_admin.managers.executions_config import ExecutionConfigResolver
 from aloft_admin.managers.executions_create import ExecutionCreateManager
 from aloft_admin.managers.executions_handoff import Handoffs
 from aloft_admin.managers.executions_single_task import SingleTaskLaunchPlans
+from aloft_admin.managers.handoff_marks import HandedOffMarks, StartedMarks
 from aloft_admin.managers.launch_plans import LaunchPlanManager
 from aloft_admin.managers.launch_targets import LaunchTargetCache, LaunchTargets
 from aloft_admin.managers.named_entities import DescriptionEntityManager, NamedEntityManager
@@ -69,7 +70,15 @@ def build_managers(deps: AdminDeps) -> Managers:
     data = ExecutionData(blobs, admin)
     node_executions = NodeExecutionManager(repos, blobs, data)
     task_executions = TaskExecutionManager(repos, data)
-    handoffs = Handoffs(repos, blobs, deps.dataplanes, clock, admin.metadataPrefix)
+    handoffs = Handoffs(
+        repos,
+        blobs,
+        deps.dataplanes,
+        clock,
+        admin.metadataPrefix,
+        HandedOffMarks(repos, clock),
+        StartedMarks(repos),
+    )
     offload = LiteralOffload(blobs, admin.metadataPrefix)
     recorder = EventRecorder(repos, deps.egress, config.remoteData.maxSizeInBytes)
     workflow_events = WorkflowEventManager(recorder, clock, offload)
