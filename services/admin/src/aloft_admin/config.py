@@ -86,6 +86,9 @@ class AdminSection(ListenConfig):
     # CreateExecution answers once the execution is committed and hands it to the data plane in the background
     # (a crash before the hand-off is repaired as above); false waits for the data plane's answer.
     handoffInBackground: bool = True
+    # How long project state and resolved matchable attributes are reused by CreateExecution. Changes made through
+    # this admin apply at once; changes made through another replica within this time. 0 turns the cache off.
+    settingsCacheTtl: Duration = Field(default="2s")  # type: ignore[assignment]
     database: DatabaseConfig | None = None
 
 

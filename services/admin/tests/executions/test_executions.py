@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 import pytest
-from flyteidl.admin import common_pb2, execution_pb2
+from flyteidl.admin import common_pb2, execution_pb2, project_pb2
 from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2
 from flyteidl.core import execution_pb2 as core
@@ -222,3 +222,22 @@ async def test_execution_data_inlines_only_small_maps(exec_server: Any, literals
         deps.blobs.uri("metadata", "sizes", "missing.pb")
     )
     assert not blob.url and full == literals_pb2.LiteralMap()
+
+
+async def test_a_project_archived_through_this_admin_refuses_the_next_execution(
+    exec_server: Any, literals: Any
+) -> None:
+    """Active projects are cached (admin.settingsCacheTtl); this admin's UpdateProject clears the cache."""
+    admin = exec_server.admin
+    lp_id = await exec_server.register_launch_plan()
+    await admin.CreateExecution(create_request(lp_id, "before", a=literals.int_(1)))
+    project = project_pb2.Project(id=lp_id.project, name=lp_id.project, state=project_pb2.Project.ARCHIVED)
+    await admin.UpdateProject(project)
+    await expect_error(
+        admin.CreateExecution(create_request(lp_id, "archived", a=literals.int_(1))),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "not active",
+    )
+    project.state = project_pb2.Project.ACTIVE
+    await admin.UpdateProject(project)
+    await admin.CreateExecution(create_request(lp_id, "after", a=literals.int_(1)))

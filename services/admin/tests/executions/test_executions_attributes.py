@@ -118,3 +118,37 @@ async def test_launch_plan_settings_beat_attributes(exec_server: Any, literals: 
     )
     sent = fake.created[-1].config
     assert sent.max_parallelism == 2 and dict(sent.labels) == {"from": "lp"}
+
+
+async def test_attribute_changes_through_this_admin_apply_to_the_next_execution(
+    exec_server: Any, literals: Any
+) -> None:
+    """Resolved attributes are cached (admin.settingsCacheTtl), but this admin's own update and delete clear it."""
+    admin, fake = exec_server.admin, exec_server.dataplane
+    lp_id = await exec_server.register_launch_plan()
+
+    async def create(name: str) -> int:
+        await admin.CreateExecution(
+            execution_pb2.ExecutionCreateRequest(
+                project=PROJECT,
+                domain=DOMAIN,
+                name=name,
+                spec=execution_pb2.ExecutionSpec(launch_plan=lp_id),
+                inputs=literals_pb2.LiteralMap(literals={"a": literals.int_(1)}),
+            )
+        )
+        return fake.created[-1].config.max_parallelism
+
+    def parallelism(value: int) -> mr.MatchingAttributes:
+        return mr.MatchingAttributes(workflow_execution_config=mr.WorkflowExecutionConfig(max_parallelism=value))
+
+    await set_project_domain(admin, parallelism(7))
+    assert await create("c1") == 7
+    await set_project_domain(admin, parallelism(11))
+    assert await create("c2") == 11
+    await admin.DeleteProjectDomainAttributes(
+        pda.ProjectDomainAttributesDeleteRequest(
+            project=PROJECT, domain=DOMAIN, resource_type=mr.WORKFLOW_EXECUTION_CONFIG
+        )
+    )
+    assert await create("c3") == 25  # admin's default once no attributes apply

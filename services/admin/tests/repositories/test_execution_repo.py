@@ -95,6 +95,22 @@ async def test_mark_handed_off_only_moves_a_pending_row(repos: SqlRepositories) 
         assert e3 is not None and e3.handoff == "cancelled"
 
 
+async def test_hand_off_marks_for_several_rows_move_only_those_in_the_right_state(repos: SqlRepositories) -> None:
+    async with repos.transaction() as tx:
+        await tx.executions.add(execution_row("p1"))
+        await tx.executions.add(execution_row("p2"))
+        await tx.executions.add(execution_row("gone", handoff="cancelled"))
+    async with repos.transaction() as tx:
+        moved = await tx.executions.mark_handed_off_each([wid("p1"), wid("gone"), wid("p2")], "c1", "s", later(1))
+        assert moved == {("", "p", "d", "p1"), ("", "p", "d", "p2")}
+        await tx.executions.mark_started_each([wid("p1"), wid("gone")])
+    async with repos.transaction() as tx:
+        p1, p2, gone = [await tx.executions.get(wid(n)) for n in ("p1", "p2", "gone")]
+        assert p1 is not None and (p1.handoff, p1.cluster, p1.shard_key) == ("done", "c1", "s")
+        assert p2 is not None and p2.handoff == "starting"
+        assert gone is not None and (gone.handoff, gone.cluster) == ("cancelled", "")
+
+
 async def test_repair_queues_are_due_ordered_and_delays_push_rows_back(repos: SqlRepositories) -> None:
     async with repos.transaction() as tx:
         for i in range(3):

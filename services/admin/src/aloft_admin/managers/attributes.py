@@ -2,7 +2,8 @@
 ListMatchableAttributes, and ``AttributeResolver`` for the managers that apply them (executions).
 
 Precedence (most specific wins): domain < project < project+domain < workflow < launch plan, then the global
-defaults from config (``task_resources`` for TASK_RESOURCE).
+defaults from config (``task_resources`` for TASK_RESOURCE). ``resolve_each`` (every CreateExecution) reads through
+a cache of ``admin.settingsCacheTtl`` (``read_cache``): this admin's updates and deletes clear it once committed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from flyteidl.admin import matchable_resource_pb2 as mr
 
 from aloft_admin.config import ResourceSet, TaskResourcesConfig
 from aloft_admin.managers.projects import ProjectDomainCheck
+from aloft_admin.read_cache import ReadCache
 from aloft_admin.repositories.base import Repositories, RepositoryProvider
 from aloft_admin.repositories.keys import Scope
 from aloft_admin.repositories.models.entities import MatchableAttributeRow
@@ -75,8 +77,15 @@ def merge_task_resources(*levels: mr.TaskResourceAttributes) -> mr.TaskResourceA
 class AttributeResolver:
     """The attributes that apply to an execution's scope: the most specific stored ones, else config defaults."""
 
-    def __init__(self, task_resources: TaskResourcesConfig) -> None:
+    def __init__(self, task_resources: TaskResourcesConfig, cache_ttl: float = 0.0) -> None:
         self._task_resources = task_resources
+        self._resolved: ReadCache[tuple[Scope, tuple[int, ...]], dict[int, mr.MatchingAttributes | None]] = ReadCache(
+            cache_ttl
+        )
+
+    def forget(self) -> None:
+        """Attributes changed (an update or delete committed): resolve every scope again."""
+        self._resolved.invalidate()
 
     def task_resource_defaults(self) -> mr.TaskResourceAttributes:
         config = self._task_resources
@@ -111,7 +120,13 @@ class AttributeResolver:
     async def resolve_each(
         self, tx: Repositories, scope: Scope, resources: Sequence[int]
     ) -> dict[int, mr.MatchingAttributes | None]:
-        """``resolve`` for several kinds at once, with one query."""
+        """``resolve`` for several kinds at once, with one query (or none, cached). The answer is shared: do not
+        mutate it."""
+        key = (scope, tuple(resources))
+        found, cached = self._resolved.get(key)
+        if found and cached is not None:
+            return cached
+        generation = self._resolved.generation
         rows = await tx.attributes.most_specific_each(scope, [resource_name(r) for r in resources])
         resolved: dict[int, mr.MatchingAttributes | None] = {}
         for resource in resources:
@@ -119,6 +134,7 @@ class AttributeResolver:
             resolved[resource] = (
                 mr.MatchingAttributes.FromString(row.attributes) if row is not None else self.config_defaults(resource)
             )
+        self._resolved.put(key, resolved, generation)
         return resolved
 
 
@@ -133,6 +149,12 @@ class AttributesManager:
 
     async def update(self, scope: Scope, attributes: mr.MatchingAttributes) -> None:
         resource = resource_name(resource_of(attributes))
+        try:
+            await self._update(scope, resource, attributes)
+        finally:
+            self._resolver.forget()  # committed (or not): this admin's next execution resolves again
+
+    async def _update(self, scope: Scope, resource: str, attributes: mr.MatchingAttributes) -> None:
         try:
             async with self._repos.transaction() as tx:
                 await self._check_scope(tx, scope)
@@ -175,11 +197,14 @@ class AttributesManager:
         return mr.MatchingAttributes.FromString(row.attributes)
 
     async def delete(self, scope: Scope, resource: int) -> None:
-        async with self._repos.transaction() as tx:
-            row = await tx.attributes.get(scope, resource_name(resource))
-            if row is None:
-                raise NotFound(f"no {resource_name(resource)} attributes found for {self._describe(scope)}")
-            await tx.attributes.delete(row)
+        try:
+            async with self._repos.transaction() as tx:
+                row = await tx.attributes.get(scope, resource_name(resource))
+                if row is None:
+                    raise NotFound(f"no {resource_name(resource)} attributes found for {self._describe(scope)}")
+                await tx.attributes.delete(row)
+        finally:
+            self._resolver.forget()
 
     async def list(self, request: mr.ListMatchableAttributesRequest) -> mr.ListMatchableAttributesResponse:
         async with self._repos.transaction() as tx:

@@ -1,7 +1,9 @@
 """CreateExecution, RelaunchExecution and RecoverExecution: record the execution, then hand it to a data plane.
 
-One transaction validates the request against the launch plan, resolves the execution config, writes inputs,
-compiled closure and hand-off request to the blob store and inserts the row (phase UNDEFINED, hand-off pending).
+One transaction validates the request against the launch plan (project state, launch target and matchable
+attributes come from caches: ``read_cache``, ``launch_targets``), resolves the execution config, inserts the row
+(phase UNDEFINED, hand-off pending) with one INSERT (a used name is the unique constraint's ALREADY_EXISTS) and
+writes inputs (the user's inputs only when they differ) and the hand-off request to the blob store.
 After the commit the data plane is asked to run it (``Handoffs.dispatch``); when it cannot be reached
 the execution stays recorded and the repair loop retries.
 """
@@ -224,11 +226,15 @@ class ExecutionCreateManager:
         if launch.recover_from is not None:
             handoff.recover_from.CopyFrom(launch.recover_from)
         notifications = execution_notifications(resolved, list(target.spec.entity_metadata.notifications))
-        row = _execution_row(launch, resolved, handoff, self._blobs.uri(*prefix, "user_inputs.pb"), notifications)
+        # Without defaults or fixed inputs the user's inputs are the inputs: one blob serves both (relaunch reads it).
+        same = inputs == launch.user_inputs
+        user_inputs_uri = handoff.inputs_uri if same else self._blobs.uri(*prefix, "user_inputs.pb")
+        row = _execution_row(launch, resolved, handoff, user_inputs_uri, notifications)
         row.parent_node_execution_id = parent_row_id
         await tx.executions.add(row)
         await self._blobs.write_proto(handoff.inputs_uri, inputs)
-        await self._blobs.write_proto(row.user_inputs_uri, launch.user_inputs)
+        if not same:
+            await self._blobs.write_proto(user_inputs_uri, launch.user_inputs)
         await self._blobs.write_proto(self._handoffs.uri(wid), handoff)
         return handoff
 

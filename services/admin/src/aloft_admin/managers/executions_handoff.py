@@ -29,6 +29,7 @@ from flyteidl.core import identifier_pb2
 
 from aloft_admin.faults import AFTER_HANDOFF_CREATE, pause_point
 from aloft_admin.integrations.dataplane import DataPlaneClient, DataPlaneRefused, DataPlaneUnavailable, routing_seed
+from aloft_admin.managers.handoff_marks import HandedOffMarks, StartedMarks
 from aloft_admin.repositories.base import RepositoryProvider
 from aloft_admin.repositories.models.executions import ExecutionModel
 from aloft_admin.transformers.executions import closure_of, execution_identifier
@@ -63,12 +64,16 @@ class Handoffs:
         dataplanes: DataPlaneClient,
         clock: Clock,
         metadata_prefix: str,
+        handed_off: HandedOffMarks,
+        started: StartedMarks,
     ) -> None:
         self._repos = repos
         self._blobs = blobs
         self._dataplanes = dataplanes
         self._clock = clock
         self._metadata_prefix = metadata_prefix
+        self._handed_off = handed_off
+        self._started = started
 
     def uri(self, wid: identifier_pb2.WorkflowExecutionIdentifier) -> str:
         """Where an execution's hand-off request is stored (CreateExecution writes it, the repair loop reads it)."""
@@ -131,8 +136,7 @@ class Handoffs:
         except DataPlaneRefused as exc:
             # e.g. UNIMPLEMENTED from a data plane that predates hold and ran the execution at create
             log.error("start of %s/%s/%s refused, not retried: %s", wid.project, wid.domain, wid.name, exc)
-        async with self._repos.transaction() as tx:
-            await tx.executions.mark_started(wid)
+        await self._started.submit(wid)  # committed with the other hand-offs finishing now (handoff_marks)
         return True
 
     async def _still_pending(self, wid: identifier_pb2.WorkflowExecutionIdentifier) -> bool:
@@ -180,9 +184,9 @@ class Handoffs:
         self, wid: identifier_pb2.WorkflowExecutionIdentifier, cluster: str, shard_key: str
     ) -> bool:
         """One conditional UPDATE: pending → starting, UNDEFINED → QUEUED (the row's phase column is authoritative over
-        the closure's copy). False when the row was no longer pending (terminated meanwhile)."""
-        async with self._repos.transaction() as tx:
-            return await tx.executions.mark_handed_off(wid, cluster, shard_key, self._clock())
+        the closure's copy), committed with the other hand-offs finishing now (``handoff_marks``). False when the row
+        was no longer pending (terminated meanwhile)."""
+        return await self._handed_off.submit((wid, cluster, shard_key))
 
     async def _abort_if_cancelled(self, wid: identifier_pb2.WorkflowExecutionIdentifier, cluster: str) -> None:
         """The data plane accepted a run that was terminated while the hand-off was in flight: stop it at once.

@@ -2,7 +2,8 @@
 
 Domains are system-wide (the ``domains`` config section). ``ProjectDomainCheck`` is the check every
 registration and execution makes first: InvalidArgument, as flyteadmin answers, for an unregistered or archived
-project or an unknown domain. ListProjects without filters hides archived projects
+project or an unknown domain; it remembers active projects for ``admin.settingsCacheTtl`` (``read_cache``: this
+admin's UpdateProject clears it). ListProjects without filters hides archived projects
 and sorts by id, as flyteadmin does; limit 0 means no limit.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from flyteidl.admin import project_pb2
 
 from aloft_admin.config import DomainConfig
+from aloft_admin.read_cache import ReadCache
 from aloft_admin.repositories.base import Repositories, RepositoryProvider
 from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.entities import ProjectRow
@@ -28,22 +30,32 @@ INACTIVE_STATES = (project_pb2.Project.ARCHIVED, project_pb2.Project.SYSTEM_ARCH
 class ProjectDomainCheck:
     """The check every registration and execution makes first, in its own transaction."""
 
-    def __init__(self, domains: Sequence[DomainConfig]) -> None:
+    def __init__(self, domains: Sequence[DomainConfig], cache_ttl: float = 0.0) -> None:
         self._domain_ids = frozenset(d.id for d in domains)
+        # (org, project) of projects found active; unregistered and archived ones are always read again.
+        self._active: ReadCache[tuple[str, str], bool] = ReadCache(cache_ttl)
 
-    async def ensure(self, tx: Repositories, project: str, domain: str, org: str = "") -> ProjectRow:
+    async def ensure(self, tx: Repositories, project: str, domain: str, org: str = "") -> None:
         """The project must be registered and active and the domain one of the configured domains."""
-        row = await tx.projects.get(project, org)
-        if row is None:
-            raise InvalidArgument(
-                f"failed to validate that project [{project}] and domain [{domain}] are registered, "
-                f"err: [project [{project}] not found]"
-            )
-        if row.state in INACTIVE_STATES:
-            raise InvalidArgument(f"project [{project}] is not active", details=_inactive(project))
+        key = (org, project)
+        found, _ = self._active.get(key)
+        if not found:
+            generation = self._active.generation
+            row = await tx.projects.get(project, org)
+            if row is None:
+                raise InvalidArgument(
+                    f"failed to validate that project [{project}] and domain [{domain}] are registered, "
+                    f"err: [project [{project}] not found]"
+                )
+            if row.state in INACTIVE_STATES:
+                raise InvalidArgument(f"project [{project}] is not active", details=_inactive(project))
+            self._active.put(key, True, generation)
         if domain not in self._domain_ids:
             raise InvalidArgument(f"domain [{domain}] is unrecognized by system")
-        return row
+
+    def forget(self) -> None:
+        """A project changed (UpdateProject committed): read every project again."""
+        self._active.invalidate()
 
 
 def _inactive(project: str) -> project_pb2.InactiveProject:
@@ -51,10 +63,13 @@ def _inactive(project: str) -> project_pb2.InactiveProject:
 
 
 class ProjectManager:
-    def __init__(self, repos: RepositoryProvider, clock: Clock, domains: Sequence[DomainConfig]) -> None:
+    def __init__(
+        self, repos: RepositoryProvider, clock: Clock, domains: Sequence[DomainConfig], check: ProjectDomainCheck
+    ) -> None:
         self._repos = repos
         self._clock = clock
         self._domains = list(domains)
+        self._check = check
 
     def domains(self) -> list[project_pb2.Domain]:
         return [project_pb2.Domain(id=d.id, name=d.name) for d in self._domains]
@@ -77,13 +92,16 @@ class ProjectManager:
 
     async def update(self, project: project_pb2.Project) -> project_pb2.ProjectUpdateResponse:
         validate.validate_project(project)
-        async with self._repos.transaction() as tx:
-            row = await self._get_row(tx, project.id, project.org)
-            row.name = project.name or row.name
-            row.description = project.description
-            row.labels = project.labels.SerializeToString() if project.HasField("labels") else b""
-            row.state = project.state
-            row.updated_at = self._clock()
+        try:
+            async with self._repos.transaction() as tx:
+                row = await self._get_row(tx, project.id, project.org)
+                row.name = project.name or row.name
+                row.description = project.description
+                row.labels = project.labels.SerializeToString() if project.HasField("labels") else b""
+                row.state = project.state
+                row.updated_at = self._clock()
+        finally:
+            self._check.forget()  # committed (or not): this admin's next check reads the project again
         return project_pb2.ProjectUpdateResponse()
 
     async def get(self, request: project_pb2.ProjectGetRequest) -> project_pb2.Project:

@@ -24,6 +24,7 @@ from aloft_admin.managers.executions_config import ExecutionConfigResolver
 from aloft_admin.managers.executions_create import ExecutionCreateManager
 from aloft_admin.managers.executions_handoff import Handoffs
 from aloft_admin.managers.executions_single_task import SingleTaskLaunchPlans
+from aloft_admin.managers.handoff_marks import HandedOffMarks, StartedMarks
 from aloft_admin.managers.launch_plans import LaunchPlanManager
 from aloft_admin.managers.launch_targets import LaunchTargetCache, LaunchTargets
 from aloft_admin.managers.named_entities import DescriptionEntityManager, NamedEntityManager
@@ -61,21 +62,30 @@ class Managers:
 def build_managers(deps: AdminDeps) -> Managers:
     repos, clock, blobs, config = deps.repos, deps.clock, deps.blobs, deps.config
     admin = config.admin
-    check = ProjectDomainCheck(config.domains)
-    attributes = AttributeResolver(config.task_resources)
+    settings_ttl = admin.settingsCacheTtl.total_seconds()
+    check = ProjectDomainCheck(config.domains, settings_ttl)
+    attributes = AttributeResolver(config.task_resources, settings_ttl)
     workflows = WorkflowManager(repos, blobs, clock, check, admin.metadataPrefix)
     launch_plans = LaunchPlanManager(repos, clock, check)
     data = ExecutionData(blobs, admin)
     node_executions = NodeExecutionManager(repos, blobs, data)
     task_executions = TaskExecutionManager(repos, data)
-    handoffs = Handoffs(repos, blobs, deps.dataplanes, clock, admin.metadataPrefix)
+    handoffs = Handoffs(
+        repos,
+        blobs,
+        deps.dataplanes,
+        clock,
+        admin.metadataPrefix,
+        HandedOffMarks(repos, clock),
+        StartedMarks(repos),
+    )
     offload = LiteralOffload(blobs, admin.metadataPrefix)
     recorder = EventRecorder(repos, deps.egress, config.remoteData.maxSizeInBytes)
     workflow_events = WorkflowEventManager(recorder, clock, offload)
     node_events = NodeEventManager(recorder, clock, offload)
     task_events = TaskEventManager(recorder, clock, offload)
     return Managers(
-        projects=ProjectManager(repos, clock, config.domains),
+        projects=ProjectManager(repos, clock, config.domains, check),
         tasks=TaskManager(repos, clock, check, config.task_resources.limits),
         workflows=workflows,
         launch_plans=launch_plans,

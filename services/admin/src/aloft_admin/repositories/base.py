@@ -77,6 +77,15 @@ class ExecutionRepo(Protocol):
     async def mark_started(self, wid: WorkflowExecutionId) -> None:
         """Phase 2 delivered (the held run was released): starting → done."""
 
+    async def mark_handed_off_each(
+        self, wids: Sequence[WorkflowExecutionId], cluster: str, shard_key: str, now: datetime
+    ) -> set[tuple[str, str, str, str]]:
+        """``mark_handed_off`` for several executions in one statement: the (org, project, domain, name) of those
+        that moved."""
+
+    async def mark_started_each(self, wids: Sequence[WorkflowExecutionId]) -> None:
+        """``mark_started`` for several executions in one statement."""
+
     async def delay_handoff(self, row_id: int, error: str, retry_at: datetime) -> None:
         """Count a failed hand-off and set when to try again."""
 

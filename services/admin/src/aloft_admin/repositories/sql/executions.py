@@ -14,7 +14,20 @@ from typing import Any
 from flyteidl.admin import common_pb2, execution_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2
-from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    inspect,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -48,6 +61,18 @@ _FIND_EXECUTION_FOR_UPDATE = _FIND_EXECUTION.with_for_update()
 
 def _execution_params(wid: identifier_pb2.WorkflowExecutionIdentifier) -> dict[str, str]:
     return {"org": wid.org, "project": wid.project, "domain": wid.domain, "name": wid.name}
+
+
+# CreateExecution's one statement: a Core INSERT (no unit of work, no identity map); the unique constraint on the
+# name answers ALREADY_EXISTS, so nothing is read first.
+_INSERT_EXECUTION = insert(ExecutionModel.__table__).returning(ExecutionModel.__table__.c.id)  # type: ignore[arg-type]
+_EXECUTION_COLUMNS = tuple((prop.key, prop.columns[0].key) for prop in inspect(ExecutionModel).column_attrs)
+
+
+def _insert_values(row: ExecutionModel) -> dict[str, Any]:
+    """The row's set attributes by column (unset ones take the columns' defaults)."""
+    given = inspect(row).dict
+    return {column: given[attr] for attr, column in _EXECUTION_COLUMNS if given.get(attr) is not None}
 
 
 _EXECUTION_CLUSTER = select(ExecutionModel.cluster).where(
@@ -172,6 +197,35 @@ def _due(now: datetime, never_tried_before: datetime) -> ColumnElement[bool]:
 
 _HANDOFF_PENDING, _HANDOFF_STARTING, _HANDOFF_DONE, _HANDOFF_CANCELLED = "pending", "starting", "done", "cancelled"
 
+# The hand-off's two conditional updates, built once (Core statements on the table: no ORM update machinery).
+_TABLE = ExecutionModel.__table__
+_COLUMNS = _TABLE.c  # type: ignore[attr-defined]
+_IDENTITY = tuple_(_COLUMNS.org, _COLUMNS.project, _COLUMNS.domain, _COLUMNS.name)
+_MARK_HANDED_OFF = (
+    update(_TABLE)  # type: ignore[arg-type]
+    .where(_IDENTITY.in_(bindparam("keys", expanding=True)), _COLUMNS.handoff == _HANDOFF_PENDING)
+    .values(
+        handoff=_HANDOFF_STARTING,
+        cluster=bindparam("v_cluster"),
+        shard_key=bindparam("v_shard_key"),
+        handoff_error="",
+        retry_at=None,
+        phase=case((_COLUMNS.phase == WF.Phase.Name(WF.UNDEFINED), WF.Phase.Name(WF.QUEUED)), else_=_COLUMNS.phase),
+        updated_at=bindparam("v_now"),
+        version=_COLUMNS.version + 1,
+    )
+    .returning(_COLUMNS.org, _COLUMNS.project, _COLUMNS.domain, _COLUMNS.name)
+)
+_MARK_STARTED = (
+    update(_TABLE)  # type: ignore[arg-type]
+    .where(_IDENTITY.in_(bindparam("keys", expanding=True)), _COLUMNS.handoff == _HANDOFF_STARTING)
+    .values(handoff=_HANDOFF_DONE, handoff_error="", retry_at=None)
+)
+
+
+def _keys(wids: Sequence[identifier_pb2.WorkflowExecutionIdentifier]) -> list[tuple[str, str, str, str]]:
+    return [(w.org, w.project, w.domain, w.name) for w in wids]
+
 
 ExecutionKey = tuple[str, str, str, str]
 
@@ -232,8 +286,8 @@ class SqlExecutionRepo:
 
     async def add(self, row: ExecutionModel) -> None:
         self._clusters.clear()
-        self._session.add(row)
-        await self._session.flush()
+        result = await self._session.execute(_INSERT_EXECUTION, _insert_values(row))
+        row.id = result.scalar_one()
 
     async def page(self, scope: common_pb2.NamedEntityIdentifier, query: ListQuery) -> tuple[list[ExecutionModel], str]:
         conditions = parse_filters(query.filters, EXECUTION_FIELDS)
@@ -255,32 +309,21 @@ class SqlExecutionRepo:
     async def mark_handed_off(
         self, wid: identifier_pb2.WorkflowExecutionIdentifier, cluster: str, shard_key: str, now: datetime
     ) -> bool:
+        return bool(await self.mark_handed_off_each([wid], cluster, shard_key, now))
+
+    async def mark_handed_off_each(
+        self, wids: Sequence[identifier_pb2.WorkflowExecutionIdentifier], cluster: str, shard_key: str, now: datetime
+    ) -> set[tuple[str, str, str, str]]:
         self._clusters.clear()
-        undefined, queued = WF.Phase.Name(WF.UNDEFINED), WF.Phase.Name(WF.QUEUED)
-        result = await self._session.execute(
-            update(ExecutionModel)
-            .where(*_identified_by(wid), ExecutionModel.handoff == _HANDOFF_PENDING)
-            .values(
-                handoff=_HANDOFF_STARTING,
-                cluster=cluster,
-                shard_key=shard_key,
-                handoff_error="",
-                retry_at=None,
-                phase=case((ExecutionModel.phase == undefined, queued), else_=ExecutionModel.phase),
-                updated_at=now,
-                version=ExecutionModel.version + 1,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        return bool(getattr(result, "rowcount", 0))
+        params = {"keys": _keys(wids), "v_cluster": cluster, "v_shard_key": shard_key, "v_now": now}
+        result = await self._session.execute(_MARK_HANDED_OFF, params)
+        return {(org, project, domain, name) for org, project, domain, name in result}
 
     async def mark_started(self, wid: identifier_pb2.WorkflowExecutionIdentifier) -> None:
-        await self._session.execute(
-            update(ExecutionModel)
-            .where(*_identified_by(wid), ExecutionModel.handoff == _HANDOFF_STARTING)
-            .values(handoff=_HANDOFF_DONE, handoff_error="", retry_at=None)
-            .execution_options(synchronize_session=False)
-        )
+        await self.mark_started_each([wid])
+
+    async def mark_started_each(self, wids: Sequence[identifier_pb2.WorkflowExecutionIdentifier]) -> None:
+        await self._session.execute(_MARK_STARTED, {"keys": _keys(wids)})
 
     async def delay_handoff(self, row_id: int, error: str, retry_at: datetime) -> None:
         self._clusters.clear()
