@@ -74,15 +74,16 @@ def serve_fake_data_plane(port: int, started: Synchronized) -> None:  # type: ig
 
 
 @contextmanager
-def fake_data_plane() -> Iterator[tuple[int, Synchronized]]:  # type: ignore[type-arg]
-    """The fake data plane in a process of its own: its port and its StartExecution counter."""
+def fake_data_plane() -> Iterator[tuple[int, int, Synchronized]]:  # type: ignore[type-arg]
+    """The fake data plane in a process of its own: its port, pid and StartExecution counter."""
     spawn = multiprocessing.get_context("spawn")
     started = spawn.Value("q", 0)
     port = free_port()
     process = spawn.Process(target=serve_fake_data_plane, args=(port, started), daemon=True)
     process.start()
     try:
-        yield port, started
+        assert process.pid is not None
+        yield port, process.pid, started
     finally:
         process.terminate()
         process.join(10)
@@ -219,7 +220,12 @@ def admin_cpu_seconds(pids: list[int]) -> float:
     return sum(process_cpu_seconds(pid) for pid in pids)
 
 
-async def measure(admins: list[tuple[str, int]], started: Synchronized, backend: str) -> None:  # type: ignore[type-arg]
+async def measure(
+    admins: list[tuple[str, int]],
+    data_plane_pid: int,
+    started: Synchronized,  # type: ignore[type-arg]
+    backend: str,
+) -> None:
     channels = [grpc.aio.insecure_channel(endpoint) for endpoint, _ in admins]
     pids = [pid for _, pid in admins]
     spread = RoundRobin(channels)
@@ -230,15 +236,16 @@ async def measure(admins: list[tuple[str, int]], started: Synchronized, backend:
             [lambda i=i: spread.next().CreateExecution(create_request(lp_id, f"w{i}")) for i in range(50)]
         )
         await wait_handed_off(started, 50)
-        rates, handed_off, cpu_ms, client_cpu_ms = [], [], [], []
+        rates, handed_off, cpu_ms, client_cpu_ms, data_plane_cpu_ms = [], [], [], [], []
         for round_ in range(3):
             n = 300
             names = [f"r{round_}x{i}" for i in range(n)]
             calls = [lambda name=name: spread.next().CreateExecution(create_request(lp_id, name)) for name in names]
-            started_at, cpu_started, client_started = (
+            started_at, cpu_started, client_started, data_plane_started = (
                 time.perf_counter(),
                 admin_cpu_seconds(pids),
                 time.process_time(),
+                process_cpu_seconds(data_plane_pid),
             )
             rates.append(n / await run_concurrently(calls))
             # The data plane has them all only now; the next round must not overlap this one's hand-offs.
@@ -246,6 +253,7 @@ async def measure(admins: list[tuple[str, int]], started: Synchronized, backend:
             handed_off.append(n / (time.perf_counter() - started_at))
             cpu_ms.append((admin_cpu_seconds(pids) - cpu_started) * 1000 / n)
             client_cpu_ms.append((time.process_time() - client_started) * 1000 / n)
+            data_plane_cpu_ms.append((process_cpu_seconds(data_plane_pid) - data_plane_started) * 1000 / n)
         rate = statistics.median(rates)
         shape = f", {len(admins)} admin processes" if len(admins) > 1 else ""
         print(
@@ -255,7 +263,8 @@ async def measure(admins: list[tuple[str, int]], started: Synchronized, backend:
         # CPU is steadier than rates on a shared machine: admin's own process, as deployed.
         print(
             f"CreateExecution CPU ({backend}): {statistics.median(cpu_ms):.2f} ms per execution, hand-off included "
-            f"(admin's process CPU; the {CONCURRENCY} clients: {statistics.median(client_cpu_ms):.2f} ms)"
+            f"(admin's process CPU; the {CONCURRENCY} clients: {statistics.median(client_cpu_ms):.2f} ms, "
+            f"the fake data plane: {statistics.median(data_plane_cpu_ms):.2f} ms)"
         )
         print(f"TABLE CreateExecution, {backend}, {CONCURRENCY} clients{shape} | {rate:.0f}/s | >= 500/s")
 
@@ -330,8 +339,11 @@ def main() -> None:
             backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
             # SQLite is one file on one host: one admin process.
             replicas = REPLICAS if backend == "PostgreSQL" else 1
-            with fake_data_plane() as (port, started), admin_processes(Path(tmp), url, port, replicas) as admins:
-                asyncio.run(measure(admins, started, backend))
+            with (
+                fake_data_plane() as (port, data_plane_pid, started),
+                admin_processes(Path(tmp), url, port, replicas) as admins,
+            ):
+                asyncio.run(measure(admins, data_plane_pid, started, backend))
         finally:
             if handle is not None:
                 from aloft_testing.postgres import drop_database
