@@ -83,7 +83,9 @@ def test_admin_serves_the_external_servers_metadata(external_stack: Any) -> None
     assert metadata["authorization_endpoint"] == f"{external_stack.oidc_url}/authorize"
     assert metadata["token_endpoint"] == f"{external_stack.oidc_url}/token"
     # admin issues no tokens of its own in External mode
-    assert httpx.post(f"{external_stack.admin_http}/oauth2/token", data={"grant_type": "client_credentials"}).status_code in (
+    assert httpx.post(
+        f"{external_stack.admin_http}/oauth2/token", data={"grant_type": "client_credentials"}
+    ).status_code in (
         404,
         405,
     )
@@ -106,7 +108,11 @@ def test_flytekit_pkce_login_at_the_external_server_registers_runs_and_refreshes
     access, refresh = _keyring(external_stack, "get", "access_token"), _keyring(external_stack, "get", "refresh_token")
     assert access and refresh
     claims = _claims(access)
-    assert (claims["iss"], claims["aud"], claims["sub"]) == (external_stack.oidc_url, _audiences(external_stack), "alice")
+    assert (claims["iss"], claims["aud"], claims["sub"]) == (
+        external_stack.oidc_url,
+        _audiences(external_stack),
+        "alice",
+    )
     assert claims["client_id"] == CLI_CLIENT
 
     # The workflow runs (propeller reports events with the provider's client-credentials tokens).

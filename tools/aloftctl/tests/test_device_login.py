@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-
 from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
 
 from aloftctl.login import DeviceLogin, LoginError, PkceLogin, PublicClient, TokenCache
@@ -81,7 +80,9 @@ def authorization_server() -> Iterator[tuple[_Server, str]]:
 
 
 def _client(base: str) -> PublicClient:
-    return PublicClient(f"{base}/authorize", f"{base}/token", "flytectl", "http://localhost:1/callback", ("all", "offline"))
+    return PublicClient(
+        f"{base}/authorize", f"{base}/token", "flytectl", "http://localhost:1/callback", ("all", "offline")
+    )
 
 
 def _login(base: str, cache: Path, slept: list[float], now: list[float], timeout: float = 300.0) -> DeviceLogin:

@@ -32,8 +32,14 @@ import uvicorn
 from aloft_auth.oauth_requests import FormRequest
 from authlib.common.security import generate_token
 from authlib.oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import InvalidRequestError
-from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, OAuth2Request, TokenMixin, grants
+from authlib.oauth2.rfc6749 import (
+    AuthorizationCodeMixin,
+    ClientMixin,
+    InvalidRequestError,
+    OAuth2Request,
+    TokenMixin,
+    grants,
+)
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc8628 import DeviceAuthorizationEndpoint, DeviceCodeGrant, DeviceCredentialDict
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
@@ -342,7 +348,10 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
         refresh = token.get("refresh_token")
         if refresh:
             record = RefreshToken(
-                request.client.get_client_id(), token.get("scope", ""), request.user, time.time() + REFRESH_TOKEN_SECONDS
+                request.client.get_client_id(),
+                token.get("scope", ""),
+                request.user,
+                time.time() + REFRESH_TOKEN_SECONDS,
             )
             self.refresh_tokens[refresh] = record
 
