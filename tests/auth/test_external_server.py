@@ -44,16 +44,16 @@ def _logins(stack: Any) -> list[dict[str, Any]]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
 
 
-def _keyring(stack: Any, action: str, key: str, value: str = "") -> str:
+def _keyring(stack: Any, action: str, key: str, value: str = "", data_home: Path | None = None) -> str:
+    """flytekit's cached credential, through keyring as flytekit reads it (``data_home``: another file keyring)."""
+    env = stack.browser_env() if data_home is None else {**stack.browser_env(), "XDG_DATA_HOME": str(data_home)}
     endpoint = f"127.0.0.1:{stack.ports['admin_grpc']}"
     code = (
         "import keyring, sys\n"
         f"if {action!r} == 'set': keyring.set_password({endpoint!r}, {key!r}, {value!r})\n"
         f"else: sys.stdout.write(keyring.get_password({endpoint!r}, {key!r}) or '')\n"
     )
-    done = subprocess.run(
-        [str(flytekit_python()), "-c", code], env=stack.browser_env(), capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([str(flytekit_python()), "-c", code], env=env, capture_output=True, text=True, check=True)
     return done.stdout
 
 
@@ -229,7 +229,7 @@ def test_flytekit_device_flow_approved_in_the_browser(external_stack: Any) -> No
     endpoint = f"dns:///127.0.0.1:{external_stack.ports['admin_grpc']}"
     config.write_text(yaml.safe_dump({"admin": {"endpoint": endpoint, "insecure": True, "authType": "DeviceFlow"}}))
     # a keyring of its own: no token from the Pkce logins
-    env = {**external_stack.browser_env(), "XDG_DATA_HOME": str(external_stack.root / "xdg-device")}
+    env = {**external_stack.browser_env(), "XDG_DATA_HOME": str(_device_keyring(external_stack))}
     env["PYTHONUNBUFFERED"] = "1"  # its prompt is printed to a pipe, then it polls
     version = f"dev-{uuid.uuid4().hex[:8]}"
     command = [str(flytekit_bin() / "pyflyte"), "--config", str(config), "register"]
@@ -243,6 +243,13 @@ def test_flytekit_device_flow_approved_in_the_browser(external_stack: Any) -> No
         proc.kill()
     assert proc.returncode == 0, (printed + rest)[-3000:]
     assert "Authentication successful" in rest
+    token = _keyring(external_stack, "get", "access_token", data_home=_device_keyring(external_stack))
+    assert _claims(token)["sub"] == "alice" and token not in printed + rest
+
+
+def _device_keyring(stack: Any) -> Path:
+    """flytekit's keyring for its device login: none of the Pkce logins' tokens in it."""
+    return Path(stack.root) / "xdg-device"
 
 
 def _service_token(stack: Any, client_id: str, secret_file: Path) -> str:
@@ -278,11 +285,16 @@ def test_tokens_of_the_external_server_for_another_audience_are_refused(external
 
 def test_no_token_or_secret_of_the_external_flows_in_any_log_line(external_stack: Any) -> None:
     secrets = [path.read_text().strip() for path in external_stack.secret_files.values()]
-    tokens = [_keyring(external_stack, "get", key) for key in ("access_token", "refresh_token")]
-    cache = external_stack.root / "aloftctl-tokens.json"
-    if cache.exists():
-        for entry in json.loads(cache.read_text()).values():
-            tokens += [entry.get("access_token", ""), entry.get("refresh_token", "")]
+    tokens = [
+        _keyring(external_stack, "get", key, data_home=home)
+        for key in ("access_token", "refresh_token")
+        for home in (None, _device_keyring(external_stack))  # the Pkce logins', the device login's
+    ]
+    for name in ("aloftctl-tokens.json", "aloftctl-device-tokens.json"):
+        cache = external_stack.root / name
+        if cache.exists():
+            for entry in json.loads(cache.read_text()).values():
+                tokens += [entry.get("access_token", ""), entry.get("refresh_token", "")]
     tokens = [t for t in tokens if t and t != "not-a-valid-token"]
     assert tokens, "run with the login tests: no tokens to look for"
     assert {"flytepropeller", "ci-bot", OTHER_API_CLIENT} <= set(external_stack.secret_files)
