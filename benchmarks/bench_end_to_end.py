@@ -24,6 +24,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import grpc
+from flyteidl.admin import common_pb2
+from flyteidl.service import admin_pb2_grpc
 from propeller_harness import spawn_seconds
 
 from aloft_stack import running_stack
@@ -32,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 USER_SCRIPT = Path(__file__).resolve().parent / "flytekit_user.py"
 PEERS = Path(__file__).resolve().parent / "peers"
 UNBOUNDED = 100_000
+SHAPE_LABEL = {"fanout": "fan-out", "chain": "chain"}
 
 
 def flytekit_python() -> Path:
@@ -52,25 +56,37 @@ def median_of(report: dict[str, Any], key: str) -> float:
 
 
 def measure_aloft(args: argparse.Namespace) -> dict[tuple[str, str, int], float]:
-    """(database, shape, parallelism) → median seconds until durable."""
+    """(database, shape, parallelism) → median seconds until durable. A figure that cannot be measured (a run that
+    failed or overran) is reported and left out; the others still run."""
     figures: dict[tuple[str, str, int], float] = {}
     for database in args.databases.split(","):
-        with running_stack(database) as stack:
-            run_user(stack.flyte_config, "fanout", 5, 0, 1)  # warm-up: registration paths, connections
-            for shape, size in (("fanout", args.fanout), ("chain", args.chain)):
-                for parallelism in (0, UNBOUNDED):
-                    report = run_user(stack.flyte_config, shape, size, parallelism, args.runs)
-                    durable = median_of(report, "durable_s")
-                    succeeded = median_of(report, "succeeded_s")
-                    figures[(database, shape, parallelism)] = durable
-                    label = "default" if parallelism == 0 else "unbounded"
-                    print(
-                        f"  {database:8} {size:5}-node {shape:6} max-parallelism {label:9}: {durable:6.2f} s durable"
-                        f" (SUCCEEDED seen at {succeeded:.2f} s; {_per_node(durable, size)}; median of {args.runs})",
-                        flush=True,
-                    )
-                    print(_table_row(database, shape, size, label, durable), flush=True)
+        try:
+            measure_on(database, args, figures)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+            print(f"  {database}: could not start the stack: {error}", flush=True)
     return figures
+
+
+def measure_on(database: str, args: argparse.Namespace, figures: dict[tuple[str, str, int], float]) -> None:
+    with running_stack(database) as stack:
+        run_user(stack.flyte_config, "fanout", 5, 0, 1)  # warm-up: registration paths, connections
+        for shape, size in (("fanout", args.fanout), ("chain", args.chain)):
+            for parallelism in (0, UNBOUNDED):
+                label = "default" if parallelism == 0 else "unbounded"
+                try:
+                    report = run_user(stack.flyte_config, shape, size, parallelism, args.runs)
+                except (RuntimeError, subprocess.SubprocessError) as error:
+                    print(f"  {database:8} {size:5}-node {shape:6} max-parallelism {label:9}: not measured: {error}")
+                    continue
+                durable = median_of(report, "durable_s")
+                succeeded = median_of(report, "succeeded_s")
+                figures[(database, shape, parallelism)] = durable
+                print(
+                    f"  {database:8} {size:5}-node {shape:6} max-parallelism {label:9}: {durable:6.2f} s durable"
+                    f" (SUCCEEDED seen at {succeeded:.2f} s; {_per_node(durable, size)}; median of {args.runs})",
+                    flush=True,
+                )
+                print(_table_row(database, shape, size, label, durable), flush=True)
 
 
 def measure_memory(args: argparse.Namespace) -> None:
@@ -85,7 +101,9 @@ def measure_memory(args: argparse.Namespace) -> None:
         if result.returncode != 0:
             print(f"  could not start {args.in_flight} executions: {result.stderr[-1500:]}")
             return
-        time.sleep(5)  # admin hands executions to propeller asynchronously: let the last ones arrive
+        running = wait_running(stack.ports["admin_grpc"], args.in_flight)
+        if running < args.in_flight:
+            print(f"  only {running} of {args.in_flight} workflows RUNNING after {RUNNING_TIMEOUT_S} s; measured so")
         busy = stack.resident_bytes("propeller")
         per = (busy - idle) / args.in_flight
         print(
@@ -94,6 +112,28 @@ def measure_memory(args: argparse.Namespace) -> None:
         )
         figure = f"propeller memory per running workflow ({args.in_flight} in flight)"
         print(f"TABLE {figure} | {per / 2**20:.3f} MiB | <= 1 MB")
+
+
+RUNNING_TIMEOUT_S = 300
+
+
+def wait_running(admin_port: int, expected: int) -> int:
+    """Admin hands executions to propeller in the background: wait until admin lists ``expected`` executions
+    RUNNING (propeller has taken each one and reported it; the few whose task got a slot early may have finished),
+    or the timeout; the count reached."""
+    deadline = time.monotonic() + RUNNING_TIMEOUT_S
+    with grpc.insecure_channel(f"127.0.0.1:{admin_port}") as channel:
+        admin = admin_pb2_grpc.AdminServiceStub(channel)
+        while True:
+            request = common_pb2.ResourceListRequest(
+                id=common_pb2.NamedEntityIdentifier(project="flytesnacks", domain="development"),
+                filters="value_in(phase,RUNNING;SUCCEEDED)",
+                limit=expected,
+            )
+            running = len(admin.ListExecutions(request, timeout=60).executions)
+            if running >= expected or time.monotonic() > deadline:
+                return running
+            time.sleep(2)
 
 
 def _table_row(database: str, shape: str, size: int, parallelism: str, durable: float) -> str:
@@ -109,7 +149,8 @@ def _per_node(seconds: float, size: int) -> str:
 
 
 def peer_python(name: str) -> Path | None:
-    """.venv-bench-<name>, made on first use from benchmarks/peers/requirements-<name>.txt; None if that fails."""
+    """.venv-bench-<name>, made on first use from benchmarks/peers/requirements-<name>.txt; None if that fails.
+    pip's output goes to the virtualenv's install.log (shown only when the install fails)."""
     venv = ROOT / f".venv-bench-{name}"
     python = venv / "bin" / "python"
     marker = venv / ".installed"
@@ -119,13 +160,20 @@ def peer_python(name: str) -> Path | None:
     requirements = PEERS / f"requirements-{name}.txt"
     steps = [
         [sys.executable, "-m", "venv", "--clear", str(venv)],
-        [str(python), "-m", "pip", "install", "-q", "-r", str(requirements)],
+        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", str(requirements)],
     ]
-    for step in steps:
-        if subprocess.run(step, check=False).returncode != 0:
-            print(f"  could not install {name}: skipped")
-            return None
+    start = time.perf_counter()
+    log = ROOT / f".venv-bench-{name}.log"
+    with log.open("w") as output:
+        for step in steps:
+            if subprocess.run(step, stdout=output, stderr=subprocess.STDOUT, check=False).returncode != 0:
+                print(f"  could not install {name} (skipped); the end of {log.name}:")
+                print("    " + "\n    ".join(log.read_text().strip().splitlines()[-10:]))
+                return None
+    (venv / "install.log").write_bytes(log.read_bytes())
+    log.unlink()
     marker.touch()
+    print(f"  ({name} installed in {time.perf_counter() - start:.0f} s)", flush=True)
     return python
 
 
@@ -135,13 +183,21 @@ def measure_peer(name: str, args: argparse.Namespace) -> dict[str, float]:
     if python is None:
         return {}
     command = [str(python), str(PEERS / f"{name}_shapes.py"), "--fanout", str(args.fanout), "--chain", str(args.chain)]
-    result = subprocess.run(
-        [*command, "--runs", str(args.peer_runs)], capture_output=True, text=True, timeout=3600, check=False
-    )
+    try:
+        result = subprocess.run(
+            [*command, "--runs", str(args.peer_runs)], capture_output=True, text=True, timeout=3600, check=False
+        )
+    except subprocess.TimeoutExpired:
+        print(f"  {name} did not finish within an hour: skipped")
+        return {}
     if result.returncode != 0:
         print(f"  {name} run failed: {result.stderr[-1500:]}")
         return {}
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    try:
+        report = json.loads(result.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        print(f"  {name} printed no figures: {result.stdout[-500:]} {result.stderr[-1000:]}")
+        return {}
     return {shape: statistics.median(seconds) for shape, seconds in report.items()}
 
 
@@ -169,6 +225,11 @@ def print_ratios(
         ratio = " : ".join("n/a" if c is None else f"{c / base:.1f}" for c in cells)
         extra = f" [{pg:.2f}]" if pg is not None else ""
         print(f"  {size:5}-task {shape:6}: {text}{extra}   (as multiples of bare spawn: {ratio})")
+        label = f"{size:,}-task {SHAPE_LABEL[shape]}"
+        figure = f"{label}, Aloft : Prefect : Dagster : bare spawn (s; Aloft SQLite, unbounded)"
+        print(f"TABLE {figure} | {text} | Aloft <= Prefect", flush=True)
+        if ours is not None and cells[1] is not None:
+            print(f"TABLE {label}, Aloft / Prefect (same run) | {ours / cells[1]:.2f} | <= 1")
 
 
 def main() -> int:
@@ -203,7 +264,7 @@ def main() -> int:
             for shape, seconds in peers[name].items():
                 print(f"  {name:8} {shape:6}: {seconds:6.2f} s")
                 size = args.fanout if shape == "fanout" else args.chain
-                figure = f"{name.capitalize()}, {size}-task {shape} (same machine, same run)"
+                figure = f"{name.capitalize()}, {size:,}-task {SHAPE_LABEL[shape]} (same machine, same run)"
                 print(f"TABLE {figure} | {seconds:.2f} s | peer")
     print_ratios(aloft, peers, args)
     return 0

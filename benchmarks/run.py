@@ -11,6 +11,9 @@ Usage: python benchmarks/run.py [-k SUBSTRING] [--timeout SECONDS]
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -29,15 +32,37 @@ def discover(substring: str = "") -> list[Path]:
 TABLE_PREFIX = "TABLE "
 
 
+# After a timeout's SIGINT (the benchmark's ``finally`` blocks stop the services it started), how long before the
+# whole process group is killed.
+STOP_GRACE_S = 30
+
+
+def stop_group(process: subprocess.Popen[str]) -> None:
+    """A benchmark that overran: interrupt it, then kill everything left in its session (its services too)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
 def run_one(script: Path, timeout: float, rows: list[list[str]]) -> tuple[bool, float]:
     """Run one benchmark, echoing its output and collecting its ``TABLE`` rows."""
     name = script.relative_to(ROOT)
     print(f"\n=== {name}", flush=True)
     start = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [sys.executable, str(script)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
-    timer = threading.Timer(timeout, process.kill)
+    timer = threading.Timer(timeout, stop_group, (process,))
     timer.start()
     try:
         assert process.stdout is not None
@@ -46,6 +71,9 @@ def run_one(script: Path, timeout: float, rows: list[list[str]]) -> tuple[bool, 
             if line.startswith(TABLE_PREFIX):
                 rows.append([cell.strip() for cell in line[len(TABLE_PREFIX) :].split("|")])
         ok = process.wait() == 0
+    except KeyboardInterrupt:  # the benchmark has a session of its own: Ctrl-C reaches it only through here
+        stop_group(process)
+        raise
     finally:
         timer.cancel()
     if time.monotonic() - start >= timeout:
@@ -77,11 +105,13 @@ def main() -> int:
         print("no benchmarks found (looked for " + ", ".join(PATTERNS) + ")")
         return 0
     rows: list[list[str]] = []
+    start = time.monotonic()
     results = [(script, *run_one(script, args.timeout, rows)) for script in scripts]
     print_table(rows)
     print("\n=== summary")
     for script, ok, seconds in results:
         print(f"  {'ok    ' if ok else 'FAILED'} {seconds:7.1f}s  {script.relative_to(ROOT)}")
+    print(f"  total   {time.monotonic() - start:7.1f}s")
     return 0 if all(ok for _, ok, _ in results) else 1
 
 

@@ -87,7 +87,9 @@ def run_shapes(api: str, args: argparse.Namespace) -> dict[str, list[float]]:
             start = time.perf_counter()
             flow_run_id = shape(size)
             deadline = time.monotonic() + 600
-            while completed_task_runs(api, flow_run_id) < size and time.monotonic() < deadline:
+            while (persisted := completed_task_runs(api, flow_run_id)) < size:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"prefect {name}: the server has {persisted} of {size} task runs after 600 s")
                 time.sleep(0.05)
             results[name].append(time.perf_counter() - start)
     return results

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,12 +18,13 @@ import bcrypt
 import grpc
 import pytest
 import yaml
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from aloft_testing.browser_login import browser_command
 from aloft_testing.certs import Pki, make_pki
 from aloft_testing.flytekit import flytekit_bin
+from aloft_testing.processes import GrpcTls, wait_for
 from aloft_testing.servers import free_port, port_open
+from aloft_testing.stack import Stack, stack_config, stack_ports
 
 HERE = Path(__file__).resolve().parent
 SERVICES = ("datacatalog", "admin", "propeller")
@@ -39,37 +38,15 @@ CLI_CLIENT = "flytectl"
 API_AUDIENCE, OTHER_API_CLIENT, OTHER_AUDIENCE = "https://aloft.example/api", "other-api", "https://other.example/api"
 
 
-def _channel(port: int, credentials: grpc.ChannelCredentials | None) -> grpc.Channel:
-    target = f"127.0.0.1:{port}"
-    return grpc.secure_channel(target, credentials) if credentials is not None else grpc.insecure_channel(target)
-
-
-def _serving(port: int, credentials: grpc.ChannelCredentials | None = None) -> bool:
-    with _channel(port, credentials) as channel:
-        try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
-        except grpc.RpcError:
-            return False
-    return reply.status == health_pb2.HealthCheckResponse.SERVING
-
-
 @dataclass
-class AuthStack:
-    root: Path
-    config_file: Path
-    ports: dict[str, int]
-    secret_files: dict[str, Path]
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+class AuthStack(Stack):
+    secret_files: dict[str, Path] = field(default_factory=dict)
     pki: Pki | None = None  # auth.mutualTls on: the services' certificates
 
     @property
     def service_credentials(self) -> grpc.ChannelCredentials | None:
         """What a service presents when mTLS is on (its certificate, trusting the CA)."""
-        if self.pki is None:
-            return None
-        return grpc.ssl_channel_credentials(
-            self.pki.ca.read_bytes(), self.pki.key.read_bytes(), self.pki.cert.read_bytes()
-        )
+        return self.tls.credentials() if self.tls is not None else None
 
     @property
     def admin_http(self) -> str:
@@ -84,34 +61,21 @@ class AuthStack:
         return f"http://127.0.0.1:{self.ports['oidc']}"
 
     def start_oidc_provider(self, *extra: str) -> None:
-        log = open(self.root / "oidc.log", "ab")  # noqa: SIM115 - owned by the child process
-        self.procs["oidc"] = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "aloft_testing.oidc",
-                "--port",
-                str(self.ports["oidc"]),
-                "--client-id",
-                OIDC_CLIENT,
-                "--client-secret",
-                OIDC_SECRET,
-                "--redirect-uri",
-                f"{self.admin_http}/callback",
-                "--user",
-                OIDC_USER,
-                "--groups",
-                OIDC_GROUP,
-                *extra,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        while not port_open("127.0.0.1", self.ports["oidc"]):
-            if self.procs["oidc"].poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the OIDC provider did not start:\n{self.log('oidc')[-3000:]}")
-            time.sleep(0.1)
+        argv = [sys.executable, "-m", "aloft_testing.oidc", "--port", str(self.ports["oidc"])]
+        argv += ["--client-id", OIDC_CLIENT, "--client-secret", OIDC_SECRET]
+        argv += ["--redirect-uri", f"{self.admin_http}/callback", "--user", OIDC_USER, "--groups", OIDC_GROUP]
+        argv += extra
+        self._wait_listening("oidc", self.spawn("oidc", argv), timeout=30)
+
+    def _wait_listening(self, name: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+        """Until process ``name`` accepts connections on its port (``ports[name]``); fails with its log if it exits."""
+
+        def listening() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited:\n{self.log(name)[-3000:]}")
+            return port_open("127.0.0.1", self.ports[name])
+
+        wait_for(listening, timeout, name, interval=0.1)
 
     @property
     def console_url(self) -> str:
@@ -119,47 +83,8 @@ class AuthStack:
         return f"http://127.0.0.1:{self.ports['console']}"
 
     def start_console(self) -> None:
-        log = open(self.root / "console.log", "ab")  # noqa: SIM115 - owned by the child process
-        self.procs["console"] = subprocess.Popen(
-            [str(Path(sys.executable).parent / "aloft-console"), "--config", str(self.config_file), "serve"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=self.root,
-        )
-        deadline = time.monotonic() + 60
-        while not port_open("127.0.0.1", self.ports["console"]):
-            if self.procs["console"].poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"aloft-console did not start:\n{self.log('console')[-3000:]}")
-            time.sleep(0.2)
-
-    def start(self, name: str) -> None:
-        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
-        self.procs[name] = subprocess.Popen(
-            [str(Path(sys.executable).parent / f"aloft-{name}"), "--config", str(self.config_file), "serve"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=self.root,
-            env={**os.environ, "ALOFT_FLYTEKIT_VENV": str(flytekit_bin().parent)},
-        )
-        deadline = time.monotonic() + 60
-        while not _serving(self.ports[f"{name}_grpc"], self.service_credentials):
-            if self.procs[name].poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"aloft-{name} did not start:\n{self.log(name)[-3000:]}")
-            time.sleep(0.2)
-
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        self.procs.clear()
-
-    def log(self, name: str) -> str:
-        path = self.root / f"{name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        argv = [str(Path(sys.executable).parent / "aloft-console"), "--config", str(self.config_file), "serve"]
+        self._wait_listening("console", self.spawn("console", argv), timeout=60)
 
     def flytekit_config(self, client_id: str) -> Path:
         path = self.root / f"flytekit-{client_id}.yaml"
@@ -200,7 +125,7 @@ class AuthStack:
     def flytekit(
         self, client_id: str, *args: str, tool: str = "pyflyte", config: Path | None = None
     ) -> subprocess.CompletedProcess[str]:
-        bin_dir = flytekit_bin()
+        bin_dir = self.venv / "bin"
         config = config or self.flytekit_config(client_id)
         command = [str(bin_dir / "pyflyte"), "--config", str(config), *args]
         if tool == "driver":
@@ -228,23 +153,9 @@ def _config(root: Path, ports: dict[str, int], secret_files: dict[str, Path]) ->
         "response_types": ["code"],
         "scopes": ["all", "offline"],
     }
+    config = stack_config(root, ports, {"workflow-reeval-duration": "1s", "downstream-eval-duration": "1s"})
     return {
-        "stack": {"dataDir": str(root / "data")},
-        "admin": {
-            "grpcPort": ports["admin_grpc"],
-            "httpPort": ports["admin_http"],
-            "dataPlanes": [{"name": "default", "endpoint": f"127.0.0.1:{ports['propeller_grpc']}"}],
-        },
-        "datacatalog": {"grpcPort": ports["datacatalog_grpc"], "httpPort": ports["datacatalog_http"]},
-        "propeller": {
-            "grpcPort": ports["propeller_grpc"],
-            "httpPort": ports["propeller_http"],
-            "adminEndpoint": f"127.0.0.1:{ports['admin_grpc']}",
-            "datacatalogEndpoint": f"127.0.0.1:{ports['datacatalog_grpc']}",
-            "workflow-reeval-duration": "1s",
-            "downstream-eval-duration": "1s",
-        },
-        "storage": {"type": "local", "signedUrl": {"baseUrl": f"{admin_http}/api/v1/blobs"}},
+        **config,
         # The one block that turns auth on for every service.
         "auth": {
             "enabled": True,
@@ -325,7 +236,7 @@ def mtls_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthStack]:
 @pytest.fixture(scope="module")
 def external_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthStack]:
     """The stack with ``appAuth.authServerType: External``: the test OIDC provider is the authorization server of
-    users (PKCE, public client), services (client credentials) and admin's console login alike."""
+    users (PKCE and the device flow, public client), services (client credentials) and admin's console login."""
     with _started_stack(tmp_path_factory.mktemp("external-stack"), mutual_tls=False, external=True) as stack:
         yield stack
 
@@ -350,10 +261,7 @@ def _external_mode(config: dict[str, Any], root: Path, ports: dict[str, int], se
 
 @contextmanager
 def _started_stack(root: Path, mutual_tls: bool, console: bool = False, external: bool = False) -> Iterator[AuthStack]:
-    flytekit_bin()  # fails naming the fix when the flytekit virtualenv is missing
-    ports = {f"{svc}_{kind}": free_port() for svc in SERVICES for kind in ("grpc", "http")}
-    ports["oidc"] = free_port()
-    ports["pkce_callback"] = free_port()
+    ports = {**stack_ports(SERVICES), "oidc": free_port(), "pkce_callback": free_port()}
     secret_files = {}
     other = {OTHER_API_CLIENT: "other-api-e2e-secret-5d3c"} if external else {}
     for name, secret in {**SECRETS, OIDC_CLIENT: OIDC_SECRET, **other}.items():
@@ -380,14 +288,14 @@ def _started_stack(root: Path, mutual_tls: bool, console: bool = False, external
             "keyFile": str(pki.key),
             "caFile": str(pki.ca),
         }
-    config_file = root / "aloft.yaml"
-    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
-    stack = AuthStack(root, config_file, ports, secret_files, pki=pki)
+    tls = GrpcTls(pki.ca, pki.cert, pki.key) if pki is not None else None
+    # flytekit_bin() fails naming the fix when the flytekit virtualenv is missing
+    stack = AuthStack.create(root, flytekit_bin().parent, HERE, config, ports, tls=tls)
+    stack.secret_files, stack.pki = secret_files, pki
     try:
         if not mutual_tls:  # the browser login test's provider
             stack.start_oidc_provider(*provider_args)
-        for name in SERVICES:
-            stack.start(name)
+        stack.start_all(SERVICES)
         if console:
             stack.start_console()
         yield stack

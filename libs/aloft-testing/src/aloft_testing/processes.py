@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +44,36 @@ def stop_processes(procs: Sequence[subprocess.Popen[bytes]], grace: float = 15) 
             proc.wait(10)
 
 
-def wait_grpc_serving(endpoint: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
-    """Block until ``endpoint`` reports SERVING; fail with the log if the process exits or never gets there."""
+@dataclass(frozen=True)
+class GrpcTls:
+    """TLS to a gRPC port: the CA certificate to trust and, for mutual TLS, the client's certificate and key."""
+
+    root_cert: Path
+    cert: Path | None = None
+    key: Path | None = None
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        cert, key = (path.read_bytes() if path else None for path in (self.cert, self.key))
+        return grpc.ssl_channel_credentials(self.root_cert.read_bytes(), key, cert)
+
+
+def grpc_channel(endpoint: str, tls: GrpcTls | None = None) -> grpc.Channel:
+    """A channel to ``endpoint``: plaintext, or TLS with ``tls``."""
+    return grpc.secure_channel(endpoint, tls.credentials()) if tls else grpc.insecure_channel(endpoint)
+
+
+def wait_grpc_serving(
+    endpoint: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60, tls: GrpcTls | None = None
+) -> None:
+    """Block until ``endpoint`` (over TLS with ``tls``) reports SERVING; fail with the log if the process exits or
+    never gets there."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{process.args!r} exited ({process.returncode}):\n{log.read_text()}")
         # A fresh channel each time: a channel refused while the server starts backs off its reconnects (1 s,
         # 1.6 s, 2.6 s ...) and would notice SERVING seconds late.
-        with grpc.insecure_channel(endpoint) as channel:
+        with grpc_channel(endpoint, tls) as channel:
             try:
                 status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1).status
             except grpc.RpcError:

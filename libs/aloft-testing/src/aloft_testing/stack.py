@@ -2,11 +2,11 @@
 on free ports with one temporary data directory, plus the flytekit config pointing at admin.
 
 One harness for every suite that needs the whole stack (tests/e2e, tests/kube, tests/cli, tests/egress, tests/console,
-tests/connectors) and for the end-to-end benchmarks: ``stack_config`` writes the one ``aloft.yaml`` the services read
-(embedded defaults: SQLite, local blob store, local-process tasks), callers add their own sections to it
+tests/connectors, tests/auth) and for the end-to-end benchmarks: ``stack_config`` writes the one ``aloft.yaml`` the
+services read (embedded defaults: SQLite, local blob store, local-process tasks), callers add their own sections to it
 (``select_plugins`` for propeller's plugins), and ``Stack`` starts, kills and stops the processes (and any other
-process a suite runs beside them, ``spawn``) and runs unmodified flytekit (``pyflyte``, a driver script) from a
-flytekit virtualenv.
+process a suite runs beside them, ``spawn``), waits for them over TLS when their gRPC ports speak it (``tls``), and
+runs unmodified flytekit (``pyflyte``, a driver script) from a flytekit virtualenv.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any, Self
 import yaml
 
 from aloft_testing.flytekit import flytekit_bin
-from aloft_testing.processes import stop_processes, wait_grpc_serving
+from aloft_testing.processes import GrpcTls, stop_processes, wait_grpc_serving
 from aloft_testing.servers import free_port
 
 SERVICES = ("datacatalog", "admin", "propeller", "scheduler")
@@ -103,7 +103,7 @@ def write_configs(root: Path, config: dict[str, Any], ports: dict[str, int]) -> 
 @dataclass
 class Stack:
     """The service processes of one stack. ``workdir`` holds what flytekit runs from (``flows/``, ``driver.py``);
-    ``venv`` is the flytekit virtualenv (aloft_testing.flytekit)."""
+    ``venv`` is the flytekit virtualenv (aloft_testing.flytekit); ``tls``, how to reach gRPC ports that speak TLS."""
 
     root: Path
     config_file: Path
@@ -113,14 +113,23 @@ class Stack:
     logs: Path
     workdir: Path
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    tls: GrpcTls | None = None
 
     @classmethod
-    def create(cls, root: Path, venv: Path, workdir: Path, config: dict[str, Any], ports: dict[str, int]) -> Self:
+    def create(
+        cls,
+        root: Path,
+        venv: Path,
+        workdir: Path,
+        config: dict[str, Any],
+        ports: dict[str, int],
+        tls: GrpcTls | None = None,
+    ) -> Self:
         """Write ``config`` and flytekit's config under ``root`` (logs in ``root/logs``); nothing started yet."""
         config_file, flyte_config = write_configs(root, config, ports)
         logs = root / "logs"
         logs.mkdir(exist_ok=True)
-        return cls(root, config_file, flyte_config, ports, venv, logs, workdir)
+        return cls(root, config_file, flyte_config, ports, venv, logs, workdir, tls=tls)
 
     def spawn(
         self, name: str, argv: list[str], cwd: Path | None = None, extra_env: dict[str, str] | None = None
@@ -153,7 +162,7 @@ class Stack:
 
     def wait_serving(self, name: str, timeout: float = 60) -> None:
         endpoint = f"127.0.0.1:{self.ports[f'{name}_grpc']}"
-        wait_grpc_serving(endpoint, self.procs[name], self.logs / f"{name}.log", timeout)
+        wait_grpc_serving(endpoint, self.procs[name], self.logs / f"{name}.log", timeout, self.tls)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name)

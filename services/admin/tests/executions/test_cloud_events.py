@@ -43,16 +43,24 @@ def broker() -> Iterator[ThrowawayNats]:
         yield server
 
 
-def cloud_events_config(broker: ThrowawayNats, event_types: list[str] | None = None) -> dict[str, Any]:
+def publisher_config(
+    kind: str, settings: dict[str, Any], topic: str, event_types: list[str] | None = None
+) -> dict[str, Any]:
+    """admin's ``cloudEvents`` section publishing to the ``kind`` broker (its ``settings``) with a quick outbox."""
     return {
         "cloudEvents": {
             "enable": True,
-            "type": "nats",
-            "nats": {"servers": [f"127.0.0.1:{broker.port}"], "jetStream": {"enabled": True, "stream": STREAM}},
-            "eventsPublisher": {"topicName": SUBJECT, "eventTypes": event_types or ["all"]},
+            "type": kind,
+            kind: settings,
+            "eventsPublisher": {"topicName": topic, "eventTypes": event_types or ["all"]},
             "outbox": {"pollInterval": "100ms", "retryDelay": "50ms", "maxRetryDelay": "200ms"},
         }
     }
+
+
+def cloud_events_config(broker: ThrowawayNats, event_types: list[str] | None = None) -> dict[str, Any]:
+    nats_settings = {"servers": [f"127.0.0.1:{broker.port}"], "jetStream": {"enabled": True, "stream": STREAM}}
+    return publisher_config("nats", nats_settings, SUBJECT, event_types)
 
 
 def _stamp(seconds: int) -> Any:
@@ -121,6 +129,17 @@ async def drained(server: Any, timeout: float = 30) -> None:
         await asyncio.sleep(0.05)
 
 
+async def publish_lifecycle(server: Any, name: str) -> list[Any]:
+    """Seed execution ``name``, send its whole lifecycle and wait until the outbox has published it; the requests
+    sent."""
+    await server.seed_execution(name)
+    sent = lifecycle(server.wid(name))
+    for request in sent:
+        await send(server.admin, request)
+    await drained(server)
+    return sent
+
+
 async def stream_events(broker: ThrowawayNats) -> list[dict[str, Any]]:
     """Every message stored in the stream, in stream order, decoded as structured CloudEvents."""
     nc = await nats.connect(broker.url)
@@ -144,6 +163,26 @@ def request_of(cloud_event: dict[str, Any]) -> Any:
     return json_format.ParseDict(cloud_event["data"], message_type())
 
 
+def assert_flyte_envelope(event: dict[str, Any], execution: str) -> None:
+    """The structured CloudEvent of execution ``execution``'s first event (RUNNING) has flyteadmin's attributes."""
+    assert event["specversion"] == "1.0" and event["datacontenttype"] == "application/json"
+    assert event["type"] == "com.flyte.resource.flyteidl.admin.WorkflowExecutionEventRequest"
+    assert event["source"] == "https://github.com/flyteorg/flyte/flyteadmin"
+    assert event["jsonschemaurl"].endswith("/jsonschema/workflow_execution.json")
+    assert event["id"] == f'project:"flytesnacks" domain:"development" name:"{execution}".RUNNING'
+    assert event["time"] == "2026-01-01T00:00:01Z"
+
+
+def from_protobuf(event: Any) -> dict[str, Any]:
+    """A CloudEvent in the protobuf format (SNS, Pub/Sub) as the structured CloudEvent it carries."""
+    attributes = {
+        name: value.ce_timestamp.ToJsonString() if value.HasField("ce_timestamp") else value.ce_string
+        for name, value in event.attributes.items()
+    }
+    envelope = {"specversion": event.spec_version, "id": event.id, "source": event.source, "type": event.type}
+    return {**envelope, **attributes, "data": json.loads(event.text_data)}
+
+
 def without_request_id(request: Any) -> Any:
     copy = type(request)()
     copy.CopyFrom(request)
@@ -155,23 +194,12 @@ async def test_every_event_is_published_as_a_flyte_cloud_event_in_order(
     start_configured_exec_server: Any, broker: ThrowawayNats
 ) -> None:
     async with start_configured_exec_server(cloud_events_config(broker)) as server:
-        wid = server.wid("ce1")
-        await server.seed_execution("ce1")
-        sent = lifecycle(wid)
-        for request in sent:
-            await send(server.admin, request)
-        await drained(server)
+        sent = await publish_lifecycle(server, "ce1")
         received = await stream_events(broker)
 
     assert [request_of(e) for e in received] == [without_request_id(r) for r in sent]
     first = received[0]
-    assert first["specversion"] == "1.0"
-    assert first["type"] == "com.flyte.resource.flyteidl.admin.WorkflowExecutionEventRequest"
-    assert first["source"] == "https://github.com/flyteorg/flyte/flyteadmin"
-    assert first["jsonschemaurl"].endswith("/jsonschema/workflow_execution.json")
-    assert first["datacontenttype"] == "application/json"
-    assert first["id"] == 'project:"flytesnacks" domain:"development" name:"ce1".RUNNING'
-    assert first["time"] == "2026-01-01T00:00:01Z"
+    assert_flyte_envelope(first, "ce1")
     assert first["data"]["event"]["phase"] == "RUNNING"  # protobuf JSON, as flyteadmin's jsonpb
     assert len({e["id"] for e in received}) == len(received)  # a task phase version is its own event
 
@@ -180,10 +208,7 @@ async def test_event_type_filter_publishes_only_the_named_kinds(
     start_configured_exec_server: Any, broker: ThrowawayNats
 ) -> None:
     async with start_configured_exec_server(cloud_events_config(broker, ["workflow", "task"])) as server:
-        await server.seed_execution("ce2")
-        for request in lifecycle(server.wid("ce2")):
-            await send(server.admin, request)
-        await drained(server)
+        await publish_lifecycle(server, "ce2")
         received = await stream_events(broker)
     kinds = [e["type"].rsplit(".", 1)[1] for e in received]
     assert kinds == ["WorkflowExecutionEventRequest"] + ["TaskExecutionEventRequest"] * 4 + [
@@ -289,39 +314,19 @@ async def test_cloud_events_to_sns_in_flytes_protobuf_format(
     queue_url = sqs.create_queue(QueueName="flyte-events-reader")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-    config = {
-        "cloudEvents": {
-            "enable": True,
-            "type": "aws",
-            "aws": {"region": "us-east-1"},
-            "eventsPublisher": {"topicName": topic, "eventTypes": ["all"]},
-            "outbox": {"pollInterval": "100ms", "retryDelay": "50ms", "maxRetryDelay": "200ms"},
-        }
-    }
-    async with start_configured_exec_server(config) as server:
-        await server.seed_execution("ce5")
-        sent = lifecycle(server.wid("ce5"))
-        for request in sent:
-            await send(server.admin, request)
-        await drained(server)
+    async with start_configured_exec_server(publisher_config("aws", {"region": "us-east-1"}, topic)) as server:
+        sent = await publish_lifecycle(server, "ce5")
     received: list[Any] = []
     while len(received) < len(sent):
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages")
         assert messages, f"{len(received)} of {len(sent)} events reached the queue"
         for message in messages:  # the SNS envelope's Message: the CloudEvent protobuf, base64 (gizmo's PublishRaw)
-            event: Any = CloudEvent.FromString(base64.b64decode(json.loads(message["Body"])["Message"]))
-            received.append(event)
+            event = CloudEvent.FromString(base64.b64decode(json.loads(message["Body"])["Message"]))
+            received.append(from_protobuf(event))
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-    first = received[0]
-    assert (first.spec_version, first.source) == ("1.0", "https://github.com/flyteorg/flyte/flyteadmin")
-    assert first.type == "com.flyte.resource.flyteidl.admin.WorkflowExecutionEventRequest"
-    assert first.id == 'project:"flytesnacks" domain:"development" name:"ce5".RUNNING'
-    assert first.attributes["datacontenttype"].ce_string == "application/json"
-    assert first.attributes["jsonschemaurl"].ce_string.endswith("/jsonschema/workflow_execution.json")
-    assert first.attributes["time"].ce_timestamp.ToJsonString() == "2026-01-01T00:00:01Z"
+    assert_flyte_envelope(received[0], "ce5")
     # Published in commit order (moto's standard queue keeps it; SNS itself promises no order).
-    as_dicts = [{"type": e.type, "data": json.loads(e.text_data)} for e in received]
-    assert [request_of(e) for e in as_dicts] == [without_request_id(r) for r in sent]
+    assert [request_of(e) for e in received] == [without_request_id(r) for r in sent]
 
 
 # --- Kafka (a real Kafka-protocol broker, Tansu: see aloft_testing.brokers) ----------------------------------------
@@ -376,15 +381,7 @@ def consume_all(bootstrap: str, partitions: int, count: int) -> list[Any]:
 
 
 def kafka_config(bootstrap: str) -> dict[str, Any]:
-    return {
-        "cloudEvents": {
-            "enable": True,
-            "type": "kafka",
-            "kafka": {"brokers": [bootstrap], "version": "3.6.0"},
-            "eventsPublisher": {"topicName": KAFKA_TOPIC, "eventTypes": ["all"]},
-            "outbox": {"pollInterval": "100ms", "retryDelay": "50ms", "maxRetryDelay": "200ms"},
-        }
-    }
+    return publisher_config("kafka", {"brokers": [bootstrap], "version": "3.6.0"}, KAFKA_TOPIC)
 
 
 def as_structured(record: Any) -> dict[str, Any]:
@@ -401,11 +398,7 @@ async def test_cloud_events_to_kafka_in_binary_mode_keyed_by_entity(
 ) -> None:
     create_topic(kafka.bootstrap, partitions=3)
     async with start_configured_exec_server(kafka_config(kafka.bootstrap)) as server:
-        await server.seed_execution("ck1")
-        sent = lifecycle(server.wid("ck1"))
-        for request in sent:
-            await send(server.admin, request)
-        await drained(server)
+        sent = await publish_lifecycle(server, "ck1")
     records = await asyncio.to_thread(consume_all, kafka.bootstrap, 3, len(sent))
     assert len(records) == len(sent)
     by_key: dict[bytes, list[Any]] = {}
@@ -425,12 +418,7 @@ async def test_cloud_events_to_kafka_in_binary_mode_keyed_by_entity(
     first = as_structured(
         next(r for r in records if r.key() == b'project:"flytesnacks" domain:"development" name:"ck1"')
     )
-    assert first["specversion"] == "1.0" and first["datacontenttype"] == "application/json"
-    assert first["type"] == "com.flyte.resource.flyteidl.admin.WorkflowExecutionEventRequest"
-    assert first["source"] == "https://github.com/flyteorg/flyte/flyteadmin"
-    assert first["id"] == 'project:"flytesnacks" domain:"development" name:"ck1".RUNNING'
-    assert first["time"] == "2026-01-01T00:00:01Z"
-    assert first["jsonschemaurl"].endswith("/jsonschema/workflow_execution.json")
+    assert_flyte_envelope(first, "ck1")
 
 
 def entity_of_request(request: Any) -> str:
@@ -530,37 +518,20 @@ async def test_cloud_events_to_pubsub_in_flytes_protobuf_format_ordered_per_enti
 
     topic = f"flyte-events-{uuid.uuid4().hex[:8]}"  # the emulator serves the whole module
     subscription = await asyncio.to_thread(topic_with_subscription, topic, True)
-    config = {
-        "cloudEvents": {
-            "enable": True,
-            "type": "gcp",
-            "gcp": {"projectId": GCP_PROJECT},
-            "eventsPublisher": {"topicName": topic, "eventTypes": ["all"]},
-            "outbox": {"pollInterval": "100ms", "retryDelay": "50ms", "maxRetryDelay": "200ms"},
-        }
-    }
-    async with start_configured_exec_server(config) as server:
-        await server.seed_execution("cg1")
-        sent = lifecycle(server.wid("cg1"))
-        for request in sent:
-            await send(server.admin, request)
-        await drained(server)
+    async with start_configured_exec_server(publisher_config("gcp", {"projectId": GCP_PROJECT}, topic)) as server:
+        sent = await publish_lifecycle(server, "cg1")
     messages = await asyncio.to_thread(pull_all, subscription, len(sent))
     assert len(messages) == len(sent)
-    events: dict[str, list[Any]] = {}
+    events: dict[str, list[dict[str, Any]]] = {}
     for message in messages:  # data: the CloudEvent protobuf (gizmo's PublishRaw), attribute key: the event kind
-        event: Any = CloudEvent.FromString(message.data)
-        assert message.attributes["key"] == event.type.removeprefix("com.flyte.resource.")
+        event = from_protobuf(CloudEvent.FromString(message.data))
+        assert message.attributes["key"] == event["type"].removeprefix("com.flyte.resource.")
         events.setdefault(message.ordering_key, []).append(event)
     for key, entity_events in events.items():  # the subscription is ordered: each entity's events in order
         expected = [without_request_id(r) for r in sent if entity_of_request(r) == key]
-        as_dicts = [{"type": e.type, "data": json.loads(e.text_data)} for e in entity_events]
-        assert [request_of(e) for e in as_dicts] == expected
+        assert [request_of(e) for e in entity_events] == expected
     assert len(events) == 3
-    first = events['project:"flytesnacks" domain:"development" name:"cg1"'][0]
-    assert (first.spec_version, first.source) == ("1.0", "https://github.com/flyteorg/flyte/flyteadmin")
-    assert first.id == 'project:"flytesnacks" domain:"development" name:"cg1".RUNNING'
-    assert first.attributes["time"].ce_timestamp.ToJsonString() == "2026-01-01T00:00:01Z"
+    assert_flyte_envelope(events['project:"flytesnacks" domain:"development" name:"cg1"'][0], "cg1")
 
 
 # --- cloudEventVersion v2: Flyte's enriched events ----------------------------------------------------------------

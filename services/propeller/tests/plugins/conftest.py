@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import tarfile
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, tasks_pb2, types_pb2
@@ -15,6 +17,8 @@ from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, tasks_pb2
 from aloft_propeller.config import LocalProcessConfig, PluginsConfig, PropellerConfig
 from aloft_propeller.plugins.base import PhaseInfo, Plugin, Resources, TaskExecutionContext
 from aloft_propeller.plugins.local_process.environment import find_flytekit_bin_dir
+from aloft_propeller.resourcemanager import RedisResourceManager, build_resource_manager
+from aloft_propeller.resourcemanager.config import ResourceManagerConfig
 from aloft_service.runtime import StackConfig
 from aloft_storage import BlobStore, StorageConfig, create_blob_store
 
@@ -67,6 +71,25 @@ def literals() -> Any:
         string = staticmethod(literal_str)
 
     return Builders
+
+
+@pytest.fixture
+async def redis_manager(redis_url: str) -> AsyncIterator[RedisResourceManager]:
+    """A ResourceManager on the real Redis, its pools under a key prefix of the test's own (deleted after)."""
+    url = urlparse(redis_url)
+    config = ResourceManagerConfig.model_validate(
+        {"type": "redis", "resourceMaxQuota": 10, "redis": {"hostPaths": [f"{url.hostname}:{url.port}"]}}
+    )
+    prefix = f"test-plugins-rm-{uuid.uuid4().hex}:"
+    manager = build_resource_manager(config, key_prefix=prefix)
+    assert isinstance(manager, RedisResourceManager)
+    try:
+        yield manager
+    finally:
+        keys = [key async for key in manager._client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await manager._client.delete(*keys)
+        await manager.close()
 
 
 @pytest.fixture

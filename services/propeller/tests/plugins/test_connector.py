@@ -6,12 +6,10 @@ connectors, TLS + bearer tokens, and ResourceManager pools per task type (real R
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import grpc
 import pytest
@@ -26,8 +24,7 @@ from aloft_propeller.plugins.connector import ConnectorPlugin
 from aloft_propeller.plugins.connector.state import ConnectorState, marker_uri
 from aloft_propeller.plugins.registry import build_plugin_registry
 from aloft_propeller.plugins.resources import attempt_resources
-from aloft_propeller.resourcemanager import RedisResourceManager, build_resource_manager
-from aloft_propeller.resourcemanager.config import ResourceManagerConfig
+from aloft_propeller.resourcemanager import RedisResourceManager
 from aloft_storage import BlobStore
 from aloft_testing.kube.certs import self_signed
 
@@ -422,21 +419,32 @@ async def test_tls_and_bearer_token(tmp_path: Path, blobs: BlobStore, make_ctx: 
         await secure.server.stop(None)
 
 
-@pytest.fixture
-async def redis_manager(redis_url: str) -> AsyncIterator[RedisResourceManager]:
-    url = urlparse(redis_url)
-    config = ResourceManagerConfig.model_validate(
-        {"type": "redis", "resourceMaxQuota": 1000, "redis": {"hostPaths": [f"{url.hostname}:{url.port}"]}}
-    )
-    prefix = f"test-connector-rm-{uuid.uuid4().hex}:"
-    manager = build_resource_manager(config, key_prefix=prefix)
-    assert isinstance(manager, RedisResourceManager)
-    try:
-        yield manager
-    finally:
-        for pool in ("connector-service:sensor", "connector-service:default"):
-            await manager._client.delete(f"{prefix}{pool}")
-        await manager.close()
+async def throttled_plugin(config: PropellerConfig, blobs: BlobStore, manager: RedisResourceManager) -> ConnectorPlugin:
+    """The plugin the registry routes sensor tasks to, its pools registered with ``manager``."""
+    registry = await asyncio.to_thread(build_plugin_registry, config, blobs, resources=manager)
+    plugin = registry.for_task_type("sensor")
+    assert isinstance(plugin, ConnectorPlugin)
+    return plugin
+
+
+async def throttled_ctx(
+    make_ctx: MakeCtx, manager: RedisResourceManager, plugin: ConnectorPlugin, execution: str, task_type: str = "sensor"
+) -> TaskExecutionContext:
+    """An attempt of ``execution`` (a ``task_type`` task) that takes its token from ``manager``."""
+    ctx = await make_ctx(template(task_type), execution=execution)
+    return replace(ctx, resources=attempt_resources(manager, plugin.id, "flytesnacks", "development", execution))
+
+
+async def first_holds_the_token(
+    plugin: ConnectorPlugin, served: Served, first: TaskExecutionContext, second: TaskExecutionContext, why: str
+) -> PluginAnswer:
+    """The first attempt is created; the second waits for resources (``why`` in the reason) and is not created."""
+    created = await plugin.handle(first)
+    assert created.info.phase == Phase.QUEUED
+    waiting = await plugin.handle(second)
+    assert waiting.info.phase == Phase.WAITING_FOR_RESOURCES and why in waiting.info.reason
+    assert len(served.connector.creates) == 1
+    return created
 
 
 async def test_quota_per_task_type(
@@ -444,24 +452,13 @@ async def test_quota_per_task_type(
 ) -> None:
     served.connector.resources = [running()]
     config = connector_config(tmp_path, served.endpoint, webApi={"resourceQuotas": {"sensor": 1, "default": 5}})
-    registry = await asyncio.to_thread(build_plugin_registry, config, blobs, resources=redis_manager)
-    plugin = registry.for_task_type("sensor")
-    assert isinstance(plugin, ConnectorPlugin)
+    plugin = await throttled_plugin(config, blobs, redis_manager)
     assert plugin.resource_quotas() == {"sensor": 1, "default": 5}
 
-    async def ctx_for(execution: str, task_type: str = "sensor") -> TaskExecutionContext:
-        ctx = await make_ctx(template(task_type), execution=execution)
-        resources = attempt_resources(redis_manager, plugin.id, "flytesnacks", "development", execution)
-        return replace(ctx, resources=resources)
-
-    first, second = await ctx_for("q1"), await ctx_for("q2")
-    running_first = await plugin.handle(first)
-    assert running_first.info.phase == Phase.QUEUED
-    waiting = await plugin.handle(second)
-    assert waiting.info.phase == Phase.WAITING_FOR_RESOURCES and "sensor" in waiting.info.reason
-    assert len(served.connector.creates) == 1
+    first, second = [await throttled_ctx(make_ctx, redis_manager, plugin, name) for name in ("q1", "q2")]
+    running_first = await first_holds_the_token(plugin, served, first, second, "sensor")
     # Other task types draw from the default pool.
-    other = await plugin.handle(await ctx_for("q3", "unrouted"))
+    other = await plugin.handle(await throttled_ctx(make_ctx, redis_manager, plugin, "q3", "unrouted"))
     assert other.info.phase == Phase.QUEUED
     await plugin.finalize(replace(first, plugin_state=running_first.plugin_state))
     assert (await plugin.handle(second)).info.phase == Phase.QUEUED
@@ -640,21 +637,9 @@ async def test_resource_constraints_cap_a_project(
     config = connector_config(
         tmp_path, served.endpoint, webApi={"resourceQuotas": {"default": 5}}, resourceConstraints=constraints
     )
-    registry = await asyncio.to_thread(build_plugin_registry, config, blobs, resources=redis_manager)
-    plugin = registry.for_task_type("sensor")
-    assert isinstance(plugin, ConnectorPlugin)
-
-    async def ctx_for(execution: str) -> TaskExecutionContext:
-        ctx = await make_ctx(template(), execution=execution)
-        resources = attempt_resources(redis_manager, plugin.id, "flytesnacks", "development", execution)
-        return replace(ctx, resources=resources)
-
-    first, second = await ctx_for("c1"), await ctx_for("c2")
-    created = await plugin.handle(first)
-    assert created.info.phase == Phase.QUEUED
-    capped = await plugin.handle(second)
-    assert capped.info.phase == Phase.WAITING_FOR_RESOURCES and "project [flytesnacks]" in capped.info.reason
-    assert len(served.connector.creates) == 1
+    plugin = await throttled_plugin(config, blobs, redis_manager)
+    first, second = [await throttled_ctx(make_ctx, redis_manager, plugin, name) for name in ("c1", "c2")]
+    created = await first_holds_the_token(plugin, served, first, second, "project [flytesnacks]")
     await plugin.finalize(replace(first, plugin_state=created.plugin_state))
     assert (await plugin.handle(second)).info.phase == Phase.QUEUED
     await plugin.close()

@@ -4,12 +4,10 @@ release on finalize and abort, project / namespace scope constraints, and the re
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 from flyteidl.core import tasks_pb2
@@ -24,30 +22,13 @@ from aloft_propeller.resourcemanager import (
     RedisResourceManager,
     ResourceManager,
     ResourceManagerError,
-    build_resource_manager,
 )
-from aloft_propeller.resourcemanager.config import RedisConfig, ResourceManagerConfig
+from aloft_propeller.resourcemanager.config import RedisConfig
 from aloft_propeller.resourcemanager.redis import redis_client
 from aloft_storage import BlobStore
 
 POOL = "local-process:local-process"
 MakeCtx = Callable[..., Awaitable[TaskExecutionContext]]
-
-
-@pytest.fixture
-async def redis_manager(redis_url: str) -> AsyncIterator[RedisResourceManager]:
-    url = urlparse(redis_url)
-    config = ResourceManagerConfig.model_validate(
-        {"type": "redis", "resourceMaxQuota": 10, "redis": {"hostPaths": [f"{url.hostname}:{url.port}"]}}
-    )
-    prefix = f"test-lp-rm-{uuid.uuid4().hex}:"
-    manager = build_resource_manager(config, key_prefix=prefix)
-    assert isinstance(manager, RedisResourceManager)
-    try:
-        yield manager
-    finally:
-        await manager._client.delete(f"{prefix}{POOL}")
-        await manager.close()
 
 
 @pytest.fixture

@@ -29,7 +29,9 @@ from aloft_admin.integrations.cloudevents import JSON_SCHEMA_URL_KEY, REQUEST_TY
 from aloft_admin.repositories.base import Repositories, RepositoryProvider
 from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.entities import TaskRow, WorkflowRow
-from aloft_admin.repositories.models.executions import TaskExecutionModel
+from aloft_admin.repositories.models.executions import ExecutionModel
+from aloft_admin.transformers.executions import closure_of, spec_of
+from aloft_admin.transformers.task_executions import task_execution_identifier
 
 WORKFLOW_TOPIC = "cloudevents.WorkflowExecution"
 NODE_TOPIC = "cloudevents.NodeExecution"
@@ -80,22 +82,20 @@ class EnrichedEvents:
         assert isinstance(request, admin_event_pb2.TaskExecutionEventRequest)
         task = request.event
         source = f"{node_key(task.parent_node_execution_id)}/{task.retry_attempt}"
-        spec = await _execution_spec(tx, task.parent_node_execution_id.execution_id)
+        spec = spec_of(await _execution(tx, task.parent_node_execution_id.execution_id))
         return TASK_TOPIC, source, cloudevents_pb2.CloudEventTaskExecution(raw_event=task, labels=_labels(spec))
 
     async def _workflow(self, tx: Repositories, event: Any) -> cloudevents_pb2.CloudEventWorkflowExecution:
         if event.phase != core.WorkflowExecution.SUCCEEDED and not self._enrich_all_workflow_events:
             return cloudevents_pb2.CloudEventWorkflowExecution(raw_event=event)
-        execution = await tx.executions.get(event.execution_id)
-        if execution is None:
-            raise MissingEntity(f"execution {event.execution_id.name} not found")
-        closure = admin_execution_pb2.ExecutionClosure.FromString(execution.closure)
+        execution = await _execution(tx, event.execution_id)
+        closure = closure_of(execution)
         if not closure.HasField("workflow_id"):
             raise MissingEntity(f"execution {event.execution_id.name} has no workflow id")
         workflow = await tx.entities.get(WorkflowRow, closure.workflow_id)
         if workflow is None:
             raise MissingEntity(f"workflow {closure.workflow_id.name}:{closure.workflow_id.version} not found")
-        spec = admin_execution_pb2.ExecutionSpec.FromString(execution.spec)
+        spec = spec_of(execution)
         return cloudevents_pb2.CloudEventWorkflowExecution(
             raw_event=event,
             output_interface=interface_pb2.TypedInterface.FromString(workflow.typed_interface or b""),
@@ -109,7 +109,7 @@ class EnrichedEvents:
     async def _node(self, tx: Repositories, event: Any) -> cloudevents_pb2.CloudEventNodeExecution:
         if event.phase != core.NodeExecution.SUCCEEDED or event.id.node_id == START_NODE:
             return cloudevents_pb2.CloudEventNodeExecution(raw_event=event)
-        spec = await _execution_spec(tx, event.id.execution_id)
+        spec = spec_of(await _execution(tx, event.id.execution_id))
         enriched = cloudevents_pb2.CloudEventNodeExecution(
             raw_event=event,
             artifact_ids=spec.metadata.artifact_ids,
@@ -120,7 +120,7 @@ class EnrichedEvents:
         latest_first = common_pb2.Sort(key="retry_attempt", direction=common_pb2.Sort.DESCENDING)
         attempts, _ = await tx.task_executions.page(event.id, ListQuery(limit=1, sort_by=latest_first))
         if attempts:  # nodes without tasks (branches, subworkflows) carry neither field
-            task_execution_id = _task_execution_id(attempts[0], event.id)
+            task_execution_id = task_execution_identifier(attempts[0])
             task = await tx.entities.get(TaskRow, task_execution_id.task_id)
             if task is None:
                 raise MissingEntity(f"task {task_execution_id.task_id.name} not found")
@@ -130,31 +130,12 @@ class EnrichedEvents:
         return enriched
 
 
-async def _execution_spec(
-    tx: Repositories, wid: identifier_pb2.WorkflowExecutionIdentifier
-) -> admin_execution_pb2.ExecutionSpec:
+async def _execution(tx: Repositories, wid: identifier_pb2.WorkflowExecutionIdentifier) -> ExecutionModel:
     execution = await tx.executions.get(wid)
     if execution is None:
         raise MissingEntity(f"execution {wid.name} not found")
-    return admin_execution_pb2.ExecutionSpec.FromString(execution.spec)
+    return execution
 
 
 def _labels(spec: admin_execution_pb2.ExecutionSpec) -> dict[str, str]:
     return dict(spec.labels.values)
-
-
-def _task_execution_id(
-    row: TaskExecutionModel, node: identifier_pb2.NodeExecutionIdentifier
-) -> identifier_pb2.TaskExecutionIdentifier:
-    return identifier_pb2.TaskExecutionIdentifier(
-        task_id=identifier_pb2.Identifier(
-            resource_type=identifier_pb2.TASK,
-            org=row.task_org,
-            project=row.task_project,
-            domain=row.task_domain,
-            name=row.task_name,
-            version=row.task_version,
-        ),
-        node_execution_id=node,
-        retry_attempt=row.retry_attempt,
-    )

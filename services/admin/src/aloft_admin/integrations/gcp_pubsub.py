@@ -23,7 +23,7 @@ from google.protobuf.message import DecodeError
 
 from aloft_admin.config import CloudEventsConfig, NotificationsConfig
 from aloft_admin.integrations.cloudevents_aws import to_protobuf
-from aloft_admin.integrations.notifications import Emailer
+from aloft_admin.integrations.notifications import Emailer, keep_processing
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +96,8 @@ class PubSubProcessor:
         self.subscription = self._subscriber.subscription_path(config.gcp.projectId, config.processor.queueName)
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.process_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the subscription may be unreachable for a while: keep pulling
-                log.exception("notifications: pulling Pub/Sub subscription %s failed", self.subscription)
-                await asyncio.sleep(max(self._config.reconnectDelaySeconds, 1))
+        where = f"Pub/Sub subscription {self.subscription}"
+        await keep_processing(self.process_once, where, self._config.reconnectDelaySeconds)
 
     async def process_once(self) -> int:
         """Pull one batch and handle it; returns how many emails were sent."""

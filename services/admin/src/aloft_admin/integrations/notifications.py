@@ -16,7 +16,7 @@ import logging
 import os
 import smtplib
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage as MimeMessage
 from pathlib import Path
 from typing import Protocol
@@ -248,6 +248,19 @@ class SnsPublisher:
         await asyncio.to_thread(self._sns.publish, TopicArn=self._topic, Message=message)
 
 
+async def keep_processing(process_once: Callable[[], Awaitable[int]], where: str, retry_seconds: float) -> None:
+    """A notifications processor's loop: batch after batch; the queue may be unreachable for a while, so a failure
+    is logged and retried after ``retry_seconds`` (at least one)."""
+    while True:
+        try:
+            await process_once()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("notifications: reading %s failed", where)
+            await asyncio.sleep(max(retry_seconds, 1))
+
+
 class SqsProcessor:
     """Flyte's AWS notifications processor: reads the SQS queue subscribed to the topic (SNS's JSON envelope, the
     base64 EmailMessage in ``Message``) and sends each email. A message is deleted once sent, or when it can never be
@@ -263,14 +276,8 @@ class SqsProcessor:
         self._queue_url = ""
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.process_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the queue may be unreachable for a while: keep polling
-                log.exception("notifications: reading SQS queue %s failed", self._config.processor.queueName)
-                await asyncio.sleep(max(self._config.reconnectDelaySeconds, 1))
+        where = f"SQS queue {self._config.processor.queueName}"
+        await keep_processing(self.process_once, where, self._config.reconnectDelaySeconds)
 
     async def process_once(self) -> int:
         """Receive one batch and handle it; returns how many emails were sent."""

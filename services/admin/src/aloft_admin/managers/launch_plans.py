@@ -63,11 +63,7 @@ class LaunchPlanManager:
             )
             tx.entities.add(
                 LaunchPlanRow(
-                    project=request.id.project,
-                    domain=request.id.domain,
-                    name=request.id.name,
-                    version=request.id.version,
-                    org=request.id.org,
+                    **transform.version_columns(request.id),
                     spec=spec.SerializeToString(),
                     closure=closure.SerializeToString(),
                     workflow_id=workflow.id,

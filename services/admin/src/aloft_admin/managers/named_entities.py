@@ -53,10 +53,7 @@ class NamedEntityManager:
             if row is None:
                 row = NamedEntityRow(
                     resource_type=request.resource_type,
-                    project=request.id.project,
-                    domain=request.id.domain,
-                    name=request.id.name,
-                    org=request.id.org,
+                    **transform.name_columns(request.id),
                     created_at=now,
                 )
                 tx.entities.add(row)

@@ -24,7 +24,7 @@ from aloft_admin.repositories.models.entities import (
     TaskRow,
     WorkflowRow,
 )
-from aloft_admin.transformers.entities import describe_differences, to_named_entity_id
+from aloft_admin.transformers.entities import describe_differences, name_columns, to_named_entity_id, version_columns
 from aloft_service.errors import AlreadyExists, InvalidArgument
 
 Row = TypeVar("Row", TaskRow, WorkflowRow, LaunchPlanRow)
@@ -63,10 +63,7 @@ async def ensure_named_entity(tx: Repositories, id: identifier_pb2.Identifier, n
         tx.entities.add(
             NamedEntityRow(
                 resource_type=id.resource_type,
-                project=id.project,
-                domain=id.domain,
-                name=id.name,
-                org=id.org,
+                **name_columns(id),
                 description="",
                 state=0,
                 created_at=now,
@@ -94,11 +91,7 @@ async def store_description(
         tx.entities.add(
             DescriptionEntityRow(
                 resource_type=id.resource_type,
-                project=id.project,
-                domain=id.domain,
-                name=id.name,
-                version=id.version,
-                org=id.org,
+                **version_columns(id),
                 short_description=entity.short_description,
                 entity=entity.SerializeToString(),
                 created_at=now,

@@ -60,11 +60,7 @@ class TaskManager:
             short = await store_description(tx, request.id, description, now)
             tx.entities.add(
                 TaskRow(
-                    project=request.id.project,
-                    domain=request.id.domain,
-                    name=request.id.name,
-                    version=request.id.version,
-                    org=request.id.org,
+                    **transform.version_columns(request.id),
                     closure=closure.SerializeToString(),
                     digest=task_digest,
                     type=template.type,

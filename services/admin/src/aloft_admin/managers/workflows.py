@@ -114,11 +114,7 @@ class WorkflowManager:
             short = await store_description(tx, request.id, description, now)
             tx.entities.add(
                 WorkflowRow(
-                    project=request.id.project,
-                    domain=request.id.domain,
-                    name=request.id.name,
-                    version=request.id.version,
-                    org=request.id.org,
+                    **transform.version_columns(request.id),
                     typed_interface=template.interface.SerializeToString(),
                     remote_closure_uri=uri,
                     digest=closure_digest,

@@ -62,6 +62,16 @@ def identifier(row: TaskRow | WorkflowRow | LaunchPlanRow, resource_type: int) -
     )
 
 
+def name_columns(id: identifier_pb2.Identifier | common_pb2.NamedEntityIdentifier) -> dict[str, str]:
+    """The key columns (project, domain, name, org) of the rows a name's entities are stored in."""
+    return {"project": id.project, "domain": id.domain, "name": id.name, "org": id.org}
+
+
+def version_columns(id: identifier_pb2.Identifier) -> dict[str, str]:
+    """The key columns of a versioned entity's row (a task, workflow, launch plan or description)."""
+    return {**name_columns(id), "version": id.version}
+
+
 def id_text(id: identifier_pb2.Identifier | common_pb2.NamedEntityIdentifier) -> str:
     """How errors name an identifier: ``project:domain:name[:version]``."""
     parts = [id.project, id.domain, id.name]

@@ -6,8 +6,9 @@ from flyteidl.admin import execution_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2
 
-from aloft_admin.repositories.models.executions import ExecutionModel
-from aloft_admin.transformers.timestamps import seconds_duration, to_timestamp
+from aloft_admin.repositories.models.executions import ExecutionModel, NodeExecutionModel, TaskExecutionModel
+from aloft_admin.repositories.models.signals import SignalModel
+from aloft_admin.transformers.timestamps import fold_times
 
 
 def execution_identifier(row: ExecutionModel) -> identifier_pb2.WorkflowExecutionIdentifier:
@@ -16,27 +17,39 @@ def execution_identifier(row: ExecutionModel) -> identifier_pb2.WorkflowExecutio
     )
 
 
+def execution_columns(wid: identifier_pb2.WorkflowExecutionIdentifier) -> dict[str, str]:
+    """The columns of a node execution's, task execution's or signal's row naming its workflow execution."""
+    return {
+        "execution_org": wid.org,
+        "execution_project": wid.project,
+        "execution_domain": wid.domain,
+        "execution_name": wid.name,
+    }
+
+
+def owning_execution(
+    row: NodeExecutionModel | TaskExecutionModel | SignalModel,
+) -> identifier_pb2.WorkflowExecutionIdentifier:
+    """The workflow execution a node execution's, task execution's or signal's row belongs to."""
+    return identifier_pb2.WorkflowExecutionIdentifier(
+        project=row.execution_project, domain=row.execution_domain, name=row.execution_name, org=row.execution_org
+    )
+
+
 def spec_of(row: ExecutionModel) -> execution_pb2.ExecutionSpec:
-    spec = execution_pb2.ExecutionSpec()
-    spec.ParseFromString(row.spec)
-    return spec
+    return execution_pb2.ExecutionSpec.FromString(row.spec)
 
 
 def closure_of(row: ExecutionModel) -> execution_pb2.ExecutionClosure:
-    closure = execution_pb2.ExecutionClosure()
-    closure.ParseFromString(row.closure)
-    return closure
+    return execution_pb2.ExecutionClosure.FromString(row.closure)
 
 
 def to_execution(row: ExecutionModel) -> execution_pb2.Execution:
     """The stored closure, with the row's authoritative columns (phase, times) folded in."""
     closure = closure_of(row)
     closure.phase = core.WorkflowExecution.Phase.Value(row.phase)
-    closure.created_at.CopyFrom(to_timestamp(row.execution_created_at or row.created_at))
-    closure.updated_at.CopyFrom(to_timestamp(row.execution_updated_at or row.updated_at))
-    if row.started_at is not None:
-        closure.started_at.CopyFrom(to_timestamp(row.started_at))
-        closure.duration.CopyFrom(seconds_duration(row.duration))
+    created_at, updated_at = row.execution_created_at or row.created_at, row.execution_updated_at or row.updated_at
+    fold_times(closure, created_at, updated_at, row.started_at, row.duration)
     spec = spec_of(row)
     if row.cluster:  # the data plane admin chose (Flyte's SystemMetadata.execution_cluster)
         spec.metadata.system_metadata.execution_cluster = row.cluster

@@ -8,17 +8,14 @@ from flyteidl.admin import signal_pb2
 from flyteidl.core import identifier_pb2, literals_pb2, types_pb2
 
 from aloft_admin.repositories.models.signals import SignalModel
+from aloft_admin.transformers.executions import execution_columns, owning_execution
 
 
 def to_model(
     signal_id: identifier_pb2.SignalIdentifier, literal_type: types_pb2.LiteralType, now: datetime
 ) -> SignalModel:
-    execution = signal_id.execution_id
     return SignalModel(
-        execution_project=execution.project,
-        execution_domain=execution.domain,
-        execution_name=execution.name,
-        execution_org=execution.org,
+        **execution_columns(signal_id.execution_id),
         signal_id=signal_id.signal_id,
         type=literal_type.SerializeToString(deterministic=True),
         value=None,
@@ -33,15 +30,7 @@ def stored_type(row: SignalModel) -> types_pb2.LiteralType:
 
 def from_model(row: SignalModel) -> signal_pb2.Signal:
     signal = signal_pb2.Signal(
-        id=identifier_pb2.SignalIdentifier(
-            signal_id=row.signal_id,
-            execution_id=identifier_pb2.WorkflowExecutionIdentifier(
-                project=row.execution_project,
-                domain=row.execution_domain,
-                name=row.execution_name,
-                org=row.execution_org,
-            ),
-        ),
+        id=identifier_pb2.SignalIdentifier(signal_id=row.signal_id, execution_id=owning_execution(row)),
         type=stored_type(row),
     )
     if row.value is not None:

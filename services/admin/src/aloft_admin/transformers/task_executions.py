@@ -9,19 +9,18 @@ from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2
 
 from aloft_admin.repositories.models.executions import TaskExecutionModel
-from aloft_admin.transformers.timestamps import seconds_duration, to_timestamp
+from aloft_admin.transformers.executions import execution_columns
+from aloft_admin.transformers.node_executions import node_execution_identifier
+from aloft_admin.transformers.timestamps import fold_times
 
 
 def new_task_execution_row(
     tid: identifier_pb2.TaskExecutionIdentifier, occurred_at: datetime, now: datetime
 ) -> TaskExecutionModel:
     """The row an attempt's first event creates: UNDEFINED until the event itself is applied."""
-    wid, task = tid.node_execution_id.execution_id, tid.task_id
+    task = tid.task_id
     return TaskExecutionModel(
-        execution_org=wid.org,
-        execution_project=wid.project,
-        execution_domain=wid.domain,
-        execution_name=wid.name,
+        **execution_columns(tid.node_execution_id.execution_id),
         node_id=tid.node_execution_id.node_id,
         task_project=task.project,
         task_domain=task.domain,
@@ -47,32 +46,22 @@ def task_execution_identifier(row: TaskExecutionModel) -> identifier_pb2.TaskExe
             version=row.task_version,
             org=row.task_org,
         ),
-        node_execution_id=identifier_pb2.NodeExecutionIdentifier(
-            node_id=row.node_id,
-            execution_id=identifier_pb2.WorkflowExecutionIdentifier(
-                project=row.execution_project,
-                domain=row.execution_domain,
-                name=row.execution_name,
-                org=row.execution_org,
-            ),
-        ),
+        node_execution_id=node_execution_identifier(row),
         retry_attempt=row.retry_attempt,
     )
 
 
 def task_closure_of(row: TaskExecutionModel) -> task_execution_pb2.TaskExecutionClosure:
-    closure = task_execution_pb2.TaskExecutionClosure()
-    closure.ParseFromString(row.closure)
-    return closure
+    return task_execution_pb2.TaskExecutionClosure.FromString(row.closure)
 
 
 def to_task_execution(row: TaskExecutionModel) -> task_execution_pb2.TaskExecution:
     closure = task_closure_of(row)
-    closure.created_at.CopyFrom(to_timestamp(row.task_execution_created_at or row.created_at))
-    closure.updated_at.CopyFrom(to_timestamp(row.task_execution_updated_at or row.updated_at))
-    if row.started_at is not None:
-        closure.started_at.CopyFrom(to_timestamp(row.started_at))
-        closure.duration.CopyFrom(seconds_duration(row.duration))
+    created_at, updated_at = (
+        row.task_execution_created_at or row.created_at,
+        row.task_execution_updated_at or row.updated_at,
+    )
+    fold_times(closure, created_at, updated_at, row.started_at, row.duration)
     return task_execution_pb2.TaskExecution(
         id=task_execution_identifier(row), input_uri=row.input_uri, closure=closure, is_parent=row.is_parent
     )

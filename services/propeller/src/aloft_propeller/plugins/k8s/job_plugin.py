@@ -22,55 +22,40 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from flyteidl.core import identifier_pb2
 from google.protobuf import struct_pb2
 from kubernetes import client
 
 from aloft_propeller.config import PropellerConfig
-from aloft_propeller.plugins import io
 from aloft_propeller.plugins.base import ErrorKind, Phase, PhaseInfo, PluginAnswer, TaskExecutionContext, TaskLog
 from aloft_propeller.plugins.clusters.engines import ClusterSpecError
-from aloft_propeller.plugins.k8s.cache import PodCache
 from aloft_propeller.plugins.k8s.cluster_jobs import JobKind
 from aloft_propeller.plugins.k8s.log_links import pod_log_links
-from aloft_propeller.plugins.k8s.naming import render_namespace
-from aloft_propeller.plugins.k8s.plugin import ExitListener, _api_message, api_client, runtime_template
+from aloft_propeller.plugins.k8s.object_plugin import CREATED, K8sObjectPlugin, api_client, api_message
 from aloft_propeller.plugins.k8s.pod import PodInputs, build_pod, pod_name, primary_container_name
 from aloft_propeller.plugins.k8s.quantity import QuantityError
 from aloft_propeller.plugins.k8s.status import failure
 from aloft_propeller.plugins.k8s.templates import PodTemplateNotFound
-from aloft_propeller.plugins.local_process.environment import storage_env
 from aloft_propeller.plugins.local_process.template import TemplateError
 from aloft_storage import BlobNotFound, BlobStore
 
 log = logging.getLogger(__name__)
-CREATED = b"created"
 
 
-class K8sClusterJobPlugin:
+class K8sClusterJobPlugin(K8sObjectPlugin):
     def __init__(
         self, config_: PropellerConfig, blobs: BlobStore, kind: JobKind, *, api: client.ApiClient | None = None
     ) -> None:
-        self._config = config_
-        self._settings = config_.plugins.k8s
-        self._blobs = blobs
-        self._kind = kind
-        self._api = api or api_client(self._settings)
-        self._objects = client.CustomObjectsApi(self._api)
-        self._v1 = client.CoreV1Api(self._api)
-        self._exit_listener: ExitListener | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        api = api or api_client(config_.plugins.k8s)
+        objects = client.CustomObjectsApi(api)
+        lister = functools.partial(objects.list_cluster_custom_object, kind.group, kind.version, kind.plural)
         # The status each watched object last had: a change (not a resync's re-listing) wakes its workflow.
         self._statuses: dict[tuple[str, str], str] = {}
         self._statuses_lock = threading.Lock()
-        lister = functools.partial(self._objects.list_cluster_custom_object, kind.group, kind.version, kind.plural)
-        self._watch = PodCache(
-            self._api,
-            self._settings.resync_period.total_seconds(),
-            self._changed,
-            lister=lister,
-            name=f"k8s-{kind.plural}-watch",
+        super().__init__(
+            config_, blobs, api, object_kind=kind.kind, lister=lister, watch_name=f"k8s-{kind.plural}-watch"
         )
+        self._kind = kind
+        self._objects = objects
 
     @property
     def id(self) -> str:
@@ -83,17 +68,9 @@ class K8sClusterJobPlugin:
     def resource_quotas(self) -> Mapping[str, int]:
         return {}
 
-    def set_exit_listener(self, listener: ExitListener | None) -> None:
-        self._exit_listener = listener
-
     def close(self) -> None:
-        self._watch.stop()
+        super().close()
         self._api.close()
-
-    def _start_watch(self) -> None:
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop()
-            self._watch.start()
 
     def _changed(self, obj: dict[str, Any]) -> None:
         """Watch thread: an object whose status differs from the last one seen wakes its workflow."""
@@ -103,32 +80,11 @@ class K8sClusterJobPlugin:
         with self._statuses_lock:
             previous = self._statuses.get(key)
             self._statuses[key] = status
-        listener, loop = self._exit_listener, self._loop
-        if previous == status or listener is None or loop is None:
-            return
-        labels = meta.get("labels") or {}
-        execution = identifier_pb2.WorkflowExecutionIdentifier(
-            project=labels.get("project", ""), domain=labels.get("domain", ""), name=labels.get("execution-id", "")
-        )
-        if execution.name:
-            loop.call_soon_threadsafe(listener, execution)
+        if previous != status:
+            self._wake(meta.get("labels") or {})
 
-    def namespace(self, ctx: TaskExecutionContext) -> str:
-        execution = ctx.task_execution_id.node_execution_id.execution_id
-        return render_namespace(self._settings.namespace_template, execution.project, execution.domain)
-
-    async def handle(self, ctx: TaskExecutionContext) -> PluginAnswer:
-        self._start_watch()
-        namespace, name = self.namespace(ctx), pod_name(ctx)
-        obj = await self._read(namespace, name)
-        if obj is None:
-            if ctx.plugin_state == CREATED:
-                message = f"{self._kind.kind} {namespace}/{name} was deleted by someone else while the task ran"
-                return PluginAnswer(
-                    failure(Phase.RETRYABLE_FAILURE, "ResourceDeletedExternally", message, ErrorKind.SYSTEM)
-                )
-            return await self._create(ctx, namespace)
-        return PluginAnswer(await self._observe(ctx, obj), plugin_state=CREATED)
+    async def _start(self, ctx: TaskExecutionContext, namespace: str) -> PluginAnswer:
+        return await self._create(ctx, namespace)
 
     def build(self, ctx: TaskExecutionContext, pod_inputs: PodInputs) -> dict[str, Any]:
         """The job object: the task's pod (as the pod plugin builds it) re-purposed per role."""
@@ -140,9 +96,7 @@ class K8sClusterJobPlugin:
 
     async def _create(self, ctx: TaskExecutionContext, namespace: str) -> PluginAnswer:
         try:
-            runtime = await runtime_template(self._v1, self._settings, ctx, namespace)
-            inputs = PodInputs(namespace, runtime, await io.read_inputs(ctx), storage_env(self._config.storage))
-            body = self.build(ctx, inputs)
+            body = self.build(ctx, await self._pod_inputs(ctx, namespace))
         except (ClusterSpecError, PodTemplateNotFound, TemplateError, QuantityError, ValueError, BlobNotFound) as exc:
             message = f"cannot build the task's {self._kind.kind}: {exc}"
             return PluginAnswer(failure(Phase.PERMANENT_FAILURE, type(exc).__name__, message, ErrorKind.USER))
@@ -153,11 +107,10 @@ class K8sClusterJobPlugin:
                 kind.group, kind.version, namespace, kind.plural, body, _preload_content=False,
             )  # fmt: skip
         except client.ApiException as exc:
-            if exc.status == 409:  # created by an earlier round or a previous propeller: adopt it
-                adopted = await self._read(namespace, body["metadata"]["name"])
-                if adopted is not None:
-                    return PluginAnswer(await self._observe(ctx, adopted), plugin_state=CREATED)
-            message = _api_message(exc)
+            adopted = await self._adopt(ctx, namespace, body["metadata"]["name"]) if exc.status == 409 else None
+            if adopted is not None:
+                return adopted
+            message = api_message(exc)
             if exc.status in (400, 403, 404, 422):
                 refused = f"the {kind.kind} was refused: {message}"
                 return PluginAnswer(failure(Phase.PERMANENT_FAILURE, f"{kind.kind}Rejected", refused, ErrorKind.USER))
