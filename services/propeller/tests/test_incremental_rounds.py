@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from aloft.dataplane.v1 import dataplane_pb2
+from flyteidl.event import event_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, tasks_pb2, workflow_pb2
 
 from aloft_db import DatabaseConfig, create_database
@@ -86,6 +87,10 @@ class AckSink:
 
     async def close(self) -> None:
         return None
+
+
+def node_event(path: str) -> event_pb2.NodeExecutionEvent:
+    return event_pb2.NodeExecutionEvent(id=identifier_pb2.NodeExecutionIdentifier(node_id=path), phase=1)
 
 
 def n(i: int) -> str:
@@ -293,19 +298,25 @@ def test_an_events_group_is_the_longest_top_level_id_prefixing_its_path() -> Non
     assert recorder.group_of("x-n1") == "x-n1"
 
 
-def test_the_incremental_encoding_equals_the_whole_one() -> None:
+def test_the_encoder_reports_only_what_changed_since_the_last_write() -> None:
     state = WorkflowState()
-    encoder = StateEncoder()
     for i in range(5):
         state.node(n(i)).kind = "task"
-    first, changes = encoder.encode(state)
-    assert len(changes) == 5
-    assert json.loads(first) == json.loads(state.to_json())
+    encoder = StateEncoder(state)  # as stored
+    assert encoder.encode(state) == (False, []) and encoder.delta(state) is None
     state.node(n(2)).phase = NodePhase.RUNNING
     state.phase = WorkflowPhase.RUNNING
-    again, changes = encoder.encode(state)
-    assert [(change.path, change.before) for change in changes] == [(n(2), NodePhase.NOT_YET_STARTED)]
-    assert json.loads(again) == json.loads(state.to_json())
-    assert WorkflowState.from_json(again).node(n(2)).phase == NodePhase.RUNNING
-    untouched, changes = encoder.encode(state)
-    assert changes == [] and untouched == again
+    changed, changes = encoder.encode(state)
+    assert changed and [(change.path, change.before) for change in changes] == [(n(2), NodePhase.NOT_YET_STARTED)]
+    encoder.check(state)
+    delta = encoder.delta(state)
+    assert delta is not None and list(delta.nodes) == [n(2)] and delta.events == []
+    assert json.loads(delta.scalars)["phase"] == "RUNNING"
+    encoder.written(state, delta)
+    assert encoder.encode(state) == (False, []) and encoder.delta(state) is None
+    state.node(n(3))  # touched, unchanged
+    OutboxRecorder(state, [n(3)]).node(node_event(n(3)))
+    changed, changes = encoder.encode(state)
+    delta = encoder.delta(state)
+    assert changed and changes == [] and delta is not None and delta.nodes == {}
+    assert [event.seq for event in delta.events] == [1]
