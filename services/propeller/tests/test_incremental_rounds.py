@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 from aloft.dataplane.v1 import dataplane_pb2
-from flyteidl.event import event_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, tasks_pb2, workflow_pb2
+from flyteidl.event import event_pb2
 
 from aloft_db import DatabaseConfig, create_database
 from aloft_propeller.config import PropellerConfig, PropellerSection

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,8 +15,8 @@ from flyteidl.core import identifier_pb2
 from flyteidl.event import event_pb2
 
 from aloft_db import DatabaseConfig, create_database, migrate
-from aloft_propeller.server import MIGRATIONS, VERSION_TABLE
 from aloft_propeller.events.recorder import OutboxRecorder
+from aloft_propeller.server import MIGRATIONS, VERSION_TABLE
 from aloft_propeller.state import NodePhase, StateEncoder, WorkflowPhase, WorkflowState
 from aloft_propeller.store.base import ExecutionKey, StaleRecord, WorkflowRecord
 from aloft_propeller.store.sql import SqlWorkflowStore

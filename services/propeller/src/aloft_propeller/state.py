@@ -11,6 +11,7 @@ never loses (nor reorders) an event.
 from __future__ import annotations
 
 import base64
+import bisect
 import enum
 import json
 from dataclasses import dataclass, field, fields
@@ -246,7 +247,8 @@ class StateEncoder:
         self._unwritten: dict[str, str] = {}
         self._scalars = self._written_scalars = encode_scalars(stored)
         self._top = stored.event_seq
-        self._written_events = {event.seq for event in stored.outbox}
+        # The stored events' sequence numbers, ascending (the outbox keeps its events in order).
+        self._written_events = [event.seq for event in stored.outbox]
         self._written_start = _outbox_start(stored)
         # The latest update time of a terminal node (transition latency: when the next node could have started).
         self.last_end = max(
@@ -281,11 +283,20 @@ class StateEncoder:
 
     def delta(self, state: WorkflowState, force: bool = False) -> StateDelta | None:
         """What changed since the last write (after ``encode``); None if nothing. ``force``: a delta even so, which
-        drops every stored event before the outbox's head (a delivery emptied it without a write)."""
+        drops every stored event before the outbox's head (a delivery emptied it without a write). O(changes): new
+        events are the outbox's tail past the last stored one, delivered ones its head."""
         start = _outbox_start(state)
-        events = [event for event in state.outbox if event.seq not in self._written_events]
-        current = {event.seq for event in state.outbox}
-        dropped = tuple(seq for seq in self._written_events if seq >= start and seq not in current)
+        outbox, written = state.outbox, self._written_events
+        top = written[-1] if written else 0
+        fresh = len(outbox)
+        while fresh and outbox[fresh - 1].seq > top:
+            fresh -= 1
+        kept = written[bisect.bisect_left(written, start) :]
+        dropped: tuple[int, ...] = ()
+        if len(kept) != fresh:  # events left from behind the head (muted): find which
+            current = {event.seq for event in outbox[:fresh]}
+            dropped = tuple(seq for seq in kept if seq not in current)
+        events = outbox[fresh:]
         drop_before = start if force or start > self._written_start else None
         unchanged = not (self._unwritten or events or dropped) and self._scalars == self._written_scalars
         if unchanged and drop_before is None:
@@ -298,8 +309,13 @@ class StateEncoder:
             if self._unwritten.get(path) == fragment:
                 del self._unwritten[path]
         self._written_scalars = delta.scalars
-        self._written_events = {event.seq for event in state.outbox}
-        self._written_start = _outbox_start(state)
+        start = _outbox_start(state)
+        written = self._written_events[bisect.bisect_left(self._written_events, start) :]
+        if delta.dropped:
+            gone = set(delta.dropped)
+            written = [seq for seq in written if seq not in gone]
+        written.extend(event.seq for event in delta.events)
+        self._written_events, self._written_start = written, start
 
     def check(self, state: WorkflowState) -> None:
         """Tests: the incremental encoding equals a whole one (no node changed without being touched)."""

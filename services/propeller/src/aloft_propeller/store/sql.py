@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-
-from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, delete, insert, select, update
+from sqlalchemy import BindParameter, ColumnElement, Insert, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from aloft_db import Database
 from aloft_propeller.state import (
@@ -108,30 +107,56 @@ def _upsert_nodes(dialect: str) -> Insert:
     )
 
 
-async def _write_all(session: AsyncSession, workflow_id: int, state: WorkflowState) -> None:
+# Built once: a round's write runs these, and building a statement costs more than SQLite running it.
+_UPSERT_NODES = {dialect: _upsert_nodes(dialect) for dialect in ("sqlite", "postgresql")}
+_INSERT_NODES = insert(NodeStateRow)
+_INSERT_EVENTS = insert(OutboxEventRow)
+_OF_WORKFLOW: BindParameter[int] = bindparam("workflow_id")
+_DELETE_NODES = delete(NodeStateRow).where(NodeStateRow.workflow_id == _OF_WORKFLOW)
+_DELETE_EVENTS = delete(OutboxEventRow).where(OutboxEventRow.workflow_id == _OF_WORKFLOW)
+_DELETE_EVENTS_BEFORE = _DELETE_EVENTS.where(OutboxEventRow.seq < bindparam("before"))
+_DELETE_EVENTS_IN = _DELETE_EVENTS.where(OutboxEventRow.seq.in_(bindparam("seqs", expanding=True)))
+_UPDATE_WORKFLOW = (
+    update(WorkflowRow)
+    .where(
+        WorkflowRow.project == bindparam("key_project"),
+        WorkflowRow.domain == bindparam("key_domain"),
+        WorkflowRow.name == bindparam("key_name"),
+        WorkflowRow.resource_version == bindparam("expected_version"),
+    )
+    .values(
+        status=bindparam("new_status"),
+        terminal=bindparam("new_terminal"),
+        resource_version=bindparam("new_version"),
+        updated_at=bindparam("new_updated_at"),
+    )
+    .returning(WorkflowRow.id)
+)
+
+
+async def _write_all(connection: AsyncConnection, workflow_id: int, state: WorkflowState) -> None:
     """Replace every node and event row of the workflow with ``state``'s."""
-    await session.execute(delete(NodeStateRow).where(NodeStateRow.workflow_id == workflow_id))
-    await session.execute(delete(OutboxEventRow).where(OutboxEventRow.workflow_id == workflow_id))
+    await connection.execute(_DELETE_NODES, {"workflow_id": workflow_id})
+    await connection.execute(_DELETE_EVENTS, {"workflow_id": workflow_id})
     if state.nodes:
         rows = [
             {"workflow_id": workflow_id, "path": path, "state": encode_node(node)} for path, node in state.nodes.items()
         ]
-        await session.execute(insert(NodeStateRow), rows)
+        await connection.execute(_INSERT_NODES, rows)
     if state.outbox:
-        await session.execute(insert(OutboxEventRow), _event_rows(workflow_id, state.outbox))
+        await connection.execute(_INSERT_EVENTS, _event_rows(workflow_id, state.outbox))
 
 
-async def _write_delta(session: AsyncSession, dialect: str, workflow_id: int, delta: StateDelta) -> None:
+async def _write_delta(connection: AsyncConnection, workflow_id: int, delta: StateDelta) -> None:
     if delta.nodes:
         rows = [{"workflow_id": workflow_id, "path": path, "state": state} for path, state in delta.nodes.items()]
-        await session.execute(_upsert_nodes(dialect), rows)
-    of_workflow = OutboxEventRow.workflow_id == workflow_id
+        await connection.execute(_UPSERT_NODES[connection.dialect.name], rows)
     if delta.drop_before is not None:
-        await session.execute(delete(OutboxEventRow).where(of_workflow, OutboxEventRow.seq < delta.drop_before))
+        await connection.execute(_DELETE_EVENTS_BEFORE, {"workflow_id": workflow_id, "before": delta.drop_before})
     if delta.dropped:
-        await session.execute(delete(OutboxEventRow).where(of_workflow, OutboxEventRow.seq.in_(delta.dropped)))
+        await connection.execute(_DELETE_EVENTS_IN, {"workflow_id": workflow_id, "seqs": list(delta.dropped)})
     if delta.events:
-        await session.execute(insert(OutboxEventRow), _event_rows(workflow_id, delta.events))
+        await connection.execute(_INSERT_EVENTS, _event_rows(workflow_id, delta.events))
 
 
 def _key_filter(key: ExecutionKey) -> tuple[ColumnElement[bool], ...]:
@@ -173,7 +198,7 @@ class SqlWorkflowStore:
             )
             session.add(row)
             await session.flush()
-            await _write_all(session, row.id, record.state)
+            await _write_all(await session.connection(), row.id, record.state)
             return replace(
                 record,
                 shard_key=row.shard_key,
@@ -193,25 +218,26 @@ class SqlWorkflowStore:
     async def update(self, record: WorkflowRecord, delta: StateDelta | None = None) -> WorkflowRecord:
         now = datetime.now(UTC)
         new_version = record.resource_version + 1
-        statement = (
-            update(WorkflowRow)
-            .where(*_key_filter(record.key), WorkflowRow.resource_version == record.resource_version)
-            .values(
-                status=(encode_scalars(record.state) if delta is None else delta.scalars).encode(),
-                terminal=record.state.finished,
-                resource_version=new_version,
-                updated_at=now,
-            )
-            .returning(WorkflowRow.id)
-        )
+        key = record.key
+        values = {
+            "key_project": key.project,
+            "key_domain": key.domain,
+            "key_name": key.name,
+            "expected_version": record.resource_version,
+            "new_status": (encode_scalars(record.state) if delta is None else delta.scalars).encode(),
+            "new_terminal": record.state.finished,
+            "new_version": new_version,
+            "new_updated_at": now,
+        }
         async with self._db.session() as session:
-            workflow_id = (await session.execute(statement)).scalar_one_or_none()
+            connection = await session.connection()
+            workflow_id = (await connection.execute(_UPDATE_WORKFLOW, values)).scalar_one_or_none()
             if workflow_id is None:
-                raise StaleRecord(f"execution {record.key} changed since version {record.resource_version}")
+                raise StaleRecord(f"execution {key} changed since version {record.resource_version}")
             if delta is None:
-                await _write_all(session, workflow_id, record.state)
+                await _write_all(connection, workflow_id, record.state)
             else:
-                await _write_delta(session, self._db.dialect, workflow_id, delta)
+                await _write_delta(connection, workflow_id, delta)
         return replace(record, resource_version=new_version, terminal=record.state.finished, updated_at=now)
 
     async def page(self, limit: int, token: str = "", only_active: bool = False) -> Page:
