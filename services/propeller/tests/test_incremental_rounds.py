@@ -11,11 +11,12 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from aloft.dataplane.v1 import dataplane_pb2
-from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, tasks_pb2, workflow_pb2
+from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, literals_pb2, tasks_pb2, workflow_pb2
 from flyteidl.event import event_pb2
 
 from aloft_db import DatabaseConfig, create_database
@@ -23,6 +24,8 @@ from aloft_propeller.config import PropellerConfig, PropellerSection
 from aloft_propeller.controller.round import RoundRunner
 from aloft_propeller.events.recorder import OutboxRecorder
 from aloft_propeller.events.sink import Delivery
+from aloft_propeller.nodes.base import Scope
+from aloft_propeller.nodes.executor import NodeExecutor
 from aloft_propeller.nodes.registry import default_node_handlers
 from aloft_propeller.plugins.base import Phase, PhaseInfo, PluginAnswer, TaskExecutionContext
 from aloft_propeller.server import run_migrations
@@ -320,3 +323,18 @@ def test_the_encoder_reports_only_what_changed_since_the_last_write() -> None:
     delta = encoder.delta(state)
     assert changed and changes == [] and delta is not None and delta.nodes == {}
     assert [event.seq for event in delta.events] == [1]
+
+
+async def test_a_finished_nested_scope_is_read_not_touched() -> None:
+    """A subworkflow's (or dynamic workflow's) DAG is walked whenever its parent is visited: its finished nodes
+    must not be marked touched, or every such round encodes and writes them all again."""
+    nodes = [workflow_pb2.Node(id=f"n{i}") for i in range(3)]
+    template = workflow_pb2.WorkflowTemplate(nodes=nodes)
+    scope = Scope(compiler_pb2.CompiledWorkflow(template=template), literals_pb2.LiteralMap(), "p-0-", "p")
+    state = WorkflowState()
+    for node in nodes:
+        state.node(scope.path_of(node.id)).phase = NodePhase.SUCCEEDED
+    state.touched.clear()
+    executor = NodeExecutor(default_node_handlers(), max_system_retries=0)
+    result = await executor.execute_dag(SimpleNamespace(state=state, frontier=None), scope)  # type: ignore[arg-type]
+    assert result.phase == NodePhase.SUCCEEDED and state.touched == {}
