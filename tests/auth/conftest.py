@@ -21,6 +21,7 @@ import pytest
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from aloft_testing.browser_login import browser_command
 from aloft_testing.certs import Pki, make_pki
 from aloft_testing.flytekit import flytekit_bin
 from aloft_testing.servers import free_port, port_open
@@ -31,6 +32,8 @@ SECRETS = {"flytepropeller": "propeller-e2e-secret-1f2e", "ci-bot": "ci-bot-e2e-
 # admin's own client secret at the OIDC provider (kept in a file like the others; must not be logged either)
 OIDC_CLIENT, OIDC_SECRET = "aloft-admin", "admin-at-the-provider-e2e-77c1"
 OIDC_USER, OIDC_GROUP = "alice", "console-users"
+# The public client flytekit's and aloftctl's PKCE logins use (its redirect URI's port is picked per stack).
+CLI_CLIENT = "flytectl"
 
 
 def _channel(port: int, credentials: grpc.ChannelCredentials | None) -> grpc.Channel:
@@ -70,6 +73,10 @@ class AuthStack:
         return f"http://127.0.0.1:{self.ports['admin_http']}"
 
     @property
+    def pkce_redirect_uri(self) -> str:
+        return f"http://localhost:{self.ports['pkce_callback']}/callback"
+
+    @property
     def oidc_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['oidc']}"
 
@@ -101,6 +108,25 @@ class AuthStack:
             if self.procs["oidc"].poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the OIDC provider did not start:\n{self.log('oidc')[-3000:]}")
             time.sleep(0.1)
+
+    @property
+    def console_url(self) -> str:
+        """The standalone console's origin (another port of the same host: another origin, the same site)."""
+        return f"http://127.0.0.1:{self.ports['console']}"
+
+    def start_console(self) -> None:
+        log = open(self.root / "console.log", "ab")  # noqa: SIM115 - owned by the child process
+        self.procs["console"] = subprocess.Popen(
+            [str(Path(sys.executable).parent / "aloft-console"), "--config", str(self.config_file), "serve"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.root,
+        )
+        deadline = time.monotonic() + 60
+        while not port_open("127.0.0.1", self.ports["console"]):
+            if self.procs["console"].poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"aloft-console did not start:\n{self.log('console')[-3000:]}")
+            time.sleep(0.2)
 
     def start(self, name: str) -> None:
         log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
@@ -145,12 +171,38 @@ class AuthStack:
         path.write_text(yaml.safe_dump({"admin": admin}))
         return path
 
-    def flytekit(self, client_id: str, *args: str, tool: str = "pyflyte") -> subprocess.CompletedProcess[str]:
+    def pkce_config(self) -> Path:
+        """flytekit's and flytectl's config for a user's browser login (authType Pkce: the client id and redirect
+        URI come from admin's GetPublicClientConfig)."""
+        path = self.root / "pkce.yaml"
+        endpoint = f"dns:///127.0.0.1:{self.ports['admin_grpc']}"
+        path.write_text(yaml.safe_dump({"admin": {"endpoint": endpoint, "insecure": True, "authType": "Pkce"}}))
+        return path
+
+    def browser_env(self) -> dict[str, str]:
+        """$BROWSER runs headless Chromium logging in through the provider (aloft_testing.browser_login); tokens
+        kept by flytekit go to a file keyring under this stack's root, never the user's."""
+        return {
+            **os.environ,
+            "BROWSER": browser_command(self.browser_log),
+            "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
+            "XDG_DATA_HOME": str(self.root / "xdg-data"),
+        }
+
+    @property
+    def browser_log(self) -> Path:
+        return self.root / "browser-logins.jsonl"
+
+    def flytekit(
+        self, client_id: str, *args: str, tool: str = "pyflyte", config: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         bin_dir = flytekit_bin()
-        command = [str(bin_dir / "pyflyte"), "--config", str(self.flytekit_config(client_id)), *args]
+        config = config or self.flytekit_config(client_id)
+        command = [str(bin_dir / "pyflyte"), "--config", str(config), *args]
         if tool == "driver":
-            command = [str(bin_dir / "python"), str(HERE / "driver.py"), str(self.flytekit_config(client_id)), *args]
-        return subprocess.run(command, cwd=HERE, capture_output=True, text=True, timeout=300, check=False)
+            command = [str(bin_dir / "python"), str(HERE / "driver.py"), str(config), *args]
+        env = self.browser_env() if client_id == CLI_CLIENT else None
+        return subprocess.run(command, cwd=HERE, capture_output=True, text=True, timeout=300, check=False, env=env)
 
 
 def _config(root: Path, ports: dict[str, int], secret_files: dict[str, Path]) -> dict[str, Any]:
@@ -162,6 +214,15 @@ def _config(root: Path, ports: dict[str, int], secret_files: dict[str, Path]) ->
             "grant_types": ["client_credentials"],
         }
         for name, secret in SECRETS.items()
+    }
+    redirect_uri = f"http://localhost:{ports['pkce_callback']}/callback"
+    clients[CLI_CLIENT] = {
+        "id": CLI_CLIENT,
+        "public": True,
+        "redirect_uris": [redirect_uri],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "scopes": ["all", "offline"],
     }
     return {
         "stack": {"dataDir": str(root / "data")},
@@ -184,7 +245,10 @@ def _config(root: Path, ports: dict[str, int], secret_files: dict[str, Path]) ->
         "auth": {
             "enabled": True,
             "authorizedUris": [admin_http],
-            "appAuth": {"selfAuthServer": {"staticClients": clients}},
+            "appAuth": {
+                "selfAuthServer": {"staticClients": clients},
+                "thirdPartyConfig": {"flyteClient": {"clientId": CLI_CLIENT, "redirectUri": redirect_uri}},
+            },
             "userAuth": {
                 "openId": {
                     "baseUrl": f"http://127.0.0.1:{ports['oidc']}",
@@ -224,7 +288,8 @@ def _config(root: Path, ports: dict[str, int], secret_files: dict[str, Path]) ->
                         "projects": ["flytesnacks"],
                     },
                 },
-                "subjects": {"flytepropeller": ["platform"], "ci-bot": ["ci"]},
+                # alice registers and runs from the command line too (PKCE logins): ci's rights in flytesnacks
+                "subjects": {"flytepropeller": ["platform"], "ci-bot": ["ci"], OIDC_USER: ["ci"]},
                 "groups": {OIDC_GROUP: ["console"]},
             },
         },
@@ -238,6 +303,14 @@ def auth_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthStack]:
 
 
 @pytest.fixture(scope="module")
+def cross_origin_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthStack]:
+    """The stack with the standalone console on its own origin: admin allows it (and only it) CORS with
+    credentials through Flyte's ``server.security`` block, and redirects logins back to it (authorizedUris)."""
+    with _started_stack(tmp_path_factory.mktemp("cross-origin-stack"), mutual_tls=False, console=True) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
 def mtls_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthStack]:
     """The same stack with ``auth.mutualTls`` on: every gRPC port speaks TLS, datacatalog and propeller require
     the services' client certificate."""
@@ -246,10 +319,11 @@ def mtls_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthStack]:
 
 
 @contextmanager
-def _started_stack(root: Path, mutual_tls: bool) -> Iterator[AuthStack]:
+def _started_stack(root: Path, mutual_tls: bool, console: bool = False) -> Iterator[AuthStack]:
     flytekit_bin()  # fails naming the fix when the flytekit virtualenv is missing
     ports = {f"{svc}_{kind}": free_port() for svc in SERVICES for kind in ("grpc", "http")}
     ports["oidc"] = free_port()
+    ports["pkce_callback"] = free_port()
     secret_files = {}
     for name, secret in {**SECRETS, OIDC_CLIENT: OIDC_SECRET}.items():
         path = root / f"{name}.secret"
@@ -257,6 +331,12 @@ def _started_stack(root: Path, mutual_tls: bool) -> Iterator[AuthStack]:
         path.chmod(0o600)
         secret_files[name] = path
     config = _config(root, ports, secret_files)
+    if console:
+        ports["console"] = free_port()
+        console_url = f"http://127.0.0.1:{ports['console']}"
+        config["console"] = {"httpPort": ports["console"], "adminEndpoint": config["auth"]["authorizedUris"][0]}
+        config["auth"]["authorizedUris"].append(console_url)
+        config["server"] = {"security": {"allowCors": True, "allowedOrigins": [console_url]}}
     pki = make_pki(root / "pki") if mutual_tls else None
     if pki is not None:
         config["auth"]["mutualTls"] = {
@@ -273,6 +353,8 @@ def _started_stack(root: Path, mutual_tls: bool) -> Iterator[AuthStack]:
             stack.start_oidc_provider()
         for name in SERVICES:
             stack.start(name)
+        if console:
+            stack.start_console()
         yield stack
     finally:
         stack.stop_all()

@@ -48,6 +48,7 @@ KNOWN_SECTIONS = frozenset(
         "queues",
         "event",
         "secrets",
+        "server",
     }
 )
 

@@ -71,6 +71,8 @@ class Service:
     interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
     # TLS (and client certificates) on the gRPC port; None serves plaintext (auth.mutualTls off).
     grpc_credentials: grpc.ServerCredentials | None = None
+    # (certificate file, key file): HTTPS on the HTTP port; None serves plain HTTP.
+    http_tls: tuple[str, str] | None = None
 
 
 @dataclass
@@ -190,7 +192,7 @@ async def start_service(service: Service, listen: ListenConfig) -> RunningServic
 
     try:
         http_server, http_task, http_port = await start_http(
-            service.http_app, listen.host, listen.httpPort, service.name
+            service.http_app, listen.host, listen.httpPort, service.name, service.http_tls
         )
     except OSError:
         await server.stop(None)
@@ -198,7 +200,10 @@ async def start_service(service: Service, listen: ListenConfig) -> RunningServic
 
     for name in [*service.service_names, ""]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("%s serving gRPC on %s:%d, HTTP on %s:%d", service.name, listen.host, grpc_port, listen.host, http_port)
+    scheme = "HTTPS" if service.http_tls else "HTTP"
+    log.info(
+        "%s serving gRPC on %s:%d, %s on %s:%d", service.name, listen.host, grpc_port, scheme, listen.host, http_port
+    )
     return RunningService(grpc_port, http_port, server, http_server, health_servicer, service, http_task)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from aloft_auth.config import AuthConfig
@@ -348,6 +350,47 @@ class NamespaceMappingConfig(Section):
     template: str = "{{ project }}-{{ domain }}"
 
 
+class SslOptions(Section):
+    certificateFile: str = ""
+    keyFile: str = ""
+
+
+class ServerSecurity(Section):
+    """Flyte's ``server.security``: CORS of admin's HTTP port (given here, it replaces ``admin.allowCors``,
+    ``admin.allowedOrigins`` and ``admin.allowedHeaders``) and TLS on it (``secure`` with ``ssl``)."""
+
+    secure: bool = False
+    ssl: SslOptions = SslOptions()
+    allowCors: bool = True
+    allowedOrigins: list[str] = Field(default_factory=lambda: ["*"])
+    allowedHeaders: list[str] = Field(default_factory=lambda: ["Content-Type", "flyte-authorization"])
+
+    @model_validator(mode="after")
+    def _certificate_when_secure(self) -> ServerSecurity:
+        if not self.secure:
+            return self
+        for key in ("certificateFile", "keyFile"):
+            value = getattr(self.ssl, key)
+            if not value:
+                raise ValueError(f"server.security.secure needs server.security.ssl.{key}")
+            if not Path(value).is_file():
+                raise ValueError(f"server.security.ssl.{key} {value!r} does not exist")
+        return self
+
+
+class ServerSection(Section):
+    security: ServerSecurity = ServerSecurity()
+
+
+@dataclass(frozen=True)
+class Cors:
+    """Which other origins' pages may call admin's HTTP port, and with which headers."""
+
+    allowed: bool
+    origins: tuple[str, ...]
+    headers: tuple[str, ...]
+
+
 def _default_domains() -> list[DomainConfig]:
     return [DomainConfig(id=d, name=d) for d in ("development", "staging", "production")]
 
@@ -372,12 +415,18 @@ class AdminConfig(BaseModel):
     cluster_resources: ClusterResourcesConfig = ClusterResourcesConfig()
     namespace_mapping: NamespaceMappingConfig = NamespaceMappingConfig()
     auth: AuthConfig = AuthConfig()
+    server: ServerSection = ServerSection()
 
     def effective_database(self) -> DatabaseConfig:
         return self.admin.database or self.database
 
     def data_planes(self) -> list[DataPlaneConfig]:
         return list(self.clusters.clusterConfigs or self.admin.dataPlanes)
+
+    def cors(self) -> Cors:
+        """``server.security``'s CORS settings when that block is given (Flyte's names), else ``admin``'s."""
+        given = self.server.security if "security" in self.server.model_fields_set else self.admin
+        return Cors(given.allowCors, tuple(given.allowedOrigins), tuple(given.allowedHeaders))
 
     @model_validator(mode="after")
     def _label_groups_name_clusters(self) -> AdminConfig:

@@ -87,12 +87,19 @@ def build_deps(config: AdminConfig) -> AdminDeps:
         db=db,
         blobs=blobs,
         dataplanes=build_dataplane_client(config),
-        auth=build_admin_auth(config.auth, data_dir, config.admin.allowedOrigins if config.admin.allowCors else ()),
+        auth=build_admin_auth(config.auth, data_dir, _cors_origins(config)),
     )
     deps.egress = build_event_egress(config, deps.clock)
     if config.admin.httpPort:
         bind_http_port(deps, config.admin.httpPort)
     return deps
+
+
+def _cors_origins(config: AdminConfig) -> tuple[str, ...]:
+    """Other origins whose pages may make state-changing calls with a browser session (their CSRF token still
+    required): the CORS origins, except ``*``."""
+    cors = config.cors()
+    return tuple(o for o in cors.origins if o != "*") if cors.allowed else ()
 
 
 def bind_http_port(deps: AdminDeps, http_port: int) -> None:
@@ -107,7 +114,8 @@ def bind_http_port(deps: AdminDeps, http_port: int) -> None:
     host = deps.config.admin.host
     if host in ("", "0.0.0.0", "::"):
         host = "127.0.0.1"
-    bind_signed_url_base(deps.blobs, f"http://{host}:{http_port}{BLOB_ROUTE_PREFIX}")
+    scheme = "https" if deps.config.server.security.secure else "http"
+    bind_signed_url_base(deps.blobs, f"{scheme}://{host}:{http_port}{BLOB_ROUTE_PREFIX}")
 
 
 def run_migrations(config: AdminConfig) -> None:
@@ -125,7 +133,9 @@ def build_service(deps: AdminDeps) -> Service:
         admin=AdminServicer(managers),
         dataproxy=DataProxyServicer(managers),
         signals=SignalServicer(managers),
-        auth=AuthMetadataServicer(deps.config.admin, deps.config.auth, deps.auth),
+        auth=AuthMetadataServicer(
+            deps.config.admin, deps.config.auth, deps.auth, https=deps.config.server.security.secure
+        ),
         identity=IdentityServicer(),
         event_batches=EventBatchServicer(managers),
     )
@@ -161,4 +171,11 @@ def build_service(deps: AdminDeps) -> Service:
         on_stop=[on_stop],
         interceptors=[AuthInterceptor(deps.auth.guard)] if deps.auth is not None else [],
         grpc_credentials=server_credentials(mutual_tls, require_client_cert=mutual_tls.requireClientCertAtAdmin),
+        http_tls=_http_tls(deps.config),
     )
+
+
+def _http_tls(config: AdminConfig) -> tuple[str, str] | None:
+    """Flyte's ``server.security.secure``: HTTPS on admin's HTTP port with ``ssl``'s certificate and key."""
+    security = config.server.security
+    return (security.ssl.certificateFile, security.ssl.keyFile) if security.secure else None

@@ -109,7 +109,11 @@ class AuthAdmin:
 
 
 async def start_auth_admin(
-    tmp_path: Path, auth: dict[str, Any] | None = None, port: int = 0, database_url: str = ""
+    tmp_path: Path,
+    auth: dict[str, Any] | None = None,
+    port: int = 0,
+    database_url: str = "",
+    server: dict[str, Any] | None = None,
 ) -> AuthAdmin:
     """Admins started on the same ``tmp_path`` and ``database_url`` are replicas: same keys, same database."""
     http_port = port or free_port()
@@ -120,6 +124,7 @@ async def start_auth_admin(
             "admin": {"grpcPort": 0, "httpPort": http_port, "seedProjects": ["project-a", "project-b"]},
             "storage": {"signedUrl": {"baseUrl": f"http://127.0.0.1:{http_port}/api/v1/blobs"}},
             "auth": auth or auth_section(http_port),
+            **({"server": server} if server is not None else {}),
         }
     )
     run_migrations(config)

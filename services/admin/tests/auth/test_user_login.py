@@ -98,8 +98,12 @@ async def test_oidc_login_session_csrf_pkce_and_logout(
             cookies = {c.name: c for c in http.cookies.jar}
             session = cookies["aloft_session"]
             assert session.has_nonstandard_attr("HttpOnly") and "aloft_csrf" in cookies
-            me = (await http.get("/me")).json()
+            me_reply = await http.get("/me")
+            me = me_reply.json()
             assert me["subject"] == "alice" and me["email"] == "alice@example.com"
+            # The session's replies hand its CSRF token to its page (a console on another origin cannot read the
+            # aloft_csrf cookie; other origins cannot read the reply).
+            assert me_reply.headers["x-csrf-token"] == cookies["aloft_csrf"].value
 
             project = {"project": {"id": "by-browser", "name": "b"}}
             no_csrf = await http.post("/api/v1/projects", json=project)
@@ -141,6 +145,7 @@ async def test_oidc_login_session_csrf_pkce_and_logout(
             async with httpx.AsyncClient(base_url=admin.http_base) as cli:
                 me = await cli.get("/me", headers={"Authorization": f"Bearer {access}"})
                 assert me.json()["subject"] == "alice"
+                assert "x-csrf-token" not in me.headers  # a token caller has no session, hence no CSRF token
 
             forged = http.cookies.get("aloft_session", "") + "x"
             async with httpx.AsyncClient(base_url=admin.http_base, cookies={"aloft_session": forged}) as other:
@@ -153,5 +158,53 @@ async def test_oidc_login_session_csrf_pkce_and_logout(
             # An open redirect is refused: the browser lands on the configured redirectUrl instead.
             hijack = await http.get("/login", params={"redirect_url": "https://evil.example.com/"})
             assert hijack.status_code == 303
+    finally:
+        await stop(admin)
+
+
+async def test_a_console_on_an_allowed_origin_uses_the_session_with_cors_credentials(
+    provider: tuple[int, int], tmp_path: Path, auth_admin_lifecycle: Any
+) -> None:
+    """server.security.allowedOrigins (Flyte's CORS block): the console's origin may call with the session's cookies
+    and read its CSRF token from the replies; its state-changing calls still need that token."""
+    start, stop, section = auth_admin_lifecycle
+    port, admin_port = provider
+    secret_file = tmp_path / "oidc.secret"
+    secret_file.write_text(ADMIN_CLIENT_SECRET)
+    console = "http://console.example"
+    open_id = {
+        "baseUrl": f"http://127.0.0.1:{port}",
+        "clientId": "aloft-admin",
+        "clientSecretLocation": str(secret_file),
+        "scopes": ["openid", "profile", "email", "groups"],
+    }
+    auth = section(admin_port, userAuth={"openId": open_id})
+    security = {"allowCors": True, "allowedOrigins": [console]}
+    admin = await start(tmp_path, auth=auth, port=admin_port, server={"security": security})
+    try:
+        async with httpx.AsyncClient(base_url=admin.http_base) as http:
+            await _login(http)
+            preflight = await http.options(
+                "/api/v1/projects",
+                headers={
+                    "Origin": console,
+                    "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": "content-type,x-csrf-token",
+                },
+            )
+            assert preflight.status_code == 200, preflight.text
+            assert preflight.headers["access-control-allow-origin"] == console
+            assert preflight.headers["access-control-allow-credentials"] == "true"
+            assert "x-csrf-token" in preflight.headers["access-control-allow-headers"].lower()
+            me = await http.get("/me", headers={"Origin": console})
+            assert me.headers["access-control-allow-origin"] == console
+            assert "x-csrf-token" in me.headers["access-control-expose-headers"].lower()
+            token = me.headers["x-csrf-token"]
+            project = {"project": {"id": "from-console", "name": "c"}}
+            from_console = {"Origin": console, "X-CSRF-Token": token}
+            assert (await http.post("/api/v1/projects", json=project, headers=from_console)).status_code == 200
+            assert (await http.post("/api/v1/projects", json=project, headers={"Origin": console})).status_code == 403
+            elsewhere = {"Origin": "http://evil.example", "X-CSRF-Token": token}
+            assert (await http.post("/api/v1/projects", json=project, headers=elsewhere)).status_code == 403
     finally:
         await stop(admin)

@@ -20,6 +20,10 @@ export const LOGGED_OUT_ROUTE = "/logged-out";
 
 // With auth on, admin's OIDC login sets an HttpOnly session cookie and a readable `aloft_csrf` cookie whose value
 // every state-changing call echoes in X-CSRF-Token (double submit: another site can send the cookie, not read it).
+// A console on another origin cannot read admin's cookies: admin also returns the token in the X-CSRF-Token header
+// of the session's replies, which only origins admin's CORS allows can read.
+let csrfFromReplies = "";
+
 function cookie(name) {
   for (const part of document.cookie.split(";")) {
     const [key, ...rest] = part.trim().split("=");
@@ -53,17 +57,40 @@ function sendToLogin() {
   return true;
 }
 
+async function csrfToken() {
+  const token = cookie("aloft_csrf") || csrfFromReplies;
+  if (token || !adminEndpoint) return token;
+  await request("GET", adminEndpoint + "/me"); // a session's reply carries its token
+  return csrfFromReplies;
+}
+
+// A console on another origin sends admin's cookies (CORS credentials) once admin has asked who is calling (401):
+// admin allows credentials only for the origins server.security.allowedOrigins lists, and its "*" answer (auth off,
+// no session to send) refuses credentialed calls.
+const CREDENTIALS_KEY = "aloft_admin_credentials";
+
+function credentialsMode() {
+  if (!adminEndpoint) return "same-origin";
+  return sessionStorage.getItem(CREDENTIALS_KEY) ? "include" : "same-origin";
+}
+
 async function request(method, url, body) {
-  // Cookies only to the same origin: a standalone console on another origin talks to admin without auth
-  // cookies (admin's CORS answers `*`); with auth on, users log in through the console admin serves.
-  const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+  const credentials = credentialsMode();
+  const init = { method, headers: { Accept: "application/json" }, credentials };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const csrf = cookie("aloft_csrf");
-  if (csrf && !SAFE_METHODS.has(method)) init.headers["X-CSRF-Token"] = csrf;
+  if (!SAFE_METHODS.has(method)) {
+    const csrf = await csrfToken();
+    if (csrf) init.headers["X-CSRF-Token"] = csrf;
+  }
   const response = await fetch(url, init);
+  csrfFromReplies = response.headers.get("X-CSRF-Token") || csrfFromReplies;
+  if (response.status === 401 && adminEndpoint && credentials !== "include") {
+    sessionStorage.setItem(CREDENTIALS_KEY, "1"); // auth is on: try again with the session, if there is one
+    return request(method, url, body);
+  }
   const text = await response.text();
   const parsed = text ? JSON.parse(text) : {};
   if (response.status === 401 && sendToLogin()) return new Promise(() => {}); // the page is going away

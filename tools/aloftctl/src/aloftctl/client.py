@@ -14,7 +14,8 @@ from typing import Any
 import grpc
 from flyteidl.service import admin_pb2_grpc, auth_pb2, auth_pb2_grpc, dataproxy_pb2_grpc, signal_pb2_grpc
 
-from aloftctl.config import ClientConfig, ConfigError
+from aloftctl.config import ClientConfig, ConfigError, default_token_cache
+from aloftctl.login import LoginError, PkceLogin, PublicClient, TokenCache
 
 
 class CommandError(Exception):
@@ -44,13 +45,19 @@ class AdminClient:
         self.admin = admin_pb2_grpc.AdminServiceStub(self._channel)
         self.dataproxy = dataproxy_pb2_grpc.DataProxyServiceStub(self._channel)
         self.signals = signal_pb2_grpc.SignalServiceStub(self._channel)
+        self._login: PkceLogin | None = None
+        self._header = "authorization"
         if config.auth_type == "ClientSecret":
             self._metadata = self._client_credentials_metadata()
-        elif config.auth_type in ("Pkce", "DeviceFlow", "ExternalCommand") and not config.insecure:
-            raise ConfigError(
-                f"admin.authType {config.auth_type} needs an interactive login aloftctl does not do; "
-                "use authType ClientSecret (clientId + clientSecretLocation)"
-            )
+        elif config.auth_type == "Pkce":
+            self._login = self._pkce_login()
+            cached = self._login.cached_token()
+            if cached is not None:  # else log in only once admin asks for a token (as flytectl and flytekit)
+                self._metadata = [(self._header, f"Bearer {cached}")]
+        elif config.auth_type == "DeviceFlow":
+            raise ConfigError(self._no_device_flow())
+        elif config.auth_type == "ExternalCommand":
+            raise ConfigError("admin.authType ExternalCommand is not supported by aloftctl; use Pkce or ClientSecret")
 
     def _open_channel(self) -> grpc.Channel:
         options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
@@ -68,17 +75,73 @@ class AdminClient:
         self._channel.close()
 
     def call(self, method: Callable[..., Any], request: Any, timeout: float | None = None) -> Any:
-        """One unary call with the configured deadline; gRPC failures become a CommandError with one clear line."""
+        """One unary call with the configured deadline; gRPC failures become a CommandError with one clear line.
+        With a browser login (Pkce), a call admin answers UNAUTHENTICATED gets a renewed token and is tried again."""
         try:
-            return method(request, timeout=timeout or self.config.timeout, metadata=self._metadata or None)
+            return self._call_once(method, request, timeout)
+        except grpc.RpcError as exc:
+            if self._login is None or exc.code() != grpc.StatusCode.UNAUTHENTICATED:
+                raise CommandError(describe_rpc_error(exc, self.target, timeout or self.config.timeout)) from exc
+        try:
+            self._metadata = [(self._header, f"Bearer {self._login.renewed_token()}")]
+        except LoginError as exc:
+            raise CommandError(f"login failed: {exc}") from exc
+        try:
+            return self._call_once(method, request, timeout)
         except grpc.RpcError as exc:
             raise CommandError(describe_rpc_error(exc, self.target, timeout or self.config.timeout)) from exc
 
+    def _call_once(self, method: Callable[..., Any], request: Any, timeout: float | None) -> Any:
+        return method(request, timeout=timeout or self.config.timeout, metadata=self._metadata or None)
+
+    def _auth_metadata(self) -> tuple[auth_pb2.OAuth2MetadataResponse, auth_pb2.PublicClientAuthConfigResponse]:
+        """How admin says to authenticate (its AuthMetadataService needs no token)."""
+        stub = auth_pb2_grpc.AuthMetadataServiceStub(self._channel)
+        oauth = self.call(stub.GetOAuth2Metadata, auth_pb2.OAuth2MetadataRequest())
+        public = self.call(stub.GetPublicClientConfig, auth_pb2.PublicClientAuthConfigRequest())
+        self._header = (public.authorization_metadata_key or "authorization").lower()
+        return oauth, public
+
+    def _pkce_login(self) -> PkceLogin:
+        oauth, public = self._auth_metadata()
+        if not oauth.authorization_endpoint or not public.client_id or not public.redirect_uri:
+            raise ConfigError(
+                f"admin at {self.target} names no authorization endpoint or public client: is its auth enabled?"
+            )
+        client = PublicClient(
+            authorization_endpoint=oauth.authorization_endpoint,
+            token_endpoint=oauth.token_endpoint,
+            client_id=public.client_id,
+            redirect_uri=public.redirect_uri,
+            scopes=self.config.scopes or tuple(public.scopes),
+            audience=public.audience,
+        )
+        cache_file = Path(self.config.token_cache_file).expanduser() if self.config.token_cache_file else None
+        return PkceLogin(
+            client,
+            TokenCache(cache_file or default_token_cache()),
+            cache_key=self.target,
+            login_timeout=self.config.login_timeout,
+            refresh_before=self.config.refresh_before,
+            verify=self.config.ca_cert_file_path or True,
+        )
+
+    def _no_device_flow(self) -> str:
+        oauth, _ = self._auth_metadata()
+        if oauth.device_authorization_endpoint:
+            return (
+                f"admin.authType DeviceFlow: aloftctl does not do the device authorization grant "
+                f"({oauth.device_authorization_endpoint}); use authType Pkce"
+            )
+        return (
+            f"admin.authType DeviceFlow: the authorization server {oauth.issuer or oauth.token_endpoint} does not "
+            "offer the device authorization grant (its metadata has no device_authorization_endpoint); "
+            "use authType Pkce"
+        )
+
     def _client_credentials_metadata(self) -> list[tuple[str, str]]:
         """OAuth2 client-credentials flow against the token endpoint admin advertises (as flytectl's ClientSecret)."""
-        metadata_stub = auth_pb2_grpc.AuthMetadataServiceStub(self._channel)
-        oauth = self.call(metadata_stub.GetOAuth2Metadata, auth_pb2.OAuth2MetadataRequest())
-        public = self.call(metadata_stub.GetPublicClientConfig, auth_pb2.PublicClientAuthConfigRequest())
+        oauth, public = self._auth_metadata()
         secret = self.config.read_client_secret()
         basic = base64.b64encode(f"{self.config.client_id}:{secret}".encode()).decode()
         form = {"grant_type": "client_credentials"}
@@ -94,5 +157,4 @@ class AdminClient:
                 token = json.loads(reply.read())["access_token"]
         except (urllib.error.URLError, KeyError, ValueError) as exc:
             raise CommandError(f"client-credentials login at {oauth.token_endpoint} failed: {exc}") from exc
-        header = public.authorization_metadata_key or "authorization"
-        return [(header.lower(), f"Bearer {token}")]
+        return [(self._header, f"Bearer {token}")]

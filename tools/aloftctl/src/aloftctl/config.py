@@ -4,8 +4,10 @@ Order: ``--config FILE``, then ``$FLYTECTL_CONFIG``, then ``~/.flyte/config.yaml
 (``FLYTE_PLATFORM_URL``, ``FLYTE_PLATFORM_INSECURE``, ``FLYTE_CREDENTIALS_*`` as flytekit reads them), then
 ``localhost:8089`` insecure (the local stack ``aloft up`` starts). The file keys are flytectl's: ``admin.endpoint``
 (``dns:///host:port``, ``host:port`` or ``https://host``), ``admin.insecure``, ``admin.authType``, ``admin.clientId``,
-``admin.clientSecretLocation``, ``admin.caCertFilePath``; top-level ``project`` / ``domain`` give defaults for
-``-p`` / ``-d``.
+``admin.clientSecretLocation``, ``admin.caCertFilePath``, ``admin.scopes``, ``admin.pkceConfig.timeout`` (how long
+the browser login may take) and ``admin.pkceConfig.refreshTime`` (renew a token this long before it expires); top-level
+``project`` / ``domain`` give defaults for ``-p`` / ``-d``. ``admin.tokenCacheFile`` (Aloft's) says where browser
+logins' tokens are kept (default ``$XDG_CACHE_HOME/aloftctl/tokens.json``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from aloftctl.yamlfile import load_mapping
 
 DEFAULT_ENDPOINT = "localhost:8089"
 DEFAULT_TIMEOUT_SECONDS = 30.0
+DEFAULT_LOGIN_TIMEOUT_SECONDS = 120.0  # pkceConfig.timeout
+DEFAULT_REFRESH_SECONDS = 300.0  # pkceConfig.refreshTime
 AUTH_TYPES = ("", "ClientSecret", "Pkce", "ExternalCommand", "DeviceFlow")
 
 
@@ -38,6 +42,10 @@ class ClientConfig:
     client_secret: str = ""
     ca_cert_file_path: str = ""
     timeout: float = DEFAULT_TIMEOUT_SECONDS
+    scopes: tuple[str, ...] = ()  # "" = the scopes admin's GetPublicClientConfig names
+    login_timeout: float = DEFAULT_LOGIN_TIMEOUT_SECONDS
+    refresh_before: float = DEFAULT_REFRESH_SECONDS
+    token_cache_file: str = ""
     project: str = ""
     domain: str = ""
     source: str = "defaults"
@@ -76,6 +84,24 @@ def normalize_endpoint(endpoint: str) -> tuple[str, bool | None]:
     return value, implied
 
 
+def default_token_cache() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "aloftctl" / "tokens.json"
+
+
+def parse_seconds(value: Any, key: str) -> float:
+    """flytectl's durations (``30s``, ``2m``, ``1h``, ``500ms``) or plain seconds."""
+    text = str(value).strip()
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    try:
+        for suffix in ("ms", "s", "m", "h"):
+            if text.endswith(suffix):
+                return float(text[: -len(suffix)]) * units[suffix]
+        return float(text)
+    except ValueError as exc:
+        raise ConfigError(f"{key}: expected a duration like 30s, 2m or 1h, got {value!r}") from exc
+
+
 def default_config_path() -> Path:
     return Path.home() / ".flyte" / "config.yaml"
 
@@ -104,6 +130,12 @@ def _from_file(path: Path) -> ClientConfig:
         timeout_seconds = float(str(timeout).rstrip("s"))
     except ValueError as exc:
         raise ConfigError(f"{path}: admin.timeout: expected seconds like 30 or 30s, got {timeout!r}") from exc
+    pkce = admin.get("pkceConfig") or {}
+    if not isinstance(pkce, dict):
+        raise ConfigError(f"{path}: admin.pkceConfig: expected a mapping")
+    scopes = admin.get("scopes") or []
+    if not isinstance(scopes, list):
+        raise ConfigError(f"{path}: admin.scopes: expected a list")
     return ClientConfig(
         endpoint=endpoint,
         insecure=_as_bool(admin.get("insecure", insecure_default), "admin.insecure"),
@@ -112,6 +144,10 @@ def _from_file(path: Path) -> ClientConfig:
         client_secret_location=str(admin.get("clientSecretLocation", "") or ""),
         ca_cert_file_path=str(admin.get("caCertFilePath", "") or ""),
         timeout=timeout_seconds,
+        scopes=tuple(str(s) for s in scopes),
+        login_timeout=parse_seconds(pkce.get("timeout", DEFAULT_LOGIN_TIMEOUT_SECONDS), "admin.pkceConfig.timeout"),
+        refresh_before=parse_seconds(pkce.get("refreshTime", DEFAULT_REFRESH_SECONDS), "admin.pkceConfig.refreshTime"),
+        token_cache_file=str(admin.get("tokenCacheFile", "") or ""),
         project=str(raw.get("project", "") or ""),
         domain=str(raw.get("domain", "") or ""),
         source=str(path),

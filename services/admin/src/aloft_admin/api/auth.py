@@ -37,15 +37,18 @@ _METADATA_FIELDS = (
 
 
 class AuthMetadataServicer(auth_pb2_grpc.AuthMetadataServiceServicer):
-    def __init__(self, admin: AdminSection, auth_config: AuthConfig, auth: AdminAuth | None) -> None:
+    def __init__(
+        self, admin: AdminSection, auth_config: AuthConfig, auth: AdminAuth | None, https: bool = False
+    ) -> None:
         self._admin = admin
+        self._scheme = "https" if https else "http"
         self._auth_config = auth_config
         self._auth = auth
 
     def _issuer(self) -> str:
         admin = self._admin
         host = "localhost" if admin.host in ("", "0.0.0.0", "::", "127.0.0.1") else admin.host
-        return f"http://{host}:{admin.httpPort}"
+        return f"{self._scheme}://{host}:{admin.httpPort}"
 
     async def _metadata(self) -> dict[str, Any]:
         if self._auth is not None:

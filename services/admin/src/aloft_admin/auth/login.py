@@ -129,6 +129,9 @@ class UserLogin:
             return None
         claims: dict[str, Any] = {k: data[k] for k in ("sub", "name", "email", "groups") if k in data}
         identity = Identity(subject=str(data["sub"]), groups=tuple(data.get("groups", [])), claims=claims)
+        # The reply hands the token to the session's page in X-CSRF-Token: a console on another (allowed) origin
+        # cannot read admin's aloft_csrf cookie, and other origins cannot read the reply (CORS).
+        request.state.csrf = str(data.get("csrf", ""))
         if request.method not in SAFE_METHODS:
             refused = self._cross_site(request, str(data.get("csrf", "")))
             if refused:

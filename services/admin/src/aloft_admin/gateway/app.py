@@ -27,7 +27,7 @@ from aloft_admin.deps import AdminDeps
 from aloft_admin.gateway.blobs import blob_routes
 from aloft_admin.gateway.descriptors import Binding, all_bindings
 from aloft_admin.gateway.openapi import build_openapi
-from aloft_admin.gateway.rest import error_response, make_endpoint
+from aloft_admin.gateway.rest import CSRF_RESPONSE_HEADER, error_response, make_endpoint
 
 OPENAPI_PATHS = ("/api/v1/openapi", "/api/v1/openapi.json")
 
@@ -71,16 +71,24 @@ async def _http_error(_: Request, exc: Exception) -> Response:
 
 
 def _cors(deps: AdminDeps) -> list[Middleware]:
-    admin = deps.config.admin
-    if not admin.allowCors:
+    """CORS for the origins ``server.security.allowedOrigins`` (or ``admin.allowedOrigins``) names. Credentials
+    (the browser session's cookies) only for listed origins, never for ``*``; with user login on, a console on one
+    of them may send X-CSRF-Token and read it back (admin hands it to the session's pages in that header)."""
+    cors = deps.config.cors()
+    if not cors.allowed:
         return []
+    headers = list(cors.headers)
+    login = deps.auth is not None and deps.auth.login is not None
+    if login and CSRF_RESPONSE_HEADER.lower() not in {h.lower() for h in headers}:
+        headers.append(CSRF_RESPONSE_HEADER)
     return [
         Middleware(
             CORSMiddleware,
-            allow_origins=admin.allowedOrigins,
-            allow_headers=admin.allowedHeaders,
+            allow_origins=list(cors.origins),
+            allow_headers=headers,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"],
-            allow_credentials="*" not in admin.allowedOrigins,
+            allow_credentials="*" not in cors.origins,
+            expose_headers=[CSRF_RESPONSE_HEADER] if login else [],
         )
     ]
 

@@ -32,6 +32,7 @@ from aloft_service.errors import AloftError, InvalidArgument, http_status
 log = logging.getLogger(__name__)
 
 RPC_HEADER = "X-Aloft-Rpc"
+CSRF_RESPONSE_HEADER = "X-CSRF-Token"  # a browser session's CSRF token, for its console (see auth.login)
 PROTO_MEDIA_TYPE = "application/octet-stream"
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
@@ -141,6 +142,9 @@ def make_endpoint(
         except Exception:
             log.exception("REST call %s failed", rpc)
             return error_response(grpc.StatusCode.INTERNAL, f"{rpc} failed", headers=headers, binary=binary_out)
+        csrf = str(getattr(request.state, "csrf", ""))  # set when a browser session authenticated the call
+        if csrf:
+            headers[CSRF_RESPONSE_HEADER] = csrf
         if binary_out:
             return Response(reply.SerializeToString(), media_type=PROTO_MEDIA_TYPE, headers=headers)
         return JSONResponse(message_to_json(reply), headers=headers)
