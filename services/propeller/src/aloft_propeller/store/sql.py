@@ -71,8 +71,13 @@ async def _load_parts(
     for workflow_id, path, state in node_rows:
         nodes[workflow_id][path] = decode_node(state)
     event_rows = await session.execute(
-        select(OutboxEventRow.workflow_id, OutboxEventRow.kind, OutboxEventRow.event_group, OutboxEventRow.payload)
-        .add_columns(OutboxEventRow.seq)
+        select(
+            OutboxEventRow.workflow_id,
+            OutboxEventRow.kind,
+            OutboxEventRow.event_group,
+            OutboxEventRow.payload,
+            OutboxEventRow.seq,
+        )
         .where(OutboxEventRow.workflow_id.in_(ids))
         .order_by(OutboxEventRow.workflow_id, OutboxEventRow.seq)
     )
