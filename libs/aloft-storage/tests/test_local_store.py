@@ -147,6 +147,43 @@ async def test_symlinks_that_stay_inside_the_root_are_followed(store: LocalBlobS
     assert await store.read(store.uri("real", "sub", "more")) == b"more"
 
 
+async def test_link_file_makes_a_local_file_the_object(store: LocalBlobStore, tmp_path: Path) -> None:
+    log = tmp_path / "work" / "stdout.log"
+    log.parent.mkdir()
+    log.write_bytes(b"")
+    uri = store.uri("exec", "n0", "0", "stdout.log")
+    assert store.link_file(str(log), uri)  # its directories are made, as a write makes them
+    assert await store.read(uri) == b""
+    with log.open("ab") as handle:
+        handle.write(b"later\n")
+    assert await store.read(uri) == b"later\n"  # the object is the file: no copy to refresh
+    assert store.link_file(str(log), uri)  # linked already (a restarted caller): still the same file
+    other = tmp_path / "work" / "other.log"
+    other.write_bytes(b"x")
+    assert not store.link_file(str(other), uri)  # the object is another file: left alone
+    assert await store.read(uri) == b"later\n"
+
+
+async def test_link_file_is_confined(store: LocalBlobStore, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    container = store.path(store.base_uri)
+    (container / "dirlink").symlink_to(outside, target_is_directory=True)
+    log = tmp_path / "stdout.log"
+    log.write_bytes(b"x")
+    for uri in (store.uri("dirlink", "stdout.log"), store.uri("dirlink", "deeper", "stdout.log")):
+        with pytest.raises(ValueError, match="outside the blob store root"):
+            store.link_file(str(log), uri)
+    assert list(outside.iterdir()) == []
+    # a symbolic link as the source is linked as the link, which the store's reads then refuse
+    (tmp_path / "secret").write_bytes(b"not yours")
+    sneaky = tmp_path / "sneaky.log"
+    sneaky.symlink_to(tmp_path / "secret")
+    assert store.link_file(str(sneaky), store.uri("sneaky.log"))
+    with pytest.raises(ValueError, match="outside the blob store root"):
+        await store.read(store.uri("sneaky.log"))
+
+
 async def test_missing_objects_and_directories(store: LocalBlobStore) -> None:
     await store.write(store.uri("d", "f"), b"x")
     for uri in (store.uri("nope"), store.uri("d", "f", "below-a-file"), store.uri("d")):
@@ -229,3 +266,24 @@ def test_a_secret_left_inside_the_store_root_is_moved_out(tmp_path: Path) -> Non
     assert not (root / ".signing-secret").exists()
     assert signing_secret_path(root).read_text() == "legacy"  # URLs signed before the upgrade still verify
     assert secret == local_signing_secret(StorageConfig(), root)
+
+
+def test_path_resolves_as_realpath_does(store: LocalBlobStore, tmp_path: Path) -> None:
+    import os
+
+    store.path(store.base_uri).joinpath("real").mkdir()
+    store.path(store.base_uri).joinpath("real", "blob").write_bytes(b"data")
+    container = store.path(store.base_uri)
+    (container / "alias").symlink_to(container / "real", target_is_directory=True)
+    (container / "dangling").symlink_to(container / "nowhere" / "deeper")
+    (container / "afile").write_bytes(b"")
+    for parts in (
+        ("real", "blob"),
+        ("alias", "blob"),
+        ("alias", "missing", "deeper", "stdout.log"),  # missing below a link: the link's target plus the rest
+        ("not", "there", "yet"),
+        ("dangling", "x"),  # a dangling link is followed to its target, as realpath does
+        ("afile", "below"),
+    ):
+        uri = store.uri(*parts)
+        assert str(store.path(uri)) == os.path.realpath(store.lexical_path(uri)), parts

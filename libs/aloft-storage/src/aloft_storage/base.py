@@ -74,6 +74,12 @@ class BlobStore(abc.ABC):
     ) -> str:
         """A URL a plain HTTP client can ``method`` for ``expires_in`` (PUT honours Content-MD5 when given)."""
 
+    def link_file(self, path: str, uri: str) -> bool:
+        """Make the local file ``path`` the object at ``uri`` without copying it (a hard link: later appends to the
+        file are the object's too), when the store can; False when it cannot (another file system, a remote
+        store) or the object exists as another file. Synchronous: callers run it where blocking is fine."""
+        return False
+
     async def read_proto(self, uri: str, message_type: type[M]) -> M:
         message = message_type()
         message.ParseFromString(await self.read(uri))

@@ -65,10 +65,36 @@ class LocalBlobStore(BlobStore):
         """Local path of a ``file://`` URI (or a plain absolute path), confined to the store root with symbolic
         links resolved: for callers that open the file themselves."""
         lexical = self.lexical_path(uri)
-        path = Path(os.path.realpath(lexical))
+        path = Path(self._realpath(lexical))
         if not self._below_root(str(path)):
             raise ValueError(f"{uri} is outside the blob store root {self.root}")
         return path
+
+    def _realpath(self, lexical: str) -> str:
+        """``os.path.realpath`` of a normalised absolute path in a few system calls: the kernel's location of the
+        deepest existing ancestor (opened, every link on the way followed) plus the missing rest. realpath itself
+        makes one lstat per component (about a dozen for a node's log), each a GIL hand-off on a busy loop."""
+        if not self._fd_paths:
+            return os.path.realpath(lexical)
+        missing: list[str] = []
+        current = lexical
+        while True:
+            try:
+                fd = os.open(current, os.O_PATH | os.O_CLOEXEC)
+            except FileNotFoundError:
+                parent = os.path.dirname(current)
+                if parent == current or os.path.lexists(current):  # a dangling link: realpath follows its target
+                    return os.path.realpath(lexical)
+                missing.append(os.path.basename(current))
+                current = parent
+                continue
+            except OSError:  # a file on the way (ENOTDIR), a loop, no permission: realpath's own answer
+                return os.path.realpath(lexical)
+            try:
+                where = os.readlink(f"/proc/self/fd/{fd}")
+            finally:
+                os.close(fd)
+            return os.path.join(where, *reversed(missing))
 
     def _below_root(self, path: str) -> bool:
         return path == self._root or path.startswith(self._root_slash)
@@ -185,6 +211,20 @@ class LocalBlobStore(BlobStore):
         else:
             await asyncio.to_thread(self._write_sync, uri, data)
 
+    def link_file(self, path: str, uri: str) -> bool:
+        """A hard link at ``uri`` (confined as a write is) to ``path``; True when the object is that file."""
+        directory, name = os.path.split(self.lexical_path(uri))
+        parent = self._open_dir(directory, uri, create=True)
+        try:
+            os.link(path, name, dst_dir_fd=parent, follow_symlinks=False)
+            return True
+        except FileExistsError:
+            return _same_file(path, name, parent)  # linked before (a restarted caller), or another object
+        except OSError:
+            return False  # another file system (EXDEV), hard links refused (EPERM), ...
+        finally:
+            os.close(parent)
+
     def _stat(self, uri: str) -> os.stat_result | None:
         try:
             fd = self._open(uri, os.O_PATH)
@@ -233,3 +273,11 @@ class LocalBlobStore(BlobStore):
             raise RuntimeError("this local blob store has no URL signer configured")
         expiry = (expires_in or self._default_expiry).total_seconds()
         return self._signer.sign(self.key(uri), method, expiry, content_md5)
+
+
+def _same_file(path: str, name: str, dir_fd: int) -> bool:
+    try:
+        ours, theirs = os.stat(path, follow_symlinks=False), os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return False
+    return (ours.st_dev, ours.st_ino) == (theirs.st_dev, theirs.st_ino)

@@ -507,3 +507,28 @@ async def test_every_failed_array_sub_task_attempt_keeps_its_error(exec_server: 
     assert [log.name for log in closure.metadata.external_resources[1].logs] == ["log-1-0"]
     fetched = await admin.GetTaskExecution(task_execution_pb2.TaskExecutionGetRequest(id=listed.task_executions[0].id))
     assert fetched.closure.metadata == closure.metadata
+
+
+async def test_listing_a_nodes_attempts_answers_not_found_before_anything_else(exec_server: Any) -> None:
+    """ListTaskExecutions looks the node up only when its page is empty or refused; the answers stay: NOT_FOUND
+    for an unknown node (even with a bad filter), INVALID_ARGUMENT for a bad filter on a known node, an empty
+    list for a node without attempts."""
+    admin, wid = exec_server.admin, exec_server.wid("lists")
+    await exec_server.seed_execution("lists")
+    await admin.CreateNodeEvent(node_event(wid, "n0", NODE.RUNNING, 1))
+
+    def listing(node: str, filters: str = "") -> Any:
+        return admin.ListTaskExecutions(
+            task_execution_pb2.TaskExecutionListRequest(node_execution_id=node_id(wid, node), limit=10, filters=filters)
+        )
+
+    assert list((await listing("n0")).task_executions) == []
+    for filters in ("", "eq(nonsense,1)"):
+        with pytest.raises(grpc.aio.AioRpcError) as missing:
+            await listing("absent", filters)
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await listing("n0", "eq(nonsense,1)")
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    await admin.CreateTaskEvent(task_event(wid, "n0", 0, TASK.RUNNING, 2))
+    assert [t.id.retry_attempt for t in (await listing("n0")).task_executions] == [0]

@@ -71,7 +71,8 @@ def literals() -> Any:
 
 @pytest.fixture
 def make_ctx(blobs: BlobStore) -> Callable[..., Awaitable[TaskExecutionContext]]:
-    """Build an attempt context with Flyte's metadata layout and write its inputs.pb."""
+    """Build an attempt context with Flyte's metadata layout and write its inputs.pb (unless ``write_inputs`` is
+    false: the node executor writes none for a node without inputs)."""
 
     async def build(
         template: tasks_pb2.TaskTemplate,
@@ -83,6 +84,7 @@ def make_ctx(blobs: BlobStore) -> Callable[..., Awaitable[TaskExecutionContext]]
         timeout: timedelta | None = None,
         limits: Resources = Resources(),
         envs: dict[str, str] | None = None,
+        write_inputs: bool = True,
     ) -> TaskExecutionContext:
         execution_id = identifier_pb2.WorkflowExecutionIdentifier(
             project="flytesnacks", domain="development", name=execution
@@ -94,7 +96,8 @@ def make_ctx(blobs: BlobStore) -> Callable[..., Awaitable[TaskExecutionContext]]
         )
         node_dir = blobs.uri("metadata", "propeller", "flytesnacks", "development", execution, node)
         inputs_uri = f"{node_dir}/inputs.pb"
-        await blobs.write_proto(inputs_uri, literals_pb2.LiteralMap(literals=inputs or {}))
+        if write_inputs:
+            await blobs.write_proto(inputs_uri, literals_pb2.LiteralMap(literals=inputs or {}))
         attempt_dir = f"{node_dir}/{attempt}"
         return TaskExecutionContext(
             task_execution_id=task_execution_id,

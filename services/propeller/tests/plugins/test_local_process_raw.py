@@ -38,6 +38,10 @@ async def wait_for(predicate: Callable[[], bool], seconds: float = 20.0) -> None
     raise AssertionError("condition not met in time")
 
 
+def same_file(a: Path, b: Path) -> bool:
+    return a.stat().st_ino == b.stat().st_ino and a.stat().st_dev == b.stat().st_dev
+
+
 async def outputs(blobs: BlobStore, ctx: TaskExecutionContext) -> literals_pb2.LiteralMap:
     return await blobs.read_proto(io.outputs_uri(ctx.output_prefix), literals_pb2.LiteralMap)
 
@@ -116,6 +120,52 @@ async def test_nonzero_exit_is_retryable_with_stderr_and_logs(
     # The default template links the signed URL of stdout.log, served by admin's HTTP port.
     assert [log.name for log in info.logs] == ["Local process logs"]
     assert info.logs[0].uri.startswith(f"http://127.0.0.1:8088/api/v1/blobs/{key}?method=GET&expires=")
+
+
+async def test_a_node_without_inputs_gets_no_inputs_blob_and_its_log_blob_is_the_attempt_file(
+    propeller_config: PropellerConfig, blobs: BlobStore, make_ctx: MakeCtx, drive: Drive, raw_template: Any
+) -> None:
+    ctx = await make_ctx(raw_template("true"), write_inputs=False)
+    plugin = LocalProcessPlugin(propeller_config, blobs)
+    info = await drive(plugin, ctx)
+
+    assert info.phase == Phase.SUCCESS
+    assert not await blobs.exists(ctx.inputs_uri)  # nothing reads it: absent is the empty map
+    log_uri = f"{ctx.output_prefix}/stdout.log"
+    assert await blobs.read(log_uri) == b""  # the default link names it: it exists, though empty
+    local = plugin.attempt_dir(ctx).stdout
+    assert same_file(blobs.path(log_uri), local)  # type: ignore[attr-defined]  # linked, not copied
+    assert not await blobs.exists(f"{ctx.output_prefix}/stderr.log")  # empty and unlinked: not shipped
+
+
+async def test_a_command_naming_the_inputs_file_gets_the_empty_map(
+    propeller_config: PropellerConfig, blobs: BlobStore, make_ctx: MakeCtx, drive: Drive, raw_template: Any
+) -> None:
+    ctx = await make_ctx(raw_template("test -f {{.input}} && echo found"), write_inputs=False)
+    info = await drive(LocalProcessPlugin(propeller_config, blobs), ctx)
+
+    assert info.phase == Phase.SUCCESS, info
+    assert await blobs.read_proto(ctx.inputs_uri, literals_pb2.LiteralMap) == literals_pb2.LiteralMap()
+    assert await blobs.read(f"{ctx.output_prefix}/stdout.log") == b"found\n"
+
+
+async def test_a_log_written_while_running_is_linked_live(
+    propeller_config: PropellerConfig, blobs: BlobStore, make_ctx: MakeCtx, raw_template: Any
+) -> None:
+    ctx = await make_ctx(raw_template("echo first; echo oops >&2; sleep 30"))
+    plugin = LocalProcessPlugin(propeller_config, blobs)
+    try:
+        await plugin.handle(ctx)
+        local = plugin.attempt_dir(ctx)
+        await wait_for(lambda: local.stdout.exists() and local.stdout.stat().st_size > 0)
+        assert await blobs.read(f"{ctx.output_prefix}/stdout.log") == b"first\n"  # linked at the launch
+        await wait_for(lambda: local.stderr.stat().st_size > 0)
+        info = (await plugin.handle(ctx)).info  # a look while it runs ships the non-empty stderr: linked too
+        assert info.phase == Phase.RUNNING
+        assert same_file(blobs.path(f"{ctx.output_prefix}/stderr.log"), local.stderr)  # type: ignore[attr-defined]
+    finally:
+        await plugin.abort(ctx, "test over")
+        await plugin.finalize(ctx)
 
 
 async def test_killed_by_signal_is_reported(

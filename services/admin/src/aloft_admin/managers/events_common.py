@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -21,6 +21,7 @@ from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 
 from aloft_admin.integrations.egress import EventEgress
+from aloft_admin.managers.events_group import EventGroups
 from aloft_admin.repositories.base import Repositories, RepositoryProvider
 from aloft_admin.repositories.models.executions import ExecutionModel, NodeExecutionModel, TaskExecutionModel
 from aloft_admin.transformers.timestamps import Clock, aware, from_timestamp
@@ -28,11 +29,13 @@ from aloft_admin.transitions import Decision, Policy, Transition, Verdict
 from aloft_admin.validation.execution_identifiers import describe_execution
 from aloft_service.errors import (
     Aborted,
+    AloftError,
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
     ResourceExhausted,
+    Unavailable,
 )
 from aloft_storage import BlobStore
 
@@ -112,27 +115,53 @@ class LiteralOffload:
 
 class EventRecorder:
     """The skeleton every event goes through, single or batched: output size → load the row (cluster check first)
-    → create it (first event) or judge the phase transition → apply → egress → flush."""
+    → create it (first event) or judge the phase transition → apply → egress → flush. Concurrent single events
+    are committed in groups (``events_group``)."""
 
     def __init__(self, repos: RepositoryProvider, egress: EventEgress, max_output_bytes: int) -> None:
         self._repos = repos
         self._egress = egress
         self._max_output_bytes = max_output_bytes
+        self._groups = EventGroups(repos, self)
 
     async def record_in(self, tx: Repositories, kind: EventKind[Event, Row, Any], event: Event, at: datetime) -> None:
         """Every rule of an event, inside the caller's transaction (a single event's, or a batch's)."""
-        check_output_size(event, self._max_output_bytes)
-        what = kind.describe(event)
-        row = await kind.load(tx, event, what)
+        refusal = await self.record_unless_refused(tx, kind, event, at)
+        if refusal is not None:
+            raise refusal
+
+    async def record_unless_refused(
+        self, tx: Repositories, kind: EventKind[Event, Row, Any], event: Event, at: datetime
+    ) -> AloftError | None:
+        """``record_in``, answering with (not raising) a refusal judged before anything of the event was staged,
+        so the transaction can go on with other events (a group commit)."""
+        try:
+            row = await self._judged(tx, kind, event)
+        except AloftError as exc:
+            if not _clean_refusal(exc):
+                raise
+            return exc
         if row is None:
             row = await kind.create(tx, event, at)
-        else:
-            raise_if_refused(kind.policy.evaluate(kind.transition(row, event)), row.phase, what)
         await kind.apply(row, event, at)
         self._egress.recorded(tx, event, row)  # cloud events, notifications: staged in this transaction
         await tx.flush()
+        return None
+
+    async def _judged(self, tx: Repositories, kind: EventKind[Event, Row, Any], event: Event) -> Row | None:
+        """The event's row (None for a first event) once the event passed every check that stages nothing."""
+        check_output_size(event, self._max_output_bytes)
+        what = kind.describe(event)
+        row = await kind.load(tx, event, what)
+        if row is not None:
+            raise_if_refused(kind.policy.evaluate(kind.transition(row, event)), row.phase, what)
+        return row
 
     async def record_single(self, kind: EventKind[Event, Row, Any], event: Event, at: datetime) -> None:
+        """One event of a single-event RPC, committed with the others in flight (one transaction per group)."""
+        await self._groups.record(kind, event, at)
+
+    async def record_alone(self, kind: EventKind[Event, Row, Any], event: Event, at: datetime) -> None:
         """One event in its own transaction, rerun from fresh state when it loses a race (see below)."""
 
         async def once() -> None:
@@ -140,6 +169,13 @@ class EventRecorder:
                 await self.record_in(tx, kind, event, at)
 
         await retry_on_concurrent_create(once)
+
+
+def _clean_refusal(error: AloftError) -> bool:
+    """A verdict on the event (not a lost race, a database error or a write that failed): nothing was staged."""
+    if isinstance(error, (Aborted, Unavailable)):
+        return False
+    return not isinstance(error, AlreadyExists) or isinstance(error, DuplicateEvent)
 
 
 class HasEvent(Protocol[EventT_co]):
@@ -171,6 +207,9 @@ class EventKind(ABC, Generic[Event, Row, Response]):
         event = request.event
         await self.recorder.record_single(self, event, self.checked(event))
         return self.response()
+
+    async def prefetch(self, tx: Repositories, events: Sequence[Event]) -> None:
+        """Read (and lock) the rows of many events in a few statements; ``load`` then finds them in ``tx``."""
 
     @abstractmethod
     def checked(self, event: Event) -> datetime:

@@ -6,6 +6,7 @@ Relations: ``parent_node_metadata.node_id`` makes the node a child of another no
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from flyteidl.admin import event_pb2 as admin_event_pb2
@@ -52,6 +53,9 @@ class NodeEventManager(
     async def load(self, tx: Repositories, event: event_pb2.NodeExecutionEvent, what: str) -> NodeExecutionModel | None:
         await check_event_cluster(tx, event.id.execution_id, event.producer_id, what)
         return await tx.node_executions.get(event.id, for_update=True)
+
+    async def prefetch(self, tx: Repositories, events: Sequence[event_pb2.NodeExecutionEvent]) -> None:
+        await tx.node_executions.prefetch([event.id for event in events])
 
     async def create(self, tx: Repositories, event: event_pb2.NodeExecutionEvent, at: datetime) -> NodeExecutionModel:
         row = new_node_execution_row(event.id, at, self.clock())

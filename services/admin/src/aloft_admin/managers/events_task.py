@@ -6,6 +6,7 @@ version of the recorded phase is a duplicate.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from flyteidl.admin import event_pb2 as admin_event_pb2
@@ -63,6 +64,9 @@ class TaskEventManager(
     async def load(self, tx: Repositories, event: event_pb2.TaskExecutionEvent, what: str) -> TaskExecutionModel | None:
         await check_event_cluster(tx, event.parent_node_execution_id.execution_id, event.producer_id, what)
         return await tx.task_executions.get(task_execution_id(event), for_update=True)
+
+    async def prefetch(self, tx: Repositories, events: Sequence[event_pb2.TaskExecutionEvent]) -> None:
+        await tx.task_executions.prefetch([task_execution_id(event) for event in events])
 
     async def create(self, tx: Repositories, event: event_pb2.TaskExecutionEvent, at: datetime) -> TaskExecutionModel:
         await get_node_execution_row(tx, event.parent_node_execution_id)

@@ -9,6 +9,8 @@ from aloft_admin.managers.executions_lookup import get_node_execution_row, get_t
 from aloft_admin.repositories.base import RepositoryProvider
 from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.transformers.task_executions import task_closure_of, to_task_execution
+from aloft_admin.validation.execution_identifiers import validate_node_execution_id
+from aloft_service.errors import InvalidArgument
 
 
 class TaskExecutionManager:
@@ -21,9 +23,18 @@ class TaskExecutionManager:
             return to_task_execution(await get_task_execution_row(tx, request.id))
 
     async def list(self, request: task_execution_pb2.TaskExecutionListRequest) -> task_execution_pb2.TaskExecutionList:
+        """A node's attempts. A node with task executions exists, so the node is looked up only when the page is
+        empty (or the query is refused): one statement per call, not two (a UI lists every node's attempts)."""
+        nid = request.node_execution_id
+        validate_node_execution_id(nid)
         async with self._repos.transaction() as tx:
-            await get_node_execution_row(tx, request.node_execution_id)
-            rows, token = await tx.task_executions.page(request.node_execution_id, ListQuery.of(request))
+            try:
+                rows, token = await tx.task_executions.page(nid, ListQuery.of(request))
+            except InvalidArgument:
+                await get_node_execution_row(tx, nid)  # NOT_FOUND comes first, as it always did
+                raise
+            if not rows:
+                await get_node_execution_row(tx, nid)
         return task_execution_pb2.TaskExecutionList(task_executions=[to_task_execution(r) for r in rows], token=token)
 
     async def get_data(

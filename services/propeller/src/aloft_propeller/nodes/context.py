@@ -114,6 +114,14 @@ class ExecutionContext:
         await self.blobs.write_proto(uri, literal_map)
         self._literal_maps[uri] = literal_map
 
+    async def write_node_inputs(self, uri: str, inputs: literals_pb2.LiteralMap) -> None:
+        """A node's inputs.pb, written only when it has inputs: an absent one reads as the empty map here and in
+        admin, and a plugin whose process reads the file writes the empty map first (``io.ensure_inputs_blob``).
+        Most no-op and raw-container nodes have none: a directory, a temporary file and a rename fewer each."""
+        if inputs.literals:
+            await self.blobs.write_proto(uri, inputs)
+        self._literal_maps[uri] = inputs
+
     async def outputs_of(
         self, scope_prefix: str, scope_inputs: literals_pb2.LiteralMap, node_id: str
     ) -> literals_pb2.LiteralMap:

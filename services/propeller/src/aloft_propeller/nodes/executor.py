@@ -272,7 +272,7 @@ class NodeExecutor:
             state.error = ExecutionError(exc.code, exc.message, ErrorKind.USER)
             self._set_phase(ectx, ctx, NodePhase.FAILED, parent)
             return
-        await ectx.write_literal_map(inputs_uri, inputs)
+        await ectx.write_node_inputs(inputs_uri, inputs)
         ctx.inputs, ctx.inputs_uri = inputs, inputs_uri
         recovered = ectx.recovered.get(path)
         if recovered is not None:

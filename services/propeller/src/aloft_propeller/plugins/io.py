@@ -56,10 +56,22 @@ async def read_error_document(blobs: BlobStore, output_prefix: str) -> Execution
 
 
 async def read_inputs(ctx: TaskExecutionContext) -> literals_pb2.LiteralMap:
-    """The attempt's inputs; a task without inputs may have no inputs.pb."""
+    """The attempt's inputs; a node without inputs has no inputs.pb (``ensure_inputs_blob`` writes one for a
+    process that reads it)."""
     try:
         return await ctx.blobs.read_proto(ctx.inputs_uri, literals_pb2.LiteralMap)
     except BlobNotFound:
         if ctx.template.interface.inputs.variables:
             raise
         return literals_pb2.LiteralMap()
+
+
+async def ensure_inputs_blob(ctx: TaskExecutionContext, inputs: literals_pb2.LiteralMap | None = None) -> None:
+    """Write the empty inputs map at ``ctx.inputs_uri`` when nothing is there. The node executor writes a node's
+    inputs.pb only when it has inputs (every reader in propeller and admin takes an absent one as the empty map);
+    a task process reads the file by path (flytekit's ``--inputs``, a pod's copilot), so whatever hands the URI to
+    one calls this first. Never overwrites: an existing map is the node's own."""
+    if not ctx.inputs_uri or (inputs is not None and inputs.literals):
+        return  # no node inputs to hand out, or the executor wrote them
+    if not await ctx.blobs.exists(ctx.inputs_uri):
+        await ctx.blobs.write_proto(ctx.inputs_uri, literals_pb2.LiteralMap())

@@ -18,6 +18,7 @@ from aloft_propeller.execution_error import ErrorKind, ExecutionError
 from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeTraits
 from aloft_propeller.nodes.errors import NodeError
 from aloft_propeller.nodes.task.cache import build_task_cache, handle_cached, release_on_abort
+from aloft_propeller.plugins import io
 from aloft_propeller.plugins.base import Phase, Plugin, Resources, TaskExecutionContext
 from aloft_propeller.plugins.resources import attempt_resources
 from aloft_service.errors import AloftError
@@ -93,6 +94,8 @@ class TaskNodeHandler:
         return self._cache
 
     async def _run(self, ctx: NodeContext, plugin: Plugin, tctx: TaskExecutionContext) -> HandlerTransition:
+        if ctx.state.plugin_phase <= Phase.WAITING_FOR_RESOURCES and not getattr(plugin, "writes_inputs_blob", False):
+            await io.ensure_inputs_blob(tctx, ctx.inputs)  # before the attempt starts: its process reads it by path
         transition = await plugin.handle(tctx)
         info = transition.info
         if info.phase.is_terminal:

@@ -14,6 +14,7 @@ from aloft_propeller.plugins.logs import execution_variables, render_log_links
 from aloft_storage import BlobStore
 
 LOG_LINK_EXPIRY = timedelta(days=7)
+_HOST = socket.gethostname()  # once: a system call per render hands the GIL to the spawn threads
 
 
 def attempt_log_links(
@@ -61,7 +62,7 @@ def log_variables(
         "stderrUri": stderr_uri,
         "localStdoutPath": str(attempt.stdout),
         "localStderrPath": str(attempt.stderr),
-        "hostname": socket.gethostname(),
+        "hostname": _HOST,
     }
     costly = {
         "logKey": lambda: _blob_key(blobs, stdout_uri),

@@ -35,7 +35,7 @@ from aloft_propeller.plugins.local_process.attempt import (
     group_rss_bytes,
     is_running,
 )
-from aloft_propeller.plugins.local_process.command import build_command, names_path, write_task_template
+from aloft_propeller.plugins.local_process.command import build_command, local_path, names_path, write_task_template
 from aloft_propeller.plugins.local_process.environment import (
     ImageResolutionError,
     flyte_env,
@@ -60,6 +60,8 @@ _INLINE_READ_BYTES = 256 * 1024
 _CLAIM_SETTLE_LOOKS = 100
 # Failures of these kinds happen before anything runs and will not go away on a retry.
 _CANNOT_START = (TemplateError, ImageResolutionError, copilot.CopilotError, BlobNotFound, ValueError)
+
+_Launch = tuple[Spawned, set[str]]  # the spawn, and the logs whose blob is the attempt's file
 
 # Called (on the event loop) when a process this instance spawned exits: lets the controller evaluate the workflow
 # at once instead of at its next poll. Only a hint: polling still notices every exit (and adopted processes).
@@ -91,9 +93,19 @@ class LocalProcessPlugin:
         self._tokens = ProcessTokens(self._settings)
         self._linked_logs = linked_logs(config.plugins.logs.templates)
         self._exit_listener: ExitListener | None = None
-        self._launching: dict[str, tuple[asyncio.Future[Spawned], float]] = {}  # spawns in flight, launch time
+        self._launching: dict[str, tuple[asyncio.Future[_Launch], float]] = {}  # spawns in flight, launch time
         self._spawn_pool: ThreadPoolExecutor | None = None
         self._spawn_errors: dict[str, BaseException] = {}
+        self._log_blobs: dict[str, set[str]] = {}  # attempt → logs whose blob is the attempt's file (hard link)
+        self._made: set[str] = set()  # attempt directories this instance made (no stat per look: a GIL hand-off)
+        self._links_use_start = (
+            "starttime"
+            in " ".join(uri for template in config.plugins.logs.templates for uri in template.templateUris).lower()
+        )
+
+    # The node's empty inputs.pb is written here, only for a command that reads it (task_node handler: other plugins
+    # get it written before their first look).
+    writes_inputs_blob = True
 
     def set_exit_listener(self, listener: ExitListener | None) -> None:
         self._exit_listener = listener
@@ -169,7 +181,7 @@ class LocalProcessPlugin:
             await self._tokens.release(ctx)
             message = f"cannot start the task: {spawn_error}"
             return results.failure(Phase.PERMANENT_FAILURE, type(spawn_error).__name__, message, ErrorKind.USER)
-        if not attempt.exists():
+        if ctx.unique_id not in self._made and not attempt.exists():
             return None
         self._reap(ctx.unique_id)
         termination = attempt.termination()
@@ -228,6 +240,8 @@ class LocalProcessPlugin:
         container = ctx.template.container
         raw = results.is_raw_container(ctx)
         command = build_command(ctx, inputs, attempt, raw)
+        if not raw or names_path(command, Path(local_path(ctx.inputs_uri)).parent):
+            await io.ensure_inputs_blob(ctx, inputs)  # flytekit reads --inputs by path; nodes without inputs have none
         prepared = write_task_template(ctx, attempt, command)
         if raw:
             # Copilot's directories exist for a command that names them (nothing else can find them).
@@ -253,18 +267,45 @@ class LocalProcessPlugin:
         loop = asyncio.get_running_loop()
         # Otherwise the attempt's directories are made in the spawning thread too: file system metadata writes
         # cost about a millisecond each on a busy disk.
-        future = loop.run_in_executor(self._spawner(), spawn, attempt, command, env, enforced, not prepared)
+        future = loop.run_in_executor(
+            self._spawner(), self._spawn_and_link, ctx, attempt, command, env, enforced, prepared
+        )
         started_at = time.time()
         self._launching[ctx.unique_id] = (future, started_at)
         future.add_done_callback(lambda done: self._launched(ctx, done))
         return started_at
+
+    def _spawn_and_link(
+        self,
+        ctx: TaskExecutionContext,
+        attempt: AttemptDir,
+        command: list[str],
+        env: dict[str, str],
+        limits: ProcessLimits | None,
+        prepared: bool,
+    ) -> _Launch:
+        """In a spawn thread: start the launcher, then make each linked log's blob the attempt's own log file, so
+        the link never dangles and nothing is copied (live, too); a store that cannot link gets copies as before.
+        Returns the logs linked."""
+        spawned = spawn(attempt, command, env, limits, not prepared)
+        if spawned[1] is None:
+            return spawned, set()
+        return spawned, {name for name in self._linked_logs if self._link_log_blob(ctx, attempt, name)}
+
+    def _link_log_blob(self, ctx: TaskExecutionContext, attempt: AttemptDir, name: str) -> bool:
+        path = attempt.stdout if name == io.STDOUT_FILE else attempt.stderr
+        try:
+            return self._blobs.link_file(str(path), io.join_uri(ctx.output_prefix, name))
+        except (OSError, ValueError) as exc:
+            log.debug("log %s of %s is copied instead of linked: %s", name, ctx.unique_id, exc)
+            return False
 
     def _spawner(self) -> ThreadPoolExecutor:
         if self._spawn_pool is None:
             self._spawn_pool = ThreadPoolExecutor(_SPAWN_THREADS, thread_name_prefix="local-process-spawn")
         return self._spawn_pool
 
-    def _launched(self, ctx: TaskExecutionContext, done: asyncio.Future[Spawned]) -> None:
+    def _launched(self, ctx: TaskExecutionContext, done: asyncio.Future[_Launch]) -> None:
         """On the event loop, once a spawn ends: follow the process, or let the next look find out what happened
         (another propeller's claim is adopted from the claim; a failed spawn is reported by the next look)."""
         unique_id = ctx.unique_id
@@ -276,8 +317,11 @@ class LocalProcessPlugin:
             log.warning("could not start attempt %s: %s", unique_id, error)
             self._spawn_errors[unique_id] = error
         else:
-            child, record = done.result()
+            (child, record), linked_logs = done.result()
             self._children[unique_id] = child
+            self._made.add(unique_id)
+            if linked_logs:
+                self._log_blobs[unique_id] = linked_logs
             if record is not None:
                 self._active[unique_id] = record
                 self._watch_exit(ctx, child)
@@ -397,6 +441,9 @@ class LocalProcessPlugin:
         attempt = self.attempt_dir(ctx)
         if attempt.exists():
             await self._upload_logs(ctx, attempt, only_if_changed=True)
+        self._log_sizes.pop(ctx.unique_id, None)
+        self._log_blobs.pop(ctx.unique_id, None)
+        self._made.discard(ctx.unique_id)
 
     async def _kill(
         self, ctx: TaskExecutionContext, attempt: AttemptDir, record: ProcessRecord, termination: Termination
@@ -409,13 +456,18 @@ class LocalProcessPlugin:
     # --- logs ---------------------------------------------------------------------------------------------------
 
     async def _upload_logs(self, ctx: TaskExecutionContext, attempt: AttemptDir, only_if_changed: bool = False) -> None:
-        """Copy the logs to the attempt's output prefix; an empty log only when a log link names it."""
+        """Ship the logs to the attempt's output prefix (an empty log only when a log link names it): a hard link
+        to the attempt's file where the store can make one (once: it then follows the file), else a copy."""
         sizes = (_size(attempt.stdout), _size(attempt.stderr))
         if only_if_changed and self._log_sizes.get(ctx.unique_id) == sizes:
             return
+        linked = self._log_blobs.get(ctx.unique_id, ())
         logs = ((attempt.stdout, io.STDOUT_FILE), (attempt.stderr, io.STDERR_FILE))
         for (path, name), size in zip(logs, sizes, strict=True):
-            if size < 0 or (size == 0 and name not in self._linked_logs):
+            if size < 0 or (size == 0 and name not in self._linked_logs) or name in linked:
+                continue
+            if self._link_log_blob(ctx, attempt, name):
+                self._log_blobs.setdefault(ctx.unique_id, set()).add(name)
                 continue
             # Small logs (the common case) are read inline: a thread hop costs more than the read.
             data = (
@@ -428,9 +480,10 @@ class LocalProcessPlugin:
     def _log_links(
         self, ctx: TaskExecutionContext, attempt: AttemptDir, started_at: float | None
     ) -> tuple[TaskLog, ...]:
-        # The same for every look at one attempt (a running attempt is observed on each poll): rendered once.
+        # The same for every look at one attempt (a running attempt is observed on each poll): rendered once, again
+        # only when the start time moves from the launch's to the claim's and a template shows it.
         cached = self._links.get(ctx.unique_id)
-        if cached is not None and cached[0] == started_at:
+        if cached is not None and (cached[0] == started_at or not self._links_use_start):
             return cached[1]
         links = attempt_log_links(self._config.plugins.logs.templates, self._blobs, ctx, attempt, started_at)
         self._links[ctx.unique_id] = (started_at, links)
