@@ -4,6 +4,7 @@ OpenID Connect provider (aloft_testing.oidc) through which browser users (alice)
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -33,6 +34,8 @@ OIDC_CLIENT, OIDC_SECRET = "aloft-admin", "admin-at-the-provider-e2e-77c1"
 OIDC_USER, OIDC_GROUP = "alice", "console-users"
 # The public client flytekit's and aloftctl's PKCE logins use (its redirect URI's port is picked per stack).
 CLI_CLIENT = "flytectl"
+# External mode: the audience admin accepts, and a client of the same provider whose tokens are for another API
+API_AUDIENCE, OTHER_API_CLIENT, OTHER_AUDIENCE = "https://aloft.example/api", "other-api", "https://other.example/api"
 
 
 @dataclass
@@ -57,10 +60,11 @@ class AuthStack(Stack):
     def oidc_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['oidc']}"
 
-    def start_oidc_provider(self) -> None:
+    def start_oidc_provider(self, *extra: str) -> None:
         argv = [sys.executable, "-m", "aloft_testing.oidc", "--port", str(self.ports["oidc"])]
         argv += ["--client-id", OIDC_CLIENT, "--client-secret", OIDC_SECRET]
         argv += ["--redirect-uri", f"{self.admin_http}/callback", "--user", OIDC_USER, "--groups", OIDC_GROUP]
+        argv += extra
         self._wait_listening("oidc", self.spawn("oidc", argv), timeout=30)
 
     def _wait_listening(self, name: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
@@ -229,16 +233,47 @@ def mtls_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthStack]:
         yield stack
 
 
+@pytest.fixture(scope="module")
+def external_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthStack]:
+    """The stack with ``appAuth.authServerType: External``: the test OIDC provider is the authorization server of
+    users (PKCE and the device flow, public client), services (client credentials) and admin's console login."""
+    with _started_stack(tmp_path_factory.mktemp("external-stack"), mutual_tls=False, external=True) as stack:
+        yield stack
+
+
+def _external_mode(config: dict[str, Any], root: Path, ports: dict[str, int], secret_files: dict[str, Path]) -> Path:
+    """Switch the config to External mode; the provider's clients file (flytectl, the services, other-api)."""
+    redirect_uri = f"http://localhost:{ports['pkce_callback']}/callback"
+    app_auth = config["auth"]["appAuth"]
+    del app_auth["selfAuthServer"]
+    app_auth["authServerType"] = "External"
+    app_auth["externalAuthServer"] = {"baseUrl": f"http://127.0.0.1:{ports['oidc']}", "allowedAudience": [API_AUDIENCE]}
+    services = [{"id": name, "secret_file": str(secret_files[name])} for name in (*SECRETS, OTHER_API_CLIENT)]
+    for client in services:
+        client["grant_types"] = ["client_credentials"]
+    services[-1]["audience"] = OTHER_AUDIENCE
+    grants = ["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"]
+    cli = {"id": CLI_CLIENT, "redirect_uris": [redirect_uri], "grant_types": grants}
+    path = root / "oidc-clients.json"
+    path.write_text(json.dumps([cli, *services]))
+    return path
+
+
 @contextmanager
-def _started_stack(root: Path, mutual_tls: bool, console: bool = False) -> Iterator[AuthStack]:
+def _started_stack(root: Path, mutual_tls: bool, console: bool = False, external: bool = False) -> Iterator[AuthStack]:
     ports = {**stack_ports(SERVICES), "oidc": free_port(), "pkce_callback": free_port()}
     secret_files = {}
-    for name, secret in {**SECRETS, OIDC_CLIENT: OIDC_SECRET}.items():
+    other = {OTHER_API_CLIENT: "other-api-e2e-secret-5d3c"} if external else {}
+    for name, secret in {**SECRETS, OIDC_CLIENT: OIDC_SECRET, **other}.items():
         path = root / f"{name}.secret"
         path.write_text(secret + "\n")
         path.chmod(0o600)
         secret_files[name] = path
     config = _config(root, ports, secret_files)
+    provider_args: list[str] = []
+    if external:
+        clients = _external_mode(config, root, ports, secret_files)
+        provider_args = ["--clients", str(clients), "--audience", API_AUDIENCE, "--device-interval", "1"]
     if console:
         ports["console"] = free_port()
         console_url = f"http://127.0.0.1:{ports['console']}"
@@ -259,7 +294,7 @@ def _started_stack(root: Path, mutual_tls: bool, console: bool = False) -> Itera
     stack.secret_files, stack.pki = secret_files, pki
     try:
         if not mutual_tls:  # the browser login test's provider
-            stack.start_oidc_provider()
+            stack.start_oidc_provider(*provider_args)
         stack.start_all(SERVICES)
         if console:
             stack.start_console()

@@ -11,17 +11,21 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from aloft.dataplane.v1 import dataplane_pb2
-from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, tasks_pb2, workflow_pb2
+from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, literals_pb2, tasks_pb2, workflow_pb2
+from flyteidl.event import event_pb2
 
 from aloft_db import DatabaseConfig, create_database
 from aloft_propeller.config import PropellerConfig, PropellerSection
 from aloft_propeller.controller.round import RoundRunner
 from aloft_propeller.events.recorder import OutboxRecorder
 from aloft_propeller.events.sink import Delivery
+from aloft_propeller.nodes.base import Scope
+from aloft_propeller.nodes.executor import NodeExecutor
 from aloft_propeller.nodes.registry import default_node_handlers
 from aloft_propeller.plugins.base import Phase, PhaseInfo, PluginAnswer, TaskExecutionContext
 from aloft_propeller.server import run_migrations
@@ -86,6 +90,10 @@ class AckSink:
 
     async def close(self) -> None:
         return None
+
+
+def node_event(path: str) -> event_pb2.NodeExecutionEvent:
+    return event_pb2.NodeExecutionEvent(id=identifier_pb2.NodeExecutionIdentifier(node_id=path), phase=1)
 
 
 def n(i: int) -> str:
@@ -293,19 +301,40 @@ def test_an_events_group_is_the_longest_top_level_id_prefixing_its_path() -> Non
     assert recorder.group_of("x-n1") == "x-n1"
 
 
-def test_the_incremental_encoding_equals_the_whole_one() -> None:
+def test_the_encoder_reports_only_what_changed_since_the_last_write() -> None:
     state = WorkflowState()
-    encoder = StateEncoder()
     for i in range(5):
         state.node(n(i)).kind = "task"
-    first, changes = encoder.encode(state)
-    assert len(changes) == 5
-    assert json.loads(first) == json.loads(state.to_json())
+    encoder = StateEncoder(state)  # as stored
+    assert encoder.encode(state) == (False, []) and encoder.delta(state) is None
     state.node(n(2)).phase = NodePhase.RUNNING
     state.phase = WorkflowPhase.RUNNING
-    again, changes = encoder.encode(state)
-    assert [(change.path, change.before) for change in changes] == [(n(2), NodePhase.NOT_YET_STARTED)]
-    assert json.loads(again) == json.loads(state.to_json())
-    assert WorkflowState.from_json(again).node(n(2)).phase == NodePhase.RUNNING
-    untouched, changes = encoder.encode(state)
-    assert changes == [] and untouched == again
+    changed, changes = encoder.encode(state)
+    assert changed and [(change.path, change.before) for change in changes] == [(n(2), NodePhase.NOT_YET_STARTED)]
+    encoder.check(state)
+    delta = encoder.delta(state)
+    assert delta is not None and list(delta.nodes) == [n(2)] and delta.events == []
+    assert json.loads(delta.scalars)["phase"] == "RUNNING"
+    encoder.written(state, delta)
+    assert encoder.encode(state) == (False, []) and encoder.delta(state) is None
+    state.node(n(3))  # touched, unchanged
+    OutboxRecorder(state, [n(3)]).node(node_event(n(3)))
+    changed, changes = encoder.encode(state)
+    delta = encoder.delta(state)
+    assert changed and changes == [] and delta is not None and delta.nodes == {}
+    assert [event.seq for event in delta.events] == [1]
+
+
+async def test_a_finished_nested_scope_is_read_not_touched() -> None:
+    """A subworkflow's (or dynamic workflow's) DAG is walked whenever its parent is visited: its finished nodes
+    must not be marked touched, or every such round encodes and writes them all again."""
+    nodes = [workflow_pb2.Node(id=f"n{i}") for i in range(3)]
+    template = workflow_pb2.WorkflowTemplate(nodes=nodes)
+    scope = Scope(compiler_pb2.CompiledWorkflow(template=template), literals_pb2.LiteralMap(), "p-0-", "p")
+    state = WorkflowState()
+    for node in nodes:
+        state.node(scope.path_of(node.id)).phase = NodePhase.SUCCEEDED
+    state.touched.clear()
+    executor = NodeExecutor(default_node_handlers(), max_system_retries=0)
+    result = await executor.execute_dag(SimpleNamespace(state=state, frontier=None), scope)  # type: ignore[arg-type]
+    assert result.phase == NodePhase.SUCCEEDED and state.touched == {}

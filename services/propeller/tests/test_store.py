@@ -1,16 +1,23 @@
-"""Workflow store conformance, on SQLite and PostgreSQL: idempotent create, optimistic concurrency, paging."""
+"""Workflow store conformance, on SQLite and PostgreSQL: idempotent create, optimistic concurrency, paging, state
+written as deltas (changed nodes and events) or whole."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from flyteidl.core import identifier_pb2
+from flyteidl.event import event_pb2
 
 from aloft_db import DatabaseConfig, create_database, migrate
+from aloft_propeller.events.recorder import OutboxRecorder
 from aloft_propeller.server import MIGRATIONS, VERSION_TABLE
-from aloft_propeller.state import NodePhase, WorkflowPhase, WorkflowState
+from aloft_propeller.state import NodePhase, StateEncoder, WorkflowPhase, WorkflowState
 from aloft_propeller.store.base import ExecutionKey, StaleRecord, WorkflowRecord
 from aloft_propeller.store.sql import SqlWorkflowStore
 from aloft_service.errors import AlreadyExists, InvalidArgument, NotFound
@@ -83,3 +90,101 @@ async def test_active_keys_and_paging(store: SqlWorkflowStore) -> None:
     assert [r.key.name for r in active.records] == ["w0", "w2", "w3", "w4"]
     with pytest.raises(InvalidArgument, match="token"):
         await store.page(limit=2, token="nope")
+
+
+def _events(state: WorkflowState, *paths: str) -> None:
+    recorder = OutboxRecorder(state, paths)
+    for path in paths:
+        recorder.node(event_pb2.NodeExecutionEvent(id=identifier_pb2.NodeExecutionIdentifier(node_id=path), phase=1))
+
+
+def _whole(state: WorkflowState) -> object:
+    return json.loads(state.to_json())
+
+
+async def test_a_delta_writes_changed_nodes_and_events_and_reads_back_whole(store: SqlWorkflowStore) -> None:
+    created, _ = await store.create(_record("delta"))
+    state = WorkflowState(phase=WorkflowPhase.RUNNING)
+    for i in range(4):
+        state.node(f"n{i}").kind = "task"
+    _events(state, "n0", "n1", "n2")
+    written = await store.update(created.with_state(state))  # whole
+    encoder = StateEncoder(state)
+    state.node("n1").phase = NodePhase.SUCCEEDED
+    _events(state, "n3")
+    state.outbox = state.outbox[2:]  # the first two delivered
+    state.muted.append("node:n9")
+    encoder.encode(state)
+    delta = encoder.delta(state)
+    assert delta is not None and list(delta.nodes) == ["n1"] and [e.seq for e in delta.events] == [4]
+    written = await store.update(written.with_state(state), delta)
+    encoder.written(state, delta)
+    stored = (await store.get(written.key)).state
+    assert _whole(stored) == _whole(state)
+    assert [event.seq for event in stored.outbox] == [3, 4] and stored.event_seq == 4
+
+    # A muted entity's event leaves the outbox behind its head; a stale delta writes nothing.
+    state.outbox = [state.outbox[0]]
+    encoder.encode(state)
+    delta = encoder.delta(state)
+    assert delta is not None and delta.dropped == (4,) and delta.drop_before is None
+    with pytest.raises(StaleRecord):
+        await store.update(created.with_state(state), delta)
+    assert [event.seq for event in (await store.get(written.key)).state.outbox] == [3, 4]
+    await store.update(written.with_state(state), delta)
+    assert _whole((await store.get(written.key)).state) == _whole(state)
+
+
+async def test_a_whole_write_replaces_every_node_and_event(store: SqlWorkflowStore) -> None:
+    created, _ = await store.create(_record("whole"))
+    state = WorkflowState()
+    state.node("n0").kind = "task"
+    _events(state, "n0")
+    written = await store.update(created.with_state(state))
+    replaced = WorkflowState(phase=WorkflowPhase.SUCCEEDED)
+    replaced.node("n1").phase = NodePhase.SUCCEEDED
+    written = await store.update(written.with_state(replaced))
+    stored = await store.get(written.key)
+    assert _whole(stored.state) == _whole(replaced) and stored.terminal
+    page = await store.page(10)
+    assert [_whole(record.state) for record in page.records] == [_whole(replaced)]
+
+
+async def test_migration_splits_a_stored_state_into_rows(db_url: str, tmp_path: Path) -> None:
+    """A state written whole by the first schema (nodes and outbox in one JSON) reads back the same after the
+    upgrade, its events numbered in order; later events follow them."""
+    migrate(MIGRATIONS, db_url, VERSION_TABLE, revision="propeller_0001")
+    old = WorkflowState(phase=WorkflowPhase.RUNNING)
+    old.node("n0").phase = NodePhase.SUCCEEDED
+    old.node("n1").attempt = 2
+    _events(old, "n0", "n1")
+    status = json.loads(old.to_json())
+    for event in status["outbox"]:
+        del event["seq"]  # the first schema had none
+    status.pop("event_seq")
+    now = datetime.now(UTC)
+    engine = sa.create_engine(db_url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO propeller_workflows (project, domain, name, shard_key, cluster, spec, status,"
+                " resource_version, terminal, created_at, updated_at)"
+                " VALUES ('p', 'd', 'old', '3', '', :spec, :status, 7, false, :now, :now)"
+            ),
+            {"spec": b"spec", "status": json.dumps(status).encode(), "now": now},
+        )
+    engine.dispose()
+    migrate(MIGRATIONS, db_url, VERSION_TABLE)
+    db = create_database(DatabaseConfig(url=db_url), tmp_path / "unused.db")
+    try:
+        store = SqlWorkflowStore(db)
+        record = await store.get(ExecutionKey("p", "d", "old"))
+        assert _whole(record.state) == _whole(old) and record.resource_version == 7
+        encoder = StateEncoder(record.state)
+        _events(record.state, "n1")
+        encoder.encode(record.state)
+        await store.update(record, encoder.delta(record.state))
+        stored = (await store.get(record.key)).state
+        assert [event.seq for event in stored.outbox] == [1, 2, 3] and _whole(stored) == _whole(record.state)
+    finally:
+        await db.dispose()

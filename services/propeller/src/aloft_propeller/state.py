@@ -1,4 +1,5 @@
-"""The data plane's per-execution status: workflow phase plus one ``NodeState`` per node path, stored as JSON.
+"""The data plane's per-execution status: workflow phase plus one ``NodeState`` per node path, stored as JSON (the
+store keeps the workflow's own fields, each node and each outbox event in rows of their own: ``StateEncoder``).
 
 Node paths: a top-level node is its id (``n0``); a node inside a branch or subworkflow is
 ``{parent path}-{parent retry attempt}-{child id}`` (deterministic, so attempt ids are stable across restarts).
@@ -10,6 +11,7 @@ never loses (nor reorders) an event.
 from __future__ import annotations
 
 import base64
+import bisect
 import enum
 import json
 from dataclasses import dataclass, field, fields
@@ -95,6 +97,8 @@ class OutboxEvent:
     # Delivery order is kept within a group (a top-level node with its tasks and descendants); groups may go
     # concurrently; workflow events ("") are barriers.
     group: str = ""
+    # Numbered in order per execution (``WorkflowState.event_seq``): the event's row key in the store.
+    seq: int = 0
 
 
 @dataclass
@@ -111,6 +115,8 @@ class WorkflowState:
     outbox: list[OutboxEvent] = field(default_factory=list)
     # Entities admin refused as already terminal: never send events for them again.
     muted: list[str] = field(default_factory=list)
+    # The sequence number of the last event added to the outbox.
+    event_seq: int = 0
     # Not persisted: the paths ``node`` handed out since the encoder last looked (they may have changed), with
     # each one's phase when first handed out. Node states are changed only through ``node``.
     touched: dict[str, NodePhase] = field(default_factory=dict, repr=False, compare=False)
@@ -182,6 +188,27 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def encode_node(node: NodeState) -> str:
+    """One node's stored JSON (a row of its own in the store)."""
+    return _dumps(_node_dict(node))
+
+
+def decode_node(raw: str | bytes) -> NodeState:
+    return _node_from_dict(json.loads(raw))
+
+
+def encode_scalars(state: WorkflowState) -> str:
+    """The workflow's own fields: everything but its nodes and outbox (stored in rows of their own)."""
+    return _dumps(_scalars(state))
+
+
+def assemble(scalars: str | bytes, nodes: dict[str, NodeState], outbox: list[OutboxEvent]) -> WorkflowState:
+    """A state from its stored parts (``encode_scalars``, decoded node rows, outbox rows in order)."""
+    state = WorkflowState.from_json(scalars)
+    state.nodes, state.outbox = nodes, outbox
+    return state
+
+
 @dataclass(frozen=True)
 class NodeChange:
     path: str
@@ -189,24 +216,51 @@ class NodeChange:
     node: NodeState
 
 
+@dataclass(frozen=True)
+class StateDelta:
+    """What a write must change in the stored state: the workflow's own fields (always, with the version), the
+    nodes whose JSON changed, the events appended, and the events to drop (delivered or muted): every stored event
+    before ``drop_before`` (delivery takes the outbox's head), and ``dropped`` ones after it."""
+
+    scalars: str
+    nodes: dict[str, str]
+    events: list[OutboxEvent]
+    drop_before: int | None = None
+    dropped: tuple[int, ...] = ()
+
+
+def _outbox_start(state: WorkflowState) -> int:
+    """The lowest event sequence number still wanted: every stored event below it was delivered."""
+    return state.outbox[0].seq if state.outbox else state.event_seq + 1
+
+
 class StateEncoder:
-    """Encodes one execution's state round after round, re-encoding only the nodes touched since the last encode
-    (``WorkflowState.touched``) and the outbox events not seen before: a large workflow's state costs
-    milliseconds to encode whole, and a round changes a few nodes. The same JSON as ``to_json`` (key order
-    aside). Valid while the state keeps its ``nodes`` dict: a state read from the store is encoded whole."""
+    """Tracks one execution's state between writes: re-encodes only the nodes touched since the last encode
+    (``WorkflowState.touched``) and writes only what changed since the last write (``delta``): a large workflow's
+    state costs milliseconds to encode and write whole, and a round changes a few nodes. Made from a state as
+    stored (read, or written in full); valid while the state keeps its ``nodes`` dict."""
 
-    def __init__(self) -> None:
-        self._nodes_of: dict[str, NodeState] | None = None
-        self._fragments: dict[str, str] = {}
-        self._events: dict[int, tuple[OutboxEvent, str]] = {}
+    def __init__(self, stored: WorkflowState) -> None:
+        self._nodes_of = stored.nodes
+        self._fragments = {path: encode_node(node) for path, node in stored.nodes.items()}
+        stored.touched.clear()
+        self._unwritten: dict[str, str] = {}
+        self._scalars = self._written_scalars = encode_scalars(stored)
+        self._top = stored.event_seq
+        # The stored events' sequence numbers, ascending (the outbox keeps its events in order).
+        self._written_events = [event.seq for event in stored.outbox]
+        self._written_start = _outbox_start(stored)
         # The latest update time of a terminal node (transition latency: when the next node could have started).
-        self.last_end = 0.0
+        self.last_end = max(
+            (node.updated_at or 0.0 for node in stored.nodes.values() if node.phase.is_terminal), default=0.0
+        )
 
-    def encode(self, state: WorkflowState) -> tuple[bytes, list[NodeChange]]:
-        """The state's JSON and the touched nodes whose encoding changed (all of them on a first encode)."""
+    def encode(self, state: WorkflowState) -> tuple[bool, list[NodeChange]]:
+        """Whether the state changed since the last encode (an event appended counts; one delivered does not), and
+        the touched nodes whose encoding changed."""
         changes: list[NodeChange] = []
-        if self._nodes_of is not state.nodes:
-            self._nodes_of, self._fragments, self.last_end = state.nodes, {}, 0.0
+        if self._nodes_of is not state.nodes:  # replaced wholesale: every node may have changed
+            self._nodes_of, self._fragments = state.nodes, {}
             paths: list[str] = list(state.nodes)
         else:
             paths = list(state.touched)
@@ -215,27 +269,59 @@ class StateEncoder:
             node = state.nodes.get(path)
             if node is None:
                 continue
-            fragment = f"{_dumps(path)}:{_dumps(_node_dict(node))}"
+            fragment = encode_node(node)
             if self._fragments.get(path) != fragment:
-                self._fragments[path] = fragment
+                self._fragments[path] = self._unwritten[path] = fragment
                 changes.append(NodeChange(path, touched.get(path, NodePhase.NOT_YET_STARTED), node))
                 if node.phase.is_terminal and node.updated_at:
                     self.last_end = max(self.last_end, node.updated_at)
         touched.clear()
-        events = self._encode_events(state.outbox)
-        nodes = ",".join(self._fragments.values())
-        scalars = _dumps(_scalars(state))
-        return f'{{"nodes":{{{nodes}}},"outbox":[{events}],{scalars[1:]}'.encode(), changes
+        scalars = encode_scalars(state)
+        changed = bool(changes) or scalars != self._scalars or state.event_seq != self._top
+        self._scalars, self._top = scalars, state.event_seq
+        return changed, changes
 
-    def _encode_events(self, outbox: list[OutboxEvent]) -> str:
-        kept: dict[int, tuple[OutboxEvent, str]] = {}
-        for event in outbox:
-            known = self._events.get(id(event))
-            if known is None or known[0] is not event:
-                known = (event, _dumps(vars(event)))
-            kept[id(event)] = known
-        self._events = kept  # holding the events keeps their ids their own
-        return ",".join(encoded for _, encoded in kept.values())
+    def delta(self, state: WorkflowState, force: bool = False) -> StateDelta | None:
+        """What changed since the last write (after ``encode``); None if nothing. ``force``: a delta even so, which
+        drops every stored event before the outbox's head (a delivery emptied it without a write). O(changes): new
+        events are the outbox's tail past the last stored one, delivered ones its head."""
+        start = _outbox_start(state)
+        outbox, written = state.outbox, self._written_events
+        top = written[-1] if written else 0
+        fresh = len(outbox)
+        while fresh and outbox[fresh - 1].seq > top:
+            fresh -= 1
+        kept = written[bisect.bisect_left(written, start) :]
+        dropped: tuple[int, ...] = ()
+        if len(kept) != fresh:  # events left from behind the head (muted): find which
+            current = {event.seq for event in outbox[:fresh]}
+            dropped = tuple(seq for seq in kept if seq not in current)
+        events = outbox[fresh:]
+        drop_before = start if force or start > self._written_start else None
+        unchanged = not (self._unwritten or events or dropped) and self._scalars == self._written_scalars
+        if unchanged and drop_before is None:
+            return None
+        return StateDelta(self._scalars, dict(self._unwritten), events, drop_before, dropped)
+
+    def written(self, state: WorkflowState, delta: StateDelta) -> None:
+        """``delta`` (from ``delta(state)``) is durable."""
+        for path, fragment in delta.nodes.items():
+            if self._unwritten.get(path) == fragment:
+                del self._unwritten[path]
+        self._written_scalars = delta.scalars
+        start = _outbox_start(state)
+        written = self._written_events[bisect.bisect_left(self._written_events, start) :]
+        if delta.dropped:
+            gone = set(delta.dropped)
+            written = [seq for seq in written if seq not in gone]
+        written.extend(event.seq for event in delta.events)
+        self._written_events, self._written_start = written, start
+
+    def check(self, state: WorkflowState) -> None:
+        """Tests: the incremental encoding equals a whole one (no node changed without being touched)."""
+        whole = {path: encode_node(node) for path, node in state.nodes.items()}
+        if whole != self._fragments or encode_scalars(state) != self._scalars:
+            raise AssertionError("the incremental state encoding differs from the whole one (a node changed untouched)")
 
 
 def _node_from_dict(data: dict[str, Any]) -> NodeState:

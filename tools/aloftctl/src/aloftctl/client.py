@@ -15,7 +15,7 @@ import grpc
 from flyteidl.service import admin_pb2_grpc, auth_pb2, auth_pb2_grpc, dataproxy_pb2_grpc, signal_pb2_grpc
 
 from aloftctl.config import ClientConfig, ConfigError, default_token_cache
-from aloftctl.login import LoginError, PkceLogin, PublicClient, TokenCache
+from aloftctl.login import CachedLogin, DeviceLogin, LoginError, PkceLogin, PublicClient, TokenCache
 
 
 class CommandError(Exception):
@@ -45,17 +45,15 @@ class AdminClient:
         self.admin = admin_pb2_grpc.AdminServiceStub(self._channel)
         self.dataproxy = dataproxy_pb2_grpc.DataProxyServiceStub(self._channel)
         self.signals = signal_pb2_grpc.SignalServiceStub(self._channel)
-        self._login: PkceLogin | None = None
+        self._login: CachedLogin | None = None
         self._header = "authorization"
         if config.auth_type == "ClientSecret":
             self._metadata = self._client_credentials_metadata()
-        elif config.auth_type == "Pkce":
-            self._login = self._pkce_login()
+        elif config.auth_type in ("Pkce", "DeviceFlow"):
+            self._login = self._pkce_login() if config.auth_type == "Pkce" else self._device_login()
             cached = self._login.cached_token()
             if cached is not None:  # else log in only once admin asks for a token (as flytectl and flytekit)
                 self._metadata = [(self._header, f"Bearer {cached}")]
-        elif config.auth_type == "DeviceFlow":
-            raise ConfigError(self._no_device_flow())
         elif config.auth_type == "ExternalCommand":
             raise ConfigError("admin.authType ExternalCommand is not supported by aloftctl; use Pkce or ClientSecret")
 
@@ -102,41 +100,61 @@ class AdminClient:
         self._header = (public.authorization_metadata_key or "authorization").lower()
         return oauth, public
 
+    def _public_client(
+        self, oauth: auth_pb2.OAuth2MetadataResponse, public: auth_pb2.PublicClientAuthConfigResponse
+    ) -> PublicClient:
+        # DeviceFlow: flytectl's admin.clientId (the IdP's client for devices), else admin's public client
+        device_client = self.config.client_id if self.config.auth_type == "DeviceFlow" else ""
+        return PublicClient(
+            authorization_endpoint=oauth.authorization_endpoint,
+            token_endpoint=oauth.token_endpoint,
+            client_id=device_client or public.client_id,
+            redirect_uri=public.redirect_uri,
+            scopes=self.config.scopes or tuple(public.scopes),
+            audience=public.audience,
+        )
+
+    def _token_cache(self) -> TokenCache:
+        """One cache for the browser and the device logins: a token from either serves the other."""
+        cache_file = Path(self.config.token_cache_file).expanduser() if self.config.token_cache_file else None
+        return TokenCache(cache_file or default_token_cache())
+
     def _pkce_login(self) -> PkceLogin:
         oauth, public = self._auth_metadata()
         if not oauth.authorization_endpoint or not public.client_id or not public.redirect_uri:
             raise ConfigError(
                 f"admin at {self.target} names no authorization endpoint or public client: is its auth enabled?"
             )
-        client = PublicClient(
-            authorization_endpoint=oauth.authorization_endpoint,
-            token_endpoint=oauth.token_endpoint,
-            client_id=public.client_id,
-            redirect_uri=public.redirect_uri,
-            scopes=self.config.scopes or tuple(public.scopes),
-            audience=public.audience,
-        )
-        cache_file = Path(self.config.token_cache_file).expanduser() if self.config.token_cache_file else None
         return PkceLogin(
-            client,
-            TokenCache(cache_file or default_token_cache()),
+            self._public_client(oauth, public),
+            self._token_cache(),
             cache_key=self.target,
             login_timeout=self.config.login_timeout,
             refresh_before=self.config.refresh_before,
             verify=self.config.ca_cert_file_path or True,
         )
 
-    def _no_device_flow(self) -> str:
-        oauth, _ = self._auth_metadata()
-        if oauth.device_authorization_endpoint:
-            return (
-                f"admin.authType DeviceFlow: aloftctl does not do the device authorization grant "
-                f"({oauth.device_authorization_endpoint}); use authType Pkce"
+    def _device_login(self) -> DeviceLogin:
+        """flytectl's DeviceFlow: the client id is admin.clientId, else the public client admin names."""
+        oauth, public = self._auth_metadata()
+        if not oauth.device_authorization_endpoint:
+            raise ConfigError(
+                f"admin.authType DeviceFlow: the authorization server {oauth.issuer or oauth.token_endpoint} does "
+                "not offer the device authorization grant (its metadata has no device_authorization_endpoint); "
+                "use authType Pkce"
             )
-        return (
-            f"admin.authType DeviceFlow: the authorization server {oauth.issuer or oauth.token_endpoint} does not "
-            "offer the device authorization grant (its metadata has no device_authorization_endpoint); "
-            "use authType Pkce"
+        client = self._public_client(oauth, public)
+        if not client.client_id or not oauth.token_endpoint:
+            raise ConfigError("admin.authType DeviceFlow: set admin.clientId (admin names no public client)")
+        return DeviceLogin(
+            client,
+            oauth.device_authorization_endpoint,
+            self._token_cache(),
+            cache_key=self.target,
+            login_timeout=self.config.login_timeout,
+            refresh_before=self.config.refresh_before,
+            poll_interval=self.config.poll_interval,
+            verify=self.config.ca_cert_file_path or True,
         )
 
     def _client_credentials_metadata(self) -> list[tuple[str, str]]:

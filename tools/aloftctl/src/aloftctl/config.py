@@ -5,7 +5,9 @@ Order: ``--config FILE``, then ``$FLYTECTL_CONFIG``, then ``~/.flyte/config.yaml
 ``localhost:8089`` insecure (the local stack ``aloft up`` starts). The file keys are flytectl's: ``admin.endpoint``
 (``dns:///host:port``, ``host:port`` or ``https://host``), ``admin.insecure``, ``admin.authType``, ``admin.clientId``,
 ``admin.clientSecretLocation``, ``admin.caCertFilePath``, ``admin.scopes``, ``admin.pkceConfig.timeout`` (how long
-the browser login may take) and ``admin.pkceConfig.refreshTime`` (renew a token this long before it expires); top-level
+the browser login may take) and ``admin.pkceConfig.refreshTime`` (renew a token this long before it expires); with
+``authType: DeviceFlow``, ``admin.deviceFlowConfig`` has the same ``timeout`` and ``refreshTime`` and ``pollInterval``
+(used when the authorization server names no interval); top-level
 ``project`` / ``domain`` give defaults for ``-p`` / ``-d``. ``admin.tokenCacheFile`` (Aloft's) says where browser
 logins' tokens are kept (default ``$XDG_CACHE_HOME/aloftctl/tokens.json``).
 """
@@ -25,6 +27,8 @@ DEFAULT_ENDPOINT = "localhost:8089"
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_LOGIN_TIMEOUT_SECONDS = 120.0  # pkceConfig.timeout
 DEFAULT_REFRESH_SECONDS = 300.0  # pkceConfig.refreshTime
+DEFAULT_DEVICE_TIMEOUT_SECONDS = 600.0  # deviceFlowConfig.timeout (flytectl's default)
+DEFAULT_POLL_SECONDS = 5.0  # deviceFlowConfig.pollInterval
 AUTH_TYPES = ("", "ClientSecret", "Pkce", "ExternalCommand", "DeviceFlow")
 
 
@@ -45,6 +49,7 @@ class ClientConfig:
     scopes: tuple[str, ...] = ()  # "" = the scopes admin's GetPublicClientConfig names
     login_timeout: float = DEFAULT_LOGIN_TIMEOUT_SECONDS
     refresh_before: float = DEFAULT_REFRESH_SECONDS
+    poll_interval: float = DEFAULT_POLL_SECONDS  # DeviceFlow
     token_cache_file: str = ""
     project: str = ""
     domain: str = ""
@@ -130,9 +135,12 @@ def _from_file(path: Path) -> ClientConfig:
         timeout_seconds = float(str(timeout).rstrip("s"))
     except ValueError as exc:
         raise ConfigError(f"{path}: admin.timeout: expected seconds like 30 or 30s, got {timeout!r}") from exc
-    pkce = admin.get("pkceConfig") or {}
-    if not isinstance(pkce, dict):
-        raise ConfigError(f"{path}: admin.pkceConfig: expected a mapping")
+    # the people's login's block: flytectl's pkceConfig, or deviceFlowConfig for the device flow
+    block = "deviceFlowConfig" if auth_type == "DeviceFlow" else "pkceConfig"
+    login = admin.get(block) or {}
+    if not isinstance(login, dict):
+        raise ConfigError(f"{path}: admin.{block}: expected a mapping")
+    default_timeout = DEFAULT_DEVICE_TIMEOUT_SECONDS if auth_type == "DeviceFlow" else DEFAULT_LOGIN_TIMEOUT_SECONDS
     scopes = admin.get("scopes") or []
     if not isinstance(scopes, list):
         raise ConfigError(f"{path}: admin.scopes: expected a list")
@@ -145,8 +153,9 @@ def _from_file(path: Path) -> ClientConfig:
         ca_cert_file_path=str(admin.get("caCertFilePath", "") or ""),
         timeout=timeout_seconds,
         scopes=tuple(str(s) for s in scopes),
-        login_timeout=parse_seconds(pkce.get("timeout", DEFAULT_LOGIN_TIMEOUT_SECONDS), "admin.pkceConfig.timeout"),
-        refresh_before=parse_seconds(pkce.get("refreshTime", DEFAULT_REFRESH_SECONDS), "admin.pkceConfig.refreshTime"),
+        login_timeout=parse_seconds(login.get("timeout", default_timeout), f"admin.{block}.timeout"),
+        refresh_before=parse_seconds(login.get("refreshTime", DEFAULT_REFRESH_SECONDS), f"admin.{block}.refreshTime"),
+        poll_interval=parse_seconds(login.get("pollInterval", DEFAULT_POLL_SECONDS), f"admin.{block}.pollInterval"),
         token_cache_file=str(admin.get("tokenCacheFile", "") or ""),
         project=str(raw.get("project", "") or ""),
         domain=str(raw.get("domain", "") or ""),

@@ -1,5 +1,7 @@
-"""Browser logins for people (flytectl's ``authType: Pkce``): OAuth2 authorization code with PKCE (S256) through
-Authlib's client, a one-shot callback server on the redirect URI admin names (GetPublicClientConfig), and a token
+"""Logins for people: flytectl's ``authType: Pkce`` (OAuth2 authorization code with PKCE (S256) through Authlib's
+client, a one-shot callback server on the redirect URI admin names (GetPublicClientConfig)) and ``authType:
+DeviceFlow`` (RFC 8628: aloftctl prints the verification address and user code, the person approves it in any
+browser, aloftctl polls the token endpoint at the server's interval, slowing down when told). Both share a token
 cache so the next command reuses the tokens and renews them with the refresh token before they expire.
 
 The cache is a JSON file (mode 0600) keyed by admin's address; tokens never appear in output or errors.
@@ -24,7 +26,9 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.common.security import generate_token
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
 
 TIMEOUT = 30.0  # seconds for each token request
 DONE_PAGE = b"<!doctype html><title>aloftctl</title><p>Logged in. You may close this window and return to aloftctl.</p>"
@@ -133,9 +137,9 @@ def _callback_server(redirect_uri: str) -> Iterator[_Callback]:
         thread.join(5)
 
 
-class PkceLogin:
+class CachedLogin:
     """Access tokens for one admin: cached, renewed with the refresh token ``refresh_before`` seconds ahead of
-    expiry, and a browser login when there is no usable token."""
+    expiry, and a person's login (``_log_in``: the browser, or the device flow) when there is no usable token."""
 
     def __init__(
         self,
@@ -179,13 +183,16 @@ class PkceLogin:
 
     def renewed_token(self) -> str:
         """A new token after admin refused the cached one (or there was none): the refresh token, else the
-        browser."""
+        person logs in."""
         token = self.cache.get(self.cache_key)
         if token is not None and token.get("refresh_token"):
             refreshed = self._refresh(str(token["refresh_token"]))
             if refreshed is not None:
                 return refreshed
-        return self._store(self._browser_login())
+        return self._store(self._log_in())
+
+    def _log_in(self) -> dict[str, Any]:
+        raise NotImplementedError
 
     def _expiring(self, token: dict[str, Any]) -> bool:
         expires_at = token.get("expires_at")
@@ -208,7 +215,11 @@ class PkceLogin:
                 return None
         return self._store(dict(token))
 
-    def _browser_login(self) -> dict[str, Any]:
+
+class PkceLogin(CachedLogin):
+    """The browser login: authorization code with PKCE, back to a localhost redirect URI."""
+
+    def _log_in(self) -> dict[str, Any]:
         verifier = generate_token(48)
         extra = {"audience": self.client.audience} if self.client.audience else {}
         with _callback_server(self.client.redirect_uri) as callback, self._oauth() as oauth:
@@ -240,3 +251,111 @@ class PkceLogin:
                     f"the token endpoint {self.client.token_endpoint} refused the login: {reason}"
                 ) from exc
         return dict(token)
+
+
+@dataclass(frozen=True)
+class DeviceAuthorization:
+    """The authorization server's answer to a device authorization request (RFC 8628 3.2)."""
+
+    device_code: str
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str
+    expires_in: float
+    interval: float
+
+    @staticmethod
+    def from_reply(body: Any, default_interval: float) -> DeviceAuthorization:
+        if not isinstance(body, dict) or not all(body.get(k) for k in ("device_code", "user_code", "verification_uri")):
+            raise LoginError("the device authorization endpoint's reply has no device code, user code or address")
+        return DeviceAuthorization(
+            str(body["device_code"]),
+            str(body["user_code"]),
+            str(body["verification_uri"]),
+            str(body.get("verification_uri_complete") or ""),
+            float(body.get("expires_in") or 600),
+            float(body.get("interval") or default_interval),
+        )
+
+
+SLOW_DOWN_SECONDS = 5.0  # RFC 8628 3.5: each slow_down adds 5 s to the polling interval
+
+
+class DeviceLogin(CachedLogin):
+    """The device flow: the person approves a user code in a browser anywhere; aloftctl polls the token endpoint."""
+
+    def __init__(
+        self,
+        client: PublicClient,
+        device_authorization_endpoint: str,
+        cache: TokenCache,
+        cache_key: str,
+        login_timeout: float,
+        refresh_before: float,
+        poll_interval: float,
+        verify: bool | str = True,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(client, cache, cache_key, login_timeout, refresh_before, verify, clock=clock)
+        self.device_authorization_endpoint = device_authorization_endpoint
+        self.poll_interval = poll_interval
+        self.sleep = sleep
+
+    def _log_in(self) -> dict[str, Any]:
+        with self._oauth() as oauth:
+            device = self._authorize_device(oauth)
+            print(
+                f"To log in, open {device.verification_uri} in a browser and enter the code {device.user_code}"
+                + (f"\n(or open {device.verification_uri_complete})" if device.verification_uri_complete else ""),
+                file=sys.stderr,
+                flush=True,
+            )
+            return self._poll(oauth, device)
+
+    def _authorize_device(self, oauth: OAuth2Session) -> DeviceAuthorization:
+        data = {"client_id": self.client.client_id, "scope": " ".join(self.client.scopes)}
+        if self.client.audience:
+            data["audience"] = self.client.audience
+        try:
+            reply = oauth.post(self.device_authorization_endpoint, data=data, timeout=TIMEOUT, withhold_token=True)
+            body = reply.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise LoginError(
+                f"the device authorization endpoint {self.device_authorization_endpoint} is unreachable "
+                f"({type(exc).__name__})"
+            ) from exc
+        if reply.status_code != 200:
+            error = body.get("error", reply.status_code) if isinstance(body, dict) else reply.status_code
+            raise LoginError(f"the device authorization endpoint refused the login: {error}")
+        return DeviceAuthorization.from_reply(body, self.poll_interval)
+
+    def _poll(self, oauth: OAuth2Session, device: DeviceAuthorization) -> dict[str, Any]:
+        """Ask for the token every interval until the person approved, refused, or the code or our time ran out."""
+        give_up_at = self.clock() + min(self.login_timeout, device.expires_in)
+        interval = device.interval
+        while True:
+            self.sleep(interval)
+            try:
+                return dict(
+                    oauth.fetch_token(
+                        self.client.token_endpoint,
+                        grant_type=DEVICE_CODE_GRANT_TYPE,
+                        device_code=device.device_code,
+                        timeout=TIMEOUT,
+                    )
+                )
+            except OAuthError as exc:
+                if exc.error == "slow_down":
+                    interval += SLOW_DOWN_SECONDS
+                elif exc.error != "authorization_pending":
+                    raise LoginError(f"the device login was refused: {exc.error}") from exc
+            except (requests.RequestException, ValueError) as exc:
+                raise LoginError(
+                    f"the token endpoint {self.client.token_endpoint} is unreachable ({type(exc).__name__})"
+                ) from exc
+            if self.clock() >= give_up_at:
+                raise LoginError(
+                    f"the code {device.user_code} was not approved within "
+                    f"{min(self.login_timeout, device.expires_in):g}s (admin.deviceFlowConfig.timeout)"
+                )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import time
@@ -36,11 +35,6 @@ from aloft_propeller.store.cached import CachedWorkflowStore
 from aloft_propeller.workflow import WorkflowExecutor
 
 log = logging.getLogger(__name__)
-
-
-def _check_encoding(encoded: bytes, state: WorkflowState) -> None:
-    if json.loads(encoded) != json.loads(state.to_json()):
-        raise AssertionError("the incremental state encoding differs from the whole one (a node changed untouched)")
 
 
 @dataclass(frozen=True)
@@ -159,22 +153,23 @@ class RoundRunner:
             self._store.remember(record)
             return RoundOutcome(changed=False, terminal=record.terminal)
         # Evaluated in place (a failed round or write invalidates the record, and the next round reads the store);
-        # encoded incrementally: only the nodes the round touched are encoded again.
+        # encoded incrementally: only the nodes the round touched are encoded again, and written if they changed.
         state = record.state
-        encoder = self._encoders.setdefault(key, StateEncoder())
-        before_json, _ = encoder.encode(state)
+        encoder = self._encoder(record)
+        encoder.encode(state)
         before_phase, previous_end = state.phase, encoder.last_end
         started = time.perf_counter()
         ectx = await self._executor.context(record, state, time.time())
         await self._executor.evaluate(ectx)
         workflow_name = ectx.request.workflow_id.name
         metrics.round_latency.labels(*_labels(record, workflow_name)).observe(time.perf_counter() - started)
-        after_json, changes = encoder.encode(state)
+        changed, changes = encoder.encode(state)
         if self.check_encoding:
-            _check_encoding(after_json, state)
-        changed = after_json != before_json
-        if changed or unwritten:
-            record = await self._store.update(record.with_state(state), encoded=after_json)
+            encoder.check(state)
+        delta = encoder.delta(state, force=unwritten)
+        if delta is not None:
+            record = await self._store.update(record.with_state(state), delta)
+            encoder.written(state, delta)
         if changed:
             _observe(record, before_phase, previous_end, state, changes, workflow_name)
         if not self._background:
@@ -185,6 +180,13 @@ class RoundRunner:
         stats = ectx.frontier.stats if ectx.frontier is not None else None
         visited, full = (stats.visited, stats.full) if stats is not None else (0, True)
         return RoundOutcome(changed=changed, terminal=record.terminal, visited=visited, full=full)
+
+    def _encoder(self, record: WorkflowRecord) -> StateEncoder:
+        """The execution's encoder; a new one takes ``record`` (as stored) for what the store holds."""
+        encoder = self._encoders.get(record.key)
+        if encoder is None:
+            encoder = self._encoders[record.key] = StateEncoder(record.state)
+        return encoder
 
     async def _take_in_delivery(self, record: WorkflowRecord) -> tuple[WorkflowRecord, bool]:
         """Fold the answers of the workflow's last background delivery into the record (waiting for it when the
@@ -201,14 +203,21 @@ class RoundRunner:
             log.exception("event delivery for %s failed", record.key)
             sent = []
         version = record.resource_version
+        encoder = self._encoder(record)
         record, write = fold(record, sent)
-        if write:
-            record = await self._store.update(record)
+        if write:  # only the outbox, muted entities and abort cause changed
+            encoder.encode(record.state)
+            delta = encoder.delta(record.state, force=True)
+            record = await self._store.update(record, delta)
+            if delta is not None:
+                encoder.written(record.state, delta)
         unwritten = not write and any(outcome is not None for _, outcome in sent)
         if (not sent or any(outcome is None for _, outcome in sent)) and record.state.outbox:
             stored = record.resource_version
             record = await deliver_outbox(record, self._sink, self._store)
             unwritten = record.resource_version == stored  # all delivered, not written (a write carries the fold)
+            if not unwritten:  # written whole: the next round's encoder starts from this record
+                self._encoders.pop(record.key, None)
         self._executor.rekey_frontier(record.key, version, record.resource_version)  # node states unchanged
         self._store.remember(record)
         return record, unwritten

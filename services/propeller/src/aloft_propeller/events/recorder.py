@@ -50,7 +50,8 @@ class OutboxRecorder:
         if entity in self._state.muted:
             return
         encoded = base64.b64encode(payload).decode()
-        self._state.outbox.append(OutboxEvent(kind=kind, payload_b64=encoded, group=group))
+        self._state.event_seq += 1
+        self._state.outbox.append(OutboxEvent(kind=kind, payload_b64=encoded, group=group, seq=self._state.event_seq))
 
     def workflow(self, event: event_pb2.WorkflowExecutionEvent) -> None:
         self._append("workflow", WORKFLOW_ENTITY, event.SerializeToString(deterministic=True), "")

@@ -70,7 +70,9 @@ class NodeExecutor:
         parent = Parent(scope.parent_path, str(scope.parent_attempt)) if scope.parent_path else None
         for position, node in enumerate(graph.nodes):
             await self.execute_node(ectx, scope, node, scope.path_of(node.id), parent, graph.upstream[position])
-        states = [ectx.state.node(scope.path_of(node.id)) for node in graph.nodes]
+        # Read, not touched: a nested scope is walked whenever its parent is visited, and a touched node is encoded
+        # again (execute_node made every state).
+        states = [ectx.state.peek(scope.path_of(node.id)) or NodeState() for node in graph.nodes]
         failed = [state for state in states if state.phase in _FAILED]
         still_running = any(state.phase in _ACTIVE for state in states) if failed else False
         finished = all(state.phase.is_terminal for state in states)
@@ -171,9 +173,10 @@ class NodeExecutor:
         upstream: Iterable[str] | None = None,
     ) -> NodeState:
         """``upstream``: the node's upstream ids when the caller has them (``dag_graph``), else derived."""
+        finished = ectx.state.peek(path)
+        if finished is not None and finished.phase.is_terminal:
+            return finished  # not touched (see execute_dag)
         state = ectx.state.node(path)
-        if state.phase.is_terminal:
-            return state
         if state.phase == NodePhase.NOT_YET_STARTED:
             if upstream is None:
                 upstream = upstream_ids(scope, node)

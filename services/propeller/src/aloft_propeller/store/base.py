@@ -7,6 +7,7 @@ Invariants every implementation keeps:
   returns the record with the new version; otherwise it raises ``StaleRecord`` (gRPC ABORTED) and writes nothing.
   Callers re-read and re-apply their change; nothing is ever silently overwritten.
 - ``get`` raises ``NotFound`` naming the execution.
+- ``update`` writes the state and version in one transaction: all of it, or none.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from aloft_propeller.state import WorkflowState
+from aloft_propeller.state import StateDelta, WorkflowState
 from aloft_service.errors import Aborted
 
 KEY_SPACE = 32  # shard keys are 0..31 (Flyte's ShardKeyspaceSize); hash shards divide them
@@ -62,8 +63,9 @@ class WorkflowStore(Protocol):
 
     async def get(self, key: ExecutionKey) -> WorkflowRecord: ...
 
-    async def update(self, record: WorkflowRecord, encoded: bytes | None = None) -> WorkflowRecord:
-        """``encoded``: ``record.state.to_json()`` when the caller has it already (it is costly for large states)."""
+    async def update(self, record: WorkflowRecord, delta: StateDelta | None = None) -> WorkflowRecord:
+        """``delta``: what changed since the stored version (``StateEncoder.delta``), written instead of the whole
+        state (costly for large states)."""
         ...
 
     async def page(self, limit: int, token: str = "", only_active: bool = False) -> Page: ...

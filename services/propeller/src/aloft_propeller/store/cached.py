@@ -10,6 +10,7 @@ outbox delivery emptied). Everything else passes through.
 
 from __future__ import annotations
 
+from aloft_propeller.state import StateDelta
 from aloft_propeller.store.base import ExecutionKey, Page, WorkflowRecord, WorkflowStore
 
 
@@ -36,10 +37,10 @@ class CachedWorkflowStore:
         self._remember(record, seen)
         return record
 
-    async def update(self, record: WorkflowRecord, encoded: bytes | None = None) -> WorkflowRecord:
+    async def update(self, record: WorkflowRecord, delta: StateDelta | None = None) -> WorkflowRecord:
         seen = self._read_at.get(record.key, -1)
         try:
-            written = await self._inner.update(record, encoded)
+            written = await self._inner.update(record, delta)
         except BaseException:
             self.invalidate(record.key)
             raise

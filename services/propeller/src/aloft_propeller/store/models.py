@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, LargeBinary, MetaData, String
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -22,6 +22,7 @@ class WorkflowRow(Base):
     shard_key: Mapped[str] = mapped_column(String(64), nullable=False, default="")
     cluster: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     spec: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    # The workflow's own fields (``state.encode_scalars``); nodes and outbox events are rows of their own.
     status: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     resource_version: Mapped[int] = mapped_column(BigInteger, nullable=False, default=1)
     terminal: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
@@ -32,3 +33,29 @@ class WorkflowRow(Base):
         Index("ux_propeller_workflows_key", "project", "domain", "name", unique=True),
         Index("ix_propeller_workflows_terminal", "terminal"),
     )
+
+
+class NodeStateRow(Base):
+    """One node's state (``state.encode_node``), written only in the rounds that change it."""
+
+    __tablename__ = "propeller_node_states"
+
+    workflow_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("propeller_workflows.id", ondelete="CASCADE"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    state: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class OutboxEventRow(Base):
+    """One event decided but not yet acknowledged by admin, in order of ``seq``; deleted once delivered."""
+
+    __tablename__ = "propeller_outbox_events"
+
+    workflow_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("propeller_workflows.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    event_group: Mapped[str] = mapped_column(Text, nullable=False)
+    payload: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)

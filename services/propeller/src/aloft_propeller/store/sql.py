@@ -1,17 +1,36 @@
-"""The embedded workflow store on SQLite / PostgreSQL (see base.py for the contract)."""
+"""The embedded workflow store on SQLite / PostgreSQL (see base.py for the contract).
+
+A workflow's state is three kinds of rows: the workflow's own (its fields as JSON, with the resource version), one
+per node and one per outbox event. An update with a ``StateDelta`` writes the workflow row and only the nodes and
+events that changed, in one transaction; without one it rewrites them all.
+"""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import BindParameter, ColumnElement, Insert, bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from aloft_db import Database
-from aloft_propeller.state import WorkflowState
+from aloft_propeller.state import (
+    NodeState,
+    OutboxEvent,
+    StateDelta,
+    WorkflowState,
+    assemble,
+    decode_node,
+    encode_node,
+    encode_scalars,
+)
 from aloft_propeller.store.base import KEY_SPACE, ExecutionKey, Page, StaleRecord, WorkflowRecord
-from aloft_propeller.store.models import WorkflowRow
+from aloft_propeller.store.models import NodeStateRow, OutboxEventRow, WorkflowRow
 from aloft_service.errors import AlreadyExists, InvalidArgument, NotFound
 
 
@@ -20,11 +39,11 @@ def shard_key_for(key: ExecutionKey) -> str:
     return str(int(hashlib.sha1(str(key).encode()).hexdigest(), 16) % KEY_SPACE)
 
 
-def _to_record(row: WorkflowRow) -> WorkflowRecord:
+def _to_record(row: WorkflowRow, nodes: dict[str, NodeState], outbox: list[OutboxEvent]) -> WorkflowRecord:
     return WorkflowRecord(
         key=ExecutionKey(row.project, row.domain, row.name),
         spec=bytes(row.spec),
-        state=WorkflowState.from_json(bytes(row.status)),
+        state=assemble(bytes(row.status), nodes, outbox),
         shard_key=row.shard_key,
         cluster=row.cluster,
         resource_version=row.resource_version,
@@ -32,6 +51,117 @@ def _to_record(row: WorkflowRow) -> WorkflowRecord:
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def _event(kind: str, group: str, payload: bytes, seq: int) -> OutboxEvent:
+    return OutboxEvent(kind=kind, payload_b64=base64.b64encode(payload).decode(), group=group, seq=seq)
+
+
+async def _load_parts(
+    session: AsyncSession, ids: Sequence[int]
+) -> tuple[dict[int, dict[str, NodeState]], dict[int, list[OutboxEvent]]]:
+    """The node and outbox rows of workflows ``ids``."""
+    nodes: dict[int, dict[str, NodeState]] = {workflow_id: {} for workflow_id in ids}
+    outboxes: dict[int, list[OutboxEvent]] = {workflow_id: [] for workflow_id in ids}
+    if not ids:
+        return nodes, outboxes
+    node_rows = await session.execute(
+        select(NodeStateRow.workflow_id, NodeStateRow.path, NodeStateRow.state).where(NodeStateRow.workflow_id.in_(ids))
+    )
+    for workflow_id, path, state in node_rows:
+        nodes[workflow_id][path] = decode_node(state)
+    event_rows = await session.execute(
+        select(
+            OutboxEventRow.workflow_id,
+            OutboxEventRow.kind,
+            OutboxEventRow.event_group,
+            OutboxEventRow.payload,
+            OutboxEventRow.seq,
+        )
+        .where(OutboxEventRow.workflow_id.in_(ids))
+        .order_by(OutboxEventRow.workflow_id, OutboxEventRow.seq)
+    )
+    for workflow_id, kind, group, payload, seq in event_rows:
+        outboxes[workflow_id].append(_event(kind, group, bytes(payload), seq))
+    return nodes, outboxes
+
+
+async def _records(session: AsyncSession, rows: list[WorkflowRow]) -> list[WorkflowRecord]:
+    nodes, outboxes = await _load_parts(session, [row.id for row in rows])
+    return [_to_record(row, nodes[row.id], outboxes[row.id]) for row in rows]
+
+
+def _event_rows(workflow_id: int, events: Iterable[OutboxEvent]) -> list[dict[str, Any]]:
+    return [
+        {
+            "workflow_id": workflow_id,
+            "seq": event.seq,
+            "kind": event.kind,
+            "event_group": event.group,
+            "payload": base64.b64decode(event.payload_b64),
+        }
+        for event in events
+    ]
+
+
+def _upsert_nodes(dialect: str) -> Insert:
+    """Insert a node row, or replace its state (the dialects spell ON CONFLICT alike)."""
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(NodeStateRow)
+    return statement.on_conflict_do_update(
+        index_elements=[NodeStateRow.workflow_id, NodeStateRow.path], set_={"state": statement.excluded.state}
+    )
+
+
+# Built once: a round's write runs these, and building a statement costs more than SQLite running it.
+_UPSERT_NODES = {dialect: _upsert_nodes(dialect) for dialect in ("sqlite", "postgresql")}
+_INSERT_NODES = insert(NodeStateRow)
+_INSERT_EVENTS = insert(OutboxEventRow)
+_OF_WORKFLOW: BindParameter[int] = bindparam("workflow_id")
+_DELETE_NODES = delete(NodeStateRow).where(NodeStateRow.workflow_id == _OF_WORKFLOW)
+_DELETE_EVENTS = delete(OutboxEventRow).where(OutboxEventRow.workflow_id == _OF_WORKFLOW)
+_DELETE_EVENTS_BEFORE = _DELETE_EVENTS.where(OutboxEventRow.seq < bindparam("before"))
+_DELETE_EVENTS_IN = _DELETE_EVENTS.where(OutboxEventRow.seq.in_(bindparam("seqs", expanding=True)))
+_UPDATE_WORKFLOW = (
+    update(WorkflowRow)
+    .where(
+        WorkflowRow.project == bindparam("key_project"),
+        WorkflowRow.domain == bindparam("key_domain"),
+        WorkflowRow.name == bindparam("key_name"),
+        WorkflowRow.resource_version == bindparam("expected_version"),
+    )
+    .values(
+        status=bindparam("new_status"),
+        terminal=bindparam("new_terminal"),
+        resource_version=bindparam("new_version"),
+        updated_at=bindparam("new_updated_at"),
+    )
+    .returning(WorkflowRow.id)
+)
+
+
+async def _write_all(connection: AsyncConnection, workflow_id: int, state: WorkflowState) -> None:
+    """Replace every node and event row of the workflow with ``state``'s."""
+    await connection.execute(_DELETE_NODES, {"workflow_id": workflow_id})
+    await connection.execute(_DELETE_EVENTS, {"workflow_id": workflow_id})
+    if state.nodes:
+        rows = [
+            {"workflow_id": workflow_id, "path": path, "state": encode_node(node)} for path, node in state.nodes.items()
+        ]
+        await connection.execute(_INSERT_NODES, rows)
+    if state.outbox:
+        await connection.execute(_INSERT_EVENTS, _event_rows(workflow_id, state.outbox))
+
+
+async def _write_delta(connection: AsyncConnection, workflow_id: int, delta: StateDelta) -> None:
+    if delta.nodes:
+        rows = [{"workflow_id": workflow_id, "path": path, "state": state} for path, state in delta.nodes.items()]
+        await connection.execute(_UPSERT_NODES[connection.dialect.name], rows)
+    if delta.drop_before is not None:
+        await connection.execute(_DELETE_EVENTS_BEFORE, {"workflow_id": workflow_id, "before": delta.drop_before})
+    if delta.dropped:
+        await connection.execute(_DELETE_EVENTS_IN, {"workflow_id": workflow_id, "seqs": list(delta.dropped)})
+    if delta.events:
+        await connection.execute(_INSERT_EVENTS, _event_rows(workflow_id, delta.events))
 
 
 def _key_filter(key: ExecutionKey) -> tuple[ColumnElement[bool], ...]:
@@ -56,7 +186,7 @@ class SqlWorkflowStore:
             if existing is not None:
                 if bytes(existing.spec) != record.spec:
                     raise AlreadyExists(f"execution {record.key} already exists with a different spec")
-                return _to_record(existing), True
+                return (await _records(session, [existing]))[0], True
             now = datetime.now(UTC)
             row = WorkflowRow(
                 project=record.key.project,
@@ -65,7 +195,7 @@ class SqlWorkflowStore:
                 shard_key=record.shard_key or shard_key_for(record.key),
                 cluster=record.cluster,
                 spec=record.spec,
-                status=record.state.to_json(),
+                status=encode_scalars(record.state).encode(),
                 resource_version=1,
                 terminal=record.state.finished,
                 created_at=now,
@@ -73,32 +203,46 @@ class SqlWorkflowStore:
             )
             session.add(row)
             await session.flush()
-            return _to_record(row), False
+            await _write_all(await session.connection(), row.id, record.state)
+            return replace(
+                record,
+                shard_key=row.shard_key,
+                resource_version=1,
+                terminal=row.terminal,
+                created_at=now,
+                updated_at=now,
+            ), False
 
     async def get(self, key: ExecutionKey) -> WorkflowRecord:
         async with self._db.session() as session:
             row = (await session.execute(select(WorkflowRow).where(*_key_filter(key)))).scalar_one_or_none()
             if row is None:
                 raise NotFound(f"execution {key} not found on this data plane")
-            return _to_record(row)
+            return (await _records(session, [row]))[0]
 
-    async def update(self, record: WorkflowRecord, encoded: bytes | None = None) -> WorkflowRecord:
+    async def update(self, record: WorkflowRecord, delta: StateDelta | None = None) -> WorkflowRecord:
         now = datetime.now(UTC)
         new_version = record.resource_version + 1
-        statement = (
-            update(WorkflowRow)
-            .where(*_key_filter(record.key), WorkflowRow.resource_version == record.resource_version)
-            .values(
-                status=record.state.to_json() if encoded is None else encoded,
-                terminal=record.state.finished,
-                resource_version=new_version,
-                updated_at=now,
-            )
-        )
+        key = record.key
+        values = {
+            "key_project": key.project,
+            "key_domain": key.domain,
+            "key_name": key.name,
+            "expected_version": record.resource_version,
+            "new_status": (encode_scalars(record.state) if delta is None else delta.scalars).encode(),
+            "new_terminal": record.state.finished,
+            "new_version": new_version,
+            "new_updated_at": now,
+        }
         async with self._db.session() as session:
-            result = await session.execute(statement)
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                raise StaleRecord(f"execution {record.key} changed since version {record.resource_version}")
+            connection = await session.connection()
+            workflow_id = (await connection.execute(_UPDATE_WORKFLOW, values)).scalar_one_or_none()
+            if workflow_id is None:
+                raise StaleRecord(f"execution {key} changed since version {record.resource_version}")
+            if delta is None:
+                await _write_all(connection, workflow_id, record.state)
+            else:
+                await _write_delta(connection, workflow_id, delta)
         return replace(record, resource_version=new_version, terminal=record.state.finished, updated_at=now)
 
     async def page(self, limit: int, token: str = "", only_active: bool = False) -> Page:
@@ -112,8 +256,9 @@ class SqlWorkflowStore:
             query = query.where(WorkflowRow.terminal.is_(False))
         async with self._db.session() as session:
             rows = list((await session.execute(query)).scalars())
+            records = await _records(session, rows[:limit])
         next_token = str(rows[limit - 1].id) if len(rows) > limit else ""
-        return Page([_to_record(row) for row in rows[:limit]], next_token)
+        return Page(records, next_token)
 
     async def active_keys(self) -> list[ExecutionKey]:
         query = select(WorkflowRow.project, WorkflowRow.domain, WorkflowRow.name).where(WorkflowRow.terminal.is_(False))
