@@ -116,13 +116,12 @@ class LiteralOffload:
 class EventRecorder:
     """The skeleton every event goes through, single or batched: output size → load the row (cluster check first)
     → create it (first event) or judge the phase transition → apply → egress → flush. Concurrent single events
-    are committed in groups (``events_group``)."""
+    are committed in groups by ``events_group.EventGroups``, which calls back into this recorder."""
 
     def __init__(self, repos: RepositoryProvider, egress: EventEgress, max_output_bytes: int) -> None:
         self._repos = repos
         self._egress = egress
         self._max_output_bytes = max_output_bytes
-        self._groups = EventGroups(repos, self)
 
     async def record_in(self, tx: Repositories, kind: EventKind[Event, Row, Any], event: Event, at: datetime) -> None:
         """Every rule of an event, inside the caller's transaction (a single event's, or a batch's)."""
@@ -157,10 +156,6 @@ class EventRecorder:
             raise_if_refused(kind.policy.evaluate(kind.transition(row, event)), row.phase, what)
         return row
 
-    async def record_single(self, kind: EventKind[Event, Row, Any], event: Event, at: datetime) -> None:
-        """One event of a single-event RPC, committed with the others in flight (one transaction per group)."""
-        await self._groups.record(kind, event, at)
-
     async def record_alone(self, kind: EventKind[Event, Row, Any], event: Event, at: datetime) -> None:
         """One event in its own transaction, rerun from fresh state when it loses a race (see below)."""
 
@@ -194,8 +189,9 @@ class EventKind(ABC, Generic[Event, Row, Response]):
     policy: Policy
     response: Callable[[], Response]  # the RPC's (empty) answer
 
-    def __init__(self, recorder: EventRecorder, clock: Clock, offload: LiteralOffload) -> None:
+    def __init__(self, recorder: EventRecorder, groups: EventGroups, clock: Clock, offload: LiteralOffload) -> None:
         self.recorder = recorder
+        self.groups = groups  # single-event RPCs: one transaction per group of concurrent events
         self.clock = clock
         self.offload = offload
 
@@ -205,7 +201,7 @@ class EventKind(ABC, Generic[Event, Row, Response]):
         if not request.HasField("event"):
             raise InvalidArgument("missing event")
         event = request.event
-        await self.recorder.record_single(self, event, self.checked(event))
+        await self.groups.record(self, event, self.checked(event))
         return self.response()
 
     async def prefetch(self, tx: Repositories, events: Sequence[Event]) -> None:

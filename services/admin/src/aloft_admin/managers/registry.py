@@ -13,6 +13,7 @@ from aloft_admin.managers.attributes import AttributeResolver, AttributesManager
 from aloft_admin.managers.dataproxy import DataProxyManager
 from aloft_admin.managers.events_batch import EventBatchManager
 from aloft_admin.managers.events_common import EventRecorder, LiteralOffload
+from aloft_admin.managers.events_group import EventGroups
 from aloft_admin.managers.events_node import NodeEventManager
 from aloft_admin.managers.events_task import TaskEventManager
 from aloft_admin.managers.events_workflow import WorkflowEventManager
@@ -81,9 +82,10 @@ def build_managers(deps: AdminDeps) -> Managers:
     )
     offload = LiteralOffload(blobs, admin.metadataPrefix)
     recorder = EventRecorder(repos, deps.egress, config.remoteData.maxSizeInBytes)
-    workflow_events = WorkflowEventManager(recorder, clock, offload)
-    node_events = NodeEventManager(recorder, clock, offload)
-    task_events = TaskEventManager(recorder, clock, offload)
+    groups = EventGroups(repos, recorder)
+    workflow_events = WorkflowEventManager(recorder, groups, clock, offload)
+    node_events = NodeEventManager(recorder, groups, clock, offload)
+    task_events = TaskEventManager(recorder, groups, clock, offload)
     return Managers(
         projects=ProjectManager(repos, clock, config.domains, check),
         tasks=TaskManager(repos, clock, check, config.task_resources.limits),
