@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from alembic import command
 from sqlalchemy import create_engine, inspect
 
 from aloft_admin.server import MIGRATIONS, VERSION_TABLE
 from aloft_db import migrate
+from aloft_db.migrations import alembic_config
 
 
 def test_executions_branch_creates_tables(db_url: str) -> None:
@@ -20,5 +22,22 @@ def test_executions_branch_creates_tables(db_url: str) -> None:
         assert {"org", "project", "domain", "name", "phase", "handoff", "version", "spec", "closure"} <= columns
         uniques = inspector.get_unique_constraints("task_executions")
         assert any("retry_attempt" in u["column_names"] for u in uniques)
+    finally:
+        engine.dispose()
+
+
+def test_handoff_request_column_upgrades_and_downgrades(db_url: str) -> None:
+    migrate(MIGRATIONS, db_url, VERSION_TABLE)
+    engine = create_engine(db_url)
+
+    def columns() -> set[str]:
+        return {c["name"] for c in inspect(engine).get_columns("executions")}
+
+    try:
+        assert "handoff_request" in columns()
+        command.downgrade(alembic_config(MIGRATIONS, db_url, VERSION_TABLE), "executions_0002")
+        assert "handoff_request" not in columns() and "retry_at" in columns()
+        migrate(MIGRATIONS, db_url, VERSION_TABLE)
+        assert "handoff_request" in columns()
     finally:
         engine.dispose()

@@ -13,7 +13,7 @@ from flyteidl.admin import common_pb2, execution_pb2, matchable_resource_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.core import literals_pb2
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from aloft_admin.config import AdminConfig, ClustersConfig, DataPlaneConfig
 from aloft_admin.integrations.dataplane import ClusterRouter
@@ -169,11 +169,35 @@ async def test_one_broken_row_does_not_block_repair_of_others(exec_server: Any, 
                 inputs=literals_pb2.LiteralMap(literals={"a": literals.int_(1)}),
             )
         )
-    await deps.blobs.delete(exec_server.managers.handoffs.uri(exec_server.wid("broken")))
+    async with deps.db.session() as session:  # a hand-off request that no longer parses
+        await session.execute(
+            update(ExecutionModel).where(ExecutionModel.name == "broken").values(handoff_request=b"\xff")
+        )
     fake.failing = False
     exec_server.skip_ahead()
     assert await exec_server.managers.handoffs.repair_once() == 1
     assert [r.id.name for r in fake.created] == ["fine"]
+
+
+async def test_repair_hands_off_a_row_whose_request_is_a_blob(exec_server: Any, literals: Any) -> None:
+    """Rows created before executions_0003 keep the hand-off request in the blob store, not in the row."""
+    admin, fake, deps = exec_server.admin, exec_server.dataplane, exec_server.deps
+    lp_id = await exec_server.register_launch_plan()
+    fake.failing = True
+    await admin.CreateExecution(create_request(lp_id, "older", literals))
+    wid = exec_server.wid("older")
+    async with deps.db.session() as session:
+        row = (await session.execute(select(ExecutionModel).where(ExecutionModel.name == "older"))).scalar_one()
+        assert row.handoff_request is not None
+        await deps.blobs.write(exec_server.managers.handoffs.uri(wid), row.handoff_request)
+        row.handoff_request = None
+    fake.failing = False
+    exec_server.skip_ahead()
+    assert await exec_server.managers.handoffs.repair_once() == 1
+    assert [r.id.name for r in fake.created] == ["older"]
+    async with deps.db.session() as session:
+        row = (await session.execute(select(ExecutionModel).where(ExecutionModel.name == "older"))).scalar_one()
+        assert row.handoff == "done" and row.handoff_request is None
 
 
 def create_request(lp_id: Any, name: str, literals: Any) -> execution_pb2.ExecutionCreateRequest:

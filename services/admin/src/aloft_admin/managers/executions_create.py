@@ -2,8 +2,8 @@
 
 One transaction validates the request against the launch plan (project state, launch target and matchable
 attributes come from caches: ``read_cache``, ``launch_targets``), resolves the execution config, inserts the row
-(phase UNDEFINED, hand-off pending) with one INSERT (a used name is the unique constraint's ALREADY_EXISTS) and
-writes inputs (the user's inputs only when they differ) and the hand-off request to the blob store.
+(phase UNDEFINED, hand-off pending, the hand-off request in the row) with one INSERT (a used name is the unique
+constraint's ALREADY_EXISTS) and writes inputs (the user's inputs only when they differ) to the blob store.
 After the commit the data plane is asked to run it (``Handoffs.dispatch``); when it cannot be reached
 the execution stays recorded and the repair loop retries.
 """
@@ -192,7 +192,7 @@ class ExecutionCreateManager:
             log.exception("hand-off of %s failed unexpectedly, the repair loop will retry", launch.id.name)
 
     async def record_execution(self, tx: Repositories, launch: Launch) -> dataplane_pb2.CreateExecutionRequest:
-        """Insert the execution (hand-off pending) and return the hand-off request, also stored in the blob store.
+        """Insert the execution (hand-off pending) and return the hand-off request, also stored in the row.
 
         The row is flushed before any blob is written, so a duplicate name fails (ALREADY_EXISTS) without touching
         the existing execution's blobs; a failed blob write rolls the row back.
@@ -231,11 +231,11 @@ class ExecutionCreateManager:
         user_inputs_uri = handoff.inputs_uri if same else self._blobs.uri(*prefix, "user_inputs.pb")
         row = _execution_row(launch, resolved, handoff, user_inputs_uri, notifications)
         row.parent_node_execution_id = parent_row_id
+        row.handoff_request = handoff.SerializeToString(deterministic=True)
         await tx.executions.add(row)
         await self._blobs.write_proto(handoff.inputs_uri, inputs)
         if not same:
             await self._blobs.write_proto(user_inputs_uri, launch.user_inputs)
-        await self._blobs.write_proto(self._handoffs.uri(wid), handoff)
         return handoff
 
 

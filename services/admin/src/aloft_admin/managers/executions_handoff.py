@@ -1,7 +1,7 @@
 """Handing executions to a data plane, and the repair loop for hand-offs and aborts that did not get through.
 
-The execution row is committed first (``handoff = "pending"``) with its hand-off request in the blob store; only
-then is the data plane asked. The hand-off has two phases so that a terminate racing it can never let a task start:
+The execution row is committed first (``handoff = "pending"``) with its hand-off request in the row; only then is
+the data plane asked. The hand-off has two phases so that a terminate racing it can never let a task start:
 
 1. CreateExecution with ``hold``: the data plane stores the run but evaluates nothing.
 2. One conditional UPDATE ``pending → starting`` (UNDEFINED → QUEUED) commits the hand-off, then StartExecution
@@ -76,7 +76,8 @@ class Handoffs:
         self._started = started
 
     def uri(self, wid: identifier_pb2.WorkflowExecutionIdentifier) -> str:
-        """Where an execution's hand-off request is stored (CreateExecution writes it, the repair loop reads it)."""
+        """Where rows created before ``executions_0003`` keep their hand-off request (newer rows keep it in the row:
+        ``handoff_request``)."""
         return self._blobs.uri(self._metadata_prefix, wid.project, wid.domain, wid.name, "handoff.pb")
 
     async def dispatch(
@@ -88,9 +89,9 @@ class Handoffs:
     ) -> bool:
         """Send one pending execution to its data plane; True when a data plane accepted it.
 
-        ``request`` is the stored hand-off request when the caller still holds it; else it is read back. ``fresh``:
-        the caller has just committed the row, so it is not read again (a terminate since then wins the conditional
-        commit of step 2 and the held run is aborted).
+        ``request`` is the stored hand-off request when the caller holds it; else it is read from the blob store (rows
+        from before ``executions_0003``). ``fresh``: the caller has just committed the row, so it is not read again (a
+        terminate since then wins the conditional commit of step 2 and the held run is aborted).
         """
         if request is None:
             request = await self._blobs.read_proto(self.uri(wid), dataplane_pb2.CreateExecutionRequest)
@@ -264,7 +265,7 @@ class Handoffs:
         try:
             if row.handoff == STARTING:
                 return await self.start_held(wid, row.cluster)
-            return await self.dispatch(wid)
+            return await self.dispatch(wid, stored_request(row))
         except Exception as exc:
             log.exception("hand-off of %s/%s/%s failed unexpectedly, will retry", row.project, row.domain, row.name)
             await _ignore_errors(self.record_handoff_failure(wid, f"{type(exc).__name__}: {exc}"))
@@ -277,6 +278,15 @@ class Handoffs:
             log.exception("abort of %s/%s/%s failed unexpectedly, will retry", row.project, row.domain, row.name)
             await _ignore_errors(self.record_abort_failure(row.id))
             return False
+
+
+def stored_request(row: ExecutionModel) -> dataplane_pb2.CreateExecutionRequest | None:
+    """The hand-off request kept in a pending row; None for rows from before ``executions_0003`` (a blob then)."""
+    if row.handoff_request is None:
+        return None
+    request = dataplane_pb2.CreateExecutionRequest()
+    request.ParseFromString(row.handoff_request)
+    return request
 
 
 async def _ignore_errors(step: Awaitable[None]) -> None:

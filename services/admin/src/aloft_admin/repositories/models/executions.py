@@ -63,6 +63,9 @@ class ExecutionModel(Timestamps, Base):
     handoff: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     handoff_attempts: Mapped[int] = mapped_column(Integer, default=0)
     handoff_error: Mapped[str] = mapped_column(Text, default="")
+    # The serialized aloft.dataplane.v1 CreateExecutionRequest while the row is pending (the repair loop resends
+    # it); NULL once a data plane holds the run, and in rows from before it was kept here (then it is a blob).
+    handoff_request: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, default=None)
     # Abort requested but not yet acknowledged by the data plane.
     abort_pending: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     abort_attempts: Mapped[int] = mapped_column(Integer, default=0)

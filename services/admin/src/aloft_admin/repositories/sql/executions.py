@@ -206,6 +206,7 @@ _MARK_HANDED_OFF = (
     .where(_IDENTITY.in_(bindparam("keys", expanding=True)), _COLUMNS.handoff == _HANDOFF_PENDING)
     .values(
         handoff=_HANDOFF_STARTING,
+        handoff_request=None,
         cluster=bindparam("v_cluster"),
         shard_key=bindparam("v_shard_key"),
         handoff_error="",
