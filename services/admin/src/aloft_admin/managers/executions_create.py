@@ -212,7 +212,7 @@ class ExecutionCreateManager:
         handoff = dataplane_pb2.CreateExecutionRequest(
             id=wid,
             closure_uri=target.workflow_closure_uri,
-            inputs_uri=self._blobs.uri(*prefix, "inputs.pb"),
+            inputs_uri=self._inputs_uri(wid, "inputs"),
             config=self._config.data_plane_config(resolved, matching),
             launch_plan_id=target.launch_plan_id,
             workflow_id=target.workflow_id,
@@ -228,7 +228,7 @@ class ExecutionCreateManager:
         notifications = execution_notifications(resolved, list(target.spec.entity_metadata.notifications))
         # Without defaults or fixed inputs the user's inputs are the inputs: one blob serves both (relaunch reads it).
         same = inputs == launch.user_inputs
-        user_inputs_uri = handoff.inputs_uri if same else self._blobs.uri(*prefix, "user_inputs.pb")
+        user_inputs_uri = handoff.inputs_uri if same else self._inputs_uri(wid, "user")
         row = _execution_row(launch, resolved, handoff, user_inputs_uri, notifications)
         row.parent_node_execution_id = parent_row_id
         row.handoff_request = handoff.SerializeToString(deterministic=True)
@@ -237,6 +237,12 @@ class ExecutionCreateManager:
         if not same:
             await self._blobs.write_proto(user_inputs_uri, launch.user_inputs)
         return handoff
+
+    def _inputs_uri(self, wid: identifier_pb2.WorkflowExecutionIdentifier, kind: str) -> str:
+        """Executions' inputs side by side in one directory per project and domain: a directory per execution costs
+        a mkdir in every CreateExecution (the data plane makes the execution's own directory when it writes there).
+        ``_inputs`` cannot be an execution's name (names start with a letter), nor ``.`` be part of one."""
+        return self._blobs.uri(self._metadata_prefix, wid.project, wid.domain, "_inputs", f"{wid.name}.{kind}.pb")
 
 
 def _execution_row(
