@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -54,23 +53,6 @@ async def test_proto_round_trip_with_a_literal_map(store: LocalBlobStore) -> Non
     uri = store.uri("exec", "inputs.pb")
     await store.write_proto(uri, literal_map())
     assert await store.read_proto(uri, literals_pb2.LiteralMap) == literal_map()
-
-
-async def test_a_small_write_off_the_loop_runs_in_a_worker_thread(
-    store: LocalBlobStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    loop_thread, writers = threading.get_ident(), []
-    write_sync = store._write_sync
-
-    def recording(uri: str, data: bytes) -> None:
-        writers.append(threading.get_ident())
-        write_sync(uri, data)
-
-    monkeypatch.setattr(store, "_write_sync", recording)
-    await store.write_proto(store.uri("exec", "inline.pb"), literal_map())
-    await store.write_proto(store.uri("exec", "thread.pb"), literal_map(), off_loop=True)
-    assert writers[0] == loop_thread and writers[1] != loop_thread
-    assert await store.read_proto(store.uri("exec", "thread.pb"), literals_pb2.LiteralMap) == literal_map()
 
 
 async def test_write_is_atomic_and_leaves_no_temp_files(store: LocalBlobStore) -> None:

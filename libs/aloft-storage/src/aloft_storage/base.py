@@ -52,9 +52,7 @@ class BlobStore(abc.ABC):
     async def read(self, uri: str) -> bytes: ...
 
     @abc.abstractmethod
-    async def write(self, uri: str, data: bytes, *, off_loop: bool = False) -> None:
-        """``off_loop``: the write must not hold the event loop even when small (the local store runs small writes
-        inline otherwise); for a caller whose loop serves many requests while a file is created."""
+    async def write(self, uri: str, data: bytes) -> None: ...
 
     @abc.abstractmethod
     async def exists(self, uri: str) -> bool: ...
@@ -87,5 +85,5 @@ class BlobStore(abc.ABC):
         message.ParseFromString(await self.read(uri))
         return message
 
-    async def write_proto(self, uri: str, message: Message, *, off_loop: bool = False) -> None:
-        await self.write(uri, message.SerializeToString(deterministic=True), off_loop=off_loop)
+    async def write_proto(self, uri: str, message: Message) -> None:
+        await self.write(uri, message.SerializeToString(deterministic=True))

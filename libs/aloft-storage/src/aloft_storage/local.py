@@ -205,8 +205,8 @@ class LocalBlobStore(BlobStore):
         finally:
             os.close(parent)
 
-    async def write(self, uri: str, data: bytes, *, off_loop: bool = False) -> None:
-        if len(data) < _INLINE_BYTES and not off_loop:
+    async def write(self, uri: str, data: bytes) -> None:
+        if len(data) < _INLINE_BYTES:
             self._write_sync(uri, data)
         else:
             await asyncio.to_thread(self._write_sync, uri, data)

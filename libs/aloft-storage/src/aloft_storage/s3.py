@@ -61,8 +61,8 @@ class S3BlobStore(BlobStore):
 
         return await asyncio.to_thread(_get)
 
-    async def write(self, uri: str, data: bytes, *, off_loop: bool = False) -> None:
-        bucket, key = _split(uri)  # always in a thread
+    async def write(self, uri: str, data: bytes) -> None:
+        bucket, key = _split(uri)
         await asyncio.to_thread(self.client.put_object, Bucket=bucket, Key=key, Body=data)
 
     async def size(self, uri: str) -> int:

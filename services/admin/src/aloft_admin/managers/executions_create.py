@@ -233,10 +233,9 @@ class ExecutionCreateManager:
         row.parent_node_execution_id = parent_row_id
         row.handoff_request = handoff.SerializeToString(deterministic=True)
         await tx.executions.add(row)
-        # Off the loop: creating a file can take milliseconds of kernel time, when the loop could serve other calls.
-        await self._blobs.write_proto(handoff.inputs_uri, inputs, off_loop=True)
+        await self._blobs.write_proto(handoff.inputs_uri, inputs)
         if not same:
-            await self._blobs.write_proto(user_inputs_uri, launch.user_inputs, off_loop=True)
+            await self._blobs.write_proto(user_inputs_uri, launch.user_inputs)
         return handoff
 
     def _inputs_uri(self, wid: identifier_pb2.WorkflowExecutionIdentifier, kind: str) -> str:
