@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -33,6 +34,9 @@ from aloft_testing.stack import Stack, stack_config, stack_ports
 HERE = Path(__file__).resolve().parent
 SERVICES = ("datacatalog", "admin", "propeller")
 PROJECT, DOMAIN = "flytesnacks", "development"  # where flows/ is registered
+# Chromium reports each refused fetch as a console error; those the console tests provoke (401 before the login, the
+# forged calls' 403) are expected.
+EXPECTED_REFUSALS = re.compile(r"Failed to load resource: the server responded with a status of (401|403)")
 SECRETS = {"flytepropeller": "propeller-e2e-secret-1f2e", "ci-bot": "ci-bot-e2e-secret-9a8b"}
 # admin's own client secret at the OIDC provider (kept in a file like the others; must not be logged either)
 OIDC_CLIENT, OIDC_SECRET = "aloft-admin", "admin-at-the-provider-e2e-77c1"
@@ -41,6 +45,14 @@ OIDC_USER, OIDC_GROUP = "alice", "console-users"
 CLI_CLIENT = "flytectl"
 # External mode: the audience admin accepts, and a client of the same provider whose tokens are for another API
 API_AUDIENCE, OTHER_API_CLIENT, OTHER_AUDIENCE = "https://aloft.example/api", "other-api", "https://other.example/api"
+
+
+@dataclass
+class CliLogin:
+    config: Path
+    listed: subprocess.CompletedProcess[str]  # the command that logged in
+    logins_before: int  # browser logins before it
+    logins: list[dict[str, Any]]  # the browser logins it made
 
 
 @dataclass
@@ -150,6 +162,16 @@ class AuthStack(Stack):
         )
         done = subprocess.run([str(flytekit_python()), "-c", code], env=env, capture_output=True, text=True, check=True)
         return done.stdout
+
+    def aloftctl_pkce_login(self, cache: Path) -> CliLogin:
+        """aloftctl's first Pkce login, for ``get projects``, through $BROWSER; its tokens cached in ``cache``."""
+        pkce = {"timeout": "2m", "refreshTime": "5m"}
+        config = self.cli_config("aloftctl-pkce", "Pkce", pkceConfig=pkce, tokenCacheFile=str(cache))
+        before = len(self.browser_logins())
+        listed = self.aloftctl(config, "get", "projects")
+        assert listed.returncode == 0, listed.stderr + json.dumps(self.browser_logins()[before:])[-3000:]
+        assert "flytesnacks" in listed.stdout
+        return CliLogin(config, listed, before, self.browser_logins()[before:])
 
     def aloftctl(self, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
         """aloftctl with ``config``, logging in through $BROWSER when its authType asks for a browser."""
@@ -291,6 +313,12 @@ class ConsolePage:
     page: Page
     errors: PageErrors
     navigations: list[str]
+
+    def unexpected_errors(self, messages: list[str] | None = None, other_page: str = "") -> list[str]:
+        """The errors logged (``messages``; default, all so far) but the refused fetches the tests provoke (401
+        before the login, the forged calls' 403) and, with ``other_page``, those naming that address."""
+        logged = self.errors.messages if messages is None else messages
+        return [m for m in logged if not EXPECTED_REFUSALS.search(m) and not (other_page and other_page in m)]
 
 
 @pytest.fixture

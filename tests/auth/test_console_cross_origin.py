@@ -16,7 +16,6 @@ from playwright.sync_api import Page, expect
 pytestmark = pytest.mark.e2e
 
 PROJECT, DOMAIN = "flytesnacks", "development"
-EXPECTED_REFUSALS = re.compile(r"Failed to load resource: the server responded with a status of (401|403)")
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +60,7 @@ def test_console_on_another_origin_logs_in_launches_and_terminates(
         _other_origins_cannot(stack, page)
     finally:
         page.screenshot(path=str(stack.root / "console-cross-origin-final.png"), full_page=True)
-    unexpected = [m for m in console_errors if not EXPECTED_REFUSALS.search(m)]
+    unexpected = console_page.unexpected_errors(console_errors)
     assert unexpected == [], "the page logged errors:\n" + "\n".join(unexpected)
     audit = stack.log("admin")
     assert "user.login subject=alice" in audit

@@ -16,9 +16,6 @@ from playwright.sync_api import Page, expect
 pytestmark = pytest.mark.e2e
 
 PROJECT, DOMAIN = "flytesnacks", "development"
-# Chromium reports each refused fetch as a console error; those the test provokes (401 before the login, the
-# forged calls' 403) are expected, anything else fails the test.
-EXPECTED_REFUSALS = re.compile(r"Failed to load resource: the server responded with a status of (401|403)")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +41,7 @@ def test_console_login_launch_terminate_csrf_and_logout(auth_stack: Any, registe
     finally:
         page.screenshot(path=str(_artifacts(auth_stack) / "console-auth-final.png"), full_page=True)
     # (the provider's own page, opened for the forged call, has no favicon: its 404 is not the console's)
-    unexpected = [m for m in errors.messages if not EXPECTED_REFUSALS.search(m) and auth_stack.oidc_url not in m]
+    unexpected = console_page.unexpected_errors(other_page=auth_stack.oidc_url)  # anything else fails the test
     assert unexpected == [], "the page logged errors:\n" + "\n".join(unexpected)
     assert f"{admin}/login" in " ".join(navigations)
 

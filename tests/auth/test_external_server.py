@@ -106,13 +106,8 @@ def test_flytekit_pkce_login_at_the_external_server_registers_runs_and_refreshes
 
 def test_aloftctl_pkce_login_at_the_external_server(external_stack: Any) -> None:
     cache = external_stack.root / "aloftctl-tokens.json"
-    pkce = {"timeout": "2m", "refreshTime": "5m"}
-    config = external_stack.cli_config("aloftctl-pkce", "Pkce", pkceConfig=pkce, tokenCacheFile=str(cache))
-    before = len(external_stack.browser_logins())
-    listed = external_stack.aloftctl(config, "get", "projects")
-    assert listed.returncode == 0, listed.stderr + json.dumps(external_stack.browser_logins()[before:])[-3000:]
-    assert "flytesnacks" in listed.stdout
-    logins = external_stack.browser_logins()[before:]
+    login = external_stack.aloftctl_pkce_login(cache)
+    config, before, logins = login.config, login.logins_before, login.logins
     assert len(logins) == 1 and logins[0]["opened"].startswith(f"{external_stack.oidc_url}/authorize?"), logins
     key = f"127.0.0.1:{external_stack.ports['admin_grpc']}"
     first = json.loads(cache.read_text())[key]

@@ -64,14 +64,8 @@ def test_flytekit_pkce_login_registers_runs_and_refreshes(auth_stack: Any) -> No
 
 def test_aloftctl_pkce_login_caches_and_refreshes_tokens(auth_stack: Any) -> None:
     cache = auth_stack.root / "aloftctl-tokens.json"
-    # flytectl's keys; tokenCacheFile is aloftctl's own
-    pkce = {"timeout": "2m", "refreshTime": "5m"}
-    config = auth_stack.cli_config("aloftctl-pkce", "Pkce", pkceConfig=pkce, tokenCacheFile=str(cache))
-    before = len(auth_stack.browser_logins())
-    listed = auth_stack.aloftctl(config, "get", "projects")
-    assert listed.returncode == 0, listed.stderr + json.dumps(auth_stack.browser_logins()[before:])[-3000:]
-    assert "flytesnacks" in listed.stdout
-    logins = auth_stack.browser_logins()[before:]
+    login = auth_stack.aloftctl_pkce_login(cache)  # flytectl's keys; tokenCacheFile is aloftctl's own
+    config, listed, before, logins = login.config, login.listed, login.logins_before, login.logins
     assert len(logins) == 1 and logins[0]["final"].startswith(auth_stack.pkce_redirect_uri + "?code="), logins
     assert any(url.startswith(f"{auth_stack.admin_http}/login") for url in logins[0]["navigations"])
     assert stat.S_IMODE(cache.stat().st_mode) == 0o600
