@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from aloft_config import ConfigError, load_config, redact_text
 from aloft_service.logging import LoggerConfig, configure_logging
+from aloft_service.parent import die_with_parent_if_asked
 from aloft_service.runtime import BindError, serve_http_forever
 from aloft_service.tracing import OtelConfig, configure_tracing
 
@@ -30,6 +31,7 @@ SERVE_SWITCH_INTERVAL = 0.001
 
 
 def run_cli(service: str, commands: dict[str, tuple[str, Command]], argv: Sequence[str] | None = None) -> int:
+    die_with_parent_if_asked()  # started by `aloft up` or a shard manager: go when it goes
     parser = argparse.ArgumentParser(prog=f"aloft-{service}")
     parser.add_argument(
         "--config",
