@@ -118,9 +118,13 @@ class NodeExecutor:
                 kind = frontier.kinds[position] = self._node_kind(ectx, graph.nodes[position])
             return kind
 
-        async def visit(position: int) -> NodeState:
+        async def visit(position: int) -> tuple[NodeState, bool]:
             node = graph.nodes[position]
-            return await self.execute_node(ectx, scope, node, node.id, None, graph.upstream[position])
+            recorded = ectx.state.event_seq
+            state = await self.execute_node(ectx, scope, node, node.id, None, graph.upstream[position])
+            # Every phase change records an event: one recorded means the node, or a node nested below it (a
+            # dynamic or subworkflow node's children), moved, though the node's own state may look the same.
+            return state, ectx.state.event_seq != recorded
 
         ceiling = ectx.config.propeller.downstream_eval_duration.total_seconds()
         await frontier.walk(graph, state_of, upstream_done, kind_of, visit, ectx.now, ceiling)
