@@ -494,7 +494,9 @@ class NodeExecutor:
         self, ectx: ExecutionContext, scope: Scope, node: workflow_pb2.Node, path: str, parent: Parent | None
     ) -> NodeContext:
         inputs_uri = paths.inputs_uri(paths.node_dir(ectx.execution_uri, path))
-        inputs = await ectx.read_literal_map(inputs_uri)
+        # A node's inputs are its bindings resolved (_maybe_start): a node without bindings has the empty map, and
+        # no inputs.pb (a failed look-up on every visit, most nodes of a no-op fan-out being visited a few times).
+        inputs = await ectx.read_literal_map(inputs_uri) if node.inputs else literals_pb2.LiteralMap()
         return self._make_context(ectx, scope, node, path, inputs, inputs_uri)
 
     def _make_context(

@@ -38,8 +38,8 @@ from aloft_propeller.plugins.local_process.attempt import (
 from aloft_propeller.plugins.local_process.command import build_command, local_path, names_path, write_task_template
 from aloft_propeller.plugins.local_process.environment import (
     ImageResolutionError,
+    LaunchEnvironments,
     flyte_env,
-    process_env,
     resolve_bin_dir,
     storage_env,
 )
@@ -80,7 +80,8 @@ class LocalProcessPlugin:
         self._config = config
         self._settings: LocalProcessConfig = config.plugins.local_process
         self._blobs = blobs
-        self._environ = dict(os.environ if environ is None else environ)
+        self._environments = LaunchEnvironments(os.environ if environ is None else environ)
+        self._storage_env = storage_env(config.storage)
         self._cwd = cwd or Path.cwd()
         self.work_root = self._work_root()
         self._lock = asyncio.Lock()
@@ -259,7 +260,7 @@ class LocalProcessPlugin:
                 f"no flytekit environment for image [{container.image}]: set $ALOFT_FLYTEKIT_VENV, create "
                 ".venv-flytekit (make setup), or map the image in plugins.local-process.images"
             )
-        env = process_env(self._environ, {**storage_env(self._config.storage), **flyte_env(ctx)}, bin_dir)
+        env = self._environments.env({**self._storage_env, **flyte_env(ctx)}, bin_dir)
         limits = ProcessLimits.from_resources(ctx.resource_limits, ctx.resource_requests)
         # The spawn waits for the child's exec (milliseconds on a busy machine): in a thread, so the round goes on
         # evaluating and launching other nodes meanwhile.
