@@ -194,7 +194,7 @@ class LocalProcessPlugin:
             if record is None:
                 await _settle_claim(attempt)
                 record = attempt.record()
-            if record is not None and is_running(record):
+            if record is not None and self._is_running(ctx.unique_id, record):
                 self._active[ctx.unique_id] = record
                 return await self._running(ctx, attempt, record)
             exit_code = attempt.exit_code()  # it may have ended between the two looks
@@ -213,8 +213,7 @@ class LocalProcessPlugin:
         if not self._scanned:
             self._count_running_attempts()
         for unique_id, record in list(self._active.items()):
-            self._reap(unique_id)
-            if not is_running(record):
+            if not self._is_running(unique_id, record):
                 del self._active[unique_id]
         return len(self._active) + len(self._launching) < self._settings.max_concurrency
 
@@ -228,6 +227,17 @@ class LocalProcessPlugin:
             record = attempt.record()
             if record is not None and attempt.exit_code() is None and is_running(record):
                 self._active.setdefault(path.name, record)
+
+    def _is_running(self, unique_id: str, record: ProcessRecord) -> bool:
+        """Whether the attempt's launcher still runs: for one this instance spawned, waitpid says so (and reaps it
+        once it ended) without reading /proc, which every look at a waiting attempt did for each running one."""
+        child = self._children.get(unique_id)
+        if child is None or child.pid != record.pid:
+            return is_running(record)  # adopted after a restart: not our child
+        if child.poll() is None:
+            return True
+        del self._children[unique_id]
+        return False
 
     def _reap(self, unique_id: str) -> None:
         child = self._children.get(unique_id)
