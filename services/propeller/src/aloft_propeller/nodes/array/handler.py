@@ -183,16 +183,18 @@ class ArrayNodeHandler(PlainNodeHandler):
             return await self._step_all(ctx, state, self._indexes_to_step(ctx, state))
         wakes = self._wakes(ctx, template)
         # An attempt timeout: every running attempt's deadline is looked at each round, as for task nodes.
-        if memory.fresh or (template is not None and attempts.attempt_timeout(template) is not None):
-            indexes = self._indexes_to_step(ctx, state)
-            changed = await self._step_all(ctx, state, indexes)
-            memory.polls, memory.blocked, memory.next_new, memory.fresh = {}, [], 0, False
-            self._track(ctx, state, memory, indexes, changed, wakes)
-            return changed
-        due = self._due(ctx, state, memory)
+        deadlines = template is not None and attempts.attempt_timeout(template) is not None
+        if memory.fresh or deadlines:
+            running = [i for i, phase in enumerate(state.phases) if phase == SubPhase.RUNNING]
+            due = running if deadlines else [i for i in running if not self._waiting(state, i)]
+            if memory.fresh:  # waiting elements wait for the same thing: tried in order below
+                memory.polls, memory.next_new, memory.fresh = {}, 0, False
+                memory.blocked = [] if deadlines else [i for i in running if self._waiting(state, i)]
+        else:
+            due = self._due(ctx, state, memory)
         changed = await self._step_all(ctx, state, due)
         self._track(ctx, state, memory, due, changed, wakes)
-        return changed | await self._start_waiting(ctx, state, memory, wakes)
+        return changed | await self._start_waiting(ctx, state, memory, wakes, set(due))
 
     def _due(self, ctx: NodeContext, state: ArrayState, memory: _Elements) -> list[int]:
         """Running elements woken by name (their process exited) or whose poll is due."""
@@ -204,12 +206,15 @@ class ArrayNodeHandler(PlainNodeHandler):
         due.update(index for index, (at, _) in memory.polls.items() if poll_all or at <= now)
         return sorted(index for index in due if state.phases[index] == SubPhase.RUNNING)
 
-    async def _start_waiting(self, ctx: NodeContext, state: ArrayState, memory: _Elements, wakes: bool) -> set[int]:
+    async def _start_waiting(
+        self, ctx: NodeContext, state: ArrayState, memory: _Elements, wakes: bool, stepped: set[int]
+    ) -> set[int]:
         """Elements waiting for resources, then new ones (up to the parallelism), in order and in batches that
-        double while every element of the last one got going; stops at the first that stays waiting."""
+        double while every element of the last one got going; stops at the first that stays waiting. A new
+        element is started (its inputs written, its plugin asked) only when its turn comes, not all at once."""
         limit = _parallelism(ctx)
         free = state.size if limit == 0 else max(limit - state.count(SubPhase.RUNNING), 0)
-        candidates = self._candidates(state, memory)
+        candidates = self._candidates(state, memory, stepped)
         changed: set[int] = set()
         batch_size = 1
         while True:
@@ -217,34 +222,46 @@ class ArrayNodeHandler(PlainNodeHandler):
             for index in candidates:
                 if state.phases[index] == SubPhase.NOT_STARTED:
                     if free <= 0:
+                        memory.next_new = index  # its turn comes in a later round
                         break
                     free -= 1
                 batch.append(index)
                 if len(batch) >= batch_size:
                     break
             if not batch:
-                return changed
-            stepped = await self._step_all(ctx, state, batch)
-            self._track(ctx, state, memory, batch, stepped, wakes)
-            changed |= stepped
+                break
+            moved = await self._step_all(ctx, state, batch)
+            self._track(ctx, state, memory, batch, moved, wakes)
+            changed |= moved
             if any(self._waiting(state, index) for index in batch):
-                return changed
+                break
             batch_size *= 2
+        candidates.close()  # puts back what it held
+        return changed
 
-    def _candidates(self, state: ArrayState, memory: _Elements) -> Iterator[int]:
-        seen: set[int] = set()
-        while memory.blocked:
-            index = heapq.heappop(memory.blocked)
-            if index not in seen and self._waiting(state, index):
-                seen.add(index)
-                yield index
+    def _candidates(self, state: ArrayState, memory: _Elements, stepped: set[int]) -> Iterator[int]:
+        """Waiting elements in order (not those stepped already this round), then new ones in order."""
+        seen = set(stepped)
+        later: list[int] = []
+        try:
+            while memory.blocked:
+                index = heapq.heappop(memory.blocked)
+                if index in stepped and self._waiting(state, index):
+                    later.append(index)  # still waiting: tried again in a later round
+                elif index not in seen and self._waiting(state, index):
+                    seen.add(index)
+                    yield index
+        finally:
+            for index in later:
+                heapq.heappush(memory.blocked, index)
         while memory.next_new < state.size:
             try:
-                memory.next_new = state.phases.index(SubPhase.NOT_STARTED, memory.next_new)
+                index = state.phases.index(SubPhase.NOT_STARTED, memory.next_new)
             except ValueError:
                 memory.next_new = state.size
                 return
-            yield memory.next_new
+            memory.next_new = index + 1
+            yield index
 
     @staticmethod
     def _waiting(state: ArrayState, index: int) -> bool:
