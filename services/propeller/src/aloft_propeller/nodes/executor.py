@@ -152,7 +152,10 @@ class NodeExecutor:
             still_running = any(
                 (state := state_of(position)) is not None and state.phase in _ACTIVE for position in frontier.unfinished
             )
-        return await self._dag_result(ectx, scope, failed, still_running, not frontier.unfinished)
+        result = await self._dag_result(ectx, scope, failed, still_running, not frontier.unfinished)
+        if nested and result.phase != NodePhase.RUNNING and ectx.frontier is not None:
+            ectx.frontier.nested.pop(f"scope:{scope.prefix}", None)  # its parent finishes with it
+        return result
 
     @staticmethod
     def _node_kind(ectx: ExecutionContext, node: workflow_pb2.Node) -> NodeKind:

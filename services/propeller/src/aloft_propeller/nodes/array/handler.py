@@ -114,7 +114,10 @@ class ArrayNodeHandler(PlainNodeHandler):
         memory = self._memory(ctx)
         state = memory.state if memory is not None else self._decode(ctx)
         transition = await self._round(ctx, state, memory)
-        if memory is not None and transition.plugin_state is not None:
+        frontier = ctx.execution.frontier
+        if frontier is not None and transition.phase != HandlerPhase.RUNNING:
+            frontier.nested.pop(f"array:{ctx.path}", None)  # finished: nothing to keep
+        elif memory is not None and transition.plugin_state is not None:
             memory.encoded = base64.b64encode(transition.plugin_state).decode()
         return transition
 
