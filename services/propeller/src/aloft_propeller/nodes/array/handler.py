@@ -25,7 +25,7 @@ import base64
 import dataclasses
 import heapq
 import math
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeVar
 
 from flyteidl.core import execution_pb2, identifier_pb2, literals_pb2
@@ -242,7 +242,7 @@ class ArrayNodeHandler(PlainNodeHandler):
         candidates.close()  # puts back what it held
         return changed
 
-    def _candidates(self, state: ArrayState, memory: _Elements, stepped: set[int]) -> Iterator[int]:
+    def _candidates(self, state: ArrayState, memory: _Elements, stepped: set[int]) -> Generator[int, None, None]:
         """Waiting elements in order (not those stepped already this round), then new ones in order."""
         seen = set(stepped)
         later: list[int] = []
