@@ -16,7 +16,15 @@ from typing import Any
 
 import pytest
 from aloft.dataplane.v1 import dataplane_pb2
-from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, literals_pb2, tasks_pb2, workflow_pb2
+from flyteidl.core import (
+    compiler_pb2,
+    identifier_pb2,
+    interface_pb2,
+    literals_pb2,
+    tasks_pb2,
+    types_pb2,
+    workflow_pb2,
+)
 from flyteidl.event import event_pb2
 
 from aloft_db import DatabaseConfig, create_database
@@ -24,6 +32,7 @@ from aloft_propeller.config import PropellerConfig, PropellerSection
 from aloft_propeller.controller.round import RoundRunner
 from aloft_propeller.events.recorder import OutboxRecorder
 from aloft_propeller.events.sink import Delivery
+from aloft_propeller.nodes.array.state import ArrayState, SubPhase
 from aloft_propeller.nodes.base import Scope
 from aloft_propeller.nodes.executor import NodeExecutor
 from aloft_propeller.nodes.registry import default_node_handlers
@@ -101,25 +110,48 @@ def n(i: int) -> str:
     return f"n{i:03d}"
 
 
-def closure(size: int, chain: bool) -> compiler_pb2.CompiledWorkflowClosure:
-    task = tasks_pb2.TaskTemplate(
-        id=identifier_pb2.Identifier(resource_type=identifier_pb2.TASK, project="p", domain="d", name="t", version="1"),
-        type="raw-container",
-        interface=interface_pb2.TypedInterface(),
-        container=tasks_pb2.Container(image="alpine", command=["true"]),
-    )
+TASK = tasks_pb2.TaskTemplate(
+    id=identifier_pb2.Identifier(resource_type=identifier_pb2.TASK, project="p", domain="d", name="t", version="1"),
+    type="raw-container",
+    interface=interface_pb2.TypedInterface(),
+    container=tasks_pb2.Container(image="alpine", command=["true"]),
+)
+PARENT = "parent"
+
+
+def tasks_workflow(size: int, chain: bool, name: str = "w") -> workflow_pb2.WorkflowTemplate:
     nodes = []
     for i in range(size):
-        node = workflow_pb2.Node(id=n(i), task_node=workflow_pb2.TaskNode(reference_id=task.id))
+        node = workflow_pb2.Node(id=n(i), task_node=workflow_pb2.TaskNode(reference_id=TASK.id))
         if chain and i:
             node.upstream_node_ids.append(n(i - 1))
         nodes.append(node)
-    template = workflow_pb2.WorkflowTemplate(
-        id=identifier_pb2.Identifier(resource_type=identifier_pb2.WORKFLOW, project="p", domain="d", name="w"),
+    return workflow_pb2.WorkflowTemplate(
+        id=identifier_pb2.Identifier(
+            resource_type=identifier_pb2.WORKFLOW, project="p", domain="d", name=name, version="1"
+        ),
         nodes=nodes,
     )
+
+
+def closure(size: int, chain: bool) -> compiler_pb2.CompiledWorkflowClosure:
     return compiler_pb2.CompiledWorkflowClosure(
-        primary=compiler_pb2.CompiledWorkflow(template=template), tasks=[compiler_pb2.CompiledTask(template=task)]
+        primary=compiler_pb2.CompiledWorkflow(template=tasks_workflow(size, chain)),
+        tasks=[compiler_pb2.CompiledTask(template=TASK)],
+    )
+
+
+def parent_closure(size: int) -> compiler_pb2.CompiledWorkflowClosure:
+    """One top-level node, PARENT, running ``size`` independent task nodes as its children (a subworkflow: nested
+    as a dynamic node's workflow is)."""
+    children = tasks_workflow(size, chain=False, name="children")
+    parent = workflow_pb2.Node(id=PARENT, workflow_node=workflow_pb2.WorkflowNode(sub_workflow_ref=children.id))
+    template = tasks_workflow(0, chain=False)
+    template.nodes.append(parent)
+    return compiler_pb2.CompiledWorkflowClosure(
+        primary=compiler_pb2.CompiledWorkflow(template=template),
+        sub_workflows=[compiler_pb2.CompiledWorkflow(template=children)],
+        tasks=[compiler_pb2.CompiledTask(template=TASK)],
     )
 
 
@@ -127,16 +159,18 @@ def closure(size: int, chain: bool) -> compiler_pb2.CompiledWorkflowClosure:
 class Engine:
     tmp_path: Path
     plugin: HeldPlugin
+    poll_ceiling: str = "200ms"  # downstream-eval-duration
     config: Any = None
     db: Any = None
     store: Any = None
     executor: Any = None
     runner: Any = None
+    blobs: Any = None
 
     def start(self) -> None:
         """A fresh propeller over the same store (what a restart keeps: only the store and the blobs)."""
         self.config = self.config or PropellerConfig(
-            propeller=PropellerSection.model_validate({"downstream-eval-duration": "200ms"}),
+            propeller=PropellerSection.model_validate({"downstream-eval-duration": self.poll_ceiling}),
             database=DatabaseConfig(url=f"sqlite:///{self.tmp_path / 'p.db'}"),
             storage=StorageConfig.model_validate({"type": "local", "local": {"root": str(self.tmp_path / "blobs")}}),
             stack=StackConfig(dataDir=str(self.tmp_path / "stack")),
@@ -144,14 +178,23 @@ class Engine:
         run_migrations(self.config)
         self.db = self.db or create_database(self.config.effective_database(), self.tmp_path / "p.db")
         self.store = SqlWorkflowStore(self.db)
-        blobs = create_blob_store(self.config.storage)
+        self.blobs = blobs = create_blob_store(self.config.storage)
         self.executor = WorkflowExecutor(self.config, blobs, self.plugin, default_node_handlers(), self.store)
         self.runner = RoundRunner(CachedWorkflowStore(self.store), self.executor, AckSink(), background_delivery=False)
 
-    async def create(self, key: ExecutionKey, size: int, chain: bool = False) -> None:
+    async def create(
+        self,
+        key: ExecutionKey,
+        size: int,
+        chain: bool = False,
+        built: compiler_pb2.CompiledWorkflowClosure | None = None,
+        shape: Any = None,
+        inputs_uri: str = "",
+    ) -> None:
         request = dataplane_pb2.CreateExecutionRequest(
             id=identifier_pb2.WorkflowExecutionIdentifier(project=key.project, domain=key.domain, name=key.name),
-            compiled_closure=closure(size, chain),
+            compiled_closure=built or (shape or closure)(size, chain),
+            inputs_uri=inputs_uri,
         )
         await self.store.create(WorkflowRecord(key=key, spec=request.SerializeToString()))
 
@@ -186,6 +229,15 @@ class Engine:
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
     harness = Engine(tmp_path, HeldPlugin(slots=4))
+    harness.start()
+    yield harness
+    await harness.db.dispose()
+
+
+@pytest.fixture
+async def slow_polls(tmp_path: Path) -> AsyncIterator[Engine]:
+    """Polls back off to 5 s (the default downstream-eval-duration): a poll that came due is seen to."""
+    harness = Engine(tmp_path, HeldPlugin(slots=4), poll_ceiling="5s")
     harness.start()
     yield harness
     await harness.db.dispose()
@@ -254,6 +306,30 @@ async def test_a_chain_advances_node_by_node_with_one_visit_each(engine: Engine)
     record = await engine.finish(key)
     assert record.state.phase == WorkflowPhase.SUCCEEDED
     assert len(engine.plugin.starts) == 30
+
+
+async def test_a_parent_whose_children_moved_is_visited_again_at_once(slow_polls: Engine) -> None:
+    """A parent's own state (a dynamic or subworkflow node's) stays the same while its children run: a visit in
+    which they moved is progress all the same. Counted as idle, the parent's polls backed off (1.5 times longer per
+    visit) while its children, started a slot at a time, kept finishing: a 500-child dynamic fan-out run by polls
+    waited up to seconds between batches."""
+    engine = slow_polls
+    key = ExecutionKey("p", "d", "parent")
+    await engine.create(key, 0, built=parent_closure(8))
+    await engine.settle(key)  # 4 children run, 4 wait for a slot
+    for _ in range(12):  # looks that find nothing new: the parent's polls back off (to 0.26 s)
+        engine.runner.wake_node(key, PARENT)
+        await engine.round(key)
+    assert len(engine.plugin.running) == 4
+    child = f"{PARENT}-0-"
+    engine.plugin.released.update(f"{child}{n(i)}" for i in range(4))
+    engine.runner.wake_node(key, PARENT)  # a poll came due
+    await engine.round(key)  # 4 children finish, the other 4 start
+    assert (len(engine.plugin.finished), len(engine.plugin.running)) == (4, 4)
+
+    engine.plugin.asked.clear()
+    await engine.round(key)  # nothing woke it: the visit that moved its children makes it due at once
+    assert sorted(engine.plugin.asked) == [f"{child}{n(i)}" for i in range(4, 8)]
 
 
 async def test_a_restart_forgets_the_frontier_and_converges(engine: Engine) -> None:
@@ -338,3 +414,91 @@ async def test_a_finished_nested_scope_is_read_not_touched() -> None:
     executor = NodeExecutor(default_node_handlers(), max_system_retries=0)
     result = await executor.execute_dag(SimpleNamespace(state=state, frontier=None), scope)  # type: ignore[arg-type]
     assert result.phase == NodePhase.SUCCEEDED and state.touched == {}
+
+
+def nested_closure(size: int, chain: bool) -> compiler_pb2.CompiledWorkflowClosure:
+    """One subworkflow node ``n0`` whose workflow is ``closure(size)`` (a dynamic node's children run alike)."""
+    inner = closure(size, chain)
+    inner.primary.template.id.name = "inner"
+    parent = workflow_pb2.Node(id="n0")
+    parent.workflow_node.sub_workflow_ref.CopyFrom(inner.primary.template.id)
+    template = workflow_pb2.WorkflowTemplate(
+        id=identifier_pb2.Identifier(resource_type=identifier_pb2.WORKFLOW, project="p", domain="d", name="w"),
+        nodes=[parent],
+    )
+    return compiler_pb2.CompiledWorkflowClosure(
+        primary=compiler_pb2.CompiledWorkflow(template=template), sub_workflows=[inner.primary], tasks=inner.tasks
+    )
+
+
+def map_closure(size: int, chain: bool) -> compiler_pb2.CompiledWorkflowClosure:
+    """``map_task`` over the workflow input ``xs`` (``size`` elements)."""
+    task = closure(1, False).tasks[0]
+    task.template.interface.inputs.variables["x"].type.simple = types_pb2.INTEGER
+    array = workflow_pb2.ArrayNode(node=workflow_pb2.Node(id="t", task_node=workflow_pb2.TaskNode()))
+    array.node.task_node.reference_id.CopyFrom(task.template.id)
+    array.is_original_sub_node_interface.value = True
+    node = workflow_pb2.Node(id="n0", array_node=array)
+    node.inputs.add(var="x").binding.promise.CopyFrom(types_pb2.OutputReference(node_id="start-node", var="xs"))
+    template = workflow_pb2.WorkflowTemplate(
+        id=identifier_pb2.Identifier(resource_type=identifier_pb2.WORKFLOW, project="p", domain="d", name="m"),
+        nodes=[node],
+    )
+    return compiler_pb2.CompiledWorkflowClosure(primary=compiler_pb2.CompiledWorkflow(template=template), tasks=[task])
+
+
+async def released_one_of(engine: Engine, key: ExecutionKey, size: int, path: str) -> list[str]:
+    """Start ``size`` attempts under 4 slots, settle, let ``path`` exit: what the next round asks the plugin."""
+    await engine.round(key)  # the first round steps everything: 4 start, the rest wait for a slot
+    assert len(engine.plugin.running) == 4
+    await engine.settle(key)
+    engine.plugin.released.add(path)
+    engine.runner.wake_node(key, path)
+    engine.plugin.asked.clear()
+    await engine.round(key)
+    return list(engine.plugin.asked)
+
+
+async def finish_all(engine: Engine, key: ExecutionKey, paths: list[str]) -> WorkflowRecord:
+    engine.plugin.released.update(paths)
+    for path in paths:
+        engine.runner.wake_node(key, path)
+    record = await engine.finish(key)
+    assert record.state.phase == WorkflowPhase.SUCCEEDED
+    assert len(engine.plugin.starts) == len(set(engine.plugin.starts)) == len(paths)
+    return record
+
+
+async def test_a_nested_scope_round_after_one_exit_visits_that_child_and_the_next_waiting_one(engine: Engine) -> None:
+    """A subworkflow's (or dynamic workflow's) children have a frontier of their own: a visit of the parent after
+    one child exited asks about that child, the running ones (a plugin that wakes nobody is polled) and the next
+    waiting ones, not all 60."""
+    key = ExecutionKey("p", "d", "nested")
+    await engine.create(key, 60, shape=nested_closure)
+    children = [f"n0-0-{n(i)}" for i in range(60)]
+    asked = await released_one_of(engine, key, 60, children[0])
+    assert asked[0] == children[0]
+    assert sorted(set(asked) - set(children[:4])) == children[4:6]
+    assert len(asked) <= 6
+    await finish_all(engine, key, children)
+
+
+async def test_a_map_round_after_one_exit_steps_that_element_and_the_next_waiting_one(engine: Engine) -> None:
+    key = ExecutionKey("p", "d", "map")
+    xs = literals_pb2.LiteralMap()
+    xs.literals["xs"].collection.literals.extend(
+        literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(integer=i))) for i in range(60)
+    )
+    inputs_uri = engine.blobs.uri("inputs", "map", "inputs.pb")
+    await engine.blobs.write_proto(inputs_uri, xs)
+    await engine.create(key, 60, shape=map_closure, inputs_uri=inputs_uri)
+    elements = [f"n0-0-{i}" for i in range(60)]
+    asked = await released_one_of(engine, key, 60, elements[0])
+    assert asked[0] == elements[0]
+    # Waiting elements are tried in batches that double while all of one got going (1, then 2): not all 56.
+    assert sorted(set(asked) - set(elements[:4])) == elements[4:7]
+    assert len(asked) <= 7
+    record = await finish_all(engine, key, elements)
+    array = ArrayState.decode(record.state.nodes["n0"].plugin_state)
+    assert array is not None and set(array.phases) == {SubPhase.SUCCEEDED}
+    assert (array.logs, array.started_at, array.plugin_states, array.retried_attempts) == ({}, {}, {}, {})

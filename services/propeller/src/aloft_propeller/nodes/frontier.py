@@ -5,8 +5,9 @@ periodic re-scan) visits every unfinished node in topological order, as every ro
 by what they wait for. Later rounds visit only:
 - nodes woken by name (a task process exited), and the downstream nodes of a node that finishes in the round
   (pushed as it finishes, so a chain of instant nodes still advances in one round);
-- active nodes whose poll is due: at once after a round that changed them, then backing off (from 2 ms, 1.5 times
-  longer each time, up to downstream-eval-duration: the controller's idle polling) for plugins that wake nobody;
+- active nodes whose poll is due: at once after a round that changed them (a parent: it or any node below it, such as
+  a dynamic node's children), then backing off (from 2 ms, 1.5 times longer each time, up to
+  downstream-eval-duration: the controller's idle polling) for plugins that wake nobody;
 - blocked nodes: ready but held back by the execution's max parallelism, or attempts waiting for resources (a
   local-process slot, a resource-manager token). They are tried in order; once one of a kind stays blocked, the
   rest of that kind wait for a later round, since they wait for the same thing. A full walk tries every attempt
@@ -21,6 +22,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aloft_propeller.nodes.dag import DagGraph
 from aloft_propeller.plugins.base import Phase
@@ -63,11 +65,23 @@ class Frontier:
     woken: set[str] = field(default_factory=set)  # node paths woken since the last round
     kinds: dict[int, NodeKind] = field(default_factory=dict)
     stats: WalkStats = field(default_factory=WalkStats)
+    # The paths woken for the round being evaluated ("" polls every active node): nested evaluations (a dynamic
+    # workflow's children, an array node's elements) pick theirs from it.
+    round_woken: frozenset[str] = frozenset()
+    poll_ceiling: float = 5.0
+    # What evaluations below the top level keep between rounds of this record version, by owner (nested scopes'
+    # frontiers, array nodes' element polls): dropped with the frontier, so anything else starts over in full.
+    nested: dict[str, Any] = field(default_factory=dict)
     _queues: dict[str, list[int]] = field(default_factory=dict)  # kind → heap of positions (stale entries skipped)
 
     def wake(self, path: str) -> None:
         """Visit ``path``'s top-level node next round; "" polls every active node."""
         self.woken.add(path)
+
+    def woken_below(self, prefix: str) -> tuple[set[str], bool]:
+        """This round's woken paths under ``prefix`` (with it cut off), and whether every active node is polled."""
+        cut = len(prefix)
+        return {path[cut:] for path in self.round_woken if path.startswith(prefix)}, "" in self.round_woken
 
     async def walk(
         self,
@@ -75,12 +89,18 @@ class Frontier:
         state_of: Callable[[int], NodeState | None],
         upstream_done: Callable[[int], bool],
         kind_of: Callable[[int], NodeKind],
-        visit: Callable[[int], Awaitable[NodeState]],
+        visit: Callable[[int], Awaitable[tuple[NodeState, bool]]],
         now: float,
         poll_ceiling: float,
+        parent_paced: bool = False,
     ) -> None:
-        """Visit what this round must (see the module doc), updating what each visited node waits for."""
+        """Visit what this round must (see the module doc), updating what each visited node waits for. ``visit``
+        answers the node's state and whether anything moved in it or below it (a parent's own state stays the same
+        while its children run). ``parent_paced``: a nested scope, walked when its parent is visited (itself polled
+        with back-off): every active node whose plugin wakes nobody is polled on each such walk, as before nested
+        frontiers."""
         full = self.full
+        self.round_woken, self.poll_ceiling = frozenset(self.woken), poll_ceiling
         if full:
             self.unfinished, self.failed, self.blocked, self.polls, self._queues = set(), set(), {}, {}, {}
             heap = list(range(len(graph.nodes)))
@@ -110,9 +130,9 @@ class Frontier:
                 self._block(position, kind)  # the same wait as one that just stayed blocked: not tried again
                 continue
             before = dict(vars(state)) if state is not None else None
-            state = await visit(position)
+            state, moved = await visit(position)
             self.stats.visited += 1
-            changed = before is None or vars(state) != before
+            changed = moved or before is None or vars(state) != before
             if state.phase.is_terminal:
                 self._settle_terminal(position, state)
                 if not full:
@@ -135,7 +155,10 @@ class Frontier:
                 continue
             idle = 0 if changed else self.polls.get(position, (0.0, 0))[1] + 1
             delay = 0.0 if changed else min(FIRST_POLL_SECONDS * POLL_BACKOFF ** (idle - 1), poll_ceiling)
-            if state.plugin_phase == Phase.RUNNING and kind_of(position).wakes:
+            wakes = kind_of(position).wakes
+            if parent_paced and not wakes:
+                delay = 0.0
+            if state.plugin_phase == Phase.RUNNING and wakes:
                 delay = max(delay, min(WOKEN_POLL_SECONDS, poll_ceiling))
             self.polls[position] = (now + delay, idle)
 
