@@ -417,6 +417,18 @@ class SqlNodeExecutionRepo:
         self._session.add(row)
         self._known[_node_row_key(row)] = row
 
+    async def for_event(self, nid: identifier_pb2.NodeExecutionIdentifier) -> NodeExecutionModel | None:
+        key = _node_key(nid)
+        if key in self._known:
+            return self._known[key]
+        return await find_node_execution(self._session, nid, for_update=True)
+
+    async def exists(self, nid: identifier_pb2.NodeExecutionIdentifier) -> bool:
+        key = _node_key(nid)
+        if key in self._known:
+            return self._known[key] is not None
+        return await find_node_execution(self._session, nid) is not None
+
     async def prefetch(self, nids: Sequence[identifier_pb2.NodeExecutionIdentifier]) -> None:
         by_execution: dict[ExecutionKey, list[identifier_pb2.NodeExecutionIdentifier]] = {}
         for nid in nids:
@@ -485,6 +497,12 @@ class SqlTaskExecutionRepo:
     async def add(self, row: TaskExecutionModel) -> None:
         self._session.add(row)
         self._known[_task_row_key(row)] = row
+
+    async def for_event(self, tid: identifier_pb2.TaskExecutionIdentifier) -> TaskExecutionModel | None:
+        key = _task_key(tid)
+        if key in self._known:
+            return self._known[key]
+        return await find_task_execution(self._session, tid, for_update=True)
 
     async def prefetch(self, tids: Sequence[identifier_pb2.TaskExecutionIdentifier]) -> None:
         by_execution: dict[ExecutionKey, list[identifier_pb2.TaskExecutionIdentifier]] = {}
