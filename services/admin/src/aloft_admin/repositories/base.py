@@ -318,8 +318,10 @@ class Repositories:
 
 
 class RepositoryProvider(Protocol):
-    def transaction(self, *, batched: bool = False) -> AbstractAsyncContextManager[Repositories]:
+    def transaction(self, *, batched: bool = False, reads: bool = False) -> AbstractAsyncContextManager[Repositories]:
         """One unit of work: committed when the block succeeds, rolled back otherwise; database errors arrive as
         ``aloft_service.errors`` (UNAVAILABLE, ALREADY_EXISTS, ABORTED). ``batched`` (many events in one unit):
         ``flush`` writes nothing; staged rows are written before a read that needs them and at the end, so errors
-        (a duplicate insert, a lost version race) may surface at any later step of the block."""
+        (a duplicate insert, a lost version race) may surface at any later step of the block. ``reads`` (a block
+        that only reads, and needs no snapshot shared by its statements): each statement may run on its own,
+        without a transaction around it (PostgreSQL: no BEGIN / COMMIT round trips)."""
