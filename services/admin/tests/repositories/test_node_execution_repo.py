@@ -6,7 +6,7 @@ import pytest
 
 from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.sql import SqlRepositories
-from aloft_service.errors import AlreadyExists, InvalidArgument
+from aloft_service.errors import Aborted, AlreadyExists, InvalidArgument
 
 from .conftest import execution_row, nid, node_row, wid
 
@@ -51,3 +51,35 @@ async def test_children_top_level_and_pages(repos: SqlRepositories) -> None:
         assert await tx.node_executions.by_row_ids([]) == {}
         with pytest.raises(InvalidArgument):
             await tx.node_executions.page(wid("e1"), ListQuery(limit=10, filters="eq(phase,NOT_A_PHASE)"))
+
+
+async def test_a_batch_writes_its_changed_rows_together_and_a_lost_race_aborts_all_of_them(
+    repos: SqlRepositories,
+) -> None:
+    async with repos.transaction() as tx:
+        await tx.executions.add(execution_row("e1"))
+        for node in ("n0", "n1", "n2"):
+            await tx.node_executions.add(node_row(node))
+    async with repos.transaction(batched=True) as tx:
+        await tx.node_executions.prefetch([nid("n0"), nid("n1"), nid("n2")])
+        for node in ("n0", "n1"):
+            row = await tx.node_executions.for_event(nid(node))
+            assert row is not None
+            row.phase = "RUNNING"
+    with pytest.raises(Aborted):
+        async with repos.transaction(batched=True) as stale:
+            rows = [await stale.node_executions.get(nid(node)) for node in ("n0", "n2")]  # read without a lock
+            async with repos.transaction() as winner:
+                fresh = await winner.node_executions.get(nid("n2"))
+                assert fresh is not None
+                fresh.phase = "FAILED"
+            for row in rows:
+                assert row is not None
+                row.phase = "SUCCEEDED"
+    async with repos.transaction() as tx:
+        phases = {node: (await tx.node_executions.get(nid(node))) for node in ("n0", "n1", "n2")}
+        assert {node: row.phase if row else None for node, row in phases.items()} == {
+            "n0": "RUNNING",
+            "n1": "RUNNING",
+            "n2": "FAILED",
+        }

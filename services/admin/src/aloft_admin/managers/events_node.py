@@ -52,7 +52,7 @@ class NodeEventManager(
 
     async def load(self, tx: Repositories, event: event_pb2.NodeExecutionEvent, what: str) -> NodeExecutionModel | None:
         await check_event_cluster(tx, event.id.execution_id, event.producer_id, what)
-        return await tx.node_executions.get(event.id, for_update=True)
+        return await tx.node_executions.for_event(event.id)
 
     async def prefetch(self, tx: Repositories, events: Sequence[event_pb2.NodeExecutionEvent]) -> None:
         await tx.node_executions.prefetch([event.id for event in events])

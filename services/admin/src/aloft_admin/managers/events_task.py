@@ -21,14 +21,18 @@ from aloft_admin.managers.events_common import (
     occurred_at,
     seconds_between,
 )
-from aloft_admin.managers.executions_lookup import get_node_execution_row
 from aloft_admin.managers.task_metadata import merge_metadata, merge_task_logs
 from aloft_admin.repositories.base import Repositories
 from aloft_admin.repositories.models.executions import TaskExecutionModel
 from aloft_admin.transformers.task_executions import new_task_execution_row, task_closure_of
 from aloft_admin.transformers.timestamps import to_timestamp
 from aloft_admin.transitions import TASK_POLICY, Transition
-from aloft_admin.validation.execution_identifiers import describe_task_execution, validate_task_execution_id
+from aloft_admin.validation.execution_identifiers import (
+    describe_node_execution,
+    describe_task_execution,
+    validate_task_execution_id,
+)
+from aloft_service.errors import NotFound
 
 TASK = core.TaskExecution
 
@@ -63,13 +67,15 @@ class TaskEventManager(
 
     async def load(self, tx: Repositories, event: event_pb2.TaskExecutionEvent, what: str) -> TaskExecutionModel | None:
         await check_event_cluster(tx, event.parent_node_execution_id.execution_id, event.producer_id, what)
-        return await tx.task_executions.get(task_execution_id(event), for_update=True)
+        return await tx.task_executions.for_event(task_execution_id(event))
 
     async def prefetch(self, tx: Repositories, events: Sequence[event_pb2.TaskExecutionEvent]) -> None:
         await tx.task_executions.prefetch([task_execution_id(event) for event in events])
 
     async def create(self, tx: Repositories, event: event_pb2.TaskExecutionEvent, at: datetime) -> TaskExecutionModel:
-        await get_node_execution_row(tx, event.parent_node_execution_id)
+        node = event.parent_node_execution_id
+        if not await tx.node_executions.exists(node):
+            raise NotFound(f"{describe_node_execution(node)} not found")
         row = new_task_execution_row(task_execution_id(event), at, self.clock())
         await tx.task_executions.add(row)
         return row

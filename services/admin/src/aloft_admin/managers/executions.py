@@ -33,7 +33,7 @@ class ExecutionManager:
         self._handoffs = handoffs
 
     async def get(self, request: execution_pb2.WorkflowExecutionGetRequest) -> execution_pb2.Execution:
-        async with self._repos.transaction() as tx:
+        async with self._repos.transaction(reads=True) as tx:
             return to_execution(await get_execution_row(tx, request.id))
 
     async def list(self, request: common_pb2.ResourceListRequest) -> execution_pb2.ExecutionList:

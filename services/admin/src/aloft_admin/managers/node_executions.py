@@ -29,7 +29,7 @@ class NodeExecutionManager:
     async def list(self, request: node_execution_pb2.NodeExecutionListRequest) -> node_execution_pb2.NodeExecutionList:
         """Top-level nodes of an execution, or the children of ``unique_parent_id``."""
         wid = request.workflow_execution_id
-        async with self._repos.transaction() as tx:
+        async with self._repos.transaction(reads=True) as tx:
             await get_execution_row(tx, wid)
             parent_row_id = None
             if request.unique_parent_id:
@@ -38,7 +38,7 @@ class NodeExecutionManager:
                 if parent is None:
                     raise NotFound(f"parent node execution {request.unique_parent_id} not found")
                 parent_row_id = parent.id
-        async with self._repos.transaction() as tx:
+        async with self._repos.transaction(reads=True) as tx:
             top_level = parent_row_id is None
             rows, token = await tx.node_executions.page(
                 wid, ListQuery.of(request), parent_id=parent_row_id, top_level=top_level

@@ -27,7 +27,7 @@ class TaskExecutionManager:
         empty (or the query is refused): one statement per call, not two (a UI lists every node's attempts)."""
         nid = request.node_execution_id
         validate_node_execution_id(nid)
-        async with self._repos.transaction() as tx:
+        async with self._repos.transaction(reads=True) as tx:
             try:
                 rows, token = await tx.task_executions.page(nid, ListQuery.of(request))
             except InvalidArgument:

@@ -112,6 +112,15 @@ class NodeExecutionRepo(Protocol):
     async def add(self, row: NodeExecutionModel) -> None:
         """Stage the row; it is written by ``Repositories.flush`` (a concurrent first event raises there)."""
 
+    async def for_event(self, nid: identifier_pb2.NodeExecutionIdentifier) -> NodeExecutionModel | None:
+        """The row an event applies to, locked for update. Unlike ``get``, a row staged in this transaction comes
+        back as it is, not written first (its id may be unset until the next flush): a batch's later events for
+        a row its earlier event created cost no statement of their own."""
+
+    async def exists(self, nid: identifier_pb2.NodeExecutionIdentifier) -> bool:
+        """Whether the node execution exists; a row staged in this transaction counts and is not written for it
+        (a batch's task events check their node's row without a flush each)."""
+
     async def prefetch(self, nids: Sequence[identifier_pb2.NodeExecutionIdentifier]) -> None:
         """Load these rows locked for update, one statement per execution: ``get`` of any of them (found or absent)
         then needs no query in this transaction (for a batch of events)."""
@@ -140,6 +149,9 @@ class TaskExecutionRepo(Protocol):
 
     async def add(self, row: TaskExecutionModel) -> None:
         """Stage the row; it is written by ``Repositories.flush``."""
+
+    async def for_event(self, tid: identifier_pb2.TaskExecutionIdentifier) -> TaskExecutionModel | None:
+        """As ``NodeExecutionRepo.for_event``, for a task execution attempt."""
 
     async def prefetch(self, tids: Sequence[identifier_pb2.TaskExecutionIdentifier]) -> None:
         """As ``NodeExecutionRepo.prefetch``, for task execution attempts."""
@@ -306,8 +318,10 @@ class Repositories:
 
 
 class RepositoryProvider(Protocol):
-    def transaction(self, *, batched: bool = False) -> AbstractAsyncContextManager[Repositories]:
+    def transaction(self, *, batched: bool = False, reads: bool = False) -> AbstractAsyncContextManager[Repositories]:
         """One unit of work: committed when the block succeeds, rolled back otherwise; database errors arrive as
         ``aloft_service.errors`` (UNAVAILABLE, ALREADY_EXISTS, ABORTED). ``batched`` (many events in one unit):
         ``flush`` writes nothing; staged rows are written before a read that needs them and at the end, so errors
-        (a duplicate insert, a lost version race) may surface at any later step of the block."""
+        (a duplicate insert, a lost version race) may surface at any later step of the block. ``reads`` (a block
+        that only reads, and needs no snapshot shared by its statements): each statement may run on its own,
+        without a transaction around it (PostgreSQL: no BEGIN / COMMIT round trips)."""
