@@ -37,12 +37,19 @@ from aloft_propeller.workflow import WorkflowExecutor
 log = logging.getLogger(__name__)
 
 
+# ``RoundOutcome.next_poll`` of a workflow that waits for a wake-up (a delivery's end): the controller polls it only
+# as a fallback, after downstream-eval-duration.
+UNTIL_WOKEN = float("inf")
+
+
 @dataclass(frozen=True)
 class RoundOutcome:
     changed: bool
     terminal: bool
     visited: int = 0  # top-level nodes the round visited (nodes/frontier.py)
     full: bool = False  # the round walked every node
+    # Seconds until the workflow has anything due (nodes/frontier.py); None: unknown, poll with backoff.
+    next_poll: float | None = None
 
 
 def _labels(record: WorkflowRecord, workflow_name: str) -> tuple[str, str, str]:
@@ -147,11 +154,7 @@ class RoundRunner:
     async def _run_round(self, key: ExecutionKey) -> RoundOutcome:
         record, unwritten = await self._take_in_delivery(await self._store.get(key))
         if record.state.phase.is_terminal:  # nothing to evaluate: the last events go out now
-            self._executor.drop_frontier(key)
-            self._encoders.pop(key, None)
-            record = await deliver_outbox(record, self._sink, self._store)
-            self._store.remember(record)
-            return RoundOutcome(changed=False, terminal=record.terminal)
+            return await self._finish(record)
         # Evaluated in place (a failed round or write invalidates the record, and the next round reads the store);
         # encoded incrementally: only the nodes the round touched are encoded again, and written if they changed.
         state = record.state
@@ -177,9 +180,27 @@ class RoundRunner:
         self._executor.keep_frontier(key, ectx.frontier, record.resource_version)
         self._store.remember(record)
         self._start_delivery(record)
-        stats = ectx.frontier.stats if ectx.frontier is not None else None
-        visited, full = (stats.visited, stats.full) if stats is not None else (0, True)
-        return RoundOutcome(changed=changed, terminal=record.terminal, visited=visited, full=full)
+        frontier = ectx.frontier
+        visited, full = (frontier.stats.visited, frontier.stats.full) if frontier is not None else (0, True)
+        due = frontier.due if frontier is not None else None
+        next_poll = max(due - time.time(), 0.0) if due is not None else None
+        return RoundOutcome(changed, record.terminal, visited, full, next_poll)
+
+    async def _finish(self, record: WorkflowRecord) -> RoundOutcome:
+        """A terminal workflow's round: its last events go out in the background like any others (the round does
+        not wait for them; the delivery's end wakes the workflow, whose next round takes in the answers)."""
+        key = record.key
+        self._executor.drop_frontier(key)
+        self._encoders.pop(key, None)
+        if key in self._deliveries:
+            return RoundOutcome(changed=False, terminal=False, next_poll=UNTIL_WOKEN)
+        if self._background and record.state.outbox:
+            self._store.remember(record)
+            self._start_delivery(record)
+            return RoundOutcome(changed=False, terminal=False, next_poll=UNTIL_WOKEN)
+        record = await deliver_outbox(record, self._sink, self._store)
+        self._store.remember(record)
+        return RoundOutcome(changed=False, terminal=record.terminal)
 
     def _encoder(self, record: WorkflowRecord) -> StateEncoder:
         """The execution's encoder; a new one takes ``record`` (as stored) for what the store holds."""
@@ -189,12 +210,12 @@ class RoundRunner:
         return encoder
 
     async def _take_in_delivery(self, record: WorkflowRecord) -> tuple[WorkflowRecord, bool]:
-        """Fold the answers of the workflow's last background delivery into the record (waiting for it when the
-        workflow is terminal: nothing else is left to do). What it could not deliver is sent again here, before
-        the round evaluates, and the round fails (backing off) while admin cannot take it. True when the record's
-        outbox is shorter than the stored one: the round must write it."""
+        """Fold the answers of the workflow's last background delivery, once it ended, into the record. What it
+        could not deliver is sent again here, before the round evaluates, and the round fails (backing off) while
+        admin cannot take it. True when the record's outbox is shorter than the stored one: the round must write
+        it."""
         task = self._deliveries.get(record.key)
-        if task is None or not (task.done() or record.state.phase.is_terminal):
+        if task is None or not task.done():
             return record, False
         del self._deliveries[record.key]
         try:
