@@ -158,19 +158,24 @@ class Controller:
         if outcome is None:
             self._idle_rounds.pop(key, None)
             return
+        self.queue.add_after(key, self._next_round_in(key, outcome))
+
+    def _next_round_in(self, key: ExecutionKey, outcome: RoundOutcome) -> float:
+        """When the workflow's next round is due: when its frontier has something due (a task process's exit wakes
+        it before that), at once after progress, else polled with backoff; sooner if delivered events wait for
+        their write."""
         ceiling = self._config.downstream_eval_duration.total_seconds()
         if outcome.next_poll is not None:
-            # The frontier knows when something is due; a task process's exit wakes the workflow before that.
             self._idle_rounds[key] = 0
-            self.queue.add_after(key, min(outcome.next_poll, ceiling))
-            return
-        if outcome.changed:
+            delay = min(outcome.next_poll, ceiling)
+        elif outcome.changed:
             self._idle_rounds[key] = 0
-            self.queue.add(key)
-            return
-        idle = self._idle_rounds.get(key, 0)
-        self._idle_rounds[key] = idle + 1
-        self.queue.add_after(key, min(_FIRST_POLL_SECONDS * _POLL_BACKOFF**idle, ceiling))
+            delay = 0.0
+        else:
+            idle = self._idle_rounds.get(key, 0)
+            self._idle_rounds[key] = idle + 1
+            delay = min(_FIRST_POLL_SECONDS * _POLL_BACKOFF**idle, ceiling)
+        return delay if outcome.flush_in is None else min(delay, outcome.flush_in)
 
     async def _round_failed(self, key: ExecutionKey, exc: Exception) -> None:
         """Retry with backoff; after ``max-workflow-retries`` consecutive failures the workflow is failed."""
