@@ -145,7 +145,7 @@ class Frontier:
         self.due = self._next_due(now, poll_ceiling)
 
     def _next_due(self, now: float, poll_ceiling: float) -> float | None:
-        if any(kind.startswith(_WAITING) for kind in self.blocked.values()):
+        if any(kind.startswith(_WAITING) for kind in self._queues):  # O(kinds), not O(blocked nodes)
             return None
         if self.woken:  # woken while the round ran
             return now
