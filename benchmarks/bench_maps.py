@@ -125,6 +125,12 @@ class Plugins:
     def for_task_type(self, task_type: str) -> Any:
         return self._dynamic if task_type == "bench-dynamic" else self._real.for_task_type(task_type)
 
+    def plugins(self) -> list[Any]:
+        """Every plugin, as the real registry lists them: the controller wires process exits to wake-ups through
+        this (without it every exit waited for a poll, unlike in propeller as deployed)."""
+        listing = getattr(self._real, "plugins", None)
+        return [*(listing() if callable(listing) else [self._real]), self._dynamic]
+
 
 async def start_propeller(settings: dict[str, Any], engine_only: bool) -> Any:
     from aloft_config import load_config

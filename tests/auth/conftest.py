@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,16 +20,23 @@ import bcrypt
 import grpc
 import pytest
 import yaml
+from flyteidl.core import execution_pb2
+from playwright.sync_api import Browser, BrowserContext, Page
 
+from aloft_testing.browser import PageErrors, launched_chromium
 from aloft_testing.browser_login import browser_command
 from aloft_testing.certs import Pki, make_pki
-from aloft_testing.flytekit import flytekit_bin
+from aloft_testing.flytekit import flytekit_bin, flytekit_python
 from aloft_testing.processes import GrpcTls, wait_for
 from aloft_testing.servers import free_port, port_open
 from aloft_testing.stack import Stack, stack_config, stack_ports
 
 HERE = Path(__file__).resolve().parent
 SERVICES = ("datacatalog", "admin", "propeller")
+PROJECT, DOMAIN = "flytesnacks", "development"  # where flows/ is registered
+# Chromium reports each refused fetch as a console error; those the console tests provoke (401 before the login, the
+# forged calls' 403) are expected.
+EXPECTED_REFUSALS = re.compile(r"Failed to load resource: the server responded with a status of (401|403)")
 SECRETS = {"flytepropeller": "propeller-e2e-secret-1f2e", "ci-bot": "ci-bot-e2e-secret-9a8b"}
 # admin's own client secret at the OIDC provider (kept in a file like the others; must not be logged either)
 OIDC_CLIENT, OIDC_SECRET = "aloft-admin", "admin-at-the-provider-e2e-77c1"
@@ -36,6 +45,14 @@ OIDC_USER, OIDC_GROUP = "alice", "console-users"
 CLI_CLIENT = "flytectl"
 # External mode: the audience admin accepts, and a client of the same provider whose tokens are for another API
 API_AUDIENCE, OTHER_API_CLIENT, OTHER_AUDIENCE = "https://aloft.example/api", "other-api", "https://other.example/api"
+
+
+@dataclass
+class CliLogin:
+    config: Path
+    listed: subprocess.CompletedProcess[str]  # the command that logged in
+    logins_before: int  # browser logins before it
+    logins: list[dict[str, Any]]  # the browser logins it made
 
 
 @dataclass
@@ -103,9 +120,15 @@ class AuthStack(Stack):
     def pkce_config(self) -> Path:
         """flytekit's and flytectl's config for a user's browser login (authType Pkce: the client id and redirect
         URI come from admin's GetPublicClientConfig)."""
-        path = self.root / "pkce.yaml"
+        return self.cli_config("pkce", "Pkce")
+
+    def cli_config(self, name: str, auth_type: str, **admin: Any) -> Path:
+        """A user's flytekit / flytectl (aloftctl) config ``<root>/<name>.yaml``: admin's gRPC port in plain text,
+        ``authType`` and more keys of its ``admin`` section (``tokenCacheFile``, ``pkceConfig``: aloftctl's)."""
+        path = self.root / f"{name}.yaml"
         endpoint = f"dns:///127.0.0.1:{self.ports['admin_grpc']}"
-        path.write_text(yaml.safe_dump({"admin": {"endpoint": endpoint, "insecure": True, "authType": "Pkce"}}))
+        section = {"endpoint": endpoint, "insecure": True, "authType": auth_type, **admin}
+        path.write_text(yaml.safe_dump({"admin": section}))
         return path
 
     def browser_env(self) -> dict[str, str]:
@@ -122,6 +145,39 @@ class AuthStack(Stack):
     def browser_log(self) -> Path:
         return self.root / "browser-logins.jsonl"
 
+    def browser_logins(self) -> list[dict[str, Any]]:
+        """Every $BROWSER login so far (aloft_testing.browser_login's log): opened, navigations, final."""
+        log = self.browser_log
+        return [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
+
+    def keyring(self, action: str, key: str, value: str = "", data_home: Path | None = None) -> str:
+        """Read (get) or overwrite (set) one of flytekit's cached credentials, through keyring as flytekit does
+        (``data_home``: another file keyring than the browser logins')."""
+        env = self.browser_env() if data_home is None else {**self.browser_env(), "XDG_DATA_HOME": str(data_home)}
+        endpoint = f"127.0.0.1:{self.ports['admin_grpc']}"
+        code = (
+            "import keyring, sys\n"
+            f"if {action!r} == 'set': keyring.set_password({endpoint!r}, {key!r}, {value!r})\n"
+            f"else: sys.stdout.write(keyring.get_password({endpoint!r}, {key!r}) or '')\n"
+        )
+        done = subprocess.run([str(flytekit_python()), "-c", code], env=env, capture_output=True, text=True, check=True)
+        return done.stdout
+
+    def aloftctl_pkce_login(self, cache: Path) -> CliLogin:
+        """aloftctl's first Pkce login, for ``get projects``, through $BROWSER; its tokens cached in ``cache``."""
+        pkce = {"timeout": "2m", "refreshTime": "5m"}
+        config = self.cli_config("aloftctl-pkce", "Pkce", pkceConfig=pkce, tokenCacheFile=str(cache))
+        before = len(self.browser_logins())
+        listed = self.aloftctl(config, "get", "projects")
+        assert listed.returncode == 0, listed.stderr + json.dumps(self.browser_logins()[before:])[-3000:]
+        assert "flytesnacks" in listed.stdout
+        return CliLogin(config, listed, before, self.browser_logins()[before:])
+
+    def aloftctl(self, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        """aloftctl with ``config``, logging in through $BROWSER when its authType asks for a browser."""
+        command = [str(Path(sys.executable).parent / "aloftctl"), "--config", str(config), *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=180, check=False, env=self.browser_env())
+
     def flytekit(
         self, client_id: str, *args: str, tool: str = "pyflyte", config: Path | None = None
     ) -> subprocess.CompletedProcess[str]:
@@ -132,6 +188,38 @@ class AuthStack(Stack):
             command = [str(bin_dir / "python"), str(HERE / "driver.py"), str(config), *args]
         env = self.browser_env() if client_id == CLI_CLIENT else None
         return subprocess.run(command, cwd=HERE, capture_output=True, text=True, timeout=300, check=False, env=env)
+
+    def register_flows(
+        self, client_id: str, version: str, config: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``pyflyte register`` of flows/ in flytesnacks/development as ``version``."""
+        return self.flytekit(
+            client_id,
+            "register",
+            "--project",
+            PROJECT,
+            "--domain",
+            DOMAIN,
+            "--version",
+            version,
+            "flows",
+            config=config,
+        )
+
+    def registered_version(self, prefix: str) -> str:
+        """flows/ registered by ci-bot under a new version ``<prefix>-…``."""
+        version = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        result = self.register_flows("ci-bot", version)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+        return version
+
+    def run_as_user(self, version: str, x: int) -> dict[str, Any]:
+        """flows.secured.squares(x) run by flytekit with the user's Pkce config (its keyring, else $BROWSER)."""
+        ran = self.flytekit(CLI_CLIENT, "run", version, str(x), tool="driver", config=self.pkce_config())
+        assert ran.returncode == 0, ran.stderr[-3000:] + self.log("admin")[-2000:]
+        result: dict[str, Any] = json.loads(ran.stdout.strip().splitlines()[-1])
+        assert result["phase"] == execution_pb2.WorkflowExecution.SUCCEEDED, result
+        return result
 
 
 def _config(root: Path, ports: dict[str, int], secret_files: dict[str, Path]) -> dict[str, Any]:
@@ -209,6 +297,42 @@ def _config(root: Path, ports: dict[str, int], secret_files: dict[str, Path]) ->
             },
         },
     }
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with launched_chromium() as launched:
+        yield launched
+
+
+@dataclass
+class ConsolePage:
+    """A console user's page in a fresh browser context: the errors it logs, the addresses it navigates to."""
+
+    context: BrowserContext
+    page: Page
+    errors: PageErrors
+    navigations: list[str]
+
+    def unexpected_errors(self, messages: list[str] | None = None, other_page: str = "") -> list[str]:
+        """The errors logged (``messages``; default, all so far) but the refused fetches the tests provoke (401
+        before the login, the forged calls' 403) and, with ``other_page``, those naming that address."""
+        logged = self.errors.messages if messages is None else messages
+        return [m for m in logged if not EXPECTED_REFUSALS.search(m) and not (other_page and other_page in m)]
+
+
+@pytest.fixture
+def console_page(browser: Browser) -> Iterator[ConsolePage]:
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    navigations: list[str] = []
+    opened = ConsolePage(context, page, PageErrors(page), navigations)
+    page.on("request", lambda r: navigations.append(r.url) if r.is_navigation_request() else None)
+    try:
+        yield opened
+    finally:
+        context.close()
 
 
 @pytest.fixture(scope="module")

@@ -28,17 +28,7 @@ JWT = re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.")
 
 def test_flytekit_client_secret_registers_and_runs_a_cached_workflow(auth_stack: Any) -> None:
     version = f"auth-{uuid.uuid4().hex[:8]}"
-    registered = auth_stack.flytekit(
-        "ci-bot",
-        "register",
-        "--project",
-        "flytesnacks",
-        "--domain",
-        "development",
-        "--version",
-        version,
-        "flows",
-    )
+    registered = auth_stack.register_flows("ci-bot", version)
     assert registered.returncode == 0, (
         registered.stdout[-2000:] + registered.stderr[-3000:] + auth_stack.log("admin")[-3000:]
     )

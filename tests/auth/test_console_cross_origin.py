@@ -7,49 +7,29 @@ admin's replies nor change state, and a call without the token is refused."""
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
-
-from aloft_testing.browser import PageErrors, launched_chromium
+from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.e2e
 
 PROJECT, DOMAIN = "flytesnacks", "development"
-EXPECTED_REFUSALS = re.compile(r"Failed to load resource: the server responded with a status of (401|403)")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_chromium() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")
 def registered(cross_origin_stack: Any) -> str:
-    version = f"cross-origin-{uuid.uuid4().hex[:8]}"
-    result = cross_origin_stack.flytekit(
-        "ci-bot", "register", "--project", PROJECT, "--domain", DOMAIN, "--version", version, "flows"
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    return version
+    return str(cross_origin_stack.registered_version("cross-origin"))
 
 
 def test_console_on_another_origin_logs_in_launches_and_terminates(
-    cross_origin_stack: Any, registered: str, browser: Browser
+    cross_origin_stack: Any, registered: str, console_page: Any
 ) -> None:
     stack = cross_origin_stack
     admin, console = stack.admin_http, stack.console_url
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    errors = PageErrors(page)
-    navigations: list[str] = []
-    page.on("request", lambda r: navigations.append(r.url) if r.is_navigation_request() else None)
+    context, page = console_page.context, console_page.page
+    errors, navigations = console_page.errors, console_page.navigations
     api_calls: list[Any] = []
     page.on("request", lambda r: api_calls.append(r) if r.url.startswith(f"{admin}/api/v1/") else None)
     try:
@@ -80,8 +60,7 @@ def test_console_on_another_origin_logs_in_launches_and_terminates(
         _other_origins_cannot(stack, page)
     finally:
         page.screenshot(path=str(stack.root / "console-cross-origin-final.png"), full_page=True)
-        context.close()
-    unexpected = [m for m in console_errors if not EXPECTED_REFUSALS.search(m)]
+    unexpected = console_page.unexpected_errors(console_errors)
     assert unexpected == [], "the page logged errors:\n" + "\n".join(unexpected)
     audit = stack.log("admin")
     assert "user.login subject=alice" in audit

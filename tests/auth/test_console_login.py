@@ -6,39 +6,21 @@ state-changing call from another origin, or without the token, is refused with 4
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
-
-from aloft_testing.browser import PageErrors, launched_chromium
+from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.e2e
 
 PROJECT, DOMAIN = "flytesnacks", "development"
-# Chromium reports each refused fetch as a console error; those the test provokes (401 before the login, the
-# forged calls' 403) are expected, anything else fails the test.
-EXPECTED_REFUSALS = re.compile(r"Failed to load resource: the server responded with a status of (401|403)")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_chromium() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")
 def registered(auth_stack: Any) -> str:
-    version = f"console-auth-{uuid.uuid4().hex[:8]}"
-    result = auth_stack.flytekit(
-        "ci-bot", "register", "--project", PROJECT, "--domain", DOMAIN, "--version", version, "flows"
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    return version
+    return str(auth_stack.registered_version("console-auth"))
 
 
 def _artifacts(auth_stack: Any) -> Path:
@@ -47,14 +29,9 @@ def _artifacts(auth_stack: Any) -> Path:
     return root
 
 
-def test_console_login_launch_terminate_csrf_and_logout(auth_stack: Any, registered: str, browser: Browser) -> None:
+def test_console_login_launch_terminate_csrf_and_logout(auth_stack: Any, registered: str, console_page: Any) -> None:
     admin = auth_stack.admin_http
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    errors = PageErrors(page)
-    navigations: list[str] = []
-    page.on("request", lambda r: navigations.append(r.url) if r.is_navigation_request() else None)
+    page, errors, navigations = console_page.page, console_page.errors, console_page.navigations
     try:
         _login_launch_and_terminate(auth_stack, registered, page, navigations)
         _projects_page_lists_what_alice_may_read(auth_stack, page)
@@ -63,9 +40,8 @@ def test_console_login_launch_terminate_csrf_and_logout(auth_stack: Any, registe
         _logout(auth_stack, page)
     finally:
         page.screenshot(path=str(_artifacts(auth_stack) / "console-auth-final.png"), full_page=True)
-        context.close()
     # (the provider's own page, opened for the forged call, has no favicon: its 404 is not the console's)
-    unexpected = [m for m in errors.messages if not EXPECTED_REFUSALS.search(m) and auth_stack.oidc_url not in m]
+    unexpected = console_page.unexpected_errors(other_page=auth_stack.oidc_url)  # anything else fails the test
     assert unexpected == [], "the page logged errors:\n" + "\n".join(unexpected)
     assert f"{admin}/login" in " ".join(navigations)
 

@@ -26,35 +26,16 @@ import httpx
 import pytest
 import yaml
 from flyteidl.admin import project_pb2
-from flyteidl.core import execution_pb2
 from flyteidl.service import admin_pb2_grpc
 
 from aloft_testing.browser import launched_chromium
-from aloft_testing.flytekit import flytekit_bin, flytekit_python
+from aloft_testing.flytekit import flytekit_bin
 
 pytestmark = pytest.mark.e2e
 
 PROJECT, DOMAIN = "flytesnacks", "development"
 CLI_CLIENT, OTHER_API_CLIENT = "flytectl", "other-api"  # the provider's public client; one for another API
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.")
-
-
-def _logins(stack: Any) -> list[dict[str, Any]]:
-    log = stack.browser_log
-    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
-
-
-def _keyring(stack: Any, action: str, key: str, value: str = "", data_home: Path | None = None) -> str:
-    """flytekit's cached credential, through keyring as flytekit reads it (``data_home``: another file keyring)."""
-    env = stack.browser_env() if data_home is None else {**stack.browser_env(), "XDG_DATA_HOME": str(data_home)}
-    endpoint = f"127.0.0.1:{stack.ports['admin_grpc']}"
-    code = (
-        "import keyring, sys\n"
-        f"if {action!r} == 'set': keyring.set_password({endpoint!r}, {key!r}, {value!r})\n"
-        f"else: sys.stdout.write(keyring.get_password({endpoint!r}, {key!r}) or '')\n"
-    )
-    done = subprocess.run([str(flytekit_python()), "-c", code], env=env, capture_output=True, text=True, check=True)
-    return done.stdout
 
 
 def _claims(token: str) -> dict[str, Any]:
@@ -67,14 +48,6 @@ def _audiences(stack: Any) -> list[str]:
     """What admin accepts (externalAuthServer.allowedAudience), from the stack's config."""
     auth = yaml.safe_load(stack.config_file.read_text())["auth"]
     return list(auth["appAuth"]["externalAuthServer"]["allowedAudience"])
-
-
-def _run(stack: Any, version: str, x: int) -> dict[str, Any]:
-    ran = stack.flytekit(CLI_CLIENT, "run", version, str(x), tool="driver", config=stack.pkce_config())
-    assert ran.returncode == 0, ran.stderr[-3000:] + stack.log("admin")[-2000:]
-    result: dict[str, Any] = json.loads(ran.stdout.strip().splitlines()[-1])
-    assert result["phase"] == execution_pb2.WorkflowExecution.SUCCEEDED, result
-    return result
 
 
 def test_admin_serves_the_external_servers_metadata(external_stack: Any) -> None:
@@ -94,10 +67,8 @@ def test_admin_serves_the_external_servers_metadata(external_stack: Any) -> None
 def test_flytekit_pkce_login_at_the_external_server_registers_runs_and_refreshes(external_stack: Any) -> None:
     config = external_stack.pkce_config()
     version = f"ext-{uuid.uuid4().hex[:8]}"
-    registered = external_stack.flytekit(
-        CLI_CLIENT, "register", "--project", PROJECT, "--domain", DOMAIN, "--version", version, "flows", config=config
-    )
-    logins = _logins(external_stack)
+    registered = external_stack.register_flows(CLI_CLIENT, version, config=config)
+    logins = external_stack.browser_logins()
     assert registered.returncode == 0, registered.stderr[-3000:] + json.dumps(logins)[-2000:]
     # One browser login, at the provider itself, ending on flytekit's callback page.
     assert len(logins) == 1, logins
@@ -105,7 +76,7 @@ def test_flytekit_pkce_login_at_the_external_server_registers_runs_and_refreshes
     assert "code_challenge_method=S256" in logins[0]["opened"]
     assert not any(url.startswith(f"{external_stack.admin_http}/") for url in logins[0]["navigations"]), logins
     assert logins[0]["final"].startswith(external_stack.pkce_redirect_uri + "?code="), logins[0]
-    access, refresh = _keyring(external_stack, "get", "access_token"), _keyring(external_stack, "get", "refresh_token")
+    access, refresh = external_stack.keyring("get", "access_token"), external_stack.keyring("get", "refresh_token")
     assert access and refresh
     claims = _claims(access)
     assert (claims["iss"], claims["aud"], claims["sub"]) == (
@@ -116,14 +87,14 @@ def test_flytekit_pkce_login_at_the_external_server_registers_runs_and_refreshes
     assert claims["client_id"] == CLI_CLIENT
 
     # The workflow runs (propeller reports events with the provider's client-credentials tokens).
-    assert _run(external_stack, version, 2)["output"] == 4 + 9
-    assert len(_logins(external_stack)) == 1
+    assert external_stack.run_as_user(version, 2)["output"] == 4 + 9
+    assert len(external_stack.browser_logins()) == 1
 
     # An access token admin refuses: flytekit renews it with the provider's refresh token, which rotates.
-    _keyring(external_stack, "set", "access_token", "not-a-valid-token")
-    assert _run(external_stack, version, 3)["output"] == 9 + 16
-    assert len(_logins(external_stack)) == 1
-    renewed = _keyring(external_stack, "get", "refresh_token")
+    external_stack.keyring("set", "access_token", "not-a-valid-token")
+    assert external_stack.run_as_user(version, 3)["output"] == 9 + 16
+    assert len(external_stack.browser_logins()) == 1
+    renewed = external_stack.keyring("get", "refresh_token")
     assert renewed and renewed != refresh
     # the rotated-out refresh token is spent at the provider
     spent = httpx.post(
@@ -133,24 +104,10 @@ def test_flytekit_pkce_login_at_the_external_server_registers_runs_and_refreshes
     assert spent.status_code == 400 and spent.json()["error"] == "invalid_grant"
 
 
-def _aloftctl(stack: Any, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [str(Path(sys.executable).parent / "aloftctl"), "--config", str(config), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=False, env=stack.browser_env())
-
-
 def test_aloftctl_pkce_login_at_the_external_server(external_stack: Any) -> None:
     cache = external_stack.root / "aloftctl-tokens.json"
-    config = external_stack.root / "aloftctl-pkce.yaml"
-    endpoint = f"dns:///127.0.0.1:{external_stack.ports['admin_grpc']}"
-    config.write_text(
-        f"admin:\n  endpoint: {endpoint}\n  insecure: true\n  authType: Pkce\n"
-        f"  pkceConfig: {{timeout: 2m, refreshTime: 5m}}\n  tokenCacheFile: {cache}\n"
-    )
-    before = len(_logins(external_stack))
-    listed = _aloftctl(external_stack, config, "get", "projects")
-    assert listed.returncode == 0, listed.stderr + json.dumps(_logins(external_stack)[before:])[-3000:]
-    assert "flytesnacks" in listed.stdout
-    logins = _logins(external_stack)[before:]
+    login = external_stack.aloftctl_pkce_login(cache)
+    config, before, logins = login.config, login.logins_before, login.logins
     assert len(logins) == 1 and logins[0]["opened"].startswith(f"{external_stack.oidc_url}/authorize?"), logins
     key = f"127.0.0.1:{external_stack.ports['admin_grpc']}"
     first = json.loads(cache.read_text())[key]
@@ -160,11 +117,11 @@ def test_aloftctl_pkce_login_at_the_external_server(external_stack: Any) -> None
     cached = json.loads(cache.read_text())
     cached[key]["expires_at"] = time.time() + 60
     cache.write_text(json.dumps(cached))
-    again = _aloftctl(external_stack, config, "get", "projects")
+    again = external_stack.aloftctl(config, "get", "projects")
     assert again.returncode == 0 and "flytesnacks" in again.stdout, again.stderr
     renewed = json.loads(cache.read_text())[key]
     assert renewed["refresh_token"] != first["refresh_token"] and renewed["expires_at"] > time.time() + 300
-    assert len(_logins(external_stack)) == before + 1
+    assert len(external_stack.browser_logins()) == before + 1
 
 
 DEVICE_PROMPT = re.compile(r"open (http://\S+/device) in a browser and enter the code ([A-Z]{4}-[A-Z]{4})")
@@ -196,11 +153,9 @@ def _approve_when_prompted(proc: subprocess.Popen[str], prompt: re.Pattern[str])
 
 def test_aloftctl_device_flow_approved_in_the_browser(external_stack: Any) -> None:
     cache = external_stack.root / "aloftctl-device-tokens.json"
-    config = external_stack.root / "aloftctl-device.yaml"
-    endpoint = f"dns:///127.0.0.1:{external_stack.ports['admin_grpc']}"
-    config.write_text(
-        f"admin:\n  endpoint: {endpoint}\n  insecure: true\n  authType: DeviceFlow\n  clientId: {CLI_CLIENT}\n"
-        f"  deviceFlowConfig: {{timeout: 2m, pollInterval: 1s}}\n  tokenCacheFile: {cache}\n"
+    device = {"timeout": "2m", "pollInterval": "1s"}
+    config = external_stack.cli_config(
+        "aloftctl-device", "DeviceFlow", clientId=CLI_CLIENT, deviceFlowConfig=device, tokenCacheFile=str(cache)
     )
     command = [str(Path(sys.executable).parent / "aloftctl"), "--config", str(config), "get", "projects"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -216,18 +171,15 @@ def test_aloftctl_device_flow_approved_in_the_browser(external_stack: Any) -> No
     assert token["access_token"] not in printed + rest and token["refresh_token"] not in printed + rest
 
     # The Pkce login reads the same cache: no browser, no device code.
-    pkce = external_stack.root / "aloftctl-device-then-pkce.yaml"
-    pkce.write_text(f"admin:\n  endpoint: {endpoint}\n  insecure: true\n  authType: Pkce\n  tokenCacheFile: {cache}\n")
-    before = len(_logins(external_stack))
-    listed = _aloftctl(external_stack, pkce, "get", "projects")
+    pkce = external_stack.cli_config("aloftctl-device-then-pkce", "Pkce", tokenCacheFile=str(cache))
+    before = len(external_stack.browser_logins())
+    listed = external_stack.aloftctl(pkce, "get", "projects")
     assert listed.returncode == 0 and "flytesnacks" in listed.stdout, listed.stderr
-    assert len(_logins(external_stack)) == before
+    assert len(external_stack.browser_logins()) == before
 
 
 def test_flytekit_device_flow_approved_in_the_browser(external_stack: Any) -> None:
-    config = external_stack.root / "flytekit-device.yaml"
-    endpoint = f"dns:///127.0.0.1:{external_stack.ports['admin_grpc']}"
-    config.write_text(yaml.safe_dump({"admin": {"endpoint": endpoint, "insecure": True, "authType": "DeviceFlow"}}))
+    config = external_stack.cli_config("flytekit-device", "DeviceFlow")
     # a keyring of its own: no token from the Pkce logins
     env = {**external_stack.browser_env(), "XDG_DATA_HOME": str(_device_keyring(external_stack))}
     env["PYTHONUNBUFFERED"] = "1"  # its prompt is printed to a pipe, then it polls
@@ -243,7 +195,7 @@ def test_flytekit_device_flow_approved_in_the_browser(external_stack: Any) -> No
         proc.kill()
     assert proc.returncode == 0, (printed + rest)[-3000:]
     assert "Authentication successful" in rest
-    token = _keyring(external_stack, "get", "access_token", data_home=_device_keyring(external_stack))
+    token = external_stack.keyring("get", "access_token", data_home=_device_keyring(external_stack))
     assert _claims(token)["sub"] == "alice" and token not in printed + rest
 
 
@@ -286,7 +238,7 @@ def test_tokens_of_the_external_server_for_another_audience_are_refused(external
 def test_no_token_or_secret_of_the_external_flows_in_any_log_line(external_stack: Any) -> None:
     secrets = [path.read_text().strip() for path in external_stack.secret_files.values()]
     tokens = [
-        _keyring(external_stack, "get", key, data_home=home)
+        external_stack.keyring("get", key, data_home=home)
         for key in ("access_token", "refresh_token")
         for home in (None, _device_keyring(external_stack))  # the Pkce logins', the device login's
     ]

@@ -18,9 +18,7 @@ pytestmark = pytest.mark.e2e
 
 def test_a_cached_workflow_runs_with_every_service_call_over_mtls(mtls_stack: Any) -> None:
     version = f"mtls-{uuid.uuid4().hex[:8]}"
-    registered = mtls_stack.flytekit(
-        "ci-bot", "register", "--project", "flytesnacks", "--domain", "development", "--version", version, "flows"
-    )
+    registered = mtls_stack.register_flows("ci-bot", version)
     assert registered.returncode == 0, registered.stdout[-2000:] + registered.stderr[-3000:]
     run = mtls_stack.flytekit("ci-bot", "run", version, "3", tool="driver")
     assert run.returncode == 0, run.stderr[-3000:] + mtls_stack.log("propeller")[-3000:]

@@ -5,14 +5,13 @@ python task. Counts of connector calls come from the connector server's own metr
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from aloft_testing.http_double import Reply, serve_http
 from aloft_testing.processes import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.flytekit]
@@ -82,32 +81,12 @@ def test_custom_connector_outputs_feed_a_downstream_task(stack: Any, registered:
     assert stack.connector_calls("aloft_square", "create") == 1
 
 
-class _Hook(http.server.BaseHTTPRequestHandler):
-    calls: list[str] = []
-
-    def do_GET(self) -> None:
-        _Hook.calls.append(self.path)
-        body = b"hook says hi"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        return None
-
-
 def test_sync_connector_webhook_outputs_feed_a_downstream_task(stack: Any, registered: str) -> None:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-        inputs = json.dumps({"url": url, "who": "aloft"})
+    with serve_http(lambda _: Reply(200, b"hook says hi")) as hook:
+        inputs = json.dumps({"url": f"{hook.url}/hook", "who": "aloft"})
         name = stack.driver("start", registered, "flows.hooks.hook_then_read", inputs)["name"]
         result = stack.driver("wait", name, "--timeout", "120")
-    finally:
-        server.shutdown()
     assert result["phase"] == SUCCEEDED, result
     assert result["outputs"] == {"o0": "200:hook says hi"}
-    assert _Hook.calls == ["/hook?who=aloft"]  # ExecuteTaskSync once: the webhook was called once
+    # ExecuteTaskSync once: the webhook was called once
+    assert [(r.method, r.path) for r in hook.requests] == [("GET", "/hook?who=aloft")]

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import IO
 
 import pytest
 import yaml
@@ -36,6 +39,16 @@ def service_cli_ready() -> Callable[[str], bool]:
     return cache(_service_cli_ready)
 
 
+def _pump(stdout: IO[str], lines: queue.Queue[str]) -> None:
+    """Every line of ``stdout`` into ``lines``, then "" at its end (or once communicate() has closed it)."""
+    try:
+        for line in stdout:
+            lines.put(line)
+    except (OSError, ValueError):
+        pass
+    lines.put("")
+
+
 @dataclass
 class StackRun:
     """A running ``aloft up``: its process, config and the ports each service was given."""
@@ -45,19 +58,35 @@ class StackRun:
     data_dir: Path
     ports: dict[str, tuple[int, int]]
     output: list[str]
+    _lines: queue.Queue[str] | None = None
 
     def wait_for_line(self, text: str, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
+        """Lines are read by a thread, so the deadline holds even when aloft up hangs without printing."""
         assert self.process.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line and self.process.poll() is not None:
+        if self._lines is None:
+            self._lines = queue.Queue()
+            threading.Thread(target=_pump, args=(self.process.stdout, self._lines), daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if not line:  # aloft up closed its output: it exited
                 break
             self.output.append(line)
             if text in line:
                 return
-        stderr = self.process.stderr.read() if self.process.poll() is not None and self.process.stderr else ""
-        raise AssertionError(f"'{text}' not printed by aloft up:\n{''.join(self.output)}\n{stderr}")
+        exited = self.process.poll() is not None
+        stderr = self.process.stderr.read() if exited and self.process.stderr else "(aloft up is still running)"
+        raise AssertionError(f"'{text}' not printed by aloft up:\n{''.join(self.output)}\n{stderr}\n{self.logs()}")
+
+    def logs(self) -> str:
+        """The last lines of every service's log: where a start-up stalled."""
+        return "\n".join(
+            f"--- {path.name}:\n" + "\n".join(path.read_text(errors="replace").splitlines()[-20:])
+            for path in sorted((self.data_dir / "logs").glob("*.log"))
+        )
 
     def interrupt(self, timeout: float = 60) -> tuple[int, str]:
         self.process.send_signal(signal.SIGINT)

@@ -6,19 +6,17 @@ from __future__ import annotations
 import base64
 import json
 import ssl
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client, config, dynamic, watch
 
+from aloft_testing.http_double import Reply, Request, json_reply, serve_http
 from aloft_testing.kube import EVICTED, IMAGE_PULL, OOM_KILLED, KubeDouble
 from aloft_testing.kube.certs import self_signed
-from aloft_testing.servers import free_port
 
 
 @pytest.fixture
@@ -277,49 +275,29 @@ def _webhook_cert(tmp_path: Path, dns_name: str) -> tuple[Path, Path, bytes]:
     return tmp_path / "hook.crt", tmp_path / "hook.key", pem
 
 
-class _Hook(BaseHTTPRequestHandler):
-    reviews: list[dict[str, Any]] = []
-
-    def do_POST(self) -> None:
-        review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        _Hook.reviews.append(review)
-        request = review["request"]
-        patch = [{"op": "add", "path": "/metadata/labels/injected", "value": "yes"}]
-        response: dict[str, Any] = {"uid": request["uid"], "allowed": True}
-        if request["object"]["metadata"]["name"] == "refused":
-            response = {
-                "uid": request["uid"],
-                "allowed": False,
-                "status": {"code": 403, "message": "no secrets for you"},
-            }
-        else:
-            response |= {"patchType": "JSONPatch", "patch": base64.b64encode(json.dumps(patch).encode()).decode()}
-        body = json.dumps(
-            {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+def _admission_review(request: Request) -> Reply:
+    review = request.json()["request"]
+    patch = [{"op": "add", "path": "/metadata/labels/injected", "value": "yes"}]
+    response: dict[str, Any] = {"uid": review["uid"], "allowed": True}
+    if review["object"]["metadata"]["name"] == "refused":
+        response = {
+            "uid": review["uid"],
+            "allowed": False,
+            "status": {"code": 403, "message": "no secrets for you"},
+        }
+    else:
+        response |= {"patchType": "JSONPatch", "patch": base64.b64encode(json.dumps(patch).encode()).decode()}
+    return json_reply({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response})
 
 
 def test_mutating_webhook_called_over_tls_and_patch_applied(
     kube: KubeDouble, api: client.ApiClient, tmp_path: Path
 ) -> None:
     cert, key, pem = _webhook_cert(tmp_path, "hook.hooks.svc")
-    port = free_port()
-    server = ThreadingHTTPServer(("127.0.0.1", port), _Hook)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        kube.route_service("hooks", "hook", "127.0.0.1", port)
+    with serve_http(_admission_review, tls=context) as hook:
+        kube.route_service("hooks", "hook", "127.0.0.1", hook.port)
         webhook = {
             "name": "inject.aloft.dev",
             "admissionReviewVersions": ["v1"],
@@ -342,7 +320,7 @@ def test_mutating_webhook_called_over_tls_and_patch_applied(
         with pytest.raises(client.ApiException) as err:
             v1.create_namespaced_pod("default", _pod("refused", "true"))
         assert err.value.status == 403 and "no secrets for you" in err.value.body
-        review = _Hook.reviews[0]
+        review = hook.requests[0].json()
         assert review["kind"] == "AdmissionReview" and review["request"]["operation"] == "CREATE"
         assert review["request"]["resource"] == {"group": "", "version": "v1", "resource": "pods"}
         # A caBundle that does not sign the serving certificate fails the call (failurePolicy Fail).
@@ -356,6 +334,3 @@ def test_mutating_webhook_called_over_tls_and_patch_applied(
         with pytest.raises(client.ApiException) as err:
             v1.create_namespaced_pod("default", _pod("untrusted", "true"))
         assert err.value.status == 500 and "failed calling webhook" in err.value.body
-    finally:
-        server.shutdown()
-        server.server_close()

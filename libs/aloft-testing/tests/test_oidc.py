@@ -96,6 +96,14 @@ def test_a_public_client_cannot_use_plain_pkce(http: HttpClient) -> None:
     assert "S256" in returned["error_description"]
 
 
+def test_an_unsupported_response_type_goes_back_to_the_client_with_its_state(http: HttpClient) -> None:
+    query = {"response_type": "token", "client_id": "flytectl", "redirect_uri": REDIRECT, "state": "st"}
+    reply = http.get("/authorize", params=query, follow_redirects=False)
+    assert reply.status_code == 302 and reply.headers["location"].startswith(f"{REDIRECT}?")
+    returned = parse_qs(urlsplit(reply.headers["location"]).query)
+    assert returned["error"] == ["unsupported_response_type"] and returned["state"] == ["st"]
+
+
 def test_client_credentials_tokens_carry_the_clients_audience(http: HttpClient) -> None:
     ours = http.post("/token", data={"grant_type": "client_credentials"}, auth=("propeller", "s3cret")).json()
     assert _claims(http, ours["access_token"])["aud"] == [AUDIENCE]

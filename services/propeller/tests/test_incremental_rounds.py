@@ -101,25 +101,48 @@ def n(i: int) -> str:
     return f"n{i:03d}"
 
 
-def closure(size: int, chain: bool) -> compiler_pb2.CompiledWorkflowClosure:
-    task = tasks_pb2.TaskTemplate(
-        id=identifier_pb2.Identifier(resource_type=identifier_pb2.TASK, project="p", domain="d", name="t", version="1"),
-        type="raw-container",
-        interface=interface_pb2.TypedInterface(),
-        container=tasks_pb2.Container(image="alpine", command=["true"]),
-    )
+TASK = tasks_pb2.TaskTemplate(
+    id=identifier_pb2.Identifier(resource_type=identifier_pb2.TASK, project="p", domain="d", name="t", version="1"),
+    type="raw-container",
+    interface=interface_pb2.TypedInterface(),
+    container=tasks_pb2.Container(image="alpine", command=["true"]),
+)
+PARENT = "parent"
+
+
+def tasks_workflow(size: int, chain: bool, name: str = "w") -> workflow_pb2.WorkflowTemplate:
     nodes = []
     for i in range(size):
-        node = workflow_pb2.Node(id=n(i), task_node=workflow_pb2.TaskNode(reference_id=task.id))
+        node = workflow_pb2.Node(id=n(i), task_node=workflow_pb2.TaskNode(reference_id=TASK.id))
         if chain and i:
             node.upstream_node_ids.append(n(i - 1))
         nodes.append(node)
-    template = workflow_pb2.WorkflowTemplate(
-        id=identifier_pb2.Identifier(resource_type=identifier_pb2.WORKFLOW, project="p", domain="d", name="w"),
+    return workflow_pb2.WorkflowTemplate(
+        id=identifier_pb2.Identifier(
+            resource_type=identifier_pb2.WORKFLOW, project="p", domain="d", name=name, version="1"
+        ),
         nodes=nodes,
     )
+
+
+def closure(size: int, chain: bool) -> compiler_pb2.CompiledWorkflowClosure:
     return compiler_pb2.CompiledWorkflowClosure(
-        primary=compiler_pb2.CompiledWorkflow(template=template), tasks=[compiler_pb2.CompiledTask(template=task)]
+        primary=compiler_pb2.CompiledWorkflow(template=tasks_workflow(size, chain)),
+        tasks=[compiler_pb2.CompiledTask(template=TASK)],
+    )
+
+
+def parent_closure(size: int) -> compiler_pb2.CompiledWorkflowClosure:
+    """One top-level node, PARENT, running ``size`` independent task nodes as its children (a subworkflow: nested
+    as a dynamic node's workflow is)."""
+    children = tasks_workflow(size, chain=False, name="children")
+    parent = workflow_pb2.Node(id=PARENT, workflow_node=workflow_pb2.WorkflowNode(sub_workflow_ref=children.id))
+    template = tasks_workflow(0, chain=False)
+    template.nodes.append(parent)
+    return compiler_pb2.CompiledWorkflowClosure(
+        primary=compiler_pb2.CompiledWorkflow(template=template),
+        sub_workflows=[compiler_pb2.CompiledWorkflow(template=children)],
+        tasks=[compiler_pb2.CompiledTask(template=TASK)],
     )
 
 
@@ -127,6 +150,7 @@ def closure(size: int, chain: bool) -> compiler_pb2.CompiledWorkflowClosure:
 class Engine:
     tmp_path: Path
     plugin: HeldPlugin
+    poll_ceiling: str = "200ms"  # downstream-eval-duration
     config: Any = None
     db: Any = None
     store: Any = None
@@ -136,7 +160,7 @@ class Engine:
     def start(self) -> None:
         """A fresh propeller over the same store (what a restart keeps: only the store and the blobs)."""
         self.config = self.config or PropellerConfig(
-            propeller=PropellerSection.model_validate({"downstream-eval-duration": "200ms"}),
+            propeller=PropellerSection.model_validate({"downstream-eval-duration": self.poll_ceiling}),
             database=DatabaseConfig(url=f"sqlite:///{self.tmp_path / 'p.db'}"),
             storage=StorageConfig.model_validate({"type": "local", "local": {"root": str(self.tmp_path / "blobs")}}),
             stack=StackConfig(dataDir=str(self.tmp_path / "stack")),
@@ -148,10 +172,16 @@ class Engine:
         self.executor = WorkflowExecutor(self.config, blobs, self.plugin, default_node_handlers(), self.store)
         self.runner = RoundRunner(CachedWorkflowStore(self.store), self.executor, AckSink(), background_delivery=False)
 
-    async def create(self, key: ExecutionKey, size: int, chain: bool = False) -> None:
+    async def create(
+        self,
+        key: ExecutionKey,
+        size: int,
+        chain: bool = False,
+        built: compiler_pb2.CompiledWorkflowClosure | None = None,
+    ) -> None:
         request = dataplane_pb2.CreateExecutionRequest(
             id=identifier_pb2.WorkflowExecutionIdentifier(project=key.project, domain=key.domain, name=key.name),
-            compiled_closure=closure(size, chain),
+            compiled_closure=built or closure(size, chain),
         )
         await self.store.create(WorkflowRecord(key=key, spec=request.SerializeToString()))
 
@@ -186,6 +216,15 @@ class Engine:
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
     harness = Engine(tmp_path, HeldPlugin(slots=4))
+    harness.start()
+    yield harness
+    await harness.db.dispose()
+
+
+@pytest.fixture
+async def slow_polls(tmp_path: Path) -> AsyncIterator[Engine]:
+    """Polls back off to 5 s (the default downstream-eval-duration): a poll that came due is seen to."""
+    harness = Engine(tmp_path, HeldPlugin(slots=4), poll_ceiling="5s")
     harness.start()
     yield harness
     await harness.db.dispose()
@@ -254,6 +293,30 @@ async def test_a_chain_advances_node_by_node_with_one_visit_each(engine: Engine)
     record = await engine.finish(key)
     assert record.state.phase == WorkflowPhase.SUCCEEDED
     assert len(engine.plugin.starts) == 30
+
+
+async def test_a_parent_whose_children_moved_is_visited_again_at_once(slow_polls: Engine) -> None:
+    """A parent's own state (a dynamic or subworkflow node's) stays the same while its children run: a visit in
+    which they moved is progress all the same. Counted as idle, the parent's polls backed off (1.5 times longer per
+    visit) while its children, started a slot at a time, kept finishing: a 500-child dynamic fan-out run by polls
+    waited up to seconds between batches."""
+    engine = slow_polls
+    key = ExecutionKey("p", "d", "parent")
+    await engine.create(key, 0, built=parent_closure(8))
+    await engine.settle(key)  # 4 children run, 4 wait for a slot
+    for _ in range(12):  # looks that find nothing new: the parent's polls back off (to 0.26 s)
+        engine.runner.wake_node(key, PARENT)
+        await engine.round(key)
+    assert len(engine.plugin.running) == 4
+    child = f"{PARENT}-0-"
+    engine.plugin.released.update(f"{child}{n(i)}" for i in range(4))
+    engine.runner.wake_node(key, PARENT)  # a poll came due
+    await engine.round(key)  # 4 children finish, the other 4 start
+    assert (len(engine.plugin.finished), len(engine.plugin.running)) == (4, 4)
+
+    engine.plugin.asked.clear()
+    await engine.round(key)  # nothing woke it: the visit that moved its children makes it due at once
+    assert sorted(engine.plugin.asked) == [f"{child}{n(i)}" for i in range(4, 8)]
 
 
 async def test_a_restart_forgets_the_frontier_and_converges(engine: Engine) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 from aloft_stack.config import SERVICES, Endpoint, StackPlan
 from aloft_stack.supervisor import Child, Supervisor
+from aloft_testing.servers import free_port
 
 STUBBORN = (
     "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(120)"
@@ -49,3 +51,42 @@ def test_watch_returns_the_child_that_died_and_stop_request_ends_it(tmp_path: Pa
     quiet = supervisor(tmp_path, grace=1)
     quiet.request_stop()
     assert quiet.watch() is None  # a requested stop ends the watch (no child died)
+
+
+# In CI `aloft up` once hung for good right after writing the scheduler's launch line: the spawn forked (a
+# preexec_fn forbids vfork) and fork() ran gRPC's at-fork handler, which blocked — with the GIL held, so not even
+# the start-up timeout could fire. pause() as an at-fork handler blocks the same way, every time.
+SPAWN_WITH_A_BLOCKING_FORK_HANDLER = """
+import ctypes, signal, sys
+from pathlib import Path
+from aloft_stack.config import Endpoint, ServiceSpec, StackPlan
+from aloft_stack.supervisor import StackError, Supervisor
+
+libc = ctypes.CDLL(None)
+libc.__register_atfork(ctypes.cast(libc.pause, ctypes.c_void_p), None, None, None)
+signal.alarm(60)  # ends this process (SIGALRM) if the spawn blocks in the handler
+endpoint = Endpoint(ServiceSpec("fake", "fake", 1, 2), "127.0.0.1", int(sys.argv[2]), 0)
+try:
+    Supervisor(StackPlan(None, Path(sys.argv[1]), [endpoint]), startup_timeout=60).start()
+except StackError as exc:
+    print(exc)
+"""
+
+
+def test_a_spawn_never_runs_fork_handlers_so_a_blocking_one_cannot_hang_the_stack(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "aloft-fake"  # a service that starts, says so and exits: the spawn returned
+    fake.write_text('#!/bin/sh\necho "fake service ran, parent death signal requested: $ALOFT_PARENT_DEATH_SIGNAL"\n')
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(
+        [sys.executable, "-c", SPAWN_WITH_A_BLOCKING_FORK_HANDLER, str(tmp_path), str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, f"the spawn blocked in a fork handler (exit {result.returncode}): {result.stderr}"
+    assert "fake failed to start" in result.stdout
+    assert "fake service ran, parent death signal requested: SIGTERM" in result.stdout

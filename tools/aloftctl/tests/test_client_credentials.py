@@ -6,11 +6,9 @@ AuthMetadataService naming a local HTTP token endpoint that checks the client's 
 from __future__ import annotations
 
 import base64
-import json
-import threading
 from collections.abc import Iterator
 from concurrent import futures
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -19,28 +17,18 @@ import grpc
 import pytest
 from flyteidl.service import auth_pb2, auth_pb2_grpc
 
+from aloft_testing.http_double import HttpDouble, Reply, Request, json_reply, serve_http
 from aloftctl.client import AdminClient, CommandError
 from aloftctl.config import resolve
 
 CLIENT_ID, SECRET, TOKEN = "ci-bot", "s3cret", "token-123"
 
 
-class _TokenHandler(BaseHTTPRequestHandler):
-    seen: list[dict[str, Any]] = []
-
-    def do_POST(self) -> None:
-        body = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
-        expected = "Basic " + base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode()
-        self.seen.append({"grant_type": body.get("grant_type"), "scope": body.get("scope")})
-        ok = self.headers.get("Authorization") == expected
-        payload = json.dumps({"access_token": TOKEN, "token_type": "bearer"} if ok else {"error": "invalid_client"})
-        self.send_response(200 if ok else 401)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(payload.encode())
-
-    def log_message(self, *args: Any) -> None:
-        pass
+def _token_endpoint(request: Request) -> Reply:
+    expected = "Basic " + base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode()
+    if request.headers.get("Authorization") != expected:
+        return json_reply({"error": "invalid_client"}, status=401)
+    return json_reply({"access_token": TOKEN, "token_type": "bearer"})
 
 
 class _Metadata(auth_pb2_grpc.AuthMetadataServiceServicer):
@@ -54,23 +42,23 @@ class _Metadata(auth_pb2_grpc.AuthMetadataServiceServicer):
         return auth_pb2.PublicClientAuthConfigResponse(scopes=["all"], authorization_metadata_key="flyte-authorization")
 
 
+@dataclass
+class _AuthServer:
+    port: int  # admin's AuthMetadataService
+    token_endpoint: HttpDouble
+
+
 @pytest.fixture
-def auth_server() -> Iterator[int]:
-    http = HTTPServer(("127.0.0.1", 0), _TokenHandler)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    auth_pb2_grpc.add_AuthMetadataServiceServicer_to_server(
-        _Metadata(f"http://127.0.0.1:{http.server_address[1]}/oauth2/token"), server
-    )
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        yield port
-    finally:
-        server.stop(None)
-        http.shutdown()
-        thread.join(10)
+def auth_server() -> Iterator[_AuthServer]:
+    with serve_http(_token_endpoint) as http:
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        auth_pb2_grpc.add_AuthMetadataServiceServicer_to_server(_Metadata(f"{http.url}/oauth2/token"), server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        try:
+            yield _AuthServer(port, http)
+        finally:
+            server.stop(None)
 
 
 def _config(tmp_path: Path, port: int, secret: str) -> str:
@@ -83,16 +71,16 @@ def _config(tmp_path: Path, port: int, secret: str) -> str:
     return str(path)
 
 
-def test_token_is_sent_in_the_advertised_header(tmp_path: Path, auth_server: int) -> None:
-    _TokenHandler.seen.clear()
-    client = AdminClient(resolve(_config(tmp_path, auth_server, SECRET), env={}))
+def test_token_is_sent_in_the_advertised_header(tmp_path: Path, auth_server: _AuthServer) -> None:
+    client = AdminClient(resolve(_config(tmp_path, auth_server.port, SECRET), env={}))
     try:
         assert client._metadata == [("flyte-authorization", f"Bearer {TOKEN}")]
     finally:
         client.close()
-    assert _TokenHandler.seen == [{"grant_type": ["client_credentials"], "scope": ["all"]}]
+    sent = [parse_qs(request.body.decode()) for request in auth_server.token_endpoint.requests]
+    assert sent == [{"grant_type": ["client_credentials"], "scope": ["all"]}]
 
 
-def test_wrong_secret_is_one_clear_error(tmp_path: Path, auth_server: int) -> None:
+def test_wrong_secret_is_one_clear_error(tmp_path: Path, auth_server: _AuthServer) -> None:
     with pytest.raises(CommandError, match=r"client-credentials login at http://127\.0\.0\.1:\d+/oauth2/token failed"):
-        AdminClient(resolve(_config(tmp_path, auth_server, "wrong"), env={}))
+        AdminClient(resolve(_config(tmp_path, auth_server.port, "wrong"), env={}))

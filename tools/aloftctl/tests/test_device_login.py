@@ -6,17 +6,13 @@ not done. The real thing (the test OIDC provider on Authlib, approved in Chromiu
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
 from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
 
+from aloft_testing.http_double import Reply, Request, json_reply, serve_http
 from aloftctl.login import DeviceLogin, LoginError, PkceLogin, PublicClient, TokenCache
 
 
@@ -24,17 +20,13 @@ class _Server:
     def __init__(self) -> None:
         self.polls: list[str] = []  # the token endpoint's answers, in order: error codes, then "token"
         self.script: list[str] = []
-        self.forms: list[dict[str, str]] = []
 
-
-def _handler(server: _Server) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
-            server.forms.append(form)
-            if self.path == "/device":
-                assert form["client_id"] == "flytectl" and form["scope"] == "all offline"
-                body: dict[str, Any] = {
+    def respond(self, request: Request) -> Reply:
+        form = request.form()
+        if request.path == "/device":
+            assert form["client_id"] == "flytectl" and form["scope"] == "all offline"
+            return json_reply(
+                {
                     "device_code": "device-code-secret",
                     "user_code": "WDJB-MJHT",
                     "verification_uri": "https://idp.example/device",
@@ -42,41 +34,23 @@ def _handler(server: _Server) -> type[BaseHTTPRequestHandler]:
                     "expires_in": 600,
                     "interval": 2,
                 }
-                return self._reply(200, body)
-            assert form["grant_type"] == DEVICE_CODE_GRANT_TYPE and form["device_code"] == "device-code-secret"
-            assert form["client_id"] == "flytectl"
-            answer = server.script.pop(0)
-            server.polls.append(answer)
-            if answer != "token":
-                return self._reply(400, {"error": answer})
-            token = {"access_token": "access-1", "token_type": "Bearer", "expires_in": 1800, "refresh_token": "r-1"}
-            return self._reply(200, token)
-
-        def _reply(self, status: int, body: dict[str, Any]) -> None:
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    return Handler
+            )
+        assert form["grant_type"] == DEVICE_CODE_GRANT_TYPE and form["device_code"] == "device-code-secret"
+        assert form["client_id"] == "flytectl"
+        answer = self.script.pop(0)
+        self.polls.append(answer)
+        if answer != "token":
+            return json_reply({"error": answer}, status=400)
+        return json_reply(
+            {"access_token": "access-1", "token_type": "Bearer", "expires_in": 1800, "refresh_token": "r-1"}
+        )
 
 
 @pytest.fixture
 def authorization_server() -> Iterator[tuple[_Server, str]]:
     state = _Server()
-    http = HTTPServer(("127.0.0.1", 0), _handler(state))
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{http.server_address[1]}"
-    finally:
-        http.shutdown()
-        thread.join(10)
+    with serve_http(state.respond) as http:
+        yield state, http.url
 
 
 def _client(base: str) -> PublicClient:

@@ -9,25 +9,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import socket
 import stat
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 
+from aloft_testing.http_double import Reply, Request, json_reply, serve_http
+from aloft_testing.servers import free_port
 from aloftctl.login import LoginError, PkceLogin, PublicClient, TokenCache
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _Server:
@@ -39,71 +33,40 @@ class _Server:
         self.issued = 0
         self.refresh_tokens: set[str] = set()
 
+    def respond(self, request: Request) -> Reply:
+        return self._authorize(request.query()) if request.method == "GET" else self._token(request.form())
 
-def _handler(server: _Server) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # /authorize
-            query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
-            assert query["code_challenge_method"] == "S256" and query["response_type"] == "code"
-            code = f"code-{len(server.challenges)}"
-            server.challenges[code] = query["code_challenge"]
-            self.send_response(302)
-            self.send_header(
-                "Location", f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query['state']})}"
-            )
-            self.end_headers()
+    def _authorize(self, query: dict[str, str]) -> Reply:
+        assert query["code_challenge_method"] == "S256" and query["response_type"] == "code"
+        code = f"code-{len(self.challenges)}"
+        self.challenges[code] = query["code_challenge"]
+        return Reply(
+            302, headers={"Location": f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query['state']})}"}
+        )
 
-        def do_POST(self) -> None:  # /token
-            form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
-            server.grants.append(form["grant_type"])
-            ok = form.get("client_id") == "flytectl"
-            if form["grant_type"] == "authorization_code":
-                digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
-                ok = (
-                    ok
-                    and server.challenges.pop(form["code"], "")
-                    == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-                )
-            else:
-                ok = ok and form["refresh_token"] in server.refresh_tokens
-                server.refresh_tokens.discard(form["refresh_token"])
-            server.issued += ok
-            refresh = f"refresh-{server.issued}"
-            server.refresh_tokens.add(refresh)
-            body = (
-                {
-                    "access_token": f"access-{server.issued}",
-                    "token_type": "Bearer",
-                    "expires_in": 1800,
-                    "refresh_token": refresh,
-                }
-                if ok
-                else {"error": "invalid_grant"}
-            )
-            payload = json.dumps(body).encode()
-            self.send_response(200 if ok else 400)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    return Handler
+    def _token(self, form: dict[str, str]) -> Reply:
+        self.grants.append(form["grant_type"])
+        ok = form.get("client_id") == "flytectl"
+        if form["grant_type"] == "authorization_code":
+            digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
+            ok = ok and self.challenges.pop(form["code"], "") == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        else:
+            ok = ok and form["refresh_token"] in self.refresh_tokens
+            self.refresh_tokens.discard(form["refresh_token"])
+        self.issued += ok
+        refresh = f"refresh-{self.issued}"
+        self.refresh_tokens.add(refresh)
+        if not ok:
+            return json_reply({"error": "invalid_grant"}, status=400)
+        token = {"access_token": f"access-{self.issued}", "token_type": "Bearer", "expires_in": 1800}
+        return json_reply({**token, "refresh_token": refresh})
 
 
 @pytest.fixture
 def authorization_server() -> Iterator[tuple[_Server, str]]:
     state = _Server()
-    http = HTTPServer(("127.0.0.1", 0), _handler(state))
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{http.server_address[1]}"
-    finally:
-        http.shutdown()
-        thread.join(10)
+    with serve_http(state.respond) as http:
+        yield state, http.url
 
 
 class _Browser:

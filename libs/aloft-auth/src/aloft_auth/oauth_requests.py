@@ -1,12 +1,14 @@
 """An HTTP request as Authlib's server grants read it (query + form fields, case-insensitive headers), for ASGI
-apps: Authlib ships such adapters only for Flask and Django. Used by admin's authorization server and the test
-OIDC provider."""
+apps: Authlib ships such adapters only for Flask and Django; and the authorization endpoint's response for one.
+Used by admin's authorization server and the test OIDC provider."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
+from authlib.oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request, UnsupportedResponseTypeError
 
 
 class FormPayload(OAuth2Payload):
@@ -38,3 +40,15 @@ class FormRequest(OAuth2Request):
     @property
     def form(self) -> dict[str, str]:
         return self._form
+
+
+def authorization_response(server: AuthorizationServer, request: OAuth2Request, user: Any) -> Any:
+    """``server.create_authorization_response`` for ``user``, handed the grant it would look up itself: Authlib
+    deprecates calls without ``grant=`` (to become mandatory; until then a warning at every login). As Authlib's
+    own lookup does, a response type no grant serves answers ``unsupported_response_type`` with the state."""
+    try:
+        grant = server.get_authorization_grant(request)
+    except UnsupportedResponseTypeError as error:
+        error.state = request.payload.state
+        return server.handle_error_response(request, error)
+    return server.create_authorization_response(request, grant_user=user, grant=grant)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 import traceback
@@ -18,10 +19,13 @@ from pydantic import BaseModel
 
 from aloft_config import ConfigError, load_config, redact_text
 from aloft_service.logging import LoggerConfig, configure_logging
+from aloft_service.parent import die_with_parent_if_asked
 from aloft_service.runtime import BindError, serve_http_forever
 from aloft_service.tracing import OtelConfig, configure_tracing
 
 Command = Callable[[argparse.Namespace], int]
+
+log = logging.getLogger(__name__)
 
 # The GIL hand-off interval while serving. Database drivers (aiosqlite) and blocking I/O hop to worker threads and
 # back; when the event loop is busy, each hop waits for the loop thread to give up the GIL, 5 ms by default — a
@@ -30,6 +34,7 @@ SERVE_SWITCH_INTERVAL = 0.001
 
 
 def run_cli(service: str, commands: dict[str, tuple[str, Command]], argv: Sequence[str] | None = None) -> int:
+    die_with_parent_if_asked()  # started by `aloft up` or a shard manager: go when it goes
     parser = argparse.ArgumentParser(prog=f"aloft-{service}")
     parser.add_argument(
         "--config",
@@ -110,9 +115,13 @@ def run_service_cli(spec: ServiceCommands[C], argv: Sequence[str] | None = None)
         config = load(args)
         sections = cast(_ServiceConfig, config)
         configure_logging(sections.logger, spec.name)
+        # Each start-up step is logged, so a start that stalls shows where.
+        log.info("aloft-%s starting (pid %d, config %s)", spec.name, os.getpid(), args.config or "built-in defaults")
         configure_tracing(sections.otel, spec.name)
+        log.info("%s: applying database migrations, if any", spec.name)
         spec.migrate(config)
         sys.setswitchinterval(SERVE_SWITCH_INTERVAL)
+        log.info("%s: starting the server", spec.name)
         asyncio.run(spec.serve(config))
         return 0
 
@@ -156,6 +165,7 @@ def run_http_service_cli(spec: HttpServiceCommands[C], argv: Sequence[str] | Non
     def serve(args: argparse.Namespace) -> int:
         config = load(args)
         configure_logging(cast(_ServiceConfig, config).logger, spec.name)
+        log.info("aloft-%s starting (pid %d, config %s)", spec.name, os.getpid(), args.config or "built-in defaults")
         host, port = spec.listen(config)
         asyncio.run(serve_http_forever(spec.build_app(config), host, port, spec.name))
         return 0

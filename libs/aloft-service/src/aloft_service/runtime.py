@@ -186,9 +186,13 @@ async def start_service(service: Service, listen: ListenConfig) -> RunningServic
     except RuntimeError as exc:  # grpc reports a failed bind (port taken, bad host) this way
         raise BindError(f"{service.name}: cannot bind gRPC port {listen.host}:{listen.grpcPort}: {exc}") from exc
 
+    log.info(
+        "%s: gRPC bound to %s:%d; running %d start hooks", service.name, listen.host, grpc_port, len(service.on_start)
+    )
     for hook in service.on_start:
         await hook()
     await server.start()
+    log.info("%s: gRPC started; starting HTTP on %s:%d", service.name, listen.host, listen.httpPort)
 
     try:
         http_server, http_task, http_port = await start_http(

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import uvicorn
-from aloft_auth.oauth_requests import FormRequest
+from aloft_auth.oauth_requests import FormRequest, authorization_response
 from authlib.common.security import generate_token
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import (
@@ -403,7 +403,7 @@ def build_app(provider: Provider) -> Starlette:
 
     async def authorize(request: Request) -> Response:
         oauth = FormRequest("GET", f"{issuer}/authorize", request.headers, dict(request.query_params), {})
-        return provider.create_authorization_response(request=oauth, grant_user=provider.user)  # type: ignore[no-any-return]
+        return authorization_response(provider, oauth, provider.user)  # type: ignore[no-any-return]
 
     async def token(request: Request) -> Response:
         form = dict(parse_qsl((await request.body()).decode()))

@@ -18,7 +18,7 @@ import httpx
 import jwt
 import pytest
 import sqlalchemy as sa
-from aloft_auth.oauth_requests import FormRequest
+from aloft_auth.oauth_requests import FormRequest, authorization_response
 from flyteidl.admin import project_pb2
 from flyteidl.service import admin_pb2_grpc, auth_pb2, auth_pb2_grpc
 
@@ -127,7 +127,7 @@ async def test_authorization_code_needs_pkce_and_a_registered_redirect(auth_admi
     user = User("bob")
     base = {"client_id": "flytectl", "response_type": "code", "scope": "all"}
     no_pkce = FormRequest("GET", f"{auth_admin.http_base}/oauth2/authorize", {}, base, {})
-    reply = server.create_authorization_response(request=no_pkce, grant_user=user)
+    reply = authorization_response(server, no_pkce, user)
     # The error goes back to the client's redirect URI.
     assert reply.status == 302 and "code_challenge" in dict(reply.headers)["Location"] and "code=" not in str(reply)
     _, challenge = _pkce()
@@ -138,7 +138,7 @@ async def test_authorization_code_needs_pkce_and_a_registered_redirect(auth_admi
         {**base, "redirect_uri": "https://evil.example.com/cb", "code_challenge": challenge},
         {},
     )
-    assert server.create_authorization_response(request=evil, grant_user=user).status == 400
+    assert authorization_response(server, evil, user).status == 400
     async with httpx.AsyncClient(base_url=auth_admin.http_base) as http:
         # Over HTTP the authorize endpoint needs a logged-in user; with no user login configured it says so.
         reply = await http.get("/oauth2/authorize", params={**base, "code_challenge": challenge})

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -24,6 +22,7 @@ from google.protobuf import timestamp_pb2
 from prometheus_client import REGISTRY
 
 from aloft_testing.brokers import ThrowawayPubSub
+from aloft_testing.http_double import Reply, Request, serve_http
 from aloft_testing.servers import free_port
 
 WF = core.WorkflowExecution
@@ -240,14 +239,14 @@ class SendGridDouble:
         self.api_key = api_key
         self.accepted: list[dict[str, Any]] = []
         self.fail_next = 0
-        handler = self._handler()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = ""  # where it is served
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def respond(self, request: Request) -> Reply:
+        if request.method != "POST":
+            return Reply(405)
+        status, errors = self.check(request.path, request.headers, request.body)
+        payload = json.dumps({"errors": [{"message": m, "field": None, "help": None} for m in errors]})
+        return Reply(status, payload.encode() if errors else b"", {"Content-Type": "application/json"})
 
     def check(self, path: str, headers: Any, raw: bytes) -> tuple[int, list[str]]:
         if path != "/v3/mail/send":
@@ -280,31 +279,13 @@ class SendGridDouble:
         self.accepted.append(body)
         return 202, []
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        double = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status, errors = double.check(self.path, self.headers, raw)
-                payload = json.dumps({"errors": [{"message": m, "field": None, "help": None} for m in errors]})
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                if errors:
-                    self.wfile.write(payload.encode())
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Handler
-
 
 @pytest.fixture
-def sendgrid() -> Any:
+def sendgrid() -> Iterator[SendGridDouble]:
     double = SendGridDouble("SG.test-key")
-    yield double
-    double.close()
+    with serve_http(double.respond) as http:
+        double.url = http.url
+        yield double
 
 
 def emailer_metric(name: str) -> float:

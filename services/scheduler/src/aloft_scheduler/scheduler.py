@@ -105,6 +105,10 @@ class Scheduler:
             log.info(
                 "schedule of launch plan %s stopped (deactivated or replaced)", _text(self._schedules[key].launch_plan)
             )
+        if self._synced_at is None:
+            log.info(
+                "first resync with admin: following %d schedules of %d active launch plans", len(followed), len(plans)
+            )
         self._schedules = followed
         self._synced_at = self._clock()
         metrics.active_schedules.set(len(followed))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from aloft_auth.client import outgoing_interceptors
 
@@ -13,15 +14,21 @@ from aloft_scheduler.config import SchedulerConfig
 from aloft_scheduler.scheduler import Scheduler
 from aloft_service.runtime import Service
 
+log = logging.getLogger(__name__)
+
 
 def build_service(config: SchedulerConfig) -> Service:
-    admin = AdminClient(config.scheduler.adminEndpoint, outgoing_interceptors(config.auth))
-    scheduler = Scheduler(admin, config.scheduler, system_clock)
+    section = config.scheduler
+    # The channel connects lazily: nothing here waits for admin, which may still be starting.
+    log.info("scheduler: admin at %s (auth %s)", section.adminEndpoint, "on" if config.auth.enabled else "off")
+    admin = AdminClient(section.adminEndpoint, outgoing_interceptors(config.auth))
+    scheduler = Scheduler(admin, section, system_clock)
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
 
     async def start() -> None:
         tasks.append(asyncio.create_task(scheduler.run_forever(stop)))
+        log.info("scheduler: scheduling loop started (resync every %s)", section.resyncInterval)
 
     async def finish() -> None:
         stop.set()

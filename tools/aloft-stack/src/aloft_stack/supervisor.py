@@ -21,18 +21,10 @@ from typing import IO
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from aloft_service.parent import parent_death_env
 from aloft_stack.config import Endpoint, StackPlan
 
 POLL_INTERVAL = 0.25
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM if the supervisor itself dies (even by SIGKILL), so no service is orphaned."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class StackError(Exception):
@@ -110,14 +102,16 @@ class Supervisor:
         log_file = log_path.open("ab")
         log_file.write(f"\n==== {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(command)}\n".encode())
         log_file.flush()
+        # No preexec_fn: this process runs gRPC's threads (the health probes), and only a spawn without one is a
+        # vfork, which skips gRPC's at-fork handlers; a plain fork can block in them forever. The child arms its
+        # own SIGTERM for when this supervisor dies (even by SIGKILL), so no service is orphaned.
         process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **parent_death_env(signal.SIGTERM)},
         )
         child = Child(endpoint, process, log_path, log_file)
         self.children.append(child)

@@ -18,6 +18,7 @@ from typing import Any
 import bcrypt
 from aloft_auth.audit import AuditLog
 from aloft_auth.config import AuthConfig, StaticClient
+from aloft_auth.oauth_requests import authorization_response
 from authlib.common.security import generate_token
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import (
@@ -230,7 +231,7 @@ class SelfAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     async def authorization_response(self, request: OAuth2Request, user: User) -> Reply:
         self.store.bind(asyncio.get_running_loop())
-        reply: Reply = await asyncio.to_thread(self.create_authorization_response, request=request, grant_user=user)
+        reply: Reply = await asyncio.to_thread(authorization_response, self, request, user)
         return reply
 
     def query_client(self, client_id: str) -> Client | None:

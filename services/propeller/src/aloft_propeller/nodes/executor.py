@@ -118,9 +118,13 @@ class NodeExecutor:
                 kind = frontier.kinds[position] = self._node_kind(ectx, graph.nodes[position])
             return kind
 
-        async def visit(position: int) -> NodeState:
+        async def visit(position: int) -> tuple[NodeState, bool]:
             node = graph.nodes[position]
-            return await self.execute_node(ectx, scope, node, node.id, None, graph.upstream[position])
+            recorded = ectx.state.event_seq
+            state = await self.execute_node(ectx, scope, node, node.id, None, graph.upstream[position])
+            # Every phase change records an event: one recorded means the node, or a node nested below it (a
+            # dynamic or subworkflow node's children), moved, though the node's own state may look the same.
+            return state, ectx.state.event_seq != recorded
 
         ceiling = ectx.config.propeller.downstream_eval_duration.total_seconds()
         await frontier.walk(graph, state_of, upstream_done, kind_of, visit, ectx.now, ceiling)
@@ -490,7 +494,9 @@ class NodeExecutor:
         self, ectx: ExecutionContext, scope: Scope, node: workflow_pb2.Node, path: str, parent: Parent | None
     ) -> NodeContext:
         inputs_uri = paths.inputs_uri(paths.node_dir(ectx.execution_uri, path))
-        inputs = await ectx.read_literal_map(inputs_uri)
+        # A node's inputs are its bindings resolved (_maybe_start): a node without bindings has the empty map, and
+        # no inputs.pb (a failed look-up on every visit, most nodes of a no-op fan-out being visited a few times).
+        inputs = await ectx.read_literal_map(inputs_uri) if node.inputs else literals_pb2.LiteralMap()
         return self._make_context(ectx, scope, node, path, inputs, inputs_uri)
 
     def _make_context(

@@ -5,8 +5,9 @@ periodic re-scan) visits every unfinished node in topological order, as every ro
 by what they wait for. Later rounds visit only:
 - nodes woken by name (a task process exited), and the downstream nodes of a node that finishes in the round
   (pushed as it finishes, so a chain of instant nodes still advances in one round);
-- active nodes whose poll is due: at once after a round that changed them, then backing off (from 2 ms, 1.5 times
-  longer each time, up to downstream-eval-duration: the controller's idle polling) for plugins that wake nobody;
+- active nodes whose poll is due: at once after a round that changed them (a parent: it or any node below it, such as
+  a dynamic node's children), then backing off (from 2 ms, 1.5 times longer each time, up to
+  downstream-eval-duration: the controller's idle polling) for plugins that wake nobody;
 - blocked nodes: ready but held back by the execution's max parallelism, or attempts waiting for resources (a
   local-process slot, a resource-manager token). They are tried in order; once one of a kind stays blocked, the
   rest of that kind wait for a later round, since they wait for the same thing. A full walk tries every attempt
@@ -78,11 +79,13 @@ class Frontier:
         state_of: Callable[[int], NodeState | None],
         upstream_done: Callable[[int], bool],
         kind_of: Callable[[int], NodeKind],
-        visit: Callable[[int], Awaitable[NodeState]],
+        visit: Callable[[int], Awaitable[tuple[NodeState, bool]]],
         now: float,
         poll_ceiling: float,
     ) -> None:
-        """Visit what this round must (see the module doc), updating what each visited node waits for."""
+        """Visit what this round must (see the module doc), updating what each visited node waits for. ``visit``
+        answers the node's state and whether anything moved in it or below it (a parent's own state stays the same
+        while its children run)."""
         full = self.full
         if full:
             self.unfinished, self.failed, self.blocked, self.polls, self._queues = set(), set(), {}, {}, {}
@@ -114,9 +117,9 @@ class Frontier:
                 self._block(position, kind)  # the same wait as one that just stayed blocked: not tried again
                 continue
             before = dict(vars(state)) if state is not None else None
-            state = await visit(position)
+            state, moved = await visit(position)
             self.stats.visited += 1
-            changed = before is None or vars(state) != before
+            changed = moved or before is None or vars(state) != before
             if state.phase.is_terminal:
                 self._settle_terminal(position, state)
                 if not full:

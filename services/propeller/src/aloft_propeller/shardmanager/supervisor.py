@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import logging
 import os
 import signal
 import socket
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,10 +27,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from aloft_propeller.config import ShardConfig
 from aloft_propeller.shardmanager import metrics
 from aloft_propeller.shardmanager.config import ManagerConfig
+from aloft_service.parent import parent_death_env
 
 log = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1
 _READY_TIMEOUT_SECONDS = 120.0
 
 
@@ -87,13 +85,6 @@ class ShardProcess:
             "httpPort": self.http_port,
             "shard": self.section.model_dump(by_alias=True),
         }
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: the kernel kills it when the manager dies, even by SIGKILL."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def plan_shards(sections: list[ShardConfig], config: ManagerConfig, host: str) -> list[ShardProcess]:
@@ -161,10 +152,10 @@ class ShardSupervisor:
         metrics.pods_running.set(0)
 
     async def _spawn(self, shard: ShardProcess) -> None:
-        env = {**os.environ, **shard.overrides()}
-        shard.process = await asyncio.create_subprocess_exec(
-            *self._command, env=env, preexec_fn=_die_with_parent, start_new_session=True
-        )
+        # The shard arms its own SIGKILL for when the manager dies (even by SIGKILL). No preexec_fn: only a spawn
+        # without one is a vfork, and a plain fork runs gRPC's at-fork handlers, which can block the manager forever.
+        env = {**os.environ, **shard.overrides(), **parent_death_env(signal.SIGKILL)}
+        shard.process = await asyncio.create_subprocess_exec(*self._command, env=env, start_new_session=True)
         shard.state = "starting"
         shard.started_at = time.monotonic()
         metrics.pods_created.inc()

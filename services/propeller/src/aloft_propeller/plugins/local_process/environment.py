@@ -106,13 +106,32 @@ def storage_env(storage: StorageConfig) -> dict[str, str]:
 
 def process_env(base: Mapping[str, str], extra: Mapping[str, str], bin_dir: Path | None) -> dict[str, str]:
     """Propeller's environment minus its own virtualenv, plus ``extra``, with ``bin_dir`` first on PATH."""
-    env = {key: value for key, value in base.items() if key not in ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH")}
-    env.update(extra)
-    path = env.get("PATH", os.defpath)
-    if bin_dir is not None:
-        path = f"{bin_dir}{os.pathsep}{path}"
-        if (bin_dir.parent / "pyvenv.cfg").exists():
-            env["VIRTUAL_ENV"] = str(bin_dir.parent)
-    env["PATH"] = path
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    return env
+    return LaunchEnvironments(base).env(extra, bin_dir)
+
+
+class LaunchEnvironments:
+    """``process_env`` for every launch of one plugin: propeller's environment is filtered, and a bin dir looked at
+    for a virtualenv, once (not a copy of the whole environment and a stat per launch)."""
+
+    def __init__(self, base: Mapping[str, str]) -> None:
+        self._base = {
+            key: value for key, value in base.items() if key not in ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH")
+        }
+        self._venvs: dict[Path, str | None] = {}  # bin dir → its virtualenv
+
+    def env(self, extra: Mapping[str, str], bin_dir: Path | None) -> dict[str, str]:
+        env = {**self._base, **extra}
+        path = env.get("PATH", os.defpath)
+        if bin_dir is not None:
+            path = f"{bin_dir}{os.pathsep}{path}"
+            venv = self._venv_of(bin_dir)
+            if venv is not None:
+                env["VIRTUAL_ENV"] = venv
+        env["PATH"] = path
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return env
+
+    def _venv_of(self, bin_dir: Path) -> str | None:
+        if bin_dir not in self._venvs:
+            self._venvs[bin_dir] = str(bin_dir.parent) if (bin_dir.parent / "pyvenv.cfg").exists() else None
+        return self._venvs[bin_dir]

@@ -38,8 +38,8 @@ from aloft_propeller.plugins.local_process.attempt import (
 from aloft_propeller.plugins.local_process.command import build_command, local_path, names_path, write_task_template
 from aloft_propeller.plugins.local_process.environment import (
     ImageResolutionError,
+    LaunchEnvironments,
     flyte_env,
-    process_env,
     resolve_bin_dir,
     storage_env,
 )
@@ -80,7 +80,8 @@ class LocalProcessPlugin:
         self._config = config
         self._settings: LocalProcessConfig = config.plugins.local_process
         self._blobs = blobs
-        self._environ = dict(os.environ if environ is None else environ)
+        self._environments = LaunchEnvironments(os.environ if environ is None else environ)
+        self._storage_env = storage_env(config.storage)
         self._cwd = cwd or Path.cwd()
         self.work_root = self._work_root()
         self._lock = asyncio.Lock()
@@ -193,7 +194,7 @@ class LocalProcessPlugin:
             if record is None:
                 await _settle_claim(attempt)
                 record = attempt.record()
-            if record is not None and is_running(record):
+            if record is not None and self._is_running(ctx.unique_id, record):
                 self._active[ctx.unique_id] = record
                 return await self._running(ctx, attempt, record)
             exit_code = attempt.exit_code()  # it may have ended between the two looks
@@ -212,8 +213,7 @@ class LocalProcessPlugin:
         if not self._scanned:
             self._count_running_attempts()
         for unique_id, record in list(self._active.items()):
-            self._reap(unique_id)
-            if not is_running(record):
+            if not self._is_running(unique_id, record):
                 del self._active[unique_id]
         return len(self._active) + len(self._launching) < self._settings.max_concurrency
 
@@ -227,6 +227,17 @@ class LocalProcessPlugin:
             record = attempt.record()
             if record is not None and attempt.exit_code() is None and is_running(record):
                 self._active.setdefault(path.name, record)
+
+    def _is_running(self, unique_id: str, record: ProcessRecord) -> bool:
+        """Whether the attempt's launcher still runs: for one this instance spawned, waitpid says so (and reaps it
+        once it ended) without reading /proc, which every look at a waiting attempt did for each running one."""
+        child = self._children.get(unique_id)
+        if child is None or child.pid != record.pid:
+            return is_running(record)  # adopted after a restart: not our child
+        if child.poll() is None:
+            return True
+        del self._children[unique_id]
+        return False
 
     def _reap(self, unique_id: str) -> None:
         child = self._children.get(unique_id)
@@ -259,7 +270,7 @@ class LocalProcessPlugin:
                 f"no flytekit environment for image [{container.image}]: set $ALOFT_FLYTEKIT_VENV, create "
                 ".venv-flytekit (make setup), or map the image in plugins.local-process.images"
             )
-        env = process_env(self._environ, {**storage_env(self._config.storage), **flyte_env(ctx)}, bin_dir)
+        env = self._environments.env({**self._storage_env, **flyte_env(ctx)}, bin_dir)
         limits = ProcessLimits.from_resources(ctx.resource_limits, ctx.resource_requests)
         # The spawn waits for the child's exec (milliseconds on a busy machine): in a thread, so the round goes on
         # evaluating and launching other nodes meanwhile.
