@@ -16,7 +16,15 @@ from typing import Any
 
 import pytest
 from aloft.dataplane.v1 import dataplane_pb2
-from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, literals_pb2, tasks_pb2, workflow_pb2
+from flyteidl.core import (
+    compiler_pb2,
+    identifier_pb2,
+    interface_pb2,
+    literals_pb2,
+    tasks_pb2,
+    types_pb2,
+    workflow_pb2,
+)
 from flyteidl.event import event_pb2
 
 from aloft_db import DatabaseConfig, create_database
@@ -24,6 +32,7 @@ from aloft_propeller.config import PropellerConfig, PropellerSection
 from aloft_propeller.controller.round import ACK_WRITE_DELAY, RoundRunner
 from aloft_propeller.events.recorder import OutboxRecorder
 from aloft_propeller.events.sink import Delivery
+from aloft_propeller.nodes.array.state import ArrayState, SubPhase
 from aloft_propeller.nodes.base import Scope
 from aloft_propeller.nodes.executor import NodeExecutor
 from aloft_propeller.nodes.registry import default_node_handlers
@@ -156,6 +165,7 @@ class Engine:
     store: Any = None
     executor: Any = None
     runner: Any = None
+    blobs: Any = None
 
     def start(self) -> None:
         """A fresh propeller over the same store (what a restart keeps: only the store and the blobs)."""
@@ -168,7 +178,7 @@ class Engine:
         run_migrations(self.config)
         self.db = self.db or create_database(self.config.effective_database(), self.tmp_path / "p.db")
         self.store = SqlWorkflowStore(self.db)
-        blobs = create_blob_store(self.config.storage)
+        self.blobs = blobs = create_blob_store(self.config.storage)
         self.executor = WorkflowExecutor(self.config, blobs, self.plugin, default_node_handlers(), self.store)
         self.runner = RoundRunner(CachedWorkflowStore(self.store), self.executor, AckSink(), background_delivery=False)
 
@@ -178,10 +188,13 @@ class Engine:
         size: int,
         chain: bool = False,
         built: compiler_pb2.CompiledWorkflowClosure | None = None,
+        shape: Any = None,
+        inputs_uri: str = "",
     ) -> None:
         request = dataplane_pb2.CreateExecutionRequest(
             id=identifier_pb2.WorkflowExecutionIdentifier(project=key.project, domain=key.domain, name=key.name),
-            compiled_closure=built or closure(size, chain),
+            compiled_closure=built or (shape or closure)(size, chain),
+            inputs_uri=inputs_uri,
         )
         await self.store.create(WorkflowRecord(key=key, spec=request.SerializeToString()))
 
@@ -531,3 +544,91 @@ async def test_a_terminal_round_does_not_wait_for_the_last_delivery(delivering: 
     record = await harness.store.get(ACKS)
     assert record.state.phase == WorkflowPhase.SUCCEEDED and not record.state.outbox
     assert sink.sent[-1][0] == "workflow"
+
+
+def nested_closure(size: int, chain: bool) -> compiler_pb2.CompiledWorkflowClosure:
+    """One subworkflow node ``n0`` whose workflow is ``closure(size)`` (a dynamic node's children run alike)."""
+    inner = closure(size, chain)
+    inner.primary.template.id.name = "inner"
+    parent = workflow_pb2.Node(id="n0")
+    parent.workflow_node.sub_workflow_ref.CopyFrom(inner.primary.template.id)
+    template = workflow_pb2.WorkflowTemplate(
+        id=identifier_pb2.Identifier(resource_type=identifier_pb2.WORKFLOW, project="p", domain="d", name="w"),
+        nodes=[parent],
+    )
+    return compiler_pb2.CompiledWorkflowClosure(
+        primary=compiler_pb2.CompiledWorkflow(template=template), sub_workflows=[inner.primary], tasks=inner.tasks
+    )
+
+
+def map_closure(size: int, chain: bool) -> compiler_pb2.CompiledWorkflowClosure:
+    """``map_task`` over the workflow input ``xs`` (``size`` elements)."""
+    task = closure(1, False).tasks[0]
+    task.template.interface.inputs.variables["x"].type.simple = types_pb2.INTEGER
+    array = workflow_pb2.ArrayNode(node=workflow_pb2.Node(id="t", task_node=workflow_pb2.TaskNode()))
+    array.node.task_node.reference_id.CopyFrom(task.template.id)
+    array.is_original_sub_node_interface.value = True
+    node = workflow_pb2.Node(id="n0", array_node=array)
+    node.inputs.add(var="x").binding.promise.CopyFrom(types_pb2.OutputReference(node_id="start-node", var="xs"))
+    template = workflow_pb2.WorkflowTemplate(
+        id=identifier_pb2.Identifier(resource_type=identifier_pb2.WORKFLOW, project="p", domain="d", name="m"),
+        nodes=[node],
+    )
+    return compiler_pb2.CompiledWorkflowClosure(primary=compiler_pb2.CompiledWorkflow(template=template), tasks=[task])
+
+
+async def released_one_of(engine: Engine, key: ExecutionKey, size: int, path: str) -> list[str]:
+    """Start ``size`` attempts under 4 slots, settle, let ``path`` exit: what the next round asks the plugin."""
+    await engine.round(key)  # the first round steps everything: 4 start, the rest wait for a slot
+    assert len(engine.plugin.running) == 4
+    await engine.settle(key)
+    engine.plugin.released.add(path)
+    engine.runner.wake_node(key, path)
+    engine.plugin.asked.clear()
+    await engine.round(key)
+    return list(engine.plugin.asked)
+
+
+async def finish_all(engine: Engine, key: ExecutionKey, paths: list[str]) -> WorkflowRecord:
+    engine.plugin.released.update(paths)
+    for path in paths:
+        engine.runner.wake_node(key, path)
+    record = await engine.finish(key)
+    assert record.state.phase == WorkflowPhase.SUCCEEDED
+    assert len(engine.plugin.starts) == len(set(engine.plugin.starts)) == len(paths)
+    return record
+
+
+async def test_a_nested_scope_round_after_one_exit_visits_that_child_and_the_next_waiting_one(engine: Engine) -> None:
+    """A subworkflow's (or dynamic workflow's) children have a frontier of their own: a visit of the parent after
+    one child exited asks about that child, the running ones (a plugin that wakes nobody is polled) and the next
+    waiting ones, not all 60."""
+    key = ExecutionKey("p", "d", "nested")
+    await engine.create(key, 60, shape=nested_closure)
+    children = [f"n0-0-{n(i)}" for i in range(60)]
+    asked = await released_one_of(engine, key, 60, children[0])
+    assert asked[0] == children[0]
+    assert sorted(set(asked) - set(children[:4])) == children[4:6]
+    assert len(asked) <= 6
+    await finish_all(engine, key, children)
+
+
+async def test_a_map_round_after_one_exit_steps_that_element_and_the_next_waiting_one(engine: Engine) -> None:
+    key = ExecutionKey("p", "d", "map")
+    xs = literals_pb2.LiteralMap()
+    xs.literals["xs"].collection.literals.extend(
+        literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(integer=i))) for i in range(60)
+    )
+    inputs_uri = engine.blobs.uri("inputs", "map", "inputs.pb")
+    await engine.blobs.write_proto(inputs_uri, xs)
+    await engine.create(key, 60, shape=map_closure, inputs_uri=inputs_uri)
+    elements = [f"n0-0-{i}" for i in range(60)]
+    asked = await released_one_of(engine, key, 60, elements[0])
+    assert asked[0] == elements[0]
+    # Waiting elements are tried in batches that double while all of one got going (1, then 2): not all 56.
+    assert sorted(set(asked) - set(elements[:4])) == elements[4:7]
+    assert len(asked) <= 7
+    record = await finish_all(engine, key, elements)
+    array = ArrayState.decode(record.state.nodes["n0"].plugin_state)
+    assert array is not None and set(array.phases) == {SubPhase.SUCCEEDED}
+    assert (array.logs, array.started_at, array.plugin_states, array.retried_attempts) == ({}, {}, {}, {})

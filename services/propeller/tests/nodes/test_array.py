@@ -5,6 +5,7 @@ flytekit's ``pyflyte-map-execute``: it reads the whole array's inputs and picks 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from aloft.dataplane.v1 import dataplane_pb2
 from flyteidl.core import compiler_pb2, execution_pb2, literals_pb2
 
+from aloft_propeller.nodes.array.state import ArrayState, SubPhase
 from aloft_propeller.plugins.base import ErrorKind, ExecutionError, Phase, PhaseInfo, PluginAnswer, TaskExecutionContext
 
 WF = execution_pb2.WorkflowExecution
@@ -52,6 +54,19 @@ def array_events(stack: Any, name: str) -> list[Any]:
     return [e for e in stack.admin.task_events if e.parent_node_execution_id.execution_id.name == name]
 
 
+def admin_resources(events: list[Any]) -> list[Any]:
+    """The sub-tasks admin lists after ``events``: each event carries the sub-task attempts that changed in its
+    round (as Flyte's array event recorder does), merged by (index, retry attempt), the later event winning."""
+    merged: dict[tuple[int, int], Any] = {}
+    for event in events:
+        for resource in event.metadata.external_resources:
+            key = (resource.index, resource.retry_attempt)
+            if key in merged and not resource.logs:
+                resource.logs.extend(merged[key].logs)
+            merged[key] = resource
+    return [merged[key] for key in sorted(merged)]
+
+
 def with_array(**fields: Any) -> Any:
     def mutate(closure: compiler_pb2.CompiledWorkflowClosure) -> None:
         array = next(node for node in closure.primary.template.nodes if node.HasField("array_node")).array_node
@@ -77,9 +92,13 @@ async def test_map_task_gathers_outputs_in_order_with_array_events(stack: Any) -
     events = array_events(stack, execution_id.name)
     last = events[-1]
     assert last.phase == TASK.SUCCEEDED and last.output_uri.endswith("/n0/0/outputs.pb")
-    assert [r.index for r in last.metadata.external_resources] == [0, 1, 2, 3, 4]
-    assert {r.phase for r in last.metadata.external_resources} == {TASK.SUCCEEDED}
-    assert len({r.external_id for r in last.metadata.external_resources}) == 5
+    resources = admin_resources(events)
+    assert [r.index for r in resources] == [0, 1, 2, 3, 4]
+    assert {r.phase for r in resources} == {TASK.SUCCEEDED}
+    assert len({r.external_id for r in resources}) == 5
+    # Each event carries what changed in its round: every element's success is reported once, not every round.
+    reported = sorted(r.index for e in events for r in e.metadata.external_resources if r.phase == TASK.SUCCEEDED)
+    assert reported == [0, 1, 2, 3, 4]
     assert [e.phase_version for e in events] == sorted({e.phase_version for e in events})
     assert len(stack.plugin.starts()) == 5
 
@@ -90,15 +109,15 @@ async def test_sub_task_retries_on_its_own(stack: Any) -> None:
     status = await stack.wait(execution_id)
     assert status.phase == WF.SUCCEEDED, status
     assert await stack.outputs(execution_id) == {"o0": [1, 4, 9]}
-    last = array_events(stack, execution_id.name)[-1]
-    held = [(r.index, r.retry_attempt, r.phase) for r in last.metadata.external_resources]
+    resources = admin_resources(array_events(stack, execution_id.name))
+    held = [(r.index, r.retry_attempt, r.phase) for r in resources]
     assert held == [
         (0, 0, TASK.SUCCEEDED),
         (1, 0, TASK.SUCCEEDED),
         (2, 0, TASK.RETRYABLE_FAILED),
         (2, 1, TASK.SUCCEEDED),
     ]
-    assert sub_task_error(last.metadata.external_resources[2]) == {
+    assert sub_task_error(resources[2]) == {
         "code": "USER:ValueError",
         "message": "element 2 attempt 0 failed",
         "kind": "USER",
@@ -118,12 +137,13 @@ async def test_every_failed_sub_task_attempt_reports_its_error(stack: Any) -> No
     execution_id = await stack.create("map_task", {"xs": [1, 2, 3, 4]}, mutate=with_array(retries=1))
     status = await stack.wait(execution_id)
     assert status.phase == WF.FAILED
-    last = array_events(stack, execution_id.name)[-1]
+    events = array_events(stack, execution_id.name)
+    last = events[-1]
     assert last.phase == TASK.FAILED
     assert last.error.message == "[1][3]: bad element\n" == status.error.message
     failed = [
         (r.index, r.retry_attempt, r.phase, (sub_task_error(r) or {}).get("message"))
-        for r in last.metadata.external_resources
+        for r in admin_resources(events)
         if r.phase in (TASK.RETRYABLE_FAILED, TASK.FAILED)
     ]
     assert failed == [
@@ -140,9 +160,9 @@ async def test_failure_without_min_success_fails_with_partial_report(stack: Any)
     status = await stack.wait(execution_id)
     assert status.phase == WF.FAILED
     assert status.error.message == "[1]: bad element\n"  # Flyte's collector summary
-    last = array_events(stack, execution_id.name)[-1]
-    assert last.phase == TASK.FAILED
-    assert TASK.FAILED in {r.phase for r in last.metadata.external_resources}
+    events = array_events(stack, execution_id.name)
+    assert events[-1].phase == TASK.FAILED
+    assert TASK.FAILED in {r.phase for r in admin_resources(events)}
 
 
 async def test_min_success_ratio_tolerates_failures_with_none_outputs(stack: Any) -> None:
@@ -241,3 +261,29 @@ async def test_array_over_a_non_task_node_fails_clearly(stack: Any) -> None:
     status = await stack.wait(execution_id)
     assert status.phase == WF.FAILED
     assert status.error.code == "UnsupportedArrayNode" and "gate_node" in status.error.message
+
+
+def test_a_state_written_before_settling_loads_and_settles() -> None:
+    """States stored before finished elements were settled (every element's logs and start time kept, retried
+    attempts kept for every event) load as they are; a reported element then drops what only its attempt needed."""
+    stored = {
+        "size": 2,
+        "phases": [SubPhase.SUCCEEDED, SubPhase.RUNNING],
+        "attempts": [0, 1],
+        "system_failures": [0, 0],
+        "task_phases": [int(Phase.SUCCESS), int(Phase.RUNNING)],
+        "event_version": 4,
+        "last_event": [int(TASK.RUNNING)],
+        "plugin_states": {"1": "cnVubmluZw=="},
+        "errors": {"1": ["USER:ValueError", "element 1 attempt 0 failed", "USER"]},
+        "logs": {"0": [["stdout", "file:///0"]], "1": [["stdout", "file:///1"]]},
+        "started_at": {"0": 1.0, "1": 2.0},
+        "cache_statuses": {},
+        "retried_attempts": {"1:0": {"error": ["USER:ValueError", "element 1 attempt 0 failed", "USER"], "logs": []}},
+    }
+    state = ArrayState.decode(json.dumps(stored).encode())
+    assert state is not None and state.size == 2 and state.count(SubPhase.RUNNING) == 1 and not state.all_terminal()
+    state.settle(0)
+    assert state.logs == {"1": [["stdout", "file:///1"]]} and state.started_at == {"1": 2.0}
+    assert state.plugin_states == {"1": "cnVubmluZw=="} and "1:0" in state.retried_attempts
+    assert ArrayState.decode(state.encode()) == state

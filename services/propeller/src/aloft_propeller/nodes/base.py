@@ -32,6 +32,7 @@ from aloft_storage import BlobStore
 
 if TYPE_CHECKING:
     from aloft_propeller.nodes.executor import DagResult
+    from aloft_propeller.nodes.frontier import Frontier
 
 
 class HandlerPhase(enum.Enum):
@@ -106,6 +107,12 @@ class ExecutionFacts(Protocol):
 
     @property
     def now(self) -> float: ...
+
+    @property
+    def frontier(self) -> Frontier | None:
+        """The round's incremental evaluation (nodes/frontier.py): what woke the round, and what nested evaluations
+        keep between rounds of this record version; None: evaluate everything."""
+        ...
 
 
 class LiteralMaps(Protocol):

@@ -65,8 +65,10 @@ class NodeExecutor:
 
     async def execute_dag(self, ectx: ExecutionContext, scope: Scope) -> DagResult:
         graph = dag_graph(scope)
-        if ectx.frontier is not None and not scope.prefix:
-            return await self._execute_frontier(ectx, scope, graph, ectx.frontier)
+        if ectx.frontier is not None:
+            if not scope.prefix:
+                return await self._execute_frontier(ectx, scope, graph, ectx.frontier)
+            return await self._execute_frontier(ectx, scope, graph, self._nested_frontier(ectx.frontier, scope))
         parent = Parent(scope.parent_path, str(scope.parent_attempt)) if scope.parent_path else None
         for position, node in enumerate(graph.nodes):
             await self.execute_node(ectx, scope, node, scope.path_of(node.id), parent, graph.upstream[position])
@@ -96,18 +98,36 @@ class NodeExecutor:
             return DagResult(NodePhase.SUCCEEDED, outputs=outputs)
         return DagResult(NodePhase.RUNNING)
 
+    @staticmethod
+    def _nested_frontier(top: Frontier, scope: Scope) -> Frontier:
+        """A nested scope's own frontier (a dynamic workflow's, a subworkflow's), kept in the top-level one: a new
+        one (and any round that walks the top level in full) walks the scope in full; otherwise a visit of the
+        parent visits only the children woken, due or next in line (a 500-node dynamic fan-out used to step every
+        child on each visit)."""
+        key = f"scope:{scope.prefix}"
+        frontier = top.nested.get(key)
+        if frontier is None:
+            frontier = top.nested[key] = Frontier()
+        if top.stats.full:
+            frontier.full = True
+        woken, poll_all = top.woken_below(scope.prefix)
+        frontier.woken = woken | ({""} if poll_all else set())
+        return frontier
+
     async def _execute_frontier(
         self, ectx: ExecutionContext, scope: Scope, graph: DagGraph, frontier: Frontier
     ) -> DagResult:
-        """The top-level DAG, visiting only what the round must (nodes/frontier.py)."""
+        """A DAG, visiting only what the round must (nodes/frontier.py)."""
         nodes = ectx.state.nodes
+        paths = [scope.path_of(node.id) for node in graph.nodes] if scope.prefix else [n.id for n in graph.nodes]
+        parent = Parent(scope.parent_path, str(scope.parent_attempt)) if scope.parent_path else None
 
         def state_of(position: int) -> NodeState | None:
-            return nodes.get(graph.nodes[position].id)
+            return nodes.get(paths[position])
 
         def upstream_done(position: int) -> bool:
             for node_id in graph.upstream[position]:
-                upstream = nodes.get(node_id)
+                upstream = nodes.get(scope.path_of(node_id))
                 if upstream is None or not upstream.phase.is_terminal or upstream.phase in _FAILED:
                     return False
             return True
@@ -121,20 +141,25 @@ class NodeExecutor:
         async def visit(position: int) -> tuple[NodeState, bool]:
             node = graph.nodes[position]
             recorded = ectx.state.event_seq
-            state = await self.execute_node(ectx, scope, node, node.id, None, graph.upstream[position])
+            state = await self.execute_node(ectx, scope, node, paths[position], parent, graph.upstream[position])
             # Every phase change records an event: one recorded means the node, or a node nested below it (a
             # dynamic or subworkflow node's children), moved, though the node's own state may look the same.
             return state, ectx.state.event_seq != recorded
 
         ceiling = ectx.config.propeller.downstream_eval_duration.total_seconds()
-        await frontier.walk(graph, state_of, upstream_done, kind_of, visit, ectx.now, ceiling)
-        failed = [ectx.state.node(graph.nodes[position].id) for position in sorted(frontier.failed)]
+        nested = bool(scope.prefix)
+        await frontier.walk(graph, state_of, upstream_done, kind_of, visit, ectx.now, ceiling, parent_paced=nested)
+        # Read, not touched (nested scopes: see the full walk below).
+        failed = [ectx.state.peek(paths[position]) or NodeState() for position in sorted(frontier.failed)]
         still_running = False
         if failed:
             still_running = any(
                 (state := state_of(position)) is not None and state.phase in _ACTIVE for position in frontier.unfinished
             )
-        return await self._dag_result(ectx, scope, failed, still_running, not frontier.unfinished)
+        result = await self._dag_result(ectx, scope, failed, still_running, not frontier.unfinished)
+        if nested and result.phase != NodePhase.RUNNING and ectx.frontier is not None:
+            ectx.frontier.nested.pop(f"scope:{scope.prefix}", None)  # its parent finishes with it
+        return result
 
     @staticmethod
     def _node_kind(ectx: ExecutionContext, node: workflow_pb2.Node) -> NodeKind:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aloft_propeller.nodes.dag import DagGraph
 from aloft_propeller.plugins.base import Phase
@@ -67,11 +68,23 @@ class Frontier:
     # After a walk: when the next round is due (the earliest poll), or None when something it waits for wakes
     # nobody (an attempt waiting for a slot or token another workflow may free): the controller polls then.
     due: float | None = None
+    # The paths woken for the round being evaluated ("" polls every active node): nested evaluations (a dynamic
+    # workflow's children, an array node's elements) pick theirs from it.
+    round_woken: frozenset[str] = frozenset()
+    poll_ceiling: float = 5.0
+    # What evaluations below the top level keep between rounds of this record version, by owner (nested scopes'
+    # frontiers, array nodes' element polls): dropped with the frontier, so anything else starts over in full.
+    nested: dict[str, Any] = field(default_factory=dict)
     _queues: dict[str, list[int]] = field(default_factory=dict)  # kind → heap of positions (stale entries skipped)
 
     def wake(self, path: str) -> None:
         """Visit ``path``'s top-level node next round; "" polls every active node."""
         self.woken.add(path)
+
+    def woken_below(self, prefix: str) -> tuple[set[str], bool]:
+        """This round's woken paths under ``prefix`` (with it cut off), and whether every active node is polled."""
+        cut = len(prefix)
+        return {path[cut:] for path in self.round_woken if path.startswith(prefix)}, "" in self.round_woken
 
     async def walk(
         self,
@@ -82,11 +95,15 @@ class Frontier:
         visit: Callable[[int], Awaitable[tuple[NodeState, bool]]],
         now: float,
         poll_ceiling: float,
+        parent_paced: bool = False,
     ) -> None:
         """Visit what this round must (see the module doc), updating what each visited node waits for. ``visit``
         answers the node's state and whether anything moved in it or below it (a parent's own state stays the same
-        while its children run)."""
+        while its children run). ``parent_paced``: a nested scope, walked when its parent is visited (itself polled
+        with back-off): every active node whose plugin wakes nobody is polled on each such walk, as before nested
+        frontiers."""
         full = self.full
+        self.round_woken, self.poll_ceiling = frozenset(self.woken), poll_ceiling
         if full:
             self.unfinished, self.failed, self.blocked, self.polls, self._queues = set(), set(), {}, {}, {}
             heap = list(range(len(graph.nodes)))
@@ -142,7 +159,10 @@ class Frontier:
                 continue
             idle = 0 if changed else self.polls.get(position, (0.0, 0))[1] + 1
             delay = 0.0 if changed else min(FIRST_POLL_SECONDS * POLL_BACKOFF ** (idle - 1), poll_ceiling)
-            if state.plugin_phase == Phase.RUNNING and kind_of(position).wakes:
+            wakes = kind_of(position).wakes
+            if parent_paced and not wakes:
+                delay = 0.0
+            if state.plugin_phase == Phase.RUNNING and wakes:
                 delay = max(delay, min(WOKEN_POLL_SECONDS, poll_ceiling))
             self.polls[position] = (now + delay, idle)
         self.due = self._next_due(now, poll_ceiling)

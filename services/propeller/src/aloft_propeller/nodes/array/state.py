@@ -1,7 +1,12 @@
 """The compact state of an array node's sub-nodes (flytepropeller keeps bitarrays; we keep parallel lists).
 
 It lives in the array node's ``plugin_state`` (one JSON document), so a 1,000-element map is one small field of
-the execution's state, written once per round with everything else, never one record per element.
+the execution's state, written once per round with everything else, never one record per element. Per element
+it keeps four small integers; the sparse extras (plugin state, logs, start time, cache status) only while the
+element runs: once an element's terminal phase is in an event (persisted with this state, in the same write),
+they are dropped (``settle``), so a finished element costs a few bytes, not its log links. Errors of failed
+elements stay (the array's failure summary). Attempts that were retried are reported once, in the round that
+retried them. States written before this (every element's logs kept, retried attempts kept) load unchanged.
 """
 
 from __future__ import annotations
@@ -68,4 +73,13 @@ class ArrayState:
         return SubPhase(self.phases[index])
 
     def count(self, phase: SubPhase) -> int:
-        return sum(1 for value in self.phases if value == phase)
+        return self.phases.count(phase)
+
+    def all_terminal(self) -> bool:
+        return not (self.phases.count(SubPhase.NOT_STARTED) or self.phases.count(SubPhase.RUNNING))
+
+    def settle(self, index: int) -> None:
+        """A terminal element whose phase was reported: drop what only its running attempt needed."""
+        key = str(index)
+        for extras in (self.plugin_states, self.logs, self.started_at, self.cache_statuses):
+            extras.pop(key, None)
