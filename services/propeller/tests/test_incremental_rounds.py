@@ -29,7 +29,7 @@ from flyteidl.event import event_pb2
 
 from aloft_db import DatabaseConfig, create_database
 from aloft_propeller.config import PropellerConfig, PropellerSection
-from aloft_propeller.controller.round import RoundRunner
+from aloft_propeller.controller.round import ACK_WRITE_DELAY, RoundRunner
 from aloft_propeller.events.recorder import OutboxRecorder
 from aloft_propeller.events.sink import Delivery
 from aloft_propeller.nodes.array.state import ArrayState, SubPhase
@@ -414,6 +414,136 @@ async def test_a_finished_nested_scope_is_read_not_touched() -> None:
     executor = NodeExecutor(default_node_handlers(), max_system_retries=0)
     result = await executor.execute_dag(SimpleNamespace(state=state, frontier=None), scope)  # type: ignore[arg-type]
     assert result.phase == NodePhase.SUCCEEDED and state.touched == {}
+
+
+# ---- delivery: taken events leave the store with the next write; a terminal round does not wait ---------------
+# (controller/round.py, ACK_WRITE_DELAY), with background delivery as propeller runs it.
+
+
+ACKS = ExecutionKey("p", "d", "acks")
+
+
+class RecordingSink:
+    """Acknowledges every event and records it; ``hold`` keeps deliveries waiting until set."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, int]] = []
+        self.hold = asyncio.Event()
+        self.hold.set()
+
+    async def send(self, kind: str, payload: bytes) -> Delivery:
+        await self.hold.wait()
+        if kind == "node":
+            event = event_pb2.NodeExecutionEvent.FromString(payload)
+            self.sent.append((kind, event.id.node_id, event.phase))
+        elif kind == "task":
+            task = event_pb2.TaskExecutionEvent.FromString(payload)
+            self.sent.append((kind, task.parent_node_execution_id.node_id, task.phase))
+        else:
+            self.sent.append((kind, "", event_pb2.WorkflowExecutionEvent.FromString(payload).phase))
+        return Delivery.DELIVERED
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.fixture
+async def delivering(tmp_path: Path) -> AsyncIterator[tuple[Engine, RecordingSink]]:
+    harness = Engine(tmp_path, HeldPlugin(slots=4))
+    harness.start()
+    sink = RecordingSink()
+    harness.runner = RoundRunner(CachedWorkflowStore(harness.store), harness.executor, sink)
+    yield harness, sink
+    await harness.runner.close()
+    await harness.db.dispose()
+
+
+async def _delivered(runner: RoundRunner) -> None:
+    for _ in range(200):
+        if all(task.done() for task in runner._deliveries.values()):
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("the delivery did not end")
+
+
+async def test_taken_events_leave_the_store_with_the_next_write_and_are_never_sent_again(
+    delivering: tuple[Engine, RecordingSink],
+) -> None:
+    harness, sink = delivering
+    await harness.create(ACKS, 3, chain=True)
+    await harness.runner.run_round(ACKS)  # n0 starts: its events are stored, then delivered in the background
+    await _delivered(harness.runner)
+    first = list(sink.sent)
+    assert ("node", n(0), 1) in first  # QUEUED went out
+    version = (await harness.store.get(ACKS)).resource_version
+
+    outcome = await harness.runner.run_round(ACKS)  # takes in the answers: nothing else changed, nothing written
+    stored = await harness.store.get(ACKS)
+    assert stored.resource_version == version
+    assert len(stored.state.outbox) == len(first)
+    assert outcome.flush_in is not None and outcome.flush_in <= ACK_WRITE_DELAY
+
+    # Read again from the store (an API write, another workflow's invalidation): the taken events are not sent again.
+    harness.runner.invalidate(ACKS)
+    await harness.runner.run_round(ACKS)
+    await _delivered(harness.runner)
+    assert sink.sent == first
+    assert not (await harness.store.get(ACKS)).state.outbox  # that round wrote their drop
+
+    # The next node's events: taken, then dropped from the store by the write that follows the exit.
+    harness.plugin.released.add(n(0))
+    harness.runner.wake_node(ACKS, n(0))
+    await harness.runner.run_round(ACKS)
+    await _delivered(harness.runner)
+    await harness.runner.run_round(ACKS)
+    assert (await harness.store.get(ACKS)).state.outbox  # n1's events, taken, still stored
+    harness.plugin.released.add(n(1))
+    harness.runner.wake_node(ACKS, n(1))
+    await harness.runner.run_round(ACKS)
+    await _delivered(harness.runner)
+    await harness.runner.run_round(ACKS)
+    assert ("node", n(2), 1) in sink.sent
+    assert len(set(sink.sent)) == len(sink.sent)  # every event went out once
+    # n1's success and n2's start (taken, not yet dropped) at most: the exit round's write dropped n1's start.
+    assert len((await harness.store.get(ACKS)).state.outbox) <= 5
+
+
+async def test_taken_events_are_dropped_after_the_delay_when_nothing_else_is_written(
+    delivering: tuple[Engine, RecordingSink],
+) -> None:
+    harness, _ = delivering
+    await harness.create(ACKS, 2, chain=True)
+    await harness.runner.run_round(ACKS)
+    await _delivered(harness.runner)
+    await harness.runner.run_round(ACKS)
+    assert (await harness.store.get(ACKS)).state.outbox
+    await asyncio.sleep(ACK_WRITE_DELAY)
+    outcome = await harness.runner.run_round(ACKS)
+    assert outcome.flush_in is None
+    assert not (await harness.store.get(ACKS)).state.outbox
+
+
+async def test_a_terminal_round_does_not_wait_for_the_last_delivery(delivering: tuple[Engine, RecordingSink]) -> None:
+    harness, sink = delivering
+    await harness.create(ACKS, 1)
+    await harness.runner.run_round(ACKS)
+    await _delivered(harness.runner)
+    sink.hold.clear()  # admin takes its time with the last events
+    harness.plugin.released.add(n(0))
+    harness.runner.wake_node(ACKS, n(0))
+    outcome = await harness.runner.run_round(ACKS)  # n0 and the workflow succeed; their events go out
+    assert not outcome.terminal
+    outcome = await asyncio.wait_for(harness.runner.run_round(ACKS), 1)  # returns while the delivery waits
+    assert not outcome.terminal
+    sink.hold.set()
+    await _delivered(harness.runner)
+    outcome = await harness.runner.run_round(ACKS)
+    while not outcome.terminal:  # the workflow's own events follow its nodes' in a delivery of their own
+        await _delivered(harness.runner)
+        outcome = await harness.runner.run_round(ACKS)
+    record = await harness.store.get(ACKS)
+    assert record.state.phase == WorkflowPhase.SUCCEEDED and not record.state.outbox
+    assert sink.sent[-1][0] == "workflow"
 
 
 def nested_closure(size: int, chain: bool) -> compiler_pb2.CompiledWorkflowClosure:

@@ -281,10 +281,11 @@ class StateEncoder:
         self._scalars, self._top = scalars, state.event_seq
         return changed, changes
 
-    def delta(self, state: WorkflowState, force: bool = False) -> StateDelta | None:
+    def delta(self, state: WorkflowState, force: bool = False, defer_drops: bool = False) -> StateDelta | None:
         """What changed since the last write (after ``encode``); None if nothing. ``force``: a delta even so, which
-        drops every stored event before the outbox's head (a delivery emptied it without a write). O(changes): new
-        events are the outbox's tail past the last stored one, delivered ones its head."""
+        drops every stored event before the outbox's head (a delivery emptied it without a write). ``defer_drops``:
+        None when delivered events are all that changed (the next write drops them). O(changes): new events are the
+        outbox's tail past the last stored one, delivered ones its head."""
         start = _outbox_start(state)
         outbox, written = state.outbox, self._written_events
         top = written[-1] if written else 0
@@ -299,7 +300,7 @@ class StateEncoder:
         events = outbox[fresh:]
         drop_before = start if force or start > self._written_start else None
         unchanged = not (self._unwritten or events or dropped) and self._scalars == self._written_scalars
-        if unchanged and drop_before is None:
+        if unchanged and (drop_before is None or (defer_drops and not force)):
             return None
         return StateDelta(self._scalars, dict(self._unwritten), events, drop_before, dropped)
 

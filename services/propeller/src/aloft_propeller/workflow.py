@@ -97,6 +97,7 @@ class WorkflowExecutor:
             frontier = Frontier()  # walks in full; keeps wake-ups that arrive during the round
             if entry is not None:
                 frontier.woken = entry[1].woken
+        frontier.due = None  # set only by a walk of the top-level DAG this round
         self._frontiers[record.key] = (-1, frontier)
         return frontier
 

@@ -15,7 +15,7 @@ from flyteidl.core import identifier_pb2
 from aloft_propeller.config import PropellerSection
 from aloft_propeller.controller import metrics
 from aloft_propeller.controller.queue import WorkQueue
-from aloft_propeller.controller.round import RoundRunner
+from aloft_propeller.controller.round import RoundOutcome, RoundRunner
 from aloft_propeller.sharding.strategy import AllExecutions, ShardStrategy
 from aloft_propeller.store.base import ExecutionKey, StaleRecord, WorkflowStore
 from aloft_service.errors import NotFound, Unavailable
@@ -138,7 +138,7 @@ class Controller:
 
     async def _process(self, key: ExecutionKey) -> None:
         try:
-            changed = await self._streak(key)
+            outcome = await self._streak(key)
         except StaleRecord:
             self.queue.add(key)  # someone wrote first: re-evaluate from fresh state
             return
@@ -154,19 +154,28 @@ class Controller:
             await self._round_failed(key, exc)
             return
         self._round_failures.pop(key, None)
-        if changed is None:
-            self.queue.forget(key)
+        self.queue.forget(key)
+        if outcome is None:
             self._idle_rounds.pop(key, None)
             return
-        self.queue.forget(key)
-        if changed:
-            self._idle_rounds[key] = 0
-            self.queue.add(key)
-            return
-        idle = self._idle_rounds.get(key, 0)
-        self._idle_rounds[key] = idle + 1
+        self.queue.add_after(key, self._next_round_in(key, outcome))
+
+    def _next_round_in(self, key: ExecutionKey, outcome: RoundOutcome) -> float:
+        """When the workflow's next round is due: when its frontier has something due (a task process's exit wakes
+        it before that), at once after progress, else polled with backoff; sooner if delivered events wait for
+        their write."""
         ceiling = self._config.downstream_eval_duration.total_seconds()
-        self.queue.add_after(key, min(_FIRST_POLL_SECONDS * _POLL_BACKOFF**idle, ceiling))
+        if outcome.next_poll is not None:
+            self._idle_rounds[key] = 0
+            delay = min(outcome.next_poll, ceiling)
+        elif outcome.changed:
+            self._idle_rounds[key] = 0
+            delay = 0.0
+        else:
+            idle = self._idle_rounds.get(key, 0)
+            self._idle_rounds[key] = idle + 1
+            delay = min(_FIRST_POLL_SECONDS * _POLL_BACKOFF**idle, ceiling)
+        return delay if outcome.flush_in is None else min(delay, outcome.flush_in)
 
     async def _round_failed(self, key: ExecutionKey, exc: Exception) -> None:
         """Retry with backoff; after ``max-workflow-retries`` consecutive failures the workflow is failed."""
@@ -187,9 +196,10 @@ class Controller:
         self.queue.forget(key)
         self.queue.add(key)  # deliver the FAILED event (and finish) in a normal round
 
-    async def _streak(self, key: ExecutionKey) -> bool | None:
-        """Rounds until no progress or the streak limit; None once terminal, else whether the last round changed."""
-        changed = False
+    async def _streak(self, key: ExecutionKey) -> RoundOutcome | None:
+        """Rounds while they make progress and more is due at once, up to the streak limit; None once terminal,
+        else the last round's outcome."""
+        outcome = None
         for _ in range(max(self._config.max_streak_length, 1)):
             started = time.time()
             outcome = None
@@ -203,7 +213,6 @@ class Controller:
                     )
             if outcome.terminal:
                 return None
-            changed = outcome.changed
-            if not changed:
+            if not outcome.changed or (outcome.next_poll is not None and outcome.next_poll > 0):
                 break
-        return changed
+        return outcome

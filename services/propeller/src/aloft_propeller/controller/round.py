@@ -37,12 +37,27 @@ from aloft_propeller.workflow import WorkflowExecutor
 log = logging.getLogger(__name__)
 
 
+# Events admin took leave the store with the round's next write, not in a write of their own; if no round writes
+# within this delay, one writes just that. Until then a record read again from the store (after an invalidation) has
+# them dropped here, as they were from the cached one; a crash in between sends them again, as a crash between a
+# delivery and its write always did.
+ACK_WRITE_DELAY = 0.05
+
+# ``RoundOutcome.next_poll`` of a workflow that waits for a wake-up (a delivery's end): the controller polls it only
+# as a fallback, after downstream-eval-duration.
+UNTIL_WOKEN = float("inf")
+
+
 @dataclass(frozen=True)
 class RoundOutcome:
     changed: bool
     terminal: bool
     visited: int = 0  # top-level nodes the round visited (nodes/frontier.py)
     full: bool = False  # the round walked every node
+    # Seconds until the workflow has anything due (nodes/frontier.py); None: unknown, poll with backoff.
+    next_poll: float | None = None
+    # Seconds until delivered events, still stored, must be dropped from the store (``ACK_WRITE_DELAY``).
+    flush_in: float | None = None
 
 
 def _labels(record: WorkflowRecord, workflow_name: str) -> tuple[str, str, str]:
@@ -105,6 +120,8 @@ class RoundRunner:
         self._deliveries: dict[ExecutionKey, asyncio.Task[_Sent]] = {}
         self._on_delivered: Callable[[ExecutionKey], None] = lambda key: None
         self._encoders: dict[ExecutionKey, StateEncoder] = {}
+        # Per execution: the last event sequence number admin took whose drop is not written yet, and since when.
+        self._acked: dict[ExecutionKey, tuple[int, float]] = {}
         # Set by tests: every incremental encoding is checked against a whole one.
         self.check_encoding = bool(os.environ.get("ALOFT_PROPELLER_CHECK_ENCODING"))
 
@@ -145,13 +162,12 @@ class RoundRunner:
             raise
 
     async def _run_round(self, key: ExecutionKey) -> RoundOutcome:
-        record, unwritten = await self._take_in_delivery(await self._store.get(key))
+        record = await self._store.get(key)
+        reread = self._drop_acked(record)
+        record, unwritten = await self._take_in_delivery(record)
+        unwritten = unwritten or reread
         if record.state.phase.is_terminal:  # nothing to evaluate: the last events go out now
-            self._executor.drop_frontier(key)
-            self._encoders.pop(key, None)
-            record = await deliver_outbox(record, self._sink, self._store)
-            self._store.remember(record)
-            return RoundOutcome(changed=False, terminal=record.terminal)
+            return await self._finish(record)
         # Evaluated in place (a failed round or write invalidates the record, and the next round reads the store);
         # encoded incrementally: only the nodes the round touched are encoded again, and written if they changed.
         state = record.state
@@ -166,10 +182,14 @@ class RoundRunner:
         changed, changes = encoder.encode(state)
         if self.check_encoding:
             encoder.check(state)
-        delta = encoder.delta(state, force=unwritten)
+        acked = self._acked.get(key)
+        flush = unwritten or (acked is not None and time.monotonic() - acked[1] >= ACK_WRITE_DELAY)
+        delta = encoder.delta(state, force=flush, defer_drops=True)
         if delta is not None:
             record = await self._store.update(record.with_state(state), delta)
             encoder.written(state, delta)
+            if delta.drop_before is not None:
+                self._acked.pop(key, None)
         if changed:
             _observe(record, before_phase, previous_end, state, changes, workflow_name)
         if not self._background:
@@ -177,9 +197,42 @@ class RoundRunner:
         self._executor.keep_frontier(key, ectx.frontier, record.resource_version)
         self._store.remember(record)
         self._start_delivery(record)
-        stats = ectx.frontier.stats if ectx.frontier is not None else None
-        visited, full = (stats.visited, stats.full) if stats is not None else (0, True)
-        return RoundOutcome(changed=changed, terminal=record.terminal, visited=visited, full=full)
+        frontier = ectx.frontier
+        visited, full = (frontier.stats.visited, frontier.stats.full) if frontier is not None else (0, True)
+        due = frontier.due if frontier is not None else None
+        next_poll = max(due - time.time(), 0.0) if due is not None else None
+        acked = self._acked.get(key)
+        flush_in = max(acked[1] + ACK_WRITE_DELAY - time.monotonic(), 0.0) if acked is not None else None
+        return RoundOutcome(changed, record.terminal, visited, full, next_poll, flush_in)
+
+    def _drop_acked(self, record: WorkflowRecord) -> bool:
+        """A record read again from the store still holds the events admin took whose drop is not written yet: drop
+        them (as the cached record had), after its encoder took the stored state. True if any were."""
+        acked = self._acked.get(record.key)
+        outbox = record.state.outbox
+        if acked is None or not outbox or outbox[0].seq > acked[0]:
+            return False
+        self._encoder(record)
+        record.state.outbox = [event for event in outbox if event.seq > acked[0]]
+        return True
+
+    async def _finish(self, record: WorkflowRecord) -> RoundOutcome:
+        """A terminal workflow's round: its last events go out in the background like any others (the round does
+        not wait for them; the delivery's end wakes the workflow, whose next round takes in the answers)."""
+        key = record.key
+        self._executor.drop_frontier(key)
+        self._encoders.pop(key, None)
+        if key in self._deliveries:
+            return RoundOutcome(changed=False, terminal=False, next_poll=UNTIL_WOKEN)
+        if self._background and record.state.outbox:
+            self._store.remember(record)
+            self._start_delivery(record)
+            return RoundOutcome(changed=False, terminal=False, next_poll=UNTIL_WOKEN)
+        record = await deliver_outbox(record, self._sink, self._store)
+        self._store.remember(record)
+        if record.terminal:
+            self._acked.pop(key, None)
+        return RoundOutcome(changed=False, terminal=record.terminal)
 
     def _encoder(self, record: WorkflowRecord) -> StateEncoder:
         """The execution's encoder; a new one takes ``record`` (as stored) for what the store holds."""
@@ -189,12 +242,12 @@ class RoundRunner:
         return encoder
 
     async def _take_in_delivery(self, record: WorkflowRecord) -> tuple[WorkflowRecord, bool]:
-        """Fold the answers of the workflow's last background delivery into the record (waiting for it when the
-        workflow is terminal: nothing else is left to do). What it could not deliver is sent again here, before
-        the round evaluates, and the round fails (backing off) while admin cannot take it. True when the record's
-        outbox is shorter than the stored one: the round must write it."""
+        """Fold the answers of the workflow's last background delivery, once it ended, into the record. What it
+        could not deliver is sent again here, before the round evaluates, and the round fails (backing off) while
+        admin cannot take it. True when the record's outbox is shorter than the stored one: the round must write
+        it."""
         task = self._deliveries.get(record.key)
-        if task is None or not (task.done() or record.state.phase.is_terminal):
+        if task is None or not task.done():
             return record, False
         del self._deliveries[record.key]
         try:
@@ -211,13 +264,19 @@ class RoundRunner:
             record = await self._store.update(record, delta)
             if delta is not None:
                 encoder.written(record.state, delta)
-        unwritten = not write and any(outcome is not None for _, outcome in sent)
+            self._acked.pop(record.key, None)  # the forced delta dropped every event before the outbox's head
+        taken = [event.seq for event, outcome in sent if outcome is not None]
+        if not write and taken:  # dropped from the store with the next write (ACK_WRITE_DELAY)
+            since = self._acked.get(record.key, (0, time.monotonic()))[1]
+            self._acked[record.key] = (max(taken), since)
+        unwritten = False
         if (not sent or any(outcome is None for _, outcome in sent)) and record.state.outbox:
             stored = record.resource_version
             record = await deliver_outbox(record, self._sink, self._store)
             unwritten = record.resource_version == stored  # all delivered, not written (a write carries the fold)
             if not unwritten:  # written whole: the next round's encoder starts from this record
                 self._encoders.pop(record.key, None)
+                self._acked.pop(record.key, None)
         self._executor.rekey_frontier(record.key, version, record.resource_version)  # node states unchanged
         self._store.remember(record)
         return record, unwritten
@@ -244,6 +303,9 @@ class RoundRunner:
         if record.state.phase.is_terminal:
             return
         state = WorkflowState.from_json(record.state.to_json())
+        acked = self._acked.pop(key, None)
+        if acked is not None:  # written whole below, without the events admin took
+            state.outbox = [event for event in state.outbox if event.seq > acked[0]]
         request = dataplane_pb2.CreateExecutionRequest.FromString(record.spec)
         state.error = ExecutionError("RoundFailure", message, ErrorKind.SYSTEM)
         state.phase = WorkflowPhase.FAILED

@@ -65,6 +65,9 @@ class Frontier:
     woken: set[str] = field(default_factory=set)  # node paths woken since the last round
     kinds: dict[int, NodeKind] = field(default_factory=dict)
     stats: WalkStats = field(default_factory=WalkStats)
+    # After a walk: when the next round is due (the earliest poll), or None when something it waits for wakes
+    # nobody (an attempt waiting for a slot or token another workflow may free): the controller polls then.
+    due: float | None = None
     # The paths woken for the round being evaluated ("" polls every active node): nested evaluations (a dynamic
     # workflow's children, an array node's elements) pick theirs from it.
     round_woken: frozenset[str] = frozenset()
@@ -112,6 +115,7 @@ class Frontier:
             heap.extend(p for p in (self._first_blocked(kind) for kind in list(self._queues)) if p is not None)
         self.woken = set()
         self.full = False
+        self.due = None
         self.stats = WalkStats(full=full)
         heapq.heapify(heap)
         seen: set[int] = set()
@@ -161,6 +165,14 @@ class Frontier:
             if state.plugin_phase == Phase.RUNNING and wakes:
                 delay = max(delay, min(WOKEN_POLL_SECONDS, poll_ceiling))
             self.polls[position] = (now + delay, idle)
+        self.due = self._next_due(now, poll_ceiling)
+
+    def _next_due(self, now: float, poll_ceiling: float) -> float | None:
+        if any(kind.startswith(_WAITING) for kind in self._queues):  # O(kinds), not O(blocked nodes)
+            return None
+        if self.woken:  # woken while the round ran
+            return now
+        return min((due for due, _ in self.polls.values()), default=now + poll_ceiling)
 
     def _blocked_kind(
         self,
