@@ -325,7 +325,9 @@ class ArrayNodeHandler(PlainNodeHandler):
         before = (state.phases[index], state.attempts[index], state.task_phases[index])
         if state.phases[index] == SubPhase.NOT_STARTED:
             state.phases[index] = SubPhase.RUNNING
-            state.started_at[str(index)] = ctx.execution.now
+        # An attempt's clock starts at its first step (its launch), not when its retry was recorded: a late visit
+        # must not time out an attempt that never ran.
+        state.started_at.setdefault(str(index), ctx.execution.now)
         sub_ctx = await self._sub_context(ctx, state, index)
         transition = await self._timed_out(ctx, sub_ctx, state, index) or await self._task.handle(sub_ctx)
         self._apply(ctx, state, index, transition)
@@ -360,7 +362,7 @@ class ArrayNodeHandler(PlainNodeHandler):
             }
             state.attempts[index] += 1
             state.task_phases[index] = int(Phase.UNDEFINED)
-            state.started_at[key] = ctx.execution.now
+            state.started_at.pop(key, None)
             return
         state.phases[index] = SubPhase.FAILED
 
