@@ -10,12 +10,14 @@ own session, survive a ``kill -9`` of propeller, and are adopted by the next pro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -43,7 +45,7 @@ from aloft_propeller.plugins.local_process.environment import (
 )
 from aloft_propeller.plugins.local_process.limits import ProcessLimits
 from aloft_propeller.plugins.local_process.log_links import attempt_log_links, linked_logs
-from aloft_propeller.plugins.local_process.process import kill_group, spawn
+from aloft_propeller.plugins.local_process.process import Spawned, kill_group, spawn
 from aloft_propeller.plugins.local_process.template import TemplateError
 from aloft_propeller.plugins.local_process.throttle import ProcessTokens
 from aloft_storage import BlobNotFound, BlobStore
@@ -51,12 +53,16 @@ from aloft_storage import BlobNotFound, BlobStore
 log = logging.getLogger(__name__)
 
 PLUGIN_ID = "local-process"
+_SPAWN_THREADS = 4  # a burst's spawns overlap while each waits for its child's exec
 _HOST = socket.gethostname()
 TASK_TYPES = ("python-task", "container", "raw-container")
 _INLINE_READ_BYTES = 256 * 1024
 _CLAIM_SETTLE_LOOKS = 100
 # Failures of these kinds happen before anything runs and will not go away on a retry.
 _CANNOT_START = (TemplateError, ImageResolutionError, copilot.CopilotError, BlobNotFound, ValueError)
+
+
+_Launch = tuple[Spawned, set[str]]  # the spawn, and the logs whose blob is the attempt's file
 
 
 class _SpawnFailed(Exception):
@@ -94,6 +100,10 @@ class LocalProcessPlugin:
         self._tokens = ProcessTokens(self._settings)
         self._linked_logs = linked_logs(config.plugins.logs.templates)
         self._exit_listener: ExitListener | None = None
+        self._launching: dict[str, tuple[asyncio.Future[_Launch], float]] = {}  # spawns in threads, launch time
+        self._spawn_pool: ThreadPoolExecutor | None = None
+        self._spawn_errors: dict[str, BaseException] = {}
+        self._loop_turned = True  # the loop ran other callbacks since the last spawn on it
         self._log_blobs: dict[str, set[str]] = {}  # attempt → logs whose blob is the attempt's file (hard link)
         self._made: set[str] = set()  # attempt directories this instance made (no stat per look: a GIL hand-off)
         self._links_use_start = (
@@ -137,8 +147,8 @@ class LocalProcessPlugin:
         return AttemptDir(self.work_root / ctx.unique_id)
 
     def launched(self, ctx: TaskExecutionContext) -> bool:
-        """Whether the attempt was launched (its directory is made by the launch)."""
-        return ctx.unique_id in self._made or self.attempt_dir(ctx).exists()
+        """Whether the attempt was launched: its spawn in flight in a thread (the directory is made there) or done."""
+        return ctx.unique_id in self._launching or ctx.unique_id in self._made or self.attempt_dir(ctx).exists()
 
     # --- handle -------------------------------------------------------------------------------------------------
 
@@ -161,7 +171,7 @@ class LocalProcessPlugin:
                 return PluginAnswer(waiting)
             started_at = time.time()
             try:
-                record = await self._launch(ctx, attempt)
+                launch = await self._launch(ctx, attempt, started_at)
             except (*_CANNOT_START, _SpawnFailed) as exc:
                 await self._tokens.release(ctx)
                 cause = exc.__cause__ if isinstance(exc, _SpawnFailed) and exc.__cause__ is not None else exc
@@ -169,15 +179,23 @@ class LocalProcessPlugin:
                 return PluginAnswer(
                     results.failure(Phase.PERMANENT_FAILURE, type(cause).__name__, message, ErrorKind.USER)
                 )
-            if record is None:  # another propeller's launcher holds the claim: follow that one
+            if launch is None:  # another propeller's launcher holds the claim: follow that one
                 observed = await self._observe(ctx, attempt)
                 if observed is not None:
                     return PluginAnswer(observed)
-        pid, started = (record.pid, record.started_at) if record is not None else (None, started_at)
+        pid, started = launch if launch is not None else (None, started_at)
         return PluginAnswer(self._running_info(ctx, attempt, pid, started))
 
     async def _observe(self, ctx: TaskExecutionContext, attempt: AttemptDir) -> PhaseInfo | None:
         """The attempt's phase from its directory; None when nothing has been started (safe to launch)."""
+        launching = self._launching.get(ctx.unique_id)
+        if launching is not None:  # spawned in a thread; its completion wakes the workflow
+            return self._running_info(ctx, attempt, None, launching[1])
+        spawn_error = self._spawn_errors.pop(ctx.unique_id, None)
+        if spawn_error is not None:  # nothing runs (the launcher was never told to go)
+            await self._tokens.release(ctx)
+            message = f"cannot start the task: {spawn_error}"
+            return results.failure(Phase.PERMANENT_FAILURE, type(spawn_error).__name__, message, ErrorKind.USER)
         if ctx.unique_id not in self._made and not attempt.exists():
             return None
         self._reap(ctx.unique_id)
@@ -211,7 +229,7 @@ class LocalProcessPlugin:
         for unique_id, record in list(self._active.items()):
             if not self._is_running(unique_id, record):
                 del self._active[unique_id]
-        return len(self._active) < self._settings.max_concurrency
+        return len(self._active) + len(self._launching) < self._settings.max_concurrency
 
     def _count_running_attempts(self) -> None:
         """After a restart, attempts started by the previous propeller still hold concurrency slots."""
@@ -242,8 +260,11 @@ class LocalProcessPlugin:
 
     # --- launching ----------------------------------------------------------------------------------------------
 
-    async def _launch(self, ctx: TaskExecutionContext, attempt: AttemptDir) -> ProcessRecord | None:
-        """Start the attempt's launcher; its record, or None when another launcher holds the claim."""
+    async def _launch(
+        self, ctx: TaskExecutionContext, attempt: AttemptDir, started_at: float
+    ) -> tuple[int | None, float] | None:
+        """Start the attempt's launcher: its pid (None while a thread spawns it) and start time, or None when
+        another launcher holds the claim."""
         inputs = await io.read_inputs(ctx)
         container = ctx.template.container
         raw = results.is_raw_container(ctx)
@@ -270,26 +291,64 @@ class LocalProcessPlugin:
         env = self._environments.env({**self._storage_env, **flyte_env(ctx)}, bin_dir)
         limits = ProcessLimits.from_resources(ctx.resource_limits, ctx.resource_requests)
         enforced = limits if self._settings.enforce_limits else None
-        # On the event loop, not in a thread: a spawn is about 0.2 ms of CPU and returns once the launcher has
-        # exec'd, while a spawn thread waited milliseconds for the GIL the round holds, then its completion waited
-        # for the loop. Started here, the process runs while the round goes on and its exit wakes the node.
+        if not self._spawns_on_loop():
+            future = asyncio.get_running_loop().run_in_executor(
+                self._spawner(), self._spawn_and_link, ctx, attempt, command, env, enforced, prepared
+            )
+            self._launching[ctx.unique_id] = (future, started_at)
+            future.add_done_callback(lambda done: self._launched(ctx, done))
+            return None, started_at
+        # Alone, on the event loop: a spawn is about 0.2 ms of CPU and returns once the launcher has exec'd, while
+        # a spawn thread waits for the GIL the round holds, then its completion waits for the loop.
         try:
-            child, record = spawn(attempt, command, env, enforced, not prepared)
+            launch = self._spawn_and_link(ctx, attempt, command, env, enforced, prepared)
         except (OSError, subprocess.SubprocessError) as exc:  # nothing runs: the launcher was never told to go
             log.warning("could not start attempt %s: %s", ctx.unique_id, exc)
             raise _SpawnFailed(str(exc)) from exc
+        finally:
+            self._loop_turned = False
+            asyncio.get_running_loop().call_soon(self._turned)
+        record = self._follow(ctx, launch)
+        return (record.pid, record.started_at) if record is not None else None
+
+    def _spawns_on_loop(self) -> bool:
+        """Whether this launch comes alone (no spawn in flight, and the loop has turned since the last one): a
+        chain's next node is spawned at once on the loop; a burst (a round launching several nodes) goes to the
+        spawn threads after its first, where the waits for the children's exec overlap the round's work."""
+        return self._loop_turned and not self._launching
+
+    def _turned(self) -> None:
+        self._loop_turned = True
+
+    def _spawn_and_link(
+        self,
+        ctx: TaskExecutionContext,
+        attempt: AttemptDir,
+        command: list[str],
+        env: dict[str, str],
+        limits: ProcessLimits | None,
+        prepared: bool,
+    ) -> _Launch:
+        """Start the launcher, then make each linked log's blob the attempt's own log file, so the link never
+        dangles and nothing is copied (live, too); a store that cannot link gets copies as before. Returns the
+        logs linked."""
+        spawned = spawn(attempt, command, env, limits, not prepared)
+        if spawned[1] is None:
+            return spawned, set()
+        return spawned, {name for name in self._linked_logs if self._link_log_blob(ctx, attempt, name)}
+
+    def _follow(self, ctx: TaskExecutionContext, launch: _Launch) -> ProcessRecord | None:
+        """On the event loop, once a spawn is done: follow the process; the launcher's record, or None when
+        another launcher holds the claim."""
+        (child, record), linked_logs = launch
         unique_id = ctx.unique_id
         self._children[unique_id] = child
         self._made.add(unique_id)
-        if record is None:
-            return None
-        self._active[unique_id] = record
-        self._watch_exit(ctx, child)
-        # Each linked log's blob is the attempt's own log file: the link never dangles and nothing is copied (live,
-        # too); a store that cannot link gets copies as before.
-        linked_logs = {name for name in self._linked_logs if self._link_log_blob(ctx, attempt, name)}
         if linked_logs:
             self._log_blobs[unique_id] = linked_logs
+        if record is not None:
+            self._active[unique_id] = record
+            self._watch_exit(ctx, child)
         return record
 
     def _link_log_blob(self, ctx: TaskExecutionContext, attempt: AttemptDir, name: str) -> bool:
@@ -299,6 +358,36 @@ class LocalProcessPlugin:
         except (OSError, ValueError) as exc:
             log.debug("log %s of %s is copied instead of linked: %s", name, ctx.unique_id, exc)
             return False
+
+    def _spawner(self) -> ThreadPoolExecutor:
+        if self._spawn_pool is None:
+            self._spawn_pool = ThreadPoolExecutor(_SPAWN_THREADS, thread_name_prefix="local-process-spawn")
+        return self._spawn_pool
+
+    def _launched(self, ctx: TaskExecutionContext, done: asyncio.Future[_Launch]) -> None:
+        """On the event loop, once a spawn in a thread ends: follow the process, or let the next look find out
+        what happened (another propeller's claim is adopted from the claim; a failed spawn is reported by the next
+        look)."""
+        unique_id = ctx.unique_id
+        self._launching.pop(unique_id, None)
+        if done.cancelled():
+            return
+        error = done.exception()
+        if error is None and self._follow(ctx, done.result()) is not None:
+            return
+        if error is not None:
+            log.warning("could not start attempt %s: %s", unique_id, error)
+            self._spawn_errors[unique_id] = error
+        if self._exit_listener is not None:
+            self._exit_listener(ctx.task_execution_id.node_execution_id.execution_id)
+
+    async def _launch_settled(self, ctx: TaskExecutionContext) -> None:
+        """Wait for an in-flight spawn of this attempt (abort must see the process it is to stop)."""
+        launching = self._launching.get(ctx.unique_id)
+        if launching is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(launching[0])
+            await asyncio.sleep(0)  # let the done callback record the process
 
     def _watch_exit(self, ctx: TaskExecutionContext, child: subprocess.Popen[bytes]) -> None:
         """Tell the exit listener when the launcher exits (a pidfd turns readable). The launcher records the exit
@@ -382,6 +471,7 @@ class LocalProcessPlugin:
         await self._tokens.release(ctx)  # only once the process is gone: the token stands for a running process
 
     async def _stop(self, ctx: TaskExecutionContext, reason: str) -> None:
+        await self._launch_settled(ctx)
         attempt = self.attempt_dir(ctx)
         if not attempt.exists() or attempt.exit_code() is not None:
             return
