@@ -14,7 +14,7 @@ from aloft_propeller.plugins.logs import execution_variables, render_log_links
 from aloft_storage import BlobStore
 
 LOG_LINK_EXPIRY = timedelta(days=7)
-_HOST = socket.gethostname()  # once, not a system call per render
+_HOST = socket.gethostname()  # once: a system call per render hands the GIL to the spawn threads
 
 
 def attempt_log_links(

@@ -53,7 +53,7 @@ from aloft_storage import BlobNotFound, BlobStore
 log = logging.getLogger(__name__)
 
 PLUGIN_ID = "local-process"
-_SPAWN_THREADS = 4  # a burst's spawns overlap while each waits for its child's exec
+_SPAWN_THREADS = 4  # spawns overlap while each waits for its child's exec
 _HOST = socket.gethostname()
 TASK_TYPES = ("python-task", "container", "raw-container")
 _INLINE_READ_BYTES = 256 * 1024
@@ -61,13 +61,7 @@ _CLAIM_SETTLE_LOOKS = 100
 # Failures of these kinds happen before anything runs and will not go away on a retry.
 _CANNOT_START = (TemplateError, ImageResolutionError, copilot.CopilotError, BlobNotFound, ValueError)
 
-
 _Launch = tuple[Spawned, set[str]]  # the spawn, and the logs whose blob is the attempt's file
-
-
-class _SpawnFailed(Exception):
-    """The launcher could not be started (its cause says why): the attempt fails without running anything."""
-
 
 # Called (on the event loop) when a process this instance spawned exits: lets the controller evaluate the workflow
 # at once instead of at its next poll. Only a hint: polling still notices every exit (and adopted processes).
@@ -100,10 +94,9 @@ class LocalProcessPlugin:
         self._tokens = ProcessTokens(self._settings)
         self._linked_logs = linked_logs(config.plugins.logs.templates)
         self._exit_listener: ExitListener | None = None
-        self._launching: dict[str, tuple[asyncio.Future[_Launch], float]] = {}  # spawns in threads, launch time
+        self._launching: dict[str, tuple[asyncio.Future[_Launch], float]] = {}  # spawns in flight, launch time
         self._spawn_pool: ThreadPoolExecutor | None = None
         self._spawn_errors: dict[str, BaseException] = {}
-        self._loop_turned = True  # the loop ran other callbacks since the last spawn on it
         self._log_blobs: dict[str, set[str]] = {}  # attempt → logs whose blob is the attempt's file (hard link)
         self._made: set[str] = set()  # attempt directories this instance made (no stat per look: a GIL hand-off)
         self._links_use_start = (
@@ -147,8 +140,8 @@ class LocalProcessPlugin:
         return AttemptDir(self.work_root / ctx.unique_id)
 
     def launched(self, ctx: TaskExecutionContext) -> bool:
-        """Whether the attempt was launched: its spawn in flight in a thread (the directory is made there) or done."""
-        return ctx.unique_id in self._launching or ctx.unique_id in self._made or self.attempt_dir(ctx).exists()
+        """Whether the attempt was launched: its spawn in flight (the directory is made there) or done."""
+        return ctx.unique_id in self._launching or self.attempt_dir(ctx).exists()
 
     # --- handle -------------------------------------------------------------------------------------------------
 
@@ -169,27 +162,20 @@ class LocalProcessPlugin:
             waiting = await self._tokens.acquire(ctx)  # after the local slot: a waiting attempt holds no token
             if waiting is not None:
                 return PluginAnswer(waiting)
-            started_at = time.time()
             try:
-                launch = await self._launch(ctx, attempt, started_at)
-            except (*_CANNOT_START, _SpawnFailed) as exc:
+                started_at = await self._launch(ctx, attempt)
+            except _CANNOT_START as exc:
                 await self._tokens.release(ctx)
-                cause = exc.__cause__ if isinstance(exc, _SpawnFailed) and exc.__cause__ is not None else exc
-                message = f"cannot start the task: {cause}"
+                message = f"cannot start the task: {exc}"
                 return PluginAnswer(
-                    results.failure(Phase.PERMANENT_FAILURE, type(cause).__name__, message, ErrorKind.USER)
+                    results.failure(Phase.PERMANENT_FAILURE, type(exc).__name__, message, ErrorKind.USER)
                 )
-            if launch is None:  # another propeller's launcher holds the claim: follow that one
-                observed = await self._observe(ctx, attempt)
-                if observed is not None:
-                    return PluginAnswer(observed)
-        pid, started = launch if launch is not None else (None, started_at)
-        return PluginAnswer(self._running_info(ctx, attempt, pid, started))
+        return PluginAnswer(self._running_info(ctx, attempt, None, started_at))
 
     async def _observe(self, ctx: TaskExecutionContext, attempt: AttemptDir) -> PhaseInfo | None:
         """The attempt's phase from its directory; None when nothing has been started (safe to launch)."""
         launching = self._launching.get(ctx.unique_id)
-        if launching is not None:  # spawned in a thread; its completion wakes the workflow
+        if launching is not None:  # spawned off the event loop; its completion wakes the workflow
             return self._running_info(ctx, attempt, None, launching[1])
         spawn_error = self._spawn_errors.pop(ctx.unique_id, None)
         if spawn_error is not None:  # nothing runs (the launcher was never told to go)
@@ -260,11 +246,7 @@ class LocalProcessPlugin:
 
     # --- launching ----------------------------------------------------------------------------------------------
 
-    async def _launch(
-        self, ctx: TaskExecutionContext, attempt: AttemptDir, started_at: float
-    ) -> tuple[int | None, float] | None:
-        """Start the attempt's launcher: its pid (None while a thread spawns it) and start time, or None when
-        another launcher holds the claim."""
+    async def _launch(self, ctx: TaskExecutionContext, attempt: AttemptDir) -> float:
         inputs = await io.read_inputs(ctx)
         container = ctx.template.container
         raw = results.is_raw_container(ctx)
@@ -290,35 +272,19 @@ class LocalProcessPlugin:
             )
         env = self._environments.env({**self._storage_env, **flyte_env(ctx)}, bin_dir)
         limits = ProcessLimits.from_resources(ctx.resource_limits, ctx.resource_requests)
+        # The spawn waits for the child's exec (milliseconds on a busy machine): in a thread, so the round goes on
+        # evaluating and launching other nodes meanwhile.
         enforced = limits if self._settings.enforce_limits else None
-        if not self._spawns_on_loop():
-            future = asyncio.get_running_loop().run_in_executor(
-                self._spawner(), self._spawn_and_link, ctx, attempt, command, env, enforced, prepared
-            )
-            self._launching[ctx.unique_id] = (future, started_at)
-            future.add_done_callback(lambda done: self._launched(ctx, done))
-            return None, started_at
-        # Alone, on the event loop: a spawn is about 0.2 ms of CPU and returns once the launcher has exec'd, while
-        # a spawn thread waits for the GIL the round holds, then its completion waits for the loop.
-        try:
-            launch = self._spawn_and_link(ctx, attempt, command, env, enforced, prepared)
-        except (OSError, subprocess.SubprocessError) as exc:  # nothing runs: the launcher was never told to go
-            log.warning("could not start attempt %s: %s", ctx.unique_id, exc)
-            raise _SpawnFailed(str(exc)) from exc
-        finally:
-            self._loop_turned = False
-            asyncio.get_running_loop().call_soon(self._turned)
-        record = self._follow(ctx, launch)
-        return (record.pid, record.started_at) if record is not None else None
-
-    def _spawns_on_loop(self) -> bool:
-        """Whether this launch comes alone (no spawn in flight, and the loop has turned since the last one): a
-        chain's next node is spawned at once on the loop; a burst (a round launching several nodes) goes to the
-        spawn threads after its first, where the waits for the children's exec overlap the round's work."""
-        return self._loop_turned and not self._launching
-
-    def _turned(self) -> None:
-        self._loop_turned = True
+        loop = asyncio.get_running_loop()
+        # Otherwise the attempt's directories are made in the spawning thread too: file system metadata writes
+        # cost about a millisecond each on a busy disk.
+        future = loop.run_in_executor(
+            self._spawner(), self._spawn_and_link, ctx, attempt, command, env, enforced, prepared
+        )
+        started_at = time.time()
+        self._launching[ctx.unique_id] = (future, started_at)
+        future.add_done_callback(lambda done: self._launched(ctx, done))
+        return started_at
 
     def _spawn_and_link(
         self,
@@ -329,27 +295,13 @@ class LocalProcessPlugin:
         limits: ProcessLimits | None,
         prepared: bool,
     ) -> _Launch:
-        """Start the launcher, then make each linked log's blob the attempt's own log file, so the link never
-        dangles and nothing is copied (live, too); a store that cannot link gets copies as before. Returns the
-        logs linked."""
+        """In a spawn thread: start the launcher, then make each linked log's blob the attempt's own log file, so
+        the link never dangles and nothing is copied (live, too); a store that cannot link gets copies as before.
+        Returns the logs linked."""
         spawned = spawn(attempt, command, env, limits, not prepared)
         if spawned[1] is None:
             return spawned, set()
         return spawned, {name for name in self._linked_logs if self._link_log_blob(ctx, attempt, name)}
-
-    def _follow(self, ctx: TaskExecutionContext, launch: _Launch) -> ProcessRecord | None:
-        """On the event loop, once a spawn is done: follow the process; the launcher's record, or None when
-        another launcher holds the claim."""
-        (child, record), linked_logs = launch
-        unique_id = ctx.unique_id
-        self._children[unique_id] = child
-        self._made.add(unique_id)
-        if linked_logs:
-            self._log_blobs[unique_id] = linked_logs
-        if record is not None:
-            self._active[unique_id] = record
-            self._watch_exit(ctx, child)
-        return record
 
     def _link_log_blob(self, ctx: TaskExecutionContext, attempt: AttemptDir, name: str) -> bool:
         path = attempt.stdout if name == io.STDOUT_FILE else attempt.stderr
@@ -365,19 +317,26 @@ class LocalProcessPlugin:
         return self._spawn_pool
 
     def _launched(self, ctx: TaskExecutionContext, done: asyncio.Future[_Launch]) -> None:
-        """On the event loop, once a spawn in a thread ends: follow the process, or let the next look find out
-        what happened (another propeller's claim is adopted from the claim; a failed spawn is reported by the next
-        look)."""
+        """On the event loop, once a spawn ends: follow the process, or let the next look find out what happened
+        (another propeller's claim is adopted from the claim; a failed spawn is reported by the next look)."""
         unique_id = ctx.unique_id
         self._launching.pop(unique_id, None)
         if done.cancelled():
             return
         error = done.exception()
-        if error is None and self._follow(ctx, done.result()) is not None:
-            return
         if error is not None:
             log.warning("could not start attempt %s: %s", unique_id, error)
             self._spawn_errors[unique_id] = error
+        else:
+            (child, record), linked_logs = done.result()
+            self._children[unique_id] = child
+            self._made.add(unique_id)
+            if linked_logs:
+                self._log_blobs[unique_id] = linked_logs
+            if record is not None:
+                self._active[unique_id] = record
+                self._watch_exit(ctx, child)
+                return
         if self._exit_listener is not None:
             self._exit_listener(ctx.task_execution_id.node_execution_id.execution_id)
 
