@@ -17,6 +17,7 @@ from flyteidl.core import identifier_pb2
 from sqlalchemy import (
     ColumnElement,
     Select,
+    String,
     UniqueConstraint,
     and_,
     bindparam,
@@ -105,9 +106,7 @@ class _NewRows:
         unique = next(c for c in table.constraints if isinstance(c, UniqueConstraint))
         self.key_columns = [column.key for column in unique.columns]
         names = ", ".join(column for _, column, _ in self.columns)
-        arrays = ", ".join(
-            f"CAST(:{column} AS {table.c[column].type.compile(dialect=_POSTGRESQL)}[])" for _, column, _ in self.columns
-        )
+        arrays = ", ".join(f"CAST(:{column} AS {_array_element(table.c[column])}[])" for _, column, _ in self.columns)
         self.statement = text(
             f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays}) "
             f"RETURNING id, {', '.join(self.key_columns)}"
@@ -143,6 +142,12 @@ class _NewRows:
 
 
 _POSTGRESQL = postgresql.dialect()
+
+
+def _array_element(column: Any) -> str:
+    """The array's element type: strings as TEXT, since a cast to VARCHAR(n) would cut a longer value where the
+    column's own assignment refuses it (as the ORM's INSERT does)."""
+    return "TEXT" if isinstance(column.type, String) else str(column.type.compile(dialect=_POSTGRESQL))
 
 
 def _scalar_default(column: Any) -> Any:
