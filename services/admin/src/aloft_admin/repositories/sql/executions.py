@@ -18,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     String,
+    Table,
     UniqueConstraint,
     and_,
     bindparam,
@@ -97,7 +98,7 @@ class _NewRows:
 
     def __init__(self, model: type[NodeExecutionModel] | type[TaskExecutionModel]) -> None:
         mapper: Mapper[Any] = inspect(model)  # type: ignore[assignment]
-        table = model.__table__  # type: ignore[attr-defined]
+        table: Table = model.__table__  # type: ignore[assignment]
         self.model = model
         # (attribute, column, value when unset): every column is written, so the row needs no reload afterwards.
         self.columns = [
@@ -114,7 +115,7 @@ class _NewRows:
 
     def values(self, row: NodeExecutionModel | TaskExecutionModel) -> dict[str, Any]:
         """The row's columns; an unset or None attribute takes its column's default (as the ORM's INSERT does)."""
-        given = inspect(row).dict
+        given = row.__dict__  # the instance's loaded attributes (inspect(row).dict)
         values = {}
         for key, column, default in self.columns:
             value = given.get(key)
