@@ -185,7 +185,7 @@ class LocalBlobStore(BlobStore):
             return self._read_sync(uri, fd)  # a thread hop costs more than reading a small file
         return await asyncio.to_thread(self._read_sync, uri, fd)
 
-    def _write_sync(self, uri: str, data: bytes) -> None:
+    def _write_sync(self, uri: str, data: bytes, keep_existing: bool = False) -> None:
         path = self.lexical_path(uri)
         directory, name = os.path.split(path)
         parent = self._open_dir(directory, uri, create=True)
@@ -195,7 +195,14 @@ class LocalBlobStore(BlobStore):
             try:
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(data)
-                os.replace(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)
+                if keep_existing:  # a link never replaces: an object already there stays
+                    try:
+                        os.link(tmp, name, src_dir_fd=parent, dst_dir_fd=parent, follow_symlinks=False)
+                    except FileExistsError:
+                        pass
+                    os.unlink(tmp, dir_fd=parent)
+                else:
+                    os.replace(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)
             except BaseException:
                 try:
                     os.unlink(tmp, dir_fd=parent)
@@ -210,6 +217,11 @@ class LocalBlobStore(BlobStore):
             self._write_sync(uri, data)
         else:
             await asyncio.to_thread(self._write_sync, uri, data)
+
+    writes_now = True
+
+    def write_now(self, uri: str, data: bytes, *, keep_existing: bool = False) -> None:
+        self._write_sync(uri, data, keep_existing)
 
     def link_file(self, path: str, uri: str) -> bool:
         """A hard link at ``uri`` (confined as a write is) to ``path``; True when the object is that file."""
