@@ -37,6 +37,7 @@ from aloft_admin.repositories.filters import apply_sort, paginate, parse_filters
 from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.executions import ExecutionModel, NodeExecutionModel, TaskExecutionModel
 from aloft_admin.repositories.sql.execution_fields import EXECUTION_FIELDS, NODE_FIELDS, TASK_FIELDS
+from aloft_db.errors import translate_db_errors
 from aloft_service.errors import Aborted
 
 WF = core.WorkflowExecution
@@ -341,7 +342,10 @@ class SqlExecutionRepo:
 
     async def add(self, row: ExecutionModel) -> None:
         self._clusters.clear()
-        result = await self._session.execute(_INSERT_EXECUTION, _insert_values(row))
+        # Core on the session's connection (no ORM statement machinery); a used name is AlreadyExists here and now.
+        connection = await self._session.connection()
+        with translate_db_errors():
+            result = await connection.execute(_INSERT_EXECUTION, _insert_values(row))
         row.id = result.scalar_one()
 
     async def page(self, scope: common_pb2.NamedEntityIdentifier, query: ListQuery) -> tuple[list[ExecutionModel], str]:
