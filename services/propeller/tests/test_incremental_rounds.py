@@ -401,6 +401,30 @@ def test_the_encoder_reports_only_what_changed_since_the_last_write() -> None:
     assert [event.seq for event in delta.events] == [1]
 
 
+def test_the_encoder_keeps_count_of_running_task_nodes() -> None:
+    """The max-parallelism budget reads the encoder's count instead of scanning every node each round."""
+    state = WorkflowState()
+    state.node(n(0)).kind = "task"
+    state.node(n(0)).phase = NodePhase.RUNNING
+    state.node(n(1)).kind = "subworkflow"
+    state.node(n(1)).phase = NodePhase.RUNNING  # not a task: not counted
+    encoder = StateEncoder(state)  # as stored
+    assert encoder.running_tasks == 1
+    for i, phase in ((2, NodePhase.QUEUED), (3, NodePhase.RETRYABLE_FAILURE), (4, NodePhase.NOT_YET_STARTED)):
+        state.node(n(i)).kind = "task"
+        state.node(n(i)).phase = phase
+    encoder.encode(state)
+    assert encoder.running_tasks == 3
+    state.node(n(0)).phase = NodePhase.SUCCEEDED
+    state.node(n(3)).phase = NodePhase.RUNNING
+    encoder.encode(state)
+    encoder.check(state)
+    assert encoder.running_tasks == 2
+    state.nodes = {path: node for path, node in state.nodes.items() if path != n(2)}  # replaced wholesale
+    encoder.encode(state)
+    assert encoder.running_tasks == 1
+
+
 async def test_a_finished_nested_scope_is_read_not_touched() -> None:
     """A subworkflow's (or dynamic workflow's) DAG is walked whenever its parent is visited: its finished nodes
     must not be marked touched, or every such round encodes and writes them all again."""

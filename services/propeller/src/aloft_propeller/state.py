@@ -44,6 +44,7 @@ _TERMINAL_NODE_PHASES = {
     NodePhase.SKIPPED,
     NodePhase.ABORTED,
 }
+_ACTIVE_NODE_PHASES = {NodePhase.QUEUED, NodePhase.RUNNING, NodePhase.RETRYABLE_FAILURE}
 
 
 class WorkflowPhase(enum.StrEnum):
@@ -80,6 +81,11 @@ class NodeState:
     branch_taken: str = ""
     # Task nodes that turned out dynamic: the offloaded compiled dynamic workflow ("" while the task runs).
     dynamic_workflow_uri: str = ""
+
+    @property
+    def running_task(self) -> bool:
+        """A task node started and not finished: it counts against the execution's max parallelism."""
+        return self.kind == "task" and self.phase in _ACTIVE_NODE_PHASES
 
     @property
     def plugin_state(self) -> bytes:
@@ -250,6 +256,9 @@ class StateEncoder:
         # The stored events' sequence numbers, ascending (the outbox keeps its events in order).
         self._written_events = [event.seq for event in stored.outbox]
         self._written_start = _outbox_start(stored)
+        # Paths of the running task nodes, kept as nodes are encoded: the max-parallelism budget without a scan of
+        # every node each round.
+        self._running = {path for path, node in stored.nodes.items() if node.running_task}
         # The latest update time of a terminal node (transition latency: when the next node could have started).
         self.last_end = max(
             (node.updated_at or 0.0 for node in stored.nodes.values() if node.phase.is_terminal), default=0.0
@@ -260,7 +269,7 @@ class StateEncoder:
         the touched nodes whose encoding changed."""
         changes: list[NodeChange] = []
         if self._nodes_of is not state.nodes:  # replaced wholesale: every node may have changed
-            self._nodes_of, self._fragments = state.nodes, {}
+            self._nodes_of, self._fragments, self._running = state.nodes, {}, set()
             paths: list[str] = list(state.nodes)
         else:
             paths = list(state.touched)
@@ -273,6 +282,10 @@ class StateEncoder:
             if self._fragments.get(path) != fragment:
                 self._fragments[path] = self._unwritten[path] = fragment
                 changes.append(NodeChange(path, touched.get(path, NodePhase.NOT_YET_STARTED), node))
+                if node.running_task:
+                    self._running.add(path)
+                else:
+                    self._running.discard(path)
                 if node.phase.is_terminal and node.updated_at:
                     self.last_end = max(self.last_end, node.updated_at)
         touched.clear()
@@ -280,6 +293,11 @@ class StateEncoder:
         changed = bool(changes) or scalars != self._scalars or state.event_seq != self._top
         self._scalars, self._top = scalars, state.event_seq
         return changed, changes
+
+    @property
+    def running_tasks(self) -> int:
+        """Task nodes started and not finished, as of the last ``encode``."""
+        return len(self._running)
 
     def delta(self, state: WorkflowState, force: bool = False, defer_drops: bool = False) -> StateDelta | None:
         """What changed since the last write (after ``encode``); None if nothing. ``force``: a delta even so, which
@@ -323,6 +341,8 @@ class StateEncoder:
         whole = {path: encode_node(node) for path, node in state.nodes.items()}
         if whole != self._fragments or encode_scalars(state) != self._scalars:
             raise AssertionError("the incremental state encoding differs from the whole one (a node changed untouched)")
+        if self._running != {path for path, node in state.nodes.items() if node.running_task}:
+            raise AssertionError("the running task nodes kept by the encoder differ from a count of every node")
 
 
 def _node_from_dict(data: dict[str, Any]) -> NodeState:

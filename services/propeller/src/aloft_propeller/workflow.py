@@ -33,7 +33,6 @@ from aloft_storage import BlobNotFound, BlobStore
 log = logging.getLogger(__name__)
 
 _SPEC_CACHE_SIZE = 2048
-_ACTIVE = (NodePhase.QUEUED, NodePhase.RUNNING, NodePhase.RETRYABLE_FAILURE)
 
 
 class WorkflowExecutor:
@@ -101,12 +100,17 @@ class WorkflowExecutor:
         self._frontiers[record.key] = (-1, frontier)
         return frontier
 
-    async def context(self, record: WorkflowRecord, state: WorkflowState, now: float) -> ExecutionContext:
+    async def context(
+        self, record: WorkflowRecord, state: WorkflowState, now: float, running_tasks: int | None = None
+    ) -> ExecutionContext:
+        """``running_tasks``: the state's running task nodes when the caller keeps count (the round's encoder),
+        else counted here over every node."""
         request, closure = await self._parsed_spec(record)
         budget = None
         if request.config.max_parallelism > 0:
-            running = sum(1 for node in state.nodes.values() if node.phase in _ACTIVE and node.kind == "task")
-            budget = max(request.config.max_parallelism - running, 0)
+            if running_tasks is None:
+                running_tasks = sum(1 for node in state.nodes.values() if node.running_task)
+            budget = max(request.config.max_parallelism - running_tasks, 0)
         execution_uri = paths.execution_dir(self._blobs, self._config.propeller.metadata_prefix, record.key)
         return ExecutionContext(
             key=record.key,

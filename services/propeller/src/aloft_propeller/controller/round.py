@@ -175,7 +175,7 @@ class RoundRunner:
         encoder.encode(state)
         before_phase, previous_end = state.phase, encoder.last_end
         started = time.perf_counter()
-        ectx = await self._executor.context(record, state, time.time())
+        ectx = await self._executor.context(record, state, time.time(), encoder.running_tasks)
         await self._executor.evaluate(ectx)
         workflow_name = ectx.request.workflow_id.name
         metrics.round_latency.labels(*_labels(record, workflow_name)).observe(time.perf_counter() - started)

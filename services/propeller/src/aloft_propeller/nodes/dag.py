@@ -76,6 +76,7 @@ def executable_nodes(scope: Scope) -> list[workflow_pb2.Node]:
 @dataclass(frozen=True)
 class DagGraph:
     nodes: tuple[workflow_pb2.Node, ...]  # topological order (``executable_nodes``)
+    ids: tuple[str, ...]  # each node's id
     index: dict[str, int]  # node id → position in ``nodes``
     upstream: tuple[frozenset[str], ...]  # ``upstream_ids`` of each node
     downstream: tuple[tuple[int, ...], ...]  # positions of the nodes that list each node upstream
@@ -90,7 +91,8 @@ def build_graph(scope: Scope) -> DagGraph:
         for node_id in ids:
             if node_id in index:
                 downstream[index[node_id]].append(position)
-    return DagGraph(tuple(nodes), index, upstream, tuple(tuple(d) for d in downstream))
+    node_ids = tuple(node.id for node in nodes)
+    return DagGraph(tuple(nodes), node_ids, index, upstream, tuple(tuple(d) for d in downstream))
 
 
 # Top-level workflows live as long as the executor's parsed specs (2,048); nested scopes (subworkflows, dynamic

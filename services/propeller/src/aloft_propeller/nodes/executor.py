@@ -119,7 +119,7 @@ class NodeExecutor:
     ) -> DagResult:
         """A DAG, visiting only what the round must (nodes/frontier.py)."""
         nodes = ectx.state.nodes
-        paths = [scope.path_of(node.id) for node in graph.nodes] if scope.prefix else [n.id for n in graph.nodes]
+        paths = [scope.path_of(node_id) for node_id in graph.ids] if scope.prefix else graph.ids
         parent = Parent(scope.parent_path, str(scope.parent_attempt)) if scope.parent_path else None
 
         def state_of(position: int) -> NodeState | None:
