@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,21 @@ def closure(shape: str, size: int, seconds: float = 0.0) -> compiler_pb2.Compile
     )
 
 
+async def wait_ready(client: Any, process: subprocess.Popen[bytes], seconds: float = 180.0) -> None:
+    """Until propeller answers (its start takes tens of seconds on a loaded machine); a start that never answers
+    stops the benchmark rather than timing executions against a refused port."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("aloft-propeller exited; see its output above")
+        try:
+            await client.ListExecutions(dataplane_pb2.ListExecutionsRequest(limit=1), timeout=1, wait_for_ready=True)
+            return
+        except grpc.aio.AioRpcError:
+            await asyncio.sleep(0.05)
+    raise SystemExit(f"aloft-propeller did not answer within {seconds:.0f} s")
+
+
 async def run_execution(
     client: Any, admin: CountingAdmin, name: str, shape: str, size: int, seconds: float = 0.0
 ) -> float:
@@ -125,14 +141,7 @@ async def main(args: argparse.Namespace) -> int:
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
         client = dataplane_pb2_grpc.DataPlaneServiceStub(channel)
         try:
-            for _ in range(400):
-                if process.poll() is not None:
-                    raise SystemExit("aloft-propeller exited; see its output above")
-                try:
-                    await client.ListExecutions(dataplane_pb2.ListExecutionsRequest(limit=1), timeout=1)
-                    break
-                except grpc.aio.AioRpcError:
-                    await asyncio.sleep(0.05)
+            await wait_ready(client, process)
             await run_execution(client, admin, "warmup", "fanout", 5)
             seconds = args.task_seconds
             chain = [

@@ -283,7 +283,26 @@ def test_path_resolves_as_realpath_does(store: LocalBlobStore, tmp_path: Path) -
         ("alias", "missing", "deeper", "stdout.log"),  # missing below a link: the link's target plus the rest
         ("not", "there", "yet"),
         ("dangling", "x"),  # a dangling link is followed to its target, as realpath does
+        ("dangling",),
+        ("alias",),
         ("afile", "below"),
+        ("with space", "a%20b"),
     ):
         uri = store.uri(*parts)
         assert str(store.path(uri)) == os.path.realpath(store.lexical_path(uri)), parts
+        assert store.key(uri) == store.path(uri).relative_to(store.root).as_posix(), parts
+    escaped = store.uri("real") + "/bl%6Fb"  # an escape is decoded: the same object
+    assert store.lexical_path(escaped) == store.lexical_path(store.uri("real", "blob"))
+    assert store.key(store.base_uri) == store.path(store.base_uri).relative_to(store.root).as_posix()
+
+
+async def test_write_now_replaces_or_keeps_what_is_there(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path, "c", None, timedelta(hours=1))
+    uri = store.uri("a", "b", "inputs.pb")
+    assert store.writes_now
+    store.write_now(uri, b"first", keep_existing=True)  # directories made as a write makes them
+    store.write_now(uri, b"second", keep_existing=True)
+    assert await store.read(uri) == b"first"
+    store.write_now(uri, b"third")
+    assert await store.read(uri) == b"third"
+    assert [p.name for p in store.path(store.uri("a", "b")).iterdir()] == ["inputs.pb"]  # no temporary files left

@@ -44,7 +44,7 @@ class FakeRepos:
         self.fail = fail
 
     @asynccontextmanager
-    async def transaction(self, *, batched: bool = False) -> AsyncIterator[Any]:
+    async def transaction(self, *, batched: bool = False, single_write: bool = False) -> AsyncIterator[Any]:
         yield self
         await asyncio.sleep(0)  # the commit's round trip: callers arriving meanwhile form the next batch
         if self.fail:

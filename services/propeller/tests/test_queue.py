@@ -45,3 +45,16 @@ async def test_rate_limited_backoff_grows_until_forget() -> None:
     assert queue.failures("a") == 0 and queue.add_rate_limited("a") == 0.01
     assert await asyncio.wait_for(queue.get(), 5) == "a"
     queue.shut_down()
+
+
+async def test_cancel_scheduled_drops_the_scheduled_add() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    queue.add_after("a", 60)
+    queue.add_after("b", 60)
+    assert queue.scheduled("a")
+    queue.cancel_scheduled("a")
+    queue.cancel_scheduled("c")  # nothing scheduled: nothing to do
+    assert not queue.scheduled("a") and queue.scheduled("b")
+    queue.add_after("a", 0.01)  # scheduled again after a cancel: added as usual
+    assert await asyncio.wait_for(queue.get(), 5) == "a"
+    queue.shut_down()

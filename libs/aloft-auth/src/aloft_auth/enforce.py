@@ -115,6 +115,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, guard: Guard) -> None:
         self.guard = guard
+        # The guarding handler per method, built once (the handler the chain returns is the same object each call).
+        self._guarded: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -125,12 +127,18 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         method = handler_call_details.method
         if handler is None or not self.guard.requires_token(method):
             return handler
-        guard = self.guard
+        known = self._guarded.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        guarded = self._guard(handler, method)
+        self._guarded[method] = (handler, guarded)
+        return guarded
 
+    def _guard(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         async def admit(request: Any, context: grpc.aio.ServicerContext) -> contextvars.Token[Identity | None]:
             message = request if isinstance(request, Message) else None
             try:
-                identity = await guard.check(_metadata(context), method, message, context.peer())
+                identity = await self.guard.check(_metadata(context), method, message, context.peer())
             except (Unauthenticated, PermissionDenied) as err:
                 await context.abort(err.code, err.message)
             return current_identity.set(identity)

@@ -31,8 +31,8 @@ def _split(full_method: str) -> tuple[str, str]:
     return service, method
 
 
-def _metadata_carrier(details: grpc.HandlerCallDetails) -> dict[str, str]:
-    return {k: v for k, v in (details.invocation_metadata or ()) if isinstance(v, str)}
+def _call_metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
+    return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
 
 
 class MalformedRequest:
@@ -62,7 +62,14 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 
     Unparseable request bytes answer INVALID_ARGUMENT; an unexpected exception answers INTERNAL with a reference
     to the logged traceback, never the exception's own text (it may hold SQL or paths).
+
+    The wrapping handler is built once per method (and per handler the rest of the chain returns for it, which is
+    the same object call after call unless an inner interceptor answers a call with a handler of its own); only the
+    trace context is read per call, from the call's metadata.
     """
+
+    def __init__(self) -> None:
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -72,41 +79,60 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
-        service, method = _split(handler_call_details.method)
-        inner = handler.unary_unary
-        parent = propagate.extract(_metadata_carrier(handler_call_details))
+        method = handler_call_details.method
+        known = self._wrapped.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = _wrap_unary(handler, method)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
 
-        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            start = time.perf_counter()
-            code = grpc.StatusCode.OK
-            with _tracer.start_as_current_span(f"{service}/{method}", kind=SpanKind.SERVER, context=parent) as span:
-                try:
-                    if isinstance(request, MalformedRequest):
-                        code = grpc.StatusCode.INVALID_ARGUMENT
-                        await context.abort(code, f"the request is not a valid {request.message_type} message")
-                    return await inner(request, context)
-                except AloftError as err:
-                    code = err.code
-                    span.set_status(Status(StatusCode.ERROR, err.message))
-                    await context.abort_with_status(to_rpc_status(err))
-                except grpc.aio.AbortError:
-                    code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
-                    raise
-                except Exception as exc:  # last-resort mapping, logged with its trace
-                    code = grpc.StatusCode.INTERNAL
-                    reference = uuid.uuid4().hex[:12]
-                    log.exception("unhandled error in %s/%s (reference %s)", service, method, reference)
-                    span.record_exception(exc)
-                    await context.abort(code, f"internal error in {method} (reference {reference} in the server log)")
-                finally:
-                    RPC_LATENCY.labels(service, method).observe(time.perf_counter() - start)
-                    RPC_HANDLED.labels(service, method, code.name).inc()
 
-        return grpc.unary_unary_rpc_method_handler(
-            wrapped,
-            request_deserializer=_tolerant(handler.request_deserializer),
-            response_serializer=handler.response_serializer,
-        )
+def _wrap_unary(handler: grpc.RpcMethodHandler, full_method: str) -> grpc.RpcMethodHandler:
+    service, method = _split(full_method)
+    inner = handler.unary_unary
+    span_name = f"{service}/{method}"
+    latency = RPC_LATENCY.labels(service, method)
+    handled: dict[grpc.StatusCode, Any] = {}
+
+    def count(code: grpc.StatusCode) -> None:
+        counter = handled.get(code)
+        if counter is None:
+            counter = handled[code] = RPC_HANDLED.labels(service, method, code.name)
+        counter.inc()
+
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        start = time.perf_counter()
+        code = grpc.StatusCode.OK
+        parent = propagate.extract(_call_metadata(context))
+        with _tracer.start_as_current_span(span_name, kind=SpanKind.SERVER, context=parent) as span:
+            try:
+                if isinstance(request, MalformedRequest):
+                    code = grpc.StatusCode.INVALID_ARGUMENT
+                    await context.abort(code, f"the request is not a valid {request.message_type} message")
+                return await inner(request, context)
+            except AloftError as err:
+                code = err.code
+                span.set_status(Status(StatusCode.ERROR, err.message))
+                await context.abort_with_status(to_rpc_status(err))
+            except grpc.aio.AbortError:
+                code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
+                raise
+            except Exception as exc:  # last-resort mapping, logged with its trace
+                code = grpc.StatusCode.INTERNAL
+                reference = uuid.uuid4().hex[:12]
+                log.exception("unhandled error in %s/%s (reference %s)", service, method, reference)
+                span.record_exception(exc)
+                await context.abort(code, f"internal error in {method} (reference {reference} in the server log)")
+            finally:
+                latency.observe(time.perf_counter() - start)
+                count(code)
+
+    return grpc.unary_unary_rpc_method_handler(
+        wrapped,
+        request_deserializer=_tolerant(handler.request_deserializer),
+        response_serializer=handler.response_serializer,
+    )
 
 
 class ClientTracingInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]

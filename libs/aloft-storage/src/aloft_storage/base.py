@@ -74,6 +74,14 @@ class BlobStore(abc.ABC):
     ) -> str:
         """A URL a plain HTTP client can ``method`` for ``expires_in`` (PUT honours Content-MD5 when given)."""
 
+    # Whether ``write_now`` works (a local file system): callers off the event loop may then write there.
+    writes_now: bool = False
+
+    def write_now(self, uri: str, data: bytes, *, keep_existing: bool = False) -> None:
+        """Write synchronously, atomic as ``write``, for callers off the event loop (only when ``writes_now``);
+        with ``keep_existing`` an object already at ``uri`` stays as it is."""
+        raise NotImplementedError(f"{type(self).__name__} writes only through write()")
+
     def link_file(self, path: str, uri: str) -> bool:
         """Make the local file ``path`` the object at ``uri`` without copying it (a hard link: later appends to the
         file are the object's too), when the store can; False when it cannot (another file system, a remote

@@ -16,12 +16,14 @@ class UrlSigner:
     def __init__(self, secret: bytes, base_url: str) -> None:
         if not secret:
             raise ValueError("signing secret must not be empty")
-        self._secret = secret
+        self._keyed = hmac.new(secret, digestmod=hashlib.sha256)  # copied per signature: the key is set up once
         self.base_url = base_url.rstrip("/")
 
     def _mac(self, method: str, key: str, expires: int, content_md5: str) -> str:
         payload = "\n".join([method.upper(), key, str(expires), content_md5]).encode()
-        return hmac.new(self._secret, payload, hashlib.sha256).hexdigest()
+        mac = self._keyed.copy()
+        mac.update(payload)
+        return mac.hexdigest()
 
     def sign(self, key: str, method: str, expires_in_seconds: float, content_md5: str = "") -> str:
         expires = int(time.time() + expires_in_seconds)

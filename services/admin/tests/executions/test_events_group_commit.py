@@ -13,8 +13,11 @@ from flyteidl.admin import node_execution_pb2
 from flyteidl.core import execution_pb2 as core
 from flyteidl.core import identifier_pb2
 from flyteidl.event import event_pb2
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select
 
 from aloft_admin.managers.events_group import EventGroups
+from aloft_admin.repositories.models.executions import NodeExecutionModel, TaskExecutionModel
 from aloft_service.errors import AloftError, NotFound
 
 NODE = core.NodeExecution
@@ -156,3 +159,58 @@ async def test_a_group_whose_event_fails_after_loading_records_the_others(
         node_execution_pb2.NodeExecutionListRequest(workflow_execution_id=wid, limit=20)
     )
     assert sorted(n.id.node_id for n in listed.node_executions) == ["a", "b", "c", "d"]
+
+
+def row_columns(row: Any) -> dict[str, Any]:
+    """A row's columns, without those that differ by construction (id, links to other rows, admin's clock)."""
+    skipped = {"id", "node_id", "parent_id", "created_at", "updated_at", "execution_name"}
+    return {c.key: getattr(row, c.key) for c in sa_inspect(type(row)).column_attrs if c.key not in skipped}
+
+
+async def test_new_rows_of_a_group_are_written_as_a_lone_events_row(exec_server: Any) -> None:
+    """A group's new node and task rows go in one INSERT (PostgreSQL: one statement over arrays): every column as
+    the ORM writes a lone event's row, ids the rows' own, and a row inserted mid-group (a child's parent) is then
+    updated by a later event of the same group."""
+    nodes, tasks = exec_server.managers.node_events, exec_server.managers.task_events
+    for name in ("group", "alone"):
+        await exec_server.seed_execution(name)
+
+    stamp = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)  # one occurred_at for all: rows compared column by column
+
+    def first_event(name: str, node: str) -> admin_event_pb2.NodeExecutionEventRequest:
+        request = node_request(exec_server.wid(name), node, NODE.QUEUED)
+        request.event.spec_node_id, request.event.retry_group, request.event.input_uri = "spec", "1", "s3://b/in.pb"
+        request.event.occurred_at.FromDatetime(stamp)
+        return request
+
+    def task_event(name: str, node: str) -> admin_event_pb2.TaskExecutionEventRequest:
+        request = task_request(exec_server.wid(name), node)
+        request.event.occurred_at.FromDatetime(stamp)
+        return request
+
+    parent = first_event("group", "a")
+    child = first_event("group", "c")
+    child.event.parent_node_metadata.node_id = "a"
+    await asyncio.gather(
+        nodes.record(parent),
+        nodes.record(first_event("group", "b")),
+        nodes.record(child),  # reads a's id: the two rows before it are inserted first
+        nodes.record(node_request(exec_server.wid("group"), "a", NODE.RUNNING)),  # updates a, inserted above
+        tasks.record(task_event("group", "b")),
+        tasks.record(task_event("group", "c")),
+    )
+    await nodes.record(first_event("alone", "b"))
+    await tasks.record(task_event("alone", "b"))
+
+    async with exec_server.deps.db.session() as session:
+        node_rows = {
+            (r.execution_name, r.node_id): r for r in (await session.execute(select(NodeExecutionModel))).scalars()
+        }
+        task_rows = {
+            (r.execution_name, r.node_id): r for r in (await session.execute(select(TaskExecutionModel))).scalars()
+        }
+    assert row_columns(node_rows["group", "b"]) == row_columns(node_rows["alone", "b"])
+    assert row_columns(task_rows["group", "b"]) == row_columns(task_rows["alone", "b"])
+    assert node_rows["group", "c"].parent_id == node_rows["group", "a"].id
+    assert node_rows["group", "a"].phase == "RUNNING" and node_rows["group", "a"].version == 2
+    assert len({row.id for row in node_rows.values()}) == len(node_rows) == 4

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -81,6 +82,14 @@ async def test_generated_names_and_duplicates(exec_server: Any, literals: Any) -
     # The refused duplicate left the original's stored inputs alone.
     data = await admin.GetExecutionData(execution_pb2.WorkflowExecutionGetDataRequest(id=exec_server.wid("same")))
     assert data.full_inputs.literals["a"].scalar.primitive.integer == 1
+    # Each attempt writes its inputs under a key of its own before the INSERT; the refused one's are removed.
+    async with exec_server.deps.repos.transaction() as tx:
+        row = await tx.executions.get(exec_server.wid("same"))
+    assert row is not None
+    kept = {Path(exec_server.deps.blobs.path(uri)) for uri in (row.inputs_uri, row.user_inputs_uri)}
+    assert len(kept) == 2  # the launch plan's default makes the inputs differ from the user's
+    [inputs_dir] = {path.parent for path in kept}
+    assert set(inputs_dir.glob("same.*")) == kept
 
 
 async def test_bad_requests_name_the_problem_and_write_nothing(exec_server: Any, literals: Any) -> None:

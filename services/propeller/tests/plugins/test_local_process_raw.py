@@ -9,6 +9,7 @@ import asyncio
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,71 @@ async def test_a_command_naming_the_inputs_file_gets_the_empty_map(
     assert info.phase == Phase.SUCCESS, info
     assert await blobs.read_proto(ctx.inputs_uri, literals_pb2.LiteralMap) == literals_pb2.LiteralMap()
     assert await blobs.read(f"{ctx.output_prefix}/stdout.log") == b"found\n"
+
+
+async def test_pending_inputs_in_memory_are_written_only_for_a_command_that_reads_them(
+    propeller_config: PropellerConfig,
+    blobs: BlobStore,
+    make_ctx: MakeCtx,
+    drive: Drive,
+    raw_template: Any,
+    literals: Any,
+) -> None:
+    """An array element's inputs come in memory (``inputs_pending``): a command that does not name the inputs file
+    gets none written (its templated inputs still render), one that reads it finds the element's map there."""
+    element = literals_pb2.LiteralMap(literals={"x": literals.integer(7)})
+    template = raw_template("echo {{.inputs.x}}", inputs={"x": INT})
+    ctx = await make_ctx(template, write_inputs=False)
+    ctx = replace(ctx, inputs=element, inputs_pending=True)
+    info = await drive(LocalProcessPlugin(propeller_config, blobs), ctx)
+    assert info.phase == Phase.SUCCESS, info
+    assert await blobs.read(f"{ctx.output_prefix}/stdout.log") == b"7\n"
+    assert not await blobs.exists(ctx.inputs_uri)
+
+    reader = raw_template("test -f {{.input}} && echo {{.inputs.x}}", inputs={"x": INT})
+    ctx = await make_ctx(reader, node="n1", write_inputs=False)
+    ctx = replace(ctx, inputs=element, inputs_pending=True)
+    info = await drive(LocalProcessPlugin(propeller_config, blobs), ctx)
+    assert info.phase == Phase.SUCCESS, info
+    assert await blobs.read(f"{ctx.output_prefix}/stdout.log") == b"7\n"
+    assert await blobs.read_proto(ctx.inputs_uri, literals_pb2.LiteralMap) == element
+
+
+async def test_pending_inputs_already_written_stay_as_they_are(
+    propeller_config: PropellerConfig,
+    blobs: BlobStore,
+    make_ctx: MakeCtx,
+    drive: Drive,
+    raw_template: Any,
+    literals: Any,
+) -> None:
+    """A relaunch (after a propeller restart, or the next attempt) finds the element's blob written: kept."""
+    written = literals_pb2.LiteralMap(literals={"x": literals.integer(1)})
+    ctx = await make_ctx(raw_template("cat {{.input}} > /dev/null", inputs={"x": INT}), inputs=dict(written.literals))
+    ctx = replace(ctx, inputs=literals_pb2.LiteralMap(literals={"x": literals.integer(2)}), inputs_pending=True)
+    info = await drive(LocalProcessPlugin(propeller_config, blobs), ctx)
+    assert info.phase == Phase.SUCCESS, info
+    assert await blobs.read_proto(ctx.inputs_uri, literals_pb2.LiteralMap) == written
+
+
+async def test_pending_inputs_that_cannot_be_written_fail_the_attempt_retryably(
+    propeller_config: PropellerConfig,
+    blobs: BlobStore,
+    make_ctx: MakeCtx,
+    drive: Drive,
+    raw_template: Any,
+    literals: Any,
+) -> None:
+    ctx = await make_ctx(raw_template("cat {{.input}}", inputs={"x": INT}), write_inputs=False)
+    blocked = blobs.path(ctx.inputs_uri).parent  # type: ignore[attr-defined]
+    blocked.parent.mkdir(parents=True, exist_ok=True)
+    blocked.write_text("a file where the node's directory belongs")
+    element = literals_pb2.LiteralMap(literals={"x": literals.integer(3)})
+    plugin = LocalProcessPlugin(propeller_config, blobs)
+    info = await drive(plugin, replace(ctx, inputs=element, inputs_pending=True))
+    assert info.phase == Phase.RETRYABLE_FAILURE, info
+    assert info.error is not None and info.error.code == "InputsNotWritten" and info.error.kind == ErrorKind.SYSTEM
+    assert not plugin.attempt_dir(ctx).claim_path.exists()  # nothing ran
 
 
 async def test_a_log_written_while_running_is_linked_live(

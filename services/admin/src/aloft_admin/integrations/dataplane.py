@@ -136,6 +136,8 @@ class GrpcDataPlaneClient:
         self.auth = auth or AuthConfig()
         self.router = ClusterRouter(planes, clusters)
         self._channels: dict[str, grpc.aio.Channel] = {}
+        # A stub builds a callable per method: one per channel, not one per call.
+        self._stubs: dict[str, dataplane_pb2_grpc.DataPlaneServiceStub] = {}
 
     def route(self, cluster_label: str, seed: str = "") -> str | None:
         return self.router.choose(cluster_label, seed)
@@ -144,11 +146,11 @@ class GrpcDataPlaneClient:
         plane = self.planes.get(cluster)
         if plane is None or not plane.enabled:
             raise DataPlaneUnavailable(f"data plane {cluster!r} is not configured or not enabled")
-        channel = self._channels.get(cluster)
-        if channel is None:
-            channel = open_channel(plane, self.auth)
-            self._channels[cluster] = channel
-        return dataplane_pb2_grpc.DataPlaneServiceStub(channel)
+        stub = self._stubs.get(cluster)
+        if stub is None:
+            channel = self._channels[cluster] = open_channel(plane, self.auth)
+            stub = self._stubs[cluster] = dataplane_pb2_grpc.DataPlaneServiceStub(channel)
+        return stub
 
     async def create_execution(
         self, cluster: str, request: dataplane_pb2.CreateExecutionRequest
@@ -179,7 +181,7 @@ class GrpcDataPlaneClient:
             raise _call_failed(cluster, exc) from exc
 
     async def close(self) -> None:
-        channels, self._channels = self._channels, {}
+        channels, self._channels, self._stubs = self._channels, {}, {}
         for channel in channels.values():
             await channel.close()
 

@@ -1,16 +1,18 @@
 """CreateExecution, RelaunchExecution and RecoverExecution: record the execution, then hand it to a data plane.
 
-One transaction validates the request against the launch plan (project state, launch target and matchable
-attributes come from caches: ``read_cache``, ``launch_targets``), resolves the execution config, inserts the row
-(phase UNDEFINED, hand-off pending, the hand-off request in the row) with one INSERT (a used name is the unique
-constraint's ALREADY_EXISTS) and writes inputs (the user's inputs only when they differ) to the blob store.
-After the commit the data plane is asked to run it (``Handoffs.dispatch``); when it cannot be reached
-the execution stays recorded and the repair loop retries.
+The request is validated against the launch plan (project state, launch target and matchable attributes come
+from caches: ``read_cache``, ``launch_targets``), the execution config resolved, the inputs (the user's inputs only
+when they differ) written to the blob store under keys of this attempt's own, and then the row (phase UNDEFINED,
+hand-off pending, the hand-off request in the row) inserted with one INSERT that commits on its own (PostgreSQL: one
+round trip, no BEGIN / COMMIT; a used name is the unique constraint's ALREADY_EXISTS, and this attempt's blobs are
+removed). Nothing is acknowledged before that commit. After it the data plane is asked to run the execution
+(``Handoffs.dispatch``); when it cannot be reached the execution stays recorded and the repair loop retries.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -36,7 +38,7 @@ from aloft_admin.transformers.executions import spec_of
 from aloft_admin.transformers.timestamps import Clock, from_timestamp, to_timestamp
 from aloft_admin.validation.execution_identifiers import require
 from aloft_admin.validation.execution_inputs import merge_inputs
-from aloft_service.errors import InvalidArgument
+from aloft_service.errors import AlreadyExists, InvalidArgument
 from aloft_storage import BlobStore
 
 log = logging.getLogger(__name__)
@@ -177,7 +179,7 @@ class ExecutionCreateManager:
             raise InvalidArgument("missing spec.launch_plan")
         if launch.spec.launch_plan.resource_type == identifier_pb2.TASK:
             launch.launch_plan_id = await self._single_tasks.launch_plan_for(launch.spec.launch_plan)
-        async with self._repos.transaction() as tx:
+        async with self._repos.transaction(single_write=True) as tx:
             handoff = await self.record_execution(tx, launch)
         crash_point(AFTER_EXECUTION_COMMIT)
         if self._handoff_in_background:
@@ -194,8 +196,10 @@ class ExecutionCreateManager:
     async def record_execution(self, tx: Repositories, launch: Launch) -> dataplane_pb2.CreateExecutionRequest:
         """Insert the execution (hand-off pending) and return the hand-off request, also stored in the row.
 
-        The row is flushed before any blob is written, so a duplicate name fails (ALREADY_EXISTS) without touching
-        the existing execution's blobs; a failed blob write rolls the row back.
+        The blobs are written first, under keys no other attempt uses (a duplicate name cannot overwrite another
+        execution's inputs), and the INSERT is the unit of work's last statement: a failed blob write leaves no row,
+        and a row that commits has its inputs. A duplicate name (ALREADY_EXISTS) removes this attempt's blobs; any
+        other failure may leave them unreferenced (the INSERT may have committed when the connection broke).
         """
         wid, spec = launch.id, launch.spec
         await self._projects.ensure(tx, wid.project, wid.domain, wid.org)
@@ -209,10 +213,11 @@ class ExecutionCreateManager:
         parent_row_id = await _fill_metadata(tx, resolved, launch)
         cluster = self._dataplanes.route(cluster_label_of(resolved), seed=routing_seed(wid)) or ""
         prefix = (self._metadata_prefix, wid.project, wid.domain, wid.name)
+        attempt = uuid.uuid4().hex
         handoff = dataplane_pb2.CreateExecutionRequest(
             id=wid,
             closure_uri=target.workflow_closure_uri,
-            inputs_uri=self._inputs_uri(wid, "inputs"),
+            inputs_uri=self._inputs_uri(wid, attempt, "inputs"),
             config=self._config.data_plane_config(resolved, matching),
             launch_plan_id=target.launch_plan_id,
             workflow_id=target.workflow_id,
@@ -228,21 +233,35 @@ class ExecutionCreateManager:
         notifications = execution_notifications(resolved, list(target.spec.entity_metadata.notifications))
         # Without defaults or fixed inputs the user's inputs are the inputs: one blob serves both (relaunch reads it).
         same = inputs == launch.user_inputs
-        user_inputs_uri = handoff.inputs_uri if same else self._inputs_uri(wid, "user")
+        user_inputs_uri = handoff.inputs_uri if same else self._inputs_uri(wid, attempt, "user")
         row = _execution_row(launch, resolved, handoff, user_inputs_uri, notifications)
         row.parent_node_execution_id = parent_row_id
         row.handoff_request = handoff.SerializeToString(deterministic=True)
-        await tx.executions.add(row)
+        written = [handoff.inputs_uri] if same else [handoff.inputs_uri, user_inputs_uri]
         await self._blobs.write_proto(handoff.inputs_uri, inputs)
         if not same:
             await self._blobs.write_proto(user_inputs_uri, launch.user_inputs)
+        try:
+            await tx.executions.add(row)
+        except AlreadyExists:
+            await self._discard(written)
+            raise
         return handoff
 
-    def _inputs_uri(self, wid: identifier_pb2.WorkflowExecutionIdentifier, kind: str) -> str:
+    def _inputs_uri(self, wid: identifier_pb2.WorkflowExecutionIdentifier, attempt: str, kind: str) -> str:
         """Executions' inputs side by side in one directory per project and domain: a directory per execution costs
         a mkdir in every CreateExecution (the data plane makes the execution's own directory when it writes there).
-        ``_inputs`` cannot be an execution's name (names start with a letter), nor ``.`` be part of one."""
-        return self._blobs.uri(self._metadata_prefix, wid.project, wid.domain, "_inputs", f"{wid.name}.{kind}.pb")
+        ``_inputs`` cannot be an execution's name (names start with a letter), nor ``.`` be part of one, so
+        ``<name>.<attempt>`` names one attempt to create the execution ``<name>``."""
+        key = f"{wid.name}.{attempt}.{kind}.pb"
+        return self._blobs.uri(self._metadata_prefix, wid.project, wid.domain, "_inputs", key)
+
+    async def _discard(self, uris: list[str]) -> None:
+        for uri in uris:
+            try:
+                await self._blobs.delete(uri)
+            except Exception:  # an unreferenced blob is only garbage; the caller's answer stays ALREADY_EXISTS
+                log.warning("could not remove %s of a refused create", uri, exc_info=True)
 
 
 def _execution_row(

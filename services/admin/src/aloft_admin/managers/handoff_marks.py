@@ -4,7 +4,9 @@ Every caller still waits until its own row is committed, so nothing is acknowled
 only the number of transactions falls (one per batch instead of one per execution). Each row's update keeps its
 own condition (``pending → starting`` only from pending, ``starting → done`` only from starting), so a terminate
 racing a hand-off still finds exactly one winner. A crash before a batch commits leaves its rows as they were and
-the repair loop carries on from there (CreateExecution and StartExecution are idempotent).
+the repair loop carries on from there (CreateExecution and StartExecution are idempotent). A batch written with
+one statement (every ``starting → done`` batch; a ``pending → starting`` batch for one cluster and shard) runs
+without BEGIN and COMMIT: the statement commits when it returns.
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ class _GroupCommit(Generic[T, R]):
         while self._waiting:
             batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
             try:
-                async with self._repos.transaction() as tx:
-                    results = await self._write(tx, [item for item, _ in batch])
+                items = [item for item, _ in batch]
+                async with self._repos.transaction(single_write=self._one_statement(items)) as tx:
+                    results = await self._write(tx, items)
             except Exception as exc:  # noqa: BLE001 - every waiter fails, as its own transaction would have
                 for _, waiter in batch:
                     if not waiter.done():
@@ -62,6 +65,11 @@ class _GroupCommit(Generic[T, R]):
     async def _write(self, tx: Repositories, items: Sequence[T]) -> list[R]:
         raise NotImplementedError
 
+    def _one_statement(self, items: Sequence[T]) -> bool:
+        """Whether ``_write`` writes ``items`` with one statement: then it commits on its own (PostgreSQL: no BEGIN
+        and COMMIT round trips)."""
+        return False
+
 
 HandedOff: TypeAlias = tuple[WorkflowExecutionId, str, str]  # execution, cluster, shard key
 
@@ -72,6 +80,9 @@ class HandedOffMarks(_GroupCommit[HandedOff, bool]):
     def __init__(self, repos: RepositoryProvider, clock: Clock) -> None:
         super().__init__(repos)
         self._clock = clock
+
+    def _one_statement(self, items: Sequence[HandedOff]) -> bool:
+        return len({(cluster, shard_key) for _, cluster, shard_key in items}) == 1  # one UPDATE per target
 
     async def _write(self, tx: Repositories, items: Sequence[HandedOff]) -> list[bool]:
         by_target: dict[tuple[str, str], list[WorkflowExecutionId]] = {}
@@ -86,6 +97,9 @@ class HandedOffMarks(_GroupCommit[HandedOff, bool]):
 
 class StartedMarks(_GroupCommit[WorkflowExecutionId, None]):
     """``starting → done`` (``ExecutionRepo.mark_started``)."""
+
+    def _one_statement(self, items: Sequence[WorkflowExecutionId]) -> bool:
+        return True
 
     async def _write(self, tx: Repositories, items: Sequence[WorkflowExecutionId]) -> list[None]:
         await tx.executions.mark_started_each(items)

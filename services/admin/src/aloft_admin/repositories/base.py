@@ -64,7 +64,7 @@ class ExecutionRepo(Protocol):
         """The cluster the execution was handed to ("" before the hand-off); None when there is no execution."""
 
     async def add(self, row: ExecutionModel) -> None:
-        """Insert and flush: a used name raises ``AlreadyExists`` before the caller writes any blob."""
+        """Insert with one statement: a used name raises ``AlreadyExists`` from this call."""
 
     async def page(self, scope: NamedId, query: ListQuery) -> tuple[list[ExecutionModel], str]:
         """Executions of a project/domain (and launch name), newest first; archived ones only when the filters
@@ -318,10 +318,13 @@ class Repositories:
 
 
 class RepositoryProvider(Protocol):
-    def transaction(self, *, batched: bool = False, reads: bool = False) -> AbstractAsyncContextManager[Repositories]:
+    def transaction(
+        self, *, batched: bool = False, reads: bool = False, single_write: bool = False
+    ) -> AbstractAsyncContextManager[Repositories]:
         """One unit of work: committed when the block succeeds, rolled back otherwise; database errors arrive as
         ``aloft_service.errors`` (UNAVAILABLE, ALREADY_EXISTS, ABORTED). ``batched`` (many events in one unit):
         ``flush`` writes nothing; staged rows are written before a read that needs them and at the end, so errors
         (a duplicate insert, a lost version race) may surface at any later step of the block. ``reads`` (a block
         that only reads, and needs no snapshot shared by its statements): each statement may run on its own,
-        without a transaction around it (PostgreSQL: no BEGIN / COMMIT round trips)."""
+        without a transaction around it (PostgreSQL: no BEGIN / COMMIT round trips). ``single_write``: the same
+        for a block that reads and then writes with one statement, last: that statement commits when it returns."""

@@ -144,6 +144,7 @@ class Controller:
             return
         except NotFound:
             self.queue.forget(key)
+            self.queue.cancel_scheduled(key)
             return
         except Unavailable as exc:
             # Admin (events) or the store is unreachable: wait with backoff, never give up on the workflow.
@@ -155,8 +156,9 @@ class Controller:
             return
         self._round_failures.pop(key, None)
         self.queue.forget(key)
-        if outcome is None:
+        if outcome is None:  # finished: a fallback round scheduled earlier (UNTIL_WOKEN) would find nothing to do
             self._idle_rounds.pop(key, None)
+            self.queue.cancel_scheduled(key)
             return
         self.queue.add_after(key, self._next_round_in(key, outcome))
 

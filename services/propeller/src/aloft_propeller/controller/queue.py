@@ -2,8 +2,8 @@
 
 - An item added while already queued is queued once; added while being processed, it is queued again when
   ``done`` is called (never processed by two workers at once).
-- ``add_after`` schedules an add; ``add_rate_limited`` re-adds with per-item exponential backoff
-  (``base_delay * 2**failures``, capped at ``max_delay``) until ``forget``.
+- ``add_after`` schedules an add (``cancel_scheduled`` drops it); ``add_rate_limited`` re-adds with per-item
+  exponential backoff (``base_delay * 2**failures``, capped at ``max_delay``) until ``forget``.
 """
 
 from __future__ import annotations
@@ -53,6 +53,15 @@ class WorkQueue(Generic[T]):
         if existing is not None:
             existing.cancel()
         self._timers[item] = loop.call_at(due, self._fire, item)
+
+    def cancel_scheduled(self, item: T) -> None:
+        """Drop the add scheduled for ``item``, if any (it has nothing left to do)."""
+        timer = self._timers.pop(item, None)
+        if timer is not None:
+            timer.cancel()
+
+    def scheduled(self, item: T) -> bool:
+        return item in self._timers
 
     def _fire(self, item: T) -> None:
         self._timers.pop(item, None)

@@ -158,6 +158,14 @@ class NodeTraits:
     child_execution: identifier_pb2.WorkflowExecutionIdentifier | None = None
 
 
+class InputsBlob(enum.Enum):
+    """What a node context's ``inputs_uri`` holds."""
+
+    WRITTEN = "written"  # the node's inputs (no blob when they are empty: ExecutionContext.write_node_inputs)
+    PENDING = "pending"  # nothing yet (array elements): whatever hands the URI to a process writes ``inputs`` first
+    OTHER = "other"  # another map: a flytekit map task's element reads the whole array's inputs and picks its own
+
+
 @dataclass
 class NodeContext:
     """What a handler may see and use for one node: narrow capabilities, not the execution's whole state."""
@@ -184,6 +192,7 @@ class NodeContext:
     abort_child: Callable[[NodeContext, workflow_pb2.Node, str, str], Awaitable[None]]
     # Extra environment for the task attempt (array sub-nodes: which element this attempt maps).
     task_envs: dict[str, str] = field(default_factory=dict)
+    inputs_blob: InputsBlob = InputsBlob.WRITTEN
 
     def task_template(self) -> tasks_pb2.TaskTemplate:
         return self.templates.task_template(self.node.task_node.reference_id)

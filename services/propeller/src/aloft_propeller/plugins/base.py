@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from flyteidl.core import identifier_pb2, security_pb2, tasks_pb2
+from flyteidl.core import identifier_pb2, literals_pb2, security_pb2, tasks_pb2
 from google.protobuf import struct_pb2
 
 from aloft_propeller.execution_error import ErrorKind, ExecutionError
@@ -121,6 +121,12 @@ class TaskExecutionContext:
     security_context: security_pb2.SecurityContext | None = None
     platform_resource_defaults: Resources = Resources()
     platform_resource_limits: Resources = Resources()
+    # The attempt's inputs as the engine holds them (what ``inputs_uri`` holds, or will hold once written); None:
+    # read ``inputs_uri`` (``io.read_inputs``). With ``inputs_pending`` the blob may not exist yet (an array element's
+    # inputs are written only for a process that reads them): whatever hands the URI to a process writes ``inputs``
+    # there first (``io.ensure_inputs_blob``). Otherwise a node's inputs.pb exists when its inputs are not empty.
+    inputs: literals_pb2.LiteralMap | None = None
+    inputs_pending: bool = False
 
 
 @runtime_checkable

@@ -56,8 +56,10 @@ async def read_error_document(blobs: BlobStore, output_prefix: str) -> Execution
 
 
 async def read_inputs(ctx: TaskExecutionContext) -> literals_pb2.LiteralMap:
-    """The attempt's inputs; a node without inputs has no inputs.pb (``ensure_inputs_blob`` writes one for a
-    process that reads it)."""
+    """The attempt's inputs: the engine's own copy when it handed one over; else read, where a node without inputs
+    has no inputs.pb (``ensure_inputs_blob`` writes one for a process that reads it)."""
+    if ctx.inputs is not None:
+        return ctx.inputs
     try:
         return await ctx.blobs.read_proto(ctx.inputs_uri, literals_pb2.LiteralMap)
     except BlobNotFound:
@@ -66,12 +68,27 @@ async def read_inputs(ctx: TaskExecutionContext) -> literals_pb2.LiteralMap:
         return literals_pb2.LiteralMap()
 
 
+def inputs_to_write(
+    ctx: TaskExecutionContext, inputs: literals_pb2.LiteralMap | None = None
+) -> literals_pb2.LiteralMap | None:
+    """The map a process handed ``ctx.inputs_uri`` needs written there unless it already is; None when the blob is
+    known to be there. The node executor writes a node's inputs.pb only when it has inputs (every reader in
+    propeller and admin takes an absent one as the empty map); an array element's is pending until a process reads
+    it (``ctx.inputs_pending``). ``inputs``: the attempt's inputs when read already."""
+    if not ctx.inputs_uri:
+        return None
+    known = ctx.inputs if ctx.inputs is not None else inputs
+    if ctx.inputs_pending:
+        return known if known is not None else literals_pb2.LiteralMap()
+    if known is not None and known.literals:
+        return None  # the executor wrote them
+    return literals_pb2.LiteralMap()
+
+
 async def ensure_inputs_blob(ctx: TaskExecutionContext, inputs: literals_pb2.LiteralMap | None = None) -> None:
-    """Write the empty inputs map at ``ctx.inputs_uri`` when nothing is there. The node executor writes a node's
-    inputs.pb only when it has inputs (every reader in propeller and admin takes an absent one as the empty map);
-    a task process reads the file by path (flytekit's ``--inputs``, a pod's copilot), so whatever hands the URI to
-    one calls this first. Never overwrites: an existing map is the node's own."""
-    if not ctx.inputs_uri or (inputs is not None and inputs.literals):
-        return  # no node inputs to hand out, or the executor wrote them
-    if not await ctx.blobs.exists(ctx.inputs_uri):
-        await ctx.blobs.write_proto(ctx.inputs_uri, literals_pb2.LiteralMap())
+    """Write the attempt's inputs at ``ctx.inputs_uri`` when they are not there (``inputs_to_write``). A task process
+    reads the file by path (flytekit's ``--inputs``, a pod's copilot), so whatever hands the URI to one calls this (or
+    writes ``inputs_to_write`` itself) first. Never overwrites: an existing map is the node's own."""
+    wanted = inputs_to_write(ctx, inputs)
+    if wanted is not None and not await ctx.blobs.exists(ctx.inputs_uri):
+        await ctx.blobs.write_proto(ctx.inputs_uri, wanted)

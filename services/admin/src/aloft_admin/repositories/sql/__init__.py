@@ -56,10 +56,12 @@ class SqlRepositories:
         self.clusters = KnownClusters()
 
     @asynccontextmanager
-    async def transaction(self, *, batched: bool = False, reads: bool = False) -> AsyncIterator[Repositories]:
+    async def transaction(
+        self, *, batched: bool = False, reads: bool = False, single_write: bool = False
+    ) -> AsyncIterator[Repositories]:
         async with self.db.session() as session:
-            if reads and self.db.dialect == "postgresql":
-                # Each statement on its own: no BEGIN and COMMIT round trips around a lone SELECT.
+            if (reads or single_write) and self.db.dialect == "postgresql":
+                # Each statement on its own: no BEGIN and COMMIT round trips around a lone SELECT or INSERT.
                 await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             yield repositories_of(session, self.clusters, batched=batched)
             await flush_checked(session)  # what is still staged: a lost version race is ABORTED, as at any flush

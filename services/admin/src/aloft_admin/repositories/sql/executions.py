@@ -17,6 +17,9 @@ from flyteidl.core import identifier_pb2
 from sqlalchemy import (
     ColumnElement,
     Select,
+    String,
+    Table,
+    UniqueConstraint,
     and_,
     bindparam,
     case,
@@ -25,11 +28,13 @@ from sqlalchemy import (
     inspect,
     or_,
     select,
+    text,
     tuple_,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapper
+from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -37,6 +42,7 @@ from aloft_admin.repositories.filters import apply_sort, paginate, parse_filters
 from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.executions import ExecutionModel, NodeExecutionModel, TaskExecutionModel
 from aloft_admin.repositories.sql.execution_fields import EXECUTION_FIELDS, NODE_FIELDS, TASK_FIELDS
+from aloft_db.errors import translate_db_errors
 from aloft_service.errors import Aborted
 
 WF = core.WorkflowExecution
@@ -45,6 +51,7 @@ WF = core.WorkflowExecution
 async def flush_checked(session: AsyncSession) -> None:
     """Flush pending writes; a lost version race becomes ABORTED (retryable)."""
     try:
+        await _insert_event_rows(session)
         await _write_event_rows(session)
         await session.flush()
     except StaleDataError as exc:
@@ -81,6 +88,86 @@ class _VersionedUpdate:
 
 
 _FIXED = frozenset({"id", "version"})
+
+
+class _NewRows:
+    """One INSERT of the node or task execution rows first staged in this transaction (PostgreSQL, 2 or more of a
+    table): ``INSERT … SELECT FROM unnest(<one array per column>) RETURNING id`` and the row's key, a statement
+    whose text does not depend on the row count, so psycopg parses it once and PostgreSQL prepares it, in one round
+    trip. The ORM would send ``INSERT … VALUES (…), (…) RETURNING id``, whose text changes with the row count:
+    psycopg parses it anew every time (no cache past 4 KB), which was a quarter of a group of single events' CPU."""
+
+    def __init__(self, model: type[NodeExecutionModel] | type[TaskExecutionModel]) -> None:
+        mapper: Mapper[Any] = inspect(model)  # type: ignore[assignment]
+        table: Table = model.__table__  # type: ignore[assignment]
+        self.model = model
+        # (attribute, column, value when unset): every column is written, so the row needs no reload afterwards.
+        self.columns = [
+            (p.key, p.columns[0].key, _scalar_default(p.columns[0])) for p in mapper.column_attrs if p.key != "id"
+        ]
+        unique = next(c for c in table.constraints if isinstance(c, UniqueConstraint))
+        self.key_columns = [column.key for column in unique.columns]
+        names = ", ".join(column for _, column, _ in self.columns)
+        arrays = ", ".join(f"CAST(:{column} AS {_array_element(table.c[column])}[])" for _, column, _ in self.columns)
+        self.statement = text(
+            f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays}) "
+            f"RETURNING id, {', '.join(self.key_columns)}"
+        )
+
+    def values(self, row: NodeExecutionModel | TaskExecutionModel) -> dict[str, Any]:
+        """The row's columns; an unset or None attribute takes its column's default (as the ORM's INSERT does)."""
+        given = row.__dict__  # the instance's loaded attributes (inspect(row).dict)
+        values = {}
+        for key, column, default in self.columns:
+            value = given.get(key)
+            values[column] = default if value is None else value
+        return values
+
+    async def write(self, session: AsyncSession, rows: list[Any]) -> None:
+        values = [self.values(row) for row in rows]
+        arrays = {column: [v[column] for v in values] for _, column, _ in self.columns}
+        connection = await session.connection()
+        ids = {tuple(key): row_id for row_id, *key in await connection.execute(self.statement, arrays)}
+        for row, row_values in zip(rows, values, strict=True):
+            row_values["id"] = ids[tuple(row_values[column] for column in self.key_columns)]
+            self._mark_written(session, row, row_values)
+
+    def _mark_written(self, session: AsyncSession, row: Any, values: dict[str, Any]) -> None:
+        """The row as if loaded after the INSERT: persistent in the session (a later event of the transaction
+        updates it), nothing left for the ORM's flush to write."""
+        session.expunge(row)
+        row.id = values["id"]
+        for key, column, _ in self.columns:
+            setattr(row, key, values[column])
+        make_transient_to_detached(row)
+        session.add(row)
+
+
+_POSTGRESQL = postgresql.dialect()
+
+
+def _array_element(column: Any) -> str:
+    """The array's element type: strings as TEXT, since a cast to VARCHAR(n) would cut a longer value where the
+    column's own assignment refuses it (as the ORM's INSERT does)."""
+    return "TEXT" if isinstance(column.type, String) else str(column.type.compile(dialect=_POSTGRESQL))
+
+
+def _scalar_default(column: Any) -> Any:
+    default = column.default
+    return default.arg if default is not None and default.is_scalar else None
+
+
+_NEW_ROWS = (_NewRows(NodeExecutionModel), _NewRows(TaskExecutionModel))
+
+
+async def _insert_event_rows(session: AsyncSession) -> None:
+    """New node and task execution rows, a table's at once (PostgreSQL; one row is left to the ORM's own flush)."""
+    if len(session.new) < 2 or session.get_bind().dialect.name != "postgresql":
+        return
+    for new in _NEW_ROWS:
+        rows = [r for r in session.new if type(r) is new.model]
+        if len(rows) >= 2:
+            await new.write(session, rows)
 
 
 _VERSIONED_UPDATES = (_VersionedUpdate(NodeExecutionModel), _VersionedUpdate(TaskExecutionModel))
@@ -168,6 +255,31 @@ _FIND_NODE_EXECUTION = select(NodeExecutionModel).where(
     NodeExecutionModel.node_id == bindparam("node_id"),
 )
 _FIND_NODE_EXECUTION_FOR_UPDATE = _FIND_NODE_EXECUTION.with_for_update()
+
+
+# Prefetch of a batch's or a group's rows (locked for update), one prebuilt statement per table.
+_NODES_AMONG = (
+    select(NodeExecutionModel)
+    .where(
+        NodeExecutionModel.execution_org == bindparam("org"),
+        NodeExecutionModel.execution_project == bindparam("project"),
+        NodeExecutionModel.execution_domain == bindparam("domain"),
+        NodeExecutionModel.execution_name == bindparam("name"),
+        NodeExecutionModel.node_id.in_(bindparam("node_ids", expanding=True)),
+    )
+    .with_for_update()
+)
+_TASKS_AMONG = (
+    select(TaskExecutionModel)
+    .where(
+        TaskExecutionModel.execution_org == bindparam("org"),
+        TaskExecutionModel.execution_project == bindparam("project"),
+        TaskExecutionModel.execution_domain == bindparam("domain"),
+        TaskExecutionModel.execution_name == bindparam("name"),
+        TaskExecutionModel.node_id.in_(bindparam("node_ids", expanding=True)),
+    )
+    .with_for_update()
+)
 
 
 def _node_execution_params(nid: identifier_pb2.NodeExecutionIdentifier) -> dict[str, str]:
@@ -341,7 +453,10 @@ class SqlExecutionRepo:
 
     async def add(self, row: ExecutionModel) -> None:
         self._clusters.clear()
-        result = await self._session.execute(_INSERT_EXECUTION, _insert_values(row))
+        # Core on the session's connection (no ORM statement machinery); a used name is AlreadyExists here and now.
+        connection = await self._session.connection()
+        with translate_db_errors():
+            result = await connection.execute(_INSERT_EXECUTION, _insert_values(row))
         row.id = result.scalar_one()
 
     async def page(self, scope: common_pb2.NamedEntityIdentifier, query: ListQuery) -> tuple[list[ExecutionModel], str]:
@@ -490,9 +605,8 @@ class SqlNodeExecutionRepo:
             if _node_key(nid) not in self._known:
                 by_execution.setdefault(_execution_key(nid.execution_id), []).append(nid)
         for wanted in by_execution.values():
-            node_ids = sorted({nid.node_id for nid in wanted})
-            stmt = node_executions_of(wanted[0].execution_id).where(NodeExecutionModel.node_id.in_(node_ids))
-            found = {row.node_id: row for row in (await self._session.execute(stmt.with_for_update())).scalars()}
+            params = {**_execution_params(wanted[0].execution_id), "node_ids": sorted({nid.node_id for nid in wanted})}
+            found = {row.node_id: row for row in (await self._session.execute(_NODES_AMONG, params)).scalars()}
             for nid in wanted:
                 self._known[_node_key(nid)] = found.get(nid.node_id)
 
@@ -565,16 +679,9 @@ class SqlTaskExecutionRepo:
             if _task_key(tid) not in self._known:
                 by_execution.setdefault(_execution_key(tid.node_execution_id.execution_id), []).append(tid)
         for wanted in by_execution.values():
-            wid = wanted[0].node_execution_id.execution_id
             node_ids = sorted({tid.node_execution_id.node_id for tid in wanted})
-            stmt = select(TaskExecutionModel).where(
-                TaskExecutionModel.execution_org == wid.org,
-                TaskExecutionModel.execution_project == wid.project,
-                TaskExecutionModel.execution_domain == wid.domain,
-                TaskExecutionModel.execution_name == wid.name,
-                TaskExecutionModel.node_id.in_(node_ids),
-            )
-            rows = (await self._session.execute(stmt.with_for_update())).scalars()
+            params = {**_execution_params(wanted[0].node_execution_id.execution_id), "node_ids": node_ids}
+            rows = (await self._session.execute(_TASKS_AMONG, params)).scalars()
             found = {_task_row_key(row): row for row in rows}
             for tid in wanted:
                 self._known[_task_key(tid)] = found.get(_task_key(tid))

@@ -15,7 +15,8 @@ then every 0.25 s as a fallback) and, in order, elements waiting for resources a
 until one stays waiting. A round costs what changed, not the array's size.
 
 flytekit map tasks (``is_original_sub_node_interface`` false) read the whole array's inputs.pb and pick their
-element from ``FLYTE_K8S_ARRAY_INDEX``; other sub-nodes get their own single-element inputs.pb.
+element from ``FLYTE_K8S_ARRAY_INDEX``; other sub-nodes get their own single-element inputs.pb, written only when a
+process reads it (plugins get the element's inputs in memory; see ``InputsBlob.PENDING``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from aloft_propeller.nodes.array.state import ArrayState, SubPhase
 from aloft_propeller.nodes.base import (
     HandlerPhase,
     HandlerTransition,
+    InputsBlob,
     NodeContext,
     NodeHandler,
     NodeTraits,
@@ -328,7 +330,7 @@ class ArrayNodeHandler(PlainNodeHandler):
         # An attempt's clock starts at its first step (its launch), not when its retry was recorded: a late visit
         # must not time out an attempt that never ran.
         state.started_at.setdefault(str(index), ctx.execution.now)
-        sub_ctx = await self._sub_context(ctx, state, index)
+        sub_ctx = self._sub_context(ctx, state, index)
         transition = await self._timed_out(ctx, sub_ctx, state, index) or await self._task.handle(sub_ctx)
         self._apply(ctx, state, index, transition)
         return before != (state.phases[index], state.attempts[index], state.task_phases[index])
@@ -393,16 +395,16 @@ class ArrayNodeHandler(PlainNodeHandler):
         state.system_failures[index] = failures
         return True
 
-    async def _sub_context(self, ctx: NodeContext, state: ArrayState, index: int) -> NodeContext:
+    def _sub_context(self, ctx: NodeContext, state: ArrayState, index: int) -> NodeContext:
         array = ctx.node.array_node
         path = self.sub_path(ctx, index)
         node_uri = paths.node_dir(ctx.execution.execution_uri, path)
         inputs = element_inputs(array, ctx.inputs, index)
-        inputs_uri = ctx.inputs_uri
+        inputs_uri, inputs_blob = ctx.inputs_uri, InputsBlob.OTHER
         if array.is_original_sub_node_interface.value:
-            inputs_uri = paths.inputs_uri(node_uri)
-            if state.attempts[index] == 0 and state.task_phases[index] == int(Phase.UNDEFINED):
-                await ctx.blobs.write_proto(inputs_uri, inputs)
+            # The element's own inputs.pb is written only for a process that reads it, when it is launched (a
+            # restarted propeller's relaunch writes it again): plugins get the inputs in memory.
+            inputs_uri, inputs_blob = paths.inputs_uri(node_uri), InputsBlob.PENDING
         sub_state = NodeState(
             phase=NodePhase.RUNNING,
             kind="task",
@@ -422,6 +424,7 @@ class ArrayNodeHandler(PlainNodeHandler):
             inputs_uri=inputs_uri,
             node_uri=node_uri,
             task_envs=envs,
+            inputs_blob=inputs_blob,
         )
 
     @staticmethod
@@ -433,7 +436,7 @@ class ArrayNodeHandler(PlainNodeHandler):
         running = [i for i, phase in enumerate(state.phases) if phase == SubPhase.RUNNING]
 
         async def abort(index: int) -> bool:
-            await self._task.abort(await self._sub_context(ctx, state, index), reason)
+            await self._task.abort(self._sub_context(ctx, state, index), reason)
             state.phases[index] = SubPhase.ABORTED
             return True
 

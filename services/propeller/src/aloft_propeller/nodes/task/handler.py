@@ -15,7 +15,7 @@ from aloft_propeller import paths
 from aloft_propeller.catalog.task_cache import TaskCache, is_cacheable
 from aloft_propeller.config import PropellerConfig
 from aloft_propeller.execution_error import ErrorKind, ExecutionError
-from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, NodeContext, NodeTraits
+from aloft_propeller.nodes.base import HandlerPhase, HandlerTransition, InputsBlob, NodeContext, NodeTraits
 from aloft_propeller.nodes.errors import NodeError
 from aloft_propeller.nodes.task.cache import build_task_cache, handle_cached, release_on_abort
 from aloft_propeller.plugins import io
@@ -173,5 +173,8 @@ class TaskNodeHandler:
             security_context=config.security_context if config.HasField("security_context") else None,
             platform_resource_defaults=_resources([], config.task_resource_defaults),
             platform_resource_limits=_resources([], config.task_resource_limits),
+            # Plugins take the inputs from memory, not from the blob (an array element's is not written yet).
+            inputs=ctx.inputs if ctx.inputs_blob != InputsBlob.OTHER else None,
+            inputs_pending=ctx.inputs_blob == InputsBlob.PENDING,
         )
         return plugin, tctx

@@ -54,14 +54,15 @@ def log_variables(
     only for the variables it names (each resolves a path and signs: the costly part of a launch's bookkeeping)."""
     stdout_uri = io.join_uri(ctx.output_prefix, io.STDOUT_FILE)
     stderr_uri = io.join_uri(ctx.output_prefix, io.STDERR_FILE)
+    local = str(attempt.path)  # the logs' local paths by string: a new Path and its str() per look cost more
     variables = {
         **execution_variables(ctx),
         "podName": ctx.unique_id,
         "logName": ctx.unique_id,
         "stdoutUri": stdout_uri,
         "stderrUri": stderr_uri,
-        "localStdoutPath": str(attempt.stdout),
-        "localStderrPath": str(attempt.stderr),
+        "localStdoutPath": f"{local}/{io.STDOUT_FILE}",  # attempt.stdout
+        "localStderrPath": f"{local}/{io.STDERR_FILE}",  # attempt.stderr
         "hostname": _HOST,
     }
     costly = {

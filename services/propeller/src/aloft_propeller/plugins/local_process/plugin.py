@@ -68,6 +68,10 @@ _Launch = tuple[Spawned, set[str]]  # the spawn, and the logs whose blob is the 
 ExitListener = Callable[[identifier_pb2.NodeExecutionIdentifier], None]
 
 
+class InputsNotWritten(OSError):
+    """The inputs blob a command reads could not be written before its launch (a spawn thread's failure)."""
+
+
 class LocalProcessPlugin:
     def __init__(
         self,
@@ -180,6 +184,8 @@ class LocalProcessPlugin:
         spawn_error = self._spawn_errors.pop(ctx.unique_id, None)
         if spawn_error is not None:  # nothing runs (the launcher was never told to go)
             await self._tokens.release(ctx)
+            if isinstance(spawn_error, InputsNotWritten):  # the store's trouble, not the task's: retried
+                return results.failure(Phase.RETRYABLE_FAILURE, "InputsNotWritten", str(spawn_error), ErrorKind.SYSTEM)
             message = f"cannot start the task: {spawn_error}"
             return results.failure(Phase.PERMANENT_FAILURE, type(spawn_error).__name__, message, ErrorKind.USER)
         if ctx.unique_id not in self._made and not attempt.exists():
@@ -251,8 +257,13 @@ class LocalProcessPlugin:
         container = ctx.template.container
         raw = results.is_raw_container(ctx)
         command = build_command(ctx, inputs, attempt, raw)
+        inputs_blob = None  # flytekit reads --inputs by path: written (unless there) before the process starts
         if not raw or names_path(command, Path(local_path(ctx.inputs_uri)).parent):
-            await io.ensure_inputs_blob(ctx, inputs)  # flytekit reads --inputs by path; nodes without inputs have none
+            wanted = io.inputs_to_write(ctx, inputs)
+            if wanted is not None and ctx.blobs.writes_now:
+                inputs_blob = wanted.SerializeToString(deterministic=True)  # in the spawn thread, off the loop
+            elif wanted is not None:
+                await io.ensure_inputs_blob(ctx, inputs)
         prepared = write_task_template(ctx, attempt, command)
         if raw:
             # Copilot's directories exist for a command that names them (nothing else can find them).
@@ -279,7 +290,7 @@ class LocalProcessPlugin:
         # Otherwise the attempt's directories are made in the spawning thread too: file system metadata writes
         # cost about a millisecond each on a busy disk.
         future = loop.run_in_executor(
-            self._spawner(), self._spawn_and_link, ctx, attempt, command, env, enforced, prepared
+            self._spawner(), self._spawn_and_link, ctx, attempt, command, env, enforced, prepared, inputs_blob
         )
         started_at = time.time()
         self._launching[ctx.unique_id] = (future, started_at)
@@ -294,10 +305,17 @@ class LocalProcessPlugin:
         env: dict[str, str],
         limits: ProcessLimits | None,
         prepared: bool,
+        inputs_blob: bytes | None = None,
     ) -> _Launch:
-        """In a spawn thread: start the launcher, then make each linked log's blob the attempt's own log file, so
-        the link never dangles and nothing is copied (live, too); a store that cannot link gets copies as before.
-        Returns the logs linked."""
+        """In a spawn thread: write the inputs blob the command reads when it is not there (before the launcher
+        exists: a propeller killed before its claim leaves nothing running, and the relaunch writes it again), start
+        the launcher, then make each linked log's blob the attempt's own log file, so the link never dangles and
+        nothing is copied (live, too); a store that cannot link gets copies as before. Returns the logs linked."""
+        if inputs_blob is not None:
+            try:
+                ctx.blobs.write_now(ctx.inputs_uri, inputs_blob, keep_existing=True)
+            except (OSError, ValueError) as exc:
+                raise InputsNotWritten(f"cannot write the task's inputs [{ctx.inputs_uri}]: {exc}") from exc
         spawned = spawn(attempt, command, env, limits, not prepared)
         if spawned[1] is None:
             return spawned, set()
