@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import sqlite3
+import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from aloft_testing import servers
+from aloft_testing.databases import DbTemplate
+from aloft_testing.fixtures import database_url
 from aloft_testing.postgres import drop_database, fresh_database
 
 
@@ -60,3 +66,37 @@ def test_a_throwaway_nats_starts_when_none_answers(monkeypatch: pytest.MonkeyPat
     host, port = servers.ensure_nats.__wrapped__()
     with socket.create_connection((host, port), timeout=5) as sock:
         assert sock.recv(4) == b"INFO"
+
+
+def _sql(url: str, *statements: str) -> list[tuple[object, ...]]:
+    """Run ``statements`` on a sync SQLAlchemy URL's database; the last one's rows."""
+    if url.startswith("sqlite:///"):
+        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn:
+            rows = [conn.execute(s).fetchall() for s in statements][-1]
+            conn.commit()
+            return rows
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as pg:
+        results = [pg.execute(s) for s in statements]
+        return results[-1].fetchall() if results[-1].description else []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_databases_from_a_template_are_prepared_once_and_independent(backend: str, tmp_path: Path) -> None:
+    prepared: list[str] = []
+
+    def prepare(url: str) -> None:
+        prepared.append(url)
+        _sql(url, "CREATE TABLE t (x integer)", "INSERT INTO t VALUES (1)")
+
+    template = DbTemplate(f"test_{backend}_{uuid.uuid4().hex[:6]}", prepare)
+    with (
+        database_url(backend, tmp_path / "a.db", template) as a,
+        database_url(backend, tmp_path / "b.db", template) as b,
+    ):
+        _sql(a, "INSERT INTO t VALUES (2)")
+        assert _sql(a, "SELECT x FROM t ORDER BY x") == [(1,), (2,)]
+        assert _sql(b, "SELECT x FROM t ORDER BY x") == [(1,)]  # a copy of its own
+    assert len(prepared) == 1 and prepared[0] not in (a, b)
+    with database_url(backend, tmp_path / "c.db") as empty:  # no template: empty
+        tables = "SELECT count(*) FROM information_schema.tables WHERE table_schema='public'"
+        assert _sql(empty, "SELECT count(*) FROM sqlite_master" if backend == "sqlite" else tables) == [(0,)]

@@ -1,7 +1,9 @@
 """Shared fixtures for admin tests (shared by several authors: add fixtures with targeted edits only).
 
 ``admin_server`` runs the real admin service (gRPC + HTTP) on free ports against a fresh database on each backend
-(``db_url`` is parametrized over SQLite and PostgreSQL) and a local blob store under ``tmp_path``.
+(``db_url`` is parametrized over SQLite and PostgreSQL) and a local blob store under ``tmp_path``. Each test's
+database starts as a copy of one migrated once per session (``db_template``); admin's own migration run on start
+then finds it at head. Tests of the migrations themselves override ``db_template`` with None (an empty database).
 """
 
 from __future__ import annotations
@@ -17,10 +19,21 @@ from flyteidl.service import admin_pb2_grpc, dataproxy_pb2_grpc, signal_pb2_grpc
 
 from aloft_admin.config import AdminConfig
 from aloft_admin.deps import AdminDeps
-from aloft_admin.server import bind_http_port, build_deps, build_service, run_migrations
+from aloft_admin.server import MIGRATIONS, VERSION_TABLE, bind_http_port, build_deps, build_service, run_migrations
+from aloft_db.migrations import migrate
 from aloft_service.runtime import ListenConfig, RunningService, start_service
+from aloft_testing.databases import DbTemplate
 
 pytest_plugins = ["aloft_testing.fixtures"]
+
+
+# Admin's schema: its migrations applied to a template database once per session and backend.
+ADMIN_SCHEMA = DbTemplate("admin", lambda url: migrate(MIGRATIONS, url, VERSION_TABLE))
+
+
+@pytest.fixture
+def db_template() -> DbTemplate | None:
+    return ADMIN_SCHEMA
 
 
 @dataclass

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect
 
 from aloft_admin.server import MIGRATIONS, VERSION_TABLE
 from aloft_db import migrate
 from aloft_db.migrations import alembic_config
+
+
+@pytest.fixture
+def db_template() -> None:
+    """Empty databases (not the suite's migrated copies): these tests run the migrations themselves."""
+    return None
 
 
 def test_executions_branch_creates_tables(db_url: str) -> None:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import create_engine, inspect
 
 from aloft_admin.server import MIGRATIONS, VERSION_TABLE
 from aloft_db import migrate
+
+
+@pytest.fixture
+def db_template() -> None:
+    """Empty databases (not the suite's migrated copies): these tests run the migrations themselves."""
+    return None
+
 
 ENTITY_TABLES = {
     "projects",

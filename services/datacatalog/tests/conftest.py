@@ -3,7 +3,8 @@
 ``catalog`` starts datacatalog (gRPC + HTTP on free ports) against a fresh database on each backend (``db_url`` is
 parametrized over SQLite and PostgreSQL) and a local blob store under ``tmp_path``. ``start_catalog`` does the same
 with overrides of the ``datacatalog`` config section (e.g. a short ``max-reservation-heartbeat``) and optionally
-another ``storage`` section.
+another ``storage`` section. Each test's database starts as a copy of one migrated once per session
+(``db_template``); the service's own migration run then finds it at head.
 """
 
 from __future__ import annotations
@@ -20,10 +21,27 @@ from flyteidl.datacatalog import datacatalog_pb2 as dc
 from flyteidl.datacatalog import datacatalog_pb2_grpc
 
 from aloft_datacatalog.config import DatacatalogConfig
-from aloft_datacatalog.server import DatacatalogDeps, build_deps, build_service, run_migrations
+from aloft_datacatalog.server import (
+    MIGRATIONS,
+    VERSION_TABLE,
+    DatacatalogDeps,
+    build_deps,
+    build_service,
+    run_migrations,
+)
+from aloft_db.migrations import migrate
 from aloft_service.runtime import ListenConfig, RunningService, start_service
+from aloft_testing.databases import DbTemplate
 
 pytest_plugins = ["aloft_testing.fixtures"]
+
+# Datacatalog's schema: its migrations applied to a template database once per session and backend.
+DATACATALOG_SCHEMA = DbTemplate("datacatalog", lambda url: migrate(MIGRATIONS, url, VERSION_TABLE))
+
+
+@pytest.fixture
+def db_template() -> DbTemplate | None:
+    return DATACATALOG_SCHEMA
 
 
 @dataclass

@@ -51,7 +51,7 @@ from aloft_propeller.server import build_deps, build_service, run_migrations
 from aloft_service.errors import FailedPrecondition
 from aloft_service.runtime import ListenConfig, RunningService, Service, StackConfig, start_service
 from aloft_storage import BlobStore, StorageConfig, create_blob_store
-from aloft_testing.fixtures import empty_database_url
+from aloft_testing.fixtures import database_url
 
 pytest_plugins = ["aloft_testing.fixtures"]
 
@@ -514,7 +514,7 @@ class Stack:
 
 @pytest.fixture(params=["sqlite"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with empty_database_url(request.param, tmp_path / "propeller.db") as url:
+    with database_url(request.param, tmp_path / "propeller.db") as url:
         yield url
 
 

@@ -1,9 +1,12 @@
 """pytest fixtures shared by every service's tests: the root pyproject.toml loads this plugin for every suite
 (``-p aloft_testing.fixtures``).
 
-- ``postgres_db``: a fresh, empty PostgreSQL database (PgDatabase), dropped afterwards.
-- ``db_url`` (parametrized ``sqlite`` / ``postgres``): a SQLAlchemy sync URL for an empty database on each
+- ``postgres_db``: a fresh PostgreSQL database (PgDatabase) of its own, dropped afterwards.
+- ``db_url`` (parametrized ``sqlite`` / ``postgres``): a SQLAlchemy sync URL for a database of its own on each
   backend, so repository tests run on both.
+- ``db_template``: what those databases start with: empty (None) unless a suite's conftest overrides it with a
+  ``DbTemplate`` (aloft_testing.databases: e.g. its migrations, applied once per session and copied per test); a
+  test that needs an empty database says so with ``@pytest.mark.parametrize("db_template", [None])``.
 - ``s3_endpoint`` (session): the URL of an S3 emulator (moto's server mode, aloft_testing.s3) on a free port;
   ``s3_bucket``: a fresh, empty bucket on it.
 - ``throwaway_postgres``: a private PostgreSQL server (ThrowawayPostgres) the test may stop and start again.
@@ -20,37 +23,48 @@ from pathlib import Path
 
 import pytest
 
-from aloft_testing.postgres import PgDatabase, drop_database, fresh_database
+from aloft_testing.databases import DbTemplate, pg_databases, sqlite_templates
+from aloft_testing.postgres import PgDatabase
 from aloft_testing.processes import run_service
 from aloft_testing.s3 import create_bucket, moto_s3_server
 from aloft_testing.servers import MissingServer, ThrowawayPostgres, ensure_redis, free_port
 
 
 @pytest.fixture
-def postgres_db() -> Iterator[PgDatabase]:
-    db = fresh_database()
+def db_template() -> DbTemplate | None:
+    return None
+
+
+@pytest.fixture
+def postgres_db(db_template: DbTemplate | None) -> Iterator[PgDatabase]:
+    databases = pg_databases()
+    db = databases.take(db_template)
     try:
         yield db
     finally:
-        drop_database(db)
+        databases.give_back(db)
 
 
 @contextmanager
-def empty_database_url(backend: str, sqlite_file: Path) -> Iterator[str]:
-    """A SQLAlchemy sync URL for an empty database: ``sqlite_file`` or a fresh PostgreSQL database dropped on exit."""
+def database_url(backend: str, sqlite_file: Path, template: DbTemplate | None = None) -> Iterator[str]:
+    """A SQLAlchemy sync URL for a new database starting as ``template`` (None: empty): ``sqlite_file`` or a
+    PostgreSQL database dropped on exit."""
     if backend == "sqlite":
+        if template is not None:
+            sqlite_templates().copy_to(template, sqlite_file)
         yield f"sqlite:///{sqlite_file}"
         return
-    db = fresh_database()
+    databases = pg_databases()
+    db = databases.take(template)
     try:
         yield db.sync_url
     finally:
-        drop_database(db)
+        databases.give_back(db)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with empty_database_url(request.param, tmp_path / "test.db") as url:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, db_template: DbTemplate | None) -> Iterator[str]:
+    with database_url(request.param, tmp_path / "test.db", db_template) as url:
         yield url
 
 

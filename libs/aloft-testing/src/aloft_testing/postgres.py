@@ -32,7 +32,7 @@ class PgDatabase:
         return self.sync_url
 
 
-def _admin_conninfo(host: str, port: int, user: str) -> str:
+def admin_conninfo(host: str, port: int, user: str) -> str:
     return f"host={host} port={port} user={user} dbname=postgres connect_timeout=5"
 
 
@@ -40,11 +40,11 @@ def fresh_database(prefix: str = "aloft_test", server: tuple[str, int, str] | No
     """On ``server`` (host, port, user) when given, else on the shared test server."""
     host, port, user = server or ensure_postgres()
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(_admin_conninfo(host, port, user), autocommit=True) as conn:
+    with psycopg.connect(admin_conninfo(host, port, user), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return PgDatabase(host, port, user, name)
 
 
 def drop_database(db: PgDatabase) -> None:
-    with psycopg.connect(_admin_conninfo(db.host, db.port, db.user), autocommit=True) as conn:
+    with psycopg.connect(admin_conninfo(db.host, db.port, db.user), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)')

@@ -26,7 +26,7 @@ from aloft_admin.auth.authserver import User
 from aloft_admin.auth.keys import rotate_signing_keys
 from aloft_admin.config import AdminConfig
 from aloft_config import ConfigError, load_config
-from aloft_testing.fixtures import empty_database_url
+from aloft_testing.fixtures import database_url
 from aloft_testing.servers import free_port
 
 
@@ -271,7 +271,7 @@ async def test_codes_and_refresh_tokens_outlive_a_restart_work_across_replicas_a
     tmp_path: Path, auth_admin_lifecycle: Any, backend: str
 ) -> None:
     start, stop, section = auth_admin_lifecycle
-    with empty_database_url(backend, tmp_path / "admin.db") as url:
+    with database_url(backend, tmp_path / "admin.db") as url:
         port = free_port()
         # Two replicas behind one public URL (the issuer): same signing keys, same database.
         replica_a = await start(tmp_path, port=port, database_url=url)

@@ -29,6 +29,9 @@ class SchedulerSection(ListenConfig):
     # exponential backoff from retryDelay) before it is given up and logged.
     maxRetries: int = Field(default=5, ge=0)
     retryDelay: Duration = Field(default=timedelta(seconds=1))  # type: ignore[assignment]
+    # While admin cannot list the ACTIVE launch plans (down, restarting), listing is retried backing off from
+    # retryDelay, doubling up to this (instead of every pollInterval).
+    maxListingRetryDelay: Duration = Field(default=timedelta(seconds=30))  # type: ignore[assignment]
 
 
 class SchedulerConfig(BaseModel):

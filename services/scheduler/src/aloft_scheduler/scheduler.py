@@ -5,6 +5,10 @@ stops its schedule), then creates the execution of every due tick with a name de
 Replicas need no coordination: they fire the same names and admin refuses the second (ALREADY_EXISTS). A schedule
 seen for the first time (a new launch plan, or every schedule after a restart) first catches up on at most
 ``catchUpLimit`` ticks it missed since the launch plan was activated; those that did fire before are duplicates.
+
+When admin cannot list the launch plans (down, restarting), the current schedules are kept and listing is retried
+with exponential backoff (retryDelay doubling up to maxListingRetryDelay): one warning per backoff step or change of
+error, one line when admin answers again, instead of a warning every round.
 """
 
 from __future__ import annotations
@@ -61,6 +65,38 @@ class FollowedSchedule:
 
 
 @dataclass
+class ListingBackoff:
+    """When to list launch plans again after failed attempts, and what to log about it."""
+
+    first_delay: timedelta
+    max_delay: timedelta
+    failures: int = 0
+    delay: timedelta = timedelta(0)  # the wait after the latest failure
+    retry_at: datetime | None = None
+    failing_since: datetime | None = None
+    last_code: grpc.StatusCode | None = None
+
+    def failed(self, code: grpc.StatusCode, now: datetime) -> bool:
+        """Record a failed attempt; True when it is worth a warning (the wait grew, or the error changed)."""
+        previous_delay, previous_code = self.delay, self.last_code
+        self.failures += 1
+        self.delay = self.first_delay if self.failures == 1 else min(self.delay * 2, self.max_delay)
+        self.retry_at = now + self.delay
+        self.failing_since = self.failing_since or now
+        self.last_code = code
+        return self.delay != previous_delay or code != previous_code
+
+    def due(self, now: datetime) -> bool:
+        return self.retry_at is None or now >= self.retry_at
+
+    def recovered(self) -> tuple[int, datetime | None]:
+        """Reset after a successful attempt; (failed attempts, since when) of the outage that ended."""
+        ended = (self.failures, self.failing_since)
+        self.failures, self.delay, self.retry_at, self.failing_since, self.last_code = 0, timedelta(0), None, None, None
+        return ended
+
+
+@dataclass
 class RoundResult:
     fired: list[str] = field(default_factory=list)  # execution names this replica created
     duplicates: list[str] = field(default_factory=list)  # names that already existed
@@ -73,6 +109,7 @@ class Scheduler:
         self._clock = clock
         self._schedules: dict[ScheduleKey, FollowedSchedule] = {}
         self._synced_at: datetime | None = None
+        self._listing = ListingBackoff(config.retryDelay, config.maxListingRetryDelay)
 
     @property
     def schedules(self) -> Mapping[ScheduleKey, FollowedSchedule]:
@@ -81,20 +118,32 @@ class Scheduler:
     async def run_once(self) -> RoundResult:
         """One round: resync when due, then fire every due tick."""
         now = self._clock()
-        if self._synced_at is None or now - self._synced_at >= self._config.resyncInterval:
+        if self._resync_due(now):
             await self.resync()
         result = RoundResult()
         for schedule in list(self._schedules.values()):
             await self._fire_due(schedule, now, result)
         return result
 
+    @property
+    def listing_backoff(self) -> ListingBackoff:
+        return self._listing
+
+    def _resync_due(self, now: datetime) -> bool:
+        if self._listing.failures:  # admin did not answer: the backoff decides
+            return self._listing.due(now)
+        return self._synced_at is None or now - self._synced_at >= self._config.resyncInterval
+
     async def resync(self) -> None:
         """Follow exactly the schedules of the ACTIVE launch plans; keep the current ones when admin cannot answer."""
         try:
             plans = [plan async for plan in self._admin.active_launch_plans()]
         except grpc.aio.AioRpcError as exc:
-            log.warning("cannot list active launch plans (%s): keeping %d schedules", exc.code(), len(self._schedules))
+            self._listing_failed(exc.code())
             return
+        failures, since = self._listing.recovered()
+        if failures:
+            log.info("admin lists active launch plans again (after %d failed attempts since %s)", failures, since)
         followed: dict[ScheduleKey, FollowedSchedule] = {}
         for plan in plans:
             schedule = self._follow(plan)
@@ -112,6 +161,17 @@ class Scheduler:
         self._schedules = followed
         self._synced_at = self._clock()
         metrics.active_schedules.set(len(followed))
+
+    def _listing_failed(self, code: grpc.StatusCode) -> None:
+        if self._listing.failed(code, self._clock()):
+            log.warning(
+                "cannot list active launch plans (%s): keeping %d schedules, retrying in %ss",
+                code,
+                len(self._schedules),
+                self._listing.delay.total_seconds(),
+            )
+        else:
+            log.debug("still cannot list active launch plans (%s), attempt %d", code, self._listing.failures)
 
     def _follow(self, plan: launch_plan_pb2.LaunchPlan) -> FollowedSchedule | None:
         metadata = plan.spec.entity_metadata
