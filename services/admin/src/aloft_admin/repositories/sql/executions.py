@@ -257,29 +257,25 @@ _FIND_NODE_EXECUTION = select(NodeExecutionModel).where(
 _FIND_NODE_EXECUTION_FOR_UPDATE = _FIND_NODE_EXECUTION.with_for_update()
 
 
-# Prefetch of a batch's or a group's rows (locked for update), one prebuilt statement per table.
-_NODES_AMONG = (
-    select(NodeExecutionModel)
-    .where(
-        NodeExecutionModel.execution_org == bindparam("org"),
-        NodeExecutionModel.execution_project == bindparam("project"),
-        NodeExecutionModel.execution_domain == bindparam("domain"),
-        NodeExecutionModel.execution_name == bindparam("name"),
-        NodeExecutionModel.node_id.in_(bindparam("node_ids", expanding=True)),
+def _rows_among(
+    model: type[NodeExecutionModel] | type[TaskExecutionModel],
+) -> Select[Any]:
+    """Prefetch of a batch's or a group's rows of one execution's nodes (locked for update); built once per table."""
+    return (
+        select(model)
+        .where(
+            model.execution_org == bindparam("org"),
+            model.execution_project == bindparam("project"),
+            model.execution_domain == bindparam("domain"),
+            model.execution_name == bindparam("name"),
+            model.node_id.in_(bindparam("node_ids", expanding=True)),
+        )
+        .with_for_update()
     )
-    .with_for_update()
-)
-_TASKS_AMONG = (
-    select(TaskExecutionModel)
-    .where(
-        TaskExecutionModel.execution_org == bindparam("org"),
-        TaskExecutionModel.execution_project == bindparam("project"),
-        TaskExecutionModel.execution_domain == bindparam("domain"),
-        TaskExecutionModel.execution_name == bindparam("name"),
-        TaskExecutionModel.node_id.in_(bindparam("node_ids", expanding=True)),
-    )
-    .with_for_update()
-)
+
+
+_NODES_AMONG = _rows_among(NodeExecutionModel)
+_TASKS_AMONG = _rows_among(TaskExecutionModel)
 
 
 def _node_execution_params(nid: identifier_pb2.NodeExecutionIdentifier) -> dict[str, str]:
