@@ -38,6 +38,7 @@ from flyteidl.service import signal_pb2_grpc as signal_grpc
 
 from aloft_compiler import LaunchPlanInterface, compile_workflow, launch_plan_expected_inputs
 from aloft_db import DatabaseConfig
+from aloft_db.migrations import migrate
 from aloft_propeller.config import PropellerConfig, PropellerSection
 from aloft_propeller.plugins.base import (
     ErrorKind,
@@ -47,10 +48,11 @@ from aloft_propeller.plugins.base import (
     PluginAnswer,
     TaskExecutionContext,
 )
-from aloft_propeller.server import build_deps, build_service, run_migrations
+from aloft_propeller.server import MIGRATIONS, VERSION_TABLE, build_deps, build_service, run_migrations
 from aloft_service.errors import FailedPrecondition
 from aloft_service.runtime import ListenConfig, RunningService, Service, StackConfig, start_service
 from aloft_storage import BlobStore, StorageConfig, create_blob_store
+from aloft_testing.databases import DbTemplate
 from aloft_testing.fixtures import database_url
 
 pytest_plugins = ["aloft_testing.fixtures"]
@@ -512,9 +514,14 @@ class Stack:
         self.running = None
 
 
+# Propeller's store schema: its migrations applied to a template database once per session and backend, copied into
+# each test's store (the stack's own migration run then finds it at head).
+PROPELLER_SCHEMA = DbTemplate("propeller", lambda url: migrate(MIGRATIONS, url, VERSION_TABLE))
+
+
 @pytest.fixture(params=["sqlite"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with database_url(request.param, tmp_path / "propeller.db") as url:
+    with database_url(request.param, tmp_path / "propeller.db", PROPELLER_SCHEMA) as url:
         yield url
 
 
