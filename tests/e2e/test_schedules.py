@@ -1,8 +1,9 @@
 """A scheduled launch plan end to end: registered by unmodified flytekit, activated, fired by the real
 aloft-scheduler process through admin, run by propeller with the tick time as its kickoff input.
 
-The first tick of a one-minute fixed rate comes a minute after activation: the test waits for it (bounded) and
-asserts on the execution, never on how long it took."""
+The first tick of a one-minute fixed rate comes a minute after activation. The stack's scheduler runs its clock 50 s
+ahead (``clockOffset``, aloft_testing.stack.QUICK_SCHEDULER), so it fires that tick about 10 s after activation; the
+test waits for it (bounded) and asserts on the execution and its kickoff time, never on how long it took."""
 
 from __future__ import annotations
 

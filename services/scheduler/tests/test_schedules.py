@@ -8,6 +8,8 @@ import pytest
 from flyteidl.admin import schedule_pb2
 from flyteidl.core import identifier_pb2
 
+from aloft_scheduler.clock import offset_clock, system_clock
+from aloft_scheduler.config import SchedulerSection
 from aloft_scheduler.names import execution_name, fnv1_64
 from aloft_scheduler.schedules import InvalidSchedule, cadence_of
 
@@ -99,3 +101,11 @@ def test_execution_names_are_deterministic_per_launch_plan_version_and_tick() ->
     assert name != execution_name(identifier_pb2.Identifier(project="p", domain="d", name="lp", version="v2"), tick)
     key = b"p:d:lp:v1:" + str(int(tick.timestamp())).encode()
     assert name == "f" + fnv1_64(key).to_bytes(8, "little").hex()[:16] + "000"
+
+
+def test_clock_offset_shifts_the_schedulers_now_and_zero_keeps_the_system_clock() -> None:
+    assert offset_clock(SchedulerSection().clockOffset) is system_clock
+    shifted = offset_clock(SchedulerSection.model_validate({"clockOffset": "50s"}).clockOffset)
+    before = system_clock()
+    now = shifted()
+    assert before + timedelta(seconds=50) <= now <= system_clock() + timedelta(seconds=50)

@@ -31,6 +31,9 @@ from aloft_testing.servers import free_port
 SERVICES = ("datacatalog", "admin", "propeller", "scheduler")
 # The end-to-end tests' propeller: more workers, and re-evaluation every second so a round follows a task soon.
 QUICK_PROPELLER = {"workers": 8, "workflow-reeval-duration": "1s", "downstream-eval-duration": "1s"}
+# The stack's scheduler: activations seen within a second, and a clock 50 s ahead so a one-minute fixed rate (the
+# shortest flytekit allows) ticks about 10 s after activation, fired by the real process through admin.
+QUICK_SCHEDULER = {"resyncInterval": "1s", "clockOffset": "50s"}
 
 
 def stack_ports(services: Iterable[str] = SERVICES) -> dict[str, int]:
@@ -65,6 +68,7 @@ def stack_config(
             "grpcPort": ports["scheduler_grpc"],
             "httpPort": ports["scheduler_http"],
             "adminEndpoint": f"127.0.0.1:{ports['admin_grpc']}",
+            **QUICK_SCHEDULER,
         }
     if database_url:
         config["database"] = {"url": database_url}

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 Clock = Callable[[], datetime]
 
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
+
+
+def offset_clock(offset: timedelta) -> Clock:
+    """The system clock shifted by ``offset`` (the ``clockOffset`` setting; the system clock itself when 0)."""
+    if not offset:
+        return system_clock
+    return lambda: system_clock() + offset

@@ -32,6 +32,9 @@ class SchedulerSection(ListenConfig):
     # While admin cannot list the ACTIVE launch plans (down, restarting), listing is retried backing off from
     # retryDelay, doubling up to this (instead of every pollInterval).
     maxListingRetryDelay: Duration = Field(default=timedelta(seconds=30))  # type: ignore[assignment]
+    # Added to the system clock: the scheduler acts as if it were this much later. For tests only (an end-to-end
+    # stack sees a one-minute fixed rate tick seconds after activation, through the real process); keep 0 otherwise.
+    clockOffset: Duration = Field(default=timedelta(0))  # type: ignore[assignment]
 
 
 class SchedulerConfig(BaseModel):

@@ -9,7 +9,7 @@ import logging
 from aloft_auth.client import outgoing_interceptors
 
 from aloft_scheduler.admin_client import AdminClient
-from aloft_scheduler.clock import system_clock
+from aloft_scheduler.clock import offset_clock
 from aloft_scheduler.config import SchedulerConfig
 from aloft_scheduler.scheduler import Scheduler
 from aloft_service.runtime import Service
@@ -22,7 +22,7 @@ def build_service(config: SchedulerConfig) -> Service:
     # The channel connects lazily: nothing here waits for admin, which may still be starting.
     log.info("scheduler: admin at %s (auth %s)", section.adminEndpoint, "on" if config.auth.enabled else "off")
     admin = AdminClient(section.adminEndpoint, outgoing_interceptors(config.auth))
-    scheduler = Scheduler(admin, section, system_clock)
+    scheduler = Scheduler(admin, section, offset_clock(section.clockOffset))
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
 
