@@ -25,7 +25,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from aloft_testing.browser import PageErrors, launched_chromium
 from aloft_testing.browser_login import browser_command
-from aloft_testing.certs import Pki, make_pki
+from aloft_testing.certs import Pki, make_pki, token_signing_key
 from aloft_testing.flytekit import flytekit_bin, flytekit_python
 from aloft_testing.processes import GrpcTls, wait_for
 from aloft_testing.servers import free_port, port_open
@@ -249,7 +249,8 @@ def _config(root: Path, ports: dict[str, int], secret_files: dict[str, Path]) ->
             "enabled": True,
             "authorizedUris": [admin_http],
             "appAuth": {
-                "selfAuthServer": {"staticClients": clients},
+                # one key per test session (aloft_testing.certs), not one made by each admin start
+                "selfAuthServer": {"staticClients": clients, "tokenSigningRSAKeyFile": str(token_signing_key())},
                 "thirdPartyConfig": {"flyteClient": {"clientId": CLI_CLIENT, "redirectUri": redirect_uri}},
             },
             "userAuth": {

@@ -1,16 +1,21 @@
 """A throwaway PKI for TLS tests (``cryptography``): a CA, a certificate for the services (server and client use,
-SAN 127.0.0.1 and localhost), and a stranger's certificate from another CA."""
+SAN 127.0.0.1 and localhost), and a stranger's certificate from another CA; and the session's token signing key."""
 
 from __future__ import annotations
 
+import atexit
 import datetime
+import functools
 import ipaddress
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
@@ -93,3 +98,19 @@ def make_pki(directory: Path) -> Pki:
         directory / "stranger.pem",
         directory / "stranger.key",
     )
+
+
+@functools.cache
+def token_signing_key() -> Path:
+    """One RSA key (PEM, mode 0600) per test session for admin's authorization server to sign tokens with: a 2048-bit
+    key costs about 0.1 s to make, and every admin started with auth on and no key would make its own. Admins get it
+    as ``selfAuthServer.tokenSigningRSAKeyFile`` or copied into ``<dataDir>/auth/`` (where admin keeps its key)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    directory = Path(tempfile.mkdtemp(prefix="aloft-token-key-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    path = directory / "token_rsa_key.pem"
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+    return path

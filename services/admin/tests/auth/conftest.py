@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,10 +14,12 @@ import grpc
 import httpx
 import pytest
 
+from aloft_admin.auth.keys import KEY_FILE
 from aloft_admin.config import AdminConfig
 from aloft_admin.deps import AdminDeps
 from aloft_admin.server import build_deps, build_service, run_migrations
 from aloft_service.runtime import ListenConfig, RunningService, start_service
+from aloft_testing.certs import token_signing_key
 from aloft_testing.servers import free_port
 
 SECRETS = {"flytepropeller": "propeller-secret-0123", "team-a": "team-a-secret-4567", "reader": "reader-secret-89"}
@@ -117,6 +120,7 @@ async def start_auth_admin(
 ) -> AuthAdmin:
     """Admins started on the same ``tmp_path`` and ``database_url`` are replicas: same keys, same database."""
     http_port = port or free_port()
+    _seed_signing_key(tmp_path / "data")
     config = AdminConfig.model_validate(
         {
             "stack": {"dataDir": str(tmp_path / "data")},
@@ -132,6 +136,16 @@ async def start_auth_admin(
     running = await start_service(build_service(deps), ListenConfig(host="127.0.0.1", httpPort=http_port))
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.grpc_port}")
     return AuthAdmin(config, deps, running, channel)
+
+
+def _seed_signing_key(data_dir: Path) -> None:
+    """The session's signing key where admin keeps its own (``<dataDir>/auth/``), so admin loads it instead of making
+    one per start; rotation (``rotate_signing_keys``) then works on that copy as on a key admin made."""
+    path = data_dir / "auth" / KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(token_signing_key(), path)
+        path.chmod(0o600)
 
 
 async def stop_auth_admin(admin: AuthAdmin) -> None:
