@@ -29,9 +29,13 @@ async def test_one_leader_at_a_time_and_takeover(postgres_db: PgDatabase, tmp_pa
         assert [await leader.is_leader() for leader in leaders[1:]] == [True, False]
 
         # The leader's session dies (its replica was killed, or the connection broke): PostgreSQL frees the lock.
+        # Only this test's database: suites running at the same time hold advisory locks of their own on the server.
         async with replicas[2].session() as session:
             await session.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                )
             )
         assert await leaders[2].is_leader()
         assert not await leaders[1].is_leader()  # it notices it lost the lock
