@@ -18,9 +18,14 @@ CONSTRAINTS := requirements/constraints.txt
 NODE_TOOLS := node_modules/.installed
 PACKAGE_MANIFESTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
 # One pytest process per suite: a broken package cannot stop the others from running, and process-wide state
-# (metrics registries, the tracer provider) never leaks between services. Libraries first, end-to-end last.
-TEST_PATHS := $(sort $(wildcard libs/*/tests)) $(sort $(wildcard tools/*/tests)) $(sort $(wildcard services/*/tests)) \
-	$(filter-out tests/e2e,$(patsubst %/,%,$(sort $(wildcard tests/*/)))) $(wildcard tests/e2e)
+# (metrics registries, the tracer provider) never leaks between services. TEST_JOBS suites run at a time
+# (tests/run_suites.py; TEST_JOBS=1 runs them one by one with live output); the longest start first so that none is
+# left running alone at the end, then libraries, tools, services and the cross-service suites in tests/.
+# The test layout (what each suite covers, how long it takes) is in README.md, "Tests".
+TEST_JOBS ?= 2
+SLOW_SUITES := tests/e2e services/admin/tests tests/auth services/propeller/tests
+TEST_PATHS := $(SLOW_SUITES) $(filter-out $(SLOW_SUITES),$(sort $(wildcard libs/*/tests)) $(sort $(wildcard tools/*/tests)) \
+	$(sort $(wildcard services/*/tests)) $(patsubst %/,%,$(sort $(wildcard tests/*/))))
 LINT_PATHS := libs services tools
 BENCH_GLOBS := benchmarks/bench_*.py services/*/benchmarks/bench_*.py
 # Debian packages providing the servers tests need (PostgreSQL, Redis, NATS): "binary:package".
@@ -40,7 +45,7 @@ help:
 	@echo "make setup     create .venv (+ .venv-flytekit) and install everything, pinned by $(CONSTRAINTS)"
 	@echo "make run       start the whole stack on embedded defaults (aloft up --config $(CONFIG))"
 	@echo "make run-multicluster  admin + datacatalog + two data planes (propeller managers; config/multicluster)"
-	@echo "make test      setup, lint, then the whole test suite (PYTEST_ARGS=... to narrow)"
+	@echo "make test      setup, lint, then the whole test suite (PYTEST_ARGS=... to narrow, TEST_JOBS=1 for one suite at a time)"
 	@echo "make lint      ruff check, ruff format --check, mypy, buf lint + breaking (against protos/released.json)"
 	@echo "make protos    compile protos/ into libs/aloft-protos (protos-check: fail if stale)"
 	@echo "make bench     run every benchmark and print it beside the performance targets"
@@ -136,16 +141,10 @@ test: setup
 	exit $$status
 
 # A suite directory without test files is reported and skipped; one with test files where pytest collects nothing
-# (exit code 5) fails like any other failure.
+# (exit code 5) fails like any other failure. Each suite's output is printed whole when it ends, with its wall and
+# CPU time; a summary of every suite comes last.
 pytest: setup
-	@failed=""; \
-	for suite in $(TEST_PATHS); do \
-	  if [ -z "$$(find $$suite -name 'test_*.py' -print -quit)" ]; then echo "--- $$suite: no tests yet"; continue; fi; \
-	  echo "=== $$suite"; \
-	  $(VENV)/bin/python -m pytest $$suite $(PYTEST_ARGS) || failed="$$failed $$suite"; \
-	done; \
-	if [ -n "$$failed" ]; then echo "FAILED suites:$$failed"; exit 1; fi; \
-	echo "all test suites passed"
+	@$(VENV)/bin/python tests/run_suites.py --jobs $(TEST_JOBS) --pytest-args="$(PYTEST_ARGS)" $(TEST_PATHS)
 
 # Every checker runs even when an earlier one fails, so one pass shows every problem.
 lint: $(VENV)/.installed $(NODE_TOOLS)
