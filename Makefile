@@ -19,10 +19,11 @@ NODE_TOOLS := node_modules/.installed
 PACKAGE_MANIFESTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
 # One pytest process per suite: a broken package cannot stop the others from running, and process-wide state
 # (metrics registries, the tracer provider) never leaks between services. TEST_JOBS suites run at a time
-# (tests/run_suites.py; TEST_JOBS=1 runs them one by one with live output); the longest start first so that none is
-# left running alone at the end, then libraries, tools, services and the cross-service suites in tests/.
-# The test layout (what each suite covers, how long it takes) is in README.md, "Tests".
-TEST_JOBS ?= 2
+# (tests/run_suites.py; 1, the default, streams output live). TEST_JOBS=2 is opt-in: tried on a loaded machine, a
+# service failed to bind a port free_port() had picked (taken meanwhile as some connection's ephemeral source port).
+# The longest suites start first so that none is left running alone at the end, then libraries, tools, services and
+# the cross-service suites in tests/. The test layout is in README.md, "Tests".
+TEST_JOBS ?= 1
 SLOW_SUITES := tests/e2e services/admin/tests tests/auth services/propeller/tests
 TEST_PATHS := $(SLOW_SUITES) $(filter-out $(SLOW_SUITES),$(sort $(wildcard libs/*/tests)) $(sort $(wildcard tools/*/tests)) \
 	$(sort $(wildcard services/*/tests)) $(patsubst %/,%,$(sort $(wildcard tests/*/))))

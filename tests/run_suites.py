@@ -6,8 +6,10 @@ Suites start in the order given (`make` lists the longest first so they do not e
 lists every suite in that order. A directory without test files is reported and skipped; one with test files where
 pytest collects nothing (exit code 5) fails like any other failure. With ``--jobs 1`` output streams as it comes.
 
-Suites run concurrently safely: each picks free ports, a data directory of its own and uniquely named PostgreSQL
-databases (aloft_testing); no test may stop or change what another suite's servers hold.
+Suites running concurrently keep apart: each has a data directory of its own and uniquely named PostgreSQL databases
+(aloft_testing), and no test may stop or change what another suite's servers hold. Ports are the weak spot:
+``free_port()`` picks from the ephemeral range, and a port picked but not yet bound can be taken meanwhile as some
+connection's source port (seen once with ``--jobs 2`` on a heavily loaded machine); hence `make` defaults to 1.
 """
 
 from __future__ import annotations
