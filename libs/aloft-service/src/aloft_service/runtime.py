@@ -14,6 +14,7 @@ import socket
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 import uvicorn
@@ -26,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from aloft_config import Section
-from aloft_service.interceptors import ServerInterceptor
+from aloft_service.interceptors import ServerInterceptor, WrappingRegistrar
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +109,10 @@ class _EmbeddedHttpServer(uvicorn.Server):
 
 
 def _new_server(interceptors: Sequence[grpc.aio.ServerInterceptor] = ()) -> grpc.aio.Server:
+    """With interceptors of the service's own (authentication), ServerInterceptor runs them inside its mapping;
+    without, handlers are wrapped when they register (``_registrar``) and grpc runs no interceptor per call."""
     return grpc.aio.server(
-        interceptors=[ServerInterceptor(), *interceptors],
+        interceptors=[ServerInterceptor(), *interceptors] if interceptors else None,
         options=[
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
@@ -171,10 +174,11 @@ async def serve_http_forever(
 async def start_service(service: Service, listen: ListenConfig) -> RunningService:
     """Start gRPC and HTTP listeners; returns once both accept connections."""
     server = _new_server(service.interceptors)
+    registrar: Any = server if service.interceptors else WrappingRegistrar(server)
     for register in service.registrations:
-        register(server)
+        register(registrar)
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, registrar)
     names = [*service.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
     try:
