@@ -1,6 +1,5 @@
 """The server interceptor never lets Python or SQL text reach a client: unexpected errors answer INTERNAL with a
-log reference only; undecodable request bytes answer INVALID_ARGUMENT. The same holds for handlers wrapped when they
-register (WrappingRegistrar: a server with no other interceptor)."""
+log reference only; undecodable request bytes answer INVALID_ARGUMENT."""
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ import grpc
 import pytest
 from google.protobuf import wrappers_pb2
 
-from aloft_service.interceptors import ServerInterceptor, WrappingRegistrar
+from aloft_service.interceptors import ServerInterceptor
 
 SQL = "SELECT password FROM users WHERE name = 'x'"
 
@@ -21,17 +20,15 @@ async def _explode(request: Any, context: Any) -> wrappers_pb2.StringValue:
     raise RuntimeError(f"(psycopg.errors.SyntaxError) {SQL}")
 
 
-@pytest.fixture(params=["interceptor", "registrar"])
-async def channel(request: pytest.FixtureRequest) -> AsyncIterator[grpc.aio.Channel]:
-    by_interceptor = request.param == "interceptor"
-    server = grpc.aio.server(interceptors=[ServerInterceptor()] if by_interceptor else None)
-    registrar: Any = server if by_interceptor else WrappingRegistrar(server)
+@pytest.fixture
+async def channel() -> AsyncIterator[grpc.aio.Channel]:
+    server = grpc.aio.server(interceptors=[ServerInterceptor()])
     handler = grpc.unary_unary_rpc_method_handler(
         _explode,
         request_deserializer=wrappers_pb2.StringValue.FromString,
         response_serializer=wrappers_pb2.StringValue.SerializeToString,
     )
-    registrar.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("test.Boom", {"Explode": handler})])
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("test.Boom", {"Explode": handler})])
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as chan:

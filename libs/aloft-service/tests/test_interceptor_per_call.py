@@ -1,6 +1,5 @@
 """The server interceptor builds its wrapping handler once per method, yet reads each call's own trace context and
-counts each call's own status; so does the wrapping applied at registration (WrappingRegistrar), for generic and
-registered method handlers alike."""
+counts each call's own status."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ from google.protobuf import wrappers_pb2
 from opentelemetry import trace
 
 from aloft_service.errors import InvalidArgument
-from aloft_service.interceptors import RPC_HANDLED, ServerInterceptor, WrappingRegistrar
+from aloft_service.interceptors import RPC_HANDLED, ServerInterceptor
 
 SERVICE, METHOD = "test.PerCall", "Echo"
 
@@ -26,20 +25,16 @@ async def _echo_trace(request: wrappers_pb2.StringValue, context: Any) -> wrappe
     return wrappers_pb2.StringValue(value=f"{span.trace_id:032x}")
 
 
-@pytest.fixture(params=["interceptor", "generic", "registered"])
-async def server(request: pytest.FixtureRequest) -> AsyncIterator[tuple[grpc.aio.Channel, ServerInterceptor | None]]:
-    interceptor = ServerInterceptor() if request.param == "interceptor" else None
-    server = grpc.aio.server(interceptors=[interceptor] if interceptor else None)
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[grpc.aio.Channel, ServerInterceptor]]:
+    interceptor = ServerInterceptor()
+    server = grpc.aio.server(interceptors=[interceptor])
     handler = grpc.unary_unary_rpc_method_handler(
         _echo_trace,
         request_deserializer=wrappers_pb2.StringValue.FromString,
         response_serializer=wrappers_pb2.StringValue.SerializeToString,
     )
-    if request.param == "registered":
-        WrappingRegistrar(server).add_registered_method_handlers(SERVICE, {METHOD: handler})
-    else:
-        registrar: Any = server if interceptor else WrappingRegistrar(server)
-        registrar.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, {METHOD: handler})])
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, {METHOD: handler})])
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as chan:
@@ -52,7 +47,7 @@ def _handled(code: grpc.StatusCode) -> float:
 
 
 async def test_each_call_gets_its_own_trace_context_and_status(
-    server: tuple[grpc.aio.Channel, ServerInterceptor | None],
+    server: tuple[grpc.aio.Channel, ServerInterceptor],
 ) -> None:
     channel, interceptor = server
     echo = channel.unary_unary(
@@ -78,5 +73,4 @@ async def test_each_call_gets_its_own_trace_context_and_status(
         await asyncio.sleep(0.01)
     assert _handled(grpc.StatusCode.OK) - ok_before == 2
     assert _handled(grpc.StatusCode.INVALID_ARGUMENT) - bad_before == 1
-    if interceptor is not None:
-        assert list(interceptor._wrapped) == [f"/{SERVICE}/{METHOD}"]  # one wrapping handler served all three calls
+    assert list(interceptor._wrapped) == [f"/{SERVICE}/{METHOD}"]  # one wrapping handler served all three calls

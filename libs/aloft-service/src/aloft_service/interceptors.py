@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -57,41 +57,19 @@ def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], 
     return parse
 
 
-class _WrappedHandlers:
-    """The wrapping handler of each method, built once per method (and per handler the inner lookup returns for it,
-    which is the same object call after call unless an inner interceptor answers a call with a handler of its own)."""
-
-    def __init__(self) -> None:
-        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
-
-    def of(self, handler: grpc.RpcMethodHandler | None, method: str) -> grpc.RpcMethodHandler | None:
-        if handler is None or handler.unary_unary is None:
-            return handler
-        known = self._wrapped.get(method)
-        if known is not None and known[0] is handler:
-            return known[1]
-        wrapped = _wrap_unary(handler, method)
-        self._wrapped[method] = (handler, wrapped)
-        return wrapped
-
-
 class ServerInterceptor(grpc.aio.ServerInterceptor):
     """Maps AloftError to its status (with details), records latency and a server span per unary RPC.
 
     Unparseable request bytes answer INVALID_ARGUMENT; an unexpected exception answers INTERNAL with a reference
     to the logged traceback, never the exception's own text (it may hold SQL or paths).
 
-    The wrapping handler is built once per method; only the trace context is read per call, from the call's
-    metadata. As an interceptor it costs grpc an interceptor chain per call: ``WrappingRegistrar`` applies the same
-    wrapping once, when the servicers register, for a server with no other interceptor to run inside it.
+    The wrapping handler is built once per method (and per handler the rest of the chain returns for it, which is
+    the same object call after call unless an inner interceptor answers a call with a handler of its own); only the
+    trace context is read per call, from the call's metadata.
     """
 
     def __init__(self) -> None:
-        self._handlers = _WrappedHandlers()
-
-    @property
-    def _wrapped(self) -> dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]]:
-        return self._handlers._wrapped
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -99,39 +77,15 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        return self._handlers.of(handler, handler_call_details.method)  # type: ignore[return-value]
-
-
-class _WrappedGenericHandler(grpc.GenericRpcHandler):
-    def __init__(self, inner: grpc.GenericRpcHandler) -> None:
-        self._inner = inner
-        self._handlers = _WrappedHandlers()
-
-    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
-        return self._handlers.of(self._inner.service(handler_call_details), handler_call_details.method)
-
-
-class WrappingRegistrar:
-    """Stands in for a grpc.aio.Server while servicers register: each unary handler gets ServerInterceptor's
-    wrapping (status mapping, metrics, span) once, at registration, so grpc runs no interceptor chain per call.
-    Anything else is the server's own."""
-
-    def __init__(self, server: grpc.aio.Server) -> None:
-        self._server = server
-
-    def add_generic_rpc_handlers(self, generic_rpc_handlers: Sequence[grpc.GenericRpcHandler]) -> None:
-        self._server.add_generic_rpc_handlers([_WrappedGenericHandler(h) for h in generic_rpc_handlers])
-
-    def add_registered_method_handlers(
-        self, service_name: str, method_handlers: dict[str, grpc.RpcMethodHandler]
-    ) -> None:
-        wrapped = _WrappedHandlers()
-        self._server.add_registered_method_handlers(
-            service_name, {name: wrapped.of(h, f"/{service_name}/{name}") for name, h in method_handlers.items()}
-        )
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._server, name)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = handler_call_details.method
+        known = self._wrapped.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = _wrap_unary(handler, method)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
 
 
 def _wrap_unary(handler: grpc.RpcMethodHandler, full_method: str) -> grpc.RpcMethodHandler:

@@ -14,7 +14,6 @@ import socket
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import grpc
 import uvicorn
@@ -27,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from aloft_config import Section
-from aloft_service.interceptors import ServerInterceptor, WrappingRegistrar
+from aloft_service.interceptors import ServerInterceptor
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +108,8 @@ class _EmbeddedHttpServer(uvicorn.Server):
 
 
 def _new_server(interceptors: Sequence[grpc.aio.ServerInterceptor] = ()) -> grpc.aio.Server:
-    """With interceptors of the service's own (authentication), ServerInterceptor runs them inside its mapping;
-    without, handlers are wrapped when they register (``_registrar``) and grpc runs no interceptor per call."""
     return grpc.aio.server(
-        interceptors=[ServerInterceptor(), *interceptors] if interceptors else None,
+        interceptors=[ServerInterceptor(), *interceptors],
         options=[
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
@@ -174,11 +171,10 @@ async def serve_http_forever(
 async def start_service(service: Service, listen: ListenConfig) -> RunningService:
     """Start gRPC and HTTP listeners; returns once both accept connections."""
     server = _new_server(service.interceptors)
-    registrar: Any = server if service.interceptors else WrappingRegistrar(server)
     for register in service.registrations:
-        register(registrar)
+        register(server)
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, registrar)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [*service.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
     try:
