@@ -27,7 +27,7 @@ from typing import Any
 import grpc
 from flyteidl.admin import common_pb2
 from flyteidl.service import admin_pb2_grpc
-from propeller_harness import spawn_seconds
+from propeller_harness import spawn_seconds, transition_mean_ms, transition_totals
 
 from aloft_stack import running_stack
 
@@ -74,8 +74,10 @@ def measure_on(database: str, args: argparse.Namespace, figures: dict[tuple[str,
             for parallelism in (0, UNBOUNDED):
                 label = "default" if parallelism == 0 else "unbounded"
                 try:
+                    before = transition_totals(stack.ports["propeller_http"])
                     report = run_user(stack.flyte_config, shape, size, parallelism, args.runs)
-                except (RuntimeError, subprocess.SubprocessError) as error:
+                    prometheus = transition_mean_ms(before, transition_totals(stack.ports["propeller_http"]))
+                except (RuntimeError, OSError, subprocess.SubprocessError) as error:
                     print(f"  {database:8} {size:5}-node {shape:6} max-parallelism {label:9}: not measured: {error}")
                     continue
                 durable = median_of(report, "durable_s")
@@ -87,6 +89,39 @@ def measure_on(database: str, args: argparse.Namespace, figures: dict[tuple[str,
                     flush=True,
                 )
                 print(_table_row(database, shape, size, label, durable), flush=True)
+                if shape == "chain":
+                    print_chain_figures(database, size, label, durable, report, prometheus, args.chain_spawn)
+
+
+def print_chain_figures(
+    database: str, size: int, label: str, durable: float, report: dict[str, Any], prometheus: float | None, spawn: float
+) -> None:
+    """The chain beside its target: per node beyond bare spawn (measured in this run), and Flyte's transition
+    latency (a node's upstream's end → its start) from admin's recorded node events and from propeller's metric."""
+    where = f"end to end, {database}, max parallelism {label}"
+    beyond = (durable - spawn) / size * 1000
+    recorded = [ms for run in report["runs"] for ms in run.get("transitions_ms", [])]
+    admin = statistics.mean(recorded) if recorded else None
+    admin_text = "n/a" if admin is None else f"{admin:.2f} ms mean, {statistics.median(recorded):.2f} median"
+    metric_text = "n/a" if prometheus is None else f"{prometheus:.2f} ms mean"
+    exits = [ms for run in report["runs"] for ms in run.get("exit_to_launch_ms", [])]
+    exit_text = "n/a" if not exits else f"{statistics.mean(exits):.2f} ms mean, {statistics.median(exits):.2f} median"
+    print(
+        f"  {'':8} {size:5}-node chain  per node beyond spawn: {beyond:.1f} ms (bare spawn {spawn:.2f} s);"
+        f" transition latency: {admin_text} in admin's node events, {metric_text} in propeller's metric;"
+        f" upstream task's exit to the next task's launch (admin's task events): {exit_text}",
+        flush=True,
+    )
+    if exits:
+        figure = f"{size}-node chain, upstream exit to next launch, admin's task events ({where})"
+        print(f"TABLE {figure} | {statistics.mean(exits):.2f} ms | <= 3 ms")
+    print(f"TABLE {size}-node chain, per node beyond spawn ({where}) | {beyond:.1f} ms | <= 3 ms")
+    if admin is not None:
+        figure = f"{size}-node chain, transition latency, admin's node events ({where})"
+        print(f"TABLE {figure} | {admin:.2f} ms | <= 3 ms")
+    if prometheus is not None:
+        figure = f"{size}-node chain, transition latency, propeller's transition_latency_ms ({where})"
+        print(f"TABLE {figure} | {prometheus:.2f} ms | <= 3 ms", flush=True)
 
 
 def measure_memory(args: argparse.Namespace) -> None:
@@ -250,6 +285,7 @@ def main() -> int:
         return 1
     print("Figures from one run; on a shared or busy machine absolute times are noisy: compare the ratios.")
     print("Aloft end to end (flytekit → admin → propeller → admin; clock stops when admin lists every execution):")
+    args.chain_spawn = spawn_seconds(args.chain, 1)  # bare spawn, for the chain's per node beyond spawn
     aloft = measure_aloft(args)
     if args.in_flight:
         print("Memory:")

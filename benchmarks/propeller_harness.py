@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
+import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -124,3 +125,25 @@ def spawn_seconds(count: int, threads: int, command: Sequence[str] = ("true",)) 
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(one, range(count)))
     return time.perf_counter() - start
+
+
+TRANSITION_METRIC = "flyte:propeller:all:node:transition_latency_ms"
+
+
+def transition_totals(http_port: int) -> tuple[float, float]:
+    """Propeller's Flyte transition latency histogram from its /metrics, summed over workflows: (count, sum in ms).
+    The difference of two readings is what the runs in between observed."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=30) as response:
+        body = response.read().decode()
+    count = total = 0.0
+    for line in body.splitlines():
+        if line.startswith(f"{TRANSITION_METRIC}_count{{"):
+            count += float(line.rsplit(" ", 1)[1])
+        elif line.startswith(f"{TRANSITION_METRIC}_sum{{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return count, total
+
+
+def transition_mean_ms(before: tuple[float, float], after: tuple[float, float]) -> float | None:
+    count = after[0] - before[0]
+    return (after[1] - before[1]) / count if count else None

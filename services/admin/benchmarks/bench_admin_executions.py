@@ -48,7 +48,8 @@ REPLICAS = int(os.environ.get("BENCH_ADMIN_REPLICAS", "1"))
 
 
 class FakeDataPlane(dataplane_pb2_grpc.DataPlaneServiceServicer):
-    """Accepts every execution; ``started`` counts StartExecution calls (the hand-off's last step)."""
+    """Accepts every execution; ``started`` counts the executions started (the hand-off's last step), one by one or
+    in batches (admin sends the hand-offs waiting together in one CreateExecutions / StartExecutions call)."""
 
     def __init__(self, started: Synchronized) -> None:  # type: ignore[type-arg]
         self.started = started
@@ -60,6 +61,21 @@ class FakeDataPlane(dataplane_pb2_grpc.DataPlaneServiceServicer):
         with self.started.get_lock():
             self.started.value += 1
         return dataplane_pb2.StartExecutionResponse()
+
+    async def CreateExecutions(
+        self, request: dataplane_pb2.CreateExecutionsRequest, context: object
+    ) -> dataplane_pb2.CreateExecutionsResponse:
+        created = dataplane_pb2.CreateExecutionResponse(shard_key="0")
+        results = [dataplane_pb2.CreateExecutionResult(response=created) for _ in request.requests]
+        return dataplane_pb2.CreateExecutionsResponse(results=results)
+
+    async def StartExecutions(
+        self, request: dataplane_pb2.StartExecutionsRequest, context: object
+    ) -> dataplane_pb2.StartExecutionsResponse:
+        with self.started.get_lock():
+            self.started.value += len(request.requests)
+        results = [dataplane_pb2.StartExecutionResult() for _ in request.requests]
+        return dataplane_pb2.StartExecutionsResponse(results=results)
 
 
 def serve_fake_data_plane(port: int, started: Synchronized) -> None:  # type: ignore[type-arg]

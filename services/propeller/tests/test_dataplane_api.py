@@ -94,3 +94,31 @@ async def test_abort_of_a_held_execution_ends_it_without_running_anything(stack:
     assert not [e for e in stack.admin.node_events if e.id.execution_id.name == "held-aborted"]
     code, _ = await _code(stack.client.StartExecution(dataplane_pb2.StartExecutionRequest(id=stack.execution_id("x"))))
     assert code == grpc.StatusCode.NOT_FOUND
+
+
+async def test_batch_create_and_start_answer_each_request_as_its_own_call(stack: Any) -> None:
+    """CreateExecutions / StartExecutions: every request handled as CreateExecution / StartExecution would, the
+    invalid or unknown ones failing alone with the status their own call would get."""
+    held_id = await stack.create("chain", {"x": 1}, name="batch-a", hold=True)
+    assert (await stack.status(held_id)).held
+    good = dataplane_pb2.CreateExecutionRequest(
+        id=stack.execution_id("batch-b"), closure_uri="unused://closure", inputs_uri="unused://inputs", hold=True
+    )
+    invalid = dataplane_pb2.CreateExecutionRequest(id=identifier_pb2.WorkflowExecutionIdentifier(project="p"))
+    created = await stack.client.CreateExecutions(dataplane_pb2.CreateExecutionsRequest(requests=[good, invalid]))
+    assert [r.status.code for r in created.results] == [0, grpc.StatusCode.INVALID_ARGUMENT.value[0]]
+    assert created.results[0].response.shard_key and not created.results[0].response.already_existed
+    assert "id.domain" in created.results[1].status.message
+    again = await stack.client.CreateExecutions(dataplane_pb2.CreateExecutionsRequest(requests=[good]))
+    assert again.results[0].response.already_existed  # idempotent, as CreateExecution
+
+    missing = stack.execution_id("batch-missing")
+    started = await stack.client.StartExecutions(
+        dataplane_pb2.StartExecutionsRequest(
+            requests=[dataplane_pb2.StartExecutionRequest(id=i) for i in (held_id, missing)]
+        )
+    )
+    assert [r.status.code for r in started.results] == [0, grpc.StatusCode.NOT_FOUND.value[0]]
+    assert "batch-missing" in started.results[1].status.message
+    assert (await stack.wait(held_id)).phase == execution_pb2.WorkflowExecution.SUCCEEDED
+    await stack.client.AbortExecution(dataplane_pb2.AbortExecutionRequest(id=good.id, cause="cleanup"))

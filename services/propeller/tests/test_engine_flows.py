@@ -90,6 +90,31 @@ async def test_task_error_fails_workflow_with_message(stack: Any) -> None:
     assert any(e.spec_node_id == "fn0" or "cleanup" in e.node_name for e in stack.admin.node_events)
 
 
+async def test_transition_latency_is_observed_once_per_started_node(stack: Any) -> None:
+    """Flyte's transition latency: one observation per node started, from its upstream's end (the start node's for
+    the first), none for nodes that only change phase afterwards."""
+    from prometheus_client import REGISTRY
+
+    def observed() -> tuple[float, float]:
+        count = sum_ms = 0.0
+        for family in REGISTRY.collect():
+            if family.name != "flyte:propeller:all:node:transition_latency_ms":
+                continue
+            for sample in family.samples:
+                if sample.name.endswith("_count"):
+                    count += sample.value
+                elif sample.name.endswith("_sum"):
+                    sum_ms += sample.value
+        return count, sum_ms
+
+    before = observed()
+    execution_id = await stack.create("chain", {"x": 4})
+    assert (await stack.wait(execution_id)).phase == WF.SUCCEEDED
+    count, sum_ms = observed()
+    assert count - before[0] == 3  # n0, n1, n2
+    assert sum_ms >= before[1]
+
+
 async def test_metrics_use_flyte_names(stack: Any) -> None:
     import httpx
 

@@ -55,3 +55,20 @@ async def test_a_restarting_shard_answers_unavailable() -> None:
     with pytest.raises(Aborted) as refused:
         await _router("restarting").CreateExecution(_create("development"), context)
     assert refused.value.code == grpc.StatusCode.UNAVAILABLE and "shard 1 is restarting" in refused.value.details
+
+
+async def test_a_batch_fails_only_the_requests_no_serving_shard_can_take() -> None:
+    """CreateExecutions split by owner: an unowned execution is FAILED_PRECONDITION and a restarting shard's share
+    UNAVAILABLE, each in its own result, in the order of the requests."""
+    context: Any = Context()
+    batch = dataplane_pb2.CreateExecutionsRequest(requests=[_create("development"), _create("staging")])
+    answer = await _router("restarting").CreateExecutions(batch, context)
+    codes = [grpc.StatusCode.UNAVAILABLE.value[0], grpc.StatusCode.FAILED_PRECONDITION.value[0]]
+    assert [r.status.code for r in answer.results] == codes
+    assert "shard 1 is restarting" in answer.results[0].status.message
+    assert "p/staging/e" in answer.results[1].status.message
+    starts = dataplane_pb2.StartExecutionsRequest(
+        requests=[dataplane_pb2.StartExecutionRequest(id=_create("staging").id)]
+    )
+    started = await _router("running").StartExecutions(starts, context)
+    assert [r.status.code for r in started.results] == [grpc.StatusCode.FAILED_PRECONDITION.value[0]]

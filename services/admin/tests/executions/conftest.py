@@ -1,7 +1,9 @@
 """Fixtures for the executions/events tests: a fake data plane and an admin wired to it.
 
 The fake data plane is a real in-process gRPC server implementing aloft.dataplane.v1 DataPlaneService: it
-records the requests it gets and can be told to fail (UNAVAILABLE) to exercise the hand-off repair path.
+records the requests it gets and can be told to fail (UNAVAILABLE) to exercise the hand-off repair path. It serves
+the batch RPCs (CreateExecutions, StartExecutions) by answering each request as its single-request method would,
+unless told not to (``batches = False``: UNIMPLEMENTED, as a data plane predating them).
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ class FakeDataPlane(dataplane_pb2_grpc.DataPlaneServiceServicer):
     # When set, CreateExecution waits for it after ``create_entered`` is set (a hand-off in flight).
     hold: asyncio.Event | None = None
     create_entered: asyncio.Event = field(default_factory=asyncio.Event)
+    # False: the batch RPCs answer UNIMPLEMENTED. ``batch_sizes``: how many requests each batch call carried.
+    batches: bool = True
+    batch_sizes: list[int] = field(default_factory=list)
     port: int = 0
 
     async def CreateExecution(self, request: Any, context: Any) -> dataplane_pb2.CreateExecutionResponse:
@@ -74,6 +79,25 @@ class FakeDataPlane(dataplane_pb2_grpc.DataPlaneServiceServicer):
         self.started.append(request)
         return dataplane_pb2.StartExecutionResponse()
 
+    async def CreateExecutions(self, request: Any, context: Any) -> dataplane_pb2.CreateExecutionsResponse:
+        outcomes = await self._each(context, self.CreateExecution, request.requests)
+        results = [dataplane_pb2.CreateExecutionResult(status=s, response=r) for s, r in outcomes]
+        return dataplane_pb2.CreateExecutionsResponse(results=results)
+
+    async def StartExecutions(self, request: Any, context: Any) -> dataplane_pb2.StartExecutionsResponse:
+        outcomes = await self._each(context, self.StartExecution, request.requests)
+        return dataplane_pb2.StartExecutionsResponse(
+            results=[dataplane_pb2.StartExecutionResult(status=s) for s, _ in outcomes]
+        )
+
+    async def _each(self, context: Any, method: Any, requests: Any) -> list[tuple[dataplane_pb2.BatchItemStatus, Any]]:
+        if not self.batches:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+        if self.failing:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "fake data plane told to fail")
+        self.batch_sizes.append(len(requests))
+        return list(await asyncio.gather(*(_answer(method, r) for r in requests)))
+
     async def AbortExecution(self, request: Any, context: Any) -> dataplane_pb2.AbortExecutionResponse:
         if self.failing:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "fake data plane told to fail")
@@ -81,6 +105,26 @@ class FakeDataPlane(dataplane_pb2_grpc.DataPlaneServiceServicer):
             await context.abort(self.refuse_abort, "no such execution on this data plane")
         self.aborted.append(request)
         return dataplane_pb2.AbortExecutionResponse()
+
+
+class _Refused(Exception):
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(details)
+        self.code, self.details = code, details
+
+
+class _ItemContext:
+    """What a single-request method sees as its context inside a batch: ``abort`` fails only that request."""
+
+    async def abort(self, code: grpc.StatusCode, details: str = "") -> None:
+        raise _Refused(code, details)
+
+
+async def _answer(method: Any, request: Any) -> tuple[dataplane_pb2.BatchItemStatus, Any]:
+    try:
+        return dataplane_pb2.BatchItemStatus(), await method(request, _ItemContext())
+    except _Refused as refused:
+        return dataplane_pb2.BatchItemStatus(code=refused.code.value[0], message=refused.details), None
 
 
 @pytest.fixture

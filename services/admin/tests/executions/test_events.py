@@ -532,3 +532,46 @@ async def test_listing_a_nodes_attempts_answers_not_found_before_anything_else(e
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     await admin.CreateTaskEvent(task_event(wid, "n0", 0, TASK.RUNNING, 2))
     assert [t.id.retry_attempt for t in (await listing("n0")).task_executions] == [0]
+
+
+async def test_plain_listings_page_as_filtered_ones_do(exec_server: Any) -> None:
+    """Listings without filters or sort key run statements built once (paged by bound values): their pages, tokens
+    and refusals match the per-call statements a filter selects (here one every row passes)."""
+    admin, wid = exec_server.admin, exec_server.wid("pages")
+    await exec_server.seed_execution("pages")
+    for index in range(3):
+        await admin.CreateNodeEvent(node_event(wid, f"n{index}", NODE.RUNNING, 1 + index))
+    for attempt in (0, 1, 2):
+        await admin.CreateTaskEvent(task_event(wid, "n0", attempt, TASK.RUNNING, 5 + attempt))
+
+    async def pages(list_call: Any, request: Any, ids: Any) -> list[tuple[list[Any], str]]:
+        seen, token = [], ""
+        while True:
+            request.token = token
+            answer = await list_call(request)
+            token = answer.token
+            seen.append((ids(answer), token))
+            if not token:
+                return seen
+
+    def nodes(answer: Any) -> list[str]:
+        return [n.id.node_id for n in answer.node_executions]
+
+    def attempts(answer: Any) -> list[int]:
+        return [t.id.retry_attempt for t in answer.task_executions]
+
+    for filters in ("", "gte(retry_attempt,0)"):
+        request = task_execution_pb2.TaskExecutionListRequest(node_execution_id=node_id(wid, "n0"), limit=2)
+        request.filters = filters
+        assert await pages(admin.ListTaskExecutions, request, attempts) == [([0, 1], "2"), ([2], "")]
+    for filters in ("", "ne(phase,UNDEFINED)"):
+        request = node_execution_pb2.NodeExecutionListRequest(workflow_execution_id=wid, limit=2, filters=filters)
+        assert await pages(admin.ListNodeExecutions, request, nodes) == [(["n0", "n1"], "2"), (["n2"], "")]
+    for limit, token in ((0, ""), (2, "x"), (2, "-1")):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await admin.ListTaskExecutions(
+                task_execution_pb2.TaskExecutionListRequest(
+                    node_execution_id=node_id(wid, "n0"), limit=limit, token=token
+                )
+            )
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -259,10 +259,6 @@ class StateEncoder:
         # Paths of the running task nodes, kept as nodes are encoded: the max-parallelism budget without a scan of
         # every node each round.
         self._running = {path for path, node in stored.nodes.items() if node.running_task}
-        # The latest update time of a terminal node (transition latency: when the next node could have started).
-        self.last_end = max(
-            (node.updated_at or 0.0 for node in stored.nodes.values() if node.phase.is_terminal), default=0.0
-        )
 
     def encode(self, state: WorkflowState) -> tuple[bool, list[NodeChange]]:
         """Whether the state changed since the last encode (an event appended counts; one delivered does not), and
@@ -286,8 +282,6 @@ class StateEncoder:
                     self._running.add(path)
                 else:
                     self._running.discard(path)
-                if node.phase.is_terminal and node.updated_at:
-                    self.last_end = max(self.last_end, node.updated_at)
         touched.clear()
         scalars = encode_scalars(state)
         changed = bool(changes) or scalars != self._scalars or state.event_seq != self._top

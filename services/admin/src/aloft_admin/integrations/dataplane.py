@@ -8,6 +8,11 @@ Contract of ``DataPlaneClient``:
   INVALID_ARGUMENT naming the label; None when no data plane is enabled at all. Disabled clusters get nothing new.
 - ``create_execution`` is idempotent on the data plane's side (same id + spec → ``already_existed``), so the
   hand-off may be retried any number of times (the repair loop does).
+- The gRPC client sends the creates (and the starts) waiting together for one data plane in one call
+  (CreateExecutions / StartExecutions, as ``handoff_marks`` groups the commits): while one call is in flight the
+  next ones gather, each caller gets its own request's answer, and nothing is sent earlier or acknowledged
+  differently than one call per request would. A data plane that answers UNIMPLEMENTED (it predates the batch
+  RPCs) gets one call per request from then on.
 - Admin creates executions with ``hold`` (two-phase hand-off) and releases them with ``start_execution`` once the
   hand-off is committed; ``start_execution`` is a no-op for started, aborted or finished executions.
 - ``abort_execution`` is a no-op on the data plane for finished executions, so it may be retried too. When the
@@ -19,10 +24,12 @@ Contract of ``DataPlaneClient``:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import grpc
 from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
@@ -66,10 +73,72 @@ PERMANENT_CODES = frozenset(
 
 
 def _call_failed(cluster: str, exc: grpc.aio.AioRpcError) -> Exception:
-    message = f"data plane {cluster!r}: {exc.code().name}: {exc.details()}"
-    if exc.code() in PERMANENT_CODES:
-        return DataPlaneRefused(exc.code(), message)
+    return _failure(cluster, exc.code(), exc.details() or "")
+
+
+def _failure(cluster: str, code: grpc.StatusCode, details: str) -> Exception:
+    message = f"data plane {cluster!r}: {code.name}: {details}"
+    if code in PERMANENT_CODES:
+        return DataPlaneRefused(code, message)
     return DataPlaneUnavailable(message)
+
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def _item_failure(cluster: str, status: dataplane_pb2.BatchItemStatus) -> Exception | None:
+    """None when one request of a batch succeeded, else what its single-request call would have raised."""
+    if status.code == 0:
+        return None
+    return _failure(cluster, _CODES.get(status.code, grpc.StatusCode.UNKNOWN), status.message)
+
+
+# Requests per batch call: bounds the message size (a create request is about 1 KB).
+MAX_BATCH = 200
+Req = TypeVar("Req")
+Res = TypeVar("Res")
+
+
+async def _caught(call: Awaitable[Res]) -> Res | Exception:
+    try:
+        return await call
+    except Exception as exc:  # noqa: BLE001 - the request's own answer, handed to its caller
+        return exc
+
+
+class _Batches(Generic[Req, Res]):
+    """``await submit(request)`` answers one request; the requests waiting while a call is in flight go in the next.
+
+    ``send`` makes one call for a batch and returns each request's response or exception, in order.
+    """
+
+    def __init__(self, send: Callable[[list[Req]], Awaitable[Sequence[Res | Exception]]], name: str) -> None:
+        self._send = send
+        self._name = name
+        self._waiting: list[tuple[Req, asyncio.Future[Res]]] = []
+        self._sender: asyncio.Task[None] | None = None
+
+    async def submit(self, request: Req) -> Res:
+        answer: asyncio.Future[Res] = asyncio.get_running_loop().create_future()
+        self._waiting.append((request, answer))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_all(), name=self._name)
+        return await answer
+
+    async def _send_all(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            try:
+                outcomes = await self._send([request for request, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - every request of the call fails as its own call would have
+                outcomes = [exc] * len(batch)
+            for (_, answer), outcome in zip(batch, outcomes, strict=True):
+                if answer.done():
+                    continue
+                if isinstance(outcome, Exception):
+                    answer.set_exception(outcome)
+                else:
+                    answer.set_result(outcome)
 
 
 class DataPlaneClient(Protocol):
@@ -138,6 +207,11 @@ class GrpcDataPlaneClient:
         self._channels: dict[str, grpc.aio.Channel] = {}
         # A stub builds a callable per method: one per channel, not one per call.
         self._stubs: dict[str, dataplane_pb2_grpc.DataPlaneServiceStub] = {}
+        self._creates: dict[
+            str, _Batches[dataplane_pb2.CreateExecutionRequest, dataplane_pb2.CreateExecutionResponse]
+        ] = {}
+        self._starts: dict[str, _Batches[identifier_pb2.WorkflowExecutionIdentifier, None]] = {}
+        self._unbatched: set[str] = set()  # data planes that answered UNIMPLEMENTED to a batch RPC
 
     def route(self, cluster_label: str, seed: str = "") -> str | None:
         return self.router.choose(cluster_label, seed)
@@ -155,6 +229,65 @@ class GrpcDataPlaneClient:
     async def create_execution(
         self, cluster: str, request: dataplane_pb2.CreateExecutionRequest
     ) -> dataplane_pb2.CreateExecutionResponse:
+        self._stub(cluster)  # not configured or not enabled: unavailable at once, as before
+        batches = self._creates.get(cluster)
+        if batches is None:
+            send = lambda batch: self._create_batch(cluster, batch)  # noqa: E731
+            batches = self._creates[cluster] = _Batches(send, f"admin-creates-{cluster}")
+        return await batches.submit(request)
+
+    async def start_execution(self, cluster: str, id: identifier_pb2.WorkflowExecutionIdentifier) -> None:
+        self._stub(cluster)
+        batches = self._starts.get(cluster)
+        if batches is None:
+            send = lambda batch: self._start_batch(cluster, batch)  # noqa: E731
+            batches = self._starts[cluster] = _Batches(send, f"admin-starts-{cluster}")
+        await batches.submit(id)
+
+    async def _create_batch(
+        self, cluster: str, requests: list[dataplane_pb2.CreateExecutionRequest]
+    ) -> Sequence[dataplane_pb2.CreateExecutionResponse | Exception]:
+        if cluster not in self._unbatched:
+            batch = dataplane_pb2.CreateExecutionsRequest(requests=requests)
+            try:
+                answer = await self._stub(cluster).CreateExecutions(batch, timeout=CALL_TIMEOUT_SECONDS)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                    return [_call_failed(cluster, exc) for _ in requests]
+                self._unbatched.add(cluster)
+            else:
+                return self._each(cluster, [(r.status, r.response) for r in answer.results], len(requests))
+        return await asyncio.gather(*(_caught(self._create_one(cluster, r)) for r in requests))
+
+    async def _start_batch(
+        self, cluster: str, ids: list[identifier_pb2.WorkflowExecutionIdentifier]
+    ) -> Sequence[Exception | None]:
+        if cluster not in self._unbatched:
+            batch = dataplane_pb2.StartExecutionsRequest(
+                requests=[dataplane_pb2.StartExecutionRequest(id=i) for i in ids]
+            )
+            try:
+                answer = await self._stub(cluster).StartExecutions(batch, timeout=CALL_TIMEOUT_SECONDS)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                    return [_call_failed(cluster, exc) for _ in ids]
+                self._unbatched.add(cluster)
+            else:
+                return self._each(cluster, [(r.status, None) for r in answer.results], len(ids))
+        return await asyncio.gather(*(_caught(self._start_one(cluster, i)) for i in ids))
+
+    @staticmethod
+    def _each(
+        cluster: str, results: list[tuple[dataplane_pb2.BatchItemStatus, Res]], sent: int
+    ) -> list[Res | Exception]:
+        if len(results) != sent:
+            failed = DataPlaneUnavailable(f"data plane {cluster!r}: {len(results)} results for {sent} requests")
+            return [failed] * sent
+        return [_item_failure(cluster, status) or response for status, response in results]
+
+    async def _create_one(
+        self, cluster: str, request: dataplane_pb2.CreateExecutionRequest
+    ) -> dataplane_pb2.CreateExecutionResponse:
         try:
             response: dataplane_pb2.CreateExecutionResponse = await self._stub(cluster).CreateExecution(
                 request, timeout=CALL_TIMEOUT_SECONDS
@@ -163,7 +296,7 @@ class GrpcDataPlaneClient:
             raise _call_failed(cluster, exc) from exc
         return response
 
-    async def start_execution(self, cluster: str, id: identifier_pb2.WorkflowExecutionIdentifier) -> None:
+    async def _start_one(self, cluster: str, id: identifier_pb2.WorkflowExecutionIdentifier) -> None:
         try:
             await self._stub(cluster).StartExecution(
                 dataplane_pb2.StartExecutionRequest(id=id), timeout=CALL_TIMEOUT_SECONDS
@@ -182,6 +315,7 @@ class GrpcDataPlaneClient:
 
     async def close(self) -> None:
         channels, self._channels, self._stubs = self._channels, {}, {}
+        self._creates, self._starts = {}, {}
         for channel in channels.values():
             await channel.close()
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flyteidl.admin import common_pb2
-from sqlalchemy import Boolean, DateTime, Float, Integer, Select, and_, func, select
+from sqlalchemy import Boolean, DateTime, Float, Integer, Select, and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
@@ -221,6 +221,28 @@ async def paginate(session: AsyncSession, stmt: Select[Any], limit: int, token: 
     paged = stmt.offset(offset).limit(limit)
     result = await session.execute(paged)
     rows: list[Any] = list(result.scalars().all() if len(stmt.column_descriptions) == 1 else result.all())
+    next_token = str(offset + len(rows)) if len(rows) == limit else ""
+    return rows, next_token
+
+
+def plain_listing(query_filters: str, sort_by: common_pb2.Sort | None) -> bool:
+    """No filters and no sort key: a listing a statement built once can answer (``paginate_bound``)."""
+    return not query_filters.strip() and (sort_by is None or not sort_by.key)
+
+
+def bound_page(stmt: Select[Any]) -> Select[Any]:
+    """``stmt`` paged by the bind parameters ``page_offset`` and ``page_limit`` (for ``paginate_bound``)."""
+    return stmt.offset(bindparam("page_offset")).limit(bindparam("page_limit"))
+
+
+async def paginate_bound(
+    session: AsyncSession, stmt: Select[Any], params: Mapping[str, Any], limit: int, token: str
+) -> tuple[list[Any], str]:
+    """``paginate`` for a one-entity statement built once (``bound_page``): the page and the rest of its values
+    come as parameters, so nothing is built or cache-keyed per call."""
+    offset, limit = page_bounds(limit, token)
+    result = await session.execute(stmt, {**params, "page_offset": offset, "page_limit": limit})
+    rows: list[Any] = list(result.scalars().all())
     next_token = str(offset + len(rows)) if len(rows) == limit else ""
     return rows, next_token
 

@@ -16,11 +16,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def to_timestamp(value: datetime | None) -> timestamp_pb2.Timestamp:
     stamp = timestamp_pb2.Timestamp()
     if value is not None:
-        stamp.FromDatetime(aware(value))
+        set_timestamp(stamp, value)
     return stamp
+
+
+def set_timestamp(stamp: timestamp_pb2.Timestamp, value: datetime) -> None:
+    """``stamp.FromDatetime(aware(value))`` without its time tuple (every listed row converts 2 to 4 times)."""
+    since = aware(value) - _EPOCH
+    stamp.seconds = since.days * 86_400 + since.seconds
+    stamp.nanos = since.microseconds * 1000
 
 
 def from_timestamp(stamp: timestamp_pb2.Timestamp) -> datetime:
@@ -43,8 +53,8 @@ def fold_times(
 ) -> None:
     """A row's authoritative times into its (execution, node or task execution) closure: created and updated, and
     started and duration once it started."""
-    closure.created_at.CopyFrom(to_timestamp(created_at))
-    closure.updated_at.CopyFrom(to_timestamp(updated_at))
+    set_timestamp(closure.created_at, created_at)
+    set_timestamp(closure.updated_at, updated_at)
     if started_at is not None:
-        closure.started_at.CopyFrom(to_timestamp(started_at))
+        set_timestamp(closure.started_at, started_at)
         closure.duration.CopyFrom(seconds_duration(duration))

@@ -67,18 +67,16 @@ def _labels(record: WorkflowRecord, workflow_name: str) -> tuple[str, str, str]:
 def _observe(
     record: WorkflowRecord,
     before_phase: WorkflowPhase,
-    previous_end: float,
     after: WorkflowState,
     changes: list[NodeChange],
     workflow_name: str,
 ) -> None:
-    """Flyte's round metrics, from the nodes the round changed (``previous_end``: when the last node had ended)."""
+    """Flyte's round metrics, from the nodes the round changed (transition latency: ``_observe_transitions``)."""
     labels = _labels(record, workflow_name)
     if before_phase == WorkflowPhase.READY and after.phase != WorkflowPhase.READY:
         elapsed = after.updated_at or time.time()
         metrics.acceptance_latency.labels(*labels).observe(max(elapsed - record.created_at.timestamp(), 0) * 1000)
     last_node_end = 0.0
-    previous_end = max(previous_end, after.started_at or 0.0)
     for change in changes:
         node, old_phase = change.node, change.before
         if node.phase == old_phase:
@@ -90,12 +88,18 @@ def _observe(
             metrics.node_success_duration.labels(*labels).observe((updated - started) * 1000)
         elif node.phase in (NodePhase.FAILED, NodePhase.TIMED_OUT):
             metrics.node_failure_duration.labels(*labels).observe((updated - started) * 1000)
-        elif node.phase == NodePhase.QUEUED and previous_end:
-            metrics.transition_latency.labels(*labels).observe(max(started - previous_end, 0) * 1000)
         elif node.phase == NodePhase.RUNNING and old_phase == NodePhase.QUEUED:
             metrics.queueing_latency.labels(*labels).observe((updated - started) * 1000)
     if after.phase.is_terminal and not before_phase.is_terminal and after.updated_at and last_node_end:
         metrics.completion_latency.labels(*labels).observe(max(after.updated_at - last_node_end, 0) * 1000)
+
+
+def _observe_transitions(record: WorkflowRecord, workflow_name: str, transitions: list[float]) -> None:
+    """Flyte's transition latency of each node the round started (``ExecutionContext.transitions``)."""
+    if transitions:
+        histogram = metrics.transition_latency.labels(*_labels(record, workflow_name))
+        for seconds in transitions:
+            histogram.observe(seconds * 1000)
 
 
 _Sent = list[tuple[OutboxEvent, Delivery | None]]
@@ -173,7 +177,7 @@ class RoundRunner:
         state = record.state
         encoder = self._encoder(record)
         encoder.encode(state)
-        before_phase, previous_end = state.phase, encoder.last_end
+        before_phase = state.phase
         started = time.perf_counter()
         ectx = await self._executor.context(record, state, time.time(), encoder.running_tasks)
         await self._executor.evaluate(ectx)
@@ -191,7 +195,8 @@ class RoundRunner:
             if delta.drop_before is not None:
                 self._acked.pop(key, None)
         if changed:
-            _observe(record, before_phase, previous_end, state, changes, workflow_name)
+            _observe(record, before_phase, state, changes, workflow_name)
+        _observe_transitions(record, workflow_name, ectx.transitions)
         if not self._background:
             record = await deliver_outbox(record, self._sink, self._store)
         self._executor.keep_frontier(key, ectx.frontier, record.resource_version)

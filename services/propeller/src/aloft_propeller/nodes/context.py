@@ -53,6 +53,9 @@ class ExecutionContext:
     resources: ResourceManager | None = None
     # The top-level DAG's incremental evaluation (nodes/frontier.py); None walks every node.
     frontier: Frontier | None = None
+    # Flyte's transition latency, in seconds, of each node this round started: from its latest upstream's end (or
+    # its failed attempt's) to the start, as flytepropeller's RecordTransitionLatency measures it.
+    transitions: list[float] = field(default_factory=list)
     _tasks: dict[tuple[str, str, str, str], tasks_pb2.TaskTemplate] = field(default_factory=dict)
     _subworkflows: dict[tuple[str, str, str, str], compiler_pb2.CompiledWorkflow] = field(default_factory=dict)
     _literal_maps: dict[str, literals_pb2.LiteralMap] = field(default_factory=dict)

@@ -10,6 +10,7 @@ Deterministic attempt ids make a replay after a crash adopt, never duplicate, an
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -275,6 +276,7 @@ class NodeExecutor:
     ) -> None:
         """``upstream_of``: the node's upstream ids; None for a branch's chosen node (its branch already waited)."""
         state = ectx.state.node(path)
+        upstream_end = 0.0
         if upstream_of is not None:
             upstream = [ectx.state.peek(scope.path_of(node_id)) or NodeState() for node_id in upstream_of]
             if any(not up.phase.is_terminal or up.phase in _FAILED for up in upstream):
@@ -282,6 +284,9 @@ class NodeExecutor:
             if any(up.phase == NodePhase.SKIPPED for up in upstream):
                 await self._skip(ectx, scope, node, path, parent)
                 return
+            # No upstream: Flyte measures from the start node's end, here the workflow's start (top level only).
+            start = (ectx.state.started_at or 0.0) if parent is None else 0.0
+            upstream_end = max((up.updated_at or 0.0 for up in upstream), default=start)
         ctx = self._make_context(ectx, scope, node, path, literals_pb2.LiteralMap(), "")
         if self._traits(ctx).task_id is not None and ectx.start_budget is not None and path not in ectx.recovered:
             if ectx.start_budget <= 0:
@@ -293,6 +298,8 @@ class NodeExecutor:
         async def outputs_of(node_id: str) -> literals_pb2.LiteralMap:
             return await ectx.outputs_of(scope.prefix, scope.inputs, node_id)
 
+        if upstream_end:
+            ectx.transitions.append(max(time.time() - upstream_end, 0.0))
         state.started_at = ectx.now
         state.kind = node_kind(node)
         try:
@@ -320,6 +327,8 @@ class NodeExecutor:
     async def _step(self, ectx: ExecutionContext, ctx: NodeContext, parent: Parent | None) -> None:
         state = ctx.state
         if state.phase == NodePhase.RETRYABLE_FAILURE:
+            if state.updated_at:  # Flyte counts a retry as a transition too: from the failed attempt's end
+                ectx.transitions.append(max(time.time() - state.updated_at, 0.0))
             # The new attempt number is already persisted: now it may start.
             state.plugin_state, state.plugin_phase, state.plugin_phase_version = b"", 0, 0
             state.attempt_started_at = None

@@ -137,6 +137,52 @@ class StartExecutionResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class BatchItemStatus(_message.Message):
+    __slots__ = ("code", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
+class CreateExecutionsRequest(_message.Message):
+    __slots__ = ("requests",)
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[CreateExecutionRequest]
+    def __init__(self, requests: _Optional[_Iterable[_Union[CreateExecutionRequest, _Mapping]]] = ...) -> None: ...
+
+class CreateExecutionResult(_message.Message):
+    __slots__ = ("status", "response")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    status: BatchItemStatus
+    response: CreateExecutionResponse
+    def __init__(self, status: _Optional[_Union[BatchItemStatus, _Mapping]] = ..., response: _Optional[_Union[CreateExecutionResponse, _Mapping]] = ...) -> None: ...
+
+class CreateExecutionsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[CreateExecutionResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[CreateExecutionResult, _Mapping]]] = ...) -> None: ...
+
+class StartExecutionsRequest(_message.Message):
+    __slots__ = ("requests",)
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[StartExecutionRequest]
+    def __init__(self, requests: _Optional[_Iterable[_Union[StartExecutionRequest, _Mapping]]] = ...) -> None: ...
+
+class StartExecutionResult(_message.Message):
+    __slots__ = ("status",)
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    status: BatchItemStatus
+    def __init__(self, status: _Optional[_Union[BatchItemStatus, _Mapping]] = ...) -> None: ...
+
+class StartExecutionsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[StartExecutionResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[StartExecutionResult, _Mapping]]] = ...) -> None: ...
+
 class GetExecutionStatusRequest(_message.Message):
     __slots__ = ("id",)
     ID_FIELD_NUMBER: _ClassVar[int]

@@ -60,6 +60,16 @@ class DataPlaneServiceStub:
                 request_serializer=aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.StartExecutionRequest.SerializeToString,
                 response_deserializer=aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.StartExecutionResponse.FromString,
                 _registered_method=True)
+        self.CreateExecutions = channel.unary_unary(
+                '/aloft.dataplane.v1.DataPlaneService/CreateExecutions',
+                request_serializer=aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.CreateExecutionsRequest.SerializeToString,
+                response_deserializer=aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.CreateExecutionsResponse.FromString,
+                _registered_method=True)
+        self.StartExecutions = channel.unary_unary(
+                '/aloft.dataplane.v1.DataPlaneService/StartExecutions',
+                request_serializer=aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.StartExecutionsRequest.SerializeToString,
+                response_deserializer=aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.StartExecutionsResponse.FromString,
+                _registered_method=True)
 
 
 class DataPlaneServiceServicer:
@@ -105,6 +115,23 @@ class DataPlaneServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateExecutions(self, request, context):
+        """CreateExecutions is CreateExecution for several executions in one call (admin sends the hand-offs that wait
+        together). Each request is handled exactly as CreateExecution would handle it alone, independently of the
+        others; results[i] answers requests[i]. A data plane that does not serve it answers UNIMPLEMENTED and admin
+        falls back to CreateExecution.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartExecutions(self, request, context):
+        """StartExecutions is StartExecution for several executions in one call; results[i] answers requests[i].
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataPlaneServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -132,6 +159,16 @@ def add_DataPlaneServiceServicer_to_server(servicer, server):
                     servicer.StartExecution,
                     request_deserializer=aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.StartExecutionRequest.FromString,
                     response_serializer=aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.StartExecutionResponse.SerializeToString,
+            ),
+            'CreateExecutions': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateExecutions,
+                    request_deserializer=aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.CreateExecutionsRequest.FromString,
+                    response_serializer=aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.CreateExecutionsResponse.SerializeToString,
+            ),
+            'StartExecutions': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartExecutions,
+                    request_deserializer=aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.StartExecutionsRequest.FromString,
+                    response_serializer=aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.StartExecutionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -270,6 +307,60 @@ class DataPlaneService:
             '/aloft.dataplane.v1.DataPlaneService/StartExecution',
             aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.StartExecutionRequest.SerializeToString,
             aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.StartExecutionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateExecutions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aloft.dataplane.v1.DataPlaneService/CreateExecutions',
+            aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.CreateExecutionsRequest.SerializeToString,
+            aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.CreateExecutionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartExecutions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aloft.dataplane.v1.DataPlaneService/StartExecutions',
+            aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.StartExecutionsRequest.SerializeToString,
+            aloft_dot_dataplane_dot_v1_dot_dataplane__pb2.StartExecutionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -38,7 +38,15 @@ from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from aloft_admin.repositories.filters import apply_sort, paginate, parse_filters, where_all
+from aloft_admin.repositories.filters import (
+    apply_sort,
+    bound_page,
+    paginate,
+    paginate_bound,
+    parse_filters,
+    plain_listing,
+    where_all,
+)
 from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.executions import ExecutionModel, NodeExecutionModel, TaskExecutionModel
 from aloft_admin.repositories.sql.execution_fields import EXECUTION_FIELDS, NODE_FIELDS, TASK_FIELDS
@@ -255,6 +263,33 @@ _FIND_NODE_EXECUTION = select(NodeExecutionModel).where(
     NodeExecutionModel.node_id == bindparam("node_id"),
 )
 _FIND_NODE_EXECUTION_FOR_UPDATE = _FIND_NODE_EXECUTION.with_for_update()
+
+# Listings without filters or sort key (flytekit's and the console's per-node calls), built once.
+_NODES_OF_EXECUTION = select(NodeExecutionModel).where(
+    NodeExecutionModel.execution_org == bindparam("org"),
+    NodeExecutionModel.execution_project == bindparam("project"),
+    NodeExecutionModel.execution_domain == bindparam("domain"),
+    NodeExecutionModel.execution_name == bindparam("name"),
+)
+_TOP_LEVEL_NODES_PAGE = bound_page(
+    _NODES_OF_EXECUTION.where(NodeExecutionModel.parent_id.is_(None)).order_by(NodeExecutionModel.id.asc())
+)
+_CHILD_NODES_PAGE = bound_page(
+    _NODES_OF_EXECUTION.where(NodeExecutionModel.parent_id == bindparam("parent_id")).order_by(
+        NodeExecutionModel.id.asc()
+    )
+)
+_TASKS_OF_NODE_PAGE = bound_page(
+    select(TaskExecutionModel)
+    .where(
+        TaskExecutionModel.execution_org == bindparam("org"),
+        TaskExecutionModel.execution_project == bindparam("project"),
+        TaskExecutionModel.execution_domain == bindparam("domain"),
+        TaskExecutionModel.execution_name == bindparam("name"),
+        TaskExecutionModel.node_id == bindparam("node_id"),
+    )
+    .order_by(TaskExecutionModel.retry_attempt.asc(), TaskExecutionModel.id)
+)
 
 
 def _rows_among(
@@ -621,6 +656,16 @@ class SqlNodeExecutionRepo:
         parent_task_execution_id: int | None = None,
         top_level: bool = False,
     ) -> tuple[list[NodeExecutionModel], str]:
+        if (
+            parent_task_execution_id is None
+            and (top_level or parent_id is not None)
+            and plain_listing(query.filters, query.sort_by)
+        ):
+            params: dict[str, Any] = _execution_params(wid)
+            if parent_id is not None:
+                params = {**params, "parent_id": parent_id}
+            prebuilt = _CHILD_NODES_PAGE if parent_id is not None else _TOP_LEVEL_NODES_PAGE
+            return await paginate_bound(self._session, prebuilt, params, query.limit, query.token)
         stmt = node_executions_of(wid)
         if parent_id is not None:
             stmt = stmt.where(NodeExecutionModel.parent_id == parent_id)
@@ -694,6 +739,9 @@ class SqlTaskExecutionRepo:
     async def page(
         self, nid: identifier_pb2.NodeExecutionIdentifier, query: ListQuery
     ) -> tuple[list[TaskExecutionModel], str]:
+        if plain_listing(query.filters, query.sort_by):
+            params = _node_execution_params(nid)
+            return await paginate_bound(self._session, _TASKS_OF_NODE_PAGE, params, query.limit, query.token)
         stmt = where_all(task_executions_of(nid), parse_filters(query.filters, TASK_FIELDS))
         default = (TaskExecutionModel.retry_attempt.asc(), TaskExecutionModel.id)
         stmt = apply_sort(stmt, query.sort_by, TASK_FIELDS, default=default)
