@@ -76,9 +76,19 @@ def boot_id() -> str:
 
 
 def _proc_stat(pid: int) -> list[str] | None:
+    # os.open/os.read: a buffered read_text adds two fstats, each a GIL hand-off (the spawn thread reads this
+    # before its launcher may go: on a chain's critical path). The line is well under 4 KiB (comm is 16 bytes).
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
+        return None
+    try:
+        raw = os.read(fd, 4096).decode(errors="replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if ")" not in raw:
         return None
     # The command name (field 2) may contain spaces: split after its closing parenthesis.
     return raw[raw.rindex(")") + 2 :].split()
@@ -222,9 +232,25 @@ class AttemptDir:
         return record.pid if record is not None else None
 
     def exit_code(self) -> int | None:
+        status = self.exit_status()
+        return status[0] if status is not None else None
+
+    def exit_status(self) -> tuple[int, float] | None:
+        """The recorded exit code and when it was written (the process's end), from one open: a look at an ended
+        attempt is on the chain's path from one node's exit to the next node's launch."""
         try:
-            return int((self.path / "exit_code").read_text().strip())
-        except (OSError, ValueError):
+            fd = os.open(self.path / "exit_code", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            raw, written_at = os.read(fd, 64), os.fstat(fd).st_mtime
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        try:
+            return int(raw.strip()), written_at
+        except ValueError:
             return None
 
     def finished_at(self) -> float:

@@ -194,8 +194,8 @@ class LocalProcessPlugin:
         termination = attempt.termination()
         if termination is not None:
             return await self._terminal(ctx, attempt, results.from_termination(termination))
-        exit_code = attempt.exit_code()
-        if exit_code is None:
+        exit_status = attempt.exit_status()
+        if exit_status is None:
             record = self._active.get(ctx.unique_id)  # launched here: the claim is ours and its record known
             if record is None:
                 await _settle_claim(attempt)
@@ -203,9 +203,9 @@ class LocalProcessPlugin:
             if record is not None and self._is_running(ctx.unique_id, record):
                 self._active[ctx.unique_id] = record
                 return await self._running(ctx, attempt, record)
-            exit_code = attempt.exit_code()  # it may have ended between the two looks
-        if exit_code is not None:
-            at = attempt.finished_at()
+            exit_status = attempt.exit_status()  # it may have ended between the two looks
+        if exit_status is not None:
+            exit_code, at = exit_status  # at: the exit_code file's time, the process's end
             return await self._terminal(ctx, attempt, await results.from_exit(self._blobs, ctx, attempt, exit_code, at))
         if attempt.claimed():
             message = "the task's process disappeared without recording an exit status (host restart or killed)"
@@ -468,7 +468,7 @@ class LocalProcessPlugin:
         self._reap(ctx.unique_id)
         await self._tokens.release(ctx)
         attempt = self.attempt_dir(ctx)
-        if attempt.exists():
+        if ctx.unique_id in self._made or attempt.exists():  # made here: no stat (a GIL hand-off on the loop)
             await self._upload_logs(ctx, attempt, only_if_changed=True)
         self._log_sizes.pop(ctx.unique_id, None)
         self._log_blobs.pop(ctx.unique_id, None)

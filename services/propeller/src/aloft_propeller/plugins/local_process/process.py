@@ -18,6 +18,7 @@ from aloft_propeller.plugins.local_process.attempt import (
 from aloft_propeller.plugins.local_process.limits import ProcessLimits
 
 Spawned = tuple[subprocess.Popen[bytes], ProcessRecord | None]
+_LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
 
 
 def spawn(
@@ -29,16 +30,24 @@ def spawn(
     argv = ["/bin/sh", "-c", LAUNCHER_SCRIPT, "aloft-launcher", str(attempt.path), *command]
     if prepare:
         attempt.prepare()
-    with attempt.stdout.open("ab") as stdout, attempt.stderr.open("ab") as stderr:
-        child = subprocess.Popen(
-            argv,
-            cwd=attempt.workdir,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=stdout,
-            stderr=stderr,
-            start_new_session=True,  # survives propeller's death; killed as a group
-        )
+    # Plain descriptors (as open(..., "ab") makes them, without its buffer's fstats: GIL hand-offs before the go).
+    stdout = os.open(attempt.stdout, _LOG_FLAGS, 0o666)
+    try:
+        stderr = os.open(attempt.stderr, _LOG_FLAGS, 0o666)
+        try:
+            child = subprocess.Popen(
+                argv,
+                cwd=attempt.workdir,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,  # survives propeller's death; killed as a group
+            )
+        finally:
+            os.close(stderr)
+    finally:
+        os.close(stdout)
     assert child.stdin is not None
     record: ProcessRecord | None = None
     try:
