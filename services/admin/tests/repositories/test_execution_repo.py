@@ -31,6 +31,19 @@ async def test_add_get_and_duplicate_name(repos: SqlRepositories) -> None:
         await tx.executions.add(execution_row("e1", project="other"))
 
 
+async def test_insert_execution_commits_on_its_own_and_refuses_a_used_name(repos: SqlRepositories) -> None:
+    row = execution_row("e1", cluster="c1")
+    await repos.insert_execution(row)
+    async with repos.transaction(reads=True) as tx:
+        found = await tx.executions.get(wid("e1"))
+        assert found is not None and found.id == row.id and found.cluster == "c1"
+    with pytest.raises(AlreadyExists):
+        await repos.insert_execution(execution_row("e1"))
+    await repos.insert_execution(execution_row("e1", project="other"))  # another project may use the name
+    async with repos.transaction(reads=True) as tx:
+        assert (await tx.executions.get(wid("e1", project="other"))) is not None
+
+
 async def test_a_concurrent_update_aborts_the_stale_writer(repos: SqlRepositories) -> None:
     async with repos.transaction() as tx:
         await tx.executions.add(execution_row("e1"))

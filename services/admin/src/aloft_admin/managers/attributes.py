@@ -117,6 +117,11 @@ class AttributeResolver:
             return mr.MatchingAttributes.FromString(row.attributes)
         return self.config_defaults(resource)
 
+    def cached_each(self, scope: Scope, resources: Sequence[int]) -> dict[int, mr.MatchingAttributes | None] | None:
+        """``resolve_each``'s answer when it is cached (no database), else None."""
+        found, cached = self._resolved.get((scope, tuple(resources)))
+        return cached if found else None
+
     async def resolve_each(
         self, tx: Repositories, scope: Scope, resources: Sequence[int]
     ) -> dict[int, mr.MatchingAttributes | None]:

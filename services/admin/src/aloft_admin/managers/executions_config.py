@@ -55,27 +55,15 @@ class ExecutionConfigResolver:
         self, tx: Repositories, project: str, domain: str, workflow: str, launch_plan: str, org: str = ""
     ) -> Matching:
         scope = Scope(project=project, domain=domain, workflow=workflow, launch_plan=launch_plan, org=org)
-        resolved = await self._attributes.resolve_each(
-            tx,
-            scope,
-            (
-                MatchableResource.WORKFLOW_EXECUTION_CONFIG,
-                MatchableResource.TASK_RESOURCE,
-                MatchableResource.EXECUTION_CLUSTER_LABEL,
-                MatchableResource.CLUSTER_ASSIGNMENT,
-            ),
-        )
-        empty = matchable_resource_pb2.MatchingAttributes()
-        wec = resolved[MatchableResource.WORKFLOW_EXECUTION_CONFIG] or empty
-        res = resolved[MatchableResource.TASK_RESOURCE] or empty
-        label = resolved[MatchableResource.EXECUTION_CLUSTER_LABEL] or empty
-        pool = resolved[MatchableResource.CLUSTER_ASSIGNMENT] or empty
-        return Matching(
-            workflow_config=wec.workflow_execution_config,
-            task_resources=res.task_resource_attributes,
-            cluster_label=label.execution_cluster_label.value,
-            cluster_pool=pool.cluster_assignment.cluster_pool_name,
-        )
+        return _matching_of(await self._attributes.resolve_each(tx, scope, _MATCHED))
+
+    def matching_cached(
+        self, project: str, domain: str, workflow: str, launch_plan: str, org: str = ""
+    ) -> Matching | None:
+        """``matching`` without a database: None when the attributes are not cached (call ``matching`` then)."""
+        scope = Scope(project=project, domain=domain, workflow=workflow, launch_plan=launch_plan, org=org)
+        resolved = self._attributes.cached_each(scope, _MATCHED)
+        return _matching_of(resolved) if resolved is not None else None
 
     def spec(
         self, spec: execution_pb2.ExecutionSpec, lp: launch_plan_pb2.LaunchPlanSpec, matching: Matching
@@ -129,6 +117,29 @@ class ExecutionConfigResolver:
         if spec.HasField("security_context"):
             config.security_context.CopyFrom(spec.security_context)
         return config
+
+
+# The matchable attributes a new execution's settings depend on.
+_MATCHED = (
+    MatchableResource.WORKFLOW_EXECUTION_CONFIG,
+    MatchableResource.TASK_RESOURCE,
+    MatchableResource.EXECUTION_CLUSTER_LABEL,
+    MatchableResource.CLUSTER_ASSIGNMENT,
+)
+
+
+def _matching_of(resolved: dict[int, matchable_resource_pb2.MatchingAttributes | None]) -> Matching:
+    empty = matchable_resource_pb2.MatchingAttributes()
+    wec = resolved[MatchableResource.WORKFLOW_EXECUTION_CONFIG] or empty
+    res = resolved[MatchableResource.TASK_RESOURCE] or empty
+    label = resolved[MatchableResource.EXECUTION_CLUSTER_LABEL] or empty
+    pool = resolved[MatchableResource.CLUSTER_ASSIGNMENT] or empty
+    return Matching(
+        workflow_config=wec.workflow_execution_config,
+        task_resources=res.task_resource_attributes,
+        cluster_label=label.execution_cluster_label.value,
+        cluster_pool=pool.cluster_assignment.cluster_pool_name,
+    )
 
 
 def cluster_pool(requested: str, configured: str) -> str:

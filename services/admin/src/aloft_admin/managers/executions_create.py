@@ -25,12 +25,12 @@ from aloft_admin.config import AdminSection
 from aloft_admin.faults import AFTER_EXECUTION_COMMIT, crash_point
 from aloft_admin.integrations.dataplane import DataPlaneClient, routing_seed
 from aloft_admin.integrations.notifications import execution_notifications
-from aloft_admin.managers.executions_config import ExecutionConfigResolver, cluster_label_of
+from aloft_admin.managers.executions_config import ExecutionConfigResolver, Matching, cluster_label_of
 from aloft_admin.managers.executions_handoff import Handoffs
 from aloft_admin.managers.executions_lookup import get_execution_row, get_node_execution_row
 from aloft_admin.managers.executions_names import execution_name
 from aloft_admin.managers.executions_single_task import SingleTaskLaunchPlans
-from aloft_admin.managers.launch_targets import LaunchTargets
+from aloft_admin.managers.launch_targets import LaunchTarget, LaunchTargets
 from aloft_admin.managers.projects import ProjectDomainCheck
 from aloft_admin.repositories.base import Repositories, RepositoryProvider
 from aloft_admin.repositories.models.executions import ExecutionModel
@@ -179,8 +179,7 @@ class ExecutionCreateManager:
             raise InvalidArgument("missing spec.launch_plan")
         if launch.spec.launch_plan.resource_type == identifier_pb2.TASK:
             launch.launch_plan_id = await self._single_tasks.launch_plan_for(launch.spec.launch_plan)
-        async with self._repos.transaction(single_write=True) as tx:
-            handoff = await self.record_execution(tx, launch)
+        handoff = await self.record_execution(launch)
         crash_point(AFTER_EXECUTION_COMMIT)
         if self._handoff_in_background:
             # Committed: the answer need not wait for the data plane (the repair loop covers a crash meanwhile).
@@ -193,24 +192,25 @@ class ExecutionCreateManager:
             # The execution is recorded (and its id returned): the repair loop retries the hand-off.
             log.exception("hand-off of %s failed unexpectedly, the repair loop will retry", launch.id.name)
 
-    async def record_execution(self, tx: Repositories, launch: Launch) -> dataplane_pb2.CreateExecutionRequest:
+    async def record_execution(self, launch: Launch) -> dataplane_pb2.CreateExecutionRequest:
         """Insert the execution (hand-off pending) and return the hand-off request, also stored in the row.
 
-        The blobs are written first, under keys no other attempt uses (a duplicate name cannot overwrite another
-        execution's inputs), and the INSERT is the unit of work's last statement: a failed blob write leaves no row,
-        and a row that commits has its inputs. A duplicate name (ALREADY_EXISTS) removes this attempt's blobs; any
-        other failure may leave them unreferenced (the INSERT may have committed when the connection broke).
+        The settings it needs come from caches; a session is opened only to read what is not cached (or a child
+        execution's parent). The blobs are written first, under keys no other attempt uses (a duplicate name cannot
+        overwrite another execution's inputs), and then the row is inserted with one statement that commits on its
+        own: a failed blob write leaves no row, and a row that commits has its inputs. A duplicate name
+        (ALREADY_EXISTS) removes this attempt's blobs; any other failure may leave them unreferenced (the INSERT may
+        have committed when the connection broke).
         """
         wid, spec = launch.id, launch.spec
-        await self._projects.ensure(tx, wid.project, wid.domain, wid.org)
-        # Workflow versions are immutable: the execution points at the registered compiled closure, no copy.
-        target = await self._launch_targets.get(tx, launch.launch_plan_id or spec.launch_plan)
+        facts = self._cached_facts(launch)
+        if facts is None:
+            async with self._repos.transaction(reads=True) as tx:
+                facts = await self._read_facts(tx, launch)
+        target, matching, parent = facts
         inputs = merge_inputs(target.expected_inputs, target.spec.fixed_inputs, launch.user_inputs)
-        matching = await self._config.matching(
-            tx, wid.project, wid.domain, target.workflow_id.name, target.launch_plan_id.name, wid.org
-        )
         resolved = self._config.spec(spec, target.spec, matching)
-        parent_row_id = await _fill_metadata(tx, resolved, launch)
+        _fill_metadata(resolved, launch, parent)
         cluster = self._dataplanes.route(cluster_label_of(resolved), seed=routing_seed(wid)) or ""
         prefix = (self._metadata_prefix, wid.project, wid.domain, wid.name)
         attempt = uuid.uuid4().hex
@@ -235,18 +235,44 @@ class ExecutionCreateManager:
         same = inputs == launch.user_inputs
         user_inputs_uri = handoff.inputs_uri if same else self._inputs_uri(wid, attempt, "user")
         row = _execution_row(launch, resolved, handoff, user_inputs_uri, notifications)
-        row.parent_node_execution_id = parent_row_id
+        row.parent_node_execution_id = parent.row_id if parent is not None else None
         row.handoff_request = handoff.SerializeToString(deterministic=True)
         written = [handoff.inputs_uri] if same else [handoff.inputs_uri, user_inputs_uri]
         await self._blobs.write_proto(handoff.inputs_uri, inputs)
         if not same:
             await self._blobs.write_proto(user_inputs_uri, launch.user_inputs)
         try:
-            await tx.executions.add(row)
+            await self._repos.insert_execution(row)
         except AlreadyExists:
             await self._discard(written)
             raise
         return handoff
+
+    def _cached_facts(self, launch: Launch) -> _Facts | None:
+        """Project check, launch target and matchable attributes from the caches; None when any is not cached or
+        the execution has a parent (read from the database)."""
+        wid, spec = launch.id, launch.spec
+        if spec.metadata.HasField("parent_node_execution"):
+            return None
+        if not self._projects.ensure_cached(wid.project, wid.domain, wid.org):
+            return None
+        target = self._launch_targets.cached(launch.launch_plan_id or spec.launch_plan)
+        if target is None:
+            return None
+        matching = self._config.matching_cached(
+            wid.project, wid.domain, target.workflow_id.name, target.launch_plan_id.name, wid.org
+        )
+        return (target, matching, None) if matching is not None else None
+
+    async def _read_facts(self, tx: Repositories, launch: Launch) -> _Facts:
+        wid, spec = launch.id, launch.spec
+        await self._projects.ensure(tx, wid.project, wid.domain, wid.org)
+        # Workflow versions are immutable: the execution points at the registered compiled closure, no copy.
+        target = await self._launch_targets.get(tx, launch.launch_plan_id or spec.launch_plan)
+        matching = await self._config.matching(
+            tx, wid.project, wid.domain, target.workflow_id.name, target.launch_plan_id.name, wid.org
+        )
+        return target, matching, await _parent_of(tx, spec)
 
     def _inputs_uri(self, wid: identifier_pb2.WorkflowExecutionIdentifier, attempt: str, kind: str) -> str:
         """Executions' inputs side by side in one directory per project and domain: a directory per execution costs
@@ -315,17 +341,34 @@ def _execution_row(
     )
 
 
-async def _fill_metadata(tx: Repositories, spec: execution_pb2.ExecutionSpec, launch: Launch) -> int | None:
-    """Mode, principal, nesting and references; returns the parent node execution's row id for child executions."""
+@dataclass(frozen=True)
+class _Parent:
+    """A child execution's parent node execution: its row id and its execution's nesting level."""
+
+    row_id: int
+    nesting: int
+
+
+_Facts = tuple[LaunchTarget, Matching, _Parent | None]
+
+
+async def _parent_of(tx: Repositories, spec: execution_pb2.ExecutionSpec) -> _Parent | None:
+    if not spec.metadata.HasField("parent_node_execution"):
+        return None
+    parent_node = spec.metadata.parent_node_execution
+    parent = await get_node_execution_row(tx, parent_node)
+    parent_execution = await get_execution_row(tx, parent_node.execution_id)
+    return _Parent(row_id=parent.id, nesting=spec_of(parent_execution).metadata.nesting)
+
+
+def _fill_metadata(spec: execution_pb2.ExecutionSpec, launch: Launch, parent: _Parent | None) -> None:
+    """Mode, principal, nesting and references."""
     metadata = spec.metadata
     metadata.mode = launch.mode
     metadata.principal = metadata.principal or "flyteadmin"
     if launch.reference is not None:
         metadata.reference_execution.CopyFrom(launch.reference)
-    if not metadata.HasField("parent_node_execution"):
-        return None
-    parent = await get_node_execution_row(tx, metadata.parent_node_execution)
-    parent_execution = await get_execution_row(tx, metadata.parent_node_execution.execution_id)
-    metadata.nesting = spec_of(parent_execution).metadata.nesting + 1
+    if parent is None:
+        return
+    metadata.nesting = parent.nesting + 1
     metadata.mode = MODE.CHILD_WORKFLOW if launch.mode == MODE.MANUAL else launch.mode
-    return parent.id

@@ -64,6 +64,10 @@ class LaunchTargets:
     def __init__(self, cache: LaunchTargetCache) -> None:
         self._cache = cache
 
+    def cached(self, id: identifier_pb2.Identifier) -> LaunchTarget | None:
+        """The target when it is cached (no database), else None."""
+        return self._cache.get(id)
+
     async def get(self, tx: Repositories, id: identifier_pb2.Identifier) -> LaunchTarget:
         """Launch plan + workflow for a new execution (NotFound naming the missing one)."""
         target = self._cache.get(id)

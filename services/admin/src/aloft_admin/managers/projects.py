@@ -35,6 +35,13 @@ class ProjectDomainCheck:
         # (org, project) of projects found active; unregistered and archived ones are always read again.
         self._active: ReadCache[tuple[str, str], bool] = ReadCache(cache_ttl)
 
+    def ensure_cached(self, project: str, domain: str, org: str = "") -> bool:
+        """``ensure`` without a database: False when the project's state is not cached (call ``ensure`` then)."""
+        found, _ = self._active.get((org, project))
+        if found and domain not in self._domain_ids:
+            raise InvalidArgument(f"domain [{domain}] is unrecognized by system")
+        return found
+
     async def ensure(self, tx: Repositories, project: str, domain: str, org: str = "") -> None:
         """The project must be registered and active and the domain one of the configured domains."""
         key = (org, project)

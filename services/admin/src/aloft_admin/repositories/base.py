@@ -328,3 +328,8 @@ class RepositoryProvider(Protocol):
         that only reads, and needs no snapshot shared by its statements): each statement may run on its own,
         without a transaction around it (PostgreSQL: no BEGIN / COMMIT round trips). ``single_write``: the same
         for a block that reads and then writes with one statement, last: that statement commits when it returns."""
+
+    async def insert_execution(self, row: ExecutionModel) -> None:
+        """A new execution inserted and committed on its own, outside any unit of work (sets ``row.id``; a used
+        name is ``AlreadyExists``)."""
+        ...

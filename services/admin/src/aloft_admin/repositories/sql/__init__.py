@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from aloft_admin.repositories.base import Repositories
+from aloft_admin.repositories.models.executions import ExecutionModel
 from aloft_admin.repositories.sql.attributes import SqlAttributeRepo
 from aloft_admin.repositories.sql.entities import SqlEntityRepo, SqlLaunchPlanRepo, SqlProjectRepo
 from aloft_admin.repositories.sql.executions import (
@@ -16,11 +17,13 @@ from aloft_admin.repositories.sql.executions import (
     SqlNodeExecutionRepo,
     SqlTaskExecutionRepo,
     flush_checked,
+    insert_execution,
 )
 from aloft_admin.repositories.sql.oauth import SqlOAuthGrantRepo
 from aloft_admin.repositories.sql.outbox import SqlOutboxRepo
 from aloft_admin.repositories.sql.signals import SqlSignalRepo
 from aloft_db import Database
+from aloft_db.errors import translate_db_errors
 
 
 def repositories_of(
@@ -54,6 +57,21 @@ class SqlRepositories:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.clusters = KnownClusters()
+        # PostgreSQL: each statement commits on its own (the pool still hands out the same connections).
+        self._autocommit: AsyncEngine | None = (
+            db.engine.execution_options(isolation_level="AUTOCOMMIT") if db.dialect == "postgresql" else None
+        )
+
+    async def insert_execution(self, row: ExecutionModel) -> None:
+        """One INSERT on a pooled connection, no ORM session around it: committed when it returns (PostgreSQL:
+        autocommit, one round trip; SQLite: its own short transaction)."""
+        with translate_db_errors():  # the pool's errors too (database away: UNAVAILABLE)
+            if self._autocommit is not None:
+                async with self._autocommit.connect() as connection:
+                    await insert_execution(connection, row)
+            else:
+                async with self.db.engine.begin() as connection:
+                    await insert_execution(connection, row)
 
     @asynccontextmanager
     async def transaction(

@@ -33,7 +33,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -222,6 +222,14 @@ def _insert_values(row: ExecutionModel) -> dict[str, Any]:
     """The row's set attributes by column (unset ones take the columns' defaults)."""
     given = inspect(row).dict
     return {column: given[attr] for attr, column in _EXECUTION_COLUMNS if given.get(attr) is not None}
+
+
+async def insert_execution(connection: AsyncConnection, row: ExecutionModel) -> None:
+    """The row inserted with one prebuilt Core statement on ``connection``; sets ``row.id``. A used name is
+    AlreadyExists."""
+    with translate_db_errors():
+        result = await connection.execute(_INSERT_EXECUTION, _insert_values(row))
+    row.id = result.scalar_one()
 
 
 _EXECUTION_CLUSTER = select(ExecutionModel.cluster).where(
@@ -485,10 +493,7 @@ class SqlExecutionRepo:
     async def add(self, row: ExecutionModel) -> None:
         self._clusters.clear()
         # Core on the session's connection (no ORM statement machinery); a used name is AlreadyExists here and now.
-        connection = await self._session.connection()
-        with translate_db_errors():
-            result = await connection.execute(_INSERT_EXECUTION, _insert_values(row))
-        row.id = result.scalar_one()
+        await insert_execution(await self._session.connection(), row)
 
     async def page(self, scope: common_pb2.NamedEntityIdentifier, query: ListQuery) -> tuple[list[ExecutionModel], str]:
         conditions = parse_filters(query.filters, EXECUTION_FIELDS)
