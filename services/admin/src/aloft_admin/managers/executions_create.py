@@ -5,8 +5,9 @@ from caches: ``read_cache``, ``launch_targets``; a session is opened only to rea
 config resolved, the inputs (the user's inputs only when they differ) written to the blob store under keys of this
 attempt's own, and then the row (phase UNDEFINED, hand-off pending, the hand-off request in the row) inserted with
 one INSERT on a pooled connection that commits on its own (no ORM session; PostgreSQL: one round trip, no BEGIN /
-COMMIT; a used name is the unique constraint's ALREADY_EXISTS, and this attempt's blobs are removed). Nothing is acknowledged before that commit. After it the data plane is asked to run the execution
-(``Handoffs.dispatch``); when it cannot be reached the execution stays recorded and the repair loop retries.
+COMMIT; a used name is the unique constraint's ALREADY_EXISTS, and this attempt's blobs are removed). Nothing is
+acknowledged before that commit. After it the data plane is asked to run the execution (``Handoffs.dispatch``); when
+it cannot be reached the execution stays recorded and the repair loop retries.
 """
 
 from __future__ import annotations
