@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
+from sqlalchemy.orm import DeclarativeBase
 
 from aloft_db import Database, DatabaseConfig, create_database, migrate
 from aloft_service.errors import AlreadyExists, FailedPrecondition, Unavailable
@@ -26,6 +28,14 @@ tasks = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id"), nullable=False),
 )
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class _Project(_Base):
+    __table__ = projects
 
 
 @pytest.fixture
@@ -69,6 +79,46 @@ async def test_an_exception_in_the_caller_rolls_back(db: Database) -> None:
         async with db.session() as session:
             await session.execute(projects.insert().values(name="b"))
             raise RuntimeError("caller failed after writing")
+    assert await count(db, projects) == 0
+
+
+def _in_transaction(driver_connection: Any) -> bool:
+    """Whether the driver's connection has a transaction open (psycopg or the inline SQLite driver)."""
+    info = getattr(driver_connection, "info", None)
+    if info is not None:  # psycopg
+        return bool(info.transaction_status != info.transaction_status.IDLE)
+    return bool(driver_connection._conn.in_transaction)
+
+
+async def test_a_read_session_opens_no_transaction_and_leaves_its_connection_transactional(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A read session's SELECT runs on its own (no BEGIN before it, so PostgreSQL has no BEGIN and COMMIT round
+    trips); the one pooled connection then serves ordinary sessions, whose failures still roll back."""
+    config = DatabaseConfig.model_validate({"url": db_url, "maxIdleConnections": 1, "maxOpenConnections": 1})
+    database = create_database(config, tmp_path / "unused.db")
+    try:
+        async with database.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        async with database.session() as session:
+            await session.execute(projects.insert().values(name="kept"))
+        async with database.read_session() as session:
+            assert (await session.execute(sa.select(projects.c.name))).scalars().all() == ["kept"]
+            raw = await (await session.connection()).get_raw_connection()
+            assert not _in_transaction(raw.driver_connection)
+        with pytest.raises(RuntimeError):
+            async with database.session() as session:
+                await session.execute(projects.insert().values(name="dropped"))
+                raise RuntimeError("caller failed after writing")
+        assert await count(database, projects) == 1
+    finally:
+        await database.dispose()
+
+
+async def test_a_write_staged_in_a_read_session_raises(db: Database) -> None:
+    with pytest.raises(RuntimeError, match="staged a write"):
+        async with db.read_session() as session:
+            session.add(_Project(name="x"))
     assert await count(db, projects) == 0
 
 

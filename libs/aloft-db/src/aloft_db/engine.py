@@ -86,6 +86,20 @@ class Database:
                     await session.rollback()
                     raise
 
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """Reads that need no snapshot shared by their statements: each statement runs on its own, with no
+        transaction around it, and nothing is committed at the end. PostgreSQL: the connection in autocommit (no
+        BEGIN and COMMIT round trips); SQLite's driver begins no transaction for a SELECT. Staging a write here is
+        a programming error: it raises rather than being dropped."""
+        async with self.sessions() as session:
+            with translate_db_errors():
+                if self.dialect == "postgresql":
+                    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                yield session
+                if session.new or session.dirty or session.deleted:
+                    raise RuntimeError("a read session staged a write")
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 

@@ -23,7 +23,7 @@ class NodeExecutionManager:
         self._data = data
 
     async def get(self, request: node_execution_pb2.NodeExecutionGetRequest) -> node_execution_pb2.NodeExecution:
-        async with self._repos.transaction() as tx:
+        async with self._repos.transaction(reads=True) as tx:
             return to_node_execution(await get_node_execution_row(tx, request.id))
 
     async def list(self, request: node_execution_pb2.NodeExecutionListRequest) -> node_execution_pb2.NodeExecutionList:

@@ -19,7 +19,7 @@ class TaskExecutionManager:
         self._data = data
 
     async def get(self, request: task_execution_pb2.TaskExecutionGetRequest) -> task_execution_pb2.TaskExecution:
-        async with self._repos.transaction() as tx:
+        async with self._repos.transaction(reads=True) as tx:
             return to_task_execution(await get_task_execution_row(tx, request.id))
 
     async def list(self, request: task_execution_pb2.TaskExecutionListRequest) -> task_execution_pb2.TaskExecutionList:

@@ -326,7 +326,8 @@ class RepositoryProvider(Protocol):
         ``flush`` writes nothing; staged rows are written before a read that needs them and at the end, so errors
         (a duplicate insert, a lost version race) may surface at any later step of the block. ``reads`` (a block
         that only reads, and needs no snapshot shared by its statements): each statement may run on its own,
-        without a transaction around it (PostgreSQL: no BEGIN / COMMIT round trips). ``single_write``: the same
+        without a transaction around it and with nothing committed at the end (PostgreSQL: no BEGIN / COMMIT round
+        trips); staging a write in such a block raises. ``single_write``: the same
         for a block that reads and then writes with one statement, last: that statement commits when it returns."""
 
     async def insert_execution(self, row: ExecutionModel) -> None:

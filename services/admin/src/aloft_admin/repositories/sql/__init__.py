@@ -77,9 +77,13 @@ class SqlRepositories:
     async def transaction(
         self, *, batched: bool = False, reads: bool = False, single_write: bool = False
     ) -> AsyncIterator[Repositories]:
+        if reads:  # each SELECT on its own, nothing to commit (PostgreSQL: no BEGIN and COMMIT round trips)
+            async with self.db.read_session() as session:
+                yield repositories_of(session, self.clusters, batched=batched)
+            return
         async with self.db.session() as session:
-            if (reads or single_write) and self.db.dialect == "postgresql":
-                # Each statement on its own: no BEGIN and COMMIT round trips around a lone SELECT or INSERT.
+            if single_write and self.db.dialect == "postgresql":
+                # The one write commits on its own: no BEGIN and COMMIT round trips around a lone INSERT or UPDATE.
                 await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             yield repositories_of(session, self.clusters, batched=batched)
             await flush_checked(session)  # what is still staged: a lost version race is ABORTED, as at any flush
