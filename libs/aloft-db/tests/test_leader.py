@@ -30,10 +30,11 @@ async def test_one_leader_at_a_time_and_takeover(postgres_db: PgDatabase, tmp_pa
 
         # The leader's session dies (its replica was killed, or the connection broke): PostgreSQL frees the lock.
         # Only this test's database: suites running at the same time hold advisory locks of their own on the server.
+        # The timeout makes the call wait until each backend has exited (and its lock is free), not just signal it.
         async with replicas[2].session() as session:
             await session.execute(
                 text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_locks WHERE locktype = 'advisory' AND granted"
                     " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
                 )
             )
