@@ -81,9 +81,10 @@ class ExecutionCreateManager:
         dataplanes: DataPlaneClient,
         handoffs: Handoffs,
         background: BackgroundWork,
+        inserts: ExecutionInserts,
     ) -> None:
         self._repos = repos
-        self._inserts = ExecutionInserts(repos)
+        self._inserts = inserts
         self._blobs = blobs
         self._clock = clock
         self._max_name_length = admin.maxNameLength
