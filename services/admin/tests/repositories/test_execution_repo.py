@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta
+
 import pytest
 from flyteidl.admin import common_pb2, execution_pb2
 
@@ -10,7 +12,7 @@ from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.sql import SqlRepositories
 from aloft_service.errors import Aborted, AlreadyExists, InvalidArgument
 
-from .conftest import execution_row, later, wid
+from .conftest import T0, execution_row, later, wid
 
 SCOPE = common_pb2.NamedEntityIdentifier(project="p", domain="d")
 
@@ -61,6 +63,26 @@ async def test_insert_executions_writes_many_in_one_call_and_skips_taken_names(r
         await repos.insert_executions([execution_row("n5"), bad])
     async with repos.transaction(reads=True) as tx:
         assert await tx.executions.get(wid("n5")) is None  # nothing of a refused statement is written
+
+
+async def test_insert_executions_writes_every_column_as_given_and_defaults_the_unset(repos: SqlRepositories) -> None:
+    started = T0 + timedelta(seconds=1, microseconds=250)
+    given = execution_row(
+        "full", spec=b"\x00\xffspec", closure=b"", handoff_request=bytes(range(256)), started_at=started,
+        parent_node_execution_id=7, duration=1.5, abort_pending=True, tags="a,b", principal="ünïcode \"q\" \\",
+    )  # fmt: skip
+    plain = execution_row("plain")
+    assert await repos.insert_executions([given, plain]) == [True, True]
+    async with repos.transaction(reads=True) as tx:
+        full, defaults = await tx.executions.get(wid("full")), await tx.executions.get(wid("plain"))
+    assert full is not None and defaults is not None
+    assert (full.spec, full.closure, full.handoff_request) == (b"\x00\xffspec", b"", bytes(range(256)))
+    times = (full.started_at, full.created_at, full.execution_created_at)
+    assert [t and t.replace(tzinfo=t.tzinfo or UTC) for t in times] == [started, T0, T0]  # SQLite's are naive UTC
+    assert (full.parent_node_execution_id, full.duration, full.abort_pending) == (7, 1.5, True)
+    assert (full.tags, full.principal) == ("a,b", 'ünïcode "q" \\')
+    assert (defaults.handoff, defaults.version, defaults.state, defaults.cluster) == ("pending", 1, 0, "")
+    assert (defaults.handoff_request, defaults.started_at, defaults.parent_node_execution_id) == (None, None, None)
 
 
 async def test_a_concurrent_update_aborts_the_stale_writer(repos: SqlRepositories) -> None:

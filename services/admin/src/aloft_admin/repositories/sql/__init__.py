@@ -20,6 +20,7 @@ from aloft_admin.repositories.sql.executions import (
     by_given_columns,
     flush_checked,
     insert_new_executions,
+    insert_new_executions_at_once,
 )
 from aloft_admin.repositories.sql.oauth import SqlOAuthGrantRepo
 from aloft_admin.repositories.sql.outbox import SqlOutboxRepo
@@ -65,14 +66,15 @@ class SqlRepositories:
         )
 
     async def insert_executions(self, rows: Sequence[ExecutionModel]) -> list[bool]:
-        """Many new executions, on a pooled connection, no ORM session: one INSERT (the rows give the same columns,
-        as they do in practice) commits on its own (PostgreSQL: autocommit, one round trip); several share one
-        transaction, so a refused one leaves nothing written. A row whose name is taken is skipped (False)."""
-        groups = by_given_columns(rows)
+        """Many new executions, on a pooled connection, no ORM session. PostgreSQL: one INSERT of the rows as one JSON
+        parameter (one statement text for any row count, so it is prepared), which commits on its own (autocommit,
+        one round trip). SQLite: one INSERT per set of columns the rows give (one, in practice), all in one transaction,
+        so a refused one leaves nothing written. A row whose name is taken is skipped (False)."""
         with translate_db_errors():  # the pool's and the commit's errors too
-            if len(groups) == 1 and self._autocommit is not None:
+            if self._autocommit is not None:
                 async with self._autocommit.connect() as connection:
-                    return await insert_new_executions(connection, rows, groups)
+                    return await insert_new_executions_at_once(connection, rows)
+            groups = by_given_columns(rows)
             async with self.db.engine.begin() as connection:
                 return await insert_new_executions(connection, rows, groups)
 

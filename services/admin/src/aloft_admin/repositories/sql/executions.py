@@ -7,6 +7,7 @@ flush fail with ``Aborted``, so callers retry from fresh state instead of overwr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -245,12 +246,17 @@ _INSERT_NEW_EXECUTIONS = {
 }
 
 
-def by_given_columns(rows: Sequence[ExecutionModel]) -> list[list[dict[str, Any]]]:
-    """The rows' INSERT values, grouped by the set of columns they give (one group, in practice): one statement each.
-    Rows must have distinct names (``insert_new_executions`` maps the ids back by name)."""
+def _check_distinct_names(rows: Sequence[ExecutionModel]) -> None:
+    """Rows inserted together must have distinct names (their ids are mapped back by name)."""
     names = {(row.org, row.project, row.domain, row.name) for row in rows}
     if len(names) != len(rows):
         raise ValueError("rows inserted together must have distinct names")
+
+
+def by_given_columns(rows: Sequence[ExecutionModel]) -> list[list[dict[str, Any]]]:
+    """The rows' INSERT values, grouped by the set of columns they give (one group, in practice): one statement each.
+    Rows must have distinct names (``insert_new_executions`` maps the ids back by name)."""
+    _check_distinct_names(rows)
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
         values = _insert_values(row)
@@ -273,6 +279,60 @@ async def insert_new_executions(
         except IntegrityError as exc:  # neither a taken name (skipped) nor a missing reference (FailedPrecondition)
             raise RowsRefused(str(exc.orig)) from exc
         ids.update({(org, project, domain, name): row_id for row_id, org, project, domain, name in result})
+    return _ids_set(rows, ids)
+
+
+# PostgreSQL's grouped create: the rows as one JSON array in one parameter, so one statement text serves any row
+# count (psycopg prepares it) and the values are encoded by json's C encoder. The ``VALUES (…), (…)`` form is a new
+# text per row count (parsed anew each time, about forty parameters a row adapted one by one); an ``unnest`` of one
+# array per column cost more than it for one row (each array adapted in Python; benchmarks/README.md, ninth pass).
+_JSON_COLUMNS = [  # (attribute, column, value when unset), the id (the database's) left out
+    (p.key, p.columns[0].key, _scalar_default(p.columns[0]))
+    for p in inspect(ExecutionModel).column_attrs
+    if p.key != "id"
+]
+_JSON_NAMES = ", ".join(column for _, column, _ in _JSON_COLUMNS)
+_INSERT_NEW_EXECUTIONS_JSON = text(
+    f"INSERT INTO {ExecutionModel.__tablename__} ({_JSON_NAMES}) SELECT {_JSON_NAMES} "
+    f"FROM jsonb_populate_recordset(NULL::{ExecutionModel.__tablename__}, CAST(:rows AS jsonb)) "
+    f"ON CONFLICT ({', '.join(_NAME_COLUMNS)}) DO NOTHING RETURNING id, {', '.join(_NAME_COLUMNS)}"
+)
+
+
+def _json_row(row: ExecutionModel) -> dict[str, Any]:
+    """Every column of the row (an unset or None attribute takes its column's default, as the ORM's INSERT does) in
+    the text form PostgreSQL reads it from JSON: bytes as ``\\x`` hex (bytea's input), datetimes in ISO 8601."""
+    given = row.__dict__  # the instance's loaded attributes (inspect(row).dict)
+    values = {}
+    for key, column, default in _JSON_COLUMNS:
+        value = given.get(key)
+        if value is None:
+            value = default
+        elif isinstance(value, bytes):
+            value = "\\x" + value.hex()
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        values[column] = value
+    return values
+
+
+async def insert_new_executions_at_once(connection: AsyncConnection, rows: Sequence[ExecutionModel]) -> list[bool]:
+    """PostgreSQL: ``rows`` inserted with one ``INSERT … SELECT FROM jsonb_populate_recordset(…) ON CONFLICT DO
+    NOTHING``; a row whose name is taken is skipped. True for each row inserted (its ``id`` set), False for each
+    skipped; a statement refused by another integrity check writes nothing (``RowsRefused``, or
+    ``FailedPrecondition``)."""
+    _check_distinct_names(rows)
+    payload = json.dumps([_json_row(row) for row in rows], separators=(",", ":"))
+    try:
+        with translate_db_errors():
+            result = await connection.execute(_INSERT_NEW_EXECUTIONS_JSON, {"rows": payload})
+    except IntegrityError as exc:  # neither a taken name (skipped) nor a missing reference (FailedPrecondition)
+        raise RowsRefused(str(exc.orig)) from exc
+    return _ids_set(rows, {(org, project, domain, name): row_id for row_id, org, project, domain, name in result})
+
+
+def _ids_set(rows: Sequence[ExecutionModel], ids: dict[tuple[str, str, str, str], int]) -> list[bool]:
+    """Each row's id from ``ids`` by name (set on the row); True for the rows found there, i.e. inserted."""
     inserted = []
     for row in rows:
         row_id = ids.get((row.org, row.project, row.domain, row.name))
