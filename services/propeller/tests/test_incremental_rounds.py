@@ -620,24 +620,36 @@ async def test_a_round_goes_on_while_its_write_is_in_flight_and_its_events_wait_
 ) -> None:
     harness, sink, store = held_writes
     await harness.create(ACKS, 2)
+    woken: list[ExecutionKey] = []
+    harness.runner.on_delivered(woken.append)
     version = (await harness.store.get(ACKS)).resource_version
     store.hold.clear()  # the store takes its time
     outcome = await asyncio.wait_for(harness.runner.run_round(ACKS), 1)  # returns with its write in flight
     assert outcome.changed and len(harness.plugin.running) == 2
+    harness.plugin.released.add(n(0))
+    harness.runner.wake_node(ACKS, n(0))
+    outcome = await asyncio.wait_for(harness.runner.run_round(ACKS), 1)  # n0 succeeds: left for the next write
+    assert outcome.changed
     await asyncio.sleep(0.05)
     assert sink.sent == []  # nothing is sent before it is durable
     assert (await harness.store.get(ACKS)).resource_version == version
 
     store.hold.set()
+    await harness.runner.wait_written(ACKS)
     await _delivered(harness.runner)
+    assert store.writes == 1 and ACKS in woken  # the write's end wakes the workflow for what was left
     assert ("node", n(0), 1) in sink.sent and ("node", n(1), 1) in sink.sent
-    stored = await harness.store.get(ACKS)
-    assert stored.resource_version == version + 1 and stored.state.outbox
+    assert ("node", n(0), 3) not in sink.sent  # its success waits for the write that carries it
+    assert (await harness.store.get(ACKS)).resource_version == version + 1
 
-    harness.plugin.released.update({n(0), n(1)})
+    await harness.runner.run_round(ACKS)  # the woken round writes n0's success, then it is delivered
+    await harness.runner.wait_written(ACKS)
+    assert store.writes == 2
+    harness.plugin.released.add(n(1))
     harness.runner.wake_all(ACKS)
     record = await harness.finish(ACKS)
     assert record.state.phase == WorkflowPhase.SUCCEEDED
+    assert ("node", n(0), 3) in sink.sent
     assert len(set(sink.sent)) == len(sink.sent)  # every event went out once
 
 

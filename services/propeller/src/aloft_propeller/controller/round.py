@@ -10,14 +10,17 @@ events admin already took, for admin records a re-sent QUEUED after RUNNING as n
 that failed (admin down) is retried at the start of the next round, before evaluating, as a synchronous delivery:
 a workflow whose events admin cannot take makes no further progress until it can.
 
-A round's write goes on behind the next round (write-behind): the round hands its delta to the store and returns
-with the record as written (``as_written``); the next round evaluates while the write is in flight and waits for it
-only before writing itself, so a store's latency (a PostgreSQL round trip and commit) is off the path from one round
-to the next. The delivery of the round's events waits for the write: nothing is sent before it is durable. A failed
-write fails the round that waits for it (or, idle, wakes the workflow), which reads the store again, as after any
-failed write. Task launches do not depend on it: a plugin's attempt record (local-process: the attempt directory)
-makes a launch idempotent, as it must be for a crash between a launch and its round's write. A round that ends the
-workflow, and every write outside a round's evaluation, waits for the write.
+A round's write goes on behind the next rounds (write-behind): the round hands its delta to the store and returns
+with the record as written (``as_written``), so a store's latency (a PostgreSQL round trip and commit) is off the
+path from one round to the next. A workflow has one write in flight at a time: a round that ends while it is still
+in flight leaves its changes in the encoder, and the write's end wakes the workflow, whose next round writes them all
+in one (under load, fewer and larger writes). The delivery of a round's events waits for the write that carries them
+(a round that left its changes unwritten starts none): nothing is sent before it is durable. A failed write fails
+the next round (or, idle, wakes the workflow), which reads the store again, as after any failed write; the changes
+it carried are evaluated again. Task launches do not depend on the write: a plugin's attempt record (local-process:
+the attempt directory) makes a launch idempotent, as it must be for a crash between a launch and its round's write.
+A round that ends the workflow, and every write outside a round's evaluation, waits for the write in flight and
+writes at once.
 """
 
 from __future__ import annotations
@@ -141,6 +144,7 @@ class RoundRunner:
         self._background = background_delivery
         self._deliveries: dict[ExecutionKey, asyncio.Task[_Sent]] = {}
         self._writes: dict[ExecutionKey, asyncio.Task[WorkflowRecord]] = {}  # the write in flight (write-behind)
+        self._behind: set[ExecutionKey] = set()  # a round left changes for the next write, after the one in flight
         self._on_delivered: Callable[[ExecutionKey], None] = lambda key: None
         self._encoders: dict[ExecutionKey, StateEncoder] = {}
         # Per execution: the last event sequence number admin took whose drop is not written yet, and since when.
@@ -214,7 +218,8 @@ class RoundRunner:
             encoder.check(state)
         acked = self._acked.get(key)
         flush = unwritten or (acked is not None and time.monotonic() - acked[1] >= ACK_WRITE_DELAY)
-        delta = encoder.delta(state, force=flush, defer_drops=True)
+        behind = self._behind_write(key, state)
+        delta = None if behind else encoder.delta(state, force=flush, defer_drops=True)
         if delta is not None:
             record = await self._write_round(record.with_state(state), delta)
             encoder.written(state, delta)
@@ -227,7 +232,8 @@ class RoundRunner:
             record = await deliver_outbox(record, self._sink, self._store)
         self._executor.keep_frontier(key, ectx.frontier, record.resource_version)
         self._store.remember(record)
-        self._start_delivery(record)
+        if not behind:
+            self._start_delivery(record)
         frontier = ectx.frontier
         visited, full = (frontier.stats.visited, frontier.stats.full) if frontier is not None else (0, True)
         due = frontier.due if frontier is not None else None
@@ -236,10 +242,20 @@ class RoundRunner:
         flush_in = max(acked[1] + ACK_WRITE_DELAY - time.monotonic(), 0.0) if acked is not None else None
         return RoundOutcome(changed, record.terminal, visited, full, next_poll, flush_in)
 
+    def _behind_write(self, key: ExecutionKey, state: WorkflowState) -> bool:
+        """Whether the round leaves its changes to the next write: the workflow's write is still in flight and the
+        workflow goes on. Its end wakes the workflow (``_write_ended``)."""
+        write = self._writes.get(key)
+        if write is None or write.done() or not self._background or state.phase.is_terminal:
+            return False
+        self._behind.add(key)
+        return True
+
     async def _write_round(self, record: WorkflowRecord, delta: StateDelta) -> WorkflowRecord:
-        """The round's write, behind the next round when deliveries run in the background and the workflow goes on
+        """The round's write, behind the next rounds when deliveries run in the background and the workflow goes on
         (a round that ends it waits, as the controller then forgets it). Writes of one workflow run one at a time,
         in order: this one starts once the one before it ended."""
+        self._behind.discard(record.key)
         await self._settle(record.key)
         if not self._background or record.state.phase.is_terminal:
             return await self._store.update(record, delta)
@@ -249,8 +265,12 @@ class RoundRunner:
         return as_written(record, datetime.now(UTC))
 
     def _write_ended(self, key: ExecutionKey, write: asyncio.Task[WorkflowRecord]) -> None:
-        """A failed write nobody waits for yet: wake the workflow, whose next round reports it and reads again."""
-        if not write.cancelled() and write.exception() is not None:
+        """Wake the workflow when a round left changes for the next write, or the write failed (its next round
+        reports the failure and reads the store again)."""
+        if write.cancelled():
+            return
+        if write.exception() is not None or key in self._behind:
+            self._behind.discard(key)
             self._on_delivered(key)
 
     async def wait_written(self, key: ExecutionKey) -> None:
