@@ -240,7 +240,9 @@ class RoundRunner:
         next_poll = max(due - time.time(), 0.0) if due is not None else None
         acked = self._acked.get(key)
         flush_in = max(acked[1] + ACK_WRITE_DELAY - time.monotonic(), 0.0) if acked is not None else None
-        return RoundOutcome(changed, record.terminal, visited, full, next_poll, flush_in)
+        # Left behind a write in flight, the workflow's next round waits for its end (which wakes it), an exit or a
+        # due poll, instead of running on at once: rounds that cannot write would only spin.
+        return RoundOutcome(changed and not behind, record.terminal, visited, full, next_poll, flush_in)
 
     def _behind_write(self, key: ExecutionKey, state: WorkflowState) -> bool:
         """Whether the round leaves its changes to the next write: the workflow's write is still in flight and the
