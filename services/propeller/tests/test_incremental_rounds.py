@@ -630,6 +630,8 @@ async def test_a_round_goes_on_while_its_write_is_in_flight_and_its_events_wait_
     harness.runner.wake_node(ACKS, n(0))
     outcome = await asyncio.wait_for(harness.runner.run_round(ACKS), 1)  # n0 succeeds: left for the next write
     assert not outcome.changed  # no round at once: the write's end wakes the workflow
+    harness.runner.wake_node(ACKS, n(1))
+    assert await harness.round(ACKS) == 0  # one round evaluates behind a write; the next waits for its end
     await asyncio.sleep(0.05)
     assert sink.sent == []  # nothing is sent before it is durable
     assert (await harness.store.get(ACKS)).resource_version == version

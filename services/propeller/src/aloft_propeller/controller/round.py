@@ -13,14 +13,15 @@ a workflow whose events admin cannot take makes no further progress until it can
 A round's write goes on behind the next rounds (write-behind): the round hands its delta to the store and returns
 with the record as written (``as_written``), so a store's latency (a PostgreSQL round trip and commit) is off the
 path from one round to the next. A workflow has one write in flight at a time: a round that ends while it is still
-in flight leaves its changes in the encoder, and the write's end wakes the workflow, whose next round writes them all
-in one (under load, fewer and larger writes). The delivery of a round's events waits for the write that carries them
-(a round that left its changes unwritten starts none): nothing is sent before it is durable. A failed write fails
-the next round (or, idle, wakes the workflow), which reads the store again, as after any failed write; the changes
-it carried are evaluated again. Task launches do not depend on the write: a plugin's attempt record (local-process:
-the attempt directory) makes a launch idempotent, as it must be for a crash between a launch and its round's write.
-A round that ends the workflow, and every write outside a round's evaluation, waits for the write in flight and
-writes at once.
+in flight leaves its changes in the encoder, and the write's end wakes the workflow, whose next round writes them
+all in one (under load, fewer and larger writes). Until then the workflow's rounds wait (one round evaluates behind
+a write, not one per wake-up: each evaluation visits the attempts waiting for a slot again). The delivery of a
+round's events waits for the write that carries them (a round that left its changes unwritten starts none): nothing
+is sent before it is durable. A failed write fails the next round (or, idle, wakes the workflow), which reads the
+store again, as after any failed write; the changes it carried are evaluated again. Task launches do not depend on
+the write: a plugin's attempt record (local-process: the attempt directory) makes a launch idempotent, as it must be
+for a crash between a launch and its round's write. A round that ends the workflow, and every write outside a
+round's evaluation, waits for the write in flight and writes at once.
 """
 
 from __future__ import annotations
@@ -162,6 +163,7 @@ class RoundRunner:
         self._store.invalidate(key)
         self._executor.drop_frontier(key)
         self._encoders.pop(key, None)
+        self._behind.discard(key)  # the changes left for the next write went with the encoder
 
     def wake_node(self, key: ExecutionKey, path: str) -> None:
         """Node ``path`` of the execution has news (a task process exited): its next round visits it."""
@@ -196,6 +198,8 @@ class RoundRunner:
         write = self._writes.get(key)
         if write is not None and (write.done() or not self._store.holds(key)):
             await self._settle(key)  # its failure fails this round; a record read again must include it
+        elif key in self._behind:  # a round already left its changes for the write after this one: wait for it
+            return RoundOutcome(changed=False, terminal=False, next_poll=UNTIL_WOKEN)
         record = await self._store.get(key)
         reread = self._drop_acked(record)
         record, unwritten = await self._take_in_delivery(record)
