@@ -43,7 +43,6 @@ from aloft_propeller.store.base import ExecutionKey, WorkflowRecord
 from aloft_propeller.store.cached import CachedWorkflowStore
 from aloft_propeller.store.sql import SqlWorkflowStore
 from aloft_propeller.workflow import WorkflowExecutor
-from aloft_service.errors import Unavailable
 from aloft_service.runtime import StackConfig
 from aloft_storage import StorageConfig, create_blob_store
 
@@ -491,13 +490,6 @@ async def _delivered(runner: RoundRunner) -> None:
     raise AssertionError("the delivery did not end")
 
 
-async def _stored(harness: Engine, key: ExecutionKey) -> WorkflowRecord:
-    """The stored record once the round's write (behind the next round) has ended."""
-    await harness.runner.wait_written(key)
-    record: WorkflowRecord = await harness.store.get(key)
-    return record
-
-
 async def test_taken_events_leave_the_store_with_the_next_write_and_are_never_sent_again(
     delivering: tuple[Engine, RecordingSink],
 ) -> None:
@@ -507,10 +499,10 @@ async def test_taken_events_leave_the_store_with_the_next_write_and_are_never_se
     await _delivered(harness.runner)
     first = list(sink.sent)
     assert ("node", n(0), 1) in first  # QUEUED went out
-    version = (await _stored(harness, ACKS)).resource_version
+    version = (await harness.store.get(ACKS)).resource_version
 
     outcome = await harness.runner.run_round(ACKS)  # takes in the answers: nothing else changed, nothing written
-    stored = await _stored(harness, ACKS)
+    stored = await harness.store.get(ACKS)
     assert stored.resource_version == version
     assert len(stored.state.outbox) == len(first)
     assert outcome.flush_in is not None and outcome.flush_in <= ACK_WRITE_DELAY
@@ -520,7 +512,7 @@ async def test_taken_events_leave_the_store_with_the_next_write_and_are_never_se
     await harness.runner.run_round(ACKS)
     await _delivered(harness.runner)
     assert sink.sent == first
-    assert not (await _stored(harness, ACKS)).state.outbox  # that round wrote their drop
+    assert not (await harness.store.get(ACKS)).state.outbox  # that round wrote their drop
 
     # The next node's events: taken, then dropped from the store by the write that follows the exit.
     harness.plugin.released.add(n(0))
@@ -528,7 +520,7 @@ async def test_taken_events_leave_the_store_with_the_next_write_and_are_never_se
     await harness.runner.run_round(ACKS)
     await _delivered(harness.runner)
     await harness.runner.run_round(ACKS)
-    assert (await _stored(harness, ACKS)).state.outbox  # n1's events, taken, still stored
+    assert (await harness.store.get(ACKS)).state.outbox  # n1's events, taken, still stored
     harness.plugin.released.add(n(1))
     harness.runner.wake_node(ACKS, n(1))
     await harness.runner.run_round(ACKS)
@@ -537,7 +529,7 @@ async def test_taken_events_leave_the_store_with_the_next_write_and_are_never_se
     assert ("node", n(2), 1) in sink.sent
     assert len(set(sink.sent)) == len(sink.sent)  # every event went out once
     # n1's success and n2's start (taken, not yet dropped) at most: the exit round's write dropped n1's start.
-    assert len((await _stored(harness, ACKS)).state.outbox) <= 5
+    assert len((await harness.store.get(ACKS)).state.outbox) <= 5
 
 
 async def test_taken_events_are_dropped_after_the_delay_when_nothing_else_is_written(
@@ -548,11 +540,11 @@ async def test_taken_events_are_dropped_after_the_delay_when_nothing_else_is_wri
     await harness.runner.run_round(ACKS)
     await _delivered(harness.runner)
     await harness.runner.run_round(ACKS)
-    assert (await _stored(harness, ACKS)).state.outbox
+    assert (await harness.store.get(ACKS)).state.outbox
     await asyncio.sleep(ACK_WRITE_DELAY)
     outcome = await harness.runner.run_round(ACKS)
     assert outcome.flush_in is None
-    assert not (await _stored(harness, ACKS)).state.outbox
+    assert not (await harness.store.get(ACKS)).state.outbox
 
 
 async def test_a_terminal_round_does_not_wait_for_the_last_delivery(delivering: tuple[Engine, RecordingSink]) -> None:
@@ -576,108 +568,6 @@ async def test_a_terminal_round_does_not_wait_for_the_last_delivery(delivering: 
     record = await harness.store.get(ACKS)
     assert record.state.phase == WorkflowPhase.SUCCEEDED and not record.state.outbox
     assert sink.sent[-1][0] == "workflow"
-
-
-# ---- write-behind: a round's write goes on behind the next round; its events wait for it ----------------------
-
-
-class HeldStore:
-    """The SQL store with writes that wait until ``hold`` is set, and fail while ``fail`` is set."""
-
-    def __init__(self, inner: SqlWorkflowStore) -> None:
-        self.inner = inner
-        self.hold = asyncio.Event()
-        self.hold.set()
-        self.fail = False
-        self.writes = 0
-
-    async def update(self, record: WorkflowRecord, delta: Any = None) -> WorkflowRecord:
-        await self.hold.wait()
-        self.writes += 1
-        if self.fail:
-            raise Unavailable("the store went away")
-        return await self.inner.update(record, delta)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-@pytest.fixture
-async def held_writes(tmp_path: Path) -> AsyncIterator[tuple[Engine, RecordingSink, HeldStore]]:
-    harness = Engine(tmp_path, HeldPlugin(slots=4))
-    harness.start()
-    sink = RecordingSink()
-    store = HeldStore(harness.store)
-    harness.runner = RoundRunner(CachedWorkflowStore(store), harness.executor, sink)  # type: ignore[arg-type]
-    yield harness, sink, store
-    store.hold.set()
-    await harness.runner.close()
-    await harness.db.dispose()
-
-
-async def test_a_round_goes_on_while_its_write_is_in_flight_and_its_events_wait_for_it(
-    held_writes: tuple[Engine, RecordingSink, HeldStore],
-) -> None:
-    harness, sink, store = held_writes
-    await harness.create(ACKS, 2)
-    woken: list[ExecutionKey] = []
-    harness.runner.on_delivered(woken.append)
-    version = (await harness.store.get(ACKS)).resource_version
-    store.hold.clear()  # the store takes its time
-    outcome = await asyncio.wait_for(harness.runner.run_round(ACKS), 1)  # returns with its write in flight
-    assert outcome.changed and len(harness.plugin.running) == 2
-    harness.plugin.released.add(n(0))
-    harness.runner.wake_node(ACKS, n(0))
-    outcome = await asyncio.wait_for(harness.runner.run_round(ACKS), 1)  # n0 succeeds: left for the next write
-    assert not outcome.changed  # no round at once: the write's end wakes the workflow
-    harness.runner.wake_node(ACKS, n(1))
-    assert await harness.round(ACKS) == 0  # one round evaluates behind a write; the next waits for its end
-    await asyncio.sleep(0.05)
-    assert sink.sent == []  # nothing is sent before it is durable
-    assert (await harness.store.get(ACKS)).resource_version == version
-
-    store.hold.set()
-    await harness.runner.wait_written(ACKS)
-    await _delivered(harness.runner)
-    assert store.writes == 1 and ACKS in woken  # the write's end wakes the workflow for what was left
-    assert ("node", n(0), 1) in sink.sent and ("node", n(1), 1) in sink.sent
-    assert ("node", n(0), 3) not in sink.sent  # its success waits for the write that carries it
-    assert (await harness.store.get(ACKS)).resource_version == version + 1
-
-    await harness.runner.run_round(ACKS)  # the woken round writes n0's success, then it is delivered
-    await harness.runner.wait_written(ACKS)
-    assert store.writes == 2
-    harness.plugin.released.add(n(1))
-    harness.runner.wake_all(ACKS)
-    record = await harness.finish(ACKS)
-    assert record.state.phase == WorkflowPhase.SUCCEEDED
-    assert ("node", n(0), 3) in sink.sent
-    assert len(set(sink.sent)) == len(sink.sent)  # every event went out once
-
-
-async def test_a_failed_write_fails_the_next_round_sends_nothing_and_the_round_after_reads_the_store(
-    held_writes: tuple[Engine, RecordingSink, HeldStore],
-) -> None:
-    harness, sink, store = held_writes
-    await harness.create(ACKS, 2)
-    woken: list[ExecutionKey] = []
-    harness.runner.on_delivered(woken.append)
-    store.fail = True
-    await harness.runner.run_round(ACKS)  # the write fails behind it
-    await _delivered(harness.runner)
-    assert sink.sent == [] and ACKS in woken
-    with pytest.raises(Unavailable):
-        await harness.runner.run_round(ACKS)
-    assert (await harness.store.get(ACKS)).resource_version == 1  # nothing of it was written
-
-    store.fail = False
-    harness.plugin.released.update({n(0), n(1)})
-    harness.runner.wake_all(ACKS)
-    record = await harness.finish(ACKS)
-    assert record.state.phase == WorkflowPhase.SUCCEEDED
-    starts = harness.plugin.starts
-    assert len(starts) == len(set(starts)) == 2  # the attempts the lost write launched were adopted, not repeated
-    assert len(set(sink.sent)) == len(sink.sent)
 
 
 def nested_closure(size: int, chain: bool) -> compiler_pb2.CompiledWorkflowClosure:

@@ -9,19 +9,6 @@ that changes nothing else: a record read again from the store, after the cache d
 events admin already took, for admin records a re-sent QUEUED after RUNNING as new) and acts on any refusal. A delivery
 that failed (admin down) is retried at the start of the next round, before evaluating, as a synchronous delivery:
 a workflow whose events admin cannot take makes no further progress until it can.
-
-A round's write goes on behind the next rounds (write-behind): the round hands its delta to the store and returns
-with the record as written (``as_written``), so a store's latency (a PostgreSQL round trip and commit) is off the
-path from one round to the next. A workflow has one write in flight at a time: a round that ends while it is still
-in flight leaves its changes in the encoder, and the write's end wakes the workflow, whose next round writes them
-all in one (under load, fewer and larger writes). Until then the workflow's rounds wait (one round evaluates behind
-a write, not one per wake-up: each evaluation visits the attempts waiting for a slot again). The delivery of a
-round's events waits for the write that carries them (a round that left its changes unwritten starts none): nothing
-is sent before it is durable. A failed write fails the next round (or, idle, wakes the workflow), which reads the
-store again, as after any failed write; the changes it carried are evaluated again. Task launches do not depend on
-the write: a plugin's attempt record (local-process: the attempt directory) makes a launch idempotent, as it must be
-for a crash between a launch and its round's write. A round that ends the workflow, and every write outside a
-round's evaluation, waits for the write in flight and writes at once.
 """
 
 from __future__ import annotations
@@ -33,7 +20,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from aloft.dataplane.v1 import dataplane_pb2
 
@@ -43,16 +29,8 @@ from aloft_propeller.events import builders
 from aloft_propeller.events.recorder import OutboxRecorder
 from aloft_propeller.events.sink import Delivery, EventSink
 from aloft_propeller.execution_error import ErrorKind, ExecutionError
-from aloft_propeller.state import (
-    NodeChange,
-    NodePhase,
-    OutboxEvent,
-    StateDelta,
-    StateEncoder,
-    WorkflowPhase,
-    WorkflowState,
-)
-from aloft_propeller.store.base import ExecutionKey, WorkflowRecord, as_written
+from aloft_propeller.state import NodeChange, NodePhase, OutboxEvent, StateEncoder, WorkflowPhase, WorkflowState
+from aloft_propeller.store.base import ExecutionKey, WorkflowRecord
 from aloft_propeller.store.cached import CachedWorkflowStore
 from aloft_propeller.workflow import WorkflowExecutor
 
@@ -144,8 +122,6 @@ class RoundRunner:
         self._sink = sink
         self._background = background_delivery
         self._deliveries: dict[ExecutionKey, asyncio.Task[_Sent]] = {}
-        self._writes: dict[ExecutionKey, asyncio.Task[WorkflowRecord]] = {}  # the write in flight (write-behind)
-        self._behind: set[ExecutionKey] = set()  # a round left changes for the next write, after the one in flight
         self._on_delivered: Callable[[ExecutionKey], None] = lambda key: None
         self._encoders: dict[ExecutionKey, StateEncoder] = {}
         # Per execution: the last event sequence number admin took whose drop is not written yet, and since when.
@@ -163,7 +139,6 @@ class RoundRunner:
         self._store.invalidate(key)
         self._executor.drop_frontier(key)
         self._encoders.pop(key, None)
-        self._behind.discard(key)  # the changes left for the next write went with the encoder
 
     def wake_node(self, key: ExecutionKey, path: str) -> None:
         """Node ``path`` of the execution has news (a task process exited): its next round visits it."""
@@ -174,11 +149,7 @@ class RoundRunner:
         self._executor.wake_node(key, "")
 
     async def close(self) -> None:
-        """Stop deliveries in flight: their events stay in the persisted outbox and are sent after a restart. Writes
-        in flight end first (a write cut off is atomic too, but needless)."""
-        for key in list(self._writes):
-            with contextlib.suppress(Exception):
-                await self._settle(key)
+        """Stop deliveries in flight: their events stay in the persisted outbox and are sent after a restart."""
         tasks = list(self._deliveries.values())
         self._deliveries.clear()
         for task in tasks:
@@ -195,11 +166,6 @@ class RoundRunner:
             raise
 
     async def _run_round(self, key: ExecutionKey) -> RoundOutcome:
-        write = self._writes.get(key)
-        if write is not None and (write.done() or not self._store.holds(key)):
-            await self._settle(key)  # its failure fails this round; a record read again must include it
-        elif key in self._behind:  # a round already left its changes for the write after this one: wait for it
-            return RoundOutcome(changed=False, terminal=False, next_poll=UNTIL_WOKEN)
         record = await self._store.get(key)
         reread = self._drop_acked(record)
         record, unwritten = await self._take_in_delivery(record)
@@ -222,10 +188,9 @@ class RoundRunner:
             encoder.check(state)
         acked = self._acked.get(key)
         flush = unwritten or (acked is not None and time.monotonic() - acked[1] >= ACK_WRITE_DELAY)
-        behind = self._behind_write(key, state)
-        delta = None if behind else encoder.delta(state, force=flush, defer_drops=True)
+        delta = encoder.delta(state, force=flush, defer_drops=True)
         if delta is not None:
-            record = await self._write_round(record.with_state(state), delta)
+            record = await self._store.update(record.with_state(state), delta)
             encoder.written(state, delta)
             if delta.drop_before is not None:
                 self._acked.pop(key, None)
@@ -236,58 +201,14 @@ class RoundRunner:
             record = await deliver_outbox(record, self._sink, self._store)
         self._executor.keep_frontier(key, ectx.frontier, record.resource_version)
         self._store.remember(record)
-        if not behind:
-            self._start_delivery(record)
+        self._start_delivery(record)
         frontier = ectx.frontier
         visited, full = (frontier.stats.visited, frontier.stats.full) if frontier is not None else (0, True)
         due = frontier.due if frontier is not None else None
         next_poll = max(due - time.time(), 0.0) if due is not None else None
         acked = self._acked.get(key)
         flush_in = max(acked[1] + ACK_WRITE_DELAY - time.monotonic(), 0.0) if acked is not None else None
-        # Left behind a write in flight, the workflow's next round waits for its end (which wakes it), an exit or a
-        # due poll, instead of running on at once: rounds that cannot write would only spin.
-        return RoundOutcome(changed and not behind, record.terminal, visited, full, next_poll, flush_in)
-
-    def _behind_write(self, key: ExecutionKey, state: WorkflowState) -> bool:
-        """Whether the round leaves its changes to the next write: the workflow's write is still in flight and the
-        workflow goes on. Its end wakes the workflow (``_write_ended``)."""
-        write = self._writes.get(key)
-        if write is None or write.done() or not self._background or state.phase.is_terminal:
-            return False
-        self._behind.add(key)
-        return True
-
-    async def _write_round(self, record: WorkflowRecord, delta: StateDelta) -> WorkflowRecord:
-        """The round's write, behind the next rounds when deliveries run in the background and the workflow goes on
-        (a round that ends it waits, as the controller then forgets it). Writes of one workflow run one at a time,
-        in order: this one starts once the one before it ended."""
-        self._behind.discard(record.key)
-        await self._settle(record.key)
-        if not self._background or record.state.phase.is_terminal:
-            return await self._store.update(record, delta)
-        write = asyncio.create_task(self._store.write(record, delta), name=f"write-{record.key}")
-        write.add_done_callback(lambda task: self._write_ended(record.key, task))
-        self._writes[record.key] = write
-        return as_written(record, datetime.now(UTC))
-
-    def _write_ended(self, key: ExecutionKey, write: asyncio.Task[WorkflowRecord]) -> None:
-        """Wake the workflow when a round left changes for the next write, or the write failed (its next round
-        reports the failure and reads the store again)."""
-        if write.cancelled():
-            return
-        if write.exception() is not None or key in self._behind:
-            self._behind.discard(key)
-            self._on_delivered(key)
-
-    async def wait_written(self, key: ExecutionKey) -> None:
-        """Wait until the workflow's write in flight, if any, has ended (raises what it raised)."""
-        await self._settle(key)
-
-    async def _settle(self, key: ExecutionKey) -> None:
-        """Wait for the workflow's write in flight, if any; raises what it raised."""
-        write = self._writes.pop(key, None)
-        if write is not None:
-            await write
+        return RoundOutcome(changed, record.terminal, visited, full, next_poll, flush_in)
 
     def _drop_acked(self, record: WorkflowRecord) -> bool:
         """A record read again from the store still holds the events admin took whose drop is not written yet: drop
@@ -308,7 +229,6 @@ class RoundRunner:
         self._encoders.pop(key, None)
         if key in self._deliveries:
             return RoundOutcome(changed=False, terminal=False, next_poll=UNTIL_WOKEN)
-        await self._settle(key)
         if self._background and record.state.outbox:
             self._store.remember(record)
             self._start_delivery(record)
@@ -334,7 +254,6 @@ class RoundRunner:
         task = self._deliveries.get(record.key)
         if task is None or not task.done():
             return record, False
-        await self._settle(record.key)  # the fold below may write; a failure leaves the answers for the next round
         del self._deliveries[record.key]
         try:
             sent = await task
@@ -373,12 +292,9 @@ class RoundRunner:
             return
         events = list(record.state.outbox)
         key = record.key
-        write = self._writes.get(key)  # the last write, after every earlier one: it makes these events durable
 
         async def deliver() -> _Sent:
             try:
-                if write is not None and not await _succeeds(write):
-                    return []  # nothing sent; the round that waits for the write reports its failure
                 return await send_outbox(events, self._sink)
             finally:
                 self._on_delivered(key)
@@ -387,8 +303,6 @@ class RoundRunner:
 
     async def fail(self, key: ExecutionKey, message: str) -> None:
         """Fail a workflow whose evaluation keeps raising (max-workflow-retries): record FAILED and its event."""
-        with contextlib.suppress(Exception):
-            await self._settle(key)
         self.invalidate(key)
         record = await self._store.get(key)
         if record.state.phase.is_terminal:
@@ -406,9 +320,3 @@ class RoundRunner:
         )
         OutboxRecorder(state).workflow(event)
         await self._store.update(record.with_state(state))
-
-
-async def _succeeds(write: asyncio.Task[WorkflowRecord]) -> bool:
-    """Wait for ``write`` without taking its failure (its round reports it)."""
-    await asyncio.wait([write])
-    return not write.cancelled() and write.exception() is None

@@ -48,12 +48,6 @@ class WorkflowRecord:
         return replace(self, state=state, terminal=state.finished)
 
 
-def as_written(record: WorkflowRecord, at: datetime) -> WorkflowRecord:
-    """What ``update`` returns for ``record`` written at ``at``: the next resource version. A caller that goes on
-    before the write ends (the round runner's write-behind) continues with this record."""
-    return replace(record, resource_version=record.resource_version + 1, terminal=record.state.finished, updated_at=at)
-
-
 class StaleRecord(Aborted):
     """The record changed since it was read (resource version mismatch)."""
 

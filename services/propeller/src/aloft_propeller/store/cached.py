@@ -5,7 +5,7 @@ the database. A write by anyone else makes the cached record's next ``update`` s
 data-plane API calls ``invalidate`` after every write (through the controller), so a cached record is never trusted
 past a conflicting change: a record is kept only when no invalidation happened since the read it descends from.
 Terminal records are never kept. ``remember`` keeps a record with unwritten changes the next write carries (an
-outbox delivery emptied), or one whose write is still in flight (``write``). Everything else passes through.
+outbox delivery emptied). Everything else passes through.
 """
 
 from __future__ import annotations
@@ -46,19 +46,6 @@ class CachedWorkflowStore:
             raise
         self._remember(written, seen)
         return written
-
-    async def write(self, record: WorkflowRecord, delta: StateDelta | None = None) -> WorkflowRecord:
-        """``update`` for a caller that already went on with the written record (``as_written``) and remembered
-        it: the result is not kept here (a later remembered record may have replaced it); a failure invalidates."""
-        try:
-            return await self._inner.update(record, delta)
-        except BaseException:
-            self.invalidate(record.key)
-            raise
-
-    def holds(self, key: ExecutionKey) -> bool:
-        """Whether ``get`` answers from the cached record (no read)."""
-        return key in self._records
 
     def remember(self, record: WorkflowRecord) -> None:
         """Keep ``record`` as the execution's latest although it was not written: it carries changes the next write

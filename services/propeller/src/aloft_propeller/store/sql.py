@@ -30,7 +30,7 @@ from aloft_propeller.state import (
     encode_node,
     encode_scalars,
 )
-from aloft_propeller.store.base import KEY_SPACE, ExecutionKey, Page, StaleRecord, WorkflowRecord, as_written
+from aloft_propeller.store.base import KEY_SPACE, ExecutionKey, Page, StaleRecord, WorkflowRecord
 from aloft_propeller.store.models import NodeStateRow, OutboxEventRow, WorkflowRow
 from aloft_service.errors import AlreadyExists, InvalidArgument, NotFound
 
@@ -270,7 +270,7 @@ class SqlWorkflowStore:
 
     async def update(self, record: WorkflowRecord, delta: StateDelta | None = None) -> WorkflowRecord:
         now = datetime.now(UTC)
-        written = as_written(record, now)
+        new_version = record.resource_version + 1
         key = record.key
         values = {
             "key_project": key.project,
@@ -279,7 +279,7 @@ class SqlWorkflowStore:
             "expected_version": record.resource_version,
             "new_status": (encode_scalars(record.state) if delta is None else delta.scalars).encode(),
             "new_terminal": record.state.finished,
-            "new_version": written.resource_version,
+            "new_version": new_version,
             "new_updated_at": now,
         }
         # A connection's transaction, not an ORM session: a round writes this way, and the session's own
@@ -290,7 +290,7 @@ class SqlWorkflowStore:
             else:
                 async with self._db.engine.begin() as connection:
                     await self._write(connection, record, delta, values)
-        return written
+        return replace(record, resource_version=new_version, terminal=record.state.finished, updated_at=now)
 
     async def _write_pg_delta(self, record: WorkflowRecord, delta: StateDelta, values: dict[str, Any]) -> None:
         async with self._db.engine.connect() as connection:
