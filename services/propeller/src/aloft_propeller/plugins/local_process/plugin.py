@@ -154,8 +154,9 @@ class LocalProcessPlugin:
         observed = await self._observe(ctx, attempt)
         if observed is not None:
             return PluginAnswer(observed)
+        contended = self._lock.locked()  # a free lock is taken without yielding: nothing can change meanwhile
         async with self._lock:  # one launch decision at a time: the slot count and the claim stay consistent
-            observed = await self._observe(ctx, attempt)
+            observed = await self._observe(ctx, attempt) if contended else None
             if observed is not None:
                 return PluginAnswer(observed)
             if not self._has_free_slot():
