@@ -5,11 +5,13 @@ terminal event, and the bare-process spawn baseline."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import time
 import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -125,6 +127,15 @@ def spawn_seconds(count: int, threads: int, command: Sequence[str] = ("true",)) 
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(one, range(count)))
     return time.perf_counter() - start
+
+
+def process_cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) of ``pid`` itself and of its children it has reaped (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    children = (int(fields[13]) + int(fields[14])) / ticks  # cutime, cstime
+    return own, children
 
 
 TRANSITION_METRIC = "flyte:propeller:all:node:transition_latency_ms"

@@ -125,6 +125,13 @@ def test_container_paths_rewrite_at_boundaries() -> None:
     assert rewritten == ["cat /w/inputs/x > /w/outputs/y", "/var/inputsXYZ"]
 
 
+def test_a_command_naming_no_container_path_is_kept_as_a_copy() -> None:
+    command = ["sh", "-c", "echo /var/other"]
+    rewritten = rewrite_paths(command, {"/var/inputs": "/w/inputs", "": "/ignored"})
+    assert rewritten == command
+    assert rewritten is not command
+
+
 def test_per_retry_unique_key() -> None:
     assert per_retry_unique_key("0abc-n0-1") == "aabc_n0_1"
     assert per_retry_unique_key("exec-n1.sub-2") == "exec_n1_sub_2"

@@ -275,8 +275,14 @@ class AttemptDir:
         self._write_json("attempt.json", asdict(record))
 
     def termination(self) -> Termination | None:
+        # Looked for on every observation of an attempt, almost always missing: a plain open fails cheapest.
         try:
-            return Termination(**json.loads((self.path / "terminated.json").read_text()))
+            fd = os.open(f"{self.path}/terminated.json", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            with os.fdopen(fd, "rb") as handle:
+                return Termination(**json.loads(handle.read()))
         except (OSError, ValueError, TypeError):
             return None
 

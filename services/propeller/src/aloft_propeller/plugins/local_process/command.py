@@ -60,8 +60,10 @@ def build_command(
     template = [*container.command, *container.args]
     if not template:
         raise ValueError(f"task [{ctx.template.id.name}] has an empty container command")
-    command = render_command(template, template_parameters(ctx, attempt), inputs)
-    command = rewrite_dest_dir(command, str(attempt.workdir))
+    # Every template variable starts with "{{": a command without one renders as itself (no parameters to build).
+    if any("{{" in part for part in template):
+        template = render_command(template, template_parameters(ctx, attempt), inputs)
+    command = rewrite_dest_dir(template, str(attempt.workdir))
     if raw:
         data = container.data_config
         command = rewrite_paths(
@@ -107,6 +109,8 @@ def rewrite_dest_dir(command: list[str], workdir: str) -> list[str]:
 def rewrite_paths(command: list[str], mapping: dict[str, str]) -> list[str]:
     """Replace container paths (longest first, only at path boundaries) with local ones."""
     ordered = sorted(((src.rstrip("/"), dst) for src, dst in mapping.items() if src), key=lambda p: -len(p[0]))
+    if not any(src in arg for arg in command for src, _ in ordered):
+        return list(command)  # no container path named: nothing to rewrite (the common raw command)
     patterns = [(re.compile(re.escape(src) + r"(?=/|\b|$)"), dst) for src, dst in ordered]
     out: list[str] = []
     for arg in command:

@@ -91,7 +91,7 @@ class LocalProcessPlugin:
         self._lock = asyncio.Lock()
         self._children: dict[str, subprocess.Popen[bytes]] = {}  # spawned by this instance: reaped on poll
         self._active: dict[str, ProcessRecord] = {}  # attempts holding a concurrency slot
-        self._log_sizes: dict[str, tuple[int, int]] = {}
+        self._log_sizes: dict[str, tuple[int, ...]] = {}  # sizes of the logs not linked, at the last upload
         self._links: dict[str, tuple[float | None, tuple[TaskLog, ...]]] = {}
         self._scanned = False
         self._bin_dirs: dict[str, Path] = {}
@@ -154,8 +154,9 @@ class LocalProcessPlugin:
         observed = await self._observe(ctx, attempt)
         if observed is not None:
             return PluginAnswer(observed)
+        contended = self._lock.locked()  # a free lock is taken without yielding: nothing can change meanwhile
         async with self._lock:  # one launch decision at a time: the slot count and the claim stay consistent
-            observed = await self._observe(ctx, attempt)
+            observed = await self._observe(ctx, attempt) if contended else None
             if observed is not None:
                 return PluginAnswer(observed)
             if not self._has_free_slot():
@@ -487,13 +488,18 @@ class LocalProcessPlugin:
     async def _upload_logs(self, ctx: TaskExecutionContext, attempt: AttemptDir, only_if_changed: bool = False) -> None:
         """Ship the logs to the attempt's output prefix (an empty log only when a log link names it): a hard link
         to the attempt's file where the store can make one (once: it then follows the file), else a copy."""
-        sizes = (_size(attempt.stdout), _size(attempt.stderr))
+        linked = self._log_blobs.get(ctx.unique_id, ())
+        # A linked log's blob is the attempt's file itself: nothing to ship, no stat (a GIL hand-off on the loop).
+        logs = [
+            (path, name)
+            for path, name in ((attempt.stdout, io.STDOUT_FILE), (attempt.stderr, io.STDERR_FILE))
+            if name not in linked
+        ]
+        sizes = tuple(_size(path) for path, _ in logs)
         if only_if_changed and self._log_sizes.get(ctx.unique_id) == sizes:
             return
-        linked = self._log_blobs.get(ctx.unique_id, ())
-        logs = ((attempt.stdout, io.STDOUT_FILE), (attempt.stderr, io.STDERR_FILE))
         for (path, name), size in zip(logs, sizes, strict=True):
-            if size < 0 or (size == 0 and name not in self._linked_logs) or name in linked:
+            if size < 0 or (size == 0 and name not in self._linked_logs):
                 continue
             if self._link_log_blob(ctx, attempt, name):
                 self._log_blobs.setdefault(ctx.unique_id, set()).add(name)

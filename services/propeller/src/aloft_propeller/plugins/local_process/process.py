@@ -30,25 +30,14 @@ def spawn(
     argv = ["/bin/sh", "-c", LAUNCHER_SCRIPT, "aloft-launcher", str(attempt.path), *command]
     if prepare:
         attempt.prepare()
-    # Plain descriptors (as open(..., "ab") makes them, without its buffer's fstats: GIL hand-offs before the go).
-    stdout = os.open(attempt.stdout, _LOG_FLAGS, 0o666)
+    # Plain descriptors (as open(..., "ab") makes them, without its buffer's fstats: GIL hand-offs before the go),
+    # the go-ahead's pipe too (stdin=PIPE wraps its end in a buffered file: an fstat, a flush).
+    go_read, go_write = os.pipe()
     try:
-        stderr = os.open(attempt.stderr, _LOG_FLAGS, 0o666)
-        try:
-            child = subprocess.Popen(
-                argv,
-                cwd=attempt.workdir,
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=stdout,
-                stderr=stderr,
-                start_new_session=True,  # survives propeller's death; killed as a group
-            )
-        finally:
-            os.close(stderr)
-    finally:
-        os.close(stdout)
-    assert child.stdin is not None
+        child = _start_launcher(attempt, argv, env, go_read)
+    except BaseException:
+        os.close(go_write)
+        raise
     record: ProcessRecord | None = None
     try:
         if limits is not None:
@@ -56,10 +45,35 @@ def spawn(
         started = ProcessRecord.of_group_leader(child.pid)
         if attempt.claim(started):
             record = started
-            child.stdin.write(b"go\n")
+            os.write(go_write, b"go\n")
     finally:
-        child.stdin.close()  # without the go-ahead the launcher exits without running the command
+        os.close(go_write)  # without the go-ahead the launcher exits without running the command
     return child, record
+
+
+def _start_launcher(attempt: AttemptDir, argv: list[str], env: dict[str, str], go_read: int) -> subprocess.Popen[bytes]:
+    """Popen the launcher with the go-ahead pipe's read end as its stdin and the attempt's logs as its output;
+    the parent's copies of those descriptors are closed once it runs."""
+    try:
+        stdout = os.open(attempt.stdout, _LOG_FLAGS, 0o666)
+        try:
+            stderr = os.open(attempt.stderr, _LOG_FLAGS, 0o666)
+            try:
+                return subprocess.Popen(
+                    argv,
+                    cwd=attempt.workdir,
+                    env=env,
+                    stdin=go_read,
+                    stdout=stdout,
+                    stderr=stderr,
+                    start_new_session=True,  # survives propeller's death; killed as a group
+                )
+            finally:
+                os.close(stderr)
+        finally:
+            os.close(stdout)
+    finally:
+        os.close(go_read)
 
 
 async def kill_group(pgid: int, grace_seconds: float, reap: Callable[[], None]) -> None:
