@@ -13,7 +13,6 @@ from aloft_admin.managers.executions_lookup import (
     read_execution_row,
 )
 from aloft_admin.repositories.base import RepositoryProvider
-from aloft_admin.repositories.filters import plain_listing
 from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.executions import NodeExecutionModel
 from aloft_admin.transformers.node_executions import node_closure_of, to_node_execution
@@ -37,7 +36,7 @@ class NodeExecutionManager:
         wid = request.workflow_execution_id
         parent_row_id = await self._parent_row_id(wid, request.unique_parent_id)
         query = ListQuery.of(request)
-        if plain_listing(query.filters, query.sort_by):  # flytekit's and the console's: no session, no ORM
+        if query.plain:  # flytekit's and the console's: no session, no ORM
             rows, token = await self._repos.reads.node_executions_page(wid, query, parent_id=parent_row_id)
             return _node_list(rows, token)
         async with self._repos.transaction(reads=True) as tx:

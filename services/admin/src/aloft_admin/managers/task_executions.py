@@ -10,7 +10,6 @@ from flyteidl.core import identifier_pb2
 from aloft_admin.managers.execution_data import ExecutionData
 from aloft_admin.managers.executions_lookup import get_node_execution_row, get_task_execution_row
 from aloft_admin.repositories.base import RepositoryProvider
-from aloft_admin.repositories.filters import plain_listing
 from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.executions import TaskExecutionModel
 from aloft_admin.transformers.task_executions import task_closure_of, to_task_execution
@@ -44,7 +43,7 @@ class TaskExecutionManager:
     async def _page(
         self, nid: identifier_pb2.NodeExecutionIdentifier, query: ListQuery
     ) -> tuple[Sequence[TaskExecutionModel], str]:
-        if plain_listing(query.filters, query.sort_by):  # flytekit's and the console's: no session, no ORM
+        if query.plain:  # flytekit's and the console's: no session, no ORM
             return await self._repos.reads.task_executions_page(nid, query)
         async with self._repos.transaction(reads=True) as tx:
             return await tx.task_executions.page(nid, query)

@@ -320,7 +320,7 @@ class Repositories:
 class PlainReads(Protocol):
     """The hot one-statement reads, outside any unit of work (no session, no ORM objects): each runs on its own
     on a pooled connection. Rows carry the models' column attributes, read-only. Listings take no filter or sort
-    key (``filters.plain_listing``); their pages, order and tokens are those of the ``page`` methods."""
+    key (``ListQuery.plain``); their pages, order and tokens are those of the ``page`` methods."""
 
     async def execution(self, wid: WorkflowExecutionId) -> ExecutionModel | None: ...
 
