@@ -10,8 +10,9 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import wrappers_pb2
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 
+from aloft_service import interceptors
 from aloft_service.errors import InvalidArgument
 from aloft_service.interceptors import RPC_HANDLED, ServerInterceptor
 
@@ -74,3 +75,13 @@ async def test_each_call_gets_its_own_trace_context_and_status(
     assert _handled(grpc.StatusCode.OK) - ok_before == 2
     assert _handled(grpc.StatusCode.INVALID_ARGUMENT) - bad_before == 1
     assert list(interceptor._wrapped) == [f"/{SERVICE}/{METHOD}"]  # one wrapping handler served all three calls
+
+
+def test_when_nothing_records_spans_the_callers_span_stays_current(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(interceptors, "_spans_recorded", lambda: False)
+    parent = propagate.extract({"traceparent": f"00-{0xA1:032x}-00000000000000c3-01"})
+    with interceptors._server_span("s/m", parent) as span:
+        current = trace.get_current_span().get_span_context()
+        assert (current.trace_id, current.span_id) == (0xA1, 0xC3) and not span.is_recording()
+    with interceptors._server_span("s/m", propagate.extract({})) as span:
+        assert span is trace.INVALID_SPAN  # an untraced call: nothing is made

@@ -55,6 +55,23 @@ async def test_proto_round_trip_with_a_literal_map(store: LocalBlobStore) -> Non
     assert await store.read_proto(uri, literals_pb2.LiteralMap) == literal_map()
 
 
+async def test_write_new_creates_in_place_and_never_replaces(store: LocalBlobStore, tmp_path: Path) -> None:
+    uri = store.uri("_inputs", "e1.attempt.inputs.pb")
+    await store.write_proto_new(uri, literal_map())
+    assert await store.read_proto(uri, literals_pb2.LiteralMap) == literal_map()
+    assert [p.name for p in store.path(uri).parent.iterdir()] == ["e1.attempt.inputs.pb"]  # no temporary file
+    with pytest.raises(FileExistsError):
+        await store.write_new(uri, b"another attempt's bytes")
+    assert await store.read_proto(uri, literals_pb2.LiteralMap) == literal_map()
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"not yours")
+    link = store.path(store.uri("_inputs", "link.pb"))
+    link.symlink_to(outside)
+    with pytest.raises(FileExistsError):  # an exclusive create never follows a link
+        await store.write_new(store.uri("_inputs", "link.pb"), b"x")
+    assert outside.read_bytes() == b"not yours"
+
+
 async def test_write_is_atomic_and_leaves_no_temp_files(store: LocalBlobStore) -> None:
     """Concurrent writers of big objects: a reader only ever sees a whole object, never a torn one."""
     uri = store.uri("race", "blob")

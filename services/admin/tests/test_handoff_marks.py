@@ -44,8 +44,8 @@ class FakeRepos:
         self.fail = fail
 
     @asynccontextmanager
-    async def transaction(self, *, batched: bool = False, single_write: bool = False) -> AsyncIterator[Any]:
-        yield self
+    async def handoff_marks(self, *, one_statement: bool) -> AsyncIterator[Any]:
+        yield self.executions
         await asyncio.sleep(0)  # the commit's round trip: callers arriving meanwhile form the next batch
         if self.fail:
             self.fail -= 1

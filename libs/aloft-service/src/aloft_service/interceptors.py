@@ -6,11 +6,13 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import grpc
 from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.context import Context
+from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
 from prometheus_client import Counter, Histogram
 
 from aloft_service.errors import AloftError
@@ -33,6 +35,25 @@ def _split(full_method: str) -> tuple[str, str]:
 
 def _call_metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
     return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+
+
+def _spans_recorded() -> bool:
+    """Whether a span goes anywhere: the installed SDK provider has a span processor (``otel.type: otlpgrpc``, or
+    one added later, as tests do). Read per call, so a processor added at any time takes effect."""
+    processors = getattr(getattr(trace.get_tracer_provider(), "_active_span_processor", None), "_span_processors", ())
+    return bool(processors)
+
+
+def _server_span(name: str, parent: Context) -> AbstractContextManager[Span]:
+    """The call's server span when spans are recorded. Otherwise none is made (ids, a Span object and its ending
+    cost CPU on every call for nothing): the caller's span context, when the call carried one, is made current
+    instead, so the calls this one makes still carry the caller's trace on."""
+    if _spans_recorded():
+        return _tracer.start_as_current_span(name, kind=SpanKind.SERVER, context=parent)
+    caller = trace.get_current_span(parent)
+    if caller is INVALID_SPAN:
+        return nullcontext(caller)
+    return trace.use_span(caller)
 
 
 class MalformedRequest:
@@ -58,7 +79,8 @@ def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], 
 
 
 class ServerInterceptor(grpc.aio.ServerInterceptor):
-    """Maps AloftError to its status (with details), records latency and a server span per unary RPC.
+    """Maps AloftError to its status (with details), records latency and a server span per unary RPC (when spans
+    are recorded at all: ``_server_span``).
 
     Unparseable request bytes answer INVALID_ARGUMENT; an unexpected exception answers INTERNAL with a reference
     to the logged traceback, never the exception's own text (it may hold SQL or paths).
@@ -105,7 +127,7 @@ def _wrap_unary(handler: grpc.RpcMethodHandler, full_method: str) -> grpc.RpcMet
         start = time.perf_counter()
         code = grpc.StatusCode.OK
         parent = propagate.extract(_call_metadata(context))
-        with _tracer.start_as_current_span(span_name, kind=SpanKind.SERVER, context=parent) as span:
+        with _server_span(span_name, parent) as span:
             try:
                 if isinstance(request, MalformedRequest):
                     code = grpc.StatusCode.INVALID_ARGUMENT

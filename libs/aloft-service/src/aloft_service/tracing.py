@@ -24,7 +24,8 @@ class OtelConfig(Section):
 
 
 def configure_tracing(config: OtelConfig, service: str, exporter: SpanExporter | None = None) -> TracerProvider:
-    """Install a tracer provider. With ``noop`` spans are created (so ids propagate) but never exported."""
+    """Install a tracer provider. With ``noop`` nothing is exported, and the gRPC server makes no spans (it keeps a
+    caller's trace context current, so it propagates); a span processor added to the provider later turns them on."""
     provider = TracerProvider(resource=Resource.create({"service.name": f"aloft-{service}"}))
     if exporter is None and config.type == "otlpgrpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter

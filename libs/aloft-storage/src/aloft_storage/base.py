@@ -54,6 +54,17 @@ class BlobStore(abc.ABC):
     @abc.abstractmethod
     async def write(self, uri: str, data: bytes) -> None: ...
 
+    async def write_new(self, uri: str, data: bytes) -> None:
+        """Write an object at a key that is new and that no one reads before this call returns (a key of the
+        caller's own, e.g. per attempt): a store may then skip what makes ``write`` atomic for readers of an
+        existing object. Fails when an object is already there where the store can tell (``FileExistsError``).
+        A caller that crashes before this returns leaves at most an incomplete object no one refers to."""
+        await self.write(uri, data)
+
+    async def write_proto_new(self, uri: str, message: Message) -> None:
+        """``write_proto`` through ``write_new``."""
+        await self.write_new(uri, message.SerializeToString(deterministic=True))
+
     @abc.abstractmethod
     async def exists(self, uri: str) -> bool: ...
 

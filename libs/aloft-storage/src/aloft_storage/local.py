@@ -232,6 +232,31 @@ class LocalBlobStore(BlobStore):
         else:
             await asyncio.to_thread(self._write_sync, uri, data)
 
+    def _write_new_sync(self, uri: str, data: bytes) -> None:
+        """Straight into the final name, created exclusively: no temporary file and rename. A reader could see
+        the object half-written, but ``write_new``'s callers let no one read it before this returns; a crash
+        meanwhile leaves an incomplete file under a key nothing refers to (as ``_write_sync`` leaves its
+        temporary file), and a failed write removes what it wrote."""
+        directory, name = os.path.split(self.lexical_path(uri))
+        parent = self._open_dir(directory, uri, create=True)
+        try:
+            # O_EXCL: an existing name (a symbolic link too) is refused, never followed or truncated.
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600, dir_fd=parent)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+            except BaseException:
+                os.unlink(name, dir_fd=parent)
+                raise
+        finally:
+            os.close(parent)
+
+    async def write_new(self, uri: str, data: bytes) -> None:
+        if len(data) < _INLINE_BYTES:
+            self._write_new_sync(uri, data)
+        else:
+            await asyncio.to_thread(self._write_new_sync, uri, data)
+
     writes_now = True
 
     def write_now(self, uri: str, data: bytes, *, keep_existing: bool = False) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from flyteidl.admin import common_pb2, execution_pb2
 
+from aloft_admin.repositories.base import RowsRefused
 from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.sql import SqlRepositories
 from aloft_service.errors import Aborted, AlreadyExists, InvalidArgument
@@ -31,17 +32,35 @@ async def test_add_get_and_duplicate_name(repos: SqlRepositories) -> None:
         await tx.executions.add(execution_row("e1", project="other"))
 
 
-async def test_insert_execution_commits_on_its_own_and_refuses_a_used_name(repos: SqlRepositories) -> None:
+async def test_insert_executions_commits_on_its_own_and_skips_a_used_name(repos: SqlRepositories) -> None:
     row = execution_row("e1", cluster="c1")
-    await repos.insert_execution(row)
+    assert await repos.insert_executions([row]) == [True]
     async with repos.transaction(reads=True) as tx:
         found = await tx.executions.get(wid("e1"))
         assert found is not None and found.id == row.id and found.cluster == "c1"
-    with pytest.raises(AlreadyExists):
-        await repos.insert_execution(execution_row("e1"))
-    await repos.insert_execution(execution_row("e1", project="other"))  # another project may use the name
+    assert await repos.insert_executions([execution_row("e1")]) == [False]
+    assert await repos.insert_executions([execution_row("e1", project="other")]) == [True]  # another project's
     async with repos.transaction(reads=True) as tx:
         assert (await tx.executions.get(wid("e1", project="other"))) is not None
+
+
+async def test_insert_executions_writes_many_in_one_call_and_skips_taken_names(repos: SqlRepositories) -> None:
+    await repos.insert_executions([execution_row("taken")])
+    rows = [execution_row("n1"), execution_row("taken"), execution_row("n2", cluster="c1")]
+    assert await repos.insert_executions(rows) == [True, False, True]
+    async with repos.transaction(reads=True) as tx:
+        n1, n2, taken = [await tx.executions.get(wid(n)) for n in ("n1", "n2", "taken")]
+        assert n1 is not None and n1.id == rows[0].id
+        assert n2 is not None and (n2.id, n2.cluster) == (rows[2].id, "c1")
+        assert taken is not None and taken.cluster == ""  # the first row stays as it was
+    with pytest.raises(ValueError, match="distinct names"):
+        await repos.insert_executions([execution_row("n3"), execution_row("n3")])
+    bad = execution_row("n4")
+    bad.phase = None  # type: ignore[assignment]  # a NOT NULL column without a default: the statement is refused
+    with pytest.raises(RowsRefused):
+        await repos.insert_executions([execution_row("n5"), bad])
+    async with repos.transaction(reads=True) as tx:
+        assert await tx.executions.get(wid("n5")) is None  # nothing of a refused statement is written
 
 
 async def test_a_concurrent_update_aborts_the_stale_writer(repos: SqlRepositories) -> None:
@@ -122,6 +141,36 @@ async def test_hand_off_marks_for_several_rows_move_only_those_in_the_right_stat
         assert p1 is not None and (p1.handoff, p1.cluster, p1.shard_key) == ("done", "c1", "s")
         assert p2 is not None and p2.handoff == "starting"
         assert gone is not None and (gone.handoff, gone.cluster) == ("cancelled", "")
+
+
+async def test_hand_off_marks_outside_a_session_commit_on_their_own(repos: SqlRepositories) -> None:
+    names = ("p1", "p2", "q1")
+    await repos.insert_executions([*(execution_row(n) for n in names), execution_row("gone", handoff="cancelled")])
+    async with repos.handoff_marks(one_statement=True) as marks:
+        moved = await marks.mark_handed_off_each([wid("p1"), wid("gone"), wid("p2")], "c1", "s", later(1))
+        assert moved == {("", "p", "d", "p1"), ("", "p", "d", "p2")}
+    async with repos.handoff_marks(one_statement=False) as marks:  # several statements: one transaction
+        assert await marks.mark_handed_off_each([wid("q1")], "c2", "", later(1)) == {("", "p", "d", "q1")}
+        assert await marks.mark_handed_off_each([wid("p1")], "c2", "", later(2)) == set()  # no longer pending
+    async with repos.handoff_marks(one_statement=True) as marks:
+        await marks.mark_started_each([wid("p1"), wid("gone")])
+    async with repos.transaction(reads=True) as tx:
+        p1, p2, q1, gone = [await tx.executions.get(wid(n)) for n in ("p1", "p2", "q1", "gone")]
+        assert p1 is not None and (p1.handoff, p1.phase, p1.cluster, p1.shard_key) == ("done", "QUEUED", "c1", "s")
+        assert p2 is not None and p2.handoff == "starting"
+        assert q1 is not None and (q1.handoff, q1.cluster) == ("starting", "c2")
+        assert gone is not None and (gone.handoff, gone.cluster) == ("cancelled", "")
+
+
+async def test_hand_off_marks_in_one_transaction_leave_nothing_when_it_fails(repos: SqlRepositories) -> None:
+    await repos.insert_executions([execution_row("r1")])
+    with pytest.raises(RuntimeError):
+        async with repos.handoff_marks(one_statement=False) as marks:
+            assert await marks.mark_handed_off_each([wid("r1")], "c1", "", later(1))
+            raise RuntimeError("the batch's next statement failed")
+    async with repos.transaction(reads=True) as tx:
+        row = await tx.executions.get(wid("r1"))
+        assert row is not None and (row.handoff, row.cluster) == ("pending", "")
 
 
 async def test_repair_queues_are_due_ordered_and_delays_push_rows_back(repos: SqlRepositories) -> None:

@@ -4,9 +4,10 @@ The request is validated against the launch plan (project state, launch target a
 from caches: ``read_cache``, ``launch_targets``; a session is opened only to read what is not cached), the execution
 config resolved, the inputs (the user's inputs only when they differ) written to the blob store under keys of this
 attempt's own, and then the row (phase UNDEFINED, hand-off pending, the hand-off request in the row) inserted with
-one INSERT on a pooled connection that commits on its own (no ORM session; PostgreSQL: one round trip, no BEGIN /
-COMMIT; a used name is the unique constraint's ALREADY_EXISTS, and this attempt's blobs are removed). Nothing is
-acknowledged before that commit. After it the data plane is asked to run the execution (``Handoffs.dispatch``); when
+one INSERT on a pooled connection that commits on its own, shared with the other creates inserting at the same time
+(``execution_inserts``; no ORM session; PostgreSQL: one round trip, no BEGIN / COMMIT; a used name is skipped by the
+INSERT and answered ALREADY_EXISTS, and this attempt's blobs are removed). Nothing is acknowledged before that
+commit. After it the data plane is asked to run the execution (``Handoffs.dispatch``); when
 it cannot be reached the execution stays recorded and the repair loop retries.
 """
 
@@ -26,6 +27,7 @@ from aloft_admin.config import AdminSection
 from aloft_admin.faults import AFTER_EXECUTION_COMMIT, crash_point
 from aloft_admin.integrations.dataplane import DataPlaneClient, routing_seed
 from aloft_admin.integrations.notifications import execution_notifications
+from aloft_admin.managers.execution_inserts import ExecutionInserts
 from aloft_admin.managers.executions_config import ExecutionConfigResolver, Matching, cluster_label_of
 from aloft_admin.managers.executions_handoff import Handoffs
 from aloft_admin.managers.executions_lookup import get_execution_row, get_node_execution_row
@@ -79,8 +81,10 @@ class ExecutionCreateManager:
         dataplanes: DataPlaneClient,
         handoffs: Handoffs,
         background: BackgroundWork,
+        inserts: ExecutionInserts,
     ) -> None:
         self._repos = repos
+        self._inserts = inserts
         self._blobs = blobs
         self._clock = clock
         self._max_name_length = admin.maxNameLength
@@ -199,9 +203,14 @@ class ExecutionCreateManager:
         The settings it needs come from caches; a session is opened only to read what is not cached (or a child
         execution's parent). The blobs are written first, under keys no other attempt uses (a duplicate name cannot
         overwrite another execution's inputs), and then the row is inserted with one statement that commits on its
-        own: a failed blob write leaves no row, and a row that commits has its inputs. A duplicate name
-        (ALREADY_EXISTS) removes this attempt's blobs; any other failure may leave them unreferenced (the INSERT may
-        have committed when the connection broke).
+        own (shared with the creates inserting now): a failed blob write leaves no row, and a row that commits has
+        its inputs. A duplicate name (ALREADY_EXISTS) removes this attempt's blobs; any other failure may leave them
+        unreferenced (the INSERT may have committed when the connection broke).
+
+        The blobs are written in place (``write_new``: no temporary file and rename), which is as safe here: the key
+        is this attempt's own, so no other writer or reader uses it, and nothing reads it before the row exists,
+        which is inserted only after the write returned. A crash during the write leaves at most an incomplete file
+        that no row refers to, as a crash before the rename left a temporary file.
         """
         wid, spec = launch.id, launch.spec
         facts = self._cached_facts(launch)
@@ -239,11 +248,12 @@ class ExecutionCreateManager:
         row.parent_node_execution_id = parent.row_id if parent is not None else None
         row.handoff_request = handoff.SerializeToString(deterministic=True)
         written = [handoff.inputs_uri] if same else [handoff.inputs_uri, user_inputs_uri]
-        await self._blobs.write_proto(handoff.inputs_uri, inputs)
+        # Keys of this attempt's own, read by no one before the row exists: written in place (``write_new``).
+        await self._blobs.write_proto_new(handoff.inputs_uri, inputs)
         if not same:
-            await self._blobs.write_proto(user_inputs_uri, launch.user_inputs)
+            await self._blobs.write_proto_new(user_inputs_uri, launch.user_inputs)
         try:
-            await self._repos.insert_execution(row)
+            await self._inserts.insert(row)  # with the other creates inserting now: one statement (execution_inserts)
         except AlreadyExists:
             await self._discard(written)
             raise

@@ -6,7 +6,9 @@ own condition (``pending → starting`` only from pending, ``starting → done``
 racing a hand-off still finds exactly one winner. A crash before a batch commits leaves its rows as they were and
 the repair loop carries on from there (CreateExecution and StartExecution are idempotent). A batch written with
 one statement (every ``starting → done`` batch; a ``pending → starting`` batch for one cluster and shard) runs
-without BEGIN and COMMIT: the statement commits when it returns.
+without BEGIN and COMMIT: the statement commits when it returns. The marks run on a pooled connection, not in an
+ORM session (``RepositoryProvider.handoff_marks``): they are prebuilt Core statements, and a session per batch
+(set-up, flush bookkeeping, close) cost more CPU than the statements themselves.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Generic, TypeAlias, TypeVar
 
 from flyteidl.core import identifier_pb2
 
-from aloft_admin.repositories.base import Repositories, RepositoryProvider
+from aloft_admin.repositories.base import HandoffMarkRepo, RepositoryProvider
 from aloft_admin.transformers.timestamps import Clock
 
 # Rows per transaction: bounds the statements' size (four bound values per row).
@@ -51,8 +53,8 @@ class _GroupCommit(Generic[T, R]):
             batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
             try:
                 items = [item for item, _ in batch]
-                async with self._repos.transaction(single_write=self._one_statement(items)) as tx:
-                    results = await self._write(tx, items)
+                async with self._repos.handoff_marks(one_statement=self._one_statement(items)) as marks:
+                    results = await self._write(marks, items)
             except Exception as exc:  # noqa: BLE001 - every waiter fails, as its own transaction would have
                 for _, waiter in batch:
                     if not waiter.done():
@@ -62,7 +64,7 @@ class _GroupCommit(Generic[T, R]):
                 if not waiter.done():
                     waiter.set_result(value)
 
-    async def _write(self, tx: Repositories, items: Sequence[T]) -> list[R]:
+    async def _write(self, marks: HandoffMarkRepo, items: Sequence[T]) -> list[R]:
         raise NotImplementedError
 
     def _one_statement(self, items: Sequence[T]) -> bool:
@@ -84,14 +86,14 @@ class HandedOffMarks(_GroupCommit[HandedOff, bool]):
     def _one_statement(self, items: Sequence[HandedOff]) -> bool:
         return len({(cluster, shard_key) for _, cluster, shard_key in items}) == 1  # one UPDATE per target
 
-    async def _write(self, tx: Repositories, items: Sequence[HandedOff]) -> list[bool]:
+    async def _write(self, marks: HandoffMarkRepo, items: Sequence[HandedOff]) -> list[bool]:
         by_target: dict[tuple[str, str], list[WorkflowExecutionId]] = {}
         for wid, cluster, shard_key in items:
             by_target.setdefault((cluster, shard_key), []).append(wid)
         now = self._clock()
         moved: set[tuple[str, str, str, str]] = set()
         for (cluster, shard_key), wids in by_target.items():
-            moved |= await tx.executions.mark_handed_off_each(wids, cluster, shard_key, now)
+            moved |= await marks.mark_handed_off_each(wids, cluster, shard_key, now)
         return [(wid.org, wid.project, wid.domain, wid.name) in moved for wid, _, _ in items]
 
 
@@ -101,6 +103,6 @@ class StartedMarks(_GroupCommit[WorkflowExecutionId, None]):
     def _one_statement(self, items: Sequence[WorkflowExecutionId]) -> bool:
         return True
 
-    async def _write(self, tx: Repositories, items: Sequence[WorkflowExecutionId]) -> list[None]:
-        await tx.executions.mark_started_each(items)
+    async def _write(self, marks: HandoffMarkRepo, items: Sequence[WorkflowExecutionId]) -> list[None]:
+        await marks.mark_started_each(items)
         return [None] * len(items)

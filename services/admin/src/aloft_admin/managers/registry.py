@@ -18,6 +18,7 @@ from aloft_admin.managers.events_node import NodeEventManager
 from aloft_admin.managers.events_task import TaskEventManager
 from aloft_admin.managers.events_workflow import WorkflowEventManager
 from aloft_admin.managers.execution_data import ExecutionData
+from aloft_admin.managers.execution_inserts import ExecutionInserts
 from aloft_admin.managers.execution_metrics import ExecutionMetricsManager
 from aloft_admin.managers.execution_reads import ExecutionReadManager
 from aloft_admin.managers.executions import ExecutionManager
@@ -109,6 +110,7 @@ def build_managers(deps: AdminDeps) -> Managers:
             deps.dataplanes,
             handoffs,
             deps.background,
+            ExecutionInserts(repos),
         ),
         execution_metrics=ExecutionMetricsManager(repos),
         handoffs=handoffs,

@@ -317,6 +317,23 @@ class Repositories:
     """Write pending changes now; a lost version race raises ``Aborted`` (retry from fresh state)."""
 
 
+class RowsRefused(Exception):
+    """A statement refused by an integrity check other than a taken name or a missing reference (nothing of it was
+    written); the database's error is its ``__cause__``."""
+
+
+class HandoffMarkRepo(Protocol):
+    """The hand-off's two marks, outside any unit of work (``RepositoryProvider.handoff_marks``)."""
+
+    async def mark_handed_off_each(
+        self, wids: Sequence[WorkflowExecutionId], cluster: str, shard_key: str, now: datetime
+    ) -> set[tuple[str, str, str, str]]:
+        """``ExecutionRepo.mark_handed_off_each``."""
+
+    async def mark_started_each(self, wids: Sequence[WorkflowExecutionId]) -> None:
+        """``ExecutionRepo.mark_started_each``."""
+
+
 class PlainReads(Protocol):
     """The hot one-statement reads, outside any unit of work (no session, no ORM objects): each runs on its own
     on a pooled connection. Rows carry the models' column attributes, read-only. Listings take no filter or sort
@@ -353,7 +370,14 @@ class RepositoryProvider(Protocol):
         trips); staging a write in such a block raises. ``single_write``: the same
         for a block that reads and then writes with one statement, last: that statement commits when it returns."""
 
-    async def insert_execution(self, row: ExecutionModel) -> None:
-        """A new execution inserted and committed on its own, outside any unit of work (sets ``row.id``; a used
-        name is ``AlreadyExists``)."""
+    async def insert_executions(self, rows: Sequence[ExecutionModel]) -> list[bool]:
+        """New executions (distinct names) inserted with one statement that commits on its own, outside any unit of
+        work: True for each row inserted (its ``id`` set), False for each whose name is taken (nothing written).
+        A statement the database refuses writes nothing and raises ``FailedPrecondition`` (a missing reference) or
+        ``RowsRefused`` (any other integrity check)."""
+        ...
+
+    def handoff_marks(self, *, one_statement: bool) -> AbstractAsyncContextManager[HandoffMarkRepo]:
+        """The hand-off marks outside any unit of work: committed when the block succeeds. ``one_statement`` (the
+        block writes with one statement): that statement commits on its own."""
         ...

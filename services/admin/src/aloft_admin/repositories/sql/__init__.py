@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from aloft_admin.repositories.base import Repositories
+from aloft_admin.repositories.base import HandoffMarkRepo, Repositories
 from aloft_admin.repositories.models.executions import ExecutionModel
 from aloft_admin.repositories.sql.attributes import SqlAttributeRepo
 from aloft_admin.repositories.sql.entities import SqlEntityRepo, SqlLaunchPlanRepo, SqlProjectRepo
 from aloft_admin.repositories.sql.executions import (
+    ConnectionHandoffMarks,
     KnownClusters,
     SqlExecutionRepo,
     SqlNodeExecutionRepo,
     SqlTaskExecutionRepo,
+    by_given_columns,
     flush_checked,
-    insert_execution,
+    insert_new_executions,
 )
 from aloft_admin.repositories.sql.oauth import SqlOAuthGrantRepo
 from aloft_admin.repositories.sql.outbox import SqlOutboxRepo
@@ -64,16 +66,29 @@ class SqlRepositories:
             db.engine.execution_options(isolation_level="AUTOCOMMIT") if db.dialect == "postgresql" else None
         )
 
-    async def insert_execution(self, row: ExecutionModel) -> None:
-        """One INSERT on a pooled connection, no ORM session around it: committed when it returns (PostgreSQL:
-        autocommit, one round trip; SQLite: its own short transaction)."""
-        with translate_db_errors():  # the pool's errors too (database away: UNAVAILABLE)
-            if self._autocommit is not None:
+    async def insert_executions(self, rows: Sequence[ExecutionModel]) -> list[bool]:
+        """Many new executions, on a pooled connection, no ORM session: one INSERT (the rows give the same columns,
+        as they do in practice) commits on its own (PostgreSQL: autocommit, one round trip); several share one
+        transaction, so a refused one leaves nothing written. A row whose name is taken is skipped (False)."""
+        groups = by_given_columns(rows)
+        with translate_db_errors():  # the pool's and the commit's errors too
+            if len(groups) == 1 and self._autocommit is not None:
                 async with self._autocommit.connect() as connection:
-                    await insert_execution(connection, row)
+                    return await insert_new_executions(connection, rows, groups)
+            async with self.db.engine.begin() as connection:
+                return await insert_new_executions(connection, rows, groups)
+
+    @asynccontextmanager
+    async def handoff_marks(self, *, one_statement: bool) -> AsyncIterator[HandoffMarkRepo]:
+        """The hand-off marks on a pooled connection, no ORM session: one statement commits on its own (PostgreSQL:
+        autocommit, no BEGIN and COMMIT round trips), several share one transaction committed at the end."""
+        with translate_db_errors():  # the pool's and the commit's errors too
+            if one_statement and self._autocommit is not None:
+                async with self._autocommit.connect() as connection:
+                    yield ConnectionHandoffMarks(connection)
             else:
                 async with self.db.engine.begin() as connection:
-                    await insert_execution(connection, row)
+                    yield ConnectionHandoffMarks(connection)
 
     @asynccontextmanager
     async def transaction(

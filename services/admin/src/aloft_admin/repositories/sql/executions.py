@@ -32,12 +32,14 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
+from aloft_admin.repositories.base import RowsRefused
 from aloft_admin.repositories.filters import (
     apply_sort,
     bound_page,
@@ -229,6 +231,54 @@ async def insert_execution(connection: AsyncConnection, row: ExecutionModel) -> 
     with translate_db_errors():
         result = await connection.execute(_INSERT_EXECUTION, _insert_values(row))
     row.id = result.scalar_one()
+
+
+# The grouped create's statement: many rows in one INSERT; a row whose name is taken is skipped (its name is not
+# returned), so one used name refuses only its own row. Built per dialect (ON CONFLICT is dialect syntax).
+_NAME_COLUMNS = ("org", "project", "domain", "name")
+_INSERT_NEW_EXECUTIONS = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(ExecutionModel.__table__)  # type: ignore[arg-type]
+    .on_conflict_do_nothing(index_elements=list(_NAME_COLUMNS))
+    .returning(*(ExecutionModel.__table__.c[column] for column in ("id", *_NAME_COLUMNS)))  # type: ignore[attr-defined]
+    for dialect in (postgresql, sqlite)
+}
+
+
+def by_given_columns(rows: Sequence[ExecutionModel]) -> list[list[dict[str, Any]]]:
+    """The rows' INSERT values, grouped by the set of columns they give (one group, in practice): one statement each.
+    Rows must have distinct names (``insert_new_executions`` maps the ids back by name)."""
+    names = {(row.org, row.project, row.domain, row.name) for row in rows}
+    if len(names) != len(rows):
+        raise ValueError("rows inserted together must have distinct names")
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        values = _insert_values(row)
+        groups.setdefault(tuple(values), []).append(values)
+    return list(groups.values())
+
+
+async def insert_new_executions(
+    connection: AsyncConnection, rows: Sequence[ExecutionModel], groups: list[list[dict[str, Any]]]
+) -> list[bool]:
+    """``rows`` inserted with one statement per group of ``by_given_columns(rows)``; a row whose name is taken is
+    skipped. True for each row inserted (its ``id`` set), False for each skipped. Several groups need a transaction
+    around them, so that a refused statement leaves nothing written."""
+    statement = _INSERT_NEW_EXECUTIONS[connection.dialect.name]
+    ids: dict[tuple[str, str, str, str], int] = {}
+    for group in groups:
+        try:
+            with translate_db_errors():
+                result = await connection.execute(statement, group)
+        except IntegrityError as exc:  # neither a taken name (skipped) nor a missing reference (FailedPrecondition)
+            raise RowsRefused(str(exc.orig)) from exc
+        ids.update({(org, project, domain, name): row_id for row_id, org, project, domain, name in result})
+    inserted = []
+    for row in rows:
+        row_id = ids.get((row.org, row.project, row.domain, row.name))
+        if row_id is not None:
+            row.id = row_id
+        inserted.append(row_id is not None)
+    return inserted
 
 
 _EXECUTION_CLUSTER = select(ExecutionModel.cluster).where(
@@ -429,6 +479,43 @@ def _execution_key(wid: identifier_pb2.WorkflowExecutionIdentifier) -> Execution
     return (wid.org, wid.project, wid.domain, wid.name)
 
 
+async def mark_handed_off_each(
+    executor: AsyncConnection | AsyncSession,
+    wids: Sequence[identifier_pb2.WorkflowExecutionIdentifier],
+    cluster: str,
+    shard_key: str,
+    now: datetime,
+) -> set[ExecutionKey]:
+    """``pending → starting`` for ``wids`` in one statement: the keys of the rows that moved."""
+    params = {"keys": _keys(wids), "v_cluster": cluster, "v_shard_key": shard_key, "v_now": now}
+    with translate_db_errors():
+        result = await executor.execute(_MARK_HANDED_OFF, params)
+    return {(org, project, domain, name) for org, project, domain, name in result}
+
+
+async def mark_started_each(
+    executor: AsyncConnection | AsyncSession, wids: Sequence[identifier_pb2.WorkflowExecutionIdentifier]
+) -> None:
+    """``starting → done`` for ``wids`` in one statement."""
+    with translate_db_errors():
+        await executor.execute(_MARK_STARTED, {"keys": _keys(wids)})
+
+
+class ConnectionHandoffMarks:
+    """The hand-off's two marks on a bare connection (no ORM session): what the group commit of the marks needs."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def mark_handed_off_each(
+        self, wids: Sequence[identifier_pb2.WorkflowExecutionIdentifier], cluster: str, shard_key: str, now: datetime
+    ) -> set[ExecutionKey]:
+        return await mark_handed_off_each(self._connection, wids, cluster, shard_key, now)
+
+    async def mark_started_each(self, wids: Sequence[identifier_pb2.WorkflowExecutionIdentifier]) -> None:
+        await mark_started_each(self._connection, wids)
+
+
 class KnownClusters:
     """Clusters of executions already handed off, shared by every transaction of the process: the cluster check of
     every event then needs no query. Only a non-empty cluster is kept: it is set once, by the hand-off (or, the same
@@ -510,15 +597,13 @@ class SqlExecutionRepo:
         self, wids: Sequence[identifier_pb2.WorkflowExecutionIdentifier], cluster: str, shard_key: str, now: datetime
     ) -> set[tuple[str, str, str, str]]:
         self._clusters.clear()
-        params = {"keys": _keys(wids), "v_cluster": cluster, "v_shard_key": shard_key, "v_now": now}
-        result = await self._session.execute(_MARK_HANDED_OFF, params)
-        return {(org, project, domain, name) for org, project, domain, name in result}
+        return await mark_handed_off_each(self._session, wids, cluster, shard_key, now)
 
     async def mark_started(self, wid: identifier_pb2.WorkflowExecutionIdentifier) -> None:
         await self.mark_started_each([wid])
 
     async def mark_started_each(self, wids: Sequence[identifier_pb2.WorkflowExecutionIdentifier]) -> None:
-        await self._session.execute(_MARK_STARTED, {"keys": _keys(wids)})
+        await mark_started_each(self._session, wids)
 
     async def delay_handoff(self, row_id: int, error: str, retry_at: datetime) -> None:
         self._clusters.clear()
