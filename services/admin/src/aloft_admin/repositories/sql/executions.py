@@ -46,7 +46,6 @@ from aloft_admin.repositories.filters import (
     paginate,
     paginate_bound,
     parse_filters,
-    plain_listing,
     where_all,
 )
 from aloft_admin.repositories.keys import ListQuery
@@ -736,11 +735,7 @@ class SqlNodeExecutionRepo:
         parent_task_execution_id: int | None = None,
         top_level: bool = False,
     ) -> tuple[list[NodeExecutionModel], str]:
-        if (
-            parent_task_execution_id is None
-            and (top_level or parent_id is not None)
-            and plain_listing(query.filters, query.sort_by)
-        ):
+        if parent_task_execution_id is None and (top_level or parent_id is not None) and query.plain:
             params: dict[str, Any] = _execution_params(wid)
             if parent_id is not None:
                 params = {**params, "parent_id": parent_id}
@@ -819,7 +814,7 @@ class SqlTaskExecutionRepo:
     async def page(
         self, nid: identifier_pb2.NodeExecutionIdentifier, query: ListQuery
     ) -> tuple[list[TaskExecutionModel], str]:
-        if plain_listing(query.filters, query.sort_by):
+        if query.plain:
             params = _node_execution_params(nid)
             return await paginate_bound(self._session, _TASKS_OF_NODE_PAGE, params, query.limit, query.token)
         stmt = where_all(task_executions_of(nid), parse_filters(query.filters, TASK_FIELDS))
