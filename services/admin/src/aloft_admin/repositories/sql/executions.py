@@ -312,7 +312,7 @@ def node_executions_of(wid: identifier_pb2.WorkflowExecutionIdentifier) -> Selec
     )
 
 
-def _of_bound_execution(model: type[NodeExecutionModel] | type[TaskExecutionModel]) -> tuple[Any, ...]:
+def of_bound_execution(model: type[NodeExecutionModel] | type[TaskExecutionModel]) -> tuple[Any, ...]:
     """The conditions picking one execution's rows, its id bound as ``org``, ``project``, ``domain``, ``name``."""
     return (
         model.execution_org == bindparam("org"),
@@ -323,13 +323,13 @@ def _of_bound_execution(model: type[NodeExecutionModel] | type[TaskExecutionMode
 
 
 _FIND_NODE_EXECUTION = select(NodeExecutionModel).where(
-    *_of_bound_execution(NodeExecutionModel), NodeExecutionModel.node_id == bindparam("node_id")
+    *of_bound_execution(NodeExecutionModel), NodeExecutionModel.node_id == bindparam("node_id")
 )
 _FIND_NODE_EXECUTION_FOR_UPDATE = _FIND_NODE_EXECUTION.with_for_update()
 
 
 # Listings without filters or sort key (flytekit's and the console's per-node calls), built once.
-_NODES_OF_EXECUTION = select(NodeExecutionModel).where(*_of_bound_execution(NodeExecutionModel))
+_NODES_OF_EXECUTION = select(NodeExecutionModel).where(*of_bound_execution(NodeExecutionModel))
 _TOP_LEVEL_NODES_PAGE = bound_page(
     _NODES_OF_EXECUTION.where(NodeExecutionModel.parent_id.is_(None)).order_by(NodeExecutionModel.id.asc())
 )
@@ -340,7 +340,7 @@ _CHILD_NODES_PAGE = bound_page(
 )
 _TASKS_OF_NODE_PAGE = bound_page(
     select(TaskExecutionModel)
-    .where(*_of_bound_execution(TaskExecutionModel), TaskExecutionModel.node_id == bindparam("node_id"))
+    .where(*of_bound_execution(TaskExecutionModel), TaskExecutionModel.node_id == bindparam("node_id"))
     .order_by(TaskExecutionModel.retry_attempt.asc(), TaskExecutionModel.id)
 )
 
@@ -351,7 +351,7 @@ def _rows_among(
     """Prefetch of a batch's or a group's rows of one execution's nodes (locked for update); built once per table."""
     return (
         select(model)
-        .where(*_of_bound_execution(model), model.node_id.in_(bindparam("node_ids", expanding=True)))
+        .where(*of_bound_execution(model), model.node_id.in_(bindparam("node_ids", expanding=True)))
         .with_for_update()
     )
 

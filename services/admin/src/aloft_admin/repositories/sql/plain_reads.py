@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapper
 from aloft_admin.repositories.filters import bound_page, page_bounds
 from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.executions import ExecutionModel, NodeExecutionModel, TaskExecutionModel
+from aloft_admin.repositories.sql.executions import of_bound_execution
 from aloft_db import Database, PreparedRead
 
 ExecutionRow = ExecutionModel | NodeExecutionModel | TaskExecutionModel
@@ -24,15 +25,6 @@ def _columns(model: type[ExecutionRow]) -> Select[Any]:
     return select(*(prop.columns[0].label(prop.key) for prop in mapper.column_attrs))
 
 
-def _of_execution(model: type[NodeExecutionModel] | type[TaskExecutionModel]) -> tuple[Any, ...]:
-    return (
-        model.execution_org == bindparam("org"),
-        model.execution_project == bindparam("project"),
-        model.execution_domain == bindparam("domain"),
-        model.execution_name == bindparam("name"),
-    )
-
-
 _EXECUTION = PreparedRead(
     _columns(ExecutionModel).where(
         ExecutionModel.org == bindparam("org"),
@@ -41,7 +33,7 @@ _EXECUTION = PreparedRead(
         ExecutionModel.name == bindparam("name"),
     )
 )
-_NODES = _columns(NodeExecutionModel).where(*_of_execution(NodeExecutionModel))
+_NODES = _columns(NodeExecutionModel).where(*of_bound_execution(NodeExecutionModel))
 _TOP_LEVEL_NODES_PAGE = PreparedRead(
     bound_page(_NODES.where(NodeExecutionModel.parent_id.is_(None)).order_by(NodeExecutionModel.id.asc()))
 )
@@ -53,7 +45,7 @@ _CHILD_NODES_PAGE = PreparedRead(
 _TASKS_OF_NODE_PAGE = PreparedRead(
     bound_page(
         _columns(TaskExecutionModel)
-        .where(*_of_execution(TaskExecutionModel), TaskExecutionModel.node_id == bindparam("node_id"))
+        .where(*of_bound_execution(TaskExecutionModel), TaskExecutionModel.node_id == bindparam("node_id"))
         .order_by(TaskExecutionModel.retry_attempt.asc(), TaskExecutionModel.id)
     )
 )
