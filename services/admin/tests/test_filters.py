@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from aloft_admin.repositories import filters as f
+from aloft_admin.repositories.keys import ListQuery
 from aloft_service.errors import InvalidArgument
 
 
@@ -116,3 +117,12 @@ async def test_sort_and_paginate(session: AsyncSession) -> None:
     for limit, token in [(0, ""), (-1, ""), (5, "x"), (5, "-3")]:
         with pytest.raises(InvalidArgument):
             await f.paginate(session, select(Item), limit, token)
+
+
+def test_a_plain_listing_has_no_filter_and_no_sort_key() -> None:
+    """Only those take the statements built once (``paginate_bound``, ``PlainReads``); a sort without a key (an
+    empty ``Sort`` message) sorts nothing, so it stays plain."""
+    assert ListQuery(limit=10).plain
+    assert ListQuery(limit=10, filters="  ", sort_by=common_pb2.Sort()).plain
+    assert not ListQuery(limit=10, filters="eq(phase,SUCCEEDED)").plain
+    assert not ListQuery(limit=10, sort_by=common_pb2.Sort(key="created_at")).plain

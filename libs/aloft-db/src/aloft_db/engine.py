@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,12 +11,14 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, PoolProxiedConnection
+from sqlalchemy.util import greenlet_spawn
 
 from aloft_db.config import DatabaseConfig
 from aloft_db.errors import translate_db_errors
+from aloft_db.reads import PreparedRead
 from aloft_db.sqlite_inline import connect_inline
 
 # How long a statement waits for another connection's write lock before the caller gets UNAVAILABLE.
@@ -99,6 +101,50 @@ class Database:
                 yield session
                 if session.new or session.dirty or session.deleted:
                     raise RuntimeError("a read session staged a write")
+
+    async def fetch(self, read: PreparedRead, params: Mapping[str, Any]) -> list[Any]:
+        """``read``'s rows for ``params``, run on a pooled connection's driver (``reads.py``): no transaction around
+        it (PostgreSQL: autocommit for the statement; SQLite's driver begins none for a SELECT), errors as in
+        ``session()``: a lost connection is invalidated and the caller gets UNAVAILABLE."""
+        dialect = self.engine.dialect
+        compiled = read.compiled(dialect)
+        args = read.parameters(compiled, params)
+        with translate_db_errors():
+            pooled = await self._checkout()
+            try:
+                return await self._fetch_on(pooled, read, compiled, args)
+            except dialect.loaded_dbapi.Error as exc:
+                invalidated = bool(dialect.is_disconnect(exc, pooled.dbapi_connection, None))
+                if invalidated:
+                    await greenlet_spawn(pooled.invalidate, exc)
+                raise DBAPIError.instance(
+                    compiled.sql, args, exc, dialect.loaded_dbapi.Error, connection_invalidated=invalidated
+                ) from exc
+            finally:
+                await greenlet_spawn(pooled.close)  # back to the pool (its reset on return included)
+
+    async def _checkout(self) -> PoolProxiedConnection:
+        dialect = self.engine.dialect
+        try:
+            return await greenlet_spawn(self.engine.sync_engine.raw_connection)
+        except dialect.loaded_dbapi.Error as exc:  # the database is away: as SQLAlchemy's own connect reports it
+            raise DBAPIError.instance(None, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=True) from exc
+
+    async def _fetch_on(self, pooled: PoolProxiedConnection, read: PreparedRead, compiled: Any, args: Any) -> list[Any]:
+        driver = pooled.driver_connection
+        autocommit = self.dialect == "postgresql" and not driver.autocommit  # type: ignore[union-attr]
+        if autocommit:
+            await driver.set_autocommit(True)  # type: ignore[union-attr]
+        try:
+            cursor = driver.cursor()  # type: ignore[union-attr]
+            try:
+                await cursor.execute(compiled.sql, args)
+                return read.rows(compiled, self.engine.dialect, cursor, await cursor.fetchall())
+            finally:
+                await cursor.close()
+        finally:
+            if autocommit:
+                await driver.set_autocommit(False)  # type: ignore[union-attr]
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -8,7 +8,7 @@ from flyteidl.core import execution_pb2 as core
 
 from aloft_admin.managers.execution_data import ExecutionData
 from aloft_admin.managers.executions_handoff import CANCELLED, PENDING, Handoffs
-from aloft_admin.managers.executions_lookup import get_execution_row
+from aloft_admin.managers.executions_lookup import get_execution_row, read_execution_row
 from aloft_admin.repositories.base import RepositoryProvider
 from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.executions import ExecutionModel
@@ -33,8 +33,7 @@ class ExecutionManager:
         self._handoffs = handoffs
 
     async def get(self, request: execution_pb2.WorkflowExecutionGetRequest) -> execution_pb2.Execution:
-        async with self._repos.transaction(reads=True) as tx:
-            return to_execution(await get_execution_row(tx, request.id))
+        return to_execution(await read_execution_row(self._repos.reads, request.id))
 
     async def list(self, request: common_pb2.ResourceListRequest) -> execution_pb2.ExecutionList:
         require(request.id.project, "id.project")

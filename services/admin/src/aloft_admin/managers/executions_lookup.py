@@ -9,7 +9,7 @@ from __future__ import annotations
 from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
 from flyteidl.core import identifier_pb2
 
-from aloft_admin.repositories.base import Repositories
+from aloft_admin.repositories.base import PlainReads, Repositories
 from aloft_admin.repositories.models.executions import ExecutionModel, NodeExecutionModel, TaskExecutionModel
 from aloft_admin.transformers.executions import to_execution
 from aloft_admin.transformers.node_executions import to_node_execution
@@ -23,6 +23,15 @@ from aloft_admin.validation.execution_identifiers import (
     validate_task_execution_id,
 )
 from aloft_service.errors import NotFound
+
+
+async def read_execution_row(reads: PlainReads, wid: identifier_pb2.WorkflowExecutionIdentifier) -> ExecutionModel:
+    """``get_execution_row`` outside any unit of work (``PlainReads``): a row of the execution's columns."""
+    validate_execution_id(wid)
+    row = await reads.execution(wid)
+    if row is None:
+        raise NotFound(f"{describe_execution(wid)} not found")
+    return row
 
 
 async def get_execution_row(

@@ -6,7 +6,12 @@ from flyteidl.admin import node_execution_pb2
 from flyteidl.core import identifier_pb2
 
 from aloft_admin.managers.execution_data import ExecutionData
-from aloft_admin.managers.executions_lookup import get_execution_row, get_node_execution_row, get_task_execution_row
+from aloft_admin.managers.executions_lookup import (
+    get_execution_row,
+    get_node_execution_row,
+    get_task_execution_row,
+    read_execution_row,
+)
 from aloft_admin.repositories.base import RepositoryProvider
 from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.executions import NodeExecutionModel
@@ -29,21 +34,31 @@ class NodeExecutionManager:
     async def list(self, request: node_execution_pb2.NodeExecutionListRequest) -> node_execution_pb2.NodeExecutionList:
         """Top-level nodes of an execution, or the children of ``unique_parent_id``."""
         wid = request.workflow_execution_id
-        async with self._repos.transaction(reads=True) as tx:
-            await get_execution_row(tx, wid)
-            parent_row_id = None
-            if request.unique_parent_id:
-                parent_id = identifier_pb2.NodeExecutionIdentifier(node_id=request.unique_parent_id, execution_id=wid)
-                parent = await tx.node_executions.get(parent_id)
-                if parent is None:
-                    raise NotFound(f"parent node execution {request.unique_parent_id} not found")
-                parent_row_id = parent.id
+        parent_row_id = await self._parent_row_id(wid, request.unique_parent_id)
+        query = ListQuery.of(request)
+        if query.plain:  # flytekit's and the console's: no session, no ORM
+            rows, token = await self._repos.reads.node_executions_page(wid, query, parent_id=parent_row_id)
+            return _node_list(rows, token)
         async with self._repos.transaction(reads=True) as tx:
             top_level = parent_row_id is None
-            rows, token = await tx.node_executions.page(
-                wid, ListQuery.of(request), parent_id=parent_row_id, top_level=top_level
-            )
+            rows, token = await tx.node_executions.page(wid, query, parent_id=parent_row_id, top_level=top_level)
         return _node_list(rows, token)
+
+    async def _parent_row_id(
+        self, wid: identifier_pb2.WorkflowExecutionIdentifier, unique_parent_id: str
+    ) -> int | None:
+        """The row id of the listed children's parent (None: top level); NOT_FOUND for an unknown execution or
+        parent."""
+        if not unique_parent_id:
+            await read_execution_row(self._repos.reads, wid)
+            return None
+        async with self._repos.transaction(reads=True) as tx:
+            await get_execution_row(tx, wid)
+            parent_id = identifier_pb2.NodeExecutionIdentifier(node_id=unique_parent_id, execution_id=wid)
+            parent = await tx.node_executions.get(parent_id)
+        if parent is None:
+            raise NotFound(f"parent node execution {unique_parent_id} not found")
+        return parent.id
 
     async def list_for_task(
         self, request: node_execution_pb2.NodeExecutionForTaskListRequest

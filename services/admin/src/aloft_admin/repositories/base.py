@@ -334,7 +334,30 @@ class HandoffMarkRepo(Protocol):
         """``ExecutionRepo.mark_started_each``."""
 
 
+class PlainReads(Protocol):
+    """The hot one-statement reads, outside any unit of work (no session, no ORM objects): each runs on its own
+    on a pooled connection. Rows carry the models' column attributes, read-only. Listings take no filter or sort
+    key (``ListQuery.plain``); their pages, order and tokens are those of the ``page`` methods."""
+
+    async def execution(self, wid: WorkflowExecutionId) -> ExecutionModel | None: ...
+
+    async def node_executions_page(
+        self, wid: WorkflowExecutionId, query: ListQuery, *, parent_id: int | None = None
+    ) -> tuple[list[NodeExecutionModel], str]:
+        """Top-level nodes of an execution, or the children of the node execution row ``parent_id``."""
+        ...
+
+    async def task_executions_page(
+        self, nid: identifier_pb2.NodeExecutionIdentifier, query: ListQuery
+    ) -> tuple[list[TaskExecutionModel], str]: ...
+
+
 class RepositoryProvider(Protocol):
+    @property
+    def reads(self) -> PlainReads:
+        """The hot one-statement reads, outside any unit of work."""
+        ...
+
     def transaction(
         self, *, batched: bool = False, reads: bool = False, single_write: bool = False
     ) -> AbstractAsyncContextManager[Repositories]:

@@ -225,11 +225,6 @@ async def paginate(session: AsyncSession, stmt: Select[Any], limit: int, token: 
     return rows, next_token
 
 
-def plain_listing(query_filters: str, sort_by: common_pb2.Sort | None) -> bool:
-    """No filters and no sort key: a listing a statement built once can answer (``paginate_bound``)."""
-    return not query_filters.strip() and (sort_by is None or not sort_by.key)
-
-
 def bound_page(stmt: Select[Any]) -> Select[Any]:
     """``stmt`` paged by the bind parameters ``page_offset`` and ``page_limit`` (for ``paginate_bound``)."""
     return stmt.offset(bindparam("page_offset")).limit(bindparam("page_limit"))

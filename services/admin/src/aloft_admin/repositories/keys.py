@@ -24,6 +24,12 @@ class ListQuery:
     filters: str = ""
     sort_by: common_pb2.Sort | None = None
 
+    @property
+    def plain(self) -> bool:
+        """No filters and no sort key: a listing that statements built once answer (``filters.paginate_bound``,
+        ``PlainReads``)."""
+        return not self.filters.strip() and (self.sort_by is None or not self.sort_by.key)
+
     @classmethod
     def of(cls, request: Any) -> ListQuery:
         sort = request.sort_by if request.HasField("sort_by") else None

@@ -24,6 +24,7 @@ from aloft_admin.repositories.sql.executions import (
 )
 from aloft_admin.repositories.sql.oauth import SqlOAuthGrantRepo
 from aloft_admin.repositories.sql.outbox import SqlOutboxRepo
+from aloft_admin.repositories.sql.plain_reads import SqlPlainReads
 from aloft_admin.repositories.sql.signals import SqlSignalRepo
 from aloft_db import Database
 from aloft_db.errors import translate_db_errors
@@ -60,6 +61,7 @@ class SqlRepositories:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.clusters = KnownClusters()
+        self.reads = SqlPlainReads(db)
         # PostgreSQL: each statement commits on its own (the pool still hands out the same connections).
         self._autocommit: AsyncEngine | None = (
             db.engine.execution_options(isolation_level="AUTOCOMMIT") if db.dialect == "postgresql" else None

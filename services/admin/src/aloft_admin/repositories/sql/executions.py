@@ -47,7 +47,6 @@ from aloft_admin.repositories.filters import (
     paginate,
     paginate_bound,
     parse_filters,
-    plain_listing,
     where_all,
 )
 from aloft_admin.repositories.keys import ListQuery
@@ -373,7 +372,7 @@ def node_executions_of(wid: identifier_pb2.WorkflowExecutionIdentifier) -> Selec
     )
 
 
-def _of_bound_execution(model: type[NodeExecutionModel] | type[TaskExecutionModel]) -> tuple[Any, ...]:
+def of_bound_execution(model: type[NodeExecutionModel] | type[TaskExecutionModel]) -> tuple[Any, ...]:
     """The conditions picking one execution's rows, its id bound as ``org``, ``project``, ``domain``, ``name``."""
     return (
         model.execution_org == bindparam("org"),
@@ -384,13 +383,13 @@ def _of_bound_execution(model: type[NodeExecutionModel] | type[TaskExecutionMode
 
 
 _FIND_NODE_EXECUTION = select(NodeExecutionModel).where(
-    *_of_bound_execution(NodeExecutionModel), NodeExecutionModel.node_id == bindparam("node_id")
+    *of_bound_execution(NodeExecutionModel), NodeExecutionModel.node_id == bindparam("node_id")
 )
 _FIND_NODE_EXECUTION_FOR_UPDATE = _FIND_NODE_EXECUTION.with_for_update()
 
 
 # Listings without filters or sort key (flytekit's and the console's per-node calls), built once.
-_NODES_OF_EXECUTION = select(NodeExecutionModel).where(*_of_bound_execution(NodeExecutionModel))
+_NODES_OF_EXECUTION = select(NodeExecutionModel).where(*of_bound_execution(NodeExecutionModel))
 _TOP_LEVEL_NODES_PAGE = bound_page(
     _NODES_OF_EXECUTION.where(NodeExecutionModel.parent_id.is_(None)).order_by(NodeExecutionModel.id.asc())
 )
@@ -401,7 +400,7 @@ _CHILD_NODES_PAGE = bound_page(
 )
 _TASKS_OF_NODE_PAGE = bound_page(
     select(TaskExecutionModel)
-    .where(*_of_bound_execution(TaskExecutionModel), TaskExecutionModel.node_id == bindparam("node_id"))
+    .where(*of_bound_execution(TaskExecutionModel), TaskExecutionModel.node_id == bindparam("node_id"))
     .order_by(TaskExecutionModel.retry_attempt.asc(), TaskExecutionModel.id)
 )
 
@@ -412,7 +411,7 @@ def _rows_among(
     """Prefetch of a batch's or a group's rows of one execution's nodes (locked for update); built once per table."""
     return (
         select(model)
-        .where(*_of_bound_execution(model), model.node_id.in_(bindparam("node_ids", expanding=True)))
+        .where(*of_bound_execution(model), model.node_id.in_(bindparam("node_ids", expanding=True)))
         .with_for_update()
     )
 
@@ -796,11 +795,7 @@ class SqlNodeExecutionRepo:
         parent_task_execution_id: int | None = None,
         top_level: bool = False,
     ) -> tuple[list[NodeExecutionModel], str]:
-        if (
-            parent_task_execution_id is None
-            and (top_level or parent_id is not None)
-            and plain_listing(query.filters, query.sort_by)
-        ):
+        if parent_task_execution_id is None and (top_level or parent_id is not None) and query.plain:
             params: dict[str, Any] = _execution_params(wid)
             if parent_id is not None:
                 params = {**params, "parent_id": parent_id}
@@ -879,7 +874,7 @@ class SqlTaskExecutionRepo:
     async def page(
         self, nid: identifier_pb2.NodeExecutionIdentifier, query: ListQuery
     ) -> tuple[list[TaskExecutionModel], str]:
-        if plain_listing(query.filters, query.sort_by):
+        if query.plain:
             params = _node_execution_params(nid)
             return await paginate_bound(self._session, _TASKS_OF_NODE_PAGE, params, query.limit, query.token)
         stmt = where_all(task_executions_of(nid), parse_filters(query.filters, TASK_FIELDS))
