@@ -7,9 +7,9 @@ lists every suite in that order. A directory without test files is reported and 
 pytest collects nothing (exit code 5) fails like any other failure. With ``--jobs 1`` output streams as it comes.
 
 Suites running concurrently keep apart: each has a data directory of its own and uniquely named PostgreSQL databases
-(aloft_testing), and no test may stop or change what another suite's servers hold. Ports are the weak spot:
-``free_port()`` picks from the ephemeral range, and a port picked but not yet bound can be taken meanwhile as some
-connection's source port (seen once with ``--jobs 2`` on a heavily loaded machine); hence `make` defaults to 1.
+(aloft_testing), and no test may stop or change what another suite's servers hold. Each running suite gets a port
+block of its own (``ALOFT_TEST_PORTS``, one per job slot, outside the kernel's ephemeral range): ``free_port()``
+picks only there, so two suites never pick the same port and no connection's source port can take a picked one.
 """
 
 from __future__ import annotations
@@ -24,10 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from aloft_testing.ports import PORTS_ENV, suite_port_blocks
+
 
 @dataclass
 class Run:
     suite: str
+    slot: int
     process: subprocess.Popen[bytes]
     log: IO[bytes] | None
     started: float = field(default_factory=time.monotonic)
@@ -45,13 +48,15 @@ def has_tests(suite: str) -> bool:
     return any(Path(suite).rglob("test_*.py"))
 
 
-def start(suite: str, pytest_args: list[str], buffered: bool) -> Run:
+def start(suite: str, pytest_args: list[str], slot: int, ports: tuple[int, int], buffered: bool) -> Run:
     command = [sys.executable, "-m", "pytest", suite, *pytest_args]
+    env = {**os.environ, PORTS_ENV: f"{ports[0]}-{ports[1]}"}
     if not buffered:
         print(f"=== {suite}", flush=True)
-        return Run(suite, subprocess.Popen(command), None)
+        return Run(suite, slot, subprocess.Popen(command, env=env), None)
+    print(f"... {suite}: started (output follows when it ends)", flush=True)
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by finish() once the suite has ended
-    return Run(suite, subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log)
+    return Run(suite, slot, subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env), log)
 
 
 def finish(run: Run, status: int, cpu: float) -> Outcome:
@@ -85,10 +90,12 @@ def run_suites(suites: list[str], jobs: int, pytest_args: list[str]) -> list[Out
             print(f"--- {suite}: no tests yet", flush=True)
     running: dict[int, Run] = {}
     outcomes: list[Outcome] = []
+    blocks = suite_port_blocks(jobs)
     try:
         while pending or running:
             while pending and len(running) < jobs:
-                run = start(pending.pop(0), pytest_args, buffered=jobs > 1)
+                slot = min(set(range(jobs)) - {r.slot for r in running.values()})  # a block no running suite has
+                run = start(pending.pop(0), pytest_args, slot, blocks[slot], buffered=jobs > 1)
                 running[run.process.pid] = run
             run, status, cpu = wait_any(running)
             outcomes.append(finish(run, status, cpu))

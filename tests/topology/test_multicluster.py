@@ -31,6 +31,7 @@ from flyteidl.core import execution_pb2 as core_execution
 from flyteidl.core import literals_pb2
 from flyteidl.service import admin_pb2_grpc
 
+from aloft_testing.ports import free_ports
 from aloft_testing.postgres import PgDatabase, drop_database, fresh_database
 from aloft_testing.servers import free_port
 
@@ -65,7 +66,14 @@ def _plane_config(
             "database": {"url": db.sync_url},
         },
         "plugins": {"local-process": {"max-concurrency": 16, "kill-grace-period": "1s"}},
-        "manager": {"shard": shard, "scan-interval": "500ms", "restart-backoff": {"base-delay": "200ms"}},
+        "manager": {
+            "shard": shard,
+            "scan-interval": "500ms",
+            "restart-backoff": {"base-delay": "200ms"},
+            # picked here, outside the ephemeral range, rather than by the manager from it (aloft_testing.ports)
+            "shard-grpc-port-start": free_ports(2),
+            "shard-http-port-start": free_ports(2),
+        },
         "logger": {"level": "debug"},
     }
 

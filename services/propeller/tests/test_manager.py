@@ -29,6 +29,7 @@ from flyteidl.core import compiler_pb2, identifier_pb2
 from aloft_propeller.config import ShardConfig
 from aloft_propeller.sharding.strategy import build_shard_strategy
 from aloft_propeller.store.base import ExecutionKey
+from aloft_testing.ports import free_ports
 from aloft_testing.postgres import PgDatabase
 from aloft_testing.servers import free_port
 
@@ -54,6 +55,9 @@ def _settings(tmp_path: Path, postgres_db: PgDatabase, admin_port: int, ports: t
         },
         "manager": {
             "shard": {"type": "Hash", "shard-count": count},
+            # picked here, outside the ephemeral range, rather than by the manager from it (aloft_testing.ports)
+            "shard-grpc-port-start": free_ports(count),
+            "shard-http-port-start": free_ports(count),
             "scan-interval": "200ms",
             "restart-backoff": {"base-delay": "200ms", "max-delay": "2s"},
         },

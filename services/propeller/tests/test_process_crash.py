@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,14 +18,10 @@ import yaml
 from aloft.dataplane.v1 import dataplane_pb2, dataplane_pb2_grpc
 from flyteidl.core import compiler_pb2, identifier_pb2
 
+from aloft_testing.servers import free_port
+
 BIN = Path(sys.executable).parent / "aloft-propeller"
 EXECUTIONS = 20
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -53,12 +48,12 @@ async def test_sigkill_mid_run_then_restart(
 ) -> None:
     side_effects = tmp_path / "side-effects"
     side_effects.mkdir()
-    grpc_port = _free_port()
+    grpc_port = free_port()
     settings = {
         "propeller": {
             "workers": 4,
             "grpcPort": grpc_port,
-            "httpPort": _free_port(),
+            "httpPort": free_port(),
             "adminEndpoint": f"127.0.0.1:{fake_admin[1]}",
             "downstream-eval-duration": "300ms",
         },

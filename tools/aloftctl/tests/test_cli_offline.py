@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from aloft_testing.servers import free_port
 from aloftctl.cli import cli
 
 
@@ -57,15 +57,9 @@ def test_completion_completes_nouns() -> None:
     assert "execution" in result.stdout
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_unreachable_endpoint_is_one_line_and_nonzero(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
-    config.write_text(f"admin:\n  endpoint: dns:///127.0.0.1:{_closed_port()}\n  insecure: true\n  timeout: 5s\n")
+    config.write_text(f"admin:\n  endpoint: dns:///127.0.0.1:{free_port()}\n  insecure: true\n  timeout: 5s\n")
     result = subprocess.run(
         [sys.executable, "-m", "aloftctl", "get", "projects", "--config", str(config)],
         capture_output=True,
@@ -92,7 +86,7 @@ def test_bad_config_and_filter_are_one_line(tmp_path: Path) -> None:
         text=True,
         timeout=60,
         check=False,
-        env={"FLYTE_PLATFORM_URL": f"127.0.0.1:{_closed_port()}", "HOME": str(tmp_path)},
+        env={"FLYTE_PLATFORM_URL": f"127.0.0.1:{free_port()}", "HOME": str(tmp_path)},
     )
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines() == [

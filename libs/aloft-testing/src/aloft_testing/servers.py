@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psycopg
 
+from aloft_testing.ports import free_port as free_port  # where tests have always imported it from
 from aloft_testing.processes import stop_processes
 
 
@@ -33,12 +34,6 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_port(port: int, what: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 30) -> None:
