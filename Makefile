@@ -19,11 +19,13 @@ NODE_TOOLS := node_modules/.installed
 PACKAGE_MANIFESTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
 # One pytest process per suite: a broken package cannot stop the others from running, and process-wide state
 # (metrics registries, the tracer provider) never leaks between services. TEST_JOBS suites run at a time
-# (tests/run_suites.py; 1, the default, streams output live). TEST_JOBS=2 is opt-in: tried on a loaded machine, a
-# service failed to bind a port free_port() had picked (taken meanwhile as some connection's ephemeral source port).
-# The longest suites start first so that none is left running alone at the end, then libraries, tools, services and
-# the cross-service suites in tests/. The test layout is in README.md, "Tests".
-TEST_JOBS ?= 1
+# (tests/run_suites.py): suites mostly wait on service processes (CPU well under wall time), so 2 at a time on a
+# 2-core machine (benchmarks/README.md, "Suites two at a time by default"). Each running suite picks its ports from
+# a block of its own outside the kernel's ephemeral range (ALOFT_TEST_PORTS, aloft_testing.ports), so two suites
+# never take the same port, nor does a connection's source port. With TEST_JOBS > 1 each suite's output is printed whole when it
+# ends; TEST_JOBS=1 streams it live. The longest suites start first so that none is left running alone at the end,
+# then libraries, tools, services and the cross-service suites in tests/. The test layout is in README.md, "Tests".
+TEST_JOBS ?= 2
 SLOW_SUITES := tests/e2e services/admin/tests tests/auth services/propeller/tests
 TEST_PATHS := $(SLOW_SUITES) $(filter-out $(SLOW_SUITES),$(sort $(wildcard libs/*/tests)) $(sort $(wildcard tools/*/tests)) \
 	$(sort $(wildcard services/*/tests)) $(patsubst %/,%,$(sort $(wildcard tests/*/))))
@@ -46,7 +48,7 @@ help:
 	@echo "make setup     create .venv (+ .venv-flytekit) and install everything, pinned by $(CONSTRAINTS)"
 	@echo "make run       start the whole stack on embedded defaults (aloft up --config $(CONFIG))"
 	@echo "make run-multicluster  admin + datacatalog + two data planes (propeller managers; config/multicluster)"
-	@echo "make test      setup, lint, then the whole test suite (PYTEST_ARGS=... to narrow, TEST_JOBS=1 for one suite at a time)"
+	@echo "make test      setup, lint, then the whole test suite (PYTEST_ARGS=... to narrow, TEST_JOBS=1: one suite at a time, live)"
 	@echo "make lint      ruff check, ruff format --check, mypy, buf lint + breaking (against protos/released.json)"
 	@echo "make protos    compile protos/ into libs/aloft-protos (protos-check: fail if stale)"
 	@echo "make bench     run every benchmark and print it beside the performance targets"
