@@ -6,6 +6,7 @@ gRPC services with a database use ``run_service_cli``; HTTP-only services (no da
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -17,7 +18,6 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 from pydantic import BaseModel
 
 from aloft_config import ConfigError, load_config, redact_text
-from aloft_service import loop
 from aloft_service.logging import LoggerConfig, configure_logging
 from aloft_service.parent import die_with_parent_if_asked
 from aloft_service.runtime import BindError, serve_http_forever
@@ -122,7 +122,7 @@ def run_service_cli(spec: ServiceCommands[C], argv: Sequence[str] | None = None)
         spec.migrate(config)
         sys.setswitchinterval(SERVE_SWITCH_INTERVAL)
         log.info("%s: starting the server", spec.name)
-        loop.run(spec.serve(config))
+        asyncio.run(spec.serve(config))
         return 0
 
     return run_cli(
@@ -167,7 +167,7 @@ def run_http_service_cli(spec: HttpServiceCommands[C], argv: Sequence[str] | Non
         configure_logging(cast(_ServiceConfig, config).logger, spec.name)
         log.info("aloft-%s starting (pid %d, config %s)", spec.name, os.getpid(), args.config or "built-in defaults")
         host, port = spec.listen(config)
-        loop.run(serve_http_forever(spec.build_app(config), host, port, spec.name))
+        asyncio.run(serve_http_forever(spec.build_app(config), host, port, spec.name))
         return 0
 
     return run_cli(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from aloft_service import loop
 from aloft_service.cli import config_commands, run_cli
 from aloft_service.logging import configure_logging
 from aloft_service.runtime import serve_http_forever
@@ -60,7 +60,9 @@ def _serve(args: argparse.Namespace) -> int:
         key_file.touch(mode=0o600)
         key_file.write_bytes(certs.server_key)
         app = build_app(config)
-        loop.run(serve_http_forever(app, section.host, section.listenPort, "webhook", (str(cert_file), str(key_file))))
+        asyncio.run(
+            serve_http_forever(app, section.host, section.listenPort, "webhook", (str(cert_file), str(key_file)))
+        )
     return 0
 
 

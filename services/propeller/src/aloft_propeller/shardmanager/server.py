@@ -26,7 +26,6 @@ from aloft_propeller.sharding.strategy import build_shard_strategy, shard_sectio
 from aloft_propeller.shardmanager import metrics
 from aloft_propeller.shardmanager.router import ShardRouter
 from aloft_propeller.shardmanager.supervisor import ShardSupervisor, plan_shards
-from aloft_service import loop
 from aloft_service.logging import configure_logging
 from aloft_service.runtime import ListenConfig, Service, serve_forever
 
@@ -116,5 +115,5 @@ def run_manager(config: PropellerConfig, config_path: str | None) -> int:
     manager = ShardManager(config, config_path)
     log.info("managing %d %s shard(s)", len(manager.shards), config.manager.shard.type)
     listen: ListenConfig = listen_config(config)
-    loop.run(serve_forever(manager.service(), listen))
+    asyncio.run(serve_forever(manager.service(), listen))
     return 0
