@@ -17,7 +17,6 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,6 +45,7 @@ from aloft_propeller.plugins.local_process.environment import (
 from aloft_propeller.plugins.local_process.limits import ProcessLimits
 from aloft_propeller.plugins.local_process.log_links import attempt_log_links, linked_logs
 from aloft_propeller.plugins.local_process.process import Spawned, kill_group, spawn
+from aloft_propeller.plugins.local_process.spawn_pool import SpawnPool
 from aloft_propeller.plugins.local_process.template import TemplateError
 from aloft_propeller.plugins.local_process.throttle import ProcessTokens
 from aloft_storage import BlobNotFound, BlobStore
@@ -99,7 +99,7 @@ class LocalProcessPlugin:
         self._linked_logs = linked_logs(config.plugins.logs.templates)
         self._exit_listener: ExitListener | None = None
         self._launching: dict[str, tuple[asyncio.Future[_Launch], float]] = {}  # spawns in flight, launch time
-        self._spawn_pool: ThreadPoolExecutor | None = None
+        self._spawn_pool: SpawnPool | None = None
         self._spawn_errors: dict[str, BaseException] = {}
         self._log_blobs: dict[str, set[str]] = {}  # attempt → logs whose blob is the attempt's file (hard link)
         self._made: set[str] = set()  # attempt directories this instance made (no stat per look: a GIL hand-off)
@@ -287,12 +287,9 @@ class LocalProcessPlugin:
         # The spawn waits for the child's exec (milliseconds on a busy machine): in a thread, so the round goes on
         # evaluating and launching other nodes meanwhile.
         enforced = limits if self._settings.enforce_limits else None
-        loop = asyncio.get_running_loop()
         # Otherwise the attempt's directories are made in the spawning thread too: file system metadata writes
         # cost about a millisecond each on a busy disk.
-        future = loop.run_in_executor(
-            self._spawner(), self._spawn_and_link, ctx, attempt, command, env, enforced, prepared, inputs_blob
-        )
+        future = self._spawner().run(self._spawn_and_link, ctx, attempt, command, env, enforced, prepared, inputs_blob)
         started_at = time.time()
         self._launching[ctx.unique_id] = (future, started_at)
         future.add_done_callback(lambda done: self._launched(ctx, done))
@@ -330,9 +327,9 @@ class LocalProcessPlugin:
             log.debug("log %s of %s is copied instead of linked: %s", name, ctx.unique_id, exc)
             return False
 
-    def _spawner(self) -> ThreadPoolExecutor:
+    def _spawner(self) -> SpawnPool:
         if self._spawn_pool is None:
-            self._spawn_pool = ThreadPoolExecutor(_SPAWN_THREADS, thread_name_prefix="local-process-spawn")
+            self._spawn_pool = SpawnPool(_SPAWN_THREADS, "local-process-spawn")
         return self._spawn_pool
 
     def _launched(self, ctx: TaskExecutionContext, done: asyncio.Future[_Launch]) -> None:
