@@ -37,7 +37,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapper, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm.state import InstanceState
 from sqlalchemy.orm.exc import StaleDataError
 
 from aloft_admin.repositories.base import RowsRefused
@@ -90,11 +91,17 @@ class _VersionedUpdate:
         values = {name: getattr(row, key) for key, name, _ in self.keys}
         return {**values, "b_id": row.id, "b_version": row.version}
 
-    def mark_written(self, row: NodeExecutionModel | TaskExecutionModel) -> None:
-        """The row as if loaded after the UPDATE: nothing left for the ORM's flush to write."""
-        for key, _, _ in self.keys:
-            set_committed_value(row, key, getattr(row, key))
-        set_committed_value(row, "version", row.version + 1)
+    @staticmethod
+    def mark_written(session: AsyncSession, rows: Sequence[NodeExecutionModel | TaskExecutionModel]) -> None:
+        """The rows as if loaded after the UPDATE, as the ORM's own flush leaves the rows it wrote: every attribute
+        committed and the row no longer modified in the session, so its flush neither writes nor revisits them
+        (``set_committed_value`` per attribute left each row in the session's modified set, where the flush
+        compared it again, column by column)."""
+        for row in rows:
+            row.__dict__["version"] = row.version + 1  # what the statement wrote; committed just below
+        InstanceState._commit_all_states(
+            [(instance_state(row), row.__dict__) for row in rows], session.sync_session.identity_map
+        )
 
 
 _FIXED = frozenset({"id", "version"})
@@ -146,9 +153,10 @@ class _NewRows:
         """The row as if loaded after the INSERT: persistent in the session (a later event of the transaction
         updates it), nothing left for the ORM's flush to write."""
         session.expunge(row)
-        row.id = values["id"]
+        given = row.__dict__  # no attribute events: make_transient_to_detached commits every attribute
+        given["id"] = values["id"]
         for key, column, _ in self.columns:
-            setattr(row, key, values[column])
+            given[key] = values[column]
         make_transient_to_detached(row)
         session.add(row)
 
@@ -195,8 +203,7 @@ async def _write_event_rows(session: AsyncSession) -> None:
         result = await connection.execute(versioned.statement, [versioned.params(row) for row in rows])
         if result.rowcount != len(rows):
             raise Aborted("the entity was updated concurrently, retry")
-        for row in rows:
-            versioned.mark_written(row)
+        versioned.mark_written(session, rows)
 
 
 # The hot lookups (events, GetExecution) reuse one statement with bound parameters: building and cache-keying a
