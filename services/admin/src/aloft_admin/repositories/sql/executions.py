@@ -38,8 +38,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
-from sqlalchemy.orm.state import InstanceState
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.state import InstanceState
 
 from aloft_admin.repositories.base import RowsRefused
 from aloft_admin.repositories.filters import (
@@ -88,7 +88,8 @@ class _VersionedUpdate:
         )
 
     def params(self, row: NodeExecutionModel | TaskExecutionModel) -> dict[str, Any]:
-        values = {name: getattr(row, key) for key, name, _ in self.keys}
+        given = row.__dict__  # loaded attributes, read without attribute events; an unloaded one through the ORM
+        values = {name: given[key] if key in given else getattr(row, key) for key, name, _ in self.keys}
         return {**values, "b_id": row.id, "b_version": row.version}
 
     @staticmethod
@@ -108,11 +109,12 @@ _FIXED = frozenset({"id", "version"})
 
 
 class _NewRows:
-    """One INSERT of the node or task execution rows first staged in this transaction (PostgreSQL, 2 or more of a
-    table): ``INSERT … SELECT FROM unnest(<one array per column>) RETURNING id`` and the row's key, a statement
+    """One INSERT of the node or task execution rows first staged in this transaction (2 or more of a table). On
+    PostgreSQL ``INSERT … SELECT FROM unnest(<one array per column>) RETURNING id`` and the row's key, a statement
     whose text does not depend on the row count, so psycopg parses it once and PostgreSQL prepares it, in one round
     trip. The ORM would send ``INSERT … VALUES (…), (…) RETURNING id``, whose text changes with the row count:
-    psycopg parses it anew every time (no cache past 4 KB), which was a quarter of a group of single events' CPU."""
+    psycopg parses it anew every time (no cache past 4 KB), which was a quarter of a group of single events' CPU.
+    On SQLite a Core executemany of the same values (the ORM's flush of the rows cost more)."""
 
     def __init__(self, model: type[NodeExecutionModel] | type[TaskExecutionModel]) -> None:
         mapper: Mapper[Any] = inspect(model)  # type: ignore[assignment]
@@ -130,6 +132,8 @@ class _NewRows:
             f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays}) "
             f"RETURNING id, {', '.join(self.key_columns)}"
         )
+        # SQLite: the same rows and RETURNING as one executemany (SQLAlchemy sends it as multi-row INSERTs).
+        self.many = insert(table).returning(table.c.id, *(table.c[column] for column in self.key_columns))
 
     def values(self, row: NodeExecutionModel | TaskExecutionModel) -> dict[str, Any]:
         """The row's columns; an unset or None attribute takes its column's default (as the ORM's INSERT does)."""
@@ -142,9 +146,13 @@ class _NewRows:
 
     async def write(self, session: AsyncSession, rows: list[Any]) -> None:
         values = [self.values(row) for row in rows]
-        arrays = {column: [v[column] for v in values] for _, column, _ in self.columns}
         connection = await session.connection()
-        ids = {tuple(key): row_id for row_id, *key in await connection.execute(self.statement, arrays)}
+        if connection.dialect.name == "postgresql":
+            arrays = {column: [v[column] for v in values] for _, column, _ in self.columns}
+            result = await connection.execute(self.statement, arrays)
+        else:
+            result = await connection.execute(self.many, values)
+        ids = {tuple(key): row_id for row_id, *key in result}
         for row, row_values in zip(rows, values, strict=True):
             row_values["id"] = ids[tuple(row_values[column] for column in self.key_columns)]
             self._mark_written(session, row, row_values)
@@ -179,8 +187,8 @@ _NEW_ROWS = (_NewRows(NodeExecutionModel), _NewRows(TaskExecutionModel))
 
 
 async def _insert_event_rows(session: AsyncSession) -> None:
-    """New node and task execution rows, a table's at once (PostgreSQL; one row is left to the ORM's own flush)."""
-    if len(session.new) < 2 or session.get_bind().dialect.name != "postgresql":
+    """New node and task execution rows, a table's at once (one row is left to the ORM's own flush)."""
+    if len(session.new) < 2:
         return
     for new in _NEW_ROWS:
         rows = [r for r in session.new if type(r) is new.model]
