@@ -37,8 +37,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapper, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.state import InstanceState
 
 from aloft_admin.repositories.base import RowsRefused
 from aloft_admin.repositories.filters import (
@@ -87,25 +88,33 @@ class _VersionedUpdate:
         )
 
     def params(self, row: NodeExecutionModel | TaskExecutionModel) -> dict[str, Any]:
-        values = {name: getattr(row, key) for key, name, _ in self.keys}
+        given = row.__dict__  # loaded attributes, read without attribute events; an unloaded one through the ORM
+        values = {name: given[key] if key in given else getattr(row, key) for key, name, _ in self.keys}
         return {**values, "b_id": row.id, "b_version": row.version}
 
-    def mark_written(self, row: NodeExecutionModel | TaskExecutionModel) -> None:
-        """The row as if loaded after the UPDATE: nothing left for the ORM's flush to write."""
-        for key, _, _ in self.keys:
-            set_committed_value(row, key, getattr(row, key))
-        set_committed_value(row, "version", row.version + 1)
+    @staticmethod
+    def mark_written(session: AsyncSession, rows: Sequence[NodeExecutionModel | TaskExecutionModel]) -> None:
+        """The rows as if loaded after the UPDATE, as the ORM's own flush leaves the rows it wrote: every attribute
+        committed and the row no longer modified in the session, so its flush neither writes nor revisits them
+        (``set_committed_value`` per attribute left each row in the session's modified set, where the flush
+        compared it again, column by column)."""
+        for row in rows:
+            row.__dict__["version"] = row.version + 1  # what the statement wrote; committed just below
+        InstanceState._commit_all_states(
+            [(instance_state(row), row.__dict__) for row in rows], session.sync_session.identity_map
+        )
 
 
 _FIXED = frozenset({"id", "version"})
 
 
 class _NewRows:
-    """One INSERT of the node or task execution rows first staged in this transaction (PostgreSQL, 2 or more of a
-    table): ``INSERT … SELECT FROM unnest(<one array per column>) RETURNING id`` and the row's key, a statement
+    """One INSERT of the node or task execution rows first staged in this transaction (2 or more of a table). On
+    PostgreSQL ``INSERT … SELECT FROM unnest(<one array per column>) RETURNING id`` and the row's key, a statement
     whose text does not depend on the row count, so psycopg parses it once and PostgreSQL prepares it, in one round
     trip. The ORM would send ``INSERT … VALUES (…), (…) RETURNING id``, whose text changes with the row count:
-    psycopg parses it anew every time (no cache past 4 KB), which was a quarter of a group of single events' CPU."""
+    psycopg parses it anew every time (no cache past 4 KB), which was a quarter of a group of single events' CPU.
+    On SQLite a Core executemany of the same values (the ORM's flush of the rows cost more)."""
 
     def __init__(self, model: type[NodeExecutionModel] | type[TaskExecutionModel]) -> None:
         mapper: Mapper[Any] = inspect(model)  # type: ignore[assignment]
@@ -123,6 +132,8 @@ class _NewRows:
             f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays}) "
             f"RETURNING id, {', '.join(self.key_columns)}"
         )
+        # SQLite: the same rows and RETURNING as one executemany (SQLAlchemy sends it as multi-row INSERTs).
+        self.many = insert(table).returning(table.c.id, *(table.c[column] for column in self.key_columns))
 
     def values(self, row: NodeExecutionModel | TaskExecutionModel) -> dict[str, Any]:
         """The row's columns; an unset or None attribute takes its column's default (as the ORM's INSERT does)."""
@@ -135,9 +146,13 @@ class _NewRows:
 
     async def write(self, session: AsyncSession, rows: list[Any]) -> None:
         values = [self.values(row) for row in rows]
-        arrays = {column: [v[column] for v in values] for _, column, _ in self.columns}
         connection = await session.connection()
-        ids = {tuple(key): row_id for row_id, *key in await connection.execute(self.statement, arrays)}
+        if connection.dialect.name == "postgresql":
+            arrays = {column: [v[column] for v in values] for _, column, _ in self.columns}
+            result = await connection.execute(self.statement, arrays)
+        else:
+            result = await connection.execute(self.many, values)
+        ids = {tuple(key): row_id for row_id, *key in result}
         for row, row_values in zip(rows, values, strict=True):
             row_values["id"] = ids[tuple(row_values[column] for column in self.key_columns)]
             self._mark_written(session, row, row_values)
@@ -146,9 +161,10 @@ class _NewRows:
         """The row as if loaded after the INSERT: persistent in the session (a later event of the transaction
         updates it), nothing left for the ORM's flush to write."""
         session.expunge(row)
-        row.id = values["id"]
+        given = row.__dict__  # no attribute events: make_transient_to_detached commits every attribute
+        given["id"] = values["id"]
         for key, column, _ in self.columns:
-            setattr(row, key, values[column])
+            given[key] = values[column]
         make_transient_to_detached(row)
         session.add(row)
 
@@ -171,8 +187,8 @@ _NEW_ROWS = (_NewRows(NodeExecutionModel), _NewRows(TaskExecutionModel))
 
 
 async def _insert_event_rows(session: AsyncSession) -> None:
-    """New node and task execution rows, a table's at once (PostgreSQL; one row is left to the ORM's own flush)."""
-    if len(session.new) < 2 or session.get_bind().dialect.name != "postgresql":
+    """New node and task execution rows, a table's at once (one row is left to the ORM's own flush)."""
+    if len(session.new) < 2:
         return
     for new in _NEW_ROWS:
         rows = [r for r in session.new if type(r) is new.model]
@@ -195,8 +211,7 @@ async def _write_event_rows(session: AsyncSession) -> None:
         result = await connection.execute(versioned.statement, [versioned.params(row) for row in rows])
         if result.rowcount != len(rows):
             raise Aborted("the entity was updated concurrently, retry")
-        for row in rows:
-            versioned.mark_written(row)
+        versioned.mark_written(session, rows)
 
 
 # The hot lookups (events, GetExecution) reuse one statement with bound parameters: building and cache-keying a
