@@ -168,11 +168,9 @@ def create_database(
         else:
             # Pooled: opening a connection (and setting WAL on it) costs more than the transaction itself.
             # WAL lets readers run beside the one writer; writers wait for each other (sqlite_inline: awaiting).
-            kwargs["pool_size"] = config.maxIdleConnections or 1
-            kwargs["max_overflow"] = max(config.maxOpenConnections - config.maxIdleConnections, 0)
+            kwargs["pool_size"], kwargs["max_overflow"] = config.pool_size, config.max_overflow
     else:
-        kwargs["pool_size"] = config.maxIdleConnections or 1
-        kwargs["max_overflow"] = max(config.maxOpenConnections - config.maxIdleConnections, 0)
+        kwargs["pool_size"], kwargs["max_overflow"] = config.pool_size, config.max_overflow
     engine = create_async_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
