@@ -212,6 +212,11 @@ def page_bounds(limit: int, token: str) -> tuple[int, int]:
     return offset, limit
 
 
+def next_page_token(offset: int, limit: int, rows: Sequence[Any]) -> str:
+    """The token of the page after ``rows`` (read at ``offset``): empty when the page was not full."""
+    return str(offset + len(rows)) if len(rows) == limit else ""
+
+
 async def paginate(session: AsyncSession, stmt: Select[Any], limit: int, token: str) -> tuple[list[Any], str]:
     """Run ``stmt`` for one page: (rows, next_token). ``next_token`` is empty on the last page.
 
@@ -221,8 +226,7 @@ async def paginate(session: AsyncSession, stmt: Select[Any], limit: int, token: 
     paged = stmt.offset(offset).limit(limit)
     result = await session.execute(paged)
     rows: list[Any] = list(result.scalars().all() if len(stmt.column_descriptions) == 1 else result.all())
-    next_token = str(offset + len(rows)) if len(rows) == limit else ""
-    return rows, next_token
+    return rows, next_page_token(offset, limit, rows)
 
 
 def bound_page(stmt: Select[Any]) -> Select[Any]:
@@ -238,8 +242,7 @@ async def paginate_bound(
     offset, limit = page_bounds(limit, token)
     result = await session.execute(stmt, {**params, "page_offset": offset, "page_limit": limit})
     rows: list[Any] = list(result.scalars().all())
-    next_token = str(offset + len(rows)) if len(rows) == limit else ""
-    return rows, next_token
+    return rows, next_page_token(offset, limit, rows)
 
 
 async def count(session: AsyncSession, stmt: Select[Any]) -> int:

@@ -388,17 +388,18 @@ _FIND_NODE_EXECUTION = select(NodeExecutionModel).where(
 _FIND_NODE_EXECUTION_FOR_UPDATE = _FIND_NODE_EXECUTION.with_for_update()
 
 
-# Listings without filters or sort key (flytekit's and the console's per-node calls), built once.
+# Listings without filters or sort key (flytekit's and the console's per-node calls), built once; plain_reads.py
+# runs the same statements with plain columns.
 _NODES_OF_EXECUTION = select(NodeExecutionModel).where(*of_bound_execution(NodeExecutionModel))
-_TOP_LEVEL_NODES_PAGE = bound_page(
+TOP_LEVEL_NODES_PAGE = bound_page(
     _NODES_OF_EXECUTION.where(NodeExecutionModel.parent_id.is_(None)).order_by(NodeExecutionModel.id.asc())
 )
-_CHILD_NODES_PAGE = bound_page(
+CHILD_NODES_PAGE = bound_page(
     _NODES_OF_EXECUTION.where(NodeExecutionModel.parent_id == bindparam("parent_id")).order_by(
         NodeExecutionModel.id.asc()
     )
 )
-_TASKS_OF_NODE_PAGE = bound_page(
+TASKS_OF_NODE_PAGE = bound_page(
     select(TaskExecutionModel)
     .where(*of_bound_execution(TaskExecutionModel), TaskExecutionModel.node_id == bindparam("node_id"))
     .order_by(TaskExecutionModel.retry_attempt.asc(), TaskExecutionModel.id)
@@ -799,7 +800,7 @@ class SqlNodeExecutionRepo:
             params: dict[str, Any] = _execution_params(wid)
             if parent_id is not None:
                 params = {**params, "parent_id": parent_id}
-            prebuilt = _CHILD_NODES_PAGE if parent_id is not None else _TOP_LEVEL_NODES_PAGE
+            prebuilt = CHILD_NODES_PAGE if parent_id is not None else TOP_LEVEL_NODES_PAGE
             return await paginate_bound(self._session, prebuilt, params, query.limit, query.token)
         stmt = node_executions_of(wid)
         if parent_id is not None:
@@ -876,7 +877,7 @@ class SqlTaskExecutionRepo:
     ) -> tuple[list[TaskExecutionModel], str]:
         if query.plain:
             params = _node_execution_params(nid)
-            return await paginate_bound(self._session, _TASKS_OF_NODE_PAGE, params, query.limit, query.token)
+            return await paginate_bound(self._session, TASKS_OF_NODE_PAGE, params, query.limit, query.token)
         stmt = where_all(task_executions_of(nid), parse_filters(query.filters, TASK_FIELDS))
         default = (TaskExecutionModel.retry_attempt.asc(), TaskExecutionModel.id)
         stmt = apply_sort(stmt, query.sort_by, TASK_FIELDS, default=default)

@@ -10,45 +10,37 @@ from flyteidl.core import identifier_pb2
 from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.orm import Mapper
 
-from aloft_admin.repositories.filters import bound_page, page_bounds
+from aloft_admin.repositories.filters import next_page_token, page_bounds
 from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.models.executions import ExecutionModel, NodeExecutionModel, TaskExecutionModel
-from aloft_admin.repositories.sql.executions import of_bound_execution
+from aloft_admin.repositories.sql.executions import CHILD_NODES_PAGE, TASKS_OF_NODE_PAGE, TOP_LEVEL_NODES_PAGE
 from aloft_db import Database, PreparedRead
 
 ExecutionRow = ExecutionModel | NodeExecutionModel | TaskExecutionModel
 
 
-def _columns(model: type[ExecutionRow]) -> Select[Any]:
+def _columns(model: type[ExecutionRow]) -> list[Any]:
     """Every column of ``model``, labelled by its attribute's name (``metadata_``), as the transformers read them."""
     mapper: Mapper[Any] = inspect(model)  # type: ignore[assignment]
-    return select(*(prop.columns[0].label(prop.key) for prop in mapper.column_attrs))
+    return [prop.columns[0].label(prop.key) for prop in mapper.column_attrs]
+
+
+def _plain(stmt: Select[Any], model: type[ExecutionRow]) -> PreparedRead:
+    """The ORM path's statement (its conditions, order and page) selecting ``model``'s plain columns instead."""
+    return PreparedRead(stmt.with_only_columns(*_columns(model)))
 
 
 _EXECUTION = PreparedRead(
-    _columns(ExecutionModel).where(
+    select(*_columns(ExecutionModel)).where(
         ExecutionModel.org == bindparam("org"),
         ExecutionModel.project == bindparam("project"),
         ExecutionModel.domain == bindparam("domain"),
         ExecutionModel.name == bindparam("name"),
     )
 )
-_NODES = _columns(NodeExecutionModel).where(*of_bound_execution(NodeExecutionModel))
-_TOP_LEVEL_NODES_PAGE = PreparedRead(
-    bound_page(_NODES.where(NodeExecutionModel.parent_id.is_(None)).order_by(NodeExecutionModel.id.asc()))
-)
-_CHILD_NODES_PAGE = PreparedRead(
-    bound_page(
-        _NODES.where(NodeExecutionModel.parent_id == bindparam("parent_id")).order_by(NodeExecutionModel.id.asc())
-    )
-)
-_TASKS_OF_NODE_PAGE = PreparedRead(
-    bound_page(
-        _columns(TaskExecutionModel)
-        .where(*of_bound_execution(TaskExecutionModel), TaskExecutionModel.node_id == bindparam("node_id"))
-        .order_by(TaskExecutionModel.retry_attempt.asc(), TaskExecutionModel.id)
-    )
-)
+_TOP_LEVEL_NODES_PAGE = _plain(TOP_LEVEL_NODES_PAGE, NodeExecutionModel)
+_CHILD_NODES_PAGE = _plain(CHILD_NODES_PAGE, NodeExecutionModel)
+_TASKS_OF_NODE_PAGE = _plain(TASKS_OF_NODE_PAGE, TaskExecutionModel)
 
 
 def _execution_params(wid: identifier_pb2.WorkflowExecutionIdentifier) -> dict[str, Any]:
@@ -81,4 +73,4 @@ class SqlPlainReads:
         """As ``filters.paginate_bound``: the same bounds, refusals and next token."""
         offset, limit = page_bounds(query.limit, query.token)
         rows = await self._db.fetch(read, {**params, "page_offset": offset, "page_limit": limit})
-        return rows, str(offset + len(rows)) if len(rows) == limit else ""
+        return rows, next_page_token(offset, limit, rows)
