@@ -304,11 +304,14 @@ async def _connections_opened_by_bursts(db: Database, bursts: int, width: int) -
 
 
 async def test_default_pool_keeps_the_connections_a_burst_opened(db_url: str, tmp_path: Path) -> None:
-    """Bursts as wide as maxOpenConnections (propeller's 20 workers) reuse their connections: none reopened."""
+    """Bursts of maxIdleConnections sessions (10, Flyte's default: propeller's workers at once) reuse their
+    connections; a wider burst opens the rest and closes them when they are returned."""
     db = create_database(DatabaseConfig(url=db_url), tmp_path / "unused.db")
     try:
-        width = DatabaseConfig().maxOpenConnections
-        assert await _connections_opened_by_bursts(db, bursts=3, width=width) == width
+        idle, most = DatabaseConfig().maxIdleConnections, DatabaseConfig().maxOpenConnections
+        assert idle >= 10
+        assert await _connections_opened_by_bursts(db, bursts=3, width=idle) == idle
+        assert await _connections_opened_by_bursts(db, bursts=2, width=most) == 2 * (most - idle)
     finally:
         await db.dispose()
 

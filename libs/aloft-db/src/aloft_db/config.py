@@ -31,10 +31,12 @@ class DatabaseConfig(Section):
     postgres: PostgresConfig | None = None
     sqlite: SqliteConfig | None = None
     maxOpenConnections: int = Field(default=20, ge=1)
-    # Connections kept open between uses (at most maxOpenConnections). As many as may be open: propeller's workers
-    # and data-plane RPCs run that many transactions at once, and a smaller pool closes and reopens connections per
-    # burst (a new PostgreSQL connection costs more than the transaction it serves; bench_shards: 1.07-1.25x).
-    maxIdleConnections: int = Field(default=20, ge=0)
+    # Connections kept open between uses (at most maxOpenConnections); more are opened when busy and closed again.
+    # Flyte's default, up from 5: propeller's workers and data-plane RPCs ran more than 5 transactions at once, so a
+    # connection was opened and closed per burst (costlier than the transaction it served). Not maxOpenConnections:
+    # a pool keeps its process's peak for good, and each shard, admin and datacatalog have a pool of their own
+    # (benchmarks/README.md, issue 14, pgpool: 20 of each exhausted PostgreSQL's 100 connections on one machine).
+    maxIdleConnections: int = Field(default=10, ge=0)
     connMaxLifeTime: str = "1h"
     debug: bool = False
 
