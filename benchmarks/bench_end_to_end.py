@@ -27,9 +27,10 @@ from typing import Any
 import grpc
 from flyteidl.admin import common_pb2
 from flyteidl.service import admin_pb2_grpc
-from propeller_harness import spawn_seconds, transition_mean_ms, transition_totals
+from propeller_harness import process_cpu_seconds, spawn_seconds, transition_mean_ms, transition_totals
 
 from aloft_stack import running_stack
+from aloft_testing.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[1]
 USER_SCRIPT = Path(__file__).resolve().parent / "flytekit_user.py"
@@ -75,7 +76,9 @@ def measure_on(database: str, args: argparse.Namespace, figures: dict[tuple[str,
                 label = "default" if parallelism == 0 else "unbounded"
                 try:
                     before = transition_totals(stack.ports["propeller_http"])
+                    cpu_before = _service_cpu(stack)
                     report = run_user(stack.flyte_config, shape, size, parallelism, args.runs)
+                    cpu = {name: _service_cpu(stack)[name] - seconds for name, seconds in cpu_before.items()}
                     prometheus = transition_mean_ms(before, transition_totals(stack.ports["propeller_http"]))
                 except (RuntimeError, OSError, subprocess.SubprocessError) as error:
                     print(f"  {database:8} {size:5}-node {shape:6} max-parallelism {label:9}: not measured: {error}")
@@ -88,9 +91,21 @@ def measure_on(database: str, args: argparse.Namespace, figures: dict[tuple[str,
                     f" (SUCCEEDED seen at {succeeded:.2f} s; {_per_node(durable, size)}; median of {args.runs})",
                     flush=True,
                 )
+                print(f"  {'':8} {_cpu_text(cpu, size * args.runs)}", flush=True)
                 print(_table_row(database, shape, size, label, durable), flush=True)
                 if shape == "chain":
                     print_chain_figures(database, size, label, durable, report, prometheus, args.chain_spawn)
+
+
+def _service_cpu(stack: Stack) -> dict[str, float]:
+    """CPU seconds (user + system) so far of admin and propeller, their own processes (not the tasks they ran)."""
+    return {name: process_cpu_seconds(stack.procs[name].pid)[0] for name in ("admin", "propeller")}
+
+
+def _cpu_text(cpu: dict[str, float], nodes: int) -> str:
+    """Process CPU per node over the runs (flytekit's registration and polling included): steadier than wall time
+    on a shared machine, and what an old/new pair compares."""
+    return "CPU per node: " + ", ".join(f"{name} {seconds * 1000 / nodes:.2f} ms" for name, seconds in cpu.items())
 
 
 def print_chain_figures(
