@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -279,3 +280,55 @@ def test_migrate_creates_the_sqlite_directory_of_a_fresh_data_dir(tmp_path: Path
     database = tmp_path / "fresh" / "data" / "svc.db"
     migrate(scripts, f"sqlite:///{database}", "svc_version")
     assert database.exists()
+
+
+async def _connections_opened_by_bursts(db: Database, bursts: int, width: int) -> int:
+    """Connections the pool opened while ``bursts`` times ``width`` sessions each held one at once."""
+    opened = 0
+
+    def _count(*_: object) -> None:
+        nonlocal opened
+        opened += 1
+
+    sa.event.listen(db.engine.sync_engine, "connect", _count)
+    held = asyncio.Barrier(width)
+
+    async def one() -> None:
+        async with db.session() as session:
+            await session.execute(sa.text("SELECT 1"))
+            await held.wait()  # every session of the burst holds its connection at once
+
+    for _ in range(bursts):
+        await asyncio.gather(*(one() for _ in range(width)))
+    return opened
+
+
+async def test_default_pool_keeps_the_connections_a_burst_opened(db_url: str, tmp_path: Path) -> None:
+    """Bursts of maxIdleConnections sessions (10, Flyte's default: propeller's workers at once) reuse their
+    connections; a wider burst opens the rest and closes them when they are returned."""
+    db = create_database(DatabaseConfig(url=db_url), tmp_path / "unused.db")
+    try:
+        idle, most = DatabaseConfig().maxIdleConnections, DatabaseConfig().maxOpenConnections
+        assert idle >= 10
+        assert await _connections_opened_by_bursts(db, bursts=3, width=idle) == idle
+        assert await _connections_opened_by_bursts(db, bursts=2, width=most) == 2 * (most - idle)
+    finally:
+        await db.dispose()
+
+
+async def test_fewer_idle_connections_close_the_rest_after_each_burst(db_url: str, tmp_path: Path) -> None:
+    config = DatabaseConfig.model_validate({"url": db_url, "maxIdleConnections": 2, "maxOpenConnections": 6})
+    db = create_database(config, tmp_path / "unused.db")
+    try:
+        assert await _connections_opened_by_bursts(db, bursts=3, width=6) == 6 + 2 * 4
+    finally:
+        await db.dispose()
+
+
+def test_idle_connections_are_capped_at_the_open_limit() -> None:
+    config = DatabaseConfig.model_validate({"maxIdleConnections": 20, "maxOpenConnections": 4})
+    assert (config.pool_size, config.max_overflow) == (4, 0)
+    assert (DatabaseConfig(maxIdleConnections=0).pool_size, DatabaseConfig(maxIdleConnections=0).max_overflow) == (
+        1,
+        19,
+    )

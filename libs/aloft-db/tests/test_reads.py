@@ -163,3 +163,50 @@ async def test_postgres_an_unreachable_database_is_unavailable_for_a_prepared_re
             await db.fetch(PreparedRead(sa.select(sa.literal(1).label("one"))), {})
     finally:
         await db.dispose()
+
+
+async def test_reads_in_turn_share_one_pooled_connection(db: Database) -> None:
+    checkouts = 0
+
+    def _count(*_: object) -> None:
+        nonlocal checkouts
+        checkouts += 1
+
+    sa.event.listen(db.engine.sync_engine, "checkout", _count)
+    pages = [{"owner": owner, "page_offset": 0, "page_limit": 10} for owner in ("a", "b", "nobody")]
+    answers = await db.fetch_each([(RUNS_OF_OWNER, params) for params in pages])
+    assert checkouts == 1
+    assert answers == [await db.fetch(RUNS_OF_OWNER, params) for params in pages]
+    assert [len(rows) for rows in answers] == [4, 1, 0]
+    async with db.engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert not _in_transaction(driver) and not getattr(driver, "autocommit", False)
+
+
+_ADD_RUN = PreparedRead(
+    sa.text(
+        """
+        WITH added AS (
+            INSERT INTO runs (owner, name, closure, created_at, duration, is_parent)
+            VALUES (:owner, :name, :closure, :now, 0, false) RETURNING id
+        )
+        SELECT id FROM added WHERE 1 / CAST(:divisor AS integer) = 1
+        """
+    ).columns(runs.c.id)
+)
+
+
+async def test_a_one_statement_write_commits_by_itself_or_not_at_all(db: Database) -> None:
+    """PostgreSQL: ``write_one`` runs a data-modifying statement in autocommit (durable when it returns, nothing of
+    it left when it fails); SQLite refuses it (its driver would leave the write in an open transaction)."""
+    params = {"owner": "w", "name": "x", "closure": b"\x00", "now": datetime.now(UTC), "divisor": 1}
+    if db.dialect != "postgresql":
+        with pytest.raises(ValueError, match="PostgreSQL only"):
+            await db.write_one(_ADD_RUN, params)
+        return
+    (added,) = await db.write_one(_ADD_RUN, params)
+    with pytest.raises(sa.exc.DBAPIError):
+        await db.write_one(_ADD_RUN, {**params, "name": "y", "divisor": 0})
+    async with db.read_session() as session:
+        owned = (await session.execute(sa.select(runs.c.id, runs.c.name).where(runs.c.owner == "w"))).all()
+    assert [tuple(row) for row in owned] == [(added.id, "x")]

@@ -4,6 +4,7 @@ written as deltas (changed nodes and events) or whole."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -188,3 +189,25 @@ async def test_migration_splits_a_stored_state_into_rows(db_url: str, tmp_path: 
         assert [event.seq for event in stored.outbox] == [1, 2, 3] and _whole(stored) == _whole(record.state)
     finally:
         await db.dispose()
+
+
+async def test_a_created_state_reads_back_whole_and_as_the_listing_reads_it(store: SqlWorkflowStore) -> None:
+    """A create writes the state's nodes and events with the workflow (one statement on PostgreSQL); ``get`` (the
+    driver-level reads) answers with every field as ``page`` (the ORM's) does."""
+    state = WorkflowState(phase=WorkflowPhase.RUNNING)
+    state.node("n0").kind = "task"
+    state.node("n1").phase = NodePhase.SUCCEEDED
+    _events(state, "n0", "n1")
+    created, existed = await store.create(_record("full").with_state(state))
+    assert not existed and created.resource_version == 1 and not created.terminal
+    got = await store.get(created.key)
+    assert _whole(got.state) == _whole(state) and [event.seq for event in got.state.outbox] == [1, 2]
+    assert bytes(base64.b64decode(got.state.outbox[0].payload_b64)) == base64.b64decode(state.outbox[0].payload_b64)
+    (listed,) = (await store.page(10)).records
+    fields = ("key", "spec", "shard_key", "cluster", "resource_version", "terminal", "created_at", "updated_at")
+    assert [getattr(got, f) for f in fields] == [getattr(listed, f) for f in fields]
+    stored_at = got.created_at if got.created_at.tzinfo else got.created_at.replace(tzinfo=UTC)  # SQLite: naive UTC
+    assert stored_at == created.created_at
+    assert _whole(listed.state) == _whole(got.state)
+    again, existed = await store.create(_record("full").with_state(WorkflowState()))
+    assert existed and _whole(again.state) == _whole(state)  # the stored record, nothing rewritten

@@ -31,7 +31,12 @@ class DatabaseConfig(Section):
     postgres: PostgresConfig | None = None
     sqlite: SqliteConfig | None = None
     maxOpenConnections: int = Field(default=20, ge=1)
-    maxIdleConnections: int = Field(default=5, ge=0)
+    # Connections kept open between uses (at most maxOpenConnections); more are opened when busy and closed again.
+    # Flyte's default, up from 5: propeller's workers and data-plane RPCs ran more than 5 transactions at once, so a
+    # connection was opened and closed per burst (costlier than the transaction it served). Not maxOpenConnections:
+    # a pool keeps its process's peak for good, and each shard, admin and datacatalog have a pool of their own
+    # (benchmarks/README.md, issue 14, pgpool: 20 of each exhausted PostgreSQL's 100 connections on one machine).
+    maxIdleConnections: int = Field(default=10, ge=0)
     connMaxLifeTime: str = "1h"
     debug: bool = False
 
@@ -41,6 +46,17 @@ class DatabaseConfig(Section):
         if len(chosen) > 1:
             raise ValueError(f"set only one of url, postgres, sqlite (got {', '.join(chosen)})")
         return self
+
+    @property
+    def pool_size(self) -> int:
+        """Connections the pool keeps (SQLAlchemy's ``pool_size``): maxIdleConnections, capped at maxOpenConnections as
+        Go's database/sql caps it, and at least one (SQLAlchemy's pool keeps none only when it is a NullPool)."""
+        return max(min(self.maxIdleConnections, self.maxOpenConnections), 1)
+
+    @property
+    def max_overflow(self) -> int:
+        """Connections opened beyond ``pool_size`` when busy, closed again when returned."""
+        return self.maxOpenConnections - self.pool_size
 
     def sync_url(self, default_sqlite_file: Path) -> str:
         """SQLAlchemy URL for synchronous use (Alembic)."""

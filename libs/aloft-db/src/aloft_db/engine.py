@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,22 +106,40 @@ class Database:
         """``read``'s rows for ``params``, run on a pooled connection's driver (``reads.py``): no transaction around
         it (PostgreSQL: autocommit for the statement; SQLite's driver begins none for a SELECT), errors as in
         ``session()``: a lost connection is invalidated and the caller gets UNAVAILABLE."""
+        return (await self.fetch_each([(read, params)]))[0]
+
+    async def fetch_each(self, reads: Sequence[tuple[PreparedRead, Mapping[str, Any]]]) -> list[list[Any]]:
+        """As ``fetch``, several reads in turn on one pooled connection: each statement on its own (no snapshot
+        shared by them, as in ``read_session``)."""
         dialect = self.engine.dialect
-        compiled = read.compiled(dialect)
-        args = read.parameters(compiled, params)
         with translate_db_errors():
             pooled = await self._checkout()
+            sql, args = None, None
             try:
-                return await self._fetch_on(pooled, read, compiled, args)
+                async with self._autocommit(pooled.driver_connection):
+                    answers = []
+                    for read, params in reads:
+                        compiled = read.compiled(dialect)
+                        sql, args = compiled.sql, read.parameters(compiled, params)
+                        answers.append(await self._fetch_on(pooled, read, compiled, args))
+                    return answers
             except dialect.loaded_dbapi.Error as exc:
                 invalidated = bool(dialect.is_disconnect(exc, pooled.dbapi_connection, None))
                 if invalidated:
                     await greenlet_spawn(pooled.invalidate, exc)
                 raise DBAPIError.instance(
-                    compiled.sql, args, exc, dialect.loaded_dbapi.Error, connection_invalidated=invalidated
+                    sql, args, exc, dialect.loaded_dbapi.Error, connection_invalidated=invalidated
                 ) from exc
             finally:
                 await greenlet_spawn(pooled.close)  # back to the pool (its reset on return included)
+
+    async def write_one(self, statement: PreparedRead, params: Mapping[str, Any]) -> list[Any]:
+        """PostgreSQL only: one statement that writes (data-modifying CTEs, ``RETURNING``) run as ``fetch`` runs a
+        read, in autocommit: a lone statement is atomic by itself and durable when this returns; its rows returned.
+        SQLite's driver would open a transaction for it that nothing commits, so it is refused there."""
+        if self.dialect != "postgresql":
+            raise ValueError(f"write_one runs on PostgreSQL only, not {self.dialect}")
+        return await self.fetch(statement, params)
 
     async def _checkout(self) -> PoolProxiedConnection:
         dialect = self.engine.dialect
@@ -130,21 +148,25 @@ class Database:
         except dialect.loaded_dbapi.Error as exc:  # the database is away: as SQLAlchemy's own connect reports it
             raise DBAPIError.instance(None, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=True) from exc
 
-    async def _fetch_on(self, pooled: PoolProxiedConnection, read: PreparedRead, compiled: Any, args: Any) -> list[Any]:
-        driver = pooled.driver_connection
-        autocommit = self.dialect == "postgresql" and not driver.autocommit  # type: ignore[union-attr]
+    @asynccontextmanager
+    async def _autocommit(self, driver: Any) -> AsyncIterator[None]:
+        """PostgreSQL: the driver's connection in autocommit while the reads run (none begins a transaction)."""
+        autocommit = self.dialect == "postgresql" and not driver.autocommit
         if autocommit:
-            await driver.set_autocommit(True)  # type: ignore[union-attr]
+            await driver.set_autocommit(True)
         try:
-            cursor = driver.cursor()  # type: ignore[union-attr]
-            try:
-                await cursor.execute(compiled.sql, args)
-                return read.rows(compiled, self.engine.dialect, cursor, await cursor.fetchall())
-            finally:
-                await cursor.close()
+            yield
         finally:
             if autocommit:
-                await driver.set_autocommit(False)  # type: ignore[union-attr]
+                await driver.set_autocommit(False)
+
+    async def _fetch_on(self, pooled: PoolProxiedConnection, read: PreparedRead, compiled: Any, args: Any) -> list[Any]:
+        cursor = pooled.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            await cursor.execute(compiled.sql, args)
+            return read.rows(compiled, self.engine.dialect, cursor, await cursor.fetchall())
+        finally:
+            await cursor.close()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -168,11 +190,9 @@ def create_database(
         else:
             # Pooled: opening a connection (and setting WAL on it) costs more than the transaction itself.
             # WAL lets readers run beside the one writer; writers wait for each other (sqlite_inline: awaiting).
-            kwargs["pool_size"] = config.maxIdleConnections or 1
-            kwargs["max_overflow"] = max(config.maxOpenConnections - config.maxIdleConnections, 0)
+            kwargs["pool_size"], kwargs["max_overflow"] = config.pool_size, config.max_overflow
     else:
-        kwargs["pool_size"] = config.maxIdleConnections or 1
-        kwargs["max_overflow"] = max(config.maxOpenConnections - config.maxIdleConnections, 0)
+        kwargs["pool_size"], kwargs["max_overflow"] = config.pool_size, config.max_overflow
     engine = create_async_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

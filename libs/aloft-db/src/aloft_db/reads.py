@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, TextualSelect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.interfaces import DBAPICursor
 
@@ -35,9 +35,10 @@ class _Compiled:
 
 class PreparedRead:
     """A SELECT of plain columns (no expanding or post-compile parameters) run by ``Database.fetch``; its rows are
-    named tuples with one field per selected column, named by the column's label."""
+    named tuples with one field per selected column, named by the column's label. ``statement`` may be SQL text
+    with its columns declared (``text(...).columns(...)``): a write with ``RETURNING`` for ``Database.write_one``."""
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[*tuple[Any, ...]] | TextualSelect) -> None:
         self.statement = statement
         self.columns = list(statement.selected_columns)
         self.row_type: Any = namedtuple("Row", [column.key for column in self.columns])  # type: ignore[misc]

@@ -18,7 +18,7 @@ from sqlalchemy import BindParameter, ColumnElement, Insert, bindparam, delete, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from aloft_db import Database
+from aloft_db import Database, PreparedRead
 from aloft_db.errors import translate_db_errors
 from aloft_propeller.state import (
     NodeState,
@@ -199,16 +199,12 @@ _PG_WRITE_DELTA = text(
 
 
 def _pg_delta_values(delta: StateDelta) -> dict[str, Any]:
-    events = delta.events
     return {
         "paths": list(delta.nodes),
         "states": list(delta.nodes.values()),
         "drop_before": delta.drop_before,
         "dropped": list(delta.dropped),
-        "seqs": [event.seq for event in events],
-        "kinds": [event.kind for event in events],
-        "groups": [event.group for event in events],
-        "payloads": [base64.b64decode(event.payload_b64) for event in events],
+        **_events_arrays(delta.events),
     }
 
 
@@ -216,57 +212,148 @@ def _key_filter(key: ExecutionKey) -> tuple[ColumnElement[bool], ...]:
     return (WorkflowRow.project == key.project, WorkflowRow.domain == key.domain, WorkflowRow.name == key.name)
 
 
+# The hot reads and writes run on the driver (aloft_db.reads): no session, no SQLAlchemy connection, no ORM objects.
+# Nodes and events are selected by the workflow's key (joined), so a get is three statements on one connection.
+_OF_KEY = (
+    WorkflowRow.project == bindparam("project"),
+    WorkflowRow.domain == bindparam("domain"),
+    WorkflowRow.name == bindparam("name"),
+)
+_GET_WORKFLOW = PreparedRead(
+    select(
+        WorkflowRow.id,
+        WorkflowRow.project,
+        WorkflowRow.domain,
+        WorkflowRow.name,
+        WorkflowRow.shard_key,
+        WorkflowRow.cluster,
+        WorkflowRow.spec,
+        WorkflowRow.status,
+        WorkflowRow.resource_version,
+        WorkflowRow.terminal,
+        WorkflowRow.created_at,
+        WorkflowRow.updated_at,
+    ).where(*_OF_KEY)
+)
+_GET_NODES = PreparedRead(
+    select(NodeStateRow.path, NodeStateRow.state)
+    .join(WorkflowRow, WorkflowRow.id == NodeStateRow.workflow_id)
+    .where(*_OF_KEY)
+)
+_GET_EVENTS = PreparedRead(
+    select(OutboxEventRow.kind, OutboxEventRow.event_group, OutboxEventRow.payload, OutboxEventRow.seq)
+    .join(WorkflowRow, WorkflowRow.id == OutboxEventRow.workflow_id)
+    .where(*_OF_KEY)
+    .order_by(OutboxEventRow.seq)
+)
+
+# PostgreSQL: a create as one statement, as a round's delta (above): the workflow row unless the key exists (then
+# nothing at all is written, and the caller compares with the stored record), its nodes and its events.
+_PG_CREATE = PreparedRead(
+    text(
+        """
+        WITH w AS (
+            INSERT INTO propeller_workflows (project, domain, name, shard_key, cluster, spec, status,
+                resource_version, terminal, created_at, updated_at)
+            VALUES (:project, :domain, :name, :shard_key, :cluster, :spec, :status, 1, :terminal, :now, :now)
+            ON CONFLICT (project, domain, name) DO NOTHING
+            RETURNING id
+        ), nodes AS (
+            INSERT INTO propeller_node_states (workflow_id, path, state)
+            SELECT w.id, x.path, x.state
+            FROM w, unnest(CAST(:paths AS text[]), CAST(:states AS text[])) AS x(path, state)
+        ), events AS (
+            INSERT INTO propeller_outbox_events (workflow_id, seq, kind, event_group, payload)
+            SELECT w.id, x.seq, x.kind, x.event_group, x.payload
+            FROM w, unnest(
+                CAST(:seqs AS bigint[]), CAST(:kinds AS text[]), CAST(:groups AS text[]), CAST(:payloads AS bytea[])
+            ) AS x(seq, kind, event_group, payload)
+        )
+        SELECT id FROM w
+        """
+    ).columns(WorkflowRow.id)
+)
+_PG_WRITE_DELTA_ROW = PreparedRead(_PG_WRITE_DELTA.columns(WorkflowRow.id))
+# SQLite: the workflow row unless the key exists, in the create's transaction.
+_SQLITE_INSERT_WORKFLOW = (
+    sqlite.insert(WorkflowRow)
+    .on_conflict_do_nothing(index_elements=[WorkflowRow.project, WorkflowRow.domain, WorkflowRow.name])
+    .returning(WorkflowRow.id)
+)
+
+
+def _key_params(key: ExecutionKey) -> dict[str, str]:
+    return {"project": key.project, "domain": key.domain, "name": key.name}
+
+
+def _events_arrays(events: Sequence[OutboxEvent]) -> dict[str, list[Any]]:
+    return {
+        "seqs": [event.seq for event in events],
+        "kinds": [event.kind for event in events],
+        "groups": [event.group for event in events],
+        "payloads": [base64.b64decode(event.payload_b64) for event in events],
+    }
+
+
 class SqlWorkflowStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def create(self, record: WorkflowRecord) -> tuple[WorkflowRecord, bool]:
-        try:
-            return await self._create_once(record)
-        except AlreadyExists:
-            # Lost an insert race to a concurrent create of the same id (admin's inline hand-off and its repair
-            # loop can overlap): compare with the winner's record as a sequential create would.
-            return await self._create_once(record)
-
-    async def _create_once(self, record: WorkflowRecord) -> tuple[WorkflowRecord, bool]:
-        async with self._db.session() as session:
-            existing = (await session.execute(select(WorkflowRow).where(*_key_filter(record.key)))).scalar_one_or_none()
-            if existing is not None:
-                if bytes(existing.spec) != record.spec:
-                    raise AlreadyExists(f"execution {record.key} already exists with a different spec")
-                return (await _records(session, [existing]))[0], True
-            now = datetime.now(UTC)
-            row = WorkflowRow(
-                project=record.key.project,
-                domain=record.key.domain,
-                name=record.key.name,
-                shard_key=record.shard_key or shard_key_for(record.key),
-                cluster=record.cluster,
-                spec=record.spec,
-                status=encode_scalars(record.state).encode(),
-                resource_version=1,
-                terminal=record.state.finished,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(row)
-            await session.flush()
-            await _write_all(await session.connection(), row.id, record.state)
+        """Inserts the workflow unless its key exists (no error, no lock wait beyond the other insert's: a
+        concurrent create of the same id, as admin's inline hand-off and its repair loop may run, finds it), then
+        compares with the stored record as a sequential create would."""
+        now = datetime.now(UTC)
+        shard_key, terminal = record.shard_key or shard_key_for(record.key), record.state.finished
+        row = {
+            **_key_params(record.key),
+            "shard_key": shard_key,
+            "cluster": record.cluster,
+            "spec": record.spec,
+            "status": encode_scalars(record.state).encode(),
+            "terminal": terminal,
+        }
+        if await self._insert(row, record.state, now):
             return replace(
-                record,
-                shard_key=row.shard_key,
-                resource_version=1,
-                terminal=row.terminal,
-                created_at=now,
-                updated_at=now,
+                record, shard_key=shard_key, resource_version=1, terminal=terminal, created_at=now, updated_at=now
             ), False
+        existing = await self.get(record.key)
+        if existing.spec != record.spec:
+            raise AlreadyExists(f"execution {record.key} already exists with a different spec")
+        return existing, True
+
+    async def _insert(self, row: dict[str, Any], state: WorkflowState, now: datetime) -> bool:
+        """Writes the workflow's rows unless its key exists; whether it wrote them."""
+        if self._db.dialect == "postgresql":
+            nodes = {path: encode_node(node) for path, node in state.nodes.items()}
+            values = {**row, "now": now, "paths": list(nodes), "states": list(nodes.values())}
+            return bool(await self._db.write_one(_PG_CREATE, {**values, **_events_arrays(state.outbox)}))
+        with translate_db_errors():
+            async with self._db.engine.begin() as connection:
+                inserted = await connection.execute(
+                    _SQLITE_INSERT_WORKFLOW, {**row, "resource_version": 1, "created_at": now, "updated_at": now}
+                )
+                workflow_id = inserted.scalar_one_or_none()
+                if workflow_id is None:
+                    return False
+                if state.nodes:
+                    rows = [
+                        {"workflow_id": workflow_id, "path": path, "state": encode_node(node)}
+                        for path, node in state.nodes.items()
+                    ]
+                    await connection.execute(_INSERT_NODES, rows)
+                if state.outbox:
+                    await connection.execute(_INSERT_EVENTS, _event_rows(workflow_id, state.outbox))
+        return True
 
     async def get(self, key: ExecutionKey) -> WorkflowRecord:
-        async with self._db.session() as session:
-            row = (await session.execute(select(WorkflowRow).where(*_key_filter(key)))).scalar_one_or_none()
-            if row is None:
-                raise NotFound(f"execution {key} not found on this data plane")
-            return (await _records(session, [row]))[0]
+        workflows, nodes, events = await self._db.fetch_each(
+            [(read, _key_params(key)) for read in (_GET_WORKFLOW, _GET_NODES, _GET_EVENTS)]
+        )
+        if not workflows:
+            raise NotFound(f"execution {key} not found on this data plane")
+        outbox = [_event(kind, group, bytes(payload), seq) for kind, group, payload, seq in events]
+        return _to_record(workflows[0], {path: decode_node(state) for path, state in nodes}, outbox)
 
     async def update(self, record: WorkflowRecord, delta: StateDelta | None = None) -> WorkflowRecord:
         now = datetime.now(UTC)
@@ -284,20 +371,17 @@ class SqlWorkflowStore:
         }
         # A connection's transaction, not an ORM session: a round writes this way, and the session's own
         # bookkeeping cost more than the statements.
-        with translate_db_errors():
-            if delta is not None and self._db.dialect == "postgresql":
-                await self._write_pg_delta(record, delta, values)
-            else:
+        if delta is not None and self._db.dialect == "postgresql":
+            await self._write_pg_delta(record, delta, values)
+        else:
+            with translate_db_errors():
                 async with self._db.engine.begin() as connection:
                     await self._write(connection, record, delta, values)
         return replace(record, resource_version=new_version, terminal=record.state.finished, updated_at=now)
 
     async def _write_pg_delta(self, record: WorkflowRecord, delta: StateDelta, values: dict[str, Any]) -> None:
-        async with self._db.engine.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            result = await autocommit.execute(_PG_WRITE_DELTA, {**values, **_pg_delta_values(delta)})
-            if result.scalar_one_or_none() is None:
-                raise StaleRecord(f"execution {record.key} changed since version {record.resource_version}")
+        if not await self._db.write_one(_PG_WRITE_DELTA_ROW, {**values, **_pg_delta_values(delta)}):
+            raise StaleRecord(f"execution {record.key} changed since version {record.resource_version}")
 
     @staticmethod
     async def _write(
