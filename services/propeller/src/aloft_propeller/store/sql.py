@@ -165,6 +165,15 @@ async def _write_delta(connection: AsyncConnection, workflow_id: int, delta: Sta
         await connection.execute(_INSERT_EVENTS, _event_rows(workflow_id, delta.events))
 
 
+# The events of the workflow ``w`` (a CTE of its id), from the arrays ``seqs``, ``kinds``, ``groups``, ``payloads``.
+_PG_INSERT_EVENTS_OF_W = """
+    INSERT INTO propeller_outbox_events (workflow_id, seq, kind, event_group, payload)
+    SELECT w.id, x.seq, x.kind, x.event_group, x.payload
+    FROM w, unnest(
+        CAST(:seqs AS bigint[]), CAST(:kinds AS text[]), CAST(:groups AS text[]), CAST(:payloads AS bytea[])
+    ) AS x(seq, kind, event_group, payload)
+"""
+
 # PostgreSQL: a round's delta as one statement (data-modifying CTEs), run outside a transaction block: a lone
 # statement is atomic by itself, so the write is one round trip instead of six (BEGIN, the version-checked UPDATE,
 # the node upsert, the event delete and insert, COMMIT). Nothing is written unless the version check matched: every
@@ -187,11 +196,9 @@ _PG_WRITE_DELTA = text(
         WHERE e.workflow_id = w.id
             AND (e.seq < CAST(:drop_before AS bigint) OR e.seq = ANY(CAST(:dropped AS bigint[])))
     ), inserted AS (
-        INSERT INTO propeller_outbox_events (workflow_id, seq, kind, event_group, payload)
-        SELECT w.id, x.seq, x.kind, x.event_group, x.payload
-        FROM w, unnest(
-            CAST(:seqs AS bigint[]), CAST(:kinds AS text[]), CAST(:groups AS text[]), CAST(:payloads AS bytea[])
-        ) AS x(seq, kind, event_group, payload)
+    """
+    + _PG_INSERT_EVENTS_OF_W
+    + """
     )
     SELECT id FROM w
     """
@@ -263,11 +270,9 @@ _PG_CREATE = PreparedRead(
             SELECT w.id, x.path, x.state
             FROM w, unnest(CAST(:paths AS text[]), CAST(:states AS text[])) AS x(path, state)
         ), events AS (
-            INSERT INTO propeller_outbox_events (workflow_id, seq, kind, event_group, payload)
-            SELECT w.id, x.seq, x.kind, x.event_group, x.payload
-            FROM w, unnest(
-                CAST(:seqs AS bigint[]), CAST(:kinds AS text[]), CAST(:groups AS text[]), CAST(:payloads AS bytea[])
-            ) AS x(seq, kind, event_group, payload)
+        """
+        + _PG_INSERT_EVENTS_OF_W
+        + """
         )
         SELECT id FROM w
         """
