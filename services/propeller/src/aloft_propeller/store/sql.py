@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Insert, bindparam, delete, insert, select, text, update
+from sqlalchemy import BindParameter, Insert, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -144,6 +144,11 @@ async def _write_all(connection: AsyncConnection, workflow_id: int, state: Workf
     """Replace every node and event row of the workflow with ``state``'s."""
     await connection.execute(_DELETE_NODES, {"workflow_id": workflow_id})
     await connection.execute(_DELETE_EVENTS, {"workflow_id": workflow_id})
+    await _insert_parts(connection, workflow_id, state)
+
+
+async def _insert_parts(connection: AsyncConnection, workflow_id: int, state: WorkflowState) -> None:
+    """The node and event rows of ``state`` for a workflow that has none."""
     if state.nodes:
         rows = [
             {"workflow_id": workflow_id, "path": path, "state": encode_node(node)} for path, node in state.nodes.items()
@@ -213,10 +218,6 @@ def _pg_delta_values(delta: StateDelta) -> dict[str, Any]:
         "dropped": list(delta.dropped),
         **_events_arrays(delta.events),
     }
-
-
-def _key_filter(key: ExecutionKey) -> tuple[ColumnElement[bool], ...]:
-    return (WorkflowRow.project == key.project, WorkflowRow.domain == key.domain, WorkflowRow.name == key.name)
 
 
 # The hot reads and writes run on the driver (aloft_db.reads): no session, no SQLAlchemy connection, no ORM objects.
@@ -341,14 +342,7 @@ class SqlWorkflowStore:
                 workflow_id = inserted.scalar_one_or_none()
                 if workflow_id is None:
                     return False
-                if state.nodes:
-                    rows = [
-                        {"workflow_id": workflow_id, "path": path, "state": encode_node(node)}
-                        for path, node in state.nodes.items()
-                    ]
-                    await connection.execute(_INSERT_NODES, rows)
-                if state.outbox:
-                    await connection.execute(_INSERT_EVENTS, _event_rows(workflow_id, state.outbox))
+                await _insert_parts(connection, workflow_id, state)
         return True
 
     async def get(self, key: ExecutionKey) -> WorkflowRecord:
