@@ -434,6 +434,10 @@ def _rows_among(
 
 _NODES_AMONG = _rows_among(NodeExecutionModel)
 _TASKS_AMONG = _rows_among(TaskExecutionModel)
+# Which of an execution's nodes exist (task events' check of their node): their ids only, no rows, no lock.
+_NODE_IDS_AMONG = select(NodeExecutionModel.node_id).where(
+    *of_bound_execution(NodeExecutionModel), NodeExecutionModel.node_id.in_(bindparam("node_ids", expanding=True))
+)
 
 
 def _node_execution_params(nid: identifier_pb2.NodeExecutionIdentifier) -> dict[str, str]:
@@ -760,6 +764,8 @@ class SqlNodeExecutionRepo:
         self._session = session
         # Rows prefetched or added in this transaction, None for known-absent ones (prefetch).
         self._known: dict[NodeKey, NodeExecutionModel | None] = {}
+        # Node executions seen to exist (prefetch_existing); rows are never deleted, so this stays true.
+        self._existing: set[NodeKey] = set()
 
     async def get(
         self, nid: identifier_pb2.NodeExecutionIdentifier, *, for_update: bool = False
@@ -783,7 +789,21 @@ class SqlNodeExecutionRepo:
         key = _node_key(nid)
         if key in self._known:
             return self._known[key] is not None
+        if key in self._existing:
+            return True
         return await find_node_execution(self._session, nid) is not None
+
+    async def prefetch_existing(self, nids: Sequence[identifier_pb2.NodeExecutionIdentifier]) -> None:
+        by_execution: dict[ExecutionKey, set[str]] = {}
+        for nid in nids:
+            key = _node_key(nid)
+            if key not in self._known and key not in self._existing:
+                by_execution.setdefault(_execution_key(nid.execution_id), set()).add(nid.node_id)
+        for execution, node_ids in by_execution.items():
+            org, project, domain, name = execution
+            params = {"org": org, "project": project, "domain": domain, "name": name, "node_ids": sorted(node_ids)}
+            found = (await self._session.execute(_NODE_IDS_AMONG, params)).scalars()
+            self._existing.update((*execution, node_id) for node_id in found)
 
     async def prefetch(self, nids: Sequence[identifier_pb2.NodeExecutionIdentifier]) -> None:
         by_execution: dict[ExecutionKey, list[identifier_pb2.NodeExecutionIdentifier]] = {}
