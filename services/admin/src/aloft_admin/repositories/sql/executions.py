@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import Mapper, make_transient_to_detached
+from sqlalchemy.orm import Mapper
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.state import InstanceState
@@ -154,19 +154,17 @@ class _NewRows:
             result = await connection.execute(self.many, values)
         ids = {tuple(key): row_id for row_id, *key in result}
         for row, row_values in zip(rows, values, strict=True):
-            row_values["id"] = ids[tuple(row_values[column] for column in self.key_columns)]
-            self._mark_written(session, row, row_values)
+            given = row.__dict__  # no attribute events: the values are committed below
+            given["id"] = ids[tuple(row_values[column] for column in self.key_columns)]
+            for key, column, _ in self.columns:
+                given[key] = row_values[column]
+        _mark_inserted(session, rows)
 
-    def _mark_written(self, session: AsyncSession, row: Any, values: dict[str, Any]) -> None:
-        """The row as if loaded after the INSERT: persistent in the session (a later event of the transaction
-        updates it), nothing left for the ORM's flush to write."""
-        session.expunge(row)
-        given = row.__dict__  # no attribute events: make_transient_to_detached commits every attribute
-        given["id"] = values["id"]
-        for key, column, _ in self.columns:
-            given[key] = values[column]
-        make_transient_to_detached(row)
-        session.add(row)
+
+def _mark_inserted(session: AsyncSession, rows: Sequence[Any]) -> None:
+    """The rows as the ORM's own flush leaves rows it inserted: persistent in the session under their new ids (a later
+    event of the transaction updates them), every attribute committed, nothing left for the flush to write."""
+    session.sync_session._register_persistent({instance_state(row) for row in rows})
 
 
 _POSTGRESQL = postgresql.dialect()
