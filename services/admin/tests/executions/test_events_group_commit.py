@@ -65,9 +65,9 @@ def spy_groups(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     sizes: list[int] = []
     attempt = EventGroups._attempt
 
-    async def counted(self: EventGroups, group: list[Any], *rest: Any) -> Any:
+    async def counted(self: EventGroups, group: list[Any]) -> Any:
         sizes.append(len(group))
-        return await attempt(self, group, *rest)
+        return await attempt(self, group)
 
     monkeypatch.setattr(EventGroups, "_attempt", counted)
     return sizes

@@ -83,7 +83,7 @@ def build_managers(deps: AdminDeps) -> Managers:
     )
     offload = LiteralOffload(blobs, admin.metadataPrefix)
     recorder = EventRecorder(repos, deps.egress, config.remoteData.maxSizeInBytes)
-    groups = EventGroups(repos, recorder, pipelined=deps.db.dialect == "postgresql")
+    groups = EventGroups(repos, recorder)
     workflow_events = WorkflowEventManager(recorder, groups, clock, offload)
     node_events = NodeEventManager(recorder, groups, clock, offload)
     task_events = TaskEventManager(recorder, groups, clock, offload)
