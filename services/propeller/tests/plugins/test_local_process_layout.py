@@ -1,5 +1,5 @@
 """The attempt's on-disk protocol across restarts (issue 14's layout): the exit code as the claim's second line, one
-log for both streams, the attempt directory as the cwd; and attempts launched by the previous layout, adopted."""
+log for both streams; and attempts launched by the previous layout, adopted."""
 
 from __future__ import annotations
 
@@ -154,3 +154,18 @@ async def test_an_attempt_launched_by_the_previous_layout_is_adopted(
     assert await blobs.read(f"{ctx.output_prefix}/stdout.log") == b"out\n"
     assert await blobs.read(f"{ctx.output_prefix}/stderr.log") == b"err\n"  # non-empty: shipped as before
     assert len(attempt.claim_path.read_text().splitlines()) == 1  # the old claim is never appended to
+
+
+async def test_a_task_that_empties_its_cwd_leaves_the_attempts_records_alone(
+    propeller_config: PropellerConfig, blobs: BlobStore, make_ctx: MakeCtx, raw_template: Any
+) -> None:
+    """The cwd is a directory of its own: a task that removes everything in it (or extracts code there) cannot
+    touch the claim or the log, so its attempt still ends with its own exit code."""
+    ctx = await make_ctx(raw_template('echo "cwd=$(pwd)"; rm -rf ./* ./.[!.]* ; exit 4'))
+    plugin = LocalProcessPlugin(propeller_config, blobs)
+    info = await until_terminal(plugin, ctx)
+    attempt = plugin.attempt_dir(ctx)
+    assert info.phase == Phase.RETRYABLE_FAILURE and info.error is not None
+    assert "process exited with code 4" in info.error.message
+    assert f"cwd={attempt.workdir}" in attempt.stdout.read_text()
+    assert attempt.workdir != attempt.path and attempt.claim_path.exists()

@@ -120,8 +120,8 @@ async def test_nonzero_exit_is_retryable_with_the_log_tail(
     # One log, both streams interleaved as in a pod's log; no stderr.log when no link names it.
     assert await blobs.read(f"{ctx.output_prefix}/stdout.log") == b"progress\nit broke\n"
     assert not await blobs.exists(f"{ctx.output_prefix}/stderr.log")
-    # The attempt's directory: the claim (its second line the exit code) and the log, nothing more.
-    assert {path.name for path in plugin.attempt_dir(ctx).path.iterdir()} == {"claim", "stdout.log"}
+    # The attempt's directory: the claim (its second line the exit code), the log and the task's cwd, nothing more.
+    assert {path.name for path in plugin.attempt_dir(ctx).path.iterdir()} == {"claim", "stdout.log", "workdir"}
     assert plugin.attempt_dir(ctx).claim_path.read_text().splitlines()[1] == "3"
     key = str(blobs.key(f"{ctx.output_prefix}/stdout.log"))  # type: ignore[attr-defined]
     # The default template links the signed URL of stdout.log, served by admin's HTTP port.

@@ -1,6 +1,6 @@
 """One attempt's directory: the durable record that makes ``handle`` idempotent across propeller restarts.
 
-Layout of ``<work dir>/<unique_id>/`` (also the process's cwd):
+Layout of ``<work dir>/<unique_id>/``:
   claim           the attempt record: ``<pid> <start ticks> <boot id> <start time>`` of the launcher shim, one line.
                   Propeller creates it exclusively (``O_EXCL``: of two propellers racing on one attempt, one wins)
                   after spawning the shim and before telling it to go, so a command never runs unclaimed. When the
@@ -8,15 +8,18 @@ Layout of ``<work dir>/<unique_id>/`` (also the process's cwd):
                   the exit code survives a propeller restart: we cannot waitpid a process we did not spawn)
   stdout.log      the process's stdout and stderr, interleaved as in a pod's log
   terminated.json written by propeller when it kills the attempt (abort / timeout / memory limit)
-  task.pb, inputs/ and outputs/ only when the command names them, and whatever the task writes in its cwd
+  workdir/        the process's cwd (``--dest-dir``: fast-registered code lands there), apart from the records above
+                  so that nothing a task writes, extracts or removes in its cwd can touch them
+  task.pb, inputs/ and outputs/ only when the command names them
   attempt.json    a record written by an adopter (and by earlier versions, whose claim was a directory holding ``pid``)
 
-A launch makes three inodes (the directory, the log, the claim), none through a temporary file: the claim is one
-exclusive create, the exit code one append (a torn last line reads as "not yet": the shim is alive while it writes).
+A launch makes four inodes (the attempt and work directories, the log, the claim), none through a temporary file:
+the claim is one exclusive create, the exit code one append (a torn last line reads as "not yet": the shim is alive
+while it writes).
 
 Attempts of the previous layout (until issue 14's layout pass) are still read, so a propeller upgraded while its
 attempts run adopts them: a claim of three fields (its mtime the start), the exit code in a file ``exit_code`` of
-its own, ``stderr.log`` beside ``stdout.log`` and the cwd in ``workdir/``.
+its own and ``stderr.log`` beside ``stdout.log``.
 """
 
 from __future__ import annotations
@@ -154,9 +157,9 @@ class AttemptDir:
 
     @property
     def workdir(self) -> Path:
-        """The process's cwd: the attempt directory itself (one directory less per launch; the previous layout's
-        ``workdir/`` stays where an attempt launched by it made one)."""
-        return self.path
+        """The process's cwd, a directory of its own: a task that writes, extracts or removes files in its cwd
+        cannot touch the claim or the log (which kept one inode more per launch)."""
+        return self.path / "workdir"
 
     @property
     def inputs_dir(self) -> Path:
@@ -188,6 +191,7 @@ class AttemptDir:
             self.path.mkdir(exist_ok=True)
         except FileNotFoundError:
             self.path.mkdir(parents=True, exist_ok=True)  # the first attempt: the work root is made too
+        self.workdir.mkdir(exist_ok=True)
 
     @property
     def claim_path(self) -> Path:
