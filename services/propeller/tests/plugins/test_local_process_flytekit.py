@@ -41,7 +41,7 @@ async def test_python_task_runs_and_writes_outputs(
 
     info = await drive(plugin, ctx)
 
-    assert info.phase == Phase.SUCCESS, await blobs.read(f"{ctx.output_prefix}/stderr.log")
+    assert info.phase == Phase.SUCCESS, await blobs.read(f"{ctx.output_prefix}/stdout.log")
     outputs = await blobs.read_proto(io.outputs_uri(ctx.output_prefix), literals_pb2.LiteralMap)
     assert outputs.literals["o0"].scalar.primitive.integer == 42
     assert b"adding 2 and 40 in attempt 1" in await blobs.read(f"{ctx.output_prefix}/stdout.log")

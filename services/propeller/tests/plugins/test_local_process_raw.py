@@ -105,18 +105,24 @@ async def test_error_file_is_a_user_error(
     assert info.error is not None and "disk full of cats" in info.error.message
 
 
-async def test_nonzero_exit_is_retryable_with_stderr_and_logs(
+async def test_nonzero_exit_is_retryable_with_the_log_tail(
     propeller_config: PropellerConfig, blobs: BlobStore, make_ctx: MakeCtx, drive: Drive, raw_template: Any
 ) -> None:
     ctx = await make_ctx(raw_template("echo progress; echo 'it broke' >&2; exit 3"))
-    info = await drive(LocalProcessPlugin(propeller_config, blobs), ctx)
+    plugin = LocalProcessPlugin(propeller_config, blobs)
+    info = await drive(plugin, ctx)
 
     assert info.phase == Phase.RETRYABLE_FAILURE
     assert info.error is not None
     assert info.error.code == "Error" and info.error.recoverable
     assert "process exited with code 3" in info.error.message and "it broke" in info.error.message
-    assert await blobs.read(f"{ctx.output_prefix}/stdout.log") == b"progress\n"
-    assert await blobs.read(f"{ctx.output_prefix}/stderr.log") == b"it broke\n"
+    assert "last lines of the task's output ---\nprogress\nit broke" in info.error.message
+    # One log, both streams interleaved as in a pod's log; no stderr.log when no link names it.
+    assert await blobs.read(f"{ctx.output_prefix}/stdout.log") == b"progress\nit broke\n"
+    assert not await blobs.exists(f"{ctx.output_prefix}/stderr.log")
+    # The attempt's directory: the claim (its second line the exit code), the log and the task's cwd, nothing more.
+    assert {path.name for path in plugin.attempt_dir(ctx).path.iterdir()} == {"claim", "stdout.log", "workdir"}
+    assert plugin.attempt_dir(ctx).claim_path.read_text().splitlines()[1] == "3"
     key = str(blobs.key(f"{ctx.output_prefix}/stdout.log"))  # type: ignore[attr-defined]
     # The default template links the signed URL of stdout.log, served by admin's HTTP port.
     assert [log.name for log in info.logs] == ["Local process logs"]
@@ -218,17 +224,24 @@ async def test_pending_inputs_that_cannot_be_written_fail_the_attempt_retryably(
 async def test_a_log_written_while_running_is_linked_live(
     propeller_config: PropellerConfig, blobs: BlobStore, make_ctx: MakeCtx, raw_template: Any
 ) -> None:
+    from aloft_propeller.config import LogsConfig, LogTemplate, PluginsConfig
+
+    # A link naming stderr gets the one log too (both streams in it): a hard link, no copy.
+    template = LogTemplate(displayName="logs", templateUris=["{{ .stdoutUri }}", "{{ .stderrUri }}"])
+    plugins = PluginsConfig(logs=LogsConfig(templates=[template]), local_process=propeller_config.plugins.local_process)
+    config = propeller_config.model_copy(update={"plugins": plugins})
     ctx = await make_ctx(raw_template("echo first; echo oops >&2; sleep 30"))
-    plugin = LocalProcessPlugin(propeller_config, blobs)
+    plugin = LocalProcessPlugin(config, blobs)
     try:
         await plugin.handle(ctx)
         local = plugin.attempt_dir(ctx)
-        await wait_for(lambda: local.stdout.exists() and local.stdout.stat().st_size > 0)
-        assert await blobs.read(f"{ctx.output_prefix}/stdout.log") == b"first\n"  # linked at the launch
-        await wait_for(lambda: local.stderr.stat().st_size > 0)
-        info = (await plugin.handle(ctx)).info  # a look while it runs ships the non-empty stderr: linked too
+        await wait_for(lambda: local.stdout.exists() and local.stdout.stat().st_size >= len(b"first\noops\n"))
+        assert await blobs.read(f"{ctx.output_prefix}/stdout.log") == b"first\noops\n"  # linked at the launch
+        assert await blobs.read(f"{ctx.output_prefix}/stderr.log") == b"first\noops\n"
+        info = (await plugin.handle(ctx)).info
         assert info.phase == Phase.RUNNING
-        assert same_file(blobs.path(f"{ctx.output_prefix}/stderr.log"), local.stderr)  # type: ignore[attr-defined]
+        assert same_file(blobs.path(f"{ctx.output_prefix}/stderr.log"), local.stdout)  # type: ignore[attr-defined]
+        assert not local.stderr.exists()
     finally:
         await plugin.abort(ctx, "test over")
         await plugin.finalize(ctx)

@@ -65,6 +65,6 @@ async def test_flytekit_task_reads_and_writes_s3(
 ) -> None:
     ctx = await make_ctx(flytekit_task("add"), {"a": literals.integer(1), "b": literals.integer(2)})
     info = await drive(LocalProcessPlugin(propeller_config, blobs), ctx)
-    assert info.phase == Phase.SUCCESS, await blobs.read(f"{ctx.output_prefix}/stderr.log")
+    assert info.phase == Phase.SUCCESS, await blobs.read(f"{ctx.output_prefix}/stdout.log")
     outputs = await blobs.read_proto(io.outputs_uri(ctx.output_prefix), literals_pb2.LiteralMap)
     assert outputs.literals["o0"].scalar.primitive.integer == 3

@@ -1,18 +1,25 @@
 """One attempt's directory: the durable record that makes ``handle`` idempotent across propeller restarts.
 
 Layout of ``<work dir>/<unique_id>/``:
-  claim           the attempt record: ``<pid> <start ticks> <boot id>`` of the launcher shim, its mtime the start.
+  claim           the attempt record: ``<pid> <start ticks> <boot id> <start time>`` of the launcher shim, one line.
                   Propeller creates it exclusively (``O_EXCL``: of two propellers racing on one attempt, one wins)
-                  after spawning the shim and before telling it to go, so a command never runs unclaimed
-  exit_code       written by the shim when the command ends (survives a propeller restart; we cannot waitpid
-                  a process we did not spawn)
+                  after spawning the shim and before telling it to go, so a command never runs unclaimed. When the
+                  command ends the shim appends its exit code as a second line (the claim's mtime is then the end;
+                  the exit code survives a propeller restart: we cannot waitpid a process we did not spawn)
+  stdout.log      the process's stdout and stderr, interleaved as in a pod's log
   terminated.json written by propeller when it kills the attempt (abort / timeout / memory limit)
-  stdout.log, stderr.log, workdir/ (the process's cwd); task.pb, inputs/ and outputs/ only when the command names them
+  workdir/        the process's cwd (``--dest-dir``: fast-registered code lands there), apart from the records above
+                  so that nothing a task writes, extracts or removes in its cwd can touch them
+  task.pb, inputs/ and outputs/ only when the command names them
   attempt.json    a record written by an adopter (and by earlier versions, whose claim was a directory holding ``pid``)
 
-A launch makes six files and directories (attempt and work directories, the two logs, the claim, the exit code),
-none of them through a temporary file: the claim is one exclusive create, and a torn ``exit_code`` reads as
-"not yet" (the shim is still alive while it writes).
+A launch makes four inodes (the attempt and work directories, the log, the claim), none through a temporary file:
+the claim is one exclusive create, the exit code one append (a torn last line reads as "not yet": the shim is alive
+while it writes).
+
+Attempts of the previous layout (until issue 14's layout pass) are still read, so a propeller upgraded while its
+attempts run adopts them: a claim of three fields (its mtime the start), the exit code in a file ``exit_code`` of
+its own and ``stderr.log`` beside ``stdout.log``.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-# The shim runs the command and records its exit status. ``$1`` is the attempt dir; the rest is the command.
+# The shim runs the command and appends its exit status to the claim. ``$1``: the attempt dir; the rest: the command.
 # The launcher waits for propeller's go-ahead on stdin, sent once the process's limits are set from outside and the
 # attempt is claimed in its name; EOF without it (propeller died first, or lost the claim to another) means: never
 # start. Only shell builtins: no process besides the command.
@@ -34,7 +41,7 @@ read -r go || exit 0
 exec </dev/null
 "$@"
 code=$?
-echo "$code" > "$d/exit_code"
+echo "$code" >> "$d/claim"
 exit "$code"
 """
 
@@ -150,6 +157,8 @@ class AttemptDir:
 
     @property
     def workdir(self) -> Path:
+        """The process's cwd, a directory of its own: a task that writes, extracts or removes files in its cwd
+        cannot touch the claim or the log (which kept one inode more per launch)."""
         return self.path / "workdir"
 
     @property
@@ -162,11 +171,17 @@ class AttemptDir:
 
     @property
     def stdout(self) -> Path:
+        """The log: stdout and stderr of an attempt of this layout, stdout alone in the previous one's."""
         return self.path / "stdout.log"
 
     @property
     def stderr(self) -> Path:
+        """The previous layout's separate stderr (this one sends both streams to ``stdout``)."""
         return self.path / "stderr.log"
+
+    def stderr_file(self) -> Path:
+        """Where the attempt's stderr is: its own file when a previous version launched it, else the log."""
+        return self.stderr if self.stderr.exists() else self.stdout
 
     def exists(self) -> bool:
         return self.path.is_dir()
@@ -191,26 +206,47 @@ class AttemptDir:
             fd = os.open(self.claim_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         except FileExistsError:
             return False
+        line = f"{record.pid} {record.start_ticks} {record.boot_id or '-'} {record.started_at!r}\n"
         try:
-            os.write(fd, f"{record.pid} {record.start_ticks} {record.boot_id or '-'}\n".encode())
+            os.write(fd, line.encode())  # one write, before the go-ahead: the shim's append comes after it
         finally:
             os.close(fd)
         return True
 
+    def _read_claim(self) -> tuple[list[bytes], bytes, float] | None:
+        """The claim's first line's fields, what follows that line, and the claim's mtime; None when unclaimed,
+        unreadable or its first line not yet complete. Raises IsADirectoryError for a claim directory."""
+        try:
+            fd = os.open(self.claim_path, os.O_RDONLY | os.O_CLOEXEC)
+        except IsADirectoryError:
+            raise
+        except OSError:
+            return None
+        try:
+            raw, mtime = os.read(fd, 4096), os.fstat(fd).st_mtime
+        except IsADirectoryError:
+            raise
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        first, newline, rest = raw.partition(b"\n")
+        if not newline:
+            return None  # created, its line not yet written
+        return first.split(), rest, mtime
+
     def claim_record(self) -> ProcessRecord | None:
         """The launcher holding the claim; None when unclaimed or the claim is still being written."""
         try:
-            with self.claim_path.open("rb") as handle:
-                fields = handle.read().split()
-                started_at = os.fstat(handle.fileno()).st_mtime
+            claim = self._read_claim()
         except IsADirectoryError:
             return self._legacy_claim_record()
-        except OSError:
+        if claim is None or len(claim[0]) not in (3, 4):
             return None
-        if len(fields) != 3:
-            return None
+        fields, _, mtime = claim
         try:
             pid, ticks = int(fields[0]), int(fields[1])
+            started_at = float(fields[3]) if len(fields) == 4 else mtime  # three fields: the previous layout's
         except ValueError:
             return None
         boot = "" if fields[2] == b"-" else fields[2].decode()  # "-": no boot id on this host
@@ -239,6 +275,16 @@ class AttemptDir:
         """The recorded exit code and when it was written (the process's end), from one open: a look at an ended
         attempt is on the chain's path from one node's exit to the next node's launch."""
         try:
+            claim = self._read_claim()
+        except IsADirectoryError:
+            claim = None
+        if claim is not None and len(claim[0]) == 4:  # this layout: the code is the claim's second line
+            code, newline, _ = claim[1].partition(b"\n")
+            return _exit_status(code, claim[2]) if newline else None
+        return self._exit_code_file()  # the previous layouts': a file of its own (or no claim: nothing ran)
+
+    def _exit_code_file(self) -> tuple[int, float] | None:
+        try:
             fd = os.open(self.path / "exit_code", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             return None
@@ -248,18 +294,16 @@ class AttemptDir:
             return None
         finally:
             os.close(fd)
-        try:
-            return int(raw.strip()), written_at
-        except ValueError:
-            return None
+        return _exit_status(raw, written_at)
 
     def finished_at(self) -> float:
-        for name in ("exit_code", "terminated.json"):
-            try:
-                return (self.path / name).stat().st_mtime
-            except OSError:
-                continue
-        return time.time()
+        status = self.exit_status()
+        if status is not None:
+            return status[1]
+        try:
+            return (self.path / "terminated.json").stat().st_mtime
+        except OSError:
+            return time.time()
 
     def record(self) -> ProcessRecord | None:
         """The process running the attempt: the claim's, else one written by ``write_record``."""
@@ -302,3 +346,10 @@ class AttemptDir:
                 return handle.read().decode(errors="replace").strip()
         except OSError:
             return ""
+
+
+def _exit_status(raw: bytes, written_at: float) -> tuple[int, float] | None:
+    try:
+        return int(raw.strip()), written_at
+    except ValueError:
+        return None

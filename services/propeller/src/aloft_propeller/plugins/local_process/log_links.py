@@ -62,7 +62,7 @@ def log_variables(
         "stdoutUri": stdout_uri,
         "stderrUri": stderr_uri,
         "localStdoutPath": f"{local}/{io.STDOUT_FILE}",  # attempt.stdout
-        "localStderrPath": f"{local}/{io.STDERR_FILE}",  # attempt.stderr
+        "localStderrPath": f"{local}/{io.STDOUT_FILE}",  # one log holds both streams (attempt.stdout)
         "hostname": _HOST,
     }
     costly = {

@@ -317,10 +317,10 @@ class LocalProcessPlugin:
         spawned = spawn(attempt, command, env, limits, not prepared)
         if spawned[1] is None:
             return spawned, set()
-        return spawned, {name for name in self._linked_logs if self._link_log_blob(ctx, attempt, name)}
+        # One log holds both streams: a link naming stderr gets it too.
+        return spawned, {name for name in self._linked_logs if self._link_log_blob(ctx, attempt.stdout, name)}
 
-    def _link_log_blob(self, ctx: TaskExecutionContext, attempt: AttemptDir, name: str) -> bool:
-        path = attempt.stdout if name == io.STDOUT_FILE else attempt.stderr
+    def _link_log_blob(self, ctx: TaskExecutionContext, path: Path, name: str) -> bool:
         try:
             return self._blobs.link_file(str(path), io.join_uri(ctx.output_prefix, name))
         except (OSError, ValueError) as exc:
@@ -365,8 +365,8 @@ class LocalProcessPlugin:
             await asyncio.sleep(0)  # let the done callback record the process
 
     def _watch_exit(self, ctx: TaskExecutionContext, child: subprocess.Popen[bytes]) -> None:
-        """Tell the exit listener when the launcher exits (a pidfd turns readable). The launcher records the exit
-        code before it exits, so the woken round finds the result on disk."""
+        """Tell the exit listener when the launcher exits (a pidfd turns readable). The launcher appends the exit
+        code to the claim before it exits, so the woken round finds the result on disk."""
         listener = self._exit_listener
         if listener is None:
             return
@@ -487,18 +487,14 @@ class LocalProcessPlugin:
         to the attempt's file where the store can make one (once: it then follows the file), else a copy."""
         linked = self._log_blobs.get(ctx.unique_id, ())
         # A linked log's blob is the attempt's file itself: nothing to ship, no stat (a GIL hand-off on the loop).
-        logs = [
-            (path, name)
-            for path, name in ((attempt.stdout, io.STDOUT_FILE), (attempt.stderr, io.STDERR_FILE))
-            if name not in linked
-        ]
+        logs = [(path, name) for path, name in self._log_files(ctx, attempt) if name not in linked]
         sizes = tuple(_size(path) for path, _ in logs)
         if only_if_changed and self._log_sizes.get(ctx.unique_id) == sizes:
             return
         for (path, name), size in zip(logs, sizes, strict=True):
             if size < 0 or (size == 0 and name not in self._linked_logs):
                 continue
-            if self._link_log_blob(ctx, attempt, name):
+            if self._link_log_blob(ctx, path, name):
                 self._log_blobs.setdefault(ctx.unique_id, set()).add(name)
                 continue
             # Small logs (the common case) are read inline: a thread hop costs more than the read.
@@ -508,6 +504,15 @@ class LocalProcessPlugin:
             if data is not None:
                 await self._blobs.write(io.join_uri(ctx.output_prefix, name), data)
         self._log_sizes[ctx.unique_id] = sizes
+
+    def _log_files(self, ctx: TaskExecutionContext, attempt: AttemptDir) -> list[tuple[Path, str]]:
+        """The attempt's log files and their blob names. Launched by this version (known without a stat when by this
+        instance): one log, shipped as ``stderr.log`` too only when a link names that; else two files."""
+        if ctx.unique_id in self._made or not attempt.stderr.exists():
+            if io.STDERR_FILE in self._linked_logs:
+                return [(attempt.stdout, io.STDOUT_FILE), (attempt.stdout, io.STDERR_FILE)]
+            return [(attempt.stdout, io.STDOUT_FILE)]
+        return [(attempt.stdout, io.STDOUT_FILE), (attempt.stderr, io.STDERR_FILE)]
 
     def _log_links(
         self, ctx: TaskExecutionContext, attempt: AttemptDir, started_at: float | None

@@ -52,26 +52,23 @@ def spawn(
 
 
 def _start_launcher(attempt: AttemptDir, argv: list[str], env: dict[str, str], go_read: int) -> subprocess.Popen[bytes]:
-    """Popen the launcher with the go-ahead pipe's read end as its stdin and the attempt's logs as its output;
-    the parent's copies of those descriptors are closed once it runs."""
+    """Popen the launcher with the go-ahead pipe's read end as its stdin and the attempt's log as its stdout and
+    stderr (one file, both streams interleaved as in a pod's log: an inode less per launch); the parent's copies of
+    those descriptors are closed once it runs."""
     try:
-        stdout = os.open(attempt.stdout, _LOG_FLAGS, 0o666)
+        log_fd = os.open(attempt.stdout, _LOG_FLAGS, 0o666)
         try:
-            stderr = os.open(attempt.stderr, _LOG_FLAGS, 0o666)
-            try:
-                return subprocess.Popen(
-                    argv,
-                    cwd=attempt.workdir,
-                    env=env,
-                    stdin=go_read,
-                    stdout=stdout,
-                    stderr=stderr,
-                    start_new_session=True,  # survives propeller's death; killed as a group
-                )
-            finally:
-                os.close(stderr)
+            return subprocess.Popen(
+                argv,
+                cwd=attempt.workdir,
+                env=env,
+                stdin=go_read,
+                stdout=log_fd,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # survives propeller's death; killed as a group
+            )
         finally:
-            os.close(stdout)
+            os.close(log_fd)
     finally:
         os.close(go_read)
 

@@ -2,7 +2,7 @@
 flyteplugins' pod failure handling).
 
 - the task's ``error.pb`` wins: RETRYABLE when its ContainerError is RECOVERABLE, else PERMANENT, kind as written;
-- a non-zero exit without one: RETRYABLE USER ``Error`` (signals named, the end of stderr attached);
+- a non-zero exit without one: RETRYABLE USER ``Error`` (signals named, the end of the log attached);
 - exit 0 with declared outputs but no ``outputs.pb``: RETRYABLE ``OutputsNotFound``;
 - killed by us: per ``TERMINATIONS``.
 """
@@ -100,5 +100,6 @@ def exit_message(exit_code: int, attempt: AttemptDir) -> str:
             message += "; this is how the kernel's OOM killer ends a process"
     else:
         message = f"process exited with code {exit_code}"
-    tail = attempt.tail(attempt.stderr)
-    return f"{message}\n--- last lines of stderr ---\n{tail}" if tail else message
+    # The log holds stderr and stdout interleaved (an attempt of the previous layout: stderr alone).
+    tail = attempt.tail(attempt.stderr_file())
+    return f"{message}\n--- last lines of the task's output ---\n{tail}" if tail else message
