@@ -17,6 +17,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aloft.dataplane.v1 import dataplane_pb2
 from flyteidl.admin import common_pb2, execution_pb2
@@ -36,7 +37,7 @@ from aloft_admin.managers.executions_single_task import SingleTaskLaunchPlans
 from aloft_admin.managers.launch_targets import LaunchTarget, LaunchTargets
 from aloft_admin.managers.projects import ProjectDomainCheck
 from aloft_admin.repositories.base import Repositories, RepositoryProvider
-from aloft_admin.repositories.models.executions import ExecutionModel
+from aloft_admin.repositories.models.executions import ExecutionModel, NewExecution
 from aloft_admin.transformers.executions import spec_of
 from aloft_admin.transformers.timestamps import Clock, from_timestamp, to_timestamp
 from aloft_admin.validation.execution_identifiers import require
@@ -245,8 +246,8 @@ class ExecutionCreateManager:
         same = inputs == launch.user_inputs
         user_inputs_uri = handoff.inputs_uri if same else self._inputs_uri(wid, attempt, "user")
         row = _execution_row(launch, resolved, handoff, user_inputs_uri, notifications)
-        row.parent_node_execution_id = parent.row_id if parent is not None else None
-        row.handoff_request = handoff.SerializeToString(deterministic=True)
+        row.values["parent_node_execution_id"] = parent.row_id if parent is not None else None
+        row.values["handoff_request"] = handoff.SerializeToString(deterministic=True)
         written = [handoff.inputs_uri] if same else [handoff.inputs_uri, user_inputs_uri]
         # Keys of this attempt's own, read by no one before the row exists: written in place (``write_new``).
         await self._blobs.write_proto_new(handoff.inputs_uri, inputs)
@@ -307,8 +308,9 @@ def _execution_row(
     handoff: dataplane_pb2.CreateExecutionRequest,
     user_inputs_uri: str,
     notifications: list[common_pb2.Notification],
-) -> ExecutionModel:
-    """The new row: phase UNDEFINED until a data plane accepts it. Inputs live only in the blob store."""
+) -> NewExecution:
+    """The new row: phase UNDEFINED until a data plane accepts it. Inputs live only in the blob store. Its values,
+    not an ORM instance: the grouped INSERT only reads them (``NewExecution``)."""
     wid, lp_id, wf_id = launch.id, handoff.launch_plan_id, handoff.workflow_id
     now = from_timestamp(handoff.created_at)
     closure = execution_pb2.ExecutionClosure(created_at=handoff.created_at, updated_at=handoff.created_at)
@@ -318,38 +320,39 @@ def _execution_row(
     closure.state_change_details.principal = resolved.metadata.principal
     # Sent when the execution reaches their phases (integrations.egress), as flyteadmin keeps them in the closure.
     closure.notifications.extend(notifications)
-    return ExecutionModel(
-        org=wid.org,
-        project=wid.project,
-        domain=wid.domain,
-        name=wid.name,
-        launch_plan_project=lp_id.project,
-        launch_plan_domain=lp_id.domain,
-        launch_plan_name=lp_id.name,
-        launch_plan_version=lp_id.version,
-        workflow_project=wf_id.project,
-        workflow_domain=wf_id.domain,
-        workflow_name=wf_id.name,
-        workflow_version=wf_id.version,
-        task_name=launch.spec.launch_plan.name if launch.launch_plan_id is not None else "",
-        phase="UNDEFINED",
-        mode=resolved.metadata.mode,
-        state=execution_pb2.ExecutionState.EXECUTION_ACTIVE,
-        principal=resolved.metadata.principal,
-        cluster=handoff.cluster,
-        spec=resolved.SerializeToString(),
-        closure=closure.SerializeToString(),
-        inputs_uri=handoff.inputs_uri,
-        user_inputs_uri=user_inputs_uri,
-        closure_uri=handoff.closure_uri,
-        execution_created_at=now,
-        execution_updated_at=now,
-        created_at=now,
-        updated_at=now,
-        source_execution_id=launch.source_row_id,
-        tags=",".join(launch.tags),
-        handoff="pending",
-    )
+    values: dict[str, Any] = {
+        "org": wid.org,
+        "project": wid.project,
+        "domain": wid.domain,
+        "name": wid.name,
+        "launch_plan_project": lp_id.project,
+        "launch_plan_domain": lp_id.domain,
+        "launch_plan_name": lp_id.name,
+        "launch_plan_version": lp_id.version,
+        "workflow_project": wf_id.project,
+        "workflow_domain": wf_id.domain,
+        "workflow_name": wf_id.name,
+        "workflow_version": wf_id.version,
+        "task_name": launch.spec.launch_plan.name if launch.launch_plan_id is not None else "",
+        "phase": "UNDEFINED",
+        "mode": resolved.metadata.mode,
+        "state": execution_pb2.ExecutionState.EXECUTION_ACTIVE,
+        "principal": resolved.metadata.principal,
+        "cluster": handoff.cluster,
+        "spec": resolved.SerializeToString(),
+        "closure": closure.SerializeToString(),
+        "inputs_uri": handoff.inputs_uri,
+        "user_inputs_uri": user_inputs_uri,
+        "closure_uri": handoff.closure_uri,
+        "execution_created_at": now,
+        "execution_updated_at": now,
+        "created_at": now,
+        "updated_at": now,
+        "source_execution_id": launch.source_row_id,
+        "tags": ",".join(launch.tags),
+        "handoff": "pending",
+    }
+    return NewExecution(values)
 
 
 @dataclass(frozen=True)
