@@ -7,11 +7,11 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from aloft_testing.postgres import drop_database, fresh_database
+from aloft_testing.scratch import scratch_dir
 from aloft_testing.stack import Stack, stack_config, stack_ports, started_stack
 
 SERVICES = ("datacatalog", "admin", "propeller")
@@ -40,7 +40,7 @@ def running_stack(
     ``local_concurrency``: plugins.local-process.max-concurrency (0: the default)."""
     pg = fresh_database("aloft_bench") if database == "postgres" else None
     try:
-        with tempfile.TemporaryDirectory(prefix="aloft-bench-") as tmp:
+        with scratch_dir("aloft-bench-") as tmp:
             root = Path(tmp)
             ports = stack_ports(SERVICES)
             config = stack_config(root, ports, propeller, database_url=pg.sync_url if pg else "")

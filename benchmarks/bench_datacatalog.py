@@ -18,7 +18,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +34,7 @@ from aloft_datacatalog.repositories.keys import DatasetKey
 from aloft_datacatalog.server import run_migrations
 from aloft_storage import create_blob_store
 from aloft_testing.postgres import PgDatabase, drop_database, fresh_database
+from aloft_testing.scratch import scratch_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS_PER_DATASET = 1000
@@ -170,7 +170,7 @@ def main() -> int:
     db = fresh_database("aloft_bench_datacatalog")
     process: subprocess.Popen[bytes] | None = None
     try:
-        with tempfile.TemporaryDirectory(prefix="bench-datacatalog-", dir=SCRATCH) as tmp:
+        with scratch_dir("bench-datacatalog-", SCRATCH) as tmp:
             grpc_port = free_port()
             config_file = Path(tmp) / "aloft.yaml"
             config_file.write_text(

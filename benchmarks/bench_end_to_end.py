@@ -30,6 +30,7 @@ from flyteidl.service import admin_pb2_grpc
 from propeller_harness import process_cpu_seconds, spawn_seconds, transition_mean_ms, transition_totals
 
 from aloft_stack import running_stack
+from aloft_testing.scratch import scratch_dir
 from aloft_testing.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,9 +234,9 @@ def measure_peer(name: str, args: argparse.Namespace) -> dict[str, float]:
         return {}
     command = [str(python), str(PEERS / f"{name}_shapes.py"), "--fanout", str(args.fanout), "--chain", str(args.chain)]
     try:
-        result = subprocess.run(
-            [*command, "--runs", str(args.peer_runs)], capture_output=True, text=True, timeout=3600, check=False
-        )
+        with scratch_dir(f"bench-{name}-") as home:  # its files' removal deferred as ours are (aloft_testing.scratch)
+            command += ["--runs", str(args.peer_runs), "--home", home]
+            result = subprocess.run(command, capture_output=True, text=True, timeout=3600, check=False)
     except subprocess.TimeoutExpired:
         print(f"  {name} did not finish within an hour: skipped")
         return {}

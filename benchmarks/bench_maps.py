@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from propeller_harness import CountingAdmin, InstantPlugin, spawn_seconds, start
 
 from aloft_compiler import compile_workflow
 from aloft_service.runtime import ListenConfig, start_service
+from aloft_testing.scratch import scratch_dir
 
 ANCHOR = (
     "target: <= 3 ms/node beyond spawn (1,000-node fan-out durable in <= 4 s); Prefect 31 ms/task, Dagster 11.6 ms/task"
@@ -167,7 +167,7 @@ async def run_execution(
 
 async def main(args: argparse.Namespace) -> int:
     admin, admin_service = await start_counting_admin()
-    with tempfile.TemporaryDirectory(prefix="bench-maps-") as tmp:
+    with scratch_dir("bench-maps-") as tmp:
         settings = {
             "propeller": {"adminEndpoint": f"127.0.0.1:{admin_service.grpc_port}"},
             "plugins": {"local-process": {"max-concurrency": args.concurrency}},

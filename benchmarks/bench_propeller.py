@@ -20,7 +20,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from propeller_harness import (
 )
 
 from aloft_service.runtime import ListenConfig, start_service
+from aloft_testing.scratch import scratch_dir
 
 BIN = Path(sys.executable).parent / "aloft-propeller"
 ANCHOR_FANOUT = (
@@ -126,7 +126,7 @@ async def run_execution(
 
 async def main(args: argparse.Namespace) -> int:
     admin, admin_service = await start_counting_admin()
-    with tempfile.TemporaryDirectory(prefix="bench-propeller-") as tmp:
+    with scratch_dir("bench-propeller-") as tmp:
         port, http_port = free_port(), free_port()
         settings = {
             "propeller": {

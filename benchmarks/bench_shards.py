@@ -18,7 +18,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +36,7 @@ from google.protobuf import duration_pb2
 from aloft_testing.postgres import drop_database, fresh_database
 from aloft_testing.processes import stop_processes, wait_grpc_serving
 from aloft_testing.registration import register_workflow_and_launch_plan
+from aloft_testing.scratch import scratch_dir
 from aloft_testing.servers import free_port
 
 BIN = Path(sys.executable).parent
@@ -211,7 +211,7 @@ def main() -> int:
     counts = [int(c) for c in args.shards.split(",")]
     rows = []
     for count in counts:
-        with tempfile.TemporaryDirectory(prefix="aloft-bench-shards-") as tmp:
+        with scratch_dir("aloft-bench-shards-") as tmp:
             rows.append((count, *measure(count, args.workflows, Path(tmp))))
     base = rows[0][1]
     print(f"\n{args.workflows} no-op workflows through admin → propeller manager (hash shards, PostgreSQL)")

@@ -11,6 +11,7 @@ Usage: python dagster_shapes.py --fanout N --chain N --runs R
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -47,11 +48,13 @@ def main() -> int:
     parser.add_argument("--fanout", type=int, default=1000)
     parser.add_argument("--chain", type=int, default=100)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--home", help="an empty directory for Dagster's instance (default: a temporary one)")
     args = parser.parse_args()
     from dagster import DagsterInstance
 
     results: dict[str, list[float]] = {"fanout": [], "chain": []}
-    with tempfile.TemporaryDirectory(prefix="bench-dagster-") as home, DagsterInstance.local_temp(home) as instance:
+    home_dir = contextlib.nullcontext(args.home) if args.home else tempfile.TemporaryDirectory(prefix="bench-dagster-")
+    with home_dir as home, DagsterInstance.local_temp(home) as instance:
         build_job("fanout", 5).execute_in_process(instance=instance)  # warm-up
         for shape, size in (("fanout", args.fanout), ("chain", args.chain)):
             shaped = build_job(shape, size)

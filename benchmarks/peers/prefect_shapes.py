@@ -11,6 +11,7 @@ Usage: python prefect_shapes.py --fanout N --chain N --runs R
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -100,8 +101,10 @@ def main() -> int:
     parser.add_argument("--fanout", type=int, default=1000)
     parser.add_argument("--chain", type=int, default=100)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--home", help="an empty directory for Prefect's home (default: a temporary one)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-prefect-") as home:
+    home_dir = contextlib.nullcontext(args.home) if args.home else tempfile.TemporaryDirectory(prefix="bench-prefect-")
+    with home_dir as home:
         port = free_port()
         api = f"http://127.0.0.1:{port}/api"
         env = {**os.environ, "PREFECT_HOME": home, "PREFECT_LOGGING_LEVEL": "WARNING"}

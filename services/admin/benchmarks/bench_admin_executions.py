@@ -17,7 +17,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +38,7 @@ from flyteidl.service import admin_pb2_grpc
 
 from aloft_testing.processes import stop_processes, wait_for, wait_grpc_serving
 from aloft_testing.registration import register_task
+from aloft_testing.scratch import scratch_dir
 from aloft_testing.servers import free_port
 
 PROJECT, DOMAIN = "flytesnacks", "development"
@@ -363,7 +363,7 @@ async def measure_event_batches(events: events_pb2_grpc.EventServiceStub, backen
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+    with scratch_dir("bench-admin-") as tmp:
         url, handle = database_url(Path(tmp))
         try:
             backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
