@@ -155,16 +155,20 @@ async def main(args: argparse.Namespace) -> int:
             seconds = args.task_seconds
             before = await asyncio.to_thread(transition_totals, http_port)
             cpu_before = process_cpu_seconds(process.pid) if in_process is None else None
+            chain_cpu_before = time.process_time()
             chain = [
                 await run_execution(client, admin, f"chain-{i}", "chain", args.chain, seconds)
                 for i in range(args.rounds)
             ]
             transition = transition_mean_ms(before, await asyncio.to_thread(transition_totals, http_port))
             chain_cpu = _cpu_per_node(cpu_before, process.pid, args.chain * args.rounds)
+            chain_process_cpu = (time.process_time() - chain_cpu_before) / (args.chain * args.rounds) * 1000
+            fanout_cpu_before = time.process_time()
             fanout = [
                 await run_execution(client, admin, f"fanout-{i}", "fanout", args.fanout, seconds)
                 for i in range(args.rounds)
             ]
+            fanout_cpu = (time.process_time() - fanout_cpu_before) / (args.fanout * args.rounds) * 1000
         finally:
             await channel.close()
             process.terminate()
@@ -192,6 +196,9 @@ async def main(args: argparse.Namespace) -> int:
     if chain_cpu is not None:
         own, children = chain_cpu
         print(f"  propeller CPU per chain node: {own:.2f} ms (its reaped children, the launchers: {children:.2f} ms)")
+    if in_process is not None:  # the engine, the stub admin and the client in this process: their CPU together
+        print(f"  this process's CPU per chain node (engine, stub admin, client): {chain_process_cpu:.3f} ms")
+        print(f"  this process's CPU per fan-out node (engine, stub admin, client): {fanout_cpu:.3f} ms")
     print(f"TABLE {args.fanout:,}-node fan-out, engine only (stub admin) | {fanout_s:.2f} s | <= 4 s")
     print(f"events acknowledged by the admin stub: {admin.events}")
     return 0

@@ -4,9 +4,10 @@ from CreateExecution until admin lists every node and task execution (bench_end_
 script and stack). Not a ``bench_*`` script (``make bench`` does not run it): run it for two trees at the same time
 and compare the CPU figures; the wall figures beside them swing with the machine's load.
 
-``--profile DIR`` attaches ``py-spy record -f raw`` to propeller for each measured run (``DIR/propeller-<run>.txt``).
+``--profile DIR`` attaches ``py-spy record -f raw`` to propeller and to admin for each measured run
+(``DIR/propeller-<run>.txt``, ``DIR/admin-<run>.txt``).
 
-Usage: .venv/bin/python benchmarks/fanout_cpu.py [--size 1000] [--runs 2] [--database sqlite] [--parallelism 0]
+Usage: .venv/bin/python benchmarks/fanout_cpu.py [--size 1000] [--runs 2] [--database sqlite|postgres] [--parallelism 0]
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=2)
-    parser.add_argument("--database", default="sqlite")
+    parser.add_argument("--database", default="sqlite", choices=("sqlite", "postgres"))
     parser.add_argument("--parallelism", type=int, default=0, help="launch plan max parallelism (0: admin's default)")
     parser.add_argument("--profile", type=Path, default=None)
     parser.add_argument("--gil", action="store_true", help="profile only samples holding the GIL (py-spy --gil)")
@@ -49,20 +50,21 @@ def main() -> int:
         run_user(stack.flyte_config, "fanout", 5, 0, 1)  # warm-up: registration paths, connections
         run_user(stack.flyte_config, "fanout", args.size, args.parallelism, 1)  # warm: the shape registered
         for run in range(args.runs):
-            spy = None
+            spies = []
             if args.profile is not None:
                 args.profile.mkdir(parents=True, exist_ok=True)
-                out = args.profile / f"propeller-{run}.txt"
                 py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-                command = [py_spy, "record", "-p", str(propeller), "-r", "100", "--nonblocking", "-f", "raw"]
-                command += ["--gil"] if args.gil else []
-                spy = subprocess.Popen([*command, "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                for name, pid in (("propeller", propeller), ("admin", admin)):
+                    command = [py_spy, "record", "-p", str(pid), "-r", "100", "--nonblocking", "-f", "raw"]
+                    command += ["--gil"] if args.gil else []
+                    command += ["-o", str(args.profile / f"{name}-{run}.txt")]
+                    spies.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             before_p, before_c = cpu_seconds(propeller)
             before_a, _ = cpu_seconds(admin)
             report = run_user(stack.flyte_config, "fanout", args.size, args.parallelism, 1)
             after_p, after_c = cpu_seconds(propeller)
             after_a, _ = cpu_seconds(admin)
-            if spy is not None:
+            for spy in spies:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(60)
             timing = report["runs"][0]

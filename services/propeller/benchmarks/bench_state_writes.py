@@ -1,12 +1,13 @@
 """Propeller's per-round persistence: what one round costs to encode and write a large workflow's state.
 
-Each round of a workflow of N nodes changes two nodes, records three events and drops the events of the round
-before (delivered), as a fan-out's rounds do; the round's write is what the round runner does (``StateEncoder``'s
-delta through ``SqlWorkflowStore.update``: one version-checked transaction writing the changed node and event rows).
+Each round of a workflow of N nodes changes two nodes (``--changed``), records a node event for each and a task
+event, and drops the events of the round before (delivered), as a fan-out's rounds do; the round's write is what
+the round runner does (``StateEncoder``'s delta through ``SqlWorkflowStore.update``: one version-checked
+transaction writing the changed node and event rows).
 The figure should not grow with N.
 
 Usage: .venv/bin/python services/propeller/benchmarks/bench_state_writes.py [--nodes 100,1000] [--rounds R]
-    [--database-url URL]   (default: a SQLite file in a temporary directory, the embedded default)
+    [--changed C] [--database-url URL]   (default: a SQLite file in a temporary directory, the embedded default)
 """
 
 from __future__ import annotations
@@ -41,10 +42,25 @@ def large_state(size: int) -> WorkflowState:
 
 
 def node_event(path: str) -> event_pb2.NodeExecutionEvent:
-    return event_pb2.NodeExecutionEvent(id=identifier_pb2.NodeExecutionIdentifier(node_id=path), phase=2)
+    """Shaped as the executor records them (identity, URIs, times): a payload of about 200 bytes."""
+    event = event_pb2.NodeExecutionEvent(
+        id=identifier_pb2.NodeExecutionIdentifier(
+            node_id=path,
+            execution_id=identifier_pb2.WorkflowExecutionIdentifier(project="b", domain="d", name="e" * 20),
+        ),
+        phase=2,
+        producer_id="propeller",
+        input_uri=f"file:///data/metadata/b/d/{'e' * 20}/{path}/inputs.pb",
+        spec_node_id=path,
+        node_name=path,
+        event_version=1,
+    )
+    event.occurred_at.FromNanoseconds(time.time_ns())
+    event.reported_at.CopyFrom(event.occurred_at)
+    return event
 
 
-async def per_round_ms(store: SqlWorkflowStore, size: int, rounds: int) -> tuple[float, float]:
+async def per_round_ms(store: SqlWorkflowStore, size: int, rounds: int, changed: int = 2) -> tuple[float, float]:
     """Wall and CPU milliseconds per round (CPU: this process's, SQLite's work included; steadier on a busy
     machine)."""
     record, _ = await store.create(WorkflowRecord(key=ExecutionKey("b", "d", f"w{size}-{time.time_ns()}"), spec=b"s"))
@@ -55,7 +71,7 @@ async def per_round_ms(store: SqlWorkflowStore, size: int, rounds: int) -> tuple
     started, cpu_started = time.perf_counter(), time.process_time()
     for i in range(rounds):
         state.outbox = []  # the last round's events were delivered
-        for path in (f"n{i % size}", f"n{(i + 7) % size}"):
+        for path in (f"n{(i + 7 * j) % size}" for j in range(changed)):
             node = state.node(path)
             node.phase = NodePhase.SUCCEEDED if node.phase == NodePhase.RUNNING else NodePhase.RUNNING
             node.updated_at = time.time()
@@ -79,8 +95,11 @@ async def main(args: argparse.Namespace) -> None:
         backend = url.split(":", 1)[0]
         try:
             for size in (int(n) for n in args.nodes.split(",")):
-                wall, cpu = await per_round_ms(store, size, args.rounds)
-                print(f"{size:,}-node workflow, {backend}: {wall:.2f} ms per round ({cpu:.2f} ms CPU) to encode, write")
+                wall, cpu = await per_round_ms(store, size, args.rounds, args.changed)
+                print(
+                    f"{size:,}-node workflow, {args.changed} nodes changed per round, {backend}: {wall:.2f} ms per"
+                    f" round ({cpu:.2f} ms CPU) to encode, write"
+                )
         finally:
             await db.dispose()
 
@@ -89,5 +108,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nodes", default="100,1000")
     parser.add_argument("--rounds", type=int, default=300)
+    parser.add_argument("--changed", type=int, default=2, help="nodes changed per round, one node event each")
     parser.add_argument("--database-url", default="", help="e.g. postgresql://postgres@127.0.0.1:5432/db (migrated)")
     asyncio.run(main(parser.parse_args()))

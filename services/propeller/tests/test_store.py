@@ -18,7 +18,7 @@ from flyteidl.event import event_pb2
 from aloft_db import DatabaseConfig, create_database, migrate
 from aloft_propeller.events.recorder import OutboxRecorder
 from aloft_propeller.server import MIGRATIONS, VERSION_TABLE
-from aloft_propeller.state import NodePhase, StateEncoder, WorkflowPhase, WorkflowState
+from aloft_propeller.state import NodePhase, OutboxEvent, StateEncoder, WorkflowPhase, WorkflowState
 from aloft_propeller.store.base import ExecutionKey, StaleRecord, WorkflowRecord
 from aloft_propeller.store.sql import SqlWorkflowStore
 from aloft_service.errors import AlreadyExists, InvalidArgument, NotFound
@@ -211,3 +211,29 @@ async def test_a_created_state_reads_back_whole_and_as_the_listing_reads_it(stor
     assert _whole(listed.state) == _whole(got.state)
     again, existed = await store.create(_record("full").with_state(WorkflowState()))
     assert existed and _whole(again.state) == _whole(state)  # the stored record, nothing rewritten
+
+
+async def test_nodes_and_events_with_awkward_content_round_trip_through_create_and_delta(
+    store: SqlWorkflowStore,
+) -> None:
+    """Node JSON with quotes, backslashes and non-ASCII text, paths of any characters and event payloads of every
+    byte value come back exactly (PostgreSQL takes them as JSON documents: ``json_each_text`` and base64)."""
+    state = WorkflowState(phase=WorkflowPhase.RUNNING)
+    state.node('n"0\\').message = 'quote " backslash \\ tab \t é ✓ {"json": [1]}'
+    state.node("n-1-é").kind = "task"
+    state.outbox.append(OutboxEvent(kind="node", payload_b64=base64.b64encode(bytes(range(256))).decode(), seq=1))
+    state.event_seq = 1
+    created, _ = await store.create(_record("awkward").with_state(state))
+    assert _whole((await store.get(created.key)).state) == _whole(state)
+    encoder = StateEncoder(state)
+    state.node("n-1-é").message = "a NUL \x00, \\u0000 spelled out, \\\\ and ' too"
+    payload = bytes(reversed(range(256))) * 3
+    state.outbox.append(OutboxEvent(kind="task", payload_b64=base64.b64encode(payload).decode(), group='g"', seq=2))
+    state.event_seq = 2
+    encoder.encode(state)
+    delta = encoder.delta(state)
+    assert delta is not None and list(delta.nodes) == ["n-1-é"]
+    await store.update(created.with_state(state), delta)
+    stored = (await store.get(created.key)).state
+    assert _whole(stored) == _whole(state)
+    assert [base64.b64decode(event.payload_b64) for event in stored.outbox] == [bytes(range(256)), payload]

@@ -4,12 +4,15 @@ EventFailureReason, cluster checks — and a refused event does not stop the oth
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
 from aloft.events.v1 import events_pb2, events_pb2_grpc
 from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
 from flyteidl.core import execution_pb2 as core
+from sqlalchemy import event
 
 from .test_events import CLUSTER, NODE, TASK, WF, node_event, node_id, task_event, wf_event
 
@@ -88,6 +91,50 @@ async def test_event_without_a_body_is_invalid(exec_server: Any) -> None:
     stub = events_pb2_grpc.EventServiceStub(exec_server.channel)
     response = await stub.RecordEvents(events_pb2.RecordEventsRequest(events=[events_pb2.Event(request_id="x")]))
     assert response.outcomes[0].code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+
+
+@contextmanager
+def statements(engine: Any) -> Iterator[list[str]]:
+    """The SQL statements ``engine`` runs meanwhile."""
+    sent: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield sent
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
+async def test_first_task_events_check_their_nodes_in_one_statement(exec_server: Any) -> None:
+    """A batch's first task events of nodes recorded before it: their nodes' existence is read once per execution
+    (not a query per event), so the batch's reads of node executions do not grow with its size; an unknown node is
+    still NOT_FOUND, and its batch's other events are recorded."""
+    stub = events_pb2_grpc.EventServiceStub(exec_server.channel)
+    sent_for = {}
+    for size in (2, 6):
+        wid = exec_server.wid(f"batch-tasks-{size}")
+        await exec_server.seed_execution(wid.name)
+        nodes = [f"n{i}" for i in range(size)]
+        recorded = await stub.RecordEvents(batch(*(node_event(wid, n, NODE.RUNNING, 1) for n in nodes)))
+        assert [o.code for o in recorded.outcomes] == [OK] * size
+        with statements(exec_server.deps.db.engine) as sent:
+            response = await stub.RecordEvents(batch(*(task_event(wid, n, 0, TASK.RUNNING, 2) for n in nodes)))
+        assert [o.code for o in response.outcomes] == [OK] * size
+        # Only the node reads: a new pooled connection's own setup statements may come and go.
+        sent_for[size] = len([statement for statement in sent if "FROM node_executions" in statement])
+        tasks = await exec_server.admin.ListTaskExecutions(
+            task_execution_pb2.TaskExecutionListRequest(node_execution_id=node_id(wid, nodes[-1]), limit=10)
+        )
+        assert [t.closure.phase for t in tasks.task_executions] == [TASK.RUNNING]
+    assert sent_for[2] == sent_for[6] == 1
+
+    response = await stub.RecordEvents(
+        batch(task_event(wid, "n0", 1, TASK.RUNNING, 3), task_event(wid, "unknown", 0, TASK.RUNNING, 3))
+    )
+    assert [o.code for o in response.outcomes] == [OK, grpc.StatusCode.NOT_FOUND.value[0]]
 
 
 def _get(wid: Any) -> execution_pb2.WorkflowExecutionGetRequest:

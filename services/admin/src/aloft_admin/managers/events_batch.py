@@ -18,7 +18,7 @@ from flyteidl.admin import event_pb2 as admin_event_pb2
 
 from aloft_admin.managers.events_common import EventRecorder
 from aloft_admin.managers.events_node import NodeEventManager
-from aloft_admin.managers.events_task import TaskEventManager, task_execution_id
+from aloft_admin.managers.events_task import TaskEventManager, prefetch_task_events, task_execution_id
 from aloft_admin.managers.events_workflow import WorkflowEventManager
 from aloft_admin.repositories.base import Repositories, RepositoryProvider
 from aloft_service.errors import AloftError, InvalidArgument, Unavailable
@@ -96,7 +96,7 @@ class EventBatchManager:
 async def _prefetch(tx: Repositories, events: Sequence[events_pb2.Event]) -> None:
     """The batch's node and task execution rows in a statement per execution, instead of one per event."""
     await tx.node_executions.prefetch([e.node.id for e in events if e.WhichOneof("event") == "node"])
-    await tx.task_executions.prefetch([task_execution_id(e.task) for e in events if e.WhichOneof("event") == "task"])
+    await prefetch_task_events(tx, [task_execution_id(e.task) for e in events if e.WhichOneof("event") == "task"])
 
 
 def outcome_of(error: AloftError) -> events_pb2.EventOutcome:

@@ -130,6 +130,11 @@ class NodeExecutionRepo(Protocol):
         """Load these rows locked for update, one statement per execution: ``get`` of any of them (found or absent)
         then needs no query in this transaction (for a batch of events)."""
 
+    async def prefetch_existing(self, nids: Sequence[identifier_pb2.NodeExecutionIdentifier]) -> None:
+        """Note which of these node executions exist, one statement per execution (no rows loaded, no lock):
+        ``exists`` of one found then needs no query (a batch's first task events check their node's row). One not
+        found is still looked up by ``exists``, so a node committed meanwhile by another transaction is seen."""
+
     async def by_row_ids(self, ids: Sequence[int]) -> dict[int, NodeExecutionModel]: ...
 
     async def all_of(self, wid: WorkflowExecutionId) -> list[NodeExecutionModel]: ...

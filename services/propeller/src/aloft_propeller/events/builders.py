@@ -113,12 +113,13 @@ def node_event(
     deck_uri: str = "",
     recovered: bool = False,
 ) -> event_pb2.NodeExecutionEvent:
+    when = timestamp(at)  # one message for both fields (each is copied in)
     event = event_pb2.NodeExecutionEvent(
         id=info.node_execution_id(),
         producer_id=info.producer_id,
         phase=NODE_PHASES[phase],
-        occurred_at=timestamp(at),
-        reported_at=timestamp(at),
+        occurred_at=when,
+        reported_at=when,
         input_uri=info.input_uri,
         spec_node_id=info.spec_node_id,
         node_name=info.node_name or info.spec_node_id,

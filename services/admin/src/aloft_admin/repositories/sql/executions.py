@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import Mapper, make_transient_to_detached
+from sqlalchemy.orm import Mapper
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.state import InstanceState
@@ -159,19 +159,17 @@ class _NewRows:
             result = await connection.execute(self.many, values)
         ids = {tuple(key): row_id for row_id, *key in result}
         for row, row_values in zip(rows, values, strict=True):
-            row_values["id"] = ids[tuple(row_values[column] for column in self.key_columns)]
-            self._mark_written(session, row, row_values)
+            given = row.__dict__  # no attribute events: the values are committed below
+            given["id"] = ids[tuple(row_values[column] for column in self.key_columns)]
+            for key, column, _ in self.columns:
+                given[key] = row_values[column]
+        _mark_inserted(session, rows)
 
-    def _mark_written(self, session: AsyncSession, row: Any, values: dict[str, Any]) -> None:
-        """The row as if loaded after the INSERT: persistent in the session (a later event of the transaction
-        updates it), nothing left for the ORM's flush to write."""
-        session.expunge(row)
-        given = row.__dict__  # no attribute events: make_transient_to_detached commits every attribute
-        given["id"] = values["id"]
-        for key, column, _ in self.columns:
-            given[key] = values[column]
-        make_transient_to_detached(row)
-        session.add(row)
+
+def _mark_inserted(session: AsyncSession, rows: Sequence[Any]) -> None:
+    """The rows as the ORM's own flush leaves rows it inserted: persistent in the session under their new ids (a later
+    event of the transaction updates them), every attribute committed, nothing left for the flush to write."""
+    session.sync_session._register_persistent({instance_state(row) for row in rows})
 
 
 _POSTGRESQL = postgresql.dialect()
@@ -440,6 +438,10 @@ def _rows_among(
 
 _NODES_AMONG = _rows_among(NodeExecutionModel)
 _TASKS_AMONG = _rows_among(TaskExecutionModel)
+# Which of an execution's nodes exist (task events' check of their node): their ids only, no rows, no lock.
+_NODE_IDS_AMONG = select(NodeExecutionModel.node_id).where(
+    *of_bound_execution(NodeExecutionModel), NodeExecutionModel.node_id.in_(bindparam("node_ids", expanding=True))
+)
 
 
 def _node_execution_params(nid: identifier_pb2.NodeExecutionIdentifier) -> dict[str, str]:
@@ -766,6 +768,8 @@ class SqlNodeExecutionRepo:
         self._session = session
         # Rows prefetched or added in this transaction, None for known-absent ones (prefetch).
         self._known: dict[NodeKey, NodeExecutionModel | None] = {}
+        # Node executions seen to exist (prefetch_existing); rows are never deleted, so this stays true.
+        self._existing: set[NodeKey] = set()
 
     async def get(
         self, nid: identifier_pb2.NodeExecutionIdentifier, *, for_update: bool = False
@@ -789,7 +793,21 @@ class SqlNodeExecutionRepo:
         key = _node_key(nid)
         if key in self._known:
             return self._known[key] is not None
+        if key in self._existing:
+            return True
         return await find_node_execution(self._session, nid) is not None
+
+    async def prefetch_existing(self, nids: Sequence[identifier_pb2.NodeExecutionIdentifier]) -> None:
+        by_execution: dict[ExecutionKey, set[str]] = {}
+        for nid in nids:
+            key = _node_key(nid)
+            if key not in self._known and key not in self._existing:
+                by_execution.setdefault(_execution_key(nid.execution_id), set()).add(nid.node_id)
+        for execution, node_ids in by_execution.items():
+            org, project, domain, name = execution
+            params = {"org": org, "project": project, "domain": domain, "name": name, "node_ids": sorted(node_ids)}
+            found = (await self._session.execute(_NODE_IDS_AMONG, params)).scalars()
+            self._existing.update((*execution, node_id) for node_id in found)
 
     async def prefetch(self, nids: Sequence[identifier_pb2.NodeExecutionIdentifier]) -> None:
         by_execution: dict[ExecutionKey, list[identifier_pb2.NodeExecutionIdentifier]] = {}

@@ -50,6 +50,8 @@ class DynamicNodeHandler:
         """A task node until its job is compiled; then a parent whose attempt runs children, not a plugin."""
         running_children = bool(ctx.state.dynamic_workflow_uri)
         traits = self._task.describe(ctx)
+        if not running_children and not traits.is_parent:
+            return traits  # the task's own (asked several times per visit: no copy)
         plugin_attempt = traits.plugin_attempt and not running_children
         return replace(traits, plugin_attempt=plugin_attempt, is_parent=running_children)
 
