@@ -289,8 +289,11 @@ class LocalProcessPlugin:
         enforced = limits if self._settings.enforce_limits else None
         # Otherwise the attempt's directories are made in the spawning thread too: file system metadata writes
         # cost about a millisecond each on a busy disk.
-        future = self._spawner().run(self._spawn_and_link, ctx, attempt, command, env, enforced, prepared, inputs_blob)
         started_at = time.time()
+        # The links (this launch's RUNNING shows them) before the job is handed over: their key's look-up releases
+        # the GIL, and right after the hand-off the woken spawn thread takes it (the loop then waits its turn).
+        self._log_links(ctx, attempt, started_at)
+        future = self._spawner().run(self._spawn_and_link, ctx, attempt, command, env, enforced, prepared, inputs_blob)
         self._launching[ctx.unique_id] = (future, started_at)
         future.add_done_callback(lambda done: self._launched(ctx, done))
         return started_at
