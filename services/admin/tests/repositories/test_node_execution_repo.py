@@ -15,7 +15,7 @@ from aloft_admin.repositories.models.executions import NodeExecutionModel, TaskE
 from aloft_admin.repositories.sql import SqlRepositories
 from aloft_service.errors import Aborted, AlreadyExists, InvalidArgument
 
-from .conftest import execution_row, nid, node_row, task_row, wid
+from .conftest import T0, execution_row, nid, node_row, task_row, tid, wid
 
 
 async def test_add_is_written_by_flush_and_duplicates_fail_there(repos: SqlRepositories) -> None:
@@ -156,6 +156,36 @@ async def test_rows_inserted_together_round_trip_awkward_values(repos: SqlReposi
         assert updated == expected_task.task_execution_updated_at
     assert columns_of(nodes["together", "n0"]) == columns_of(nodes["alone", "n0"])
     assert columns_of(tasks["together", "n0"]) == columns_of(tasks["alone", "n0"])
+
+
+async def test_rows_updated_together_round_trip_awkward_values(repos: SqlRepositories) -> None:
+    """Node and task rows changed together (one version-checked UPDATE of the rows; PostgreSQL: one JSON parameter)
+    read back as they were set, NULLs included, each row's version moved on by one."""
+    async with repos.transaction(batched=True) as tx:
+        await tx.executions.add(execution_row("e1"))
+        for i in range(2):
+            await tx.node_executions.add(node_row(f"n{i}", node_execution_created_at=T0))
+            await tx.task_executions.add(task_row(f"n{i}"))
+    later_time = datetime(2026, 3, 4, 5, 6, 7, 1, tzinfo=OFFSET)
+    async with repos.transaction(batched=True) as tx:
+        for i in range(2):
+            node = await tx.node_executions.get(nid(f"n{i}"), for_update=True)
+            task = await tx.task_executions.get(tid(f"n{i}"), for_update=True)
+            assert node is not None and task is not None
+            node.input_uri, node.closure, node.metadata_ = AWKWARD_TEXT, AWKWARD_BYTES, AWKWARD_BYTES[::-1]
+            node.started_at, node.node_execution_created_at, node.duration = later_time, None, float("inf")
+            task.task_name, task.closure, task.duration, task.is_parent = AWKWARD_TEXT[::-1], b"\x00", 0.1, True
+    async with repos.db.session() as session:
+        nodes = list((await session.execute(select(NodeExecutionModel))).scalars())
+        tasks = list((await session.execute(select(TaskExecutionModel))).scalars())
+    for node in nodes:
+        assert (node.input_uri, node.closure, node.metadata_) == (AWKWARD_TEXT, AWKWARD_BYTES, AWKWARD_BYTES[::-1])
+        assert node.node_execution_created_at is None and node.duration == float("inf") and node.version == 2
+        if repos.db.dialect == "postgresql":  # SQLite keeps the wall time and drops the offset
+            assert node.started_at == later_time
+    for task in tasks:
+        assert (task.task_name, task.closure, task.duration, task.is_parent) == (AWKWARD_TEXT[::-1], b"\x00", 0.1, True)
+        assert task.version == 2
 
 
 async def test_a_nul_in_text_is_refused_together_as_alone_on_postgresql(repos: SqlRepositories) -> None:
