@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 from flyteidl.core import interface_pb2, literals_pb2, types_pb2
 
-from aloft_compiler import CompileErrors, launch_plan_expected_inputs, validate_inputs, validate_parameter_map
+from aloft_compiler import CompileErrors, inputs, launch_plan_expected_inputs, validate_inputs, validate_parameter_map
+from aloft_compiler.errors import ErrorCollector
+from aloft_compiler.types import is_castable, literal_type_of, literal_type_problem
 
 INT = types_pb2.LiteralType(simple=types_pb2.SimpleType.INTEGER)
 STR = types_pb2.LiteralType(simple=types_pb2.SimpleType.STRING)
@@ -140,3 +142,42 @@ def test_collection_with_unknown_element_is_an_invalid_literal_type() -> None:
         validate_inputs(literals_pb2.LiteralMap(literals={"xs": broken}), expected)
 
     assert [(err.code, err.variable) for err in raised.value.errors] == [("InvalidLiteralType", "xs")]
+
+
+def _primitives() -> list[Any]:
+    """A primitive literal of each kind, an unset one, and a few other scalars."""
+    kinds: list[Any] = [
+        literals_pb2.Primitive(integer=1),
+        literals_pb2.Primitive(float_value=1.5),
+        literals_pb2.Primitive(string_value="s"),
+        literals_pb2.Primitive(boolean=True),
+        literals_pb2.Primitive(),
+    ]
+    kinds[-1:-1] = [literals_pb2.Primitive(), literals_pb2.Primitive()]
+    kinds[-3].datetime.FromSeconds(1)
+    kinds[-2].duration.FromSeconds(1)
+    literals = [literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=p)) for p in kinds]
+    literals.append(literals_pb2.Literal(scalar=literals_pb2.Scalar(none_type=literals_pb2.Void())))
+    literals.append(literals_pb2.Literal(collection=literals_pb2.LiteralCollection(literals=[lit(1)])))
+    return literals
+
+
+def _expected_types() -> list[Any]:
+    types = [types_pb2.LiteralType(simple=simple) for simple in types_pb2.SimpleType.values()]
+    annotated = types_pb2.LiteralType(simple=types_pb2.SimpleType.INTEGER)
+    annotated.annotation.annotations.update({"k": "v"})
+    tagged = types_pb2.LiteralType(simple=types_pb2.SimpleType.INTEGER, structure=types_pb2.TypeStructure(tag="t"))
+    union = types_pb2.LiteralType(union_type=types_pb2.UnionType(variants=[INT, STR]))
+    return [*types, annotated, tagged, union, types_pb2.LiteralType(collection_type=INT)]
+
+
+@pytest.mark.parametrize("expected", _expected_types(), ids=str)
+def test_the_primitive_shortcut_answers_as_the_full_type_check(expected: Any) -> None:
+    for literal in _primitives():
+        literal_type = literal_type_of(literal)
+        full = literal_type_problem(literal_type) is None and is_castable(literal_type, expected)
+        if inputs._primitive_of_simple_type(literal, expected):
+            assert full, (literal, expected)  # the shortcut only ever says "castable" where the full check does
+        errs = ErrorCollector()
+        inputs._check_literal("x", literal, expected, errs)
+        assert errs.has_errors() != full, (literal, expected)

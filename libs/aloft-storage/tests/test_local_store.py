@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -70,6 +72,24 @@ async def test_write_new_creates_in_place_and_never_replaces(store: LocalBlobSto
     with pytest.raises(FileExistsError):  # an exclusive create never follows a link
         await store.write_new(store.uri("_inputs", "link.pb"), b"x")
     assert outside.read_bytes() == b"not yours"
+
+
+async def test_write_new_completes_short_writes_and_a_failed_one_leaves_nothing(
+    store: LocalBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = os.write
+    with monkeypatch.context() as patched:  # the write answers 3 bytes at a time
+        patched.setattr(os, "write", lambda fd, data: real_write(fd, bytes(data[:3])))
+        await store.write_new(store.uri("_inputs", "short.pb"), b"0123456789")
+    assert await store.read(store.uri("_inputs", "short.pb")) == b"0123456789"
+
+    def full_disk(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patched, pytest.raises(OSError, match="No space"):
+        patched.setattr(os, "write", full_disk)
+        await store.write_new(store.uri("_inputs", "full.pb"), b"x")
+    assert not store.path(store.uri("_inputs", "full.pb")).exists()
 
 
 async def test_write_is_atomic_and_leaves_no_temp_files(store: LocalBlobStore) -> None:

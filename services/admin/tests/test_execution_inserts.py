@@ -11,12 +11,12 @@ import pytest
 
 from aloft_admin.managers.execution_inserts import ExecutionInserts
 from aloft_admin.repositories.base import RowsRefused
-from aloft_admin.repositories.models.executions import ExecutionModel
+from aloft_admin.repositories.models.executions import NewExecution
 from aloft_service.errors import AlreadyExists, FailedPrecondition, Unavailable
 
 
-def row(name: str) -> ExecutionModel:
-    return ExecutionModel(org="", project="p", domain="d", name=name)
+def row(name: str) -> NewExecution:
+    return NewExecution({"org": "", "project": "p", "domain": "d", "name": name})
 
 
 class FakeRepos:
@@ -28,8 +28,8 @@ class FakeRepos:
         self.taken = set(taken or ())
         self.fail = dict(fail or {})
 
-    async def insert_executions(self, rows: Sequence[ExecutionModel]) -> list[bool]:
-        names = [r.name for r in rows]
+    async def insert_executions(self, rows: Sequence[NewExecution]) -> list[bool]:
+        names = [r.values["name"] for r in rows]
         self.statements.append(names)
         await asyncio.sleep(0)  # the statement's round trip: creates arriving meanwhile form the next batch
         for name in names:

@@ -12,18 +12,33 @@ from typing import Any
 from flyteidl.core import interface_pb2, literals_pb2
 
 from . import errors as e
-from .types import is_castable, literal_type_of, literal_type_problem, type_str
+from .types import PRIMITIVE_SIMPLE_TYPES, is_castable, literal_type_of, literal_type_problem, type_str
 
 _INPUTS = "inputs"
 
 
 def _check_literal(name: str, literal: Any, expected: Any, errs: e.ErrorCollector) -> None:
+    if _primitive_of_simple_type(literal, expected):
+        return  # the common case, answered without building the literal's type (the same answer as below)
     literal_type = literal_type_of(literal)
     problem = literal_type_problem(literal_type)
     if problem is not None:
         errs.collect(e.invalid_literal_type(_INPUTS, name, problem))
     elif not is_castable(literal_type, expected):
         errs.collect(e.wrong_input_type(name, type_str(expected), type_str(literal_type)))
+
+
+def _primitive_of_simple_type(literal: Any, expected: Any) -> bool:
+    """Whether ``literal`` is a primitive of exactly ``expected``'s simple type (NONE aside), which is castable:
+    its type is that simple type with nothing else set, and types castable through ``_trivial_casts`` are equal once
+    annotations are cleared."""
+    if literal.WhichOneof("value") != "scalar" or expected.WhichOneof("type") != "simple":
+        return False
+    scalar = literal.scalar
+    if scalar.WhichOneof("value") != "primitive":
+        return False
+    simple = PRIMITIVE_SIMPLE_TYPES.get(scalar.primitive.WhichOneof("value") or "")
+    return simple is not None and simple == expected.simple
 
 
 def validate_inputs(

@@ -251,16 +251,19 @@ def _simple(simple: int) -> Any:
     return LiteralType(simple=simple)
 
 
+# A primitive's value field -> the simple type it carries (an unset primitive carries NONE).
+PRIMITIVE_SIMPLE_TYPES = {
+    "integer": SimpleType.INTEGER,
+    "float_value": SimpleType.FLOAT,
+    "string_value": SimpleType.STRING,
+    "boolean": SimpleType.BOOLEAN,
+    "datetime": SimpleType.DATETIME,
+    "duration": SimpleType.DURATION,
+}
+
+
 def literal_type_of_primitive(primitive: Any) -> Any:
-    kinds = {
-        "integer": SimpleType.INTEGER,
-        "float_value": SimpleType.FLOAT,
-        "string_value": SimpleType.STRING,
-        "boolean": SimpleType.BOOLEAN,
-        "datetime": SimpleType.DATETIME,
-        "duration": SimpleType.DURATION,
-    }
-    return _simple(kinds.get(primitive.WhichOneof("value") or "", SimpleType.NONE))
+    return _simple(PRIMITIVE_SIMPLE_TYPES.get(primitive.WhichOneof("value") or "", SimpleType.NONE))
 
 
 def literal_type_of_scalar(scalar: Any) -> Any | None:

@@ -243,9 +243,11 @@ class LocalBlobStore(BlobStore):
             # O_EXCL: an existing name (a symbolic link too) is refused, never followed or truncated.
             fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600, dir_fd=parent)
             try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-            except BaseException:
+                try:
+                    _write_all(fd, data)
+                finally:
+                    os.close(fd)
+            except BaseException:  # a failed write (or close) leaves nothing behind
                 os.unlink(name, dir_fd=parent)
                 raise
         finally:
@@ -324,6 +326,13 @@ class LocalBlobStore(BlobStore):
             raise RuntimeError("this local blob store has no URL signer configured")
         expiry = (expires_in or self._default_expiry).total_seconds()
         return self._signer.sign(self.key(uri), method, expiry, content_md5)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """``data`` written to ``fd`` whole (a plain descriptor: no file object to build for one write)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _same_file(path: str, name: str, dir_fd: int) -> bool:

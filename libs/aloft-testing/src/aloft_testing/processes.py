@@ -6,6 +6,7 @@ their APIs).
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -29,6 +30,16 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, interva
             return
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+async def eventually(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05) -> None:
+    """``wait_for`` for a test on an event loop: poll ``predicate`` without blocking the loop."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await asyncio.sleep(interval)
+    raise AssertionError("condition not met in time")
 
 
 def stop_processes(procs: Sequence[subprocess.Popen[bytes]], grace: float = 15) -> None:

@@ -12,7 +12,12 @@ import pytest
 from flyteidl.core import identifier_pb2
 
 from aloft_admin.config import AdminConfig
-from aloft_admin.repositories.models.executions import ExecutionModel, NodeExecutionModel, TaskExecutionModel
+from aloft_admin.repositories.models.executions import (
+    ExecutionModel,
+    NewExecution,
+    NodeExecutionModel,
+    TaskExecutionModel,
+)
 from aloft_admin.repositories.sql import SqlRepositories
 from aloft_admin.server import run_migrations
 from aloft_db import create_database
@@ -54,6 +59,15 @@ def execution_row(name: str = "e1", created: datetime = T0, **columns: object) -
     for column, value in columns.items():
         setattr(row, column, value)
     return row
+
+
+def new_execution(name: str = "e1", created: datetime = T0, **columns: object) -> NewExecution:
+    """``execution_row``'s values as a new row for ``insert_executions``."""
+    values: dict[str, object] = {
+        "org": "", "project": "p", "domain": "d", "name": name, "phase": "UNDEFINED", "spec": b"", "closure": b"",
+        "execution_created_at": created, "created_at": created, "updated_at": created,
+    }  # fmt: skip
+    return NewExecution({**values, **columns})
 
 
 def node_row(node_id: str = "n0", execution: str = "e1", **columns: object) -> NodeExecutionModel:

@@ -12,7 +12,7 @@ from aloft_admin.repositories.keys import ListQuery
 from aloft_admin.repositories.sql import SqlRepositories
 from aloft_service.errors import Aborted, AlreadyExists, InvalidArgument
 
-from .conftest import T0, execution_row, later, wid
+from .conftest import T0, execution_row, later, new_execution, wid
 
 SCOPE = common_pb2.NamedEntityIdentifier(project="p", domain="d")
 
@@ -35,20 +35,20 @@ async def test_add_get_and_duplicate_name(repos: SqlRepositories) -> None:
 
 
 async def test_insert_executions_commits_on_its_own_and_skips_a_used_name(repos: SqlRepositories) -> None:
-    row = execution_row("e1", cluster="c1")
+    row = new_execution("e1", cluster="c1")
     assert await repos.insert_executions([row]) == [True]
     async with repos.transaction(reads=True) as tx:
         found = await tx.executions.get(wid("e1"))
         assert found is not None and found.id == row.id and found.cluster == "c1"
-    assert await repos.insert_executions([execution_row("e1")]) == [False]
-    assert await repos.insert_executions([execution_row("e1", project="other")]) == [True]  # another project's
+    assert await repos.insert_executions([new_execution("e1")]) == [False]
+    assert await repos.insert_executions([new_execution("e1", project="other")]) == [True]  # another project's
     async with repos.transaction(reads=True) as tx:
         assert (await tx.executions.get(wid("e1", project="other"))) is not None
 
 
 async def test_insert_executions_writes_many_in_one_call_and_skips_taken_names(repos: SqlRepositories) -> None:
-    await repos.insert_executions([execution_row("taken")])
-    rows = [execution_row("n1"), execution_row("taken"), execution_row("n2", cluster="c1")]
+    await repos.insert_executions([new_execution("taken")])
+    rows = [new_execution("n1"), new_execution("taken"), new_execution("n2", cluster="c1")]
     assert await repos.insert_executions(rows) == [True, False, True]
     async with repos.transaction(reads=True) as tx:
         n1, n2, taken = [await tx.executions.get(wid(n)) for n in ("n1", "n2", "taken")]
@@ -56,22 +56,21 @@ async def test_insert_executions_writes_many_in_one_call_and_skips_taken_names(r
         assert n2 is not None and (n2.id, n2.cluster) == (rows[2].id, "c1")
         assert taken is not None and taken.cluster == ""  # the first row stays as it was
     with pytest.raises(ValueError, match="distinct names"):
-        await repos.insert_executions([execution_row("n3"), execution_row("n3")])
-    bad = execution_row("n4")
-    bad.phase = None  # type: ignore[assignment]  # a NOT NULL column without a default: the statement is refused
+        await repos.insert_executions([new_execution("n3"), new_execution("n3")])
+    bad = new_execution("n4", phase=None)  # a NOT NULL column without a default: the statement is refused
     with pytest.raises(RowsRefused):
-        await repos.insert_executions([execution_row("n5"), bad])
+        await repos.insert_executions([new_execution("n5"), bad])
     async with repos.transaction(reads=True) as tx:
         assert await tx.executions.get(wid("n5")) is None  # nothing of a refused statement is written
 
 
 async def test_insert_executions_writes_every_column_as_given_and_defaults_the_unset(repos: SqlRepositories) -> None:
     started = T0 + timedelta(seconds=1, microseconds=250)
-    given = execution_row(
+    given = new_execution(
         "full", spec=b"\x00\xffspec", closure=b"", handoff_request=bytes(range(256)), started_at=started,
         parent_node_execution_id=7, duration=1.5, abort_pending=True, tags="a,b", principal="ünïcode \"q\" \\",
     )  # fmt: skip
-    plain = execution_row("plain")
+    plain = new_execution("plain")
     assert await repos.insert_executions([given, plain]) == [True, True]
     async with repos.transaction(reads=True) as tx:
         full, defaults = await tx.executions.get(wid("full")), await tx.executions.get(wid("plain"))
@@ -83,6 +82,12 @@ async def test_insert_executions_writes_every_column_as_given_and_defaults_the_u
     assert (full.tags, full.principal) == ("a,b", 'ünïcode "q" \\')
     assert (defaults.handoff, defaults.version, defaults.state, defaults.cluster) == ("pending", 1, 0, "")
     assert (defaults.handoff_request, defaults.started_at, defaults.parent_node_execution_id) == (None, None, None)
+
+
+def test_a_new_execution_refuses_values_of_no_column() -> None:
+    with pytest.raises(ValueError, match="not columns of a new execution: \\['clustr'\\]"):
+        new_execution("e1", clustr="c1")
+    assert new_execution("e1", org="o").key == ("o", "p", "d", "e1")
 
 
 async def test_a_concurrent_update_aborts_the_stale_writer(repos: SqlRepositories) -> None:
@@ -167,7 +172,7 @@ async def test_hand_off_marks_for_several_rows_move_only_those_in_the_right_stat
 
 async def test_hand_off_marks_outside_a_session_commit_on_their_own(repos: SqlRepositories) -> None:
     names = ("p1", "p2", "q1")
-    await repos.insert_executions([*(execution_row(n) for n in names), execution_row("gone", handoff="cancelled")])
+    await repos.insert_executions([*(new_execution(n) for n in names), new_execution("gone", handoff="cancelled")])
     async with repos.handoff_marks(one_statement=True) as marks:
         moved = await marks.mark_handed_off_each([wid("p1"), wid("gone"), wid("p2")], "c1", "s", later(1))
         assert moved == {("", "p", "d", "p1"), ("", "p", "d", "p2")}
@@ -185,7 +190,7 @@ async def test_hand_off_marks_outside_a_session_commit_on_their_own(repos: SqlRe
 
 
 async def test_hand_off_marks_in_one_transaction_leave_nothing_when_it_fails(repos: SqlRepositories) -> None:
-    await repos.insert_executions([execution_row("r1")])
+    await repos.insert_executions([new_execution("r1")])
     with pytest.raises(RuntimeError):
         async with repos.handoff_marks(one_statement=False) as marks:
             assert await marks.mark_handed_off_each([wid("r1")], "c1", "", later(1))

@@ -18,6 +18,7 @@ from aloft_propeller.plugins.base import ErrorKind, Phase, PhaseInfo, TaskExecut
 from aloft_propeller.plugins.local_process import LocalProcessPlugin
 from aloft_propeller.plugins.local_process.attempt import ProcessRecord, boot_id
 from aloft_storage import BlobStore
+from aloft_testing.processes import eventually
 
 MakeCtx = Callable[..., Awaitable[TaskExecutionContext]]
 Drive = Callable[..., Awaitable[PhaseInfo]]
@@ -32,14 +33,6 @@ code=$?
 echo "$code" > "$d/exit_code"
 exit "$code"
 """
-
-
-async def wait_for(predicate: Callable[[], bool], seconds: float = 20.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def at(info: PhaseInfo) -> float:
@@ -67,7 +60,7 @@ async def test_propeller_killed_between_spawn_and_exit_the_adopter_reads_the_cla
     first = LocalProcessPlugin(propeller_config, blobs)
     launched = (await first.handle(ctx)).info
     attempt = first.attempt_dir(ctx)
-    await wait_for(lambda: attempt.claimed_pid() is not None)
+    await eventually(lambda: attempt.claimed_pid() is not None)
     record = attempt.record()
     assert record is not None
     del first  # "propeller dies": a new instance knows nothing but the work dir
@@ -100,11 +93,11 @@ async def test_a_killed_shim_leaves_a_claim_without_an_exit_and_the_attempt_is_l
     plugin = LocalProcessPlugin(propeller_config, blobs)
     assert (await plugin.handle(ctx)).info.phase == Phase.RUNNING
     attempt = plugin.attempt_dir(ctx)
-    await wait_for(lambda: attempt.claimed_pid() is not None)
+    await eventually(lambda: attempt.claimed_pid() is not None)
     pid = attempt.claimed_pid()
     assert pid is not None
     os.kill(pid, signal.SIGKILL)  # the shim first: it can append nothing
-    await wait_for(lambda: plugin.attempt_dir(ctx).record() is not None)
+    await eventually(lambda: plugin.attempt_dir(ctx).record() is not None)
     os.killpg(pid, signal.SIGKILL)  # then its orphaned command (as a host crash would end both)
     info = await until_terminal(plugin, ctx)
     assert info.error is not None and info.error.code == "ProcessLost" and info.error.kind == ErrorKind.SYSTEM

@@ -21,6 +21,7 @@ from aloft_propeller.plugins import io
 from aloft_propeller.plugins.base import ErrorKind, Phase, PhaseInfo, TaskExecutionContext
 from aloft_propeller.plugins.local_process import LocalProcessPlugin
 from aloft_storage import BlobStore
+from aloft_testing.processes import eventually
 
 INT = types_pb2.LiteralType(simple=types_pb2.INTEGER)
 STR = types_pb2.LiteralType(simple=types_pb2.STRING)
@@ -29,14 +30,6 @@ DIR = types_pb2.LiteralType(blob=types_pb2.BlobType(format="", dimensionality=ty
 
 MakeCtx = Callable[..., Awaitable[TaskExecutionContext]]
 Drive = Callable[..., Awaitable[PhaseInfo]]
-
-
-async def wait_for(predicate: Callable[[], bool], seconds: float = 20.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -235,7 +228,7 @@ async def test_a_log_written_while_running_is_linked_live(
     try:
         await plugin.handle(ctx)
         local = plugin.attempt_dir(ctx)
-        await wait_for(lambda: local.stdout.exists() and local.stdout.stat().st_size >= len(b"first\noops\n"))
+        await eventually(lambda: local.stdout.exists() and local.stdout.stat().st_size >= len(b"first\noops\n"))
         assert await blobs.read(f"{ctx.output_prefix}/stdout.log") == b"first\noops\n"  # linked at the launch
         assert await blobs.read(f"{ctx.output_prefix}/stderr.log") == b"first\noops\n"
         info = (await plugin.handle(ctx)).info
@@ -289,14 +282,14 @@ async def test_timeout_kills_the_process_group(
     first = (await plugin.handle(ctx)).info
     assert first.phase == Phase.RUNNING
     child_file = plugin.attempt_dir(ctx).outputs_dir / "child"
-    await wait_for(lambda: child_file.exists() and child_file.read_text().strip() != "")
+    await eventually(lambda: child_file.exists() and child_file.read_text().strip() != "")
     grandchild = int(child_file.read_text())
     shim = plugin.attempt_dir(ctx).claimed_pid() or 0  # the command runs: its launcher holds the claim
 
     info = await drive(plugin, ctx)
     assert info.phase == Phase.RETRYABLE_FAILURE
     assert info.error is not None and info.error.code == "TimeoutExpired"
-    await wait_for(lambda: pid_gone(grandchild) and pid_gone(shim))
+    await eventually(lambda: pid_gone(grandchild) and pid_gone(shim))
 
 
 async def test_abort_kills_and_later_handle_reports_aborted(
@@ -314,7 +307,7 @@ async def test_abort_kills_and_later_handle_reports_aborted(
     await plugin.abort(ctx, "execution terminated by user")  # right after the launch: the spawn may be in flight
     pid = plugin.attempt_dir(ctx).claimed_pid()
     assert pid is not None  # the abort waited for the launch and stopped the process it started
-    await wait_for(lambda: pid_gone(pid))
+    await eventually(lambda: pid_gone(pid))
     await plugin.abort(ctx, "again")  # repeated abort is harmless
     await plugin.finalize(ctx)
     after = (await plugin.handle(ctx)).info
@@ -378,7 +371,7 @@ async def test_process_lost_is_a_retryable_system_failure(
     plugin = LocalProcessPlugin(propeller_config, blobs)
     assert (await plugin.handle(ctx)).info.phase == Phase.RUNNING
     # Kill the launcher and its command behind the plugin's back (as a host crash would): no exit status recorded.
-    await wait_for(lambda: plugin.attempt_dir(ctx).claimed_pid() is not None)  # the command has started
+    await eventually(lambda: plugin.attempt_dir(ctx).claimed_pid() is not None)  # the command has started
     pid = plugin.attempt_dir(ctx).claimed_pid()
     assert pid is not None
     os.killpg(pid, signal.SIGKILL)
@@ -471,7 +464,7 @@ async def test_attempts_of_a_previous_instance_hold_their_slots(
     previous = LocalProcessPlugin(config, blobs)
     assert (await previous.handle(running)).info.phase == Phase.RUNNING
     # The launch completes off the event loop; a propeller killed before it claims the attempt leaves no process.
-    await wait_for(lambda: previous.attempt_dir(running).claimed())
+    await eventually(lambda: previous.attempt_dir(running).claimed())
 
     restarted = LocalProcessPlugin(config, blobs)  # has not handled n1 yet, but finds it running in the work dir
     queued = await make_ctx(raw_template("true"), node="n2")

@@ -186,6 +186,8 @@ class ClusterRouter:
                 return None
             known = sorted({*self._groups, *self._enabled, *(lb for p in self._enabled.values() for lb in p.labels)})
             raise InvalidArgument(f"execution cluster label {label!r} names no enabled cluster (labels: {known})")
+        if len(pool) == 1:
+            return pool[0][0]  # what the weighted draw below gives one cluster, without seeding a generator for it
         total = sum(weight for _, weight in pool)
         point = random.Random(seed).uniform(0, total) if seed else random.uniform(0, total)
         for name, weight in pool:

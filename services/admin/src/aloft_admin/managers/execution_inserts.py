@@ -16,13 +16,13 @@ from __future__ import annotations
 import asyncio
 
 from aloft_admin.repositories.base import RepositoryProvider, RowsRefused
-from aloft_admin.repositories.models.executions import ExecutionModel
+from aloft_admin.repositories.models.executions import NewExecution
 from aloft_service.errors import AlreadyExists, FailedPrecondition
 
 # Rows per statement: bounds its size (about forty bound values per row).
 MAX_BATCH = 200
 
-_Waiting = tuple[ExecutionModel, "asyncio.Future[bool]"]
+_Waiting = tuple[NewExecution, "asyncio.Future[bool]"]
 
 
 class ExecutionInserts:
@@ -33,7 +33,7 @@ class ExecutionInserts:
         self._waiting: list[_Waiting] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def insert(self, row: ExecutionModel) -> None:
+    async def insert(self, row: NewExecution) -> None:
         inserted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((row, inserted))
         if self._writer is None or self._writer.done():
@@ -51,8 +51,7 @@ class ExecutionInserts:
         names: set[tuple[str, str, str, str]] = set()
         rest: list[_Waiting] = []
         for waiting in self._waiting:
-            row = waiting[0]
-            name = (row.org, row.project, row.domain, row.name)
+            name = waiting[0].key
             if len(batch) < MAX_BATCH and name not in names:
                 names.add(name)
                 batch.append(waiting)

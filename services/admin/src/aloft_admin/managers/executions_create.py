@@ -14,9 +14,11 @@ it cannot be reached the execution stays recorded and the repair loop retries.
 from __future__ import annotations
 
 import logging
-import uuid
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 from aloft.dataplane.v1 import dataplane_pb2
 from flyteidl.admin import common_pb2, execution_pb2
@@ -36,9 +38,9 @@ from aloft_admin.managers.executions_single_task import SingleTaskLaunchPlans
 from aloft_admin.managers.launch_targets import LaunchTarget, LaunchTargets
 from aloft_admin.managers.projects import ProjectDomainCheck
 from aloft_admin.repositories.base import Repositories, RepositoryProvider
-from aloft_admin.repositories.models.executions import ExecutionModel
+from aloft_admin.repositories.models.executions import ExecutionModel, NewExecution
 from aloft_admin.transformers.executions import spec_of
-from aloft_admin.transformers.timestamps import Clock, from_timestamp, to_timestamp
+from aloft_admin.transformers.timestamps import Clock, aware, to_timestamp
 from aloft_admin.validation.execution_identifiers import require
 from aloft_admin.validation.execution_inputs import merge_inputs
 from aloft_service.errors import AlreadyExists, InvalidArgument
@@ -223,7 +225,8 @@ class ExecutionCreateManager:
         _fill_metadata(resolved, launch, parent)
         cluster = self._dataplanes.route(cluster_label_of(resolved), seed=routing_seed(wid)) or ""
         prefix = (self._metadata_prefix, wid.project, wid.domain, wid.name)
-        attempt = uuid.uuid4().hex
+        attempt = os.urandom(16).hex()  # as random as a uuid4's hex, without building a UUID
+        now = aware(self._clock()).astimezone(UTC)  # the row's times, and the requests' created_at
         handoff = dataplane_pb2.CreateExecutionRequest(
             id=wid,
             closure_uri=target.workflow_closure_uri,
@@ -233,7 +236,7 @@ class ExecutionCreateManager:
             workflow_id=target.workflow_id,
             cluster=cluster,
             metadata_prefix=self._blobs.uri(*prefix),
-            created_at=to_timestamp(self._clock()),
+            created_at=to_timestamp(now),
             principal=resolved.metadata.principal,
         )
         if resolved.metadata.HasField("parent_node_execution"):
@@ -244,9 +247,9 @@ class ExecutionCreateManager:
         # Without defaults or fixed inputs the user's inputs are the inputs: one blob serves both (relaunch reads it).
         same = inputs == launch.user_inputs
         user_inputs_uri = handoff.inputs_uri if same else self._inputs_uri(wid, attempt, "user")
-        row = _execution_row(launch, resolved, handoff, user_inputs_uri, notifications)
-        row.parent_node_execution_id = parent.row_id if parent is not None else None
-        row.handoff_request = handoff.SerializeToString(deterministic=True)
+        row = _execution_row(launch, resolved, handoff, user_inputs_uri, notifications, now)
+        row.values["parent_node_execution_id"] = parent.row_id if parent is not None else None
+        row.values["handoff_request"] = handoff.SerializeToString(deterministic=True)
         written = [handoff.inputs_uri] if same else [handoff.inputs_uri, user_inputs_uri]
         # Keys of this attempt's own, read by no one before the row exists: written in place (``write_new``).
         await self._blobs.write_proto_new(handoff.inputs_uri, inputs)
@@ -307,10 +310,11 @@ def _execution_row(
     handoff: dataplane_pb2.CreateExecutionRequest,
     user_inputs_uri: str,
     notifications: list[common_pb2.Notification],
-) -> ExecutionModel:
-    """The new row: phase UNDEFINED until a data plane accepts it. Inputs live only in the blob store."""
+    now: datetime,
+) -> NewExecution:
+    """The new row: phase UNDEFINED until a data plane accepts it. Inputs live only in the blob store. Its values,
+    not an ORM instance: the grouped INSERT only reads them (``NewExecution``)."""
     wid, lp_id, wf_id = launch.id, handoff.launch_plan_id, handoff.workflow_id
-    now = from_timestamp(handoff.created_at)
     closure = execution_pb2.ExecutionClosure(created_at=handoff.created_at, updated_at=handoff.created_at)
     closure.workflow_id.CopyFrom(wf_id)
     closure.state_change_details.state = execution_pb2.ExecutionState.EXECUTION_ACTIVE
@@ -318,38 +322,39 @@ def _execution_row(
     closure.state_change_details.principal = resolved.metadata.principal
     # Sent when the execution reaches their phases (integrations.egress), as flyteadmin keeps them in the closure.
     closure.notifications.extend(notifications)
-    return ExecutionModel(
-        org=wid.org,
-        project=wid.project,
-        domain=wid.domain,
-        name=wid.name,
-        launch_plan_project=lp_id.project,
-        launch_plan_domain=lp_id.domain,
-        launch_plan_name=lp_id.name,
-        launch_plan_version=lp_id.version,
-        workflow_project=wf_id.project,
-        workflow_domain=wf_id.domain,
-        workflow_name=wf_id.name,
-        workflow_version=wf_id.version,
-        task_name=launch.spec.launch_plan.name if launch.launch_plan_id is not None else "",
-        phase="UNDEFINED",
-        mode=resolved.metadata.mode,
-        state=execution_pb2.ExecutionState.EXECUTION_ACTIVE,
-        principal=resolved.metadata.principal,
-        cluster=handoff.cluster,
-        spec=resolved.SerializeToString(),
-        closure=closure.SerializeToString(),
-        inputs_uri=handoff.inputs_uri,
-        user_inputs_uri=user_inputs_uri,
-        closure_uri=handoff.closure_uri,
-        execution_created_at=now,
-        execution_updated_at=now,
-        created_at=now,
-        updated_at=now,
-        source_execution_id=launch.source_row_id,
-        tags=",".join(launch.tags),
-        handoff="pending",
-    )
+    values: dict[str, Any] = {
+        "org": wid.org,
+        "project": wid.project,
+        "domain": wid.domain,
+        "name": wid.name,
+        "launch_plan_project": lp_id.project,
+        "launch_plan_domain": lp_id.domain,
+        "launch_plan_name": lp_id.name,
+        "launch_plan_version": lp_id.version,
+        "workflow_project": wf_id.project,
+        "workflow_domain": wf_id.domain,
+        "workflow_name": wf_id.name,
+        "workflow_version": wf_id.version,
+        "task_name": launch.spec.launch_plan.name if launch.launch_plan_id is not None else "",
+        "phase": "UNDEFINED",
+        "mode": resolved.metadata.mode,
+        "state": execution_pb2.ExecutionState.EXECUTION_ACTIVE,
+        "principal": resolved.metadata.principal,
+        "cluster": handoff.cluster,
+        "spec": resolved.SerializeToString(),
+        "closure": closure.SerializeToString(),
+        "inputs_uri": handoff.inputs_uri,
+        "user_inputs_uri": user_inputs_uri,
+        "closure_uri": handoff.closure_uri,
+        "execution_created_at": now,
+        "execution_updated_at": now,
+        "created_at": now,
+        "updated_at": now,
+        "source_execution_id": launch.source_row_id,
+        "tags": ",".join(launch.tags),
+        "handoff": "pending",
+    }
+    return NewExecution(values)
 
 
 @dataclass(frozen=True)

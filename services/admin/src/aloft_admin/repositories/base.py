@@ -44,7 +44,12 @@ from aloft_admin.repositories.models.entities import (
     TaskRow,
     WorkflowRow,
 )
-from aloft_admin.repositories.models.executions import ExecutionModel, NodeExecutionModel, TaskExecutionModel
+from aloft_admin.repositories.models.executions import (
+    ExecutionModel,
+    NewExecution,
+    NodeExecutionModel,
+    TaskExecutionModel,
+)
 from aloft_admin.repositories.models.oauth import OAuthGrantModel
 from aloft_admin.repositories.models.outbox import OutboxModel
 from aloft_admin.repositories.models.signals import SignalModel
@@ -375,7 +380,7 @@ class RepositoryProvider(Protocol):
         trips); staging a write in such a block raises. ``single_write``: the same
         for a block that reads and then writes with one statement, last: that statement commits when it returns."""
 
-    async def insert_executions(self, rows: Sequence[ExecutionModel]) -> list[bool]:
+    async def insert_executions(self, rows: Sequence[NewExecution]) -> list[bool]:
         """New executions (distinct names) inserted with one statement that commits on its own, outside any unit of
         work: True for each row inserted (its ``id`` set), False for each whose name is taken (nothing written).
         A statement the database refuses writes nothing and raises ``FailedPrecondition`` (a missing reference) or

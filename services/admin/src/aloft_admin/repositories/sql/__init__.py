@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from aloft_admin.repositories.base import HandoffMarkRepo, Repositories
-from aloft_admin.repositories.models.executions import ExecutionModel
+from aloft_admin.repositories.models.executions import NewExecution
 from aloft_admin.repositories.sql.attributes import SqlAttributeRepo
 from aloft_admin.repositories.sql.entities import SqlEntityRepo, SqlLaunchPlanRepo, SqlProjectRepo
 from aloft_admin.repositories.sql.executions import (
@@ -67,7 +67,7 @@ class SqlRepositories:
             db.engine.execution_options(isolation_level="AUTOCOMMIT") if db.dialect == "postgresql" else None
         )
 
-    async def insert_executions(self, rows: Sequence[ExecutionModel]) -> list[bool]:
+    async def insert_executions(self, rows: Sequence[NewExecution]) -> list[bool]:
         """Many new executions, on a pooled connection, no ORM session. PostgreSQL: one INSERT of the rows as one JSON
         parameter (one statement text for any row count, so it is prepared), which commits on its own (autocommit,
         one round trip). SQLite: one INSERT per set of columns the rows give (one, in practice), all in one transaction,

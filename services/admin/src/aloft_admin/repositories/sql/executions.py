@@ -54,7 +54,12 @@ from aloft_admin.repositories.filters import (
     where_all,
 )
 from aloft_admin.repositories.keys import ListQuery
-from aloft_admin.repositories.models.executions import ExecutionModel, NodeExecutionModel, TaskExecutionModel
+from aloft_admin.repositories.models.executions import (
+    ExecutionModel,
+    NewExecution,
+    NodeExecutionModel,
+    TaskExecutionModel,
+)
 from aloft_admin.repositories.sql.execution_fields import EXECUTION_FIELDS, NODE_FIELDS, TASK_FIELDS
 from aloft_db.errors import translate_db_errors
 from aloft_service.errors import Aborted
@@ -314,26 +319,27 @@ _INSERT_NEW_EXECUTIONS = {
 }
 
 
-def _check_distinct_names(rows: Sequence[ExecutionModel]) -> None:
+def _check_distinct_names(rows: Sequence[NewExecution]) -> None:
     """Rows inserted together must have distinct names (their ids are mapped back by name)."""
-    names = {(row.org, row.project, row.domain, row.name) for row in rows}
+    names = {row.key for row in rows}
     if len(names) != len(rows):
         raise ValueError("rows inserted together must have distinct names")
 
 
-def by_given_columns(rows: Sequence[ExecutionModel]) -> list[list[dict[str, Any]]]:
+def by_given_columns(rows: Sequence[NewExecution]) -> list[list[dict[str, Any]]]:
     """The rows' INSERT values, grouped by the set of columns they give (one group, in practice): one statement each.
     Rows must have distinct names (``insert_new_executions`` maps the ids back by name)."""
     _check_distinct_names(rows)
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
-        values = _insert_values(row)
+        given = row.values  # unset (or None) values take the columns' defaults
+        values = {column: given[attr] for attr, column in _EXECUTION_COLUMNS if given.get(attr) is not None}
         groups.setdefault(tuple(values), []).append(values)
     return list(groups.values())
 
 
 async def insert_new_executions(
-    connection: AsyncConnection, rows: Sequence[ExecutionModel], groups: list[list[dict[str, Any]]]
+    connection: AsyncConnection, rows: Sequence[NewExecution], groups: list[list[dict[str, Any]]]
 ) -> list[bool]:
     """``rows`` inserted with one statement per group of ``by_given_columns(rows)``; a row whose name is taken is
     skipped. True for each row inserted (its ``id`` set), False for each skipped. Several groups need a transaction
@@ -367,10 +373,10 @@ _INSERT_NEW_EXECUTIONS_JSON = text(
 )
 
 
-def _json_row(row: ExecutionModel) -> dict[str, Any]:
-    """Every column of the row (an unset or None attribute takes its column's default, as the ORM's INSERT does) in
+def _json_row(row: NewExecution) -> dict[str, Any]:
+    """Every column of the row (an unset or None value takes its column's default, as the ORM's INSERT does) in
     the text form PostgreSQL reads it from JSON: bytes as ``\\x`` hex (bytea's input), datetimes in ISO 8601."""
-    given = row.__dict__  # the instance's loaded attributes (inspect(row).dict)
+    given = row.values
     values = {}
     for key, column, default in _JSON_COLUMNS:
         value = given.get(key)
@@ -384,7 +390,7 @@ def _json_row(row: ExecutionModel) -> dict[str, Any]:
     return values
 
 
-async def insert_new_executions_at_once(connection: AsyncConnection, rows: Sequence[ExecutionModel]) -> list[bool]:
+async def insert_new_executions_at_once(connection: AsyncConnection, rows: Sequence[NewExecution]) -> list[bool]:
     """PostgreSQL: ``rows`` inserted with one ``INSERT … SELECT FROM jsonb_populate_recordset(…) ON CONFLICT DO
     NOTHING``; a row whose name is taken is skipped. True for each row inserted (its ``id`` set), False for each
     skipped; a statement refused by another integrity check writes nothing (``RowsRefused``, or
@@ -399,11 +405,11 @@ async def insert_new_executions_at_once(connection: AsyncConnection, rows: Seque
     return _ids_set(rows, {(org, project, domain, name): row_id for row_id, org, project, domain, name in result})
 
 
-def _ids_set(rows: Sequence[ExecutionModel], ids: dict[tuple[str, str, str, str], int]) -> list[bool]:
+def _ids_set(rows: Sequence[NewExecution], ids: dict[tuple[str, str, str, str], int]) -> list[bool]:
     """Each row's id from ``ids`` by name (set on the row); True for the rows found there, i.e. inserted."""
     inserted = []
     for row in rows:
-        row_id = ids.get((row.org, row.project, row.domain, row.name))
+        row_id = ids.get(row.key)
         if row_id is not None:
             row.id = row_id
         inserted.append(row_id is not None)
