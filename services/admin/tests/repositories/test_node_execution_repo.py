@@ -188,17 +188,26 @@ async def test_rows_updated_together_round_trip_awkward_values(repos: SqlReposit
         assert task.version == 2
 
 
-async def test_a_nul_in_text_is_refused_together_as_alone_on_postgresql(repos: SqlRepositories) -> None:
+async def test_a_nul_in_text_is_treated_together_as_alone(repos: SqlRepositories) -> None:
     """PostgreSQL's text holds no NUL: the rows' INSERT fails (the group's events are then recorded one by one,
-    each refused or recorded on its own), as the ORM's INSERT of the row alone does."""
-    if repos.db.dialect != "postgresql":
-        pytest.skip("SQLite's text holds NUL")
+    each refused or recorded on its own), as the ORM's INSERT of the row alone does. SQLite's text holds it: rows
+    written together keep it as a row written alone does."""
     async with repos.transaction(batched=True) as tx:
         await tx.executions.add(execution_row("e1"))
-    for rows in (2, 1):
-        with pytest.raises(DBAPIError):
-            async with repos.transaction(batched=True) as tx:
-                for i in range(rows):
-                    await tx.node_executions.add(node_row(f"n{i}", input_uri="a\x00b"))
+    if repos.db.dialect == "postgresql":
+        for rows in (2, 1):
+            with pytest.raises(DBAPIError):
+                async with repos.transaction(batched=True) as tx:
+                    for i in range(rows):
+                        await tx.node_executions.add(node_row(f"n{i}", input_uri="a\x00b"))
+        async with repos.transaction(reads=True) as tx:
+            assert await tx.node_executions.get(nid("n0")) is None
+        return
+    for prefix, rows in (("together", 2), ("alone", 1)):
+        async with repos.transaction(batched=True) as tx:
+            for i in range(rows):
+                await tx.node_executions.add(node_row(f"{prefix}{i}", input_uri="a\x00b"))
     async with repos.transaction(reads=True) as tx:
-        assert await tx.node_executions.get(nid("n0")) is None
+        for name in ("together0", "together1", "alone0"):
+            node = await tx.node_executions.get(nid(name))
+            assert node is not None and node.input_uri == "a\x00b"

@@ -360,12 +360,12 @@ async def insert_new_executions(
 # count (psycopg prepares it) and the values are encoded by json's C encoder. The ``VALUES (…), (…)`` form is a new
 # text per row count (parsed anew each time, about forty parameters a row adapted one by one); an ``unnest`` of one
 # array per column cost more than it for one row (each array adapted in Python; benchmarks/README.md, ninth pass).
-_JSON_COLUMNS = [  # (attribute, column, value when unset), the id (the database's) left out
-    (p.key, p.columns[0].key, _scalar_default(p.columns[0]))
+_JSON_COLUMNS = [  # (attribute, column, value when unset, its JSON form), the id (the database's) left out
+    (p.key, p.columns[0].key, _scalar_default(p.columns[0]), _json_form(p.columns[0]))
     for p in inspect(ExecutionModel).column_attrs
     if p.key != "id"
 ]
-_JSON_NAMES = ", ".join(column for _, column, _ in _JSON_COLUMNS)
+_JSON_NAMES = ", ".join(column for _, column, _, _ in _JSON_COLUMNS)
 _INSERT_NEW_EXECUTIONS_JSON = text(
     f"INSERT INTO {ExecutionModel.__tablename__} ({_JSON_NAMES}) SELECT {_JSON_NAMES} "
     f"FROM jsonb_populate_recordset(NULL::{ExecutionModel.__tablename__}, CAST(:rows AS jsonb)) "
@@ -375,17 +375,15 @@ _INSERT_NEW_EXECUTIONS_JSON = text(
 
 def _json_row(row: NewExecution) -> dict[str, Any]:
     """Every column of the row (an unset or None value takes its column's default, as the ORM's INSERT does) in
-    the text form PostgreSQL reads it from JSON: bytes as ``\\x`` hex (bytea's input), datetimes in ISO 8601."""
+    the form PostgreSQL reads it from JSON (``_json_form``: bytes as ``\\x`` hex, datetimes in ISO 8601)."""
     given = row.values
     values = {}
-    for key, column, default in _JSON_COLUMNS:
+    for key, column, default, form in _JSON_COLUMNS:
         value = given.get(key)
         if value is None:
             value = default
-        elif isinstance(value, bytes):
-            value = "\\x" + value.hex()
-        elif isinstance(value, datetime):
-            value = value.isoformat()
+        if value is not None and form is not None:
+            value = form(value)
         values[column] = value
     return values
 
