@@ -131,7 +131,14 @@ def print_file_creation_cost(when: str) -> None:
     )
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (``make`` stopped, a CI timeout) as Ctrl-C: the running benchmark is stopped and the deferred
+    removals still happen."""
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-k", default="", help="only benchmarks whose path contains this")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per benchmark")
