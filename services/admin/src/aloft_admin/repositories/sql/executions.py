@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -102,18 +102,14 @@ class _VersionedUpdate:
             f"FROM jsonb_populate_recordset(NULL::{table.name}, CAST(:rows AS jsonb)) AS r "
             "WHERE t.id = r.id AND t.version = r.version"
         )
-        self.json_forms = [(column, form) for _, _, column in self.keys if (form := _json_form(columns[column]))]
+        self.json_forms = _json_forms(columns[column] for _, _, column in self.keys)
 
     def json_row(self, row: NodeExecutionModel | TaskExecutionModel) -> dict[str, Any]:
         """The row's columns as ``jsonb_populate_recordset`` reads them (see ``_NewRows.json_row``), its id and the
         version it was read at."""
         given = row.__dict__  # loaded attributes, read without attribute events; an unloaded one through the ORM
         values = {column: given[key] if key in given else getattr(row, key) for key, _, column in self.keys}
-        for column, form in self.json_forms:
-            value = values[column]
-            if value is not None:
-                values[column] = form(value)
-        return {**values, "id": row.id, "version": row.version}
+        return {**_in_json_forms(values, self.json_forms), "id": row.id, "version": row.version}
 
     def params(self, row: NodeExecutionModel | TaskExecutionModel) -> dict[str, Any]:
         given = row.__dict__  # loaded attributes, read without attribute events; an unloaded one through the ORM
@@ -161,10 +157,7 @@ class _NewRows:
             f"FROM jsonb_populate_recordset(NULL::{table.name}, CAST(:rows AS jsonb)) "
             f"RETURNING id, {', '.join(self.key_columns)}"
         )
-        # The columns whose values JSON does not carry as PostgreSQL reads them: (column, to its text form).
-        self.json_forms = [
-            (column, form) for _, column, _ in self.columns if (form := _json_form(table.c[column])) is not None
-        ]
+        self.json_forms = _json_forms(table.c[column] for _, column, _ in self.columns)
         # SQLite: the same rows and RETURNING as one executemany (SQLAlchemy sends it as multi-row INSERTs).
         self.many = insert(table).returning(table.c.id, *(table.c[column] for column in self.key_columns))
 
@@ -180,12 +173,7 @@ class _NewRows:
     def json_row(self, values: dict[str, Any]) -> dict[str, Any]:
         """``values`` as ``jsonb_populate_recordset`` reads them into the columns: bytes as bytea's ``\\x`` hex,
         datetimes in ISO 8601 (with their offset), non-finite floats by name (JSON has no such numbers)."""
-        row = dict(values)
-        for column, form in self.json_forms:
-            value = row[column]
-            if value is not None:
-                row[column] = form(value)
-        return row
+        return _in_json_forms(dict(values), self.json_forms)
 
     async def write(self, session: AsyncSession, rows: list[Any]) -> None:
         values = [self.values(row) for row in rows]
@@ -208,6 +196,20 @@ def _mark_inserted(session: AsyncSession, rows: Sequence[Any]) -> None:
     """The rows as the ORM's own flush leaves rows it inserted: persistent in the session under their new ids (a later
     event of the transaction updates them), every attribute committed, nothing left for the flush to write."""
     session.sync_session._register_persistent({instance_state(row) for row in rows})
+
+
+def _json_forms(columns: Iterable[Any]) -> list[tuple[str, Callable[[Any], Any]]]:
+    """(column, to its JSON form) for the columns whose values JSON does not carry as PostgreSQL reads them."""
+    return [(column.key, form) for column in columns if (form := _json_form(column)) is not None]
+
+
+def _in_json_forms(values: dict[str, Any], forms: list[tuple[str, Callable[[Any], Any]]]) -> dict[str, Any]:
+    """``values`` (by column, changed in place) with each non-null value of ``forms``'s columns in its JSON form."""
+    for column, form in forms:
+        value = values[column]
+        if value is not None:
+            values[column] = form(value)
+    return values
 
 
 def _json_form(column: Any) -> Callable[[Any], Any] | None:
